@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// Thin launcher: all logic lives in the compiled library (dist/cli/main.js).
+import { main } from '../dist/cli/main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { console.error(`tinyimage: internal error: ${err && err.stack ? err.stack : err}`); process.exitCode = 1; },
+);

@@ -1,0 +1,71 @@
+/**
+ * CRC helpers, slicing-by-8 tables.
+ * - crc32: IEEE 802.3 (reflected 0xEDB88320): gzip, GPT, zip.
+ * - crc32c: Castagnoli (reflected 0x82F63B78): ext4 metadata_csum, jbd2.
+ * - crc16: ANSI/IBM (reflected 0xA001): ext4 uninit_bg group descriptor checksums.
+ *
+ * `*Update(crc, data)` functions are raw: no pre/post inversion, exactly like
+ * the kernel's crc32c_le()/crc16(). ext4 uses crc32cUpdate(~0, ...) chains.
+ * `crc32(data)` / `crc32c(data)` are the conventional form (init ~0, final ~).
+ */
+function makeTables(poly: number): Uint32Array[] {
+  const t: Uint32Array[] = [];
+  const t0 = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+    t0[i] = c >>> 0;
+  }
+  t.push(t0);
+  for (let s = 1; s < 8; s++) {
+    const ts = new Uint32Array(256);
+    const prev = t[s - 1]!;
+    for (let i = 0; i < 256; i++) ts[i] = (prev[i]! >>> 8) ^ t0[prev[i]! & 0xff]!;
+    t.push(ts);
+  }
+  return t;
+}
+
+function makeUpdate(poly: number) {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = makeTables(poly) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  return (crc: number, data: Uint8Array, start = 0, end = data.length): number => {
+    let c = crc >>> 0;
+    let i = start;
+    const n8 = end - ((end - i) & 7);
+    while (i < n8) {
+      const a = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) ^ c;
+      c = t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
+        t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!;
+      i += 8;
+    }
+    while (i < end) c = t0[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);
+    return c >>> 0;
+  };
+}
+
+export const crc32Update = makeUpdate(0xedb88320);
+export const crc32cUpdate = makeUpdate(0x82f63b78);
+
+export function crc32(data: Uint8Array, prev = 0): number {
+  return ~crc32Update(~prev >>> 0, data) >>> 0;
+}
+export function crc32c(data: Uint8Array, prev = 0): number {
+  return ~crc32cUpdate(~prev >>> 0, data) >>> 0;
+}
+
+const CRC16_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** Raw CRC16 (poly 0x8005 reflected), as the kernel's crc16(crc, buf, len). */
+export function crc16Update(crc: number, data: Uint8Array, start = 0, end = data.length): number {
+  let c = crc & 0xffff;
+  for (let i = start; i < end; i++) c = (c >>> 8) ^ CRC16_TABLE[(c ^ data[i]!) & 0xff]!;
+  return c;
+}

@@ -1,0 +1,77 @@
+/**
+ * The block-device interface every format reads and writes through.
+ * Synchronous on purpose: format code (ext4, FAT, partition tables) does many
+ * small metadata reads/writes and stays simple; host files use readSync /
+ * writeSync, which are fast. Long-running writers are async at a higher level
+ * (file content streams in from `Content.stream()`).
+ */
+import { FormatError } from '../errors.js';
+
+export interface BlockDevice {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Read exactly `length` bytes at `offset`. Throws FormatError E_IO_RANGE past the end. */
+  readAt(offset: number, length: number): Uint8Array;
+  /** Write `data` at `offset`. Throws RangeError past the end. */
+  writeAt(offset: number, data: Uint8Array): void;
+  /** Persist buffered writes (no-op for memory). */
+  flush(): void;
+}
+
+export function checkRange(dev: { size: number }, offset: number, length: number, what = 'read'): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > dev.size) {
+    throw new FormatError('E_IO_RANGE', `${what} of ${length} bytes at offset ${offset} is outside the device (size ${dev.size})`, { offset, expected: dev.size, actual: offset + length });
+  }
+}
+
+/** A device backed by memory. */
+export class MemoryDevice implements BlockDevice {
+  readonly bytes: Uint8Array;
+  constructor(sizeOrBytes: number | Uint8Array) {
+    this.bytes = typeof sizeOrBytes === 'number' ? new Uint8Array(sizeOrBytes) : sizeOrBytes;
+  }
+  get size(): number { return this.bytes.length; }
+  readAt(offset: number, length: number): Uint8Array {
+    checkRange(this, offset, length);
+    return this.bytes.slice(offset, offset + length);
+  }
+  writeAt(offset: number, data: Uint8Array): void {
+    if (offset < 0 || offset + data.length > this.bytes.length) throw new RangeError(`write of ${data.length} bytes at ${offset} outside device of ${this.bytes.length}`);
+    this.bytes.set(data, offset);
+  }
+  flush(): void {}
+}
+
+/** A window onto part of another device (a partition inside a disk). */
+export class SubDevice implements BlockDevice {
+  constructor(readonly parent: BlockDevice, readonly offset: number, readonly size: number) {
+    if (offset < 0 || size < 0 || offset + size > parent.size) {
+      throw new FormatError('E_IO_RANGE', `window [${offset}, ${offset + size}) lies outside the device (size ${parent.size})`, { offset, expected: parent.size, actual: offset + size });
+    }
+  }
+  readAt(offset: number, length: number): Uint8Array {
+    checkRange(this, offset, length);
+    return this.parent.readAt(this.offset + offset, length);
+  }
+  writeAt(offset: number, data: Uint8Array): void {
+    if (offset < 0 || offset + data.length > this.size) throw new RangeError(`write of ${data.length} bytes at ${offset} outside window of ${this.size}`);
+    this.parent.writeAt(this.offset + offset, data);
+  }
+  flush(): void { this.parent.flush(); }
+}
+
+/** True when every byte of `b[start, end)` is zero. */
+export function isZero(b: Uint8Array, start = 0, end = b.length): boolean {
+  let i = start;
+  // word-at-a-time when aligned
+  if (((b.byteOffset + i) & 3) === 0) {
+    const n = (end - i) >>> 2;
+    if (n > 0) {
+      const w = new Uint32Array(b.buffer, b.byteOffset + i, n);
+      for (let k = 0; k < n; k++) if (w[k] !== 0) return false;
+      i += n << 2;
+    }
+  }
+  for (; i < end; i++) if (b[i] !== 0) return false;
+  return true;
+}

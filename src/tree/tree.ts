@@ -1,0 +1,227 @@
+import { PathError, UsageError } from '../errors.js';
+import { bytesContent } from './content.js';
+import { compareNames, joinPath, splitPath } from './path.js';
+import type { Content, DirNode, NodeMeta, NodeType, SymlinkNode, Timespec, TreeNode } from './types.js';
+
+export interface MetaInput {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** A Timespec, a Date, or seconds since the epoch. Sets all three times unless atime/ctime are given. */
+  mtime?: Timespec | Date | number;
+  atime?: Timespec | Date | number;
+  ctime?: Timespec | Date | number;
+  xattrs?: Map<string, Uint8Array> | Record<string, Uint8Array | string>;
+}
+
+export interface TreeOptions {
+  /** Default time for nodes created without one (seconds). Defaults to SOURCE_DATE_EPOCH semantics: 0. */
+  defaultTime?: number;
+}
+
+export function toTimespec(t: Timespec | Date | number): Timespec {
+  if (typeof t === 'number') {
+    const sec = Math.floor(t);
+    return { sec, nsec: Math.round((t - sec) * 1e9) };
+  }
+  if (t instanceof Date) {
+    const ms = t.getTime();
+    const sec = Math.floor(ms / 1000);
+    return { sec, nsec: (ms - sec * 1000) * 1e6 };
+  }
+  return { sec: t.sec, nsec: t.nsec };
+}
+
+function toXattrs(x: MetaInput['xattrs']): Map<string, Uint8Array> {
+  if (!x) return new Map();
+  if (x instanceof Map) return new Map(x);
+  const m = new Map<string, Uint8Array>();
+  for (const [k, v] of Object.entries(x)) m.set(k, typeof v === 'string' ? new TextEncoder().encode(v) : v);
+  return m;
+}
+
+export interface WalkEntry {
+  /** Absolute path, "/" for the root. */
+  path: string;
+  node: TreeNode;
+  /** Name within its parent ("" for the root). */
+  name: string;
+  parent: DirNode | undefined;
+  depth: number;
+}
+
+/**
+ * A file tree: directories, files, symlinks, hard links (shared nodes),
+ * devices, FIFOs and sockets, with full metadata. Paths are validated when
+ * added. Iteration order is deterministic (UTF-8 byte order of names).
+ */
+export class FileTree {
+  readonly root: DirNode;
+  readonly defaultTime: number;
+
+  constructor(opts: TreeOptions = {}) {
+    this.defaultTime = opts.defaultTime ?? 0;
+    this.root = this.newNode('dir', { mode: 0o755 }) as DirNode;
+  }
+
+  /** Build node metadata from input with defaults (dirs 0755, files 0644, symlinks 0777, root:root). */
+  meta(type: NodeType, m: MetaInput = {}): NodeMeta {
+    const defMode = type === 'dir' ? 0o755 : type === 'symlink' ? 0o777 : 0o644;
+    const mtime = toTimespec(m.mtime ?? this.defaultTime);
+    const mode = m.mode ?? defMode;
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UsageError('E_USAGE_MODE', `mode ${mode} is not a permission mode (0..07777)`, { actual: mode });
+    for (const [k, v] of [['uid', m.uid], ['gid', m.gid]] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new UsageError('E_USAGE_OWNER', `${k} ${v} is not a 32-bit id`, { field: k, actual: v });
+    }
+    return {
+      mode,
+      uid: m.uid ?? 0,
+      gid: m.gid ?? 0,
+      mtime,
+      atime: m.atime !== undefined ? toTimespec(m.atime) : { ...mtime },
+      ctime: m.ctime !== undefined ? toTimespec(m.ctime) : { ...mtime },
+      xattrs: toXattrs(m.xattrs),
+    };
+  }
+
+  private newNode(type: NodeType, m: MetaInput, extra: Record<string, unknown> = {}): TreeNode {
+    const base = { type, ...this.meta(type, m), ...extra };
+    if (type === 'dir') (base as Record<string, unknown>).children = new Map();
+    return base as unknown as TreeNode;
+  }
+
+  /** The node at `path` (symlinks are not followed), or undefined. */
+  get(path: string): TreeNode | undefined {
+    let node: TreeNode = this.root;
+    for (const c of splitPath(path)) {
+      if (node.type !== 'dir') return undefined;
+      const next = node.children.get(c);
+      if (!next) return undefined;
+      node = next;
+    }
+    return node;
+  }
+
+  has(path: string): boolean {
+    return this.get(path) !== undefined;
+  }
+
+  /** Create a directory and any missing parents (mkdir -p). Existing directories get `meta` applied when given. */
+  mkdir(path: string, m?: MetaInput): DirNode {
+    const parts = splitPath(path);
+    let dir: DirNode = this.root;
+    for (let i = 0; i < parts.length; i++) {
+      const c = parts[i]!;
+      const last = i === parts.length - 1;
+      const next: TreeNode | undefined = dir.children.get(c);
+      if (!next) {
+        const made = this.newNode('dir', last ? m ?? {} : {}) as DirNode;
+        dir.children.set(c, made);
+        dir = made;
+      } else if (next.type !== 'dir') {
+        throw new PathError('E_PATH_NOT_DIR', `cannot create directory ${'/' + parts.slice(0, i + 1).join('/')}: a ${next.type} exists there`, { path });
+      } else {
+        if (last && m) Object.assign(next, this.meta('dir', m));
+        dir = next;
+      }
+    }
+    if (parts.length === 0 && m) Object.assign(this.root, this.meta('dir', m));
+    return dir;
+  }
+
+  /** Insert `node` at `path`, creating parents. Fails if the name exists unless `replace`. */
+  put(path: string, node: TreeNode, opts: { replace?: boolean } = {}): TreeNode {
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new PathError('E_PATH_ROOT', `cannot replace the root directory with a ${node.type}`, { path });
+    const name = parts.pop()!;
+    const dir = this.mkdir('/' + parts.join('/'));
+    const existing = dir.children.get(name);
+    if (existing && !opts.replace) throw new PathError('E_PATH_EXISTS', `${path} already exists (a ${existing.type})`, { path });
+    dir.children.set(name, node);
+    return node;
+  }
+
+  addFile(path: string, content: Content | Uint8Array | string, m?: MetaInput, opts?: { replace?: boolean }) {
+    const c = typeof content === 'string' || content instanceof Uint8Array ? bytesContent(content) : content;
+    return this.put(path, this.newNode('file', m ?? {}, { content: c }), opts);
+  }
+
+  addSymlink(path: string, target: string, m?: MetaInput, opts?: { replace?: boolean }): SymlinkNode {
+    if (target.length === 0) throw new PathError('E_PATH_EMPTY_LINK', `symlink ${path} has an empty target`, { path });
+    if (target.includes('\0')) throw new PathError('E_PATH_NUL', `symlink target of ${path} contains a NUL byte`, { path });
+    return this.put(path, this.newNode('symlink', m ?? {}, { target }), opts) as SymlinkNode;
+  }
+
+  /** Make `path` another name for the node at `existing` (a hard link). */
+  addHardLink(path: string, existing: string, opts?: { replace?: boolean }): TreeNode {
+    const node = this.get(existing);
+    if (!node) throw new PathError('E_PATH_NOT_FOUND', `hard link ${path}: target ${existing} does not exist`, { path });
+    if (node.type === 'dir') throw new PathError('E_PATH_DIR_LINK', `hard link ${path}: ${existing} is a directory`, { path });
+    return this.put(path, node, opts);
+  }
+
+  addDevice(path: string, kind: 'char' | 'block', major: number, minor: number, m?: MetaInput, opts?: { replace?: boolean }) {
+    if (!Number.isInteger(major) || major < 0 || major > 0xfff || !Number.isInteger(minor) || minor < 0 || minor > 0xfffff) {
+      throw new UsageError('E_USAGE_DEVICE', `device ${path}: major ${major} / minor ${minor} out of range (major 0..4095, minor 0..1048575)`, { path });
+    }
+    return this.put(path, this.newNode(kind === 'char' ? 'chardev' : 'blockdev', { mode: 0o600, ...m }, { major, minor }), opts);
+  }
+
+  addFifo(path: string, m?: MetaInput, opts?: { replace?: boolean }) {
+    return this.put(path, this.newNode('fifo', m ?? {}), opts);
+  }
+
+  addSocket(path: string, m?: MetaInput, opts?: { replace?: boolean }) {
+    return this.put(path, this.newNode('socket', m ?? {}), opts);
+  }
+
+  /** Remove the entry at `path` (and everything under it). Returns whether it existed. */
+  remove(path: string): boolean {
+    const parts = splitPath(path);
+    const name = parts.pop();
+    if (name === undefined) throw new PathError('E_PATH_ROOT', 'cannot remove the root directory', { path });
+    const dir = this.get('/' + parts.join('/'));
+    return dir?.type === 'dir' ? dir.children.delete(name) : false;
+  }
+
+  /** Depth-first, pre-order walk in byte order of names, the root first. */
+  *walk(): Generator<WalkEntry> {
+    const stack: WalkEntry[] = [{ path: '/', node: this.root, name: '', parent: undefined, depth: 0 }];
+    while (stack.length) {
+      const e = stack.pop()!;
+      yield e;
+      if (e.node.type === 'dir') {
+        const names = sortedNames(e.node);
+        for (let i = names.length - 1; i >= 0; i--) {
+          const n = names[i]!;
+          stack.push({ path: joinPath(e.path, n), node: e.node.children.get(n)!, name: n, parent: e.node, depth: e.depth + 1 });
+        }
+      }
+    }
+  }
+
+  /** Number of names each node has (hard-link count for non-directories). */
+  linkCounts(): Map<TreeNode, number> {
+    const m = new Map<TreeNode, number>();
+    for (const e of this.walk()) if (e.node.type !== 'dir') m.set(e.node, (m.get(e.node) ?? 0) + 1);
+    return m;
+  }
+
+  /** Simple statistics: entries by type, distinct nodes and total file bytes (hard links counted once). */
+  stats(): { entries: number; nodes: number; dirs: number; files: number; bytes: number } {
+    const seen = new Set<TreeNode>();
+    let entries = 0, dirs = 0, files = 0, bytes = 0;
+    for (const e of this.walk()) {
+      entries++;
+      if (seen.has(e.node)) continue;
+      seen.add(e.node);
+      if (e.node.type === 'dir') dirs++;
+      if (e.node.type === 'file') { files++; bytes += e.node.content.size; }
+    }
+    return { entries, nodes: seen.size, dirs, files, bytes };
+  }
+}
+
+export function sortedNames(dir: DirNode): string[] {
+  return [...dir.children.keys()].sort(compareNames);
+}
