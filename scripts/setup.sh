@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything tinyimage's tests and demos need on Debian 12 (run as
+# root): the independent checkers (e2fsprogs, dosfstools, mtools, fdisk, gdisk,
+# cpio), QEMU + OVMF, busybox-static, GRUB's i386-pc files, systemd's EFI stub,
+# the kernel/busybox build toolchain, then Debian's kernel package (unpacked
+# rootlessly) and the kernel/busybox source tarballs, and npm packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+PKGS=(qemu-system-x86 ovmf busybox-static cpio e2fsprogs dosfstools mtools fdisk gdisk pigz
+      grub-pc-bin grub-common systemd-boot-efi genext2fs binutils kmod xz-utils zstd
+      build-essential bc flex bison libelf-dev libssl-dev musl-tools linux-source-6.1 dpkg-dev)
+missing=()
+for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ -n "$(apt-cache policy linux-image-amd64 2>/dev/null | grep Candidate)" ] || $SUDO apt-get update -qq
+scripts/fetch-debian-kernel.sh >/dev/null
+if [ -x scripts/fetch-sources.sh ]; then scripts/fetch-sources.sh >/dev/null; fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund >/dev/null; fi
+echo "setup: ok"
