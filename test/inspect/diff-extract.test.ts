@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, existsSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileTree } from '../../src/tree/tree.js';
+import { diffTrees, formatDiff } from '../../src/diff/index.js';
+import { extractTree } from '../../src/host/extract.js';
+import { treeFromHostDir } from '../../src/host/tree.js';
+import { tinyimageMatchers } from '../../src/testing/index.js';
+
+expect.extend(tinyimageMatchers);
+declare module 'vitest' {
+  interface Assertion<T> {
+    toHaveEntry(path: string, exp?: import('../../src/testing/index.js').EntryExpectation): T;
+    toHaveSymlink(path: string, target?: string): T;
+    toMatchTree(other: unknown, opts?: import('../../src/diff/index.js').DiffOptions): Promise<T>;
+  }
+}
+
+function sample(): FileTree {
+  const t = new FileTree({ defaultTime: 1_700_000_000 });
+  t.addFile('/etc/inittab', '::sysinit:/etc/init.d/rcS\n', { mode: 0o644 });
+  t.addFile('/bin/busybox', 'ELF', { mode: 0o4755 });
+  t.addSymlink('/bin/sh', 'busybox');
+  t.addHardLink('/bin/ash', '/bin/busybox');
+  t.mkdir('/tmp', { mode: 0o1777 });
+  return t;
+}
+
+describe('diffTrees', () => {
+  it('finds nothing between equal trees and reports each kind of change', async () => {
+    expect(await diffTrees(sample(), sample())).toEqual([]);
+    const b = sample();
+    b.remove('/bin/sh');
+    b.addSymlink('/bin/sh', 'ash');
+    b.addFile('/etc/inittab', '::sysinit:/bin/true\n', { mode: 0o600 }, { replace: true });
+    b.addFile('/etc/new', 'x');
+    b.remove('/tmp');
+    const d = await diffTrees(sample(), b);
+    expect(d).toEqual([
+      { path: '/bin/sh', change: 'changed', type: 'symlink', fields: [{ field: 'target', a: 'busybox', b: 'ash' }] },
+      { path: '/etc/inittab', change: 'changed', type: 'file', fields: [{ field: 'mode', a: 0o644, b: 0o600 }, { field: 'size', a: 26, b: 20 }] },
+      { path: '/etc/new', change: 'added', type: 'file' },
+      { path: '/tmp', change: 'removed', type: 'dir' },
+    ]);
+    expect(formatDiff(d)).toContain('~ /etc/inittab: mode 0644 -> 0600, size 26 -> 20');
+  });
+  it('notices same-size content changes and broken hard-link groups', async () => {
+    const b = sample();
+    b.addFile('/bin/ash', 'ELF', { mode: 0o4755 }, { replace: true }); // now a copy, not a link
+    const d = await diffTrees(sample(), b);
+    expect(d.map((x) => x.fields?.map((f) => f.field))).toEqual([['links'], ['links']]);
+    const c = sample();
+    c.addFile('/etc/inittab', '::sysinit:/etc/init.d/rcX\n', { mode: 0o644 }, { replace: true });
+    expect((await diffTrees(sample(), c))[0]!.fields).toEqual([{ field: 'content', a: 'differs', b: 'differs' }]);
+  });
+});
+
+describe('matchers', () => {
+  it('pass and fail with readable messages', async () => {
+    const t = sample();
+    expect(t).toHaveEntry('/etc/inittab', { type: 'file', mode: 0o644, owner: [0, 0], content: /sysinit/ });
+    expect(t).toHaveEntry('/bin/busybox', { mode: 0o4755 });
+    expect(t).toHaveSymlink('/bin/sh', 'busybox');
+    expect(t).not.toHaveEntry('/etc/passwd');
+    expect(() => expect(t).toHaveEntry('/etc/inittab', { mode: 0o600 })).toThrow(/mode is 0644, expected 0600/);
+    expect(() => expect(t).toHaveSymlink('/bin/sh', 'ash')).toThrow(/symlink to ash/);
+    await expect({ tree: t }).toMatchTree(sample());
+    const other = sample();
+    other.addFile('/extra', '');
+    await expect(expect(t).toMatchTree(other)).rejects.toThrow(/- \/extra/);
+  });
+});
+
+describe('safe extraction', () => {
+  it('extracts every supported type and keeps hard links', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ti-x-'));
+    try {
+      const out = join(dir, 'out');
+      const t = sample();
+      t.addDevice('/dev/null', 'char', 1, 3);
+      const warnings: string[] = [];
+      const r = await extractTree(t, out, { warn: (m) => warnings.push(m) });
+      expect(readFileSync(join(out, 'etc/inittab'), 'utf8')).toMatch(/sysinit/);
+      expect(readlinkSync(join(out, 'bin/sh'))).toBe('busybox');
+      expect(lstatSync(join(out, 'bin/ash')).ino).toBe(lstatSync(join(out, 'bin/busybox')).ino);
+      expect(lstatSync(join(out, 'bin/busybox')).mode & 0o7777).toBe(0o4755);
+      expect(lstatSync(join(out, 'tmp')).mode & 0o7777).toBe(0o1777);
+      expect(r.skipped).toEqual(['/dev/null']);
+      expect(warnings[0]).toMatch(/chardev \/dev\/null/);
+      // and the host-dir reader gives the same tree back (devices aside)
+      t.remove('/dev/null');
+      const back = treeFromHostDir(out);
+      back.remove('/dev');
+      t.remove('/dev');
+      await expect(back).toMatchTree(t, { ignore: ['uid', 'gid'] });
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+  it('refuses a non-empty target and never follows symlinks planted in it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ti-x-'));
+    try {
+      const out = join(dir, 'out');
+      const outside = join(dir, 'outside');
+      mkdirSync(out); mkdirSync(outside);
+      symlinkSync(outside, join(out, 'etc'));
+      await expect(extractTree(sample(), out)).rejects.toThrow(expect.objectContaining({ code: 'E_PATH_NOT_EMPTY' }));
+      await expect(extractTree(sample(), out, { allowNonEmpty: true })).rejects.toThrow();
+      expect(existsSync(join(outside, 'inittab'))).toBe(false);
+      writeFileSync(join(dir, 'file'), 'x');
+      await expect(extractTree(sample(), join(dir, 'file'))).rejects.toThrow(expect.objectContaining({ code: 'E_PATH_NOT_DIR' }));
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+  it('a hostile name cannot even enter the tree', () => {
+    const t = new FileTree();
+    for (const bad of ['../../etc/passwd', '/a/../../b']) expect(() => t.addFile(bad, 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_DOTDOT' }));
+    t.addSymlink('/link', '/etc');
+    expect(() => t.addFile('/link/passwd', 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_NOT_DIR' }));
+  });
+});
