@@ -1,0 +1,148 @@
+/**
+ * Directory-index (htree) name hashes: legacy, half-MD4 and TEA, signed and
+ * unsigned char variants, as described in the kernel's ext4 documentation
+ * (Documentation/filesystems/ext4/directory.rst, "Hash Tree Directories").
+ * The result has bit 0 clear; 0xfffffffe is reserved as the end marker.
+ */
+import { DX_HASH } from './structs.js';
+
+const rol = (x: number, s: number) => ((x << s) | (x >>> (32 - s))) >>> 0;
+
+function legacyHash(name: Uint8Array, signed: boolean): number {
+  let h0 = 0x12a3fe2d;
+  let h1 = 0x37abe8f9;
+  for (let i = 0; i < name.length; i++) {
+    const c = signed ? (name[i]! << 24) >> 24 : name[i]!;
+    let h = (h1 + ((h0 ^ Math.imul(c, 7152373)) >>> 0)) >>> 0;
+    if (h & 0x80000000) h = (h - 0x7fffffff) >>> 0;
+    h1 = h0;
+    h0 = h;
+  }
+  return (h0 << 1) >>> 0;
+}
+
+/** Pack up to num*4 name bytes into num words, padded with a length pattern. */
+function packWords(name: Uint8Array, start: number, len: number, out: Uint32Array, num: number, signed: boolean): void {
+  let pad = (len | (len << 8)) >>> 0;
+  pad = (pad | (pad << 16)) >>> 0;
+  let val = pad;
+  const n = Math.min(len, num * 4);
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    const c = signed ? (name[start + i]! << 24) >> 24 : name[start + i]!;
+    val = (c + ((val << 8) >>> 0)) >>> 0;
+    if (i % 4 === 3) {
+      out[w++] = val;
+      val = pad;
+    }
+  }
+  if (w < num) out[w++] = val;
+  while (w < num) out[w++] = pad;
+}
+
+const K2 = 0o13240474631;
+const K3 = 0o15666365641;
+
+function halfMd4(buf: Uint32Array, x: Uint32Array): void {
+  let a = buf[0]!, b = buf[1]!, c = buf[2]!, d = buf[3]!;
+  const F = (p: number, q: number, r: number) => (r ^ (p & (q ^ r))) >>> 0;
+  const G = (p: number, q: number, r: number) => (((p & q) >>> 0) + (((p ^ q) & r) >>> 0)) >>> 0;
+  const H = (p: number, q: number, r: number) => (p ^ q ^ r) >>> 0;
+  // round 1
+  a = rol((a + F(b, c, d) + x[0]!) >>> 0, 3);
+  d = rol((d + F(a, b, c) + x[1]!) >>> 0, 7);
+  c = rol((c + F(d, a, b) + x[2]!) >>> 0, 11);
+  b = rol((b + F(c, d, a) + x[3]!) >>> 0, 19);
+  a = rol((a + F(b, c, d) + x[4]!) >>> 0, 3);
+  d = rol((d + F(a, b, c) + x[5]!) >>> 0, 7);
+  c = rol((c + F(d, a, b) + x[6]!) >>> 0, 11);
+  b = rol((b + F(c, d, a) + x[7]!) >>> 0, 19);
+  // round 2
+  a = rol((a + G(b, c, d) + x[1]! + K2) >>> 0, 3);
+  d = rol((d + G(a, b, c) + x[3]! + K2) >>> 0, 5);
+  c = rol((c + G(d, a, b) + x[5]! + K2) >>> 0, 9);
+  b = rol((b + G(c, d, a) + x[7]! + K2) >>> 0, 13);
+  a = rol((a + G(b, c, d) + x[0]! + K2) >>> 0, 3);
+  d = rol((d + G(a, b, c) + x[2]! + K2) >>> 0, 5);
+  c = rol((c + G(d, a, b) + x[4]! + K2) >>> 0, 9);
+  b = rol((b + G(c, d, a) + x[6]! + K2) >>> 0, 13);
+  // round 3
+  a = rol((a + H(b, c, d) + x[3]! + K3) >>> 0, 3);
+  d = rol((d + H(a, b, c) + x[7]! + K3) >>> 0, 9);
+  c = rol((c + H(d, a, b) + x[2]! + K3) >>> 0, 11);
+  b = rol((b + H(c, d, a) + x[6]! + K3) >>> 0, 15);
+  a = rol((a + H(b, c, d) + x[1]! + K3) >>> 0, 3);
+  d = rol((d + H(a, b, c) + x[5]! + K3) >>> 0, 9);
+  c = rol((c + H(d, a, b) + x[0]! + K3) >>> 0, 11);
+  b = rol((b + H(c, d, a) + x[4]! + K3) >>> 0, 15);
+  buf[0] = (buf[0]! + a) >>> 0;
+  buf[1] = (buf[1]! + b) >>> 0;
+  buf[2] = (buf[2]! + c) >>> 0;
+  buf[3] = (buf[3]! + d) >>> 0;
+}
+
+function tea(buf: Uint32Array, x: Uint32Array): void {
+  let sum = 0;
+  let b0 = buf[0]!, b1 = buf[1]!;
+  const a = x[0]!, b = x[1]!, c = x[2]!, d = x[3]!;
+  for (let n = 0; n < 16; n++) {
+    sum = (sum + 0x9e3779b9) >>> 0;
+    b0 = (b0 + ((((b1 << 4) + a) ^ (b1 + sum) ^ ((b1 >>> 5) + b)) >>> 0)) >>> 0;
+    b1 = (b1 + ((((b0 << 4) + c) ^ (b0 + sum) ^ ((b0 >>> 5) + d)) >>> 0)) >>> 0;
+  }
+  buf[0] = (buf[0]! + b0) >>> 0;
+  buf[1] = (buf[1]! + b1) >>> 0;
+}
+
+/** Seed words from the superblock's 16 s_hash_seed bytes (four u32le). */
+export function seedWords(seed: Uint8Array): Uint32Array {
+  const dv = new DataView(seed.buffer, seed.byteOffset, 16);
+  return Uint32Array.of(dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true));
+}
+
+/**
+ * Hash of a name for htree version `version` (DX_HASH.*; the caller has
+ * already added 3 for the unsigned variants when s_flags says so).
+ * Returns { hash, minor }.
+ */
+export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): { hash: number; minor: number } {
+  const buf = Uint32Array.of(0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476);
+  if (seed && (seed[0] || seed[1] || seed[2] || seed[3])) buf.set(seed.subarray(0, 4));
+  let hash: number;
+  let minor = 0;
+  switch (version) {
+    case DX_HASH.legacy:
+    case DX_HASH.legacy_unsigned:
+      hash = legacyHash(name, version === DX_HASH.legacy);
+      break;
+    case DX_HASH.half_md4:
+    case DX_HASH.half_md4_unsigned: {
+      const signed = version === DX_HASH.half_md4;
+      const x = new Uint32Array(8);
+      for (let p = 0, len = name.length; len > 0; p += 32, len -= 32) {
+        packWords(name, p, len, x, 8, signed);
+        halfMd4(buf, x);
+      }
+      hash = buf[1]!;
+      minor = buf[2]!;
+      break;
+    }
+    case DX_HASH.tea:
+    case DX_HASH.tea_unsigned: {
+      const signed = version === DX_HASH.tea;
+      const x = new Uint32Array(4);
+      for (let p = 0, len = name.length; len > 0; p += 16, len -= 16) {
+        packWords(name, p, len, x, 4, signed);
+        tea(buf, x);
+      }
+      hash = buf[0]!;
+      minor = buf[1]!;
+      break;
+    }
+    default:
+      throw new RangeError(`unsupported htree hash version ${version}`);
+  }
+  hash = (hash & ~1) >>> 0;
+  if (hash === 0xfffffffe) hash = 0xfffffffc;
+  return { hash, minor };
+}
