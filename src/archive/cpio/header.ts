@@ -1,0 +1,88 @@
+/**
+ * The newc ("SVR4 portable, no CRC", magic 070701) and crc (070702) cpio
+ * header: 110 ASCII bytes, a 6-byte magic then thirteen 8-digit hex fields.
+ *
+ * The layout is declared once, as a `defineStruct` table of byte fields
+ * (so `layoutProblems()` checks it like every other on-disk struct); the hex
+ * encode/decode below are derived from that table, never from offsets
+ * written a second time.
+ */
+import { defineStruct, seq } from '../../binary/struct.js';
+import { FormatError } from '../../errors.js';
+
+export const NEWC_MAGIC = '070701';
+export const CRC_MAGIC = '070702';
+export const HEADER_SIZE = 110;
+export const TRAILER_NAME = 'TRAILER!!!';
+/** Longest name (incl. the NUL) the reader accepts: PATH_MAX. */
+export const MAX_NAMESIZE = 4096;
+
+const HEX_FIELDS = [
+  'ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize',
+  'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check',
+] as const;
+export type HexField = (typeof HEX_FIELDS)[number];
+
+export const NEWC_HEADER = defineStruct('cpio newc header', HEADER_SIZE, seq([
+  ['magic', 'bytes', 6],
+  ...HEX_FIELDS.map((n) => [n, 'bytes', 8] as const),
+]));
+
+export type NewcHeader = { magic: string } & Record<HexField, number>;
+
+/** [name, offset] of every hex field, derived from the table. */
+const HEX_LAYOUT: ReadonlyArray<readonly [HexField, number]> = HEX_FIELDS.map((n) => [n, NEWC_HEADER.offsetOf(n)] as const);
+const MAGIC_OFFSET = NEWC_HEADER.offsetOf('magic');
+
+const HEX = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]); // "0123456789abcdef"
+
+/** Write the 110-byte header into `out` at `offset`. Values must be 0..2^32-1 (checked by the writer). */
+export function encodeNewcHeader(h: Omit<NewcHeader, 'magic'> & { magic?: string }, out: Uint8Array, offset: number): void {
+  const magic = h.magic ?? NEWC_MAGIC;
+  for (let i = 0; i < 6; i++) out[offset + MAGIC_OFFSET + i] = magic.charCodeAt(i);
+  for (const [name, off] of HEX_LAYOUT) {
+    let v = h[name] >>> 0;
+    const base = offset + off;
+    for (let i = 7; i >= 0; i--) { out[base + i] = HEX[v & 15]!; v >>>= 4; }
+  }
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * Decode a header from `buf` at `at` (`offset` is the archive position used
+ * in errors). Throws FormatError E_FORMAT_CPIO_MAGIC / E_FORMAT_CPIO_HEX.
+ */
+export function decodeNewcHeader(buf: Uint8Array, at: number, offset: number): NewcHeader {
+  let magic = '';
+  for (let i = 0; i < 6; i++) magic += String.fromCharCode(buf[at + MAGIC_OFFSET + i]!);
+  if (magic !== NEWC_MAGIC && magic !== CRC_MAGIC) {
+    const hint = magic === '070707' ? ' (this is the old portable "odc" format; only newc is supported)'
+      : buf[at] === 0xc7 && buf[at + 1] === 0x71 || buf[at] === 0x71 && buf[at + 1] === 0xc7 ? ' (this is the old binary cpio format; only newc is supported)' : '';
+    throw new FormatError('E_FORMAT_CPIO_MAGIC', `cpio: bad header magic ${JSON.stringify(magic)} at offset ${offset}, expected "070701"${hint}`, { format: 'cpio', structure: NEWC_HEADER.name, field: 'magic', offset, expected: NEWC_MAGIC, actual: magic });
+  }
+  const h = { magic } as NewcHeader;
+  for (const [name, off] of HEX_LAYOUT) {
+    let v = 0;
+    for (let i = 0; i < 8; i++) {
+      const d = hexDigit(buf[at + off + i]!);
+      if (d < 0) {
+        const raw = String.fromCharCode(...buf.subarray(at + off, at + off + 8));
+        throw new FormatError('E_FORMAT_CPIO_HEX', `cpio: header field ${name} at offset ${offset + off} is not 8 hex digits: ${JSON.stringify(raw)}`, { format: 'cpio', structure: NEWC_HEADER.name, field: name, offset: offset + off, actual: raw });
+      }
+      v = v * 16 + d;
+    }
+    h[name] = v;
+  }
+  return h;
+}
+
+/** Bytes needed to pad `n` up to a multiple of 4. */
+export function pad4(n: number): number {
+  return (4 - (n & 3)) & 3;
+}

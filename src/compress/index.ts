@@ -1,0 +1,1 @@
+export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, gzipCrc32, type GzipOptions } from './gzip.js';

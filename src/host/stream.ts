@@ -1,0 +1,31 @@
+/** Write a chunk stream to a host file atomically (temporary file + rename, see output.ts). */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { hostError } from '../io/file.js';
+import { withOutputFile } from './output.js';
+
+/**
+ * Write every chunk of `chunks` to `path`; returns the number of bytes
+ * written. Nothing is left at `path` (and an existing file there is kept)
+ * if the stream or a write fails.
+ */
+export async function writeChunksToFile(path: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+  return withOutputFile(path, async (tmp) => {
+    let fd: number;
+    try { fd = openSync(tmp, 'w', 0o644); } catch (e) { throw hostError(e, path, 'create'); }
+    let total = 0;
+    try {
+      for await (const chunk of chunks) {
+        let off = 0;
+        while (off < chunk.length) {
+          let n: number;
+          try { n = writeSync(fd, chunk, off, chunk.length - off); } catch (e) { throw hostError(e, path, 'write'); }
+          off += n;
+        }
+        total += chunk.length;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return total;
+  });
+}
