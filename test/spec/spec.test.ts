@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadSpec, presetNames } from '../../src/spec/load.js';
+import { validateSpec } from '../../src/spec/spec.js';
+
+describe('build spec', () => {
+  it('ships the three presets, and each validates', () => {
+    expect(presetNames()).toEqual(expect.arrayContaining(['bios', 'initramfs', 'uefi']));
+    for (const p of presetNames()) expect(loadSpec({ preset: p }).spec.kind).toBe(p);
+  });
+  it('a spec file starts from its preset, overrides fields, and resolves paths against itself', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ti-spec-'));
+    try {
+      const f = join(dir, 'spec.yaml');
+      writeFileSync(f, [
+        'preset: uefi',
+        'kernel: { build: { source: linux-source-6.1.tar.xz } }',
+        'busybox: { build: { source: busybox_1.35.0.orig.tar.bz2, libc: musl } }',
+        'cmdline: console=ttyS0 quiet',
+      ].join('\n'));
+      const { spec } = loadSpec({ file: f });
+      expect(spec.kind).toBe('uefi');
+      expect(spec.kernel).toEqual({ build: { source: join(dir, 'linux-source-6.1.tar.xz') } });
+      expect(spec.busybox).toEqual({ build: { source: join(dir, 'busybox_1.35.0.orig.tar.bz2'), libc: 'musl' } });
+      expect(spec.cmdline).toBe('console=ttyS0 quiet');
+      expect(spec.uki?.output).toBe('BOOTX64.EFI'); // kept from the preset
+      expect(spec.kernelPreset).toBe('tiny');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+  it('names the field at fault', () => {
+    expect(() => validateSpec({ kind: 'uefi', kernel: { build: {} } }, 's.yaml')).toThrow('s.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing');
+    expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(/kind: expected one of 'initramfs', 'uefi', 'bios', got string "floppy"/);
+    expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(/rootfs.hostnme: unknown field/);
+    expect(() => validateSpec({ kind: 'bios', busybox: { build: { source: 'x', libc: 'uclibc' } } })).toThrow(/busybox.build.libc: expected one of 'glibc', 'musl'/);
+    expect(() => validateSpec({ kind: 'bios', disk: { output: '../x.img' } })).toThrow(/disk.output: expected a plain file name/);
+    expect(() => loadSpec({ preset: 'nope' })).toThrow(/unknown preset 'nope' \(available: bios, initramfs, uefi\)/);
+    expect(() => loadSpec({})).toThrow(/nothing to build/);
+  });
+  it('reports YAML syntax errors with the file name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ti-spec-'));
+    try {
+      const f = join(dir, 'bad.yaml');
+      writeFileSync(f, 'preset: [uefi\n');
+      expect(() => loadSpec({ file: f })).toThrow(expect.objectContaining({ code: 'E_USAGE_SPEC_SYNTAX', message: expect.stringContaining('bad.yaml: not valid YAML') }));
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+});
