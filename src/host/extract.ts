@@ -22,7 +22,7 @@ export interface ExtractOptions {
   /** Set owners (only works as root; default: when running as root). */
   owners?: boolean;
   /** Create device nodes / FIFOs; called with the host path. Without it they are skipped with a warning. */
-  mknod?: (path: string, node: TreeNode) => void;
+  mknod?: (path: string, node: TreeNode) => void | Promise<void>;
   warn?: (message: string) => void;
   /** Allow a non-empty target directory (entries must still not exist). */
   allowNonEmpty?: boolean;
@@ -96,7 +96,7 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
         symlinks.push([hp, n]);
         continue;
       default:
-        if (opts.mknod && n.type !== 'socket') { opts.mknod(hp, n); setMeta(hp, n); }
+        if (opts.mknod && n.type !== 'socket') { await opts.mknod(hp, n); setMeta(hp, n); }
         else { skipped.push(e.path); warn(`skipped ${n.type} ${e.path} (${n.type === 'socket' ? 'sockets are not extracted' : 'needs root'})`); firstPath.delete(n); continue; }
     }
     entries++;
