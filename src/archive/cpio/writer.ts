@@ -2,9 +2,9 @@
  * Streaming newc writer. Yields the archive as chunks; file contents are
  * read lazily one at a time, so the archive is never held in memory.
  *
- * Hard links (one node under several names) get one inode number; the data
- * is written only with the LAST name of the group and earlier names have
- * filesize 0. GNU cpio defers size-0 links until the data arrives; the
+ * Hard links (one node under several names) get one inode number; a
+ * regular file's data is written only with the LAST name of the group and
+ * earlier names have filesize 0 (symlink targets go with every name). GNU cpio defers size-0 links until the data arrives; the
  * kernel (init/initramfs.c maybe_link) links later names to the first and
  * opens the file without O_TRUNC, so both restore one inode with the data.
  */
@@ -138,8 +138,9 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
       }
       if (isLast) filesize = node.content.size;
     } else if (node.type === 'symlink') {
+      // every name carries the target: the kernel makes each symlink from its own member's data
       linkBytes = enc.encode(node.target);
-      filesize = isLast ? linkBytes.length : 0;
+      filesize = linkBytes.length;
     }
     const dev = node.type === 'chardev' || node.type === 'blockdev' ? node : undefined;
     yield* emitHeader(archiveName(path), {
