@@ -52,17 +52,17 @@ export function layoutFor(totalSectors: number, type: FatType, spc: number, root
   if (rootEntries > 0xffff) return undefined;
   const avail = totalSectors - reservedSectors - rootSectors;
   if (avail <= 0) return undefined;
-  let fatSectors = 0;
-  let clusters = 0;
-  for (let iter = 0; iter < 64; iter++) {
+  // Estimate as mkfs.fat does (data and both FATs share the space), then fix up until the FAT maps every cluster.
+  const bits = BITS[type];
+  let clusters = Math.floor((avail * SECTOR * 8 + NUM_FATS * 2 * bits) / (spc * SECTOR * 8 + NUM_FATS * bits));
+  let fatSectors = alignUp(Math.ceil(Math.ceil(((clusters + 2) * bits) / 8) / SECTOR), align);
+  for (let iter = 0; ; iter++) {
     clusters = Math.floor((avail - NUM_FATS * fatSectors) / spc);
     if (clusters <= 0) return undefined;
-    const need = alignUp(Math.ceil(Math.ceil(((clusters + 2) * BITS[type]) / 8) / SECTOR), align);
-    if (need <= fatSectors) break;
-    fatSectors = need;
+    if ((clusters + 2) * bits <= fatSectors * SECTOR * 8) break;
+    if (iter > 64) return undefined;
+    fatSectors += align;
   }
-  clusters = Math.floor((avail - NUM_FATS * fatSectors) / spc);
-  if (clusters <= 0) return undefined;
   const small = totalSectors * SECTOR < 512 * 1024 * 1024;
   return {
     type, totalSectors, sectorsPerCluster: spc, reservedSectors, fatSectors, rootEntries, rootSectors,

@@ -1,0 +1,67 @@
+import { describe, expect, test } from 'vitest';
+import { aliasBasis, checkLongName, directShortName, dosDateTime, fromDosDateTime, ShortNameAllocator, shortBytes, shortNameChecksum, decodeShortName } from '../../src/fs/fat/names.js';
+import { PathError } from '../../src/errors.js';
+
+describe('FAT names', () => {
+  test('direct 8.3 names and lower-case flags', () => {
+    expect(directShortName('README.TXT')).toEqual({ short: 'README  TXT', ntRes: 0 });
+    expect(directShortName('readme.txt')).toEqual({ short: 'README  TXT', ntRes: 0x18 });
+    expect(directShortName('README.txt')).toEqual({ short: 'README  TXT', ntRes: 0x10 });
+    expect(directShortName('boot')).toEqual({ short: 'BOOT       ', ntRes: 0x08 });
+    expect(directShortName('Makefile')).toBeUndefined();
+    expect(directShortName('a.tar.gz')).toBeUndefined();
+    expect(directShortName('.bashrc')).toBeUndefined();
+    expect(directShortName('longername.txt')).toBeUndefined();
+    expect(directShortName('a b')).toBeUndefined();
+    expect(directShortName('a+b')).toBeUndefined();
+    expect(directShortName('é')).toBeUndefined();
+  });
+
+  test('alias basis like Windows/Linux vfat', () => {
+    expect(aliasBasis('a very long file name.tar.gz')).toEqual({ base: 'AVERYLON', ext: 'GZ', lossy: true });
+    expect(aliasBasis('.bashrc')).toEqual({ base: 'BASHRC', ext: '', lossy: true });
+    expect(aliasBasis('Makefile')).toEqual({ base: 'MAKEFILE', ext: '', lossy: false });
+    expect(aliasBasis('日本.txt')).toEqual({ base: '__', ext: 'TXT', lossy: true });
+  });
+
+  test('~N tails are unique within a directory', () => {
+    const a = new ShortNameAllocator();
+    a.reserve('FILENA~1TXT');
+    const got = Array.from({ length: 12 }, (_, i) => a.alias(`filename-${i}.txt`));
+    expect(got[0]).toBe('FILENA~2TXT');
+    expect(got[8]).toBe('FILEN~10TXT');
+    expect(new Set(got).size).toBe(12);
+    expect(a.alias('Makefile')).toBe('MAKEFILE   ');
+    expect(a.alias('MakeFile')).toBe('MAKEFI~1   ');
+    const many = new ShortNameAllocator();
+    const names = Array.from({ length: 5000 }, (_, i) => many.alias(`common prefix ${i}.data`));
+    expect(new Set(names).size).toBe(5000);
+    expect(names.every((n) => n.length === 11)).toBe(true);
+  });
+
+  test('checksum (known value) and decoding', () => {
+    // Fixed value; the algorithm is also cross-checked by reading mcopy-written long names (reader.test.ts).
+    expect(shortNameChecksum(shortBytes('FILENA~1TXT'))).toBe(91);
+    expect(decodeShortName(shortBytes('README  TXT'), 0x18)).toBe('readme.txt');
+    expect(decodeShortName(shortBytes('BOOT       '), 0)).toBe('BOOT');
+  });
+
+  test('forbidden names are PathErrors naming the path', () => {
+    for (const bad of ['a:b', 'q?', 'x*', 'a"b', 'a<b', 'a>b', 'a|b', 'a\\b', 'tab\there', 'dot.', 'space ']) {
+      expect(() => checkLongName(bad, `/dir/${bad}`)).toThrow(PathError);
+      try { checkLongName(bad, `/dir/${bad}`); } catch (e) { expect((e as PathError).data.path).toBe(`/dir/${bad}`); }
+    }
+    expect(() => checkLongName('x'.repeat(256), '/x')).toThrow(/255/);
+    expect(() => checkLongName('ok name; with+odd=chars[1].txt', '/ok')).not.toThrow();
+  });
+
+  test('DOS time: UTC, 2-second resolution, clamped to 1980..2107', () => {
+    const t = dosDateTime(Date.UTC(2024, 1, 29, 13, 45, 59) / 1000, 500_000_000);
+    expect(t.date).toBe(((2024 - 1980) << 9) | (2 << 5) | 29);
+    expect(t.time).toBe((13 << 11) | (45 << 5) | 29);
+    expect(t.tenth).toBe(150);
+    expect(fromDosDateTime(t.date, t.time, t.tenth)).toEqual({ sec: Date.UTC(2024, 1, 29, 13, 45, 59) / 1000, nsec: 500_000_000 });
+    expect(fromDosDateTime(dosDateTime(0).date, dosDateTime(0).time).sec).toBe(Date.UTC(1980, 0, 1) / 1000);
+    expect(fromDosDateTime(dosDateTime(1e11).date, dosDateTime(1e11).time).sec).toBe(Date.UTC(2107, 11, 31, 23, 59, 58) / 1000);
+  });
+});
