@@ -1,0 +1,111 @@
+/** Parallel gzip: one valid stream (gzip -t, pako, zlib), deterministic, close to gzip -6 in size. */
+import { describe, expect, test } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { ungzip } from 'pako';
+import { concatChunks, gunzipChunks, gzipBytes, gzipChunks } from '../../src/compress/gzip.js';
+import { FormatError } from '../../src/errors.js';
+import { missing, run } from '../helpers/prereq.js';
+
+/** ~6 MiB of real, mixed data: /usr/bin binaries plus generated text. */
+function sample(): Uint8Array {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for (const f of readdirSync('/usr/bin').sort()) {
+    if (n > 5 << 20) break;
+    try {
+      const p = join('/usr/bin', f);
+      if (!statSync(p).isFile()) continue;
+      const b = readFileSync(p);
+      const take = b.subarray(0, (6 << 20) - n);
+      parts.push(take); n += take.length;
+    } catch { /* unreadable: skip */ }
+  }
+  parts.push(Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} mount proc sysfs ${i * 7919 % 1000}\n`).join('')));
+  return Buffer.concat(parts);
+}
+
+const data = sample();
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+}
+
+describe('gzipChunks', () => {
+  test('output is one gzip member that gzip -t, zlib and pako accept, equal to the input', async () => {
+    const gz = await gzipBytes(data, { blockSize: 256 * 1024 });
+    expect(gz[0]).toBe(0x1f);
+    expect(gz[1]).toBe(0x8b);
+    expect(same(gunzipSync(gz), data)).toBe(true);
+    expect(same(ungzip(gz), data)).toBe(true);
+    if (!missing({ tools: ['gzip'] })) {
+      const dir = mkdtempSync(join(tmpdir(), 'tinyimage-gz-'));
+      try {
+        writeFileSync(join(dir, 'x.gz'), gz);
+        const r = run('gzip', ['-t', '-v', join(dir, 'x.gz')]);
+        expect(r.code).toBe(0);
+        // one member: gzip -l reports the full uncompressed size (mod 2^32)
+        expect(run('gzip', ['-l', join(dir, 'x.gz')]).stdout).toContain(String(data.length));
+      } finally { rmSync(dir, { recursive: true, force: true }); }
+    }
+  });
+
+  test('the same bytes whatever the thread count or input chunking', async () => {
+    const one = await gzipBytes(data, { threads: 1 });
+    const two = await gzipBytes(data, { threads: 2 });
+    const four = await gzipBytes(data, { threads: 4 });
+    const chunks = (async function* () { for (let i = 0; i < data.length; i += 77_777) yield data.subarray(i, i + 77_777); })();
+    const chunked = await concatChunks(gzipChunks(chunks, { threads: 2 }));
+    expect(same(one, two)).toBe(true);
+    expect(same(one, four)).toBe(true);
+    expect(same(one, chunked)).toBe(true);
+  });
+
+  test.skipIf(missing({ tools: ['gzip'] }))('at most 2% larger than gzip -6', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tinyimage-gz-'));
+    try {
+      writeFileSync(join(dir, 'x'), data);
+      const ref = execFileSync('gzip', ['-6', '-n', '-c', join(dir, 'x')], { maxBuffer: 1 << 28 });
+      const ours = await gzipBytes(data);
+      expect(ours.length / ref.length).toBeLessThanOrEqual(1.02);
+      const small = await gzipBytes(data, { blockSize: 128 * 1024 });
+      expect(small.length / ref.length).toBeLessThanOrEqual(1.02);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  test.each([0, 1, 65535, 1 << 20, (1 << 20) + 1, 3 << 20])('edge size %i round-trips', async (n) => {
+    const d = data.subarray(0, n);
+    const gz = await gzipBytes(d, { blockSize: 1 << 20 });
+    expect(same(ungzip(gz), d)).toBe(true);
+    expect(same(await concatChunks(gunzipChunks([gz])), d)).toBe(true);
+  });
+
+  test('levels 1 and 9 work; bad options are usage errors', async () => {
+    for (const level of [1, 9]) expect(same(ungzip(await gzipBytes(data.subarray(0, 300_000), { level })), data.subarray(0, 300_000))).toBe(true);
+    await expect(gzipBytes(data, { level: 11 })).rejects.toMatchObject({ code: 'E_USAGE_GZIP_LEVEL' });
+    await expect(gzipBytes(data, { threads: 0 })).rejects.toMatchObject({ code: 'E_USAGE_GZIP_THREADS' });
+  });
+});
+
+describe('gunzipChunks', () => {
+  test('concatenated members and trailing NUL padding', async () => {
+    const a = await gzipBytes(data.subarray(0, 1000));
+    const b = await gzipBytes(data.subarray(1000, 5000));
+    const joined = Buffer.concat([a, b, Buffer.alloc(512)]);
+    expect(same(await concatChunks(gunzipChunks((async function* () { for (let i = 0; i < joined.length; i += 7) yield joined.subarray(i, i + 7); })())), data.subarray(0, 5000))).toBe(true);
+  });
+
+  test('corrupt and truncated input throw FormatError E_FORMAT_GZIP', async () => {
+    const gz = Buffer.from(await gzipBytes(data.subarray(0, 200_000)));
+    await expect(concatChunks(gunzipChunks([gz.subarray(0, gz.length - 100)]))).rejects.toBeInstanceOf(FormatError);
+    const bad = Buffer.from(gz);
+    bad[3] = 0xff; // reserved flag bits
+    await expect(concatChunks(gunzipChunks([bad]))).rejects.toMatchObject({ code: 'E_FORMAT_GZIP' });
+    const crc = Buffer.from(gz);
+    crc[crc.length - 6] ^= 1;
+    await expect(concatChunks(gunzipChunks([crc]))).rejects.toMatchObject({ code: 'E_FORMAT_GZIP' });
+  });
+});
