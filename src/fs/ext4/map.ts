@@ -1,0 +1,149 @@
+/**
+ * Block mapping for the writer: turn a file's (logical -> physical) runs into
+ * an extent tree (ext4) or a classic block map with indirect, double and
+ * triple indirect blocks (ext2/ext3). Tree/indirect blocks are taken from
+ * `alloc` and returned with their contents for the caller to write.
+ */
+import { CapacityError } from '../../errors.js';
+import { extentBlockCsum } from './csum.js';
+import { EXTENT_MAGIC, EXT_INIT_MAX_LEN, extentHeader, extentIndex, extentLeaf } from './structs.js';
+
+/** A contiguous mapping: `len` blocks from logical `lblk` at physical `pblk`. */
+export interface Run { lblk: number; pblk: number; len: number }
+
+export interface Mapped {
+  /** The 60-byte i_block. */
+  iblock: Uint8Array;
+  /** Tree or indirect blocks to write: [physical block, bytes]. */
+  meta: Array<[number, Uint8Array]>;
+}
+
+/** Append block (lblk -> pblk) to runs, extending the last run when contiguous. */
+export function addBlock(runs: Run[], lblk: number, pblk: number, maxLen = EXT_INIT_MAX_LEN): void {
+  const r = runs[runs.length - 1];
+  if (r && r.lblk + r.len === lblk && r.pblk + r.len === pblk && r.len < maxLen) r.len++;
+  else runs.push({ lblk, pblk, len: 1 });
+}
+
+/** Append a range of contiguous blocks. */
+export function addRange(runs: Run[], lblk: number, pblk: number, len: number, maxLen = EXT_INIT_MAX_LEN): void {
+  while (len > 0) {
+    const r = runs[runs.length - 1];
+    if (r && r.lblk + r.len === lblk && r.pblk + r.len === pblk && r.len < maxLen) {
+      const n = Math.min(len, maxLen - r.len);
+      r.len += n; lblk += n; pblk += n; len -= n;
+    } else {
+      const n = Math.min(len, maxLen);
+      runs.push({ lblk, pblk, len: n });
+      lblk += n; pblk += n; len -= n;
+    }
+  }
+}
+
+function writeLeaf(b: Uint8Array, off: number, r: Run): void {
+  extentLeaf.encode({ ee_block: r.lblk, ee_len: r.len, ee_start_hi: Math.floor(r.pblk / 0x100000000), ee_start_lo: r.pblk >>> 0 }, b, off);
+}
+function writeIndex(b: Uint8Array, off: number, lblk: number, pblk: number): void {
+  extentIndex.encode({ ei_block: lblk, ei_leaf_lo: pblk >>> 0, ei_leaf_hi: Math.floor(pblk / 0x100000000), ei_unused: 0 }, b, off);
+}
+
+/** Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums tree blocks. */
+export function extentTree(runs: Run[], blockSize: number, alloc: () => number, inodeSeed: number | undefined): Mapped {
+  const iblock = new Uint8Array(60);
+  const meta: Array<[number, Uint8Array]> = [];
+  if (runs.length <= 4) {
+    extentHeader.encode({ eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: 4, eh_depth: 0, eh_generation: 0 }, iblock, 0);
+    runs.forEach((r, i) => writeLeaf(iblock, 12 + i * 12, r));
+    return { iblock, meta };
+  }
+  const per = Math.floor((blockSize - 12) / 12);
+  // level: list of (first logical block, writer of the entry into a node)
+  let level: Array<{ lblk: number; put: (b: Uint8Array, off: number) => void }> = runs.map((r) => ({ lblk: r.lblk, put: (b, off) => writeLeaf(b, off, r) }));
+  let depth = 0;
+  while (level.length > 4) {
+    const next: typeof level = [];
+    for (let i = 0; i < level.length; i += per) {
+      const chunk = level.slice(i, i + per);
+      const b = new Uint8Array(blockSize);
+      extentHeader.encode({ eh_magic: EXTENT_MAGIC, eh_entries: chunk.length, eh_max: per, eh_depth: depth, eh_generation: 0 }, b, 0);
+      chunk.forEach((e, k) => e.put(b, 12 + k * 12));
+      if (inodeSeed !== undefined) new DataView(b.buffer).setUint32(12 + per * 12, extentBlockCsum(inodeSeed, b), true);
+      const pblk = alloc();
+      meta.push([pblk, b]);
+      const first = chunk[0]!.lblk;
+      next.push({ lblk: first, put: (nb, off) => writeIndex(nb, off, first, pblk) });
+    }
+    level = next;
+    depth++;
+    if (depth > 5) throw new CapacityError('E_LIMIT_EXTENTS', 'extent tree deeper than 5 levels', {});
+  }
+  extentHeader.encode({ eh_magic: EXTENT_MAGIC, eh_entries: level.length, eh_max: 4, eh_depth: depth, eh_generation: 0 }, iblock, 0);
+  level.forEach((e, k) => e.put(iblock, 12 + k * 12));
+  return { iblock, meta };
+}
+
+/** Upper bound of extent tree blocks for `extents` extents. */
+export function extentTreeBlocks(extents: number, blockSize: number): number {
+  if (extents <= 4) return 0;
+  const per = Math.floor((blockSize - 12) / 12);
+  let n = 0;
+  let level = extents;
+  while (level > 4) { level = Math.ceil(level / per); n += level; }
+  return n;
+}
+
+/** Classic block map (direct, indirect, double, triple indirect). */
+export function blockMap(runs: Run[], blockSize: number, alloc: () => number, path: string): Mapped {
+  const P = blockSize / 4;
+  const iblock = new Uint8Array(60);
+  const idv = new DataView(iblock.buffer);
+  const meta: Array<[number, Uint8Array]> = [];
+  const nodes = new Map<string, { pblk: number; arr: DataView }>();
+  const node = (key: string, setParent: (pblk: number) => void) => {
+    let n = nodes.get(key);
+    if (!n) {
+      const b = new Uint8Array(blockSize);
+      n = { pblk: alloc(), arr: new DataView(b.buffer) };
+      nodes.set(key, n);
+      meta.push([n.pblk, b]);
+      setParent(n.pblk);
+    }
+    return n;
+  };
+  const limit = 12 + P + P * P + P * P * P;
+  for (const r of runs) {
+    for (let k = 0; k < r.len; k++) {
+      const l = r.lblk + k;
+      const p = r.pblk + k;
+      if (l < 12) { idv.setUint32(l * 4, p, true); continue; }
+      if (l >= limit) throw new CapacityError('E_LIMIT_FILE_SIZE', `${path} is too large for a block-mapped file at block size ${blockSize}`, { path });
+      let x = l - 12;
+      if (x < P) {
+        node('S', (b) => idv.setUint32(48, b, true)).arr.setUint32(x * 4, p, true);
+        continue;
+      }
+      x -= P;
+      if (x < P * P) {
+        const d = node('D', (b) => idv.setUint32(52, b, true));
+        const i = Math.floor(x / P);
+        node(`D/${i}`, (b) => d.arr.setUint32(i * 4, b, true)).arr.setUint32((x % P) * 4, p, true);
+        continue;
+      }
+      x -= P * P;
+      const t = node('T', (b) => idv.setUint32(56, b, true));
+      const i = Math.floor(x / (P * P));
+      const j = Math.floor(x / P) % P;
+      const t1 = node(`T/${i}`, (b) => t.arr.setUint32(i * 4, b, true));
+      node(`T/${i}/${j}`, (b) => t1.arr.setUint32(j * 4, b, true)).arr.setUint32((x % P) * 4, p, true);
+    }
+  }
+  return { iblock, meta };
+}
+
+/** Upper bound of indirect blocks for a file spanning `lastLblk + 1` logical blocks with `blocks` mapped. */
+export function blockMapBlocks(blocks: number, lastLblk: number, blockSize: number): number {
+  if (lastLblk < 12) return 0;
+  const P = blockSize / 4;
+  const n = Math.max(0, Math.min(blocks, lastLblk + 1) - 12);
+  return Math.ceil(n / P) + Math.ceil(n / (P * P)) + Math.ceil(n / (P * P * P)) + 3;
+}
