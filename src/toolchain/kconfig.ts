@@ -197,7 +197,7 @@ export function describeSymbol(srcTree: string, name: string, opts: { arch?: str
         continue;
       }
       if (current === name) {
-        if (/^depends on\s/.test(t)) info.dependsOn.push(t.slice('depends on'.length).trim());
+        if (/^depends on\s/.test(t)) info.dependsOn.push(t.slice('depends on'.length).trim().replace(/\s+/g, ' '));
         else if (/^(bool|tristate|string|int|hex)\s+"/.test(t) || /^prompt\s/.test(t)) info.hasPrompt = true;
       } else if (current && new RegExp(`^select\\s+${name}(\\s|$)`).test(t)) {
         info.selectedBy.push(current);
