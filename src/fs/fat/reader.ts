@@ -115,6 +115,8 @@ export function openFat(dev: BlockDevice): FatVolume {
   let free = 0;
   for (let i = 2; i < clusters + 2; i++) if (fat[i] === 0) free++;
   const maxCluster = clusters + 1;
+  /** Clusters already owned by a chain: a second claim is a loop or a cross-link. */
+  const claimed = new Uint8Array(clusters + 2);
 
   /** Runs [first cluster, count] of a chain; `limit` clusters at most (files), else until EOC. */
   const chainRuns = (start: number, limit: number | undefined, what: string): Array<[number, number]> => {
@@ -124,6 +126,8 @@ export function openFat(dev: BlockDevice): FatVolume {
     const max = limit ?? clusters;
     while (true) {
       if (c < 2 || c > maxCluster) throw fail('E_FORMAT_FAT_CLUSTER', `${what}: cluster ${c} is outside 2..${maxCluster}`, { path: what, actual: c });
+      if (claimed[c]) throw fail('E_FORMAT_FAT_LOOP', `${what}: cluster ${c} is already used (a loop or a cross-linked chain)`, { path: what, actual: c });
+      claimed[c] = 1;
       const last = runs[runs.length - 1];
       if (last && last[0] + last[1] === c) last[1]++; else runs.push([c, 1]);
       steps++;
