@@ -1,0 +1,130 @@
+/** Shared helpers for the ext4 reader tests: fixtures, host comparison. */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'fflate';
+import { expect } from 'vitest';
+import { treeFromHostDir } from '../../src/host/tree.js';
+import { MemoryDevice } from '../../src/io/device.js';
+import type { FileTree } from '../../src/tree/tree.js';
+import type { Content, TreeNode } from '../../src/tree/types.js';
+import { REPO } from '../helpers/prereq.js';
+
+export const FIXTURES = join(REPO, 'fixtures/ext4');
+export const FIXTURE_NAMES = ['ext4-1k', 'ext4-4k', 'ext4-inline', 'ext4-128', 'ext4-nocsum', 'ext4-metabg', 'ext3-1k', 'ext2-1k', 'ext2-4k'] as const;
+
+export function fixtureBytes(name: string, dir = FIXTURES): Uint8Array {
+  return gunzipSync(readFileSync(join(dir, `${name}.img.gz`)));
+}
+
+export function fixtureDevice(name: string, dir = FIXTURES): MemoryDevice {
+  return new MemoryDevice(fixtureBytes(name, dir));
+}
+
+/** Hash of a content read through stream(), checking readAt agrees on a few windows. */
+export async function contentDigest(c: Content): Promise<string> {
+  const h = createHash('sha256');
+  let n = 0;
+  for await (const chunk of c.stream()) { h.update(chunk); n += chunk.length; }
+  expect(n).toBe(c.size);
+  return h.digest('hex');
+}
+
+function hostDigest(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Every xattr of every entry under dir, read by Python (Node has no xattr API). */
+export function hostXattrs(dir: string): Map<string, Map<string, string>> {
+  const script = `
+import os, sys, json, base64
+root = sys.argv[1]
+out = {}
+for d, dirs, files in os.walk(root):
+    for n in dirs + files + ([] if d != root else ['']):
+        p = os.path.join(d, n) if n else d
+        try:
+            names = os.listxattr(p, follow_symlinks=False)
+        except OSError:
+            names = []
+        rel = '/' + os.path.relpath(p, root) if p != root else '/'
+        out[rel] = {k: base64.b64encode(os.getxattr(p, k, follow_symlinks=False)).decode() for k in names}
+print(json.dumps(out))
+`;
+  const json = JSON.parse(execFileSync('python3', ['-c', script, dir], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Record<string, Record<string, string>>;
+  return new Map(Object.entries(json).map(([p, x]) => [p.replace(/\/\.$/, ''), new Map(Object.entries(x))]));
+}
+
+export interface CompareOptions {
+  /** Compare mtimes only for these paths (all when undefined). */
+  mtimePaths?: Set<string>;
+  /**
+   * 'exact': mtimes equal the host's. 'mke2fs': mke2fs -d stores 32-bit
+   * seconds only (no nanoseconds, no epoch bits), except for the paths in
+   * `exactPaths` (patched by make.sh with debugfs), compared exactly.
+   */
+  times?: 'exact' | 'mke2fs';
+  exactPaths?: Set<string>;
+  /** Paths whose size/content the source tool got wrong (checked separately). */
+  skipContent?: Set<string>;
+  /** Compare xattrs (host listing by Python). */
+  xattrs?: boolean;
+}
+
+/**
+ * Compare an ext4 tree with the host directory it was made from, entry by
+ * entry: type, mode, owner, size, content, link target, device numbers,
+ * hard-link grouping, mtime, xattrs. /lost+found (made by mke2fs) is skipped.
+ */
+export async function compareWithHost(tree: FileTree, hostDir: string, opts: CompareOptions = {}): Promise<number> {
+  const host = treeFromHostDir(hostDir);
+  const hx = opts.xattrs ? hostXattrs(hostDir) : undefined;
+  const hostPaths = new Map<string, TreeNode>();
+  for (const e of host.walk()) hostPaths.set(e.path, e.node);
+  const ours = new Map<string, TreeNode>();
+  for (const e of tree.walk()) if (e.path !== '/lost+found') ours.set(e.path, e.node);
+  expect([...ours.keys()].sort()).toEqual([...hostPaths.keys()].sort());
+  const groupsOurs = new Map<TreeNode, string[]>();
+  const groupsHost = new Map<TreeNode, string[]>();
+  let checked = 0;
+  for (const [path, h] of hostPaths) {
+    const o = ours.get(path)!;
+    if (o.type !== 'dir') {
+      groupsOurs.set(o, [...(groupsOurs.get(o) ?? []), path]);
+      groupsHost.set(h, [...(groupsHost.get(h) ?? []), path]);
+    }
+    const where = `${path}`;
+    expect(o.type, where).toBe(h.type);
+    if (path !== '/') {
+      expect(o.mode.toString(8), where).toBe(h.mode.toString(8));
+      expect([o.uid, o.gid], where).toEqual([h.uid, h.gid]);
+    }
+    if (path !== '/' && (!opts.mtimePaths || opts.mtimePaths.has(path))) {
+      if (opts.times === 'mke2fs' && !opts.exactPaths?.has(path)) {
+        const wrapped = ((h.mtime.sec + 2 ** 31) % 2 ** 32 + 2 ** 32) % 2 ** 32 - 2 ** 31;
+        expect(o.mtime, where).toEqual({ sec: wrapped, nsec: 0 });
+      } else {
+        expect(o.mtime, where).toEqual(h.mtime);
+      }
+    }
+    if (o.type === 'file' && h.type === 'file' && !opts.skipContent?.has(path)) {
+      expect(o.content.size, where).toBe(h.content.size);
+      const d = await contentDigest(o.content);
+      expect(d, where).toBe(hostDigest(join(hostDir, path)));
+    }
+    if (o.type === 'symlink' && h.type === 'symlink') expect(o.target, where).toBe(h.target);
+    if ((o.type === 'chardev' || o.type === 'blockdev') && (h.type === 'chardev' || h.type === 'blockdev')) {
+      expect([o.major, o.minor], where).toEqual([h.major, h.minor]);
+    }
+    if (hx && path !== '/') {
+      const want = hx.get(path) ?? new Map<string, string>();
+      const got = new Map([...o.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+      expect(Object.fromEntries(got), where).toEqual(Object.fromEntries(want));
+    }
+    checked++;
+  }
+  const norm = (g: Map<TreeNode, string[]>) => [...g.values()].map((p) => p.sort().join('|')).sort();
+  expect(norm(groupsOurs)).toEqual(norm(groupsHost));
+  return checked;
+}
