@@ -62,7 +62,7 @@ export function uefiUsbLayout(opts: UefiUsbOptions): DiskLayout {
 }
 
 /** Size in bytes of the USB image for these options. */
-export async function uefiUsbSize(opts: UefiUsbOptions): Promise<number> {
+export function uefiUsbSize(opts: UefiUsbOptions): number {
   return diskSize(uefiUsbLayout(opts));
 }
 
@@ -89,7 +89,7 @@ export interface UefiSystem {
   /** The EFI executable (UKI, or the bare kernel). Write it as BOOTX64.EFI. */
   efi: Uint8Array;
   /** Size the USB image needs. */
-  usbSize(): Promise<number>;
+  usbSize(): number;
   /** Write the USB image (GPT + FAT32 ESP) to a device of at least usbSize() bytes. */
   writeUsb(dev: BlockDevice, opts?: { progress?: Progress }): Promise<DiskResult>;
 }

@@ -8,6 +8,7 @@
 import { CapacityError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
 import { fatMinimumSize, writeFat, type FatOptions } from '../fs/fat/index.js';
+import { ext4MinimumSize, writeExt4, type Ext4Options } from '../fs/ext4/index.js';
 import type { Progress } from '../progress.js';
 import { FileTree } from '../tree/tree.js';
 import type { Content } from '../tree/types.js';
@@ -84,20 +85,6 @@ const MiB = 1 << 20;
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 const alignDown = (n: number, a: number) => Math.floor(n / a) * a;
 
-interface Ext4Api {
-  writeExt4(tree: FileTree, dev: BlockDevice, opts?: Record<string, unknown>): Promise<unknown>;
-  ext4MinimumSize(tree: FileTree, opts?: Record<string, unknown>): number;
-}
-/** The ext4 writer, loaded when first needed (it lives in its own module). */
-async function ext4Api(): Promise<Ext4Api> {
-  const spec = '../fs/ext4/index.js';
-  try {
-    return (await import(spec)) as Ext4Api;
-  } catch (e) {
-    throw new UsageError('E_USAGE_FS_UNAVAILABLE', `the ext2/3/4 writer is not available in this build`, {}, { cause: e });
-  }
-}
-
 const isFat = (fs: DiskFs): fs is 'fat32' | 'fat16' | 'fat12' => fs.startsWith('fat');
 const isExt = (fs: DiskFs): fs is 'ext4' | 'ext3' | 'ext2' => fs.startsWith('ext');
 
@@ -113,12 +100,12 @@ function fsOptions(p: DiskPartition, seed: string, n: number): Record<string, un
 }
 
 /** Minimum partition size for the contents (bytes, before alignment). */
-async function minimumSize(p: DiskPartition, seed: string, n: number, headroom?: number): Promise<number> {
+function minimumSize(p: DiskPartition, seed: string, n: number, headroom?: number): number {
   const tree = p.tree ?? new FileTree();
   const opts = fsOptions(p, seed, n);
   if (headroom !== undefined) opts.headroom = headroom;
   if (isFat(p.fs)) return fatMinimumSize(tree, opts as FatOptions);
-  if (isExt(p.fs)) return (await ext4Api()).ext4MinimumSize(tree, opts);
+  if (isExt(p.fs)) return ext4MinimumSize(tree, opts as Ext4Options);
   if (p.fs === 'raw') return Math.max(SECTOR, contentSize(p.content));
   return SECTOR;
 }
@@ -155,7 +142,7 @@ function checkLayout(layout: DiskLayout): void {
  * overrides layout.size (buildDisk passes the device size). Throws
  * CapacityError when the partitions or their contents do not fit.
  */
-export async function planDisk(layout: DiskLayout, totalSize?: number): Promise<DiskPlan> {
+export function planDisk(layout: DiskLayout, totalSize?: number): DiskPlan {
   checkLayout(layout);
   const align = layout.align ?? MiB;
   const seed = layout.seed ?? 'tinyimage';
@@ -167,7 +154,7 @@ export async function planDisk(layout: DiskLayout, totalSize?: number): Promise<
   for (const [i, p] of layout.partitions.entries()) {
     const s = p.size;
     if (s === 'rest') sizes.push(undefined);
-    else if (s === 'fit') sizes.push(alignUp(await minimumSize(p, seed, i + 1), align));
+    else if (s === 'fit') sizes.push(alignUp(minimumSize(p, seed, i + 1), align));
     else if (typeof s === 'number') sizes.push(alignUp(s, SECTOR));
     else sizes.push(Math.max(align, alignDown((total! * Number(s.slice(0, -1))) / 100, align)));
   }
@@ -220,15 +207,15 @@ export async function planDisk(layout: DiskLayout, totalSize?: number): Promise<
       continue;
     }
     if (p.size === 'fit') continue;
-    const need = await minimumSize(p, seed, i + 1, 0);
+    const need = minimumSize(p, seed, i + 1, 0);
     if (need > x.size) throw new CapacityError('E_SPACE_PARTITION', `partition ${x.index} (${p.fs}${p.name ? `, "${p.name}"` : ''}) needs at least ${need} bytes for its contents but is ${x.size} bytes`, { expected: need, actual: x.size });
   }
   return { table: layout.table, size, partitions: planned };
 }
 
 /** The disk size a layout needs (or its given size), after checking everything fits. */
-export async function diskSize(layout: DiskLayout): Promise<number> {
-  return (await planDisk(layout)).size;
+export function diskSize(layout: DiskLayout): number {
+  return planDisk(layout).size;
 }
 
 function parseSignature(id: string | number | undefined): number | undefined {
@@ -255,7 +242,7 @@ async function writeContent(dev: BlockDevice, c: Content | Uint8Array): Promise<
  */
 export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<DiskResult> {
   if (layout.size !== undefined && layout.size !== dev.size) throw new UsageError('E_USAGE_DISK_SIZE', `layout size ${layout.size} differs from the device size ${dev.size}`, { expected: dev.size, actual: layout.size });
-  const plan = await planDisk(layout, dev.size);
+  const plan = planDisk(layout, dev.size);
   const seed = layout.seed ?? 'tinyimage';
   const align = layout.align ?? MiB;
   let diskId: string;
@@ -291,7 +278,7 @@ export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<D
     if (isFat(p.fs)) {
       summary = await writeFat(p.tree ?? new FileTree(), win, { ...(opts as FatOptions), hiddenSectors: x.offset / SECTOR });
     } else if (isExt(p.fs)) {
-      summary = await (await ext4Api()).writeExt4(p.tree ?? new FileTree(), win, opts);
+      summary = await writeExt4(p.tree ?? new FileTree(), win, opts as Ext4Options);
     } else if (p.fs === 'raw' && p.content !== undefined) {
       await writeContent(win, p.content);
     }

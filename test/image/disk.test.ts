@@ -25,7 +25,7 @@ function sampleTree(tag: string): FileTree {
 
 async function build(layout: DiskLayout, name: string): Promise<{ img: string; res: Awaited<ReturnType<typeof buildDisk>> }> {
   const img = join(tmp.dir, name);
-  const size = await diskSize(layout);
+  const size = diskSize(layout);
   const dev = FileDevice.create(img, size);
   try {
     return { img, res: await buildDisk(layout, dev) };
@@ -112,6 +112,30 @@ describe('buildDisk', () => {
     }
   });
 
+  it('ext2/3/4 partitions (fit and fixed) pass e2fsck -fn and debugfs reads the files', async () => {
+    if (missing({ tools: ['e2fsck', 'debugfs', 'sgdisk'] })) return;
+    const layout: DiskLayout = {
+      table: 'gpt', seed: 'disk-ext',
+      partitions: [
+        { name: 'root', type: 'root-x86-64', fs: 'ext4', size: 'fit', tree: sampleTree('ext4'), options: { label: 'root' } },
+        { name: 'old', fs: 'ext2', size: 8 * MiB, tree: sampleTree('ext2') },
+        { name: 'j', fs: 'ext3', size: 'fit', tree: sampleTree('ext3') },
+      ],
+    };
+    const { img, res } = await build(layout, 'ext.img');
+    expect(run('sgdisk', ['-v', img]).stdout).toContain('No problems found');
+    const uuids = new Set<string>();
+    for (const p of res.partitions) {
+      const part = extract(img, p.offset, p.size, `ext-p${p.index}.img`);
+      const f = run('e2fsck', ['-fn', part]);
+      expect(f.code, f.stdout + f.stderr).toBe(0);
+      expect(run('debugfs', ['-R', 'cat /hello.txt', part]).stdout).toBe(`hello from ${p.fs}\n`);
+      const sb = run('dumpe2fs', ['-h', part]).stdout;
+      uuids.add(/Filesystem UUID:\s+(\S+)/.exec(sb)![1]!);
+    }
+    expect(uuids.size).toBe(3);
+  });
+
   it('is deterministic and sparse', async () => {
     const layout = (): DiskLayout => ({ table: 'gpt', seed: 's', partitions: [{ fs: 'fat32', type: 'esp', size: 'fit', tree: sampleTree('x') }] });
     const a = await build(layout(), 'det-a.img');
@@ -129,19 +153,19 @@ describe('buildDisk', () => {
     const dev = new MemoryDevice(40 * MiB);
     await expect(buildDisk(layout, dev)).rejects.toMatchObject({ code: 'E_SPACE_PARTITION' });
     expect(dev.bytes.every((x) => x === 0)).toBe(true);
-    await expect(diskSize({ table: 'mbr', size: 10 * MiB, partitions: [{ fs: 'none', size: 20 * MiB }] })).rejects.toMatchObject({ code: 'E_SPACE_DISK' });
-    await expect(diskSize({ table: 'gpt', size: 10 * MiB, partitions: [{ fs: 'none', size: 5 * MiB }, { fs: 'none', size: 'rest' }, { fs: 'none', size: 4 * MiB }] })).rejects.toMatchObject({ code: 'E_SPACE_DISK' });
-    await expect(diskSize({ table: 'gpt', partitions: [{ fs: 'none', size: 'rest' }] })).rejects.toMatchObject({ code: 'E_USAGE_DISK_SIZE' });
-    await expect(diskSize({ table: 'gpt', partitions: [{ fs: 'none', size: '50%' }] })).rejects.toMatchObject({ code: 'E_USAGE_DISK_SIZE' });
-    await expect(diskSize({ table: 'gpt', partitions: [{ fs: 'none', size: MiB, logical: true }] })).rejects.toMatchObject({ code: 'E_USAGE_DISK_LOGICAL' });
-    await expect(diskSize({ table: 'mbr', partitions: [{ fs: 'raw', size: 512, content: new Uint8Array(513) }] })).rejects.toMatchObject({ code: 'E_SPACE_PARTITION' });
+    expect(() => diskSize({ table: 'mbr', size: 10 * MiB, partitions: [{ fs: 'none', size: 20 * MiB }] })).toThrow(expect.objectContaining({ code: 'E_SPACE_DISK' }));
+    expect(() => diskSize({ table: 'gpt', size: 10 * MiB, partitions: [{ fs: 'none', size: 5 * MiB }, { fs: 'none', size: 'rest' }, { fs: 'none', size: 4 * MiB }] })).toThrow(expect.objectContaining({ code: 'E_SPACE_DISK' }));
+    expect(() => diskSize({ table: 'gpt', partitions: [{ fs: 'none', size: 'rest' }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_DISK_SIZE' }));
+    expect(() => diskSize({ table: 'gpt', partitions: [{ fs: 'none', size: '50%' }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_DISK_SIZE' }));
+    expect(() => diskSize({ table: 'gpt', partitions: [{ fs: 'none', size: MiB, logical: true }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_DISK_LOGICAL' }));
+    expect(() => diskSize({ table: 'mbr', partitions: [{ fs: 'raw', size: 512, content: new Uint8Array(513) }] })).toThrow(expect.objectContaining({ code: 'E_SPACE_PARTITION' }));
   });
 
   it('plans natural sizes: 1 MiB aligned starts, GPT tail reserved', async () => {
-    const plan = await planDisk({ table: 'gpt', partitions: [{ fs: 'none', size: 1000 }, { fs: 'none', size: 3 * MiB }] });
+    const plan = planDisk({ table: 'gpt', partitions: [{ fs: 'none', size: 1000 }, { fs: 'none', size: 3 * MiB }] });
     expect(plan.partitions.map((p) => [p.offset, p.size])).toEqual([[MiB, 1024], [2 * MiB, 3 * MiB]]);
     expect(plan.size).toBe(6 * MiB);
-    const mbr = await planDisk({ table: 'mbr', partitions: [{ fs: 'none', size: MiB }, { fs: 'none', size: MiB, logical: true }, { fs: 'none', size: MiB, logical: true }] });
+    const mbr = planDisk({ table: 'mbr', partitions: [{ fs: 'none', size: MiB }, { fs: 'none', size: MiB, logical: true }, { fs: 'none', size: MiB, logical: true }] });
     expect(mbr.partitions.map((p) => [p.index, p.offset / MiB])).toEqual([[1, 1], [5, 3], [6, 5]]);
     expect(mbr.size).toBe(6 * MiB);
   });
