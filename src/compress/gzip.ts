@@ -25,6 +25,8 @@ export interface GzipOptions {
   threads?: number;
   /** Input block size in bytes (default 1 MiB, at least 64 KiB). Part of the output's identity. */
   blockSize?: number;
+  /** Store blocks that look incompressible instead of searching them for matches (default true; see looksIncompressible). */
+  detectIncompressible?: boolean;
 }
 
 const DICT = 32 * 1024;
@@ -36,12 +38,35 @@ export const gzipCrc32: (data: Uint8Array, prev: number) => number = nativeCrc
   ? (d, p) => nativeCrc(d, p)
   : (d, p) => crc32Js(d, p);
 
-function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, level: number, last: boolean): Promise<Uint8Array> {
+function deflateRaw(data: Uint8Array, o: zlib.ZlibOptions): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const o: zlib.ZlibOptions = { level, finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
-    if (dict && dict.length) o.dictionary = dict;
-    zlib.deflateRaw(block, o, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length))));
+    zlib.deflateRaw(data, o, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length))));
   });
+}
+
+const SAMPLE = 16 * 1024;
+const SAMPLES = 4;
+
+/**
+ * Whether a block looks incompressible (already-compressed or random
+ * data): each of 4 evenly spaced 16 KiB samples shrinks by less than 1% at
+ * level 1. Costs ~6% of a level-1 pass over the block; deflate at level 6
+ * spends as long on random data as on text, only to emit stored blocks.
+ * Repeats farther apart than a sample (16 KiB) but within deflate's 32 KiB
+ * window can be missed; such data then loses only that block's gain.
+ */
+async function looksIncompressible(block: Uint8Array): Promise<boolean> {
+  if (block.length < SAMPLE * SAMPLES * 2) return false;
+  const step = Math.floor((block.length - SAMPLE) / (SAMPLES - 1));
+  const outs = await Promise.all(Array.from({ length: SAMPLES }, (_, i) => deflateRaw(block.subarray(i * step, i * step + SAMPLE), { level: 1 })));
+  return outs.every((o) => o.length >= SAMPLE * 0.99);
+}
+
+async function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, level: number, last: boolean, detect: boolean): Promise<Uint8Array> {
+  const useLevel = level > 0 && detect && (await looksIncompressible(block)) ? 0 : level;
+  const o: zlib.ZlibOptions = { level: useLevel, finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
+  if (dict && dict.length && useLevel > 0) o.dictionary = dict;
+  return deflateRaw(block, o);
 }
 
 function gzipHeader(level: number): Uint8Array {
@@ -62,6 +87,7 @@ function checkOptions(opts: GzipOptions): { level: number; threads: number; bloc
 /** Compress a byte stream into one gzip member, in parallel blocks. */
 export async function* gzipChunks(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: GzipOptions = {}): AsyncGenerator<Uint8Array> {
   const { level, threads, blockSize } = checkOptions(opts);
+  const detect = opts.detectIncompressible ?? true;
   yield gzipHeader(level);
   let crc = 0;
   let total = 0;
@@ -71,7 +97,7 @@ export async function* gzipChunks(source: AsyncIterable<Uint8Array> | Iterable<U
   const pending: Array<Promise<Uint8Array>> = [];
   const submit = (last: boolean) => {
     const data = block.subarray(0, fill);
-    const p = deflateBlock(data, dict, level, last);
+    const p = deflateBlock(data, dict, level, last, detect);
     p.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
     pending.push(p);
     dict = data.length >= DICT ? data.subarray(data.length - DICT) : undefined;

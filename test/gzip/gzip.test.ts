@@ -76,6 +76,25 @@ describe('gzipChunks', () => {
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
+  test('incompressible blocks are stored; random-looking data with short repeats still compresses', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const random = randomBytes(4 << 20);
+    const gzr = await gzipBytes(random);
+    expect(gzr.length).toBeLessThan(random.length * 1.001);
+    expect(same(ungzip(gzr), random)).toBe(true);
+    const unit = randomBytes(1024);
+    const repeated = Buffer.concat(Array.from({ length: 4096 }, () => unit));
+    const gzp = await gzipBytes(repeated);
+    expect(gzp.length).toBeLessThan(repeated.length * 0.05);
+    expect(same(ungzip(gzp), repeated)).toBe(true);
+    // mixed: random then text in each block
+    const mixed = Buffer.concat([random.subarray(0, 1 << 20), Buffer.from(data.subarray(0, 3 << 20))]);
+    const a = await gzipBytes(mixed);
+    const b = await gzipBytes(mixed, { detectIncompressible: false });
+    expect(a.length).toBeLessThanOrEqual(b.length * 1.005);
+    expect(same(ungzip(a), mixed)).toBe(true);
+  });
+
   test.each([0, 1, 65535, 1 << 20, (1 << 20) + 1, 3 << 20])('edge size %i round-trips', async (n) => {
     const d = data.subarray(0, n);
     const gz = await gzipBytes(d, { blockSize: 1 << 20 });
