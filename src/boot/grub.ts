@@ -25,6 +25,7 @@
 import { CapacityError, FormatError, UsageError } from '../errors.js';
 import { defineStruct } from '../binary/struct.js';
 import type { BlockDevice } from '../io/device.js';
+import { MBR_ENTRY } from '../partition/index.js';
 import type { FileTree } from '../tree/tree.js';
 import type { Content } from '../tree/types.js';
 
@@ -49,16 +50,6 @@ export const GrubBlocklist = defineStruct('grub_pc_bios_boot_blocklist', 12, [
   { name: 'segment', offset: 10, type: 'u16le' },
 ] as const);
 
-/** One MBR partition entry: only the fields GRUB's embedding cares about. */
-const MbrEntry = defineStruct('mbr_partition_entry', 16, [
-  { name: 'status', offset: 0, type: 'u8' },
-  { name: 'chsFirst', offset: 1, type: 'bytes', length: 3 },
-  { name: 'type', offset: 4, type: 'u8' },
-  { name: 'chsLast', offset: 5, type: 'bytes', length: 3 },
-  { name: 'lbaStart', offset: 8, type: 'u32le' },
-  { name: 'sectors', offset: 12, type: 'u32le' },
-] as const);
-export { MbrEntry as GrubMbrEntryStruct };
 
 /** Segment where boot.img loads diskboot.img (GRUB_BOOT_I386_PC_KERNEL_SEG). */
 export const GRUB_KERNEL_SEG = 0x800;
@@ -92,7 +83,7 @@ export function firstPartitionSector(mbr: Uint8Array): number | undefined {
   if (mbr.length < SECTOR || mbr[0x1fe] !== 0x55 || mbr[0x1ff] !== 0xaa) return undefined;
   let first: number | undefined;
   for (let i = 0; i < 4; i++) {
-    const e = MbrEntry.decode(mbr, 0x1be + 16 * i);
+    const e = MBR_ENTRY.decode(mbr, 0x1be + 16 * i);
     if (e.type === 0 || e.sectors === 0) continue;
     if (first === undefined || e.lbaStart < first) first = e.lbaStart;
   }

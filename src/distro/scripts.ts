@@ -1,0 +1,147 @@
+/**
+ * The text files of the busybox distro: init scripts, inittab, service run
+ * scripts, the udhcpc event script and /etc files. Pure string builders.
+ */
+
+export interface ConsoleLine { tty: string; speed: number }
+
+export function inittab(o: { consoles: ConsoleLine[]; getty: string; runsvdir: string | undefined; serviceDir: string }): string {
+  const lines = [
+    '# /etc/inittab for busybox init, written by tinyimage',
+    '::sysinit:/etc/init.d/rcS',
+  ];
+  if (o.runsvdir) lines.push(`::respawn:${o.runsvdir} -P ${o.serviceDir}`);
+  for (const c of o.consoles) {
+    lines.push(/^ttyS|^ttyAMA|^hvc|^ttyUSB/.test(c.tty)
+      ? `${c.tty}::respawn:${o.getty} -L ${c.speed} ${c.tty} vt100`
+      : `${c.tty}::respawn:${o.getty} 38400 ${c.tty}`);
+  }
+  lines.push('::ctrlaltdel:/sbin/reboot', '::shutdown:/etc/init.d/rcK', '');
+  return lines.join('\n');
+}
+
+export function rcS(o: { keymap: boolean; coldplug: boolean; loopback: boolean }): string {
+  return `#!/bin/sh
+# System start-up (busybox init sysinit action), written by tinyimage.
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mountpoint -q /dev/pts || mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
+mountpoint -q /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mount -o remount,rw /
+mkdir -p /run/lock /var/log /tmp
+chmod 1777 /tmp
+hostname -F /etc/hostname
+${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o.coldplug ? `# Coldplug: load the driver of every device the kernel found (by modalias).
+if [ -d "/lib/modules/$(uname -r)" ]; then
+  find /sys/devices -name modalias 2>/dev/null | xargs cat 2>/dev/null | sort -u | while read -r alias; do
+    modprobe -q "$alias" 2>/dev/null
+  done
+fi
+` : ''}${o.loopback ? 'ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up\n' : ''}[ -x /etc/rc.local ] && /etc/rc.local
+exit 0
+`;
+}
+
+export function rcK(o: { serviceDir: string; supervised: boolean }): string {
+  return `#!/bin/sh
+# System shutdown (busybox init shutdown action), written by tinyimage.
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+${o.supervised ? `echo "Stopping services"
+sv -w 7 force-stop ${o.serviceDir}/* >/dev/null 2>&1
+` : ''}echo "Stopping processes"
+killall5 -TERM 2>/dev/null
+sleep 1
+killall5 -KILL 2>/dev/null
+sync
+swapoff -a 2>/dev/null
+echo "Unmounting filesystems"
+mount -o remount,ro / 2>/dev/null
+umount -a -r 2>/dev/null
+sync
+exit 0
+`;
+}
+
+export function syslogConf(): string {
+  return `# busybox syslogd, written by tinyimage
+kern.*                  /var/log/kern.log
+*.*;kern.none           /var/log/messages
+`;
+}
+
+export const PATH_LINE = 'export PATH=/sbin:/usr/sbin:/bin:/usr/bin';
+
+export function serviceRun(body: string, serviceDir: string): string {
+  return `#!/bin/sh\n${PATH_LINE}\nexport SVDIR=${serviceDir}\nexec 2>&1\n${body.trimEnd()}\n`;
+}
+
+/** udhcpc event script (environment: interface, ip, mask/subnet, broadcast, router, dns, domain). */
+export function udhcpcScript(): string {
+  return `#!/bin/sh
+# udhcpc event script, written by tinyimage. $1: deconfig | bound | renew | leasefail | nak
+RESOLV_CONF=/etc/resolv.conf
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface" 2>/dev/null
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    if [ "$1" = bound ] || ! ip -4 addr show dev "$interface" | grep -q "inet $ip/"; then
+      ip -4 addr flush dev "$interface"
+      ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
+    fi
+    if [ -n "$router" ]; then
+      while ip route del default dev "$interface" 2>/dev/null; do :; done
+      metric=0
+      for r in $router; do
+        ip route add default via "$r" dev "$interface" metric $metric
+        metric=$((metric + 1))
+      done
+    fi
+    if [ -n "$dns" ]; then
+      tmp="$RESOLV_CONF.$$"
+      {
+        [ -n "$domain" ] && echo "search $domain"
+        for d in $dns; do echo "nameserver $d"; done
+      } > "$tmp" && mv -f "$tmp" "$RESOLV_CONF"
+    fi
+    echo "udhcpc: $interface: $ip/\${mask:-24}\${router:+ via $router}"
+    ;;
+  leasefail|nak)
+    echo "udhcpc: $interface: no lease ($1)"
+    ;;
+esac
+exit 0
+`;
+}
+
+export function profile(serviceDir: string): string {
+  return `# /etc/profile, written by tinyimage
+${PATH_LINE}
+export SVDIR=${serviceDir}
+export HOME=\${HOME:-/root}
+export PAGER=less
+umask 022
+if [ "$(id -u)" = 0 ]; then PS1='\\h:\\w# '; else PS1='\\h:\\w\$ '; fi
+export PS1
+for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
+unset f
+`;
+}
+
+export function hosts(hostname: string): string {
+  return `127.0.0.1\tlocalhost\n127.0.1.1\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`;
+}
+
+export function fstab(root: { source: string; type: string }): string {
+  return `# <source>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>
+${root.source}\t/\t${root.type}\trw,relatime\t0\t1
+proc\t/proc\tproc\tdefaults\t0\t0
+sysfs\t/sys\tsysfs\tdefaults\t0\t0
+devpts\t/dev/pts\tdevpts\tgid=5,mode=0620\t0\t0
+tmpfs\t/run\ttmpfs\tmode=0755,nosuid,nodev\t0\t0
+`;
+}

@@ -1,0 +1,149 @@
+/**
+ * Must-show: the bios disk boots from its MBR under SeaBIOS (no -kernel):
+ * GRUB -> Debian's kernel -> our module initramfs -> ext4 root by PARTUUID ->
+ * busybox init -> login on ttyS0; services supervised by runsv; DHCP on
+ * e1000; clean power-off; e2fsck and sfdisk clean afterwards. Then the same
+ * disk boots with QEMU's -kernel/-initrd/-append.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startQemu, type QemuSession } from '../../src/qemu/index.js';
+import { FileDevice } from '../../src/io/file.js';
+import { readPartitionTable } from '../../src/partition/index.js';
+import { readContent } from '../../src/tree/content.js';
+import { GrubBootSector } from '../../src/boot/grub.js';
+import { findHostGrub } from '../../src/boot/grub-host.js';
+import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { BUSYBOX_SOURCE, buildHostBiosDisk, type HostDisk } from './disk.js';
+
+const k = debianKernel();
+const skip = missing({ tools: ['qemu-system-x86_64', 'grub-mkimage', 'sfdisk', 'e2fsck', 'make'], files: [k.vmlinuz, k.modules, BUSYBOX_SOURCE, '/usr/lib/grub/i386-pc/boot.img'] });
+
+const BOOT_TIMEOUT = 240_000;
+let tmp = '';
+let img = '';
+let disk: HostDisk;
+
+/** Run a shell command on the serial console and return its output (between markers). */
+async function sh(q: QemuSession, cmd: string, ms = 30_000): Promise<string> {
+  const id = Math.random().toString(36).slice(2, 8);
+  // The marker is printed by printf from split pieces so the echoed command line never matches.
+  q.send(`${cmd}; printf '%s-%s\\n' END ${id}\n`);
+  const m = await q.waitFor(new RegExp(`\\n([\\s\\S]*?)END-${id}`), ms);
+  return m[1]!;
+}
+
+function partitionFile(): string {
+  const part = join(tmp, 'root.ext4');
+  const r = run('dd', [`if=${img}`, `of=${part}`, 'bs=1M', 'skip=1', `count=${disk.result.partition.size / (1 << 20)}`, 'status=none']);
+  expect(r.code, r.stderr).toBe(0);
+  return part;
+}
+
+describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox init', () => {
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'bios-boot-'));
+    img = join(tmp, 'disk.img');
+    disk = await buildHostBiosDisk(img);
+  }, 900_000);
+  afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+  it('has a valid MBR table that survived GRUB, and a clean ext4 root', () => {
+    const v = run('sfdisk', ['--verify', img]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const dump = run('sfdisk', ['--dump', img]).stdout;
+    expect(dump).toContain(`label-id: 0x${disk.result.signature.toString(16).padStart(8, '0')}`);
+    expect(dump).toMatch(new RegExp(`start=\\s*2048, size=\\s*${disk.result.partition.size / 512}, type=83, bootable`));
+    const dev = FileDevice.open(img);
+    try {
+      const t = readPartitionTable(dev)!;
+      expect(t.scheme).toBe('mbr');
+      expect(t.partitions.map((p) => [p.index, p.offset, p.size, p.partuuid, p.bootable])).toEqual([[1, 1 << 20, disk.result.partition.size, disk.result.partuuid, true]]);
+      const mbr = dev.readAt(0, 512);
+      const boot = findHostGrub().boot;
+      expect(mbr.subarray(0x68, 0x1b8)).toEqual(boot.subarray(0x68, 0x1b8)); // GRUB's code
+      expect(GrubBootSector.decode(mbr).kernelSector).toBe(1);
+    } finally { dev.close(); }
+    const f = run('e2fsck', ['-fn', partitionFile()]);
+    expect(f.code, f.stdout + f.stderr).toBe(0);
+    expect(disk.result.initrd!.modules).toEqual(expect.arrayContaining(['ext4', 'ata_piix', 'sd_mod', 'virtio_blk', 'crc32c_generic']));
+  });
+
+  it('boots from the MBR to a login prompt, runs the services, gets DHCP, powers off cleanly', async () => {
+    const t0 = Date.now();
+    const q = startQemu({ disk: { path: img, format: 'raw', interface: 'ide' }, net: { type: 'user', model: 'e1000' }, accel: 'tcg', memory: 512, console: join(tmp, 'console.log') });
+    try {
+      await q.waitFor(/GRUB|Booting|Loading \/boot\/vmlinuz/, 60_000);
+      await q.waitFor(/Linux version/, 60_000);
+      await q.waitFor(/login: /, BOOT_TIMEOUT);
+      const loginMs = Date.now() - t0;
+      console.log(`bios boot under ${q.accel}: QEMU start to login: ${(loginMs / 1000).toFixed(1)} s`);
+      writeFileSync(join(process.env.BIOS_TIMING_DIR ?? tmp, 'bios-boot-time.txt'), `${q.accel} ${loginMs}\n`);
+      q.send('root\n');
+      await q.waitFor(/# $/m, 30_000);
+      // the root filesystem is our partition, found by PARTUUID
+      const mounts = await sh(q, 'cat /proc/cmdline; grep " / " /proc/mounts');
+      expect(mounts).toContain(`root=PARTUUID=${disk.result.partuuid}`);
+      expect(mounts).toMatch(/\/dev\/sda1 \/ ext4 rw/);
+      // services: all three up (udhcpc may need a moment for eth0)
+      let status = '';
+      for (let i = 0; i < 30; i++) {
+        status = await sh(q, 'sv status /etc/service/*');
+        if (/run: \/etc\/service\/udhcpc/.test(status) && /run: \/etc\/service\/syslogd/.test(status) && /run: \/etc\/service\/klogd/.test(status)) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      for (const s of ['klogd', 'syslogd', 'udhcpc']) expect(status).toMatch(new RegExp(`run: /etc/service/${s}: \\(pid \\d+\\)`));
+      let addr = '';
+      for (let i = 0; i < 30; i++) {
+        addr = await sh(q, 'ip -4 addr show dev eth0');
+        if (addr.includes('10.0.2.15')) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(addr).toContain('inet 10.0.2.15/24');
+      expect(await sh(q, 'ip route')).toMatch(/default via 10\.0\.2\.2 dev eth0/);
+      expect(await sh(q, 'cat /etc/resolv.conf')).toMatch(/nameserver 10\.0\.2\.3/);
+      const logs = await sh(q, 'for f in /var/log/messages /var/log/kern.log; do test -s $f && echo "$f nonempty"; done; grep -c "" /var/log/kern.log');
+      expect(logs).toContain('/var/log/messages nonempty');
+      expect(logs).toContain('/var/log/kern.log nonempty');
+      const mods = await sh(q, 'cat /proc/modules | cut -d" " -f1 | sort | tr "\\n" " "');
+      expect(mods).toMatch(/\be1000\b/);
+      expect(mods).toMatch(/\bext4\b/);
+      q.send('poweroff\n');
+      const exit = await q.waitExit(120_000);
+      expect(exit.code).toBe(0);
+      expect(q.output()).toMatch(/reboot: Power down/);
+    } catch (e) {
+      console.log(q.tail(80));
+      throw e;
+    } finally {
+      await q.stop();
+    }
+    const f = run('e2fsck', ['-fn', partitionFile()]);
+    expect(f.code, f.stdout + f.stderr).toBe(0);
+    const v = run('sfdisk', ['--verify', img]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  }, 600_000);
+
+  it('also boots with QEMU -kernel/-initrd/-append on the same disk', async () => {
+    const initrd = join(tmp, 'initrd.img');
+    const node = disk.plan.root.get('/boot/initrd.img');
+    if (node?.type !== 'file') throw new Error('no /boot/initrd.img');
+    writeFileSync(initrd, await readContent(node.content));
+    const q = startQemu({ kernel: disk.kernelPath, initrd, append: disk.result.cmdline, disk: { path: img, format: 'raw', interface: 'ide', snapshot: true }, accel: 'tcg', memory: 512 });
+    try {
+      await q.waitFor(/login: /, BOOT_TIMEOUT);
+      q.send('root\n');
+      await q.waitFor(/# $/m, 30_000);
+      expect(await sh(q, 'grep " / " /proc/mounts')).toMatch(/\/dev\/sda1 \/ ext4 rw/);
+      q.send('poweroff\n');
+      expect((await q.waitExit(120_000)).code).toBe(0);
+    } catch (e) {
+      console.log(q.tail(60));
+      throw e;
+    } finally {
+      await q.stop();
+    }
+  }, 600_000);
+});
