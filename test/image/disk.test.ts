@@ -73,6 +73,18 @@ describe('buildDisk', () => {
       expect(readFileSync(part).readUInt32LE(0x1c)).toBe(p.offset / 512);
     }
     expect(res.partitions.map((p) => p.fs)).toEqual(['none', 'fat32', 'fat16', 'fat12']);
+    // blkid probes each partition's filesystem in place; partx (libblkid) lists the PARTUUIDs
+    if (!missing({ tools: ['blkid', 'partx'] })) {
+      for (const p of res.partitions.slice(1)) {
+        const b = run('blkid', ['-p', '-O', String(p.offset), '-o', 'export', img]).stdout;
+        const vid = (p.summary as { volumeId: number }).volumeId.toString(16).toUpperCase().padStart(8, '0');
+        expect(b).toContain('TYPE=vfat');
+        expect(b).toContain(`UUID=${vid.slice(0, 4)}-${vid.slice(4)}`);
+        expect(b).toContain(`VERSION=${p.fs.toUpperCase()}`);
+      }
+      const rows = run('partx', ['-g', '-o', 'NR,UUID', img]).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+      expect(rows).toEqual(res.partitions.map((p) => [String(p.index), p.partuuid]));
+    }
   });
 
   it('MBR with primary and logical FAT partitions: sfdisk --verify clean, --json agrees, our FAT reader reads each', async () => {
@@ -131,7 +143,11 @@ describe('buildDisk', () => {
       expect(f.code, f.stdout + f.stderr).toBe(0);
       expect(run('debugfs', ['-R', 'cat /hello.txt', part]).stdout).toBe(`hello from ${p.fs}\n`);
       const sb = run('dumpe2fs', ['-h', part]).stdout;
-      uuids.add(/Filesystem UUID:\s+(\S+)/.exec(sb)![1]!);
+      const uuid = /Filesystem UUID:\s+(\S+)/.exec(sb)![1]!;
+      uuids.add(uuid);
+      const b = run('blkid', ['-p', '-O', String(p.offset), '-o', 'export', img]).stdout;
+      expect(b).toContain(`TYPE=${p.fs}`);
+      expect(b).toContain(`UUID=${uuid}`);
     }
     expect(uuids.size).toBe(3);
   });
