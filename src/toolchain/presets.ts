@@ -49,7 +49,6 @@ const DISK_ENABLE = [
   // buses and disks
   'PCI',
   'VIRTIO_MENU',
-  'VIRTIO',
   'VIRTIO_PCI',
   'BLOCK',
   'BLK_DEV',
@@ -118,6 +117,7 @@ export type BusyboxPreset = 'defconfig' | 'tiny';
 export const BUSYBOX_TINY_ENABLE = [
   'STATIC',
   'SHOW_USAGE',
+  'BUSYBOX',
   'FEATURE_INSTALLER',
   'LONG_OPTS',
   'FEATURE_DEVPTS',
