@@ -265,7 +265,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       throw new ToolError('E_TOOL_KCONFIG', `${bad.length} requested kernel option${bad.length > 1 ? 's' : ''} could not be set:\n${lines.join('\n')}`, { options: why, config: dotConfig });
     }
     // 5. build
-    const estimate = readEstimate(cacheDir, slot) ?? readEstimate(cacheDir, preset ?? base) ?? (preset ? KERNEL_PRESETS[preset].estimatedObjects : base === 'tinyconfig' ? 560 : 2500);
+    const estimate = readEstimate(cacheDir, slot) ?? readEstimate(cacheDir, preset ?? base) ?? (preset ? KERNEL_PRESETS[preset].estimatedObjects : base === 'tinyconfig' ? 900 : 2500);
     progress.start('compiling kernel', estimate, 'objects');
     let objects = 0;
     await make([`-j${jobs}`, 'bzImage'], (l) => {
