@@ -194,7 +194,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     source: src.id,
     base: baseId,
     preset: preset ?? null,
-    presetOptions: preset ? KERNEL_PRESETS[preset] : null,
+    presetOptions: preset ? { base: KERNEL_PRESETS[preset].base, enable: KERNEL_PRESETS[preset].enable, disable: KERNEL_PRESETS[preset].disable } : null,
     enable: opts.enable ?? [],
     disable: opts.disable ?? [],
     compression: opts.compression ?? 'xz',
