@@ -190,6 +190,19 @@ export async function scanModules(tree: FileTree): Promise<ModuleIndex> {
 
 /** Shell-pattern match as fnmatch(3) without flags: *, ?, [...]. */
 export function globMatch(pattern: string, s: string): boolean {
+  let rx = globCache.get(pattern);
+  if (!rx) {
+    if (!/[*?[]/.test(pattern)) return pattern === s;
+    rx = globRegExp(pattern);
+    if (globCache.size > 100_000) globCache.clear();
+    globCache.set(pattern, rx);
+  }
+  return rx.test(s);
+}
+
+const globCache = new Map<string, RegExp>();
+
+function globRegExp(pattern: string): RegExp {
   let re = '^';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -204,7 +217,7 @@ export function globMatch(pattern: string, s: string): boolean {
       i = j;
     } else re += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
   }
-  return new RegExp(re + '$', 's').test(s);
+  return new RegExp(re + '$', 's');
 }
 
 /** Modules matching a name: the module of that name, else every module with a matching alias. */
