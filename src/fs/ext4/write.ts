@@ -12,7 +12,6 @@ import type { BlockDevice } from '../../io/device.js';
 import { isZero } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
-import { sortedNames } from '../../tree/tree.js';
 import { encodeDev, fullMode, type NodeType, type Timespec, type TreeNode } from '../../tree/types.js';
 import { bitmapCsum, fsCsumSeed, groupDescCsum, inodeCsumSeed, jbd2SuperblockCsum, setInodeCsum, superblockCsum, xattrBlockCsum } from './csum.js';
 import { buildDir, type DirEnt } from './dir.js';
@@ -112,7 +111,7 @@ function fileBlocksEstimate(cfg: Config, size: number, ranges: Array<[number, nu
   if (data === 0) return 0;
   if (cfg.has('extent')) {
     // metadata regions split runs: at most one split per group spanned, plus pieces and 32768-block limits
-    const extents = pieces + Math.ceil(data / 32768) + Math.ceil(data / bpg) + 2;
+    const extents = pieces + Math.floor(data / 32768) + 1 + Math.floor(data / (bpg / 2));
     return data + extentTreeBlocks(extents, B);
   }
   return data + blockMapBlocks(data, last, B) + (ranges ? 3 * pieces : 0);
@@ -159,7 +158,9 @@ function plan(tree: FileTree, cfg: Config): Plan {
     if (!d.node) continue;
     const dn = d.node as Extract<TreeNode, { type: 'dir' }>;
     const subdirs: Rec[] = [];
-    for (const name of sortedNames(dn)) {
+    const named = [...dn.children.keys()].map((name) => ({ name, bytes: Buffer.from(name, 'utf8') as Uint8Array }));
+    named.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+    for (const { name, bytes: nb } of named) {
       const child = dn.children.get(name)!;
       const path = d.path === '/' ? `/${name}` : `${d.path}/${name}`;
       let r = byNode.get(child);
@@ -170,7 +171,6 @@ function plan(tree: FileTree, cfg: Config): Plan {
         r = mk(next++, child.type, child, metaOf(child), path);
       }
       r.links++;
-      const nb = enc.encode(name);
       if (nb.length > 255) throw new PathError('E_PATH_NAME_TOO_LONG', `name ${path} is longer than 255 bytes`, { path });
       d.entries!.push({ name: nb, ino: r.ino, ft: cfg.has('filetype') ? FTYPE[child.type] : 0 });
       if (child.type === 'dir') {
@@ -204,7 +204,6 @@ function plan(tree: FileTree, cfg: Config): Plan {
       if (p.block.length) content++;
     }
     if (r.type === 'dir') {
-      r.entries!.sort((a, b) => cmpBytes(a.name, b.name));
       const seed = inodeCsumSeed(fsSeed, r.ino, 0);
       const minBlocks = r.ino === FIRST_INO ? Math.min(12, Math.max(2, 16384 / B)) : 1;
       const built = buildDir(r.ino, r.parent!, r.entries!, { ...dirOpts, minBlocks }, seed, r.path);
@@ -212,7 +211,7 @@ function plan(tree: FileTree, cfg: Config): Plan {
       r.indexed = built.indexed;
       r.entries = undefined; // free memory
       const n = built.blocks.length;
-      r.est = n + (cfg.has('extent') ? extentTreeBlocks(Math.ceil(n / 32768) + Math.ceil(n / bpgGuess) + 2, B) : blockMapBlocks(n, n - 1, B));
+      r.est = n + (cfg.has('extent') ? extentTreeBlocks(Math.floor(n / 32768) + 2 + Math.floor(n / (bpgGuess / 2)), B) : blockMapBlocks(n, n - 1, B));
       r.size = n * B;
       const nl = 2 + r.subdirs!;
       r.links = nl > 65000 && cfg.has('dir_nlink') ? 1 : nl;
@@ -245,12 +244,6 @@ function plan(tree: FileTree, cfg: Config): Plan {
     content += r.est;
   }
   return { cfg, recs, usedInodes: next - 1, contentBlocks: content, dataBytes, fsSeed };
-}
-
-function cmpBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
 }
 
 function padBlock(d: Uint8Array, B: number): Uint8Array {
@@ -291,9 +284,38 @@ function autoBlocks(p: Plan): Geometry {
 
 /** The smallest size (bytes, whole MiB) that holds the tree plus headroom. */
 export function ext4MinimumSize(tree: FileTree, opts: Ext4Options = {}): number {
+  return prepareExt4(tree, opts).minimumSize;
+}
+
+/** A planned filesystem: the minimum size is known, `write` writes it once. */
+export interface PreparedExt4 {
+  /** Smallest size in bytes (whole MiB) holding the tree plus headroom. */
+  readonly minimumSize: number;
+  /** Write to `dev` (size: opts.size, else the device size). Callable once. */
+  write(dev: BlockDevice, size?: number): Promise<Ext4Summary>;
+}
+
+/**
+ * Plan once, then size and write: what `ext4MinimumSize` + `writeExt4` do
+ * without walking and planning the tree twice. The tree must not change
+ * between the two steps.
+ */
+export function prepareExt4(tree: FileTree, opts: Ext4Options = {}): PreparedExt4 {
   const cfg = resolveConfig(opts);
-  const g = autoBlocks(plan(tree, cfg));
-  return g.blocks * cfg.blockSize;
+  const p = plan(tree, cfg);
+  let min: number | undefined;
+  let used = false;
+  return {
+    get minimumSize() {
+      min ??= autoBlocks(p).blocks * cfg.blockSize;
+      return min;
+    },
+    write(dev, size) {
+      if (used) throw new Error('prepareExt4().write() may be called only once');
+      used = true;
+      return writePlanned(p, dev, { ...opts, size: size ?? opts.size });
+    },
+  };
 }
 
 class Allocator {
@@ -377,12 +399,15 @@ function splitTime(t: Timespec, big: boolean): { lo: number; extra: number } {
  * bytes needed) before writing anything when the tree does not fit.
  */
 export async function writeExt4(tree: FileTree, dev: BlockDevice, opts: Ext4Options = {}): Promise<Ext4Summary> {
-  const cfg = resolveConfig(opts);
+  return prepareExt4(tree, opts).write(dev);
+}
+
+async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promise<Ext4Summary> {
+  const cfg = p.cfg;
   const B = cfg.blockSize;
   const progress = opts.progress ?? silentProgress;
   const size = opts.size ?? dev.size;
   if (size > dev.size) throw new UsageError('E_USAGE_SIZE', `filesystem size ${size} is larger than the device (${dev.size} bytes)`, { expected: dev.size, actual: size });
-  const p = plan(tree, cfg);
   // inode headroom when it fits, the bare need otherwise
   let g: Geometry;
   try {

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// ext4 benchmark: ours against mke2fs -d and genext2fs, one run each, same
+// input tree, same image size.
+//
+//   node bench/ext4.mjs --tree DIR [--json] [--out DIR] [--keep] [--size SIZE]
+//
+// Rows (wall-clock, end to end, including the directory walk):
+//   ours ext4        tinyimage mkfs ext4 --root DIR -o OUT --size S
+//   mke2fs -d        mke2fs -q -F -t ext4 -d DIR OUT S
+//   genext2fs        genext2fs -B 4096 -b S/4096 -N INODES -d DIR OUT (ext2; skipped if it fails)
+// The size S is our automatic size (smallest that fits + 10%) unless --size.
+// Peak memory of ours: process.resourceUsage().maxRSS inside the child.
+// Target (issue 3): ours <= 0.8x mke2fs -d. Needs `npm run build` first.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const mainJs = join(here, '..', 'dist', 'cli', 'main.js');
+const args = process.argv.slice(2);
+const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+const tree = val('--tree');
+if (!tree || args.includes('--help')) {
+  console.error('usage: node bench/ext4.mjs --tree DIR [--json] [--out DIR] [--keep] [--size SIZE]');
+  process.exit(tree ? 0 : 2);
+}
+const dir = resolve(tree);
+if (!existsSync(mainJs)) { console.error('bench/ext4.mjs: run `npm run build` first'); process.exit(1); }
+const json = args.includes('--json');
+const outDir = val('--out') ? resolve(val('--out')) : mkdtempSync(join(tmpdir(), 'tinyimage-bench-ext4-'));
+const have = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
+const env = { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH ?? '1700000000' };
+
+// child: run the CLI in-process and report its peak RSS
+const child = `const { main } = await import(${JSON.stringify(pathToFileURL(mainJs).href)});
+const code = await main(process.argv.slice(1));
+process.stderr.write('\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n');
+process.exit(code);`;
+
+function ours(out, size) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, 'mkfs', 'ext4', '--root', dir, '-o', out, '-q', '--json', ...(size ? ['--size', String(size)] : [])], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`ours failed (${r.status}): ${r.stderr}`);
+  const rss = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1] ?? 0);
+  const summary = JSON.parse(r.stdout.trim().split('\n').pop());
+  return { name: 'ours ext4', seconds: +s.toFixed(3), bytes: statSync(out).size, allocatedBytes: statSync(out).blocks * 512, peakRssMiB: +(rss / 1024).toFixed(1), summary };
+}
+function timed(name, cmd, argv, out) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) return { name, error: `exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' ')}` };
+  return { name, seconds: +s.toFixed(3), bytes: statSync(out).size, allocatedBytes: statSync(out).blocks * 512 };
+}
+
+// warm the page cache so the first row is not penalized
+execFileSync('sh', ['-c', 'find . -type f -exec cat {} + > /dev/null'], { cwd: dir });
+
+const rows = [];
+// first run of ours decides the size (auto), unless given
+let size = val('--size');
+const o = ours(join(outDir, 'ours.img'), size);
+size = size ?? String(o.summary.size);
+rows.push(o);
+rows.push(timed('mke2fs -d', 'mke2fs', ['-q', '-F', '-t', 'ext4', '-d', dir, join(outDir, 'mke2fs.img'), `${Math.floor(Number(size) / 1024)}k`], join(outDir, 'mke2fs.img')));
+if (have('genext2fs')) {
+  const inodes = String(o.summary.inodesCount);
+  rows.push(timed('genext2fs', 'genext2fs', ['-B', '4096', '-b', String(Math.floor(Number(size) / 4096)), '-N', inodes, '-d', dir, join(outDir, 'genext2fs.img')], join(outDir, 'genext2fs.img')));
+}
+const fsckOk = spawnSync('e2fsck', ['-fn', join(outDir, 'ours.img')], { stdio: 'ignore' }).status === 0;
+const by = Object.fromEntries(rows.filter((r) => r.seconds !== undefined).map((r) => [r.name, r]));
+const ratio = (a, b) => (by[a] && by[b] ? +(by[a].seconds / by[b].seconds).toFixed(3) : undefined);
+const summary = {
+  tree: dir, size: Number(size), rows: rows.map(({ summary: _s, ...r }) => r),
+  oursVsMke2fs: ratio('ours ext4', 'mke2fs -d'), oursVsGenext2fs: ratio('ours ext4', 'genext2fs'),
+  oursPeakRssMiB: o.peakRssMiB, oursE2fsckPasses: fsckOk, targets: { oursVsMke2fs: 0.8 },
+};
+if (!args.includes('--keep') && !val('--out')) rmSync(outDir, { recursive: true, force: true });
+
+if (json) {
+  console.log(JSON.stringify(summary, null, 2));
+} else {
+  const w = Math.max(...rows.map((r) => r.name.length));
+  console.log(`tree: ${dir}   image size: ${(Number(size) / 1048576).toFixed(1)} MiB`);
+  console.log(`${'run'.padEnd(w)}  ${'wall s'.padStart(8)}  ${'allocated MiB'.padStart(13)}`);
+  for (const r of rows) {
+    if (r.error) console.log(`${r.name.padEnd(w)}  failed: ${r.error}`);
+    else console.log(`${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(8)}  ${(r.allocatedBytes / 1048576).toFixed(1).padStart(13)}`);
+  }
+  const t = summary.oursVsMke2fs;
+  console.log(`ours vs mke2fs -d:   ${t === undefined ? 'n/a' : `${t}x ${t <= 0.8 ? '(target 0.8x met)' : '(target 0.8x missed)'}`}`);
+  console.log(`ours vs genext2fs:   ${summary.oursVsGenext2fs ?? 'n/a'}x`);
+  console.log(`ours peak RSS:       ${o.peakRssMiB} MiB`);
+  console.log(`e2fsck -fn on ours:  ${fsckOk ? 'ok' : 'FAILED'}`);
+}
