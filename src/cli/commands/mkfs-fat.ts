@@ -4,11 +4,24 @@
  */
 import { parseCommandArgs, parseOwner, parseSize, type CommandContext } from '../command.js';
 import { UsageError } from '../../errors.js';
-import { fatMinimumSize, writeFat, type FatOptions, type FatType } from '../../fs/fat/index.js';
+import { fatMinimumSize, planFat, writeFat, type FatOptions, type FatType } from '../../fs/fat/index.js';
 import { treeFromCpioListFile, treeFromHostDir } from '../../host/tree.js';
 import { withOutputFile } from '../../host/output.js';
 import { FileDevice } from '../../io/file.js';
 import { clampTimes, sourceDateEpoch } from '../../tree/transform.js';
+import type { FileTree } from '../../tree/tree.js';
+import { resolve } from 'node:path';
+
+/**
+ * Absolute symlink targets that point inside the --root directory (as host
+ * paths) are made tree-absolute, so 'follow' finds them inside the tree.
+ */
+function rebaseAbsoluteLinks(tree: FileTree, root: string): void {
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  for (const e of tree.walk()) {
+    if (e.node.type === 'symlink' && e.node.target.startsWith(prefix)) e.node.target = '/' + e.node.target.slice(prefix.length);
+  }
+}
 
 export const MKFS_FAT_USAGE = `usage: tinyimage mkfs fat32|fat16|fat12 (--root DIR | --list FILE) -o OUT [options]
 
@@ -78,16 +91,20 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
   const epoch = sourceDateEpoch(ctx.env);
   const tree = values.root !== undefined ? treeFromHostDir(values.root) : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
   if (epoch !== undefined) clampTimes(tree, epoch);
+  if (values.root !== undefined) rebaseAbsoluteLinks(tree, resolve(values.root));
+  const MAX_WARN = 10;
+  let warnings = 0;
   const opts: FatOptions = {
     type: type as FatType | undefined, label: values.label, volumeId, hiddenSectors, symlinks,
-    warn: (m) => ctx.warn(m), epoch, progress: ctx.progress,
+    warn: (m) => { if (++warnings <= MAX_WARN) ctx.warn(m); }, epoch, progress: ctx.progress,
   };
+  opts.plan = planFat(tree, opts);
   let size: number;
   if (values.size !== undefined) {
     size = parseSize(values.size);
     if (size % 512 !== 0) throw usage(`--size must be a multiple of 512 bytes, got ${size}`, { field: '--size', actual: size });
   } else {
-    size = fatMinimumSize(tree, { ...opts, warn: () => {} });
+    size = fatMinimumSize(tree, opts);
   }
   const summary = await withOutputFile(out, async (tmp) => {
     const dev = FileDevice.create(tmp, size);
@@ -97,6 +114,7 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
       dev.close();
     }
   });
+  if (warnings > MAX_WARN) ctx.warn(`... and ${warnings - MAX_WARN} more warnings (${summary.skipped.length} entries skipped in all; --json lists them)`);
   if (values.json) ctx.stdout.write(JSON.stringify({ output: out, ...summary }) + '\n');
   return 0;
 }

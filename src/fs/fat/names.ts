@@ -31,6 +31,7 @@ export function checkLongName(name: string, path: string): void {
 
 /** Case-folded key used to detect names FAT would treat as the same. */
 export function foldName(name: string): string {
+  if (/^[\x00-\x7f]*$/.test(name)) return name.toUpperCase();
   let out = '';
   for (let i = 0; i < name.length; i++) {
     const ch = name[i]!;

@@ -10,7 +10,6 @@ import { crc32 } from '../../binary/crc.js';
 import type { BlockDevice } from '../../io/device.js';
 import type { Progress } from '../../progress.js';
 import { silentProgress } from '../../progress.js';
-import { compareNames } from '../../tree/path.js';
 import type { FileTree } from '../../tree/tree.js';
 import type { Content, DirNode, NodeMeta, TreeNode } from '../../tree/types.js';
 import { bootCode, bootJump } from './bootcode.js';
@@ -49,6 +48,30 @@ export interface FatOptions {
   sectorsPerCluster?: number | undefined;
   /** Extra free space fatMinimumSize adds, as a fraction of the data (default 0.1). */
   headroom?: number | undefined;
+  /** A plan from planFat() for this tree, to scan the tree once for fatMinimumSize and writeFat. */
+  plan?: FatPlan | undefined;
+}
+
+/** The tree analysed for FAT (names, aliases, symlinks resolved); valid while the tree is unchanged. */
+export interface FatPlan {
+  readonly tree: FileTree;
+  readonly symlinks: 'follow' | 'skip' | 'error';
+  /** @internal */
+  readonly prepared: unknown;
+}
+
+/**
+ * Analyse `tree` once (warnings for skipped entries go to opts.warn now);
+ * pass the plan as opts.plan to fatMinimumSize and writeFat.
+ */
+export function planFat(tree: FileTree, opts: FatOptions = {}): FatPlan {
+  return { tree, symlinks: opts.symlinks ?? 'follow', prepared: prepare(tree, opts) };
+}
+
+function preparedFor(tree: FileTree, opts: FatOptions, quiet: boolean): Prepared {
+  const plan = opts.plan;
+  if (plan && plan.tree === tree && plan.symlinks === (opts.symlinks ?? 'follow')) return plan.prepared as Prepared;
+  return prepare(tree, quiet ? { ...opts, warn: () => {} } : opts);
 }
 
 export interface FatSummary {
@@ -86,6 +109,21 @@ interface Prepared {
 }
 
 // ---------------------------------------------------------------- tree prep
+
+/** Names in UTF-8 byte order (the tree's deterministic order), encoding each name once. */
+function sortNames(names: string[]): string[] {
+  if (names.length < 2) return names;
+  // UTF-16 order equals UTF-8 byte order unless a name holds surrogates or characters >= U+E000.
+  if (!names.some((n) => /[\ud800-\uffff]/.test(n))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const enc = new TextEncoder();
+  const keyed = names.map((n) => ({ n, k: enc.encode(n) }));
+  keyed.sort((a, b) => {
+    const x = a.k, y = b.k, m = Math.min(x.length, y.length);
+    for (let i = 0; i < m; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+    return x.length - y.length;
+  });
+  return keyed.map((x) => x.n);
+}
 
 function splitTarget(t: string): string[] {
   return t.split('/').filter((c) => c !== '' && c !== '.');
@@ -143,7 +181,7 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
     dirs.push(dir);
     active.add(node);
     const folded = new Map<string, string>();
-    const names = [...node.children.keys()].sort(compareNames);
+    const names = sortNames([...node.children.keys()]);
     for (const name of names) {
       let child = node.children.get(name)!;
       const cpath = path === '/' ? `/${name}` : `${path}/${name}`;
@@ -236,8 +274,7 @@ function checkLabel(label: string | undefined): string | undefined {
  * the forced type's cluster-count minimum.
  */
 export function fatMinimumSize(tree: FileTree, opts: FatOptions = {}): number {
-  const p = prepare(tree, { ...opts, warn: () => {} });
-  return minimumFor(p, opts);
+  return minimumFor(preparedFor(tree, opts, true), opts);
 }
 
 function minimumFor(p: Prepared, opts: FatOptions): number {
@@ -390,7 +427,7 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   const volumeId = (opts.volumeId ?? defaultVolumeId(label, epoch)) >>> 0;
   const size = opts.size ?? dev.size;
   if (size > dev.size) throw new CapacityError('E_SPACE_FAT_DEVICE', `FAT size ${size} is larger than the device (${dev.size} bytes)`, { expected: dev.size, actual: size });
-  const p = prepare(tree, opts);
+  const p = preparedFor(tree, opts, false);
   const g = geometryFor(size, p, opts, label !== undefined);
   const type = g.type;
   const cs = g.sectorsPerCluster * SECTOR;
