@@ -1,12 +1,44 @@
-import type { Command } from '../command.js';
-import { TinyImageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
+import { extractTree } from '../../host/extract.js';
+import { isDisk, openImage } from '../../open/index.js';
+import { run } from '../../toolchain/run.js';
+import { parseCommandArgs, type Command } from '../command.js';
 
-// Placeholder: replaced by the real command.
 export const command: Command = {
   name: 'extract',
-  summary: '',
-  usage: 'usage: tinyimage extract (not implemented yet)',
-  async run() {
-    throw new TinyImageError('E_NOT_IMPLEMENTED', "'extract' is not implemented yet");
+  summary: 'extract an image into a directory',
+  usage: `usage: tinyimage extract IMAGE[:PART] DIR [--json]
+
+Extracts every entry of a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or a
+partition of a disk image (IMAGE:N) into DIR, which must be new or empty.
+Nothing is ever written outside DIR: names with '..' or absolute paths are
+rejected when the image is read, symlinks are created last and never
+followed, and parents are checked on every entry. Owners are restored when
+running as root; device nodes and FIFOs are created only as root (skipped with
+a warning otherwise); sockets are skipped.`,
+  async run(argv, ctx) {
+    const { values: v, positionals } = parseCommandArgs('extract', argv, { json: { type: 'boolean' } });
+    if (positionals.length !== 2) throw new UsageError('E_USAGE_ARGS', 'extract: expected IMAGE[:PART] DIR');
+    const img = await openImage(positionals[0]!);
+    try {
+      if (isDisk(img)) throw new UsageError('E_USAGE_IS_DISK', `${positionals[0]} is a partitioned disk; name a partition, e.g. ${positionals[0]}:1`);
+      const root = typeof process.getuid === 'function' && process.getuid() === 0;
+      const r = await extractTree(img.tree, positionals[1]!, {
+        warn: ctx.warn,
+        ...(root
+          ? {
+              mknod: async (path, n) => {
+                if (n.type === 'fifo') await run('mkfifo', [path]);
+                else if (n.type === 'chardev' || n.type === 'blockdev') await run('mknod', [path, n.type === 'chardev' ? 'c' : 'b', String(n.major), String(n.minor)]);
+              },
+            }
+          : {}),
+      });
+      if (v.json) ctx.stdout.write(JSON.stringify(r) + '\n');
+      else ctx.stdout.write(`extracted ${r.entries} entries into ${positionals[1]}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}\n`);
+      return 0;
+    } finally {
+      img.close();
+    }
   },
 };
