@@ -4,8 +4,10 @@
  * partition, the only partition of a GPT disk. UEFI firmware boots it as
  * removable media with no NVRAM boot entry.
  */
+import { CapacityError } from '../errors.js';
 import type { BlockDevice } from '../io/device.js';
-import { buildDisk, diskSize, type DiskLayout, type DiskResult } from '../image/disk.js';
+import { fatMinimumSize, writeFat, type FatOptions } from '../fs/fat/index.js';
+import { buildDisk, diskSize, nullDevice, type DiskLayout, type DiskResult } from '../image/disk.js';
 import type { Progress } from '../progress.js';
 import { FileTree } from '../tree/tree.js';
 import { bytesContent } from '../tree/content.js';
@@ -46,24 +48,54 @@ function espTree(opts: UefiUsbOptions): FileTree {
   return t;
 }
 
+const MiB = 1 << 20;
+/** FAT32 needs 65525 clusters: with 512-byte clusters that is 32 MiB of data plus FATs and reserved sectors. */
+const FAT32_FLOOR = 33 * MiB;
+
+
+/**
+ * The smallest whole-MiB FAT32 volume that holds `tree`: fatMinimumSize()
+ * steps coarsely, so sizes from the FAT32 floor up are tried with a dry run.
+ */
+export async function smallestFat32Size(tree: FileTree, opts: FatOptions = {}): Promise<number> {
+  const o: FatOptions = { ...opts, type: 'fat32' };
+  const upper = Math.ceil(fatMinimumSize(tree, o) / MiB) * MiB;
+  const files = tree.stats().bytes;
+  for (let s = Math.max(FAT32_FLOOR, Math.floor(files / MiB) * MiB); s < upper; s += MiB) {
+    try {
+      await writeFat(tree, nullDevice(s), { ...o, warn: () => {} });
+      return s;
+    } catch (e) {
+      if (!(e instanceof CapacityError)) throw e;
+    }
+  }
+  return upper;
+}
+
 /** The disk layout of the UEFI USB image: GPT, one FAT32 ESP holding the EFI executable. */
-export function uefiUsbLayout(opts: UefiUsbOptions): DiskLayout {
+export function uefiUsbLayout(opts: UefiUsbOptions, espSize?: number): DiskLayout {
   return {
     table: 'gpt',
     ...(opts.size !== undefined ? { size: opts.size } : {}),
     seed: opts.seed ?? 'tinyimage-uefi',
     ...(opts.progress ? { progress: opts.progress } : {}),
     partitions: [{
-      name: 'EFI System Partition', type: 'esp', fs: 'fat32', size: opts.size !== undefined ? 'rest' : 'fit',
+      name: 'EFI System Partition', type: 'esp', fs: 'fat32', size: opts.size !== undefined ? 'rest' : espSize ?? 'fit',
       tree: espTree(opts),
-      options: { label: opts.label ?? 'ESP', epoch: opts.epoch ?? 0, headroom: 0.02 },
+      options: { ...espFatOptions(opts) },
     }],
   };
 }
 
-/** Size in bytes of the USB image for these options. */
-export function uefiUsbSize(opts: UefiUsbOptions): number {
-  return diskSize(uefiUsbLayout(opts));
+/** Size in bytes of the USB image for these options: the smallest valid FAT32 ESP (whole MiB) plus the GPT. */
+export async function uefiUsbSize(opts: UefiUsbOptions): Promise<number> {
+  if (opts.size !== undefined) return diskSize(uefiUsbLayout(opts));
+  const esp = await smallestFat32Size(espTree(opts), espFatOptions(opts));
+  return diskSize(uefiUsbLayout(opts, esp));
+}
+
+function espFatOptions(opts: UefiUsbOptions): FatOptions {
+  return { label: opts.label ?? 'ESP', epoch: opts.epoch ?? 0 };
 }
 
 /** Write the USB image to `dev` (create it with uefiUsbSize() bytes, or opts.size). */
@@ -89,7 +121,7 @@ export interface UefiSystem {
   /** The EFI executable (UKI, or the bare kernel). Write it as BOOTX64.EFI. */
   efi: Uint8Array;
   /** Size the USB image needs. */
-  usbSize(): number;
+  usbSize(): Promise<number>;
   /** Write the USB image (GPT + FAT32 ESP) to a device of at least usbSize() bytes. */
   writeUsb(dev: BlockDevice, opts?: { progress?: Progress }): Promise<DiskResult>;
 }

@@ -35,7 +35,7 @@ describe('UEFI boot', () => {
     });
     const efiPath = join(tmp.dir, 'BOOTX64.EFI');
     writeFileSync(efiPath, sys.efi);
-    const size = sys.usbSize();
+    const size = await sys.usbSize();
     const img = join(tmp.dir, 'usb.img');
     const dev = FileDevice.create(img, size);
     try {
