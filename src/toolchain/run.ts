@@ -34,6 +34,38 @@ export interface RunResult {
   tail: string[];
 }
 
+/**
+ * Children run in their own process group (so an abort reaches make's
+ * children). A terminal's ^C then no longer reaches them, so while any child
+ * runs we forward SIGINT/SIGTERM/SIGHUP to every child group and re-raise the
+ * signal, and kill them on process exit: no orphaned builds.
+ */
+const liveGroups = new Set<number>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+function killAll(sig: NodeJS.Signals): void {
+  for (const pid of liveGroups) {
+    try { process.kill(-pid, sig); } catch { /* gone */ }
+  }
+}
+function onParentSignal(sig: NodeJS.Signals): void {
+  killAll('SIGTERM');
+  unhook();
+  // Default behaviour for the signal now that our handler is gone.
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+}
+function onParentExit(): void {
+  killAll('SIGKILL');
+}
+function hook(): void {
+  if (liveGroups.size !== 1) return;
+  for (const s of SIGNALS) process.on(s, onParentSignal);
+  process.on('exit', onParentExit);
+}
+function unhook(): void {
+  for (const s of SIGNALS) process.removeListener(s, onParentSignal);
+  process.removeListener('exit', onParentExit);
+}
+
 function commandLine(command: string, args: readonly string[]): string {
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   return [command, ...args].map(q).join(' ');
@@ -67,6 +99,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       // Own process group, so an abort reaches make's children too.
       detached: true,
     });
+    if (child.pid !== undefined) { liveGroups.add(child.pid); hook(); }
     let stdout = '';
     let spawnError: NodeJS.ErrnoException | undefined;
     let aborted = false;
@@ -108,6 +141,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     }
     child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
     child.on('close', (code, sig) => {
+      if (child.pid !== undefined && liveGroups.delete(child.pid) && liveGroups.size === 0) unhook();
       out.end();
       err.end();
       opts.signal?.removeEventListener('abort', onAbort);
