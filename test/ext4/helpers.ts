@@ -1,5 +1,5 @@
 /** Shared helpers for the ext writer tests: build trees, write images, run e2fsprogs. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileTree } from '../../src/tree/tree.js';
@@ -75,4 +75,46 @@ export function edgeTree(opts: { bigDir?: number; sparseHuge?: boolean } = {}): 
     ]));
   }
   return t;
+}
+
+export interface DebugfsStat {
+  ino: number; type: string; mode: number; flags: number; uid: number; gid: number; size: number; links: number; blockcount: number;
+  mtime: { lo: number; extra: number } | undefined; fastLink?: string; dev?: { major: number; minor: number }; xattrs: Map<string, string>; extents?: string;
+}
+
+/** Run many debugfs `stat` commands in one process; returns stats by path. */
+export function debugfsStats(img: string, paths: string[], dir: string): Map<string, DebugfsStat> {
+  const cmdFile = join(dir, `cmds-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(cmdFile, paths.map((p) => `stat "${p}"`).join('\n') + '\n');
+  const out = run('debugfs', ['-f', cmdFile, img]).stdout;
+  const res = new Map<string, DebugfsStat>();
+  const parts = out.split(/^debugfs: stat "/m).slice(1);
+  for (const part of parts) {
+    const path = part.slice(0, part.indexOf('"'));
+    const m = (re: RegExp) => re.exec(part);
+    const head = m(/Inode: (\d+)\s+Type: (.+?)\s+Mode:\s+(\d+)\s+Flags: 0x([0-9a-f]+)/);
+    if (!head) continue;
+    const own = m(/User:\s+(-?\d+)\s+Group:\s+(-?\d+).*Size: (\d+)/)!;
+    const links = m(/Links: (\d+)\s+Blockcount: (\d+)/)!;
+    const mt = m(/ mtime: 0x([0-9a-f]+)(?::([0-9a-f]+))?/);
+    const fl = m(/Fast link dest: "(.*)"/);
+    const dv = m(/Device major\/minor number: ([0-9a-f]+):([0-9a-f]+) \(hex/);
+    const xattrs = new Map<string, string>();
+    const xa = part.indexOf('Extended attributes:');
+    if (xa >= 0) {
+      for (const line of part.slice(xa).split('\n').slice(1)) {
+        const x = /^\s+(\S+) \((\d+)\)(?: = (.*))?$/.exec(line);
+        if (!x) break;
+        xattrs.set(x[1]!, x[3] ?? `<${x[2]} bytes>`);
+      }
+    }
+    const ex = m(/EXTENTS:\n(.*)/);
+    res.set(path, {
+      ino: Number(head[1]), type: head[2]!, mode: parseInt(head[3]!, 8), flags: parseInt(head[4]!, 16),
+      uid: Number(own[1]) >>> 0, gid: Number(own[2]) >>> 0, size: Number(own[3]), links: Number(links[1]), blockcount: Number(links[2]),
+      mtime: mt ? { lo: parseInt(mt[1]!, 16), extra: mt[2] ? parseInt(mt[2], 16) : 0 } : undefined,
+      fastLink: fl?.[1], dev: dv ? { major: Number(dv[1]), minor: Number(dv[2]) } : undefined, xattrs, extents: ex?.[1],
+    });
+  }
+  return res;
 }

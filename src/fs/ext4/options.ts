@@ -3,7 +3,7 @@
  * defaults minus resize_inode), `-O`-style toggles, block/inode sizes,
  * UUID and hash seed (uuid v5 from the label and epoch unless given).
  */
-import { v5 as uuidv5, parse as uuidParse, validate as uuidValidate } from 'uuid';
+import { v5 as uuidv5, parse as uuidParse } from 'uuid';
 import { UsageError } from '../../errors.js';
 import type { Progress } from '../../progress.js';
 import { featureBit, featureNames, type FeatureSet } from './structs.js';
@@ -136,8 +136,8 @@ export function resolveConfig(opts: Ext4Options = {}): Config {
   const epoch = opts.epoch ?? 0;
   if (!Number.isInteger(epoch) || epoch < 0) throw new UsageError('E_USAGE_EPOCH', `epoch must be a non-negative integer, got ${epoch}`, { field: 'epoch', actual: epoch });
   const parseU = (v: string, field: string) => {
-    if (!uuidValidate(v)) throw new UsageError('E_USAGE_UUID', `${field} '${v}' is not a UUID`, { field, actual: v });
-    return Uint8Array.from(uuidParse(v));
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) throw new UsageError('E_USAGE_UUID', `${field} '${v}' is not a UUID`, { field, actual: v });
+    return Uint8Array.from(v.replace(/-/g, '').match(/../g)!.map((h) => parseInt(h, 16)));
   };
   const seedName = `${type}\0${opts.label ?? ''}\0${epoch}`;
   const uuid = opts.uuid !== undefined ? parseU(opts.uuid, 'uuid') : Uint8Array.from(uuidParse(uuidv5(`uuid\0${seedName}`, NS)));

@@ -271,13 +271,21 @@ function autoBlocks(p: Plan): Geometry {
   const extra = Math.max(Math.ceil((p.contentBlocks * cfg.headroom) / 100), Math.ceil((256 * 1024) / B));
   const minBlocks = cfg.has('has_journal') ? 2048 : 64;
   const align = Math.max(1, (1 << 20) / B); // whole MiB
-  let blocks = Math.max(minBlocks, p.contentBlocks + extra);
-  for (let i = 0; i < 64; i++) {
+  const inodes = inodeNeed(p, true);
+  // first guess: content, headroom and inode tables
+  let blocks = Math.max(minBlocks, p.contentBlocks + extra + Math.ceil((inodes * cfg.inodeSize) / B) + 64);
+  for (let i = 0; i < 200; i++) {
     blocks = Math.ceil(blocks / align) * align;
-    const g = geometry(cfg, blocks, inodeNeed(p, true));
+    let g: Geometry;
+    try {
+      g = geometry(cfg, blocks, inodes);
+    } catch (e) {
+      if (e instanceof CapacityError) { blocks = Math.ceil(blocks * 1.25) + align; continue; }
+      throw e;
+    }
     const need = needed(p, g) + extra;
     if (g.blocks >= need) return g;
-    blocks = Math.max(blocks + align, need + (g.blocks < blocks ? blocks - g.blocks : 0));
+    blocks = Math.max(blocks + align, need + (blocks - g.blocks));
   }
   throw new CapacityError('E_SPACE_FS', 'could not find a filesystem size for the tree', {});
 }
