@@ -5,8 +5,8 @@
  * requested option did not stick (its `depends on` lines from the Kconfig
  * sources, with the symbols that are currently unset).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 
 export interface OptionRequest {
@@ -138,71 +138,92 @@ function kconfigFiles(root: string, archDir: string | undefined): string[] {
 /**
  * Find a symbol's definitions in a Kconfig source tree. Good enough for
  * messages (not a Kconfig evaluator): collects `depends on` of the entry,
- * enclosing `if` blocks and `menu` dependencies in the same file.
+ * of enclosing `if` blocks and `menu`/`choice` dependencies, following
+ * `source` statements from the top-level Kconfig (or Config.in) so that
+ * conditions of the sourcing file apply (fs/Kconfig's `if BLOCK` around
+ * fs/ext4/Kconfig). Falls back to scanning every Kconfig file.
  */
 export function describeSymbol(srcTree: string, name: string, opts: { arch?: string } = {}): SymbolInfo {
   const info: SymbolInfo = { files: [], dependsOn: [], hasPrompt: false, selectedBy: [], inChoice: false };
-  const headRe = /^\s*(config|menuconfig|choice|endchoice|menu|endmenu|if|endif|source|comment|mainmenu|rsource|osource|orsource)\b\s*(.*)$/;
-  for (const rel of kconfigFiles(srcTree, opts.arch)) {
+  const headRe = /^\s*(config|menuconfig|choice|endchoice|menu|endmenu|if|endif|source|rsource|osource|orsource|comment|mainmenu)\b\s*(.*)$/;
+  const selectRe = new RegExp(`^select\\s+${name}(\\s|$)`);
+  const arch = opts.arch ?? 'x86';
+  const seen = new Set<string>();
+  const stack: Array<{ kind: 'if' | 'menu' | 'choice'; dep?: string }> = [];
+
+  const expand = (p: string) => p.replace(/\$\((SRCARCH|ARCH|HEADER_ARCH)\)/g, arch).replace(/\$\(KCONFIG_EXT_PREFIX\)/g, '');
+  const parseFile = (rel: string) => {
+    if (seen.has(rel)) return;
+    seen.add(rel);
     let text: string;
-    try { text = readFileSync(join(srcTree, rel), 'utf8'); } catch { continue; }
-    if (!text.includes(name)) continue;
+    try { text = readFileSync(join(srcTree, rel), 'utf8'); } catch { return; }
     const raw = text.split('\n');
-    // Join backslash continuations.
     const lines: string[] = [];
     for (let i = 0; i < raw.length; i++) {
       let l = raw[i]!;
       while (l.endsWith('\\') && i + 1 < raw.length) l = l.slice(0, -1) + ' ' + raw[++i]!.trim();
       lines.push(l);
     }
-    const stack: Array<{ kind: 'if' | 'menu' | 'choice'; dep?: string }> = [];
-    let current: string | undefined; // symbol of the current config entry
+    const depth = stack.length;
+    let current: string | undefined;
+    let entryKind = '';
     let inHelp = false;
     let helpIndent = -1;
-    let entryKind = '';
     for (const l of lines) {
       if (inHelp) {
-        const ind = /^(\s*)/.exec(l)![1]!.replace(/\t/g, '        ').length;
         if (l.trim() === '') continue;
+        const ind = /^(\s*)/.exec(l)![1]!.replace(/\t/g, '        ').length;
         if (helpIndent < 0) { helpIndent = ind; continue; }
         if (ind >= helpIndent) continue;
         inHelp = false;
       }
       const h = headRe.exec(l);
       if (h) {
-        const [, kw, rest] = h;
+        const kw = h[1]!;
+        const rest = h[2]!.replace(/#.*$/, '').trim();
         current = undefined;
-        entryKind = kw!;
+        entryKind = kw;
         if (kw === 'config' || kw === 'menuconfig') {
-          current = rest!.trim();
+          current = rest;
           if (current === name) {
             info.files.push(rel);
             for (const s of stack) if (s.dep) info.dependsOn.push(s.dep);
             if (stack.some((s) => s.kind === 'choice')) info.inChoice = true;
           }
-        } else if (kw === 'if') stack.push({ kind: 'if', dep: rest!.trim() });
+        } else if (kw === 'if') stack.push({ kind: 'if', dep: rest });
         else if (kw === 'menu') stack.push({ kind: 'menu' });
         else if (kw === 'choice') stack.push({ kind: 'choice' });
-        else if (kw === 'endif' || kw === 'endmenu' || kw === 'endchoice') stack.pop();
+        else if (kw === 'endif' || kw === 'endmenu' || kw === 'endchoice') { if (stack.length > depth) stack.pop(); }
+        else if (kw.endsWith('source')) {
+          const m = /^"([^"]+)"|^(\S+)/.exec(rest);
+          const target = m ? expand(m[1] ?? m[2]!) : '';
+          if (target && !target.includes('*')) parseFile(kw === 'rsource' || kw === 'orsource' ? join(dirname(rel), target) : target);
+        }
         continue;
       }
       const t = l.trim();
       if (/^(help|---help---)$/.test(t)) { inHelp = true; helpIndent = -1; continue; }
-      if (entryKind === 'menu' && /^depends on\s/.test(t) && stack.length && stack[stack.length - 1]!.kind === 'menu') {
-        stack[stack.length - 1]!.dep = t.slice('depends on'.length).trim();
-        continue;
-      }
-      if (entryKind === 'choice' && /^depends on\s/.test(t) && stack.length && stack[stack.length - 1]!.kind === 'choice') {
-        stack[stack.length - 1]!.dep = t.slice('depends on'.length).trim();
+      if ((entryKind === 'menu' || entryKind === 'choice') && /^depends on\s/.test(t) && stack.length > depth) {
+        const top = stack[stack.length - 1]!;
+        const dep = t.slice('depends on'.length).trim().replace(/\s+/g, ' ');
+        top.dep = top.dep ? `${top.dep} && ${dep}` : dep;
         continue;
       }
       if (current === name) {
         if (/^depends on\s/.test(t)) info.dependsOn.push(t.slice('depends on'.length).trim().replace(/\s+/g, ' '));
-        else if (/^(bool|tristate|string|int|hex)\s+"/.test(t) || /^prompt\s/.test(t)) info.hasPrompt = true;
-      } else if (current && new RegExp(`^select\\s+${name}(\\s|$)`).test(t)) {
+        else if (/^(bool|tristate|string|int|hex)\s+["']/.test(t) || /^prompt\s/.test(t)) info.hasPrompt = true;
+      } else if (current && selectRe.test(t)) {
         info.selectedBy.push(current);
       }
     }
+    stack.length = Math.min(stack.length, depth);
+  };
+
+  const top = ['Kconfig', 'Config.in'].find((f) => existsSync(join(srcTree, f)));
+  if (top) parseFile(top);
+  if (!top || info.files.length === 0) {
+    // Not reachable from the top (or no top file): scan every Kconfig file on its own.
+    for (const rel of kconfigFiles(srcTree, opts.arch)) { stack.length = 0; parseFile(rel); }
   }
   info.dependsOn = [...new Set(info.dependsOn)];
   info.selectedBy = [...new Set(info.selectedBy)];

@@ -52,7 +52,7 @@ describe('dependency explanation on a mini Kconfig tree', () => {
   mkdirSync(join(root, 'fs', 'ext4'), { recursive: true });
   mkdirSync(join(root, 'arch', 'x86'), { recursive: true });
   mkdirSync(join(root, 'arch', 'arm'), { recursive: true });
-  writeFileSync(join(root, 'Kconfig'), 'source "fs/ext4/Kconfig"\nconfig BLOCK\n\tbool "Enable the block layer"\n\thelp\n\t  config FAKE in help text\n\t  depends on NOTHING\n');
+  writeFileSync(join(root, 'Kconfig'), 'source "fs/ext4/Kconfig"\nmenu "Net"\n\tdepends on NET\nif INET\nsource "net/Kconfig"\nendif\nendmenu\nsource "arch/$(SRCARCH)/Kconfig"\nconfig BLOCK\n\tbool "Enable the block layer"\n\thelp\n\t  config FAKE in help text\n\t  depends on NOTHING\n');
   writeFileSync(join(root, 'fs', 'ext4', 'Kconfig'), [
     'if BLOCK',
     'config EXT4_FS',
@@ -72,6 +72,9 @@ describe('dependency explanation on a mini Kconfig tree', () => {
     'endchoice',
     '',
   ].join('\n'));
+  mkdirSync(join(root, 'net'), { recursive: true });
+  writeFileSync(join(root, 'net', 'Kconfig'), 'config PACKET\n\ttristate "Packet socket"\n\tdepends on HAS_PACKETS\n');
+  writeFileSync(join(root, 'arch', 'x86', 'Kconfig'), 'config X86_THING\n\tbool "x86"\n\tdepends on X86\n');
   writeFileSync(join(root, 'arch', 'arm', 'Kconfig'), 'config EXT4_FS\n\tdepends on ARM_ONLY\n');
 
   it('collects depends on, enclosing if, prompt and selectors', () => {
@@ -84,6 +87,10 @@ describe('dependency explanation on a mini Kconfig tree', () => {
     expect(crc.selectedBy).toEqual(['EXT4_FS']);
     expect(describeSymbol(root, 'KERNEL_XZ').inChoice).toBe(true);
     expect(describeSymbol(root, 'BLOCK').dependsOn).toEqual([]);
+    // Conditions of the sourcing file (menu depends on, if) apply to the sourced entries.
+    expect(describeSymbol(root, 'PACKET').dependsOn).toEqual(['NET', 'INET', 'HAS_PACKETS']);
+    // $(SRCARCH) expands to the arch; other arches are not read.
+    expect(describeSymbol(root, 'X86_THING', { arch: 'x86' }).files).toEqual(['arch/x86/Kconfig']);
   });
 
   it('names the unmet dependency of a requested option', () => {
