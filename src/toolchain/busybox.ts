@@ -53,11 +53,11 @@ export interface BusyboxBuildResult {
 }
 
 /**
- * Options that do not build (or make no sense) statically with each libc.
- * Found by building busybox 1.35 against Debian bookworm's glibc 2.36 and musl 1.2.3.
+ * Options turned off for static builds: TC uses TCA_CBQ_* constants that
+ * newer kernel uapi headers dropped; RPC, SELinux, PAM and systemd support
+ * need libraries a static tiny system does not have.
  */
 export const BUSYBOX_LIBC_DISABLE: Record<'glibc' | 'musl', string[]> = {
-  // tc uses TCA_CBQ_* which recent kernel headers dropped; harmless elsewhere.
   musl: ['TC', 'FEATURE_TC_INGRESS', 'FEATURE_HAVE_RPC', 'FEATURE_INETD_RPC', 'SELINUX', 'PAM', 'FEATURE_SYSTEMD'],
   glibc: ['TC', 'FEATURE_TC_INGRESS', 'FEATURE_HAVE_RPC', 'FEATURE_INETD_RPC', 'SELINUX', 'PAM', 'FEATURE_SYSTEMD'],
 };

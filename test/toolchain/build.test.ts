@@ -4,7 +4,7 @@
  * One build at a time (the tests in this file run sequentially).
  */
 import { describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, IN_CI, REPO, missing, run as runSync } from '../helpers/prereq.js';
@@ -111,6 +111,21 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(again.cached).toBe(true);
     expect(ms).toBeLessThan(1000);
     expect(readFileSync(again.bzImage).equals(bz)).toBe(true);
+
+    // The CLI with the same inputs is a cache hit too and writes the same bytes.
+    const { main } = await import('../../src/cli/main.js');
+    const { PassThrough } = await import('node:stream');
+    const out = join(dir, 'bzImage');
+    const saved = process.env.SOURCE_DATE_EPOCH;
+    process.env.SOURCE_DATE_EPOCH = '0';
+    try {
+      const code = await main(['kernel', 'build', '--source', KTAR, '--preset', 'tiny', '--initramfs', cpio, '--cmdline', 'console=ttyS0', '--cache', TC_CACHE, '--quiet', '-o', out], { stdout: new PassThrough(), stderr: new PassThrough() });
+      expect(code).toBe(0);
+    } finally {
+      if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+      else process.env.SOURCE_DATE_EPOCH = saved;
+    }
+    expect(readFileSync(out).equals(bz)).toBe(true);
 
     // Boot: no -initrd and no -append, everything comes from the kernel image.
     const { bootQemu } = await import('../../src/qemu/index.js');
