@@ -24,7 +24,7 @@ import { FormatError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { FileTree } from '../../tree/tree.js';
 import type { Content, DirNode, NodeMeta, NodeType, Timespec, TreeNode } from '../../tree/types.js';
-import { decodeDev, typeFromMode } from '../../tree/types.js';
+import { decodeDev, TYPE_BITS } from '../../tree/types.js';
 import {
   bitmapCsum, checksumError, fsCsumSeed, groupDescCsum, inodeCsum, inodeCsumSeed, superblockCsum, xattrBlockCsum,
 } from './readcsum.js';
@@ -151,6 +151,27 @@ const OFF = {
   extraIsize: INO('i_extra_isize'), ctimeExtra: INO('i_ctime_extra'), mtimeExtra: INO('i_mtime_extra'), atimeExtra: INO('i_atime_extra'),
   crtime: INO('i_crtime'), crtimeExtra: INO('i_crtime_extra'),
 } as const;
+
+/** Node type by the S_IFMT nibble of i_mode. */
+const TYPE_OF: Array<NodeType | undefined> = [];
+for (const t of ['fifo', 'chardev', 'dir', 'blockdev', 'file', 'symlink', 'socket'] as const) TYPE_OF[(TYPE_BITS[t] >>> 12) & 0xf] = t;
+const NO_XATTRS: RawXattr[] = [];
+
+/**
+ * A timestamp: signed 32-bit seconds; when the extra word is inside the
+ * inode (offset + 4 <= 128 + i_extra_isize), its low 2 bits extend the
+ * seconds (epoch bits 32-33) and its high 30 bits are nanoseconds.
+ */
+function decodeTime(v: DataView, lo: number, extraOff: number, extraEnd: number): Timespec {
+  let sec = v.getInt32(lo, true);
+  let nsec = 0;
+  if (extraOff + 4 <= extraEnd) {
+    const x = v.getUint32(extraOff, true);
+    sec += (x & 3) * 0x100000000;
+    nsec = Math.min(x >>> 2, 999_999_999);
+  }
+  return { sec, nsec };
+}
 
 const KNOWN_INCOMPAT = FEATURES.filter((f) => f[0] === 'incompat').reduce((a, f) => a | f[1], 0);
 /** Incompatible features whose data this reader cannot interpret. */
@@ -453,11 +474,9 @@ export class Ext4Reader implements MapSource {
   inode(ino: number): Ext4Inode {
     const [raw, off] = this.rawInode(ino);
     const isz = this.inodeSize;
-    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const u16 = (o: number) => v.getUint16(off + o, true);
-    const u32 = (o: number) => v.getUint32(off + o, true);
-    const generation = u32(OFF.generation);
-    const extraIsize = isz > 128 ? u16(OFF.extraIsize) : 0;
+    const v = new DataView(raw.buffer, raw.byteOffset + off, isz);
+    const generation = v.getUint32(OFF.generation, true);
+    const extraIsize = isz > 128 ? v.getUint16(OFF.extraIsize, true) : 0;
     if (isz > 128 && (128 + extraIsize > isz || (extraIsize & 3) !== 0)) throw fmtErr('E_FORMAT_INODE', `inode ${ino}: i_extra_isize ${extraIsize} is invalid`, { structure: 'ext4_inode', field: 'i_extra_isize', inode: ino, actual: extraIsize });
     let csumSeed = 0;
     if (this.metadataCsum) {
@@ -465,7 +484,7 @@ export class Ext4Reader implements MapSource {
       if (this.verify) {
         const hiFits = isz > 128 && extraIsize >= 4;
         const c = inodeCsum(csumSeed, raw, off, isz, hiFits);
-        const stored = u16(0x7c) + (hiFits ? u16(0x82) * 0x10000 : 0);
+        const stored = v.getUint16(0x7c, true) + (hiFits ? v.getUint16(0x82, true) * 0x10000 : 0);
         const actual = hiFits ? c : c & 0xffff;
         if (stored !== actual) {
           let zero = true;
@@ -474,38 +493,28 @@ export class Ext4Reader implements MapSource {
         }
       }
     }
-    const fits = (fieldOff: number) => isz > 128 && 128 + extraIsize >= fieldOff + 4;
-    const time = (lo: number, extraOff: number): Timespec => {
-      let sec = v.getInt32(off + lo, true);
-      let nsec = 0;
-      if (fits(extraOff)) {
-        const x = u32(extraOff);
-        sec += (x & 3) * 0x100000000;
-        nsec = Math.min(x >>> 2, 999_999_999);
-      }
-      return { sec, nsec };
-    };
-    const mode = u16(OFF.mode);
-    const sizeHigh = u32(OFF.sizeHigh);
+    const extraEnd = isz > 128 ? 128 + extraIsize : 0;
+    const mode = v.getUint16(OFF.mode, true);
+    const sizeHigh = v.getUint32(OFF.sizeHigh, true);
     if (sizeHigh > 0x1fffff) throw fmtErr('E_FORMAT_INODE', `inode ${ino}: size is too large (i_size_high 0x${sizeHigh.toString(16)})`, { structure: 'ext4_inode', field: 'i_size_high', inode: ino, actual: sizeHigh });
-    const xattrs = isz > 128 ? parseInodeXattrs(raw, off, isz, extraIsize, ino) : [];
+    const xattrs = isz > 128 ? parseInodeXattrs(raw, off, isz, extraIsize, ino) : NO_XATTRS;
     return {
       ino,
       mode,
-      type: typeFromMode(mode),
-      uid: u16(OFF.uid) + u16(OFF.uidHigh) * 0x10000,
-      gid: u16(OFF.gid) + u16(OFF.gidHigh) * 0x10000,
-      size: u32(OFF.sizeLo) + sizeHigh * 0x100000000,
-      linksCount: u16(OFF.links),
-      flags: u32(OFF.flags),
+      type: TYPE_OF[(mode >>> 12) & 0xf],
+      uid: v.getUint16(OFF.uid, true) + v.getUint16(OFF.uidHigh, true) * 0x10000,
+      gid: v.getUint16(OFF.gid, true) + v.getUint16(OFF.gidHigh, true) * 0x10000,
+      size: v.getUint32(OFF.sizeLo, true) + sizeHigh * 0x100000000,
+      linksCount: v.getUint16(OFF.links, true),
+      flags: v.getUint32(OFF.flags, true),
       generation,
-      blocks: u32(OFF.blocksLo) + u16(OFF.blocksHigh) * 0x100000000,
-      fileAcl: u32(OFF.aclLo) + (this.is64 ? u16(OFF.aclHigh) * 0x100000000 : 0),
-      atime: time(OFF.atime, OFF.atimeExtra),
-      mtime: time(OFF.mtime, OFF.mtimeExtra),
-      ctime: time(OFF.ctime, OFF.ctimeExtra),
-      crtime: fits(OFF.crtimeExtra) ? time(OFF.crtime, OFF.crtimeExtra) : undefined,
-      dtime: u32(OFF.dtime),
+      blocks: v.getUint32(OFF.blocksLo, true) + v.getUint16(OFF.blocksHigh, true) * 0x100000000,
+      fileAcl: v.getUint32(OFF.aclLo, true) + (this.is64 ? v.getUint16(OFF.aclHigh, true) * 0x100000000 : 0),
+      atime: decodeTime(v, OFF.atime, OFF.atimeExtra, extraEnd),
+      mtime: decodeTime(v, OFF.mtime, OFF.mtimeExtra, extraEnd),
+      ctime: decodeTime(v, OFF.ctime, OFF.ctimeExtra, extraEnd),
+      crtime: OFF.crtimeExtra + 4 <= extraEnd ? decodeTime(v, OFF.crtime, OFF.crtimeExtra, extraEnd) : undefined,
+      dtime: v.getUint32(OFF.dtime, true),
       iBlock: raw.slice(off + OFF.block, off + OFF.block + 60),
       extraIsize,
       csumSeed,

@@ -11,10 +11,12 @@ import { FormatError } from '../../errors.js';
 
 const ZERO4 = new Uint8Array(4);
 
+const SCRATCH = new Uint8Array(4);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+/** A little-endian u32 in a shared scratch buffer (consumed at once by the CRC). */
 function le32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0, true);
-  return b;
+  SCRATCH_VIEW.setUint32(0, n >>> 0, true);
+  return SCRATCH;
 }
 
 function le64(n: number): Uint8Array {
