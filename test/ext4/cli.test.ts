@@ -1,0 +1,92 @@
+import { describe, expect, it, afterAll } from 'vitest';
+import { Writable } from 'node:stream';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { missing, run } from '../helpers/prereq.js';
+import { fsck, tmp } from './helpers.js';
+
+const skip = missing({ tools: ['e2fsck', 'debugfs', 'dumpe2fs'] });
+const t = tmp();
+afterAll(() => t.cleanup());
+
+function sink() {
+  let text = '';
+  const stream = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  return { stream, text: () => text };
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  const o = sink(), e = sink();
+  try {
+    const code = await main(args, { stdout: o.stream, stderr: e.stream });
+    return { code, out: o.text(), err: e.text() };
+  } finally {
+    for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  }
+}
+
+describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
+  const root = join(t.dir, 'root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc/hostname'), 'tiny\n');
+  writeFileSync(join(root, 'big'), Buffer.alloc(2_000_000, 7));
+  symlinkSync('etc/hostname', join(root, 'link'));
+
+  for (const type of ['ext4', 'ext3', 'ext2']) {
+    it(`${type}: --root DIR -o OUT writes a checked image; SOURCE_DATE_EPOCH fixes times and UUID`, async () => {
+      const out = join(t.dir, 'o', `${type}.img`);
+      const r = await cli(['mkfs', type, '--root', root, '-o', out, '--label', 'cli', '--owner', '0:0', '--json', '-q'], { SOURCE_DATE_EPOCH: '1600000000' });
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.out);
+      expect(s.type).toBe(type);
+      expect(statSync(out).size).toBe(s.size);
+      expect(fsck(out).code).toBe(0);
+      expect(run('debugfs', ['-R', 'cat /etc/hostname', out]).stdout).toBe('tiny\n');
+      const st = run('debugfs', ['-R', 'stat /etc/hostname', out]).stdout;
+      expect(st).toMatch(/User:\s+0\s+Group:\s+0/);
+      expect(st).toMatch(/mtime: 0x5f5e1000/); // clamped to SOURCE_DATE_EPOCH (files are newer)
+      const again = join(t.dir, 'o', `${type}-2.img`);
+      await cli(['mkfs', type, '--root', root, '-o', again, '--label', 'cli', '--owner', '0:0', '-q'], { SOURCE_DATE_EPOCH: '1600000000' });
+      expect(Buffer.compare(readFileSync(out), readFileSync(again))).toBe(0);
+    }, 60000);
+  }
+
+  it('options: --size, --block-size, --inode-size, --features, --uuid, --reserved, --inodes', async () => {
+    const out = join(t.dir, 'o', 'opts.img');
+    const r = await cli(['mkfs', 'ext4', '--root', root, '-o', out, '--size', '32M', '--block-size', '1024', '--inode-size', '128', '--inodes', '4096',
+      '--features', '^has_journal,^metadata_csum', '--uuid', 'c0ffee00-1234-4321-8888-0123456789ab', '--reserved', '0', '-q']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(statSync(out).size).toBe(32 << 20);
+    const h = run('dumpe2fs', ['-h', out]).stdout;
+    expect(h).toMatch(/Block size:\s+1024/);
+    expect(h).toMatch(/Inode size:\s+128/);
+    expect(h).toMatch(/Inode count:\s+4096/);
+    expect(h).toMatch(/Reserved block count:\s+0/);
+    expect(h).toMatch(/Filesystem UUID:\s+c0ffee00-1234-4321-8888-0123456789ab/);
+    expect(h).not.toMatch(/has_journal|metadata_csum/);
+    expect(h).toMatch(/uninit_bg/);
+    expect(fsck(out).code).toBe(0);
+  }, 60000);
+
+  it('a too-small --size fails with E_SPACE_FS naming the bytes needed and leaves no output file', async () => {
+    const dir = join(t.dir, 'small');
+    const out = join(dir, 'x.img');
+    const r = await cli(['mkfs', 'ext4', '--root', root, '-o', out, '--size', '1M', '--features', '^has_journal', '-q']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/needs about \d+ bytes/);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+  });
+
+  it('bad usage exits 2 and writes nothing: unknown feature, both --root and --list, bad block size', async () => {
+    expect((await cli(['mkfs', 'ext4', '--root', root, '-o', join(t.dir, 'u.img'), '--features', '+nonsense'])).code).toBe(2);
+    expect((await cli(['mkfs', 'ext4', '--root', root, '--list', 'x', '-o', join(t.dir, 'u.img')])).code).toBe(2);
+    expect((await cli(['mkfs', 'ext4', '--root', root, '-o', join(t.dir, 'u.img'), '--block-size', '8192'])).code).toBe(2);
+    expect(existsSync(join(t.dir, 'u.img'))).toBe(false);
+  });
+});
