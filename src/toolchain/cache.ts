@@ -32,10 +32,12 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** sha256 of a file, memoised in the cache by (realpath, size, mtime) so big tarballs are hashed once. */
+/** sha256 of a file; files of 32 MiB and more are memoised in the cache by (realpath, size, mtime) so big tarballs are hashed once. */
 export async function cachedFileHash(cacheDir: string, path: string): Promise<string> {
   const real = realpathSync(path);
   const st = statSync(real);
+  // Small files (initramfs archives in temporary directories) are cheaper to hash than to memoise.
+  if (st.size < 32 * 1024 * 1024) return sha256File(real);
   const memoPath = join(cacheDir, 'hashes.json');
   let memo: Record<string, string> = {};
   try { memo = JSON.parse(readFileSync(memoPath, 'utf8')) as Record<string, string>; } catch { /* none yet */ }
