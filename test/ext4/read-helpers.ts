@@ -128,3 +128,62 @@ export async function compareWithHost(tree: FileTree, hostDir: string, opts: Com
   expect(norm(groupsOurs)).toEqual(norm(groupsHost));
   return checked;
 }
+
+/**
+ * Two trees are the same: paths, types, modes, owners, times (all three,
+ * 32-bit seconds only when `secondsOnly`: wrapped like mke2fs or clamped like
+ * the kernel and our writer), xattrs, contents, link targets, device
+ * numbers and hard-link grouping. `skip` paths exist only in `got`.
+ */
+export async function expectSameTree(got: FileTree, want: FileTree, opts: { skip?: string[]; secondsOnly?: 'wrap' | 'clamp'; times?: boolean } = {}): Promise<void> {
+  const skip = new Set(opts.skip ?? ['/lost+found']);
+  const g = new Map<string, TreeNode>();
+  for (const e of got.walk()) if (!skip.has(e.path)) g.set(e.path, e.node);
+  const w = new Map<string, TreeNode>();
+  for (const e of want.walk()) w.set(e.path, e.node);
+  expect([...g.keys()]).toEqual([...w.keys()]);
+  const groups = (m: Map<string, TreeNode>) => {
+    const by = new Map<TreeNode, string[]>();
+    for (const [p, n] of m) if (n.type !== 'dir') by.set(n, [...(by.get(n) ?? []), p]);
+    return [...by.values()].map((x) => x.join('|')).sort();
+  };
+  expect(groups(g)).toEqual(groups(w));
+  const t = (x: { sec: number; nsec: number }) => (opts.secondsOnly === 'wrap' ? { sec: ((x.sec + 2 ** 31) % 2 ** 32 + 2 ** 32) % 2 ** 32 - 2 ** 31, nsec: 0 }
+    : opts.secondsOnly === 'clamp' ? { sec: Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, x.sec)), nsec: 0 } : x);
+  for (const [path, o] of g) {
+    const h = w.get(path)!;
+    expect(o.type, path).toBe(h.type);
+    expect(o.mode.toString(8), path).toBe(h.mode.toString(8));
+    expect([o.uid, o.gid], path).toEqual([h.uid, h.gid]);
+    if (opts.times !== false) {
+      expect(o.mtime, path).toEqual(t(h.mtime));
+      expect(o.atime, path).toEqual(t(h.atime));
+      expect(o.ctime, path).toEqual(t(h.ctime));
+    }
+    expect(Object.fromEntries([...o.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')])), path)
+      .toEqual(Object.fromEntries([...h.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')])));
+    if (o.type === 'file' && h.type === 'file') {
+      expect(o.content.size, path).toBe(h.content.size);
+      if (h.content.size <= 64 << 20) {
+        const [a, b] = [await readAllBytes(o.content), await readAllBytes(h.content)];
+        expect(Buffer.compare(Buffer.from(a), Buffer.from(b)), path).toBe(0);
+      } else {
+        // huge sparse sources: compare their data ranges and a window after each
+        for (const [s, e] of h.content.dataRanges!()) {
+          const len = Math.min(e - s + 4096, h.content.size - s);
+          expect(Buffer.compare(Buffer.from(o.content.readAt!(s, len)), Buffer.from(h.content.readAt!(s, len))), `${path} @${s}`).toBe(0);
+        }
+      }
+    }
+    if (o.type === 'symlink' && h.type === 'symlink') expect(o.target, path).toBe(h.target);
+    if ((o.type === 'chardev' || o.type === 'blockdev') && (h.type === 'chardev' || h.type === 'blockdev')) expect([o.major, o.minor], path).toEqual([h.major, h.minor]);
+  }
+}
+
+async function readAllBytes(c: Content): Promise<Uint8Array> {
+  const out = new Uint8Array(c.size);
+  let n = 0;
+  for await (const chunk of c.stream()) { out.set(chunk, n); n += chunk.length; }
+  expect(n).toBe(c.size);
+  return out;
+}
