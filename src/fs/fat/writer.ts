@@ -280,21 +280,30 @@ export function fatMinimumSize(tree: FileTree, opts: FatOptions = {}): number {
 function minimumFor(p: Prepared, opts: FatOptions): number {
   const labelled = checkLabel(opts.label) !== undefined;
   const headroom = opts.headroom ?? 0.1;
-  let size = Math.max(64 * 1024, Math.ceil((p.bytes + p.dirs.length * 4096) * (1 + headroom)) + 64 * 1024);
-  for (let i = 0; i < 400; i++) {
-    const gran = size > 8 * 1024 * 1024 ? 1024 * 1024 : 64 * 1024;
-    size = Math.ceil(size / gran) * gran;
+  const K64 = 64 * 1024;
+  const round = (n: number) => { const gran = n > 8 * 1024 * 1024 ? 1024 * 1024 : K64; return Math.ceil(n / gran) * gran; };
+  const fits = (n: number): boolean => {
     let g: FatGeometry | undefined;
-    try { g = geometryFor(size, p, opts, labelled); } catch (e) { if (!(e instanceof CapacityError)) throw e; }
-    if (g) {
-      const cs = g.sectorsPerCluster * SECTOR;
-      const need = needClusters(p, g.type, cs, labelled);
-      const want = need + Math.ceil((p.bytes * headroom) / cs) + 1;
-      if (want <= g.clusters) return size;
-    }
-    size = Math.max(size + gran, Math.ceil(size * 1.04));
+    try { g = geometryFor(n, p, opts, labelled); } catch (e) { if (!(e instanceof CapacityError)) throw e; return false; }
+    const cs = g.sectorsPerCluster * SECTOR;
+    return needClusters(p, g.type, cs, labelled) + Math.ceil((p.bytes * headroom) / cs) <= g.clusters;
+  };
+  // Grow from an estimate until something fits, then search down to the smallest fitting size.
+  let lo = 0;
+  let hi = round(Math.max(K64, Math.ceil(p.bytes * (1 + headroom)) + p.dirs.length * 2048 + K64));
+  for (let i = 0; !fits(hi); i++) {
+    if (i > 400) throw new CapacityError('E_SPACE_FAT_SIZE', `cannot find a FAT volume size for ${p.bytes} bytes of files`, { actual: p.bytes });
+    lo = hi;
+    hi = round(Math.max(hi + K64, Math.ceil(hi * 1.05)));
   }
-  throw new CapacityError('E_SPACE_FAT_SIZE', `cannot find a FAT volume size for ${p.bytes} bytes of files`, { actual: p.bytes });
+  // Binary search over 64 KiB steps (sizes above 8 MiB are whole MiB).
+  let a = Math.floor(lo / K64);
+  let b = hi / K64;
+  while (b - a > 1) {
+    const mid = Math.floor((a + b) / 2);
+    if (fits(round(mid * K64))) b = mid; else a = mid;
+  }
+  return round(b * K64);
 }
 
 // ---------------------------------------------------------------- encoding
