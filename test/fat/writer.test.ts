@@ -296,6 +296,15 @@ describe('entries FAT cannot hold', () => {
     await expect(writeFat(new FileTree(), new MemoryDevice(8 << 20), { label: 'way too long label' })).rejects.toThrow(UsageError);
   });
 
+  test('a directory needing more than 65520 entries is a CapacityError naming it', async () => {
+    const t = new FileTree();
+    for (let i = 0; i < 22_000; i++) t.addFile(`/full/long name number ${i}`, '');
+    const err = await writeFat(t, new MemoryDevice(64 << 20)).catch((e) => e);
+    expect(err).toBeInstanceOf(CapacityError);
+    expect(err.code).toBe('E_LIMIT_FAT_DIR_ENTRIES');
+    expect(err.data.path).toBe('/full');
+  });
+
   test('content whose stream disagrees with its size fails', async () => {
     const t = new FileTree();
     t.addFile('/liar', streamContent(2 << 20, async function* () { yield new Uint8Array(100); }));

@@ -93,6 +93,8 @@ export interface FatSummary {
 }
 
 const MAX_FILE = 0xffffffff;
+/** A directory is at most 2 MiB: 65536 entries of 32 bytes (FAT12/16 root: 65520 fixed entries). */
+const MAX_DIR_SLOTS = 65520;
 const EOC32 = 0x0fffffff;
 
 interface FFile { kind: 'file'; meta: NodeMeta; content: Content; path: string; start: number; count: number }
@@ -229,6 +231,9 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
     }
     for (const e of pending) { e.short = alloc.alias(e.name); e.lfn = true; }
     dir.slots = (isRoot ? 0 : 2) + dir.entries.reduce((n, e) => n + 1 + (e.lfn ? lfnSlots(e.name) : 0), 0);
+    if (dir.slots > MAX_DIR_SLOTS) {
+      throw new CapacityError('E_LIMIT_FAT_DIR_ENTRIES', `${path} needs ${dir.slots} directory entries (long names take several); a FAT directory holds at most ${MAX_DIR_SLOTS}`, { path, actual: dir.slots, expected: MAX_DIR_SLOTS });
+    }
     return dir;
   };
   const root = build(tree.root, '/', [], true, new Set());
