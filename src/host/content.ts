@@ -21,8 +21,24 @@ export function pathContent(path: string, size: number): Content {
       return done === want ? buf : buf.subarray(0, done);
     } finally { closeSync(fd); }
   };
+  const readInto = (pos: number, target: Uint8Array): number => {
+    const want = Math.max(0, Math.min(target.length, size - pos));
+    if (want === 0) return 0;
+    let fd: number;
+    try { fd = openSync(path, 'r'); } catch (e) { throw hostError(e, path, 'read'); }
+    try {
+      let done = 0;
+      while (done < want) {
+        const n = readSync(fd, target, done, want - done, pos + done);
+        if (n === 0) break;
+        done += n;
+      }
+      return done;
+    } finally { closeSync(fd); }
+  };
   return {
     size,
+    readInto,
     async *stream() {
       let fd: number;
       try { fd = openSync(path, 'r'); } catch (e) { throw hostError(e, path, 'read'); }

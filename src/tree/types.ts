@@ -24,6 +24,12 @@ export interface Content {
   stream(): AsyncIterable<Uint8Array>;
   /** Optional random access (all built-in sources have it). Returns fewer bytes only at end of content. */
   readAt?(position: number, length: number): Uint8Array;
+  /**
+   * Optional: read up to `target.length` bytes at `position` into `target`
+   * (no allocation); returns the number of bytes read (fewer only at end of
+   * content). Writers that copy a lot of data prefer it over readAt.
+   */
+  readInto?(position: number, target: Uint8Array): number;
   /** Optional: byte ranges [start, end) holding data; the rest is a hole (reads as zeros). Sorted, non-overlapping. */
   dataRanges?(): Array<[number, number]>;
 }

@@ -514,6 +514,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   progress.start(`writing ${cfg.type}`, p.dataBytes, 'bytes');
   let dataBytes = 0;
   const CHUNK = 8 << 20;
+  const scratch = new Uint8Array(CHUNK); // reused read buffer: no allocation per file
   for (const r of recs) {
     if (!r || r.type !== 'file' || !r.node) continue;
     const c = (r.node as Extract<TreeNode, { type: 'file' }>).content;
@@ -533,7 +534,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
     };
     if (size > 0) {
       const ranges = c.dataRanges?.();
-      if (c.readAt) {
+      if (c.readInto || c.readAt) {
         const spans: Array<[number, number]> = [];
         if (ranges) {
           for (const [s, e] of ranges) {
@@ -548,7 +549,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
         for (const [a, b] of spans) {
           for (let pos = a; pos < b; pos += CHUNK) {
             const want = Math.min(CHUNK, b - pos);
-            const data = c.readAt(pos, want);
+            const data = c.readInto ? scratch.subarray(0, c.readInto(pos, scratch.subarray(0, want))) : c.readAt!(pos, want);
             if (data.length !== want) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${data.length} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
             take(pos, data);
           }
