@@ -22,7 +22,7 @@ mount -t proc proc /proc 2>/dev/null
 mount -t sysfs sysfs /sys 2>/dev/null
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo "${WELCOME}"
-if [ -x /bin/setsid ] && [ -x /bin/cttyhack ]; then
+if command -v setsid >/dev/null && command -v cttyhack >/dev/null; then
   exec setsid cttyhack /bin/sh
 fi
 exec /bin/sh

@@ -119,12 +119,15 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
 
   it('times out cleanly with the console tail', async () => {
     const s = startQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0' });
+    await s.waitFor(/Linux version/, 120_000);
     const t0 = Date.now();
     const err = await s.waitFor(/this text never appears/, 8000).catch((e) => e);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(7900);
     expect(err).toMatchObject({ code: 'E_TOOL_QEMU_TIMEOUT' });
     expect(err.message).toMatch(/timed out after 8\.0 s waiting for \/this text never appears\//);
-    expect(err.data.tail).toBe(s.tail(40));
+    expect(err.data.tail).toMatch(/\S/);
+    expect(s.output().replace(/\r/g, '')).toContain(err.data.tail.split('\n')[0]);
+    expect(err.data.elapsedMs).toBeGreaterThanOrEqual(7900);
     expect(s.running()).toBe(true);
     await s.stop();
     expect(await gone(s.pid, 100)).toBe(true);
@@ -133,10 +136,10 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
     let seen = '';
     const e2 = await bootQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0', expect: /nope/, timeoutMs: 15_000, onOutput: (t) => { seen += t; } }).catch((e) => e);
     expect(e2).toMatchObject({ code: 'E_TOOL_QEMU_TIMEOUT' });
-    expect(e2.data.tail.length).toBeGreaterThan(0);
-    expect(seen).toContain(e2.data.tail.split('\n').pop());
+    // The tail is the end of what the console showed (possibly nothing yet on a slow machine).
+    expect(seen.replace(/\r/g, '').trimEnd().endsWith(e2.data.tail)).toBe(true);
     expect(liveQemuCount()).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it('QEMU dies with the Node process: exit(), SIGTERM and SIGKILL', async () => {
     // Compile the harness to plain JS for a child Node process.
