@@ -59,6 +59,7 @@ describe('golden fixtures', () => {
     expect(info.features).toContain('filetype');
     if (name === 'ext4-inline') expect(info.features).toContain('inline_data');
     if (name === 'ext4-metabg') expect(info.features).toContain('meta_bg');
+    if (name === 'ext4-bigalloc') expect(info.features).toContain('bigalloc');
   });
 
   it('info agrees with dumpe2fs -h', () => {

@@ -302,7 +302,8 @@ export class Ext4Reader implements MapSource {
     const hasSuper = (g: number) => g === 0 || (sparse2 ? backups.includes(g) : !sparse || g === 1 || isPow(g, 3) || isPow(g, 5) || isPow(g, 7));
     this.gdt = new Uint8Array(gdtBlocks * bs);
     const firstMeta = metaBg ? Math.min(sb.s_first_meta_bg, gdtBlocks) : gdtBlocks;
-    const normalStart = this.firstDataBlock + 1;
+    // the table follows the superblock's block (block 1 with 1 KiB blocks, even with bigalloc's first data block 0)
+    const normalStart = (this.firstDataBlock === 0 && bs === 1024 ? 1 : this.firstDataBlock) + 1;
     if (firstMeta > 0) {
       if (normalStart + firstMeta > blocksCount) throw sbErr('s_first_meta_bg', `group descriptor table (${firstMeta} blocks) runs past the filesystem`, firstMeta);
       this.gdt.set(dev.readAt(normalStart * bs, firstMeta * bs), 0);
