@@ -34,9 +34,11 @@ mount -o remount,rw /
 mkdir -p /run/lock /var/log /tmp
 chmod 1777 /tmp
 hostname -F /etc/hostname
-${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o.coldplug ? `# Coldplug: load the driver of every device the kernel found (by modalias).
+${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o.coldplug ? `# Coldplug: load a driver for every device the kernel found that has none yet (by modalias).
 if [ -d "/lib/modules/$(uname -r)" ]; then
-  find /sys/devices -name modalias 2>/dev/null | xargs cat 2>/dev/null | sort -u | while read -r alias; do
+  for dev in /sys/bus/*/devices/*; do
+    [ -e "$dev/driver" ] || [ ! -r "$dev/modalias" ] || cat "$dev/modalias"
+  done 2>/dev/null | sort -u | while read -r alias; do
     modprobe -q "$alias" 2>/dev/null
   done
 fi

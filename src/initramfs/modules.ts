@@ -278,6 +278,22 @@ export function moduleClosure(index: ModuleIndex, names: readonly string[], opts
   return order;
 }
 
+/**
+ * The modules of `order` reached from `names` through `depends` alone; the
+ * others came in only as soft dependencies (alternatives such as
+ * crc32c_intel, which fails to load on CPUs without SSE4.2).
+ */
+export function hardModules(index: ModuleIndex, names: readonly string[]): Set<string> {
+  const hard = new Set<string>();
+  const visit = (m: ModuleInfo) => {
+    if (hard.has(m.name)) return;
+    hard.add(m.name);
+    for (const d of m.depends) { const x = index.modules.get(d); if (x) visit(x); }
+  };
+  for (const n of names) { const x = index.modules.get(n.replace(/-/g, '_')); if (x) visit(x); }
+  return hard;
+}
+
 /** Transitive dependencies of one module in load order (depends only, as depmod lists them). */
 function depOrder(index: ModuleIndex, m: ModuleInfo): ModuleInfo[] {
   const out: ModuleInfo[] = [];
@@ -371,8 +387,8 @@ export const DEFAULT_ROOT_MODULES = ['ata_piix', 'ata_generic', 'ahci', 'sd_mod'
 export const INITRAMFS_APPLETS = ['sh', 'mount', 'umount', 'insmod', 'switch_root', 'sleep', 'cat', 'mkdir', 'hexdump', 'readlink', 'dirname', 'basename', 'ls', 'findfs', 'tr', 'echo', 'grep'] as const;
 
 /** The /init of the module initramfs (busybox sh). `modules` are paths under /lib/modules/VERSION in load order. */
-export function modulesInitScript(version: string, modules: readonly string[]): string {
-  const loads = modules.map((p) => `load ${p}`).join('\n');
+export function modulesInitScript(version: string, modules: readonly string[], optional: ReadonlySet<string> = new Set()): string {
+  const loads = modules.map((p) => `${optional.has(p) ? 'try' : 'load'} ${p}`).join('\n');
   return `#!/bin/sh
 # /init written by tinyimage: load the drivers to reach the root, mount it, switch_root.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -383,6 +399,7 @@ mount -t devtmpfs devtmpfs /dev
 
 MODDIR=/lib/modules/${version}
 load() { insmod "$MODDIR/$1" 2>/dev/null || grep -q "^$(basename "$1" .ko | tr - _) " /proc/modules || echo "init: could not load $1" >&2; }
+try() { insmod "$MODDIR/$1" 2>/dev/null; } # soft dependencies: alternatives that may not fit this CPU
 ${loads}
 
 root= rootfstype= rootflags= mode=rw init=/sbin/init delay=30
@@ -485,6 +502,8 @@ export function modulesInitramfsTree(o: ModulesInitramfsOptions): { tree: FileTr
   tree.addFile('/bin/busybox', o.busybox instanceof Uint8Array ? bytesContent(o.busybox) : o.busybox, { mode: 0o755 });
   for (const a of INITRAMFS_APPLETS) tree.addSymlink(`/bin/${a}`, 'busybox');
   addModules(tree, o.index, o.version, { subset: modules });
-  tree.addFile('/init', modulesInitScript(o.version, modules.map((m) => m.path)), { mode: 0o755 });
+  const hard = hardModules(o.index, names);
+  const soft = new Set(modules.filter((m) => !hard.has(m.name)).map((m) => m.path));
+  tree.addFile('/init', modulesInitScript(o.version, modules.map((m) => m.path), soft), { mode: 0o755 });
   return { tree, modules };
 }

@@ -114,7 +114,9 @@ describe.skipIf(skip)("Debian's kernel modules (no depmod output needed)", () =>
     if (init?.type !== 'file') throw new Error('no /init');
     expect(init.mode).toBe(0o755);
     const text = new TextDecoder().decode(await readContent(init.content));
-    const loads = [...text.matchAll(/^load (\S+)$/gm)].map((m) => m[1]);
+    const loads = [...text.matchAll(/^(?:load|try) (\S+)$/gm)].map((m) => m[1]);
+    expect(text).toMatch(/^try kernel\/arch\/x86\/crypto\/crc32c-intel\.ko$/m);
+    expect(text).toMatch(/^load kernel\/fs\/ext4\/ext4\.ko$/m);
     expect(loads).toEqual(modules.map((m) => m.path));
     expect(text).toContain('switch_root /newroot');
     for (const m of modules) expect(tree.get(`/lib/modules/${k.version}/${m.path}`)?.type).toBe('file');
