@@ -195,6 +195,56 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
   }, 400_000);
 });
 
+/** A 512-byte MBR whose code writes `text` to COM1 and halts (mov dx,0x3f8; {mov al,c; out dx,al}*; hlt). */
+function serialMbr(text: string): Uint8Array {
+  const code = [0xba, 0xf8, 0x03];
+  for (const c of text) code.push(0xb0, c.charCodeAt(0), 0xee);
+  code.push(0xf4, 0xeb, 0xfe);
+  const mbr = new Uint8Array(512);
+  mbr.set(code);
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  return mbr;
+}
+
+const skipQemu = missing({ tools: ['qemu-system-x86_64'] });
+describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
+  it('boots a raw disk on virtio and IDE, with and without user networking', async () => {
+    const disk = join(work, 'mbr.raw');
+    writeFileSync(disk, serialMbr('TINYMBR-OK\r\n'));
+    truncateSync(disk, 1 << 20);
+    const before = readFileSync(disk);
+    for (const [iface, net] of [['virtio', undefined], ['ide', true], ['virtio', { type: 'user', model: 'virtio-net' }]] as const) {
+      const r = await bootQemu({ disk: { path: disk, interface: iface, snapshot: true }, ...(net ? { net } : {}), expect: /TINYMBR-OK/, timeoutMs: 120_000 });
+      expect(r.match?.[0]).toBe('TINYMBR-OK');
+    }
+    expect(Buffer.compare(readFileSync(disk), before)).toBe(0);
+    // Through the CLI too.
+    const o = sink();
+    expect(await main(['boot', '--disk', disk, '--snapshot', '--disk-if', 'ide', '--expect', 'TINYMBR-OK', '--timeout', '120'], { stdout: o.stream, stderr: sink().stream })).toBe(0);
+    expect(o.text()).toContain('TINYMBR-OK');
+  }, 400_000);
+
+  it('without expect, resolves when the guest powers off (QEMU exits)', async () => {
+    const disk = join(work, 'exit.raw');
+    const mbr = serialMbr('BYE');
+    // Replace the final hlt with: mov al,0x2a; out 0xf4,al (isa-debug-exit: QEMU exits with status 85).
+    const end = 3 + 3 * 3;
+    mbr.set([0xb0, 0x2a, 0xe6, 0xf4, 0xf4, 0xeb, 0xfe], end);
+    writeFileSync(disk, mbr);
+    const r = await bootQemu({ disk: { path: disk, interface: 'ide', snapshot: true }, extraArgs: ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'], timeoutMs: 60_000 });
+    expect(r.exit.code).toBe(85);
+    expect(r.output).toBe('BYE');
+    expect(r.match).toBeUndefined();
+  }, 120_000);
+
+  it('a missing disk image is a QEMU failure with its stderr, not a hang', async () => {
+    const err = await bootQemu({ disk: join(work, 'does-not-exist.raw'), expect: /x/, timeoutMs: 60_000 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'E_TOOL_QEMU_EXIT' });
+    expect(err.data.stderr).toMatch(/does-not-exist\.raw/);
+  }, 120_000);
+});
+
 describe.skipIf(skip || skipOvmf)('UEFI (OVMF)', () => {
   it('boots the kernel and initramfs under OVMF', async () => {
     const initrd = join(work, 'uefi.img');
