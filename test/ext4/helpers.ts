@@ -47,6 +47,7 @@ export function edgeTree(opts: { bigDir?: number; sparseHuge?: boolean } = {}): 
   t.addFifo('/fifo', { mode: 0o600 });
   t.addSocket('/sock', { mode: 0o755 });
   t.addFile('/suid', 'x', { mode: 0o4755 });
+  t.addFile('/hundred', 'h'.repeat(59) + '|' + 'i'.repeat(40));
   t.addFile('/sgid', 'x', { mode: 0o2755 });
   t.mkdir('/tmp', { mode: 0o1777 });
   t.addFile('/bigid', 'id', { uid: 4000000000, gid: 3000000000 });

@@ -146,6 +146,8 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     ['^huge_file,^extra_isize,^dir_nlink', {}, [], ['huge_file', 'extra_isize']],
     ['^metadata_csum,^uninit_bg,^sparse_super', { blockSize: 2048 }, [], ['uninit_bg', 'sparse_super']],
     ['', { inodeSize: 128, blockSize: 1024 }, [], ['extra_isize']],
+    ['+inline_data', {}, ['inline_data'], []],
+    ['inline_data,^metadata_csum', { blockSize: 1024 }, ['inline_data', 'uninit_bg'], ['metadata_csum']],
   ];
   for (const [features, extra, on, off] of toggles) {
     it(`ext4 with features '${features}' ${JSON.stringify(extra)} passes e2fsck`, async () => {
@@ -157,6 +159,13 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
       const fl = /Filesystem features:\s+(.*)/.exec(run('dumpe2fs', ['-h', img]).stdout)![1]!.trim().split(/\s+/);
       for (const f of on) expect(fl).toContain(f);
       for (const f of off) expect(fl).not.toContain(f);
+      if (features.includes('inline_data')) {
+        expect(run('debugfs', ['-R', 'stat /hundred', img]).stdout).toMatch(/Size of inline data: 100/);
+        expect(run('debugfs', ['-R', 'cat /hundred', img]).stdout).toBe('h'.repeat(59) + '|' + 'i'.repeat(40));
+        // debugfs cat pads inline files below 60 bytes with NULs (same for mke2fs -O inline_data images)
+        expect(run('debugfs', ['-R', 'cat /hello.txt', img]).stdout.replace(/\0+$/, '')).toBe('hello world\n');
+        expect(run('debugfs', ['-R', 'stat /hello.txt', img]).stdout).toMatch(/Size: 12\b/);
+      }
     }, 60000);
   }
 
@@ -167,6 +176,7 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     await expect(writeExt4(edgeTree({ bigDir: 1, sparseHuge: false }), dev, { features: 'bogus' })).rejects.toMatchObject({ code: 'E_USAGE_FEATURE' });
     await expect(writeExt4(edgeTree({ bigDir: 1, sparseHuge: false }), dev, { features: '+bigalloc' })).rejects.toMatchObject({ code: 'E_USAGE_FEATURE' });
     await expect(writeExt4(edgeTree({ bigDir: 1, sparseHuge: false }), dev, { features: '^extent' })).rejects.toMatchObject({ code: 'E_USAGE_FEATURE' });
+    await expect(writeExt4(edgeTree({ bigDir: 1, sparseHuge: false }), dev, { features: '+inline_data', inodeSize: 128 })).rejects.toMatchObject({ code: 'E_USAGE_FEATURE' });
   });
 
   it('is deterministic: same tree and options give identical bytes', async () => {

@@ -52,7 +52,7 @@ const BASE: Record<ExtType, string[]> = {
 /** Features this writer can produce; anything else is rejected when turned on. */
 export const SUPPORTED_FEATURES = new Set([
   'has_journal', 'ext_attr', 'dir_index', 'filetype', 'extent', '64bit', 'flex_bg', 'sparse_super', 'large_file',
-  'huge_file', 'dir_nlink', 'extra_isize', 'metadata_csum', 'uninit_bg',
+  'huge_file', 'dir_nlink', 'extra_isize', 'metadata_csum', 'uninit_bg', 'inline_data',
 ]);
 
 /** The default feature names of a type, in dumpe2fs order. */
@@ -131,6 +131,9 @@ export function resolveConfig(opts: Ext4Options = {}): Config {
   if (inodeSize !== 128 && inodeSize !== 256) throw new UsageError('E_USAGE_INODE_SIZE', `inode size must be 128 or 256, got ${inodeSize}`, { field: 'inodeSize', actual: inodeSize });
   const features = resolveFeatures(type, opts.features);
   if (inodeSize === 128) features.delete('extra_isize');
+  if (features.has('inline_data') && (inodeSize === 128 || !features.has('ext_attr'))) {
+    throw new UsageError('E_USAGE_FEATURE', 'inline_data needs 256-byte inodes and the ext_attr feature', { field: 'features', actual: 'inline_data' });
+  }
   const label = new TextEncoder().encode(opts.label ?? '');
   if (label.length > 16) throw new UsageError('E_USAGE_LABEL', `label '${opts.label}' is ${label.length} bytes; ext labels hold at most 16`, { field: 'label', actual: opts.label });
   const epoch = opts.epoch ?? 0;

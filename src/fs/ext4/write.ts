@@ -76,6 +76,8 @@ interface Rec {
   blocks: number;
   fileAcl: number;
   runs?: Run[];
+  /** Regular file stored inline (inline_data): i_block + system.data. */
+  inline?: boolean;
 }
 
 interface Plan {
@@ -222,6 +224,16 @@ function plan(tree: FileTree, cfg: Config): Plan {
       if (c.size > 0xffffffff && !cfg.has('large_file')) throw new CapacityError('E_LIMIT_FILE_SIZE', `${r.path} is ${c.size} bytes; files above 4 GiB need the large_file feature`, { path: r.path });
       const maxBlocks = cfg.has('extent') ? 2 ** 32 : 12 + (B / 4) + (B / 4) ** 2 + (B / 4) ** 3;
       if (Math.ceil(c.size / B) > maxBlocks) throw new CapacityError('E_LIMIT_FILE_SIZE', `${r.path} is ${c.size} bytes, more than ext holds at block size ${B}`, { path: r.path });
+      // inline_data: small files live in i_block (60 bytes) + the system.data xattr (up to 68 more)
+      if (cfg.has('inline_data') && c.size > 0 && c.size <= 60 + 68 && node!.xattrs.size === 0 && (c.readInto || c.readAt)) {
+        const data = c.readInto ? (() => { const b = new Uint8Array(c.size); return b.subarray(0, c.readInto!(0, b)); })() : c.readAt!(0, c.size);
+        if (data.length !== c.size) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${data.length} bytes, declared ${c.size}`, { path: r.path });
+        r.inline = true;
+        r.flags |= INODE_FLAGS.INLINE_DATA;
+        r.iblock.set(data.subarray(0, 60));
+        r.xin = [{ index: 7, name: enc.encode('data'), value: data.slice(60), full: 'system.data' }];
+        continue;
+      }
       const ranges = c.dataRanges?.();
       r.est = fileBlocksEstimate(cfg, c.size, ranges, bpgGuess);
       dataBytes += ranges ? ranges.reduce((s, [a, b]) => s + Math.max(0, b - a), 0) : c.size;
@@ -516,7 +528,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   const CHUNK = 8 << 20;
   const scratch = new Uint8Array(CHUNK); // reused read buffer: no allocation per file
   for (const r of recs) {
-    if (!r || r.type !== 'file' || !r.node) continue;
+    if (!r || r.type !== 'file' || !r.node || r.inline) continue;
     const c = (r.node as Extract<TreeNode, { type: 'file' }>).content;
     r.runs = [];
     const size = c.size;
