@@ -10,6 +10,7 @@ import { withOutputFile } from '../../host/output.js';
 import { FileDevice } from '../../io/file.js';
 import { clampTimes, sourceDateEpoch } from '../../tree/transform.js';
 import type { FileTree } from '../../tree/tree.js';
+import type { DirNode } from '../../tree/types.js';
 import { resolve } from 'node:path';
 
 /**
@@ -18,8 +19,12 @@ import { resolve } from 'node:path';
  */
 function rebaseAbsoluteLinks(tree: FileTree, root: string): void {
   const prefix = root.endsWith('/') ? root : `${root}/`;
-  for (const e of tree.walk()) {
-    if (e.node.type === 'symlink' && e.node.target.startsWith(prefix)) e.node.target = '/' + e.node.target.slice(prefix.length);
+  const stack: DirNode[] = [tree.root];
+  while (stack.length) {
+    for (const child of stack.pop()!.children.values()) {
+      if (child.type === 'dir') stack.push(child);
+      else if (child.type === 'symlink' && child.target.startsWith(prefix)) child.target = '/' + child.target.slice(prefix.length);
+    }
   }
 }
 

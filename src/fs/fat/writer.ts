@@ -286,12 +286,16 @@ function minimumFor(p: Prepared, opts: FatOptions): number {
   const labelled = checkLabel(opts.label) !== undefined;
   const headroom = opts.headroom ?? 0.1;
   const K64 = 64 * 1024;
+  const needMemo = new Map<string, number>();
   const round = (n: number) => { const gran = n > 8 * 1024 * 1024 ? 1024 * 1024 : K64; return Math.ceil(n / gran) * gran; };
   const fits = (n: number): boolean => {
     let g: FatGeometry | undefined;
     try { g = geometryFor(n, p, opts, labelled); } catch (e) { if (!(e instanceof CapacityError)) throw e; return false; }
     const cs = g.sectorsPerCluster * SECTOR;
-    return needClusters(p, g.type, cs, labelled) + Math.ceil((p.bytes * headroom) / cs) <= g.clusters;
+    const key = `${g.type}:${cs}`;
+    let need = needMemo.get(key);
+    if (need === undefined) needMemo.set(key, (need = needClusters(p, g.type, cs, labelled)));
+    return need + Math.ceil((p.bytes * headroom) / cs) <= g.clusters;
   };
   // Grow from an estimate until something fits, then search down to the smallest fitting size.
   let lo = 0;
