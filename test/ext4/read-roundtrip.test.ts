@@ -89,3 +89,20 @@ describe('random trees', () => {
     }), { numRuns: 25 });
   }, 300_000);
 });
+
+describe('large directories', () => {
+  it('a 20,000-entry directory with a two-level htree reads back whole', async () => {
+    const t = new FileTree({ defaultTime: 1700000000 });
+    for (let i = 0; i < 20000; i++) t.addFile(`/many/entry-${i}-${'x'.repeat(i % 40)}`, i % 3 ? `${i}` : '');
+    const opts: Ext4Options = { type: 'ext4', blockSize: 1024 };
+    const size = ext4MinimumSize(t, opts);
+    const dev = new MemoryDevice(size);
+    await writeExt4(t, dev, { ...opts, size });
+    const { tree, reader } = openExt4(dev);
+    const dir = reader.lookup('/many')!;
+    expect(dir.flags & 0x1000).toBe(0x1000);
+    const root = reader.readData(dir, 0, 1024);
+    expect(root[0x1e]).toBeGreaterThanOrEqual(1); // indirect_levels
+    await expectSameTree(tree, t);
+  }, 300_000);
+});
