@@ -10,7 +10,7 @@ import { CapacityError, FormatError, UsageError } from '../errors.js';
 import type { BlockDevice } from '../io/device.js';
 import { decodeGuid, derivedGuid, encodeGuid, isGuid, NIL_GUID } from './guid.js';
 import { BOOT_CODE_SIZE, chsBytes, MBR_BOOT_SIGNATURE, MBR_ENTRY, MBR_STRUCT } from './mbr.js';
-import { checkSectorMultiple, gptTypeGuid, SECTOR, type PartitionInfo, type PartitionTable } from './types.js';
+import { checkSectorMultiple, gptTypeGuid, overlapWarnings, SECTOR, type PartitionInfo, type PartitionTable } from './types.js';
 
 export const GPT_HEADER = defineStruct('GPT header', 92, [
   { name: 'signature', offset: 0, type: 'bytes', length: 8 },
@@ -292,6 +292,7 @@ export function readGpt(dev: BlockDevice): PartitionTable {
       name: decodeName(e.name), bootable: (attributes & GPT_ATTR_LEGACY_BIOS_BOOTABLE) !== 0n, attributes,
     });
   }
+  warnings.push(...overlapWarnings(partitions));
   return {
     scheme: 'gpt', diskId: decodeGuid(h.diskGuid), partitions, sectorSize: SECTOR,
     firstUsableLba: h.firstUsableLba, lastUsableLba: h.lastUsableLba,

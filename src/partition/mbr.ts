@@ -8,7 +8,7 @@ import { defineStruct } from '../binary/struct.js';
 import { CapacityError, FormatError, UsageError } from '../errors.js';
 import type { BlockDevice } from '../io/device.js';
 import { derivedU32 } from './guid.js';
-import { checkSectorMultiple, mbrTypeCode, partuuid, SECTOR, type PartitionInfo, type PartitionTable } from './types.js';
+import { checkSectorMultiple, mbrTypeCode, overlapWarnings, partuuid, SECTOR, type PartitionInfo, type PartitionTable } from './types.js';
 
 /** The 512-byte boot sector. */
 export const MBR_STRUCT = defineStruct('MBR', 512, [
@@ -257,6 +257,7 @@ export function readMbr(dev: BlockDevice): PartitionTable | undefined {
       ebrLba = extended.lba + link.lbaStart;
     }
   }
+  warnings.push(...overlapWarnings(partitions));
   return { scheme: 'mbr', diskId: signature.toString(16).padStart(8, '0'), partitions, sectorSize: SECTOR, ...(warnings.length ? { warnings } : {}) };
 }
 

@@ -104,3 +104,14 @@ export function partuuid(signature: number, index: number): string {
 export function checkSectorMultiple(what: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0 || v % SECTOR !== 0) throw new UsageError('E_USAGE_PART_GEOMETRY', `${what} (${v}) must be a non-negative multiple of ${SECTOR} bytes`, { field: what, actual: v });
 }
+
+/** Warnings for partitions that overlap each other (readers report, not reject, these). */
+export function overlapWarnings(parts: ReadonlyArray<{ index: number; offset: number; size: number }>): string[] {
+  const sorted = [...parts].sort((a, b) => a.offset - b.offset);
+  const out: string[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!, b = sorted[i]!;
+    if (b.offset < a.offset + a.size) out.push(`partitions ${a.index} and ${b.index} overlap`);
+  }
+  return out;
+}

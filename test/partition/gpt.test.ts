@@ -179,6 +179,17 @@ describe('readGpt on corrupt input', () => {
     e.bytes[e.bytes.length - 512] = 0;
     expect(() => readPartitionTable(e)).toThrow(expect.objectContaining({ code: 'E_FORMAT_GPT_HEADER_SIZE' }));
   });
+  it('overlapping entries: read, with a warning', () => {
+    const d = good();
+    // entry 2 starts inside entry 1 (both arrays, CRCs fixed)
+    for (const [hdr, arr] of [[1, 2], [d.bytes.length / 512 - 1, d.bytes.length / 512 - 33]] as const) {
+      dv(d).setUint32(arr * 512 + 128 + 32, 2048 + 100, true);
+      dv(d).setUint32(hdr * 512 + 88, crc32(d.bytes.subarray(arr * 512, arr * 512 + 16384)), true);
+      reCrcHeader(d, hdr);
+    }
+    const t = readPartitionTable(d)!;
+    expect(t.warnings).toEqual(['partitions 1 and 2 overlap']);
+  });
   it('entry outside the usable range', () => {
     const d = good();
     // set entry 1 lastLba huge in both arrays, fix CRCs

@@ -151,6 +151,11 @@ describe('readMbr on corrupt input', () => {
     new DataView(d.bytes.buffer).setUint32(0x1be + 16 + 12, 0xfffffff0, true);
     expect(() => readPartitionTable(d)).toThrow(expect.objectContaining({ code: 'E_FORMAT_MBR_RANGE' }));
   });
+  it('overlapping primaries: read, with a warning', () => {
+    const d = good();
+    new DataView(d.bytes.buffer).setUint32(0x1be + 16 + 8, 2048 + 8, true);
+    expect(readPartitionTable(d)!.warnings).toEqual(['partitions 1 and 2 overlap']);
+  });
   it('EBR chain loop', () => {
     const d = good();
     // find the first EBR (extended partition start) and make its link point to itself
