@@ -1,0 +1,10 @@
+/**
+ * Internal entry point for tests and tools: raw struct tables, CRCs and
+ * low-level helpers. Not covered by semver.
+ */
+export * from './binary/struct.js';
+export * from './binary/crc.js';
+export * as ext4Structs from './fs/ext4/structs.js';
+export * as fatStructs from './fs/fat/structs.js';
+export * as cpioHeader from './archive/cpio/header.js';
+export { isZero, checkRange } from './io/device.js';
