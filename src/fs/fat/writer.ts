@@ -420,6 +420,19 @@ class SequentialWriter {
     this.buf.set(data, 0);
     this.len = data.length;
   }
+  /** Largest region reserve() hands out. */
+  get maxReserve(): number { return this.buf.length >>> 1; }
+  /** A region of the buffer that will be written at `off` (the caller fills all of it); len <= maxReserve. */
+  reserve(off: number, len: number): Uint8Array {
+    const end = this.start + this.len;
+    if (!(this.start >= 0 && off >= end && off - end < 1 << 20 && off + len - this.start <= this.buf.length)) {
+      this.flush();
+      this.start = off;
+    }
+    this.buf.fill(0, this.len, off - this.start);
+    this.len = off + len - this.start;
+    return this.buf.subarray(off - this.start, this.len);
+  }
   flush(): void {
     if (this.start >= 0 && this.len > 0) this.dev.writeAt(this.start, this.buf.subarray(0, this.len));
     this.start = -1;
@@ -545,7 +558,16 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
     if (n === 0) continue;
     let off = clusterOffset(f.start);
     let done = 0;
-    if (f.content.readAt && n <= 1 << 20) {
+    if (f.content.readInto) {
+      // Read straight into the output buffer: no allocation per file.
+      while (done < n) {
+        const len = Math.min(n - done, out.maxReserve);
+        const got = f.content.readInto(done, out.reserve(off, len));
+        if (got !== len) throw sizeChanged(f, done + got);
+        off += len;
+        done += len;
+      }
+    } else if (f.content.readAt && n <= 1 << 20) {
       const data = f.content.readAt(0, n);
       if (data.length !== n) throw sizeChanged(f, data.length);
       out.write(off, data);
