@@ -10,6 +10,11 @@ export function bytesContent(data: Uint8Array | string): Content {
     size: bytes.length,
     async *stream() { if (bytes.length) yield bytes; },
     readAt(pos, len) { return bytes.subarray(pos, Math.min(bytes.length, pos + len)); },
+    readInto(pos, target) {
+      const part = bytes.subarray(Math.min(pos, bytes.length), Math.min(bytes.length, pos + target.length));
+      target.set(part);
+      return part.length;
+    },
   };
 }
 

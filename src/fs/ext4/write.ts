@@ -354,6 +354,19 @@ class Allocator {
     this.mark(b);
     return b;
   }
+  /** The next allocation position if `n` free blocks follow it contiguously, else -1 (nothing is marked). */
+  peekRun(n: number): number {
+    while (this.cursor < this.total && this.isUsed(this.cursor)) this.cursor++;
+    const s = this.cursor;
+    if (s + n > this.total) return -1;
+    for (let i = s; i < s + n; i++) if (this.isUsed(i)) return -1;
+    return s;
+  }
+  /** Take the run returned by peekRun. */
+  takeRun(s: number, n: number): void {
+    this.mark(s, n);
+    this.cursor = s + n;
+  }
   /** n contiguous free blocks at or after `from` (for inode tables). */
   allocContig(n: number, from: number): number {
     let s = from;
@@ -390,6 +403,21 @@ class BlockWriter {
     if (len < B) this.buf.fill(0, off + len, off + B);
     this.n++;
   }
+  /**
+   * The buffer space for `k` blocks that continue the queued run at block
+   * `blk` (flushing first when they would not), to be filled in place and
+   * then `commit`ted. Undefined when k blocks exceed the buffer.
+   */
+  tail(blk: number, k: number): Uint8Array | undefined {
+    const B = this.B;
+    if (k * B > this.buf.length) return undefined;
+    if (this.start < 0 || blk !== this.start + this.n || (this.n + k) * B > this.buf.length) {
+      this.flush();
+      this.start = blk;
+    }
+    return this.buf.subarray(this.n * B, (this.n + k) * B);
+  }
+  commit(k: number): void { this.n += k; }
   flush(): void {
     if (this.n === 0) return;
     const len = this.n * this.B;
@@ -561,6 +589,30 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
         for (const [a, b] of spans) {
           for (let pos = a; pos < b; pos += CHUNK) {
             const want = Math.min(CHUNK, b - pos);
+            if (c.readInto) {
+              // fast path: read straight into the write buffer when the blocks are contiguous and none is all zeros
+              const k = Math.ceil(want / B);
+              const first = al.peekRun(k);
+              const region = first >= 0 ? w.tail(first, k) : undefined;
+              if (region) {
+                const got = c.readInto(pos, region.subarray(0, want));
+                if (got !== want) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${got} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
+                if (want < k * B) region.fill(0, want, k * B);
+                let zero = false;
+                for (let o = 0; o < want && !zero; o += B) zero = isZero(region, o, Math.min(want, o + B));
+                if (!zero) {
+                  al.takeRun(first, k);
+                  addRange(r.runs!, pos / B, first, k);
+                  w.commit(k);
+                  dataBytes += want;
+                  progress.tick(want);
+                  continue;
+                }
+                scratch.set(region.subarray(0, want));
+                take(pos, scratch.subarray(0, want));
+                continue;
+              }
+            }
             const data = c.readInto ? scratch.subarray(0, c.readInto(pos, scratch.subarray(0, want))) : c.readAt!(pos, want);
             if (data.length !== want) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${data.length} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
             take(pos, data);
