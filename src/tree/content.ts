@@ -1,4 +1,5 @@
 /** Content sources that need no host I/O. Host files: see host/content.ts. */
+import { CapacityError } from '../errors.js';
 import type { Content } from './types.js';
 
 const CHUNK = 1 << 20;
@@ -49,8 +50,12 @@ export function sparseContent(size: number, ranges: Array<{ offset: number; data
   };
 }
 
+/** Largest content readContent() will hold in memory; stream anything bigger. */
+export const MAX_IN_MEMORY = 2 ** 31 - 1;
+
 /** Read a whole content into memory (for small files and tests). */
 export async function readContent(c: Content): Promise<Uint8Array> {
+  if (c.size > MAX_IN_MEMORY) throw new CapacityError('E_LIMIT_MEMORY', `content of ${c.size} bytes is too large to read into memory; stream it with content.stream()`, { actual: c.size, expected: MAX_IN_MEMORY });
   if (c.readAt) return c.readAt(0, c.size).slice();
   const out = new Uint8Array(c.size);
   let off = 0;
