@@ -22,6 +22,16 @@ describe('PE structs', () => {
   });
 });
 
+describe('peChecksum', () => {
+  it("matches the checksum binutils stored in systemd's stub", () => {
+    if (missing({ files: [STUB] })) return;
+    const stub = new Uint8Array(readFileSync(STUB));
+    const pe = parsePe(stub);
+    expect(pe.checkSum).not.toBe(0);
+    expect(peChecksum(stub, pe.optionalOffset + 64)).toBe(pe.checkSum);
+  });
+});
+
 describe('buildUki', () => {
   it('appends .osrel .cmdline .initrd .linux; objdump agrees on VMAs, sizes and file offsets', () => {
     const k = debianKernel();
