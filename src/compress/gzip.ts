@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { crc32 as crc32Js } from '../binary/crc.js';
-import { FormatError, UsageError } from '../errors.js';
+import { FormatError, TinyImageError, UsageError } from '../errors.js';
 
 export interface GzipOptions {
   /** Compression level 1..9 (default 6, like gzip). 0 stores. */
@@ -193,7 +193,9 @@ export async function* gunzipChunks(source: AsyncIterable<Uint8Array> | Iterable
       yield new Uint8Array(c.buffer, c.byteOffset, c.length);
     }
   } catch (e) {
-    if (e instanceof FormatError || !(e instanceof Error) || !('errno' in e || /zlib|header|unexpected end|invalid/i.test(e.message))) throw e;
+    const code = (e as { code?: unknown }).code;
+    const fromZlib = typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
+    if (e instanceof TinyImageError || !fromZlib) throw e;
     throw new FormatError('E_FORMAT_GZIP', `gzip: ${e.message} (after ${out} decompressed bytes)`, { format: 'gzip', offset: out }, { cause: e });
   } finally {
     input.unpipe(gz);
