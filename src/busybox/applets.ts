@@ -50,6 +50,14 @@ const ANCHORS: Record<string, number> = {
   linuxrc: 0,
 };
 
+/** Bytes that can be in an install-location table (two nibbles 0..4), and their zero nibbles. */
+const VALID_LOC = new Uint8Array(256);
+const ZERO_NIBBLES = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  VALID_LOC[b] = (b & 15) <= 4 && b >> 4 <= 4 ? 1 : 0;
+  ZERO_NIBBLES[b] = ((b & 15) === 0 ? 1 : 0) + (b >> 4 === 0 ? 1 : 0);
+}
+
 const NAME_BYTE = new Uint8Array(256);
 for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789._-[]+') NAME_BYTE[c.charCodeAt(0)] = 1;
 
@@ -114,31 +122,33 @@ export function findInstallLocations(d: Uint8Array, names: string[], near?: numb
   const len = Math.ceil(count / 2);
   const anchors: Array<[index: number, loc: number]> = [];
   names.forEach((nm, k) => { const a = ANCHORS[nm]; if (a !== undefined) anchors.push([k, a]); });
-  // Without anchors any window of valid nibbles would do: not trustworthy,
-  // unless the binary has a single candidate window.
-  const valid = (b: number) => (b & 15) <= 4 && b >> 4 <= 4;
-  const zeroNibbles = new Uint32Array(d.length + 1);
-  for (let k = 0; k < d.length; k++) zeroNibbles[k + 1] = zeroNibbles[k]! + ((d[k]! & 15) === 0 ? 1 : 0) + (d[k]! >> 4 === 0 ? 1 : 0);
+  // Real tables have almost no zero nibbles (only root applets and the odd
+  // count's padding); runs of zero bytes are everywhere in binaries.
   const maxZeros = Math.max(2, Math.floor(count / 40)) + (count % 2);
   let best: { off: number; score: number } | undefined;
   let candidates = 0;
-  let run = 0;
+  let run = 0; // valid bytes ending at k
+  let zeros = 0; // zero nibbles in the last min(run, len) bytes
   for (let k = 0; k < d.length; k++) {
-    run = valid(d[k]!) ? run + 1 : 0;
-    if (run < len) continue;
+    const b = d[k]!;
+    if (!VALID_LOC[b]) { run = 0; zeros = 0; continue; }
+    run++;
+    zeros += ZERO_NIBBLES[b]!;
+    if (run > len) zeros -= ZERO_NIBBLES[d[k - len]!]!;
+    if (run < len || zeros > maxZeros) continue;
     const off = k - len + 1;
-    if (count % 2 === 1 && d[off + len - 1]! >> 4 !== 0) continue;
-    if (zeroNibbles[off + len]! - zeroNibbles[off]! > maxZeros) continue;
+    if (count % 2 === 1 && b >> 4 !== 0) continue;
     candidates++;
     let score = 0;
     for (const [idx, loc] of anchors) {
-      const b = d[off + (idx >> 1)]!;
-      if (((idx & 1 ? b >> 4 : b) & 15) === loc) score++;
+      const x = d[off + (idx >> 1)]!;
+      if (((idx & 1 ? x >> 4 : x) & 15) === loc) score++;
     }
     const better = !best || score > best.score || (score === best.score && near !== undefined && Math.abs(off - near) < Math.abs(best.off - near));
     if (better) best = { off, score };
   }
   if (!best) return undefined;
+  // Without enough anchors any window of valid nibbles would do: trust only a single candidate.
   if (anchors.length >= 3 ? best.score < Math.ceil(anchors.length * 0.8) : candidates !== 1) return undefined;
   const locs: number[] = [];
   for (let k = 0; k < count; k++) {
