@@ -209,6 +209,19 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     expect(dev.bytes.every((x: number) => x === 0)).toBe(true);
   });
 
+  for (const features of ['', '^metadata_csum', '^flex_bg']) {
+    it(`marks empty groups BLOCK_UNINIT/INODE_UNINIT and e2fsck agrees (features '${features}')`, async () => {
+      const img = join(t.dir, `uninit${features}.img`);
+      await writeImage(edgeTree({ bigDir: 50, sparseHuge: false }), img, { size: 64 << 20, blockSize: 1024, features, epoch: EPOCH });
+      const d = run('dumpe2fs', [img]).stdout;
+      expect(d).toMatch(/Group 3: .*\[INODE_UNINIT, BLOCK_UNINIT, ITABLE_ZEROED\]/);
+      expect(d).toMatch(/Group 7: .*\[INODE_UNINIT, ITABLE_ZEROED\]/);
+      const r = fsck(img);
+      if (r.code !== 0) console.log(r.out.slice(0, 3000));
+      expect(r.code).toBe(0);
+    }, 60000);
+  }
+
   it('uses the whole device, keeps free space as holes and honours reserved percent', async () => {
     const img = join(t.dir, 'holes.img');
     const s = await writeImage(edgeTree({ bigDir: 10, sparseHuge: false }), img, { size: 256 << 20, reservedPercent: 1, epoch: EPOCH });

@@ -20,7 +20,7 @@ import { geometry, hasSuper, type Geometry } from './layout.js';
 import { addBlock, addRange, blockMap, blockMapBlocks, extentTree, extentTreeBlocks, type Run } from './map.js';
 import { resolveConfig, type Config, type Ext4Options, type ExtType } from './options.js';
 import {
-  BG_INODE_UNINIT, BG_INODE_ZEROED, DEFM_ACL, DEFM_XATTR_USER, DX_HASH, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, FLAGS_UNSIGNED_HASH, FT,
+  BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, DEFM_ACL, DEFM_XATTR_USER, DX_HASH, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, FLAGS_UNSIGNED_HASH, FT,
   GOOD_OLD_INODE_SIZE, INODE_FLAGS, JBD2_CRC32C_CHKSUM, JBD2_INCOMPAT_CSUM_V3, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JOURNAL_INO, ROOT_INO,
   featureNames, groupDesc32, groupDesc64, inode as inodeStruct, jbd2Superblock, superblock,
 } from './structs.js';
@@ -694,6 +694,13 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
     if (gdtCsum) {
       flags |= BG_INODE_ZEROED;
       if (usedI === 0) flags |= BG_INODE_UNINIT;
+      // BLOCK_UNINIT when the group holds nothing but what readers recompute for it:
+      // its superblock/GDT backup and its own bitmaps/inode table (not the last group)
+      if (grp < g.groups - 1) {
+        const inGroup = (b: number, n = 1) => (b >= start && b + n <= start + count ? n : 0);
+        const expected = (hasSuper(cfg, grp) ? 1 + g.gdtBlocks : 0) + inGroup(bbm[grp]!) + inGroup(ibm[grp]!) + inGroup(itab[grp]!, g.itableBlocks);
+        if (used === expected) flags |= BG_BLOCK_UNINIT;
+      }
     }
     const bcs = metaCsum ? bitmapCsum(fsSeed, bb, g.bpg / 8) : 0;
     const ics = metaCsum ? bitmapCsum(fsSeed, ib, g.ipg / 8) : 0;
