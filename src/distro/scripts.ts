@@ -34,13 +34,20 @@ mount -o remount,rw /
 mkdir -p /run/lock /var/log /tmp
 chmod 1777 /tmp
 hostname -F /etc/hostname
-${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o.coldplug ? `# Coldplug: load a driver for every device the kernel found that has none yet (by modalias).
+${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o.coldplug ? `# Coldplug, in the background so the consoles get their login prompt at once:
+# load a driver for every device the kernel found that has none yet (by modalias),
+# buses with disks and network cards first (cpu/acpi/platform modules are slower to load).
 if [ -d "/lib/modules/$(uname -r)" ]; then
-  for dev in /sys/bus/*/devices/*; do
-    [ -e "$dev/driver" ] || [ ! -r "$dev/modalias" ] || cat "$dev/modalias"
-  done 2>/dev/null | sort -u | while read -r alias; do
-    modprobe -q "$alias" 2>/dev/null
-  done
+  (
+    set -f
+    aliases=$(for dev in /sys/bus/*/devices/*; do
+      [ -e "$dev/driver" ] || [ ! -r "$dev/modalias" ] || cat "$dev/modalias"
+    done 2>/dev/null | sort -u)
+    for alias in $(echo "$aliases" | grep -E '^(pci|virtio|usb|scsi|mmc|nvme):') $(echo "$aliases" | grep -vE '^(pci|virtio|usb|scsi|mmc|nvme):'); do
+      modprobe -q "$alias" 2>/dev/null
+    done
+    : > /run/coldplug.done
+  ) </dev/null >/dev/null 2>&1 &
 fi
 ` : ''}${o.loopback ? 'ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up\n' : ''}[ -x /etc/rc.local ] && /etc/rc.local
 exit 0
