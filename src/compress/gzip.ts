@@ -58,19 +58,19 @@ const PROBES = 4;
  * tree, for about half the CPU time); see docs/gzip.md.
  */
 async function incompressibleSegments(block: Uint8Array): Promise<boolean[]> {
-  const n = Math.ceil(block.length / SEGMENT);
-  return Promise.all(Array.from({ length: n }, async (_, i) => {
-    const start = i * SEGMENT;
+  const flags: boolean[] = [];
+  const probe = new Uint8Array(PROBES * PROBE);
+  for (let start = 0; start < block.length; start += SEGMENT) {
     const len = Math.min(SEGMENT, block.length - start);
-    if (len < SEGMENT) return false;
-    const probe = new Uint8Array(PROBES * PROBE);
+    if (len < SEGMENT) { flags.push(false); continue; }
     for (let k = 0; k < PROBES; k++) {
       const at = start + Math.floor(((2 * k + 1) * (len - PROBE)) / (2 * PROBES));
       probe.set(block.subarray(at, at + PROBE), k * PROBE);
     }
     const out = await deflateRaw(probe, { level: 1 });
-    return out.length >= probe.length * 0.99;
-  }));
+    flags.push(out.length >= probe.length * 0.99);
+  }
+  return flags;
 }
 
 /**
@@ -92,15 +92,17 @@ async function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, lev
   } else {
     runs.push({ start: 0, end: block.length, store: level === 0 });
   }
-  const outs = await Promise.all(runs.map((r, i) => {
+  // one zlib call at a time per block, so `threads` bounds the threads in use
+  const outs: Uint8Array[] = [];
+  for (const [i, r] of runs.entries()) {
     const finish = last && i === runs.length - 1;
     const o: zlib.ZlibOptions = { level: r.store ? 0 : level, finishFlush: finish ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
     if (!r.store) {
       const d = r.start === 0 ? dict : block.subarray(Math.max(0, r.start - DICT), r.start);
       if (d && d.length) o.dictionary = d;
     }
-    return deflateRaw(block.subarray(r.start, r.end), o);
-  }));
+    outs.push(await deflateRaw(block.subarray(r.start, r.end), o));
+  }
   return outs.length === 1 ? outs[0]! : concat(outs);
 }
 
@@ -157,11 +159,12 @@ export async function* gzipChunks(source: AsyncIterable<Uint8Array> | Iterable<U
       fill += n;
       off += n;
       if (fill === blockSize) {
+        while (pending.length >= threads) yield await pending.shift()!;
         submit(false);
-        while (pending.length > threads) yield await pending.shift()!;
       }
     }
   }
+  while (pending.length >= threads) yield await pending.shift()!;
   submit(true);
   while (pending.length) yield await pending.shift()!;
   const trailer = new Uint8Array(8);
@@ -196,7 +199,7 @@ export async function* gunzipChunks(source: AsyncIterable<Uint8Array> | Iterable
     const code = (e as { code?: unknown }).code;
     const fromZlib = typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR_ZLIB'));
     if (e instanceof TinyImageError || !fromZlib) throw e;
-    throw new FormatError('E_FORMAT_GZIP', `gzip: ${e.message} (after ${out} decompressed bytes)`, { format: 'gzip', offset: out }, { cause: e });
+    throw new FormatError('E_FORMAT_GZIP', `gzip: ${(e as Error).message} (${out} bytes had been decompressed)`, { format: 'gzip', offset: out }, { cause: e });
   } finally {
     input.unpipe(gz);
     input.destroy();
