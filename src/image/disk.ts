@@ -112,7 +112,7 @@ function minimumSize(p: DiskPartition, seed: string, n: number, headroom?: numbe
   return SECTOR;
 }
 
-function checkLayout(layout: DiskLayout): void {
+function checkLayout(layout: DiskLayout, total: number | undefined): void {
   if (layout.table !== 'mbr' && layout.table !== 'gpt') throw new UsageError('E_USAGE_DISK_TABLE', `table must be "mbr" or "gpt", got "${String(layout.table)}"`, { actual: layout.table });
   const align = layout.align ?? MiB;
   if (!Number.isInteger(align) || align < SECTOR || align % SECTOR !== 0) throw new UsageError('E_USAGE_DISK_ALIGN', `align must be a positive multiple of 512, got ${align}`, { actual: align });
@@ -133,9 +133,9 @@ function checkLayout(layout: DiskLayout): void {
     if (typeof s === 'string' && s !== 'rest' && s !== 'fit') {
       const m = /^(\d+(?:\.\d+)?)%$/.exec(s);
       if (!m || Number(m[1]) <= 0 || Number(m[1]) > 100) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: size "${s}" is not a number, "NN%", "rest" or "fit"`, { actual: s });
-      if (layout.size === undefined) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: a percent size needs the disk size`, { actual: s });
+      if (total === undefined) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: a percent size needs the disk size`, { actual: s });
     }
-    if (s === 'rest' && layout.size === undefined) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: "rest" needs the disk size`, { actual: s });
+    if (s === 'rest' && total === undefined) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: "rest" needs the disk size`, { actual: s });
   });
 }
 
@@ -145,10 +145,10 @@ function checkLayout(layout: DiskLayout): void {
  * CapacityError when the partitions or their contents do not fit.
  */
 export function planDisk(layout: DiskLayout, totalSize?: number, opts: { strict?: boolean } = {}): DiskPlan {
-  checkLayout(layout);
+  const total = totalSize ?? layout.size;
+  checkLayout(layout, total);
   const align = layout.align ?? MiB;
   const seed = layout.seed ?? 'tinyimage';
-  const total = totalSize ?? layout.size;
   const tail = layout.table === 'gpt' ? GPT_TAIL_SECTORS * SECTOR : 0;
   const usableEnd = total !== undefined ? alignDown(total, SECTOR) - tail : Infinity;
   // resolve non-'rest' sizes

@@ -177,6 +177,12 @@ describe('buildDisk', () => {
     expect(() => diskSize({ table: 'mbr', partitions: [{ fs: 'raw', size: 512, content: new Uint8Array(513) }] })).toThrow(expect.objectContaining({ code: 'E_SPACE_PARTITION' }));
   });
 
+  it('"rest" and percentages without a layout size use the device size', async () => {
+    const dev = new MemoryDevice(20 * MiB);
+    const res = await buildDisk({ table: 'mbr', partitions: [{ fs: 'none', size: '50%' }, { fs: 'none', size: 'rest' }] }, dev);
+    expect(res.partitions.map((p) => [p.offset, p.size])).toEqual([[MiB, 10 * MiB], [11 * MiB, 9 * MiB]]);
+  });
+
   it('plans natural sizes: 1 MiB aligned starts, GPT tail reserved', async () => {
     const plan = planDisk({ table: 'gpt', partitions: [{ fs: 'none', size: 1000 }, { fs: 'none', size: 3 * MiB }] });
     expect(plan.partitions.map((p) => [p.offset, p.size])).toEqual([[MiB, 1024], [2 * MiB, 3 * MiB]]);
