@@ -95,8 +95,10 @@ export function openFat(dev: BlockDevice): FatVolume {
   const fatLen = Math.ceil((clusters + 2) * entBytes);
   if (fatLen > fatSectors * bps) throw fail('E_FORMAT_FAT_BPB', `FAT of ${fatSectors} sectors cannot map ${clusters} clusters`, { field: 'fatSize', actual: fatSectors });
 
-  // Decode the first FAT.
-  const raw = dev.readAt(fatStart * bps, fatLen);
+  // Decode the active FAT: the first, unless FAT32 mirroring is off (extFlags bit 7), then the one it names.
+  const activeFat = isFat32 && (e32.extFlags & 0x80) ? e32.extFlags & 0x0f : 0;
+  if (activeFat >= bpb.numFats) throw fail('E_FORMAT_FAT_BPB', `active FAT ${activeFat} does not exist (${bpb.numFats} FATs)`, { field: 'extFlags', actual: e32.extFlags });
+  const raw = dev.readAt((fatStart + activeFat * fatSectors) * bps, fatLen);
   const fat = new Uint32Array(clusters + 2);
   if (type === 'fat32') {
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
