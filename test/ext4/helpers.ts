@@ -68,6 +68,8 @@ export function edgeTree(opts: { bigDir?: number; sparseHuge?: boolean } = {}): 
   for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
   data.fill(0, 1 << 20, 2 << 20); // a zero MiB in the middle: a hole
   t.addFile('/bigfile', data);
+  // 1500 separate extents: a depth-2 extent tree (ext4) / many indirect blocks (ext2/3)
+  t.addFile('/fragmented', sparseContent(1500 * 12288, Array.from({ length: 1500 }, (_, i) => ({ offset: i * 12288 + 5, data: new Uint8Array(100).fill((i % 250) + 1) }))));
   if (opts.sparseHuge !== false) {
     t.addFile('/sparse', sparseContent(5 * 2 ** 30 + 77, [
       { offset: 0, data: new Uint8Array([1, 2, 3]) },
