@@ -31,7 +31,7 @@ function metadataBlocks(bytes: Uint8Array): number[] {
     if (e.node.type === 'dir' || e.path === '/fragmented') for (const run of reader.runs(ino)) for (let k = 0; k < Math.min(run.length, 8); k++) out.add(run.physical + k);
     if (e.path === '/fragmented' || e.path === '/sparse') {
       // extent index / indirect blocks referenced from i_block
-      const v = new DataView(ino.iBlock.buffer);
+      const v = new DataView(ino.iBlock.buffer, ino.iBlock.byteOffset);
       if (ino.flags & 0x80000) out.add(v.getUint32(12 + 4, true));
       else for (const i of [12, 13, 14]) if (v.getUint32(i * 4, true)) out.add(v.getUint32(i * 4, true));
     }

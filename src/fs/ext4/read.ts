@@ -32,7 +32,7 @@ import { parseDirBlock, parseInlineDir, type RawDirEntry } from './readdir.js';
 import { findRun, inodeRuns, type MapSource, type Run } from './readmap.js';
 import { aclToXattr, parseInodeXattrs, parseXattrBlock, type RawXattr } from './readxattr.js';
 import {
-  BG_BLOCK_UNINIT, BG_INODE_UNINIT, EXT4_MAGIC, FEATURES, INODE_FLAGS, ROOT_INO, SUPERBLOCK_OFFSET,
+  BG_BLOCK_UNINIT, BG_INODE_UNINIT, EXT4_MAGIC, FEATURES, INODE_FLAGS, ROOT_INO, SUPERBLOCK_OFFSET, XATTR_MAGIC,
   featureNames, groupDesc32, groupDesc64, inode as inodeStruct, superblock as superblockStruct,
 } from './structs.js';
 
@@ -119,7 +119,7 @@ export interface Ext4Inode {
   ctime: Timespec;
   crtime: Timespec | undefined;
   dtime: number;
-  /** Copy of i_block (60 bytes). */
+  /** i_block (60 bytes): a read-only view of the cached inode table; do not modify. */
   iBlock: Uint8Array;
   extraIsize: number;
   /** Inode checksum seed (metadata_csum), 0 otherwise. */
@@ -157,16 +157,18 @@ const TYPE_OF: Array<NodeType | undefined> = [];
 for (const t of ['fifo', 'chardev', 'dir', 'blockdev', 'file', 'symlink', 'socket'] as const) TYPE_OF[(TYPE_BITS[t] >>> 12) & 0xf] = t;
 const NO_XATTRS: RawXattr[] = [];
 
+interface InodeChunk { buf: Uint8Array; view: DataView }
+
 /**
  * A timestamp: signed 32-bit seconds; when the extra word is inside the
  * inode (offset + 4 <= 128 + i_extra_isize), its low 2 bits extend the
  * seconds (epoch bits 32-33) and its high 30 bits are nanoseconds.
  */
-function decodeTime(v: DataView, lo: number, extraOff: number, extraEnd: number): Timespec {
-  let sec = v.getInt32(lo, true);
+function decodeTime(v: DataView, base: number, lo: number, extraOff: number, extraEnd: number): Timespec {
+  let sec = v.getInt32(base + lo, true);
   let nsec = 0;
   if (extraOff + 4 <= extraEnd) {
-    const x = v.getUint32(extraOff, true);
+    const x = v.getUint32(base + extraOff, true);
     sec += (x & 3) * 0x100000000;
     nsec = Math.min(x >>> 2, 999_999_999);
   }
@@ -230,7 +232,7 @@ export class Ext4Reader implements MapSource {
   private readonly groupFlags: Uint16Array;
   private readonly itableUnused: Uint32Array;
   private readonly hasFiletype: boolean;
-  private readonly inodeCache = new Map<number, Uint8Array>();
+  private readonly inodeCache = new Map<number, InodeChunk>();
   private readonly xattrBlockCache = new Map<number, RawXattr[]>();
   private readonly itableBytes: number;
 
@@ -447,37 +449,56 @@ export class Ext4Reader implements MapSource {
 
   /** Raw inode bytes: returns [buffer, offset]; zeros for never-initialised inode table slots. */
   rawInode(ino: number): [Uint8Array, number] {
+    const c = this.inodeChunk(ino);
+    return [c.buf, this.chunkOff];
+  }
+
+  private chunkOff = 0;
+  private lastKey = -1;
+  private lastChunk: InodeChunk | undefined;
+
+  /** The cached inode-table chunk holding `ino`; its offset goes to this.chunkOff. */
+  private inodeChunk(ino: number): InodeChunk {
     if (!Number.isInteger(ino) || ino < 1 || ino > this.inodesCount) throw fmtErr('E_FORMAT_RANGE', `inode ${ino} does not exist (the filesystem has ${this.inodesCount})`, { structure: 'ext4_inode', inode: ino });
     const g = Math.floor((ino - 1) / this.inodesPerGroup);
     const idx = (ino - 1) % this.inodesPerGroup;
     const isz = this.inodeSize;
     if ((this.groupFlags[g]! & BG_INODE_UNINIT && (this.metadataCsum || this.gdtCsum)) || idx >= this.inodesPerGroup - this.itableUnused[g]!) {
-      return [new Uint8Array(isz), 0];
+      const buf = new Uint8Array(isz);
+      this.chunkOff = 0;
+      return { buf, view: new DataView(buf.buffer) };
     }
     const byteOff = idx * isz;
     const chunk = Math.floor(byteOff / INODE_CHUNK);
     const key = g * Math.ceil(this.itableBytes / INODE_CHUNK) + chunk;
-    let buf = this.inodeCache.get(key);
-    if (buf) {
+    this.chunkOff = byteOff - chunk * INODE_CHUNK;
+    if (key === this.lastKey) return this.lastChunk!;
+    let c = this.inodeCache.get(key);
+    if (c) {
       this.inodeCache.delete(key);
-      this.inodeCache.set(key, buf);
+      this.inodeCache.set(key, c);
     } else {
       const start = chunk * INODE_CHUNK;
       const len = Math.min(INODE_CHUNK, this.itableBytes - start);
-      buf = this.dev.readAt(this.inodeTable[g]! * this.blockSize + start, len);
-      this.inodeCache.set(key, buf);
+      const buf = this.dev.readAt(this.inodeTable[g]! * this.blockSize + start, len);
+      c = { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) };
+      this.inodeCache.set(key, c);
       if (this.inodeCache.size > INODE_CACHE_CHUNKS) this.inodeCache.delete(this.inodeCache.keys().next().value!);
     }
-    return [buf, byteOff - chunk * INODE_CHUNK];
+    this.lastKey = key;
+    this.lastChunk = c;
+    return c;
   }
 
   /** Decode (and verify) inode `ino`. */
   inode(ino: number): Ext4Inode {
-    const [raw, off] = this.rawInode(ino);
+    const chunk = this.inodeChunk(ino);
+    const raw = chunk.buf;
+    const v = chunk.view;
+    const off = this.chunkOff;
     const isz = this.inodeSize;
-    const v = new DataView(raw.buffer, raw.byteOffset + off, isz);
-    const generation = v.getUint32(OFF.generation, true);
-    const extraIsize = isz > 128 ? v.getUint16(OFF.extraIsize, true) : 0;
+    const generation = v.getUint32(off + OFF.generation, true);
+    const extraIsize = isz > 128 ? v.getUint16(off + OFF.extraIsize, true) : 0;
     if (isz > 128 && (128 + extraIsize > isz || (extraIsize & 3) !== 0)) throw fmtErr('E_FORMAT_INODE', `inode ${ino}: i_extra_isize ${extraIsize} is invalid`, { structure: 'ext4_inode', field: 'i_extra_isize', inode: ino, actual: extraIsize });
     let csumSeed = 0;
     if (this.metadataCsum) {
@@ -485,7 +506,7 @@ export class Ext4Reader implements MapSource {
       if (this.verify) {
         const hiFits = isz > 128 && extraIsize >= 4;
         const c = inodeCsum(csumSeed, raw, off, isz, hiFits);
-        const stored = v.getUint16(0x7c, true) + (hiFits ? v.getUint16(0x82, true) * 0x10000 : 0);
+        const stored = v.getUint16(off + 0x7c, true) + (hiFits ? v.getUint16(off + 0x82, true) * 0x10000 : 0);
         const actual = hiFits ? c : c & 0xffff;
         if (stored !== actual) {
           let zero = true;
@@ -495,28 +516,29 @@ export class Ext4Reader implements MapSource {
       }
     }
     const extraEnd = isz > 128 ? 128 + extraIsize : 0;
-    const mode = v.getUint16(OFF.mode, true);
-    const sizeHigh = v.getUint32(OFF.sizeHigh, true);
+    const mode = v.getUint16(off + OFF.mode, true);
+    const sizeHigh = v.getUint32(off + OFF.sizeHigh, true);
     if (sizeHigh > 0x1fffff) throw fmtErr('E_FORMAT_INODE', `inode ${ino}: size is too large (i_size_high 0x${sizeHigh.toString(16)})`, { structure: 'ext4_inode', field: 'i_size_high', inode: ino, actual: sizeHigh });
-    const xattrs = isz > 128 ? parseInodeXattrs(raw, off, isz, extraIsize, ino) : NO_XATTRS;
+    const xattrs = isz > 128 && extraEnd + 4 <= isz && v.getUint32(off + extraEnd, true) === XATTR_MAGIC ? parseInodeXattrs(raw, off, isz, extraIsize, ino) : NO_XATTRS;
     return {
       ino,
       mode,
       type: TYPE_OF[(mode >>> 12) & 0xf],
-      uid: v.getUint16(OFF.uid, true) + v.getUint16(OFF.uidHigh, true) * 0x10000,
-      gid: v.getUint16(OFF.gid, true) + v.getUint16(OFF.gidHigh, true) * 0x10000,
-      size: v.getUint32(OFF.sizeLo, true) + sizeHigh * 0x100000000,
-      linksCount: v.getUint16(OFF.links, true),
-      flags: v.getUint32(OFF.flags, true),
+      uid: v.getUint16(off + OFF.uid, true) + v.getUint16(off + OFF.uidHigh, true) * 0x10000,
+      gid: v.getUint16(off + OFF.gid, true) + v.getUint16(off + OFF.gidHigh, true) * 0x10000,
+      size: v.getUint32(off + OFF.sizeLo, true) + sizeHigh * 0x100000000,
+      linksCount: v.getUint16(off + OFF.links, true),
+      flags: v.getUint32(off + OFF.flags, true),
       generation,
-      blocks: v.getUint32(OFF.blocksLo, true) + v.getUint16(OFF.blocksHigh, true) * 0x100000000,
-      fileAcl: v.getUint32(OFF.aclLo, true) + (this.is64 ? v.getUint16(OFF.aclHigh, true) * 0x100000000 : 0),
-      atime: decodeTime(v, OFF.atime, OFF.atimeExtra, extraEnd),
-      mtime: decodeTime(v, OFF.mtime, OFF.mtimeExtra, extraEnd),
-      ctime: decodeTime(v, OFF.ctime, OFF.ctimeExtra, extraEnd),
-      crtime: OFF.crtimeExtra + 4 <= extraEnd ? decodeTime(v, OFF.crtime, OFF.crtimeExtra, extraEnd) : undefined,
-      dtime: v.getUint32(OFF.dtime, true),
-      iBlock: raw.slice(off + OFF.block, off + OFF.block + 60),
+      blocks: v.getUint32(off + OFF.blocksLo, true) + v.getUint16(off + OFF.blocksHigh, true) * 0x100000000,
+      fileAcl: v.getUint32(off + OFF.aclLo, true) + (this.is64 ? v.getUint16(off + OFF.aclHigh, true) * 0x100000000 : 0),
+      atime: decodeTime(v, off, OFF.atime, OFF.atimeExtra, extraEnd),
+      mtime: decodeTime(v, off, OFF.mtime, OFF.mtimeExtra, extraEnd),
+      ctime: decodeTime(v, off, OFF.ctime, OFF.ctimeExtra, extraEnd),
+      crtime: OFF.crtimeExtra + 4 <= extraEnd ? decodeTime(v, off, OFF.crtime, OFF.crtimeExtra, extraEnd) : undefined,
+      dtime: v.getUint32(off + OFF.dtime, true),
+      // a read-only view into the cached inode-table chunk (no copy)
+      iBlock: raw.subarray(off + OFF.block, off + OFF.block + 60),
       extraIsize,
       csumSeed,
       ibodyXattrs: xattrs,
@@ -677,19 +699,21 @@ export class Ext4Reader implements MapSource {
     const t = inode.type;
     if (inode.flags & 0x800) throw fmtErr('E_FORMAT_UNSUPPORTED', `inode ${inode.ino} is encrypted; this reader cannot decrypt it`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_flags' });
     if (t === undefined || inode.mode === 0) throw fmtErr('E_FORMAT_INODE', `inode ${inode.ino} has an invalid file type (mode 0o${inode.mode.toString(8)})`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_mode', actual: inode.mode });
-    const m = this.meta(inode);
+    const mode = inode.mode & 0o7777;
+    const xattrs = this.xattrs(inode);
+    const { uid, gid, mtime, atime, ctime } = inode;
     switch (t) {
-      case 'dir': return { type: 'dir', ...m, children: new Map() };
-      case 'file': return { type: 'file', ...m, content: this.content(inode) };
-      case 'symlink': return { type: 'symlink', ...m, target: this.symlinkTarget(inode) };
+      case 'dir': return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
+      case 'file': return { type: 'file', mode, uid, gid, mtime, atime, ctime, xattrs, content: this.content(inode) };
+      case 'symlink': return { type: 'symlink', mode, uid, gid, mtime, atime, ctime, xattrs, target: this.symlinkTarget(inode) };
       case 'chardev':
       case 'blockdev': {
         const v = new DataView(inode.iBlock.buffer, inode.iBlock.byteOffset, 60);
         const old = v.getUint32(0, true);
         const d = old !== 0 ? { major: (old >>> 8) & 0xff, minor: old & 0xff } : decodeDev(v.getUint32(4, true));
-        return { type: t, ...m, major: d.major, minor: d.minor };
+        return { type: t, mode, uid, gid, mtime, atime, ctime, xattrs, major: d.major, minor: d.minor };
       }
-      default: return { type: t, ...m };
+      default: return { type: t, mode, uid, gid, mtime, atime, ctime, xattrs };
     }
   }
 
