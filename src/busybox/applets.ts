@@ -75,8 +75,9 @@ function byteLess(d: Uint8Array, a: number, aEnd: number, b: number, bEnd: numbe
 interface NamesRun { start: number; end: number; names: string[] }
 
 /**
- * The longest run of NUL-terminated, strictly increasing applet-like names,
- * preceded by a NUL (or the start) and followed by an empty string.
+ * The longest run of NUL-terminated, strictly increasing applet-like names
+ * followed by an empty string. The first name may carry leading bytes of
+ * whatever precedes the table; readBusyboxApplets trims them.
  */
 export function findAppletNames(d: Uint8Array): NamesRun | undefined {
   let best: { start: number; end: number; count: number } | undefined;
@@ -88,7 +89,9 @@ export function findAppletNames(d: Uint8Array): NamesRun | undefined {
     // Try to read one name at i.
     let j = i;
     while (j < n && NAME_BYTE[d[j]!]) j++;
-    const isName = j > i && j < n && d[j] === 0 && j - i <= 64 && (i === 0 || d[i - 1] === 0);
+    // The first name of a run may directly follow other data (the install-location
+    // table often ends right before it, and its last byte can be a digit).
+    const isName = j > i && j < n && d[j] === 0 && j - i <= 64;
     if (isName) {
       if (runStart >= 0 && prevE === i - 1 && byteLess(d, prevS, prevE, i, j)) {
         count++;
@@ -117,7 +120,7 @@ export function findAppletNames(d: Uint8Array): NamesRun | undefined {
  * per-applet location values, or undefined when no window agrees with the
  * anchors well enough.
  */
-export function findInstallLocations(d: Uint8Array, names: string[], near?: number): number[] | undefined {
+export function findInstallLocations(d: Uint8Array, names: string[], near?: number): { offset: number; locs: number[] } | undefined {
   const count = names.length;
   const len = Math.ceil(count / 2);
   const anchors: Array<[index: number, loc: number]> = [];
@@ -155,7 +158,7 @@ export function findInstallLocations(d: Uint8Array, names: string[], near?: numb
     const b = d[best.off + (k >> 1)]!;
     locs.push((k & 1 ? b >> 4 : b) & 15);
   }
-  return locs;
+  return { offset: best.off, locs };
 }
 
 export interface ReadAppletsOptions {
@@ -196,8 +199,19 @@ export function readBusyboxApplets(binary: Uint8Array, opts: ReadAppletsOptions 
     // smaller name ("5\0" before "[\0"): retry without up to 3 leading names.
     for (let drop = 0; drop <= Math.min(3, found.names.length - 2); drop++) {
       const names = found.names.slice(drop);
-      const locs = findInstallLocations(binary, names, found.start);
-      if (locs) return names.map((name, k) => ({ name, dir: INSTALL_DIRS[locs[k]!]! }));
+      const hit = findInstallLocations(binary, names, found.start);
+      if (!hit) continue;
+      if (drop === 0) {
+        // The install-location table may end right where the names begin, its
+        // last byte read as part of the first name ("3[" for "["): cut it off.
+        const firstEnd = found.start + names[0]!.length;
+        const tableEnd = hit.offset + Math.ceil(names.length / 2);
+        if (hit.offset < firstEnd && tableEnd > found.start) {
+          if (tableEnd >= firstEnd) continue;
+          names[0] = names[0]!.slice(tableEnd - found.start);
+        }
+      }
+      return names.map((name, k) => ({ name, dir: INSTALL_DIRS[hit.locs[k]!]! }));
     }
   }
   if (opts.fallback) return parseListFull(opts.fallback());

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addBusybox, findAppletNames, INSTALL_DIRS, parseListFull, readBusyboxApplets, type Applet } from '../../src/busybox/applets.js';
 import { FileTree } from '../../src/tree/tree.js';
-import { missing } from '../helpers/prereq.js';
+import { CACHE, missing } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';
 const skip = missing({ tools: ['busybox'], files: [BUSYBOX] });
@@ -12,7 +13,7 @@ const skip = missing({ tools: ['busybox'], files: [BUSYBOX] });
 const asLines = (a: Applet[]) => a.map((x) => (x.dir === '/' ? x.name : `${x.dir.slice(1)}/${x.name}`)).sort();
 
 /** Build a fake binary: random bytes, the generated tables at random places, as busybox's build lays them out. */
-function fabricate(names: string[], locs: number[], rnd: () => number, opts: { locFirst?: boolean } = {}): Uint8Array {
+function fabricate(names: string[], locs: number[], rnd: () => number, opts: { locFirst?: boolean; adjacent?: boolean } = {}): Uint8Array {
   const enc = new TextEncoder();
   const namesBlob = enc.encode(names.join('\0') + '\0\0');
   const loc = new Uint8Array(Math.ceil(names.length / 2));
@@ -24,7 +25,9 @@ function fabricate(names: string[], locs: number[], rnd: () => number, opts: { l
     for (let i = 0; i < n; i++) b[i] = rnd() < 0.2 ? 0 : rnd() < 0.3 ? 0x61 + Math.floor(rnd() * 26) : Math.floor(rnd() * 256);
     return b;
   };
-  const parts = opts.locFirst ? [noise(3000), loc, noise(77), new Uint8Array([0]), namesBlob, noise(5000)] : [noise(4096), new Uint8Array([0]), namesBlob, noise(300), loc, noise(4000)];
+  const parts = opts.adjacent
+    ? [noise(2000), loc, namesBlob, noise(3000)] // as in a musl build: the names start right after the table, no NUL between
+    : opts.locFirst ? [noise(3000), loc, noise(77), new Uint8Array([0]), namesBlob, noise(5000)] : [noise(4096), new Uint8Array([0]), namesBlob, noise(300), loc, noise(4000)];
   const total = parts.reduce((s, p) => s + p.length, 0);
   const out = new Uint8Array(total);
   let off = 0;
@@ -86,6 +89,19 @@ describe.skipIf(skip)("Debian's busybox-static", () => {
   });
 });
 
+// Other real builds (musl, the 'tiny' and 'disk' configs) when the toolchain cache has them; not required.
+const cached = (() => {
+  const dir = join(CACHE, 'toolchain', 'busybox');
+  try { return readdirSync(dir).map((h) => join(dir, h, 'busybox')); } catch { return []; }
+})();
+const OTHER = [...(process.env.TINYIMAGE_TEST_BUSYBOX ?? '').split(':'), ...cached].filter((p) => p && existsSync(p));
+describe.skipIf(OTHER.length === 0)('other busybox builds (toolchain cache, $TINYIMAGE_TEST_BUSYBOX)', () => {
+  it.each(OTHER)('%s equals its --list-full', (p) => {
+    const theirs = execFileSync(p, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    expect(asLines(readBusyboxApplets(new Uint8Array(readFileSync(p))))).toEqual(theirs);
+  });
+});
+
 describe('applet table parser on fabricated binaries', () => {
   it('finds names and packed install locations (odd and even counts, tables in either order)', () => {
     const base = ['[', '[[', 'ash', 'awk', 'cat', 'chroot', 'ifconfig', 'init', 'linuxrc', 'ls', 'mkfs.ext2', 'mount', 'run-parts', 'sh', 'ssl_client', 'wc'];
@@ -93,12 +109,22 @@ describe('applet table parser on fabricated binaries', () => {
     for (const drop of [0, 1]) {
       const names = base.slice(0, base.length - drop);
       const locs = loc.slice(0, names.length);
-      for (const locFirst of [false, true]) {
-        const bin = fabricate(names, locs, mulberry(names.length * 7 + (locFirst ? 1 : 0)), { locFirst });
+      for (const layout of ['namesFirst', 'locFirst', 'adjacent'] as const) {
+        const bin = fabricate(names, locs, mulberry(names.length * 7 + layout.length), { locFirst: layout === 'locFirst', adjacent: layout === 'adjacent' });
         const got = readBusyboxApplets(bin);
         expect(got).toEqual(names.map((name, k) => ({ name, dir: INSTALL_DIRS[locs[k]!] })));
       }
     }
+  });
+
+  it('cuts install-location bytes that read as part of the first name ("3[" -> "[")', () => {
+    const names = ['[', '[[', 'ash', 'awk', 'cat', 'chroot', 'ifconfig', 'init', 'ls', 'mount', 'sh', 'wc'];
+    const locs = [3, 3, 1, 3, 1, 4, 2, 2, 1, 1, 1, 3];
+    locs[10] = 3; locs[11] = 3; // last table byte 0x33 = '3', glued to "["
+    names[10] = 'sha1sum';
+    const bin = fabricate(names, locs, mulberry(99), { adjacent: true });
+    expect(findAppletNames(bin)?.names[0]).toBe('3[');
+    expect(readBusyboxApplets(bin)).toEqual(names.map((name, k) => ({ name, dir: INSTALL_DIRS[locs[k]!] })));
   });
 
   it('property: random applet sets with real anchor names round-trip', () => {
@@ -108,18 +134,18 @@ describe('applet table parser on fabricated binaries', () => {
       fc.property(
         fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9_.-]{0,11}$/), { minLength: 0, maxLength: 80 }),
         fc.integer(),
-        fc.boolean(),
-        (extra, seed, locFirst) => {
+        fc.constantFrom('namesFirst', 'locFirst', 'adjacent'),
+        (extra, seed, layout) => {
           const rnd = mulberry(seed);
           const names = [...new Set([...pool, ...extra])].sort((a, b) => (Buffer.from(a).compare(Buffer.from(b))));
           const locs = names.map((n) => anchorLoc[n] ?? 1 + Math.floor(rnd() * 4));
-          const bin = fabricate(names, locs, rnd, { locFirst });
+          const bin = fabricate(names, locs, rnd, { locFirst: layout === 'locFirst', adjacent: layout === 'adjacent' });
           const got = readBusyboxApplets(bin);
           expect(got.map((a) => a.name)).toEqual(names);
           expect(got.map((a) => INSTALL_DIRS.indexOf(a.dir))).toEqual(locs);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 
