@@ -121,6 +121,17 @@ describe.skipIf(skip)('tiny initramfs', () => {
     expect(await main(['initramfs', '-o', out], { stdout: sink().stream, stderr: e2.stream })).toBe(2);
     expect(e2.text()).toMatch(/--busybox/);
     expect(await main(['initramfs', '--busybox', BUSYBOX, '-o', out, '--compress', 'xz'], { stdout: sink().stream, stderr: sink().stream })).toBe(2);
+    // A "busybox" without readable tables: the CLI falls back to running it with --list-full, and says so.
+    const fake = join(work, 'fakebox');
+    writeFileSync(fake, '#!/bin/sh\n[ "$1" = --list-full ] && printf "bin/sh\\nsbin/init\\nusr/bin/env\\n"\n', { mode: 0o755 });
+    const e3 = sink();
+    const out3 = join(work, 'cli', 'fallback.cpio');
+    expect(await main(['initramfs', '--busybox', fake, '-o', out3, '--compress', 'none'], { stdout: sink().stream, stderr: e3.stream })).toBe(0);
+    expect(e3.text()).toMatch(/warning: no busybox applet name table found.*running '.*fakebox --list-full' instead/);
+    const l3 = execFileSync('cpio', ['-itv', '--quiet', '-F', out3], { encoding: 'utf8' });
+    expect(l3).toMatch(/bin\/sh -> \/bin\/busybox/);
+    expect(l3).toMatch(/sbin\/init -> \/bin\/busybox/);
+    expect(l3).toMatch(/usr\/bin\/env -> \/bin\/busybox/);
     // A failing run leaves no partial output behind.
     const bad = join(work, 'cli2', 'x.img');
     expect(await main(['initramfs', '--busybox', '/etc/hostname', '-o', bad], { stdout: sink().stream, stderr: sink().stream })).toBe(1);
