@@ -24,13 +24,14 @@ describe.skipIf(skip)('ext writer: e2fsck -fn accepts edge trees', () => {
     }
   }
   for (const blockSize of [4096, 1024]) {
-    it(`a 20,000-entry directory (htree) at block size ${blockSize}, ext4 and ext2`, async () => {
+    it(`a 20,000-entry directory (htree) at block size ${blockSize}: ext4 half_md4, ext2 tea, ext3 legacy`, async () => {
       const { FileTree } = await import('../../src/tree/tree.js');
       const tree = new FileTree({ defaultTime: EPOCH });
       for (let i = 0; i < 20000; i++) tree.addFile(`/big/entry-${i.toString(36)}-${'x'.repeat(i % 30)}`, '');
-      for (const type of ['ext4', 'ext2'] as const) {
+      for (const [type, hashAlg] of [['ext4', 'half_md4'], ['ext2', 'tea'], ['ext3', 'legacy']] as const) {
         const img = join(t.dir, `big-${type}-${blockSize}.img`);
-        await writeImage(tree, img, { type, blockSize, epoch: EPOCH });
+        await writeImage(tree, img, { type, blockSize, epoch: EPOCH, hashAlg });
+        expect(run('dumpe2fs', ['-h', img]).stdout).toMatch(new RegExp(`Default directory hash:\\s+${hashAlg}`));
         const r = fsck(img);
         if (r.code !== 0) console.log(r.out.slice(0, 3000));
         expect(r.code).toBe(0);

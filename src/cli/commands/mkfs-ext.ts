@@ -32,6 +32,7 @@ Options:
   --uuid U             filesystem UUID (default: derived from the type, label
                        and SOURCE_DATE_EPOCH)
   --hash-seed U        htree hash seed UUID (default: derived like the UUID)
+  --hash-alg A         htree hash: half_md4 (default), tea or legacy
   --owner UID:GID      make every file owned by UID:GID
   --features LIST      mke2fs -O style toggles, e.g. ^has_journal,^metadata_csum
   --json               print a JSON summary on stdout
@@ -68,6 +69,7 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
     label: { type: 'string' },
     uuid: { type: 'string' },
     'hash-seed': { type: 'string' },
+    'hash-alg': { type: 'string' },
     owner: { type: 'string' },
     features: { type: 'string' },
     json: { type: 'boolean' },
@@ -94,6 +96,7 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
     label: values.label,
     uuid: values.uuid,
     hashSeed: values['hash-seed'],
+    hashAlg: values['hash-alg'] as Ext4Options['hashAlg'],
     features: values.features,
     headroom,
     epoch,

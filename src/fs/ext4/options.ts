@@ -31,6 +31,8 @@ export interface Ext4Options {
   uuid?: string;
   /** htree hash seed as a UUID (default: uuid v5 like the UUID). */
   hashSeed?: string;
+  /** htree hash for directories (s_def_hash_version), like mke2fs -E hash_alg= (default half_md4). */
+  hashAlg?: 'half_md4' | 'tea' | 'legacy';
   /** mke2fs -O style toggles: "^has_journal,+uninit_bg,^metadata_csum". */
   features?: string;
   /** Free space to add when sizing automatically, percent of the content (default 10). */
@@ -116,6 +118,8 @@ export interface Config {
   headroom: number;
   epoch: number;
   journalBlocks: number | undefined;
+  /** DX_HASH value (signed variant; the unsigned one is used via s_flags). */
+  hashVersion: number;
   has(f: string): boolean;
 }
 
@@ -155,9 +159,12 @@ export function resolveConfig(opts: Ext4Options = {}): Config {
   const headroom = num(opts.headroom, 'headroom', 0, 10000, 10);
   if (opts.inodes !== undefined) num(opts.inodes, 'inodes', 16, 0xfffffff0, 0);
   if (opts.journalBlocks !== undefined) num(opts.journalBlocks, 'journalBlocks', 1024, 10240000, 0);
+  const hashAlg = opts.hashAlg ?? 'half_md4';
+  const hashVersion = ({ legacy: 0, half_md4: 1, tea: 2 } as Record<string, number>)[hashAlg];
+  if (hashVersion === undefined) throw new UsageError('E_USAGE_OPTION', `hashAlg must be half_md4, tea or legacy, got '${hashAlg}'`, { field: 'hashAlg', actual: hashAlg });
   const set = toSet(features);
   return {
     type, features, set, blockSize, inodeSize, bytesPerInode, inodes: opts.inodes, reservedPercent, label, uuid, hashSeed,
-    headroom, epoch, journalBlocks: opts.journalBlocks, has: (f) => features.has(f),
+    headroom, epoch, journalBlocks: opts.journalBlocks, hashVersion, has: (f) => features.has(f),
   };
 }

@@ -20,7 +20,7 @@ import { geometry, hasSuper, type Geometry } from './layout.js';
 import { addBlock, addRange, blockMap, blockMapBlocks, extentTree, extentTreeBlocks, type Run } from './map.js';
 import { resolveConfig, type Config, type Ext4Options, type ExtType } from './options.js';
 import {
-  BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, DEFM_ACL, DEFM_XATTR_USER, DX_HASH, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, FLAGS_UNSIGNED_HASH, FT,
+  BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, DEFM_ACL, DEFM_XATTR_USER, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, FLAGS_UNSIGNED_HASH, FT,
   GOOD_OLD_INODE_SIZE, INODE_FLAGS, JBD2_CRC32C_CHKSUM, JBD2_INCOMPAT_CSUM_V3, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JOURNAL_INO, ROOT_INO,
   featureNames, groupDesc32, groupDesc64, inode as inodeStruct, jbd2Superblock, superblock,
 } from './structs.js';
@@ -188,7 +188,7 @@ function plan(tree: FileTree, cfg: Config): Plan {
   root.links = 1;
   // per-inode storage
   const dirOpts = {
-    blockSize: B, csum: cfg.has('metadata_csum'), dirIndex: cfg.has('dir_index'), hashVersion: DX_HASH.half_md4, unsignedHash: true,
+    blockSize: B, csum: cfg.has('metadata_csum'), dirIndex: cfg.has('dir_index'), hashVersion: cfg.hashVersion, unsignedHash: true,
     seed: seedWords(cfg.hashSeed),
   };
   const ibodySpace = cfg.inodeSize > GOOD_OLD_INODE_SIZE ? cfg.inodeSize - GOOD_OLD_INODE_SIZE - EXTRA_ISIZE : 0;
@@ -745,7 +745,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
     s_creator_os: 0, s_rev_level: 1, s_def_resuid: 0, s_def_resgid: 0, s_first_ino: FIRST_INO, s_inode_size: cfg.inodeSize, s_block_group_nr: 0,
     s_feature_compat: cfg.set.compat, s_feature_incompat: cfg.set.incompat, s_feature_ro_compat: cfg.set.ro_compat, s_uuid: cfg.uuid,
     s_volume_name: cfg.label, s_reserved_gdt_blocks: 0, s_journal_inum: journal ? JOURNAL_INO : 0, s_hash_seed: cfg.hashSeed,
-    s_def_hash_version: DX_HASH.half_md4, s_jnl_backup_type: journal ? 1 : 0, s_desc_size: cfg.has('64bit') ? 64 : 0,
+    s_def_hash_version: cfg.hashVersion, s_jnl_backup_type: journal ? 1 : 0, s_desc_size: cfg.has('64bit') ? 64 : 0,
     s_default_mount_opts: DEFM_XATTR_USER | DEFM_ACL, s_first_meta_bg: 0, s_mkfs_time: sbTime.lo, s_jnl_blocks: jnl,
     s_blocks_count_hi: Math.floor(g.blocks / 2 ** 32), s_r_blocks_count_hi: Math.floor(rBlocks / 2 ** 32), s_free_blocks_count_hi: Math.floor(freeBlocksTotal / 2 ** 32),
     s_min_extra_isize: big && cfg.has('extra_isize') ? EXTRA_ISIZE : 0, s_want_extra_isize: big && cfg.has('extra_isize') ? EXTRA_ISIZE : 0,
