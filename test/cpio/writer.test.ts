@@ -71,6 +71,24 @@ describe('writer', () => {
     expect(e.data.path).toBe('/etc/old');
   });
 
+  test('paths over 4095 bytes and symlink targets over 4096 bytes are CapacityErrors (the kernel would skip them)', async () => {
+    const deep = '/' + Array.from({ length: 25 }, () => 'd'.repeat(200)).join('/') + '/f';
+    const t = new FileTree();
+    t.addFile(deep, 'x');
+    const e = await rejection(concatChunks(cpioChunks(t)));
+    expect(e).toBeInstanceOf(CapacityError);
+    expect(e.code).toBe('E_LIMIT_NAME_LENGTH');
+    const ok = new FileTree();
+    ok.addFile('/' + Array.from({ length: 16 }, () => 'd'.repeat(255)).join('/').slice(0, 4094), 'x');
+    expect((await concatChunks(cpioChunks(ok))).length).toBeGreaterThan(4096);
+    const s = new FileTree();
+    s.addSymlink('/l', 'x'.repeat(4097));
+    expect((await rejection(concatChunks(cpioChunks(s)))).code).toBe('E_LIMIT_SYMLINK');
+    const s2 = new FileTree();
+    s2.addSymlink('/l', 'x'.repeat(4096));
+    expect((await readCpioTree(cpioChunks(s2))).get('/l')).toMatchObject({ target: 'x'.repeat(4096) });
+  });
+
   test('content that yields more or fewer bytes than declared is an error', async () => {
     for (const [declared, actual] of [[10, 11], [10, 9]] as const) {
       const t = new FileTree();

@@ -12,7 +12,7 @@ import { CapacityError, FormatError } from '../../errors.js';
 import type { Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
 import { fullMode, type TreeNode } from '../../tree/types.js';
-import { encodeNewcHeader, HEADER_SIZE, pad4, TRAILER_NAME } from './header.js';
+import { encodeNewcHeader, HEADER_SIZE, MAX_NAMESIZE, pad4, TRAILER_NAME } from './header.js';
 
 export interface CpioWriteOptions {
   progress?: Progress;
@@ -89,6 +89,9 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
   const emitHeader = function* (name: string, h: Omit<Parameters<typeof encodeNewcHeader>[0], 'namesize'>): Generator<Uint8Array> {
     const nameBytes = enc.encode(name);
     const namesize = nameBytes.length + 1;
+    if (namesize > MAX_NAMESIZE) {
+      throw new CapacityError('E_LIMIT_NAME_LENGTH', `/${name}: the path is ${nameBytes.length} bytes; cpio members are limited to ${MAX_NAMESIZE - 1} (the kernel skips longer names)`, { format: 'cpio', path: '/' + name, actual: nameBytes.length, expected: MAX_NAMESIZE - 1 });
+    }
     const headLen = HEADER_SIZE + namesize;
     const total = headLen + pad4(headLen);
     const full = room(total);
@@ -141,6 +144,9 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
       // every name carries the target: the kernel makes each symlink from its own member's data
       linkBytes = enc.encode(node.target);
       filesize = linkBytes.length;
+      if (filesize > MAX_NAMESIZE) {
+        throw new CapacityError('E_LIMIT_SYMLINK', `${path}: symlink target of ${filesize} bytes is longer than ${MAX_NAMESIZE} (the kernel skips such members)`, { format: 'cpio', path, actual: filesize, expected: MAX_NAMESIZE });
+      }
     }
     const dev = node.type === 'chardev' || node.type === 'blockdev' ? node : undefined;
     yield* emitHeader(archiveName(path), {
