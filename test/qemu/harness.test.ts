@@ -188,7 +188,7 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
     expect(e2.text()).toMatch(/kernel panic[\s\S]*--- console \(last lines\) ---[\s\S]*No working init found/);
     expect(readFileSync(consoleFile, 'utf8')).toMatch(/Linux version[\s\S]*end Kernel panic/);
 
-    for (const bad of [[], ['--initrd', initrd], ['--kernel', kernel.vmlinuz, '--firmware', 'coreboot'], ['--kernel', kernel.vmlinuz, '--expect', '('], ['--kernel', '/nonexistent'], ['--kernel', kernel.vmlinuz, '--timeout', '-1']]) {
+    for (const bad of [[], ['--initrd', initrd], ['--kernel', kernel.vmlinuz, '--firmware', 'coreboot'], ['--kernel', kernel.vmlinuz, '--expect', '('], ['--kernel', '/nonexistent'], ['--kernel', kernel.vmlinuz, '--timeout', '-1'], ['--kernel', kernel.vmlinuz, '--accel', 'hvf']]) {
       expect(await main(['boot', ...bad], { stdout: sink().stream, stderr: sink().stream }), bad.join(' ')).toBe(2);
     }
     expect(liveQemuCount()).toBe(0);
@@ -221,7 +221,9 @@ describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
     expect(Buffer.compare(readFileSync(disk), before)).toBe(0);
     // Through the CLI too.
     const o = sink();
-    expect(await main(['boot', '--disk', disk, '--snapshot', '--disk-if', 'ide', '--expect', 'TINYMBR-OK', '--timeout', '120'], { stdout: o.stream, stderr: sink().stream })).toBe(0);
+    const e = sink();
+    expect(await main(['boot', '--disk', disk, '--snapshot', '--disk-if', 'ide', '--accel', 'tcg', '--expect', 'TINYMBR-OK', '--timeout', '120'], { stdout: o.stream, stderr: e.stream })).toBe(0);
+    expect(e.text()).toMatch(/\(tcg\)/);
     expect(o.text()).toContain('TINYMBR-OK');
   }, 400_000);
 

@@ -6,6 +6,7 @@ import { bootQemu, type BootOptions } from '../../qemu/index.js';
 const usage = `usage: tinyimage boot (--kernel FILE [--initrd FILE] [--append STR] | --disk IMG)
                       [--firmware bios|uefi] [--expect REGEX] [--timeout SEC]
                       [--console FILE] [--memory MB] [--net user] [--snapshot]
+                      [--accel auto|kvm|tcg]
 
 Boot a kernel (+ initrd) or a disk image in qemu-system-x86_64 and stream the
 serial console to stdout (or --console FILE). KVM is used only when it
@@ -24,6 +25,7 @@ Options:
   --console FILE       write the console to FILE instead of stdout
   --memory MB          guest memory (default 256, 512 with uefi)
   --net user           user-mode network with an e1000 NIC (--net virtio: virtio-net)
+  --accel MODE         auto (default: KVM only if a probe guest runs under it), kvm or tcg
 
 Exit status: 0 when --expect matched (or, without --expect, when the guest
 powered off); 1 on timeout, kernel panic or QEMU failure, with the tail of
@@ -47,6 +49,7 @@ export const command: Command = {
       console: { type: 'string' },
       memory: { type: 'string' },
       net: { type: 'string' },
+      accel: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
     });
     const bad = (m: string, field?: string) => new UsageError('E_USAGE_ARGS', `boot: ${m}\nTry 'tinyimage boot --help'.`, field ? { field } : {});
@@ -70,6 +73,8 @@ export const command: Command = {
       memory = Number(values.memory);
       if (!Number.isInteger(memory) || memory < 16) throw bad(`--memory must be a whole number of MiB (at least 16), got '${values.memory}'`, '--memory');
     }
+    const accel = values.accel ?? 'auto';
+    if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw bad(`--accel must be auto, kvm or tcg, got '${accel}'`, '--accel');
     let net: BootOptions['net'];
     if (values.net !== undefined) {
       if (values.net === 'user' || values.net === 'e1000') net = { type: 'user', model: 'e1000' };
@@ -78,6 +83,7 @@ export const command: Command = {
     }
     const opts: BootOptions = {
       firmware,
+      accel,
       timeoutMs: timeout * 1000,
       console: values.console ?? ctx.stdout,
       ...(values.kernel ? { kernel: values.kernel } : {}),
