@@ -64,12 +64,16 @@ export interface QemuSession {
 
 // ---- process-wide cleanup -------------------------------------------------
 
-const live = new Set<ChildProcess>();
+/** Running QEMUs and the cleanup of their temporary files (OVMF vars copy). */
+const live = new Map<ChildProcess, () => void>();
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let hooksInstalled = false;
 
 function killAll(): void {
-  for (const c of live) { try { c.kill('SIGKILL'); } catch { /* already gone */ } }
+  for (const [c, cleanup] of live) {
+    try { c.kill('SIGKILL'); } catch { /* already gone */ }
+    try { cleanup(); } catch { /* best effort */ }
+  }
   live.clear();
 }
 
@@ -142,7 +146,7 @@ export function startQemu(opts: SessionOptions): QemuSession {
   const [bin, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', qemu, ...args]] : [qemu, args];
   const child = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'], detached: false });
   installHooks();
-  live.add(child);
+  live.set(child, () => fw.cleanup());
   const started = Date.now();
 
   const keep = opts.keep ?? 16 * 1024 * 1024;
