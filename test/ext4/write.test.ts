@@ -172,6 +172,30 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     }, 60000);
   }
 
+  it('an empty tree, and a tree bringing its own lost+found, pass e2fsck', async () => {
+    const { FileTree } = await import('../../src/tree/tree.js');
+    const empty = join(t.dir, 'empty.img');
+    const s = await writeImage(new FileTree(), empty, { epoch: EPOCH });
+    expect(s.size).toBeLessThanOrEqual(16 << 20);
+    expect(fsck(empty).code).toBe(0);
+    const own = new FileTree({ defaultTime: EPOCH });
+    own.mkdir('/lost+found', { mode: 0o755, uid: 7 });
+    own.addFile('/lost+found/#12', 'orphan');
+    own.mkdir('/lost+found/sub');
+    const img = join(t.dir, 'own-lpf.img');
+    await writeImage(own, img, { epoch: EPOCH });
+    expect(fsck(img).code).toBe(0);
+    const st = run('debugfs', ['-R', 'stat /lost+found', img]).stdout;
+    expect(st).toMatch(/Inode: 11\s/);
+    expect(st).toMatch(/Mode:\s+0755/);
+    expect(st).toMatch(/Links: 3/);
+    expect(run('debugfs', ['-R', 'cat /lost+found/#12', img]).stdout).toBe('orphan');
+    const { PathError } = await import('../../src/errors.js');
+    const bad = new FileTree();
+    bad.addFile('/lost+found', 'not a dir');
+    await expect(writeImage(bad, join(t.dir, 'bad.img'), { size: 16 << 20 })).rejects.toBeInstanceOf(PathError);
+  }, 60000);
+
   it('rejects unknown and unsupported features with a UsageError', async () => {
     const { writeExt4 } = await import('../../src/fs/ext4/index.js');
     const { MemoryDevice } = await import('../../src/io/device.js');
