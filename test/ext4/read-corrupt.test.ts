@@ -216,6 +216,14 @@ describe('forged structures with valid checksums', () => {
     await expectFormatError(() => openExt4(new MemoryDevice(new Uint8Array(4096))), 'E_FORMAT_MAGIC');
   });
 
+  it('a file size beyond what the filesystem can map', async () => {
+    const im = image('ext4-1k');
+    const large = im.lookup('/large');
+    put32(im.bytes, im.inodeOffset(large.ino) + 0x6c, 0x100000); // i_size_high: 2^52 bytes
+    im.fixInode(large);
+    await expectFormatError(() => im.open(), 'E_FORMAT_INODE', { inode: large.ino, field: 'i_size' });
+  });
+
   it('block numbers past the device', async () => {
     const im = image('ext4-4k');
     const large = im.lookup('/large');

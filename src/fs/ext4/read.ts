@@ -676,6 +676,15 @@ export class Ext4Reader implements MapSource {
     return dec.decode(bytes);
   }
 
+  /** Largest size a file with these flags can map: 2^32 blocks with extents, else 12 + p + p^2 + p^3 blocks. */
+  maxFileSize(flags: number): number {
+    const bs = this.blockSize;
+    if (flags & INODE_FLAGS.INLINE_DATA) return 60 + this.inodeSize;
+    if (flags & INODE_FLAGS.EXTENTS) return 2 ** 32 * bs;
+    const p = bs / 4;
+    return (12 + p + p * p + p * p * p) * bs;
+  }
+
   /** A short symlink is "fast" (target in i_block) unless it owns data blocks. */
   private hasDataBlocks(inode: Ext4Inode): boolean {
     const xblocks = inode.fileAcl !== 0 ? this.blockSize / 512 : 0;
@@ -704,7 +713,10 @@ export class Ext4Reader implements MapSource {
     const { uid, gid, mtime, atime, ctime } = inode;
     switch (t) {
       case 'dir': return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
-      case 'file': return { type: 'file', mode, uid, gid, mtime, atime, ctime, xattrs, content: this.content(inode) };
+      case 'file': {
+        if (inode.size > this.maxFileSize(inode.flags)) throw fmtErr('E_FORMAT_INODE', `inode ${inode.ino}: size ${inode.size} exceeds the largest file this filesystem can map (${this.maxFileSize(inode.flags)} bytes)`, { structure: 'ext4_inode', field: 'i_size', inode: inode.ino, actual: inode.size });
+        return { type: 'file', mode, uid, gid, mtime, atime, ctime, xattrs, content: this.content(inode) };
+      }
       case 'symlink': return { type: 'symlink', mode, uid, gid, mtime, atime, ctime, xattrs, target: this.symlinkTarget(inode) };
       case 'chardev':
       case 'blockdev': {
