@@ -4,7 +4,7 @@
  */
 import { describe, expect, test, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { FileTree } from '../../src/tree/tree.js';
 import { readContent, streamContent } from '../../src/tree/content.js';
@@ -369,4 +369,24 @@ describe.skipIf(skip || !process.env.TINYIMAGE_BENCH_TREE)('bench tree (TINYIMAG
     ro.close();
     rmSync(img, { force: true });
   }, 1_800_000);
+});
+
+describe('symlinked directories', () => {
+  test('a directory reached through several links is copied each time; fsck-clean', async () => {
+    const t = new FileTree({ defaultTime: EPOCH });
+    t.addFile('/lib/x/data.bin', bytes(3000, 5));
+    t.addSymlink('/a', 'lib');
+    t.addSymlink('/usr/lib', '../lib');
+    t.addSymlink('/usr/lib64', '/usr/lib');
+    const dev = new MemoryDevice(4 << 20);
+    const s = await writeFat(t, dev);
+    expect(s.files).toBe(4);
+    const tree = openFat(dev).tree;
+    for (const p of ['/lib/x/data.bin', '/a/x/data.bin', '/usr/lib/x/data.bin', '/usr/lib64/x/data.bin']) expect(tree.get(p)?.type, p).toBe('file');
+    if (!skip) {
+      const img = join(work.dir, 'links.img');
+      writeFileSync(img, dev.bytes);
+      expectFsckClean(img);
+    }
+  });
 });

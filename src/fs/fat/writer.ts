@@ -95,6 +95,8 @@ export interface FatSummary {
 const MAX_FILE = 0xffffffff;
 /** A directory is at most 2 MiB: 65536 entries of 32 bytes (FAT12/16 root: 65520 fixed entries). */
 const MAX_DIR_SLOTS = 65520;
+/** Guard against symlinked directories multiplying the tree without bound. */
+const MAX_ENTRIES = 2_000_000;
 const EOC32 = 0x0fffffff;
 
 interface FFile { kind: 'file'; meta: NodeMeta; content: Content; path: string; start: number; count: number }
@@ -176,6 +178,7 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
   const seenFiles = new Set<TreeNode>();
   let hardLinkCopies = 0;
   let bytes = 0;
+  let entryCount = 0;
   const skip = (path: string, why: string) => { skipped.push(path); warn(`${path}: ${why}; not written to the FAT image`); };
 
   const build = (node: DirNode, path: string, parts: string[], isRoot: boolean, active: Set<DirNode>): FDir => {
@@ -197,6 +200,9 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
         if (r.node.type === 'dir' && active.has(r.node)) { skip(cpath, `symlink to ${child.target} points to one of its own parent directories (a loop)`); continue; }
         child = r.node;
         childParts = r.parts;
+      }
+      if (++entryCount > MAX_ENTRIES) {
+        throw new CapacityError('E_LIMIT_FAT_ENTRIES', `more than ${MAX_ENTRIES} entries to write (at ${cpath}); followed symlinks to directories copy them, which can multiply the tree (try --symlinks skip)`, { path: cpath, expected: MAX_ENTRIES });
       }
       if (child.type !== 'dir' && child.type !== 'file') { skip(cpath, `${child.type === 'chardev' ? 'character device' : child.type === 'blockdev' ? 'block device' : child.type} cannot be stored on FAT`); continue; }
       checkLongName(name, cpath);
