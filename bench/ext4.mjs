@@ -31,6 +31,10 @@ if (!existsSync(mainJs)) { console.error('bench/ext4.mjs: run `npm run build` fi
 const json = args.includes('--json');
 const outDir = val('--out') ? resolve(val('--out')) : mkdtempSync(join(tmpdir(), 'tinyimage-bench-ext4-'));
 const have = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
+// CPU seconds (user + sys) via GNU time when present: steadier than wall time on a busy machine
+const gnuTime = spawnSync('/usr/bin/time', ['-f', '%U %S', 'true']).status === 0;
+const wrap = (cmd, argv) => (gnuTime ? ['/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...argv]] : [cmd, argv]);
+const cpuOf = (stderr) => { const m = /CPU ([\d.]+) ([\d.]+)/.exec(String(stderr)); return m ? +(Number(m[1]) + Number(m[2])).toFixed(2) : undefined; };
 const env = { ...process.env, SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH ?? '1700000000' };
 
 // child: run the CLI in-process and report its peak RSS
@@ -41,19 +45,21 @@ process.exit(code);`;
 
 function ours(out, size) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, 'mkfs', 'ext4', '--root', dir, '-o', out, '-q', '--json', ...(size ? ['--size', String(size)] : [])], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const [c, a] = wrap(process.execPath, ['--input-type=module', '-e', child, 'mkfs', 'ext4', '--root', dir, '-o', out, '-q', '--json', ...(size ? ['--size', String(size)] : [])]);
+  const r = spawnSync(c, a, { env, encoding: 'utf8', maxBuffer: 1 << 26 });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`ours failed (${r.status}): ${r.stderr}`);
   const rss = Number(/MAXRSS_KB (\d+)/.exec(r.stderr)?.[1] ?? 0);
   const summary = JSON.parse(r.stdout.trim().split('\n').pop());
-  return { name: 'ours ext4', seconds: +s.toFixed(3), bytes: statSync(out).size, allocatedBytes: statSync(out).blocks * 512, peakRssMiB: +(rss / 1024).toFixed(1), summary };
+  return { name: 'ours ext4', seconds: +s.toFixed(3), cpuSeconds: cpuOf(r.stderr), bytes: statSync(out).size, allocatedBytes: statSync(out).blocks * 512, peakRssMiB: +(rss / 1024).toFixed(1), summary };
 }
 function timed(name, cmd, argv, out) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
+  const [c, a] = wrap(cmd, argv);
+  const r = spawnSync(c, a, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) return { name, error: `exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-2).join(' ')}` };
-  return { name, seconds: +s.toFixed(3), bytes: statSync(out).size, allocatedBytes: statSync(out).blocks * 512 };
+  return { name, seconds: +s.toFixed(3), cpuSeconds: cpuOf(r.stderr), bytes: statSync(out).size, allocatedBytes: statSync(out).blocks * 512 };
 }
 
 // warm the page cache so the first row is not penalized
@@ -73,9 +79,11 @@ if (have('genext2fs')) {
 const fsckOk = spawnSync('e2fsck', ['-fn', join(outDir, 'ours.img')], { stdio: 'ignore' }).status === 0;
 const by = Object.fromEntries(rows.filter((r) => r.seconds !== undefined).map((r) => [r.name, r]));
 const ratio = (a, b) => (by[a] && by[b] ? +(by[a].seconds / by[b].seconds).toFixed(3) : undefined);
+const cpuRatio = (a, b) => (by[a]?.cpuSeconds && by[b]?.cpuSeconds ? +(by[a].cpuSeconds / by[b].cpuSeconds).toFixed(3) : undefined);
 const summary = {
   tree: dir, size: Number(size), rows: rows.map(({ summary: _s, ...r }) => r),
   oursVsMke2fs: ratio('ours ext4', 'mke2fs -d'), oursVsGenext2fs: ratio('ours ext4', 'genext2fs'),
+  oursCpuVsMke2fs: cpuRatio('ours ext4', 'mke2fs -d'), loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
   oursPeakRssMiB: o.peakRssMiB, oursE2fsckPasses: fsckOk, targets: { oursVsMke2fs: 0.8 },
 };
 if (!args.includes('--keep') && !val('--out')) rmSync(outDir, { recursive: true, force: true });
@@ -85,14 +93,16 @@ if (json) {
 } else {
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`tree: ${dir}   image size: ${(Number(size) / 1048576).toFixed(1)} MiB`);
-  console.log(`${'run'.padEnd(w)}  ${'wall s'.padStart(8)}  ${'allocated MiB'.padStart(13)}`);
+  console.log(`${'run'.padEnd(w)}  ${'wall s'.padStart(8)}  ${'cpu s'.padStart(7)}  ${'allocated MiB'.padStart(13)}`);
   for (const r of rows) {
     if (r.error) console.log(`${r.name.padEnd(w)}  failed: ${r.error}`);
-    else console.log(`${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(8)}  ${(r.allocatedBytes / 1048576).toFixed(1).padStart(13)}`);
+    else console.log(`${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(8)}  ${String(r.cpuSeconds ?? 'n/a').padStart(7)}  ${(r.allocatedBytes / 1048576).toFixed(1).padStart(13)}`);
   }
   const t = summary.oursVsMke2fs;
   console.log(`ours vs mke2fs -d:   ${t === undefined ? 'n/a' : `${t}x ${t <= 0.8 ? '(target 0.8x met)' : '(target 0.8x missed)'}`}`);
+  console.log(`ours vs mke2fs CPU:  ${summary.oursCpuVsMke2fs ?? 'n/a'}x (user+sys)`);
   console.log(`ours vs genext2fs:   ${summary.oursVsGenext2fs ?? 'n/a'}x`);
+  console.log(`load average:        ${summary.loadAverage.join(' ')}`);
   console.log(`ours peak RSS:       ${o.peakRssMiB} MiB`);
   console.log(`e2fsck -fn on ours:  ${fsckOk ? 'ok' : 'FAILED'}`);
 }
