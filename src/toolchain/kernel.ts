@@ -216,6 +216,8 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const buildDir = join(cacheDir, 'kernel-build', slot);
   return withLock(cacheDir, `kernel-build-${slot}`, async () => {
     if (existsSync(join(resultDir, 'bzImage'))) return result(true);
+    // Only a from-scratch build gives a usable object count for progress estimates.
+    const fresh = !existsSync(join(buildDir, 'vmlinux.o'));
     mkdirSync(buildDir, { recursive: true });
     const logFile = join(buildDir, 'build.log');
     rmSync(logFile, { force: true });
@@ -274,9 +276,10 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     progress.done();
     const bz = join(buildDir, 'arch', 'x86', 'boot', 'bzImage');
     if (!existsSync(bz)) throw new ToolError('E_TOOL_FAILED', `make bzImage succeeded but ${bz} is missing`, { path: bz });
-    // The estimate is for a from-scratch build; incremental builds compile fewer objects.
-    if (objects > (readEstimate(cacheDir, slot) ?? 0)) writeEstimate(cacheDir, slot, objects);
-    if (objects > (readEstimate(cacheDir, preset ?? base) ?? 0)) writeEstimate(cacheDir, preset ?? base, objects);
+    if (fresh) {
+      writeEstimate(cacheDir, slot, objects);
+      writeEstimate(cacheDir, preset ?? base, objects);
+    }
     storeResult(resultDir, {
       bzImage: readFileSync(bz),
       config: readFileSync(dotConfig),
