@@ -116,6 +116,12 @@ describe('golden fixtures', () => {
     expect(med.xattrs.get('user.big')?.length).toBe(768);
     expect(reader.lookup('/medium')!.fileAcl).toBeGreaterThan(0);
     expect(tree.get('/suid')!.xattrs.get('security.capability')?.length).toBe(20);
+    // POSIX ACLs: ext4's compact on-disk form (version 1) comes back in the VFS form (version 2)
+    const raw = reader.rawXattrs(reader.lookup('/acl-file')!).find((x) => x.name === 'system.posix_acl_access')!;
+    expect(raw.value![0]).toBe(1);
+    const acl = tree.get('/acl-file')!.xattrs.get('system.posix_acl_access')!;
+    expect(Buffer.from(acl).toString('hex')).toBe('0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000000ffffffff');
+    expect(tree.get('/acl-dir')!.xattrs.has('system.posix_acl_default')).toBe(true);
     // sparse file: holes as holes
     const sp = tree.get('/sparse');
     if (sp?.type !== 'file') throw new Error('not a file');
