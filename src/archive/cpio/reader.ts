@@ -187,7 +187,20 @@ export async function* listCpio(source: CpioSource): AsyncGenerator<CpioEntryInf
  * get the data from whichever name carries it. File contents are held in
  * memory.
  */
-export async function readCpioTree(source: CpioSource): Promise<FileTree> {
+export interface ReadCpioOptions {
+  /**
+   * What to do with a member the tree cannot hold safely: a name with a '..'
+   * component, a component longer than 255 bytes, a name under a symlink or a
+   * file (`link -> /tmp`, then `link/evil`), a non-directory named '.'.
+   * 'error' (default) fails the whole read with E_FORMAT_CPIO_ENTRY; 'skip'
+   * leaves that member out and reports it through `warn` (what `ls`,
+   * `extract` and openImage() use, so one hostile name does not hide the rest).
+   */
+  unsafeNames?: 'error' | 'skip';
+  warn?: (message: string) => void;
+}
+
+export async function readCpioTree(source: CpioSource, opts: ReadCpioOptions = {}): Promise<FileTree> {
   const tree = new FileTree();
   let links = new Map<string, TreeNode>();
   for await (const { info, data } of members(source, true)) {
@@ -196,6 +209,10 @@ export async function readCpioTree(source: CpioSource): Promise<FileTree> {
       addMember(tree, info, data, links);
     } catch (e) {
       if (e instanceof FormatError) throw e;
+      if (e instanceof TinyImageError && opts.unsafeNames === 'skip') {
+        opts.warn?.(`cpio: skipped member ${JSON.stringify(info.name)} at offset ${info.offset}: ${e.message}`);
+        continue;
+      }
       if (e instanceof TinyImageError) {
         throw new FormatError(`E_FORMAT_CPIO_ENTRY`, `cpio: member ${JSON.stringify(info.name)} at offset ${info.offset}: ${e.message}`, { format: 'cpio', offset: info.offset, path: info.name, reason: e.code }, { cause: e });
       }
@@ -218,10 +235,11 @@ function addMember(tree: FileTree, info: CpioEntryInfo, data: Uint8Array | undef
   const key = info.nlink > 1 ? `${info.devmajor}:${info.devminor}:${info.ino}:${info.mode >>> 12}` : undefined;
   const shared = key ? links.get(key) : undefined;
   if (shared) {
+    // the data first: a link group's data travels with one of its names, which may be one the tree refuses
+    if (shared.type === 'file' && data && data.length) shared.content = bytesContent(data);
     const existing = tree.get(path);
     if (existing?.type === 'dir') tree.remove(path);
     tree.put(path, shared, { replace: true });
-    if (shared.type === 'file' && data && data.length) shared.content = bytesContent(data);
     return;
   }
   const existing = tree.get(path);
