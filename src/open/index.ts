@@ -26,6 +26,8 @@ export interface FsImage extends TreeView {
   /** Byte offset of this filesystem inside the opened file (non-zero for partitions). */
   offset: number;
   size: number;
+  /** Problems the reader worked around (e.g. cpio members with unsafe names it left out). */
+  warnings: string[];
 }
 
 export interface DiskPartition extends PartitionInfo {
@@ -114,16 +116,17 @@ export async function openFilesystem(dev: BlockDevice, kind: ImageKind | undefin
   switch (kind) {
     case 'cpio':
     case 'cpio.gz': {
-      const tree = await readCpioTree(deviceChunks(dev));
-      return Object.assign(new TreeView(tree), { kind, info: { format: kind === 'cpio' ? 'newc cpio' : 'gzip newc cpio', bytes: dev.size }, offset, size: dev.size });
+      const warnings: string[] = [];
+      const tree = await readCpioTree(deviceChunks(dev), { unsafeNames: 'skip', warn: (m) => warnings.push(m) });
+      return Object.assign(new TreeView(tree), { kind, info: { format: kind === 'cpio' ? 'newc cpio' : 'gzip newc cpio', bytes: dev.size }, offset, size: dev.size, warnings });
     }
     case 'ext2': case 'ext3': case 'ext4': {
       const v = openExt4(dev);
-      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size });
+      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
     }
     case 'fat12': case 'fat16': case 'fat32': {
       const v = openFat(dev);
-      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size });
+      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
     }
     case 'mbr': case 'gpt':
       throw new FormatError('E_FORMAT_IS_DISK', `this is a partitioned disk (${kind.toUpperCase()}); name a partition, e.g. IMAGE:1`, { format: kind });

@@ -11,9 +11,10 @@ export const command: Command = {
 
 Extracts every entry of a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or a
 partition of a disk image (IMAGE:N) into DIR, which must be new or empty.
-Nothing is ever written outside DIR: names with '..' or absolute paths are
-rejected when the image is read, symlinks are created last and never
-followed, and parents are checked on every entry. Owners are restored when
+Nothing is ever written outside DIR: absolute names are taken relative to
+DIR; cpio members with a '..' component, a name under a symlink or a file, or
+a component over 255 bytes are left out with a warning; symlinks are created
+last and never followed, and parents are checked on every entry. Owners are restored when
 running as root; device nodes and FIFOs are created only as root (skipped with
 a warning otherwise); sockets are skipped.`,
   async run(argv, ctx) {
@@ -22,6 +23,7 @@ a warning otherwise); sockets are skipped.`,
     const img = await openImage(positionals[0]!);
     try {
       if (isDisk(img)) throw new UsageError('E_USAGE_IS_DISK', `${positionals[0]} is a partitioned disk; name a partition, e.g. ${positionals[0]}:1`);
+      for (const w of img.warnings) ctx.warn(w);
       const root = typeof process.getuid === 'function' && process.getuid() === 0;
       const r = await extractTree(img.tree, positionals[1]!, {
         warn: ctx.warn,

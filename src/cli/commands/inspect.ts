@@ -4,7 +4,7 @@ import { parseCommandArgs, type Command } from '../command.js';
 
 function fsSummary(fs: FsImage) {
   const s = fs.tree.stats();
-  return { kind: fs.kind, offset: fs.offset, size: fs.size, ...fs.info, entries: s.entries, files: s.files, directories: s.dirs, fileBytes: s.bytes };
+  return { kind: fs.kind, offset: fs.offset, size: fs.size, ...fs.info, entries: s.entries, files: s.files, directories: s.dirs, fileBytes: s.bytes, ...(fs.warnings.length ? { warnings: fs.warnings } : {}) };
 }
 
 function textBlock(o: Record<string, unknown>, indent: string): string {

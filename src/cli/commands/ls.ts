@@ -75,6 +75,7 @@ uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
         return 0;
       }
       const fs = img as FsImage;
+      for (const w of fs.warnings) ctx.warn(w);
       const start = positionals[1] ?? '/';
       const node = fs.lstat(start);
       const links = fs.tree.linkCounts();
