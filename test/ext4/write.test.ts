@@ -196,6 +196,18 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     await expect(writeImage(bad, join(t.dir, 'bad.img'), { size: 16 << 20 })).rejects.toBeInstanceOf(PathError);
   }, 60000);
 
+  it('a content that yields fewer or more bytes than its size is an E_IO_CONTENT_SIZE error', async () => {
+    const { FileTree } = await import('../../src/tree/tree.js');
+    const { streamContent } = await import('../../src/tree/content.js');
+    const { writeExt4 } = await import('../../src/fs/ext4/index.js');
+    const { MemoryDevice } = await import('../../src/io/device.js');
+    for (const actual of [5000, 15000]) {
+      const tree = new FileTree();
+      tree.addFile('/liar', streamContent(10000, async function* () { yield new Uint8Array(actual).fill(1); }));
+      await expect(writeExt4(tree, new MemoryDevice(16 << 20), {})).rejects.toMatchObject({ code: 'E_IO_CONTENT_SIZE', data: { path: '/liar' } });
+    }
+  });
+
   it('rejects unknown and unsupported features with a UsageError', async () => {
     const { writeExt4 } = await import('../../src/fs/ext4/index.js');
     const { MemoryDevice } = await import('../../src/io/device.js');

@@ -7,7 +7,7 @@
  * inode tables of used inodes only, bitmaps, group descriptors, superblocks
  * and their backups) is written. Free space is never written.
  */
-import { CapacityError, PathError, UsageError } from '../../errors.js';
+import { CapacityError, HostIOError, PathError, UsageError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { isZero } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
@@ -227,7 +227,7 @@ function plan(tree: FileTree, cfg: Config): Plan {
       // inline_data: small files live in i_block (60 bytes) + the system.data xattr (up to 68 more)
       if (cfg.has('inline_data') && c.size > 0 && c.size <= 60 + 68 && node!.xattrs.size === 0 && (c.readInto || c.readAt)) {
         const data = c.readInto ? (() => { const b = new Uint8Array(c.size); return b.subarray(0, c.readInto!(0, b)); })() : c.readAt!(0, c.size);
-        if (data.length !== c.size) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${data.length} bytes, declared ${c.size}`, { path: r.path });
+        if (data.length !== c.size) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${data.length} bytes, declared ${c.size}`, { path: r.path });
         r.inline = true;
         r.flags |= INODE_FLAGS.INLINE_DATA;
         r.iblock.set(data.subarray(0, 60));
@@ -596,7 +596,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
               const region = first >= 0 ? w.tail(first, k) : undefined;
               if (region) {
                 const got = c.readInto(pos, region.subarray(0, want));
-                if (got !== want) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${got} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
+                if (got !== want) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${got} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
                 if (want < k * B) region.fill(0, want, k * B);
                 let zero = false;
                 for (let o = 0; o < want && !zero; o += B) zero = isZero(region, o, Math.min(want, o + B));
@@ -614,7 +614,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
               }
             }
             const data = c.readInto ? scratch.subarray(0, c.readInto(pos, scratch.subarray(0, want))) : c.readAt!(pos, want);
-            if (data.length !== want) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content returned ${data.length} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
+            if (data.length !== want) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${data.length} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
             take(pos, data);
           }
         }
@@ -623,7 +623,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
         let carry: Uint8Array | undefined;
         for await (const chunk0 of c.stream()) {
           let chunk = chunk0;
-          if (pos + (carry?.length ?? 0) + chunk.length > size) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content yielded more than its declared ${size} bytes`, { path: r.path });
+          if (pos + (carry?.length ?? 0) + chunk.length > size) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content yielded more than its declared ${size} bytes`, { path: r.path });
           if (carry) { const m = new Uint8Array(carry.length + chunk.length); m.set(carry); m.set(chunk, carry.length); chunk = m; carry = undefined; }
           const whole = chunk.length - (chunk.length % B);
           if (whole) take(pos, chunk.subarray(0, whole));
@@ -631,7 +631,7 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
           if (whole < chunk.length) carry = chunk.slice(whole);
         }
         if (carry) { take(pos, carry); pos += carry.length; }
-        if (pos !== size) throw new CapacityError('E_SPACE_CONTENT', `${r.path}: content yielded ${pos} bytes, declared ${size}`, { path: r.path });
+        if (pos !== size) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content yielded ${pos} bytes, declared ${size}`, { path: r.path });
       }
     }
     mapInode(r);
