@@ -109,3 +109,34 @@ export function aclToXattr(value: Uint8Array, name: string, ino: number): Uint8A
   });
   return out;
 }
+
+/**
+ * The inverse, for writers: VFS posix_acl_xattr (version 2, as getfattr and
+ * the FileTree hold it) -> ext4's on-disk ACL (version 1, short entries for
+ * USER_OBJ/GROUP_OBJ/MASK/OTHER). Throws FormatError on a malformed value.
+ */
+export function xattrToAcl(value: Uint8Array, name: string): Uint8Array {
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  if (value.length < 4 || (value.length - 4) % 8 !== 0 || v.getUint32(0, true) !== 2) {
+    throw xerr(`${name} is not a POSIX ACL in xattr form (version 2, 8-byte entries)`, { structure: 'posix_acl_xattr', field: name });
+  }
+  const n = (value.length - 4) / 8;
+  let size = 4;
+  for (let i = 0; i < n; i++) {
+    const tag = v.getUint16(4 + i * 8, true);
+    if (tag === 2 || tag === 8) size += 8;
+    else if (tag === 1 || tag === 4 || tag === 0x10 || tag === 0x20) size += 4;
+    else throw xerr(`${name}: unknown ACL tag 0x${tag.toString(16)}`, { structure: 'posix_acl_xattr', field: name, actual: tag });
+  }
+  const out = new Uint8Array(size);
+  const w = new DataView(out.buffer);
+  w.setUint32(0, 1, true);
+  let o = 4;
+  for (let i = 0; i < n; i++) {
+    const tag = v.getUint16(4 + i * 8, true);
+    w.setUint16(o, tag, true);
+    w.setUint16(o + 2, v.getUint16(6 + i * 8, true), true);
+    if (tag === 2 || tag === 8) { w.setUint32(o + 4, v.getUint32(8 + i * 8, true), true); o += 8; } else o += 4;
+  }
+  return out;
+}
