@@ -1,5 +1,5 @@
 import { describe, expect, it, afterAll } from 'vitest';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missing, run } from '../helpers/prereq.js';
 import { readContent } from '../../src/tree/content.js';
@@ -171,6 +171,27 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
       }
     }, 60000);
   }
+
+  it('identical xattr sets beyond the inode share one block (h_refcount), 128-byte inodes', async () => {
+    const { FileTree } = await import('../../src/tree/tree.js');
+    const tree = new FileTree({ defaultTime: EPOCH });
+    const label = { 'security.selinux': 'system_u:object_r:usr_t:s0\0' };
+    for (let i = 0; i < 1100; i++) tree.addFile(`/f${i}`, 'x', { xattrs: label });
+    tree.addFile('/other', 'y', { xattrs: { 'user.k': 'v' } });
+    const img = join(t.dir, 'xshare.img');
+    await writeImage(tree, img, { inodeSize: 128, epoch: EPOCH });
+    const r = fsck(img);
+    if (r.code !== 0) console.log(r.out.slice(0, 3000));
+    expect(r.code).toBe(0);
+    const st = debugfsStats(img, ['/f0', '/f1099', '/f1023', '/f1024', '/other'], t.dir);
+    expect(st.get('/f0')!.xattrs.get('security.selinux')).toBe('"system_u:object_r:usr_t:s0\\000"');
+    const cmds = join(t.dir, 'xshare.cmds');
+    writeFileSync(cmds, [...tree.root.children.keys()].map((k) => `stat /${k}`).join('\n'));
+    const out = run('debugfs', ['-f', cmds, img]).stdout;
+    const counts = new Map<string, number>();
+    for (const m of out.matchAll(/File ACL: (\d+)/g)) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+    expect([...counts.values()].sort((a, b) => a - b)).toEqual([1, 76, 1024]);
+  }, 60000);
 
   it('an empty tree, and a tree bringing its own lost+found, pass e2fsck', async () => {
     const { FileTree } = await import('../../src/tree/tree.js');

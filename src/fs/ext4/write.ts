@@ -521,14 +521,25 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
     mapInode(r);
   }
   // ------------------------------------------------------------- xattr blocks
+  // identical attribute sets share one block (h_refcount), at most 1024 inodes per block like the kernel
+  const xsets = new Map<string, { block: Uint8Array; users: Rec[] }>();
   for (const r of recs) {
     if (!r || !r.xblock?.length) continue;
-    const blk = al.alloc();
     const b = encodeBlock(r.xblock, B);
-    if (metaCsum) new DataView(b.buffer).setUint32(0x10, xattrBlockCsum(fsSeed, blk, b), true);
-    w.put(blk, b);
-    r.fileAcl = blk;
-    r.blocks += 1;
+    const key = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+    const set = xsets.get(key);
+    if (set) set.users.push(r); else xsets.set(key, { block: b, users: [r] });
+  }
+  for (const { block, users } of xsets.values()) {
+    for (let i = 0; i < users.length; i += 1024) {
+      const share = users.slice(i, i + 1024);
+      const b = block.slice();
+      const blk = al.alloc();
+      new DataView(b.buffer).setUint32(4, share.length, true); // h_refcount
+      if (metaCsum) new DataView(b.buffer).setUint32(0x10, xattrBlockCsum(fsSeed, blk, b), true);
+      w.put(blk, b);
+      for (const r of share) { r.fileAcl = blk; r.blocks += 1; }
+    }
   }
   // ------------------------------------------------------------------ journal
   let journal: Rec | undefined;
