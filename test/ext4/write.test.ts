@@ -193,6 +193,25 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     expect([...counts.values()].sort((a, b) => a - b)).toEqual([1, 76, 1024]);
   }, 60000);
 
+  it('POSIX ACLs given in the Linux xattr format are stored in ext4\'s format (debugfs converts them back)', async () => {
+    const { FileTree } = await import('../../src/tree/tree.js');
+    const acl = (entries: Array<[number, number, number]>) => {
+      const b = Buffer.alloc(4 + entries.length * 8);
+      b.writeUInt32LE(2, 0);
+      entries.forEach(([tag, perm, id], i) => { b.writeUInt16LE(tag, 4 + i * 8); b.writeUInt16LE(perm, 6 + i * 8); b.writeUInt32LE(id, 8 + i * 8); });
+      return new Uint8Array(b);
+    };
+    const access = acl([[1, 6, 0xffffffff], [2, 4, 1000], [4, 4, 0xffffffff], [8, 4, 100], [0x10, 4, 0xffffffff], [0x20, 0, 0xffffffff]]);
+    const tree = new FileTree({ defaultTime: EPOCH });
+    tree.addFile('/acl', 'x', { mode: 0o640, xattrs: new Map([['system.posix_acl_access', access]]) });
+    const img = join(t.dir, 'acl.img');
+    await writeImage(tree, img, { epoch: EPOCH });
+    expect(fsck(img).code).toBe(0);
+    const out = join(t.dir, 'acl.val');
+    run('debugfs', ['-R', `ea_get -f ${out} /acl system.posix_acl_access`, img]);
+    expect(Buffer.compare(readFileSync(out), Buffer.from(access))).toBe(0);
+  }, 60000);
+
   it('an empty tree, and a tree bringing its own lost+found, pass e2fsck', async () => {
     const { FileTree } = await import('../../src/tree/tree.js');
     const empty = join(t.dir, 'empty.img');
