@@ -81,6 +81,7 @@ export const command: Command = {
       else if (values.net === 'virtio') net = { type: 'user', model: 'virtio-net' };
       else throw bad(`--net must be user (e1000) or virtio, got '${values.net}'`, '--net');
     }
+    if (values.append !== undefined && !/(^|\s)console=ttyS0\b/.test(values.append)) ctx.warn("--append has no console=ttyS0: the kernel's messages will not reach the serial console shown here");
     const opts: BootOptions = {
       firmware,
       accel,
