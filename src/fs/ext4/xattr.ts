@@ -36,9 +36,32 @@ export function xattrEntries(x: Map<string, Uint8Array>, path: string): XEntry[]
   for (const [full, value] of x) {
     const { index, name } = splitXattrName(full, path);
     if (name.length > 255) throw new UsageError('E_USAGE_XATTR_NAME', `${path}: xattr name '${full}' is too long`, { path, field: full });
-    out.push({ index, name, value, full });
+    out.push({ index, name, value: index === 2 || index === 3 ? aclToDisk(value) : value, full });
   }
   return out.sort(sortKey);
+}
+
+/**
+ * POSIX ACLs arrive in the Linux xattr format (version 2, 8-byte entries,
+ * what getfattr shows); ext4 stores its own format (version 1, 4-byte
+ * entries for USER_OBJ/GROUP_OBJ/MASK/OTHER, 8-byte for USER/GROUP).
+ * Values not in the xattr format are kept as they are.
+ */
+export function aclToDisk(v: Uint8Array): Uint8Array {
+  if (v.length < 4 || (v.length - 4) % 8 !== 0) return v;
+  const dv = new DataView(v.buffer, v.byteOffset, v.length);
+  if (dv.getUint32(0, true) !== 2) return v;
+  const n = (v.length - 4) / 8;
+  const out: number[] = [1, 0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    const tag = dv.getUint16(4 + i * 8, true);
+    const perm = dv.getUint16(6 + i * 8, true);
+    const id = dv.getUint32(8 + i * 8, true);
+    out.push(tag & 0xff, tag >> 8, perm & 0xff, perm >> 8);
+    if (tag === 0x02 || tag === 0x08) out.push(id & 0xff, (id >>> 8) & 0xff, (id >>> 16) & 0xff, id >>> 24);
+    else if (tag !== 0x01 && tag !== 0x04 && tag !== 0x10 && tag !== 0x20) return v;
+  }
+  return Uint8Array.from(out);
 }
 
 /**
