@@ -236,6 +236,15 @@ describe('forged structures with valid checksums', () => {
     await expectFormatError(() => readContent(f.content), 'E_FORMAT_BLOCK_RANGE', { inode: large.ino });
   });
 
+  it('directory blocks that repeat (ext2 block map pointing twice at one block)', async () => {
+    const im = image('ext2-1k');
+    const big = im.lookup('/bigdir');
+    const off = im.inodeOffset(big.ino) + 0x28;
+    expect(u32(im.bytes, off + 4)).not.toBe(0);
+    put32(im.bytes, off + 4, u32(im.bytes, off + 8)); // logical block 1 := physical of logical block 2
+    await expectFormatError(() => im.open(), 'E_FORMAT_DIRENT', { inode: big.ino });
+  });
+
   it('indirect block cycle (ext2)', async () => {
     const im = image('ext2-1k');
     const sp = im.lookup('/sparse');
