@@ -73,6 +73,35 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
     expect(fsck(out).code).toBe(0);
   }, 60000);
 
+  it('--list FILE (gen_init_cpio): devices, FIFOs, sockets and owners come out right without root', async () => {
+    const list = join(t.dir, 'list.txt');
+    writeFileSync(list, [
+      'dir /dev 0755 0 0',
+      'nod /dev/console 0600 0 0 c 5 1',
+      'nod /dev/sda 0660 0 6 b 8 0',
+      'pipe /run/fifo 0644 0 0',
+      'sock /run/sock 0755 0 0',
+      `file /etc/hostname ${join(root, 'etc/hostname')} 0644 1000 1000`,
+      'slink /bin/sh busybox 0777 0 0',
+      `file /bin/su ${join(root, 'etc/hostname')} 04755 0 0`,
+    ].join('\n') + '\n');
+    const out = join(t.dir, 'o', 'list.img');
+    const r = await cli(['mkfs', 'ext4', '--list', list, '-o', out, '-q'], { SOURCE_DATE_EPOCH: '1600000000' });
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(fsck(out).code).toBe(0);
+    const st = (p: string) => run('debugfs', ['-R', `stat ${p}`, out]).stdout;
+    expect(st('/dev/console')).toMatch(/Type: character special\s+Mode:\s+0600/);
+    expect(st('/dev/console')).toMatch(/Device major\/minor number: 05:01/);
+    expect(st('/dev/sda')).toMatch(/Type: block special\s+Mode:\s+0660/);
+    expect(st('/dev/sda')).toMatch(/Group:\s+6/);
+    expect(st('/run/fifo')).toMatch(/Type: FIFO/);
+    expect(st('/run/sock')).toMatch(/Type: socket/);
+    expect(st('/etc/hostname')).toMatch(/User:\s+1000\s+Group:\s+1000/);
+    expect(st('/bin/su')).toMatch(/Mode:\s+04755/);
+    expect(st('/bin/sh')).toMatch(/Fast link dest: "busybox"/);
+  }, 60000);
+
   it('a too-small --size fails with E_SPACE_FS naming the bytes needed and leaves no output file', async () => {
     const dir = join(t.dir, 'small');
     const out = join(dir, 'x.img');
