@@ -5,7 +5,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { TinyImageError, UsageError } from '../errors.js';
+import { parseListFull, readBusyboxApplets, type Applet } from '../busybox/applets.js';
 import { hostError } from '../io/file.js';
 import { pathContent } from '../host/content.js';
 import { writeChunksToFile } from '../host/stream.js';
@@ -110,12 +111,31 @@ export function finishTree(ctx: BuildContext, tree: FileTree): FileTree {
   return tree;
 }
 
+/**
+ * The applets of a busybox binary, read from its own tables; when they
+ * cannot be found (an unusual build), `busybox --list-full` is run instead,
+ * through the toolchain runner, provided the binary is a host file.
+ */
+export async function busyboxApplets(ctx: BuildContext, busybox: Uint8Array): Promise<Applet[]> {
+  try {
+    return readBusyboxApplets(busybox);
+  } catch (e) {
+    const path = typeof ctx.spec.busybox === 'string' ? ctx.spec.busybox : undefined;
+    if (!(e instanceof TinyImageError) || e.code !== 'E_FORMAT_BUSYBOX' || !path) throw e;
+    ctx.warn(`${e.message}; running '${path} --list-full' instead`);
+    const { run } = await import('../toolchain/run.js');
+    const r = await run(path, ['--list-full'], { captureStdout: true });
+    return parseListFull(r.stdout);
+  }
+}
+
 /** The tiny initramfs tree of the spec (busybox + /init + optional extra directory). */
 export async function initramfsTree(ctx: BuildContext, busybox: Uint8Array): Promise<FileTree> {
   const { tinyInitramfsTree } = await import('../initramfs/tiny.js');
   const i = ctx.spec.initramfs ?? {};
   const tree = tinyInitramfsTree({
     busybox,
+    applets: await busyboxApplets(ctx, busybox),
     ...(i.init ? { init: readHostFile(i.init, 'init script') } : {}),
     ...(i.add ? { add: hostDir(i.add, 'initramfs.add directory') } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
