@@ -91,7 +91,7 @@ export const DEFAULT_CONSOLE_CMDLINE = 'console=tty0 console=ttyS0';
 export const BUILTIN_SERVICES: Record<string, (o: { iface: string }) => ServiceDef> = {
   syslogd: () => ({ run: 'exec syslogd -n', applets: ['syslogd'] }),
   klogd: () => ({ run: 'sv start syslogd || exit 1\nexec klogd -n', applets: ['klogd', 'sv'] }),
-  udhcpc: ({ iface }) => ({ run: `exec udhcpc -f -i ${iface} -s /usr/share/udhcpc/default.script`, applets: ['udhcpc', 'ip', 'grep', 'mv'] }),
+  udhcpc: ({ iface }) => ({ run: `${S.waitForInterface(iface)}\nexec udhcpc -f -i ${iface} -s /usr/share/udhcpc/default.script`, applets: ['udhcpc', 'ip', 'grep', 'mv', 'sleep'] }),
 };
 
 const NAME_RE = /^[a-z_][a-z0-9_.-]{0,31}$/;

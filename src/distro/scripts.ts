@@ -39,10 +39,10 @@ ${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o
 # buses with disks and network cards first (cpu/acpi/platform modules are slower to load).
 if [ -d "/lib/modules/$(uname -r)" ]; then
   (
-    set -f
     aliases=$(for dev in /sys/bus/*/devices/*; do
       [ -e "$dev/driver" ] || [ ! -r "$dev/modalias" ] || cat "$dev/modalias"
     done 2>/dev/null | sort -u)
+    set -f
     for alias in $(echo "$aliases" | grep -E '^(pci|virtio|usb|scsi|mmc|nvme):') $(echo "$aliases" | grep -vE '^(pci|virtio|usb|scsi|mmc|nvme):'); do
       modprobe -q "$alias" 2>/dev/null
     done
@@ -82,6 +82,11 @@ kern.*                  /var/log/kern.log
 }
 
 export const PATH_LINE = 'export PATH=/sbin:/usr/sbin:/bin:/usr/bin';
+
+/** Busybox sh prelude of a run script waiting quietly for a network interface to appear. */
+export function waitForInterface(iface: string): string {
+  return `while [ ! -e /sys/class/net/${iface} ]; do sleep 1; done`;
+}
 
 export function serviceRun(body: string, serviceDir: string): string {
   return `#!/bin/sh\n${PATH_LINE}\nexport SVDIR=${serviceDir}\nexec 2>&1\n${body.trimEnd()}\n`;
