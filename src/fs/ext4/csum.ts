@@ -24,9 +24,14 @@ export function fsCsumSeed(uuid: Uint8Array): number {
   return crc32cUpdate(0xffffffff, uuid);
 }
 
+const SEED_SCRATCH = new Uint8Array(8);
+const SEED_VIEW = new DataView(SEED_SCRATCH.buffer);
+
 /** Seed for per-inode structures (extent blocks, directory blocks): seed + inode number + generation. */
 export function inodeCsumSeed(fsSeed: number, ino: number, generation: number): number {
-  return crc32cUpdate(crc32cUpdate(fsSeed, le32(ino)), le32(generation));
+  SEED_VIEW.setUint32(0, ino >>> 0, true);
+  SEED_VIEW.setUint32(4, generation >>> 0, true);
+  return crc32cUpdate(fsSeed, SEED_SCRATCH, 0, 8);
 }
 
 /** Superblock checksum over bytes [0, 0x3fc) of the 1024-byte superblock. */
@@ -40,16 +45,20 @@ export function superblockCsum(sb: Uint8Array): number {
  * Returns the 32-bit value; the low 16 bits go to l_i_checksum_lo, the high
  * 16 to i_checksum_hi when the inode is large enough.
  */
+const OFF_GEN = inodeStruct.offsetOf('i_generation');
+const OFF_CSUM_LO = inodeStruct.offsetOf('l_i_checksum_lo');
+const OFF_CSUM_HI = inodeStruct.offsetOf('i_checksum_hi');
+
 export function inodeCsum(fsSeed: number, ino: number, raw: Uint8Array): number {
-  const gen = new DataView(raw.buffer, raw.byteOffset).getUint32(inodeStruct.offsetOf('i_generation'), true);
+  const gen = (raw[OFF_GEN]! | (raw[OFF_GEN + 1]! << 8) | (raw[OFF_GEN + 2]! << 16) | (raw[OFF_GEN + 3]! << 24)) >>> 0;
   let c = inodeCsumSeed(fsSeed, ino, gen);
-  const lo = inodeStruct.offsetOf('l_i_checksum_lo');
+  const lo = OFF_CSUM_LO;
   c = crc32cUpdate(c, raw, 0, lo);
   c = crc32cUpdate(c, ZERO4, 0, 2);
   c = crc32cUpdate(c, raw, lo + 2, GOOD_OLD_INODE_SIZE);
   if (raw.length > GOOD_OLD_INODE_SIZE) {
-    const extra = new DataView(raw.buffer, raw.byteOffset).getUint16(GOOD_OLD_INODE_SIZE, true);
-    const hi = inodeStruct.offsetOf('i_checksum_hi');
+    const extra = raw[GOOD_OLD_INODE_SIZE]! | (raw[GOOD_OLD_INODE_SIZE + 1]! << 8);
+    const hi = OFF_CSUM_HI;
     if (GOOD_OLD_INODE_SIZE + extra >= INODE_CSUM_HI_END) {
       c = crc32cUpdate(c, raw, GOOD_OLD_INODE_SIZE, hi);
       c = crc32cUpdate(c, ZERO4, 0, 2);
@@ -64,10 +73,11 @@ export function inodeCsum(fsSeed: number, ino: number, raw: Uint8Array): number 
 /** Store the inode checksum into `raw` in place. */
 export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void {
   const c = inodeCsum(fsSeed, ino, raw);
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  dv.setUint16(inodeStruct.offsetOf('l_i_checksum_lo'), c & 0xffff, true);
-  if (raw.length > GOOD_OLD_INODE_SIZE && GOOD_OLD_INODE_SIZE + dv.getUint16(GOOD_OLD_INODE_SIZE, true) >= INODE_CSUM_HI_END) {
-    dv.setUint16(inodeStruct.offsetOf('i_checksum_hi'), c >>> 16, true);
+  raw[OFF_CSUM_LO] = c & 0xff;
+  raw[OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
+  if (raw.length > GOOD_OLD_INODE_SIZE && GOOD_OLD_INODE_SIZE + (raw[GOOD_OLD_INODE_SIZE]! | (raw[GOOD_OLD_INODE_SIZE + 1]! << 8)) >= INODE_CSUM_HI_END) {
+    raw[OFF_CSUM_HI] = (c >>> 16) & 0xff;
+    raw[OFF_CSUM_HI + 1] = c >>> 24;
   }
 }
 
