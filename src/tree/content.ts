@@ -56,6 +56,18 @@ export const MAX_IN_MEMORY = 2 ** 31 - 1;
 /** Read a whole content into memory (for small files and tests). */
 export async function readContent(c: Content): Promise<Uint8Array> {
   if (c.size > MAX_IN_MEMORY) throw new CapacityError('E_LIMIT_MEMORY', `content of ${c.size} bytes is too large to read into memory; stream it with content.stream()`, { actual: c.size, expected: MAX_IN_MEMORY });
+  if (c.readInto) {
+    // straight into the result: no intermediate buffer to copy and collect
+    const out = new Uint8Array(c.size);
+    let off = 0;
+    while (off < c.size) {
+      const n = c.readInto(off, out.subarray(off));
+      if (!(n > 0)) break;
+      off += n;
+    }
+    if (off !== c.size) throw new RangeError(`content yielded ${off} bytes, declared ${c.size}`);
+    return out;
+  }
   if (c.readAt) return c.readAt(0, c.size).slice();
   const out = new Uint8Array(c.size);
   let off = 0;
