@@ -31,6 +31,7 @@ import {
 import { parseDirBlock, parseInlineDir, type RawDirEntry } from './readdir.js';
 import { findRun, inodeRuns, type MapSource, type Run } from './readmap.js';
 import { aclToXattr, parseInodeXattrs, parseXattrBlock, type RawXattr } from './readxattr.js';
+import { journalOverlay } from './readjournal.js';
 import {
   BG_BLOCK_UNINIT, BG_INODE_UNINIT, EXT4_MAGIC, FEATURES, INODE_FLAGS, ROOT_INO, SUPERBLOCK_OFFSET, XATTR_MAGIC,
   featureNames, groupDesc32, groupDesc64, inode as inodeStruct, superblock as superblockStruct,
@@ -39,6 +40,12 @@ import {
 export interface Ext4OpenOptions {
   /** Verify metadata checksums (default true). */
   verify?: boolean;
+  /**
+   * When the filesystem needs recovery, read it as the kernel would after
+   * replaying the journal (default true). The device is never written: the
+   * journalled blocks are served from the journal.
+   */
+  replayJournal?: boolean;
 }
 
 export interface Ext4Info {
@@ -87,8 +94,10 @@ export interface Ext4Info {
   wantExtraIsize: number;
   /** metadata_csum checksum seed in use (when metadata_csum). */
   checksumSeed?: number;
-  /** The journal holds transactions not yet replayed (needs_recovery); this reader does not replay them. */
+  /** The journal holds transactions not yet replayed (needs_recovery). */
   needsRecovery: boolean;
+  /** Set when committed journal transactions were laid over the filesystem for reading (see replayJournal). */
+  journalReplay?: { transactions: number; blocks: number };
 }
 
 export interface Ext4Volume {
@@ -846,19 +855,33 @@ function fsType(compat: number, incompat: number, roCompat: number): 'ext2' | 'e
   return compat & 0x4 ? 'ext3' : 'ext2';
 }
 
+/**
+ * A reader for `dev`; when the filesystem needs recovery (and
+ * opts.replayJournal is not false), a reader of the journal-replayed view.
+ */
+export function openExt4Reader(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ext4Reader {
+  const r = new Ext4Reader(dev, opts);
+  if (!r.info.needsRecovery || opts.replayJournal === false || r.info.journalInode === 0 || !(r.info.featureBits.compat & 0x4)) return r;
+  const replay = journalOverlay(r, r.info.journalInode);
+  if (!replay) return r;
+  const replayed = new Ext4Reader(replay.dev, opts);
+  replayed.info.journalReplay = { transactions: replay.transactions, blocks: replay.blocks };
+  return replayed;
+}
+
 /** Open an ext2/3/4 filesystem and read its tree (contents stay lazy). */
 export function openExt4(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ext4Volume {
-  const reader = new Ext4Reader(dev, opts);
+  const reader = openExt4Reader(dev, opts);
   return { tree: reader.tree(), info: reader.info, reader };
 }
 
 /** Superblock/group information only, without walking the tree. */
 export function readExt4Info(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ext4Info {
-  return new Ext4Reader(dev, opts).info;
+  return openExt4Reader(dev, opts).info;
 }
 
 /** Decode one inode (for inspect tools). */
 export function readExt4Inode(dev: BlockDevice | Ext4Reader, ino: number, opts: Ext4OpenOptions = {}): Ext4Inode {
-  const r = dev instanceof Ext4Reader ? dev : new Ext4Reader(dev, opts);
+  const r = dev instanceof Ext4Reader ? dev : openExt4Reader(dev, opts);
   return r.inode(ino);
 }
