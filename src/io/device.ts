@@ -12,6 +12,12 @@ export interface BlockDevice {
   readonly size: number;
   /** Read exactly `length` bytes at `offset`. Throws FormatError E_IO_RANGE past the end. */
   readAt(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: read exactly `target.length` bytes at `offset` into `target`
+   * (no allocation; same range rules as readAt). Readers that fill a buffer
+   * of their own (readContent, readInto of file contents) prefer it.
+   */
+  readInto?(offset: number, target: Uint8Array): void;
   /** Write `data` at `offset`. Throws RangeError past the end. */
   writeAt(offset: number, data: Uint8Array): void;
   /** Persist buffered writes (no-op for memory). */
@@ -35,6 +41,10 @@ export class MemoryDevice implements BlockDevice {
     checkRange(this, offset, length);
     return this.bytes.slice(offset, offset + length);
   }
+  readInto(offset: number, target: Uint8Array): void {
+    checkRange(this, offset, target.length);
+    target.set(this.bytes.subarray(offset, offset + target.length));
+  }
   writeAt(offset: number, data: Uint8Array): void {
     if (offset < 0 || offset + data.length > this.bytes.length) throw new RangeError(`write of ${data.length} bytes at ${offset} outside device of ${this.bytes.length}`);
     this.bytes.set(data, offset);
@@ -52,6 +62,11 @@ export class SubDevice implements BlockDevice {
   readAt(offset: number, length: number): Uint8Array {
     checkRange(this, offset, length);
     return this.parent.readAt(this.offset + offset, length);
+  }
+  readInto(offset: number, target: Uint8Array): void {
+    checkRange(this, offset, target.length);
+    if (this.parent.readInto) this.parent.readInto(this.offset + offset, target);
+    else target.set(this.parent.readAt(this.offset + offset, target.length));
   }
   writeAt(offset: number, data: Uint8Array): void {
     if (offset < 0 || offset + data.length > this.size) throw new RangeError(`write of ${data.length} bytes at ${offset} outside window of ${this.size}`);

@@ -63,6 +63,18 @@ export class FileDevice implements BlockDevice {
     return buf;
   }
 
+  readInto(offset: number, target: Uint8Array): void {
+    checkRange(this, offset, target.length);
+    let done = 0;
+    while (done < target.length) {
+      const n = readSync(this.fd, target, done, target.length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    // as readAt: bytes past the end of the file (a device larger than the file) read as zeros
+    if (done < target.length) target.fill(0, done);
+  }
+
   writeAt(offset: number, data: Uint8Array): void {
     if (this.readonly) throw new HostIOError('E_IO_READONLY', `${this.path} is open read-only`, { path: this.path });
     if (offset < 0 || offset + data.length > this.size) throw new RangeError(`write of ${data.length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
