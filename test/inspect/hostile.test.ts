@@ -10,7 +10,7 @@
  * (exit 1, one line, no stack).
  */
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, symlinkSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,7 +18,7 @@ import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { readCpioTree } from '../../src/archive/cpio/index.js';
 import { extractTree } from '../../src/host/extract.js';
-import { have, missing } from '../helpers/prereq.js';
+import { have, missing, REPO } from '../helpers/prereq.js';
 
 const enc = new TextEncoder();
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -282,6 +282,26 @@ describe('hostile newc archives written by hand', () => {
     const t = await readCpioTree(newc([FILE('../evil'), FILE('ok')]), { unsafeNames: 'skip', warn: (m) => warned.push(m) });
     expect([...t.walk()].map((e) => e.path)).toEqual(['/', '/ok']);
     expect(warned).toHaveLength(1);
+  });
+});
+
+const BIN = join(REPO, 'bin/tinyimage.js');
+describe.skipIf(!existsSync(join(REPO, 'dist/cli/main.js')))('the real binary (after npm run build)', () => {
+  it('warns on stderr and exits 0 for skipped members; one line and exit 1 for a broken archive', () => {
+    const a = join(sandbox, 'a.cpio');
+    writeFileSync(a, newc([FILE('ok', 'ok'), FILE(`../../${uniq}`), LINK('l', '/tmp'), FILE('l/x')]));
+    before = snapshot(sandbox, out);
+    const r = spawnSync(process.execPath, [BIN, 'extract', a, out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tinyimage: warning: cpio: skipped member "..\/..\//), expect.stringMatching(/^tinyimage: warning: cpio: skipped member "l\/x"/)]);
+    expect(r.stdout).toBe(`extracted 2 entries into ${out}\n`);
+    rmSync(out, { recursive: true });
+    writeFileSync(a, newc([FILE('a', 'x')]).subarray(0, 100));
+    before = snapshot(sandbox, out);
+    const bad = spawnSync(process.execPath, [BIN, 'extract', a, out], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^tinyimage extract: cpio: truncated header at offset 0: 100 of 110 bytes\n$/);
+    expect(existsSync(out)).toBe(false);
   });
 });
 
