@@ -304,6 +304,19 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     }, 60000);
   }
 
+  it('a 64 GiB filesystem for a small tree: quick, sparse, e2fsck-clean', async () => {
+    const img = join(t.dir, 'large.img');
+    const t0 = Date.now();
+    const s = await writeImage(edgeTree({ bigDir: 10, sparseHuge: false }), img, { size: 64 * 2 ** 30, epoch: EPOCH });
+    const ms = Date.now() - t0;
+    expect(s.groups).toBe(512);
+    expect(lstatSync(img).blocks * 512).toBeLessThan(80 << 20);
+    expect(ms).toBeLessThan(20000);
+    const r = fsck(img);
+    if (r.code !== 0) console.log(r.out.slice(0, 3000));
+    expect(r.code).toBe(0);
+  }, 120000);
+
   it('uses the whole device, keeps free space as holes and honours reserved percent', async () => {
     const img = join(t.dir, 'holes.img');
     const s = await writeImage(edgeTree({ bigDir: 10, sparseHuge: false }), img, { size: 256 << 20, reservedPercent: 1, epoch: EPOCH });

@@ -428,6 +428,8 @@ class BlockWriter {
   }
 }
 
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, i) => { let n = 0; for (let x = i; x; x >>= 1) n += x & 1; return n; });
+
 function splitTime(t: Timespec, big: boolean): { lo: number; extra: number } {
   let sec = Math.floor(t.sec);
   const nsec = Math.min(999999999, Math.max(0, Math.floor(t.nsec)));
@@ -690,7 +692,15 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
     const count = Math.min(g.bpg, g.blocks - start);
     const bb = new Uint8Array(B);
     let used = 0;
-    for (let i = 0; i < count; i++) if (al.isUsed(start + i)) { bb[i >>> 3]! |= 1 << (i & 7); used++; }
+    if (start % 8 === 0) {
+      // byte-aligned (4K blocks, or any group when first_data_block is 0): copy whole bytes
+      const whole = count >>> 3;
+      bb.set(al.used.subarray(start >>> 3, (start >>> 3) + whole));
+      for (let i = 0; i < whole; i++) used += POPCOUNT[bb[i]!]!;
+      for (let i = whole * 8; i < count; i++) if (al.isUsed(start + i)) { bb[i >>> 3]! |= 1 << (i & 7); used++; }
+    } else {
+      for (let i = 0; i < count; i++) if (al.isUsed(start + i)) { bb[i >>> 3]! |= 1 << (i & 7); used++; }
+    }
     for (let i = count; i < B * 8; i++) bb[i >>> 3]! |= 1 << (i & 7);
     const ib = inodeBits[grp]!;
     for (let i = g.ipg; i < B * 8; i++) ib[i >>> 3]! |= 1 << (i & 7);
