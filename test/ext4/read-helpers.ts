@@ -12,7 +12,7 @@ import type { Content, TreeNode } from '../../src/tree/types.js';
 import { REPO } from '../helpers/prereq.js';
 
 export const FIXTURES = join(REPO, 'fixtures/ext4');
-export const FIXTURE_NAMES = ['ext4-1k', 'ext4-4k', 'ext4-inline', 'ext4-128', 'ext4-nocsum', 'ext4-metabg', 'ext4-bigalloc', 'ext3-1k', 'ext2-1k', 'ext2-4k'] as const;
+export const FIXTURE_NAMES = ['ext4-1k', 'ext4-4k', 'ext4-inline', 'ext4-128', 'ext4-nocsum', 'ext4-metabg', 'ext4-bigalloc', 'ext4-64k', 'ext3-1k', 'ext2-1k', 'ext2-4k'] as const;
 
 export function fixtureBytes(name: string, dir = FIXTURES): Uint8Array {
   return gunzipSync(readFileSync(join(dir, `${name}.img.gz`)));
