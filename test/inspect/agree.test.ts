@@ -135,6 +135,7 @@ describe.skipIf(missing({ tools: ['mke2fs', 'dumpe2fs'] }))('ext2/3/4: inspect a
     it(`${type} ${extra.join(' ')}`, async () => {
       const img = join(dir, `${type}-${extra.length}.img`);
       execFileSync('mke2fs', ['-q', '-F', '-t', type, ...extra, '-d', src, img, '16M'], { env: { ...process.env, E2FSPROGS_FAKE_TIME: '1700000000' } });
+      if (type === 'ext3') execFileSync('tune2fs', ['-o', 'journal_data_writeback,nobarrier,discard,debug,^acl', img], { stdio: 'ignore' });
       const rep = await inspect(img);
       const dump = run('dumpe2fs', ['-h', img]).stdout;
       const field = (n: string) => { const m = new RegExp(`^${n.replace(/[#()]/g, '\\$&')}:\\s+(.*)$`, 'm').exec(dump); return m ? m[1]!.trim() : undefined; };
@@ -162,6 +163,7 @@ describe.skipIf(missing({ tools: ['mke2fs', 'dumpe2fs'] }))('ext2/3/4: inspect a
       expect(rep.hashVersion).toBe(field('Default directory hash'));
       expect(rep.hashSeed).toBe(field('Directory Hash Seed'));
       expect(rep.journalInode).toBe(field('Journal inode') === undefined ? 0 : num('Journal inode'));
+      expect(rep.defaultMountOptionNames).toBe(field('Default mount options'));
       expect(rep.mkfsTime).toBe(1_700_000_000);
       // usage as dumpe2fs implies it, and entries as the tree holds them
       expect(rep.blocksCount - rep.freeBlocks).toBeGreaterThan(0);

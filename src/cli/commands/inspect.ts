@@ -2,9 +2,19 @@ import { UsageError } from '../../errors.js';
 import { isDisk, openImage, type FsImage } from '../../open/index.js';
 import { parseCommandArgs, type Command } from '../command.js';
 
+// ext s_default_mount_opts, named as dumpe2fs prints them: the journalling mode (bits 5-6) first, then the flags in bit order
+const MOUNT_OPTS: Array<[number, string]> = [[0x1, 'debug'], [0x2, 'bsdgroups'], [0x4, 'user_xattr'], [0x8, 'acl'], [0x10, 'uid16'], [0x100, 'nobarrier'], [0x200, 'block_validity'], [0x400, 'discard'], [0x800, 'nodelalloc']];
+const JOURNAL_MODES = ['', 'journal_data', 'journal_data_ordered', 'journal_data_writeback'];
+
+export function mountOptionNames(bits: number): string {
+  const names = [JOURNAL_MODES[(bits >>> 5) & 3]!, ...MOUNT_OPTS.filter(([b]) => bits & b).map(([, n]) => n)].filter(Boolean);
+  return names.join(' ') || '(none)';
+}
+
 function fsSummary(fs: FsImage) {
   const s = fs.tree.stats();
-  return { kind: fs.kind, offset: fs.offset, size: fs.size, ...fs.info, entries: s.entries, files: s.files, directories: s.dirs, fileBytes: s.bytes, ...(fs.warnings.length ? { warnings: fs.warnings } : {}) };
+  const mo = fs.info.defaultMountOptions;
+  return { kind: fs.kind, offset: fs.offset, size: fs.size, ...fs.info, ...(typeof mo === 'number' ? { defaultMountOptionNames: mountOptionNames(mo) } : {}), entries: s.entries, files: s.files, directories: s.dirs, fileBytes: s.bytes, ...(fs.warnings.length ? { warnings: fs.warnings } : {}) };
 }
 
 function textBlock(o: Record<string, unknown>, indent: string): string {
