@@ -205,6 +205,22 @@ describe.skipIf(!!skipLive)('live mke2fs -d images', () => {
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
+  it('ea_inode: an xattr value stored in its own inode', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ext4r-ea-'));
+    try {
+      execFileSync('sh', ['-c', 'mkdir src && printf x > src/f && python3 -c \'import os; os.setxattr("src/f", "user.huge", bytes((i * 7) % 256 for i in range(3000)))\' && : > e.img && mke2fs -q -F -t ext4 -b 1024 -O ea_inode -d src e.img 4M'], { cwd: dir, stdio: 'ignore' });
+      const dev = FileDevice.open(join(dir, 'e.img'));
+      try {
+        const { tree, reader } = openExt4(dev);
+        expect(reader.rawXattrs(reader.lookup('/f')!)[0]).toMatchObject({ name: 'user.huge', valueSize: 3000 });
+        expect(reader.rawXattrs(reader.lookup('/f')!)[0]!.valueInode).toBeGreaterThan(0);
+        const v = tree.get('/f')!.xattrs.get('user.huge')!;
+        expect(v.length).toBe(3000);
+        expect(v.every((b, i) => b === (i * 7) % 256)).toBe(true);
+      } finally { dev.close(); }
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
   it('agrees with debugfs on inode numbers, sizes and link counts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ext4r-dbg-'));
     try {
