@@ -43,7 +43,7 @@ afterAll(() => w.cleanup());
 describe.skipIf(skip)('tinyimage mkfs fat*', () => {
   test('fat32 with label and volume id: fsck-clean, sparse, mtools reads it back, warnings for skipped links', async () => {
     const out = join(w.dir, 'esp.img');
-    const r = await cli(['mkfs', 'fat32', '--root', src, '-o', out, '--label', 'ESP', '--volume-id', '1234-ABCD', '--json']);
+    const r = await cli(['mkfs', 'fat32', '--root', src, '-o', out, '--label', 'ESP', '--volume-id', '1234-ABCD', '--json', '--sync']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: \/dangling: symlink to \/nonexistent points to nothing/);
     const summary = JSON.parse(r.stdout);

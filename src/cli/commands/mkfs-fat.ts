@@ -8,6 +8,7 @@ import { fatMinimumSize, planFat, writeFat, type FatOptions, type FatType } from
 import { treeFromCpioListFile, treeFromHostDir } from '../../host/tree.js';
 import { withOutputFile } from '../../host/output.js';
 import { FileDevice } from '../../io/file.js';
+import type { BlockDevice } from '../../io/device.js';
 import { clampTimes, sourceDateEpoch } from '../../tree/transform.js';
 import type { FileTree } from '../../tree/tree.js';
 import type { DirNode } from '../../tree/types.js';
@@ -48,6 +49,7 @@ Options:
   --symlinks MODE          follow (default: store the target inside the tree),
                            skip, or error
   --owner UID:GID          accepted for symmetry with ext*; FAT has no owners
+  --sync                   fsync the image before renaming it into place
   --json                   print a JSON summary on stdout
   -q, --quiet              no progress line
 
@@ -70,6 +72,7 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
     'hidden-sectors': { type: 'string' },
     symlinks: { type: 'string' },
     owner: { type: 'string' },
+    sync: { type: 'boolean' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
   });
@@ -113,8 +116,16 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
   }
   const summary = await withOutputFile(out, async (tmp) => {
     const dev = FileDevice.create(tmp, size);
+    // fsync only with --sync: like mcopy/cp the image is complete when the rename
+    // happens, but durability across a power cut is left to the page cache.
+    const out: BlockDevice = {
+      size: dev.size,
+      readAt: (o, l) => dev.readAt(o, l),
+      writeAt: (o, d) => dev.writeAt(o, d),
+      flush: () => { if (values.sync) dev.flush(); },
+    };
     try {
-      return await writeFat(tree, dev, opts);
+      return await writeFat(tree, out, opts);
     } finally {
       dev.close();
     }
