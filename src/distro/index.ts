@@ -90,7 +90,7 @@ export const DEFAULT_CONSOLE_CMDLINE = 'console=tty0 console=ttyS0';
 
 export const BUILTIN_SERVICES: Record<string, (o: { iface: string }) => ServiceDef> = {
   syslogd: () => ({ run: 'exec syslogd -n', applets: ['syslogd'] }),
-  klogd: () => ({ run: 'sv start syslogd || exit 1\nexec klogd -n', applets: ['klogd', 'sv'] }),
+  klogd: () => ({ run: 'sv start syslogd >/dev/null || exit 1\nexec klogd -n', applets: ['klogd', 'sv'] }),
   udhcpc: ({ iface }) => ({ run: `${S.waitForInterface(iface)}\nexec udhcpc -f -i ${iface} -s /usr/share/udhcpc/default.script`, applets: ['udhcpc', 'ip', 'grep', 'mv', 'sleep'] }),
 };
 

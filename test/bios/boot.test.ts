@@ -84,7 +84,7 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       console.log(`bios boot under ${q.accel}: QEMU start to GRUB loading the kernel ${(grubMs / 1000).toFixed(1)} s, to "Linux version" ${(kernelMs / 1000).toFixed(1)} s, to login: ${(loginMs / 1000).toFixed(1)} s`);
       writeFileSync(join(process.env.BIOS_TIMING_DIR ?? tmp, 'bios-boot-time.txt'), `${q.accel} ${loginMs}\n`);
       q.send('root\n');
-      await q.waitFor(/# $/m, 30_000);
+      await q.waitFor(/:~# /, 30_000);
       // the root filesystem is our partition, found by PARTUUID
       const mounts = await sh(q, 'cat /proc/cmdline; grep " / " /proc/mounts');
       expect(mounts).toContain(`root=PARTUUID=${disk.result.partuuid}`);
@@ -137,7 +137,7 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
     try {
       await q.waitFor(/login: /, BOOT_TIMEOUT);
       q.send('root\n');
-      await q.waitFor(/# $/m, 30_000);
+      await q.waitFor(/:~# /, 30_000);
       expect(await sh(q, 'grep " / " /proc/mounts')).toMatch(/\/dev\/sda1 \/ ext4 rw/);
       q.send('poweroff\n');
       expect((await q.waitExit(120_000)).code).toBe(0);

@@ -49,7 +49,7 @@ describe('buildRootfs', () => {
       expect(t.get(`/etc/service/${s}`)).toMatchObject({ type: 'symlink', target: `/etc/sv/${s}` });
     }
     expect(await text(t, '/etc/sv/syslogd/run')).toMatch(/exec syslogd -n$/m);
-    expect(await text(t, '/etc/sv/klogd/run')).toMatch(/sv start syslogd \|\| exit 1\nexec klogd -n/);
+    expect(await text(t, '/etc/sv/klogd/run')).toMatch(/sv start syslogd >\/dev\/null \|\| exit 1\nexec klogd -n/);
     expect(await text(t, '/etc/sv/udhcpc/run')).toContain('exec udhcpc -f -i eth0 -s /usr/share/udhcpc/default.script');
     expect(t.get('/usr/share/udhcpc/default.script')!.mode).toBe(0o755);
     expect(t.get('/bin/busybox')).toMatchObject({ type: 'file', mode: 0o755 });
