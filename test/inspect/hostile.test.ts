@@ -11,7 +11,7 @@
  */
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, symlinkSync, renameSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, symlinkSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
@@ -317,8 +317,11 @@ describe.skipIf(missing({ tools: ['cpio', 'mknod'] }))('the same tricks in archi
     writeFileSync(join(work, `${uniq}`), 'dotdot');
     writeFileSync(join(inner, 'ok'), 'ok');
     const dest = join(sandbox, 'gnu.cpio');
-    // 1: '..' and absolute names exactly as GNU cpio stores them
-    gnu(inner, ['ok', `../${uniq}`, join(work, uniq)], dest);
+    // 1: '..' and absolute names exactly as GNU cpio stores them, and a hard-link group whose
+    // last name (the one GNU cpio gives the data) is a '..' name
+    writeFileSync(join(inner, 'hl'), 'linked');
+    linkSync(join(inner, 'hl'), join(work, `${uniq}-hl`));
+    gnu(inner, ['ok', `../${uniq}`, join(work, uniq), 'hl', `../${uniq}-hl`], dest);
     // 2: a symlink 'link' pointing out ...
     symlinkSync(`/tmp/${uniq}`, join(inner, 'link'));
     gnu(inner, ['link'], dest);
@@ -338,9 +341,11 @@ describe.skipIf(missing({ tools: ['cpio', 'mknod'] }))('the same tricks in archi
     expect(r.code).toBe(0);
     expect(r.warnings).toEqual([
       expect.stringMatching(new RegExp(`skipped member "../${uniq}".*'\\.\\.'`)),
+      expect.stringMatching(new RegExp(`skipped member "../${uniq}-hl".*'\\.\\.'`)),
       expect.stringMatching(/skipped member "link\/evil".*a symlink exists there/),
     ]);
     expect(readFileSync(join(out, 'ok'), 'utf8')).toBe('ok again');
+    expect(readFileSync(join(out, 'hl'), 'utf8')).toBe('linked');
     // the symlink came in an earlier archive; 'link/evil' in the later one cannot go through it
     expect(readlinkSync(join(out, 'link'))).toBe(`/tmp/${uniq}`);
     const abs = join(out, sandbox.slice(1), 'gnu', uniq);
