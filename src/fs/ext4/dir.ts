@@ -160,27 +160,3 @@ export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirB
   blocks.push(...leaves);
   return { blocks, indexed: true };
 }
-
-/** Number of blocks buildDir will produce (for sizing without building). */
-export function dirBlockCount(entries: Array<{ name: Uint8Array }>, o: { blockSize: number; csum: boolean; dirIndex: boolean; minBlocks?: number }): number {
-  const B = o.blockSize;
-  const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
-  let total = 24;
-  for (const e of entries) total += dirRecLen(e.name.length);
-  if (total <= space) return Math.max(1, o.minBlocks ?? 1);
-  // first-fit packing count (same greedy rule as packLeaves, order-independent upper bound: +1 per block for slack)
-  let blocks = 1;
-  let off = o.dirIndex ? 0 : 24;
-  for (const e of entries) {
-    const need = dirRecLen(e.name.length);
-    if (off + need > space) { blocks++; off = 0; }
-    off += need;
-  }
-  if (!o.dirIndex) return Math.max(blocks, o.minBlocks ?? 1);
-  // htree order differs from name order: allow slack of one entry (max 264 bytes) per block
-  const leaves = Math.ceil(blocks * space / (space - 264)) + 1;
-  const tail = o.csum ? 8 : 0;
-  const rootLimit = Math.floor((B - 32 - tail) / 8);
-  const nodeLimit = Math.floor((B - 8 - tail) / 8);
-  return 1 + leaves + (leaves > rootLimit ? Math.ceil(leaves / nodeLimit) : 0);
-}

@@ -459,12 +459,14 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   const size = opts.size ?? dev.size;
   if (size > dev.size) throw new UsageError('E_USAGE_SIZE', `filesystem size ${size} is larger than the device (${dev.size} bytes)`, { expected: dev.size, actual: size });
   // inode headroom when it fits, the bare need otherwise
-  let g: Geometry;
+  let g: Geometry | undefined;
   try {
     g = geometry(cfg, Math.floor(size / B), inodeNeed(p, true));
+    if (needed(p, g) > g.blocks) g = undefined;
   } catch {
-    g = geometry(cfg, Math.floor(size / B), inodeNeed(p, false));
+    g = undefined;
   }
+  g ??= geometry(cfg, Math.floor(size / B), inodeNeed(p, false));
   if (cfg.has('has_journal') && g.journalBlocks === 0) {
     throw new CapacityError('E_SPACE_FS', `a ${size}-byte filesystem is too small for a journal (needs 2048 blocks of ${B} bytes); use a larger size or the feature ^has_journal`, { actual: size, expected: 2048 * B });
   }
