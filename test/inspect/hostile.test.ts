@@ -353,3 +353,66 @@ describe.skipIf(missing({ tools: ['cpio', 'mknod'] }))('the same tricks in archi
     if (IS_ROOT) expect(lstatSync(join(out, 'null')).isCharacterDevice()).toBe(true);
   });
 });
+
+describe.skipIf(missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy'] }))('forged names inside ext4 and FAT images', () => {
+  /** Patch the first occurrence of `from` in the image with `to` (same length). */
+  const patch = (img: string, from: Uint8Array, to: Uint8Array) => {
+    const b = readFileSync(img);
+    const i = b.indexOf(from);
+    expect(i, 'name found in the image').toBeGreaterThan(0);
+    b.set(to, i);
+    writeFileSync(img, b);
+  };
+  const utf16 = (s: string) => new Uint8Array(Buffer.from(s, 'utf16le'));
+
+  it("ext4: a directory entry named '../../evil' or 'x/y/' is refused cleanly; one named '..' or '.' is not an entry", async () => {
+    const src = join(sandbox, 'src');
+    mkdirSync(join(src, 'd'), { recursive: true });
+    writeFileSync(join(src, 'AAAAAAAAAA'), 'evil');
+    writeFileSync(join(src, 'QQ'), 'dotdot');
+    writeFileSync(join(src, 'd/Q'), 'dot');
+    writeFileSync(join(src, 'okfile'), 'ok');
+    const base = join(sandbox, 'base.ext4');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', '^metadata_csum', '-d', src, base, '4M'], { stdio: 'ignore' });
+    rmSync(src, { recursive: true });
+    const slash = join(sandbox, 'slash.ext4');
+    writeFileSync(slash, readFileSync(base));
+    patch(slash, enc.encode('AAAAAAAAAA'), enc.encode('../../evil'));
+    before = snapshot(sandbox, out);
+    const r1 = await extract(slash);
+    expect(r1.code).toBe(1);
+    expect(r1.err).toMatch(/has '\/' or NUL in its name/);
+    const dots = join(sandbox, 'dots.ext4');
+    writeFileSync(dots, readFileSync(base));
+    patch(dots, enc.encode('AAAAAAAAAA'), enc.encode(uniq.slice(0, 10)));
+    patch(dots, new Uint8Array([2, 1, 0x51, 0x51]), new Uint8Array([2, 1, 0x2e, 0x2e])); // name_len 2, file type 1, "QQ" -> ".."
+    patch(dots, new Uint8Array([1, 1, 0x51]), new Uint8Array([1, 1, 0x2e])); // "Q" -> "."
+    before = snapshot(sandbox, out);
+    const r2 = await extract(dots);
+    expect(r2.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['d', 'lost+found', 'okfile', uniq.slice(0, 10)].sort());
+    expect(readdirSync(join(out, 'd'))).toEqual([]);
+  });
+
+  it("FAT: a long name with '/' is refused cleanly; one named '..' is not an entry", async () => {
+    const f = join(sandbox, 'base.fat');
+    writeFileSync(join(sandbox, 'longnameQQQQQQ.txt'), 'evil');
+    execFileSync('mkfs.fat', ['-C', f, '2048'], { stdio: 'ignore' });
+    execFileSync('mcopy', ['-i', f, join(sandbox, 'longnameQQQQQQ.txt'), '::/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    rmSync(join(sandbox, 'longnameQQQQQQ.txt'));
+    const slash = join(sandbox, 'slash.fat');
+    writeFileSync(slash, readFileSync(f));
+    patch(slash, utf16('QQQ'), utf16('/..'));
+    before = snapshot(sandbox, out);
+    const r1 = await extract(slash);
+    expect(r1.code).toBe(1);
+    expect(r1.err).toMatch(/invalid name "longname\/\.\.QQQ\.txt"/);
+    const dots = join(sandbox, 'dots.fat');
+    writeFileSync(dots, readFileSync(f));
+    patch(dots, utf16('longn'), utf16('..\0\uffff\uffff'));
+    before = snapshot(sandbox, out);
+    const r2 = await extract(dots);
+    expect(r2.code).toBe(0);
+    expect(readdirSync(out)).toEqual([]);
+  });
+});
