@@ -190,7 +190,7 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
     for (const name of names) {
       let child = node.children.get(name)!;
       const cpath = path === '/' ? `/${name}` : `${path}/${name}`;
-      let childParts = [...parts, name];
+      let childParts: string[] | undefined;
       if (child.type === 'symlink') {
         if (mode === 'skip') { skip(cpath, `symlink to ${child.target} skipped (--symlinks skip)`); continue; }
         if (mode === 'error') throw new PathError('E_PATH_FAT_SYMLINK', `${cpath} is a symlink (to ${child.target}); FAT cannot store symlinks (use --symlinks follow or skip)`, { path: cpath });
@@ -214,7 +214,7 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
       }
       folded.set(key, name);
       if (child.type === 'dir') {
-        const sub = build(child, cpath, childParts, false, active);
+        const sub = build(child, cpath, childParts ?? [...parts, name], false, active);
         dir.entries.push({ name, short: '', ntRes: 0, lfn: false, node: sub });
       } else {
         if (child.content.size > MAX_FILE) throw new CapacityError('E_LIMIT_FAT_FILE_SIZE', `${cpath} is ${child.content.size} bytes; FAT files hold at most 4 GiB - 1 (${MAX_FILE} bytes)`, { path: cpath, actual: child.content.size, expected: MAX_FILE });
