@@ -250,3 +250,21 @@ describe.skipIf(missing({ tools: ['cpio'] }))('cpio: ls -lR agrees with cpio -tv
     expect(js.find((e) => e.path === '/hard')).toMatchObject({ type: 'file', size: 6, links: 2 });
   });
 });
+
+describe.skipIf(missing({ tools: ['mke2fs', 'cpio'] }))('diff: a host directory against the images the classic tools made of it', () => {
+  it('mke2fs -d adds only lost+found; GNU cpio adds nothing', async () => {
+    const img = join(dir, 'diff.ext4');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', src, img, '16M'], { stdio: 'ignore' });
+    const c = capture();
+    expect(await main(['diff', src, img], c)).toBe(1);
+    expect(c.out()).toBe('+ /lost+found (dir)\n');
+    const j = capture();
+    expect(await main(['diff', '--json', img, src], j)).toBe(1);
+    expect(JSON.parse(j.out())).toEqual([{ path: '/lost+found', change: 'removed', type: 'dir' }]);
+    const a = join(dir, 'diff.cpio');
+    execFileSync('sh', ['-c', `cd "${src}" && find . | cpio -o -H newc --quiet > "${a}"`]);
+    const d = capture();
+    expect(await main(['diff', src, a], d), d.out()).toBe(0);
+    expect(await main(['diff', a, img], capture())).toBe(1);
+  });
+});
