@@ -797,24 +797,27 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
 
 function encodeInode(r: Rec, out: Uint8Array, cfg: Config, big: boolean): void {
   // the struct table covers 160 bytes; 128-byte inodes are built in a scratch buffer
-  const raw = big ? out : new Uint8Array(inodeStruct.size);
+  const raw = big ? out : INODE_SCRATCH.fill(0);
   const m = r.meta;
   const at = splitTime(m.atime, big);
   const mt = splitTime(m.mtime, big);
   const ct = splitTime(m.ctime, big);
   const B = cfg.blockSize;
   const sectors = r.blocks * (B / 512);
+  // one encode pass; the extra fields only exist in large inodes
   inodeStruct.encode({
     i_mode: fullMode({ type: r.type, mode: m.mode }), i_uid: m.uid & 0xffff, i_size_lo: r.size >>> 0, i_atime: at.lo, i_ctime: ct.lo, i_mtime: mt.lo,
     i_dtime: 0, i_gid: m.gid & 0xffff, i_links_count: r.links, i_blocks_lo: sectors >>> 0, i_flags: r.flags, l_i_version: 0, i_block: r.iblock,
     i_generation: 0, i_file_acl_lo: r.fileAcl >>> 0, i_size_high: Math.floor(r.size / 2 ** 32), i_obso_faddr: 0,
     l_i_blocks_high: Math.floor(sectors / 2 ** 32) & 0xffff, l_i_file_acl_high: Math.floor(r.fileAcl / 2 ** 32) & 0xffff,
     l_i_uid_high: m.uid >>> 16, l_i_gid_high: m.gid >>> 16, l_i_checksum_lo: 0, l_i_reserved: 0,
+    ...(big ? {
+      i_extra_isize: EXTRA_ISIZE, i_checksum_hi: 0, i_ctime_extra: ct.extra, i_mtime_extra: mt.extra, i_atime_extra: at.extra,
+      i_crtime: ct.lo, i_crtime_extra: ct.extra, i_version_hi: 0, i_projid: 0,
+    } : {}),
   }, raw, 0);
   if (!big) { out.set(raw.subarray(0, out.length)); return; }
-  inodeStruct.encode({
-    i_extra_isize: EXTRA_ISIZE, i_checksum_hi: 0, i_ctime_extra: ct.extra, i_mtime_extra: mt.extra, i_atime_extra: at.extra,
-    i_crtime: ct.lo, i_crtime_extra: ct.extra, i_version_hi: 0, i_projid: 0,
-  }, raw, 0);
   if (r.xin?.length) encodeIbody(r.xin, raw.subarray(GOOD_OLD_INODE_SIZE + EXTRA_ISIZE));
 }
+
+const INODE_SCRATCH = new Uint8Array(inodeStruct.size);
