@@ -139,7 +139,9 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   const console = o.console ?? DEFAULT_CONSOLE_CMDLINE;
   const append = o.append?.trim();
   if (append && /[\n\r]/.test(append)) throw new UsageError('E_USAGE_CMDLINE', 'append: the kernel command line may not contain a newline', { field: 'append' });
-  const cmdline = [`root=PARTUUID=${pu}`, 'rw', console, append].filter(Boolean).join(' ');
+  // Without an initramfs the kernel mounts the root itself: rootwait lets it wait for
+  // disks that are probed asynchronously (virtio, NVMe, USB) instead of panicking.
+  const cmdline = [`root=PARTUUID=${pu}`, 'rw', initrd ? '' : 'rootwait', console, append].filter(Boolean).join(' ');
   addGrubFiles(root, o.grub.files, {
     config: grubConfig({ cmdline, ...(initrd ? { initrd: '/boot/initrd.img' } : {}), ...(o.grubTimeout !== undefined ? { timeout: o.grubTimeout } : {}) }),
   });

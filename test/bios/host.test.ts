@@ -22,7 +22,7 @@ describe.skipIf(skip)('buildBiosDiskFile (host paths -> disk.img)', () => {
       const out = join(tmp, 'out/disk.img');
       const r = await buildBiosDiskFile(out, { kernel: k.vmlinuz, busybox: bb.binary, epoch: 1_600_000_000, distro: { hostname: 'hosttest' } });
       expect(r.initrd).toBeUndefined();
-      expect(r.cmdline).toBe(`root=PARTUUID=${r.partuuid} rw console=tty0 console=ttyS0`);
+      expect(r.cmdline).toBe(`root=PARTUUID=${r.partuuid} rw rootwait console=tty0 console=ttyS0`);
       const v = run('sfdisk', ['--verify', out]);
       expect(v.code, v.stdout + v.stderr).toBe(0);
       const f = run('e2fsck', ['-fn', `${out}?offset=${r.partition.offset}`]);
