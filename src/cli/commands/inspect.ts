@@ -20,7 +20,7 @@ function fsSummary(fs: FsImage) {
 function textBlock(o: Record<string, unknown>, indent: string): string {
   return Object.entries(o)
     .filter(([, v]) => v !== undefined && typeof v !== 'object' || Array.isArray(v))
-    .map(([k, v]) => `${indent}${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`)
+    .map(([k, v]) => (k === 'warnings' ? (v as string[]).map((w) => `${indent}warning: ${w}`).join('\n') : `${indent}${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`))
     .join('\n');
 }
 
