@@ -106,3 +106,19 @@ describe('large directories', () => {
     await expectSameTree(tree, t);
   }, 300_000);
 });
+
+describe('POSIX ACLs', () => {
+  it('are stored in ext4 form by the writer and come back in VFS form', async () => {
+    const vfs = Buffer.from('0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000000ffffffff', 'hex');
+    const t = new FileTree();
+    t.addFile('/f', 'x', { xattrs: { 'system.posix_acl_access': new Uint8Array(vfs) } });
+    t.mkdir('/d', { xattrs: { 'system.posix_acl_default': new Uint8Array(vfs) } });
+    const size = ext4MinimumSize(t, {});
+    const dev = new MemoryDevice(size);
+    await writeExt4(t, dev, { size });
+    const { tree, reader } = openExt4(dev);
+    const raw = reader.rawXattrs(reader.lookup('/f')!)[0]!;
+    expect(raw.value![0]).toBe(1); // ext4's own ACL version
+    await expectSameTree(tree, t);
+  });
+});
