@@ -305,6 +305,20 @@ describe.skipIf(!existsSync(join(REPO, 'dist/cli/main.js')))('the real binary (a
   });
 });
 
+describe.skipIf(!IS_ROOT || !have('setpriv') || !existsSync(join(REPO, 'dist/cli/main.js')))('the real binary as an unprivileged user', () => {
+  it('skips device nodes and FIFOs with warnings and restores no owners', () => {
+    const a = join(sandbox, 'dev.cpio');
+    writeFileSync(a, newc([DIR('dev'), { name: 'dev/null', mode: 0o020666, rdev: [1, 3] }, { name: 'dev/fifo', mode: 0o010644 }, FILE('owned', 'x', { uid: 1234, gid: 5678 })]));
+    execFileSync('chmod', ['-R', 'a+rwX', sandbox]);
+    before = snapshot(sandbox, out);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'extract', a, out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr.trim().split('\n').sort()).toEqual(['tinyimage: warning: skipped chardev /dev/null (needs root)', 'tinyimage: warning: skipped fifo /dev/fifo (needs root)']);
+    expect(readdirSync(join(out, 'dev'))).toEqual([]);
+    expect(lstatSync(join(out, 'owned')).uid).toBe(65534);
+  });
+});
+
 describe.skipIf(missing({ tools: ['cpio', 'mknod'] }))('the same tricks in archives made by GNU cpio', () => {
   /** `find`-style name list fed to GNU cpio -o from `cwd`; the archive goes to `dest`. */
   const gnu = (cwd: string, names: string[], dest: string) =>
