@@ -150,6 +150,7 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     ['^metadata_csum,^uninit_bg,^sparse_super', { blockSize: 2048 }, [], ['uninit_bg', 'sparse_super']],
     ['', { inodeSize: 128, blockSize: 1024 }, [], ['extra_isize']],
     ['+inline_data', {}, ['inline_data'], []],
+    ['^filetype', { blockSize: 1024 }, [], ['filetype']],
     ['inline_data,^metadata_csum', { blockSize: 1024 }, ['inline_data', 'uninit_bg'], ['metadata_csum']],
   ];
   for (const [features, extra, on, off] of toggles) {

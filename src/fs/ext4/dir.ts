@@ -25,6 +25,8 @@ export interface DirBuildOpts {
   seed: Uint32Array;
   /** Minimum number of blocks (lost+found is pre-sized). */
   minBlocks?: number;
+  /** filetype feature: '.' and '..' carry the directory type (else 0). */
+  fileType?: boolean;
 }
 
 export interface DirBlocks {
@@ -96,8 +98,9 @@ function emptyLeaf(B: number, csum: boolean, seed: number): Uint8Array {
  */
 export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirBuildOpts, seed: number, path: string): DirBlocks {
   const B = o.blockSize;
-  const dot: DirEnt = { name: Uint8Array.of(0x2e), ino, ft: FT.dir };
-  const dotdot: DirEnt = { name: Uint8Array.of(0x2e, 0x2e), ino: parent, ft: FT.dir };
+  const dirFt = o.fileType === false ? 0 : FT.dir;
+  const dot: DirEnt = { name: Uint8Array.of(0x2e), ino, ft: dirFt };
+  const dotdot: DirEnt = { name: Uint8Array.of(0x2e, 0x2e), ino: parent, ft: dirFt };
   const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
   let total = 24;
   for (const e of entries) total += dirRecLen(e.name.length);
@@ -140,8 +143,8 @@ export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirB
   };
   const root = new Uint8Array(B);
   dxRoot.encode({
-    dot_inode: ino, dot_rec_len: 12, dot_name_len: 1, dot_file_type: FT.dir, dot_name: Uint8Array.of(0x2e, 0, 0, 0),
-    dotdot_inode: parent, dotdot_rec_len: B - 12, dotdot_name_len: 2, dotdot_file_type: FT.dir, dotdot_name: Uint8Array.of(0x2e, 0x2e, 0, 0),
+    dot_inode: ino, dot_rec_len: 12, dot_name_len: 1, dot_file_type: dirFt, dot_name: Uint8Array.of(0x2e, 0, 0, 0),
+    dotdot_inode: parent, dotdot_rec_len: B - 12, dotdot_name_len: 2, dotdot_file_type: dirFt, dotdot_name: Uint8Array.of(0x2e, 0x2e, 0, 0),
     reserved_zero: 0, hash_version: o.hashVersion, info_length: 8, indirect_levels: levels, unused_flags: 0,
   }, root, 0);
   if (levels === 0) {

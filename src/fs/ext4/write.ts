@@ -149,7 +149,7 @@ function plan(tree: FileTree, cfg: Config): Plan {
   let next = FIRST_INO + 1;
   if (!lpfNode || lpfNode.type !== 'dir') {
     if (lpfNode) throw new PathError('E_PATH_LOST_FOUND', '/lost+found exists in the tree but is not a directory; ext needs it to be one', { path: '/lost+found' });
-    root.entries.push({ name: enc.encode('lost+found'), ino: FIRST_INO, ft: FT.dir });
+    root.entries.push({ name: enc.encode('lost+found'), ino: FIRST_INO, ft: cfg.has('filetype') ? FT.dir : 0 });
     root.subdirs!++;
     lpf.links = 1;
   }
@@ -188,7 +188,7 @@ function plan(tree: FileTree, cfg: Config): Plan {
   root.links = 1;
   // per-inode storage
   const dirOpts = {
-    blockSize: B, csum: cfg.has('metadata_csum'), dirIndex: cfg.has('dir_index'), hashVersion: cfg.hashVersion, unsignedHash: true,
+    blockSize: B, csum: cfg.has('metadata_csum'), dirIndex: cfg.has('dir_index'), hashVersion: cfg.hashVersion, unsignedHash: true, fileType: cfg.has('filetype'),
     seed: seedWords(cfg.hashSeed),
   };
   const ibodySpace = cfg.inodeSize > GOOD_OLD_INODE_SIZE ? cfg.inodeSize - GOOD_OLD_INODE_SIZE - EXTRA_ISIZE : 0;
