@@ -276,6 +276,15 @@ describe('hostile newc archives written by hand', () => {
     }
   });
 
+  it("a non-directory named '.' (the root) is a clean error", async () => {
+    for (const m of [FILE('.', 'x'), LINK('./', '/etc'), FILE('/', 'x')]) {
+      const r = await extract(newc([FILE('a'), m]));
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(/names the root but is a (file|symlink)/);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
   it('the library default stays strict: readCpioTree throws E_FORMAT_CPIO_ENTRY on a .. name', async () => {
     await expect(readCpioTree(newc([FILE('../evil')]))).rejects.toThrow(expect.objectContaining({ code: 'E_FORMAT_CPIO_ENTRY' }));
     const warned: string[] = [];
