@@ -58,7 +58,7 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
   it('options: --size, --block-size, --inode-size, --features, --uuid, --reserved, --inodes', async () => {
     const out = join(t.dir, 'o', 'opts.img');
     const r = await cli(['mkfs', 'ext4', '--root', root, '-o', out, '--size', '32M', '--block-size', '1024', '--inode-size', '128', '--inodes', '4096',
-      '--features', '^has_journal,^metadata_csum', '--uuid', 'c0ffee00-1234-4321-8888-0123456789ab', '--reserved', '0', '-q']);
+      '--features', '^has_journal,^metadata_csum', '--uuid', 'c0ffee00-1234-4321-8888-0123456789ab', '--reserved', '0', '--sync', '-q']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(statSync(out).size).toBe(32 << 20);

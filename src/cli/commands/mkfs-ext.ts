@@ -8,6 +8,7 @@ import { ext4MinimumSize, prepareExt4, defaultFeatures, type Ext4Options } from 
 import { treeFromCpioListFile, treeFromHostDir } from '../../host/tree.js';
 import { withOutputFile } from '../../host/output.js';
 import { FileDevice } from '../../io/file.js';
+import type { BlockDevice } from '../../io/device.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../tree/transform.js';
 
 export const MKFS_EXT_USAGE = `usage: tinyimage mkfs ext4|ext3|ext2 (--root DIR | --list FILE) -o OUT [options]
@@ -35,6 +36,8 @@ Options:
   --hash-alg A         htree hash: half_md4 (default), tea or legacy
   --owner UID:GID      make every file owned by UID:GID
   --features LIST      mke2fs -O style toggles, e.g. ^has_journal,^metadata_csum
+  --sync               fsync the image before renaming it into place (like
+                       mke2fs; default: no fsync, like cp and mcopy)
   --json               print a JSON summary on stdout
   -q, --quiet          no progress line
 
@@ -72,6 +75,7 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
     'hash-alg': { type: 'string' },
     owner: { type: 'string' },
     features: { type: 'string' },
+    sync: { type: 'boolean' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
   });
@@ -110,11 +114,19 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
   const prepared = prepareExt4(tree, opts);
   const size = values.size !== undefined ? parseSize(values.size) : prepared.minimumSize;
   const summary = await withOutputFile(out, async (tmp) => {
-    const dev = FileDevice.create(tmp, size);
+    const file = FileDevice.create(tmp, size);
+    // fsync only with --sync: the image is complete when the rename happens,
+    // durability across a power cut is left to the page cache (cp, mcopy, mkfs fat)
+    const dev: BlockDevice = {
+      size: file.size,
+      readAt: (o, l) => file.readAt(o, l),
+      writeAt: (o, d) => file.writeAt(o, d),
+      flush: () => { if (values.sync) file.flush(); },
+    };
     try {
       return await prepared.write(dev, size);
     } finally {
-      dev.close();
+      file.close();
     }
   });
   if (values.json) ctx.stdout.write(JSON.stringify({ output: out, ...summary }) + '\n');
