@@ -15,6 +15,7 @@ import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { main } from '../../src/cli/main.js';
 import { readCpioTree } from '../../src/archive/cpio/index.js';
 import { extractTree } from '../../src/host/extract.js';
@@ -144,6 +145,12 @@ describe('hostile newc archives written by hand', () => {
     for (const w of r.warnings) expect(w).toMatch(/skipped member ".*" at offset \d+: .*'\.\.'/);
     expect(readdirSync(out)).toEqual(['ok']);
     expect(readFileSync(join(out, 'ok'), 'utf8')).toBe('fine');
+    // the same inside gzip, after a clean first archive (the early-microcode layout)
+    rmSync(out, { recursive: true });
+    const gz = await extract(new Uint8Array([...newc([FILE('first', '1')]), ...gzipSync(newc([FILE(`../../${uniq}`), FILE('second', '2')]))]));
+    expect(gz.code).toBe(0);
+    expect(gz.warnings).toEqual([expect.stringMatching(/skipped member "..\/..\/.*" at offset 0: /)]);
+    expect(readdirSync(out).sort()).toEqual(['first', 'second']);
   });
 
   it('absolute names land inside DIR', async () => {
