@@ -98,7 +98,7 @@ const DISK_ENABLE = [
 
 export const KERNEL_PRESETS: Record<KernelPreset, KernelPresetDef> = {
   tiny: { base: 'tinyconfig', enable: TINY_ENABLE, disable: [], estimatedObjects: 900 },
-  disk: { base: 'tinyconfig', enable: DISK_ENABLE, disable: [], estimatedObjects: 1500 },
+  disk: { base: 'tinyconfig', enable: DISK_ENABLE, disable: [], estimatedObjects: 1320 },
 };
 
 /** Kernel compression: KERNEL_* for the bzImage payload, RD_* + INITRAMFS_COMPRESSION_* for a built-in initramfs. */

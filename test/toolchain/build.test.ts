@@ -65,6 +65,14 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     busybox = r.binary;
   }, 30 * MIN);
 
+  it('builds a static glibc busybox (tiny config)', async () => {
+    const r = await buildBusybox({ source: BBTAR, config: 'tiny', libc: 'glibc', cacheDir: TC_CACHE, jobs: 2, epoch: 0 });
+    expect(runSync('file', [r.binary]).stdout).toMatch(/statically linked/);
+    expect(runSync(r.binary, ['sh', '-c', 'echo ok']).stdout).toBe('ok\n');
+    const cfg = parseDotConfig(readFileSync(r.config, 'utf8'));
+    expect(cfg.get('EXTRA_CFLAGS')).toBe('');
+  }, 30 * MIN);
+
   it('names an option that cannot be enabled and its unmet dependency', async () => {
     // tinyconfig has no block layer, so ext4 cannot be enabled.
     const p = buildKernel({ source: KTAR, config: 'tinyconfig', enable: ['EXT4_FS', 'NO_SUCH_OPTION_XYZ'], cacheDir: TC_CACHE, jobs: 2 });
@@ -132,7 +140,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     for (const firmware of ['bios', 'uefi'] as const) {
       const res = await bootQemu({ kernel: r.bzImage, append: '', firmware, expect: /Welcome to Tiny Linux!/, timeoutMs: 180_000 });
       expect(res.match?.[0]).toBe('Welcome to Tiny Linux!');
-      expect(res.output).toMatch(/Command line: console=ttyS0/);
+      expect(res.output).toMatch(/Kernel command line: console=ttyS0/);
     }
   }, 40 * MIN);
 
