@@ -106,11 +106,14 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  // nothing escaped DIR: the sandbox outside DIR is unchanged, and nothing landed in /tmp or next to the sandbox
-  expect(snapshot(sandbox, out)).toEqual(before);
-  expect(readFileSync(join(sandbox, 's1/victim'), 'utf8')).toBe('precious');
-  for (const d of ['/tmp', tmpdir(), join(sandbox, '..'), '/']) expect(existsSync(join(d, uniq)), `${d}/${uniq}`).toBe(false);
-  rmSync(sandbox, { recursive: true, force: true });
+  try {
+    // nothing escaped DIR: the sandbox outside DIR is unchanged, and nothing landed in /tmp or next to the sandbox
+    expect(snapshot(sandbox, out)).toEqual(before);
+    expect(readFileSync(join(sandbox, 's1/victim'), 'utf8')).toBe('precious');
+    for (const d of ['/tmp', tmpdir(), join(sandbox, '..'), '/']) expect(existsSync(join(d, uniq)), `${d}/${uniq}`).toBe(false);
+  } finally {
+    rmSync(sandbox, { recursive: true, force: true });
+  }
 });
 
 /** Run `tinyimage extract ARCHIVE DIR` and check the outcome is clean either way. */
