@@ -52,6 +52,19 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(again.binary).toBe(r.binary);
     expect(ms).toBeLessThan(1000);
     tinyBusybox = r.binary;
+    // The CLI with the same inputs: a cache hit writing the same bytes, executable.
+    const { main } = await import('../../src/cli/main.js');
+    const { PassThrough } = await import('node:stream');
+    const out = join(mkdtempSync(join(tmpdir(), 'tinyimage-bb-')), 'busybox');
+    const saved = process.env.SOURCE_DATE_EPOCH;
+    process.env.SOURCE_DATE_EPOCH = '0';
+    const code = await main(['busybox', 'build', '--source', BBTAR, '--config', 'tiny', '--libc', 'musl', '--kernel-source', KTAR, '--cache', TC_CACHE, '--quiet', '-o', out], { stdout: new PassThrough(), stderr: new PassThrough() }).finally(() => {
+      if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+      else process.env.SOURCE_DATE_EPOCH = saved;
+    });
+    expect(code).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(r.binary))).toBe(true);
+    expect(statSync(out).mode & 0o111).toBe(0o111);
   }, 30 * MIN);
 
   it('builds a static musl busybox (defconfig) that runs', async () => {
