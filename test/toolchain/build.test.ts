@@ -65,6 +65,12 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(code).toBe(0);
     expect(readFileSync(out).equals(readFileSync(r.binary))).toBe(true);
     expect(statSync(out).mode & 0o111).toBe(0o111);
+    // Without kernelSource the host's uapi headers are used (what the spec's default does):
+    // a different cache entry, a fresh link, and (reproducible build) the same bytes.
+    const host = await buildBusybox({ ...opts, kernelSource: undefined });
+    expect(host.key).not.toBe(r.key);
+    expect(readFileSync(host.config, 'utf8')).toMatch(/CONFIG_EXTRA_CFLAGS="-isystem [^"]*headers\/host\/include"/);
+    expect(readFileSync(host.binary).equals(readFileSync(r.binary))).toBe(true);
   }, 30 * MIN);
 
   it('builds a static musl busybox (defconfig) that runs', async () => {
