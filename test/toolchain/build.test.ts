@@ -32,6 +32,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 describe.skipIf(skip !== undefined).sequential('toolchain builds from source', () => {
   let busybox = '';
   let tinyBusybox = '';
+  let diskKernel = '';
 
   it('builds a static musl busybox (tiny config), cached on the second call', async () => {
     const opts = { source: BBTAR, config: 'tiny', libc: 'musl' as const, kernelSource: KTAR, cacheDir: TC_CACHE, jobs: 2, epoch: 0 };
@@ -200,5 +201,28 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
       });
       expect(res.match?.[0]).toBe('root is /dev/root ext4');
     }
+    diskKernel = r.bzImage;
   }, 60 * MIN);
+
+  it('the disk kernel boots the BIOS disk (GRUB, busybox distro, no initramfs) to a login with DHCP over e1000', async () => {
+    expect(diskKernel).not.toBe('');
+    if (missing({ tools: ['grub-mkimage'], files: ['/usr/lib/grub/i386-pc/boot.img'] })) return;
+    const { buildBiosDiskFile } = await import('../../src/boot/bios-host.js');
+    const img = join(mkdtempSync(join(tmpdir(), 'tinyimage-biosdisk-')), 'disk.img');
+    const d = await buildBiosDiskFile(img, { kernel: diskKernel, busybox, epoch: 0, distro: { hostname: 'tiny' } });
+    expect(d.initrd).toBeUndefined();
+    const { startQemu } = await import('../../src/qemu/index.js');
+    const q = startQemu({ disk: { path: img, snapshot: true }, net: 'user' });
+    try {
+      await q.waitFor(/VFS: Mounted root \(ext4 filesystem\)/, 240_000);
+      // The login prompt and the DHCP lease come in either order.
+      const t0 = Date.now();
+      while (!(/tiny login:/.test(q.output()) && /lease of \S+ obtained/.test(q.output()))) {
+        if (Date.now() - t0 > 120_000) throw new Error(`no login prompt and DHCP lease within 120 s:\n${q.output().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      await q.stop();
+    }
+  }, 20 * MIN);
 });
