@@ -17,6 +17,8 @@ export interface OptionRequest {
   string: boolean;
   /** Where the request came from (preset name, 'enable', 'disable', 'cmdline', ...), for messages. */
   origin: string;
+  /** Applied but not verified (a default that may legitimately be invisible, e.g. INITRAMFS_SOURCE="" without BLK_DEV_INITRD). */
+  soft?: boolean;
 }
 
 const NAME_RE = /^[A-Za-z0-9_]+$/;
@@ -93,6 +95,7 @@ export function unsatisfied(reqs: readonly OptionRequest[], config: Map<string, 
   // The last request for a symbol wins (a user --disable overrides a preset enable).
   const last = new Map<string, OptionRequest>();
   for (const r of reqs) last.set(r.name, r);
+  for (const [k, r] of last) if (r.soft) last.delete(k);
   const bad: Array<OptionRequest & { actual: string }> = [];
   for (const r of last.values()) {
     const actual = config.get(r.name) ?? 'n';
@@ -135,18 +138,22 @@ function kconfigFiles(root: string, archDir: string | undefined): string[] {
   return out;
 }
 
+export type KconfigDatabase = Map<string, SymbolInfo>;
+
+const emptyInfo = (): SymbolInfo => ({ files: [], dependsOn: [], hasPrompt: false, selectedBy: [], inChoice: false });
+
 /**
- * Find a symbol's definitions in a Kconfig source tree. Good enough for
- * messages (not a Kconfig evaluator): collects `depends on` of the entry,
+ * Parse a Kconfig source tree into symbol -> SymbolInfo. Good enough for
+ * messages (not a Kconfig evaluator): collects `depends on` of each entry,
  * of enclosing `if` blocks and `menu`/`choice` dependencies, following
  * `source` statements from the top-level Kconfig (or Config.in) so that
  * conditions of the sourcing file apply (fs/Kconfig's `if BLOCK` around
- * fs/ext4/Kconfig). Falls back to scanning every Kconfig file.
+ * fs/ext4/Kconfig), plus who selects whom.
  */
-export function describeSymbol(srcTree: string, name: string, opts: { arch?: string } = {}): SymbolInfo {
-  const info: SymbolInfo = { files: [], dependsOn: [], hasPrompt: false, selectedBy: [], inChoice: false };
+export function kconfigDatabase(srcTree: string, opts: { arch?: string; scanAll?: boolean } = {}): KconfigDatabase {
+  const db: KconfigDatabase = new Map();
+  const get = (n: string) => { let i = db.get(n); if (!i) { i = emptyInfo(); db.set(n, i); } return i; };
   const headRe = /^\s*(config|menuconfig|choice|endchoice|menu|endmenu|if|endif|source|rsource|osource|orsource|comment|mainmenu)\b\s*(.*)$/;
-  const selectRe = new RegExp(`^select\\s+${name}(\\s|$)`);
   const arch = opts.arch ?? 'x86';
   const seen = new Set<string>();
   const stack: Array<{ kind: 'if' | 'menu' | 'choice'; dep?: string }> = [];
@@ -165,7 +172,8 @@ export function describeSymbol(srcTree: string, name: string, opts: { arch?: str
       lines.push(l);
     }
     const depth = stack.length;
-    let current: string | undefined;
+    let current: SymbolInfo | undefined;
+    let currentName = '';
     let entryKind = '';
     let inHelp = false;
     let helpIndent = -1;
@@ -184,12 +192,11 @@ export function describeSymbol(srcTree: string, name: string, opts: { arch?: str
         current = undefined;
         entryKind = kw;
         if (kw === 'config' || kw === 'menuconfig') {
-          current = rest;
-          if (current === name) {
-            info.files.push(rel);
-            for (const s of stack) if (s.dep) info.dependsOn.push(s.dep);
-            if (stack.some((s) => s.kind === 'choice')) info.inChoice = true;
-          }
+          currentName = rest;
+          current = get(rest);
+          current.files.push(rel);
+          for (const st of stack) if (st.dep) current.dependsOn.push(st.dep);
+          if (stack.some((st) => st.kind === 'choice')) current.inChoice = true;
         } else if (kw === 'if') stack.push({ kind: 'if', dep: rest });
         else if (kw === 'menu') stack.push({ kind: 'menu' });
         else if (kw === 'choice') stack.push({ kind: 'choice' });
@@ -209,25 +216,33 @@ export function describeSymbol(srcTree: string, name: string, opts: { arch?: str
         top.dep = top.dep ? `${top.dep} && ${dep}` : dep;
         continue;
       }
-      if (current === name) {
-        if (/^depends on\s/.test(t)) info.dependsOn.push(t.slice('depends on'.length).trim().replace(/\s+/g, ' '));
-        else if (/^(bool|tristate|string|int|hex)\s+["']/.test(t) || /^prompt\s/.test(t)) info.hasPrompt = true;
-      } else if (current && selectRe.test(t)) {
-        info.selectedBy.push(current);
+      if (!current) continue;
+      if (/^depends on\s/.test(t)) current.dependsOn.push(t.slice('depends on'.length).trim().replace(/\s+/g, ' '));
+      else if (/^(bool|tristate|string|int|hex)\s+["']/.test(t) || /^prompt\s/.test(t)) current.hasPrompt = true;
+      else {
+        const sel = /^select\s+([A-Za-z0-9_]+)/.exec(t);
+        if (sel) get(sel[1]!).selectedBy.push(currentName);
       }
     }
     stack.length = Math.min(stack.length, depth);
   };
 
   const top = ['Kconfig', 'Config.in'].find((f) => existsSync(join(srcTree, f)));
-  if (top) parseFile(top);
-  if (!top || info.files.length === 0) {
-    // Not reachable from the top (or no top file): scan every Kconfig file on its own.
-    for (const rel of kconfigFiles(srcTree, opts.arch)) { stack.length = 0; parseFile(rel); }
+  if (top && !opts.scanAll) parseFile(top);
+  else for (const rel of kconfigFiles(srcTree, opts.arch)) { stack.length = 0; parseFile(rel); }
+  for (const info of db.values()) {
+    info.dependsOn = [...new Set(info.dependsOn)];
+    info.selectedBy = [...new Set(info.selectedBy)];
   }
-  info.dependsOn = [...new Set(info.dependsOn)];
-  info.selectedBy = [...new Set(info.selectedBy)];
-  return info;
+  return db;
+}
+
+/** One symbol's definitions (see kconfigDatabase). Symbols not reachable from the top file are looked up by scanning every Kconfig file. */
+export function describeSymbol(srcTree: string, name: string, opts: { arch?: string; db?: KconfigDatabase } = {}): SymbolInfo {
+  const db = opts.db ?? kconfigDatabase(srcTree, opts);
+  let info = db.get(name);
+  if (!info || info.files.length === 0) info = kconfigDatabase(srcTree, { ...opts, scanAll: true }).get(name);
+  return info ?? emptyInfo();
 }
 
 /** Symbols in a dependency expression that are currently n/unset (so the expression is likely false). */
@@ -247,9 +262,17 @@ export function unmetSymbols(expr: string, config: Map<string, string>): string[
 
 /** One human line per unsatisfied request: "EXT4_FS: wanted y, got n; depends on BLOCK — unmet: BLOCK (not set)". */
 export function explainUnsatisfied(srcTree: string, bad: ReadonlyArray<OptionRequest & { actual: string }>, config: Map<string, string>, opts: { arch?: string } = {}): Array<{ name: string; wanted: string; actual: string; dependsOn: string[]; unmet: string[]; reason: string }> {
+  const db = kconfigDatabase(srcTree, opts);
   return bad.map((r) => {
-    const info = describeSymbol(srcTree, r.name, opts);
-    const unmet = [...new Set(info.dependsOn.flatMap((d) => unmetSymbols(d, config)))];
+    const info = describeSymbol(srcTree, r.name, { ...opts, db });
+    const unmet = [...new Set(info.dependsOn.flatMap((d) => unmetSymbols(d, config)))].map((u) => {
+      // A prompt-less symbol cannot be enabled directly: say what selects it.
+      const m = /^([A-Za-z0-9_]+) \(not set\)$/.exec(u);
+      const dep = m ? db.get(m[1]!) : undefined;
+      if (!dep || dep.hasPrompt || dep.files.length === 0 || dep.selectedBy.length === 0) return u;
+      const sel = dep.selectedBy.slice(0, 5).join(', ') + (dep.selectedBy.length > 5 ? ', ...' : '');
+      return `${m![1]} (not set; it has no prompt, enable one of: ${sel})`;
+    });
     let reason: string;
     if (info.files.length === 0) reason = 'no such symbol in this source tree (misspelt, or removed in this version)';
     else if (r.value === 'n') reason = info.selectedBy.length ? `it is selected by ${info.selectedBy.filter((s) => (config.get(s) ?? 'n') !== 'n').join(', ') || info.selectedBy.join(', ')}` : 'it is forced on by another option';

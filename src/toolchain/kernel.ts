@@ -123,16 +123,19 @@ export function kernelRequests(opts: Pick<BuildKernelOptions, 'preset' | 'enable
   const compression = opts.compression ?? 'xz';
   if (compression !== 'xz' && compression !== 'gzip') throw new UsageError('E_USAGE_COMPRESSION', `unknown kernel compression '${String(compression)}' (expected xz or gzip)`, { actual: compression });
   const comp = compressionOptions(compression);
+  // RD_* need BLK_DEV_INITRD; INITRAMFS_COMPRESSION_* also an initramfs source.
+  const initrd = opts.initramfsPath !== undefined || reqs.some((r) => r.name === 'BLK_DEV_INITRD' && r.value !== 'n') || (opts.enable ?? []).some((e) => parseEnable(e).name === 'BLK_DEV_INITRD');
   for (const e of comp.enable) {
-    // INITRAMFS_COMPRESSION_* is only visible with an initramfs source; RD_* always.
     if (e.startsWith('INITRAMFS_COMPRESSION_') && !opts.initramfsPath) continue;
+    if (e.startsWith('RD_') && !initrd) continue;
     reqs.push(parseEnable(e, `compression ${compression}`));
   }
   if (opts.initramfsPath) {
     reqs.push(parseEnable('BLK_DEV_INITRD', 'initramfs'));
     reqs.push({ name: 'INITRAMFS_SOURCE', value: opts.initramfsPath, string: true, origin: 'initramfs' });
   } else {
-    reqs.push({ name: 'INITRAMFS_SOURCE', value: '', string: true, origin: 'initramfs' });
+    // Clear a value left in a reused build directory; invisible without BLK_DEV_INITRD, so not verified.
+    reqs.push({ name: 'INITRAMFS_SOURCE', value: '', string: true, origin: 'initramfs', soft: true });
   }
   if (opts.cmdline !== undefined) {
     reqs.push(parseEnable('CMDLINE_BOOL', 'cmdline'));

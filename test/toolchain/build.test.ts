@@ -102,6 +102,8 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(err.code).toBe('E_TOOL_KCONFIG');
     expect(err.message).toMatch(/EXT4_FS: wanted y, got n: depends on BLOCK.*unmet: BLOCK \(not set\)/);
     expect(err.message).toMatch(/NO_SUCH_OPTION_XYZ: .*no such symbol/);
+    // Nothing else: the defaults tinyimage adds (compression, no initramfs) apply cleanly to plain tinyconfig.
+    expect((err.data.options as Array<{ name: string }>).map((o) => o.name).sort()).toEqual(['EXT4_FS', 'NO_SUCH_OPTION_XYZ']);
   }, 20 * MIN);
 
   it('builds the tiny kernel with a built-in initramfs and command line; it boots under SeaBIOS and OVMF', async () => {

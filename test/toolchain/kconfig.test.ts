@@ -44,6 +44,7 @@ describe('option parsing', () => {
     const cfg = parseDotConfig('CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_S="x"\n');
     const bad = unsatisfied([parseEnable('A'), parseEnable('B'), parseDisable('C'), parseEnable('S="y"'), parseEnable('D'), parseDisable('D')], cfg);
     expect(bad.map((b) => b.name).sort()).toEqual(['B', 'S']);
+    expect(unsatisfied([{ name: 'B', value: 'y', string: false, origin: 't', soft: true }], cfg)).toEqual([]);
   });
 });
 
@@ -63,6 +64,14 @@ describe('dependency explanation on a mini Kconfig tree', () => {
     'endif',
     'config CRC16',
     '\ttristate',
+    'config VIRTIO',
+    '\ttristate',
+    'config VIRTIO_PCI',
+    '\ttristate "virtio pci"',
+    '\tselect VIRTIO',
+    'config VIRTIO_BLK',
+    '\ttristate "virtio blk"',
+    '\tdepends on VIRTIO',
     'choice',
     '\tprompt "compression"',
     'config KERNEL_GZIP',
@@ -102,6 +111,9 @@ describe('dependency explanation on a mini Kconfig tree', () => {
     expect(ext4.reason).toMatch(/depends on BLOCK.*unmet: BLOCK \(not set\)/);
     expect(why.find((w) => w.name === 'NOPE_NOT_A_SYMBOL')!.reason).toMatch(/no such symbol/);
     expect(why.find((w) => w.name === 'CRC16')!.reason).toMatch(/no prompt.*selected by EXT4_FS/);
+    // An unmet prompt-less dependency names what selects it.
+    const vb = explainUnsatisfied(root, unsatisfied([parseEnable('VIRTIO_BLK')], cfg), cfg, { arch: 'x86' });
+    expect(vb[0]!.reason).toBe('depends on VIRTIO; unmet: VIRTIO (not set; it has no prompt, enable one of: VIRTIO_PCI)');
   });
 });
 
@@ -117,6 +129,8 @@ describe('kernel option requests', () => {
     expect(names.slice(-2)).toEqual(['EXT4_FS=y', 'PRINTK=n']);
     const none = kernelRequests({ compression: 'gzip' }).map((r) => `${r.name}=${r.value}`);
     expect(none).toContain('INITRAMFS_SOURCE=');
+    expect(none).not.toContain('RD_GZIP=y'); // needs BLK_DEV_INITRD, not requested here
+    expect(kernelRequests({ enable: ['BLK_DEV_INITRD'] }).map((r) => `${r.name}=${r.value}`)).toContain('RD_XZ=y');
     expect(none).toContain('CMDLINE_BOOL=n');
     expect(none).toContain('KERNEL_GZIP=y');
     expect(none).not.toContain('INITRAMFS_COMPRESSION_GZIP=y');
