@@ -127,9 +127,9 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
   mkdirSync(cacheDir, { recursive: true });
   busyboxRequests(opts, libc, ''); // validate option syntax early
 
-  progress.start('preparing busybox source');
+  progress.start('hashing busybox source');
   const extractLog = join(cacheDir, 'extract.log');
-  const src = await resolveSource(opts.source, cacheDir, { signal: opts.signal, expect: 'Config.in', what: 'busybox', logFile: extractLog });
+  const src = await resolveSource(opts.source, cacheDir, { signal: opts.signal, expect: 'Config.in', what: 'busybox', logFile: extractLog, onExtract: () => progress.start('extracting busybox source') });
   if (!existsSync(join(src.dir, 'applets'))) throw new UsageError('E_USAGE_SOURCE', `${opts.source} does not look like a busybox source tree`, { path: opts.source });
   const ccVersion = await compilerVersion(cc, env);
   let headers = '';

@@ -67,7 +67,7 @@ export interface ResolvedSource {
  * stat, so edits to top-level Makefile invalidate; deep edits are the user's
  * responsibility, documented).
  */
-export async function resolveSource(source: string, cacheDir: string, opts: { signal?: AbortSignal; expect: string; what: string; logFile?: string }): Promise<ResolvedSource> {
+export async function resolveSource(source: string, cacheDir: string, opts: { signal?: AbortSignal; expect: string; what: string; logFile?: string; onExtract?: () => void }): Promise<ResolvedSource> {
   if (!existsSync(source)) throw new UsageError('E_USAGE_SOURCE', `${opts.what} source '${source}' does not exist`, { path: source });
   const st = statSync(source);
   if (st.isDirectory()) {
@@ -82,6 +82,7 @@ export async function resolveSource(source: string, cacheDir: string, opts: { si
   mkdirSync(join(cacheDir, 'src'), { recursive: true });
   return withLock(cacheDir, `src-${hash.slice(0, 16)}`, async () => {
     if (existsSync(join(dir, opts.expect))) return { dir, id: hash, kind: 'tarball' as const };
+    opts.onExtract?.();
     const tmp = `${dir}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });

@@ -294,7 +294,5 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
 }
 
 async function resolveSourceWithProgress(source: string, cacheDir: string, signal: AbortSignal | undefined, progress: Progress) {
-  const isTar = existsSync(source) && statSync(source).isFile();
-  if (isTar) progress.start('preparing kernel source (first time: extracting)');
-  return resolveSource(source, cacheDir, { signal, expect: 'Kbuild', what: 'kernel', logFile: join(cacheDir, 'extract.log') });
+  return resolveSource(source, cacheDir, { signal, expect: 'Kbuild', what: 'kernel', logFile: join(cacheDir, 'extract.log'), onExtract: () => progress.start('extracting kernel source (once per tarball)') });
 }
