@@ -4,7 +4,7 @@
  * One build at a time (the tests in this file run sequentially).
  */
 import { describe, expect, it } from 'vitest';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, IN_CI, REPO, missing, run as runSync } from '../helpers/prereq.js';
@@ -33,6 +33,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
   let busybox = '';
   let tinyBusybox = '';
   let diskKernel = '';
+  let tinyKernel: { bzImage: string; initramfs: string } | undefined;
 
   it('builds a static musl busybox (tiny config), cached on the second call', async () => {
     const opts = { source: BBTAR, config: 'tiny', libc: 'musl' as const, kernelSource: KTAR, cacheDir: TC_CACHE, jobs: 2, epoch: 0 };
@@ -157,6 +158,8 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     }
     expect(readFileSync(out).equals(bz)).toBe(true);
 
+    tinyKernel = { bzImage: r.bzImage, initramfs: cpio };
+
     // Boot: no -initrd and no -append, everything comes from the kernel image.
     const { bootQemu } = await import('../../src/qemu/index.js');
     for (const firmware of ['bios', 'uefi'] as const) {
@@ -227,4 +230,16 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
       await q.stop();
     }
   }, 20 * MIN);
+
+  it('is reproducible: the tiny kernel rebuilt from scratch in another cache (another build path) is byte-identical', async () => {
+    expect(tinyKernel).toBeDefined();
+    const other = mkdtempSync(join(tmpdir(), 'tinyimage-repro-'));
+    try {
+      const r = await buildKernel({ source: KTAR, preset: 'tiny', initramfs: tinyKernel!.initramfs, cmdline: 'console=ttyS0', cacheDir: other, jobs: 2, epoch: 0 });
+      expect(r.cached).toBe(false);
+      expect(readFileSync(r.bzImage).equals(readFileSync(tinyKernel!.bzImage))).toBe(true);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  }, 40 * MIN);
 });
