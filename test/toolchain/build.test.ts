@@ -169,6 +169,19 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     }
   }, 40 * MIN);
 
+  it('starts from a .config file (olddefconfig) and still checks requested options', async () => {
+    expect(tinyKernel).toBeDefined();
+    const cfgFile = join(mkdtempSync(join(tmpdir(), 'tinyimage-cfg-')), 'my.config');
+    copyFileSync(join(tinyKernel!.bzImage, '..', 'config'), cfgFile);
+    const e = await buildKernel({ source: KTAR, config: cfgFile, enable: ['EXT4_FS'], cacheDir: TC_CACHE, jobs: 2 }).then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(ToolError);
+    expect((e as ToolError).code).toBe('E_TOOL_KCONFIG');
+    expect((e as ToolError).message).toMatch(/EXT4_FS: wanted y, got n: depends on BLOCK/);
+    // The file's own settings were kept (it is the tiny config: EFI stub on).
+    const dotConfig = (e as ToolError).data.config as string;
+    expect(parseDotConfig(readFileSync(dotConfig, 'utf8')).get('EFI_STUB')).toBe('y');
+  }, 20 * MIN);
+
   it('builds the disk kernel; it mounts an ext4 root on a partition of a virtio and an IDE disk without an initramfs', async () => {
     expect(busybox).not.toBe('');
     const [r, buildMs] = await timed(() => buildKernel({ source: KTAR, preset: 'disk', cacheDir: TC_CACHE, jobs: 2, epoch: 0 }));
