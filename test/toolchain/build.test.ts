@@ -73,6 +73,12 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(host.key).not.toBe(r.key);
     expect(readFileSync(host.config, 'utf8')).toMatch(/CONFIG_EXTRA_CFLAGS="-isystem [^"]*headers\/host\/include"/);
     expect(readFileSync(host.binary).equals(readFileSync(r.binary))).toBe(true);
+    // Its final .config as a config FILE gives the same binary again.
+    const cfgFile = join(mkdtempSync(join(tmpdir(), 'tinyimage-bbcfg-')), 'bb.config');
+    copyFileSync(r.config, cfgFile);
+    const fromFile = await buildBusybox({ ...opts, config: cfgFile });
+    expect(fromFile.key).not.toBe(r.key);
+    expect(readFileSync(fromFile.binary).equals(readFileSync(r.binary))).toBe(true);
   }, 30 * MIN);
 
   it('builds a static musl busybox (defconfig) that runs', async () => {
