@@ -1,6 +1,78 @@
-import { TinyImageError } from '../errors.js';
-import type { BuildContext } from './build.js';
+/**
+ * The bios build: a raw MBR disk with one ext4 root partition found by
+ * root=PARTUUID=<signature>-01, GRUB in the MBR gap, the busybox distro layer
+ * (init, getty, runit-style services). A distribution kernel's modules
+ * directory adds a module initramfs that GRUB loads.
+ */
+import { UsageError } from '../errors.js';
+import { FileDevice } from '../io/file.js';
+import { withOutputFile } from '../host/output.js';
+import { treeFromHostDir } from '../host/tree.js';
+import { checkBiosBusybox, planBiosDisk, writeBiosDisk, type BiosDiskOptions } from '../boot/bios.js';
+import { hostBiosGrub, hostModules } from '../boot/bios-host.js';
+import type { ServiceDef } from '../distro/index.js';
+import { parseSize } from '../cli/command.js';
+import { readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
 
-export async function buildBiosKind(_ctx: BuildContext): Promise<string | undefined> {
-  throw new TinyImageError('E_NOT_IMPLEMENTED', 'the bios build is not wired yet');
+const MiB = 1 << 20;
+
+export async function buildBiosKind(ctx: BuildContext): Promise<string | undefined> {
+  const { spec } = ctx;
+  const r = spec.rootfs ?? {};
+  const services: Record<string, boolean | ServiceDef> = {};
+  for (const s of r.services ?? []) {
+    if (typeof s === 'string') services[s] = true;
+    else services[s.name] = { run: s.run, ...(s.enabled !== undefined ? { enabled: s.enabled } : {}) };
+  }
+  for (const s of r.disableServices ?? []) services[s] = false;
+  const distro: NonNullable<BiosDiskOptions['distro']> = {
+    ...(r.hostname ? { hostname: r.hostname } : {}),
+    ...(r.consoles ? { consoles: r.consoles } : {}),
+    services,
+    ...(r.rootPassword?.hash ? { rootPassword: r.rootPassword.hash } : {}),
+    ...(r.rootPassword?.locked ? { rootLocked: true } : {}),
+    ...(r.keymap ? { keymap: readHostFile(r.keymap, 'keymap') } : {}),
+  };
+  let diskSize: number | undefined;
+  if (spec.disk?.size !== undefined) {
+    diskSize = typeof spec.disk.size === 'number' ? spec.disk.size : parseSize(spec.disk.size, 'disk.size');
+    if (diskSize % MiB) throw new UsageError('E_USAGE_SPEC', `disk.size must be a whole number of MiB, got ${diskSize} bytes`, { field: 'disk.size' });
+  }
+  const modules = spec.modules ? hostModules(spec.modules) : undefined;
+  // check the busybox before the (possibly long) kernel build
+  const busybox = await resolveBusybox(ctx);
+  checkBiosBusybox({ busybox, distro: { ...distro }, ...(modules ? { modules } : {}) });
+  const kernel = await resolveKernel(ctx);
+  const grub = await hostBiosGrub();
+  const opts: BiosDiskOptions = {
+    kernel: kernel.bytes,
+    busybox,
+    grub,
+    distro,
+    ...(modules ? { modules } : {}),
+    ...(spec.cmdline !== undefined ? { console: spec.cmdline } : {}),
+    ...(diskSize ? { diskSize } : {}),
+    ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
+    ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
+    ...(r.add ? { overlay: (root) => { treeFromHostDir(r.add!, { tree: root }); } } : {}),
+    progress: ctx.progress,
+  };
+  ctx.log('planning the root filesystem');
+  const plan = await planBiosDisk(opts);
+  let partuuid: string | undefined;
+  await record(ctx, spec.disk?.output ?? 'disk.img', 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap', (p) =>
+    withOutputFile(p, async (tmp) => {
+      const dev = FileDevice.create(tmp, plan.size);
+      try {
+        const res = await writeBiosDisk(plan, grub, dev, ctx.progress);
+        partuuid = res.partuuid;
+        dev.flush();
+      } finally {
+        dev.close();
+      }
+    }),
+  );
+  ctx.log(`root=PARTUUID=${partuuid}`);
+  return partuuid;
 }
+
