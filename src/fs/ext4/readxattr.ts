@@ -49,6 +49,9 @@ export function parseXattrEntries(buf: Uint8Array, entriesStart: number, end: nu
     seen.add(name);
     if (valueInum !== 0) {
       out.push({ name, valueInode: valueInum, valueSize });
+    } else if (valueSize === 0) {
+      // an empty value has no place in the value area; e2fsprogs and the kernel leave e_value_offs 0
+      out.push({ name, value: new Uint8Array(0), valueSize: 0 });
     } else {
       const vs = valueBase + valueOffs;
       if (valueSize > end - entriesStart || vs < entriesStart || vs + valueSize > end) throw xerr(`xattr ${name}: value (${valueSize} bytes at ${valueOffs}) lies outside its area`, { structure: 'ext4_xattr_entry', field: 'e_value_offs', offset: o, ...where });
