@@ -22,6 +22,8 @@ export interface Command {
   summary: string;
   /** Full usage text printed by `tinyimage NAME --help`. */
   usage: string;
+  /** The command prints its own --help (e.g. per subcommand); main() then passes --help through. */
+  ownHelp?: boolean;
   /** Runs the command; returns the process exit code (0 ok, 1 failure). Throw UsageError for bad usage (exit 2). */
   run(argv: string[], ctx: CommandContext): Promise<number>;
 }

@@ -63,7 +63,7 @@ export async function main(argv: string[], io: Partial<Pick<CommandContext, 'std
     stderr.write(`tinyimage: command '${name}' is not available in this build: ${(e as Error).message}\n`);
     return 1;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if ((rest.includes('--help') || rest.includes('-h')) && !(command.ownHelp && rest.length > 1 && !rest[0]!.startsWith('-'))) {
     stdout.write(command.usage.trimEnd() + '\n');
     return 0;
   }

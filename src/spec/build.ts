@@ -62,10 +62,12 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
   if (b === undefined) throw new UsageError('E_USAGE_SPEC', `the '${ctx.spec.kind}' build needs a busybox: --busybox BIN or 'busybox:' in the spec (a path, or { build: { source: TARBALL } })`, { field: 'busybox' });
   if (typeof b === 'string') return readHostFile(b, 'busybox binary');
   const { buildBusybox } = await import('../toolchain/index.js');
-  ctx.log(`building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? 'defconfig'})`);
+  ctx.log(`building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`);
+  // the tiny UEFI system gets the trimmed applet set unless the spec names a config
+  const config = b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : undefined);
   const r = await buildBusybox({
     source: b.build.source,
-    ...(b.build.config ? { config: b.build.config } : {}),
+    ...(config ? { config } : {}),
     ...(b.build.libc ? { libc: b.build.libc } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
     ...(ctx.opts.jobs ? { jobs: ctx.opts.jobs } : {}),

@@ -15,6 +15,7 @@ export const command: Command = {
   name: 'mkfs',
   summary: 'write a filesystem image',
   usage: USAGE,
+  ownHelp: true,
   async run(argv, ctx) {
     const [type, ...rest] = argv;
     if (type === 'ext4' || type === 'ext3' || type === 'ext2') {
