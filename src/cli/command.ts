@@ -60,3 +60,11 @@ export function parseSize(value: string, option = '--size'): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError('E_USAGE_SIZE', `${option}: size '${value}' out of range`, { field: option, actual: value });
   return n;
 }
+
+/** Parse an optional positive integer option (e.g. --jobs); UsageError naming the command and option otherwise. */
+export function parsePositiveInt(value: string | undefined, option: string, command: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || !Number.isSafeInteger(n)) throw new UsageError('E_USAGE_JOBS', `${command}: ${option} must be a positive integer, got '${value}'`, { field: option, actual: value });
+  return n;
+}

@@ -80,7 +80,8 @@ export async function main(argv: string[], io: Partial<Pick<CommandContext, 'std
     return await command.run(rest, ctx);
   } catch (e) {
     if (isTinyImageError(e)) {
-      stderr.write(`tinyimage ${name}: ${e.message}\n`);
+      // messages that already name the command ("kernel build: ...") are not prefixed twice
+      stderr.write(e.message.startsWith(`${name} `) || e.message.startsWith(`${name}:`) ? `tinyimage ${e.message}\n` : `tinyimage ${name}: ${e.message}\n`);
       if (process.env.TINYIMAGE_DEBUG) stderr.write(`${e.stack}\n`);
       return e.exitCode;
     }

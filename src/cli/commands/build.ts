@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import { build } from '../../spec/build.js';
 import { loadSpec, presetNames } from '../../spec/load.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { parseCommandArgs, parsePositiveInt, type Command } from '../command.js';
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -47,11 +47,7 @@ identical bytes. See docs/spec.md for every field.`,
     if (v.modules) overrides.modules = v.modules;
     if (v.cmdline !== undefined) overrides.cmdline = v.cmdline;
     if (v.owner) overrides.owner = v.owner;
-    let jobs: number | undefined;
-    if (v.jobs !== undefined) {
-      jobs = Number(v.jobs);
-      if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('E_USAGE_ARGS', `build: --jobs must be a positive integer, got '${v.jobs}'`);
-    }
+    const jobs = parsePositiveInt(v.jobs, '--jobs', 'build');
     const { spec } = loadSpec({ ...(positionals[0] ? { file: positionals[0] } : {}), ...(v.preset ? { preset: v.preset } : {}), overrides });
     const result = await build(spec, {
       outDir: v.output,

@@ -1,6 +1,6 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
-import { parseCommandArgs } from '../command.js';
+import { parseCommandArgs, parsePositiveInt } from '../command.js';
 import { HostIOError, UsageError } from '../../errors.js';
 import { withOutputFile } from '../../host/output.js';
 
@@ -43,11 +43,7 @@ async function build(rest: string[], ctx: Parameters<Command['run']>[1]): Promis
   if (!values.source) throw new UsageError('E_USAGE_ARGS', 'busybox build: --source TARBALL|DIR is required');
   if (!values.output) throw new UsageError('E_USAGE_ARGS', 'busybox build: -o FILE is required');
   if (values.libc !== undefined && values.libc !== 'musl' && values.libc !== 'glibc') throw new UsageError('E_USAGE_LIBC', `busybox build: --libc must be musl or glibc, got '${values.libc}'`);
-  let jobs: number | undefined;
-  if (values.jobs !== undefined) {
-    jobs = Number(values.jobs);
-    if (!/^\d+$/.test(values.jobs) || jobs < 1) throw new UsageError('E_USAGE_JOBS', `busybox build: --jobs must be a positive integer, got '${values.jobs}'`);
-  }
+  const jobs = parsePositiveInt(values.jobs, '--jobs', 'busybox build');
   const epochText = ctx.env.SOURCE_DATE_EPOCH;
   const { buildBusybox } = await import('../../toolchain/busybox.js');
   const t0 = Date.now();

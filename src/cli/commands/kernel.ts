@@ -1,6 +1,6 @@
 import { copyFileSync } from 'node:fs';
 import type { Command } from '../command.js';
-import { parseCommandArgs } from '../command.js';
+import { parseCommandArgs, parsePositiveInt } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { withOutputFile } from '../../host/output.js';
 
@@ -58,11 +58,7 @@ export const command: Command = {
     if (!values.output) throw new UsageError('E_USAGE_ARGS', 'kernel build: -o FILE is required');
     if (values.preset !== undefined && values.preset !== 'tiny' && values.preset !== 'disk') throw new UsageError('E_USAGE_PRESET', `kernel build: --preset must be tiny or disk, got '${values.preset}'`);
     if (values.compression !== undefined && values.compression !== 'xz' && values.compression !== 'gzip') throw new UsageError('E_USAGE_COMPRESSION', `kernel build: --compression must be xz or gzip, got '${values.compression}'`);
-    let jobs: number | undefined;
-    if (values.jobs !== undefined) {
-      jobs = Number(values.jobs);
-      if (!/^\d+$/.test(values.jobs) || jobs < 1) throw new UsageError('E_USAGE_JOBS', `kernel build: --jobs must be a positive integer, got '${values.jobs}'`);
-    }
+    const jobs = parsePositiveInt(values.jobs, '--jobs', 'kernel build');
     const epochText = ctx.env.SOURCE_DATE_EPOCH;
     const { buildKernel } = await import('../../toolchain/kernel.js');
     const t0 = Date.now();
