@@ -7,15 +7,18 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileTree } from '../tree/tree.js';
 import { treeFromCpioList } from '../tree/cpiolist.js';
-import type { TreeNode } from '../tree/types.js';
+import { decodeDev, type DirNode, type TreeNode } from '../tree/types.js';
+import { MAX_NAME_BYTES } from '../tree/path.js';
 import { pathContent } from './content.js';
 import { hostError } from '../io/file.js';
-import { UsageError } from '../errors.js';
+import { PathError, UsageError } from '../errors.js';
 
 export interface HostTreeOptions {
   /** Put the tree under this path instead of at the root. */
   prefix?: string;
   tree?: FileTree;
+  /** Replace entries that already exist in `tree` (an overlay); default: an existing name is an error. */
+  replace?: boolean;
 }
 
 function ts(ns: bigint) {
@@ -38,37 +41,57 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
     mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid),
     mtime: ts(s.mtimeNs), atime: ts(s.atimeNs), ctime: ts(s.ctimeNs),
   });
-  tree.mkdir(prefix, metaOf(st));
-  const visit = (hostDir: string, treeDir: string) => {
+  const top = tree.mkdir(prefix, metaOf(st));
+  // Nodes are inserted straight into their parent DirNode: going through
+  // tree.put(path) re-split and re-encoded every path from the root, which
+  // was most of the scan's CPU on a 20,000-file tree.
+  const insert = (dir: DirNode, name: string, node: TreeNode, tp: string) => {
+    const existing = dir.children.get(name);
+    if (existing && !opts.replace) throw new PathError('E_PATH_EXISTS', `${tp} already exists (a ${existing.type})`, { path: tp });
+    dir.children.set(name, node);
+    return node;
+  };
+  const visit = (hostDir: string, treeDir: string, dir: DirNode) => {
     let names: string[];
     try { names = readdirSync(hostDir); } catch (e) { throw hostError(e, hostDir, 'read directory'); }
     for (const name of names) {
       const hp = join(hostDir, name);
       const tp = treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
+      if (name.length > MAX_NAME_BYTES / 3 && Buffer.byteLength(name) > MAX_NAME_BYTES) {
+        throw new PathError('E_PATH_NAME_TOO_LONG', `name component is ${Buffer.byteLength(name)} bytes, the limit is ${MAX_NAME_BYTES}: ${tp}`, { path: tp });
+      }
       let s;
       try { s = lstatSync(hp, { bigint: true }); } catch (e) { throw hostError(e, hp, 'stat'); }
       const m = metaOf(s);
-      if (s.isDirectory()) { tree.mkdir(tp, m); visit(hp, tp); continue; }
+      if (s.isDirectory()) {
+        let sub = dir.children.get(name);
+        if (sub?.type === 'dir') Object.assign(sub, tree.meta('dir', m));
+        else sub = insert(dir, name, { type: 'dir', ...tree.meta('dir', m), children: new Map() }, tp);
+        visit(hp, tp, sub as DirNode);
+        continue;
+      }
       const key = `${s.dev}:${s.ino}`;
       if (s.nlink > 1n) {
         const prev = inodes.get(key);
-        if (prev) { tree.put(tp, prev); continue; }
+        if (prev) { insert(dir, name, prev, tp); continue; }
       }
       let node: TreeNode;
-      if (s.isFile()) node = tree.addFile(tp, pathContent(hp, Number(s.size)), m);
-      else if (s.isSymbolicLink()) node = tree.addSymlink(tp, readlinkSync(hp), m);
-      else if (s.isCharacterDevice() || s.isBlockDevice()) {
-        const rdev = Number(s.rdev);
-        const major = (rdev >>> 8) & 0xfff;
-        const minor = (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
-        node = tree.addDevice(tp, s.isCharacterDevice() ? 'char' : 'block', major, minor, m);
-      } else if (s.isFIFO()) node = tree.addFifo(tp, m);
-      else if (s.isSocket()) node = tree.addSocket(tp, m);
+      if (s.isFile()) node = { type: 'file', ...tree.meta('file', m), content: pathContent(hp, Number(s.size)) };
+      else if (s.isSymbolicLink()) {
+        const target = readlinkSync(hp);
+        if (!target) throw new PathError('E_PATH_EMPTY_LINK', `symlink ${tp} has an empty target`, { path: tp });
+        node = { type: 'symlink', ...tree.meta('symlink', m), target };
+      } else if (s.isCharacterDevice() || s.isBlockDevice()) {
+        const { major, minor } = decodeDev(Number(s.rdev));
+        node = { type: s.isCharacterDevice() ? 'chardev' : 'blockdev', ...tree.meta('chardev', m), major, minor };
+      } else if (s.isFIFO()) node = { type: 'fifo', ...tree.meta('fifo', m) };
+      else if (s.isSocket()) node = { type: 'socket', ...tree.meta('socket', m) };
       else continue;
+      insert(dir, name, node, tp);
       if (s.nlink > 1n) inodes.set(key, node);
     }
   };
-  visit(root, prefix === '/' ? '/' : '/' + prefix.replace(/^\/+|\/+$/g, ''));
+  visit(root, prefix === '/' ? '/' : '/' + prefix.replace(/^\/+|\/+$/g, ''), top);
   return tree;
 }
 

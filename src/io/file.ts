@@ -53,11 +53,14 @@ export class FileDevice implements BlockDevice {
 
   readAt(offset: number, length: number): Uint8Array {
     checkRange(this, offset, length);
-    const buf = new Uint8Array(length);
+    // every byte is overwritten below, so skip zero-filling; unpooled memory,
+    // returned as a plain Uint8Array (Buffer#slice would not copy)
+    const raw = Buffer.allocUnsafeSlow(length);
+    const buf = new Uint8Array(raw.buffer, raw.byteOffset, length);
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, buf, done, length - done, offset + done);
-      if (n === 0) break;
+      if (n === 0) { buf.fill(0, done); break; }
       done += n;
     }
     return buf;

@@ -54,7 +54,7 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ...(diskSize ? { diskSize } : {}),
     ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
-    ...(r.add ? { overlay: (root) => { treeFromHostDir(r.add!, { tree: root }); } } : {}),
+    ...(r.add ? { overlay: (root) => { treeFromHostDir(r.add!, { tree: root, replace: true }); } } : {}),
     progress: ctx.progress,
   };
   ctx.log('planning the root filesystem');

@@ -108,6 +108,18 @@ describe('host directory builder', () => {
       const sub = treeFromHostDir(dir, { prefix: '/sysroot' });
       expect(sub.get('/sysroot/etc/passwd')?.type).toBe('file');
 
+      // overlaying onto an existing tree: an existing name is an error unless replace is asked for
+      const base = new FileTree();
+      base.addFile('/etc/passwd', 'old');
+      expect(() => treeFromHostDir(dir, { tree: base })).toThrow(expect.objectContaining({ code: 'E_PATH_EXISTS', data: { path: '/etc/passwd' } }));
+      const over = new FileTree();
+      over.addFile('/etc/passwd', 'old');
+      over.addFile('/etc/group', 'kept');
+      treeFromHostDir(dir, { tree: over, replace: true });
+      expect((over.get('/etc/passwd') as { content: { size: number } }).content.size).toBeGreaterThan(3);
+      expect(over.get('/etc/group')?.type).toBe('file');
+      expect(over.get('/hard')).toBe(over.get('/etc/passwd'));
+
       writeFileSync(join(dir, 'list'), 'file /x etc/passwd 644 0 0\nfile /y missing 644 0 0\n');
       expect(() => treeFromCpioListFile(join(dir, 'list'))).toThrow(expect.objectContaining({ code: 'E_IO_ENOENT' }));
     } finally {
