@@ -67,7 +67,10 @@ async function incompressibleSegments(block: Uint8Array): Promise<boolean[]> {
       const at = start + Math.floor(((2 * k + 1) * (len - PROBE)) / (2 * PROBES));
       probe.set(block.subarray(at, at + PROBE), k * PROBE);
     }
-    const out = await deflateRaw(probe, { level: 1 });
+    // a window just covering the 4 KiB probe and little hash memory: with the
+    // defaults each probe's zlib stream allocated ~256 KiB, and that allocation
+    // (system time) cost more than the compression itself
+    const out = await deflateRaw(probe, { level: 1, windowBits: 12, memLevel: 2 });
     flags.push(out.length >= probe.length * 0.99);
   }
   return flags;
