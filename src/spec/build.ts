@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { TinyImageError, UsageError } from '../errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../busybox/applets.js';
 import { hostError } from '../io/file.js';
-import { pathContent } from '../host/content.js';
 import { writeChunksToFile } from '../host/stream.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { silentProgress, type Progress } from '../progress.js';
@@ -183,4 +182,3 @@ export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult
   return { outputs: ctx.outputs, ...(partuuid ? { partuuid } : {}) };
 }
 
-export { pathContent };

@@ -56,8 +56,6 @@ export interface Spec {
   rootfs?: RootfsSpec;
 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -205,4 +203,3 @@ function outputName(c: Checker, v: unknown, field: string): string {
   return s;
 }
 
-export type { Json };

@@ -1,6 +1,7 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { parseCommandArgs, parsePositiveInt } from '../command.js';
+import { sourceDateEpoch } from '../../tree/transform.js';
 import { HostIOError, UsageError } from '../../errors.js';
 import { withOutputFile } from '../../host/output.js';
 
@@ -44,7 +45,6 @@ async function build(rest: string[], ctx: Parameters<Command['run']>[1]): Promis
   if (!values.output) throw new UsageError('E_USAGE_ARGS', 'busybox build: -o FILE is required');
   if (values.libc !== undefined && values.libc !== 'musl' && values.libc !== 'glibc') throw new UsageError('E_USAGE_LIBC', `busybox build: --libc must be musl or glibc, got '${values.libc}'`);
   const jobs = parsePositiveInt(values.jobs, '--jobs', 'busybox build');
-  const epochText = ctx.env.SOURCE_DATE_EPOCH;
   const { buildBusybox } = await import('../../toolchain/busybox.js');
   const t0 = Date.now();
   const r = await buildBusybox({
@@ -56,7 +56,7 @@ async function build(rest: string[], ctx: Parameters<Command['run']>[1]): Promis
     disable: values.disable,
     jobs,
     cacheDir: values.cache,
-    epoch: epochText && /^\d+$/.test(epochText) ? Number(epochText) : undefined,
+    epoch: sourceDateEpoch(ctx.env),
     progress: ctx.progress,
     quiet: values.quiet,
     env: ctx.env,

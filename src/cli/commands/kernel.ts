@@ -1,6 +1,7 @@
 import { copyFileSync } from 'node:fs';
 import type { Command } from '../command.js';
 import { parseCommandArgs, parsePositiveInt } from '../command.js';
+import { sourceDateEpoch } from '../../tree/transform.js';
 import { UsageError } from '../../errors.js';
 import { withOutputFile } from '../../host/output.js';
 
@@ -59,7 +60,6 @@ export const command: Command = {
     if (values.preset !== undefined && values.preset !== 'tiny' && values.preset !== 'disk') throw new UsageError('E_USAGE_PRESET', `kernel build: --preset must be tiny or disk, got '${values.preset}'`);
     if (values.compression !== undefined && values.compression !== 'xz' && values.compression !== 'gzip') throw new UsageError('E_USAGE_COMPRESSION', `kernel build: --compression must be xz or gzip, got '${values.compression}'`);
     const jobs = parsePositiveInt(values.jobs, '--jobs', 'kernel build');
-    const epochText = ctx.env.SOURCE_DATE_EPOCH;
     const { buildKernel } = await import('../../toolchain/kernel.js');
     const t0 = Date.now();
     const r = await buildKernel({
@@ -73,7 +73,7 @@ export const command: Command = {
       compression: values.compression as 'xz' | 'gzip' | undefined,
       jobs,
       cacheDir: values.cache,
-      epoch: epochText && /^\d+$/.test(epochText) ? Number(epochText) : undefined,
+      epoch: sourceDateEpoch(ctx.env),
       progress: ctx.progress,
       quiet: values.quiet,
       env: ctx.env,
