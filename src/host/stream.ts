@@ -1,6 +1,6 @@
 /** Write a chunk stream to a host file atomically (temporary file + rename, see output.ts). */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { hostError } from '../io/file.js';
+import { hostError, MAX_WRITE } from '../io/file.js';
 import { withOutputFile } from './output.js';
 
 /**
@@ -18,7 +18,7 @@ export async function writeChunksToFile(path: string, chunks: AsyncIterable<Uint
         let off = 0;
         while (off < chunk.length) {
           let n: number;
-          try { n = writeSync(fd, chunk, off, chunk.length - off); } catch (e) { throw hostError(e, path, 'write'); }
+          try { n = writeSync(fd, chunk, off, Math.min(chunk.length - off, MAX_WRITE)); } catch (e) { throw hostError(e, path, 'write'); }
           off += n;
         }
         total += chunk.length;
