@@ -133,7 +133,7 @@ export function defineStruct<const Fs extends readonly FieldDef[]>(name: string,
  * gaps (unless allowed), duplicate names. An empty list means the table is
  * sound. Tests call this for every struct.
  */
-export function layoutProblems(s: Struct<readonly FieldDef[]>, opts: { allowGaps?: boolean } = {}): string[] {
+export function layoutProblems(s: Pick<Struct<readonly FieldDef[]>, 'name' | 'size' | 'fields'>, opts: { allowGaps?: boolean } = {}): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
   const sorted = [...s.fields].sort((a, b) => a.offset - b.offset);

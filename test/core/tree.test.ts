@@ -78,7 +78,7 @@ describe('gen_init_cpio lists', () => {
     expect(t.get('/dev/console')).toMatchObject({ type: 'chardev', major: 5, minor: 1, mode: 0o600 });
     expect(t.get('/dev/sda')).toMatchObject({ type: 'blockdev', major: 8, minor: 0, gid: 6 });
     expect(t.get('/linuxrc')).toBe(t.get('/init'));
-    expect(new TextDecoder().decode(await readContent((t.get('/init') as { content: never }).content))).toBe('content of init.sh');
+    expect(new TextDecoder().decode(await readContent((t.get('/init') as unknown as { content: never }).content))).toBe('content of init.sh');
     expect(t.get('/run/p')!.type).toBe('fifo');
     expect(t.get('/run/s')!.type).toBe('socket');
   });

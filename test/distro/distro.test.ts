@@ -9,9 +9,9 @@ import { missing, run } from '../helpers/prereq.js';
 
 /** A full applet list, as a default-config busybox has (no binary needed for most tests). */
 const ALL: Applet[] = ['init', 'sh', 'ash', 'mount', 'umount', 'mountpoint', 'mkdir', 'chmod', 'hostname', 'login', 'killall5', 'sleep', 'sync', 'swapoff', 'reboot', 'poweroff',
-  'runsv', 'sv', 'find', 'xargs', 'cat', 'sort', 'uname', 'grep', 'mv', 'loadkmap'].map((name) => ({ name, dir: '/bin' as const }))
-  .concat(['getty', 'syslogd', 'klogd', 'udhcpc', 'modprobe', 'ip'].map((name) => ({ name, dir: '/sbin' as const })))
-  .concat([{ name: 'runsvdir', dir: '/usr/bin' as const }]);
+  'runsv', 'sv', 'find', 'xargs', 'cat', 'sort', 'uname', 'grep', 'mv', 'loadkmap'].map((name): Applet => ({ name, dir: '/bin' }))
+  .concat(['getty', 'syslogd', 'klogd', 'udhcpc', 'modprobe', 'ip'].map((name): Applet => ({ name, dir: '/sbin' })))
+  .concat([{ name: 'runsvdir', dir: '/usr/bin' }]);
 const FAKE = new TextEncoder().encode('not really busybox');
 
 async function text(t: FileTree, p: string): Promise<string> {
