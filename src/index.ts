@@ -32,8 +32,8 @@ export { FileDevice } from './io/file.js';
 // formats
 export { cpioChunks, readCpioTree, listCpio, type CpioWriteOptions, type CpioEntryInfo, type CpioSource } from './archive/cpio/index.js';
 export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, type GzipOptions } from './compress/index.js';
-export { writeExt4, ext4MinimumSize, openExt4, readExt4Info, defaultFeatures, SUPPORTED_FEATURES, type Ext4Options, type Ext4Summary, type Ext4Volume, type Ext4Info, type ExtType } from './fs/ext4/index.js';
-export { writeFat, fatMinimumSize, openFat, type FatOptions, type FatSummary, type FatType, type FatVolume, type FatInfo } from './fs/fat/index.js';
+export { writeExt4, ext4MinimumSize, prepareExt4, type PreparedExt4, openExt4, readExt4Info, defaultFeatures, SUPPORTED_FEATURES, type Ext4Options, type Ext4Summary, type Ext4Volume, type Ext4Info, type ExtType } from './fs/ext4/index.js';
+export { writeFat, fatMinimumSize, planFat, type FatPlan, openFat, type FatOptions, type FatSummary, type FatType, type FatVolume, type FatInfo } from './fs/fat/index.js';
 export * as partition from './partition/index.js';
 export { readPartitionTable, partuuid, writeMbr, writeGpt, type PartitionTable, type PartitionInfo } from './partition/index.js';
 export { buildDisk, diskSize, planDisk, type DiskLayout, type DiskPartition, type DiskResult, type DiskFs, type PartitionSize } from './image/disk.js';
