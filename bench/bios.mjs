@@ -11,23 +11,11 @@
 //
 // Defaults: Debian's kernel and modules from .cache/debian-kernel, the busybox
 // from --busybox (required unless .cache has a toolchain build). Needs `npm run build`.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchArgs, cacheDir as cache, imp, sec, sh } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, '..', 'dist');
-const args = process.argv.slice(2);
-const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-const tree = val('--tree');
-if (!tree || args.includes('--help')) {
-  console.error('usage: node bench/bios.mjs --tree DIR [--kernel FILE] [--busybox BIN] [--modules DIR] [--json] [--out DIR] [--keep]');
-  process.exit(tree ? 0 : 2);
-}
-if (!existsSync(join(dist, 'boot', 'bios.js'))) { console.error('bench/bios.mjs: run `npm run build` first'); process.exit(1); }
-const imp = (p) => import(pathToFileURL(join(dist, p)).href);
+const { val, has, tree: benchDir, json, outDir, done } = benchArgs('bios', '--tree DIR [--kernel FILE] [--busybox BIN] [--modules DIR] [--json] [--out DIR] [--keep]', 'boot/bios.js');
 const { planBiosDisk, writeBiosDisk } = await imp('boot/bios.js');
 const { hostBiosGrub, hostModules } = await imp('boot/bios-host.js');
 const { FileDevice } = await imp('io/file.js');
@@ -35,7 +23,6 @@ const { treeFromHostDir } = await imp('host/tree.js');
 const { pathContent } = await imp('host/content.js');
 const { extractTree } = await imp('host/extract.js');
 
-const cache = join(here, '..', '.cache');
 const version = existsSync(join(cache, 'debian-kernel/version')) ? readFileSync(join(cache, 'debian-kernel/version'), 'utf8').trim() : '';
 const kernelPath = val('--kernel') ?? join(cache, 'debian-kernel/vmlinuz');
 const modulesDir = val('--modules') ?? (version && existsSync(join(cache, 'debian-kernel/lib/modules', version)) ? join(cache, 'debian-kernel/lib/modules', version) : undefined);
@@ -51,20 +38,12 @@ function findBusybox() {
 }
 const busyboxPath = val('--busybox') ?? findBusybox();
 if (!busyboxPath || !existsSync(kernelPath)) { console.error('bench/bios.mjs: need --kernel FILE and --busybox BIN (a busybox with runsvdir/runsv/sv)'); process.exit(2); }
+const work = outDir();
 
-const json = args.includes('--json');
-const outDir = val('--out') ? resolve(val('--out')) : mkdtempSync(join(tmpdir(), 'tinyimage-bench-bios-'));
-mkdirSync(outDir, { recursive: true });
 const MiB = 1 << 20;
 const rows = [];
-const sec = (t0) => +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(3);
-function sh(cmd, argv, input) {
-  const r = spawnSync(cmd, argv, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'], input });
-  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
-}
 
 const grub = await hostBiosGrub();
-const benchDir = resolve(tree);
 const options = () => ({
   kernel: pathContent(kernelPath, statSync(kernelPath).size),
   busybox: new Uint8Array(readFileSync(busyboxPath)),
@@ -77,7 +56,7 @@ const options = () => ({
 // ours
 let plan;
 {
-  const out = join(outDir, 'ours.img');
+  const out = join(work, 'ours.img');
   const t0 = process.hrtime.bigint();
   plan = await planBiosDisk(options());
   const dev = FileDevice.create(out, plan.size);
@@ -86,11 +65,11 @@ let plan;
 }
 // classic, same root tree staged on the host, same sizes
 {
-  const stage = join(outDir, 'stage');
+  const stage = join(work, 'stage');
   rmSync(stage, { recursive: true, force: true });
   await extractTree(plan.root, stage);
-  const out = join(outDir, 'classic.img');
-  const coreFile = join(outDir, 'core.img');
+  const out = join(work, 'classic.img');
+  const coreFile = join(work, 'core.img');
   const t0 = process.hrtime.bigint();
   sh('truncate', ['-s', String(plan.size), out]);
   sh('sfdisk', ['-q', out], `label: dos\nlabel-id: 0x${plan.signature.toString(16).padStart(8, '0')}\nstart=2048, type=83, bootable\n`);
@@ -99,7 +78,7 @@ let plan;
   sh('dd', ['if=/usr/lib/grub/i386-pc/boot.img', `of=${out}`, 'bs=440', 'count=1', 'conv=notrunc', 'status=none']);
   sh('dd', [`if=${coreFile}`, `of=${out}`, 'bs=512', 'seek=1', 'conv=notrunc', 'status=none']);
   rows.push({ name: 'classic sfdisk + mke2fs -d + grub-mkimage + dd', seconds: sec(t0), size: plan.size, partition: plan.partitionSize });
-  if (!args.includes('--keep')) rmSync(stage, { recursive: true, force: true });
+  if (!has('--keep')) rmSync(stage, { recursive: true, force: true });
 }
 const ratio = +(rows[0].seconds / rows[1].seconds).toFixed(2);
 if (json) console.log(JSON.stringify({ bench: 'bios', tree: benchDir, rows, ratio }, null, 1));
@@ -108,4 +87,4 @@ else {
   for (const r of rows) console.log(`${r.name.padEnd(56)} ${r.seconds.toFixed(2).padStart(8)} s`);
   console.log(`ours / classic: ${ratio}`);
 }
-if (!args.includes('--keep') && !val('--out')) rmSync(outDir, { recursive: true, force: true });
+done();

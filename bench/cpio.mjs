@@ -13,26 +13,14 @@
 // Targets (issue 2): raw <= 1.0x GNU cpio; gz <= 0.6x cpio|gzip -6 with output <= 2% larger.
 // Needs `npm run build` first (runs bin/tinyimage.js, i.e. dist/).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchArgs, have, repo } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const bin = join(here, '..', 'bin', 'tinyimage.js');
-const args = process.argv.slice(2);
-const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-const tree = val('--tree');
-if (!tree || args.includes('--help')) {
-  console.error('usage: node bench/cpio.mjs --tree DIR [--json] [--out DIR] [--threads N] [--keep]');
-  process.exit(tree ? 0 : 2);
-}
-const dir = resolve(tree);
-if (!existsSync(join(here, '..', 'dist', 'cli', 'main.js'))) { console.error('bench/cpio.mjs: run `npm run build` first'); process.exit(1); }
-const json = args.includes('--json');
-const outDir = val('--out') ? resolve(val('--out')) : mkdtempSync(join(tmpdir(), 'tinyimage-bench-cpio-'));
+const bin = join(repo, 'bin', 'tinyimage.js');
+const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('cpio', '--tree DIR [--json] [--out DIR] [--threads N] [--keep]', 'cli/main.js');
+const outDir = mkOut();
 const threads = val('--threads');
-const have = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 
 function timed(label, cmd, argv, opts, out) {
   const t0 = process.hrtime.bigint();
@@ -68,7 +56,7 @@ const summary = {
   oursGzipTestPasses: gzOk,
   targets: { rawTimeVsGnuCpio: 1.0, gzTimeVsGzip6: 0.6, gzSizeVsGzip6: 1.02 },
 };
-if (!args.includes('--keep') && !val('--out')) rmSync(outDir, { recursive: true, force: true });
+done();
 
 if (json) {
   console.log(JSON.stringify(summary, null, 2));

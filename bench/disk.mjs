@@ -8,43 +8,23 @@
 //   node bench/disk.mjs --tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]
 //
 // Needs `npm run build` first (imports dist/).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchArgs, cacheDir, imp, sec, sh } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, '..', 'dist');
-const args = process.argv.slice(2);
-const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-const tree = val('--tree');
-if (!tree || args.includes('--help')) {
-  console.error('usage: node bench/disk.mjs --tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]');
-  process.exit(tree ? 0 : 2);
-}
-if (!existsSync(join(dist, 'image', 'disk.js'))) { console.error('bench/disk.mjs: run `npm run build` first'); process.exit(1); }
-const imp = (p) => import(pathToFileURL(join(dist, p)).href);
+const { val, tree: dir, json, outDir, done } = benchArgs('disk', '--tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]', 'image/disk.js');
+const work = outDir();
 const { buildDisk, planDisk } = await imp('image/disk.js');
 const { FileDevice } = await imp('io/file.js');
 const { treeFromHostDir } = await imp('host/tree.js');
 const { buildUki, DEFAULT_EFI_STUB_PATH } = await imp('boot/uki.js');
-const json = args.includes('--json');
-const outDir = val('--out') ? resolve(val('--out')) : mkdtempSync(join(tmpdir(), 'tinyimage-bench-disk-'));
-mkdirSync(outDir, { recursive: true });
-const dir = resolve(tree);
 const MiB = 1 << 20;
 
 const rows = [];
-const sec = (t0) => +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(3);
-function sh(cmd, argv) {
-  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
-}
 
 // ours: walk + plan + write
 {
-  const out = join(outDir, 'ours.img');
+  const out = join(work, 'ours.img');
   const t0 = process.hrtime.bigint();
   const t = treeFromHostDir(dir);
   const layout = { table: 'gpt', seed: 'bench', partitions: [{ name: 'root', type: 'root-x86-64', fs: 'ext4', size: 'fit', tree: t }] };
@@ -55,7 +35,7 @@ function sh(cmd, argv) {
 }
 // classic: same disk and partition size
 {
-  const out = join(outDir, 'classic.img');
+  const out = join(work, 'classic.img');
   const { size, partition } = rows[0];
   const t0 = process.hrtime.bigint();
   sh('truncate', ['-s', String(size), out]);
@@ -64,21 +44,21 @@ function sh(cmd, argv) {
   rows.push({ name: 'truncate + sgdisk + mke2fs -d', seconds: sec(t0), bytes: statSync(out).size, size, partition });
 }
 // UKI
-const kernel = val('--kernel') ?? join(here, '..', '.cache', 'debian-kernel', 'vmlinuz');
+const kernel = val('--kernel') ?? join(cacheDir, 'debian-kernel', 'vmlinuz');
 if (existsSync(kernel) && existsSync(DEFAULT_EFI_STUB_PATH)) {
   const initrd = new Uint8Array(8 * MiB).map((_, i) => (i * 31) & 0xff);
-  writeFileSync(join(outDir, 'initrd'), initrd);
-  writeFileSync(join(outDir, 'cmdline'), 'console=ttyS0');
+  writeFileSync(join(work, 'initrd'), initrd);
+  writeFileSync(join(work, 'cmdline'), 'console=ttyS0');
   let t0 = process.hrtime.bigint();
   const uki = buildUki({ stub: new Uint8Array(readFileSync(DEFAULT_EFI_STUB_PATH)), linux: new Uint8Array(readFileSync(kernel)), initrd, cmdline: 'console=ttyS0' });
-  writeFileSync(join(outDir, 'ours.efi'), uki);
+  writeFileSync(join(work, 'ours.efi'), uki);
   rows.push({ name: 'ours buildUki', seconds: sec(t0), bytes: uki.length });
   t0 = process.hrtime.bigint();
-  sh('objcopy', ['--add-section', `.cmdline=${join(outDir, 'cmdline')}`, '--change-section-vma', '.cmdline=0x30000',
+  sh('objcopy', ['--add-section', `.cmdline=${join(work, 'cmdline')}`, '--change-section-vma', '.cmdline=0x30000',
     '--add-section', `.linux=${kernel}`, '--change-section-vma', '.linux=0x2000000',
-    '--add-section', `.initrd=${join(outDir, 'initrd')}`, '--change-section-vma', '.initrd=0x3000000',
-    DEFAULT_EFI_STUB_PATH, join(outDir, 'objcopy.efi')]);
-  rows.push({ name: 'objcopy --add-section', seconds: sec(t0), bytes: statSync(join(outDir, 'objcopy.efi')).size });
+    '--add-section', `.initrd=${join(work, 'initrd')}`, '--change-section-vma', '.initrd=0x3000000',
+    DEFAULT_EFI_STUB_PATH, join(work, 'objcopy.efi')]);
+  rows.push({ name: 'objcopy --add-section', seconds: sec(t0), bytes: statSync(join(work, 'objcopy.efi')).size });
 }
 const ratio = (a, b) => +(rows[a].seconds / rows[b].seconds).toFixed(3);
 const result = { tree: dir, rows, ratios: { disk: ratio(0, 1), ...(rows.length > 3 ? { uki: ratio(2, 3) } : {}) } };
@@ -88,4 +68,4 @@ else {
   for (const r of rows) console.log(`| ${r.name} | ${r.seconds} | ${r.bytes} |`);
   console.log(`\nratio disk (ours / classic): ${result.ratios.disk}${result.ratios.uki !== undefined ? `; uki (ours / objcopy): ${result.ratios.uki}` : ''}`);
 }
-if (!args.includes('--keep') && !val('--out')) rmSync(outDir, { recursive: true, force: true });
+done();

@@ -11,24 +11,14 @@
 // Target (issue 6): read all files <= 1.5x host, metadata walk faster than host.
 // Needs `npm run build` first (imports ../dist).
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { benchArgs, imp } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, '..', 'dist');
-const args = process.argv.slice(2);
-const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-const tree = val('--tree');
-if (!tree || args.includes('--help')) {
-  console.error('usage: node bench/ext4-read.mjs --tree DIR [--image IMG] [--json]');
-  process.exit(tree ? 0 : 2);
-}
-if (!existsSync(join(dist, 'fs/ext4/read.js'))) { console.error('bench/ext4-read.mjs: run `npm run build` first'); process.exit(1); }
-const { openExt4 } = await import(pathToFileURL(join(dist, 'fs/ext4/read.js')).href);
-const { FileDevice } = await import(pathToFileURL(join(dist, 'io/file.js')).href);
-const dir = resolve(tree);
+const { val, tree: dir, json } = benchArgs('ext4-read', '--tree DIR [--image IMG] [--json]', 'fs/ext4/read.js');
+const { openExt4 } = await imp('fs/ext4/read.js');
+const { FileDevice } = await imp('io/file.js');
 let image = val('--image');
 let tmp;
 if (!image) {
@@ -91,7 +81,7 @@ const rows = [
   { what: `metadata walk (${om.files} files)`, ours: om.seconds, tool: 'node:fs readdir+lstat', theirs: hm.seconds, ratio: om.seconds / hm.seconds, notes: 'target < 1x' },
   { what: `read all files (${(or.bytes / 2 ** 20).toFixed(0)} MiB)`, ours: or.seconds, tool: 'node:fs readFileSync', theirs: hr.seconds, ratio: or.seconds / hr.seconds, notes: 'target <= 1.5x' },
 ];
-if (args.includes('--json')) {
+if (json) {
   console.log(JSON.stringify(rows));
 } else {
   for (const r of rows) console.log(`${r.what.padEnd(34)} ours ${r.ours.toFixed(3)} s   ${r.tool} ${r.theirs.toFixed(3)} s   ${r.ratio.toFixed(2)}x (${r.notes})`);

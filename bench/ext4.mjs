@@ -14,25 +14,14 @@
 // Peak memory of ours: process.resourceUsage().maxRSS inside the child.
 // Target (issue 3): ours <= 0.8x mke2fs -d. Needs `npm run build` first.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { benchArgs, dist, have } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const mainJs = join(here, '..', 'dist', 'cli', 'main.js');
-const args = process.argv.slice(2);
-const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-const tree = val('--tree');
-if (!tree || args.includes('--help')) {
-  console.error('usage: node bench/ext4.mjs --tree DIR [--json] [--out DIR] [--keep] [--size SIZE] [--runs N]');
-  process.exit(tree ? 0 : 2);
-}
-const dir = resolve(tree);
-if (!existsSync(mainJs)) { console.error('bench/ext4.mjs: run `npm run build` first'); process.exit(1); }
-const json = args.includes('--json');
-const outDir = val('--out') ? resolve(val('--out')) : mkdtempSync(join(tmpdir(), 'tinyimage-bench-ext4-'));
-const have = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
+const mainJs = join(dist, 'cli', 'main.js');
+const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('ext4', '--tree DIR [--json] [--out DIR] [--keep] [--size SIZE] [--runs N]', 'cli/main.js');
+const outDir = mkOut();
 // CPU seconds (user + sys) via GNU time when present: steadier than wall time on a busy machine
 const gnuTime = spawnSync('/usr/bin/time', ['-f', '%U %S', 'true']).status === 0;
 const wrap = (cmd, argv) => (gnuTime ? ['/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...argv]] : [cmd, argv]);
@@ -96,7 +85,7 @@ const summary = {
   oursCpuVsMke2fs: cpuRatio('ours ext4', 'mke2fs -d'), loadAverage: (await import('node:os')).loadavg().map((x) => +x.toFixed(2)),
   oursPeakRssMiB: o.peakRssMiB, oursE2fsckPasses: fsckOk, targets: { oursVsMke2fs: 0.8 },
 };
-if (!args.includes('--keep') && !val('--out')) rmSync(outDir, { recursive: true, force: true });
+done();
 
 if (json) {
   console.log(JSON.stringify(summary, null, 2));

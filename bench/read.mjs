@@ -17,27 +17,16 @@
 // with --json the last line of stdout is the JSON array.
 // Needs `npm run build` first (imports ../dist).
 import { execSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { benchArgs, imp } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, '..', 'dist');
-const args = process.argv.slice(2);
-const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
-const treeArg = val('--tree');
-const json = args.includes('--json');
-if (!treeArg || args.includes('--help')) {
-  console.error('usage: node bench/read.mjs --tree DIR [--image IMG] [--json] [--warm-only]');
-  process.exit(treeArg ? 0 : 2);
-}
-if (!existsSync(join(dist, 'index.js'))) { console.error('bench/read.mjs: run `npm run build` first'); process.exit(1); }
-const lib = await import(pathToFileURL(join(dist, 'index.js')).href);
-const { FileDevice } = await import(pathToFileURL(join(dist, 'io/file.js')).href);
+const { val, has, tree: dir, json } = benchArgs('read', '--tree DIR [--image IMG] [--json] [--warm-only]', 'index.js');
+const lib = await imp('index.js');
+const { FileDevice } = await imp('io/file.js');
 const log = (m) => { if (!json) console.log(m); else console.error(m); };
 
-const dir = resolve(treeArg);
 let image = val('--image');
 let tmp;
 let buildSeconds;
@@ -90,7 +79,7 @@ async function oursWalk(read) {
   } finally { img.close(); }
 }
 
-let canDrop = !args.includes('--warm-only');
+let canDrop = !has('--warm-only');
 function dropCaches() {
   if (!canDrop) return false;
   try { execSync('sync'); writeFileSync('/proc/sys/vm/drop_caches', '3'); return true; } catch { canDrop = false; return false; }
@@ -134,7 +123,7 @@ for (const phase of ['cold', 'warm']) {
   rows.push({ what: `${phase}: open + walk all metadata (${r('c').entries} entries)`, ours: r('c').seconds, tool: 'node:fs readdir+lstat+readFileSync', theirs: r('a').seconds, ratio: r('c').seconds / r('a').seconds, notes: '(c) vs (a); target < 1x' });
   rows.push({ what: `${phase}: open + walk all metadata (${r('c').entries} entries)`, ours: r('c').seconds, tool: 'node:fs readdir+lstat', theirs: r('d').seconds, ratio: r('c').seconds / r('d').seconds, notes: '(c) vs (d) metadata only on both sides; for reference' });
 }
-if (!results['cold-a']) rows.push({ what: 'cold cache', ours: null, tool: '', theirs: null, ratio: null, notes: args.includes('--warm-only') ? 'not measured (--warm-only)' : 'not measured: cannot write /proc/sys/vm/drop_caches (not root?); warm numbers only' });
+if (!results['cold-a']) rows.push({ what: 'cold cache', ours: null, tool: '', theirs: null, ratio: null, notes: has('--warm-only') ? 'not measured (--warm-only)' : 'not measured: cannot write /proc/sys/vm/drop_caches (not root?); warm numbers only' });
 if (buildSeconds !== undefined) rows.push({ what: 'make the image (writeExt4)', ours: buildSeconds, tool: '', theirs: null, ratio: null, notes: 'setup, for information' });
 
 for (const r of rows) {
