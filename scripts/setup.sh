@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(qemu-system-x86 ovmf busybox-static cpio e2fsprogs dosfstools mtools fdisk gdisk pigz
       grub-pc-bin grub-common systemd-boot-efi genext2fs binutils kmod xz-utils zstd
-      build-essential bc flex bison libelf-dev libssl-dev musl-tools linux-source-6.1 dpkg-dev)
+      build-essential bc flex bison libelf-dev libssl-dev musl-tools linux-source-6.1 dpkg-dev rsync)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

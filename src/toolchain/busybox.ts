@@ -13,7 +13,7 @@ import { compilerVersion, defaultCacheDir, resolveSource, sha256, storeResult, w
 import { applyToDotConfig, parseDisable, parseDotConfig, parseEnable, unsatisfied, explainUnsatisfied, type OptionRequest } from './kconfig.js';
 import { resolveEpoch } from './kernel.js';
 import { BUSYBOX_TINY_ENABLE } from './presets.js';
-import { run } from './run.js';
+import { have, requireTools, run, tarTools } from './run.js';
 
 const RECIPE_VERSION = 1;
 
@@ -61,11 +61,6 @@ export const BUSYBOX_LIBC_DISABLE: Record<'glibc' | 'musl', string[]> = {
   musl: ['TC', 'FEATURE_TC_INGRESS', 'FEATURE_HAVE_RPC', 'FEATURE_INETD_RPC', 'SELINUX', 'PAM', 'FEATURE_SYSTEMD'],
   glibc: ['TC', 'FEATURE_TC_INGRESS', 'FEATURE_HAVE_RPC', 'FEATURE_INETD_RPC', 'SELINUX', 'PAM', 'FEATURE_SYSTEMD'],
 };
-
-function have(cmd: string, env: NodeJS.ProcessEnv): boolean {
-  const path = (env.PATH ?? '').split(':');
-  return path.some((d) => d && existsSync(join(d, cmd)));
-}
 
 /** A headers dir with only the kernel's sanitized uapi headers from the host (linux-libc-dev). */
 function hostHeaders(cacheDir: string): string {
@@ -126,6 +121,13 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
   const epoch = resolveEpoch(opts.epoch, env);
   mkdirSync(cacheDir, { recursive: true });
   busyboxRequests(opts, libc, ''); // validate option syntax early
+  requireTools('building busybox', [
+    { command: 'make', debian: 'make' },
+    { command: cc, debian: libc === 'musl' ? 'musl-tools' : 'gcc' },
+    ...tarTools(opts.source),
+    // the kernel's `make headers_install` copies with rsync (Linux >= 5.3)
+    ...(libc === 'musl' && opts.kernelSource ? [{ command: 'rsync', debian: 'rsync' }, ...tarTools(opts.kernelSource)] : []),
+  ], env);
 
   progress.start('hashing busybox source');
   const extractLog = join(cacheDir, 'extract.log');

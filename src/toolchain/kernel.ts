@@ -14,7 +14,7 @@ import { silentProgress } from '../progress.js';
 import { cachedFileHash, compilerVersion, defaultCacheDir, resolveSource, sha256, storeResult, withLock } from './cache.js';
 import { explainUnsatisfied, parseDisable, parseDotConfig, parseEnable, scriptsConfigArgs, unsatisfied, type OptionRequest } from './kconfig.js';
 import { compressionOptions, KERNEL_PRESETS, type KernelPreset } from './presets.js';
-import { run } from './run.js';
+import { requireTools, run, tarTools } from './run.js';
 
 /** Bump when the build procedure changes in a way that changes outputs. */
 const RECIPE_VERSION = 1;
@@ -186,6 +186,16 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   // Validate options before any slow work.
   const initName = opts.initramfs !== undefined ? initramfsName(opts.initramfs) : undefined;
   kernelRequests({ ...opts, initramfsPath: initName });
+  requireTools('building the kernel', [
+    { command: 'make', debian: 'make' },
+    { command: cc, debian: 'gcc' },
+    { command: 'flex', debian: 'flex' },
+    { command: 'bison', debian: 'bison' },
+    { command: 'bc', debian: 'bc' },
+    { command: 'perl', debian: 'perl' },
+    (opts.compression ?? 'xz') === 'xz' ? { command: 'xz', debian: 'xz-utils' } : { command: 'gzip', debian: 'gzip' },
+    ...tarTools(opts.source),
+  ], env);
 
   progress.start('hashing kernel source');
   const src = await resolveSourceWithProgress(opts.source, cacheDir, opts.signal, progress);

@@ -5,9 +5,44 @@
  * carries the command, the exit code and the last lines of output.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { dirname } from 'node:path';
+import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ToolError } from '../errors.js';
+
+/** A command a build runs, and the Debian package that provides it. */
+export interface HostTool { command: string; debian: string }
+
+/** Is `command` an existing file in one of the directories of env.PATH (or, with a slash, that file)? */
+export function have(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (command.includes('/')) return existsSync(command);
+  return (env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, command)));
+}
+
+/**
+ * Check, before any slow work, that every command `what` will run is on PATH;
+ * otherwise throw one E_TOOL_MISSING naming all that are missing and the
+ * Debian packages that provide them (rather than failing twenty minutes into
+ * a build on the first one, with make's "rsync: not found" in a log).
+ */
+export function requireTools(what: string, tools: readonly HostTool[], env: NodeJS.ProcessEnv = process.env): void {
+  const gone = [...new Map(tools.map((t) => [t.command, t])).values()].filter((t) => !have(t.command, env));
+  if (gone.length === 0) return;
+  const packages = [...new Set(gone.map((t) => t.debian))];
+  throw new ToolError('E_TOOL_MISSING',
+    `${what} needs ${gone.map((t) => t.command).join(', ')}, not found on PATH. On Debian/Ubuntu: apt-get install ${packages.join(' ')}`,
+    { what, missing: gone.map((t) => t.command), packages });
+}
+
+/** What unpacking `source` needs: nothing for a directory, else tar and the decompressor its suffix names. */
+export function tarTools(source: string): HostTool[] {
+  if (statSync(source, { throwIfNoEntry: false })?.isDirectory()) return [];
+  const tools: HostTool[] = [{ command: 'tar', debian: 'tar' }];
+  if (/\.(tar\.xz|txz)$/.test(source)) tools.push({ command: 'xz', debian: 'xz-utils' });
+  else if (/\.(tar\.bz2|tbz2?)$/.test(source)) tools.push({ command: 'bzip2', debian: 'bzip2' });
+  else if (/\.(tar\.gz|tgz)$/.test(source)) tools.push({ command: 'gzip', debian: 'gzip' });
+  else if (/\.tar\.zst$/.test(source)) tools.push({ command: 'zstd', debian: 'zstd' });
+  return tools;
+}
 
 export interface RunOptions {
   cwd?: string;

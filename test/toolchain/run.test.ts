@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../../src/toolchain/run.js';
+import { requireTools, run, tarTools } from '../../src/toolchain/run.js';
+import { buildBusybox } from '../../src/toolchain/busybox.js';
+import { buildKernel } from '../../src/toolchain/kernel.js';
 import { ToolError } from '../../src/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tinyimage-run-'));
@@ -82,5 +84,50 @@ describe('run()', () => {
     ac.abort();
     const e = await rejection(run('true', [], { signal: ac.signal }));
     expect(e.code).toBe('E_TOOL_ABORTED');
+  });
+});
+
+describe('requireTools(): every missing build tool named at once, before any work', () => {
+  const bin = (names: string[]) => {
+    const dir = tmp();
+    for (const n of names) { writeFileSync(join(dir, n), '#!/bin/sh\n'); chmodSync(join(dir, n), 0o755); }
+    return dir;
+  };
+
+  it('passes when all are on PATH, and names all missing ones with their Debian packages', () => {
+    const tools = [{ command: 'make', debian: 'make' }, { command: 'rsync', debian: 'rsync' }, { command: 'xz', debian: 'xz-utils' }, { command: 'unxz', debian: 'xz-utils' }];
+    expect(() => requireTools('x', tools, { PATH: bin(['make', 'rsync', 'xz', 'unxz']) })).not.toThrow();
+    let e: unknown;
+    try { requireTools('building it', tools, { PATH: bin(['make']) }); } catch (err) { e = err; }
+    expect(e).toBeInstanceOf(ToolError);
+    const t = e as ToolError;
+    expect(t.code).toBe('E_TOOL_MISSING');
+    expect(t.message).toBe('building it needs rsync, xz, unxz, not found on PATH. On Debian/Ubuntu: apt-get install rsync xz-utils');
+    expect(t.data).toMatchObject({ missing: ['rsync', 'xz', 'unxz'], packages: ['rsync', 'xz-utils'] });
+  });
+
+  it('takes a command given as a path', () => {
+    const dir = bin(['mygcc']);
+    expect(() => requireTools('x', [{ command: join(dir, 'mygcc'), debian: 'gcc' }], { PATH: '' })).not.toThrow();
+    expect(() => requireTools('x', [{ command: join(dir, 'nogcc'), debian: 'gcc' }], { PATH: dir })).toThrow(/nogcc/);
+  });
+
+  it('asks for the decompressor a tarball needs, nothing for a source directory', () => {
+    expect(tarTools('linux-source-6.1.tar.xz').map((t) => t.command)).toEqual(['tar', 'xz']);
+    expect(tarTools('busybox_1.35.0.orig.tar.bz2').map((t) => t.command)).toEqual(['tar', 'bzip2']);
+    const dir = tmp();
+    mkdirSync(join(dir, 'src.tar.xz'));
+    expect(tarTools(join(dir, 'src.tar.xz'))).toEqual([]);
+  });
+
+  it('buildKernel and buildBusybox fail at once when make and the compiler are missing', async () => {
+    const env = { PATH: bin(['tar']) };
+    const cacheDir = tmp();
+    const k = await rejection(buildKernel({ source: 'linux-source-6.1.tar.xz', cacheDir, env, epoch: 0 }));
+    expect(k.code).toBe('E_TOOL_MISSING');
+    expect(k.message).toMatch(/^building the kernel needs make, gcc, flex, bison, bc, perl, xz, not found on PATH\. On Debian\/Ubuntu: apt-get install make gcc flex bison bc perl xz-utils$/);
+    const b = await rejection(buildBusybox({ source: 'busybox.tar.bz2', cacheDir, env, epoch: 0, libc: 'musl', kernelSource: 'linux.tar.xz' }));
+    expect(b.code).toBe('E_TOOL_MISSING');
+    expect(b.message).toContain('apt-get install make musl-tools bzip2 rsync xz-utils');
   });
 });
