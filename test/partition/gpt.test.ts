@@ -8,6 +8,7 @@ import {
   GPT_ENTRY, GPT_HEADER, decodeGuid, encodeGuid, readGpt, readPartitionTable, writeGpt, type GptLayout,
 } from '../../src/partition/index.js';
 import { missing, run } from '../helpers/prereq.js';
+import { loopUnavailable, withLoop } from '../helpers/loop.js';
 import { MiB, tempDir, withImage } from './helpers.js';
 
 const tmp = tempDir();
@@ -86,6 +87,24 @@ describe('writeGpt', () => {
     const rows = run('partx', ['-g', '-o', 'NR,UUID', img]).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
     expect(rows.map(([n, u]) => ({ n: Number(n), u }))).toEqual(res.partitions.map((p) => ({ n: p.index, u: p.partuuid })));
     expect(run('blkid', ['-p', '-o', 'export', img]).stdout).toContain(`PTUUID=${res.diskGuid}`);
+  });
+
+  it.skipIf(loopUnavailable())('blkid on each partition device (loop) reports the PARTUUID, name, start and size we compute', async () => {
+    if (missing({ tools: ['blkid'] })) return;
+    const img = join(tmp.dir, 'gpt-loop.img');
+    const res = withImage(img, 64 * MiB, (dev) => writeGpt(dev, layout));
+    await withLoop(img, ({ partitions }) => {
+      expect([...partitions.keys()].sort()).toEqual(res.partitions.map((p) => p.index));
+      for (const p of res.partitions) {
+        const node = partitions.get(p.index)!;
+        expect(run('blkid', ['-o', 'value', '-s', 'PARTUUID', node]).stdout.trim()).toBe(p.partuuid);
+        const b = run('blkid', ['-p', '-o', 'export', node]).stdout;
+        expect(b).toContain(`PART_ENTRY_TYPE=${p.type}\n`);
+        expect(b).toContain(`PART_ENTRY_OFFSET=${p.offset / 512}\n`);
+        expect(b).toContain(`PART_ENTRY_SIZE=${p.size / 512}\n`);
+        expect(run('blkid', ['-p', '-o', 'value', '-s', 'PART_ENTRY_NAME', node]).stdout.replace(/\n$/, '')).toBe(p.name);
+      }
+    }, { partitions: true });
   });
 
   it('reads sgdisk-made tables', () => {

@@ -6,6 +6,7 @@ import { MemoryDevice } from '../../src/io/device.js';
 import { FileDevice } from '../../src/io/file.js';
 import { MBR_ENTRY, MBR_STRUCT, chsBytes, partuuid, readPartitionTable, writeMbr, writeMbrBootCode, type MbrLayout } from '../../src/partition/index.js';
 import { missing, run } from '../helpers/prereq.js';
+import { loopUnavailable, withLoop } from '../helpers/loop.js';
 import { MiB, tempDir, withImage } from './helpers.js';
 
 const tmp = tempDir();
@@ -82,6 +83,23 @@ describe('writeMbr', () => {
     const b = run('blkid', ['-p', '-o', 'export', img]).stdout;
     expect(b).toContain(`PTUUID=${res.signature.toString(16).padStart(8, '0')}`);
     expect(b).toContain('PTTYPE=dos');
+  });
+
+  it.skipIf(loopUnavailable())('blkid on each partition device (loop) reports the PARTUUID, start and size we compute', async () => {
+    if (missing({ tools: ['blkid'] })) return;
+    const img = join(tmp.dir, 'mbr-loop.img');
+    const res = withImage(img, 48 * MiB, (dev) => writeMbr(dev, layout));
+    await withLoop(img, ({ partitions }) => {
+      for (const p of res.partitions) {
+        const node = partitions.get(p.index);
+        expect(node, `no device for partition ${p.index}`).toBeDefined();
+        // blkid finds the PARTUUID through the partition's parent disk, as the kernel's root=PARTUUID= does
+        expect(run('blkid', ['-o', 'value', '-s', 'PARTUUID', node!]).stdout.trim()).toBe(p.partuuid);
+        const b = run('blkid', ['-p', '-o', 'export', node!]).stdout;
+        expect(b).toContain(`PART_ENTRY_OFFSET=${p.offset / 512}\n`);
+        expect(b).toContain(`PART_ENTRY_SIZE=${p.size / 512}\n`);
+      }
+    }, { partitions: true });
   });
 
   it('reads sfdisk-made tables (incl. logical partitions)', () => {
