@@ -103,11 +103,19 @@ describe.skipIf(skip)('random trees (fast-check): e2fsck -fn and debugfs agree',
           if (node.content.size > 0 && node.content.size < 5000) {
             const f = join(t.dir, 'dump');
             run('debugfs', ['-R', `dump "${e.path}" ${f}`, img]);
-            expect(Buffer.compare(readFileSync(f), Buffer.from(node.content.readAt!(0, node.content.size)))).toBe(0);
+            let dumped = readFileSync(f);
+            // debugfs 1.47.0 dumps all 60 bytes of i_block for an inline-data
+            // file, whatever its size (mke2fs -d images too): the rest must be zeros
+            if (s.flags & 0x10000000 && dumped.length > node.content.size) {
+              expect(dumped.subarray(node.content.size).every((b) => b === 0)).toBe(true);
+              dumped = dumped.subarray(0, node.content.size);
+            }
+            expect(Buffer.compare(dumped, Buffer.from(node.content.readAt!(0, node.content.size)))).toBe(0);
           }
         }
         if (node.type === 'chardev' || node.type === 'blockdev') expect(s.dev).toEqual({ major: node.major, minor: node.minor });
-        expect([...s.xattrs.keys()].sort()).toEqual([...node.xattrs.keys()].sort());
+        // an inline-data inode keeps its data's tail in the system.data xattr: not a user xattr
+        expect([...s.xattrs.keys()].filter((k) => !(s.flags & 0x10000000 && k === 'system.data')).sort()).toEqual([...node.xattrs.keys()].sort());
       }
     }), { numRuns: 25 });
   }, 600000);
