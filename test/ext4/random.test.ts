@@ -2,70 +2,16 @@ import { describe, expect, it, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { FileTree } from '../../src/tree/tree.js';
-import { TinyImageError } from '../../src/errors.js';
 import type { TreeNode } from '../../src/tree/types.js';
 import { missing, run } from '../helpers/prereq.js';
+import { treeArb as treeArbitrary } from '../helpers/arbitrary.js';
 import { debugfsStats, fsck, tmp, writeImage } from './helpers.js';
 
 const skip = missing({ tools: ['e2fsck', 'debugfs'] });
 const t = tmp();
 afterAll(() => t.cleanup());
 
-const nameArb = fc.string({ unit: fc.constantFrom('a', 'b', 'Z', '0', 'é', '日', '-', '_', ' ', '😀', '.'), minLength: 1, maxLength: 40 })
-  .filter((s) => s !== '.' && s !== '..' && s !== 'lost+found');
-const pathArb = fc.array(nameArb, { minLength: 1, maxLength: 4 }).map((p) => '/' + p.join('/'));
-const timeArb = fc.record({ sec: fc.integer({ min: -(2 ** 31), max: 2 ** 33 }), nsec: fc.integer({ min: 0, max: 999999999 }) });
-const metaArb = fc.record({
-  mode: fc.integer({ min: 0, max: 0o7777 }),
-  uid: fc.nat({ max: 0xffffffff }),
-  gid: fc.nat({ max: 0xffffffff }),
-  mtime: timeArb,
-  xattrs: fc.option(fc.dictionary(fc.constantFrom('user.a', 'user.bb', 'security.selinux', 'trusted.x', 'security.capability'), fc.uint8Array({ maxLength: 120 })), { nil: undefined }),
-});
-const dataArb = fc.oneof(
-  fc.uint8Array({ maxLength: 300 }),
-  fc.tuple(fc.nat({ max: 40000 }), fc.nat({ max: 255 }), fc.boolean()).map(([n, v, zeros]) => {
-    const a = new Uint8Array(n);
-    for (let i = 0; i < n; i++) a[i] = zeros && (i >> 12) % 2 === 0 ? 0 : (i * 31 + v) & 0xff;
-    return a;
-  }),
-);
-const opArb = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('file' as const), path: pathArb, meta: metaArb, data: dataArb }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('dir' as const), path: pathArb, meta: metaArb }) },
-  fc.record({ kind: fc.constant('symlink' as const), path: pathArb, meta: metaArb, target: fc.oneof(nameArb, fc.string({ minLength: 60, maxLength: 300 }).filter((s) => s.length > 0 && !s.includes('\0'))) }),
-  fc.record({ kind: fc.constant('dev' as const), path: pathArb, meta: metaArb, block: fc.boolean(), major: fc.nat({ max: 0xfff }), minor: fc.nat({ max: 0xfffff }) }),
-  fc.record({ kind: fc.constant('fifo' as const), path: pathArb, meta: metaArb }),
-  fc.record({ kind: fc.constant('socket' as const), path: pathArb, meta: metaArb }),
-  fc.record({ kind: fc.constant('link' as const), path: pathArb, to: fc.nat() }),
-);
-const treeArb = fc.array(opArb, { maxLength: 40 }).map((ops) => {
-  const tree = new FileTree({ defaultTime: 1700000000 });
-  const made: string[] = [];
-  for (const op of ops) {
-    try {
-      switch (op.kind) {
-        case 'file': tree.addFile(op.path, op.data, op.meta); break;
-        case 'dir': tree.mkdir(op.path, op.meta); break;
-        case 'symlink': tree.addSymlink(op.path, op.target, op.meta); break;
-        case 'dev': tree.addDevice(op.path, op.block ? 'block' : 'char', op.major, op.minor, op.meta); break;
-        case 'fifo': tree.addFifo(op.path, op.meta); break;
-        case 'socket': tree.addSocket(op.path, op.meta); break;
-        case 'link': {
-          const nonDirs = made.filter((p) => tree.get(p) && tree.get(p)!.type !== 'dir');
-          if (!nonDirs.length) continue;
-          tree.addHardLink(op.path, nonDirs[op.to % nonDirs.length]!);
-          break;
-        }
-      }
-      made.push(op.path);
-    } catch (e) {
-      if (!(e instanceof TinyImageError)) throw e;
-    }
-  }
-  return tree;
-});
+const treeArb = treeArbitrary();
 const optsArb = fc.record({
   type: fc.constantFrom('ext4' as const, 'ext3' as const, 'ext2' as const),
   blockSize: fc.constantFrom(1024, 2048, 4096),
