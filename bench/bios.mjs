@@ -15,13 +15,13 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { benchArgs, cacheDir as cache, imp, sec, sh } from './lib.mjs';
 
-const { val, has, tree: benchDir, json, outDir, done } = benchArgs('bios', '--tree DIR [--kernel FILE] [--busybox BIN] [--modules DIR] [--json] [--out DIR] [--keep]', 'boot/bios.js');
-const { planBiosDisk, writeBiosDisk } = await imp('boot/bios.js');
-const { hostBiosGrub, hostModules } = await imp('boot/bios-host.js');
-const { FileDevice } = await imp('io/file.js');
-const { treeFromHostDir } = await imp('host/tree.js');
-const { pathContent } = await imp('host/content.js');
-const { extractTree } = await imp('host/extract.js');
+const { val, has, tree: benchDir, json, outDir, done } = benchArgs('bios', '--tree DIR [--kernel FILE] [--busybox BIN] [--modules DIR] [--json] [--out DIR] [--keep]', 'node/index.js');
+const { planBiosDisk, writeBiosDisk } = await imp('node/index.js');
+const { hostBiosGrub, hostModules } = await imp('node/index.js');
+const { FileDevice } = await imp('node/index.js');
+const { treeFromHostDir } = await imp('node/index.js');
+const { pathContent } = await imp('node/index.js');
+const { extractTree } = await imp('node/index.js');
 
 const version = existsSync(join(cache, 'debian-kernel/version')) ? readFileSync(join(cache, 'debian-kernel/version'), 'utf8').trim() : '';
 const kernelPath = val('--kernel') ?? join(cache, 'debian-kernel/vmlinuz');

@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, mkdirSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { tinyInitramfsTree, initramfsChunks, DEFAULT_INIT } from '../dist/initramfs/tiny.js';
-import { writeChunksToFile } from '../dist/host/stream.js';
-import { bootQemu } from '../dist/qemu/index.js';
+import { tinyInitramfsTree, initramfsChunks, DEFAULT_INIT } from '../dist/core/initramfs/tiny.js';
+import { writeChunksToFile } from '../dist/node/host/stream.js';
+import { bootQemu } from '../dist/node/qemu/index.js';
 
 const { values } = parseArgs({ options: { busybox: { type: 'string' }, boot: { type: 'boolean' }, json: { type: 'boolean' }, tree: { type: 'string' } } });
 const repo = resolve(import.meta.dirname, '..');

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { benchArgs, have, repo } from './lib.mjs';
 
 const bin = join(repo, 'bin', 'tinyimage.js');
-const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('cpio', '--tree DIR [--json] [--out DIR] [--threads N] [--keep]', 'cli/main.js');
+const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('cpio', '--tree DIR [--json] [--out DIR] [--threads N] [--keep]', 'node/cli/main.js');
 const outDir = mkOut();
 const threads = val('--threads');
 

@@ -12,12 +12,12 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchArgs, cacheDir, imp, sec, sh } from './lib.mjs';
 
-const { val, tree: dir, json, outDir, done } = benchArgs('disk', '--tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]', 'image/disk.js');
+const { val, tree: dir, json, outDir, done } = benchArgs('disk', '--tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]', 'node/index.js');
 const work = outDir();
-const { buildDisk, planDisk } = await imp('image/disk.js');
-const { FileDevice } = await imp('io/file.js');
-const { treeFromHostDir } = await imp('host/tree.js');
-const { buildUki, DEFAULT_EFI_STUB_PATH } = await imp('boot/uki.js');
+const { buildDisk, planDisk } = await imp('node/index.js');
+const { FileDevice } = await imp('node/index.js');
+const { treeFromHostDir } = await imp('node/index.js');
+const { buildUki, DEFAULT_EFI_STUB_PATH } = await imp('node/index.js');
 const MiB = 1 << 20;
 
 const rows = [];

@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchArgs, imp } from './lib.mjs';
 
-const { val, tree: dir, json } = benchArgs('ext4-read', '--tree DIR [--image IMG] [--json]', 'fs/ext4/read.js');
-const { openExt4 } = await imp('fs/ext4/read.js');
-const { FileDevice } = await imp('io/file.js');
+const { val, tree: dir, json } = benchArgs('ext4-read', '--tree DIR [--image IMG] [--json]', 'node/index.js');
+const { openExt4 } = await imp('node/index.js');
+const { FileDevice } = await imp('node/index.js');
 let image = val('--image');
 let tmp;
 if (!image) {

@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchArgs, dist, have } from './lib.mjs';
 
-const mainJs = join(dist, 'cli', 'main.js');
-const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('ext4', '--tree DIR [--json] [--out DIR] [--keep] [--size SIZE] [--runs N]', 'cli/main.js');
+const mainJs = join(dist, 'node', 'cli', 'main.js');
+const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('ext4', '--tree DIR [--json] [--out DIR] [--keep] [--size SIZE] [--runs N]', 'node/cli/main.js');
 const outDir = mkOut();
 // CPU seconds (user + sys) via GNU time when present: steadier than wall time on a busy machine
 const gnuTime = spawnSync('/usr/bin/time', ['-f', '%U %S', 'true']).status === 0;

@@ -22,9 +22,9 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchArgs, imp } from './lib.mjs';
 
-const { val, has, tree: dir, json } = benchArgs('read', '--tree DIR [--image IMG] [--json] [--warm-only]', 'index.js');
-const lib = await imp('index.js');
-const { FileDevice } = await imp('io/file.js');
+const { val, has, tree: dir, json } = benchArgs('read', '--tree DIR [--image IMG] [--json] [--warm-only]', 'node/index.js');
+const lib = await imp('node/index.js');
+const { FileDevice } = await imp('node/index.js');
 const log = (m) => { if (!json) console.log(m); else console.error(m); };
 
 let image = val('--image');

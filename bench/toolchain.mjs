@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildKernel } from '../dist/toolchain/kernel.js';
-import { buildBusybox } from '../dist/toolchain/busybox.js';
+import { buildKernel } from '../dist/node/toolchain/kernel.js';
+import { buildBusybox } from '../dist/node/toolchain/busybox.js';
 
 const { values } = parseArgs({ options: { sources: { type: 'string' }, cache: { type: 'string' }, cold: { type: 'boolean' }, json: { type: 'boolean' }, tree: { type: 'string' } } });
 const repo = resolve(import.meta.dirname, '..');

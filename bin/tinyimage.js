@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Thin launcher: all logic lives in the compiled library (dist/cli/main.js).
-import { main } from '../dist/cli/main.js';
+// Thin launcher: all logic lives in the compiled library (dist/node/cli/main.js).
+import { main } from '../dist/node/cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startQemu, type QemuSession } from '../../src/qemu/index.js';
-import { FileDevice } from '../../src/io/file.js';
-import { readPartitionTable } from '../../src/partition/index.js';
-import { readContent } from '../../src/tree/content.js';
-import { GrubBootSector } from '../../src/boot/grub.js';
-import { findHostGrub } from '../../src/boot/grub-host.js';
+import { startQemu, type QemuSession } from '../../src/node/qemu/index.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { readPartitionTable } from '../../src/core/partition/index.js';
+import { readContent } from '../../src/core/tree/content.js';
+import { GrubBootSector } from '../../src/core/boot/grub.js';
+import { findHostGrub } from '../../src/node/system/grub-host.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { BUSYBOX_SOURCE, buildHostBiosDisk, type HostDisk } from './disk.js';
 

@@ -6,12 +6,12 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileDevice } from '../../src/io/file.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
-import { pathContent } from '../../src/host/content.js';
-import { buildBusybox } from '../../src/toolchain/index.js';
-import { findHostGrub, makeCoreImage } from '../../src/boot/grub-host.js';
-import { planBiosDisk, writeBiosDisk, type BiosDiskOptions, type BiosDiskPlan, type BiosDiskResult } from '../../src/boot/bios.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { pathContent } from '../../src/node/host/content.js';
+import { buildBusybox } from '../../src/node/toolchain/index.js';
+import { findHostGrub, makeCoreImage } from '../../src/node/system/grub-host.js';
+import { planBiosDisk, writeBiosDisk, type BiosDiskOptions, type BiosDiskPlan, type BiosDiskResult } from '../../src/core/system/bios.js';
 import { CACHE, debianKernel } from '../helpers/prereq.js';
 
 export const BUSYBOX_SOURCE = join(CACHE, 'sources/busybox_1.35.0.orig.tar.bz2');

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { concatChunks } from '../../src/compress/gzip.js';
-import { initramfsChunks, tinyInitramfsTree } from '../../src/initramfs/tiny.js';
-import { bootQemu, liveQemuCount, startQemu } from '../../src/qemu/index.js';
-import { main } from '../../src/cli/main.js';
+import { concatChunks } from '../../src/core/compress/gzip.js';
+import { initramfsChunks, tinyInitramfsTree } from '../../src/core/initramfs/tiny.js';
+import { bootQemu, liveQemuCount, startQemu } from '../../src/node/qemu/index.js';
+import { main } from '../../src/node/cli/main.js';
 import { debianKernel, missing } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';

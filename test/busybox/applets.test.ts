@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addBusybox, findAppletNames, INSTALL_DIRS, parseListFull, readBusyboxApplets, type Applet } from '../../src/busybox/applets.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { addBusybox, findAppletNames, INSTALL_DIRS, parseListFull, readBusyboxApplets, type Applet } from '../../src/core/busybox/applets.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { CACHE, missing } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { crc16Update, crc32, crc32c, crc32cUpdate } from '../../src/binary/crc.js';
-import { defineStruct, layoutProblems, seq } from '../../src/binary/struct.js';
-import { FormatError } from '../../src/errors.js';
+import { crc16Update, crc32, crc32c, crc32cUpdate } from '../../src/core/binary/crc.js';
+import { defineStruct, layoutProblems, seq } from '../../src/core/binary/struct.js';
+import { FormatError } from '../../src/core/errors.js';
 import { crc32 as zcrc32 } from 'node:zlib';
 import fc from 'fast-check';
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryDevice, SubDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
+import { MemoryDevice, SubDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
 
 describe('block devices', () => {
   it('memory device reads and writes, and rejects out-of-range reads with a typed error', () => {

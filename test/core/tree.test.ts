@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, linkSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileTree } from '../../src/tree/tree.js';
-import { readContent } from '../../src/tree/content.js';
-import { treeFromCpioList } from '../../src/tree/cpiolist.js';
-import { clampTimes, squashOwner, sourceDateEpoch } from '../../src/tree/transform.js';
-import { treeFromHostDir, treeFromCpioListFile } from '../../src/host/tree.js';
-import { decodeDev, encodeDev, fullMode } from '../../src/tree/types.js';
-import { bytesContent } from '../../src/tree/content.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { readContent } from '../../src/core/tree/content.js';
+import { treeFromCpioList } from '../../src/core/tree/cpiolist.js';
+import { clampTimes, squashOwner, sourceDateEpoch } from '../../src/core/tree/transform.js';
+import { treeFromHostDir, treeFromCpioListFile } from '../../src/node/host/tree.js';
+import { decodeDev, encodeDev, fullMode } from '../../src/core/tree/types.js';
+import { bytesContent } from '../../src/core/tree/content.js';
 
 describe('FileTree', () => {
   it('builds every entry type programmatically and walks in byte order', () => {

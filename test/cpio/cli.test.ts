@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
-import { listCpio, readCpioTree } from '../../src/archive/cpio/index.js';
+import { main } from '../../src/node/cli/main.js';
+import { listCpio, readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { missing, run } from '../helpers/prereq.js';
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -96,9 +96,9 @@ describe('tinyimage cpio', () => {
       // a failure while streaming (file vanishes after the tree was read) leaves nothing either, and keeps an old output
       writeFileSync(out, 'previous');
       writeFileSync(join(d, 'root/etc/vanishing'), 'x'.repeat(100));
-      const { treeFromHostDir } = await import('../../src/host/tree.js');
-      const { cpioChunks } = await import('../../src/archive/cpio/index.js');
-      const { writeChunksToFile } = await import('../../src/host/stream.js');
+      const { treeFromHostDir } = await import('../../src/node/host/tree.js');
+      const { cpioChunks } = await import('../../src/core/archive/cpio/index.js');
+      const { writeChunksToFile } = await import('../../src/node/host/stream.js');
       const tree = treeFromHostDir(join(d, 'root'));
       rmSync(join(d, 'root/etc/vanishing'));
       await expect(writeChunksToFile(out, cpioChunks(tree))).rejects.toMatchObject({ code: 'E_IO_ENOENT' });

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ungzip } from 'pako';
-import { cpioChunks, listCpio, readCpioTree } from '../../src/archive/cpio/index.js';
-import { concatChunks, gzipBytes } from '../../src/compress/gzip.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
+import { cpioChunks, listCpio, readCpioTree } from '../../src/core/archive/cpio/index.js';
+import { concatChunks, gzipBytes } from '../../src/core/compress/gzip.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { missing, run } from '../helpers/prereq.js';
 import { describeTree, everythingTree } from './helpers.js';
 

@@ -1,8 +1,8 @@
 /** Shared helpers for cpio tests: sample trees and a comparable description of a tree. */
 import { createHash } from 'node:crypto';
-import { FileTree } from '../../src/tree/tree.js';
-import { readContent } from '../../src/tree/content.js';
-import type { TreeNode } from '../../src/tree/types.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { readContent } from '../../src/core/tree/content.js';
+import type { TreeNode } from '../../src/core/tree/types.js';
 
 export interface EntryDesc {
   type: string;

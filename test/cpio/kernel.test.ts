@@ -10,10 +10,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpioChunks } from '../../src/archive/cpio/index.js';
-import { concatChunks, gzipChunks } from '../../src/compress/gzip.js';
-import { bootQemu } from '../../src/qemu/index.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { cpioChunks } from '../../src/core/archive/cpio/index.js';
+import { concatChunks, gzipChunks } from '../../src/core/compress/gzip.js';
+import { bootQemu } from '../../src/node/qemu/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { debianKernel, missing } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';

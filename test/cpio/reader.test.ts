@@ -2,11 +2,11 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
-import { cpioChunks, encodeNewcHeader, listCpio, readCpioTree, NEWC_HEADER } from '../../src/archive/cpio/index.js';
-import { concatChunks } from '../../src/compress/gzip.js';
-import { FormatError } from '../../src/errors.js';
-import { FileTree } from '../../src/tree/tree.js';
-import { readContent } from '../../src/tree/content.js';
+import { cpioChunks, encodeNewcHeader, listCpio, readCpioTree, NEWC_HEADER } from '../../src/core/archive/cpio/index.js';
+import { concatChunks } from '../../src/core/compress/gzip.js';
+import { FormatError } from '../../src/core/errors.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { readContent } from '../../src/core/tree/content.js';
 import { chunked, describeTree, everythingTree } from './helpers.js';
 
 const enc = new TextEncoder();

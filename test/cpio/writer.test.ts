@@ -1,12 +1,12 @@
 /** Writer: header table, alignment, determinism, limits, laziness, random trees. */
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { cpioChunks, listCpio, readCpioTree, NEWC_HEADER, HEADER_SIZE } from '../../src/archive/cpio/index.js';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { concatChunks } from '../../src/compress/gzip.js';
-import { CapacityError, TinyImageError } from '../../src/errors.js';
-import { streamContent } from '../../src/tree/content.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { cpioChunks, listCpio, readCpioTree, NEWC_HEADER, HEADER_SIZE } from '../../src/core/archive/cpio/index.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { concatChunks } from '../../src/core/compress/gzip.js';
+import { CapacityError, TinyImageError } from '../../src/core/errors.js';
+import { streamContent } from '../../src/core/tree/content.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { missing, run } from '../helpers/prereq.js';
 import { describeTree, everythingTree } from './helpers.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { buildRootfs, requiredApplets, checkApplets } from '../../src/distro/index.js';
-import { readBusyboxApplets } from '../../src/busybox/applets.js';
-import { readContent } from '../../src/tree/content.js';
-import type { FileTree } from '../../src/tree/tree.js';
-import type { Applet } from '../../src/busybox/applets.js';
+import { buildRootfs, requiredApplets, checkApplets } from '../../src/core/distro/index.js';
+import { readBusyboxApplets } from '../../src/core/busybox/applets.js';
+import { readContent } from '../../src/core/tree/content.js';
+import type { FileTree } from '../../src/core/tree/tree.js';
+import type { Applet } from '../../src/core/busybox/applets.js';
 import { missing, run } from '../helpers/prereq.js';
 
 /** A full applet list, as a default-config busybox has (no binary needed for most tests). */

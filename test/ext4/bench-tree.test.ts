@@ -3,7 +3,7 @@
 // TINYIMAGE_BENCH_TREE points at the tree (CI sets it; locally opt in).
 import { describe, expect, it, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { treeFromHostDir } from '../../src/host/tree.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { fsck, tmp, writeImage } from './helpers.js';
 
 const dir = process.env.TINYIMAGE_BENCH_TREE;

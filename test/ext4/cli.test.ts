@@ -2,7 +2,7 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { Writable } from 'node:stream';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/node/cli/main.js';
 import { missing, run } from '../helpers/prereq.js';
 import { fsck, tmp } from './helpers.js';
 

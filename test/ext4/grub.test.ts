@@ -4,7 +4,7 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missing, run } from '../helpers/prereq.js';
-import { readContent } from '../../src/tree/content.js';
+import { readContent } from '../../src/core/tree/content.js';
 import { edgeTree, tmp, writeImage } from './helpers.js';
 
 const skip = missing({ tools: ['grub-fstest'] });

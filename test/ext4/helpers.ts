@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileTree } from '../../src/tree/tree.js';
-import { sparseContent } from '../../src/tree/content.js';
-import { FileDevice } from '../../src/io/file.js';
-import { ext4MinimumSize, writeExt4, type Ext4Options, type Ext4Summary } from '../../src/fs/ext4/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { sparseContent } from '../../src/core/tree/content.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { ext4MinimumSize, writeExt4, type Ext4Options, type Ext4Summary } from '../../src/core/fs/ext4/index.js';
 import { run } from '../helpers/prereq.js';
 
 export function tmp(): { dir: string; cleanup: () => void } {

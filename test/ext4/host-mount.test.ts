@@ -8,11 +8,11 @@
 // devices; skipped (and counted as skipped) where they are missing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { FileDevice } from '../../src/io/file.js';
-import { buildDisk, planDisk, type DiskLayout } from '../../src/image/disk.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
-import { diffTrees, formatDiff, type DiffOptions } from '../../src/diff/index.js';
-import type { FileTree } from '../../src/tree/tree.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { buildDisk, planDisk, type DiskLayout } from '../../src/core/image/disk.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { diffTrees, formatDiff, type DiffOptions } from '../../src/core/diff/index.js';
+import type { FileTree } from '../../src/core/tree/tree.js';
 import { loopUnavailable, withLoop, withMount } from '../helpers/loop.js';
 import { edgeTree, tmp, writeImage } from './helpers.js';
 

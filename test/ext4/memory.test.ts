@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FileTree } from '../../src/tree/tree.js';
-import { streamContent } from '../../src/tree/content.js';
-import type { BlockDevice } from '../../src/io/device.js';
-import { writeExt4 } from '../../src/fs/ext4/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { streamContent } from '../../src/core/tree/content.js';
+import type { BlockDevice } from '../../src/core/io/device.js';
+import { writeExt4 } from '../../src/core/fs/ext4/index.js';
 
 /** A device that keeps nothing: writes are counted, reads are zeros. */
 class CountingDevice implements BlockDevice {

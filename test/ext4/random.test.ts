@@ -2,7 +2,7 @@ import { describe, expect, it, afterAll } from 'vitest';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import type { TreeNode } from '../../src/tree/types.js';
+import type { TreeNode } from '../../src/core/tree/types.js';
 import { missing, run } from '../helpers/prereq.js';
 import { treeArb as treeArbitrary } from '../helpers/arbitrary.js';
 import { debugfsStats, fsck, tmp, writeImage } from './helpers.js';

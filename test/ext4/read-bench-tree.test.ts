@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openExt4 } from '../../src/fs/ext4/read.js';
-import { FileDevice } from '../../src/io/file.js';
+import { openExt4 } from '../../src/core/fs/ext4/read.js';
+import { FileDevice } from '../../src/node/io/file.js';
 import { compareWithHost } from './read-helpers.js';
 
 const benchTree = process.env.TINYIMAGE_BENCH_TREE;

@@ -5,12 +5,12 @@
  * device) give typed FormatErrors, fast.
  */
 import { describe, expect, it } from 'vitest';
-import { isTinyImageError } from '../../src/errors.js';
-import { Ext4Reader, openExt4, type Ext4Inode } from '../../src/fs/ext4/read.js';
-import { dirLeafCsum, extentBlockCsum, inodeCsum, superblockCsum } from '../../src/fs/ext4/readcsum.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { readContent } from '../../src/tree/content.js';
-import type { FileTree } from '../../src/tree/tree.js';
+import { isTinyImageError } from '../../src/core/errors.js';
+import { Ext4Reader, openExt4, type Ext4Inode } from '../../src/core/fs/ext4/read.js';
+import { dirLeafCsum, extentBlockCsum, inodeCsum, superblockCsum } from '../../src/core/fs/ext4/readcsum.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { readContent } from '../../src/core/tree/content.js';
+import type { FileTree } from '../../src/core/tree/tree.js';
 import { fixtureBytes } from './read-helpers.js';
 
 const u32 = (b: Uint8Array, o: number) => new DataView(b.buffer, b.byteOffset).getUint32(o, true);

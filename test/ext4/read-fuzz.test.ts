@@ -7,9 +7,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isTinyImageError } from '../../src/errors.js';
-import { Ext4Reader, openExt4 } from '../../src/fs/ext4/read.js';
-import { MemoryDevice } from '../../src/io/device.js';
+import { isTinyImageError } from '../../src/core/errors.js';
+import { Ext4Reader, openExt4 } from '../../src/core/fs/ext4/read.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
 import { fixtureBytes } from './read-helpers.js';
 
 /** Blocks holding metadata in a pristine image. */

@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'fflate';
 import { expect } from 'vitest';
-import { treeFromHostDir } from '../../src/host/tree.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import type { FileTree } from '../../src/tree/tree.js';
-import type { Content, TreeNode } from '../../src/tree/types.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import type { FileTree } from '../../src/core/tree/tree.js';
+import type { Content, TreeNode } from '../../src/core/tree/types.js';
 import { REPO } from '../helpers/prereq.js';
 
 export const FIXTURES = join(REPO, 'fixtures/ext4');

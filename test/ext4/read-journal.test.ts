@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isTinyImageError } from '../../src/errors.js';
-import { openExt4 } from '../../src/fs/ext4/read.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { readContent } from '../../src/tree/content.js';
+import { isTinyImageError } from '../../src/core/errors.js';
+import { openExt4 } from '../../src/core/fs/ext4/read.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { readContent } from '../../src/core/tree/content.js';
 import { missing, run } from '../helpers/prereq.js';
 import { expectSameTree, fixtureBytes } from './read-helpers.js';
 

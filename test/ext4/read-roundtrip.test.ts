@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { writeExt4, ext4MinimumSize, type Ext4Options } from '../../src/fs/ext4/index.js';
-import { openExt4 } from '../../src/fs/ext4/read.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { writeExt4, ext4MinimumSize, type Ext4Options } from '../../src/core/fs/ext4/index.js';
+import { openExt4 } from '../../src/core/fs/ext4/read.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { edgeTree } from './helpers.js';
 import { expectSameTree } from './read-helpers.js';
 

@@ -5,9 +5,9 @@ import { expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileTree } from '../../src/tree/tree.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { writeExt4, openExt4 } from '../../src/fs/ext4/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { writeExt4, openExt4 } from '../../src/core/fs/ext4/index.js';
 import { missing, run } from '../helpers/prereq.js';
 
 it('empty xattr values in an external block read back, and e2fsck agrees the image is clean', async () => {

@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openExt4, readExt4Info, Ext4Reader } from '../../src/fs/ext4/read.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
-import { readContent } from '../../src/tree/content.js';
+import { openExt4, readExt4Info, Ext4Reader } from '../../src/core/fs/ext4/read.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { readContent } from '../../src/core/tree/content.js';
 import { missing, run } from '../helpers/prereq.js';
 import { compareWithHost, FIXTURE_NAMES, FIXTURES, fixtureBytes, fixtureDevice } from './read-helpers.js';
 

@@ -1,9 +1,9 @@
 // Writer -> our reader (openExt4) -> the same tree. The independent checks
 // (e2fsck, debugfs) live in write.test.ts; this one ties writer and reader.
 import { describe, expect, it } from 'vitest';
-import { MemoryDevice } from '../../src/io/device.js';
-import { openExt4, prepareExt4 } from '../../src/fs/ext4/index.js';
-import { diffTrees, formatDiff } from '../../src/diff/index.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { openExt4, prepareExt4 } from '../../src/core/fs/ext4/index.js';
+import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { edgeTree } from './helpers.js';
 
 describe('ext writer -> reader round trip', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { layoutProblems } from '../../src/binary/struct.js';
-import * as S from '../../src/fs/ext4/structs.js';
-import { dirHash, seedWords } from '../../src/fs/ext4/hash.js';
-import { fsCsumSeed, superblockCsum } from '../../src/fs/ext4/csum.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import * as S from '../../src/core/fs/ext4/structs.js';
+import { dirHash, seedWords } from '../../src/core/fs/ext4/hash.js';
+import { fsCsumSeed, superblockCsum } from '../../src/core/fs/ext4/csum.js';
 
 const all = [
   [S.superblock, 1024], [S.groupDesc32, 32], [S.groupDesc64, 64], [S.inode, 160],

@@ -2,8 +2,8 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missing, run } from '../helpers/prereq.js';
-import { readContent } from '../../src/tree/content.js';
-import type { TreeNode } from '../../src/tree/types.js';
+import { readContent } from '../../src/core/tree/content.js';
+import type { TreeNode } from '../../src/core/tree/types.js';
 import { edgeTree, fsck, tmp, writeImage, debugfsStats } from './helpers.js';
 
 const skip = missing({ tools: ['e2fsck', 'debugfs', 'dumpe2fs'] });
@@ -25,7 +25,7 @@ describe.skipIf(skip)('ext writer: e2fsck -fn accepts edge trees', () => {
   }
   for (const blockSize of [4096, 1024]) {
     it(`a 20,000-entry directory (htree) at block size ${blockSize}: ext4 half_md4, ext2 tea, ext3 legacy`, async () => {
-      const { FileTree } = await import('../../src/tree/tree.js');
+      const { FileTree } = await import('../../src/core/tree/tree.js');
       const tree = new FileTree({ defaultTime: EPOCH });
       for (let i = 0; i < 20000; i++) tree.addFile(`/big/entry-${i.toString(36)}-${'x'.repeat(i % 30)}`, '');
       for (const [type, hashAlg] of [['ext4', 'half_md4'], ['ext2', 'tea'], ['ext3', 'legacy']] as const) {
@@ -126,7 +126,7 @@ describe.skipIf(skip)('ext writer: debugfs agrees with the tree', () => {
 
 describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
   it('dumpe2fs -h shows the intended default features per type', async () => {
-    const { defaultFeatures } = await import('../../src/fs/ext4/options.js');
+    const { defaultFeatures } = await import('../../src/core/fs/ext4/options.js');
     for (const type of ['ext4', 'ext3', 'ext2'] as const) {
       const img = join(t.dir, `feat-${type}.img`);
       const s = await writeImage(edgeTree({ bigDir: 10, sparseHuge: false }), img, { type, epoch: EPOCH, label: 'lbl' });
@@ -174,7 +174,7 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
   }
 
   it('identical xattr sets beyond the inode share one block (h_refcount), 128-byte inodes', async () => {
-    const { FileTree } = await import('../../src/tree/tree.js');
+    const { FileTree } = await import('../../src/core/tree/tree.js');
     const tree = new FileTree({ defaultTime: EPOCH });
     const label = { 'security.selinux': 'system_u:object_r:usr_t:s0\0' };
     for (let i = 0; i < 1100; i++) tree.addFile(`/f${i}`, 'x', { xattrs: label });
@@ -195,7 +195,7 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
   }, 60000);
 
   it('POSIX ACLs given in the Linux xattr format are stored in ext4\'s format (debugfs converts them back)', async () => {
-    const { FileTree } = await import('../../src/tree/tree.js');
+    const { FileTree } = await import('../../src/core/tree/tree.js');
     const acl = (entries: Array<[number, number, number]>) => {
       const b = Buffer.alloc(4 + entries.length * 8);
       b.writeUInt32LE(2, 0);
@@ -217,7 +217,7 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
   }, 60000);
 
   it('an empty tree, and a tree bringing its own lost+found, pass e2fsck', async () => {
-    const { FileTree } = await import('../../src/tree/tree.js');
+    const { FileTree } = await import('../../src/core/tree/tree.js');
     const empty = join(t.dir, 'empty.img');
     const s = await writeImage(new FileTree(), empty, { epoch: EPOCH });
     expect(s.size).toBeLessThanOrEqual(16 << 20);
@@ -234,17 +234,17 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
     expect(st).toMatch(/Mode:\s+0755/);
     expect(st).toMatch(/Links: 3/);
     expect(run('debugfs', ['-R', 'cat /lost+found/#12', img]).stdout).toBe('orphan');
-    const { PathError } = await import('../../src/errors.js');
+    const { PathError } = await import('../../src/core/errors.js');
     const bad = new FileTree();
     bad.addFile('/lost+found', 'not a dir');
     await expect(writeImage(bad, join(t.dir, 'bad.img'), { size: 16 << 20 })).rejects.toBeInstanceOf(PathError);
   }, 60000);
 
   it('a content that yields fewer or more bytes than its size is an E_IO_CONTENT_SIZE error', async () => {
-    const { FileTree } = await import('../../src/tree/tree.js');
-    const { streamContent } = await import('../../src/tree/content.js');
-    const { writeExt4 } = await import('../../src/fs/ext4/index.js');
-    const { MemoryDevice } = await import('../../src/io/device.js');
+    const { FileTree } = await import('../../src/core/tree/tree.js');
+    const { streamContent } = await import('../../src/core/tree/content.js');
+    const { writeExt4 } = await import('../../src/core/fs/ext4/index.js');
+    const { MemoryDevice } = await import('../../src/core/io/device.js');
     for (const actual of [5000, 15000]) {
       const tree = new FileTree();
       tree.addFile('/liar', streamContent(10000, async function* () { yield new Uint8Array(actual).fill(1); }));
@@ -253,8 +253,8 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
   });
 
   it('rejects unknown and unsupported features with a UsageError', async () => {
-    const { writeExt4 } = await import('../../src/fs/ext4/index.js');
-    const { MemoryDevice } = await import('../../src/io/device.js');
+    const { writeExt4 } = await import('../../src/core/fs/ext4/index.js');
+    const { MemoryDevice } = await import('../../src/core/io/device.js');
     const dev = new MemoryDevice(8 << 20);
     await expect(writeExt4(edgeTree({ bigDir: 1, sparseHuge: false }), dev, { features: 'bogus' })).rejects.toMatchObject({ code: 'E_USAGE_FEATURE' });
     await expect(writeExt4(edgeTree({ bigDir: 1, sparseHuge: false }), dev, { features: '+bigalloc' })).rejects.toMatchObject({ code: 'E_USAGE_FEATURE' });
@@ -279,11 +279,11 @@ describe.skipIf(skip)('ext writer: features, determinism, capacity', () => {
   }, 60000);
 
   it('fails with CapacityError E_SPACE_FS naming the bytes needed, before writing anything', async () => {
-    const { writeExt4 } = await import('../../src/fs/ext4/index.js');
-    const { MemoryDevice } = await import('../../src/io/device.js');
+    const { writeExt4 } = await import('../../src/core/fs/ext4/index.js');
+    const { MemoryDevice } = await import('../../src/core/io/device.js');
     const dev = new MemoryDevice(12 << 20);
     const tree = edgeTree({ bigDir: 10, sparseHuge: false });
-    const { bytesContent } = await import('../../src/tree/content.js');
+    const { bytesContent } = await import('../../src/core/tree/content.js');
     tree.addFile('/fill', bytesContent(new Uint8Array(20 << 20).fill(1)));
     const err = await writeExt4(tree, dev, {}).catch((e) => e);
     expect(err).toMatchObject({ name: 'CapacityError', code: 'E_SPACE_FS' });

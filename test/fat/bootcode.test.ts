@@ -8,9 +8,9 @@ import { describe, expect, test, afterAll } from 'vitest';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileTree } from '../../src/tree/tree.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { writeFat } from '../../src/fs/fat/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { writeFat } from '../../src/core/fs/fat/index.js';
 import { missing } from '../helpers/prereq.js';
 import { tmp } from './helpers.js';
 

@@ -5,8 +5,8 @@
  */
 import { describe, expect, test, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { FileTree } from '../../src/tree/tree.js';
-import { chooseGeometry, openFat, type FatType } from '../../src/fs/fat/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { chooseGeometry, openFat, type FatType } from '../../src/core/fs/fat/index.js';
 import { missing } from '../helpers/prereq.js';
 import { expectFsckClean, expectMtoolsReadBack, fsckVerboseText, makeImage, tmp } from './helpers.js';
 

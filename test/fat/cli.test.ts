@@ -3,12 +3,12 @@ import { describe, expect, test, beforeAll, afterAll } from 'vitest';
 import { Writable } from 'node:stream';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import { openFat } from '../../src/fs/fat/index.js';
-import { FileDevice } from '../../src/io/file.js';
+import { main } from '../../src/node/cli/main.js';
+import { openFat } from '../../src/core/fs/fat/index.js';
+import { FileDevice } from '../../src/node/io/file.js';
 import { missing } from '../helpers/prereq.js';
 import { expectFsckClean, expectMtoolsReadBack, runEnv, tmp } from './helpers.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
 
 const skip = missing({ tools: ['fsck.fat', 'mcopy'] });
 

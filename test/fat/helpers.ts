@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { MemoryDevice } from '../../src/io/device.js';
-import { writeFat, type FatOptions } from '../../src/fs/fat/index.js';
-import type { FileTree } from '../../src/tree/tree.js';
-import type { TreeNode } from '../../src/tree/types.js';
-import { readContent } from '../../src/tree/content.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { writeFat, type FatOptions } from '../../src/core/fs/fat/index.js';
+import type { FileTree } from '../../src/core/tree/tree.js';
+import type { TreeNode } from '../../src/core/tree/types.js';
+import { readContent } from '../../src/core/tree/content.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { run } from '../helpers/prereq.js';
 
 export const MTOOLS_ENV = { ...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };

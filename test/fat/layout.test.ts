@@ -1,10 +1,10 @@
 /** Geometry against mkfs.fat itself: same type, cluster size and (near) cluster count for the same size. */
 import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
-import { chooseGeometry, MAX_CLUSTERS_12, MIN_CLUSTERS_16, MAX_CLUSTERS_16, MIN_CLUSTERS_32 } from '../../src/fs/fat/layout.js';
-import { openFat } from '../../src/fs/fat/index.js';
-import { FileDevice } from '../../src/io/file.js';
-import { CapacityError } from '../../src/errors.js';
+import { chooseGeometry, MAX_CLUSTERS_12, MIN_CLUSTERS_16, MAX_CLUSTERS_16, MIN_CLUSTERS_32 } from '../../src/core/fs/fat/layout.js';
+import { openFat } from '../../src/core/fs/fat/index.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { CapacityError } from '../../src/core/errors.js';
 import { missing, run } from '../helpers/prereq.js';
 import { tmp } from './helpers.js';
 

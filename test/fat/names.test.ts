@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { aliasBasis, checkLongName, directShortName, dosDateTime, fromDosDateTime, ShortNameAllocator, shortBytes, shortNameChecksum, decodeShortName } from '../../src/fs/fat/names.js';
-import { PathError } from '../../src/errors.js';
+import { aliasBasis, checkLongName, directShortName, dosDateTime, fromDosDateTime, ShortNameAllocator, shortBytes, shortNameChecksum, decodeShortName } from '../../src/core/fs/fat/names.js';
+import { PathError } from '../../src/core/errors.js';
 
 describe('FAT names', () => {
   test('direct 8.3 names and lower-case flags', () => {

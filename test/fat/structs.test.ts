@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { BPB, DIRENT, EBPB16, EBPB32, FSINFO, LFN, BOOT_CODE_OFFSET_16, BOOT_CODE_OFFSET_32 } from '../../src/fs/fat/structs.js';
-import { bootCode, bootJump, NOT_BOOTABLE_MESSAGE } from '../../src/fs/fat/bootcode.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { BPB, DIRENT, EBPB16, EBPB32, FSINFO, LFN, BOOT_CODE_OFFSET_16, BOOT_CODE_OFFSET_32 } from '../../src/core/fs/fat/structs.js';
+import { bootCode, bootJump, NOT_BOOTABLE_MESSAGE } from '../../src/core/fs/fat/bootcode.js';
 
 describe('FAT struct tables', () => {
   test.each([

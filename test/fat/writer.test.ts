@@ -6,12 +6,12 @@ import { describe, expect, test, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { FileTree } from '../../src/tree/tree.js';
-import { readContent, streamContent } from '../../src/tree/content.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { writeFat, fatMinimumSize, openFat, type FatType } from '../../src/fs/fat/index.js';
-import { CapacityError, PathError, UsageError } from '../../src/errors.js';
-import { foldName } from '../../src/fs/fat/names.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { readContent, streamContent } from '../../src/core/tree/content.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { writeFat, fatMinimumSize, openFat, type FatType } from '../../src/core/fs/fat/index.js';
+import { CapacityError, PathError, UsageError } from '../../src/core/errors.js';
+import { foldName } from '../../src/core/fs/fat/names.js';
 import { missing } from '../helpers/prereq.js';
 import { expectFsckClean, expectMtoolsReadBack, expectSameFiles, fsckVerboseText, makeImage, runEnv, tmp } from './helpers.js';
 
@@ -338,8 +338,8 @@ describe('fatMinimumSize is tight', () => {
 describe.skipIf(skip || !process.env.TINYIMAGE_BENCH_TREE)('bench tree (TINYIMAGE_BENCH_TREE=/work/bench-tree)', () => {
   // FAT12 holds at most 4084 clusters: a subdirectory of the tree stands in for it.
   test.each([['fat32', ''], ['fat16', ''], ['fat12', '/dir32']] as const)('%s image of the benchmark tree%s is fsck-clean and mcopy reads it back', async (type, sub) => {
-    const { treeFromHostDir } = await import('../../src/host/tree.js');
-    const { FileDevice } = await import('../../src/io/file.js');
+    const { treeFromHostDir } = await import('../../src/node/host/tree.js');
+    const { FileDevice } = await import('../../src/node/io/file.js');
     const src = process.env.TINYIMAGE_BENCH_TREE! + sub;
     const t = treeFromHostDir(src);
     const warnings: string[] = [];

@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { MBR_ENTRY } from '../../src/partition/index.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { MBR_ENTRY } from '../../src/core/partition/index.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import {
   GrubBlocklist, GrubBootSector, addGrubFiles, firstPartitionSector, grubConfig, grubModuleClosure, installGrubBios, parseModdep,
-} from '../../src/boot/grub.js';
-import { findHostGrub, makeCoreImage } from '../../src/boot/grub-host.js';
+} from '../../src/core/boot/grub.js';
+import { findHostGrub, makeCoreImage } from '../../src/node/system/grub-host.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { accelArgs, spawnQemu } from '../bios/serial.js';
 

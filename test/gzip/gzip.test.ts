@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ungzip } from 'pako';
-import { concatChunks, gunzipChunks, gzipBytes, gzipChunks } from '../../src/compress/gzip.js';
-import { FormatError } from '../../src/errors.js';
+import { concatChunks, fflateGzip, gunzipChunks } from '../../src/core/compress/gzip.js';
+import { parallelGzip as gzipChunks, parallelGzipBytes as gzipBytes } from '../../src/node/compress/gzip.js';
+import { FormatError } from '../../src/core/errors.js';
 import { missing, run } from '../helpers/prereq.js';
 
 /** ~6 MiB of real, mixed data: /usr/bin binaries plus generated text. */
@@ -155,5 +156,37 @@ describe('gunzipChunks', () => {
     const crc = Buffer.from(gz);
     crc[crc.length - 6] ^= 1;
     await expect(concatChunks(gunzipChunks([crc]))).rejects.toMatchObject({ code: 'E_FORMAT_GZIP' });
+  });
+
+  test('every padding length, chunk size and member count (fflate path, CRC checked per member)', async () => {
+    const parts = [data.subarray(0, 70_000), data.subarray(70_000, 70_000), data.subarray(70_000, 70_100), data.subarray(200_000, 260_000), new Uint8Array(0)];
+    const members = await Promise.all(parts.map((p, i) => (i % 2 ? gzipBytes(p) : concatChunks(fflateGzip([p])))));
+    const want = Buffer.concat(parts);
+    for (const pad of [0, 1, 2, 3, 4, 7, 8, 9, 4096, 200_000]) {
+      for (const step of [1 << 20, 4093, 3]) {
+        if (step === 3 && pad > 9) continue;
+        const joined = Buffer.concat([...members, Buffer.alloc(pad)]);
+        const chunks = (function* () { for (let i = 0; i < joined.length; i += step) yield joined.subarray(i, i + step); })();
+        expect(same(await concatChunks(gunzipChunks(chunks)), want), `pad ${pad} step ${step}`).toBe(true);
+      }
+    }
+    // a CRC error in a middle member is found too
+    const bad = Buffer.concat(members);
+    bad[members[0]!.length + members[1]!.length - 7] ^= 0x10;
+    await expect(concatChunks(gunzipChunks([bad]))).rejects.toMatchObject({ code: 'E_FORMAT_GZIP' });
+    await expect(concatChunks(gunzipChunks([new Uint8Array(0)]))).rejects.toMatchObject({ code: 'E_FORMAT_GZIP' });
+  });
+});
+
+describe('fflateGzip (the core encoder)', () => {
+  test('one member that zlib and pako accept, deterministic, mtime 0', async () => {
+    const d = data.subarray(0, 1_000_000);
+    const a = await concatChunks(fflateGzip([d.subarray(0, 1000), d.subarray(1000)]));
+    const b = await concatChunks(fflateGzip([d]));
+    expect(same(a, b)).toBe(true);
+    expect([...a.subarray(4, 8)]).toEqual([0, 0, 0, 0]);
+    expect(same(gunzipSync(a), d)).toBe(true);
+    expect(same(ungzip(a), d)).toBe(true);
+    await expect(concatChunks(fflateGzip([d], { level: 10 }))).rejects.toMatchObject({ code: 'E_USAGE_GZIP_LEVEL' });
   });
 });

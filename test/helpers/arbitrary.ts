@@ -3,8 +3,8 @@
  * every node type, full metadata, xattrs, holes and hard links.
  */
 import fc from 'fast-check';
-import { FileTree } from '../../src/tree/tree.js';
-import { TinyImageError } from '../../src/errors.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { TinyImageError } from '../../src/core/errors.js';
 
 export interface TreeArbOptions {
   /** Characters names are made of (default: ASCII, accents, CJK, emoji, space, dot). */

@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDisk, diskSize, planDisk, type DiskLayout } from '../../src/image/disk.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
-import { openFat } from '../../src/fs/fat/index.js';
-import { SubDevice } from '../../src/io/device.js';
-import { readPartitionTable } from '../../src/partition/index.js';
-import { readContent } from '../../src/tree/content.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { buildDisk, diskSize, planDisk, type DiskLayout } from '../../src/core/image/disk.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { openFat } from '../../src/core/fs/fat/index.js';
+import { SubDevice } from '../../src/core/io/device.js';
+import { readPartitionTable } from '../../src/core/partition/index.js';
+import { readContent } from '../../src/core/tree/content.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { missing, run } from '../helpers/prereq.js';
 import { MiB, tempDir } from '../partition/helpers.js';
 

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildDisk, planDisk, type DiskLayout, type DiskPartition, type PartitionSize } from '../../src/image/disk.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { readPartitionTable } from '../../src/partition/index.js';
+import { buildDisk, planDisk, type DiskLayout, type DiskPartition, type PartitionSize } from '../../src/core/image/disk.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { readPartitionTable } from '../../src/core/partition/index.js';
 import { IN_CI, missing, run } from '../helpers/prereq.js';
 import { MiB, tempDir } from '../partition/helpers.js';
 

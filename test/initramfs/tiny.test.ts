@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCpioTree } from '../../src/archive/cpio/index.js';
-import { concatChunks } from '../../src/compress/gzip.js';
-import { initramfsChunks, tinyInitramfsTree, WELCOME, DEFAULT_INIT } from '../../src/initramfs/tiny.js';
-import { main } from '../../src/cli/main.js';
-import { readContent } from '../../src/tree/content.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { readCpioTree } from '../../src/core/archive/cpio/index.js';
+import { concatChunks } from '../../src/core/compress/gzip.js';
+import { initramfsChunks, tinyInitramfsTree, WELCOME, DEFAULT_INIT } from '../../src/core/initramfs/tiny.js';
+import { main } from '../../src/node/cli/main.js';
+import { readContent } from '../../src/core/tree/content.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { missing, run } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, symlinkSync, linkSync, c
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/node/cli/main.js';
 import { missing, run } from '../helpers/prereq.js';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;

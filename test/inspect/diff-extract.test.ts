@@ -2,18 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, existsSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileTree } from '../../src/tree/tree.js';
-import { diffTrees, formatDiff } from '../../src/diff/index.js';
-import { extractTree } from '../../src/host/extract.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
-import { tinyimageMatchers } from '../../src/testing/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
+import { extractTree } from '../../src/node/host/extract.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { tinyimageMatchers } from '../../src/core/testing/index.js';
 
 expect.extend(tinyimageMatchers);
 declare module 'vitest' {
   interface Assertion<T> {
-    toHaveEntry(path: string, exp?: import('../../src/testing/index.js').EntryExpectation): T;
+    toHaveEntry(path: string, exp?: import('../../src/core/testing/index.js').EntryExpectation): T;
     toHaveSymlink(path: string, target?: string): T;
-    toMatchTree(other: unknown, opts?: import('../../src/diff/index.js').DiffOptions): Promise<T>;
+    toMatchTree(other: unknown, opts?: import('../../src/core/diff/index.js').DiffOptions): Promise<T>;
   }
 }
 

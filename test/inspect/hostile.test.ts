@@ -16,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { main } from '../../src/cli/main.js';
-import { readCpioTree } from '../../src/archive/cpio/index.js';
-import { extractTree } from '../../src/host/extract.js';
+import { main } from '../../src/node/cli/main.js';
+import { readCpioTree } from '../../src/core/archive/cpio/index.js';
+import { extractTree } from '../../src/node/host/extract.js';
 import { have, missing, REPO } from '../helpers/prereq.js';
 
 const enc = new TextEncoder();
@@ -305,7 +305,7 @@ describe('hostile newc archives written by hand', () => {
 });
 
 const BIN = join(REPO, 'bin/tinyimage.js');
-describe.skipIf(!existsSync(join(REPO, 'dist/cli/main.js')))('the real binary (after npm run build)', () => {
+describe.skipIf(!existsSync(join(REPO, 'dist/node/cli/main.js')))('the real binary (after npm run build)', () => {
   it('warns on stderr and exits 0 for skipped members; one line and exit 1 for a broken archive', () => {
     const a = join(sandbox, 'a.cpio');
     writeFileSync(a, newc([FILE('ok', 'ok'), FILE(`../../${uniq}`), LINK('l', '/tmp'), FILE('l/x')]));
@@ -324,7 +324,7 @@ describe.skipIf(!existsSync(join(REPO, 'dist/cli/main.js')))('the real binary (a
   });
 });
 
-describe.skipIf(!IS_ROOT || !have('setpriv') || !existsSync(join(REPO, 'dist/cli/main.js')))('the real binary as an unprivileged user', () => {
+describe.skipIf(!IS_ROOT || !have('setpriv') || !existsSync(join(REPO, 'dist/node/cli/main.js')))('the real binary as an unprivileged user', () => {
   it('skips device nodes and FIFOs with warnings and restores no owners', () => {
     const a = join(sandbox, 'dev.cpio');
     writeFileSync(a, newc([DIR('dev'), { name: 'dev/null', mode: 0o020666, rdev: [1, 3] }, { name: 'dev/fifo', mode: 0o010644 }, FILE('owned', 'x', { uid: 1234, gid: 5678 })]));

@@ -2,14 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { treeFromHostDir } from '../../src/host/tree.js';
-import { FileTree } from '../../src/tree/tree.js';
-import { readContent } from '../../src/tree/content.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { readContent } from '../../src/core/tree/content.js';
 import {
   DEFAULT_ROOT_MODULES, Elf64Header, Elf64SectionHeader, globMatch, moduleClosure, modulesAlias, modulesDep, modulesDepBb, modulesInitramfsTree,
   readModuleInfo, readModuleInfoBytes, resolveModule, scanModules, type ModuleIndex,
-} from '../../src/initramfs/modules.js';
+} from '../../src/core/initramfs/modules.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 
 describe('ELF structs and patterns', () => {

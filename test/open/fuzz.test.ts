@@ -8,16 +8,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { FileTree } from '../../src/tree/tree.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { cpioChunks } from '../../src/archive/cpio/index.js';
-import { concatChunks, gzipChunks } from '../../src/compress/gzip.js';
-import { writeExt4 } from '../../src/fs/ext4/index.js';
-import { writeFat } from '../../src/fs/fat/index.js';
-import { buildDisk } from '../../src/image/disk.js';
-import { openImage, isDisk } from '../../src/open/index.js';
-import { TinyImageError } from '../../src/errors.js';
-import { readContent } from '../../src/tree/content.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { cpioChunks } from '../../src/core/archive/cpio/index.js';
+import { concatChunks, gzipChunks } from '../../src/core/compress/gzip.js';
+import { writeExt4 } from '../../src/core/fs/ext4/index.js';
+import { writeFat } from '../../src/core/fs/fat/index.js';
+import { buildDisk } from '../../src/core/image/disk.js';
+import { openImage, isDisk } from '../../src/node/open.js';
+import { TinyImageError } from '../../src/core/errors.js';
+import { readContent } from '../../src/core/tree/content.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 150);
 const RANDOM = Math.max(10, Math.round(CASES / 3));

@@ -4,11 +4,11 @@
  * a file is read, and then only that file's blocks.
  */
 import { describe, expect, it } from 'vitest';
-import { FileTree } from '../../src/tree/tree.js';
-import { MemoryDevice, type BlockDevice } from '../../src/io/device.js';
-import { writeExt4 } from '../../src/fs/ext4/index.js';
-import { writeFat } from '../../src/fs/fat/index.js';
-import { openImage, isDisk } from '../../src/open/index.js';
+import { FileTree } from '../../src/core/tree/tree.js';
+import { MemoryDevice, type BlockDevice } from '../../src/core/io/device.js';
+import { writeExt4 } from '../../src/core/fs/ext4/index.js';
+import { writeFat } from '../../src/core/fs/fat/index.js';
+import { openImage, isDisk } from '../../src/node/open.js';
 
 class CountingDevice implements BlockDevice {
   bytesRead = 0;

@@ -3,10 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDisk, openImage, detect } from '../../src/open/index.js';
-import { MemoryDevice } from '../../src/io/device.js';
+import { isDisk, openImage } from '../../src/node/open.js';
+import { detect } from '../../src/core/open/index.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
 import { missing, run } from '../helpers/prereq.js';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/node/cli/main.js';
 import { Writable } from 'node:stream';
 
 const skip = missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy', 'sfdisk', 'cpio', 'dumpe2fs', 'fsck.fat'] });

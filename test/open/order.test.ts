@@ -1,7 +1,7 @@
 /** The fast paths in compareNames / splitPath agree with plain UTF-8 byte comparison and byte counting. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compareNames, splitPath, MAX_NAME_BYTES } from '../../src/tree/path.js';
+import { compareNames, splitPath, MAX_NAME_BYTES } from '../../src/core/tree/path.js';
 
 const enc = new TextEncoder();
 function byBytes(a: string, b: string): number {

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryDevice, SubDevice, type BlockDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
-import { bytesContent, readContent } from '../../src/tree/content.js';
+import { MemoryDevice, SubDevice, type BlockDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { bytesContent, readContent } from '../../src/core/tree/content.js';
 
 describe('readInto', () => {
   it('matches readAt on memory, file and sub-devices, and refuses out-of-range reads', () => {

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { MemoryDevice } from '../../src/io/device.js';
-import { readPartitionTable } from '../../src/partition/index.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { readPartitionTable } from '../../src/core/partition/index.js';
 import { REPO } from '../helpers/prereq.js';
 
 const dir = join(REPO, 'fixtures/partition');

@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { crc32 } from '../../src/binary/crc.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { crc32 } from '../../src/core/binary/crc.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
 import {
   GPT_ENTRY, GPT_HEADER, decodeGuid, encodeGuid, readGpt, readPartitionTable, writeGpt, type GptLayout,
-} from '../../src/partition/index.js';
+} from '../../src/core/partition/index.js';
 import { missing, run } from '../helpers/prereq.js';
 import { loopUnavailable, withLoop } from '../helpers/loop.js';
 import { MiB, tempDir, withImage } from './helpers.js';

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileDevice } from '../../src/io/file.js';
-import type { BlockDevice } from '../../src/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import type { BlockDevice } from '../../src/core/io/device.js';
 
 export function tempDir(prefix = 'tinyimage-part-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { MemoryDevice } from '../../src/io/device.js';
-import { FileDevice } from '../../src/io/file.js';
-import { MBR_ENTRY, MBR_STRUCT, chsBytes, partuuid, readPartitionTable, writeMbr, writeMbrBootCode, type MbrLayout } from '../../src/partition/index.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { MBR_ENTRY, MBR_STRUCT, chsBytes, partuuid, readPartitionTable, writeMbr, writeMbrBootCode, type MbrLayout } from '../../src/core/partition/index.js';
 import { missing, run } from '../helpers/prereq.js';
 import { loopUnavailable, withLoop } from '../helpers/loop.js';
 import { MiB, tempDir, withImage } from './helpers.js';

@@ -3,8 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MemoryDevice } from '../../src/io/device.js';
-import { readPartitionTable, writeGpt, writeMbr, type GptPartitionSpec, type MbrPartitionSpec } from '../../src/partition/index.js';
+import { MemoryDevice } from '../../src/core/io/device.js';
+import { readPartitionTable, writeGpt, writeMbr, type GptPartitionSpec, type MbrPartitionSpec } from '../../src/core/partition/index.js';
 import { IN_CI, missing, run } from '../helpers/prereq.js';
 import { tempDir } from './helpers.js';
 

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concatChunks } from '../../src/compress/gzip.js';
-import { initramfsChunks, tinyInitramfsTree } from '../../src/initramfs/tiny.js';
-import { bootQemu, kvmWorks, liveQemuCount, qemuArgs, resolveOvmf, startQemu } from '../../src/qemu/index.js';
-import { main } from '../../src/cli/main.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { concatChunks } from '../../src/core/compress/gzip.js';
+import { initramfsChunks, tinyInitramfsTree } from '../../src/core/initramfs/tiny.js';
+import { bootQemu, kvmWorks, liveQemuCount, qemuArgs, resolveOvmf, startQemu } from '../../src/node/qemu/index.js';
+import { main } from '../../src/node/cli/main.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { debianKernel, missing, REPO } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';

@@ -18,7 +18,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const skip = missing({ tools: ['cpio', 'sgdisk', 'fsck.fat'], files: [join(REPO, 'dist/cli/main.js'), BUSYBOX] });
+const skip = missing({ tools: ['cpio', 'sgdisk', 'fsck.fat'], files: [join(REPO, 'dist/node/cli/main.js'), BUSYBOX] });
 
 describe.skipIf(skip)('tinyimage build', () => {
   let dir = '';

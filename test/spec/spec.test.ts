@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSpec, presetNames } from '../../src/spec/load.js';
-import { validateSpec } from '../../src/spec/spec.js';
+import { loadSpec, presetNames } from '../../src/node/build/load.js';
+import { validateSpec } from '../../src/node/build/spec.js';
 
 describe('build spec', () => {
   it('ships the three presets, and each validates', () => {

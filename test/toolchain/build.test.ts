@@ -8,10 +8,10 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, IN_CI, REPO, missing, run as runSync } from '../helpers/prereq.js';
-import { buildBusybox } from '../../src/toolchain/busybox.js';
-import { buildKernel } from '../../src/toolchain/kernel.js';
-import { parseDotConfig } from '../../src/toolchain/kconfig.js';
-import { ToolError } from '../../src/errors.js';
+import { buildBusybox } from '../../src/node/toolchain/busybox.js';
+import { buildKernel } from '../../src/node/toolchain/kernel.js';
+import { parseDotConfig } from '../../src/node/toolchain/kconfig.js';
+import { ToolError } from '../../src/core/errors.js';
 
 const SLOW = IN_CI || process.env.TINYIMAGE_SLOW === '1';
 const SOURCES = process.env.TINYIMAGE_SOURCES ?? join(REPO, '.cache', 'sources');
@@ -55,7 +55,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(ms).toBeLessThan(1000);
     tinyBusybox = r.binary;
     // The CLI with the same inputs: a cache hit writing the same bytes, executable.
-    const { main } = await import('../../src/cli/main.js');
+    const { main } = await import('../../src/node/cli/main.js');
     const { PassThrough } = await import('node:stream');
     const out = join(mkdtempSync(join(tmpdir(), 'tinyimage-bb-')), 'busybox');
     const saved = process.env.SOURCE_DATE_EPOCH;
@@ -115,7 +115,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
 
   it('builds the tiny kernel with a built-in initramfs and command line; it boots under SeaBIOS and OVMF', async () => {
     expect(tinyBusybox).not.toBe('');
-    const { tinyInitramfsTree, initramfsChunks } = await import('../../src/initramfs/tiny.js');
+    const { tinyInitramfsTree, initramfsChunks } = await import('../../src/core/initramfs/tiny.js');
     const tree = tinyInitramfsTree({ busybox: readFileSync(tinyBusybox) });
     const parts: Uint8Array[] = [];
     for await (const c of initramfsChunks(tree, { compress: 'none' })) parts.push(c);
@@ -150,7 +150,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(readFileSync(again.bzImage).equals(bz)).toBe(true);
 
     // The CLI with the same inputs is a cache hit too and writes the same bytes.
-    const { main } = await import('../../src/cli/main.js');
+    const { main } = await import('../../src/node/cli/main.js');
     const { PassThrough } = await import('node:stream');
     const out = join(dir, 'bzImage');
     const saved = process.env.SOURCE_DATE_EPOCH;
@@ -167,7 +167,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     tinyKernel = { bzImage: r.bzImage, initramfs: cpio };
 
     // Boot: no -initrd and no -append, everything comes from the kernel image.
-    const { bootQemu } = await import('../../src/qemu/index.js');
+    const { bootQemu } = await import('../../src/node/qemu/index.js');
     for (const firmware of ['bios', 'uefi'] as const) {
       const res = await bootQemu({ kernel: r.bzImage, append: '', firmware, expect: /Welcome to Tiny Linux!/, timeoutMs: 180_000 });
       expect(res.match?.[0]).toBe('Welcome to Tiny Linux!');
@@ -210,7 +210,7 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
     expect(runSync('sfdisk', ['-q', img], { input: 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, type=83\n' }).code).toBe(0);
     expect(runSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-E', 'offset=1048576', '-d', root, img, `${63 * 1024}k`]).code).toBe(0);
 
-    const { bootQemu } = await import('../../src/qemu/index.js');
+    const { bootQemu } = await import('../../src/node/qemu/index.js');
     const cases = [
       { disk: { path: img, interface: 'virtio' }, root: '/dev/vda1' },
       { disk: { path: img, interface: 'ide' }, root: 'PARTUUID=1234abcd-01' },
@@ -231,11 +231,11 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
   it('the disk kernel boots the BIOS disk (GRUB, busybox distro, no initramfs) to a login with DHCP over e1000', async () => {
     expect(diskKernel).not.toBe('');
     if (missing({ tools: ['grub-mkimage'], files: ['/usr/lib/grub/i386-pc/boot.img'] })) return;
-    const { buildBiosDiskFile } = await import('../../src/boot/bios-host.js');
+    const { buildBiosDiskFile } = await import('../../src/node/system/bios-host.js');
     const img = join(mkdtempSync(join(tmpdir(), 'tinyimage-biosdisk-')), 'disk.img');
     const d = await buildBiosDiskFile(img, { kernel: diskKernel, busybox, epoch: 0, distro: { hostname: 'tiny' } });
     expect(d.initrd).toBeUndefined();
-    const { startQemu } = await import('../../src/qemu/index.js');
+    const { startQemu } = await import('../../src/node/qemu/index.js');
     const q = startQemu({ disk: { path: img, snapshot: true }, net: 'user' });
     try {
       await q.waitFor(/VFS: Mounted root \(ext4 filesystem\)/, 240_000);

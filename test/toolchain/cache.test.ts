@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cachedFileHash, defaultCacheDir, resolveSource, sha256, withLock } from '../../src/toolchain/cache.js';
-import { run } from '../../src/toolchain/run.js';
-import { UsageError } from '../../src/errors.js';
+import { cachedFileHash, defaultCacheDir, resolveSource, sha256, withLock } from '../../src/node/toolchain/cache.js';
+import { run } from '../../src/node/toolchain/run.js';
+import { UsageError } from '../../src/core/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tinyimage-cache-'));
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli/main.js';
+import { main } from '../../src/node/cli/main.js';
 import { missing } from '../helpers/prereq.js';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {

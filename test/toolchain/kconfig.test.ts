@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyToDotConfig, describeSymbol, explainUnsatisfied, parseDisable, parseDotConfig, parseEnable, scriptsConfigArgs, unsatisfied, unmetSymbols } from '../../src/toolchain/kconfig.js';
-import { kernelRequests } from '../../src/toolchain/kernel.js';
-import { KERNEL_PRESETS } from '../../src/toolchain/presets.js';
-import { UsageError } from '../../src/errors.js';
+import { applyToDotConfig, describeSymbol, explainUnsatisfied, parseDisable, parseDotConfig, parseEnable, scriptsConfigArgs, unsatisfied, unmetSymbols } from '../../src/node/toolchain/kconfig.js';
+import { kernelRequests } from '../../src/node/toolchain/kernel.js';
+import { KERNEL_PRESETS } from '../../src/node/toolchain/presets.js';
+import { UsageError } from '../../src/core/errors.js';
 
 describe('option parsing', () => {
   it('parses enable forms', () => {

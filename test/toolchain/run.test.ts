@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireTools, run, tarTools } from '../../src/toolchain/run.js';
-import { buildBusybox } from '../../src/toolchain/busybox.js';
-import { buildKernel } from '../../src/toolchain/kernel.js';
-import { ToolError } from '../../src/errors.js';
+import { requireTools, run, tarTools } from '../../src/node/toolchain/run.js';
+import { buildBusybox } from '../../src/node/toolchain/busybox.js';
+import { buildKernel } from '../../src/node/toolchain/kernel.js';
+import { ToolError } from '../../src/core/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'tinyimage-run-'));
 

@@ -6,12 +6,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_EFI_STUB_PATH } from '../../src/boot/uki.js';
-import { buildUefiSystem } from '../../src/boot/uefi.js';
-import { concatChunks } from '../../src/compress/gzip.js';
-import { initramfsChunks, tinyInitramfsTree, WELCOME } from '../../src/initramfs/index.js';
-import { FileDevice } from '../../src/io/file.js';
-import { bootQemu } from '../../src/qemu/index.js';
+import { DEFAULT_EFI_STUB_PATH } from '../../src/core/boot/uki.js';
+import { buildUefiSystem } from '../../src/core/system/uefi.js';
+import { concatChunks } from '../../src/core/compress/gzip.js';
+import { initramfsChunks, tinyInitramfsTree, WELCOME } from '../../src/core/initramfs/index.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { bootQemu } from '../../src/node/qemu/index.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { tempDir } from '../partition/helpers.js';
 

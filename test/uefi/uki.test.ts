@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { layoutProblems } from '../../src/binary/struct.js';
-import { COFF_HEADER, DOS_HEADER, OPTIONAL_HEADER64, SECTION_HEADER, appendSections, parsePe, peChecksum } from '../../src/boot/pe.js';
-import { DEFAULT_EFI_STUB_PATH, buildUki, readUki } from '../../src/boot/uki.js';
+import { layoutProblems } from '../../src/core/binary/struct.js';
+import { COFF_HEADER, DOS_HEADER, OPTIONAL_HEADER64, SECTION_HEADER, appendSections, parsePe, peChecksum } from '../../src/core/boot/pe.js';
+import { DEFAULT_EFI_STUB_PATH, buildUki, readUki } from '../../src/core/boot/uki.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { tempDir } from '../partition/helpers.js';
 

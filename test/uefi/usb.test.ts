@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { buildUefiSystem, buildUefiUsb, smallestFat32Size, uefiUsbLayout, uefiUsbSize, REMOVABLE_PATH_X64 } from '../../src/boot/uefi.js';
-import { DEFAULT_EFI_STUB_PATH, readUki } from '../../src/boot/uki.js';
-import { openFat } from '../../src/fs/fat/index.js';
-import { MemoryDevice, SubDevice } from '../../src/io/device.js';
-import { readPartitionTable } from '../../src/partition/index.js';
-import { readContent } from '../../src/tree/content.js';
-import { FileTree } from '../../src/tree/tree.js';
+import { buildUefiSystem, buildUefiUsb, smallestFat32Size, uefiUsbLayout, uefiUsbSize, REMOVABLE_PATH_X64 } from '../../src/core/system/uefi.js';
+import { DEFAULT_EFI_STUB_PATH, readUki } from '../../src/core/boot/uki.js';
+import { openFat } from '../../src/core/fs/fat/index.js';
+import { MemoryDevice, SubDevice } from '../../src/core/io/device.js';
+import { readPartitionTable } from '../../src/core/partition/index.js';
+import { readContent } from '../../src/core/tree/content.js';
+import { FileTree } from '../../src/core/tree/tree.js';
 import { debianKernel } from '../helpers/prereq.js';
 
 const MiB = 1 << 20;

@@ -1,1 +1,0 @@
-export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, gzipCrc32, type GzipOptions } from './gzip.js';

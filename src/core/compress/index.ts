@@ -1,0 +1,1 @@
+export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, fflateGzip, setGzipEncoder, checkGzipLevel, type GzipOptions, type GzipEncoder, type ByteSource } from './gzip.js';

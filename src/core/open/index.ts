@@ -1,0 +1,173 @@
+/**
+ * openImage(): one entry point for every format. Detects gzip'd and plain
+ * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
+ * FAT12/16/32, and nests them: a disk's partitions each open as their
+ * filesystem (`disk.img:2` selects partition 2). Returns a read-only view
+ * over the shared tree model; file contents are read lazily.
+ */
+import { FormatError, UsageError } from '../errors.js';
+import { SubDevice, type BlockDevice } from '../io/device.js';
+import { FileTree } from '../tree/tree.js';
+import { TreeView } from './view.js';
+import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
+import { openFat } from '../fs/fat/index.js';
+import { openExt4 } from '../fs/ext4/read.js';
+import { readCpioTree } from '../archive/cpio/index.js';
+
+export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32';
+export type ImageKind = FsKind | 'mbr' | 'gpt';
+
+export interface FsImage extends TreeView {
+  kind: FsKind;
+  /** Key fields of the superblock / boot sector / archive. */
+  info: Record<string, unknown>;
+  /** Byte offset of this filesystem inside the opened file (non-zero for partitions). */
+  offset: number;
+  size: number;
+  /** Problems the reader worked around (e.g. cpio members with unsafe names it left out). */
+  warnings: string[];
+}
+
+export interface DiskPartition extends PartitionInfo {
+  /** The filesystem detected inside, or undefined when none is recognised. */
+  fs?: FsImage;
+  fsError?: string;
+}
+
+export interface DiskImage {
+  kind: 'mbr' | 'gpt';
+  table: PartitionTable;
+  partitions: DiskPartition[];
+  size: number;
+}
+
+
+export function isDisk(i: FsImage | DiskImage): i is DiskImage {
+  return i.kind === 'mbr' || i.kind === 'gpt';
+}
+
+const CHUNK = 1 << 20;
+
+async function* deviceChunks(dev: BlockDevice): AsyncGenerator<Uint8Array> {
+  for (let off = 0; off < dev.size; off += CHUNK) yield dev.readAt(off, Math.min(CHUNK, dev.size - off));
+}
+
+/** What the first bytes of a device look like, without parsing deeply. */
+export function detect(dev: BlockDevice): ImageKind | undefined {
+  if (dev.size < 6) return undefined;
+  const head = dev.readAt(0, Math.min(dev.size, 4096));
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'cpio.gz';
+  const magic = String.fromCharCode(...head.subarray(0, 6));
+  if (magic === '070701' || magic === '070702') return 'cpio';
+  if (dev.size >= 2048) {
+    const sb = dev.readAt(1024, 1024);
+    if (sb[56] === 0x53 && sb[57] === 0xef) {
+      const compat = sb[92]! | (sb[93]! << 8) | (sb[94]! << 16) | (sb[95]! << 24);
+      const incompat = sb[96]! | (sb[97]! << 8) | (sb[98]! << 16) | (sb[99]! << 24);
+      if (incompat & (0x40 | 0x80 | 0x200 | 0x8000)) return 'ext4'; // extents, 64bit, flex_bg, inline_data
+      return compat & 0x4 ? 'ext3' : 'ext2';
+    }
+  }
+  if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) {
+    if (looksLikeFat(head)) {
+      const t = fatType(head);
+      if (t) return t;
+    }
+    if (dev.size >= 1024) {
+      const lba1 = dev.readAt(512, 8);
+      if (String.fromCharCode(...lba1) === 'EFI PART') return 'gpt';
+    }
+    return 'mbr';
+  }
+  return undefined;
+}
+
+function looksLikeFat(b: Uint8Array): boolean {
+  const bps = b[11]! | (b[12]! << 8);
+  const spc = b[13]!;
+  const reserved = b[14]! | (b[15]! << 8);
+  const fats = b[16]!;
+  return (b[0] === 0xeb || b[0] === 0xe9) && [512, 1024, 2048, 4096].includes(bps) && spc > 0 && (spc & (spc - 1)) === 0 && reserved > 0 && fats >= 1 && fats <= 4;
+}
+
+function fatType(b: Uint8Array): FsKind | undefined {
+  const s = (o: number) => String.fromCharCode(...b.subarray(o, o + 8));
+  const rootEntries = b[17]! | (b[18]! << 8);
+  const fatsz16 = b[22]! | (b[23]! << 8);
+  if (rootEntries === 0 && fatsz16 === 0) return 'fat32';
+  if (s(0x36).startsWith('FAT12')) return 'fat12';
+  if (s(0x36).startsWith('FAT16')) return 'fat16';
+  // no label string: decide by cluster count
+  const bps = b[11]! | (b[12]! << 8);
+  const spc = b[13]!;
+  const reserved = b[14]! | (b[15]! << 8);
+  const fats = b[16]!;
+  const total = (b[19]! | (b[20]! << 8)) || (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
+  const rootSecs = Math.ceil((rootEntries * 32) / bps);
+  const clusters = Math.floor((total - reserved - fats * fatsz16 - rootSecs) / spc);
+  return clusters < 4085 ? 'fat12' : 'fat16';
+}
+
+/** Open a filesystem or archive on `dev` (no partition table). */
+export async function openFilesystem(dev: BlockDevice, kind: ImageKind | undefined = detect(dev), offset = 0): Promise<FsImage> {
+  switch (kind) {
+    case 'cpio':
+    case 'cpio.gz': {
+      const warnings: string[] = [];
+      const tree = await readCpioTree(deviceChunks(dev), { unsafeNames: 'skip', warn: (m) => warnings.push(m) });
+      return Object.assign(new TreeView(tree), { kind, info: { format: kind === 'cpio' ? 'newc cpio' : 'gzip newc cpio', bytes: dev.size }, offset, size: dev.size, warnings });
+    }
+    case 'ext2': case 'ext3': case 'ext4': {
+      const v = openExt4(dev);
+      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
+    }
+    case 'fat12': case 'fat16': case 'fat32': {
+      const v = openFat(dev);
+      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
+    }
+    case 'mbr': case 'gpt':
+      throw new FormatError('E_FORMAT_IS_DISK', `this is a partitioned disk (${kind.toUpperCase()}); name a partition, e.g. IMAGE:1`, { format: kind });
+    default:
+      throw new FormatError('E_FORMAT_UNKNOWN', 'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4 or FAT filesystem, or an MBR/GPT disk', { offset });
+  }
+}
+
+/** Open a partitioned disk, each partition with its filesystem when one is recognised. */
+export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
+  const table = readPartitionTable(dev);
+  if (!table) throw new FormatError('E_FORMAT_NO_TABLE', 'no MBR or GPT partition table found', {});
+  const partitions: DiskPartition[] = [];
+  for (const p of table.partitions) {
+    const entry: DiskPartition = { ...p };
+    if (p.offset + p.size <= dev.size && p.size > 0 && !(table.scheme === 'mbr' && ['0x05', '0x0f', '0x85'].includes(p.type))) {
+      try {
+        const sub = new SubDevice(dev, p.offset, p.size);
+        const k = detect(sub);
+        if (k && k !== 'mbr' && k !== 'gpt') entry.fs = await openFilesystem(sub, k, p.offset);
+      } catch (e) {
+        entry.fsError = (e as Error).message;
+      }
+    }
+    partitions.push(entry);
+  }
+  return { kind: table.scheme, table, partitions, size: dev.size };
+}
+
+/**
+ * Open what a device holds: a filesystem or archive, or a partitioned disk
+ * (`partition` selects one of its partitions). `name` is used in messages.
+ */
+export async function openDevice(dev: BlockDevice, opts: { partition?: number; name?: string } = {}): Promise<FsImage | DiskImage> {
+  const { partition } = opts;
+  const name = opts.name ?? 'image';
+  const kind = detect(dev);
+  if (partition === undefined) return kind === 'mbr' || kind === 'gpt' ? openDisk(dev) : openFilesystem(dev, kind);
+  if (kind !== 'mbr' && kind !== 'gpt') throw new UsageError('E_USAGE_NOT_DISK', `${name} has no partition table, so ':${partition}' selects nothing`, { path: name });
+  const disk = await openDisk(dev);
+  const p = disk.partitions.find((x) => x.index === partition);
+  if (!p) throw new UsageError('E_USAGE_NO_PARTITION', `${name} has no partition ${partition} (it has ${disk.partitions.map((x) => x.index).join(', ') || 'none'})`, { path: name });
+  if (!p.fs) throw new FormatError('E_FORMAT_UNKNOWN', `partition ${partition} of ${name} holds no recognised filesystem${p.fsError ? `: ${p.fsError}` : ''}`, { offset: p.offset });
+  return p.fs;
+}
+
+export { TreeView, FileTree };

@@ -1,0 +1,184 @@
+/**
+ * Orchestration: turn a validated Spec into output files. This is the
+ * application layer: it reads host files (kernel, busybox, directories),
+ * calls the pure formats and the toolchain, and writes outputs atomically.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { TinyImageError, UsageError } from '../../core/errors.js';
+import { parseListFull, readBusyboxApplets, type Applet } from '../../core/busybox/applets.js';
+import { hostError } from '../io/file.js';
+import { writeChunksToFile } from '../host/stream.js';
+import { treeFromHostDir } from '../host/tree.js';
+import { silentProgress, type Progress } from '../../core/progress.js';
+import { clampTimes, sourceDateEpoch, squashOwner } from '../../core/tree/transform.js';
+import type { FileTree } from '../../core/tree/tree.js';
+import type { Spec } from './spec.js';
+
+export interface BuildOptions {
+  outDir: string;
+  progress?: Progress;
+  warn?: (message: string) => void;
+  /** Informational messages ("building kernel ..."). */
+  log?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+  quiet?: boolean;
+  jobs?: number;
+}
+
+export interface BuildOutput { name: string; path: string; size: number; description: string }
+export interface BuildResult { outputs: BuildOutput[]; partuuid?: string }
+
+export interface BuildContext {
+  spec: Spec;
+  opts: BuildOptions;
+  epoch: number | undefined;
+  progress: Progress;
+  log: (m: string) => void;
+  warn: (m: string) => void;
+  outputs: BuildOutput[];
+}
+
+export function readHostFile(path: string, what: string): Uint8Array {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new UsageError('E_USAGE_NOT_FILE', `${what} ${path} is not a regular file`, { path });
+    return readFileSync(path);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw hostError(e, path, `read ${what}`);
+  }
+}
+
+export function hostDir(path: string, what: string): FileTree {
+  if (!existsSync(path)) throw new UsageError('E_USAGE_NOT_FOUND', `${what} ${path} does not exist`, { path });
+  return treeFromHostDir(path);
+}
+
+/** The busybox binary: a host file, or built from source by the toolchain. */
+export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
+  const b = ctx.spec.busybox;
+  if (b === undefined) throw new UsageError('E_USAGE_SPEC', `the '${ctx.spec.kind}' build needs a busybox: --busybox BIN or 'busybox:' in the spec (a path, or { build: { source: TARBALL } })`, { field: 'busybox' });
+  if (typeof b === 'string') return readHostFile(b, 'busybox binary');
+  const { buildBusybox } = await import('../toolchain/index.js');
+  ctx.log(`building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`);
+  // the tiny UEFI system gets the trimmed applet set unless the spec names a config
+  const config = b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : undefined);
+  const r = await buildBusybox({
+    source: b.build.source,
+    ...(config ? { config } : {}),
+    ...(b.build.libc ? { libc: b.build.libc } : {}),
+    ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
+    ...(ctx.opts.jobs ? { jobs: ctx.opts.jobs } : {}),
+    progress: ctx.progress,
+    quiet: ctx.opts.quiet ?? false,
+  });
+  ctx.log(`busybox: ${r.binary}${r.cached ? ' (cached)' : ''}`);
+  return readHostFile(r.binary, 'busybox binary');
+}
+
+/** The kernel image: a host file, or built from source (with an optional built-in initramfs and cmdline). */
+export async function resolveKernel(ctx: BuildContext, builtIn?: { initramfs?: string; cmdline?: string }): Promise<{ bytes: Uint8Array; fromSource: boolean }> {
+  const k = ctx.spec.kernel;
+  if (k === undefined) throw new UsageError('E_USAGE_SPEC', `the '${ctx.spec.kind}' build needs a kernel: --kernel FILE or 'kernel:' in the spec (a path, or { build: { source: TARBALL } })`, { field: 'kernel' });
+  if (typeof k === 'string') return { bytes: readHostFile(k, 'kernel image'), fromSource: false };
+  const { buildKernel } = await import('../toolchain/index.js');
+  const preset = k.build.preset ?? ctx.spec.kernelPreset;
+  ctx.log(`building kernel from ${k.build.source} (${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`);
+  const r = await buildKernel({
+    source: k.build.source,
+    ...(k.build.config ? { config: k.build.config } : {}),
+    ...(preset ? { preset } : {}),
+    ...(k.build.enable ? { enable: k.build.enable } : {}),
+    ...(k.build.disable ? { disable: k.build.disable } : {}),
+    ...(k.build.jobs ?? ctx.opts.jobs ? { jobs: k.build.jobs ?? ctx.opts.jobs } : {}),
+    ...(builtIn?.initramfs ? { initramfs: builtIn.initramfs } : {}),
+    ...(builtIn?.cmdline ? { cmdline: builtIn.cmdline } : {}),
+    ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
+    progress: ctx.progress,
+    quiet: ctx.opts.quiet ?? false,
+  });
+  ctx.log(`kernel: ${r.bzImage}${r.cached ? ' (cached)' : ''}`);
+  return { bytes: readHostFile(r.bzImage, 'kernel image'), fromSource: true };
+}
+
+/** Apply the spec's owner and SOURCE_DATE_EPOCH to a tree. */
+export function finishTree(ctx: BuildContext, tree: FileTree): FileTree {
+  if (ctx.spec.owner) {
+    const [u, g] = ctx.spec.owner.split(':').map(Number) as [number, number];
+    squashOwner(tree, u, g);
+  }
+  if (ctx.epoch !== undefined) clampTimes(tree, ctx.epoch);
+  return tree;
+}
+
+/**
+ * The applets of a busybox binary, read from its own tables; when they
+ * cannot be found (an unusual build), `busybox --list-full` is run instead,
+ * through the toolchain runner, provided the binary is a host file.
+ */
+export async function busyboxApplets(ctx: BuildContext, busybox: Uint8Array): Promise<Applet[]> {
+  try {
+    return readBusyboxApplets(busybox);
+  } catch (e) {
+    const path = typeof ctx.spec.busybox === 'string' ? ctx.spec.busybox : undefined;
+    if (!(e instanceof TinyImageError) || e.code !== 'E_FORMAT_BUSYBOX' || !path) throw e;
+    ctx.warn(`${e.message}; running '${path} --list-full' instead`);
+    const { run } = await import('../toolchain/run.js');
+    const r = await run(path, ['--list-full'], { captureStdout: true });
+    return parseListFull(r.stdout);
+  }
+}
+
+/** The tiny initramfs tree of the spec (busybox + /init + optional extra directory). */
+export async function initramfsTree(ctx: BuildContext, busybox: Uint8Array): Promise<FileTree> {
+  const { tinyInitramfsTree } = await import('../../core/initramfs/tiny.js');
+  const i = ctx.spec.initramfs ?? {};
+  const tree = tinyInitramfsTree({
+    busybox,
+    applets: await busyboxApplets(ctx, busybox),
+    ...(i.init ? { init: readHostFile(i.init, 'init script') } : {}),
+    ...(i.add ? { add: hostDir(i.add, 'initramfs.add directory') } : {}),
+    ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
+  });
+  return finishTree(ctx, tree);
+}
+
+export async function record(ctx: BuildContext, name: string, description: string, write: (path: string) => Promise<unknown>): Promise<string> {
+  const path = join(ctx.opts.outDir, name);
+  await write(path);
+  ctx.outputs.push({ name, path, size: statSync(path).size, description });
+  return path;
+}
+
+async function buildInitramfs(ctx: BuildContext): Promise<void> {
+  const { initramfsChunks } = await import('../../core/initramfs/tiny.js');
+  const busybox = await resolveBusybox(ctx);
+  const tree = await initramfsTree(ctx, busybox);
+  const compress = ctx.spec.initramfs?.compress ?? 'gzip';
+  const name = ctx.spec.initramfs?.output ?? (compress === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio');
+  ctx.progress.start('writing initramfs', tree.stats().bytes, 'bytes');
+  await record(ctx, name, `initramfs (newc cpio${compress === 'gzip' ? ', gzip' : ''})`, (p) => writeChunksToFile(p, initramfsChunks(tree, { compress, progress: ctx.progress })));
+  ctx.progress.done();
+}
+
+export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult> {
+  const env = opts.env ?? process.env;
+  const ctx: BuildContext = {
+    spec,
+    opts,
+    epoch: sourceDateEpoch(env),
+    progress: opts.progress ?? silentProgress,
+    log: opts.log ?? (() => {}),
+    warn: opts.warn ?? (() => {}),
+    outputs: [],
+  };
+  let partuuid: string | undefined;
+  switch (spec.kind) {
+    case 'initramfs': await buildInitramfs(ctx); break;
+    case 'uefi': { const { buildUefiKind } = await import('./uefi.js'); await buildUefiKind(ctx); break; }
+    case 'bios': { const { buildBiosKind } = await import('./bios.js'); partuuid = await buildBiosKind(ctx); break; }
+  }
+  return { outputs: ctx.outputs, ...(partuuid ? { partuuid } : {}) };
+}
+

@@ -1,0 +1,73 @@
+import { UsageError } from '../../../core/errors.js';
+import { isDisk, openImage, type FsImage } from '../../open.js';
+import { parseCommandArgs, type Command } from '../command.js';
+
+// ext s_default_mount_opts, named as dumpe2fs prints them: the journalling mode (bits 5-6) first, then the flags in bit order
+const MOUNT_OPTS: Array<[number, string]> = [[0x1, 'debug'], [0x2, 'bsdgroups'], [0x4, 'user_xattr'], [0x8, 'acl'], [0x10, 'uid16'], [0x100, 'nobarrier'], [0x200, 'block_validity'], [0x400, 'discard'], [0x800, 'nodelalloc']];
+const JOURNAL_MODES = ['', 'journal_data', 'journal_data_ordered', 'journal_data_writeback'];
+
+export function mountOptionNames(bits: number): string {
+  const names = [JOURNAL_MODES[(bits >>> 5) & 3]!, ...MOUNT_OPTS.filter(([b]) => bits & b).map(([, n]) => n)].filter(Boolean);
+  return names.join(' ') || '(none)';
+}
+
+function fsSummary(fs: FsImage) {
+  const s = fs.tree.stats();
+  const mo = fs.info.defaultMountOptions;
+  return { kind: fs.kind, offset: fs.offset, size: fs.size, ...fs.info, ...(typeof mo === 'number' ? { defaultMountOptionNames: mountOptionNames(mo) } : {}), entries: s.entries, files: s.files, directories: s.dirs, fileBytes: s.bytes, ...(fs.warnings.length ? { warnings: fs.warnings } : {}) };
+}
+
+function textBlock(o: Record<string, unknown>, indent: string): string {
+  return Object.entries(o)
+    .filter(([, v]) => v !== undefined && typeof v !== 'object' || Array.isArray(v))
+    .map(([k, v]) => (k === 'warnings' ? (v as string[]).map((w) => `${indent}warning: ${w}`).join('\n') : `${indent}${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`))
+    .join('\n');
+}
+
+export const command: Command = {
+  name: 'inspect',
+  summary: 'describe an image',
+  usage: `usage: tinyimage inspect IMAGE[:PART] [--json]
+
+Describes an image: its partition table (MBR/GPT: disk id, each partition's
+start, size, type, PARTUUID, name, flags) and every filesystem found (type,
+key superblock / boot sector fields, block and inode usage, entries and bytes
+of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and
+partitioned disks.`,
+  async run(argv, ctx) {
+    const { values: v, positionals } = parseCommandArgs('inspect', argv, { json: { type: 'boolean' } });
+    if (positionals.length !== 1) throw new UsageError('E_USAGE_ARGS', 'inspect: expected IMAGE[:PART]');
+    const img = await openImage(positionals[0]!);
+    try {
+      let report: Record<string, unknown>;
+      if (isDisk(img)) {
+        report = {
+          image: positionals[0], kind: img.kind, size: img.size, diskId: img.table.diskId, sectorSize: img.table.sectorSize,
+          ...(img.table.warnings?.length ? { warnings: img.table.warnings } : {}),
+          partitions: img.partitions.map(({ fs, fsError, attributes, ...p }) => ({ ...p, ...(attributes !== undefined ? { attributes: `0x${attributes.toString(16)}` } : {}), ...(fs ? { filesystem: fsSummary(fs) } : { filesystem: null, ...(fsError ? { error: fsError } : {}) }) })),
+        };
+      } else {
+        report = { image: positionals[0], ...fsSummary(img) };
+      }
+      if (v.json) { ctx.stdout.write(JSON.stringify(report, null, 2) + '\n'); return 0; }
+      const lines: string[] = [];
+      if (isDisk(img)) {
+        lines.push(`${positionals[0]}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
+        for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
+        for (const p of (report.partitions as Array<Record<string, unknown>>)) {
+          const { filesystem, ...rest } = p;
+          lines.push(`partition ${rest.index}:`);
+          lines.push(textBlock(rest, '  '));
+          if (filesystem) lines.push('  filesystem:', textBlock(filesystem as Record<string, unknown>, '    '));
+        }
+      } else {
+        lines.push(`${positionals[0]}: ${img.kind}`);
+        lines.push(textBlock(report, '  '));
+      }
+      ctx.stdout.write(lines.join('\n') + '\n');
+      return 0;
+    } finally {
+      img.close();
+    }
+  },
+};

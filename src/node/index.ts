@@ -1,0 +1,31 @@
+/**
+ * tinyimage for Node: everything in 'tinyimage/core', plus the host side:
+ * host directories as trees, file-backed devices, atomic outputs, safe
+ * extraction, openImage by path, the parallel gzip encoder, QEMU, the
+ * toolchain and build specs. Browsers resolve 'tinyimage' to the core.
+ */
+import './setup.js';
+
+export * from '../core/index.js';
+
+// host files
+export { treeFromHostDir, treeFromCpioListFile, type HostTreeOptions } from './host/tree.js';
+export { pathContent } from './host/content.js';
+export { withOutputFile } from './host/output.js';
+export { writeChunksToFile } from './host/stream.js';
+export { extractTree, type ExtractOptions, type ExtractResult } from './host/extract.js';
+export { FileDevice } from './io/file.js';
+export { openImage, parseImageRef, type OpenedImage } from './open.js';
+
+// both cores for gzip (also registered behind the core's gzipChunks)
+export { parallelGzip, parallelGzipBytes } from './compress/gzip.js';
+
+// boot in QEMU, host GRUB and kernel modules
+export { bootQemu, startQemu, type BootOptions, type BootResult, type QemuSession } from './qemu/index.js';
+export { findHostGrub, makeCoreImage, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
+export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions } from './system/bios-host.js';
+
+// build specs
+export { build, type BuildOptions, type BuildResult } from './build/build.js';
+export { loadSpec, loadPreset, presetNames } from './build/load.js';
+export { validateSpec, type Spec } from './build/spec.js';
