@@ -18,7 +18,13 @@ import { join } from 'node:path';
 import { benchArgs, have, repo } from './lib.mjs';
 
 const bin = join(repo, 'bin', 'tinyimage.js');
-const { val, tree: dir, json, outDir: mkOut, done } = benchArgs('cpio', '--tree DIR [--json] [--out DIR] [--threads N] [--keep]', 'node/cli/main.js');
+const {
+  val,
+  tree: dir,
+  json,
+  outDir: mkOut,
+  done,
+} = benchArgs('cpio', '--tree DIR [--json] [--out DIR] [--threads N] [--keep]', 'node/cli/main.js');
 const outDir = mkOut();
 const threads = val('--threads');
 
@@ -30,7 +36,14 @@ function timed(label, cmd, argv, opts, out) {
   return { name: label, seconds: +s.toFixed(3), bytes: statSync(out).size };
 }
 const sh = (label, pipeline, out) => timed(label, 'sh', ['-c', `${pipeline} > '${out}'`], { cwd: dir }, out);
-const ours = (label, out) => timed(label, process.execPath, [bin, 'cpio', '--root', dir, '-o', out, '-q', ...(threads ? ['--threads', threads] : [])], {}, out);
+const ours = (label, out) =>
+  timed(
+    label,
+    process.execPath,
+    [bin, 'cpio', '--root', dir, '-o', out, '-q', ...(threads ? ['--threads', threads] : [])],
+    {},
+    out,
+  );
 
 // warm the page cache so the first row is not penalized
 execFileSync('sh', ['-c', 'find . | cpio -o -H newc --quiet > /dev/null'], { cwd: dir });
@@ -40,7 +53,8 @@ rows.push(ours('ours cpio', join(outDir, 'ours.cpio')));
 rows.push(sh('GNU cpio', 'find . | cpio -o -H newc --quiet', join(outDir, 'gnu.cpio')));
 rows.push(ours('ours cpio.gz', join(outDir, 'ours.cpio.gz')));
 rows.push(sh('cpio | gzip -6', 'find . | cpio -o -H newc --quiet | gzip -6', join(outDir, 'gnu.cpio.gz')));
-if (have('pigz')) rows.push(sh('cpio | pigz -6', 'find . | cpio -o -H newc --quiet | pigz -6', join(outDir, 'pigz.cpio.gz')));
+if (have('pigz'))
+  rows.push(sh('cpio | pigz -6', 'find . | cpio -o -H newc --quiet | pigz -6', join(outDir, 'pigz.cpio.gz')));
 
 const by = Object.fromEntries(rows.map((r) => [r.name, r]));
 const ratio = (a, b) => (by[a] && by[b] ? +(by[a].seconds / by[b].seconds).toFixed(3) : undefined);
@@ -64,7 +78,10 @@ if (json) {
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`tree: ${dir}`);
   console.log(`${'run'.padEnd(w)}  ${'wall s'.padStart(8)}  ${'output MiB'.padStart(10)}`);
-  for (const r of rows) console.log(`${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(8)}  ${(r.bytes / 1048576).toFixed(1).padStart(10)}`);
+  for (const r of rows)
+    console.log(
+      `${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(8)}  ${(r.bytes / 1048576).toFixed(1).padStart(10)}`,
+    );
   const mark = (v, t) => (v === undefined ? 'n/a' : `${v}x ${v <= t ? '(target met)' : `(target ${t}x missed)`}`);
   console.log(`raw cpio time vs GNU cpio:      ${mark(summary.rawTimeVsGnuCpio, 1.0)}`);
   console.log(`cpio.gz time vs cpio | gzip -6: ${mark(summary.gzTimeVsGzip6, 0.6)}`);

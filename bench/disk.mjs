@@ -12,7 +12,13 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchArgs, cacheDir, imp, sec, sh } from './lib.mjs';
 
-const { val, tree: dir, json, outDir, done } = benchArgs('disk', '--tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]', 'node/index.js');
+const {
+  val,
+  tree: dir,
+  json,
+  outDir,
+  done,
+} = benchArgs('disk', '--tree DIR [--json] [--out DIR] [--keep] [--kernel FILE]', 'node/index.js');
 const work = outDir();
 const { buildDisk, planDisk } = await imp('node/index.js');
 const { FileDevice } = await imp('node/index.js');
@@ -27,11 +33,25 @@ const rows = [];
   const out = join(work, 'ours.img');
   const t0 = process.hrtime.bigint();
   const t = treeFromHostDir(dir);
-  const layout = { table: 'gpt', seed: 'bench', partitions: [{ name: 'root', type: 'root-x86-64', fs: 'ext4', size: 'fit', tree: t }] };
+  const layout = {
+    table: 'gpt',
+    seed: 'bench',
+    partitions: [{ name: 'root', type: 'root-x86-64', fs: 'ext4', size: 'fit', tree: t }],
+  };
   const plan = planDisk(layout);
   const dev = FileDevice.create(out, plan.size);
-  try { await buildDisk(layout, dev); } finally { dev.close(); }
-  rows.push({ name: 'ours buildDisk (gpt + ext4)', seconds: sec(t0), bytes: statSync(out).size, size: plan.size, partition: plan.partitions[0].size });
+  try {
+    await buildDisk(layout, dev);
+  } finally {
+    dev.close();
+  }
+  rows.push({
+    name: 'ours buildDisk (gpt + ext4)',
+    seconds: sec(t0),
+    bytes: statSync(out).size,
+    size: plan.size,
+    partition: plan.partitions[0].size,
+  });
 }
 // classic: same disk and partition size
 {
@@ -50,14 +70,31 @@ if (existsSync(kernel) && existsSync(DEFAULT_EFI_STUB_PATH)) {
   writeFileSync(join(work, 'initrd'), initrd);
   writeFileSync(join(work, 'cmdline'), 'console=ttyS0');
   let t0 = process.hrtime.bigint();
-  const uki = buildUki({ stub: new Uint8Array(readFileSync(DEFAULT_EFI_STUB_PATH)), linux: new Uint8Array(readFileSync(kernel)), initrd, cmdline: 'console=ttyS0' });
+  const uki = buildUki({
+    stub: new Uint8Array(readFileSync(DEFAULT_EFI_STUB_PATH)),
+    linux: new Uint8Array(readFileSync(kernel)),
+    initrd,
+    cmdline: 'console=ttyS0',
+  });
   writeFileSync(join(work, 'ours.efi'), uki);
   rows.push({ name: 'ours buildUki', seconds: sec(t0), bytes: uki.length });
   t0 = process.hrtime.bigint();
-  sh('objcopy', ['--add-section', `.cmdline=${join(work, 'cmdline')}`, '--change-section-vma', '.cmdline=0x30000',
-    '--add-section', `.linux=${kernel}`, '--change-section-vma', '.linux=0x2000000',
-    '--add-section', `.initrd=${join(work, 'initrd')}`, '--change-section-vma', '.initrd=0x3000000',
-    DEFAULT_EFI_STUB_PATH, join(work, 'objcopy.efi')]);
+  sh('objcopy', [
+    '--add-section',
+    `.cmdline=${join(work, 'cmdline')}`,
+    '--change-section-vma',
+    '.cmdline=0x30000',
+    '--add-section',
+    `.linux=${kernel}`,
+    '--change-section-vma',
+    '.linux=0x2000000',
+    '--add-section',
+    `.initrd=${join(work, 'initrd')}`,
+    '--change-section-vma',
+    '.initrd=0x3000000',
+    DEFAULT_EFI_STUB_PATH,
+    join(work, 'objcopy.efi'),
+  ]);
   rows.push({ name: 'objcopy --add-section', seconds: sec(t0), bytes: statSync(join(work, 'objcopy.efi')).size });
 }
 const ratio = (a, b) => +(rows[a].seconds / rows[b].seconds).toFixed(3);
@@ -66,6 +103,8 @@ if (json) console.log(JSON.stringify(result, null, 2));
 else {
   console.log('| run | seconds | bytes |\n|---|---:|---:|');
   for (const r of rows) console.log(`| ${r.name} | ${r.seconds} | ${r.bytes} |`);
-  console.log(`\nratio disk (ours / classic): ${result.ratios.disk}${result.ratios.uki !== undefined ? `; uki (ours / objcopy): ${result.ratios.uki}` : ''}`);
+  console.log(
+    `\nratio disk (ours / classic): ${result.ratios.disk}${result.ratios.uki !== undefined ? `; uki (ours / objcopy): ${result.ratios.uki}` : ''}`,
+  );
 }
 done();

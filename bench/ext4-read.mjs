@@ -24,12 +24,15 @@ let tmp;
 if (!image) {
   tmp = mkdtempSync(join(tmpdir(), 'tinyimage-bench-ext4read-'));
   image = join(tmp, 'img');
-  const kb = Math.ceil(Number(execFileSync('du', ['-sk', '--apparent-size', dir], { encoding: 'utf8' }).split('\t')[0]) * 1.3) + 65536;
+  const kb =
+    Math.ceil(Number(execFileSync('du', ['-sk', '--apparent-size', dir], { encoding: 'utf8' }).split('\t')[0]) * 1.3) +
+    65536;
   execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', dir, image, `${kb}k`], { stdio: 'ignore' });
 }
 
 function hostWalk(read) {
-  let files = 0, bytes = 0;
+  let files = 0,
+    bytes = 0;
   const visit = (d) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
@@ -49,15 +52,21 @@ async function oursWalk(read) {
   const dev = FileDevice.open(image);
   try {
     const { tree: t } = openExt4(dev);
-    let files = 0, bytes = 0;
+    let files = 0,
+      bytes = 0;
     for (const e of t.walk()) {
       if (e.node.type !== 'file') continue;
       files++;
-      if (!read) { bytes += e.node.content.size; continue; }
+      if (!read) {
+        bytes += e.node.content.size;
+        continue;
+      }
       for await (const chunk of e.node.content.stream()) bytes += chunk.length;
     }
     return { files, bytes };
-  } finally { dev.close(); }
+  } finally {
+    dev.close();
+  }
 }
 
 async function time(fn) {
@@ -74,15 +83,33 @@ const hm = await time(() => hostWalk(false));
 const om = await time(() => oursWalk(false));
 const hr = await time(() => hostWalk(true));
 const or = await time(() => oursWalk(true));
-if (om.files !== hm.files || or.bytes !== hr.bytes) console.error(`warning: counts differ (ours ${or.files} files / ${or.bytes} bytes, host ${hr.files} / ${hr.bytes})`);
+if (om.files !== hm.files || or.bytes !== hr.bytes)
+  console.error(`warning: counts differ (ours ${or.files} files / ${or.bytes} bytes, host ${hr.files} / ${hr.bytes})`);
 if (tmp) rmSync(tmp, { recursive: true, force: true });
 
 const rows = [
-  { what: `metadata walk (${om.files} files)`, ours: om.seconds, tool: 'node:fs readdir+lstat', theirs: hm.seconds, ratio: om.seconds / hm.seconds, notes: 'target < 1x' },
-  { what: `read all files (${(or.bytes / 2 ** 20).toFixed(0)} MiB)`, ours: or.seconds, tool: 'node:fs readFileSync', theirs: hr.seconds, ratio: or.seconds / hr.seconds, notes: 'target <= 1.5x' },
+  {
+    what: `metadata walk (${om.files} files)`,
+    ours: om.seconds,
+    tool: 'node:fs readdir+lstat',
+    theirs: hm.seconds,
+    ratio: om.seconds / hm.seconds,
+    notes: 'target < 1x',
+  },
+  {
+    what: `read all files (${(or.bytes / 2 ** 20).toFixed(0)} MiB)`,
+    ours: or.seconds,
+    tool: 'node:fs readFileSync',
+    theirs: hr.seconds,
+    ratio: or.seconds / hr.seconds,
+    notes: 'target <= 1.5x',
+  },
 ];
 if (json) {
   console.log(JSON.stringify(rows));
 } else {
-  for (const r of rows) console.log(`${r.what.padEnd(34)} ours ${r.ours.toFixed(3)} s   ${r.tool} ${r.theirs.toFixed(3)} s   ${r.ratio.toFixed(2)}x (${r.notes})`);
+  for (const r of rows)
+    console.log(
+      `${r.what.padEnd(34)} ours ${r.ours.toFixed(3)} s   ${r.tool} ${r.theirs.toFixed(3)} s   ${r.ratio.toFixed(2)}x (${r.notes})`,
+    );
 }

@@ -29,12 +29,27 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { tree: { type: 'string' }, runs: { type: 'string' }, pages: { type: 'string' }, json: { type: 'boolean' }, check: { type: 'boolean' }, keep: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    tree: { type: 'string' },
+    runs: { type: 'string' },
+    pages: { type: 'string' },
+    json: { type: 'boolean' },
+    check: { type: 'boolean' },
+    keep: { type: 'boolean' },
+  },
+});
 const usage = 'usage: node bench/fat.mjs --tree DIR [--runs N] [--pages warm|cold] [--json] [--check] [--keep]';
-if (!values.tree) { console.error(usage); process.exit(2); }
+if (!values.tree) {
+  console.error(usage);
+  process.exit(2);
+}
 const runs = Number(values.runs ?? 3);
 const pages = values.pages ?? 'warm';
-if (!Number.isInteger(runs) || runs < 1 || !['warm', 'cold'].includes(pages)) { console.error(usage); process.exit(2); }
+if (!Number.isInteger(runs) || runs < 1 || !['warm', 'cold'].includes(pages)) {
+  console.error(usage);
+  process.exit(2);
+}
 const tree = resolve(values.tree);
 const repo = resolve(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'bench-fat-'));
@@ -64,16 +79,24 @@ function prepare(outputs, size, staged) {
   must('sync', []);
   // the sources in the page cache for everyone (this machine's cache shrinks back within minutes)
   must('sh', ['-c', 'find . -type f -print0 | xargs -0 cat > /dev/null'], { cwd: staged });
-  if (pages === 'cold') { spawnSync('sleep', ['12']); return; }
+  if (pages === 'cold') {
+    spawnSync('sleep', ['12']);
+    return;
+  }
   const scratch = join(work, 'scratch');
   must('dd', ['if=/dev/zero', `of=${scratch}`, 'bs=1M', `count=${Math.ceil(size / 1048576)}`, 'status=none']);
   rmSync(scratch);
 }
 /** Files mtools sees in an image (an independent count). */
 function mtoolsCount(img) {
-  return must('mdir', ['-/', '-b', '-i', img, '::/']).split('\n').filter((l) => l && !l.endsWith('/')).length;
+  return must('mdir', ['-/', '-b', '-i', img, '::/'])
+    .split('\n')
+    .filter((l) => l && !l.endsWith('/')).length;
 }
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 try {
   const staged = join(work, 'tree');
@@ -88,7 +111,8 @@ try {
   const size = statSync(ours).size;
 
   const tools = {
-    tinyimage: () => timed(process.execPath, [join(repo, 'bin/tinyimage.js'), 'mkfs', 'fat32', '--root', staged, '-o', ours, '-q']),
+    tinyimage: () =>
+      timed(process.execPath, [join(repo, 'bin/tinyimage.js'), 'mkfs', 'fat32', '--root', staged, '-o', ours, '-q']),
     classic: () => {
       const a = timed('mkfs.fat', ['-F', '32', '-C', classic, String(Math.floor(size / 1024))]);
       const b = timed('mcopy', ['-s', '-i', classic, ...entries, '::/']);
@@ -106,37 +130,58 @@ try {
     }
   }
   const counts = { tinyimage: mtoolsCount(ours), classic: mtoolsCount(classic) };
-  if (counts.tinyimage !== counts.classic) throw new Error(`the images hold different numbers of files (tinyimage ${counts.tinyimage}, mcopy ${counts.classic})`);
+  if (counts.tinyimage !== counts.classic)
+    throw new Error(
+      `the images hold different numbers of files (tinyimage ${counts.tinyimage}, mcopy ${counts.classic})`,
+    );
   const summary = (n) => ({
     seconds: +median(samples[n].map((s) => s.seconds)).toFixed(3),
     cpuSeconds: gnuTime ? +median(samples[n].map((s) => s.cpu)).toFixed(2) : undefined,
     all: samples[n].map((s) => +s.seconds.toFixed(3)),
   });
   const result = {
-    tree, stagedWithoutSymlinks: true, files: counts.tinyimage, imageBytes: size, runs, pages,
-    tinyimage: summary('tinyimage'), classic: summary('classic'), floor: summary('floor'),
-    loadAverage: loadavg()[0], target: 0.5,
+    tree,
+    stagedWithoutSymlinks: true,
+    files: counts.tinyimage,
+    imageBytes: size,
+    runs,
+    pages,
+    tinyimage: summary('tinyimage'),
+    classic: summary('classic'),
+    floor: summary('floor'),
+    loadAverage: loadavg()[0],
+    target: 0.5,
   };
   result.ratio = +(result.tinyimage.seconds / result.classic.seconds).toFixed(3);
   result.floorRatio = +(result.floor.seconds / result.classic.seconds).toFixed(3);
   if (gnuTime) result.cpuRatio = +(result.tinyimage.cpuSeconds / result.classic.cpuSeconds).toFixed(3);
   if (values.check) {
-    for (const [name, img] of [['tinyimage', ours], ['classic', classic]]) {
+    for (const [name, img] of [
+      ['tinyimage', ours],
+      ['classic', classic],
+    ]) {
       const f = spawnSync('fsck.fat', ['-n', img], { encoding: 'utf8' });
       result[name].fsck = f.status === 0 ? 'clean' : `exit ${f.status}`;
     }
   }
   if (values.json) console.log(JSON.stringify(result, null, 2));
   else {
-    console.log(`FAT32 of ${tree} without its symlinks (${result.files} files; image ${(size / 1048576).toFixed(1)} MiB); median of ${runs} interleaved runs, ${pages} pages`);
+    console.log(
+      `FAT32 of ${tree} without its symlinks (${result.files} files; image ${(size / 1048576).toFixed(1)} MiB); median of ${runs} interleaved runs, ${pages} pages`,
+    );
     const cpu = (x) => (x === undefined ? '      -' : x.toFixed(2).padStart(7));
     console.log('tool                              wall s   ratio    cpu s   all runs');
-    const row = (label, s, ratio) => console.log(`${label.padEnd(30)}${s.seconds.toFixed(2).padStart(9)}   ${ratio.toFixed(2)}x  ${cpu(s.cpuSeconds)}   ${s.all.map((x) => x.toFixed(2)).join(' ')}`);
+    const row = (label, s, ratio) =>
+      console.log(
+        `${label.padEnd(30)}${s.seconds.toFixed(2).padStart(9)}   ${ratio.toFixed(2)}x  ${cpu(s.cpuSeconds)}   ${s.all.map((x) => x.toFixed(2)).join(' ')}`,
+      );
     row('tinyimage mkfs fat32', result.tinyimage, result.ratio);
     row('mkfs.fat -F 32 + mcopy -s', result.classic, 1);
     row('floor: cat every file > img', result.floor, result.floorRatio);
     console.log(`load average ${result.loadAverage.toFixed(1)}`);
-    console.log(`target: <= ${result.target}x -> ${result.ratio <= result.target ? 'met' : 'NOT met'} (the floor alone is ${result.floorRatio}x)`);
+    console.log(
+      `target: <= ${result.target}x -> ${result.ratio <= result.target ? 'met' : 'NOT met'} (the floor alone is ${result.floorRatio}x)`,
+    );
     if (values.check) console.log(`fsck.fat -n: tinyimage ${result.tinyimage.fsck}, classic ${result.classic.fsck}`);
   }
 } finally {

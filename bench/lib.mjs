@@ -22,7 +22,10 @@ export const cacheDir = join(repo, '.cache');
  */
 export function benchArgs(name, usage, needs) {
   const args = process.argv.slice(2);
-  const val = (n) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  const val = (n) => {
+    const i = args.indexOf(n);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
   const has = (n) => args.includes(n);
   const tree = val('--tree');
   if (!tree || has('--help')) {
@@ -41,7 +44,9 @@ export function benchArgs(name, usage, needs) {
     }
     return out;
   };
-  const done = () => { if (out && !has('--keep') && !val('--out')) rmSync(out, { recursive: true, force: true }); };
+  const done = () => {
+    if (out && !has('--keep') && !val('--out')) rmSync(out, { recursive: true, force: true });
+  };
   return { args, val, has, tree: resolve(tree), json: has('--json'), outDir, done };
 }
 

@@ -22,10 +22,18 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchArgs, imp } from './lib.mjs';
 
-const { val, has, tree: dir, json } = benchArgs('read', '--tree DIR [--image IMG] [--json] [--warm-only]', 'node/index.js');
+const {
+  val,
+  has,
+  tree: dir,
+  json,
+} = benchArgs('read', '--tree DIR [--image IMG] [--json] [--warm-only]', 'node/index.js');
 const lib = await imp('node/index.js');
 const { FileDevice } = await imp('node/index.js');
-const log = (m) => { if (!json) console.log(m); else console.error(m); };
+const log = (m) => {
+  if (!json) console.log(m);
+  else console.error(m);
+};
 
 let image = val('--image');
 let tmp;
@@ -37,13 +45,20 @@ if (!image) {
   const tree = lib.treeFromHostDir(dir);
   const size = lib.ext4MinimumSize(tree);
   const dev = FileDevice.create(image, size);
-  try { await lib.writeExt4(tree, dev); dev.flush?.(); } finally { dev.close(); }
+  try {
+    await lib.writeExt4(tree, dev);
+    dev.flush?.();
+  } finally {
+    dev.close();
+  }
   buildSeconds = (performance.now() - t0) / 1000;
   log(`made ${image} (${(size / 2 ** 20).toFixed(0)} MiB) with writeExt4 in ${buildSeconds.toFixed(1)} s`);
 }
 
 function hostWalk(read) {
-  let files = 0, bytes = 0, entries = 0;
+  let files = 0,
+    bytes = 0,
+    entries = 0;
   const visit = (d) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
@@ -63,7 +78,10 @@ function hostWalk(read) {
 async function oursWalk(read) {
   const img = await lib.openImage(image);
   try {
-    let files = 0, bytes = 0, entries = 0, sink = 0;
+    let files = 0,
+      bytes = 0,
+      entries = 0,
+      sink = 0;
     for (const e of img.walk()) {
       if (e.path === '/') continue;
       entries++;
@@ -71,18 +89,30 @@ async function oursWalk(read) {
       sink += n.mode + n.uid + n.mtime.sec;
       if (n.type !== 'file') continue;
       files++;
-      if (!read) { bytes += n.content.size; continue; }
+      if (!read) {
+        bytes += n.content.size;
+        continue;
+      }
       bytes += (await img.readFile(e.path)).length;
     }
     if (sink < 0) console.error(sink);
     return { files, bytes, entries };
-  } finally { img.close(); }
+  } finally {
+    img.close();
+  }
 }
 
 let canDrop = !has('--warm-only');
 function dropCaches() {
   if (!canDrop) return false;
-  try { execSync('sync'); writeFileSync('/proc/sys/vm/drop_caches', '3'); return true; } catch { canDrop = false; return false; }
+  try {
+    execSync('sync');
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    canDrop = false;
+    return false;
+  }
 }
 
 async function time(fn) {
@@ -94,7 +124,12 @@ async function time(fn) {
 const load0 = loadavg()[0];
 const results = {};
 if (dropCaches()) {
-  for (const [k, fn] of [['a', () => hostWalk(true)], ['b', () => oursWalk(true)], ['c', () => oursWalk(false)], ['d', () => hostWalk(false)]]) {
+  for (const [k, fn] of [
+    ['a', () => hostWalk(true)],
+    ['b', () => oursWalk(true)],
+    ['c', () => oursWalk(false)],
+    ['d', () => hostWalk(false)],
+  ]) {
     dropCaches();
     results[`cold-${k}`] = await time(fn);
   }
@@ -111,7 +146,9 @@ if (tmp) rmSync(tmp, { recursive: true, force: true });
 
 const a = results['warm-a'];
 if (results['warm-b'].files !== a.files || results['warm-b'].bytes !== a.bytes) {
-  console.error(`warning: counts differ (ours ${results['warm-b'].files} files / ${results['warm-b'].bytes} bytes, host ${a.files} / ${a.bytes})`);
+  console.error(
+    `warning: counts differ (ours ${results['warm-b'].files} files / ${results['warm-b'].bytes} bytes, host ${a.files} / ${a.bytes})`,
+  );
 }
 const mib = (a.bytes / 2 ** 20).toFixed(0);
 const loadNote = `load ${load0.toFixed(1)}->${load1.toFixed(1)}`;
@@ -119,15 +156,56 @@ const rows = [];
 for (const phase of ['cold', 'warm']) {
   const r = (k) => results[`${phase}-${k}`];
   if (!r('a')) continue;
-  rows.push({ what: `${phase}: read all ${a.files} files (${mib} MiB)`, ours: r('b').seconds, tool: 'node:fs readdir+lstat+readFileSync', theirs: r('a').seconds, ratio: r('b').seconds / r('a').seconds, notes: `(b) openImage+walk+readFile vs (a); target <= 1.5x; ${loadNote}` });
-  rows.push({ what: `${phase}: open + walk all metadata (${r('c').entries} entries)`, ours: r('c').seconds, tool: 'node:fs readdir+lstat+readFileSync', theirs: r('a').seconds, ratio: r('c').seconds / r('a').seconds, notes: '(c) vs (a); target < 1x' });
-  rows.push({ what: `${phase}: open + walk all metadata (${r('c').entries} entries)`, ours: r('c').seconds, tool: 'node:fs readdir+lstat', theirs: r('d').seconds, ratio: r('c').seconds / r('d').seconds, notes: '(c) vs (d) metadata only on both sides; for reference' });
+  rows.push({
+    what: `${phase}: read all ${a.files} files (${mib} MiB)`,
+    ours: r('b').seconds,
+    tool: 'node:fs readdir+lstat+readFileSync',
+    theirs: r('a').seconds,
+    ratio: r('b').seconds / r('a').seconds,
+    notes: `(b) openImage+walk+readFile vs (a); target <= 1.5x; ${loadNote}`,
+  });
+  rows.push({
+    what: `${phase}: open + walk all metadata (${r('c').entries} entries)`,
+    ours: r('c').seconds,
+    tool: 'node:fs readdir+lstat+readFileSync',
+    theirs: r('a').seconds,
+    ratio: r('c').seconds / r('a').seconds,
+    notes: '(c) vs (a); target < 1x',
+  });
+  rows.push({
+    what: `${phase}: open + walk all metadata (${r('c').entries} entries)`,
+    ours: r('c').seconds,
+    tool: 'node:fs readdir+lstat',
+    theirs: r('d').seconds,
+    ratio: r('c').seconds / r('d').seconds,
+    notes: '(c) vs (d) metadata only on both sides; for reference',
+  });
 }
-if (!results['cold-a']) rows.push({ what: 'cold cache', ours: null, tool: '', theirs: null, ratio: null, notes: has('--warm-only') ? 'not measured (--warm-only)' : 'not measured: cannot write /proc/sys/vm/drop_caches (not root?); warm numbers only' });
-if (buildSeconds !== undefined) rows.push({ what: 'make the image (writeExt4)', ours: buildSeconds, tool: '', theirs: null, ratio: null, notes: 'setup, for information' });
+if (!results['cold-a'])
+  rows.push({
+    what: 'cold cache',
+    ours: null,
+    tool: '',
+    theirs: null,
+    ratio: null,
+    notes: has('--warm-only')
+      ? 'not measured (--warm-only)'
+      : 'not measured: cannot write /proc/sys/vm/drop_caches (not root?); warm numbers only',
+  });
+if (buildSeconds !== undefined)
+  rows.push({
+    what: 'make the image (writeExt4)',
+    ours: buildSeconds,
+    tool: '',
+    theirs: null,
+    ratio: null,
+    notes: 'setup, for information',
+  });
 
 for (const r of rows) {
   const f = (x) => (x == null ? '-' : x.toFixed(3));
-  log(`${r.what.padEnd(52)} ours ${f(r.ours).padStart(8)} s  ${r.tool ? `${r.tool} ${f(r.theirs)} s` : ''}  ${r.ratio == null ? '' : r.ratio.toFixed(2) + 'x'}  ${r.notes}`);
+  log(
+    `${r.what.padEnd(52)} ours ${f(r.ours).padStart(8)} s  ${r.tool ? `${r.tool} ${f(r.theirs)} s` : ''}  ${r.ratio == null ? '' : r.ratio.toFixed(2) + 'x'}  ${r.notes}`,
+  );
 }
 if (json) console.log(JSON.stringify(rows));

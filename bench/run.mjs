@@ -15,7 +15,10 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..');
 const args = process.argv.slice(2);
-const opt = (n, d) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : d; };
+const opt = (n, d) => {
+  const i = args.indexOf(n);
+  return i >= 0 ? args[i + 1] : d;
+};
 let tree = opt('--tree');
 if (!tree) {
   tree = join(repo, '.cache/bench-tree');
@@ -27,13 +30,22 @@ if (!tree) {
   }
 }
 const areas = opt('--only', 'cpio,ext4,fat,read,disk').split(',');
-console.log(`# tinyimage benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(1)}, tree ${tree}`);
+console.log(
+  `# tinyimage benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(1)}, tree ${tree}`,
+);
 let failed = 0;
 for (const a of areas) {
   const f = join(here, `${a}.mjs`);
-  if (!existsSync(f)) { console.error(`bench: no bench/${a}.mjs`); failed++; continue; }
+  if (!existsSync(f)) {
+    console.error(`bench: no bench/${a}.mjs`);
+    failed++;
+    continue;
+  }
   console.log(`\n## ${a}\n`);
   const r = spawnSync(process.execPath, [f, '--tree', tree], { stdio: 'inherit' });
-  if (r.status !== 0) { console.error(`bench: ${a} failed (exit ${r.status})`); failed++; }
+  if (r.status !== 0) {
+    console.error(`bench: ${a} failed (exit ${r.status})`);
+    failed++;
+  }
 }
 process.exit(failed ? 1 : 0);

@@ -3,6 +3,11 @@
 import { main } from '../dist/node/cli/main.js';
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error(`tinyimage: internal error: ${err && err.stack ? err.stack : err}`); process.exitCode = 1; },
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`tinyimage: internal error: ${err && err.stack ? err.stack : err}`);
+    process.exitCode = 1;
+  },
 );

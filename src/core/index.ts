@@ -10,7 +10,18 @@ export { silentProgress, type Progress } from './progress.js';
 
 // tree model
 export { FileTree, sortedNames, toTimespec, type MetaInput, type TreeOptions, type WalkEntry } from './tree/tree.js';
-export type { Content, NodeMeta, NodeType, Timespec, TreeNode, FileNode, DirNode, SymlinkNode, DeviceNode, SpecialNode } from './tree/types.js';
+export type {
+  Content,
+  NodeMeta,
+  NodeType,
+  Timespec,
+  TreeNode,
+  FileNode,
+  DirNode,
+  SymlinkNode,
+  DeviceNode,
+  SpecialNode,
+} from './tree/types.js';
 export { fullMode, typeFromMode, encodeDev, decodeDev } from './tree/types.js';
 export { bytesContent, streamContent, sparseContent, readContent } from './tree/content.js';
 export { splitPath, normalizePath, MAX_NAME_BYTES } from './tree/path.js';
@@ -21,23 +32,123 @@ export { squashOwner, mapOwners, clampTimes, sourceDateEpoch } from './tree/tran
 export { MemoryDevice, SubDevice, type BlockDevice } from './io/device.js';
 
 // formats
-export { cpioChunks, readCpioTree, listCpio, type CpioWriteOptions, type CpioEntryInfo, type CpioSource } from './archive/cpio/index.js';
-export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, fflateGzip, setGzipEncoder, type GzipOptions, type GzipEncoder, type ByteSource } from './compress/index.js';
-export { writeExt4, ext4MinimumSize, prepareExt4, type PreparedExt4, openExt4, readExt4Info, defaultFeatures, SUPPORTED_FEATURES, type Ext4Options, type Ext4Summary, type Ext4Volume, type Ext4Info, type ExtType } from './fs/ext4/index.js';
-export { writeFat, fatMinimumSize, planFat, type FatPlan, openFat, type FatOptions, type FatSummary, type FatType, type FatVolume, type FatInfo } from './fs/fat/index.js';
+export {
+  cpioChunks,
+  readCpioTree,
+  listCpio,
+  type CpioWriteOptions,
+  type CpioEntryInfo,
+  type CpioSource,
+} from './archive/cpio/index.js';
+export {
+  gzipChunks,
+  gzipBytes,
+  gunzipChunks,
+  concatChunks,
+  fflateGzip,
+  setGzipEncoder,
+  type GzipOptions,
+  type GzipEncoder,
+  type ByteSource,
+} from './compress/index.js';
+export {
+  writeExt4,
+  ext4MinimumSize,
+  prepareExt4,
+  type PreparedExt4,
+  openExt4,
+  readExt4Info,
+  defaultFeatures,
+  SUPPORTED_FEATURES,
+  type Ext4Options,
+  type Ext4Summary,
+  type Ext4Volume,
+  type Ext4Info,
+  type ExtType,
+} from './fs/ext4/index.js';
+export {
+  writeFat,
+  fatMinimumSize,
+  planFat,
+  type FatPlan,
+  openFat,
+  type FatOptions,
+  type FatSummary,
+  type FatType,
+  type FatVolume,
+  type FatInfo,
+} from './fs/fat/index.js';
 export * as partition from './partition/index.js';
-export { readPartitionTable, partuuid, writeMbr, writeGpt, type PartitionTable, type PartitionInfo } from './partition/index.js';
-export { buildDisk, diskSize, planDisk, type DiskLayout, type DiskPartition, type DiskResult, type DiskFs, type PartitionSize } from './image/disk.js';
+export {
+  readPartitionTable,
+  partuuid,
+  writeMbr,
+  writeGpt,
+  type PartitionTable,
+  type PartitionInfo,
+} from './partition/index.js';
+export {
+  buildDisk,
+  diskSize,
+  planDisk,
+  type DiskLayout,
+  type DiskPartition,
+  type DiskResult,
+  type DiskFs,
+  type PartitionSize,
+} from './image/disk.js';
 
 // boot formats and whole systems on a device
 export { readBusyboxApplets, addBusybox, type Applet, type AppletDir } from './busybox/applets.js';
-export { tinyInitramfsTree, initramfsChunks, overlayTree, DEFAULT_INIT, WELCOME, type TinyInitramfsOptions } from './initramfs/index.js';
+export {
+  tinyInitramfsTree,
+  initramfsChunks,
+  overlayTree,
+  DEFAULT_INIT,
+  WELCOME,
+  type TinyInitramfsOptions,
+} from './initramfs/index.js';
 export { buildUki, readUki, checkEfiKernel, DEFAULT_EFI_STUB_PATH, type UkiInput } from './boot/uki.js';
-export { buildUefiUsb, buildUefiSystem, uefiUsbSize, REMOVABLE_PATH_X64, type UefiUsbOptions, type UefiSystem, type UefiSystemInput } from './system/uefi.js';
-export { buildBiosDisk, planBiosDisk, writeBiosDisk, checkBiosBusybox, type BiosDiskOptions, type BiosDiskPlan, type BiosDiskResult, type BiosGrub, type BiosModules } from './system/bios.js';
-export { buildRootfs, requiredApplets, BUILTIN_SERVICES, type DistroOptions, type ServiceDef, type UserDef } from './distro/index.js';
+export {
+  buildUefiUsb,
+  buildUefiSystem,
+  uefiUsbSize,
+  REMOVABLE_PATH_X64,
+  type UefiUsbOptions,
+  type UefiSystem,
+  type UefiSystemInput,
+} from './system/uefi.js';
+export {
+  buildBiosDisk,
+  planBiosDisk,
+  writeBiosDisk,
+  checkBiosBusybox,
+  type BiosDiskOptions,
+  type BiosDiskPlan,
+  type BiosDiskResult,
+  type BiosGrub,
+  type BiosModules,
+} from './system/bios.js';
+export {
+  buildRootfs,
+  requiredApplets,
+  BUILTIN_SERVICES,
+  type DistroOptions,
+  type ServiceDef,
+  type UserDef,
+} from './distro/index.js';
 
 // reading any image, comparing trees
-export { openDevice, openDisk, openFilesystem, detect, isDisk, type FsImage, type DiskImage, type ImageKind, type FsKind } from './open/index.js';
+export {
+  openDevice,
+  openDisk,
+  openFilesystem,
+  detect,
+  isDisk,
+  type FsImage,
+  type DiskImage,
+  type ImageKind,
+  type FsKind,
+} from './open/index.js';
 export { TreeView } from './open/view.js';
 export { diffTrees, formatDiff, type DiffEntry, type DiffOptions, type DiffField } from './diff/index.js';

@@ -3,7 +3,10 @@
  * (browsers, workers, Node, Deno, Bun). Nothing else is declared, so the
  * compiler rejects Buffer, process, node: modules, the DOM and timers here.
  */
-interface TextEncoderEncodeIntoResult { read: number; written: number }
+interface TextEncoderEncodeIntoResult {
+  read: number;
+  written: number;
+}
 declare class TextEncoder {
   readonly encoding: string;
   encode(input?: string): Uint8Array;
@@ -15,7 +18,10 @@ declare class TextDecoder {
   decode(input?: ArrayBufferView | ArrayBuffer, options?: { stream?: boolean }): string;
 }
 interface CoreSubtleCrypto {
-  digest(algorithm: 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512', data: ArrayBufferView | ArrayBuffer): Promise<ArrayBuffer>;
+  digest(
+    algorithm: 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512',
+    data: ArrayBufferView | ArrayBuffer,
+  ): Promise<ArrayBuffer>;
 }
 interface CoreCrypto {
   getRandomValues<T extends ArrayBufferView>(array: T): T;

@@ -19,7 +19,10 @@ import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { BUSYBOX_SOURCE, buildHostBiosDisk, type HostDisk } from './disk.js';
 
 const k = debianKernel();
-const skip = missing({ tools: ['qemu-system-x86_64', 'grub-mkimage', 'sfdisk', 'e2fsck', 'make'], files: [k.vmlinuz, k.modules, BUSYBOX_SOURCE, '/usr/lib/grub/i386-pc/boot.img'] });
+const skip = missing({
+  tools: ['qemu-system-x86_64', 'grub-mkimage', 'sfdisk', 'e2fsck', 'make'],
+  files: [k.vmlinuz, k.modules, BUSYBOX_SOURCE, '/usr/lib/grub/i386-pc/boot.img'],
+});
 
 const BOOT_TIMEOUT = 240_000;
 let tmp = '';
@@ -46,7 +49,9 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
     img = join(tmp, 'disk.img');
     disk = await buildHostBiosDisk(img);
   }, 900_000);
-  afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
 
   it('has a valid MBR table that survived GRUB, and a clean ext4 root', () => {
     const v = run('sfdisk', ['--verify', img]);
@@ -58,22 +63,34 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
     try {
       const t = readPartitionTable(dev)!;
       expect(t.scheme).toBe('mbr');
-      expect(t.partitions.map((p) => [p.index, p.offset, p.size, p.partuuid, p.bootable])).toEqual([[1, 1 << 20, disk.result.partition.size, disk.result.partuuid, true]]);
+      expect(t.partitions.map((p) => [p.index, p.offset, p.size, p.partuuid, p.bootable])).toEqual([
+        [1, 1 << 20, disk.result.partition.size, disk.result.partuuid, true],
+      ]);
       const mbr = dev.readAt(0, 512);
       const boot = findHostGrub().boot;
       expect(mbr.subarray(0x68, 0x1b8)).toEqual(boot.subarray(0x68, 0x1b8)); // GRUB's code
       expect(GrubBootSector.decode(mbr).kernelSector).toBe(1);
-    } finally { dev.close(); }
+    } finally {
+      dev.close();
+    }
     const f = run('e2fsck', ['-fn', partitionFile()]);
     expect(f.code, f.stdout + f.stderr).toBe(0);
-    expect(disk.result.initrd!.modules).toEqual(expect.arrayContaining(['ext4', 'ata_piix', 'sd_mod', 'virtio_blk', 'crc32c_generic']));
+    expect(disk.result.initrd!.modules).toEqual(
+      expect.arrayContaining(['ext4', 'ata_piix', 'sd_mod', 'virtio_blk', 'crc32c_generic']),
+    );
   });
 
   it('boots from the MBR to a login prompt, runs the services, gets DHCP, powers off cleanly', async () => {
     const t0 = Date.now();
     // virtio-blk: SeaBIOS reads it by DMA, so GRUB loads the kernel in a second or two under TCG
     // (over IDE PIO it takes ~50 s); the -kernel boot below uses IDE (ata_piix) instead.
-    const q = startQemu({ disk: { path: img, format: 'raw', interface: 'virtio' }, net: { type: 'user', model: 'e1000' }, accel: 'tcg', memory: 512, console: process.env.BIOS_CONSOLE_LOG ?? join(tmp, 'console.log') });
+    const q = startQemu({
+      disk: { path: img, format: 'raw', interface: 'virtio' },
+      net: { type: 'user', model: 'e1000' },
+      accel: 'tcg',
+      memory: 512,
+      console: process.env.BIOS_CONSOLE_LOG ?? join(tmp, 'console.log'),
+    });
     try {
       await q.waitFor(/Loading \/boot\/vmlinuz/, 60_000);
       const grubMs = Date.now() - t0;
@@ -81,7 +98,9 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       const kernelMs = Date.now() - t0;
       await q.waitFor(/login: /, BOOT_TIMEOUT);
       const loginMs = Date.now() - t0;
-      console.log(`bios boot under ${q.accel}: QEMU start to GRUB loading the kernel ${(grubMs / 1000).toFixed(1)} s, to "Linux version" ${(kernelMs / 1000).toFixed(1)} s, to login: ${(loginMs / 1000).toFixed(1)} s`);
+      console.log(
+        `bios boot under ${q.accel}: QEMU start to GRUB loading the kernel ${(grubMs / 1000).toFixed(1)} s, to "Linux version" ${(kernelMs / 1000).toFixed(1)} s, to login: ${(loginMs / 1000).toFixed(1)} s`,
+      );
       writeFileSync(join(process.env.BIOS_TIMING_DIR ?? tmp, 'bios-boot-time.txt'), `${q.accel} ${loginMs}\n`);
       q.send('root\n');
       await q.waitFor(/:~# /, 30_000);
@@ -93,10 +112,16 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       let status = '';
       for (let i = 0; i < 30; i++) {
         status = await sh(q, 'sv status /etc/service/*');
-        if (/run: \/etc\/service\/udhcpc/.test(status) && /run: \/etc\/service\/syslogd/.test(status) && /run: \/etc\/service\/klogd/.test(status)) break;
+        if (
+          /run: \/etc\/service\/udhcpc/.test(status) &&
+          /run: \/etc\/service\/syslogd/.test(status) &&
+          /run: \/etc\/service\/klogd/.test(status)
+        )
+          break;
         await new Promise((r) => setTimeout(r, 1000));
       }
-      for (const s of ['klogd', 'syslogd', 'udhcpc']) expect(status).toMatch(new RegExp(`run: /etc/service/${s}: \\(pid \\d+\\)`));
+      for (const s of ['klogd', 'syslogd', 'udhcpc'])
+        expect(status).toMatch(new RegExp(`run: /etc/service/${s}: \\(pid \\d+\\)`));
       let addr = '';
       for (let i = 0; i < 30; i++) {
         addr = await sh(q, 'ip -4 addr show dev eth0');
@@ -106,7 +131,10 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       expect(addr).toContain('inet 10.0.2.15/24');
       expect(await sh(q, 'ip route')).toMatch(/default via 10\.0\.2\.2 dev eth0/);
       expect(await sh(q, 'cat /etc/resolv.conf')).toMatch(/nameserver 10\.0\.2\.3/);
-      const logs = await sh(q, 'for f in /var/log/messages /var/log/kern.log; do test -s $f && echo "$f nonempty"; done; grep -c "" /var/log/kern.log');
+      const logs = await sh(
+        q,
+        'for f in /var/log/messages /var/log/kern.log; do test -s $f && echo "$f nonempty"; done; grep -c "" /var/log/kern.log',
+      );
       expect(logs).toContain('/var/log/messages nonempty');
       expect(logs).toContain('/var/log/kern.log nonempty');
       const mods = await sh(q, 'cat /proc/modules | cut -d" " -f1 | sort | tr "\\n" " "');
@@ -133,7 +161,14 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
     const node = disk.plan.root.get('/boot/initrd.img');
     if (node?.type !== 'file') throw new Error('no /boot/initrd.img');
     writeFileSync(initrd, await readContent(node.content));
-    const q = startQemu({ kernel: disk.kernelPath, initrd, append: disk.result.cmdline, disk: { path: img, format: 'raw', interface: 'ide', snapshot: true }, accel: 'tcg', memory: 512 });
+    const q = startQemu({
+      kernel: disk.kernelPath,
+      initrd,
+      append: disk.result.cmdline,
+      disk: { path: img, format: 'raw', interface: 'ide', snapshot: true },
+      accel: 'tcg',
+      memory: 512,
+    });
     try {
       await q.waitFor(/login: /, BOOT_TIMEOUT);
       q.send('root\n');

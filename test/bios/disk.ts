@@ -11,7 +11,13 @@ import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { pathContent } from '../../src/node/host/content.js';
 import { buildBusybox } from '../../src/node/toolchain/index.js';
 import { findHostGrub, makeCoreImage } from '../../src/node/system/grub-host.js';
-import { planBiosDisk, writeBiosDisk, type BiosDiskOptions, type BiosDiskPlan, type BiosDiskResult } from '../../src/core/system/bios.js';
+import {
+  planBiosDisk,
+  writeBiosDisk,
+  type BiosDiskOptions,
+  type BiosDiskPlan,
+  type BiosDiskResult,
+} from '../../src/core/system/bios.js';
 import { CACHE, debianKernel } from '../helpers/prereq.js';
 
 export const BUSYBOX_SOURCE = join(CACHE, 'sources/busybox_1.35.0.orig.tar.bz2');
@@ -22,13 +28,17 @@ export async function sourceBusybox(): Promise<Uint8Array> {
   return new Uint8Array(readFileSync(r.binary));
 }
 
-export interface HostDisk { plan: BiosDiskPlan; result: BiosDiskResult; kernelPath: string }
+export interface HostDisk {
+  plan: BiosDiskPlan;
+  result: BiosDiskResult;
+  kernelPath: string;
+}
 
 export async function buildHostBiosDisk(out: string, extra: Partial<BiosDiskOptions> = {}): Promise<HostDisk> {
   const k = debianKernel();
   const grub = findHostGrub();
   const core = await makeCoreImage(grub);
-  const busybox = extra.busybox ?? await sourceBusybox();
+  const busybox = extra.busybox ?? (await sourceBusybox());
   const opts: BiosDiskOptions = {
     kernel: pathContent(k.vmlinuz, statSync(k.vmlinuz).size),
     busybox,

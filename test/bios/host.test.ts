@@ -12,7 +12,10 @@ import { BUSYBOX_SOURCE } from './disk.js';
 import { buildBusybox } from '../../src/node/toolchain/index.js';
 
 const k = debianKernel();
-const skip = missing({ tools: ['grub-mkimage', 'sfdisk', 'e2fsck', 'make'], files: [k.vmlinuz, BUSYBOX_SOURCE, '/usr/lib/grub/i386-pc/boot.img'] });
+const skip = missing({
+  tools: ['grub-mkimage', 'sfdisk', 'e2fsck', 'make'],
+  files: [k.vmlinuz, BUSYBOX_SOURCE, '/usr/lib/grub/i386-pc/boot.img'],
+});
 
 describe.skipIf(skip)('buildBiosDiskFile (host paths -> disk.img)', () => {
   it('writes a disk without modules (no initramfs) that sfdisk and e2fsck accept, deterministically', async () => {
@@ -20,7 +23,12 @@ describe.skipIf(skip)('buildBiosDiskFile (host paths -> disk.img)', () => {
     try {
       const bb = await buildBusybox({ source: BUSYBOX_SOURCE, config: 'defconfig', quiet: true });
       const out = join(tmp, 'out/disk.img');
-      const r = await buildBiosDiskFile(out, { kernel: k.vmlinuz, busybox: bb.binary, epoch: 1_600_000_000, distro: { hostname: 'hosttest' } });
+      const r = await buildBiosDiskFile(out, {
+        kernel: k.vmlinuz,
+        busybox: bb.binary,
+        epoch: 1_600_000_000,
+        distro: { hostname: 'hosttest' },
+      });
       expect(r.initrd).toBeUndefined();
       expect(r.cmdline).toBe(`root=PARTUUID=${r.partuuid} rw rootwait console=tty0 console=ttyS0`);
       const v = run('sfdisk', ['--verify', out]);
@@ -39,12 +47,21 @@ describe.skipIf(skip)('buildBiosDiskFile (host paths -> disk.img)', () => {
         expect(vol.tree.get('/boot/grub/i386-pc/normal.mod')?.type).toBe('file');
         expect(vol.tree.get('/boot/vmlinuz')?.type).toBe('file');
         expect(vol.tree.get('/etc/hostname')?.type).toBe('file');
-      } finally { dev.close(); }
+      } finally {
+        dev.close();
+      }
       // same inputs, same bytes
       const out2 = join(tmp, 'out/disk2.img');
-      await buildBiosDiskFile(out2, { kernel: k.vmlinuz, busybox: bb.binary, epoch: 1_600_000_000, distro: { hostname: 'hosttest' } });
+      await buildBiosDiskFile(out2, {
+        kernel: k.vmlinuz,
+        busybox: bb.binary,
+        epoch: 1_600_000_000,
+        distro: { hostname: 'hosttest' },
+      });
       expect(run('cmp', [out, out2]).code).toBe(0);
-    } finally { rmSync(tmp, { recursive: true, force: true }); }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   }, 600_000);
 
   const debStatic = existsSync('/bin/busybox') && run('dpkg', ['-S', '/bin/busybox']).stdout.includes('busybox-static');
@@ -52,9 +69,14 @@ describe.skipIf(skip)('buildBiosDiskFile (host paths -> disk.img)', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'bios-host-'));
     try {
       const out = join(tmp, 'disk.img');
-      await expect(buildBiosDiskFile(out, { kernel: k.vmlinuz, busybox: '/bin/busybox' })).rejects.toMatchObject({ code: 'E_USAGE_BUSYBOX_APPLETS', message: expect.stringMatching(/runsv, runsvdir, sv/) });
+      await expect(buildBiosDiskFile(out, { kernel: k.vmlinuz, busybox: '/bin/busybox' })).rejects.toMatchObject({
+        code: 'E_USAGE_BUSYBOX_APPLETS',
+        message: expect.stringMatching(/runsv, runsvdir, sv/),
+      });
       expect(readdirSync(tmp)).toEqual([]);
-    } finally { rmSync(tmp, { recursive: true, force: true }); }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('finds lib/modules/VERSION below a package root', () => {

@@ -3,7 +3,11 @@ import { it } from 'vitest';
 import { buildHostBiosDisk } from './disk.js';
 
 const out = process.env.BIOS_DISK_OUT;
-it.skipIf(!out)('builds the bios disk at $BIOS_DISK_OUT', async () => {
-  const d = await buildHostBiosDisk(out!);
-  console.log(JSON.stringify({ ...d.result, ext4: undefined, grub: d.result.grub }, null, 1));
-}, 900_000);
+it.skipIf(!out)(
+  'builds the bios disk at $BIOS_DISK_OUT',
+  async () => {
+    const d = await buildHostBiosDisk(out!);
+    console.log(JSON.stringify({ ...d.result, ext4: undefined, grub: d.result.grub }, null, 1));
+  },
+  900_000,
+);

@@ -18,31 +18,50 @@ export function spawnQemu(args: string[]): Serial {
   const proc = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   const waiters = new Set<() => void>();
-  const onData = (b: Buffer) => { out += b.toString('latin1'); for (const w of [...waiters]) w(); };
+  const onData = (b: Buffer) => {
+    out += b.toString('latin1');
+    for (const w of [...waiters]) w();
+  };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((res) => proc.on('close', (code) => { for (const w of [...waiters]) w(); res(code); }));
+  const exited = new Promise<number | null>((res) =>
+    proc.on('close', (code) => {
+      for (const w of [...waiters]) w();
+      res(code);
+    }),
+  );
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   return {
     proc,
     output: () => out,
     exited,
-    send(text) { proc.stdin!.write(text); },
-    kill() { if (!done) proc.kill('SIGKILL'); },
+    send(text) {
+      proc.stdin!.write(text);
+    },
+    kill() {
+      if (!done) proc.kill('SIGKILL');
+    },
     waitFor(re, ms, from = 0) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = out.slice(from).match(re);
           if (m) {
-            waiters.delete(check); clearTimeout(t);
+            waiters.delete(check);
+            clearTimeout(t);
             resolve(Object.assign(m, { end: from + (m.index ?? 0) + m[0].length }));
           } else if (done) {
-            waiters.delete(check); clearTimeout(t);
+            waiters.delete(check);
+            clearTimeout(t);
             reject(new Error(`QEMU exited before ${re} appeared; output tail:\n${out.slice(-3000)}`));
           }
         };
-        const t = setTimeout(() => { waiters.delete(check); reject(new Error(`timeout (${ms} ms) waiting for ${re}; output tail:\n${out.slice(-3000)}`)); }, ms);
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timeout (${ms} ms) waiting for ${re}; output tail:\n${out.slice(-3000)}`));
+        }, ms);
         waiters.add(check);
         check();
       });

@@ -18,13 +18,23 @@ const BOOT_TIMEOUT = 240_000;
 
 function sink() {
   let text = '';
-  const stream = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
   return { stream, text: () => text };
 }
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe.skipIf(skip)("Debian's kernel with our initramfs (QEMU)", () => {
@@ -35,45 +45,78 @@ describe.skipIf(skip)("Debian's kernel with our initramfs (QEMU)", () => {
     writeFileSync(initrd, await concatChunks(initramfsChunks(tree)));
   });
 
-  it('prints "Welcome to Tiny Linux!" and gives a working shell on the serial console', async () => {
-    const s = startQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0 quiet' });
-    try {
-      const t0 = Date.now();
-      await s.waitFor(/Welcome to Tiny Linux!/, BOOT_TIMEOUT);
-      console.log(`boot to welcome: ${((Date.now() - t0) / 1000).toFixed(1)} s (${s.accel})`);
-      s.send('echo sum=$((40+2)); cat /proc/cmdline; ls /dev | grep -c .\n');
-      await s.waitFor(/sum=42/, 60_000);
-      const m = await s.waitFor(/console=ttyS0 quiet/, 30_000);
-      expect(m[0]).toBe('console=ttyS0 quiet');
-      // devtmpfs is mounted over /dev: many nodes, not just our two.
-      s.send("echo mounts=$(grep -cE '^(proc /proc proc|sysfs /sys sysfs|devtmpfs /dev devtmpfs) ' /proc/mounts)\n");
-      await s.waitFor(/mounts=3/, 30_000);
-      // cttyhack gave the shell the serial line as its controlling terminal.
-      s.send('echo "tty=$(tty)"\n');
-      await s.waitFor(/tty=\/dev\/ttyS0/, 30_000);
-    } finally {
-      await s.stop();
-    }
-    expect(alive(s.pid)).toBe(false);
-    expect(liveQemuCount()).toBe(0);
-  }, BOOT_TIMEOUT + 120_000);
+  it(
+    'prints "Welcome to Tiny Linux!" and gives a working shell on the serial console',
+    async () => {
+      const s = startQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0 quiet' });
+      try {
+        const t0 = Date.now();
+        await s.waitFor(/Welcome to Tiny Linux!/, BOOT_TIMEOUT);
+        console.log(`boot to welcome: ${((Date.now() - t0) / 1000).toFixed(1)} s (${s.accel})`);
+        s.send('echo sum=$((40+2)); cat /proc/cmdline; ls /dev | grep -c .\n');
+        await s.waitFor(/sum=42/, 60_000);
+        const m = await s.waitFor(/console=ttyS0 quiet/, 30_000);
+        expect(m[0]).toBe('console=ttyS0 quiet');
+        // devtmpfs is mounted over /dev: many nodes, not just our two.
+        s.send("echo mounts=$(grep -cE '^(proc /proc proc|sysfs /sys sysfs|devtmpfs /dev devtmpfs) ' /proc/mounts)\n");
+        await s.waitFor(/mounts=3/, 30_000);
+        // cttyhack gave the shell the serial line as its controlling terminal.
+        s.send('echo "tty=$(tty)"\n');
+        await s.waitFor(/tty=\/dev\/ttyS0/, 30_000);
+      } finally {
+        await s.stop();
+      }
+      expect(alive(s.pid)).toBe(false);
+      expect(liveQemuCount()).toBe(0);
+    },
+    BOOT_TIMEOUT + 120_000,
+  );
 
-  it('end to end through the CLI: tinyimage initramfs, then tinyimage boot --expect', async () => {
-    const out = join(work, 'cli-initrd.img');
-    expect(await main(['initramfs', '--busybox', BUSYBOX, '-o', out], { stdout: sink().stream, stderr: sink().stream })).toBe(0);
-    const o = sink(), e = sink();
-    const code = await main(['boot', '--kernel', kernel.vmlinuz, '--initrd', out, '--expect', 'Welcome to Tiny Linux!', '--timeout', String(BOOT_TIMEOUT / 1000)], { stdout: o.stream, stderr: e.stream });
-    expect(e.text()).toMatch(/matched/);
-    expect(code).toBe(0);
-    expect(o.text()).toContain('Run /init as init process');
-    expect(o.text()).toContain('Welcome to Tiny Linux!');
-    expect(liveQemuCount()).toBe(0);
-  }, BOOT_TIMEOUT + 60_000);
+  it(
+    'end to end through the CLI: tinyimage initramfs, then tinyimage boot --expect',
+    async () => {
+      const out = join(work, 'cli-initrd.img');
+      expect(
+        await main(['initramfs', '--busybox', BUSYBOX, '-o', out], { stdout: sink().stream, stderr: sink().stream }),
+      ).toBe(0);
+      const o = sink(),
+        e = sink();
+      const code = await main(
+        [
+          'boot',
+          '--kernel',
+          kernel.vmlinuz,
+          '--initrd',
+          out,
+          '--expect',
+          'Welcome to Tiny Linux!',
+          '--timeout',
+          String(BOOT_TIMEOUT / 1000),
+        ],
+        { stdout: o.stream, stderr: e.stream },
+      );
+      expect(e.text()).toMatch(/matched/);
+      expect(code).toBe(0);
+      expect(o.text()).toContain('Run /init as init process');
+      expect(o.text()).toContain('Welcome to Tiny Linux!');
+      expect(liveQemuCount()).toBe(0);
+    },
+    BOOT_TIMEOUT + 60_000,
+  );
 
-  it('bootQemu resolves with the match and the elapsed time', async () => {
-    const r = await bootQemu({ kernel: kernel.vmlinuz, initrd, expect: /Welcome to Tiny Linux!/, timeoutMs: BOOT_TIMEOUT });
-    expect(r.match?.[0]).toBe('Welcome to Tiny Linux!');
-    expect(r.output).toMatch(/Linux version 6\./);
-    console.log(`bootQemu: welcome after ${(r.elapsedMs / 1000).toFixed(1)} s (${r.accel})`);
-  }, BOOT_TIMEOUT + 60_000);
+  it(
+    'bootQemu resolves with the match and the elapsed time',
+    async () => {
+      const r = await bootQemu({
+        kernel: kernel.vmlinuz,
+        initrd,
+        expect: /Welcome to Tiny Linux!/,
+        timeoutMs: BOOT_TIMEOUT,
+      });
+      expect(r.match?.[0]).toBe('Welcome to Tiny Linux!');
+      expect(r.output).toMatch(/Linux version 6\./);
+      console.log(`bootQemu: welcome after ${(r.elapsedMs / 1000).toFixed(1)} s (${r.accel})`);
+    },
+    BOOT_TIMEOUT + 60_000,
+  );
 });

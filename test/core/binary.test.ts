@@ -15,11 +15,13 @@ describe('crc', () => {
     expect(crc16Update(0xffff, ascii('123456789'))).toBe(0x4b37); // CRC-16/MODBUS (same poly, init ~0)
   });
   it('crc32 agrees with node:zlib on random data and chunking', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), (data, cut) => {
-      const k = Math.min(cut, data.length);
-      expect(crc32(data)).toBe(zcrc32(data));
-      expect(crc32(data.subarray(k), crc32(data.subarray(0, k)))).toBe(zcrc32(data));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), (data, cut) => {
+        const k = Math.min(cut, data.length);
+        expect(crc32(data)).toBe(zcrc32(data));
+        expect(crc32(data.subarray(k), crc32(data.subarray(0, k)))).toBe(zcrc32(data));
+      }),
+    );
   });
   it('raw crc32c chains like the kernel crc32c_le', () => {
     const d = ascii('hello world, ext4');
@@ -55,13 +57,24 @@ describe('struct tables', () => {
       { name: 'b', offset: 2, type: 'u32le' },
     ] as const);
     expect(layoutProblems(bad).join('\n')).toMatch(/overlaps/);
-    const gap = defineStruct('gap', 8, seq([['a', 'u16le'], ['b', 'u16le']]));
+    const gap = defineStruct(
+      'gap',
+      8,
+      seq([
+        ['a', 'u16le'],
+        ['b', 'u16le'],
+      ]),
+    );
     expect(layoutProblems(gap).join('\n')).toMatch(/struct size is 8/);
     expect(layoutProblems(gap, { allowGaps: true })).toEqual([]);
   });
   it('decoding a short buffer is a typed error', () => {
     expect(() => S.decode(new Uint8Array(10))).toThrow(FormatError);
-    try { S.decode(new Uint8Array(10)); } catch (e) { expect((e as FormatError).code).toBe('E_FORMAT_TRUNCATED'); }
+    try {
+      S.decode(new Uint8Array(10));
+    } catch (e) {
+      expect((e as FormatError).code).toBe('E_FORMAT_TRUNCATED');
+    }
   });
   it('u64 values beyond 2^53 are a typed error, not a silent rounding', () => {
     const b = new Uint8Array(24).fill(0xff);

@@ -51,6 +51,8 @@ describe('block devices', () => {
     }
   });
   it('opening a missing file is a typed error naming the path', () => {
-    expect(() => FileDevice.open('/nonexistent/x.img')).toThrow(expect.objectContaining({ code: 'E_IO_ENOENT', message: expect.stringContaining('/nonexistent/x.img') }));
+    expect(() => FileDevice.open('/nonexistent/x.img')).toThrow(
+      expect.objectContaining({ code: 'E_IO_ENOENT', message: expect.stringContaining('/nonexistent/x.img') }),
+    );
   });
 });

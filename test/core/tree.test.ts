@@ -22,7 +22,21 @@ describe('FileTree', () => {
     t.addSocket('/run/sock');
     t.mkdir('/tmp', { mode: 0o1777 });
     const paths = [...t.walk()].map((e) => e.path);
-    expect(paths).toEqual(['/', '/bin', '/bin/bb', '/bin/busybox', '/bin/sh', '/dev', '/dev/console', '/etc', '/etc/inittab', '/run', '/run/fifo', '/run/sock', '/tmp']);
+    expect(paths).toEqual([
+      '/',
+      '/bin',
+      '/bin/bb',
+      '/bin/busybox',
+      '/bin/sh',
+      '/dev',
+      '/dev/console',
+      '/etc',
+      '/etc/inittab',
+      '/run',
+      '/run/fifo',
+      '/run/sock',
+      '/tmp',
+    ]);
     expect(t.get('/bin/bb')).toBe(t.get('/bin/busybox'));
     expect(t.linkCounts().get(t.get('/bin/busybox')!)).toBe(2);
     expect(fullMode(t.get('/tmp')!)).toBe(0o41777);
@@ -32,9 +46,13 @@ describe('FileTree', () => {
 
   it('rejects bad paths with errors that name them', () => {
     const t = new FileTree();
-    expect(() => t.addFile('/a/../b', 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_DOTDOT', data: expect.objectContaining({ path: '/a/../b' }) }));
+    expect(() => t.addFile('/a/../b', 'x')).toThrow(
+      expect.objectContaining({ code: 'E_PATH_DOTDOT', data: expect.objectContaining({ path: '/a/../b' }) }),
+    );
     expect(() => t.addFile('/a\0b', 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_NUL' }));
-    expect(() => t.addFile('/' + 'é'.repeat(128), 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_NAME_TOO_LONG' }));
+    expect(() => t.addFile('/' + 'é'.repeat(128), 'x')).toThrow(
+      expect.objectContaining({ code: 'E_PATH_NAME_TOO_LONG' }),
+    );
     t.addFile('/' + 'é'.repeat(127), 'x'); // 254 bytes: fine
     t.addFile('/f', 'x');
     expect(() => t.addFile('/f', 'y')).toThrow(expect.objectContaining({ code: 'E_PATH_EXISTS' }));
@@ -52,11 +70,19 @@ describe('FileTree', () => {
     expect(t.get('/b')!.mtime).toEqual({ sec: 10, nsec: 0 });
     expect(sourceDateEpoch({ SOURCE_DATE_EPOCH: '42' })).toBe(42);
     expect(sourceDateEpoch({})).toBeUndefined();
-    expect(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: 'yesterday' })).toThrow(expect.objectContaining({ code: 'E_USAGE_SOURCE_DATE_EPOCH' }));
+    expect(() => sourceDateEpoch({ SOURCE_DATE_EPOCH: 'yesterday' })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_SOURCE_DATE_EPOCH' }),
+    );
   });
 
   it('dev_t encoding round-trips', () => {
-    for (const [ma, mi] of [[5, 1], [259, 3], [8, 300], [4095, 1048575]] as const) expect(decodeDev(encodeDev(ma, mi))).toEqual({ major: ma, minor: mi });
+    for (const [ma, mi] of [
+      [5, 1],
+      [259, 3],
+      [8, 300],
+      [4095, 1048575],
+    ] as const)
+      expect(decodeDev(encodeDev(ma, mi))).toEqual({ major: ma, minor: mi });
   });
 });
 
@@ -78,14 +104,23 @@ describe('gen_init_cpio lists', () => {
     expect(t.get('/dev/console')).toMatchObject({ type: 'chardev', major: 5, minor: 1, mode: 0o600 });
     expect(t.get('/dev/sda')).toMatchObject({ type: 'blockdev', major: 8, minor: 0, gid: 6 });
     expect(t.get('/linuxrc')).toBe(t.get('/init'));
-    expect(new TextDecoder().decode(await readContent((t.get('/init') as unknown as { content: never }).content))).toBe('content of init.sh');
+    expect(new TextDecoder().decode(await readContent((t.get('/init') as unknown as { content: never }).content))).toBe(
+      'content of init.sh',
+    );
     expect(t.get('/run/p')!.type).toBe('fifo');
     expect(t.get('/run/s')!.type).toBe('socket');
   });
   it('reports the line of a bad entry', () => {
-    expect(() => treeFromCpioList('dir /a 755 0 0\nnod /dev/x 600 0 0 q 1 1\n', { resolve: () => bytesContent('') , source: 'my.list' })).toThrow(/my.list:2: device type/);
+    expect(() =>
+      treeFromCpioList('dir /a 755 0 0\nnod /dev/x 600 0 0 q 1 1\n', {
+        resolve: () => bytesContent(''),
+        source: 'my.list',
+      }),
+    ).toThrow(/my.list:2: device type/);
     expect(() => treeFromCpioList('dir /a 9z9 0 0', { resolve: () => bytesContent('') })).toThrow(/mode must be octal/);
-    expect(() => treeFromCpioList('bogus /a', { resolve: () => bytesContent('') })).toThrow(/unknown entry type 'bogus'/);
+    expect(() => treeFromCpioList('bogus /a', { resolve: () => bytesContent('') })).toThrow(
+      /unknown entry type 'bogus'/,
+    );
   });
 });
 
@@ -111,7 +146,9 @@ describe('host directory builder', () => {
       // overlaying onto an existing tree: an existing name is an error unless replace is asked for
       const base = new FileTree();
       base.addFile('/etc/passwd', 'old');
-      expect(() => treeFromHostDir(dir, { tree: base })).toThrow(expect.objectContaining({ code: 'E_PATH_EXISTS', data: { path: '/etc/passwd' } }));
+      expect(() => treeFromHostDir(dir, { tree: base })).toThrow(
+        expect.objectContaining({ code: 'E_PATH_EXISTS', data: { path: '/etc/passwd' } }),
+      );
       const over = new FileTree();
       over.addFile('/etc/passwd', 'old');
       over.addFile('/etc/group', 'kept');

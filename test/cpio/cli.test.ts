@@ -8,17 +8,39 @@ import { main } from '../../src/node/cli/main.js';
 import { listCpio, readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { missing, run } from '../helpers/prereq.js';
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(c, _e, cb) {
+        f(String(c));
+        cb();
+      },
+    });
   const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) { saved[k] = process.env[k]; process.env[k] = v; }
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
   try {
-    const code = await main(['cpio', ...args], { stdout: sink((s) => { stdout += s; }), stderr: sink((s) => { stderr += s; }) });
+    const code = await main(['cpio', ...args], {
+      stdout: sink((s) => {
+        stdout += s;
+      }),
+      stderr: sink((s) => {
+        stderr += s;
+      }),
+    });
     return { code, stdout, stderr };
   } finally {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }
 
@@ -27,12 +49,15 @@ function workdir(): string {
   mkdirSync(join(d, 'root/etc'), { recursive: true });
   writeFileSync(join(d, 'root/etc/motd'), 'hello\n');
   writeFileSync(join(d, 'init.sh'), '#!/bin/sh\necho hi\n');
-  writeFileSync(join(d, 'list.txt'), [
-    'dir /dev 0755 0 0',
-    'nod /dev/console 0600 0 0 c 5 1',
-    'file /init init.sh 0755 0 0',
-    'slink /bin/sh busybox 0777 0 0',
-  ].join('\n') + '\n');
+  writeFileSync(
+    join(d, 'list.txt'),
+    [
+      'dir /dev 0755 0 0',
+      'nod /dev/console 0600 0 0 c 5 1',
+      'file /init init.sh 0755 0 0',
+      'slink /bin/sh busybox 0777 0 0',
+    ].join('\n') + '\n',
+  );
   return d;
 }
 
@@ -51,7 +76,9 @@ describe('tinyimage cpio', () => {
     const d = workdir();
     try {
       const out = join(d, 'out.cpio.gz');
-      const r = await cli(['--root', join(d, 'root'), '-o', out, '--owner', '0:0', '--json'], { SOURCE_DATE_EPOCH: '1000' });
+      const r = await cli(['--root', join(d, 'root'), '-o', out, '--owner', '0:0', '--json'], {
+        SOURCE_DATE_EPOCH: '1000',
+      });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ output: out, compress: 'gzip' });
@@ -61,11 +88,16 @@ describe('tinyimage cpio', () => {
       const entries = [];
       for await (const e of listCpio(bytes)) entries.push(e);
       expect(entries.map((e) => e.path)).toEqual(['/', '/etc', '/etc/motd']);
-      for (const e of entries) { expect([e.uid, e.gid]).toEqual([0, 0]); expect(e.mtime).toBeLessThanOrEqual(1000); }
+      for (const e of entries) {
+        expect([e.uid, e.gid]).toEqual([0, 0]);
+        expect(e.mtime).toBeLessThanOrEqual(1000);
+      }
       // --compress none overrides the suffix
       expect((await cli(['--root', join(d, 'root'), '-o', join(d, 'plain.gz'), '--compress', 'none'])).code).toBe(0);
       expect(readFileSync(join(d, 'plain.gz')).subarray(0, 6).toString()).toBe('070701');
-    } finally { rmSync(d, { recursive: true, force: true }); }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   test('--list FILE makes device nodes without root; GNU cpio lists them', async () => {
@@ -81,7 +113,9 @@ describe('tinyimage cpio', () => {
         expect(r.code).toBe(0);
         expect(r.stdout).toMatch(/crw------- .* 5,\s+1 .*dev\/console/);
       }
-    } finally { rmSync(d, { recursive: true, force: true }); }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   test('a list referencing a missing file fails with exit 1 and leaves no output (not even a temp file)', async () => {
@@ -104,7 +138,9 @@ describe('tinyimage cpio', () => {
       await expect(writeChunksToFile(out, cpioChunks(tree))).rejects.toMatchObject({ code: 'E_IO_ENOENT' });
       expect(readFileSync(out, 'utf8')).toBe('previous');
       expect(readdirSync(d).filter((n) => n.includes('tmp'))).toEqual([]);
-    } finally { rmSync(d, { recursive: true, force: true }); }
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   test('a missing --root directory is exit 1 with the path in the message', async () => {

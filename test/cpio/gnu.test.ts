@@ -104,17 +104,44 @@ describe('other independent readers', () => {
     // @ts-expect-error no types for cpio-stream
     const cpio = (await import('cpio-stream')).default as { extract(): NodeJS.ReadWriteStream };
     const extract = cpio.extract();
-    const seen: Record<string, { mode: number; uid: number; gid: number; size: number; data: Buffer; linkname?: string; rdev?: string }> = {};
+    const seen: Record<
+      string,
+      { mode: number; uid: number; gid: number; size: number; data: Buffer; linkname?: string; rdev?: string }
+    > = {};
     const done = new Promise<void>((resolve, reject) => {
-      extract.on('entry', (h: { name: string; mode: number; uid: number; gid: number; size: number; linkname?: string; rdevmajor: number; rdevminor: number }, stream: NodeJS.ReadableStream, cb: () => void) => {
-        const parts: Buffer[] = [];
-        stream.on('data', (c: Buffer) => parts.push(c));
-        stream.on('end', () => {
-          seen[h.name] = { mode: h.mode, uid: h.uid, gid: h.gid, size: h.size, data: Buffer.concat(parts), ...(h.linkname !== undefined ? { linkname: h.linkname } : {}), rdev: `${h.rdevmajor}:${h.rdevminor}` };
-          cb();
-        });
-        stream.resume();
-      });
+      extract.on(
+        'entry',
+        (
+          h: {
+            name: string;
+            mode: number;
+            uid: number;
+            gid: number;
+            size: number;
+            linkname?: string;
+            rdevmajor: number;
+            rdevminor: number;
+          },
+          stream: NodeJS.ReadableStream,
+          cb: () => void,
+        ) => {
+          const parts: Buffer[] = [];
+          stream.on('data', (c: Buffer) => parts.push(c));
+          stream.on('end', () => {
+            seen[h.name] = {
+              mode: h.mode,
+              uid: h.uid,
+              gid: h.gid,
+              size: h.size,
+              data: Buffer.concat(parts),
+              ...(h.linkname !== undefined ? { linkname: h.linkname } : {}),
+              rdev: `${h.rdevmajor}:${h.rdevminor}`,
+            };
+            cb();
+          });
+          stream.resume();
+        },
+      );
       extract.on('finish', resolve);
       extract.on('error', reject);
     });
@@ -165,7 +192,12 @@ describe('other independent readers', () => {
     expect(ls.map((e) => e.size)).toEqual([0, 0, 1400]); // walk order: /bin/dir, /bin/ls, /etc/ls-too
     const dev = list.find((e) => e.path === '/dev/big')!;
     expect([dev.rdevmajor, dev.rdevminor]).toEqual([259, 1_000_000]);
-    const inos = list.filter((e) => e.type === 'dir' || !['/bin/ls', '/bin/dir', '/etc/ls-too', '/etc/zero-a', '/etc/zero-b'].includes(e.path)).map((e) => e.ino);
+    const inos = list
+      .filter(
+        (e) =>
+          e.type === 'dir' || !['/bin/ls', '/bin/dir', '/etc/ls-too', '/etc/zero-a', '/etc/zero-b'].includes(e.path),
+      )
+      .map((e) => e.ino);
     expect(new Set(inos).size).toBe(inos.length);
   });
 });

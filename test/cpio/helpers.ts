@@ -22,7 +22,10 @@ export interface EntryDesc {
  * Everything a cpio round trip must preserve, per path. `times` adds mtime
  * for files ('files') or files and directories ('all'); `root` includes "/" itself.
  */
-export async function describeTree(tree: FileTree, opts: { times?: 'files' | 'all'; root?: boolean } = {}): Promise<Record<string, EntryDesc>> {
+export async function describeTree(
+  tree: FileTree,
+  opts: { times?: 'files' | 'all'; root?: boolean } = {},
+): Promise<Record<string, EntryDesc>> {
   const out: Record<string, EntryDesc> = {};
   const first = new Map<TreeNode, string>();
   const counts = tree.linkCounts();
@@ -54,7 +57,11 @@ export function everythingTree(opts: { ascii?: boolean } = {}): FileTree {
   t.mkdir('/bin', m(0o755));
   t.mkdir('/tmp', m(0o1777));
   t.mkdir('/etc/deep/er/still', m(0o750));
-  t.addFile('/bin/busybox', new Uint8Array(70_001).map((_, i) => (i * 31 + (i >> 8)) & 0xff), m(0o755, { uid: 0, gid: 0 }));
+  t.addFile(
+    '/bin/busybox',
+    new Uint8Array(70_001).map((_, i) => (i * 31 + (i >> 8)) & 0xff),
+    m(0o755, { uid: 0, gid: 0 }),
+  );
   t.addFile('/bin/su', 'not really su\n', m(0o4755, { uid: 0, gid: 0 }));
   t.addFile('/bin/wall', 'setgid\n', m(0o2755, { gid: 5 }));
   t.addFile('/etc/empty', '', m(0o600));

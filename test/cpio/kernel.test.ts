@@ -57,7 +57,13 @@ describe.skipIf(skip)('the kernel unpacks our archive', () => {
     try {
       const initrd = join(dir, 'initrd');
       writeFileSync(initrd, Buffer.concat([raw, gz]));
-      const r = await bootQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0 quiet panic=-1', expect: /END-OF-TEST/, timeoutMs: 240_000 });
+      const r = await bootQemu({
+        kernel: kernel.vmlinuz,
+        initrd,
+        append: 'console=ttyS0 quiet panic=-1',
+        expect: /END-OF-TEST/,
+        timeoutMs: 240_000,
+      });
       const out = r.output.replace(/\r/g, '');
       const links = /LINKS (\S+) (\S+) (\S+)/.exec(out);
       expect(links, out.slice(-2000)).not.toBeNull();

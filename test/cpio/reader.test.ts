@@ -2,7 +2,13 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { gzipSync } from 'node:zlib';
-import { cpioChunks, encodeNewcHeader, listCpio, readCpioTree, NEWC_HEADER } from '../../src/core/archive/cpio/index.js';
+import {
+  cpioChunks,
+  encodeNewcHeader,
+  listCpio,
+  readCpioTree,
+  NEWC_HEADER,
+} from '../../src/core/archive/cpio/index.js';
 import { concatChunks } from '../../src/core/compress/gzip.js';
 import { FormatError } from '../../src/core/errors.js';
 import { FileTree } from '../../src/core/tree/tree.js';
@@ -18,13 +24,20 @@ async function archiveOf(tree: FileTree, blockSize?: number): Promise<Uint8Array
 function cat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 async function expectFormatError(p: Promise<unknown>, code?: string): Promise<FormatError> {
   let err: unknown;
-  try { await p; } catch (e) { err = e; }
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
   expect(err).toBeInstanceOf(FormatError);
   if (code) expect((err as FormatError).code).toBe(code);
   return err as FormatError;
@@ -35,7 +48,9 @@ describe('reader', () => {
     const tree = everythingTree();
     const a = await archiveOf(tree);
     const back = await readCpioTree(chunked(a, size));
-    expect(await describeTree(back, { times: 'all', root: true })).toEqual(await describeTree(tree, { times: 'all', root: true }));
+    expect(await describeTree(back, { times: 'all', root: true })).toEqual(
+      await describeTree(tree, { times: 'all', root: true }),
+    );
   });
 
   test('gzip input in small chunks', async () => {
@@ -58,11 +73,20 @@ describe('reader', () => {
     const list = [];
     for await (const e of listCpio(aa)) list.push(e);
     const cut = list[2]!.offset;
-    const padded = cat(aa.subarray(0, cut), new Uint8Array(64), aa.subarray(cut), new Uint8Array(1000), bb, new Uint8Array(4));
+    const padded = cat(
+      aa.subarray(0, cut),
+      new Uint8Array(64),
+      aa.subarray(cut),
+      new Uint8Array(1000),
+      bb,
+      new Uint8Array(4),
+    );
     const t = await readCpioTree(chunked(padded, 321));
     expect(await readContent((t.get('/etc/a') as unknown as { content: never }).content)).toEqual(enc.encode('first'));
     expect(await readContent((t.get('/etc/b') as unknown as { content: never }).content)).toEqual(enc.encode('second'));
-    expect(await readContent((t.get('/etc/shared') as unknown as { content: never }).content)).toEqual(enc.encode('new'));
+    expect(await readContent((t.get('/etc/shared') as unknown as { content: never }).content)).toEqual(
+      enc.encode('new'),
+    );
   });
 
   test('early-microcode layout: uncompressed archive followed by a gzip one', async () => {
@@ -73,7 +97,10 @@ describe('reader', () => {
     const t = await readCpioTree(chunked(whole, 321));
     expect(t.get('/kernel/x86/microcode/GenuineIntel.bin')?.type).toBe('file');
     const d = await describeTree(t);
-    delete d['/kernel']; delete d['/kernel/x86']; delete d['/kernel/x86/microcode']; delete d['/kernel/x86/microcode/GenuineIntel.bin'];
+    delete d['/kernel'];
+    delete d['/kernel/x86'];
+    delete d['/kernel/x86/microcode'];
+    delete d['/kernel/x86/microcode/GenuineIntel.bin'];
     expect(d).toEqual(await describeTree(main));
     const infos = [];
     for await (const e of listCpio(whole)) infos.push(e);
@@ -95,7 +122,25 @@ describe('reader', () => {
     const member = (name: string, size: number, data = '') => {
       const nb = enc.encode(name + '\0');
       const h = new Uint8Array(110 + nb.length + 3 + size + 3);
-      encodeNewcHeader({ ino: 9, mode: 0o100644, uid: 0, gid: 0, nlink: 2, mtime: 0, filesize: size, devmajor: 0, devminor: 0, rdevmajor: 0, rdevminor: 0, namesize: nb.length, check: 0 }, h, 0);
+      encodeNewcHeader(
+        {
+          ino: 9,
+          mode: 0o100644,
+          uid: 0,
+          gid: 0,
+          nlink: 2,
+          mtime: 0,
+          filesize: size,
+          devmajor: 0,
+          devminor: 0,
+          rdevmajor: 0,
+          rdevminor: 0,
+          namesize: nb.length,
+          check: 0,
+        },
+        h,
+        0,
+      );
       h.set(nb, 110);
       const dataAt = (110 + nb.length + 3) & ~3;
       h.set(enc.encode(data), dataAt);
@@ -139,7 +184,14 @@ describe('corrupt input gives a FormatError with a code and an offset', () => {
     const e = await expectFormatError(readCpioTree(b), 'E_FORMAT_CPIO_MAGIC');
     expect(e.message).toMatch(/odc/);
     expect(e.data.offset).toBe(0);
-    await expectFormatError(readCpioTree(enc.encode('hello world, not an archive at all............................................................................................')), 'E_FORMAT_CPIO_MAGIC');
+    await expectFormatError(
+      readCpioTree(
+        enc.encode(
+          'hello world, not an archive at all............................................................................................',
+        ),
+      ),
+      'E_FORMAT_CPIO_MAGIC',
+    );
   });
 
   test('huge namesize is rejected before anything is allocated', async () => {
@@ -201,24 +253,33 @@ describe('corrupt input gives a FormatError with a code and an offset', () => {
     gz[(gz.length >> 1) + 1] ^= 0x55;
     const e = await expectFormatError(readCpioTree(gz));
     expect(e.code).toMatch(/^E_FORMAT_(GZIP|CPIO_)/);
-    await expectFormatError(readCpioTree(gzipSync(await archiveOf(everythingTree())).subarray(0, 500)), 'E_FORMAT_GZIP');
-    await expectFormatError(readCpioTree(new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 1, 2])), 'E_FORMAT_CPIO_COMPRESSION');
+    await expectFormatError(
+      readCpioTree(gzipSync(await archiveOf(everythingTree())).subarray(0, 500)),
+      'E_FORMAT_GZIP',
+    );
+    await expectFormatError(
+      readCpioTree(new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 1, 2])),
+      'E_FORMAT_CPIO_COMPRESSION',
+    );
   });
 
   test('random byte corruption never hangs and only throws FormatError (property)', async () => {
     const a = await archiveOf(everythingTree(), 0);
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.tuple(fc.nat(a.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
-      fc.integer({ min: 1, max: 500 }),
-      async (flips, chunk) => {
-        const b = a.slice();
-        for (const [i, v] of flips) b[i] = v;
-        try {
-          await readCpioTree(chunked(b, chunk));
-        } catch (e) {
-          if (!(e instanceof FormatError)) throw e;
-        }
-      },
-    ), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(a.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        fc.integer({ min: 1, max: 500 }),
+        async (flips, chunk) => {
+          const b = a.slice();
+          for (const [i, v] of flips) b[i] = v;
+          try {
+            await readCpioTree(chunked(b, chunk));
+          } catch (e) {
+            if (!(e instanceof FormatError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

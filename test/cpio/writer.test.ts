@@ -11,7 +11,11 @@ import { missing, run } from '../helpers/prereq.js';
 import { describeTree, everythingTree } from './helpers.js';
 
 async function rejection(p: Promise<unknown>): Promise<TinyImageError> {
-  try { await p; } catch (e) { return e as TinyImageError; }
+  try {
+    await p;
+  } catch (e) {
+    return e as TinyImageError;
+  }
   throw new Error('expected a rejection');
 }
 
@@ -46,19 +50,35 @@ describe('writer', () => {
     t.addFile('/a/f', 'x');
     const infos = [];
     for await (const e of listCpio(cpioChunks(t))) infos.push(e);
-    expect(infos.map((e) => [e.path, e.nlink, e.ino])).toEqual([['/', 3, 1], ['/a', 4, 2], ['/a/b', 2, 3], ['/a/c', 2, 4], ['/a/f', 1, 5]]);
+    expect(infos.map((e) => [e.path, e.nlink, e.ino])).toEqual([
+      ['/', 3, 1],
+      ['/a', 4, 2],
+      ['/a/b', 2, 3],
+      ['/a/c', 2, 4],
+      ['/a/f', 1, 5],
+    ]);
   });
 
   test('a file of 4 GiB is a CapacityError naming the path, before any data is read', async () => {
     const t = new FileTree();
-    t.addFile('/big/file', streamContent(2 ** 32, () => { throw new Error('must not be read'); }));
+    t.addFile(
+      '/big/file',
+      streamContent(2 ** 32, () => {
+        throw new Error('must not be read');
+      }),
+    );
     const e = await rejection(concatChunks(cpioChunks(t)));
     expect(e).toBeInstanceOf(CapacityError);
     expect(e.code).toBe('E_LIMIT_FILE_SIZE');
     expect(e.data.path).toBe('/big/file');
     // 4 GiB - 1 is allowed: the writer gets as far as reading it
     const ok = new FileTree();
-    ok.addFile('/f', streamContent(2 ** 32 - 1, () => { throw new Error('reached the data'); }));
+    ok.addFile(
+      '/f',
+      streamContent(2 ** 32 - 1, () => {
+        throw new Error('reached the data');
+      }),
+    );
     expect((await rejection(concatChunks(cpioChunks(ok)))).message).toBe('reached the data');
   });
 
@@ -79,7 +99,13 @@ describe('writer', () => {
     expect(e).toBeInstanceOf(CapacityError);
     expect(e.code).toBe('E_LIMIT_NAME_LENGTH');
     const ok = new FileTree();
-    ok.addFile('/' + Array.from({ length: 16 }, () => 'd'.repeat(255)).join('/').slice(0, 4094), 'x');
+    ok.addFile(
+      '/' +
+        Array.from({ length: 16 }, () => 'd'.repeat(255))
+          .join('/')
+          .slice(0, 4094),
+      'x',
+    );
     expect((await concatChunks(cpioChunks(ok))).length).toBeGreaterThan(4096);
     const s = new FileTree();
     s.addSymlink('/l', 'x'.repeat(4097));
@@ -90,9 +116,17 @@ describe('writer', () => {
   });
 
   test('content that yields more or fewer bytes than declared is an error', async () => {
-    for (const [declared, actual] of [[10, 11], [10, 9]] as const) {
+    for (const [declared, actual] of [
+      [10, 11],
+      [10, 9],
+    ] as const) {
       const t = new FileTree();
-      t.addFile('/f', streamContent(declared, async function* () { yield new Uint8Array(actual); }));
+      t.addFile(
+        '/f',
+        streamContent(declared, async function* () {
+          yield new Uint8Array(actual);
+        }),
+      );
       const e = await rejection(concatChunks(cpioChunks(t)));
       expect(e.code).toBe('E_FORMAT_CONTENT_SIZE');
       expect(e.data.path).toBe('/f');
@@ -102,10 +136,11 @@ describe('writer', () => {
   test('streams: contents are opened one at a time and big files pass through in chunks', async () => {
     const opened: string[] = [];
     const t = new FileTree();
-    const mk = (name: string, size: number) => streamContent(size, async function* () {
-      opened.push(name);
-      for (let i = 0; i < size; i += 1 << 20) yield new Uint8Array(Math.min(1 << 20, size - i));
-    });
+    const mk = (name: string, size: number) =>
+      streamContent(size, async function* () {
+        opened.push(name);
+        for (let i = 0; i < size; i += 1 << 20) yield new Uint8Array(Math.min(1 << 20, size - i));
+      });
     t.addFile('/a', mk('a', 8 << 20));
     t.addFile('/b', mk('b', 8 << 20));
     let max = 0;
@@ -123,7 +158,12 @@ describe('writer', () => {
 
 // ---- property tests over random trees ----
 
-const nameArb = fc.string({ unit: fc.constantFrom('a', 'b', 'Z', '0', 'é', '日', '-', '_', ' ', '😀', '.'), minLength: 1, maxLength: 12 })
+const nameArb = fc
+  .string({
+    unit: fc.constantFrom('a', 'b', 'Z', '0', 'é', '日', '-', '_', ' ', '😀', '.'),
+    minLength: 1,
+    maxLength: 12,
+  })
   .filter((s) => s !== '.' && s !== '..');
 const pathArb = fc.array(nameArb, { minLength: 1, maxLength: 3 }).map((p) => '/' + p.join('/'));
 const metaArb = fc.record({
@@ -133,10 +173,22 @@ const metaArb = fc.record({
   mtime: fc.nat({ max: 0xffffffff }),
 });
 const opArb = fc.oneof(
-  fc.record({ kind: fc.constant('file' as const), path: pathArb, meta: metaArb, data: fc.uint8Array({ maxLength: 300 }) }),
+  fc.record({
+    kind: fc.constant('file' as const),
+    path: pathArb,
+    meta: metaArb,
+    data: fc.uint8Array({ maxLength: 300 }),
+  }),
   fc.record({ kind: fc.constant('dir' as const), path: pathArb, meta: metaArb }),
   fc.record({ kind: fc.constant('symlink' as const), path: pathArb, meta: metaArb, target: nameArb }),
-  fc.record({ kind: fc.constant('dev' as const), path: pathArb, meta: metaArb, block: fc.boolean(), major: fc.nat({ max: 0xfff }), minor: fc.nat({ max: 0xfffff }) }),
+  fc.record({
+    kind: fc.constant('dev' as const),
+    path: pathArb,
+    meta: metaArb,
+    block: fc.boolean(),
+    major: fc.nat({ max: 0xfff }),
+    minor: fc.nat({ max: 0xfffff }),
+  }),
   fc.record({ kind: fc.constant('fifo' as const), path: pathArb, meta: metaArb }),
   fc.record({ kind: fc.constant('socket' as const), path: pathArb, meta: metaArb }),
   fc.record({ kind: fc.constant('link' as const), path: pathArb, to: fc.nat() }),
@@ -147,12 +199,24 @@ const treeArb = fc.array(opArb, { maxLength: 25 }).map((ops) => {
   for (const op of ops) {
     try {
       switch (op.kind) {
-        case 'file': t.addFile(op.path, op.data, op.meta); break;
-        case 'dir': t.mkdir(op.path, op.meta); break;
-        case 'symlink': t.addSymlink(op.path, op.target, op.meta); break;
-        case 'dev': t.addDevice(op.path, op.block ? 'block' : 'char', op.major, op.minor, op.meta); break;
-        case 'fifo': t.addFifo(op.path, op.meta); break;
-        case 'socket': t.addSocket(op.path, op.meta); break;
+        case 'file':
+          t.addFile(op.path, op.data, op.meta);
+          break;
+        case 'dir':
+          t.mkdir(op.path, op.meta);
+          break;
+        case 'symlink':
+          t.addSymlink(op.path, op.target, op.meta);
+          break;
+        case 'dev':
+          t.addDevice(op.path, op.block ? 'block' : 'char', op.major, op.minor, op.meta);
+          break;
+        case 'fifo':
+          t.addFifo(op.path, op.meta);
+          break;
+        case 'socket':
+          t.addSocket(op.path, op.meta);
+          break;
         case 'link': {
           const nonDirs = made.filter((p) => t.get(p) && t.get(p)!.type !== 'dir');
           if (!nonDirs.length) continue;
@@ -170,22 +234,34 @@ const treeArb = fc.array(opArb, { maxLength: 25 }).map((ops) => {
 
 describe('random trees (fast-check)', () => {
   test('writer -> reader round trip preserves everything, in any chunking', async () => {
-    await fc.assert(fc.asyncProperty(treeArb, fc.integer({ min: 1, max: 400 }), async (tree, chunk) => {
-      const a = await concatChunks(cpioChunks(tree));
-      const source = (async function* () { for (let i = 0; i < a.length; i += chunk) yield a.subarray(i, i + chunk); })();
-      const back = await readCpioTree(source);
-      expect(await describeTree(back, { times: 'all', root: true })).toEqual(await describeTree(tree, { times: 'all', root: true }));
-      const again = await concatChunks(cpioChunks(back));
-      expect(Buffer.compare(Buffer.from(again), Buffer.from(a))).toBe(0);
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(treeArb, fc.integer({ min: 1, max: 400 }), async (tree, chunk) => {
+        const a = await concatChunks(cpioChunks(tree));
+        const source = (async function* () {
+          for (let i = 0; i < a.length; i += chunk) yield a.subarray(i, i + chunk);
+        })();
+        const back = await readCpioTree(source);
+        expect(await describeTree(back, { times: 'all', root: true })).toEqual(
+          await describeTree(tree, { times: 'all', root: true }),
+        );
+        const again = await concatChunks(cpioChunks(back));
+        expect(Buffer.compare(Buffer.from(again), Buffer.from(a))).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   test.skipIf(missing({ tools: ['cpio'] }))('GNU cpio -t lists the same names in the same order', async () => {
-    await fc.assert(fc.asyncProperty(treeArb, async (tree) => {
-      const a = await concatChunks(cpioChunks(tree));
-      const r = run('cpio', ['-it', '--quiet'], { input: a });
-      expect(r.code).toBe(0);
-      expect(r.stdout.split('\n').slice(0, -1)).toEqual([...tree.walk()].map((e) => (e.path === '/' ? '.' : e.path.slice(1))));
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(treeArb, async (tree) => {
+        const a = await concatChunks(cpioChunks(tree));
+        const r = run('cpio', ['-it', '--quiet'], { input: a });
+        expect(r.code).toBe(0);
+        expect(r.stdout.split('\n').slice(0, -1)).toEqual(
+          [...tree.walk()].map((e) => (e.path === '/' ? '.' : e.path.slice(1))),
+        );
+      }),
+      { numRuns: 40 },
+    );
   });
 });

@@ -8,8 +8,35 @@ import type { Applet } from '../../src/core/busybox/applets.js';
 import { missing, run } from '../helpers/prereq.js';
 
 /** A full applet list, as a default-config busybox has (no binary needed for most tests). */
-const ALL: Applet[] = ['init', 'sh', 'ash', 'mount', 'umount', 'mountpoint', 'mkdir', 'chmod', 'hostname', 'login', 'killall5', 'sleep', 'sync', 'swapoff', 'reboot', 'poweroff',
-  'runsv', 'sv', 'find', 'xargs', 'cat', 'sort', 'uname', 'grep', 'mv', 'loadkmap'].map((name): Applet => ({ name, dir: '/bin' }))
+const ALL: Applet[] = [
+  'init',
+  'sh',
+  'ash',
+  'mount',
+  'umount',
+  'mountpoint',
+  'mkdir',
+  'chmod',
+  'hostname',
+  'login',
+  'killall5',
+  'sleep',
+  'sync',
+  'swapoff',
+  'reboot',
+  'poweroff',
+  'runsv',
+  'sv',
+  'find',
+  'xargs',
+  'cat',
+  'sort',
+  'uname',
+  'grep',
+  'mv',
+  'loadkmap',
+]
+  .map((name): Applet => ({ name, dir: '/bin' }))
   .concat(['getty', 'syslogd', 'klogd', 'udhcpc', 'modprobe', 'ip'].map((name): Applet => ({ name, dir: '/sbin' })))
   .concat([{ name: 'runsvdir', dir: '/usr/bin' }]);
 const FAKE = new TextEncoder().encode('not really busybox');
@@ -23,7 +50,21 @@ async function text(t: FileTree, p: string): Promise<string> {
 describe('buildRootfs', () => {
   it('writes the FHS skeleton, accounts with an empty root password, and /etc files', async () => {
     const t = buildRootfs({ busybox: FAKE, applets: ALL, hostname: 'box1', rootSource: 'PARTUUID=1234abcd-01' });
-    for (const d of ['/bin', '/sbin', '/usr/bin', '/etc', '/proc', '/sys', '/dev', '/run', '/tmp', '/var/log', '/root', '/home']) expect(t.get(d)?.type, d).toBe('dir');
+    for (const d of [
+      '/bin',
+      '/sbin',
+      '/usr/bin',
+      '/etc',
+      '/proc',
+      '/sys',
+      '/dev',
+      '/run',
+      '/tmp',
+      '/var/log',
+      '/root',
+      '/home',
+    ])
+      expect(t.get(d)?.type, d).toBe('dir');
     expect(t.get('/tmp')!.mode).toBe(0o1777);
     expect(t.get('/root')!.mode).toBe(0o700);
     expect(t.get('/dev/console')).toMatchObject({ type: 'chardev', major: 5, minor: 1 });
@@ -59,9 +100,18 @@ describe('buildRootfs', () => {
   it('locks root, takes a hash, adds users, disables/adds services, loads a keymap', async () => {
     const keymap = new Uint8Array([...new TextEncoder().encode('bkeymap'), 1, 2, 3]);
     const t = buildRootfs({
-      busybox: FAKE, applets: ALL, rootPassword: '$6$salt$hash', rootLocked: true, keymap, consoles: ['ttyS1'],
+      busybox: FAKE,
+      applets: ALL,
+      rootPassword: '$6$salt$hash',
+      rootLocked: true,
+      keymap,
+      consoles: ['ttyS1'],
       users: [{ name: 'alice', uid: 1000, groups: ['wheel'] }],
-      services: { udhcpc: false, hello: { run: 'exec sleep 1000', applets: ['sleep'] }, off: { run: 'exec true', enabled: false } },
+      services: {
+        udhcpc: false,
+        hello: { run: 'exec sleep 1000', applets: ['sleep'] },
+        off: { run: 'exec true', enabled: false },
+      },
     });
     expect(await text(t, '/etc/shadow')).toMatch(/^root:!\$6\$salt\$hash:/m);
     expect(await text(t, '/etc/passwd')).toMatch(/^alice:x:1000:1000:alice:\/home\/alice:\/bin\/sh$/m);
@@ -79,18 +129,33 @@ describe('buildRootfs', () => {
   });
 
   it('rejects bad input with usage errors naming the field', () => {
-    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, hostname: 'bad_host!' })).toThrow(expect.objectContaining({ code: 'E_USAGE_HOSTNAME' }));
-    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, rootPassword: 'a:b' })).toThrow(expect.objectContaining({ code: 'E_USAGE_PASSWORD' }));
+    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, hostname: 'bad_host!' })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_HOSTNAME' }),
+    );
+    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, rootPassword: 'a:b' })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_PASSWORD' }),
+    );
     expect(() => buildRootfs({ busybox: FAKE, applets: ALL, services: { syslogd: false } })).toThrow(/klogd/);
-    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, services: { nope: true } })).toThrow(expect.objectContaining({ code: 'E_USAGE_SERVICE' }));
-    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, keymap: new Uint8Array(10) })).toThrow(expect.objectContaining({ code: 'E_USAGE_KEYMAP' }));
+    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, services: { nope: true } })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_SERVICE' }),
+    );
+    expect(() => buildRootfs({ busybox: FAKE, applets: ALL, keymap: new Uint8Array(10) })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_KEYMAP' }),
+    );
   });
 
   it('names missing applets before building', () => {
     const few = ALL.filter((a) => !['runsvdir', 'runsv', 'sv'].includes(a.name));
-    expect(() => buildRootfs({ busybox: FAKE, applets: few })).toThrow(expect.objectContaining({ code: 'E_USAGE_BUSYBOX_APPLETS', message: expect.stringContaining('runsv, runsvdir, sv') }));
+    expect(() => buildRootfs({ busybox: FAKE, applets: few })).toThrow(
+      expect.objectContaining({
+        code: 'E_USAGE_BUSYBOX_APPLETS',
+        message: expect.stringContaining('runsv, runsvdir, sv'),
+      }),
+    );
     // without services they are not needed
-    expect(() => buildRootfs({ busybox: FAKE, applets: few, services: { syslogd: false, klogd: false, udhcpc: false } })).not.toThrow();
+    expect(() =>
+      buildRootfs({ busybox: FAKE, applets: few, services: { syslogd: false, klogd: false, udhcpc: false } }),
+    ).not.toThrow();
     expect(requiredApplets({ services: { syslogd: false, klogd: false, udhcpc: false } })).not.toContain('runsvdir');
   });
 
@@ -99,18 +164,25 @@ describe('buildRootfs', () => {
     const b = buildRootfs({ busybox: FAKE, applets: ALL, epoch: 1234 });
     const dump = async (t: FileTree) => {
       const out: string[] = [];
-      for (const e of t.walk()) out.push(`${e.path} ${e.node.type} ${e.node.mode} ${e.node.mtime.sec} ${e.node.type === 'file' ? new TextDecoder().decode(await readContent(e.node.content)) : e.node.type === 'symlink' ? e.node.target : ''}`);
+      for (const e of t.walk())
+        out.push(
+          `${e.path} ${e.node.type} ${e.node.mode} ${e.node.mtime.sec} ${e.node.type === 'file' ? new TextDecoder().decode(await readContent(e.node.content)) : e.node.type === 'symlink' ? e.node.target : ''}`,
+        );
       return out.join('\n');
     };
     expect(await dump(a)).toBe(await dump(b));
   });
 
   const debianBusybox = '/bin/busybox';
-  const noDeb = missing({ files: [debianBusybox] }) ?? (run('dpkg', ['-S', debianBusybox]).stdout.includes('busybox-static') ? undefined : 'not busybox-static');
+  const noDeb =
+    missing({ files: [debianBusybox] }) ??
+    (run('dpkg', ['-S', debianBusybox]).stdout.includes('busybox-static') ? undefined : 'not busybox-static');
   it.skipIf(!!noDeb)("Debian's busybox-static lacks runsvdir/runsv/sv: the error says so", () => {
     const bin = new Uint8Array(readFileSync(debianBusybox));
     const applets = readBusyboxApplets(bin);
-    expect(() => checkApplets(applets, requiredApplets({}))).toThrow(/lacks applets this system needs: .*runsv, runsvdir, sv/);
+    expect(() => checkApplets(applets, requiredApplets({}))).toThrow(
+      /lacks applets this system needs: .*runsv, runsvdir, sv/,
+    );
     expect(() => buildRootfs({ busybox: bin })).toThrow(expect.objectContaining({ code: 'E_USAGE_BUSYBOX_APPLETS' }));
   });
 });

@@ -12,19 +12,27 @@ afterAll(() => t.cleanup());
 
 function sink() {
   let text = '';
-  const stream = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
   return { stream, text: () => text };
 }
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   const saved = { ...process.env };
   Object.assign(process.env, env);
-  const o = sink(), e = sink();
+  const o = sink(),
+    e = sink();
   try {
     const code = await main(args, { stdout: o.stream, stderr: e.stream });
     return { code, out: o.text(), err: e.text() };
   } finally {
-    for (const k of Object.keys(env)) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    for (const k of Object.keys(env))
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
   }
 }
 
@@ -38,7 +46,10 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
   for (const type of ['ext4', 'ext3', 'ext2']) {
     it(`${type}: --root DIR -o OUT writes a checked image; SOURCE_DATE_EPOCH fixes times and UUID`, async () => {
       const out = join(t.dir, 'o', `${type}.img`);
-      const r = await cli(['mkfs', type, '--root', root, '-o', out, '--label', 'cli', '--owner', '0:0', '--json', '-q'], { SOURCE_DATE_EPOCH: '1600000000' });
+      const r = await cli(
+        ['mkfs', type, '--root', root, '-o', out, '--label', 'cli', '--owner', '0:0', '--json', '-q'],
+        { SOURCE_DATE_EPOCH: '1600000000' },
+      );
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const s = JSON.parse(r.out);
@@ -50,15 +61,39 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
       expect(st).toMatch(/User:\s+0\s+Group:\s+0/);
       expect(st).toMatch(/mtime: 0x5f5e1000/); // clamped to SOURCE_DATE_EPOCH (files are newer)
       const again = join(t.dir, 'o', `${type}-2.img`);
-      await cli(['mkfs', type, '--root', root, '-o', again, '--label', 'cli', '--owner', '0:0', '-q'], { SOURCE_DATE_EPOCH: '1600000000' });
+      await cli(['mkfs', type, '--root', root, '-o', again, '--label', 'cli', '--owner', '0:0', '-q'], {
+        SOURCE_DATE_EPOCH: '1600000000',
+      });
       expect(Buffer.compare(readFileSync(out), readFileSync(again))).toBe(0);
     }, 60000);
   }
 
   it('options: --size, --block-size, --inode-size, --features, --uuid, --reserved, --inodes', async () => {
     const out = join(t.dir, 'o', 'opts.img');
-    const r = await cli(['mkfs', 'ext4', '--root', root, '-o', out, '--size', '32M', '--block-size', '1024', '--inode-size', '128', '--inodes', '4096',
-      '--features', '^has_journal,^metadata_csum', '--uuid', 'c0ffee00-1234-4321-8888-0123456789ab', '--reserved', '0', '--sync', '-q']);
+    const r = await cli([
+      'mkfs',
+      'ext4',
+      '--root',
+      root,
+      '-o',
+      out,
+      '--size',
+      '32M',
+      '--block-size',
+      '1024',
+      '--inode-size',
+      '128',
+      '--inodes',
+      '4096',
+      '--features',
+      '^has_journal,^metadata_csum',
+      '--uuid',
+      'c0ffee00-1234-4321-8888-0123456789ab',
+      '--reserved',
+      '0',
+      '--sync',
+      '-q',
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(statSync(out).size).toBe(32 << 20);
@@ -75,16 +110,19 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
 
   it('--list FILE (gen_init_cpio): devices, FIFOs, sockets and owners come out right without root', async () => {
     const list = join(t.dir, 'list.txt');
-    writeFileSync(list, [
-      'dir /dev 0755 0 0',
-      'nod /dev/console 0600 0 0 c 5 1',
-      'nod /dev/sda 0660 0 6 b 8 0',
-      'pipe /run/fifo 0644 0 0',
-      'sock /run/sock 0755 0 0',
-      `file /etc/hostname ${join(root, 'etc/hostname')} 0644 1000 1000`,
-      'slink /bin/sh busybox 0777 0 0',
-      `file /bin/su ${join(root, 'etc/hostname')} 04755 0 0`,
-    ].join('\n') + '\n');
+    writeFileSync(
+      list,
+      [
+        'dir /dev 0755 0 0',
+        'nod /dev/console 0600 0 0 c 5 1',
+        'nod /dev/sda 0660 0 6 b 8 0',
+        'pipe /run/fifo 0644 0 0',
+        'sock /run/sock 0755 0 0',
+        `file /etc/hostname ${join(root, 'etc/hostname')} 0644 1000 1000`,
+        'slink /bin/sh busybox 0777 0 0',
+        `file /bin/su ${join(root, 'etc/hostname')} 04755 0 0`,
+      ].join('\n') + '\n',
+    );
     const out = join(t.dir, 'o', 'list.img');
     const r = await cli(['mkfs', 'ext4', '--list', list, '-o', out, '-q'], { SOURCE_DATE_EPOCH: '1600000000' });
     expect(r.err).toBe('');
@@ -105,7 +143,19 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
   it('a too-small --size fails with E_SPACE_FS naming the bytes needed and leaves no output file', async () => {
     const dir = join(t.dir, 'small');
     const out = join(dir, 'x.img');
-    const r = await cli(['mkfs', 'ext4', '--root', root, '-o', out, '--size', '1M', '--features', '^has_journal', '-q']);
+    const r = await cli([
+      'mkfs',
+      'ext4',
+      '--root',
+      root,
+      '-o',
+      out,
+      '--size',
+      '1M',
+      '--features',
+      '^has_journal',
+      '-q',
+    ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/needs about \d+ bytes/);
     expect(existsSync(out)).toBe(false);
@@ -113,9 +163,13 @@ describe.skipIf(skip)('tinyimage mkfs ext4|ext3|ext2', () => {
   });
 
   it('bad usage exits 2 and writes nothing: unknown feature, both --root and --list, bad block size', async () => {
-    expect((await cli(['mkfs', 'ext4', '--root', root, '-o', join(t.dir, 'u.img'), '--features', '+nonsense'])).code).toBe(2);
+    expect(
+      (await cli(['mkfs', 'ext4', '--root', root, '-o', join(t.dir, 'u.img'), '--features', '+nonsense'])).code,
+    ).toBe(2);
     expect((await cli(['mkfs', 'ext4', '--root', root, '--list', 'x', '-o', join(t.dir, 'u.img')])).code).toBe(2);
-    expect((await cli(['mkfs', 'ext4', '--root', root, '-o', join(t.dir, 'u.img'), '--block-size', '8192'])).code).toBe(2);
+    expect((await cli(['mkfs', 'ext4', '--root', root, '-o', join(t.dir, 'u.img'), '--block-size', '8192'])).code).toBe(
+      2,
+    );
     expect(existsSync(join(t.dir, 'u.img'))).toBe(false);
   });
 });

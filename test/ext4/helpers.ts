@@ -36,7 +36,12 @@ export function debugfs(path: string, cmd: string): string {
 /** A tree with every entry type and the awkward cases. */
 export function edgeTree(opts: { bigDir?: number; sparseHuge?: boolean } = {}): FileTree {
   const t = new FileTree({ defaultTime: 1700000000 });
-  t.addFile('/hello.txt', 'hello world\n', { mode: 0o644, uid: 1000, gid: 100, mtime: { sec: 1700000001, nsec: 123456789 } });
+  t.addFile('/hello.txt', 'hello world\n', {
+    mode: 0o644,
+    uid: 1000,
+    gid: 100,
+    mtime: { sec: 1700000001, nsec: 123456789 },
+  });
   t.mkdir('/empty', { mode: 0o750, uid: 5, gid: 6 });
   t.addFile('/etc/passwd', 'root:x:0:0::/root:/bin/sh\n'.repeat(400));
   t.addSymlink('/fast', 'hello.txt');
@@ -51,8 +56,17 @@ export function edgeTree(opts: { bigDir?: number; sparseHuge?: boolean } = {}): 
   t.addFile('/sgid', 'x', { mode: 0o2755 });
   t.mkdir('/tmp', { mode: 0o1777 });
   t.addFile('/bigid', 'id', { uid: 4000000000, gid: 3000000000 });
-  t.addFile('/xattrs', 'x', { xattrs: { 'user.a': 'b', 'security.selinux': 'system_u:object_r:bin_t:s0\0', 'user.big': 'v'.repeat(300), 'trusted.t': 'tt' } });
-  t.addFile('/cap', 'x', { xattrs: { 'security.capability': new Uint8Array([1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) } });
+  t.addFile('/xattrs', 'x', {
+    xattrs: {
+      'user.a': 'b',
+      'security.selinux': 'system_u:object_r:bin_t:s0\0',
+      'user.big': 'v'.repeat(300),
+      'trusted.t': 'tt',
+    },
+  });
+  t.addFile('/cap', 'x', {
+    xattrs: { 'security.capability': new Uint8Array([1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) },
+  });
   t.addFile('/future', 'f', { mtime: { sec: 2 ** 33, nsec: 123456789 } });
   t.addFile('/past', 'p', { mtime: { sec: -1000, nsec: 5 } });
   const n = opts.bigDir ?? 2000;
@@ -69,20 +83,44 @@ export function edgeTree(opts: { bigDir?: number; sparseHuge?: boolean } = {}): 
   data.fill(0, 1 << 20, 2 << 20); // a zero MiB in the middle: a hole
   t.addFile('/bigfile', data);
   // 1500 separate extents: a depth-2 extent tree (ext4) / many indirect blocks (ext2/3)
-  t.addFile('/fragmented', sparseContent(1500 * 12288, Array.from({ length: 1500 }, (_, i) => ({ offset: i * 12288 + 5, data: new Uint8Array(100).fill((i % 250) + 1) }))));
+  t.addFile(
+    '/fragmented',
+    sparseContent(
+      1500 * 12288,
+      Array.from({ length: 1500 }, (_, i) => ({
+        offset: i * 12288 + 5,
+        data: new Uint8Array(100).fill((i % 250) + 1),
+      })),
+    ),
+  );
   if (opts.sparseHuge !== false) {
-    t.addFile('/sparse', sparseContent(5 * 2 ** 30 + 77, [
-      { offset: 0, data: new Uint8Array([1, 2, 3]) },
-      { offset: 4.5 * 2 ** 30, data: new Uint8Array(10000).fill(7) },
-      { offset: 5 * 2 ** 30, data: new Uint8Array(77).fill(9) },
-    ]));
+    t.addFile(
+      '/sparse',
+      sparseContent(5 * 2 ** 30 + 77, [
+        { offset: 0, data: new Uint8Array([1, 2, 3]) },
+        { offset: 4.5 * 2 ** 30, data: new Uint8Array(10000).fill(7) },
+        { offset: 5 * 2 ** 30, data: new Uint8Array(77).fill(9) },
+      ]),
+    );
   }
   return t;
 }
 
 export interface DebugfsStat {
-  ino: number; type: string; mode: number; flags: number; uid: number; gid: number; size: number; links: number; blockcount: number;
-  mtime: { lo: number; extra: number } | undefined; fastLink?: string; dev?: { major: number; minor: number }; xattrs: Map<string, string>; extents?: string;
+  ino: number;
+  type: string;
+  mode: number;
+  flags: number;
+  uid: number;
+  gid: number;
+  size: number;
+  links: number;
+  blockcount: number;
+  mtime: { lo: number; extra: number } | undefined;
+  fastLink?: string;
+  dev?: { major: number; minor: number };
+  xattrs: Map<string, string>;
+  extents?: string;
 }
 
 /** Run many debugfs `stat` commands in one process; returns stats by path. */
@@ -113,10 +151,20 @@ export function debugfsStats(img: string, paths: string[], dir: string): Map<str
     }
     const ex = m(/EXTENTS:\n(.*)/);
     res.set(path, {
-      ino: Number(head[1]), type: head[2]!, mode: parseInt(head[3]!, 8), flags: parseInt(head[4]!, 16),
-      uid: Number(own[1]) >>> 0, gid: Number(own[2]) >>> 0, size: Number(own[3]), links: Number(links[1]), blockcount: Number(links[2]),
+      ino: Number(head[1]),
+      type: head[2]!,
+      mode: parseInt(head[3]!, 8),
+      flags: parseInt(head[4]!, 16),
+      uid: Number(own[1]) >>> 0,
+      gid: Number(own[2]) >>> 0,
+      size: Number(own[3]),
+      links: Number(links[1]),
+      blockcount: Number(links[2]),
       mtime: mt ? { lo: parseInt(mt[1]!, 16), extra: mt[2] ? parseInt(mt[2], 16) : 0 } : undefined,
-      fastLink: fl?.[1], dev: dv ? { major: Number(dv[1]), minor: Number(dv[2]) } : undefined, xattrs, extents: ex?.[1],
+      fastLink: fl?.[1],
+      dev: dv ? { major: Number(dv[1]), minor: Number(dv[2]) } : undefined,
+      xattrs,
+      extents: ex?.[1],
     });
   }
   return res;

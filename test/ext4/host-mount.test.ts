@@ -39,17 +39,27 @@ describe.skipIf(loopUnavailable())('the host kernel mounts our ext2/3/4 images a
     it(`${c.type} ${c.blockSize}-byte blocks, ${c.inodeSize}-byte inodes ${c.features}`, async () => {
       const tree = edgeTree({ bigDir: 3000, sparseHuge: 'huge' in c });
       const img = join(t.dir, `${c.type}-${c.blockSize}.img`);
-      await writeImage(tree, img, { type: c.type, blockSize: c.blockSize, inodeSize: c.inodeSize, features: c.features, epoch: 1700000000 });
-      await withLoop(img, ({ disk }) => withMount(disk, c.type, (dir) =>
-        // 128-byte inodes hold whole seconds from 1901 to 2038 only
-        kernelSees(tree, dir, { mtime: c.inodeSize === 256 })));
+      await writeImage(tree, img, {
+        type: c.type,
+        blockSize: c.blockSize,
+        inodeSize: c.inodeSize,
+        features: c.features,
+        epoch: 1700000000,
+      });
+      await withLoop(img, ({ disk }) =>
+        withMount(disk, c.type, (dir) =>
+          // 128-byte inodes hold whole seconds from 1901 to 2038 only
+          kernelSees(tree, dir, { mtime: c.inodeSize === 256 }),
+        ),
+      );
     }, 300000);
   }
 
   it('ext4 in the second partition of a GPT disk, through the partition device', async () => {
     const tree = edgeTree({ bigDir: 500, sparseHuge: false });
     const layout: DiskLayout = {
-      table: 'gpt', seed: 'host-mount',
+      table: 'gpt',
+      seed: 'host-mount',
       partitions: [
         { fs: 'fat32', size: 40 * 2 ** 20, type: 'esp' },
         { fs: 'ext4', size: 'fit', type: 'root-x86-64', tree },
@@ -57,8 +67,15 @@ describe.skipIf(loopUnavailable())('the host kernel mounts our ext2/3/4 images a
     };
     const img = join(t.dir, 'disk.img');
     const dev = FileDevice.create(img, planDisk(layout).size);
-    try { await buildDisk(layout, dev); } finally { dev.close(); }
-    await withLoop(img, ({ partitions }) => withMount(partitions.get(2)!, 'ext4', (dir) =>
-      kernelSees(tree, dir, { mtime: true })), { partitions: true });
+    try {
+      await buildDisk(layout, dev);
+    } finally {
+      dev.close();
+    }
+    await withLoop(
+      img,
+      ({ partitions }) => withMount(partitions.get(2)!, 'ext4', (dir) => kernelSees(tree, dir, { mtime: true })),
+      { partitions: true },
+    );
   }, 300000);
 });

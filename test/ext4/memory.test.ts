@@ -9,7 +9,9 @@ class CountingDevice implements BlockDevice {
   written = 0;
   writes = 0;
   constructor(readonly size: number) {}
-  readAt(_o: number, n: number): Uint8Array { return new Uint8Array(n); }
+  readAt(_o: number, n: number): Uint8Array {
+    return new Uint8Array(n);
+  }
   writeAt(o: number, d: Uint8Array): void {
     if (o + d.length > this.size) throw new RangeError('past end');
     this.written += d.length;
@@ -24,15 +26,20 @@ describe('ext writer memory', () => {
     const total = 2 * 2 ** 30;
     const tree = new FileTree();
     for (let f = 0; f < 4; f++) {
-      tree.addFile(`/big${f}`, streamContent(total / 4, async function* () {
-        for (let p = 0; p < total / 4; p += chunk.length) yield chunk;
-      }));
+      tree.addFile(
+        `/big${f}`,
+        streamContent(total / 4, async function* () {
+          for (let p = 0; p < total / 4; p += chunk.length) yield chunk;
+        }),
+      );
     }
     const dev = new CountingDevice(total + (256 << 20));
     globalThis.gc?.();
     const before = process.memoryUsage();
     let peak = 0;
-    const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+    const timer = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 20);
     const s = await writeExt4(tree, dev, { epoch: 1 });
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage().rss);

@@ -19,7 +19,10 @@ describe.skipIf(!benchTree)('benchmark tree', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ext4r-bench-'));
     try {
       const img = join(dir, 'img');
-      const kb = Math.ceil(Number(execFileSync('du', ['-sk', '--apparent-size', benchTree!], { encoding: 'utf8' }).split('\t')[0]) * 1.3) + 65536;
+      const kb =
+        Math.ceil(
+          Number(execFileSync('du', ['-sk', '--apparent-size', benchTree!], { encoding: 'utf8' }).split('\t')[0]) * 1.3,
+        ) + 65536;
       execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', benchTree!, img, `${kb}k`], { stdio: 'ignore' });
       const dev = FileDevice.open(img);
       try {
@@ -28,7 +31,11 @@ describe.skipIf(!benchTree)('benchmark tree', () => {
         console.log(`openExt4: ${(performance.now() - t0).toFixed(0)} ms for ${tree.stats().entries} entries`);
         const n = await compareWithHost(tree, benchTree!, { times: 'mke2fs' });
         expect(n).toBeGreaterThan(20000);
-      } finally { dev.close(); }
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+      } finally {
+        dev.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 900_000);
 });

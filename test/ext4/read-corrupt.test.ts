@@ -23,12 +23,17 @@ function image(name: string) {
   const bytes = fixtureBytes(name);
   const r = new Ext4Reader(new MemoryDevice(bytes.slice()));
   const bs = r.blockSize;
-  const inodeOffset = (ino: number) => r.group(Math.floor((ino - 1) / r.inodesPerGroup)).inodeTable * bs + ((ino - 1) % r.inodesPerGroup) * r.inodeSize;
+  const inodeOffset = (ino: number) =>
+    r.group(Math.floor((ino - 1) / r.inodesPerGroup)).inodeTable * bs + ((ino - 1) % r.inodesPerGroup) * r.inodeSize;
   return {
-    bytes, r, bs,
+    bytes,
+    r,
+    bs,
     inodeOffset,
     lookup: (p: string) => r.lookup(p)!,
-    fixSuperblock() { put32(bytes, 1024 + 0x3fc, superblockCsum(bytes.subarray(1024, 2048))); },
+    fixSuperblock() {
+      put32(bytes, 1024 + 0x3fc, superblockCsum(bytes.subarray(1024, 2048)));
+    },
     fixInode(ino: Ext4Inode) {
       if (!r.metadataCsum) return;
       const off = inodeOffset(ino.ino);
@@ -46,7 +51,9 @@ function image(name: string) {
       const tail = 12 + u16(b, 4) * 12;
       put32(b, tail, extentBlockCsum(ino.csumSeed, b, tail));
     },
-    open(opts = {}) { return openExt4(new MemoryDevice(bytes), opts); },
+    open(opts = {}) {
+      return openExt4(new MemoryDevice(bytes), opts);
+    },
   };
 }
 
@@ -58,7 +65,11 @@ async function readAll(tree: FileTree): Promise<void> {
 async function expectFormatError(fn: () => unknown, code: string, data: Record<string, unknown> = {}): Promise<void> {
   const t0 = performance.now();
   let err: unknown;
-  try { await fn(); } catch (e) { err = e; }
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
   expect(performance.now() - t0).toBeLessThan(2000);
   expect(isTinyImageError(err), String(err)).toBe(true);
   expect((err as { code: string }).code, String(err)).toBe(code);
@@ -102,7 +113,11 @@ describe('flipped checksums name the structure', () => {
     const dir = im.lookup('/dir');
     const blk = im.r.runs(dir)[0]!.physical;
     im.bytes[blk * im.bs + 30] ^= 1;
-    await expectFormatError(() => im.open(), 'E_FORMAT_CHECKSUM', { structure: 'directory block', inode: dir.ino, block: blk });
+    await expectFormatError(() => im.open(), 'E_FORMAT_CHECKSUM', {
+      structure: 'directory block',
+      inode: dir.ino,
+      block: blk,
+    });
     im = image('ext4-1k');
     const big = im.lookup('/bigdir');
     const root = im.r.runs(big)[0]!.physical;
@@ -118,11 +133,19 @@ describe('flipped checksums name the structure', () => {
     const { tree } = im.open();
     const f = tree.get('/fragmented');
     if (f?.type !== 'file') throw new Error('no file');
-    await expectFormatError(() => f.content.readAt!(0, 10), 'E_FORMAT_CHECKSUM', { structure: 'extent block', inode: frag.ino, block: idx });
+    await expectFormatError(() => f.content.readAt!(0, 10), 'E_FORMAT_CHECKSUM', {
+      structure: 'extent block',
+      inode: frag.ino,
+      block: idx,
+    });
     im = image('ext4-1k');
     const med = im.lookup('/medium');
     im.bytes[med.fileAcl * im.bs + 100] ^= 1;
-    await expectFormatError(() => im.open(), 'E_FORMAT_CHECKSUM', { structure: 'xattr block', inode: med.ino, block: med.fileAcl });
+    await expectFormatError(() => im.open(), 'E_FORMAT_CHECKSUM', {
+      structure: 'xattr block',
+      inode: med.ino,
+      block: med.fileAcl,
+    });
   });
 });
 
@@ -184,7 +207,13 @@ describe('forged structures with valid checksums', () => {
     const cases: Array<[string, (b: Uint8Array, o: number) => void, string]> = [
       ['rec_len 0', (b, o) => put16(b, o + 4, 0), 'rec_len'],
       ['rec_len past end', (b, o) => put16(b, o + 4, 2000), 'rec_len'],
-      ['name_len past rec_len', (b, o) => { b[o + 6] = 250; }, 'name_len'],
+      [
+        'name_len past rec_len',
+        (b, o) => {
+          b[o + 6] = 250;
+        },
+        'name_len',
+      ],
     ];
     for (const [, mutate, field] of cases) {
       const im = image('ext4-1k');
@@ -212,7 +241,10 @@ describe('forged structures with valid checksums', () => {
       await expectFormatError(() => im.open(), code);
     }
     const im = image('ext4-1k');
-    await expectFormatError(() => openExt4(new MemoryDevice(im.bytes.slice(0, im.bytes.length / 2))), 'E_FORMAT_TRUNCATED');
+    await expectFormatError(
+      () => openExt4(new MemoryDevice(im.bytes.slice(0, im.bytes.length / 2))),
+      'E_FORMAT_TRUNCATED',
+    );
     await expectFormatError(() => openExt4(new MemoryDevice(new Uint8Array(4096))), 'E_FORMAT_MAGIC');
   });
 

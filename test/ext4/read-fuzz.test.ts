@@ -28,7 +28,8 @@ function metadataBlocks(bytes: Uint8Array): number[] {
     const ino = reader.lookup(e.path);
     if (!ino) continue;
     if (ino.fileAcl) out.add(ino.fileAcl);
-    if (e.node.type === 'dir' || e.path === '/fragmented') for (const run of reader.runs(ino)) for (let k = 0; k < Math.min(run.length, 8); k++) out.add(run.physical + k);
+    if (e.node.type === 'dir' || e.path === '/fragmented')
+      for (const run of reader.runs(ino)) for (let k = 0; k < Math.min(run.length, 8); k++) out.add(run.physical + k);
     if (e.path === '/fragmented' || e.path === '/sparse') {
       // extent index / indirect blocks referenced from i_block
       const v = new DataView(ino.iBlock.buffer, ino.iBlock.byteOffset);
@@ -50,7 +51,10 @@ async function exercise(bytes: Uint8Array, verify: boolean): Promise<void> {
       c.readAt?.(0, 1 << 16);
       if (c.size > 0) c.readAt?.(Math.max(0, c.size - 100), 100);
       let n = 0;
-      for await (const chunk of c.stream()) { n += chunk.length; if (n > 1 << 20) break; }
+      for await (const chunk of c.stream()) {
+        n += chunk.length;
+        if (n > 1 << 20) break;
+      }
     }
   } catch (e) {
     if (!isTinyImageError(e)) throw e;
@@ -66,12 +70,17 @@ for (const name of ['ext4-1k', 'ext4-inline', 'ext2-1k', 'ext4-bigalloc']) {
     it('byte flips never escape as untyped errors or hang', async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.record({ where: fc.nat(), meta: fc.boolean(), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 12 }),
+          fc.array(fc.record({ where: fc.nat(), meta: fc.boolean(), xor: fc.integer({ min: 1, max: 255 }) }), {
+            minLength: 1,
+            maxLength: 12,
+          }),
           fc.boolean(),
           async (flips, verify) => {
             const bytes = pristine.slice();
             for (const f of flips) {
-              const pos = f.meta ? meta[f.where % meta.length]! * bs + (Math.floor(f.where / meta.length) % bs) : f.where % bytes.length;
+              const pos = f.meta
+                ? meta[f.where % meta.length]! * bs + (Math.floor(f.where / meta.length) % bs)
+                : f.where % bytes.length;
               bytes[pos]! ^= f.xor;
             }
             const t0 = performance.now();

@@ -12,7 +12,19 @@ import type { Content, TreeNode } from '../../src/core/tree/types.js';
 import { REPO } from '../helpers/prereq.js';
 
 export const FIXTURES = join(REPO, 'fixtures/ext4');
-export const FIXTURE_NAMES = ['ext4-1k', 'ext4-4k', 'ext4-inline', 'ext4-128', 'ext4-nocsum', 'ext4-metabg', 'ext4-bigalloc', 'ext4-64k', 'ext3-1k', 'ext2-1k', 'ext2-4k'] as const;
+export const FIXTURE_NAMES = [
+  'ext4-1k',
+  'ext4-4k',
+  'ext4-inline',
+  'ext4-128',
+  'ext4-nocsum',
+  'ext4-metabg',
+  'ext4-bigalloc',
+  'ext4-64k',
+  'ext3-1k',
+  'ext2-1k',
+  'ext2-4k',
+] as const;
 
 export function fixtureBytes(name: string, dir = FIXTURES): Uint8Array {
   return gunzipSync(readFileSync(join(dir, `${name}.img.gz`)));
@@ -26,7 +38,10 @@ export function fixtureDevice(name: string, dir = FIXTURES): MemoryDevice {
 export async function contentDigest(c: Content): Promise<string> {
   const h = createHash('sha256');
   let n = 0;
-  for await (const chunk of c.stream()) { h.update(chunk); n += chunk.length; }
+  for await (const chunk of c.stream()) {
+    h.update(chunk);
+    n += chunk.length;
+  }
   expect(n).toBe(c.size);
   return h.digest('hex');
 }
@@ -52,7 +67,9 @@ for d, dirs, files in os.walk(root):
         out[rel] = {k: base64.b64encode(os.getxattr(p, k, follow_symlinks=False)).decode() for k in names}
 print(json.dumps(out))
 `;
-  const json = JSON.parse(execFileSync('python3', ['-c', script, dir], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Record<string, Record<string, string>>;
+  const json = JSON.parse(
+    execFileSync('python3', ['-c', script, dir], { encoding: 'utf8', maxBuffer: 1 << 26 }),
+  ) as Record<string, Record<string, string>>;
   return new Map(Object.entries(json).map(([p, x]) => [p.replace(/\/\.$/, ''), new Map(Object.entries(x))]));
 }
 
@@ -105,7 +122,7 @@ export async function compareWithHost(tree: FileTree, hostDir: string, opts: Com
     }
     if (path !== '/' && (!opts.mtimePaths || opts.mtimePaths.has(path))) {
       if (opts.times === 'mke2fs' && !opts.exactPaths?.has(path)) {
-        const wrapped = ((h.mtime.sec + 2 ** 31) % 2 ** 32 + 2 ** 32) % 2 ** 32 - 2 ** 31;
+        const wrapped = ((((h.mtime.sec + 2 ** 31) % 2 ** 32) + 2 ** 32) % 2 ** 32) - 2 ** 31;
         expect(o.mtime, where).toEqual({ sec: wrapped, nsec: 0 });
       } else {
         expect(o.mtime, where).toEqual(h.mtime);
@@ -117,7 +134,11 @@ export async function compareWithHost(tree: FileTree, hostDir: string, opts: Com
       expect(d, where).toBe(hostDigest(join(hostDir, path)));
     }
     if (o.type === 'symlink' && h.type === 'symlink') expect(o.target, where).toBe(h.target);
-    if ((o.type === 'chardev' || o.type === 'blockdev') && (h.type === 'chardev' || h.type === 'blockdev') && !opts.skipContent?.has(path)) {
+    if (
+      (o.type === 'chardev' || o.type === 'blockdev') &&
+      (h.type === 'chardev' || h.type === 'blockdev') &&
+      !opts.skipContent?.has(path)
+    ) {
       expect([o.major, o.minor], where).toEqual([h.major, h.minor]);
     }
     if (hx && path !== '/') {
@@ -138,7 +159,11 @@ export async function compareWithHost(tree: FileTree, hostDir: string, opts: Com
  * the kernel and our writer), xattrs, contents, link targets, device
  * numbers and hard-link grouping. `skip` paths exist only in `got`.
  */
-export async function expectSameTree(got: FileTree, want: FileTree, opts: { skip?: string[]; secondsOnly?: 'wrap' | 'clamp'; times?: boolean } = {}): Promise<void> {
+export async function expectSameTree(
+  got: FileTree,
+  want: FileTree,
+  opts: { skip?: string[]; secondsOnly?: 'wrap' | 'clamp'; times?: boolean } = {},
+): Promise<void> {
   const skip = new Set(opts.skip ?? ['/lost+found']);
   const g = new Map<string, TreeNode>();
   for (const e of got.walk()) if (!skip.has(e.path)) g.set(e.path, e.node);
@@ -151,8 +176,12 @@ export async function expectSameTree(got: FileTree, want: FileTree, opts: { skip
     return [...by.values()].map((x) => x.join('|')).sort();
   };
   expect(groups(g)).toEqual(groups(w));
-  const t = (x: { sec: number; nsec: number }) => (opts.secondsOnly === 'wrap' ? { sec: ((x.sec + 2 ** 31) % 2 ** 32 + 2 ** 32) % 2 ** 32 - 2 ** 31, nsec: 0 }
-    : opts.secondsOnly === 'clamp' ? { sec: Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, x.sec)), nsec: 0 } : x);
+  const t = (x: { sec: number; nsec: number }) =>
+    opts.secondsOnly === 'wrap'
+      ? { sec: ((((x.sec + 2 ** 31) % 2 ** 32) + 2 ** 32) % 2 ** 32) - 2 ** 31, nsec: 0 }
+      : opts.secondsOnly === 'clamp'
+        ? { sec: Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, x.sec)), nsec: 0 }
+        : x;
   for (const [path, o] of g) {
     const h = w.get(path)!;
     expect(o.type, path).toBe(h.type);
@@ -163,8 +192,9 @@ export async function expectSameTree(got: FileTree, want: FileTree, opts: { skip
       expect(o.atime, path).toEqual(t(h.atime));
       expect(o.ctime, path).toEqual(t(h.ctime));
     }
-    expect(Object.fromEntries([...o.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')])), path)
-      .toEqual(Object.fromEntries([...h.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')])));
+    expect(Object.fromEntries([...o.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')])), path).toEqual(
+      Object.fromEntries([...h.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')])),
+    );
     if (o.type === 'file' && h.type === 'file') {
       expect(o.content.size, path).toBe(h.content.size);
       if (h.content.size <= 64 << 20) {
@@ -174,19 +204,26 @@ export async function expectSameTree(got: FileTree, want: FileTree, opts: { skip
         // huge sparse sources: compare their data ranges and a window after each
         for (const [s, e] of h.content.dataRanges!()) {
           const len = Math.min(e - s + 4096, h.content.size - s);
-          expect(Buffer.compare(Buffer.from(o.content.readAt!(s, len)), Buffer.from(h.content.readAt!(s, len))), `${path} @${s}`).toBe(0);
+          expect(
+            Buffer.compare(Buffer.from(o.content.readAt!(s, len)), Buffer.from(h.content.readAt!(s, len))),
+            `${path} @${s}`,
+          ).toBe(0);
         }
       }
     }
     if (o.type === 'symlink' && h.type === 'symlink') expect(o.target, path).toBe(h.target);
-    if ((o.type === 'chardev' || o.type === 'blockdev') && (h.type === 'chardev' || h.type === 'blockdev')) expect([o.major, o.minor], path).toEqual([h.major, h.minor]);
+    if ((o.type === 'chardev' || o.type === 'blockdev') && (h.type === 'chardev' || h.type === 'blockdev'))
+      expect([o.major, o.minor], path).toEqual([h.major, h.minor]);
   }
 }
 
 async function readAllBytes(c: Content): Promise<Uint8Array> {
   const out = new Uint8Array(c.size);
   let n = 0;
-  for await (const chunk of c.stream()) { out.set(chunk, n); n += chunk.length; }
+  for await (const chunk of c.stream()) {
+    out.set(chunk, n);
+    n += chunk.length;
+  }
   expect(n).toBe(c.size);
   return out;
 }

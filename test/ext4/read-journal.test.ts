@@ -90,15 +90,24 @@ describe.skipIf(!!skip)('journal replay', () => {
     const { reader } = openExt4(new MemoryDevice(pristine.slice()), { replayJournal: false });
     const jrun = reader.runs(reader.inode(8))[0]!;
     const bs = reader.blockSize;
-    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.nat({ max: 7 }), fc.nat({ max: bs - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), async (flips) => {
-      const bytes = pristine.slice();
-      for (const [blk, off, x] of flips) bytes[(jrun.physical + blk) * bs + off]! ^= x;
-      try {
-        const v = openExt4(new MemoryDevice(bytes), { verify: false });
-        for (const e of v.tree.walk()) if (e.node.type === 'file') e.node.content.readAt?.(0, 4096);
-      } catch (e) {
-        if (!isTinyImageError(e)) throw e;
-      }
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat({ max: 7 }), fc.nat({ max: bs - 1 }), fc.integer({ min: 1, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        async (flips) => {
+          const bytes = pristine.slice();
+          for (const [blk, off, x] of flips) bytes[(jrun.physical + blk) * bs + off]! ^= x;
+          try {
+            const v = openExt4(new MemoryDevice(bytes), { verify: false });
+            for (const e of v.tree.walk()) if (e.node.type === 'file') e.node.content.readAt?.(0, 4096);
+          } catch (e) {
+            if (!isTinyImageError(e)) throw e;
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

@@ -12,7 +12,10 @@ import { missing, run } from '../helpers/prereq.js';
 
 it('empty xattr values in an external block read back, and e2fsck agrees the image is clean', async () => {
   const t = new FileTree();
-  t.addDevice('/a', 'char', 0, 0, { mode: 0, xattrs: { 'security.selinux': new Uint8Array(0), 'user.long-name': new Uint8Array(9), 'user.a': new Uint8Array(5) } });
+  t.addDevice('/a', 'char', 0, 0, {
+    mode: 0,
+    xattrs: { 'security.selinux': new Uint8Array(0), 'user.long-name': new Uint8Array(9), 'user.a': new Uint8Array(5) },
+  });
   const d = new MemoryDevice(8 << 20);
   await writeExt4(t, d, { type: 'ext4', size: 8 << 20 });
   const back = openExt4(d).tree.get('/a')!;
@@ -24,5 +27,7 @@ it('empty xattr values in an external block read back, and e2fsck agrees the ima
     writeFileSync(join(dir, 'img'), d.bytes);
     const r = run('e2fsck', ['-fn', join(dir, 'img')]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

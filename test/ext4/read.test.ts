@@ -18,7 +18,9 @@ import { missing, run } from '../helpers/prereq.js';
 import { compareWithHost, FIXTURE_NAMES, FIXTURES, fixtureBytes, fixtureDevice } from './read-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
-const skipLive = missing({ tools: ['mke2fs', 'e2fsck', 'debugfs', 'python3', 'mknod'] }) ?? (isRoot ? undefined : 'needs root (mknod, chown)');
+const skipLive =
+  missing({ tools: ['mke2fs', 'e2fsck', 'debugfs', 'python3', 'mknod'] }) ??
+  (isRoot ? undefined : 'needs root (mknod, chown)');
 
 /** Entries the fixture script sets explicit times on (the rest get "now" when the tree is regenerated). */
 const TOUCHED = new Set(['/small', '/medium', '/large', '/fastlink', '/owned', '/sgid', '/dir/sub']);
@@ -50,7 +52,9 @@ describe('golden fixtures', () => {
     expect(info.label).toBe(name);
     expect(info.uuid).toBe('0f0e0d0c-0b0a-4908-8706-050403020100');
     expect(info.type).toBe(name.slice(0, 4));
-    expect(info.blockSize).toBe(name === 'ext4-64k' ? 65536 : name.endsWith('4k') || name === 'ext4-inline' ? 4096 : 1024);
+    expect(info.blockSize).toBe(
+      name === 'ext4-64k' ? 65536 : name.endsWith('4k') || name === 'ext4-inline' ? 4096 : 1024,
+    );
     expect(info.inodesCount).toBeGreaterThanOrEqual(640);
     expect(info.hashSeed).toBe('01020304-0506-4708-890a-0b0c0d0e0f10');
     expect(info.mkfsTime).toBe(1700000000);
@@ -81,7 +85,9 @@ describe('golden fixtures', () => {
       expect(String(info.inodeSize)).toBe(field('Inode size'));
       expect(info.hashVersion).toBe(field('Default directory hash'));
       expect(info.uuid).toBe(field('Filesystem UUID'));
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(FIXTURE_NAMES)('%s: same tree as the source', async (name) => {
@@ -122,7 +128,9 @@ describe('golden fixtures', () => {
     const raw = reader.rawXattrs(reader.lookup('/acl-file')!).find((x) => x.name === 'system.posix_acl_access')!;
     expect(raw.value![0]).toBe(1);
     const acl = tree.get('/acl-file')!.xattrs.get('system.posix_acl_access')!;
-    expect(Buffer.from(acl).toString('hex')).toBe('0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000000ffffffff');
+    expect(Buffer.from(acl).toString('hex')).toBe(
+      '0200000001000600ffffffff02000400e803000004000400ffffffff10000400ffffffff20000000ffffffff',
+    );
     expect(tree.get('/acl-dir')!.xattrs.has('system.posix_acl_default')).toBe(true);
     // sparse file: holes as holes
     const sp = tree.get('/sparse');
@@ -158,7 +166,19 @@ describe('golden fixtures', () => {
     const bytes = fixtureBytes('ext4-4k');
     const dev = new MemoryDevice(bytes);
     let read = 0;
-    const counting = { get size() { return dev.size; }, readAt: (o: number, l: number) => { read += l; return dev.readAt(o, l); }, writeAt: () => { throw new Error('read-only'); }, flush() {} };
+    const counting = {
+      get size() {
+        return dev.size;
+      },
+      readAt: (o: number, l: number) => {
+        read += l;
+        return dev.readAt(o, l);
+      },
+      writeAt: () => {
+        throw new Error('read-only');
+      },
+      flush() {},
+    };
     const { tree } = openExt4(counting);
     const before = read;
     const large = tree.get('/large');
@@ -201,14 +221,25 @@ describe.skipIf(!!skipLive)('live mke2fs -d images', () => {
         await compareWithHost(tree, src, { times: 'mke2fs', ids16: true, skipContent: new Set(['/bigdev']) });
         const d = tree.get('/bigdev');
         expect(d?.type === 'chardev' && [d.major, d.minor]).toEqual([44, 112]);
-      } finally { dev.close(); }
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+      } finally {
+        dev.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ea_inode: an xattr value stored in its own inode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ext4r-ea-'));
     try {
-      execFileSync('sh', ['-c', 'mkdir src && printf x > src/f && python3 -c \'import os; os.setxattr("src/f", "user.huge", bytes((i * 7) % 256 for i in range(3000)))\' && : > e.img && mke2fs -q -F -t ext4 -b 1024 -O ea_inode -d src e.img 4M'], { cwd: dir, stdio: 'ignore' });
+      execFileSync(
+        'sh',
+        [
+          '-c',
+          'mkdir src && printf x > src/f && python3 -c \'import os; os.setxattr("src/f", "user.huge", bytes((i * 7) % 256 for i in range(3000)))\' && : > e.img && mke2fs -q -F -t ext4 -b 1024 -O ea_inode -d src e.img 4M',
+        ],
+        { cwd: dir, stdio: 'ignore' },
+      );
       const dev = FileDevice.open(join(dir, 'e.img'));
       try {
         const { tree, reader } = openExt4(dev);
@@ -217,8 +248,12 @@ describe.skipIf(!!skipLive)('live mke2fs -d images', () => {
         const v = tree.get('/f')!.xattrs.get('user.huge')!;
         expect(v.length).toBe(3000);
         expect(v.every((b, i) => b === (i * 7) % 256)).toBe(true);
-      } finally { dev.close(); }
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+      } finally {
+        dev.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('agrees with debugfs on inode numbers, sizes and link counts', () => {
@@ -235,6 +270,8 @@ describe.skipIf(!!skipLive)('live mke2fs -d images', () => {
         expect(out).toMatch(new RegExp(`Size: ${ino.size}\\b`));
         expect(out).toMatch(new RegExp(`Generation: ${ino.generation}\\b`));
       }
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

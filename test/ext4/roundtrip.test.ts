@@ -7,7 +7,12 @@ import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { edgeTree } from './helpers.js';
 
 describe('ext writer -> reader round trip', () => {
-  for (const [type, blockSize, features] of [['ext4', 4096, ''], ['ext4', 1024, '+inline_data'], ['ext3', 4096, ''], ['ext2', 1024, '']] as const) {
+  for (const [type, blockSize, features] of [
+    ['ext4', 4096, ''],
+    ['ext4', 1024, '+inline_data'],
+    ['ext3', 4096, ''],
+    ['ext2', 1024, ''],
+  ] as const) {
     it(`${type} ${blockSize} ${features}: openExt4 gives back the tree`, async () => {
       const tree = edgeTree({ bigDir: 300, sparseHuge: false });
       const p = prepareExt4(tree, { type, blockSize, features, epoch: 1700000000 });

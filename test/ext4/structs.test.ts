@@ -5,10 +5,25 @@ import { dirHash, seedWords } from '../../src/core/fs/ext4/hash.js';
 import { fsCsumSeed, superblockCsum } from '../../src/core/fs/ext4/csum.js';
 
 const all = [
-  [S.superblock, 1024], [S.groupDesc32, 32], [S.groupDesc64, 64], [S.inode, 160],
-  [S.extentHeader, 12], [S.extentIndex, 12], [S.extentLeaf, 12], [S.extentTail, 4],
-  [S.dirEntry, 8], [S.dirTail, 12], [S.dxRoot, 32], [S.dxNode, 8], [S.dxCountLimit, 8], [S.dxEntry, 8], [S.dxTail, 8],
-  [S.xattrHeader, 32], [S.xattrIbodyHeader, 4], [S.xattrEntry, 16], [S.jbd2Superblock, 1024],
+  [S.superblock, 1024],
+  [S.groupDesc32, 32],
+  [S.groupDesc64, 64],
+  [S.inode, 160],
+  [S.extentHeader, 12],
+  [S.extentIndex, 12],
+  [S.extentLeaf, 12],
+  [S.extentTail, 4],
+  [S.dirEntry, 8],
+  [S.dirTail, 12],
+  [S.dxRoot, 32],
+  [S.dxNode, 8],
+  [S.dxCountLimit, 8],
+  [S.dxEntry, 8],
+  [S.dxTail, 8],
+  [S.xattrHeader, 32],
+  [S.xattrIbodyHeader, 4],
+  [S.xattrEntry, 16],
+  [S.jbd2Superblock, 1024],
 ] as const;
 
 describe('ext4 struct tables', () => {
@@ -47,8 +62,20 @@ describe('ext4 struct tables', () => {
     expect(S.featureBit('extents')).toEqual(['incompat', 0x40]);
     expect(S.featureBit('nope')).toBeUndefined();
     expect(S.featureNames({ compat: 0x3c, incompat: 0x2c2, ro_compat: 0x46b })).toEqual([
-      'has_journal', 'ext_attr', 'resize_inode', 'dir_index', 'filetype', 'extent', '64bit', 'flex_bg',
-      'sparse_super', 'large_file', 'huge_file', 'dir_nlink', 'extra_isize', 'metadata_csum',
+      'has_journal',
+      'ext_attr',
+      'resize_inode',
+      'dir_index',
+      'filetype',
+      'extent',
+      '64bit',
+      'flex_bg',
+      'sparse_super',
+      'large_file',
+      'huge_file',
+      'dir_nlink',
+      'extra_isize',
+      'metadata_csum',
     ]);
   });
 });

@@ -14,8 +14,18 @@ const skip = missing({ tools: ['fsck.fat', 'mcopy'] });
 
 function sink() {
   let text = '';
-  const stream = new Writable({ write(chunk, _enc, cb) { text += String(chunk); cb(); } });
-  return { stream, get text() { return text; } };
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      text += String(chunk);
+      cb();
+    },
+  });
+  return {
+    stream,
+    get text() {
+      return text;
+    },
+  };
 }
 
 async function cli(args: string[]) {
@@ -43,7 +53,20 @@ afterAll(() => w.cleanup());
 describe.skipIf(skip)('tinyimage mkfs fat*', () => {
   test('fat32 with label and volume id: fsck-clean, sparse, mtools reads it back, warnings for skipped links', async () => {
     const out = join(w.dir, 'esp.img');
-    const r = await cli(['mkfs', 'fat32', '--root', src, '-o', out, '--label', 'ESP', '--volume-id', '1234-ABCD', '--json', '--sync']);
+    const r = await cli([
+      'mkfs',
+      'fat32',
+      '--root',
+      src,
+      '-o',
+      out,
+      '--label',
+      'ESP',
+      '--volume-id',
+      '1234-ABCD',
+      '--json',
+      '--sync',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: \/dangling: symlink to \/nonexistent points to nothing/);
     const summary = JSON.parse(r.stdout);
@@ -79,7 +102,10 @@ describe.skipIf(skip)('tinyimage mkfs fat*', () => {
 
   test('--list with device nodes (skipped with a warning) and SOURCE_DATE_EPOCH gives identical bytes', async () => {
     const list = join(w.dir, 'list.txt');
-    writeFileSync(list, `dir /etc 755 0 0\nfile /etc/hostname ${join(src, 'loader.conf')} 644 0 0\nnod /dev/console 600 0 0 c 5 1\n`);
+    writeFileSync(
+      list,
+      `dir /etc 755 0 0\nfile /etc/hostname ${join(src, 'loader.conf')} 644 0 0\nnod /dev/console 600 0 0 c 5 1\n`,
+    );
     const prev = process.env.SOURCE_DATE_EPOCH;
     process.env.SOURCE_DATE_EPOCH = '1700000000';
     try {
@@ -93,7 +119,8 @@ describe.skipIf(skip)('tinyimage mkfs fat*', () => {
       expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
       expectFsckClean(a);
     } finally {
-      if (prev === undefined) delete process.env.SOURCE_DATE_EPOCH; else process.env.SOURCE_DATE_EPOCH = prev;
+      if (prev === undefined) delete process.env.SOURCE_DATE_EPOCH;
+      else process.env.SOURCE_DATE_EPOCH = prev;
     }
   });
 

@@ -47,12 +47,18 @@ export function fsckVerboseText(image: string): string {
 /** Copy the whole image out with mcopy -s -n into `dest`. */
 export function mcopyOut(image: string, dest: string): void {
   const r = runEnv('mcopy', ['-s', '-n', '-m', '-i', image, '::/*', dest]);
-  if (r.code !== 0 && !/no match|"::\/\*" not found/i.test(r.stderr)) throw new Error(`mcopy failed (${r.code}): ${r.stderr}`);
+  if (r.code !== 0 && !/no match|"::\/\*" not found/i.test(r.stderr))
+    throw new Error(`mcopy failed (${r.code}): ${r.stderr}`);
 }
 
 export function runEnv(cmd: string, args: string[]): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(cmd, args, { encoding: 'utf8', env: MTOOLS_ENV, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+    const stdout = execFileSync(cmd, args, {
+      encoding: 'utf8',
+      env: MTOOLS_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 1 << 28,
+    });
     return { code: 0, stdout, stderr: '' };
   } catch (e) {
     const err = e as { status?: number; stdout?: string; stderr?: string };
@@ -65,7 +71,10 @@ export function runEnv(cmd: string, args: string[]): { code: number; stdout: str
  * nested, symlinks resolved by the caller's expectation (`resolve`), other
  * types dropped. Returns path -> 'dir' | file bytes.
  */
-export async function flatten(tree: FileTree, opts: { resolveLinks?: boolean } = {}): Promise<Map<string, 'dir' | Uint8Array>> {
+export async function flatten(
+  tree: FileTree,
+  opts: { resolveLinks?: boolean } = {},
+): Promise<Map<string, 'dir' | Uint8Array>> {
   const out = new Map<string, 'dir' | Uint8Array>();
   const visit = async (node: TreeNode, path: string) => {
     if (node.type === 'dir') {
@@ -88,7 +97,11 @@ export async function flatten(tree: FileTree, opts: { resolveLinks?: boolean } =
  */
 export const mtoolsNames = (p: string) => p.replace(/[\u{10000}-\u{10FFFF}]/gu, '__');
 
-export async function expectSameFiles(actual: FileTree, expected: FileTree, mapName: (p: string) => string = (p) => p): Promise<void> {
+export async function expectSameFiles(
+  actual: FileTree,
+  expected: FileTree,
+  mapName: (p: string) => string = (p) => p,
+): Promise<void> {
   const a = await flatten(actual);
   const e = new Map([...(await flatten(expected))].map(([k, v]) => [mapName(k), v]));
   expect([...a.keys()].sort()).toEqual([...e.keys()].sort());

@@ -20,9 +20,22 @@ import { debianKernel, missing } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';
 const kernel = debianKernel();
-const MODS = ['kernel/drivers/block/loop.ko', 'kernel/fs/fat/fat.ko', 'kernel/fs/fat/vfat.ko', 'kernel/fs/nls/nls_cp437.ko', 'kernel/fs/nls/nls_ascii.ko'];
-const skip = missing({ tools: ['qemu-system-x86_64'], files: [kernel.vmlinuz, BUSYBOX, ...MODS.map((m) => join(kernel.modules, m))] });
-const TYPES: Array<[FatType, number]> = [['fat12', 4 << 20], ['fat16', 16 << 20], ['fat32', 36 << 20]];
+const MODS = [
+  'kernel/drivers/block/loop.ko',
+  'kernel/fs/fat/fat.ko',
+  'kernel/fs/fat/vfat.ko',
+  'kernel/fs/nls/nls_cp437.ko',
+  'kernel/fs/nls/nls_ascii.ko',
+];
+const skip = missing({
+  tools: ['qemu-system-x86_64'],
+  files: [kernel.vmlinuz, BUSYBOX, ...MODS.map((m) => join(kernel.modules, m))],
+});
+const TYPES: Array<[FatType, number]> = [
+  ['fat12', 4 << 20],
+  ['fat16', 16 << 20],
+  ['fat32', 36 << 20],
+];
 
 const INIT = `#!/bin/busybox sh
 B=/bin/busybox
@@ -53,11 +66,17 @@ function sample(): FileTree {
   t.addFile('/README.TXT', 'upper\n');
   t.addFile('/readme.md', 'lower 8.3\n');
   t.addFile('/Makefile', 'mixed\n');
-  t.addFile('/a very long file name with spaces.tar.gz', new Uint8Array(7000).map((_, i) => i & 0xff));
+  t.addFile(
+    '/a very long file name with spaces.tar.gz',
+    new Uint8Array(7000).map((_, i) => i & 0xff),
+  );
   t.addFile('/.hidden', 'dot\n');
   t.addFile('/日本語のファイル名.txt', 'cjk\n');
   t.addFile('/émoji 😀 näme.dat', 'astral plane\n');
-  t.addFile('/big.bin', new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff));
+  t.addFile(
+    '/big.bin',
+    new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff),
+  );
   t.addFile('/empty', '');
   for (let i = 0; i < 700; i++) t.addFile(`/many/entry with a long name ${i}.txt`, `${i}\n`);
   let p = '';
@@ -73,14 +92,20 @@ describe.skipIf(skip)('the Linux vfat driver reads our images', () => {
     for (const e of tree.walk()) {
       if (e.path === '/') continue;
       if (e.node.type === 'dir') expected.push(`D .${e.path}`);
-      else if (e.node.type === 'file') expected.push(`F .${e.path} ${createHash('md5').update(await readContent(e.node.content)).digest('hex')}`);
+      else if (e.node.type === 'file')
+        expected.push(
+          `F .${e.path} ${createHash('md5')
+            .update(await readContent(e.node.content))
+            .digest('hex')}`,
+        );
     }
     const rd = new FileTree();
     rd.addFile('/bin/busybox', new Uint8Array(readFileSync(BUSYBOX)), { mode: 0o755 });
     rd.addFile('/init', INIT, { mode: 0o755 });
     rd.mkdir('/proc');
     rd.mkdir('/dev');
-    for (const m of MODS) rd.addFile(`/mods/${m.split('/').pop()}`, new Uint8Array(readFileSync(join(kernel.modules, m))));
+    for (const m of MODS)
+      rd.addFile(`/mods/${m.split('/').pop()}`, new Uint8Array(readFileSync(join(kernel.modules, m))));
     for (const [type, size] of TYPES) {
       const dev = new MemoryDevice(size);
       await writeFat(tree, dev, { type, label: `T${type.toUpperCase()}`, volumeId: 0x2024abcd });
@@ -90,12 +115,23 @@ describe.skipIf(skip)('the Linux vfat driver reads our images', () => {
     try {
       const initrd = join(dir, 'initrd');
       writeFileSync(initrd, await concatChunks(gzipChunks(cpioChunks(rd), { level: 1 })));
-      const r = await bootQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0 quiet panic=-1', expect: /END-OF-TEST/, timeoutMs: 300_000, memory: 512 });
+      const r = await bootQemu({
+        kernel: kernel.vmlinuz,
+        initrd,
+        append: 'console=ttyS0 quiet panic=-1',
+        expect: /END-OF-TEST/,
+        timeoutMs: 300_000,
+        memory: 512,
+      });
       const out = r.output.replace(/\r/g, '');
       expect(out).not.toMatch(/INSMOD-FAILED|MOUNT-FAILED/);
       expect(out.split('\n').filter((l) => l.startsWith('KLOG '))).toEqual([]);
       for (const [type] of TYPES) {
-        const got = out.split('\n').filter((l) => l.startsWith(`ENTRY ${type} `)).map((l) => l.slice(`ENTRY ${type} `.length)).filter((l) => l !== 'D .');
+        const got = out
+          .split('\n')
+          .filter((l) => l.startsWith(`ENTRY ${type} `))
+          .map((l) => l.slice(`ENTRY ${type} `.length))
+          .filter((l) => l !== 'D .');
         expect(got.sort(), type).toEqual([...expected].sort());
       }
     } finally {
@@ -103,4 +139,3 @@ describe.skipIf(skip)('the Linux vfat driver reads our images', () => {
     }
   }, 400_000);
 });
-

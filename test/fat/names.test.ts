@@ -1,5 +1,15 @@
 import { describe, expect, test } from 'vitest';
-import { aliasBasis, checkLongName, directShortName, dosDateTime, fromDosDateTime, ShortNameAllocator, shortBytes, shortNameChecksum, decodeShortName } from '../../src/core/fs/fat/names.js';
+import {
+  aliasBasis,
+  checkLongName,
+  directShortName,
+  dosDateTime,
+  fromDosDateTime,
+  ShortNameAllocator,
+  shortBytes,
+  shortNameChecksum,
+  decodeShortName,
+} from '../../src/core/fs/fat/names.js';
 import { PathError } from '../../src/core/errors.js';
 
 describe('FAT names', () => {
@@ -49,7 +59,11 @@ describe('FAT names', () => {
   test('forbidden names are PathErrors naming the path', () => {
     for (const bad of ['a:b', 'q?', 'x*', 'a"b', 'a<b', 'a>b', 'a|b', 'a\\b', 'tab\there', 'dot.', 'space ']) {
       expect(() => checkLongName(bad, `/dir/${bad}`)).toThrow(PathError);
-      try { checkLongName(bad, `/dir/${bad}`); } catch (e) { expect((e as PathError).data.path).toBe(`/dir/${bad}`); }
+      try {
+        checkLongName(bad, `/dir/${bad}`);
+      } catch (e) {
+        expect((e as PathError).data.path).toBe(`/dir/${bad}`);
+      }
     }
     expect(() => checkLongName('x'.repeat(256), '/x')).toThrow(/255/);
     expect(() => checkLongName('ok name; with+odd=chars[1].txt', '/ok')).not.toThrow();
@@ -60,8 +74,13 @@ describe('FAT names', () => {
     expect(t.date).toBe(((2024 - 1980) << 9) | (2 << 5) | 29);
     expect(t.time).toBe((13 << 11) | (45 << 5) | 29);
     expect(t.tenth).toBe(150);
-    expect(fromDosDateTime(t.date, t.time, t.tenth)).toEqual({ sec: Date.UTC(2024, 1, 29, 13, 45, 59) / 1000, nsec: 500_000_000 });
+    expect(fromDosDateTime(t.date, t.time, t.tenth)).toEqual({
+      sec: Date.UTC(2024, 1, 29, 13, 45, 59) / 1000,
+      nsec: 500_000_000,
+    });
     expect(fromDosDateTime(dosDateTime(0).date, dosDateTime(0).time).sec).toBe(Date.UTC(1980, 0, 1) / 1000);
-    expect(fromDosDateTime(dosDateTime(1e11).date, dosDateTime(1e11).time).sec).toBe(Date.UTC(2107, 11, 31, 23, 59, 58) / 1000);
+    expect(fromDosDateTime(dosDateTime(1e11).date, dosDateTime(1e11).time).sec).toBe(
+      Date.UTC(2107, 11, 31, 23, 59, 58) / 1000,
+    );
   });
 });

@@ -24,29 +24,35 @@ async function allFiles(tree: FileTree): Promise<Map<string, Uint8Array>> {
 }
 
 describe('reading images made by mkfs.fat + mcopy (fixtures)', () => {
-  const manifest = readFileSync(join(FIX, 'manifest.txt'), 'utf8').trim().split('\n').map((l) => {
-    const [sha, size, ...p] = l.split(' ');
-    return { sha: sha!, size: Number(size), path: p.join(' ') };
-  });
-  test.each(['fat12', 'fat16', 'fat32'] as const)('%s fixture: every file, name, size and hash as mcopy stored them', async (type) => {
-    const dev = new MemoryDevice(new Uint8Array(gunzipSync(readFileSync(join(FIX, `mcopy-${type}.img.gz`)))));
-    const vol = openFat(dev);
-    expect(vol.info.type).toBe(type);
-    expect(vol.info.label).toBe('FIXTURE');
-    expect(vol.info.volumeId).toBe(0x1234abcd);
-    expect(vol.info.oemName).toBe('mkfs.fat');
-    expect(vol.info.fatCount).toBe(2);
-    const files = await allFiles(vol.tree);
-    expect([...files.keys()].sort()).toEqual(manifest.map((m) => m.path).sort());
-    for (const m of manifest) {
-      const data = files.get(m.path)!;
-      expect(data.length, m.path).toBe(m.size);
-      expect(createHash('sha256').update(data).digest('hex'), m.path).toBe(m.sha);
-    }
-    expect(vol.tree.get('/EMPTYDIR')?.type).toBe('dir');
-    expect(vol.tree.get('/lower/notes.txt')?.type).toBe('file'); // 8.3 with NT lower-case flags
-    if (type === 'fat32') expect(vol.info.fsInfoFree).toBe(vol.info.freeClusters);
-  });
+  const manifest = readFileSync(join(FIX, 'manifest.txt'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [sha, size, ...p] = l.split(' ');
+      return { sha: sha!, size: Number(size), path: p.join(' ') };
+    });
+  test.each(['fat12', 'fat16', 'fat32'] as const)(
+    '%s fixture: every file, name, size and hash as mcopy stored them',
+    async (type) => {
+      const dev = new MemoryDevice(new Uint8Array(gunzipSync(readFileSync(join(FIX, `mcopy-${type}.img.gz`)))));
+      const vol = openFat(dev);
+      expect(vol.info.type).toBe(type);
+      expect(vol.info.label).toBe('FIXTURE');
+      expect(vol.info.volumeId).toBe(0x1234abcd);
+      expect(vol.info.oemName).toBe('mkfs.fat');
+      expect(vol.info.fatCount).toBe(2);
+      const files = await allFiles(vol.tree);
+      expect([...files.keys()].sort()).toEqual(manifest.map((m) => m.path).sort());
+      for (const m of manifest) {
+        const data = files.get(m.path)!;
+        expect(data.length, m.path).toBe(m.size);
+        expect(createHash('sha256').update(data).digest('hex'), m.path).toBe(m.sha);
+      }
+      expect(vol.tree.get('/EMPTYDIR')?.type).toBe('dir');
+      expect(vol.tree.get('/lower/notes.txt')?.type).toBe('file'); // 8.3 with NT lower-case flags
+      if (type === 'fat32') expect(vol.info.fsInfoFree).toBe(vol.info.freeClusters);
+    },
+  );
 
   test('a fragmented file reads correctly through streams and random access', async () => {
     const dev = new MemoryDevice(new Uint8Array(gunzipSync(readFileSync(join(FIX, 'mcopy-fat12.img.gz')))));
@@ -56,29 +62,41 @@ describe('reading images made by mkfs.fat + mcopy (fixtures)', () => {
     const parts: Uint8Array[] = [];
     for await (const c of node.content.stream()) parts.push(c);
     expect(Buffer.concat(parts).equals(Buffer.from(whole))).toBe(true);
-    expect(Buffer.from(node.content.readAt!(20_000, 5000)).equals(Buffer.from(whole.subarray(20_000, 25_000)))).toBe(true);
+    expect(Buffer.from(node.content.readAt!(20_000, 5000)).equals(Buffer.from(whole.subarray(20_000, 25_000)))).toBe(
+      true,
+    );
     expect(new TextDecoder().decode(whole).split('\n')[19_999]).toBe('20000');
   });
 });
 
 const noTools = missing({ tools: ['mkfs.fat', 'mcopy'] });
 describe.skipIf(noTools)('reading fresh mkfs.fat + mcopy images', () => {
-  test.each([['12', 3000], ['16', 20000], ['32', 40000]])('FAT%s', async (fat, kib) => {
+  test.each([
+    ['12', 3000],
+    ['16', 20000],
+    ['32', 40000],
+  ])('FAT%s', async (fat, kib) => {
     const t = tmp('fat-live-');
     try {
       const src = join(t.dir, 'src');
       mkdirSync(join(src, 'a/b/c'), { recursive: true });
-      for (let i = 0; i < 120; i++) writeFileSync(join(src, 'a', `Some Long Name ${i}.txt`), `content ${i}\n`.repeat(i));
+      for (let i = 0; i < 120; i++)
+        writeFileSync(join(src, 'a', `Some Long Name ${i}.txt`), `content ${i}\n`.repeat(i));
       writeFileSync(join(src, 'a/b/c/ÄÖÜ äöü.bin'), Buffer.alloc(9000, 7));
       writeFileSync(join(src, 'UPPER.TXT'), 'U');
       writeFileSync(join(src, 'lower.txt'), 'l');
       const img = join(t.dir, 'x.img');
       execFileSync('mkfs.fat', ['-C', '-F', fat, img, String(kib)], { stdio: 'ignore' });
-      execFileSync('mcopy', ['-s', '-i', img, join(src, 'a'), join(src, 'UPPER.TXT'), join(src, 'lower.txt'), '::/'], { env: MTOOLS_ENV, stdio: 'ignore' });
+      execFileSync('mcopy', ['-s', '-i', img, join(src, 'a'), join(src, 'UPPER.TXT'), join(src, 'lower.txt'), '::/'], {
+        env: MTOOLS_ENV,
+        stdio: 'ignore',
+      });
       const vol = openFat(new MemoryDevice(new Uint8Array(readFileSync(img))));
       expect(vol.info.type).toBe(`fat${fat}`);
       await expectSameFiles(vol.tree, treeFromHostDir(src));
-    } finally { t.cleanup(); }
+    } finally {
+      t.cleanup();
+    }
   });
 });
 
@@ -131,7 +149,10 @@ function dirEntryOffset(dev: MemoryDevice, name: string): number {
 
 describe('corrupt images give typed FormatErrors', () => {
   const expectFormat = async (dev: MemoryDevice, code: string | RegExp) => {
-    const err = await openAndReadAll(dev).then(() => undefined, (e) => e);
+    const err = await openAndReadAll(dev).then(
+      () => undefined,
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(FormatError);
     expect(err.code).toMatch(code);
   };
@@ -141,7 +162,8 @@ describe('corrupt images give typed FormatErrors', () => {
     dev.bytes.fill(0, 0, 512);
     await expectFormat(dev, 'E_FORMAT_FAT_MAGIC');
     dev = await smallImage('fat16');
-    dev.bytes[11] = 3; dev.bytes[12] = 0;
+    dev.bytes[11] = 3;
+    dev.bytes[12] = 0;
     await expectFormat(dev, 'E_FORMAT_FAT_BPB');
     dev = await smallImage('fat16');
     dev.bytes[13] = 3;
@@ -163,7 +185,8 @@ describe('corrupt images give typed FormatErrors', () => {
       let first = (e.clusterHi << 16) | e.clusterLo;
       const setFat = (d: MemoryDevice, c: number, v: number) => {
         const o = fatOffset(d) + c * w;
-        if (w === 4) new DataView(d.bytes.buffer).setUint32(o, v, true); else new DataView(d.bytes.buffer).setUint16(o, v, true);
+        if (w === 4) new DataView(d.bytes.buffer).setUint32(o, v, true);
+        else new DataView(d.bytes.buffer).setUint16(o, v, true);
       };
       setFat(dev, first + 1, first);
       await expectFormat(dev, 'E_FORMAT_FAT_LOOP');
@@ -197,7 +220,11 @@ describe('corrupt images give typed FormatErrors', () => {
     const dev = new MemoryDevice(4 << 20);
     await writeFat(t, dev);
     const b = dev.bytes;
-    for (let o = 0; o < b.length; o += 32) if (b[o + 11] === 0x0f) { b[o + 13] ^= 0xff; break; }
+    for (let o = 0; o < b.length; o += 32)
+      if (b[o + 11] === 0x0f) {
+        b[o + 13] ^= 0xff;
+        break;
+      }
     const vol = openFat(dev);
     expect([...vol.tree.root.children.keys()]).toEqual(['ALONGN~1.TXT']);
   });
@@ -206,16 +233,23 @@ describe('corrupt images give typed FormatErrors', () => {
     const base = await smallImage('fat16');
     const base32 = await smallImage('fat32');
     let rnd = 12345;
-    const next = () => { rnd = (rnd * 1103515245 + 12345) >>> 0; return rnd; };
+    const next = () => {
+      rnd = (rnd * 1103515245 + 12345) >>> 0;
+      return rnd;
+    };
     const started = Date.now();
     for (let i = 0; i < 400; i++) {
       const dev = i % 2 ? base32 : base;
       const hot = i % 2 ? 40 * 512 + 64 * 1024 : 64 * 1024; // boot sector, FATs and first directories
       const saved = dev.bytes.slice(0, hot);
       for (let k = 0; k < 1 + (next() % 8); k++) dev.bytes[next() % hot] = next() & 0xff;
-      try { await openAndReadAll(dev); } catch (e) {
-        if (!(e instanceof FormatError)) throw new Error(`iteration ${i}: ${(e as Error).stack}`);
-      } finally { dev.bytes.set(saved, 0); }
+      try {
+        await openAndReadAll(dev);
+      } catch (e) {
+        if (!(e instanceof FormatError)) throw new Error(`iteration ${i}: ${(e as Error).stack}`, { cause: e });
+      } finally {
+        dev.bytes.set(saved, 0);
+      }
     }
     expect(Date.now() - started).toBeLessThan(60_000);
   });

@@ -1,11 +1,25 @@
 import { describe, expect, test } from 'vitest';
 import { layoutProblems } from '../../src/core/binary/struct.js';
-import { BPB, DIRENT, EBPB16, EBPB32, FSINFO, LFN, BOOT_CODE_OFFSET_16, BOOT_CODE_OFFSET_32 } from '../../src/core/fs/fat/structs.js';
+import {
+  BPB,
+  DIRENT,
+  EBPB16,
+  EBPB32,
+  FSINFO,
+  LFN,
+  BOOT_CODE_OFFSET_16,
+  BOOT_CODE_OFFSET_32,
+} from '../../src/core/fs/fat/structs.js';
 import { bootCode, bootJump, NOT_BOOTABLE_MESSAGE } from '../../src/core/fs/fat/bootcode.js';
 
 describe('FAT struct tables', () => {
   test.each([
-    [BPB, 36], [EBPB16, 26], [EBPB32, 54], [FSINFO, 512], [DIRENT, 32], [LFN, 32],
+    [BPB, 36],
+    [EBPB16, 26],
+    [EBPB32, 54],
+    [FSINFO, 512],
+    [DIRENT, 32],
+    [LFN, 32],
   ] as const)('%s has a sound layout and the right size', (s, size) => {
     expect(layoutProblems(s)).toEqual([]);
     expect(s.size).toBe(size);

@@ -13,20 +13,39 @@ import { writeFat, fatMinimumSize, openFat, type FatType } from '../../src/core/
 import { CapacityError, PathError, UsageError } from '../../src/core/errors.js';
 import { foldName } from '../../src/core/fs/fat/names.js';
 import { missing } from '../helpers/prereq.js';
-import { expectFsckClean, expectMtoolsReadBack, expectSameFiles, fsckVerboseText, makeImage, runEnv, tmp } from './helpers.js';
+import {
+  expectFsckClean,
+  expectMtoolsReadBack,
+  expectSameFiles,
+  fsckVerboseText,
+  makeImage,
+  runEnv,
+  tmp,
+} from './helpers.js';
 
 const skip = missing({ tools: ['fsck.fat', 'mcopy', 'mdir'] });
-const TYPES: Array<[FatType, number]> = [['fat12', 4 << 20], ['fat16', 24 << 20], ['fat32', 40 << 20]];
+const TYPES: Array<[FatType, number]> = [
+  ['fat12', 4 << 20],
+  ['fat16', 24 << 20],
+  ['fat32', 40 << 20],
+];
 const EPOCH = 1_700_000_000;
 
 let work: ReturnType<typeof tmp>;
-beforeAll(() => { work = tmp('fat-writer-'); });
+beforeAll(() => {
+  work = tmp('fat-writer-');
+});
 afterAll(() => work.cleanup());
 
 function bytes(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
-  let x = seed * 2654435761 >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b[i] = x & 0xff; }
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
   return b;
 }
 
@@ -82,7 +101,10 @@ describe.skipIf(skip)('writeFat + fsck.fat + mtools', () => {
 
   test.each(TYPES)('%s: same names in different case across directories, deep tree', async (type, size) => {
     const t = new FileTree({ defaultTime: EPOCH });
-    t.addFile('/a/Readme', '1'); t.addFile('/b/README', '2'); t.addFile('/c/readme', '3'); t.addFile('/d/ReadMe.Txt', '4');
+    t.addFile('/a/Readme', '1');
+    t.addFile('/b/README', '2');
+    t.addFile('/c/readme', '3');
+    t.addFile('/d/ReadMe.Txt', '4');
     let p = '';
     for (let i = 0; i < 40; i++) p += `/level ${i}`;
     t.addFile(`${p}/leaf.txt`, 'deep');
@@ -120,7 +142,9 @@ describe.skipIf(skip)('writeFat + fsck.fat + mtools', () => {
     const fat0 = vol.info.reservedSectors * 512;
     expect([...b.subarray(fat0, fat0 + 8)]).toEqual([0xf8, 0xff, 0xff, 0x0f, 0xff, 0xff, 0xff, 0x0f]);
     const fat1 = fat0 + vol.info.fatSectors * 512;
-    expect(Buffer.from(b.subarray(fat0, fat1)).equals(Buffer.from(b.subarray(fat1, fat1 + vol.info.fatSectors * 512)))).toBe(true);
+    expect(
+      Buffer.from(b.subarray(fat0, fat1)).equals(Buffer.from(b.subarray(fat1, fat1 + vol.info.fatSectors * 512))),
+    ).toBe(true);
     expect(new TextDecoder().decode(b.subarray(90, 510))).toContain('This is not a bootable disk');
     expect([b[510], b[511]]).toEqual([0x55, 0xaa]);
     const v = fsckVerboseText(img);
@@ -176,32 +200,42 @@ describe.skipIf(skip)('writeFat + fsck.fat + mtools', () => {
   });
 
   test('property: random trees are fsck-clean and read back identically (mtools and our reader)', async () => {
-    const nameChars = fc.constantFrom(...'aAbBzZ09 _-.~!#$%&()+,;=[]@^{}\'éÜß日本😀'.split(/(?:)/u));
-    const name = fc.array(nameChars, { minLength: 1, maxLength: 30 }).map((a) => a.join(''))
+    const nameChars = fc.constantFrom(..."aAbBzZ09 _-.~!#$%&()+,;=[]@^{}'éÜß日本😀".split(/(?:)/u));
+    const name = fc
+      .array(nameChars, { minLength: 1, maxLength: 30 })
+      .map((a) => a.join(''))
       .filter((n) => n !== '.' && n !== '..' && !n.endsWith('.') && !n.endsWith(' ') && n.length <= 255);
     type Spec = { [name: string]: Spec | number };
-    const dirSpec: fc.Memo<Spec> = fc.memo((depth) => fc.dictionary(name, depth <= 1 ? fc.nat(3000) : fc.oneof(fc.nat(3000), dirSpec(depth - 1)), { maxKeys: 8 }));
+    const dirSpec: fc.Memo<Spec> = fc.memo((depth) =>
+      fc.dictionary(name, depth <= 1 ? fc.nat(3000) : fc.oneof(fc.nat(3000), dirSpec(depth - 1)), { maxKeys: 8 }),
+    );
     let run = 0;
-    await fc.assert(fc.asyncProperty(dirSpec(3), fc.constantFrom<FatType>('fat12', 'fat16', 'fat32'), async (spec, type) => {
-      const t = new FileTree({ defaultTime: EPOCH });
-      let seed = 0;
-      const build = (s: Spec, path: string) => {
-        const seen = new Set<string>();
-        for (const [n, v] of Object.entries(s)) {
-          if (seen.has(foldName(n))) continue; // FAT is case-insensitive: one of a pair only
-          seen.add(foldName(n));
-          const p = `${path}/${n}`;
-          if (typeof v === 'number') t.addFile(p, bytes(v, ++seed));
-          else { t.mkdir(p); build(v, p); }
-        }
-      };
-      build(spec, '');
-      const img = join(work.dir, `prop-${run++ % 4}.img`);
-      const { dev } = await makeImage(t, img, TYPES.find((x) => x[0] === type)![1], { type });
-      expectFsckClean(img);
-      await expectMtoolsReadBack(img, t);
-      await expectSameFiles(openFat(dev).tree, t);
-    }), { numRuns: Number(process.env.FAT_PROPERTY_RUNS ?? 30), seed: Number(process.env.FAT_PROPERTY_SEED ?? 42) });
+    await fc.assert(
+      fc.asyncProperty(dirSpec(3), fc.constantFrom<FatType>('fat12', 'fat16', 'fat32'), async (spec, type) => {
+        const t = new FileTree({ defaultTime: EPOCH });
+        let seed = 0;
+        const build = (s: Spec, path: string) => {
+          const seen = new Set<string>();
+          for (const [n, v] of Object.entries(s)) {
+            if (seen.has(foldName(n))) continue; // FAT is case-insensitive: one of a pair only
+            seen.add(foldName(n));
+            const p = `${path}/${n}`;
+            if (typeof v === 'number') t.addFile(p, bytes(v, ++seed));
+            else {
+              t.mkdir(p);
+              build(v, p);
+            }
+          }
+        };
+        build(spec, '');
+        const img = join(work.dir, `prop-${run++ % 4}.img`);
+        const { dev } = await makeImage(t, img, TYPES.find((x) => x[0] === type)![1], { type });
+        expectFsckClean(img);
+        await expectMtoolsReadBack(img, t);
+        await expectSameFiles(openFat(dev).tree, t);
+      }),
+      { numRuns: Number(process.env.FAT_PROPERTY_RUNS ?? 30), seed: Number(process.env.FAT_PROPERTY_SEED ?? 42) },
+    );
   });
 });
 
@@ -220,7 +254,10 @@ describe('entries FAT cannot hold', () => {
     const dev = new MemoryDevice(4 << 20);
     const s = await writeFat(t, dev, { warn: (m) => warnings.push(m) });
     const tree = openFat(dev).tree;
-    const text = async (p: string) => { const n = tree.get(p); return n?.type === 'file' ? new TextDecoder().decode(n.content.readAt!(0, 100)) : n?.type; };
+    const text = async (p: string) => {
+      const n = tree.get(p);
+      return n?.type === 'file' ? new TextDecoder().decode(n.content.readAt!(0, 100)) : n?.type;
+    };
     expect(await text('/etc/alias.conf')).toBe('conf');
     expect(await text('/abs')).toBe('conf');
     expect(await text('/chain')).toBe('conf');
@@ -260,7 +297,11 @@ describe('entries FAT cannot hold', () => {
     expect(warnings.join('\n')).toMatch(/\/dev\/null: character device cannot be stored on FAT/);
     const tree = openFat(dev).tree;
     expect(tree.get('/a')).not.toBe(tree.get('/b'));
-    expect(new TextDecoder().decode((tree.get('/b') as { content: { readAt(a: number, b: number): Uint8Array } }).content.readAt(0, 10))).toBe('shared');
+    expect(
+      new TextDecoder().decode(
+        (tree.get('/b') as { content: { readAt(a: number, b: number): Uint8Array } }).content.readAt(0, 10),
+      ),
+    ).toBe('shared');
     expect(tree.get('/dev')?.type).toBe('dir');
   });
 
@@ -283,7 +324,12 @@ describe('entries FAT cannot hold', () => {
 
   test('files of 4 GiB or more are a CapacityError; too small volumes say how much is needed', async () => {
     const t = new FileTree();
-    t.addFile('/huge', streamContent(2 ** 32, async function* () { /* never read */ }));
+    t.addFile(
+      '/huge',
+      streamContent(2 ** 32, async function* () {
+        /* never read */
+      }),
+    );
     const err = await writeFat(t, new MemoryDevice(4 << 20)).catch((e) => e);
     expect(err).toBeInstanceOf(CapacityError);
     expect(err.message).toMatch(/\/huge is 4294967296 bytes; FAT files hold at most 4 GiB - 1/);
@@ -292,8 +338,12 @@ describe('entries FAT cannot hold', () => {
     const err2 = await writeFat(t2, new MemoryDevice(1 << 20)).catch((e) => e);
     expect(err2).toBeInstanceOf(CapacityError);
     expect(err2.message).toMatch(/needs \d+ clusters.*use at least \d+ bytes/);
-    await expect(writeFat(new FileTree(), new MemoryDevice(8 << 20), { type: 'fat32' })).rejects.toThrow(/cannot hold FAT32/);
-    await expect(writeFat(new FileTree(), new MemoryDevice(8 << 20), { label: 'way too long label' })).rejects.toThrow(UsageError);
+    await expect(writeFat(new FileTree(), new MemoryDevice(8 << 20), { type: 'fat32' })).rejects.toThrow(
+      /cannot hold FAT32/,
+    );
+    await expect(writeFat(new FileTree(), new MemoryDevice(8 << 20), { label: 'way too long label' })).rejects.toThrow(
+      UsageError,
+    );
   });
 
   test('a directory needing more than 65520 entries is a CapacityError naming it', async () => {
@@ -307,68 +357,90 @@ describe('entries FAT cannot hold', () => {
 
   test('content whose stream disagrees with its size fails', async () => {
     const t = new FileTree();
-    t.addFile('/liar', streamContent(2 << 20, async function* () { yield new Uint8Array(100); }));
+    t.addFile(
+      '/liar',
+      streamContent(2 << 20, async function* () {
+        yield new Uint8Array(100);
+      }),
+    );
     await expect(writeFat(t, new MemoryDevice(8 << 20))).rejects.toThrow(/liar.*declared/);
   });
 });
 
 describe('fatMinimumSize', () => {
-  test.each([undefined, 'fat12', 'fat16', 'fat32'] as const)('type %s: the minimum size fits, with headroom', async (type) => {
-    const t = sampleTree();
-    const size = fatMinimumSize(t, { type });
-    const s = await writeFat(t, new MemoryDevice(size), { type });
-    if (type) expect(s.type).toBe(type);
-    expect(s.freeClusters * s.clusterSize).toBeGreaterThanOrEqual(s.bytes * 0.1 - s.clusterSize);
-    if (type === 'fat32') expect(s.clusters).toBeGreaterThanOrEqual(65525);
-    if (type === 'fat12') expect(size).toBeLessThan(2 << 20);
-  });
+  test.each([undefined, 'fat12', 'fat16', 'fat32'] as const)(
+    'type %s: the minimum size fits, with headroom',
+    async (type) => {
+      const t = sampleTree();
+      const size = fatMinimumSize(t, { type });
+      const s = await writeFat(t, new MemoryDevice(size), { type });
+      if (type) expect(s.type).toBe(type);
+      expect(s.freeClusters * s.clusterSize).toBeGreaterThanOrEqual(s.bytes * 0.1 - s.clusterSize);
+      if (type === 'fat32') expect(s.clusters).toBeGreaterThanOrEqual(65525);
+      if (type === 'fat12') expect(size).toBeLessThan(2 << 20);
+    },
+  );
 });
 
 describe('fatMinimumSize is tight', () => {
-  test.each(['fat12', 'fat16', 'fat32'] as const)('%s with headroom 0: fits, and one step smaller does not', async (type) => {
-    const t = new FileTree();
-    for (let i = 0; i < 40; i++) t.addFile(`/f${i}.bin`, new Uint8Array(type === 'fat32' ? 200_000 + i : 30_000 + i));
-    const size = fatMinimumSize(t, { type, headroom: 0 });
-    await writeFat(t, new MemoryDevice(size), { type });
-    const step = size > 8 << 20 ? 1 << 20 : 64 << 10;
-    await expect(writeFat(t, new MemoryDevice(size - step), { type })).rejects.toThrow(CapacityError);
-  });
+  test.each(['fat12', 'fat16', 'fat32'] as const)(
+    '%s with headroom 0: fits, and one step smaller does not',
+    async (type) => {
+      const t = new FileTree();
+      for (let i = 0; i < 40; i++) t.addFile(`/f${i}.bin`, new Uint8Array(type === 'fat32' ? 200_000 + i : 30_000 + i));
+      const size = fatMinimumSize(t, { type, headroom: 0 });
+      await writeFat(t, new MemoryDevice(size), { type });
+      const step = size > 8 << 20 ? 1 << 20 : 64 << 10;
+      await expect(writeFat(t, new MemoryDevice(size - step), { type })).rejects.toThrow(CapacityError);
+    },
+  );
 });
 
 describe.skipIf(skip || !process.env.TINYIMAGE_BENCH_TREE)('bench tree (TINYIMAGE_BENCH_TREE=/work/bench-tree)', () => {
   // FAT12 holds at most 4084 clusters: a subdirectory of the tree stands in for it.
-  test.each([['fat32', ''], ['fat16', ''], ['fat12', '/dir32']] as const)('%s image of the benchmark tree%s is fsck-clean and mcopy reads it back', async (type, sub) => {
-    const { treeFromHostDir } = await import('../../src/node/host/tree.js');
-    const { FileDevice } = await import('../../src/node/io/file.js');
-    const src = process.env.TINYIMAGE_BENCH_TREE! + sub;
-    const t = treeFromHostDir(src);
-    const warnings: string[] = [];
-    const size = fatMinimumSize(t, { type });
-    const img = join(work.dir, `bench-${type}.img`);
-    const dev = FileDevice.create(img, size);
-    const s = await writeFat(t, dev, { type, warn: (m) => warnings.push(m) });
-    dev.close();
-    expect(s.type).toBe(type);
-    expect(s.files).toBeGreaterThan(1000);
-    expectFsckClean(img);
-    // mcopy everything out and compare against what the FAT image holds (our reader)
-    const ro = FileDevice.open(img);
-    const vol = openFat(ro);
-    await expectMtoolsReadBack(img, vol.tree);
-    // every regular file of the host tree is in the image with the same bytes
-    let checked = 0;
-    for (const e of t.walk()) {
-      if (e.node.type !== 'file') continue;
-      const got = vol.tree.get(e.path);
-      expect(got?.type, e.path).toBe('file');
-      if (got?.type !== 'file') continue;
-      expect(got.content.size, e.path).toBe(e.node.content.size);
-      if (checked++ % 10 === 0) expect(Buffer.from(await readContent(got.content)).equals(readFileSync(join(src, e.path))), e.path).toBe(true);
-    }
-    expect(checked).toBeGreaterThan(1000);
-    ro.close();
-    rmSync(img, { force: true });
-  }, 1_800_000);
+  test.each([
+    ['fat32', ''],
+    ['fat16', ''],
+    ['fat12', '/dir32'],
+  ] as const)(
+    '%s image of the benchmark tree%s is fsck-clean and mcopy reads it back',
+    async (type, sub) => {
+      const { treeFromHostDir } = await import('../../src/node/host/tree.js');
+      const { FileDevice } = await import('../../src/node/io/file.js');
+      const src = process.env.TINYIMAGE_BENCH_TREE! + sub;
+      const t = treeFromHostDir(src);
+      const warnings: string[] = [];
+      const size = fatMinimumSize(t, { type });
+      const img = join(work.dir, `bench-${type}.img`);
+      const dev = FileDevice.create(img, size);
+      const s = await writeFat(t, dev, { type, warn: (m) => warnings.push(m) });
+      dev.close();
+      expect(s.type).toBe(type);
+      expect(s.files).toBeGreaterThan(1000);
+      expectFsckClean(img);
+      // mcopy everything out and compare against what the FAT image holds (our reader)
+      const ro = FileDevice.open(img);
+      const vol = openFat(ro);
+      await expectMtoolsReadBack(img, vol.tree);
+      // every regular file of the host tree is in the image with the same bytes
+      let checked = 0;
+      for (const e of t.walk()) {
+        if (e.node.type !== 'file') continue;
+        const got = vol.tree.get(e.path);
+        expect(got?.type, e.path).toBe('file');
+        if (got?.type !== 'file') continue;
+        expect(got.content.size, e.path).toBe(e.node.content.size);
+        if (checked++ % 10 === 0)
+          expect(Buffer.from(await readContent(got.content)).equals(readFileSync(join(src, e.path))), e.path).toBe(
+            true,
+          );
+      }
+      expect(checked).toBeGreaterThan(1000);
+      ro.close();
+      rmSync(img, { force: true });
+    },
+    1_800_000,
+  );
 });
 
 describe('symlinked directories', () => {
@@ -382,7 +454,8 @@ describe('symlinked directories', () => {
     const s = await writeFat(t, dev);
     expect(s.files).toBe(4);
     const tree = openFat(dev).tree;
-    for (const p of ['/lib/x/data.bin', '/a/x/data.bin', '/usr/lib/x/data.bin', '/usr/lib64/x/data.bin']) expect(tree.get(p)?.type, p).toBe('file');
+    for (const p of ['/lib/x/data.bin', '/a/x/data.bin', '/usr/lib/x/data.bin', '/usr/lib64/x/data.bin'])
+      expect(tree.get(p)?.type, p).toBe('file');
     if (!skip) {
       const img = join(work.dir, 'links.img');
       writeFileSync(img, dev.bytes);

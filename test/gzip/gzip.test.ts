@@ -22,17 +22,24 @@ function sample(): Uint8Array {
       if (!statSync(p).isFile()) continue;
       const b = readFileSync(p);
       const take = b.subarray(0, (6 << 20) - n);
-      parts.push(take); n += take.length;
-    } catch { /* unreadable: skip */ }
+      parts.push(take);
+      n += take.length;
+    } catch {
+      /* unreadable: skip */
+    }
   }
-  parts.push(Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} mount proc sysfs ${i * 7919 % 1000}\n`).join('')));
+  parts.push(
+    Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} mount proc sysfs ${(i * 7919) % 1000}\n`).join('')),
+  );
   return Buffer.concat(parts);
 }
 
 const data = sample();
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
+  return (
+    Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
+  );
 }
 
 describe('gzipChunks', () => {
@@ -50,7 +57,9 @@ describe('gzipChunks', () => {
         expect(r.code).toBe(0);
         // one member: gzip -l reports the full uncompressed size (mod 2^32)
         expect(run('gzip', ['-l', join(dir, 'x.gz')]).stdout).toContain(String(data.length));
-      } finally { rmSync(dir, { recursive: true, force: true }); }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 
@@ -58,7 +67,9 @@ describe('gzipChunks', () => {
     const one = await gzipBytes(data, { threads: 1 });
     const two = await gzipBytes(data, { threads: 2 });
     const four = await gzipBytes(data, { threads: 4 });
-    const chunks = (async function* () { for (let i = 0; i < data.length; i += 77_777) yield data.subarray(i, i + 77_777); })();
+    const chunks = (async function* () {
+      for (let i = 0; i < data.length; i += 77_777) yield data.subarray(i, i + 77_777);
+    })();
     const chunked = await concatChunks(gzipChunks(chunks, { threads: 2 }));
     expect(same(one, two)).toBe(true);
     expect(same(one, four)).toBe(true);
@@ -74,7 +85,9 @@ describe('gzipChunks', () => {
       expect(ours.length / ref.length).toBeLessThanOrEqual(1.02);
       const small = await gzipBytes(data, { blockSize: 128 * 1024 });
       expect(small.length / ref.length).toBeLessThanOrEqual(1.02);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('incompressible blocks are stored; random-looking data with short repeats still compresses', async () => {
@@ -98,7 +111,9 @@ describe('gzipChunks', () => {
 
   test('small text files between random ones are still compressed (the cpio of a rootfs with packed blobs)', async () => {
     const { randomBytes } = await import('node:crypto');
-    const text = Buffer.from(Array.from({ length: 400 }, (_, i) => `ttyS0::respawn:/sbin/getty -L 115200 ttyS${i % 4} vt100\n`).join(''));
+    const text = Buffer.from(
+      Array.from({ length: 400 }, (_, i) => `ttyS0::respawn:/sbin/getty -L 115200 ttyS${i % 4} vt100\n`).join(''),
+    );
     const parts: Buffer[] = [];
     let randomTotal = 0;
     for (let i = 0; i < 96; i++) {
@@ -115,15 +130,18 @@ describe('gzipChunks', () => {
     expect(gz.length).toBeLessThan(randomTotal + (mixed.length - randomTotal) * 0.5);
   });
 
-  test.each([16384, 65535, 65536, 131070, 131071, 1 << 20, (1 << 20) + 5])('random data of %i bytes, alone and after text, ends in valid stored blocks', async (n) => {
-    const { randomBytes } = await import('node:crypto');
-    const r = randomBytes(n);
-    for (const d of [r, Buffer.concat([data.subarray(0, 100_000), r])]) {
-      const gz = await gzipBytes(d);
-      expect(same(gunzipSync(gz), d)).toBe(true);
-      expect(same(ungzip(gz), d)).toBe(true);
-    }
-  });
+  test.each([16384, 65535, 65536, 131070, 131071, 1 << 20, (1 << 20) + 5])(
+    'random data of %i bytes, alone and after text, ends in valid stored blocks',
+    async (n) => {
+      const { randomBytes } = await import('node:crypto');
+      const r = randomBytes(n);
+      for (const d of [r, Buffer.concat([data.subarray(0, 100_000), r])]) {
+        const gz = await gzipBytes(d);
+        expect(same(gunzipSync(gz), d)).toBe(true);
+        expect(same(ungzip(gz), d)).toBe(true);
+      }
+    },
+  );
 
   test.each([0, 1, 65535, 1 << 20, (1 << 20) + 1, 3 << 20])('edge size %i round-trips', async (n) => {
     const d = data.subarray(0, n);
@@ -133,7 +151,8 @@ describe('gzipChunks', () => {
   });
 
   test('levels 1 and 9 work; bad options are usage errors', async () => {
-    for (const level of [1, 9]) expect(same(ungzip(await gzipBytes(data.subarray(0, 300_000), { level })), data.subarray(0, 300_000))).toBe(true);
+    for (const level of [1, 9])
+      expect(same(ungzip(await gzipBytes(data.subarray(0, 300_000), { level })), data.subarray(0, 300_000))).toBe(true);
     await expect(gzipBytes(data, { level: 11 })).rejects.toMatchObject({ code: 'E_USAGE_GZIP_LEVEL' });
     await expect(gzipBytes(data, { threads: 0 })).rejects.toMatchObject({ code: 'E_USAGE_GZIP_THREADS' });
   });
@@ -144,7 +163,18 @@ describe('gunzipChunks', () => {
     const a = await gzipBytes(data.subarray(0, 1000));
     const b = await gzipBytes(data.subarray(1000, 5000));
     const joined = Buffer.concat([a, b, Buffer.alloc(512)]);
-    expect(same(await concatChunks(gunzipChunks((async function* () { for (let i = 0; i < joined.length; i += 7) yield joined.subarray(i, i + 7); })())), data.subarray(0, 5000))).toBe(true);
+    expect(
+      same(
+        await concatChunks(
+          gunzipChunks(
+            (async function* () {
+              for (let i = 0; i < joined.length; i += 7) yield joined.subarray(i, i + 7);
+            })(),
+          ),
+        ),
+        data.subarray(0, 5000),
+      ),
+    ).toBe(true);
   });
 
   test('corrupt and truncated input throw FormatError E_FORMAT_GZIP', async () => {
@@ -159,14 +189,22 @@ describe('gunzipChunks', () => {
   });
 
   test('every padding length, chunk size and member count (fflate path, CRC checked per member)', async () => {
-    const parts = [data.subarray(0, 70_000), data.subarray(70_000, 70_000), data.subarray(70_000, 70_100), data.subarray(200_000, 260_000), new Uint8Array(0)];
+    const parts = [
+      data.subarray(0, 70_000),
+      data.subarray(70_000, 70_000),
+      data.subarray(70_000, 70_100),
+      data.subarray(200_000, 260_000),
+      new Uint8Array(0),
+    ];
     const members = await Promise.all(parts.map((p, i) => (i % 2 ? gzipBytes(p) : concatChunks(fflateGzip([p])))));
     const want = Buffer.concat(parts);
     for (const pad of [0, 1, 2, 3, 4, 7, 8, 9, 4096, 200_000]) {
       for (const step of [1 << 20, 4093, 3]) {
         if (step === 3 && pad > 9) continue;
         const joined = Buffer.concat([...members, Buffer.alloc(pad)]);
-        const chunks = (function* () { for (let i = 0; i < joined.length; i += step) yield joined.subarray(i, i + step); })();
+        const chunks = (function* () {
+          for (let i = 0; i < joined.length; i += step) yield joined.subarray(i, i + step);
+        })();
         expect(same(await concatChunks(gunzipChunks(chunks)), want), `pad ${pad} step ${step}`).toBe(true);
       }
     }

@@ -28,7 +28,9 @@ const DEFAULT_ALPHABET = ['a', 'b', 'Z', '0', 'é', '日', '-', '_', ' ', '😀'
 
 export function nameArb(o: TreeArbOptions = {}) {
   const reserved = new Set(['.', '..', ...(o.reserved ?? ['lost+found'])]);
-  return fc.string({ unit: fc.constantFrom(...(o.alphabet ?? DEFAULT_ALPHABET)), minLength: 1, maxLength: 40 }).filter((s) => !reserved.has(s));
+  return fc
+    .string({ unit: fc.constantFrom(...(o.alphabet ?? DEFAULT_ALPHABET)), minLength: 1, maxLength: 40 })
+    .filter((s) => !reserved.has(s));
 }
 
 export function dataArb(maxSize = 40000) {
@@ -46,7 +48,10 @@ export function dataArb(maxSize = 40000) {
 export function treeArb(o: TreeArbOptions = {}) {
   const name = nameArb(o);
   const path = fc.array(name, { minLength: 1, maxLength: o.maxDepth ?? 4 }).map((p) => '/' + p.join('/'));
-  const time = fc.record({ sec: fc.integer({ min: o.minTime ?? -(2 ** 31), max: o.maxTime ?? 2 ** 33 }), nsec: fc.integer({ min: 0, max: 999999999 }) });
+  const time = fc.record({
+    sec: fc.integer({ min: o.minTime ?? -(2 ** 31), max: o.maxTime ?? 2 ** 33 }),
+    nsec: fc.integer({ min: 0, max: 999999999 }),
+  });
   const xattrNames = o.xattrNames ?? ['user.a', 'user.bb', 'security.selinux', 'trusted.x', 'security.capability'];
   const meta = fc.record({
     mode: fc.integer({ min: 0, max: 0o7777 }),
@@ -57,12 +62,28 @@ export function treeArb(o: TreeArbOptions = {}) {
       ? fc.option(fc.dictionary(fc.constantFrom(...xattrNames), fc.uint8Array({ maxLength: 120 })), { nil: undefined })
       : fc.constant(undefined),
   });
-  const target = fc.oneof(name, fc.string({ minLength: 60, maxLength: 300 }).filter((s) => s.length > 0 && !s.includes('\0')));
+  const target = fc.oneof(
+    name,
+    fc.string({ minLength: 60, maxLength: 300 }).filter((s) => s.length > 0 && !s.includes('\0')),
+  );
   const all = {
-    file: { weight: 4, arbitrary: fc.record({ kind: fc.constant('file' as const), path, meta, data: dataArb(o.maxFileSize) }) },
+    file: {
+      weight: 4,
+      arbitrary: fc.record({ kind: fc.constant('file' as const), path, meta, data: dataArb(o.maxFileSize) }),
+    },
     dir: { weight: 2, arbitrary: fc.record({ kind: fc.constant('dir' as const), path, meta }) },
     symlink: { weight: 1, arbitrary: fc.record({ kind: fc.constant('symlink' as const), path, meta, target }) },
-    dev: { weight: 1, arbitrary: fc.record({ kind: fc.constant('dev' as const), path, meta, block: fc.boolean(), major: fc.nat({ max: 0xfff }), minor: fc.nat({ max: 0xfffff }) }) },
+    dev: {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('dev' as const),
+        path,
+        meta,
+        block: fc.boolean(),
+        major: fc.nat({ max: 0xfff }),
+        minor: fc.nat({ max: 0xfffff }),
+      }),
+    },
     fifo: { weight: 1, arbitrary: fc.record({ kind: fc.constant('fifo' as const), path, meta }) },
     socket: { weight: 1, arbitrary: fc.record({ kind: fc.constant('socket' as const), path, meta }) },
     link: { weight: 1, arbitrary: fc.record({ kind: fc.constant('link' as const), path, to: fc.nat() }) },
@@ -75,12 +96,24 @@ export function treeArb(o: TreeArbOptions = {}) {
     for (const x of ops) {
       try {
         switch (x.kind) {
-          case 'file': tree.addFile(x.path, x.data, x.meta); break;
-          case 'dir': tree.mkdir(x.path, x.meta); break;
-          case 'symlink': tree.addSymlink(x.path, x.target, x.meta); break;
-          case 'dev': tree.addDevice(x.path, x.block ? 'block' : 'char', x.major, x.minor, x.meta); break;
-          case 'fifo': tree.addFifo(x.path, x.meta); break;
-          case 'socket': tree.addSocket(x.path, x.meta); break;
+          case 'file':
+            tree.addFile(x.path, x.data, x.meta);
+            break;
+          case 'dir':
+            tree.mkdir(x.path, x.meta);
+            break;
+          case 'symlink':
+            tree.addSymlink(x.path, x.target, x.meta);
+            break;
+          case 'dev':
+            tree.addDevice(x.path, x.block ? 'block' : 'char', x.major, x.minor, x.meta);
+            break;
+          case 'fifo':
+            tree.addFifo(x.path, x.meta);
+            break;
+          case 'socket':
+            tree.addSocket(x.path, x.meta);
+            break;
           case 'link': {
             const nonDirs = made.filter((p) => tree.get(p) && tree.get(p)!.type !== 'dir');
             if (!nonDirs.length) continue;

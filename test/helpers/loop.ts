@@ -41,7 +41,7 @@ function sh(cmd: string, args: string[]): string {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { status?: number; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed (${err.status}): ${err.stderr ?? ''}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed (${err.status}): ${err.stderr ?? ''}`, { cause: e });
   }
 }
 
@@ -57,7 +57,11 @@ export interface Loop {
  * `partitions` is set), run `fn` (it may be async), and detach whatever
  * happens.
  */
-export async function withLoop<T>(image: string, fn: (loop: Loop) => Promise<T> | T, opts: { partitions?: boolean } = {}): Promise<T> {
+export async function withLoop<T>(
+  image: string,
+  fn: (loop: Loop) => Promise<T> | T,
+  opts: { partitions?: boolean } = {},
+): Promise<T> {
   const disk = sh('losetup', ['--show', '-f', '-r', image]).trim();
   const nodes = mkdtempSync(join(tmpdir(), 'tinyimage-loop-'));
   try {
@@ -67,9 +71,16 @@ export async function withLoop<T>(image: string, fn: (loop: Loop) => Promise<T> 
       // detached, so drop any left from an earlier user first. (partx -u would
       // do both, but util-linux 2.38's skips the last logical partition.) A
       // device another test just let go of can still be busy for a moment.
-      try { sh('partx', ['-d', disk]); } catch { /* there were none */ }
+      try {
+        sh('partx', ['-d', disk]);
+      } catch {
+        /* there were none */
+      }
       for (let attempt = 1; ; attempt++) {
-        try { sh('partx', ['-a', disk]); break; } catch (e) {
+        try {
+          sh('partx', ['-a', disk]);
+          break;
+        } catch (e) {
           if (attempt === 5) throw e;
           await delay(200 * attempt);
         }
@@ -79,7 +90,9 @@ export async function withLoop<T>(image: string, fn: (loop: Loop) => Promise<T> 
       for (const entry of readdirSync(sys)) {
         const m = new RegExp(`^${name}p(\\d+)$`).exec(entry);
         if (!m) continue;
-        const [major, minor] = readFileSync(join(sys, entry, 'dev'), 'utf8').trim().split(':');
+        const [major, minor] = readFileSync(join(sys, entry, 'dev'), 'utf8')
+          .trim()
+          .split(':');
         const node = join(nodes, `p${m[1]}`);
         sh('mknod', [node, 'b', major!, minor!]);
         partitions.set(Number(m[1]), node);
@@ -88,7 +101,12 @@ export async function withLoop<T>(image: string, fn: (loop: Loop) => Promise<T> 
     return await fn({ disk, partitions });
   } finally {
     rmSync(nodes, { recursive: true, force: true });
-    if (opts.partitions) try { sh('partx', ['-d', disk]); } catch { /* losetup -d drops them too */ }
+    if (opts.partitions)
+      try {
+        sh('partx', ['-d', disk]);
+      } catch {
+        /* losetup -d drops them too */
+      }
     sh('losetup', ['-d', disk]);
   }
 }
@@ -105,7 +123,11 @@ export async function withMount<T>(device: string, type: string, fn: (dir: strin
   try {
     return await fn(mnt);
   } finally {
-    try { sh('umount', [mnt]); } catch { sh('umount', ['-l', mnt]); }
+    try {
+      sh('umount', [mnt]);
+    } catch {
+      sh('umount', ['-l', mnt]);
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -25,7 +25,10 @@ export function have(cmd: string): boolean {
  * missing prerequisite throws (the test file fails loudly).
  */
 export function missing(opts: { tools?: string[]; files?: string[] }): string | undefined {
-  const gone = [...(opts.tools ?? []).filter((t) => !have(t)).map((t) => `tool ${t}`), ...(opts.files ?? []).filter((f) => !existsSync(f)).map((f) => `file ${f}`)];
+  const gone = [
+    ...(opts.tools ?? []).filter((t) => !have(t)).map((t) => `tool ${t}`),
+    ...(opts.files ?? []).filter((f) => !existsSync(f)).map((f) => `file ${f}`),
+  ];
   if (gone.length === 0) return undefined;
   const reason = `missing ${gone.join(', ')}`;
   if (IN_CI) throw new Error(`CI prerequisite ${reason} (.ci/run should install/fetch it)`);
@@ -40,9 +43,19 @@ export function debianKernel(): { vmlinuz: string; modules: string; version: str
   return { vmlinuz: join(dir, 'vmlinuz'), modules: join(dir, 'lib/modules', version), version };
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string | Uint8Array; cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string | Uint8Array; cwd?: string } = {},
+): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(cmd, args, { encoding: 'utf8', input: opts.input, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 1 << 28 });
+    const stdout = execFileSync(cmd, args, {
+      encoding: 'utf8',
+      input: opts.input,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 1 << 28,
+    });
     return { code: 0, stdout, stderr: '' };
   } catch (e) {
     const err = e as { status?: number; stdout?: string; stderr?: string };

@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+  readdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,13 +29,20 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function sink() {
   let text = '';
-  const stream = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
   return { stream, text: () => text };
 }
 
 describe.skipIf(skip)('tiny initramfs', () => {
   const busybox = new Uint8Array(readFileSync(BUSYBOX));
-  const applets = execFileSync(BUSYBOX, ['--list-full'], { encoding: 'utf8' }).split('\n').filter((l) => l && l !== 'bin/busybox');
+  const applets = execFileSync(BUSYBOX, ['--list-full'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l && l !== 'bin/busybox');
 
   it('GNU cpio lists the skeleton, device nodes, /init and one symlink per applet', async () => {
     const gz = await concatChunks(initramfsChunks(tinyInitramfsTree({ busybox, epoch: 1_700_000_000 })));
@@ -35,18 +52,23 @@ describe.skipIf(skip)('tiny initramfs', () => {
     const raw = execFileSync('gzip', ['-dc', file], { maxBuffer: 1 << 26 });
     const listing = execFileSync('cpio', ['-itv', '--quiet'], { input: raw, encoding: 'utf8' });
     const lines = listing.split('\n').filter(Boolean);
-    const byName = new Map(lines.map((l) => {
-      const name = l.replace(/^.*? \d{4} /, '').replace(/^.*?\d\d:\d\d /, '');
-      return [name.split(' -> ')[0]!, l] as const;
-    }));
-    const expectLine = (name: string, re: RegExp) => { expect(byName.get(name), name).toMatch(re); };
+    const byName = new Map(
+      lines.map((l) => {
+        const name = l.replace(/^.*? \d{4} /, '').replace(/^.*?\d\d:\d\d /, '');
+        return [name.split(' -> ')[0]!, l] as const;
+      }),
+    );
+    const expectLine = (name: string, re: RegExp) => {
+      expect(byName.get(name), name).toMatch(re);
+    };
     expectLine('init', /^-rwxr-xr-x\s+1 root\s+root\s+\d+/);
     expectLine('dev/console', /^crw-------\s+1 root\s+root\s+5,\s+1 /);
     expectLine('dev/null', /^crw-rw-rw-\s+1 root\s+root\s+1,\s+3 /);
     expectLine('tmp', /^drwxrwxrwt /);
     expectLine('root', /^drwx------ /);
     expectLine('bin/busybox', new RegExp(`^-rwxr-xr-x\\s+1 root\\s+root\\s+${busybox.length} `));
-    for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'var', 'usr/bin', 'usr/sbin']) expectLine(d, /^d/);
+    for (const d of ['bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'var', 'usr/bin', 'usr/sbin'])
+      expectLine(d, /^d/);
     for (const a of applets) expectLine(a, /^lrwxrwxrwx\s+1 root\s+root\s+12 .* -> \/bin\/busybox$/);
     // Nothing else besides the skeleton, nodes, /init, busybox and the links.
     expect(lines.length).toBe(1 /* . */ + 13 /* dirs */ + 2 + 1 + 1 + applets.length);
@@ -69,7 +91,13 @@ describe.skipIf(skip)('tiny initramfs', () => {
       expect(c.rdev).toBe((5 << 8) | 1);
     }
     const back = await readCpioTree(raw);
-    const kinds = (t: FileTree) => [...t.walk()].map((e) => `${e.path} ${e.node.type} ${e.node.mode.toString(8)} ${e.node.uid}:${e.node.gid} ${e.node.mtime.sec}` + (e.node.type === 'symlink' ? ` ${e.node.target}` : '') + (e.node.type === 'chardev' ? ` ${e.node.major},${e.node.minor}` : ''));
+    const kinds = (t: FileTree) =>
+      [...t.walk()].map(
+        (e) =>
+          `${e.path} ${e.node.type} ${e.node.mode.toString(8)} ${e.node.uid}:${e.node.gid} ${e.node.mtime.sec}` +
+          (e.node.type === 'symlink' ? ` ${e.node.target}` : '') +
+          (e.node.type === 'chardev' ? ` ${e.node.major},${e.node.minor}` : ''),
+      );
     expect(kinds(back)).toEqual(kinds(tree));
     const init = back.get('/init');
     expect(init?.type === 'file' && new TextDecoder().decode(await readContent(init.content))).toBe(DEFAULT_INIT);
@@ -96,7 +124,9 @@ describe.skipIf(skip)('tiny initramfs', () => {
     add.mkdir('/tmp', { mode: 0o700 }); // existing directories keep their metadata
     const t = tinyInitramfsTree({ busybox, init: '#!/bin/sh\necho custom\n', add, epoch: 42 });
     const init = t.get('/init');
-    expect(init?.type === 'file' && new TextDecoder().decode(await readContent(init.content))).toBe('#!/bin/sh\necho custom\n');
+    expect(init?.type === 'file' && new TextDecoder().decode(await readContent(init.content))).toBe(
+      '#!/bin/sh\necho custom\n',
+    );
     expect(t.get('/bin/ls')?.type).toBe('file');
     expect(t.get('/tmp')?.mode).toBe(0o1777);
     expect(t.get('/etc/motd')).toBe(t.get('/etc/motd2'));
@@ -107,8 +137,12 @@ describe.skipIf(skip)('tiny initramfs', () => {
     const addDir = join(work, 'adddir');
     mkdirSync(join(addDir, 'etc'), { recursive: true });
     writeFileSync(join(addDir, 'etc/hostname'), 'tiny\n');
-    const o = sink(), e = sink();
-    const code = await main(['initramfs', '--busybox', BUSYBOX, '--add', addDir, '-o', out, '--json'], { stdout: o.stream, stderr: e.stream });
+    const o = sink(),
+      e = sink();
+    const code = await main(['initramfs', '--busybox', BUSYBOX, '--add', addDir, '-o', out, '--json'], {
+      stdout: o.stream,
+      stderr: e.stream,
+    });
     expect(e.text()).toBe('');
     expect(code).toBe(0);
     const summary = JSON.parse(o.text());
@@ -120,13 +154,25 @@ describe.skipIf(skip)('tiny initramfs', () => {
     const e2 = sink();
     expect(await main(['initramfs', '-o', out], { stdout: sink().stream, stderr: e2.stream })).toBe(2);
     expect(e2.text()).toMatch(/--busybox/);
-    expect(await main(['initramfs', '--busybox', BUSYBOX, '-o', out, '--compress', 'xz'], { stdout: sink().stream, stderr: sink().stream })).toBe(2);
+    expect(
+      await main(['initramfs', '--busybox', BUSYBOX, '-o', out, '--compress', 'xz'], {
+        stdout: sink().stream,
+        stderr: sink().stream,
+      }),
+    ).toBe(2);
     // A "busybox" without readable tables: the CLI falls back to running it with --list-full, and says so.
     const fake = join(work, 'fakebox');
-    writeFileSync(fake, '#!/bin/sh\n[ "$1" = --list-full ] && printf "bin/sh\\nsbin/init\\nusr/bin/env\\n"\n', { mode: 0o755 });
+    writeFileSync(fake, '#!/bin/sh\n[ "$1" = --list-full ] && printf "bin/sh\\nsbin/init\\nusr/bin/env\\n"\n', {
+      mode: 0o755,
+    });
     const e3 = sink();
     const out3 = join(work, 'cli', 'fallback.cpio');
-    expect(await main(['initramfs', '--busybox', fake, '-o', out3, '--compress', 'none'], { stdout: sink().stream, stderr: e3.stream })).toBe(0);
+    expect(
+      await main(['initramfs', '--busybox', fake, '-o', out3, '--compress', 'none'], {
+        stdout: sink().stream,
+        stderr: e3.stream,
+      }),
+    ).toBe(0);
     expect(e3.text()).toMatch(/warning: no busybox applet name table found.*running '.*fakebox --list-full' instead/);
     const l3 = execFileSync('cpio', ['-itv', '--quiet', '-F', out3], { encoding: 'utf8' });
     expect(l3).toMatch(/bin\/sh -> \/bin\/busybox/);
@@ -134,7 +180,12 @@ describe.skipIf(skip)('tiny initramfs', () => {
     expect(l3).toMatch(/usr\/bin\/env -> \/bin\/busybox/);
     // A failing run leaves no partial output behind.
     const bad = join(work, 'cli2', 'x.img');
-    expect(await main(['initramfs', '--busybox', '/etc/hostname', '-o', bad], { stdout: sink().stream, stderr: sink().stream })).toBe(1);
+    expect(
+      await main(['initramfs', '--busybox', '/etc/hostname', '-o', bad], {
+        stdout: sink().stream,
+        stderr: sink().stream,
+      }),
+    ).toBe(1);
     expect(existsSync(bad)).toBe(false);
   });
 });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, existsSync, mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  existsSync,
+  mkdirSync,
+  writeFileSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileTree } from '../../src/core/tree/tree.js';
@@ -39,7 +49,15 @@ describe('diffTrees', () => {
     const d = await diffTrees(sample(), b);
     expect(d).toEqual([
       { path: '/bin/sh', change: 'changed', type: 'symlink', fields: [{ field: 'target', a: 'busybox', b: 'ash' }] },
-      { path: '/etc/inittab', change: 'changed', type: 'file', fields: [{ field: 'mode', a: 0o644, b: 0o600 }, { field: 'size', a: 26, b: 20 }] },
+      {
+        path: '/etc/inittab',
+        change: 'changed',
+        type: 'file',
+        fields: [
+          { field: 'mode', a: 0o644, b: 0o600 },
+          { field: 'size', a: 26, b: 20 },
+        ],
+      },
       { path: '/etc/new', change: 'added', type: 'file' },
       { path: '/tmp', change: 'removed', type: 'dir' },
     ]);
@@ -94,25 +112,33 @@ describe('safe extraction', () => {
       back.remove('/dev');
       t.remove('/dev');
       await expect(back).toMatchTree(t, { ignore: ['uid', 'gid'] });
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('refuses a non-empty target and never follows symlinks planted in it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ti-x-'));
     try {
       const out = join(dir, 'out');
       const outside = join(dir, 'outside');
-      mkdirSync(out); mkdirSync(outside);
+      mkdirSync(out);
+      mkdirSync(outside);
       symlinkSync(outside, join(out, 'etc'));
       await expect(extractTree(sample(), out)).rejects.toThrow(expect.objectContaining({ code: 'E_PATH_NOT_EMPTY' }));
       await expect(extractTree(sample(), out, { allowNonEmpty: true })).rejects.toThrow();
       expect(existsSync(join(outside, 'inittab'))).toBe(false);
       writeFileSync(join(dir, 'file'), 'x');
-      await expect(extractTree(sample(), join(dir, 'file'))).rejects.toThrow(expect.objectContaining({ code: 'E_PATH_NOT_DIR' }));
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+      await expect(extractTree(sample(), join(dir, 'file'))).rejects.toThrow(
+        expect.objectContaining({ code: 'E_PATH_NOT_DIR' }),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('a hostile name cannot even enter the tree', () => {
     const t = new FileTree();
-    for (const bad of ['../../etc/passwd', '/a/../../b']) expect(() => t.addFile(bad, 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_DOTDOT' }));
+    for (const bad of ['../../etc/passwd', '/a/../../b'])
+      expect(() => t.addFile(bad, 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_DOTDOT' }));
     t.addSymlink('/link', '/etc');
     expect(() => t.addFile('/link/passwd', 'x')).toThrow(expect.objectContaining({ code: 'E_PATH_NOT_DIR' }));
   });

@@ -11,7 +11,19 @@
  */
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, symlinkSync, renameSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
@@ -44,12 +56,29 @@ const pad4 = (n: number) => (4 - (n % 4)) % 4;
 function newc(members: Member[], trailer = true): Uint8Array {
   const parts: Uint8Array[] = [];
   let pos = 0;
-  const push = (b: Uint8Array) => { parts.push(b); pos += b.length; };
+  const push = (b: Uint8Array) => {
+    parts.push(b);
+    pos += b.length;
+  };
   let ino = 1000;
   for (const m of [...members, ...(trailer ? [{ name: 'TRAILER!!!', mode: 0, nlink: 1 }] : [])]) {
-    const data = typeof m.data === 'string' ? enc.encode(m.data) : m.data ?? new Uint8Array(0);
+    const data = typeof m.data === 'string' ? enc.encode(m.data) : (m.data ?? new Uint8Array(0));
     const name = enc.encode(m.name + '\0');
-    const fields = [m.ino ?? ino++, m.mode, m.uid ?? 0, m.gid ?? 0, m.nlink ?? ((m.mode & 0o170000) === 0o040000 ? 2 : 1), 1_700_000_000, data.length, 0, 0, m.rdev?.[0] ?? 0, m.rdev?.[1] ?? 0, m.namesize ?? name.length, 0];
+    const fields = [
+      m.ino ?? ino++,
+      m.mode,
+      m.uid ?? 0,
+      m.gid ?? 0,
+      m.nlink ?? ((m.mode & 0o170000) === 0o040000 ? 2 : 1),
+      1_700_000_000,
+      data.length,
+      0,
+      0,
+      m.rdev?.[0] ?? 0,
+      m.rdev?.[1] ?? 0,
+      m.namesize ?? name.length,
+      0,
+    ];
     push(enc.encode('070701' + fields.map(hex).join('')));
     push(name);
     push(new Uint8Array(pad4(pos)));
@@ -58,19 +87,37 @@ function newc(members: Member[], trailer = true): Uint8Array {
   }
   const out = new Uint8Array(pos);
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
 const DIR = (name: string): Member => ({ name, mode: 0o040755 });
-const FILE = (name: string, data = 'x', more: Partial<Member> = {}): Member => ({ name, mode: 0o100644, data, ...more });
+const FILE = (name: string, data = 'x', more: Partial<Member> = {}): Member => ({
+  name,
+  mode: 0o100644,
+  data,
+  ...more,
+});
 const LINK = (name: string, target: string): Member => ({ name, mode: 0o120777, data: target });
 
 function capture() {
   let out = '';
   let err = '';
-  const stdout = new Writable({ write(c, _e, cb) { out += c.toString(); cb(); } });
-  const stderr = new Writable({ write(c, _e, cb) { err += c.toString(); cb(); } });
+  const stdout = new Writable({
+    write(c, _e, cb) {
+      out += c.toString();
+      cb();
+    },
+  });
+  const stderr = new Writable({
+    write(c, _e, cb) {
+      err += c.toString();
+      cb();
+    },
+  });
   return { stdout, stderr, out: () => out, err: () => err };
 }
 
@@ -110,7 +157,8 @@ afterEach(() => {
     // nothing escaped DIR: the sandbox outside DIR is unchanged, and nothing landed in /tmp or next to the sandbox
     expect(snapshot(sandbox, out)).toEqual(before);
     expect(readFileSync(join(sandbox, 's1/victim'), 'utf8')).toBe('precious');
-    for (const d of ['/tmp', tmpdir(), join(sandbox, '..'), '/']) expect(existsSync(join(d, uniq)), `${d}/${uniq}`).toBe(false);
+    for (const d of ['/tmp', tmpdir(), join(sandbox, '..'), '/'])
+      expect(existsSync(join(d, uniq)), `${d}/${uniq}`).toBe(false);
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
   }
@@ -119,7 +167,11 @@ afterEach(() => {
 /** Run `tinyimage extract ARCHIVE DIR` and check the outcome is clean either way. */
 async function extract(archive: Uint8Array | string): Promise<{ code: number; warnings: string[]; err: string }> {
   let path = archive as string;
-  if (typeof archive !== 'string') { path = join(sandbox, 'archive.cpio'); writeFileSync(path, archive); before = snapshot(sandbox, out); }
+  if (typeof archive !== 'string') {
+    path = join(sandbox, 'archive.cpio');
+    writeFileSync(path, archive);
+    before = snapshot(sandbox, out);
+  }
   const c = capture();
   const code = await main(['extract', path, out], c);
   const lines = c.err().split('\n').filter(Boolean);
@@ -137,12 +189,19 @@ async function extract(archive: Uint8Array | string): Promise<{ code: number; wa
 
 describe('hostile newc archives written by hand', () => {
   it('names with .. components are left out with a warning; the rest is extracted', async () => {
-    const r = await extract(newc([
-      DIR('.'), FILE('ok', 'fine'),
-      FILE(`../../${uniq}`), FILE(`a/../../${uniq}`), FILE(`./../${uniq}`), FILE(`../../../../../../../../../../../tmp/${uniq}`),
-      DIR(`../${uniq}`), LINK(`../../${uniq}`, '/etc/passwd'),
-      FILE(`sub/../../../../${uniq}/x`),
-    ]));
+    const r = await extract(
+      newc([
+        DIR('.'),
+        FILE('ok', 'fine'),
+        FILE(`../../${uniq}`),
+        FILE(`a/../../${uniq}`),
+        FILE(`./../${uniq}`),
+        FILE(`../../../../../../../../../../../tmp/${uniq}`),
+        DIR(`../${uniq}`),
+        LINK(`../../${uniq}`, '/etc/passwd'),
+        FILE(`sub/../../../../${uniq}/x`),
+      ]),
+    );
     expect(r.code).toBe(0);
     expect(r.warnings).toHaveLength(7);
     for (const w of r.warnings) expect(w).toMatch(/skipped member ".*" at offset \d+: .*'\.\.'/);
@@ -150,7 +209,9 @@ describe('hostile newc archives written by hand', () => {
     expect(readFileSync(join(out, 'ok'), 'utf8')).toBe('fine');
     // the same inside gzip, after a clean first archive (the early-microcode layout)
     rmSync(out, { recursive: true });
-    const gz = await extract(new Uint8Array([...newc([FILE('first', '1')]), ...gzipSync(newc([FILE(`../../${uniq}`), FILE('second', '2')]))]));
+    const gz = await extract(
+      new Uint8Array([...newc([FILE('first', '1')]), ...gzipSync(newc([FILE(`../../${uniq}`), FILE('second', '2')]))]),
+    );
     expect(gz.code).toBe(0);
     expect(gz.warnings).toEqual([expect.stringMatching(/skipped member "..\/..\/.*" at offset 0: /)]);
     expect(readdirSync(out).sort()).toEqual(['first', 'second']);
@@ -165,12 +226,21 @@ describe('hostile newc archives written by hand', () => {
 
   it('a symlink pointing out, then entries under it: the link is kept (never followed), the entries are left out', async () => {
     const outside = join(sandbox, 's1');
-    const r = await extract(newc([
-      LINK('link', `/tmp/${uniq}`), FILE('link/evil', 'through'), DIR('link/d'), LINK('link/l', '/'),
-      LINK('up', '../..'), FILE('up/victim', 'overwritten'), FILE(`up/${uniq}`),
-      LINK('abs', outside), FILE('abs/victim', 'overwritten'),
-      LINK('self', '.'), FILE('self/ok', 'hmm'),
-    ]));
+    const r = await extract(
+      newc([
+        LINK('link', `/tmp/${uniq}`),
+        FILE('link/evil', 'through'),
+        DIR('link/d'),
+        LINK('link/l', '/'),
+        LINK('up', '../..'),
+        FILE('up/victim', 'overwritten'),
+        FILE(`up/${uniq}`),
+        LINK('abs', outside),
+        FILE('abs/victim', 'overwritten'),
+        LINK('self', '.'),
+        FILE('self/ok', 'hmm'),
+      ]),
+    );
     expect(r.code).toBe(0);
     expect(r.warnings).toHaveLength(7);
     for (const w of r.warnings) expect(w).toMatch(/a symlink exists there/);
@@ -181,14 +251,25 @@ describe('hostile newc archives written by hand', () => {
   });
 
   it('duplicate names: the later member wins, never through the earlier one', async () => {
-    const r = await extract(newc([
-      FILE('d', 'file first'), DIR('d'), FILE('d/f', 'in dir'),
-      DIR('e'), FILE('e/f', 'lost'), FILE('e', 'file last'),
-      FILE('f', 'one'), FILE('f', 'two'),
-      LINK('g', `/tmp/${uniq}`), FILE('g', 'replaces the link'),
-      FILE('h', 'replaced by a link'), LINK('h', `/tmp/${uniq}`),
-      DIR('i'), LINK('i', '/tmp'), FILE('i/evil', 'under the new link'),
-    ]));
+    const r = await extract(
+      newc([
+        FILE('d', 'file first'),
+        DIR('d'),
+        FILE('d/f', 'in dir'),
+        DIR('e'),
+        FILE('e/f', 'lost'),
+        FILE('e', 'file last'),
+        FILE('f', 'one'),
+        FILE('f', 'two'),
+        LINK('g', `/tmp/${uniq}`),
+        FILE('g', 'replaces the link'),
+        FILE('h', 'replaced by a link'),
+        LINK('h', `/tmp/${uniq}`),
+        DIR('i'),
+        LINK('i', '/tmp'),
+        FILE('i/evil', 'under the new link'),
+      ]),
+    );
     expect(r.code).toBe(0);
     expect(readFileSync(join(out, 'd/f'), 'utf8')).toBe('in dir');
     expect(readFileSync(join(out, 'e'), 'utf8')).toBe('file last');
@@ -210,7 +291,9 @@ describe('hostile newc archives written by hand', () => {
 
   it('device nodes without root (library, no mknod callback): skipped with warnings', async () => {
     const warnings: string[] = [];
-    const tree = await readCpioTree(newc(devices().map((d) => ({ ...d, name: d.name.replace(`../../${uniq}`, 'dev/x') }))));
+    const tree = await readCpioTree(
+      newc(devices().map((d) => ({ ...d, name: d.name.replace(`../../${uniq}`, 'dev/x') }))),
+    );
     const res = await extractTree(tree, out, { warn: (m) => warnings.push(m) });
     expect(res.skipped.sort()).toEqual(['/dev/fifo', '/dev/null', '/dev/sda', '/dev/sock', '/dev/x-node']);
     expect(warnings).toHaveLength(5);
@@ -232,13 +315,19 @@ describe('hostile newc archives written by hand', () => {
   });
 
   it('hard links: a name outside is left out, the group keeps its data and its inode', async () => {
-    const r = await extract(newc([
-      FILE('h1', '', { ino: 42, nlink: 3 }), FILE(`../../${uniq}`, '', { ino: 42, nlink: 3 }), FILE('h2', 'linked data', { ino: 42, nlink: 3 }),
-      // the data travels with the hostile name (GNU cpio puts it on the last one)
-      FILE('g1', '', { ino: 43, nlink: 2 }), FILE(`../${uniq}`, 'carried by the bad name', { ino: 43, nlink: 2 }),
-      // a "hard link" to a path: newc has none, links are by inode number; the same inode as a device node stays separate by mode
-      FILE('k', 'k', { ino: 44, nlink: 2 }), { name: 'kdev', mode: 0o020600, rdev: [1, 3], ino: 44, nlink: 2 },
-    ]));
+    const r = await extract(
+      newc([
+        FILE('h1', '', { ino: 42, nlink: 3 }),
+        FILE(`../../${uniq}`, '', { ino: 42, nlink: 3 }),
+        FILE('h2', 'linked data', { ino: 42, nlink: 3 }),
+        // the data travels with the hostile name (GNU cpio puts it on the last one)
+        FILE('g1', '', { ino: 43, nlink: 2 }),
+        FILE(`../${uniq}`, 'carried by the bad name', { ino: 43, nlink: 2 }),
+        // a "hard link" to a path: newc has none, links are by inode number; the same inode as a device node stays separate by mode
+        FILE('k', 'k', { ino: 44, nlink: 2 }),
+        { name: 'kdev', mode: 0o020600, rdev: [1, 3], ino: 44, nlink: 2 },
+      ]),
+    );
     expect(r.code).toBe(0);
     expect(r.warnings).toHaveLength(2);
     expect(readFileSync(join(out, 'h1'), 'utf8')).toBe('linked data');
@@ -268,7 +357,9 @@ describe('hostile newc archives written by hand', () => {
     // 17 components of 250 bytes: valid in the tree (and in the archive: namesize 4267 is over 4096, so
     // build it as a tree), longer than PATH_MAX once joined to DIR on the host: a clean error, inside DIR
     const deep = Array.from({ length: 17 }, (_, i) => String.fromCharCode(97 + i).repeat(250));
-    const d = await extract(newc([...deep.slice(0, 16).map((_, i) => DIR(deep.slice(0, i + 1).join('/'))), FILE('z', 'z')]));
+    const d = await extract(
+      newc([...deep.slice(0, 16).map((_, i) => DIR(deep.slice(0, i + 1).join('/'))), FILE('z', 'z')]),
+    );
     expect(d.code).toBe(0); // 16 levels: about 4050 bytes with DIR, still fits
     rmSync(out, { recursive: true });
     const tree = await readCpioTree(newc([FILE('z', 'z')]));
@@ -296,9 +387,14 @@ describe('hostile newc archives written by hand', () => {
   });
 
   it('the library default stays strict: readCpioTree throws E_FORMAT_CPIO_ENTRY on a .. name', async () => {
-    await expect(readCpioTree(newc([FILE('../evil')]))).rejects.toThrow(expect.objectContaining({ code: 'E_FORMAT_CPIO_ENTRY' }));
+    await expect(readCpioTree(newc([FILE('../evil')]))).rejects.toThrow(
+      expect.objectContaining({ code: 'E_FORMAT_CPIO_ENTRY' }),
+    );
     const warned: string[] = [];
-    const t = await readCpioTree(newc([FILE('../evil'), FILE('ok')]), { unsafeNames: 'skip', warn: (m) => warned.push(m) });
+    const t = await readCpioTree(newc([FILE('../evil'), FILE('ok')]), {
+      unsafeNames: 'skip',
+      warn: (m) => warned.push(m),
+    });
     expect([...t.walk()].map((e) => e.path)).toEqual(['/', '/ok']);
     expect(warned).toHaveLength(1);
   });
@@ -312,7 +408,10 @@ describe.skipIf(!existsSync(join(REPO, 'dist/node/cli/main.js')))('the real bina
     before = snapshot(sandbox, out);
     const r = spawnSync(process.execPath, [BIN, 'extract', a, out], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tinyimage: warning: cpio: skipped member "..\/..\//), expect.stringMatching(/^tinyimage: warning: cpio: skipped member "l\/x"/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^tinyimage: warning: cpio: skipped member "..\/..\//),
+      expect.stringMatching(/^tinyimage: warning: cpio: skipped member "l\/x"/),
+    ]);
     expect(r.stdout).toBe(`extracted 2 entries into ${out}\n`);
     rmSync(out, { recursive: true });
     writeFileSync(a, newc([FILE('a', 'x')]).subarray(0, 100));
@@ -324,24 +423,46 @@ describe.skipIf(!existsSync(join(REPO, 'dist/node/cli/main.js')))('the real bina
   });
 });
 
-describe.skipIf(!IS_ROOT || !have('setpriv') || !existsSync(join(REPO, 'dist/node/cli/main.js')))('the real binary as an unprivileged user', () => {
-  it('skips device nodes and FIFOs with warnings and restores no owners', () => {
-    const a = join(sandbox, 'dev.cpio');
-    writeFileSync(a, newc([DIR('dev'), { name: 'dev/null', mode: 0o020666, rdev: [1, 3] }, { name: 'dev/fifo', mode: 0o010644 }, FILE('owned', 'x', { uid: 1234, gid: 5678 })]));
-    execFileSync('chmod', ['-R', 'a+rwX', sandbox]);
-    before = snapshot(sandbox, out);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'extract', a, out], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr.trim().split('\n').sort()).toEqual(['tinyimage: warning: skipped chardev /dev/null (needs root)', 'tinyimage: warning: skipped fifo /dev/fifo (needs root)']);
-    expect(readdirSync(join(out, 'dev'))).toEqual([]);
-    expect(lstatSync(join(out, 'owned')).uid).toBe(65534);
-  });
-});
+describe.skipIf(!IS_ROOT || !have('setpriv') || !existsSync(join(REPO, 'dist/node/cli/main.js')))(
+  'the real binary as an unprivileged user',
+  () => {
+    it('skips device nodes and FIFOs with warnings and restores no owners', () => {
+      const a = join(sandbox, 'dev.cpio');
+      writeFileSync(
+        a,
+        newc([
+          DIR('dev'),
+          { name: 'dev/null', mode: 0o020666, rdev: [1, 3] },
+          { name: 'dev/fifo', mode: 0o010644 },
+          FILE('owned', 'x', { uid: 1234, gid: 5678 }),
+        ]),
+      );
+      execFileSync('chmod', ['-R', 'a+rwX', sandbox]);
+      before = snapshot(sandbox, out);
+      const r = spawnSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'extract', a, out],
+        { encoding: 'utf8' },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr.trim().split('\n').sort()).toEqual([
+        'tinyimage: warning: skipped chardev /dev/null (needs root)',
+        'tinyimage: warning: skipped fifo /dev/fifo (needs root)',
+      ]);
+      expect(readdirSync(join(out, 'dev'))).toEqual([]);
+      expect(lstatSync(join(out, 'owned')).uid).toBe(65534);
+    });
+  },
+);
 
 describe.skipIf(missing({ tools: ['cpio', 'mknod'] }))('the same tricks in archives made by GNU cpio', () => {
   /** `find`-style name list fed to GNU cpio -o from `cwd`; the archive goes to `dest`. */
   const gnu = (cwd: string, names: string[], dest: string) =>
-    execFileSync('sh', ['-c', `cpio -o -H newc --quiet >> "${dest}"`], { cwd, input: names.join('\n') + '\n', stdio: ['pipe', 'pipe', 'pipe'] });
+    execFileSync('sh', ['-c', `cpio -o -H newc --quiet >> "${dest}"`], {
+      cwd,
+      input: names.join('\n') + '\n',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
 
   it('.. names, absolute names, a symlink then a dir of the same name, duplicates and devices', async () => {
     const work = join(sandbox, 'gnu');
@@ -366,7 +487,10 @@ describe.skipIf(missing({ tools: ['cpio', 'mknod'] }))('the same tricks in archi
     if (IS_ROOT) execFileSync('mknod', [join(inner, 'null'), 'c', '1', '3']);
     gnu(inner, ['link/evil', 'ok', ...(IS_ROOT ? ['null'] : [])], dest);
     rmSync(work, { recursive: true });
-    const listed = execFileSync('sh', ['-c', `cpio -t --quiet < "${dest}"`]).toString().trim().split('\n');
+    const listed = execFileSync('sh', ['-c', `cpio -t --quiet < "${dest}"`])
+      .toString()
+      .trim()
+      .split('\n');
     expect(listed).toContain(`../${uniq}`);
     expect(listed.some((l) => l.endsWith(`/${uniq}`) && l.includes('gnu'))).toBe(true);
     before = snapshot(sandbox, out);
@@ -406,7 +530,9 @@ describe.skipIf(missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy'] }))('forged nam
     writeFileSync(join(src, 'd/Q'), 'dot');
     writeFileSync(join(src, 'okfile'), 'ok');
     const base = join(sandbox, 'base.ext4');
-    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', '^metadata_csum', '-d', src, base, '4M'], { stdio: 'ignore' });
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', '^metadata_csum', '-d', src, base, '4M'], {
+      stdio: 'ignore',
+    });
     rmSync(src, { recursive: true });
     const slash = join(sandbox, 'slash.ext4');
     writeFileSync(slash, readFileSync(base));
@@ -431,7 +557,9 @@ describe.skipIf(missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy'] }))('forged nam
     const f = join(sandbox, 'base.fat');
     writeFileSync(join(sandbox, 'longnameQQQQQQ.txt'), 'evil');
     execFileSync('mkfs.fat', ['-C', f, '2048'], { stdio: 'ignore' });
-    execFileSync('mcopy', ['-i', f, join(sandbox, 'longnameQQQQQQ.txt'), '::/'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    execFileSync('mcopy', ['-i', f, join(sandbox, 'longnameQQQQQQ.txt'), '::/'], {
+      env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+    });
     rmSync(join(sandbox, 'longnameQQQQQQ.txt'));
     const slash = join(sandbox, 'slash.fat');
     writeFileSync(slash, readFileSync(f));

@@ -7,8 +7,19 @@ import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { FileTree } from '../../src/core/tree/tree.js';
 import { readContent } from '../../src/core/tree/content.js';
 import {
-  DEFAULT_ROOT_MODULES, Elf64Header, Elf64SectionHeader, globMatch, moduleClosure, modulesAlias, modulesDep, modulesDepBb, modulesInitramfsTree,
-  readModuleInfo, readModuleInfoBytes, resolveModule, scanModules, type ModuleIndex,
+  DEFAULT_ROOT_MODULES,
+  Elf64Header,
+  Elf64SectionHeader,
+  globMatch,
+  moduleClosure,
+  modulesAlias,
+  modulesDep,
+  modulesDepBb,
+  modulesInitramfsTree,
+  readModuleInfoBytes,
+  resolveModule,
+  scanModules,
+  type ModuleIndex,
 } from '../../src/core/initramfs/modules.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 
@@ -20,16 +31,30 @@ describe('ELF structs and patterns', () => {
     expect(Elf64SectionHeader.size).toBe(64);
   });
   it('matches aliases like fnmatch', () => {
-    expect(globMatch('pci:v00008086d0000100Esv*sd*bc*sc*i*', 'pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00')).toBe(true);
-    expect(globMatch('pci:v00008086d0000100Esv*sd*bc*sc*i*', 'pci:v00008086d0000100Fsv00001AF4sd00001100bc02sc00i00')).toBe(false);
+    expect(
+      globMatch('pci:v00008086d0000100Esv*sd*bc*sc*i*', 'pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00'),
+    ).toBe(true);
+    expect(
+      globMatch('pci:v00008086d0000100Esv*sd*bc*sc*i*', 'pci:v00008086d0000100Fsv00001AF4sd00001100bc02sc00i00'),
+    ).toBe(false);
     expect(globMatch('acpi*:PNP0A0[38]:*', 'acpi:PNP0A03:')).toBe(true);
     expect(globMatch('a.b', 'axb')).toBe(false);
   });
   it('rejects forged ELF headers and xz modules with clear errors', () => {
-    const h = Elf64Header.encode({ ident: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), shoff: 1 << 30, shnum: 50, shentsize: 64, shstrndx: 1 });
+    const h = Elf64Header.encode({
+      ident: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]),
+      shoff: 1 << 30,
+      shnum: 50,
+      shentsize: 64,
+      shstrndx: 1,
+    });
     expect(() => readModuleInfoBytes('x.ko', h)).toThrow(expect.objectContaining({ code: 'E_FORMAT_ELF' }));
-    expect(() => readModuleInfoBytes('x.ko', new Uint8Array(10))).toThrow(expect.objectContaining({ code: 'E_FORMAT_ELF' }));
-    expect(() => readModuleInfoBytes('x.ko.xz', new Uint8Array(100))).toThrow(expect.objectContaining({ code: 'E_USAGE_MODULE_COMPRESSED' }));
+    expect(() => readModuleInfoBytes('x.ko', new Uint8Array(10))).toThrow(
+      expect.objectContaining({ code: 'E_FORMAT_ELF' }),
+    );
+    expect(() => readModuleInfoBytes('x.ko.xz', new Uint8Array(100))).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_MODULE_COMPRESSED' }),
+    );
   });
 });
 
@@ -49,7 +74,11 @@ describe.skipIf(skip)("Debian's kernel modules (no depmod output needed)", () =>
 
   it('reads depends/softdep/alias from .modinfo as modinfo(8) does', async () => {
     const ext4 = index.modules.get('ext4')!;
-    const mi = (f: string) => run('modinfo', ['-F', f, join(k.modules, ext4.path)]).stdout.trim().split('\n').filter(Boolean);
+    const mi = (f: string) =>
+      run('modinfo', ['-F', f, join(k.modules, ext4.path)])
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
     expect(ext4.depends.slice().sort()).toEqual(mi('depends').join(',').split(',').sort());
     expect(ext4.aliases.slice().sort()).toEqual(mi('alias').sort());
     expect(ext4.softdepPre).toEqual(['crypto-crc32c']);
@@ -62,12 +91,30 @@ describe.skipIf(skip)("Debian's kernel modules (no depmod output needed)", () =>
   });
 
   it('resolves the softdep crypto-crc32c by alias and orders the closure for loading', () => {
-    expect(resolveModule(index, 'crypto-crc32c').map((m) => m.name).sort()).toEqual(['crc32c_generic', 'crc32c_intel']);
+    expect(
+      resolveModule(index, 'crypto-crc32c')
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['crc32c_generic', 'crc32c_intel']);
     const order = moduleClosure(index, DEFAULT_ROOT_MODULES, { optional: DEFAULT_ROOT_MODULES });
     const pos = new Map(order.map((m, i) => [m.name, i]));
-    for (const m of order) for (const d of m.depends) expect(pos.get(d), `${d} before ${m.name}`).toBeLessThan(pos.get(m.name)!);
+    for (const m of order)
+      for (const d of m.depends) expect(pos.get(d), `${d} before ${m.name}`).toBeLessThan(pos.get(m.name)!);
     expect(pos.get('crc32c_generic')!).toBeLessThan(pos.get('ext4')!);
-    for (const n of ['ata_piix', 'ahci', 'sd_mod', 'virtio_blk', 'virtio_pci', 'nvme', 'ext4', 'jbd2', 'mbcache', 'libata', 'scsi_mod']) expect(pos.has(n), n).toBe(true);
+    for (const n of [
+      'ata_piix',
+      'ahci',
+      'sd_mod',
+      'virtio_blk',
+      'virtio_pci',
+      'nvme',
+      'ext4',
+      'jbd2',
+      'mbcache',
+      'libata',
+      'scsi_mod',
+    ])
+      expect(pos.has(n), n).toBe(true);
     expect(() => moduleClosure(index, ['no_such_module'])).toThrow(expect.objectContaining({ code: 'E_USAGE_MODULE' }));
   });
 
@@ -104,12 +151,19 @@ describe.skipIf(skip)("Debian's kernel modules (no depmod output needed)", () =>
   it('writes busybox modprobe-small index lines', () => {
     const e1000 = index.modules.get('e1000')!;
     const bb = modulesDepBb(index, [e1000, index.modules.get('ext4')!]);
-    expect(bb).toMatch(/^kernel\/drivers\/net\/ethernet\/intel\/e1000\/e1000\.ko (\S+ )*pci:v00008086d0000100Esv\*sd\*bc\*sc\*i\*( \S+)*\n\n/m);
+    expect(bb).toMatch(
+      /^kernel\/drivers\/net\/ethernet\/intel\/e1000\/e1000\.ko (\S+ )*pci:v00008086d0000100Esv\*sd\*bc\*sc\*i\*( \S+)*\n\n/m,
+    );
     expect(bb).toMatch(/^kernel\/fs\/ext4\/ext4\.ko fs_ext4 ext3 fs_ext3 ext2 fs_ext2\njbd2 mbcache crc16\n\n/m);
   });
 
   it('builds an initramfs tree with busybox, modules and an /init that loads them in order', async () => {
-    const { tree, modules } = modulesInitramfsTree({ busybox: new Uint8Array([1, 2, 3]), index, version: k.version, epoch: 5 });
+    const { tree, modules } = modulesInitramfsTree({
+      busybox: new Uint8Array([1, 2, 3]),
+      index,
+      version: k.version,
+      epoch: 5,
+    });
     const init = tree.get('/init');
     if (init?.type !== 'file') throw new Error('no /init');
     expect(init.mode).toBe(0o755);

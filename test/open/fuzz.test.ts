@@ -25,7 +25,11 @@ const RANDOM = Math.max(10, Math.round(CASES / 3));
 function sampleTree(): FileTree {
   const t = new FileTree({ defaultTime: 1_700_000_000 });
   t.addFile('/etc/inittab', '::sysinit:/etc/init.d/rcS\n'.repeat(3));
-  t.addFile('/bin/busybox', new Uint8Array(9000).map((_, i) => (i * 7) & 0xff), { mode: 0o755 });
+  t.addFile(
+    '/bin/busybox',
+    new Uint8Array(9000).map((_, i) => (i * 7) & 0xff),
+    { mode: 0o755 },
+  );
   t.addSymlink('/bin/sh', 'busybox');
   t.addHardLink('/bin/ash', '/bin/busybox');
   for (let i = 0; i < 40; i++) t.addFile(`/usr/share/doc/file-with-a-long-name-${i}.txt`, `line ${i}\n`);
@@ -36,16 +40,33 @@ function sampleTree(): FileTree {
 async function images(): Promise<Array<[string, Uint8Array]>> {
   const cpio = await concatChunks(cpioChunks(sampleTree()));
   const gz = await concatChunks(gzipChunks(cpioChunks(sampleTree())));
-  const ext = async (type: 'ext2' | 'ext4', bs: 1024 | 4096, size: number) => { const d = new MemoryDevice(size); await writeExt4(sampleTree(), d, { type, blockSize: bs, size }); return d.bytes; };
-  const fat = async (type: 'fat12' | 'fat16', size: number) => { const d = new MemoryDevice(size); await writeFat(sampleTree(), d, { type }); return d.bytes; };
+  const ext = async (type: 'ext2' | 'ext4', bs: 1024 | 4096, size: number) => {
+    const d = new MemoryDevice(size);
+    await writeExt4(sampleTree(), d, { type, blockSize: bs, size });
+    return d.bytes;
+  };
+  const fat = async (type: 'fat12' | 'fat16', size: number) => {
+    const d = new MemoryDevice(size);
+    await writeFat(sampleTree(), d, { type });
+    return d.bytes;
+  };
   const disk = async (table: 'mbr' | 'gpt') => {
     const d = new MemoryDevice(16 << 20);
-    await buildDisk({ table, size: 16 << 20, partitions: [{ type: 'linux', fs: 'ext4', size: 'rest', tree: sampleTree() }] }, d);
+    await buildDisk(
+      { table, size: 16 << 20, partitions: [{ type: 'linux', fs: 'ext4', size: 'rest', tree: sampleTree() }] },
+      d,
+    );
     return d.bytes;
   };
   return [
-    ['cpio', cpio], ['cpio.gz', gz], ['ext2-1k', await ext('ext2', 1024, 2 << 20)], ['ext4-4k', await ext('ext4', 4096, 10 << 20)],
-    ['fat12', await fat('fat12', 1 << 20)], ['fat16', await fat('fat16', 20 << 20)], ['mbr', await disk('mbr')], ['gpt', await disk('gpt')],
+    ['cpio', cpio],
+    ['cpio.gz', gz],
+    ['ext2-1k', await ext('ext2', 1024, 2 << 20)],
+    ['ext4-4k', await ext('ext4', 4096, 10 << 20)],
+    ['fat12', await fat('fat12', 1 << 20)],
+    ['fat16', await fat('fat16', 20 << 20)],
+    ['mbr', await disk('mbr')],
+    ['gpt', await disk('gpt')],
   ];
 }
 
@@ -73,7 +94,7 @@ async function check(bytes: Uint8Array): Promise<void> {
   try {
     await exercise(bytes);
   } catch (e) {
-    if (!(e instanceof TinyImageError)) throw new Error(`untyped error: ${(e as Error)?.stack ?? e}`);
+    if (!(e instanceof TinyImageError)) throw new Error(`untyped error: ${(e as Error)?.stack ?? e}`, { cause: e });
   }
   const grown = process.memoryUsage().arrayBuffers - before;
   // a forged size must not turn into a huge allocation (the images are <= 20 MiB)
@@ -83,16 +104,24 @@ async function check(bytes: Uint8Array): Promise<void> {
 describe('fuzzing every reader through openImage', async () => {
   const imgs = await images();
   for (const [name, valid] of imgs) {
-    it(`${name}: the valid image opens and reads`, async () => { await exercise(valid); });
+    it(`${name}: the valid image opens and reads`, async () => {
+      await exercise(valid);
+    });
     it(`${name}: ${CASES} mutated images fail only with typed errors`, async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 24 }),
+          fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+            minLength: 1,
+            maxLength: 24,
+          }),
           fc.boolean(),
           async (flips, truncate) => {
             const b = valid.slice(0, truncate ? Math.max(64, flips[0]![0]) : valid.length);
             // bias mutations towards metadata: most flips land in the first 64 KiB
-            for (const [pos, val] of flips) { const p = pos % Math.min(b.length, pos % 3 === 0 ? b.length : 65536); b[p] = val; }
+            for (const [pos, val] of flips) {
+              const p = pos % Math.min(b.length, pos % 3 === 0 ? b.length : 65536);
+              b[p] = val;
+            }
             await check(b);
           },
         ),
@@ -102,16 +131,42 @@ describe('fuzzing every reader through openImage', async () => {
   }
   it(`${RANDOM} random byte strings (with valid magics planted) fail only with typed errors`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 70_000 }), fc.integer({ min: 0, max: 5 }), async (b, magic) => {
-        if (b.length > 1100) {
-          if (magic === 1) b.set(new TextEncoder().encode('070701'), 0);
-          if (magic === 2) { b[0] = 0x1f; b[1] = 0x8b; b[2] = 8; }
-          if (magic === 3) { b[1080] = 0x53; b[1081] = 0xef; }
-          if (magic === 4) { b[0] = 0xeb; b[1] = 0x3c; b[2] = 0x90; b[11] = 0; b[12] = 2; b[13] = 1; b[14] = 1; b[16] = 2; b[510] = 0x55; b[511] = 0xaa; }
-          if (magic === 5) { b[510] = 0x55; b[511] = 0xaa; b[450] = 0xee; }
-        }
-        await check(b);
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ minLength: 0, maxLength: 70_000 }),
+        fc.integer({ min: 0, max: 5 }),
+        async (b, magic) => {
+          if (b.length > 1100) {
+            if (magic === 1) b.set(new TextEncoder().encode('070701'), 0);
+            if (magic === 2) {
+              b[0] = 0x1f;
+              b[1] = 0x8b;
+              b[2] = 8;
+            }
+            if (magic === 3) {
+              b[1080] = 0x53;
+              b[1081] = 0xef;
+            }
+            if (magic === 4) {
+              b[0] = 0xeb;
+              b[1] = 0x3c;
+              b[2] = 0x90;
+              b[11] = 0;
+              b[12] = 2;
+              b[13] = 1;
+              b[14] = 1;
+              b[16] = 2;
+              b[510] = 0x55;
+              b[511] = 0xaa;
+            }
+            if (magic === 5) {
+              b[510] = 0x55;
+              b[511] = 0xaa;
+              b[450] = 0xee;
+            }
+          }
+          await check(b);
+        },
+      ),
       { numRuns: RANDOM * 8, seed: 7 },
     );
   }, 300_000);

@@ -13,10 +13,20 @@ import { openImage, isDisk } from '../../src/node/open.js';
 class CountingDevice implements BlockDevice {
   bytesRead = 0;
   constructor(private readonly inner: MemoryDevice) {}
-  get size() { return this.inner.size; }
-  readAt(o: number, l: number) { this.bytesRead += l; return this.inner.readAt(o, l); }
-  readInto(o: number, t: Uint8Array) { this.bytesRead += t.length; this.inner.readInto(o, t); }
-  writeAt() { throw new Error('read-only'); }
+  get size() {
+    return this.inner.size;
+  }
+  readAt(o: number, l: number) {
+    this.bytesRead += l;
+    return this.inner.readAt(o, l);
+  }
+  readInto(o: number, t: Uint8Array) {
+    this.bytesRead += t.length;
+    this.inner.readInto(o, t);
+  }
+  writeAt() {
+    throw new Error('read-only');
+  }
   flush() {}
 }
 
@@ -29,7 +39,8 @@ function manyFiles(n: number, size: number): FileTree {
 describe('lazy opening', () => {
   for (const fs of ['ext4', 'fat32'] as const) {
     it(`${fs}: open + walk reads metadata only; readFile reads that file`, async () => {
-      const n = 2000, size = 8192;
+      const n = 2000,
+        size = 8192;
       const mem = new MemoryDevice(fs === 'ext4' ? 40 << 20 : 64 << 20);
       if (fs === 'ext4') await writeExt4(manyFiles(n, size), mem, { size: mem.size });
       else await writeFat(manyFiles(n, size), mem, { type: 'fat32' });
@@ -37,7 +48,11 @@ describe('lazy opening', () => {
       const img = await openImage(dev);
       if (isDisk(img)) throw new Error('disk?');
       let files = 0;
-      for (const e of img.walk()) if (e.node.type === 'file') { files++; expect(e.node.content.size).toBe(size); }
+      for (const e of img.walk())
+        if (e.node.type === 'file') {
+          files++;
+          expect(e.node.content.size).toBe(size);
+        }
       expect(files).toBe(n);
       const meta = dev.bytesRead;
       expect(meta).toBeLessThan((n * size) / 8); // well under the 16 MiB of file data

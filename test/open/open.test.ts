@@ -14,9 +14,19 @@ const skip = missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy', 'sfdisk', 'cpio', 
 
 function capture() {
   let out = '';
-  const stdout = new Writable({ write(c, _e, cb) { out += c.toString(); cb(); } });
+  const stdout = new Writable({
+    write(c, _e, cb) {
+      out += c.toString();
+      cb();
+    },
+  });
   let err = '';
-  const stderr = new Writable({ write(c, _e, cb) { err += c.toString(); cb(); } });
+  const stderr = new Writable({
+    write(c, _e, cb) {
+      err += c.toString();
+      cb();
+    },
+  });
   return { stdout, stderr, out: () => out, err: () => err };
 }
 
@@ -32,19 +42,46 @@ describe.skipIf(skip)('openImage on images made by the classic tools', () => {
     symlinkSync('hello.txt', join(src, 'link'));
     execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', src, join(dir, 'root.ext4'), '8M']);
     execFileSync('mkfs.fat', ['-C', join(dir, 'esp.fat'), '4096'], { stdio: 'ignore' });
-    execFileSync('mcopy', ['-s', '-i', join(dir, 'esp.fat'), join(src, 'etc'), join(src, 'hello.txt'), '::'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
-    execFileSync('sh', ['-c', `cd "${src}" && find . | cpio -o -H newc --quiet > "${dir}/a.cpio" && gzip -k "${dir}/a.cpio"`]);
+    execFileSync('mcopy', ['-s', '-i', join(dir, 'esp.fat'), join(src, 'etc'), join(src, 'hello.txt'), '::'], {
+      env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+    });
+    execFileSync('sh', [
+      '-c',
+      `cd "${src}" && find . | cpio -o -H newc --quiet > "${dir}/a.cpio" && gzip -k "${dir}/a.cpio"`,
+    ]);
     // a disk: MBR, partition 1 FAT (from esp.fat), partition 2 ext4 (from root.ext4)
     const disk = join(dir, 'disk.img');
     execFileSync('truncate', ['-s', '20M', disk]);
-    execFileSync('sfdisk', ['-q', disk], { input: 'label: dos\nlabel-id: 0x12345678\nstart=2048, size=8192, type=c\nstart=10240, size=16384, type=83\n' });
-    execFileSync('dd', [`if=${join(dir, 'esp.fat')}`, `of=${disk}`, 'bs=512', 'seek=2048', 'conv=notrunc', 'status=none']);
-    execFileSync('dd', [`if=${join(dir, 'root.ext4')}`, `of=${disk}`, 'bs=512', 'seek=10240', 'conv=notrunc', 'status=none']);
+    execFileSync('sfdisk', ['-q', disk], {
+      input: 'label: dos\nlabel-id: 0x12345678\nstart=2048, size=8192, type=c\nstart=10240, size=16384, type=83\n',
+    });
+    execFileSync('dd', [
+      `if=${join(dir, 'esp.fat')}`,
+      `of=${disk}`,
+      'bs=512',
+      'seek=2048',
+      'conv=notrunc',
+      'status=none',
+    ]);
+    execFileSync('dd', [
+      `if=${join(dir, 'root.ext4')}`,
+      `of=${disk}`,
+      'bs=512',
+      'seek=10240',
+      'conv=notrunc',
+      'status=none',
+    ]);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('detects each format', () => {
-    for (const [f, k] of [['root.ext4', 'ext4'], ['esp.fat', 'fat12'], ['a.cpio', 'cpio'], ['a.cpio.gz', 'cpio.gz'], ['disk.img', 'mbr']] as const) {
+    for (const [f, k] of [
+      ['root.ext4', 'ext4'],
+      ['esp.fat', 'fat12'],
+      ['a.cpio', 'cpio'],
+      ['a.cpio.gz', 'cpio.gz'],
+      ['disk.img', 'mbr'],
+    ] as const) {
       const bytes = readFileSync(join(dir, f));
       expect(detect(new MemoryDevice(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length))), f).toBe(k);
     }
@@ -61,7 +98,9 @@ describe.skipIf(skip)('openImage on images made by the classic tools', () => {
           expect(img.readlink('/link')).toBe('hello.txt');
           expect(new TextDecoder().decode(await img.readFile('/link'))).toBe('hello\n');
         }
-      } finally { img.close(); }
+      } finally {
+        img.close();
+      }
     }
   });
 
@@ -71,14 +110,20 @@ describe.skipIf(skip)('openImage on images made by the classic tools', () => {
       if (!isDisk(disk)) throw new Error('not a disk');
       const sf = JSON.parse(run('sfdisk', ['--json', join(dir, 'disk.img')]).stdout).partitiontable;
       expect(disk.table.diskId).toBe(sf.id.replace(/^0x/, ''));
-      expect(disk.partitions.map((p) => [p.offset / 512, p.size / 512])).toEqual(sf.partitions.map((p: { start: number; size: number }) => [p.start, p.size]));
+      expect(disk.partitions.map((p) => [p.offset / 512, p.size / 512])).toEqual(
+        sf.partitions.map((p: { start: number; size: number }) => [p.start, p.size]),
+      );
       expect(disk.partitions.map((p) => p.fs?.kind)).toEqual(['fat12', 'ext4']);
-    } finally { disk.close(); }
+    } finally {
+      disk.close();
+    }
     const p2 = await openImage(join(dir, 'disk.img') + ':2');
     try {
       if (isDisk(p2)) throw new Error('disk?');
       expect(new TextDecoder().decode(await p2.readFile('/etc/inittab'))).toMatch(/sysinit/);
-    } finally { p2.close(); }
+    } finally {
+      p2.close();
+    }
     await expect(openImage(join(dir, 'disk.img') + ':7')).rejects.toThrow(/has no partition 7 \(it has 1, 2\)/);
   });
 
@@ -97,15 +142,26 @@ describe.skipIf(skip)('openImage on images made by the classic tools', () => {
 
     const l = capture();
     expect(await main(['ls', '-R', join(dir, 'a.cpio')], l)).toBe(0);
-    const ours = l.out().trim().split('\n').map((p) => p.replace(/^\//, '')).sort();
-    const gnu = run('sh', ['-c', `cpio -t --quiet < "${dir}/a.cpio"`]).stdout.trim().split('\n').filter((p) => p !== '.').sort();
+    const ours = l
+      .out()
+      .trim()
+      .split('\n')
+      .map((p) => p.replace(/^\//, ''))
+      .sort();
+    const gnu = run('sh', ['-c', `cpio -t --quiet < "${dir}/a.cpio"`])
+      .stdout.trim()
+      .split('\n')
+      .filter((p) => p !== '.')
+      .sort();
     expect(ours).toEqual(gnu);
   });
 
   it('fails with typed errors on garbage and wrong references', async () => {
     writeFileSync(join(dir, 'junk'), Buffer.alloc(8192, 0x41));
     await expect(openImage(join(dir, 'junk'))).rejects.toThrow(expect.objectContaining({ code: 'E_FORMAT_UNKNOWN' }));
-    await expect(openImage(join(dir, 'root.ext4') + ':1')).rejects.toThrow(expect.objectContaining({ code: 'E_USAGE_NOT_DISK' }));
+    await expect(openImage(join(dir, 'root.ext4') + ':1')).rejects.toThrow(
+      expect.objectContaining({ code: 'E_USAGE_NOT_DISK' }),
+    );
     const c = capture();
     expect(await main(['cat', join(dir, 'disk.img'), '/x'], c)).toBe(2);
     expect(c.err()).toMatch(/partitioned disk; name a partition/);

@@ -5,15 +5,25 @@ import { compareNames, splitPath, MAX_NAME_BYTES } from '../../src/core/tree/pat
 
 const enc = new TextEncoder();
 function byBytes(a: string, b: string): number {
-  const x = enc.encode(a), y = enc.encode(b);
+  const x = enc.encode(a),
+    y = enc.encode(b);
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return x.length - y.length;
 }
 
 describe('name order and length checks', () => {
   it('compareNames has the sign of a UTF-8 byte comparison', () => {
-    const s = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('a', 'ab', '\uffff', '\u{10000}', '\ue000x', '\ud7ff'));
-    fc.assert(fc.property(s, s, (a, b) => { expect(Math.sign(compareNames(a, b))).toBe(Math.sign(byBytes(a, b))); }), { numRuns: 3000 });
+    const s = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.constantFrom('a', 'ab', '\uffff', '\u{10000}', '\ue000x', '\ud7ff'),
+    );
+    fc.assert(
+      fc.property(s, s, (a, b) => {
+        expect(Math.sign(compareNames(a, b))).toBe(Math.sign(byBytes(a, b)));
+      }),
+      { numRuns: 3000 },
+    );
     expect(compareNames('\u{10000}', '\uffff')).toBeGreaterThan(0); // surrogate pair vs BMP above them: UTF-16 order would say less
   });
   it('splitPath counts bytes, not code units', () => {
@@ -22,9 +32,18 @@ describe('name order and length checks', () => {
     expect(() => splitPath('/' + 'é'.repeat(127) + 'a')).not.toThrow(); // 255 bytes
     expect(() => splitPath('/' + 'é'.repeat(128))).toThrow(expect.objectContaining({ code: 'E_PATH_NAME_TOO_LONG' }));
     expect(() => splitPath('/' + '€'.repeat(85))).not.toThrow(); // 255 bytes, 85 units: the fast path
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }).filter((c) => c !== '' && c !== '.' && c !== '..' && !c.includes('/') && !c.includes('\0')), (c) => {
-      const ok = enc.encode(c).length <= MAX_NAME_BYTES;
-      if (ok) expect(splitPath(c)).toEqual([c]); else expect(() => splitPath(c)).toThrow();
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        fc
+          .string({ unit: 'binary', maxLength: 200 })
+          .filter((c) => c !== '' && c !== '.' && c !== '..' && !c.includes('/') && !c.includes('\0')),
+        (c) => {
+          const ok = enc.encode(c).length <= MAX_NAME_BYTES;
+          if (ok) expect(splitPath(c)).toEqual([c]);
+          else expect(() => splitPath(c)).toThrow();
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

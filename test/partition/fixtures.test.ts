@@ -21,9 +21,30 @@ describe('golden partition tables', () => {
     expect(t.scheme).toBe('mbr');
     expect(`0x${t.diskId}`).toBe(json.id);
     const theirs = json.partitions.filter((p: { type: string }) => p.type !== '5');
-    expect(t.partitions.map((p) => ({ n: p.index, start: p.offset / 512, size: p.size / 512, type: p.type.replace(/^0x0?/, ''), bootable: !!p.bootable })))
-      .toEqual(theirs.map((p: { node: string; start: number; size: number; type: string; bootable?: boolean }) => ({ n: num(p.node), start: p.start, size: p.size, type: p.type, bootable: !!p.bootable })));
-    expect(t.partitions.map((p) => p.partuuid)).toEqual(['5eed1234-01', '5eed1234-02', '5eed1234-05', '5eed1234-06', '5eed1234-07']);
+    expect(
+      t.partitions.map((p) => ({
+        n: p.index,
+        start: p.offset / 512,
+        size: p.size / 512,
+        type: p.type.replace(/^0x0?/, ''),
+        bootable: !!p.bootable,
+      })),
+    ).toEqual(
+      theirs.map((p: { node: string; start: number; size: number; type: string; bootable?: boolean }) => ({
+        n: num(p.node),
+        start: p.start,
+        size: p.size,
+        type: p.type,
+        bootable: !!p.bootable,
+      })),
+    );
+    expect(t.partitions.map((p) => p.partuuid)).toEqual([
+      '5eed1234-01',
+      '5eed1234-02',
+      '5eed1234-05',
+      '5eed1234-06',
+      '5eed1234-07',
+    ]);
     expect(t.warnings).toBeUndefined();
   });
 
@@ -34,8 +55,27 @@ describe('golden partition tables', () => {
     expect(t.diskId).toBe(json.id.toLowerCase());
     expect(t.firstUsableLba).toBe(json.firstlba);
     expect(t.lastUsableLba).toBe(json.lastlba);
-    expect(t.partitions.map((p) => ({ n: p.index, start: p.offset / 512, size: p.size / 512, type: p.type, uuid: p.partuuid, name: p.name })))
-      .toEqual(json.partitions.map((p: { node: string; start: number; size: number; type: string; uuid: string; name: string }) => ({ n: num(p.node), start: p.start, size: p.size, type: p.type.toLowerCase(), uuid: p.uuid.toLowerCase(), name: p.name })));
+    expect(
+      t.partitions.map((p) => ({
+        n: p.index,
+        start: p.offset / 512,
+        size: p.size / 512,
+        type: p.type,
+        uuid: p.partuuid,
+        name: p.name,
+      })),
+    ).toEqual(
+      json.partitions.map(
+        (p: { node: string; start: number; size: number; type: string; uuid: string; name: string }) => ({
+          n: num(p.node),
+          start: p.start,
+          size: p.size,
+          type: p.type.toLowerCase(),
+          uuid: p.uuid.toLowerCase(),
+          name: p.name,
+        }),
+      ),
+    );
     expect(t.partitions[2]!.attributes).toBe((1n << 60n) | (1n << 2n));
     expect(t.partitions[2]!.bootable).toBe(true);
     expect(t.warnings).toBeUndefined();

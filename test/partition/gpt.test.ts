@@ -5,7 +5,14 @@ import { crc32 } from '../../src/core/binary/crc.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { FileDevice } from '../../src/node/io/file.js';
 import {
-  GPT_ENTRY, GPT_HEADER, decodeGuid, encodeGuid, readGpt, readPartitionTable, writeGpt, type GptLayout,
+  GPT_ENTRY,
+  GPT_HEADER,
+  decodeGuid,
+  encodeGuid,
+  readGpt,
+  readPartitionTable,
+  writeGpt,
+  type GptLayout,
 } from '../../src/core/partition/index.js';
 import { missing, run } from '../helpers/prereq.js';
 import { loopUnavailable, withLoop } from '../helpers/loop.js';
@@ -74,8 +81,23 @@ describe('writeGpt', () => {
     expect(j.id.toLowerCase()).toBe(t.diskId);
     expect(j.firstlba).toBe(34);
     expect(j.lastlba).toBe(64 * 2048 - 34);
-    expect(j.partitions.map((p: { start: number; size: number; type: string; uuid: string; name?: string }) => ({ start: p.start, size: p.size, type: p.type.toLowerCase(), uuid: p.uuid.toLowerCase(), name: p.name ?? '' })))
-      .toEqual(t.partitions.map((p) => ({ start: p.offset / 512, size: p.size / 512, type: p.type, uuid: p.partuuid, name: p.name })));
+    expect(
+      j.partitions.map((p: { start: number; size: number; type: string; uuid: string; name?: string }) => ({
+        start: p.start,
+        size: p.size,
+        type: p.type.toLowerCase(),
+        uuid: p.uuid.toLowerCase(),
+        name: p.name ?? '',
+      })),
+    ).toEqual(
+      t.partitions.map((p) => ({
+        start: p.offset / 512,
+        size: p.size / 512,
+        type: p.type,
+        uuid: p.partuuid,
+        name: p.name,
+      })),
+    );
   });
 
   it('partx/sfdisk report the PARTUUIDs we computed', () => {
@@ -83,36 +105,74 @@ describe('writeGpt', () => {
     const img = image('gpt-uuid.img');
     const dev = new MemoryDevice(64 * MiB);
     const res = writeGpt(dev, layout);
-    for (const p of res.partitions) expect(run('sfdisk', ['--part-uuid', img, String(p.index)]).stdout.trim().toLowerCase()).toBe(p.partuuid);
-    const rows = run('partx', ['-g', '-o', 'NR,UUID', img]).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
-    expect(rows.map(([n, u]) => ({ n: Number(n), u }))).toEqual(res.partitions.map((p) => ({ n: p.index, u: p.partuuid })));
+    for (const p of res.partitions)
+      expect(
+        run('sfdisk', ['--part-uuid', img, String(p.index)])
+          .stdout.trim()
+          .toLowerCase(),
+      ).toBe(p.partuuid);
+    const rows = run('partx', ['-g', '-o', 'NR,UUID', img])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    expect(rows.map(([n, u]) => ({ n: Number(n), u }))).toEqual(
+      res.partitions.map((p) => ({ n: p.index, u: p.partuuid })),
+    );
     expect(run('blkid', ['-p', '-o', 'export', img]).stdout).toContain(`PTUUID=${res.diskGuid}`);
   });
 
-  it.skipIf(loopUnavailable())('blkid on each partition device (loop) reports the PARTUUID, name, start and size we compute', async () => {
-    if (missing({ tools: ['blkid'] })) return;
-    const img = join(tmp.dir, 'gpt-loop.img');
-    const res = withImage(img, 64 * MiB, (dev) => writeGpt(dev, layout));
-    await withLoop(img, ({ partitions }) => {
-      expect([...partitions.keys()].sort()).toEqual(res.partitions.map((p) => p.index));
-      for (const p of res.partitions) {
-        const node = partitions.get(p.index)!;
-        expect(run('blkid', ['-o', 'value', '-s', 'PARTUUID', node]).stdout.trim()).toBe(p.partuuid);
-        const b = run('blkid', ['-p', '-o', 'export', node]).stdout;
-        expect(b).toContain(`PART_ENTRY_TYPE=${p.type}\n`);
-        expect(b).toContain(`PART_ENTRY_OFFSET=${p.offset / 512}\n`);
-        expect(b).toContain(`PART_ENTRY_SIZE=${p.size / 512}\n`);
-        expect(run('blkid', ['-p', '-o', 'value', '-s', 'PART_ENTRY_NAME', node]).stdout.replace(/\n$/, '')).toBe(p.name);
-      }
-    }, { partitions: true });
-  });
+  it.skipIf(loopUnavailable())(
+    'blkid on each partition device (loop) reports the PARTUUID, name, start and size we compute',
+    async () => {
+      if (missing({ tools: ['blkid'] })) return;
+      const img = join(tmp.dir, 'gpt-loop.img');
+      const res = withImage(img, 64 * MiB, (dev) => writeGpt(dev, layout));
+      await withLoop(
+        img,
+        ({ partitions }) => {
+          expect([...partitions.keys()].sort()).toEqual(res.partitions.map((p) => p.index));
+          for (const p of res.partitions) {
+            const node = partitions.get(p.index)!;
+            expect(run('blkid', ['-o', 'value', '-s', 'PARTUUID', node]).stdout.trim()).toBe(p.partuuid);
+            const b = run('blkid', ['-p', '-o', 'export', node]).stdout;
+            expect(b).toContain(`PART_ENTRY_TYPE=${p.type}\n`);
+            expect(b).toContain(`PART_ENTRY_OFFSET=${p.offset / 512}\n`);
+            expect(b).toContain(`PART_ENTRY_SIZE=${p.size / 512}\n`);
+            expect(run('blkid', ['-p', '-o', 'value', '-s', 'PART_ENTRY_NAME', node]).stdout.replace(/\n$/, '')).toBe(
+              p.name,
+            );
+          }
+        },
+        { partitions: true },
+      );
+    },
+  );
 
   it('reads sgdisk-made tables', () => {
     if (missing({ tools: ['sgdisk'] })) return;
     const img = join(tmp.dir, 'sgdisk.img');
     withImage(img, 40 * MiB, () => undefined);
-    const r = run('sgdisk', ['-U', '11111111-2222-3333-4444-555555555555', '-n', '1:2048:+8M', '-t', '1:EF00', '-c', '1:ESP', '-u', '1:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
-      '-n', '2:0:0', '-t', '2:8304', '-c', '2:root', '-A', '2:set:2', img]);
+    const r = run('sgdisk', [
+      '-U',
+      '11111111-2222-3333-4444-555555555555',
+      '-n',
+      '1:2048:+8M',
+      '-t',
+      '1:EF00',
+      '-c',
+      '1:ESP',
+      '-u',
+      '1:aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+      '-n',
+      '2:0:0',
+      '-t',
+      '2:8304',
+      '-c',
+      '2:root',
+      '-A',
+      '2:set:2',
+      img,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const dev = FileDevice.open(img);
     const t = readPartitionTable(dev)!;
@@ -120,14 +180,28 @@ describe('writeGpt', () => {
     expect(t.scheme).toBe('gpt');
     expect(t.warnings).toBeUndefined();
     expect(t.diskId).toBe('11111111-2222-3333-4444-555555555555');
-    expect(t.partitions[0]).toMatchObject({ index: 1, offset: 1 * MiB, size: 8 * MiB, type: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b', partuuid: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', name: 'ESP' });
-    expect(t.partitions[1]).toMatchObject({ index: 2, offset: 9 * MiB, type: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709', name: 'root', bootable: true });
+    expect(t.partitions[0]).toMatchObject({
+      index: 1,
+      offset: 1 * MiB,
+      size: 8 * MiB,
+      type: 'c12a7328-f81f-11d2-ba4b-00a0c93ec93b',
+      partuuid: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+      name: 'ESP',
+    });
+    expect(t.partitions[1]).toMatchObject({
+      index: 2,
+      offset: 9 * MiB,
+      type: '4f68bce3-e8cd-4db1-96e7-fbcaf984b709',
+      name: 'root',
+      bootable: true,
+    });
     const j = JSON.parse(run('sfdisk', ['--json', img]).stdout).partitiontable;
     expect(t.partitions[1]!.size).toBe(j.partitions[1].size * 512);
   });
 
   it('round-trips through our reader and is deterministic', () => {
-    const a = new MemoryDevice(64 * MiB), b = new MemoryDevice(64 * MiB);
+    const a = new MemoryDevice(64 * MiB),
+      b = new MemoryDevice(64 * MiB);
     const ra = writeGpt(a, layout);
     writeGpt(b, layout);
     expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
@@ -140,16 +214,35 @@ describe('writeGpt', () => {
 
   it('rejects bad layouts', () => {
     const d = new MemoryDevice(64 * MiB);
-    expect(() => writeGpt(d, { partitions: [{ offset: 0, size: MiB, type: 'linux' }] })).toThrow(expect.objectContaining({ code: 'E_SPACE_DISK' }));
-    expect(() => writeGpt(d, { partitions: [{ offset: 63 * MiB, size: MiB, type: 'linux' }] })).toThrow(expect.objectContaining({ code: 'E_SPACE_DISK' }));
-    expect(() => writeGpt(d, { partitions: [{ offset: MiB, size: 2 * MiB, type: 'linux' }, { offset: 2 * MiB, size: MiB, type: 'linux' }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_OVERLAP' }));
-    expect(() => writeGpt(d, { partitions: [{ offset: MiB, size: MiB, type: 'nope' }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_TYPE' }));
-    expect(() => writeGpt(d, { partitions: [{ offset: MiB, size: MiB, type: 'linux', name: 'x'.repeat(37) }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_NAME' }));
+    expect(() => writeGpt(d, { partitions: [{ offset: 0, size: MiB, type: 'linux' }] })).toThrow(
+      expect.objectContaining({ code: 'E_SPACE_DISK' }),
+    );
+    expect(() => writeGpt(d, { partitions: [{ offset: 63 * MiB, size: MiB, type: 'linux' }] })).toThrow(
+      expect.objectContaining({ code: 'E_SPACE_DISK' }),
+    );
+    expect(() =>
+      writeGpt(d, {
+        partitions: [
+          { offset: MiB, size: 2 * MiB, type: 'linux' },
+          { offset: 2 * MiB, size: MiB, type: 'linux' },
+        ],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_OVERLAP' }));
+    expect(() => writeGpt(d, { partitions: [{ offset: MiB, size: MiB, type: 'nope' }] })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_PART_TYPE' }),
+    );
+    expect(() =>
+      writeGpt(d, { partitions: [{ offset: MiB, size: MiB, type: 'linux', name: 'x'.repeat(37) }] }),
+    ).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_NAME' }));
   });
 });
 
 describe('readGpt on corrupt input', () => {
-  const good = () => { const d = new MemoryDevice(64 * MiB); writeGpt(d, layout); return d; };
+  const good = () => {
+    const d = new MemoryDevice(64 * MiB);
+    writeGpt(d, layout);
+    return d;
+  };
   const dv = (d: MemoryDevice) => new DataView(d.bytes.buffer);
   const reCrcHeader = (d: MemoryDevice, lba: number) => {
     const o = lba * 512;
@@ -201,7 +294,10 @@ describe('readGpt on corrupt input', () => {
   it('overlapping entries: read, with a warning', () => {
     const d = good();
     // entry 2 starts inside entry 1 (both arrays, CRCs fixed)
-    for (const [hdr, arr] of [[1, 2], [d.bytes.length / 512 - 1, d.bytes.length / 512 - 33]] as const) {
+    for (const [hdr, arr] of [
+      [1, 2],
+      [d.bytes.length / 512 - 1, d.bytes.length / 512 - 33],
+    ] as const) {
       dv(d).setUint32(arr * 512 + 128 + 32, 2048 + 100, true);
       dv(d).setUint32(hdr * 512 + 88, crc32(d.bytes.subarray(arr * 512, arr * 512 + 16384)), true);
       reCrcHeader(d, hdr);
@@ -212,7 +308,10 @@ describe('readGpt on corrupt input', () => {
   it('entry outside the usable range', () => {
     const d = good();
     // set entry 1 lastLba huge in both arrays, fix CRCs
-    for (const [hdr, arr] of [[1, 2], [d.bytes.length / 512 - 1, d.bytes.length / 512 - 33]] as const) {
+    for (const [hdr, arr] of [
+      [1, 2],
+      [d.bytes.length / 512 - 1, d.bytes.length / 512 - 33],
+    ] as const) {
       dv(d).setUint32(arr * 512 + 40, 0x7fffffff, true);
       dv(d).setUint32(hdr * 512 + 88, crc32(d.bytes.subarray(arr * 512, arr * 512 + 16384)), true);
       reCrcHeader(d, hdr);

@@ -4,7 +4,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { layoutProblems } from '../../src/core/binary/struct.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { FileDevice } from '../../src/node/io/file.js';
-import { MBR_ENTRY, MBR_STRUCT, chsBytes, partuuid, readPartitionTable, writeMbr, writeMbrBootCode, type MbrLayout } from '../../src/core/partition/index.js';
+import {
+  MBR_ENTRY,
+  MBR_STRUCT,
+  chsBytes,
+  partuuid,
+  readPartitionTable,
+  writeMbr,
+  writeMbrBootCode,
+  type MbrLayout,
+} from '../../src/core/partition/index.js';
 import { missing, run } from '../helpers/prereq.js';
 import { loopUnavailable, withLoop } from '../helpers/loop.js';
 import { MiB, tempDir, withImage } from './helpers.js';
@@ -54,7 +63,15 @@ describe('writeMbr', () => {
     const j = JSON.parse(run('sfdisk', ['--json', img]).stdout).partitiontable;
     expect(j.label).toBe('dos');
     expect(j.id).toBe(`0x${res.signature.toString(16).padStart(8, '0')}`);
-    const parts = j.partitions.map((p: { node: string; start: number; size: number; type: string; bootable?: boolean }) => ({ n: Number(/(\d+)$/.exec(p.node)![1]), start: p.start, size: p.size, type: p.type, bootable: !!p.bootable }));
+    const parts = j.partitions.map(
+      (p: { node: string; start: number; size: number; type: string; bootable?: boolean }) => ({
+        n: Number(/(\d+)$/.exec(p.node)![1]),
+        start: p.start,
+        size: p.size,
+        type: p.type,
+        bootable: !!p.bootable,
+      }),
+    );
     expect(parts).toEqual([
       { n: 1, start: 2048, size: 16384, type: 'ef', bootable: true },
       { n: 2, start: 18432, size: 32768, type: '83', bootable: false },
@@ -77,36 +94,49 @@ describe('writeMbr', () => {
     const img = join(tmp.dir, 'mbr-blkid.img');
     const res = withImage(img, 48 * MiB, (dev) => writeMbr(dev, layout));
     // partx reads the table through libblkid (the same probe the kernel's PARTUUID mirrors)
-    const rows = run('partx', ['-g', '-o', 'NR,UUID', img]).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
-    expect(rows.filter(([n]) => n !== '3').map(([n, u]) => ({ n: Number(n), u }))).toEqual(res.partitions.map((p) => ({ n: p.index, u: p.partuuid })));
+    const rows = run('partx', ['-g', '-o', 'NR,UUID', img])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
+    expect(rows.filter(([n]) => n !== '3').map(([n, u]) => ({ n: Number(n), u }))).toEqual(
+      res.partitions.map((p) => ({ n: p.index, u: p.partuuid })),
+    );
     // blkid probes the whole-disk partition table and prints PTUUID
     const b = run('blkid', ['-p', '-o', 'export', img]).stdout;
     expect(b).toContain(`PTUUID=${res.signature.toString(16).padStart(8, '0')}`);
     expect(b).toContain('PTTYPE=dos');
   });
 
-  it.skipIf(loopUnavailable())('blkid on each partition device (loop) reports the PARTUUID, start and size we compute', async () => {
-    if (missing({ tools: ['blkid'] })) return;
-    const img = join(tmp.dir, 'mbr-loop.img');
-    const res = withImage(img, 48 * MiB, (dev) => writeMbr(dev, layout));
-    await withLoop(img, ({ partitions }) => {
-      for (const p of res.partitions) {
-        const node = partitions.get(p.index);
-        expect(node, `no device for partition ${p.index}`).toBeDefined();
-        // blkid finds the PARTUUID through the partition's parent disk, as the kernel's root=PARTUUID= does
-        expect(run('blkid', ['-o', 'value', '-s', 'PARTUUID', node!]).stdout.trim()).toBe(p.partuuid);
-        const b = run('blkid', ['-p', '-o', 'export', node!]).stdout;
-        expect(b).toContain(`PART_ENTRY_OFFSET=${p.offset / 512}\n`);
-        expect(b).toContain(`PART_ENTRY_SIZE=${p.size / 512}\n`);
-      }
-    }, { partitions: true });
-  });
+  it.skipIf(loopUnavailable())(
+    'blkid on each partition device (loop) reports the PARTUUID, start and size we compute',
+    async () => {
+      if (missing({ tools: ['blkid'] })) return;
+      const img = join(tmp.dir, 'mbr-loop.img');
+      const res = withImage(img, 48 * MiB, (dev) => writeMbr(dev, layout));
+      await withLoop(
+        img,
+        ({ partitions }) => {
+          for (const p of res.partitions) {
+            const node = partitions.get(p.index);
+            expect(node, `no device for partition ${p.index}`).toBeDefined();
+            // blkid finds the PARTUUID through the partition's parent disk, as the kernel's root=PARTUUID= does
+            expect(run('blkid', ['-o', 'value', '-s', 'PARTUUID', node!]).stdout.trim()).toBe(p.partuuid);
+            const b = run('blkid', ['-p', '-o', 'export', node!]).stdout;
+            expect(b).toContain(`PART_ENTRY_OFFSET=${p.offset / 512}\n`);
+            expect(b).toContain(`PART_ENTRY_SIZE=${p.size / 512}\n`);
+          }
+        },
+        { partitions: true },
+      );
+    },
+  );
 
   it('reads sfdisk-made tables (incl. logical partitions)', () => {
     if (missing({ tools: ['sfdisk'] })) return;
     const img = join(tmp.dir, 'sfdisk.img');
     withImage(img, 64 * MiB, () => undefined);
-    const script = 'label: dos\nlabel-id: 0x0badcafe\n\nstart=2048, size=10MiB, type=83, bootable\nsize=10MiB, type=c\ntype=5\nsize=8MiB, type=83\nsize=8MiB, type=82\n';
+    const script =
+      'label: dos\nlabel-id: 0x0badcafe\n\nstart=2048, size=10MiB, type=83, bootable\nsize=10MiB, type=c\ntype=5\nsize=8MiB, type=83\nsize=8MiB, type=82\n';
     const r = run('sfdisk', ['--no-reread', '--no-tell-kernel', img], { input: script });
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(run('sfdisk', ['--json', img]).stdout).partitiontable;
@@ -114,8 +144,20 @@ describe('writeMbr', () => {
     const t = readPartitionTable(dev)!;
     dev.close();
     expect(t.diskId).toBe('0badcafe');
-    const ours = t.partitions.map((p) => ({ n: p.index, start: p.offset / 512, size: p.size / 512, type: p.type.replace(/^0x0?/, '') }));
-    const theirs = j.partitions.filter((p: { type: string }) => p.type !== '5').map((p: { node: string; start: number; size: number; type: string }) => ({ n: Number(/(\d+)$/.exec(p.node)![1]), start: p.start, size: p.size, type: p.type }));
+    const ours = t.partitions.map((p) => ({
+      n: p.index,
+      start: p.offset / 512,
+      size: p.size / 512,
+      type: p.type.replace(/^0x0?/, ''),
+    }));
+    const theirs = j.partitions
+      .filter((p: { type: string }) => p.type !== '5')
+      .map((p: { node: string; start: number; size: number; type: string }) => ({
+        n: Number(/(\d+)$/.exec(p.node)![1]),
+        start: p.start,
+        size: p.size,
+        type: p.type,
+      }));
     expect(ours).toEqual(theirs);
     expect(t.partitions[0]!.bootable).toBe(true);
     expect(t.partitions.find((p) => p.index === 6)!.partuuid).toBe('0badcafe-06');
@@ -138,8 +180,12 @@ describe('writeMbr', () => {
   });
 
   it('is deterministic and the signature follows the seed', () => {
-    const a = new MemoryDevice(48 * MiB), b = new MemoryDevice(48 * MiB), c = new MemoryDevice(48 * MiB);
-    const ra = writeMbr(a, layout), rb = writeMbr(b, layout), rc = writeMbr(c, { ...layout, seed: 'other' });
+    const a = new MemoryDevice(48 * MiB),
+      b = new MemoryDevice(48 * MiB),
+      c = new MemoryDevice(48 * MiB);
+    const ra = writeMbr(a, layout),
+      rb = writeMbr(b, layout),
+      rc = writeMbr(c, { ...layout, seed: 'other' });
     expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
     expect(ra.signature).toBe(rb.signature);
     expect(rc.signature).not.toBe(ra.signature);
@@ -148,16 +194,28 @@ describe('writeMbr', () => {
   it('rejects bad layouts with typed errors', () => {
     const dev = new MemoryDevice(48 * MiB);
     const p = (o: number, s: number, extra = {}) => ({ offset: o * MiB, size: s * MiB, type: 'linux', ...extra });
-    expect(() => writeMbr(dev, { partitions: [p(1, 2), p(2, 2)] })).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_OVERLAP' }));
+    expect(() => writeMbr(dev, { partitions: [p(1, 2), p(2, 2)] })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_PART_OVERLAP' }),
+    );
     expect(() => writeMbr(dev, { partitions: [p(1, 60)] })).toThrow(expect.objectContaining({ code: 'E_SPACE_DISK' }));
-    expect(() => writeMbr(dev, { partitions: [p(1, 1), p(2, 1), p(3, 1), p(4, 1), p(5, 1)] })).toThrow(expect.objectContaining({ code: 'E_LIMIT_MBR_PRIMARY' }));
-    expect(() => writeMbr(dev, { partitions: [{ offset: 1000, size: MiB, type: 'linux' }] })).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_GEOMETRY' }));
-    expect(() => writeMbr(dev, { partitions: [p(1, 1, { type: 'bios-boot' })] })).toThrow(expect.objectContaining({ code: 'E_USAGE_PART_TYPE' }));
+    expect(() => writeMbr(dev, { partitions: [p(1, 1), p(2, 1), p(3, 1), p(4, 1), p(5, 1)] })).toThrow(
+      expect.objectContaining({ code: 'E_LIMIT_MBR_PRIMARY' }),
+    );
+    expect(() => writeMbr(dev, { partitions: [{ offset: 1000, size: MiB, type: 'linux' }] })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_PART_GEOMETRY' }),
+    );
+    expect(() => writeMbr(dev, { partitions: [p(1, 1, { type: 'bios-boot' })] })).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_PART_TYPE' }),
+    );
   });
 });
 
 describe('readMbr on corrupt input', () => {
-  const good = () => { const d = new MemoryDevice(48 * MiB); writeMbr(d, layout); return d; };
+  const good = () => {
+    const d = new MemoryDevice(48 * MiB);
+    writeMbr(d, layout);
+    return d;
+  };
   it('no signature: undefined', () => {
     const d = good();
     d.bytes[510] = 0;

@@ -18,14 +18,27 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function sink() {
   let text = '';
-  const stream = new Writable({ write(c, _e, cb) { text += c.toString(); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      text += c.toString();
+      cb();
+    },
+  });
   return { stream, text: () => text };
 }
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
-  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
   // A zombie is dead too.
-  try { return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); } catch { return false; }
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 async function gone(pid: number | undefined, ms = 5000): Promise<boolean> {
   const end = Date.now() + ms;
@@ -45,13 +58,28 @@ describe('QEMU command line (pure)', () => {
     expect(s).toContain('-serial stdio');
     expect(s).toContain('-no-reboot');
     expect(s).toContain('-nic none');
-    expect(a.slice(a.indexOf('-kernel'), a.indexOf('-kernel') + 6)).toEqual(['-kernel', '/k', '-initrd', '/i', '-append', 'console=ttyS0 x=1']);
+    expect(a.slice(a.indexOf('-kernel'), a.indexOf('-kernel') + 6)).toEqual([
+      '-kernel',
+      '/k',
+      '-initrd',
+      '/i',
+      '-append',
+      'console=ttyS0 x=1',
+    ]);
     expect(s).not.toContain('-cpu');
     expect(qemuArgs({ kernel: '/k' }, 'kvm', {}).join(' ')).toContain('-cpu max');
   });
 
   it('disks, UEFI pflash, network, memory', () => {
-    const a = qemuArgs({ disk: [{ path: '/a,b.img', interface: 'ide', snapshot: true }, '/c.img'], firmware: 'uefi', net: { type: 'user', model: 'virtio-net' } }, 'tcg', { code: '/code.fd', vars: '/tmp/v.fd' });
+    const a = qemuArgs(
+      {
+        disk: [{ path: '/a,b.img', interface: 'ide', snapshot: true }, '/c.img'],
+        firmware: 'uefi',
+        net: { type: 'user', model: 'virtio-net' },
+      },
+      'tcg',
+      { code: '/code.fd', vars: '/tmp/v.fd' },
+    );
     const s = a.join(' ');
     expect(s).toContain('-drive file=/a,,b.img,format=raw,if=ide,snapshot=on');
     expect(s).toContain('-drive file=/c.img,format=raw,if=virtio');
@@ -59,10 +87,16 @@ describe('QEMU command line (pure)', () => {
     expect(s).toContain('-drive if=pflash,format=raw,unit=1,file=/tmp/v.fd');
     expect(s).toContain('-m 512');
     expect(s).toContain('-nic user,model=virtio-net-pci');
-    expect(qemuArgs({ disk: '/d', firmware: 'uefi', net: true }, 'tcg', { bios: '/OVMF.fd' }).join(' ')).toMatch(/-bios \/OVMF\.fd.*-nic user,model=e1000/);
+    expect(qemuArgs({ disk: '/d', firmware: 'uefi', net: true }, 'tcg', { bios: '/OVMF.fd' }).join(' ')).toMatch(
+      /-bios \/OVMF\.fd.*-nic user,model=e1000/,
+    );
     expect(() => qemuArgs({}, 'tcg', {})).toThrow(expect.objectContaining({ code: 'E_USAGE_QEMU' }));
-    expect(() => qemuArgs({ disk: '/d', initrd: '/i' }, 'tcg', {})).toThrow(expect.objectContaining({ code: 'E_USAGE_QEMU' }));
-    expect(() => qemuArgs({ kernel: '/k', memory: 1 }, 'tcg', {})).toThrow(expect.objectContaining({ code: 'E_USAGE_QEMU' }));
+    expect(() => qemuArgs({ disk: '/d', initrd: '/i' }, 'tcg', {})).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_QEMU' }),
+    );
+    expect(() => qemuArgs({ kernel: '/k', memory: 1 }, 'tcg', {})).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_QEMU' }),
+    );
   });
 });
 
@@ -76,17 +110,22 @@ describe.skipIf(skipOvmf)('OVMF discovery', () => {
     const vars = fw.vars!;
     fw.cleanup();
     expect(existsSync(vars)).toBe(false);
-    expect(() => resolveOvmf({ ovmfCode: '/nonexistent/OVMF.fd' })).toThrow(expect.objectContaining({ code: 'E_TOOL_OVMF' }));
+    expect(() => resolveOvmf({ ovmfCode: '/nonexistent/OVMF.fd' })).toThrow(
+      expect.objectContaining({ code: 'E_TOOL_OVMF' }),
+    );
   });
 });
 
 const skip = missing({ tools: ['qemu-system-x86_64'], files: [kernel.vmlinuz, BUSYBOX] });
-describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
+describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
   let initrd = '';
   let noInit = '';
   beforeAll(async () => {
     initrd = join(work, 'tiny.img');
-    writeFileSync(initrd, await concatChunks(initramfsChunks(tinyInitramfsTree({ busybox: new Uint8Array(readFileSync(BUSYBOX)) }))));
+    writeFileSync(
+      initrd,
+      await concatChunks(initramfsChunks(tinyInitramfsTree({ busybox: new Uint8Array(readFileSync(BUSYBOX)) }))),
+    );
     // /init exists but cannot be executed (no #! line, not ELF) and nothing else does: "No working init found".
     const t = new FileTree();
     t.mkdir('/dev');
@@ -105,7 +144,13 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
 
   it('reports a kernel panic quickly with the console tail, and leaves no QEMU behind', async () => {
     const t0 = Date.now();
-    const err = await bootQemu({ kernel: kernel.vmlinuz, initrd: noInit, append: 'console=ttyS0', expect: /never printed/, timeoutMs: 180_000 }).catch((e) => e);
+    const err = await bootQemu({
+      kernel: kernel.vmlinuz,
+      initrd: noInit,
+      append: 'console=ttyS0',
+      expect: /never printed/,
+      timeoutMs: 180_000,
+    }).catch((e) => e);
     const took = Date.now() - t0;
     expect(err).toMatchObject({ code: 'E_TOOL_QEMU_PANIC' });
     expect(err.message).toMatch(/kernel panic after [\d.]+ s: Kernel panic - not syncing: No working init found/);
@@ -114,7 +159,9 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
     console.log(`panic reported after ${(took / 1000).toFixed(1)} s`);
     expect(took).toBeLessThan(120_000);
     expect(liveQemuCount()).toBe(0);
-    expect(execFileSync('sh', ['-c', 'pgrep -f "[q]emu-system-x86_64.*noinit.img" || true'], { encoding: 'utf8' }).trim()).toBe('');
+    expect(
+      execFileSync('sh', ['-c', 'pgrep -f "[q]emu-system-x86_64.*noinit.img" || true'], { encoding: 'utf8' }).trim(),
+    ).toBe('');
   }, 200_000);
 
   it('times out cleanly with the console tail', async () => {
@@ -134,7 +181,16 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
     expect(liveQemuCount()).toBe(0);
     // Through bootQemu as well: the process is gone when the promise settles.
     let seen = '';
-    const e2 = await bootQemu({ kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0', expect: /nope/, timeoutMs: 15_000, onOutput: (t) => { seen += t; } }).catch((e) => e);
+    const e2 = await bootQemu({
+      kernel: kernel.vmlinuz,
+      initrd,
+      append: 'console=ttyS0',
+      expect: /nope/,
+      timeoutMs: 15_000,
+      onOutput: (t) => {
+        seen += t;
+      },
+    }).catch((e) => e);
     expect(e2).toMatchObject({ code: 'E_TOOL_QEMU_TIMEOUT' });
     // The tail is the end of what the console showed (possibly nothing yet on a slow machine).
     expect(seen.replace(/\r/g, '').trimEnd().endsWith(e2.data.tail)).toBe(true);
@@ -144,10 +200,32 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
   it('QEMU dies with the Node process: exit(), SIGTERM and SIGKILL', async () => {
     // Compile the harness to plain JS for a child Node process.
     const out = join(work, 'js');
-    execFileSync(join(REPO, 'node_modules/.bin/tsc'), ['--outDir', out, '--rootDir', join(REPO, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', '--strict', join(REPO, 'src/qemu/index.ts')], { cwd: REPO });
+    execFileSync(
+      join(REPO, 'node_modules/.bin/tsc'),
+      [
+        '--outDir',
+        out,
+        '--rootDir',
+        join(REPO, 'src'),
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+        '--skipLibCheck',
+        '--strict',
+        join(REPO, 'src/qemu/index.ts'),
+      ],
+      { cwd: REPO },
+    );
     writeFileSync(join(out, 'package.json'), '{"type":"module"}');
     const script = join(out, 'child.mjs');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { startQemu } from './qemu/index.js';
       const s = startQemu({ kernel: ${JSON.stringify(kernel.vmlinuz)}, initrd: ${JSON.stringify(initrd)} });
       await s.waitFor(/Linux version/, 120000);
@@ -155,13 +233,22 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
       const how = process.argv[2];
       if (how === 'exit') process.exit(3);
       setInterval(() => {}, 1000);
-    `);
+    `,
+    );
     for (const how of ['exit', 'SIGTERM', 'SIGKILL'] as const) {
       const child = spawn(process.execPath, [script, how], { stdio: ['ignore', 'pipe', 'inherit'] });
       const pid = await new Promise<number>((resolve, reject) => {
         let buf = '';
-        child.stdout.on('data', (d) => { buf += d; const m = /PID (\d+)/.exec(buf); if (m) resolve(Number(m[1])); });
-        child.on('exit', () => { const m = /PID (\d+)/.exec(buf); if (m) resolve(Number(m[1])); else reject(new Error(`child exited before starting QEMU: ${buf}`)); });
+        child.stdout.on('data', (d) => {
+          buf += d;
+          const m = /PID (\d+)/.exec(buf);
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', () => {
+          const m = /PID (\d+)/.exec(buf);
+          if (m) resolve(Number(m[1]));
+          else reject(new Error(`child exited before starting QEMU: ${buf}`));
+        });
       });
       expect(pid).toBeGreaterThan(0);
       if (how !== 'exit') {
@@ -174,21 +261,61 @@ describe.skipIf(skip)('QEMU harness with Debian\'s kernel', () => {
   }, 400_000);
 
   it('CLI: tinyimage boot exits 0 on --expect, 1 with the console tail on panic, 2 on bad usage', async () => {
-    const o = sink(), e = sink();
-    const code = await main(['boot', '--kernel', kernel.vmlinuz, '--initrd', initrd, '--append', 'console=ttyS0', '--expect', 'Welcome to Tiny Linux!', '--timeout', '180'], { stdout: o.stream, stderr: e.stream });
+    const o = sink(),
+      e = sink();
+    const code = await main(
+      [
+        'boot',
+        '--kernel',
+        kernel.vmlinuz,
+        '--initrd',
+        initrd,
+        '--append',
+        'console=ttyS0',
+        '--expect',
+        'Welcome to Tiny Linux!',
+        '--timeout',
+        '180',
+      ],
+      { stdout: o.stream, stderr: e.stream },
+    );
     expect(code).toBe(0);
     expect(o.text()).toMatch(/Linux version[\s\S]*Welcome to Tiny Linux!/);
     expect(e.text()).toMatch(/matched \/Welcome to Tiny Linux!\/ after [\d.]+ s \((tcg|kvm)\)/);
 
     const consoleFile = join(work, 'console.log');
-    const o2 = sink(), e2 = sink();
-    const code2 = await main(['boot', '--kernel', kernel.vmlinuz, '--initrd', noInit, '--expect', 'Welcome', '--timeout', '180', '--console', consoleFile], { stdout: o2.stream, stderr: e2.stream });
+    const o2 = sink(),
+      e2 = sink();
+    const code2 = await main(
+      [
+        'boot',
+        '--kernel',
+        kernel.vmlinuz,
+        '--initrd',
+        noInit,
+        '--expect',
+        'Welcome',
+        '--timeout',
+        '180',
+        '--console',
+        consoleFile,
+      ],
+      { stdout: o2.stream, stderr: e2.stream },
+    );
     expect(code2).toBe(1);
     expect(o2.text()).toBe('');
     expect(e2.text()).toMatch(/kernel panic[\s\S]*--- console \(last lines\) ---[\s\S]*No working init found/);
     expect(readFileSync(consoleFile, 'utf8')).toMatch(/Linux version[\s\S]*end Kernel panic/);
 
-    for (const bad of [[], ['--initrd', initrd], ['--kernel', kernel.vmlinuz, '--firmware', 'coreboot'], ['--kernel', kernel.vmlinuz, '--expect', '('], ['--kernel', '/nonexistent'], ['--kernel', kernel.vmlinuz, '--timeout', '-1'], ['--kernel', kernel.vmlinuz, '--accel', 'hvf']]) {
+    for (const bad of [
+      [],
+      ['--initrd', initrd],
+      ['--kernel', kernel.vmlinuz, '--firmware', 'coreboot'],
+      ['--kernel', kernel.vmlinuz, '--expect', '('],
+      ['--kernel', '/nonexistent'],
+      ['--kernel', kernel.vmlinuz, '--timeout', '-1'],
+      ['--kernel', kernel.vmlinuz, '--accel', 'hvf'],
+    ]) {
       expect(await main(['boot', ...bad], { stdout: sink().stream, stderr: sink().stream }), bad.join(' ')).toBe(2);
     }
     expect(liveQemuCount()).toBe(0);
@@ -214,15 +341,42 @@ describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
     writeFileSync(disk, serialMbr('TINYMBR-OK\r\n'));
     truncateSync(disk, 1 << 20);
     const before = readFileSync(disk);
-    for (const [iface, net] of [['virtio', undefined], ['ide', true], ['virtio', { type: 'user', model: 'virtio-net' }]] as const) {
-      const r = await bootQemu({ disk: { path: disk, interface: iface, snapshot: true }, ...(net ? { net } : {}), expect: /TINYMBR-OK/, timeoutMs: 120_000 });
+    for (const [iface, net] of [
+      ['virtio', undefined],
+      ['ide', true],
+      ['virtio', { type: 'user', model: 'virtio-net' }],
+    ] as const) {
+      const r = await bootQemu({
+        disk: { path: disk, interface: iface, snapshot: true },
+        ...(net ? { net } : {}),
+        expect: /TINYMBR-OK/,
+        timeoutMs: 120_000,
+      });
       expect(r.match?.[0]).toBe('TINYMBR-OK');
     }
     expect(Buffer.compare(readFileSync(disk), before)).toBe(0);
     // Through the CLI too.
     const o = sink();
     const e = sink();
-    expect(await main(['boot', '--disk', disk, '--snapshot', '--disk-if', 'ide', '--accel', 'tcg', '--expect', 'TINYMBR-OK', '--timeout', '120'], { stdout: o.stream, stderr: e.stream })).toBe(0);
+    expect(
+      await main(
+        [
+          'boot',
+          '--disk',
+          disk,
+          '--snapshot',
+          '--disk-if',
+          'ide',
+          '--accel',
+          'tcg',
+          '--expect',
+          'TINYMBR-OK',
+          '--timeout',
+          '120',
+        ],
+        { stdout: o.stream, stderr: e.stream },
+      ),
+    ).toBe(0);
     expect(e.text()).toMatch(/\(tcg\)/);
     expect(o.text()).toContain('TINYMBR-OK');
   }, 400_000);
@@ -234,14 +388,20 @@ describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
     const end = 3 + 3 * 3;
     mbr.set([0xb0, 0x2a, 0xe6, 0xf4, 0xf4, 0xeb, 0xfe], end);
     writeFileSync(disk, mbr);
-    const r = await bootQemu({ disk: { path: disk, interface: 'ide', snapshot: true }, extraArgs: ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'], timeoutMs: 60_000 });
+    const r = await bootQemu({
+      disk: { path: disk, interface: 'ide', snapshot: true },
+      extraArgs: ['-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'],
+      timeoutMs: 60_000,
+    });
     expect(r.exit.code).toBe(85);
     expect(r.output).toBe('BYE');
     expect(r.match).toBeUndefined();
   }, 120_000);
 
   it('a missing disk image is a QEMU failure with its stderr, not a hang', async () => {
-    const err = await bootQemu({ disk: join(work, 'does-not-exist.raw'), expect: /x/, timeoutMs: 60_000 }).catch((e) => e);
+    const err = await bootQemu({ disk: join(work, 'does-not-exist.raw'), expect: /x/, timeoutMs: 60_000 }).catch(
+      (e) => e,
+    );
     expect(err).toMatchObject({ code: 'E_TOOL_QEMU_EXIT' });
     expect(err.data.stderr).toMatch(/does-not-exist\.raw/);
   }, 120_000);
@@ -250,8 +410,18 @@ describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
 describe.skipIf(skip || skipOvmf)('UEFI (OVMF)', () => {
   it('boots the kernel and initramfs under OVMF', async () => {
     const initrd = join(work, 'uefi.img');
-    writeFileSync(initrd, await concatChunks(initramfsChunks(tinyInitramfsTree({ busybox: new Uint8Array(readFileSync(BUSYBOX)) }))));
-    const r = await bootQemu({ firmware: 'uefi', kernel: kernel.vmlinuz, initrd, append: 'console=ttyS0', expect: /Welcome to Tiny Linux!/, timeoutMs: 300_000 });
+    writeFileSync(
+      initrd,
+      await concatChunks(initramfsChunks(tinyInitramfsTree({ busybox: new Uint8Array(readFileSync(BUSYBOX)) }))),
+    );
+    const r = await bootQemu({
+      firmware: 'uefi',
+      kernel: kernel.vmlinuz,
+      initrd,
+      append: 'console=ttyS0',
+      expect: /Welcome to Tiny Linux!/,
+      timeoutMs: 300_000,
+    });
     console.log(`UEFI kernel boot to welcome: ${(r.elapsedMs / 1000).toFixed(1)} s (${r.accel})`);
     expect(r.output).toMatch(/EFI v\d/);
   }, 400_000);
@@ -260,7 +430,12 @@ describe.skipIf(skip || skipOvmf)('UEFI (OVMF)', () => {
     const disk = join(work, 'empty.raw');
     writeFileSync(disk, '');
     truncateSync(disk, 8 << 20);
-    const r = await bootQemu({ firmware: 'uefi', disk: { path: disk, snapshot: true }, expect: /BdsDxe: failed to load Boot\d+ "UEFI Misc Device"/, timeoutMs: 300_000 });
+    const r = await bootQemu({
+      firmware: 'uefi',
+      disk: { path: disk, snapshot: true },
+      expect: /BdsDxe: failed to load Boot\d+ "UEFI Misc Device"/,
+      timeoutMs: 300_000,
+    });
     expect(r.match?.[0]).toMatch(/UEFI Misc Device/);
     expect(liveQemuCount()).toBe(0);
   }, 400_000);

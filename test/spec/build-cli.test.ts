@@ -22,7 +22,9 @@ const skip = missing({ tools: ['cpio', 'sgdisk', 'fsck.fat'], files: [join(REPO,
 
 describe.skipIf(skip)('tinyimage build', () => {
   let dir = '';
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'ti-build-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ti-build-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('--preset initramfs: a gzip newc archive GNU cpio lists, identical bytes for the same SOURCE_DATE_EPOCH', () => {
@@ -35,7 +37,9 @@ describe.skipIf(skip)('tinyimage build', () => {
     const fa = readFileSync(join(dir, 'a/initramfs.cpio.gz'));
     expect(Buffer.compare(fa, readFileSync(join(dir, 'b/initramfs.cpio.gz')))).toBe(0);
     expect(run('gzip', ['-t', join(dir, 'a/initramfs.cpio.gz')]).code).toBe(0);
-    const list = execFileSync('sh', ['-c', `zcat "${join(dir, 'a/initramfs.cpio.gz')}" | cpio -itv --quiet`], { encoding: 'utf8' });
+    const list = execFileSync('sh', ['-c', `zcat "${join(dir, 'a/initramfs.cpio.gz')}" | cpio -itv --quiet`], {
+      encoding: 'utf8',
+    });
     expect(list).toMatch(/^-rwxr-xr-x .* root +root .* init$/m);
     expect(list).toMatch(/^crw------- .* 5, +1 .* dev\/console$/m);
     expect(list).toMatch(/^lrwxrwxrwx .* bin\/sh -> \/bin\/busybox$/m);
@@ -46,7 +50,9 @@ describe.skipIf(skip)('tinyimage build', () => {
     const k = debianKernel();
     if (missing({ files: [k.vmlinuz, '/usr/lib/systemd/boot/efi/linuxx64.efi.stub'] })) return;
     const out = join(dir, 'uefi');
-    const r = cli(['build', '--preset', 'uefi', '--kernel', k.vmlinuz, '--busybox', BUSYBOX, '-o', out, '--json'], { SOURCE_DATE_EPOCH: '1700000000' });
+    const r = cli(['build', '--preset', 'uefi', '--kernel', k.vmlinuz, '--busybox', BUSYBOX, '-o', out, '--json'], {
+      SOURCE_DATE_EPOCH: '1700000000',
+    });
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.outputs.map((o: { name: string }) => o.name)).toEqual(['BOOTX64.EFI', 'usb.img']);
@@ -56,7 +62,9 @@ describe.skipIf(skip)('tinyimage build', () => {
     expect(ls.code, ls.stderr).toBe(0);
     expect(ls.stdout).toMatch(/\/EFI\/BOOT\/BOOTX64\.EFI/);
     const efi = readFileSync(join(out, 'BOOTX64.EFI'));
-    const cat = spawnSync(process.execPath, [BIN, 'cat', join(out, 'usb.img') + ':1', '/EFI/BOOT/BOOTX64.EFI'], { maxBuffer: 1 << 28 });
+    const cat = spawnSync(process.execPath, [BIN, 'cat', join(out, 'usb.img') + ':1', '/EFI/BOOT/BOOTX64.EFI'], {
+      maxBuffer: 1 << 28,
+    });
     expect(Buffer.compare(cat.stdout, efi)).toBe(0);
   });
 

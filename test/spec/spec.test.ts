@@ -14,12 +14,15 @@ describe('build spec', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ti-spec-'));
     try {
       const f = join(dir, 'spec.yaml');
-      writeFileSync(f, [
-        'preset: uefi',
-        'kernel: { build: { source: linux-source-6.1.tar.xz } }',
-        'busybox: { build: { source: busybox_1.35.0.orig.tar.bz2, libc: musl } }',
-        'cmdline: console=ttyS0 quiet',
-      ].join('\n'));
+      writeFileSync(
+        f,
+        [
+          'preset: uefi',
+          'kernel: { build: { source: linux-source-6.1.tar.xz } }',
+          'busybox: { build: { source: busybox_1.35.0.orig.tar.bz2, libc: musl } }',
+          'cmdline: console=ttyS0 quiet',
+        ].join('\n'),
+      );
       const { spec } = loadSpec({ file: f });
       expect(spec.kind).toBe('uefi');
       expect(spec.kernel).toEqual({ build: { source: join(dir, 'linux-source-6.1.tar.xz') } });
@@ -27,14 +30,26 @@ describe('build spec', () => {
       expect(spec.cmdline).toBe('console=ttyS0 quiet');
       expect(spec.uki?.output).toBe('BOOTX64.EFI'); // kept from the preset
       expect(spec.kernelPreset).toBe('tiny');
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('names the field at fault', () => {
-    expect(() => validateSpec({ kind: 'uefi', kernel: { build: {} } }, 's.yaml')).toThrow('s.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing');
-    expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(/kind: expected one of 'initramfs', 'uefi', 'bios', got string "floppy"/);
-    expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(/rootfs.hostnme: unknown field/);
-    expect(() => validateSpec({ kind: 'bios', busybox: { build: { source: 'x', libc: 'uclibc' } } })).toThrow(/busybox.build.libc: expected one of 'glibc', 'musl'/);
-    expect(() => validateSpec({ kind: 'bios', disk: { output: '../x.img' } })).toThrow(/disk.output: expected a plain file name/);
+    expect(() => validateSpec({ kind: 'uefi', kernel: { build: {} } }, 's.yaml')).toThrow(
+      's.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing',
+    );
+    expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(
+      /kind: expected one of 'initramfs', 'uefi', 'bios', got string "floppy"/,
+    );
+    expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(
+      /rootfs.hostnme: unknown field/,
+    );
+    expect(() => validateSpec({ kind: 'bios', busybox: { build: { source: 'x', libc: 'uclibc' } } })).toThrow(
+      /busybox.build.libc: expected one of 'glibc', 'musl'/,
+    );
+    expect(() => validateSpec({ kind: 'bios', disk: { output: '../x.img' } })).toThrow(
+      /disk.output: expected a plain file name/,
+    );
     expect(() => loadSpec({ preset: 'nope' })).toThrow(/unknown preset 'nope' \(available: bios, initramfs, uefi\)/);
     expect(() => loadSpec({})).toThrow(/nothing to build/);
   });
@@ -43,7 +58,14 @@ describe('build spec', () => {
     try {
       const f = join(dir, 'bad.yaml');
       writeFileSync(f, 'preset: [uefi\n');
-      expect(() => loadSpec({ file: f })).toThrow(expect.objectContaining({ code: 'E_USAGE_SPEC_SYNTAX', message: expect.stringContaining('bad.yaml: not valid YAML') }));
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+      expect(() => loadSpec({ file: f })).toThrow(
+        expect.objectContaining({
+          code: 'E_USAGE_SPEC_SYNTAX',
+          message: expect.stringContaining('bad.yaml: not valid YAML'),
+        }),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -43,16 +43,26 @@ describe('toolchain cache', () => {
     const c = await resolveSource(join(d, 'pkg-1.0'), cache, { expect: 'Config.in', what: 'busybox' });
     expect(c).toMatchObject({ kind: 'dir', dir: join(d, 'pkg-1.0') });
     // Wrong kind of tree: a clear usage error.
-    await expect(resolveSource(tar, join(d, 'cache2'), { expect: 'Kbuild', what: 'kernel' })).rejects.toThrow(UsageError);
-    await expect(resolveSource(join(d, 'nope.tar'), cache, { expect: 'Kbuild', what: 'kernel' })).rejects.toThrow(/does not exist/);
+    await expect(resolveSource(tar, join(d, 'cache2'), { expect: 'Kbuild', what: 'kernel' })).rejects.toThrow(
+      UsageError,
+    );
+    await expect(resolveSource(join(d, 'nope.tar'), cache, { expect: 'Kbuild', what: 'kernel' })).rejects.toThrow(
+      /does not exist/,
+    );
   });
 
-  it('serialises holders of the same lock and takes over a dead holder\'s lock', async () => {
+  it("serialises holders of the same lock and takes over a dead holder's lock", async () => {
     const d = tmp();
     const order: string[] = [];
-    const slow = withLock(d, 'x', async () => { order.push('a-start'); await new Promise((r) => setTimeout(r, 300)); order.push('a-end'); });
+    const slow = withLock(d, 'x', async () => {
+      order.push('a-start');
+      await new Promise((r) => setTimeout(r, 300));
+      order.push('a-end');
+    });
     await new Promise((r) => setTimeout(r, 50));
-    const fast = withLock(d, 'x', async () => { order.push('b'); });
+    const fast = withLock(d, 'x', async () => {
+      order.push('b');
+    });
     await Promise.all([slow, fast]);
     expect(order).toEqual(['a-start', 'a-end', 'b']);
     // A lock left by a process that no longer exists.

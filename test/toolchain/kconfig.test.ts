@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyToDotConfig, describeSymbol, explainUnsatisfied, parseDisable, parseDotConfig, parseEnable, scriptsConfigArgs, unsatisfied, unmetSymbols } from '../../src/node/toolchain/kconfig.js';
+import {
+  applyToDotConfig,
+  describeSymbol,
+  explainUnsatisfied,
+  parseDisable,
+  parseDotConfig,
+  parseEnable,
+  scriptsConfigArgs,
+  unsatisfied,
+  unmetSymbols,
+} from '../../src/node/toolchain/kconfig.js';
 import { kernelRequests } from '../../src/node/toolchain/kernel.js';
 import { KERNEL_PRESETS } from '../../src/node/toolchain/presets.js';
 import { UsageError } from '../../src/core/errors.js';
@@ -13,7 +23,11 @@ describe('option parsing', () => {
     expect(parseEnable('CONFIG_E1000=m')).toMatchObject({ name: 'E1000', value: 'm', string: false });
     expect(parseEnable('NR_CPUS=4')).toMatchObject({ value: '4', string: false });
     expect(parseEnable('PHYSICAL_START=0x1000000')).toMatchObject({ value: '0x1000000', string: false });
-    expect(parseEnable('CMDLINE="console=ttyS0 quiet"')).toMatchObject({ name: 'CMDLINE', value: 'console=ttyS0 quiet', string: true });
+    expect(parseEnable('CMDLINE="console=ttyS0 quiet"')).toMatchObject({
+      name: 'CMDLINE',
+      value: 'console=ttyS0 quiet',
+      string: true,
+    });
     expect(parseEnable('LOCALVERSION=-tiny')).toMatchObject({ value: '-tiny', string: true });
     expect(() => parseEnable('BAD NAME')).toThrow(UsageError);
     expect(() => parseDisable('X=y')).toThrow(UsageError);
@@ -21,7 +35,20 @@ describe('option parsing', () => {
 
   it('builds scripts/config arguments in order', () => {
     const reqs = [parseEnable('A'), parseEnable('B=m'), parseDisable('C'), parseEnable('D=5'), parseEnable('E="x y"')];
-    expect(scriptsConfigArgs(reqs)).toEqual(['-e', 'A', '-m', 'B', '-d', 'C', '--set-val', 'D', '5', '--set-str', 'E', 'x y']);
+    expect(scriptsConfigArgs(reqs)).toEqual([
+      '-e',
+      'A',
+      '-m',
+      'B',
+      '-d',
+      'C',
+      '--set-val',
+      'D',
+      '5',
+      '--set-str',
+      'E',
+      'x y',
+    ]);
   });
 
   it('reads and edits a .config', () => {
@@ -31,7 +58,12 @@ describe('option parsing', () => {
     expect(m.get('B')).toBe('n');
     expect(m.get('S')).toBe('q"x');
     expect(m.get('N')).toBe('3');
-    const edited = applyToDotConfig(text, [parseDisable('A'), parseEnable('B'), parseEnable('NEW'), { name: 'S', value: 'a"b', string: true, origin: 't' }]);
+    const edited = applyToDotConfig(text, [
+      parseDisable('A'),
+      parseEnable('B'),
+      parseEnable('NEW'),
+      { name: 'S', value: 'a"b', string: true, origin: 't' },
+    ]);
     const e = parseDotConfig(edited);
     expect(e.get('A')).toBe('n');
     expect(e.get('B')).toBe('y');
@@ -42,7 +74,17 @@ describe('option parsing', () => {
 
   it('finds unsatisfied requests; the last request for a symbol wins', () => {
     const cfg = parseDotConfig('CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_S="x"\n');
-    const bad = unsatisfied([parseEnable('A'), parseEnable('B'), parseDisable('C'), parseEnable('S="y"'), parseEnable('D'), parseDisable('D')], cfg);
+    const bad = unsatisfied(
+      [
+        parseEnable('A'),
+        parseEnable('B'),
+        parseDisable('C'),
+        parseEnable('S="y"'),
+        parseEnable('D'),
+        parseDisable('D'),
+      ],
+      cfg,
+    );
     expect(bad.map((b) => b.name).sort()).toEqual(['B', 'S']);
     expect(unsatisfied([{ name: 'B', value: 'y', string: false, origin: 't', soft: true }], cfg)).toEqual([]);
   });
@@ -53,34 +95,40 @@ describe('dependency explanation on a mini Kconfig tree', () => {
   mkdirSync(join(root, 'fs', 'ext4'), { recursive: true });
   mkdirSync(join(root, 'arch', 'x86'), { recursive: true });
   mkdirSync(join(root, 'arch', 'arm'), { recursive: true });
-  writeFileSync(join(root, 'Kconfig'), 'source "fs/ext4/Kconfig"\nmenu "Net"\n\tdepends on NET\nif INET\nsource "net/Kconfig"\nendif\nendmenu\nsource "arch/$(SRCARCH)/Kconfig"\nconfig BLOCK\n\tbool "Enable the block layer"\n\thelp\n\t  config FAKE in help text\n\t  depends on NOTHING\n');
-  writeFileSync(join(root, 'fs', 'ext4', 'Kconfig'), [
-    'if BLOCK',
-    'config EXT4_FS',
-    '\ttristate "The Extended 4 (ext4) filesystem"',
-    '\tselect CRC16',
-    '\tdepends on MULTIUSER && \\',
-    '\t\t!PREEMPT_RT',
-    'endif',
-    'config CRC16',
-    '\ttristate',
-    'config VIRTIO',
-    '\ttristate',
-    'config VIRTIO_PCI',
-    '\ttristate "virtio pci"',
-    '\tselect VIRTIO',
-    'config VIRTIO_BLK',
-    '\ttristate "virtio blk"',
-    '\tdepends on VIRTIO',
-    'choice',
-    '\tprompt "compression"',
-    'config KERNEL_GZIP',
-    '\tbool "gzip"',
-    'config KERNEL_XZ',
-    '\tbool "xz"',
-    'endchoice',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(root, 'Kconfig'),
+    'source "fs/ext4/Kconfig"\nmenu "Net"\n\tdepends on NET\nif INET\nsource "net/Kconfig"\nendif\nendmenu\nsource "arch/$(SRCARCH)/Kconfig"\nconfig BLOCK\n\tbool "Enable the block layer"\n\thelp\n\t  config FAKE in help text\n\t  depends on NOTHING\n',
+  );
+  writeFileSync(
+    join(root, 'fs', 'ext4', 'Kconfig'),
+    [
+      'if BLOCK',
+      'config EXT4_FS',
+      '\ttristate "The Extended 4 (ext4) filesystem"',
+      '\tselect CRC16',
+      '\tdepends on MULTIUSER && \\',
+      '\t\t!PREEMPT_RT',
+      'endif',
+      'config CRC16',
+      '\ttristate',
+      'config VIRTIO',
+      '\ttristate',
+      'config VIRTIO_PCI',
+      '\ttristate "virtio pci"',
+      '\tselect VIRTIO',
+      'config VIRTIO_BLK',
+      '\ttristate "virtio blk"',
+      '\tdepends on VIRTIO',
+      'choice',
+      '\tprompt "compression"',
+      'config KERNEL_GZIP',
+      '\tbool "gzip"',
+      'config KERNEL_XZ',
+      '\tbool "xz"',
+      'endchoice',
+      '',
+    ].join('\n'),
+  );
   mkdirSync(join(root, 'net'), { recursive: true });
   writeFileSync(join(root, 'net', 'Kconfig'), 'config PACKET\n\ttristate "Packet socket"\n\tdepends on HAS_PACKETS\n');
   writeFileSync(join(root, 'arch', 'x86', 'Kconfig'), 'config X86_THING\n\tbool "x86"\n\tdepends on X86\n');
@@ -105,7 +153,12 @@ describe('dependency explanation on a mini Kconfig tree', () => {
   it('names the unmet dependency of a requested option', () => {
     const cfg = parseDotConfig('# CONFIG_BLOCK is not set\nCONFIG_MULTIUSER=y\nCONFIG_PREEMPT_RT=y\n');
     expect(unmetSymbols('MULTIUSER && !PREEMPT_RT', cfg)).toEqual(['!PREEMPT_RT (PREEMPT_RT=y)']);
-    const why = explainUnsatisfied(root, unsatisfied([parseEnable('EXT4_FS'), parseEnable('NOPE_NOT_A_SYMBOL'), parseEnable('CRC16')], cfg), cfg, { arch: 'x86' });
+    const why = explainUnsatisfied(
+      root,
+      unsatisfied([parseEnable('EXT4_FS'), parseEnable('NOPE_NOT_A_SYMBOL'), parseEnable('CRC16')], cfg),
+      cfg,
+      { arch: 'x86' },
+    );
     const ext4 = why.find((w) => w.name === 'EXT4_FS')!;
     expect(ext4.unmet).toContain('BLOCK (not set)');
     expect(ext4.reason).toMatch(/depends on BLOCK.*unmet: BLOCK \(not set\)/);
@@ -113,13 +166,22 @@ describe('dependency explanation on a mini Kconfig tree', () => {
     expect(why.find((w) => w.name === 'CRC16')!.reason).toMatch(/no prompt.*selected by EXT4_FS/);
     // An unmet prompt-less dependency names what selects it.
     const vb = explainUnsatisfied(root, unsatisfied([parseEnable('VIRTIO_BLK')], cfg), cfg, { arch: 'x86' });
-    expect(vb[0]!.reason).toBe('depends on VIRTIO; unmet: VIRTIO (not set; it has no prompt, enable one of: VIRTIO_PCI)');
+    expect(vb[0]!.reason).toBe(
+      'depends on VIRTIO; unmet: VIRTIO (not set; it has no prompt, enable one of: VIRTIO_PCI)',
+    );
   });
 });
 
 describe('kernel option requests', () => {
   it('orders preset, compression, initramfs, cmdline, user options', () => {
-    const reqs = kernelRequests({ preset: 'tiny', enable: ['EXT4_FS'], disable: ['PRINTK'], cmdline: 'console=ttyS0', compression: 'xz', initramfsPath: '/b/initramfs.cpio' });
+    const reqs = kernelRequests({
+      preset: 'tiny',
+      enable: ['EXT4_FS'],
+      disable: ['PRINTK'],
+      cmdline: 'console=ttyS0',
+      compression: 'xz',
+      initramfsPath: '/b/initramfs.cpio',
+    });
     const names = reqs.map((r) => `${r.name}=${r.value}`);
     expect(names.slice(0, KERNEL_PRESETS.tiny.enable.length)).toEqual(KERNEL_PRESETS.tiny.enable.map((e) => `${e}=y`));
     expect(names).toContain('KERNEL_XZ=y');

@@ -22,7 +22,10 @@ async function rejection(p: Promise<unknown>): Promise<ToolError> {
 describe('run()', () => {
   it('passes arguments without a shell and returns output lines', async () => {
     const lines: string[] = [];
-    const r = await run('printf', ['%s\\n', 'a b', '$(echo no)', "it's"], { onLine: (l) => lines.push(l), captureStdout: true });
+    const r = await run('printf', ['%s\\n', 'a b', '$(echo no)', "it's"], {
+      onLine: (l) => lines.push(l),
+      captureStdout: true,
+    });
     expect(lines).toEqual(['a b', '$(echo no)', "it's"]);
     expect(r.stdout).toBe("a b\n$(echo no)\nit's\n");
   });
@@ -58,7 +61,12 @@ describe('run()', () => {
 
   it('honours cwd, env and input', async () => {
     const dir = tmp();
-    const r = await run('sh', ['-c', 'pwd; echo "$TI_X"; cat'], { cwd: dir, env: { PATH: process.env.PATH, TI_X: 'val' }, input: 'from-stdin', captureStdout: true });
+    const r = await run('sh', ['-c', 'pwd; echo "$TI_X"; cat'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, TI_X: 'val' },
+      input: 'from-stdin',
+      captureStdout: true,
+    });
     expect(r.stdout).toBe(`${dir}\nval\nfrom-stdin`);
   });
 
@@ -75,7 +83,11 @@ describe('run()', () => {
     await new Promise((r) => setTimeout(r, 200));
     // Gone, or a zombie waiting for a reaper (some containers' PID 1 never reaps).
     let state = 'gone';
-    try { state = readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]!.charAt(0); } catch { /* gone */ }
+    try {
+      state = readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]!.charAt(0);
+    } catch {
+      /* gone */
+    }
     expect(['gone', 'Z']).toContain(state);
   });
 
@@ -90,19 +102,33 @@ describe('run()', () => {
 describe('requireTools(): every missing build tool named at once, before any work', () => {
   const bin = (names: string[]) => {
     const dir = tmp();
-    for (const n of names) { writeFileSync(join(dir, n), '#!/bin/sh\n'); chmodSync(join(dir, n), 0o755); }
+    for (const n of names) {
+      writeFileSync(join(dir, n), '#!/bin/sh\n');
+      chmodSync(join(dir, n), 0o755);
+    }
     return dir;
   };
 
   it('passes when all are on PATH, and names all missing ones with their Debian packages', () => {
-    const tools = [{ command: 'make', debian: 'make' }, { command: 'rsync', debian: 'rsync' }, { command: 'xz', debian: 'xz-utils' }, { command: 'unxz', debian: 'xz-utils' }];
+    const tools = [
+      { command: 'make', debian: 'make' },
+      { command: 'rsync', debian: 'rsync' },
+      { command: 'xz', debian: 'xz-utils' },
+      { command: 'unxz', debian: 'xz-utils' },
+    ];
     expect(() => requireTools('x', tools, { PATH: bin(['make', 'rsync', 'xz', 'unxz']) })).not.toThrow();
     let e: unknown;
-    try { requireTools('building it', tools, { PATH: bin(['make']) }); } catch (err) { e = err; }
+    try {
+      requireTools('building it', tools, { PATH: bin(['make']) });
+    } catch (err) {
+      e = err;
+    }
     expect(e).toBeInstanceOf(ToolError);
     const t = e as ToolError;
     expect(t.code).toBe('E_TOOL_MISSING');
-    expect(t.message).toBe('building it needs rsync, xz, unxz, not found on PATH. On Debian/Ubuntu: apt-get install rsync xz-utils');
+    expect(t.message).toBe(
+      'building it needs rsync, xz, unxz, not found on PATH. On Debian/Ubuntu: apt-get install rsync xz-utils',
+    );
     expect(t.data).toMatchObject({ missing: ['rsync', 'xz', 'unxz'], packages: ['rsync', 'xz-utils'] });
   });
 
@@ -125,8 +151,12 @@ describe('requireTools(): every missing build tool named at once, before any wor
     const cacheDir = tmp();
     const k = await rejection(buildKernel({ source: 'linux-source-6.1.tar.xz', cacheDir, env, epoch: 0 }));
     expect(k.code).toBe('E_TOOL_MISSING');
-    expect(k.message).toMatch(/^building the kernel needs make, gcc, flex, bison, bc, perl, xz, not found on PATH\. On Debian\/Ubuntu: apt-get install make gcc flex bison bc perl xz-utils$/);
-    const b = await rejection(buildBusybox({ source: 'busybox.tar.bz2', cacheDir, env, epoch: 0, libc: 'musl', kernelSource: 'linux.tar.xz' }));
+    expect(k.message).toMatch(
+      /^building the kernel needs make, gcc, flex, bison, bc, perl, xz, not found on PATH\. On Debian\/Ubuntu: apt-get install make gcc flex bison bc perl xz-utils$/,
+    );
+    const b = await rejection(
+      buildBusybox({ source: 'busybox.tar.bz2', cacheDir, env, epoch: 0, libc: 'musl', kernelSource: 'linux.tar.xz' }),
+    );
     expect(b.code).toBe('E_TOOL_MISSING');
     expect(b.message).toContain('apt-get install make musl-tools bzip2 rsync xz-utils');
   });

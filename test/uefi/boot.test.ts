@@ -58,7 +58,15 @@ describe('UEFI boot', () => {
       expect(run('mcopy', ['-n', '-i', esp, '::/EFI/BOOT/BOOTX64.EFI', copy]).code).toBe(0);
       expect(Buffer.compare(readFileSync(copy), sys.efi)).toBe(0);
     }
-    const r = await bootQemu({ disk: img, firmware: 'uefi', accel: 'tcg', memory: 512, expect: new RegExp(WELCOME.replace(/[!]/g, '\\!')), timeoutMs: 400_000, console: join(tmp.dir, 'console.log') });
+    const r = await bootQemu({
+      disk: img,
+      firmware: 'uefi',
+      accel: 'tcg',
+      memory: 512,
+      expect: new RegExp(WELCOME.replace(/[!]/g, '\\!')),
+      timeoutMs: 400_000,
+      console: join(tmp.dir, 'console.log'),
+    });
     expect(r.match?.[0]).toBe(WELCOME);
     expect(r.output).toMatch(/Linux version/);
     // the command line came from the UKI's .cmdline section (the firmware passed none)

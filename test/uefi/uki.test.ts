@@ -2,7 +2,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layoutProblems } from '../../src/core/binary/struct.js';
-import { COFF_HEADER, DOS_HEADER, OPTIONAL_HEADER64, SECTION_HEADER, appendSections, parsePe, peChecksum } from '../../src/core/boot/pe.js';
+import {
+  COFF_HEADER,
+  DOS_HEADER,
+  OPTIONAL_HEADER64,
+  SECTION_HEADER,
+  appendSections,
+  parsePe,
+  peChecksum,
+} from '../../src/core/boot/pe.js';
 import { DEFAULT_EFI_STUB_PATH, buildUki, readUki } from '../../src/core/boot/uki.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { tempDir } from '../partition/helpers.js';
@@ -44,7 +52,13 @@ describe('buildUki', () => {
     writeFileSync(path, uki);
     const pe = parsePe(uki);
     const stubPe = parsePe(stub);
-    expect(pe.sections.map((s) => s.name)).toEqual([...stubPe.sections.map((s) => s.name), '.osrel', '.cmdline', '.initrd', '.linux']);
+    expect(pe.sections.map((s) => s.name)).toEqual([
+      ...stubPe.sections.map((s) => s.name),
+      '.osrel',
+      '.cmdline',
+      '.initrd',
+      '.linux',
+    ]);
     // layout rules
     const added = pe.sections.slice(stubPe.sections.length);
     let prevEnd = Math.max(...stubPe.sections.map((s) => s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData)));
@@ -63,8 +77,10 @@ describe('buildUki', () => {
     const h = run('objdump', ['-h', path]);
     expect(h.code, h.stderr).toBe(0);
     const rows = new Map<string, { size: number; vma: number; off: number }>();
-    for (const m of h.stdout.matchAll(/^\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)/gm)) rows.set(m[1]!, { size: parseInt(m[2]!, 16), vma: parseInt(m[3]!, 16), off: parseInt(m[4]!, 16) });
-    for (const s of added) expect(rows.get(s.name), s.name).toEqual({ size: s.virtualSize, vma: s.virtualAddress, off: s.pointerToRawData });
+    for (const m of h.stdout.matchAll(/^\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)/gm))
+      rows.set(m[1]!, { size: parseInt(m[2]!, 16), vma: parseInt(m[3]!, 16), off: parseInt(m[4]!, 16) });
+    for (const s of added)
+      expect(rows.get(s.name), s.name).toEqual({ size: s.virtualSize, vma: s.virtualAddress, off: s.pointerToRawData });
     expect(rows.get('.linux')!.size).toBe(linux.length);
     expect(rows.get('.initrd')!.size).toBe(initrd.length);
     const p = run('objdump', ['-p', path]).stdout;
@@ -89,7 +105,9 @@ describe('buildUki', () => {
   });
 
   it('typed errors for non-PE input and a stub without header room', () => {
-    expect(() => buildUki({ linux: new Uint8Array(4096) })).toThrow(expect.objectContaining({ code: 'E_FORMAT_KERNEL' }));
+    expect(() => buildUki({ linux: new Uint8Array(4096) })).toThrow(
+      expect.objectContaining({ code: 'E_FORMAT_KERNEL' }),
+    );
     expect(() => parsePe(new Uint8Array(100))).toThrow(expect.objectContaining({ code: 'E_FORMAT_PE_MAGIC' }));
     if (!existsSync(STUB)) return;
     const stub = new Uint8Array(readFileSync(STUB));

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { buildUefiSystem, buildUefiUsb, smallestFat32Size, uefiUsbLayout, uefiUsbSize, REMOVABLE_PATH_X64 } from '../../src/core/system/uefi.js';
+import {
+  buildUefiSystem,
+  buildUefiUsb,
+  smallestFat32Size,
+  uefiUsbLayout,
+  uefiUsbSize,
+  REMOVABLE_PATH_X64,
+} from '../../src/core/system/uefi.js';
 import { DEFAULT_EFI_STUB_PATH, readUki } from '../../src/core/boot/uki.js';
 import { openFat } from '../../src/core/fs/fat/index.js';
 import { MemoryDevice, SubDevice } from '../../src/core/io/device.js';
@@ -62,7 +69,9 @@ describe('UEFI USB image', () => {
       await buildUefiUsb({ efi, ...(seed ? { seed } : {}) }, d);
       return d;
     };
-    const a = await make(), b = await make(), c = await make('other');
+    const a = await make(),
+      b = await make(),
+      c = await make('other');
     expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
     expect(readPartitionTable(c)!.diskId).not.toBe(readPartitionTable(a)!.diskId);
   });
@@ -71,7 +80,12 @@ describe('UEFI USB image', () => {
     const k = debianKernel();
     if (!existsSync(k.vmlinuz) || !existsSync(DEFAULT_EFI_STUB_PATH)) return;
     const kernel = new Uint8Array(readFileSync(k.vmlinuz));
-    const sys = buildUefiSystem({ kernel, initrd: new Uint8Array([1, 2, 3]), cmdline: 'console=ttyS0', stub: new Uint8Array(readFileSync(DEFAULT_EFI_STUB_PATH)) });
+    const sys = buildUefiSystem({
+      kernel,
+      initrd: new Uint8Array([1, 2, 3]),
+      cmdline: 'console=ttyS0',
+      stub: new Uint8Array(readFileSync(DEFAULT_EFI_STUB_PATH)),
+    });
     const parts = readUki(sys.efi);
     expect(parts.cmdline).toBe('console=ttyS0');
     expect([...parts.initrd!]).toEqual([1, 2, 3]);

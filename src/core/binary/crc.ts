@@ -27,15 +27,31 @@ function makeTables(poly: number): Uint32Array[] {
 }
 
 function makeUpdate(poly: number) {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = makeTables(poly) as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = makeTables(poly) as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
   return (crc: number, data: Uint8Array, start = 0, end = data.length): number => {
     let c = crc >>> 0;
     let i = start;
     const n8 = end - ((end - i) & 7);
     while (i < n8) {
       const a = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) ^ c;
-      c = t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
-        t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!;
+      c =
+        t7[a & 0xff]! ^
+        t6[(a >>> 8) & 0xff]! ^
+        t5[(a >>> 16) & 0xff]! ^
+        t4[a >>> 24]! ^
+        t3[data[i + 4]!]! ^
+        t2[data[i + 5]!]! ^
+        t1[data[i + 6]!]! ^
+        t0[data[i + 7]!]!;
       i += 8;
     }
     while (i < end) c = t0[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);

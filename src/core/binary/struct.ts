@@ -20,7 +20,17 @@ export interface FieldDef {
 type FieldValue<F extends FieldDef> = F['type'] extends 'bytes' ? Uint8Array : number;
 export type StructValue<Fs extends readonly FieldDef[]> = { -readonly [F in Fs[number] as F['name']]: FieldValue<F> };
 
-const WIDTH: Record<IntType, number> = { u8: 1, u16le: 2, u32le: 4, u64le: 8, u16be: 2, u32be: 4, u64be: 8, i32le: 4, i64le: 8 };
+const WIDTH: Record<IntType, number> = {
+  u8: 1,
+  u16le: 2,
+  u32le: 4,
+  u64le: 8,
+  u16be: 2,
+  u32be: 4,
+  u64be: 8,
+  i32le: 4,
+  i64le: 8,
+};
 
 export function fieldLength(f: FieldDef): number {
   if (f.type === 'bytes') {
@@ -50,7 +60,11 @@ function dv(buf: Uint8Array): DataView {
 export function getU64(view: DataView, off: number, little: boolean, where = 'u64'): number {
   const lo = view.getUint32(off + (little ? 0 : 4), little);
   const hi = view.getUint32(off + (little ? 4 : 0), little);
-  if (hi > 0x1fffff) throw new FormatError('E_FORMAT_U64', `${where}: 64-bit value too large (high word 0x${hi.toString(16)})`, { field: where, offset: off });
+  if (hi > 0x1fffff)
+    throw new FormatError('E_FORMAT_U64', `${where}: 64-bit value too large (high word 0x${hi.toString(16)})`, {
+      field: where,
+      offset: off,
+    });
   return hi * 0x100000000 + lo;
 }
 
@@ -67,23 +81,47 @@ export function defineStruct<const Fs extends readonly FieldDef[]>(name: string,
   for (const f of fields) byName.set(f.name, f);
   const decode = (buf: Uint8Array, offset = 0) => {
     if (offset < 0 || offset + size > buf.length) {
-      throw new FormatError('E_FORMAT_TRUNCATED', `${name}: need ${size} bytes at offset ${offset}, have ${Math.max(0, buf.length - offset)}`, { structure: name, offset, expected: size, actual: buf.length - offset });
+      throw new FormatError(
+        'E_FORMAT_TRUNCATED',
+        `${name}: need ${size} bytes at offset ${offset}, have ${Math.max(0, buf.length - offset)}`,
+        { structure: name, offset, expected: size, actual: buf.length - offset },
+      );
     }
     const v = dv(buf);
     const out: Record<string, number | Uint8Array> = {};
     for (const f of fields) {
       const o = offset + f.offset;
       switch (f.type) {
-        case 'u8': out[f.name] = buf[o]!; break;
-        case 'u16le': out[f.name] = v.getUint16(o, true); break;
-        case 'u32le': out[f.name] = v.getUint32(o, true); break;
-        case 'u64le': out[f.name] = getU64(v, o, true, `${name}.${f.name}`); break;
-        case 'u16be': out[f.name] = v.getUint16(o, false); break;
-        case 'u32be': out[f.name] = v.getUint32(o, false); break;
-        case 'u64be': out[f.name] = getU64(v, o, false, `${name}.${f.name}`); break;
-        case 'i32le': out[f.name] = v.getInt32(o, true); break;
-        case 'i64le': out[f.name] = Number(v.getBigInt64(o, true)); break;
-        case 'bytes': out[f.name] = buf.slice(o, o + f.length!); break;
+        case 'u8':
+          out[f.name] = buf[o]!;
+          break;
+        case 'u16le':
+          out[f.name] = v.getUint16(o, true);
+          break;
+        case 'u32le':
+          out[f.name] = v.getUint32(o, true);
+          break;
+        case 'u64le':
+          out[f.name] = getU64(v, o, true, `${name}.${f.name}`);
+          break;
+        case 'u16be':
+          out[f.name] = v.getUint16(o, false);
+          break;
+        case 'u32be':
+          out[f.name] = v.getUint32(o, false);
+          break;
+        case 'u64be':
+          out[f.name] = getU64(v, o, false, `${name}.${f.name}`);
+          break;
+        case 'i32le':
+          out[f.name] = v.getInt32(o, true);
+          break;
+        case 'i64le':
+          out[f.name] = Number(v.getBigInt64(o, true));
+          break;
+        case 'bytes':
+          out[f.name] = buf.slice(o, o + f.length!);
+          break;
       }
     }
     return out as StructValue<Fs>;
@@ -105,21 +143,43 @@ export function defineStruct<const Fs extends readonly FieldDef[]>(name: string,
       }
       const n = x as number;
       switch (f.type) {
-        case 'u8': buf[o] = n & 0xff; break;
-        case 'u16le': v.setUint16(o, n & 0xffff, true); break;
-        case 'u32le': v.setUint32(o, n >>> 0, true); break;
-        case 'u64le': setU64(v, o, n, true); break;
-        case 'u16be': v.setUint16(o, n & 0xffff, false); break;
-        case 'u32be': v.setUint32(o, n >>> 0, false); break;
-        case 'u64be': setU64(v, o, n, false); break;
-        case 'i32le': v.setInt32(o, n | 0, true); break;
-        case 'i64le': v.setBigInt64(o, BigInt(n), true); break;
+        case 'u8':
+          buf[o] = n & 0xff;
+          break;
+        case 'u16le':
+          v.setUint16(o, n & 0xffff, true);
+          break;
+        case 'u32le':
+          v.setUint32(o, n >>> 0, true);
+          break;
+        case 'u64le':
+          setU64(v, o, n, true);
+          break;
+        case 'u16be':
+          v.setUint16(o, n & 0xffff, false);
+          break;
+        case 'u32be':
+          v.setUint32(o, n >>> 0, false);
+          break;
+        case 'u64be':
+          setU64(v, o, n, false);
+          break;
+        case 'i32le':
+          v.setInt32(o, n | 0, true);
+          break;
+        case 'i64le':
+          v.setBigInt64(o, BigInt(n), true);
+          break;
       }
     }
     return buf;
   };
   return {
-    name, size, fields, decode, encode,
+    name,
+    size,
+    fields,
+    decode,
+    encode,
     offsetOf(n) {
       const f = byName.get(n);
       if (!f) throw new Error(`${name}: no field ${n}`);
@@ -133,7 +193,10 @@ export function defineStruct<const Fs extends readonly FieldDef[]>(name: string,
  * gaps (unless allowed), duplicate names. An empty list means the table is
  * sound. Tests call this for every struct.
  */
-export function layoutProblems(s: Pick<Struct<readonly FieldDef[]>, 'name' | 'size' | 'fields'>, opts: { allowGaps?: boolean } = {}): string[] {
+export function layoutProblems(
+  s: Pick<Struct<readonly FieldDef[]>, 'name' | 'size' | 'fields'>,
+  opts: { allowGaps?: boolean } = {},
+): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
   const sorted = [...s.fields].sort((a, b) => a.offset - b.offset);
@@ -142,7 +205,8 @@ export function layoutProblems(s: Pick<Struct<readonly FieldDef[]>, 'name' | 'si
     if (names.has(f.name)) problems.push(`duplicate field ${f.name}`);
     names.add(f.name);
     if (f.offset < end) problems.push(`${f.name} at ${f.offset} overlaps previous field ending at ${end}`);
-    else if (f.offset > end && !opts.allowGaps) problems.push(`gap of ${f.offset - end} bytes before ${f.name} at ${f.offset}`);
+    else if (f.offset > end && !opts.allowGaps)
+      problems.push(`gap of ${f.offset - end} bytes before ${f.name} at ${f.offset}`);
     end = Math.max(end, f.offset + fieldLength(f));
   }
   if (end > s.size) problems.push(`fields end at ${end}, past struct size ${s.size}`);
@@ -151,7 +215,10 @@ export function layoutProblems(s: Pick<Struct<readonly FieldDef[]>, 'name' | 'si
 }
 
 /** Helper for tables where fields follow each other: computes offsets from lengths. */
-export function seq(defs: ReadonlyArray<readonly [name: string, type: FieldType, length?: number]>, start = 0): FieldDef[] {
+export function seq(
+  defs: ReadonlyArray<readonly [name: string, type: FieldType, length?: number]>,
+  start = 0,
+): FieldDef[] {
   let off = start;
   return defs.map(([name, type, length]) => {
     const f: FieldDef = { name, offset: off, type, ...(length !== undefined ? { length } : {}) };

@@ -50,7 +50,6 @@ export const GrubBlocklist = defineStruct('grub_pc_bios_boot_blocklist', 12, [
   { name: 'segment', offset: 10, type: 'u16le' },
 ] as const);
 
-
 /** Segment where boot.img loads diskboot.img (GRUB_BOOT_I386_PC_KERNEL_SEG). */
 export const GRUB_KERNEL_SEG = 0x800;
 const NOP = 0x90;
@@ -93,10 +92,18 @@ export function firstPartitionSector(mbr: Uint8Array): number | undefined {
 function checkImages(images: GrubBiosImages): void {
   const { boot, core } = images;
   if (boot.length !== SECTOR || boot[0x1fe] !== 0x55 || boot[0x1ff] !== 0xaa) {
-    throw new FormatError('E_FORMAT_GRUB_BOOT_IMG', `boot.img must be 512 bytes ending in 55 AA (got ${boot.length} bytes)`, { structure: 'boot.img', actual: boot.length, expected: SECTOR });
+    throw new FormatError(
+      'E_FORMAT_GRUB_BOOT_IMG',
+      `boot.img must be 512 bytes ending in 55 AA (got ${boot.length} bytes)`,
+      { structure: 'boot.img', actual: boot.length, expected: SECTOR },
+    );
   }
   if (core.length < 2 * SECTOR) {
-    throw new FormatError('E_FORMAT_GRUB_CORE_IMG', `core.img is ${core.length} bytes; an i386-pc core image is at least 2 sectors`, { structure: 'core.img', actual: core.length });
+    throw new FormatError(
+      'E_FORMAT_GRUB_CORE_IMG',
+      `core.img is ${core.length} bytes; an i386-pc core image is at least 2 sectors`,
+      { structure: 'core.img', actual: core.length },
+    );
   }
 }
 
@@ -104,22 +111,41 @@ function checkImages(images: GrubBiosImages): void {
  * Install GRUB's boot sector and core image on an MBR disk. The partition
  * table must already be written (its bytes are kept).
  */
-export function installGrubBios(dev: BlockDevice, images: GrubBiosImages, opts: GrubInstallOptions = {}): GrubInstallResult {
+export function installGrubBios(
+  dev: BlockDevice,
+  images: GrubBiosImages,
+  opts: GrubInstallOptions = {},
+): GrubInstallResult {
   checkImages(images);
   const coreSector = opts.coreSector ?? 1;
-  if (!Number.isSafeInteger(coreSector) || coreSector < 1) throw new UsageError('E_USAGE_GRUB_CORE_SECTOR', `core.img sector must be >= 1, got ${coreSector}`, { actual: coreSector });
+  if (!Number.isSafeInteger(coreSector) || coreSector < 1)
+    throw new UsageError('E_USAGE_GRUB_CORE_SECTOR', `core.img sector must be >= 1, got ${coreSector}`, {
+      actual: coreSector,
+    });
   const mbr = dev.readAt(0, SECTOR);
   const first = opts.firstPartitionSector ?? firstPartitionSector(mbr);
   if (first === undefined) {
-    throw new UsageError('E_USAGE_GRUB_NO_PARTITION', 'GRUB embedding needs an MBR partition table with at least one partition (write the table before installing GRUB)', { structure: 'mbr' });
+    throw new UsageError(
+      'E_USAGE_GRUB_NO_PARTITION',
+      'GRUB embedding needs an MBR partition table with at least one partition (write the table before installing GRUB)',
+      { structure: 'mbr' },
+    );
   }
   const coreSectors = Math.ceil(images.core.length / SECTOR);
   const gapSectors = first - coreSector;
   if (coreSectors > gapSectors) {
-    throw new CapacityError('E_SPACE_GAP', `core.img needs ${coreSectors} sectors but the gap before the first partition (sector ${first}) has only ${Math.max(0, gapSectors)}; start the first partition at 1 MiB (sector 2048)`, { expected: coreSectors, actual: gapSectors, field: 'first partition start', offset: first * SECTOR });
+    throw new CapacityError(
+      'E_SPACE_GAP',
+      `core.img needs ${coreSectors} sectors but the gap before the first partition (sector ${first}) has only ${Math.max(0, gapSectors)}; start the first partition at 1 MiB (sector 2048)`,
+      { expected: coreSectors, actual: gapSectors, field: 'first partition start', offset: first * SECTOR },
+    );
   }
   if (coreSectors > MAX_CORE_SECTORS) {
-    throw new CapacityError('E_LIMIT_GRUB_CORE', `core.img is ${coreSectors} sectors; the i386-pc loader takes at most ${MAX_CORE_SECTORS}`, { expected: MAX_CORE_SECTORS, actual: coreSectors });
+    throw new CapacityError(
+      'E_LIMIT_GRUB_CORE',
+      `core.img is ${coreSectors} sectors; the i386-pc loader takes at most ${MAX_CORE_SECTORS}`,
+      { expected: MAX_CORE_SECTORS, actual: coreSectors },
+    );
   }
 
   // core.img: rewrite the blocklist of its first sector.
@@ -133,21 +159,28 @@ export function installGrubBios(dev: BlockDevice, images: GrubBiosImages, opts: 
     if (e.len === 0) break;
   }
   // The rest of the image is contiguous: one entry plus a terminator.
-  GrubBlocklist.encode({ start: coreSector + 1, len: coreSectors - 1, segment: GRUB_KERNEL_SEG + (SECTOR >> 4) }, core, firstEntry);
+  GrubBlocklist.encode(
+    { start: coreSector + 1, len: coreSectors - 1, segment: GRUB_KERNEL_SEG + (SECTOR >> 4) },
+    core,
+    firstEntry,
+  );
   GrubBlocklist.encode({ start: 0, len: 0, segment: 0 }, core, firstEntry - GrubBlocklist.size);
 
   // boot.img: keep the disk's BPB area, signature and table; patch the fields.
   const boot = images.boot.slice();
   const old = GrubBootSector.decode(mbr);
-  GrubBootSector.encode({
-    bpb: old.bpb,
-    windowsNtMagic: old.windowsNtMagic,
-    partitionTable: old.partitionTable,
-    driveCheck: new Uint8Array([NOP, NOP]),
-    bootDrive: 0xff,
-    kernelSector: coreSector,
-    signature: 0xaa55,
-  }, boot);
+  GrubBootSector.encode(
+    {
+      bpb: old.bpb,
+      windowsNtMagic: old.windowsNtMagic,
+      partitionTable: old.partitionTable,
+      driveCheck: new Uint8Array([NOP, NOP]),
+      bootDrive: 0xff,
+      kernelSector: coreSector,
+      signature: 0xaa55,
+    },
+    boot,
+  );
 
   dev.writeAt(coreSector * SECTOR, core);
   dev.writeAt(0, boot);
@@ -160,7 +193,14 @@ export function parseModdep(text: string): Map<string, string[]> {
   for (const line of text.split('\n')) {
     const i = line.indexOf(':');
     if (i <= 0) continue;
-    m.set(line.slice(0, i).trim(), line.slice(i + 1).trim().split(/\s+/).filter(Boolean));
+    m.set(
+      line.slice(0, i).trim(),
+      line
+        .slice(i + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
   }
   return m;
 }
@@ -171,7 +211,12 @@ export function grubModuleClosure(moddep: Map<string, string[]>, names: readonly
   const visit = (n: string, from?: string) => {
     if (out.has(n)) return;
     const deps = moddep.get(n);
-    if (!deps) throw new UsageError('E_USAGE_GRUB_MODULE', `GRUB module '${n}'${from ? ` (needed by ${from})` : ''} is not in moddep.lst`, { actual: n });
+    if (!deps)
+      throw new UsageError(
+        'E_USAGE_GRUB_MODULE',
+        `GRUB module '${n}'${from ? ` (needed by ${from})` : ''} is not in moddep.lst`,
+        { actual: n },
+      );
     out.add(n);
     for (const d of deps) visit(d, n);
   };
@@ -183,8 +228,25 @@ export function grubModuleClosure(moddep: Map<string, string[]>, names: readonly
 export const GRUB_CORE_MODULES = ['biosdisk', 'part_msdos', 'ext2'] as const;
 /** Modules installed to /boot/grub/i386-pc (plus their dependencies). */
 export const GRUB_RUNTIME_MODULES = [
-  'normal', 'linux', 'ext2', 'part_msdos', 'biosdisk', 'echo', 'search', 'gzio', 'serial', 'terminal',
-  'test', 'configfile', 'boot', 'minicmd', 'halt', 'reboot', 'sleep', 'ls', 'cat',
+  'normal',
+  'linux',
+  'ext2',
+  'part_msdos',
+  'biosdisk',
+  'echo',
+  'search',
+  'gzio',
+  'serial',
+  'terminal',
+  'test',
+  'configfile',
+  'boot',
+  'minicmd',
+  'halt',
+  'reboot',
+  'sleep',
+  'ls',
+  'cat',
 ] as const;
 
 export interface GrubConfigOptions {
@@ -211,8 +273,14 @@ export function grubConfig(o: GrubConfigOptions): string {
   const kernel = o.kernel ?? '/boot/vmlinuz';
   const speed = o.serialSpeed === undefined ? 115200 : o.serialSpeed;
   const timeout = o.timeout ?? 0;
-  if (!Number.isInteger(timeout) || timeout < 0) throw new UsageError('E_USAGE_GRUB_TIMEOUT', `GRUB timeout must be a whole number of seconds >= 0, got ${timeout}`, { actual: timeout });
-  if (/[\n\r]/.test(o.cmdline)) throw new UsageError('E_USAGE_CMDLINE', 'the kernel command line may not contain a newline', { actual: o.cmdline });
+  if (!Number.isInteger(timeout) || timeout < 0)
+    throw new UsageError(
+      'E_USAGE_GRUB_TIMEOUT',
+      `GRUB timeout must be a whole number of seconds >= 0, got ${timeout}`,
+      { actual: timeout },
+    );
+  if (/[\n\r]/.test(o.cmdline))
+    throw new UsageError('E_USAGE_CMDLINE', 'the kernel command line may not contain a newline', { actual: o.cmdline });
   const lines = ['# Written by tinyimage', 'insmod part_msdos', 'insmod ext2'];
   if (speed !== null) {
     lines.push(`serial --unit=0 --speed=${speed}`, 'terminal_input serial console', 'terminal_output serial console');
@@ -249,17 +317,33 @@ export function addGrubFiles(tree: FileTree, files: GrubFiles, opts: AddGrubFile
   const dir = opts.dir ?? '/boot/grub';
   const moddepRaw = files.get('moddep.lst');
   if (!moddepRaw || !(moddepRaw instanceof Uint8Array)) {
-    throw new UsageError('E_USAGE_GRUB_FILES', 'the GRUB file set has no moddep.lst (pass the i386-pc directory of grub-pc-bin)', { path: 'moddep.lst' });
+    throw new UsageError(
+      'E_USAGE_GRUB_FILES',
+      'the GRUB file set has no moddep.lst (pass the i386-pc directory of grub-pc-bin)',
+      { path: 'moddep.lst' },
+    );
   }
   const moddep = parseModdep(new TextDecoder().decode(moddepRaw));
   const mods = grubModuleClosure(moddep, [...GRUB_RUNTIME_MODULES, ...(opts.modules ?? [])]);
   tree.mkdir(`${dir}/i386-pc`);
   for (const m of mods) {
     const c = files.get(`${m}.mod`);
-    if (!c) throw new UsageError('E_USAGE_GRUB_FILES', `GRUB module file ${m}.mod is missing from the GRUB file set`, { path: `${m}.mod` });
+    if (!c)
+      throw new UsageError('E_USAGE_GRUB_FILES', `GRUB module file ${m}.mod is missing from the GRUB file set`, {
+        path: `${m}.mod`,
+      });
     tree.addFile(`${dir}/i386-pc/${m}.mod`, c, { mode: 0o644 }, { replace: true });
   }
-  for (const lst of ['moddep.lst', 'command.lst', 'fs.lst', 'partmap.lst', 'parttool.lst', 'terminal.lst', 'video.lst', 'crypto.lst']) {
+  for (const lst of [
+    'moddep.lst',
+    'command.lst',
+    'fs.lst',
+    'partmap.lst',
+    'parttool.lst',
+    'terminal.lst',
+    'video.lst',
+    'crypto.lst',
+  ]) {
     const c = files.get(lst);
     if (c) tree.addFile(`${dir}/i386-pc/${lst}`, c, { mode: 0o644 }, { replace: true });
   }

@@ -111,35 +111,91 @@ const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
 /** Parse the headers and section table of a PE image. Throws FormatError on anything malformed. */
 export function parsePe(bytes: Uint8Array): PeImage {
-  if (bytes.length < DOS_HEADER.size) throw peError('E_FORMAT_PE_TRUNCATED', `${bytes.length} bytes is too short for a PE image`);
+  if (bytes.length < DOS_HEADER.size)
+    throw peError('E_FORMAT_PE_TRUNCATED', `${bytes.length} bytes is too short for a PE image`);
   const dos = DOS_HEADER.decode(bytes);
-  if (dos.magic !== 0x5a4d) throw peError('E_FORMAT_PE_MAGIC', 'not a PE image: no "MZ" signature', { structure: 'DOS header', field: 'magic', offset: 0 });
+  if (dos.magic !== 0x5a4d)
+    throw peError('E_FORMAT_PE_MAGIC', 'not a PE image: no "MZ" signature', {
+      structure: 'DOS header',
+      field: 'magic',
+      offset: 0,
+    });
   const pe = dos.peOffset;
-  if (pe + 4 + COFF_HEADER.size > bytes.length || pe < 0x40) throw peError('E_FORMAT_PE_OFFSET', `PE header offset 0x${pe.toString(16)} is outside the file`, { structure: 'DOS header', field: 'peOffset', offset: 0x3c });
-  if (bytes[pe] !== 0x50 || bytes[pe + 1] !== 0x45 || bytes[pe + 2] !== 0 || bytes[pe + 3] !== 0) throw peError('E_FORMAT_PE_SIGNATURE', `no "PE\\0\\0" signature at 0x${pe.toString(16)}`, { offset: pe });
+  if (pe + 4 + COFF_HEADER.size > bytes.length || pe < 0x40)
+    throw peError('E_FORMAT_PE_OFFSET', `PE header offset 0x${pe.toString(16)} is outside the file`, {
+      structure: 'DOS header',
+      field: 'peOffset',
+      offset: 0x3c,
+    });
+  if (bytes[pe] !== 0x50 || bytes[pe + 1] !== 0x45 || bytes[pe + 2] !== 0 || bytes[pe + 3] !== 0)
+    throw peError('E_FORMAT_PE_SIGNATURE', `no "PE\\0\\0" signature at 0x${pe.toString(16)}`, { offset: pe });
   const coffOffset = pe + 4;
   const coff = COFF_HEADER.decode(bytes, coffOffset);
   const optionalOffset = coffOffset + COFF_HEADER.size;
-  if (coff.sizeOfOptionalHeader < OPTIONAL_HEADER64.size || optionalOffset + coff.sizeOfOptionalHeader > bytes.length) throw peError('E_FORMAT_PE_OPTIONAL', `optional header of ${coff.sizeOfOptionalHeader} bytes is missing or truncated`, { structure: 'COFF file header', field: 'sizeOfOptionalHeader' });
+  if (coff.sizeOfOptionalHeader < OPTIONAL_HEADER64.size || optionalOffset + coff.sizeOfOptionalHeader > bytes.length)
+    throw peError(
+      'E_FORMAT_PE_OPTIONAL',
+      `optional header of ${coff.sizeOfOptionalHeader} bytes is missing or truncated`,
+      { structure: 'COFF file header', field: 'sizeOfOptionalHeader' },
+    );
   const opt = OPTIONAL_HEADER64.decode(bytes, optionalOffset);
-  if (opt.magic !== PE32PLUS_MAGIC) throw peError('E_FORMAT_PE_NOT64', `optional header magic 0x${opt.magic.toString(16)}: only PE32+ (0x20b) images are supported`, { structure: 'PE32+ optional header', field: 'magic', actual: opt.magic });
-  if (!isPow2(opt.fileAlignment) || !isPow2(opt.sectionAlignment) || opt.fileAlignment > 0x10000) throw peError('E_FORMAT_PE_ALIGNMENT', `bad alignments (file 0x${opt.fileAlignment.toString(16)}, section 0x${opt.sectionAlignment.toString(16)})`, { structure: 'PE32+ optional header' });
+  if (opt.magic !== PE32PLUS_MAGIC)
+    throw peError(
+      'E_FORMAT_PE_NOT64',
+      `optional header magic 0x${opt.magic.toString(16)}: only PE32+ (0x20b) images are supported`,
+      { structure: 'PE32+ optional header', field: 'magic', actual: opt.magic },
+    );
+  if (!isPow2(opt.fileAlignment) || !isPow2(opt.sectionAlignment) || opt.fileAlignment > 0x10000)
+    throw peError(
+      'E_FORMAT_PE_ALIGNMENT',
+      `bad alignments (file 0x${opt.fileAlignment.toString(16)}, section 0x${opt.sectionAlignment.toString(16)})`,
+      { structure: 'PE32+ optional header' },
+    );
   const sectionTableOffset = optionalOffset + coff.sizeOfOptionalHeader;
   const sectionTableEnd = sectionTableOffset + coff.numberOfSections * SECTION_HEADER.size;
-  if (sectionTableEnd > bytes.length) throw peError('E_FORMAT_PE_SECTIONS', `section table (${coff.numberOfSections} entries) runs past the end of the file`, { structure: 'COFF file header', field: 'numberOfSections', actual: coff.numberOfSections });
+  if (sectionTableEnd > bytes.length)
+    throw peError(
+      'E_FORMAT_PE_SECTIONS',
+      `section table (${coff.numberOfSections} entries) runs past the end of the file`,
+      { structure: 'COFF file header', field: 'numberOfSections', actual: coff.numberOfSections },
+    );
   const sections: PeSection[] = [];
   for (let i = 0; i < coff.numberOfSections; i++) {
     const off = sectionTableOffset + i * SECTION_HEADER.size;
     const s = SECTION_HEADER.decode(bytes, off);
     const nul = s.name.indexOf(0);
     const name = new TextDecoder('latin1').decode(s.name.subarray(0, nul < 0 ? 8 : nul));
-    if (s.sizeOfRawData && s.pointerToRawData + s.sizeOfRawData > bytes.length) throw peError('E_FORMAT_PE_SECTION_RANGE', `section ${name} raw data (0x${s.pointerToRawData.toString(16)} + 0x${s.sizeOfRawData.toString(16)}) runs past the end of the file`, { structure: 'PE section header', offset: off });
-    sections.push({ name, virtualSize: s.virtualSize, virtualAddress: s.virtualAddress, sizeOfRawData: s.sizeOfRawData, pointerToRawData: s.pointerToRawData, characteristics: s.characteristics, headerOffset: off });
+    if (s.sizeOfRawData && s.pointerToRawData + s.sizeOfRawData > bytes.length)
+      throw peError(
+        'E_FORMAT_PE_SECTION_RANGE',
+        `section ${name} raw data (0x${s.pointerToRawData.toString(16)} + 0x${s.sizeOfRawData.toString(16)}) runs past the end of the file`,
+        { structure: 'PE section header', offset: off },
+      );
+    sections.push({
+      name,
+      virtualSize: s.virtualSize,
+      virtualAddress: s.virtualAddress,
+      sizeOfRawData: s.sizeOfRawData,
+      pointerToRawData: s.pointerToRawData,
+      characteristics: s.characteristics,
+      headerOffset: off,
+    });
   }
   return {
-    machine: coff.machine, magic: opt.magic, subsystem: opt.subsystem, sectionAlignment: opt.sectionAlignment, fileAlignment: opt.fileAlignment,
-    sizeOfImage: opt.sizeOfImage, sizeOfHeaders: opt.sizeOfHeaders, checkSum: opt.checkSum, addressOfEntryPoint: opt.addressOfEntryPoint,
-    sections, coffOffset, optionalOffset, sectionTableOffset, sectionTableEnd,
+    machine: coff.machine,
+    magic: opt.magic,
+    subsystem: opt.subsystem,
+    sectionAlignment: opt.sectionAlignment,
+    fileAlignment: opt.fileAlignment,
+    sizeOfImage: opt.sizeOfImage,
+    sizeOfHeaders: opt.sizeOfHeaders,
+    checkSum: opt.checkSum,
+    addressOfEntryPoint: opt.addressOfEntryPoint,
+    sections,
+    coffOffset,
+    optionalOffset,
+    sectionTableOffset,
+    sectionTableEnd,
   };
 }
 
@@ -185,18 +241,37 @@ const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 export function appendSections(stub: Uint8Array, add: NewSection[]): Uint8Array {
   const pe = parsePe(stub);
   const need = pe.sectionTableEnd + add.length * SECTION_HEADER.size;
-  const firstRaw = Math.min(pe.sizeOfHeaders, ...pe.sections.filter((s) => s.sizeOfRawData > 0).map((s) => s.pointerToRawData));
+  const firstRaw = Math.min(
+    pe.sizeOfHeaders,
+    ...pe.sections.filter((s) => s.sizeOfRawData > 0).map((s) => s.pointerToRawData),
+  );
   if (need > firstRaw) {
-    throw new UsageError('E_USAGE_PE_NO_ROOM', `the EFI stub has no room for ${add.length} more section headers (section table ends at 0x${pe.sectionTableEnd.toString(16)}, first section data at 0x${firstRaw.toString(16)}); use a stub built with more header space`, { structure: 'PE section header', expected: need, actual: firstRaw });
+    throw new UsageError(
+      'E_USAGE_PE_NO_ROOM',
+      `the EFI stub has no room for ${add.length} more section headers (section table ends at 0x${pe.sectionTableEnd.toString(16)}, first section data at 0x${firstRaw.toString(16)}); use a stub built with more header space`,
+      { structure: 'PE section header', expected: need, actual: firstRaw },
+    );
   }
   for (let i = pe.sectionTableEnd; i < need; i++) {
-    if (stub[i] !== 0) throw new UsageError('E_USAGE_PE_NO_ROOM', `the EFI stub's header space after the section table is not empty (byte 0x${i.toString(16)})`, { offset: i });
+    if (stub[i] !== 0)
+      throw new UsageError(
+        'E_USAGE_PE_NO_ROOM',
+        `the EFI stub's header space after the section table is not empty (byte 0x${i.toString(16)})`,
+        { offset: i },
+      );
   }
   for (const s of add) {
-    if (s.name.length === 0 || s.name.length > 8 || !/^[\x20-\x7e]+$/.test(s.name)) throw new UsageError('E_USAGE_PE_SECTION_NAME', `section name "${s.name}" must be 1..8 printable ASCII characters`, { actual: s.name });
-    if (pe.sections.some((x) => x.name === s.name)) throw new UsageError('E_USAGE_PE_SECTION_NAME', `the image already has a ${s.name} section`, { actual: s.name });
+    if (s.name.length === 0 || s.name.length > 8 || !/^[\x20-\x7e]+$/.test(s.name))
+      throw new UsageError(
+        'E_USAGE_PE_SECTION_NAME',
+        `section name "${s.name}" must be 1..8 printable ASCII characters`,
+        { actual: s.name },
+      );
+    if (pe.sections.some((x) => x.name === s.name))
+      throw new UsageError('E_USAGE_PE_SECTION_NAME', `the image already has a ${s.name} section`, { actual: s.name });
   }
-  let rawEnd = 0, vEnd = 0;
+  let rawEnd = 0,
+    vEnd = 0;
   for (const s of pe.sections) {
     rawEnd = Math.max(rawEnd, s.pointerToRawData + s.sizeOfRawData);
     vEnd = Math.max(vEnd, s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData));
@@ -211,26 +286,43 @@ export function appendSections(stub: Uint8Array, add: NewSection[]): Uint8Array 
     raw += rawSize;
     return p;
   });
-  if (va > 0xffffffff || raw > 0xffffffff) throw new UsageError('E_LIMIT_PE_SIZE', `the image would exceed 4 GiB`, { actual: raw });
+  if (va > 0xffffffff || raw > 0xffffffff)
+    throw new UsageError('E_LIMIT_PE_SIZE', `the image would exceed 4 GiB`, { actual: raw });
   const out = new Uint8Array(raw);
   out.set(stub.subarray(0, Math.min(stub.length, rawEnd)), 0);
   let initData = 0;
   placed.forEach((p, i) => {
     const name = new Uint8Array(8);
     name.set(new TextEncoder().encode(p.name));
-    SECTION_HEADER.encode({
-      name, virtualSize: p.data.length, virtualAddress: p.va, sizeOfRawData: p.rawSize, pointerToRawData: p.raw,
-      pointerToRelocations: 0, pointerToLinenumbers: 0, numberOfRelocations: 0, numberOfLinenumbers: 0,
-      characteristics: p.characteristics ?? (SCN_CNT_INITIALIZED_DATA | SCN_MEM_READ),
-    }, out, pe.sectionTableEnd + i * SECTION_HEADER.size);
+    SECTION_HEADER.encode(
+      {
+        name,
+        virtualSize: p.data.length,
+        virtualAddress: p.va,
+        sizeOfRawData: p.rawSize,
+        pointerToRawData: p.raw,
+        pointerToRelocations: 0,
+        pointerToLinenumbers: 0,
+        numberOfRelocations: 0,
+        numberOfLinenumbers: 0,
+        characteristics: p.characteristics ?? SCN_CNT_INITIALIZED_DATA | SCN_MEM_READ,
+      },
+      out,
+      pe.sectionTableEnd + i * SECTION_HEADER.size,
+    );
     out.set(p.data, p.raw);
     initData += p.rawSize;
   });
   const opt = OPTIONAL_HEADER64.decode(out, pe.optionalOffset);
   COFF_HEADER.encode({ numberOfSections: pe.sections.length + add.length }, out, pe.coffOffset);
-  OPTIONAL_HEADER64.encode({ sizeOfImage: va, sizeOfInitializedData: (opt.sizeOfInitializedData + initData) >>> 0, checkSum: 0 }, out, pe.optionalOffset);
+  OPTIONAL_HEADER64.encode(
+    { sizeOfImage: va, sizeOfInitializedData: (opt.sizeOfInitializedData + initData) >>> 0, checkSum: 0 },
+    out,
+    pe.optionalOffset,
+  );
   // drop the certificate table: it signed the old bytes
-  if (opt.numberOfRvaAndSizes > DIR_SECURITY) out.fill(0, pe.optionalOffset + 112 + DIR_SECURITY * 8, pe.optionalOffset + 112 + DIR_SECURITY * 8 + 8);
+  if (opt.numberOfRvaAndSizes > DIR_SECURITY)
+    out.fill(0, pe.optionalOffset + 112 + DIR_SECURITY * 8, pe.optionalOffset + 112 + DIR_SECURITY * 8 + 8);
   const csumOff = pe.optionalOffset + OPTIONAL_HEADER64.offsetOf('checkSum');
   OPTIONAL_HEADER64.encode({ checkSum: peChecksum(out, csumOff) }, out, pe.optionalOffset);
   return out;

@@ -10,7 +10,14 @@
  * (CONFIG_CMDLINE, CONFIG_INITRAMFS_SOURCE) and passing them is an error.
  */
 import { FormatError, UsageError } from '../errors.js';
-import { appendSections, MACHINE_X86_64, parsePe, sectionData, SUBSYSTEM_EFI_APPLICATION, type NewSection } from './pe.js';
+import {
+  appendSections,
+  MACHINE_X86_64,
+  parsePe,
+  sectionData,
+  SUBSYSTEM_EFI_APPLICATION,
+  type NewSection,
+} from './pe.js';
 
 /** Where Debian's systemd-boot-efi installs the x86-64 stub (read it on the host and pass it as `stub`). */
 export const DEFAULT_EFI_STUB_PATH = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
@@ -30,14 +37,34 @@ export interface UkiInput {
 
 /** Check that `kernel` is an x86 bzImage with an EFI stub (PE header, "HdrS" setup header). */
 export function checkEfiKernel(kernel: Uint8Array): void {
-  if (kernel.length < 0x260 || kernel[0x202] !== 0x48 || kernel[0x203] !== 0x64 || kernel[0x204] !== 0x72 || kernel[0x205] !== 0x53) {
-    throw new FormatError('E_FORMAT_KERNEL', 'the kernel is not an x86 bzImage (no "HdrS" setup header at 0x202)', { format: 'bzImage', offset: 0x202 });
+  if (
+    kernel.length < 0x260 ||
+    kernel[0x202] !== 0x48 ||
+    kernel[0x203] !== 0x64 ||
+    kernel[0x204] !== 0x72 ||
+    kernel[0x205] !== 0x53
+  ) {
+    throw new FormatError('E_FORMAT_KERNEL', 'the kernel is not an x86 bzImage (no "HdrS" setup header at 0x202)', {
+      format: 'bzImage',
+      offset: 0x202,
+    });
   }
   try {
     const pe = parsePe(kernel);
-    if (pe.subsystem !== SUBSYSTEM_EFI_APPLICATION) throw new FormatError('E_FORMAT_KERNEL', `the kernel's PE subsystem is ${pe.subsystem}, not an EFI application (10)`, { format: 'pe' });
+    if (pe.subsystem !== SUBSYSTEM_EFI_APPLICATION)
+      throw new FormatError(
+        'E_FORMAT_KERNEL',
+        `the kernel's PE subsystem is ${pe.subsystem}, not an EFI application (10)`,
+        { format: 'pe' },
+      );
   } catch (e) {
-    if (e instanceof FormatError && e.code !== 'E_FORMAT_KERNEL') throw new FormatError('E_FORMAT_KERNEL_NO_EFI', `the kernel has no usable EFI stub (CONFIG_EFI_STUB): ${e.message}`, { format: 'bzImage' }, { cause: e });
+    if (e instanceof FormatError && e.code !== 'E_FORMAT_KERNEL')
+      throw new FormatError(
+        'E_FORMAT_KERNEL_NO_EFI',
+        `the kernel has no usable EFI stub (CONFIG_EFI_STUB): ${e.message}`,
+        { format: 'bzImage' },
+        { cause: e },
+      );
     throw e;
   }
 }
@@ -47,14 +74,31 @@ export function buildUki(input: UkiInput): Uint8Array {
   checkEfiKernel(input.linux);
   if (!input.stub) {
     if (input.initrd || input.cmdline) {
-      throw new UsageError('E_USAGE_UKI_BARE', 'a bare EFI-stub kernel cannot carry an initrd or command line; pass the systemd EFI stub (stub) or build them into the kernel', {});
+      throw new UsageError(
+        'E_USAGE_UKI_BARE',
+        'a bare EFI-stub kernel cannot carry an initrd or command line; pass the systemd EFI stub (stub) or build them into the kernel',
+        {},
+      );
     }
     return input.linux;
   }
   const stub = parsePe(input.stub);
-  if (stub.machine !== MACHINE_X86_64) throw new FormatError('E_FORMAT_PE_MACHINE', `the EFI stub is for machine 0x${stub.machine.toString(16)}, not x86-64`, { format: 'pe', field: 'machine' });
-  if (!stub.sections.some((s) => s.name === '.sdmagic')) throw new FormatError('E_FORMAT_UKI_STUB', 'this PE image is not a systemd EFI stub (no .sdmagic section)', { format: 'pe' });
-  if (stub.sections.some((s) => s.name === '.linux')) throw new UsageError('E_USAGE_UKI_STUB', 'the stub already contains a .linux section (it is a UKI, not a stub)', {});
+  if (stub.machine !== MACHINE_X86_64)
+    throw new FormatError(
+      'E_FORMAT_PE_MACHINE',
+      `the EFI stub is for machine 0x${stub.machine.toString(16)}, not x86-64`,
+      { format: 'pe', field: 'machine' },
+    );
+  if (!stub.sections.some((s) => s.name === '.sdmagic'))
+    throw new FormatError('E_FORMAT_UKI_STUB', 'this PE image is not a systemd EFI stub (no .sdmagic section)', {
+      format: 'pe',
+    });
+  if (stub.sections.some((s) => s.name === '.linux'))
+    throw new UsageError(
+      'E_USAGE_UKI_STUB',
+      'the stub already contains a .linux section (it is a UKI, not a stub)',
+      {},
+    );
   const enc = new TextEncoder();
   const add: NewSection[] = [{ name: '.osrel', data: enc.encode(input.osrel ?? DEFAULT_OSREL) }];
   if (input.cmdline !== undefined) add.push({ name: '.cmdline', data: enc.encode(input.cmdline.replace(/\n+$/, '')) });
@@ -75,11 +119,18 @@ export interface UkiParts {
 export function readUki(bytes: Uint8Array): UkiParts {
   const pe = parsePe(bytes);
   const dec = new TextDecoder();
-  const txt = (n: string) => { const d = sectionData(bytes, pe, n); return d ? dec.decode(d) : undefined; };
+  const txt = (n: string) => {
+    const d = sectionData(bytes, pe, n);
+    return d ? dec.decode(d) : undefined;
+  };
   const out: UkiParts = { sections: pe.sections.map((s) => s.name) };
-  const osrel = txt('.osrel'); if (osrel !== undefined) out.osrel = osrel;
-  const cmdline = txt('.cmdline'); if (cmdline !== undefined) out.cmdline = cmdline;
-  const initrd = sectionData(bytes, pe, '.initrd'); if (initrd) out.initrd = initrd;
-  const linux = sectionData(bytes, pe, '.linux'); if (linux) out.linux = linux;
+  const osrel = txt('.osrel');
+  if (osrel !== undefined) out.osrel = osrel;
+  const cmdline = txt('.cmdline');
+  if (cmdline !== undefined) out.cmdline = cmdline;
+  const initrd = sectionData(bytes, pe, '.initrd');
+  if (initrd) out.initrd = initrd;
+  const linux = sectionData(bytes, pe, '.linux');
+  if (linux) out.linux = linux;
   return out;
 }

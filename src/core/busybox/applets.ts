@@ -39,13 +39,60 @@ export const INSTALL_DIRS: readonly AppletDir[] = ['/', '/bin', '/sbin', '/usr/b
  */
 const ANCHORS: Record<string, number> = {
   // /bin
-  ash: 1, cat: 1, chmod: 1, cp: 1, date: 1, dd: 1, echo: 1, grep: 1, ln: 1, ls: 1, mkdir: 1, mount: 1, mv: 1, ps: 1, rm: 1, sed: 1, sh: 1, sleep: 1, umount: 1,
+  ash: 1,
+  cat: 1,
+  chmod: 1,
+  cp: 1,
+  date: 1,
+  dd: 1,
+  echo: 1,
+  grep: 1,
+  ln: 1,
+  ls: 1,
+  mkdir: 1,
+  mount: 1,
+  mv: 1,
+  ps: 1,
+  rm: 1,
+  sed: 1,
+  sh: 1,
+  sleep: 1,
+  umount: 1,
   // /sbin
-  halt: 2, ifconfig: 2, init: 2, insmod: 2, mdev: 2, modprobe: 2, poweroff: 2, reboot: 2, rmmod: 2, swapon: 2, switch_root: 2,
+  halt: 2,
+  ifconfig: 2,
+  init: 2,
+  insmod: 2,
+  mdev: 2,
+  modprobe: 2,
+  poweroff: 2,
+  reboot: 2,
+  rmmod: 2,
+  swapon: 2,
+  switch_root: 2,
   // /usr/bin
-  '[': 3, '[[': 3, awk: 3, basename: 3, cut: 3, dirname: 3, env: 3, find: 3, head: 3, sort: 3, tail: 3, test: 3, tr: 3, uniq: 3, wc: 3, xargs: 3, yes: 3,
+  '[': 3,
+  '[[': 3,
+  awk: 3,
+  basename: 3,
+  cut: 3,
+  dirname: 3,
+  env: 3,
+  find: 3,
+  head: 3,
+  sort: 3,
+  tail: 3,
+  test: 3,
+  tr: 3,
+  uniq: 3,
+  wc: 3,
+  xargs: 3,
+  yes: 3,
   // /usr/sbin
-  chroot: 4, crond: 4, httpd: 4, telnetd: 4,
+  chroot: 4,
+  crond: 4,
+  httpd: 4,
+  telnetd: 4,
   // /
   linuxrc: 0,
 };
@@ -63,16 +110,22 @@ for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789._-[]+') NAME_BYTE[c.charCo
 
 /** strcmp order on byte strings. */
 function byteLess(d: Uint8Array, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  const la = aEnd - a, lb = bEnd - b;
+  const la = aEnd - a,
+    lb = bEnd - b;
   const n = Math.min(la, lb);
   for (let i = 0; i < n; i++) {
-    const x = d[a + i]!, y = d[b + i]!;
+    const x = d[a + i]!,
+      y = d[b + i]!;
     if (x !== y) return x < y;
   }
   return la < lb;
 }
 
-interface NamesRun { start: number; end: number; names: string[] }
+interface NamesRun {
+  start: number;
+  end: number;
+  names: string[];
+}
 
 /**
  * The longest run of NUL-terminated, strictly increasing applet-like names
@@ -82,7 +135,10 @@ interface NamesRun { start: number; end: number; names: string[] }
 export function findAppletNames(d: Uint8Array): NamesRun | undefined {
   let best: { start: number; end: number; count: number } | undefined;
   // Current run state.
-  let runStart = -1, count = 0, prevS = -1, prevE = -1;
+  let runStart = -1,
+    count = 0,
+    prevS = -1,
+    prevE = -1;
   let i = 0;
   const n = d.length;
   while (i < n) {
@@ -102,7 +158,8 @@ export function findAppletNames(d: Uint8Array): NamesRun | undefined {
       prevS = i;
       prevE = j;
       // Run ends properly here when an empty string follows.
-      if (j + 1 < n && d[j + 1] === 0 && count >= 2 && (!best || count > best.count)) best = { start: runStart, end: j + 1, count };
+      if (j + 1 < n && d[j + 1] === 0 && count >= 2 && (!best || count > best.count))
+        best = { start: runStart, end: j + 1, count };
       i = j + 1;
     } else {
       runStart = -1;
@@ -120,11 +177,18 @@ export function findAppletNames(d: Uint8Array): NamesRun | undefined {
  * per-applet location values, or undefined when no window agrees with the
  * anchors well enough.
  */
-export function findInstallLocations(d: Uint8Array, names: string[], near?: number): { offset: number; locs: number[] } | undefined {
+export function findInstallLocations(
+  d: Uint8Array,
+  names: string[],
+  near?: number,
+): { offset: number; locs: number[] } | undefined {
   const count = names.length;
   const len = Math.ceil(count / 2);
   const anchors: Array<[index: number, loc: number]> = [];
-  names.forEach((nm, k) => { const a = ANCHORS[nm]; if (a !== undefined) anchors.push([k, a]); });
+  names.forEach((nm, k) => {
+    const a = ANCHORS[nm];
+    if (a !== undefined) anchors.push([k, a]);
+  });
   // Real tables have almost no zero nibbles (only root applets and the odd
   // count's padding); runs of zero bytes are everywhere in binaries.
   const maxZeros = Math.max(2, Math.floor(count / 40)) + (count % 2);
@@ -134,7 +198,11 @@ export function findInstallLocations(d: Uint8Array, names: string[], near?: numb
   let zeros = 0; // zero nibbles in the last min(run, len) bytes
   for (let k = 0; k < d.length; k++) {
     const b = d[k]!;
-    if (!VALID_LOC[b]) { run = 0; zeros = 0; continue; }
+    if (!VALID_LOC[b]) {
+      run = 0;
+      zeros = 0;
+      continue;
+    }
     run++;
     zeros += ZERO_NIBBLES[b]!;
     if (run > len) zeros -= ZERO_NIBBLES[d[k - len]!]!;
@@ -147,7 +215,10 @@ export function findInstallLocations(d: Uint8Array, names: string[], near?: numb
       const x = d[off + (idx >> 1)]!;
       if (((idx & 1 ? x >> 4 : x) & 15) === loc) score++;
     }
-    const better = !best || score > best.score || (score === best.score && near !== undefined && Math.abs(off - near) < Math.abs(best.off - near));
+    const better =
+      !best ||
+      score > best.score ||
+      (score === best.score && near !== undefined && Math.abs(off - near) < Math.abs(best.off - near));
     if (better) best = { off, score };
   }
   if (!best) return undefined;
@@ -180,10 +251,15 @@ export function parseListFull(text: string): Applet[] {
     const slash = line.lastIndexOf('/');
     const dir = ('/' + (slash < 0 ? '' : line.slice(0, slash))).replace(/\/+$/, '') || '/';
     const name = line.slice(slash + 1);
-    if (!INSTALL_DIRS.includes(dir as AppletDir) || !name) throw new FormatError('E_FORMAT_BUSYBOX_LIST', `busybox --list-full: unexpected line '${line}'`, { format: 'busybox', actual: line });
+    if (!INSTALL_DIRS.includes(dir as AppletDir) || !name)
+      throw new FormatError('E_FORMAT_BUSYBOX_LIST', `busybox --list-full: unexpected line '${line}'`, {
+        format: 'busybox',
+        actual: line,
+      });
     out.push({ name, dir: dir as AppletDir });
   }
-  if (out.length === 0) throw new FormatError('E_FORMAT_BUSYBOX_LIST', 'busybox --list-full printed no applets', { format: 'busybox' });
+  if (out.length === 0)
+    throw new FormatError('E_FORMAT_BUSYBOX_LIST', 'busybox --list-full printed no applets', { format: 'busybox' });
   return out;
 }
 
@@ -220,7 +296,11 @@ export function readBusyboxApplets(binary: Uint8Array, opts: ReadAppletsOptions 
     found
       ? `found ${found.names.length} applet names but no applet_install_loc table (busybox built without FEATURE_INSTALLER?)`
       : 'no busybox applet name table found: is this a busybox binary?',
-    { format: 'busybox', structure: found ? 'applet_install_loc' : 'applet_names', ...(found ? { offset: found.start } : {}) },
+    {
+      format: 'busybox',
+      structure: found ? 'applet_install_loc' : 'applet_names',
+      ...(found ? { offset: found.start } : {}),
+    },
   );
 }
 
@@ -248,7 +328,12 @@ export function addBusybox(tree: FileTree, binary: Uint8Array | Content, opts: A
   let applets = opts.applets;
   if (!applets) {
     const bytes = binary instanceof Uint8Array ? binary : binary.readAt?.(0, binary.size);
-    if (!bytes) throw new FormatError('E_FORMAT_BUSYBOX', 'addBusybox: the busybox content has no random access; pass `applets` or the bytes', { format: 'busybox' });
+    if (!bytes)
+      throw new FormatError(
+        'E_FORMAT_BUSYBOX',
+        'addBusybox: the busybox content has no random access; pass `applets` or the bytes',
+        { format: 'busybox' },
+      );
     applets = readBusyboxApplets(bytes, opts.fallback ? { fallback: opts.fallback } : {});
   }
   const content = binary instanceof Uint8Array ? bytesContent(binary) : binary;

@@ -31,7 +31,10 @@ export type GzipEncoder = (source: ByteSource, opts?: GzipOptions) => AsyncGener
 export function checkGzipLevel(opts: GzipOptions): number {
   const level = opts.level ?? 6;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new UsageError('E_USAGE_GZIP_LEVEL', `gzip level must be 0..9, got ${level}`, { field: 'level', actual: level });
+    throw new UsageError('E_USAGE_GZIP_LEVEL', `gzip level must be 0..9, got ${level}`, {
+      field: 'level',
+      actual: level,
+    });
   }
   return level;
 }
@@ -40,7 +43,9 @@ export function checkGzipLevel(opts: GzipOptions): number {
 export async function* fflateGzip(source: ByteSource, opts: GzipOptions = {}): AsyncGenerator<Uint8Array> {
   const level = checkGzipLevel(opts) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
   const out: Uint8Array[] = [];
-  const z = new Gzip({ level, mtime: 0 }, (chunk) => { out.push(chunk); });
+  const z = new Gzip({ level, mtime: 0 }, (chunk) => {
+    out.push(chunk);
+  });
   for await (const chunk of source) {
     z.push(chunk);
     while (out.length) yield out.shift()!;
@@ -52,7 +57,9 @@ export async function* fflateGzip(source: ByteSource, opts: GzipOptions = {}): A
 let encoder: GzipEncoder = fflateGzip;
 
 /** Make `e` the encoder behind gzipChunks (the Node layer registers its parallel one). */
-export function setGzipEncoder(e: GzipEncoder): void { encoder = e; }
+export function setGzipEncoder(e: GzipEncoder): void {
+  encoder = e;
+}
 
 /** Compress a byte stream into one gzip member with the registered encoder. */
 export function gzipChunks(source: ByteSource, opts: GzipOptions = {}): AsyncGenerator<Uint8Array> {
@@ -90,7 +97,10 @@ class MemberCheck {
   members = 0;
   consumed = 0;
 
-  output(c: Uint8Array): void { this.crc = crc32(c, this.crc); this.size += c.length; }
+  output(c: Uint8Array): void {
+    this.crc = crc32(c, this.crc);
+    this.size += c.length;
+  }
 
   /** `c` is about to be pushed. */
   input(c: Uint8Array): void {
@@ -122,7 +132,11 @@ class MemberCheck {
   /** A member ended where the next one's header starts, at input offset `end`. */
   memberEnd(end: number): void {
     if (end - TRAILER < this.prevStart) {
-      throw new FormatError('E_FORMAT_GZIP', `gzip: member ${this.members + 2} has a header longer than ${MAX_HEADER} bytes`, { format: 'gzip', offset: end });
+      throw new FormatError(
+        'E_FORMAT_GZIP',
+        `gzip: member ${this.members + 2} has a header longer than ${MAX_HEADER} bytes`,
+        { format: 'gzip', offset: end },
+      );
     }
     const t = new Uint8Array(TRAILER);
     for (let i = 0; i < TRAILER; i++) t[i] = this.byteAt(end - TRAILER + i);
@@ -152,7 +166,11 @@ class MemberCheck {
 
   private checked(ok: boolean, offset: number): void {
     if (!ok) {
-      throw new FormatError('E_FORMAT_GZIP', `gzip: member ${this.members + 1} fails its CRC-32/size check (${this.size} bytes decompressed)`, { format: 'gzip', offset });
+      throw new FormatError(
+        'E_FORMAT_GZIP',
+        `gzip: member ${this.members + 1} fails its CRC-32/size check (${this.size} bytes decompressed)`,
+        { format: 'gzip', offset },
+      );
     }
     this.members++;
     this.crc = 0;
@@ -171,7 +189,11 @@ export async function* gunzipChunks(source: ByteSource | Uint8Array): AsyncGener
   const check = new MemberCheck();
   let out: Uint8Array[] = [];
   let produced = 0;
-  const g = new Gunzip((chunk) => { check.output(chunk); out.push(chunk); produced += chunk.length; });
+  const g = new Gunzip((chunk) => {
+    check.output(chunk);
+    out.push(chunk);
+    produced += chunk.length;
+  });
   g.onmember = (offset) => check.memberEnd(offset);
   let zeros = 0; // trailing NUL bytes held back: padding if the stream ends there
   const push = (c: Uint8Array, final: boolean) => {
@@ -180,7 +202,12 @@ export async function* gunzipChunks(source: ByteSource | Uint8Array): AsyncGener
       g.push(c, final);
     } catch (e) {
       if (e instanceof FormatError) throw e;
-      throw new FormatError('E_FORMAT_GZIP', `gzip: ${(e as Error).message} (${produced} bytes had been decompressed)`, { format: 'gzip', offset: check.consumed }, { cause: e });
+      throw new FormatError(
+        'E_FORMAT_GZIP',
+        `gzip: ${(e as Error).message} (${produced} bytes had been decompressed)`,
+        { format: 'gzip', offset: check.consumed },
+        { cause: e },
+      );
     }
   };
   let sawInput = false;
@@ -189,23 +216,36 @@ export async function* gunzipChunks(source: ByteSource | Uint8Array): AsyncGener
     sawInput = true;
     let end = chunk.length;
     while (end > 0 && chunk[end - 1] === 0) end--;
-    if (end === 0) { zeros += chunk.length; continue; }
-    if (zeros) { push(new Uint8Array(zeros), false); zeros = 0; }
+    if (end === 0) {
+      zeros += chunk.length;
+      continue;
+    }
+    if (zeros) push(new Uint8Array(zeros), false);
     push(chunk.subarray(0, end), false);
     zeros = chunk.length - end;
     for (const c of out) yield c;
     out = [];
   }
   if (!sawInput) throw new FormatError('E_FORMAT_GZIP', 'gzip: empty input', { format: 'gzip', offset: 0 });
-  yield* finish(check, zeros, push, () => { const o = out; out = []; return o; });
+  yield* finish(check, zeros, push, () => {
+    const o = out;
+    out = [];
+    return o;
+  });
 }
 
-function* finish(check: MemberCheck, zeros: number, push: (c: Uint8Array, f: boolean) => void, take: () => Uint8Array[]): Generator<Uint8Array> {
+function* finish(
+  check: MemberCheck,
+  zeros: number,
+  push: (c: Uint8Array, f: boolean) => void,
+  take: () => Uint8Array[],
+): Generator<Uint8Array> {
   const dataEnd = check.consumed;
   const before = check.lastBytes(dataEnd, TRAILER);
   try {
     if (zeros === 0) push(new Uint8Array(0), true);
-    for (let left = zeros; left > 0; left -= MAX_HEADER) push(new Uint8Array(Math.min(left, MAX_HEADER)), left <= MAX_HEADER);
+    for (let left = zeros; left > 0; left -= MAX_HEADER)
+      push(new Uint8Array(Math.min(left, MAX_HEADER)), left <= MAX_HEADER);
   } catch (e) {
     // a new member began in the held-back NULs (or 1-3 of them ended the
     // input early): they are padding, unless the trailer check below fails
@@ -224,9 +264,15 @@ function* finish(check: MemberCheck, zeros: number, push: (c: Uint8Array, f: boo
 export async function concatChunks(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let n = 0;
-  for await (const c of chunks) { parts.push(c); n += c.length; }
+  for await (const c of chunks) {
+    parts.push(c);
+    n += c.length;
+  }
   const out = new Uint8Array(n);
   let off = 0;
-  for (const p of parts) { out.set(p, off); off += p.length; }
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
   return out;
 }

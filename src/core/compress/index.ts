@@ -1,1 +1,12 @@
-export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, fflateGzip, setGzipEncoder, checkGzipLevel, type GzipOptions, type GzipEncoder, type ByteSource } from './gzip.js';
+export {
+  gzipChunks,
+  gzipBytes,
+  gunzipChunks,
+  concatChunks,
+  fflateGzip,
+  setGzipEncoder,
+  checkGzipLevel,
+  type GzipOptions,
+  type GzipEncoder,
+  type ByteSource,
+} from './gzip.js';

@@ -8,9 +8,14 @@ import { compareNames } from '../tree/path.js';
 import type { FileTree } from '../tree/tree.js';
 import type { TreeNode } from '../tree/types.js';
 
-export type DiffField = 'type' | 'mode' | 'uid' | 'gid' | 'size' | 'content' | 'target' | 'device' | 'xattrs' | 'links' | 'mtime';
+export type DiffField =
+  'type' | 'mode' | 'uid' | 'gid' | 'size' | 'content' | 'target' | 'device' | 'xattrs' | 'links' | 'mtime';
 
-export interface FieldChange { field: DiffField; a: unknown; b: unknown }
+export interface FieldChange {
+  field: DiffField;
+  a: unknown;
+  b: unknown;
+}
 export interface DiffEntry {
   path: string;
   change: 'added' | 'removed' | 'changed';
@@ -45,44 +50,80 @@ async function sameContent(a: TreeNode & { type: 'file' }, b: TreeNode & { type:
   if (a.content.size !== b.content.size) return false;
   const ia = a.content.stream()[Symbol.asyncIterator]();
   const ib = b.content.stream()[Symbol.asyncIterator]();
-  let ca: Uint8Array = new Uint8Array(0), cb: Uint8Array = new Uint8Array(0);
-  let ea = false, eb = false;
+  let ca: Uint8Array = new Uint8Array(0),
+    cb: Uint8Array = new Uint8Array(0);
+  let ea = false,
+    eb = false;
   for (;;) {
-    if (ca.length === 0 && !ea) { const r = await ia.next(); if (r.done) ea = true; else ca = r.value; continue; }
-    if (cb.length === 0 && !eb) { const r = await ib.next(); if (r.done) eb = true; else cb = r.value; continue; }
+    if (ca.length === 0 && !ea) {
+      const r = await ia.next();
+      if (r.done) ea = true;
+      else ca = r.value;
+      continue;
+    }
+    if (cb.length === 0 && !eb) {
+      const r = await ib.next();
+      if (r.done) eb = true;
+      else cb = r.value;
+      continue;
+    }
     if (ca.length === 0 || cb.length === 0) {
-      await ia.return?.(); await ib.return?.();
+      await ia.return?.();
+      await ib.return?.();
       return ca.length === cb.length && ea && eb;
     }
     const n = Math.min(ca.length, cb.length);
-    if (!bytesEqual(ca.subarray(0, n), cb.subarray(0, n))) { await ia.return?.(); await ib.return?.(); return false; }
-    ca = ca.subarray(n); cb = cb.subarray(n);
+    if (!bytesEqual(ca.subarray(0, n), cb.subarray(0, n))) {
+      await ia.return?.();
+      await ib.return?.();
+      return false;
+    }
+    ca = ca.subarray(n);
+    cb = cb.subarray(n);
   }
 }
 
 function xattrKey(x: Map<string, Uint8Array>): string {
-  return [...x.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${toHex(v)}`).join(',');
+  return [...x.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${toHex(v)}`)
+    .join(',');
 }
 
 export async function diffTrees(a: FileTree, b: FileTree, opts: DiffOptions = {}): Promise<DiffEntry[]> {
   const ignore = new Set(opts.ignore ?? []);
   if (opts.mtime !== true) ignore.add('mtime');
   if (opts.content === false) ignore.add('content');
-  const ma = index(a), mb = index(b);
-  const ga = groups(ma), gb = groups(mb);
+  const ma = index(a),
+    mb = index(b);
+  const ga = groups(ma),
+    gb = groups(mb);
   const out: DiffEntry[] = [];
   const paths = [...new Set([...ma.keys(), ...mb.keys()])].sort((x, y) => {
     // parents before children, byte order within a directory
-    const px = x.split('/'), py = y.split('/');
-    for (let i = 0; i < Math.min(px.length, py.length); i++) { const c = compareNames(px[i]!, py[i]!); if (c) return c; }
+    const px = x.split('/'),
+      py = y.split('/');
+    for (let i = 0; i < Math.min(px.length, py.length); i++) {
+      const c = compareNames(px[i]!, py[i]!);
+      if (c) return c;
+    }
     return px.length - py.length;
   });
   for (const p of paths) {
-    const na = ma.get(p), nb = mb.get(p);
-    if (!na) { out.push({ path: p, change: 'added', type: nb!.type }); continue; }
-    if (!nb) { out.push({ path: p, change: 'removed', type: na.type }); continue; }
+    const na = ma.get(p),
+      nb = mb.get(p);
+    if (!na) {
+      out.push({ path: p, change: 'added', type: nb!.type });
+      continue;
+    }
+    if (!nb) {
+      out.push({ path: p, change: 'removed', type: na.type });
+      continue;
+    }
     const f: FieldChange[] = [];
-    const add = (field: DiffField, x: unknown, y: unknown) => { if (!ignore.has(field) && x !== y) f.push({ field, a: x, b: y }); };
+    const add = (field: DiffField, x: unknown, y: unknown) => {
+      if (!ignore.has(field) && x !== y) f.push({ field, a: x, b: y });
+    };
     add('type', na.type, nb.type);
     if (na.type === nb.type) {
       add('mode', na.mode, nb.mode);
@@ -92,10 +133,12 @@ export async function diffTrees(a: FileTree, b: FileTree, opts: DiffOptions = {}
       add('xattrs', xattrKey(na.xattrs), xattrKey(nb.xattrs));
       if (na.type === 'file' && nb.type === 'file') {
         add('size', na.content.size, nb.content.size);
-        if (!ignore.has('content') && na.content.size === nb.content.size && !(await sameContent(na, nb))) f.push({ field: 'content', a: 'differs', b: 'differs' });
+        if (!ignore.has('content') && na.content.size === nb.content.size && !(await sameContent(na, nb)))
+          f.push({ field: 'content', a: 'differs', b: 'differs' });
       }
       if (na.type === 'symlink' && nb.type === 'symlink') add('target', na.target, nb.target);
-      if ((na.type === 'chardev' || na.type === 'blockdev') && (nb.type === 'chardev' || nb.type === 'blockdev')) add('device', `${na.major}:${na.minor}`, `${nb.major}:${nb.minor}`);
+      if ((na.type === 'chardev' || na.type === 'blockdev') && (nb.type === 'chardev' || nb.type === 'blockdev'))
+        add('device', `${na.major}:${na.minor}`, `${nb.major}:${nb.minor}`);
       if (na.type !== 'dir') add('links', (ga.get(na) ?? []).join(' '), (gb.get(nb) ?? []).join(' '));
     }
     if (f.length) out.push({ path: p, change: 'changed', type: na.type, fields: f });
@@ -105,10 +148,13 @@ export async function diffTrees(a: FileTree, b: FileTree, opts: DiffOptions = {}
 
 /** A readable report, one line per difference. */
 export function formatDiff(d: DiffEntry[]): string {
-  const show = (field: DiffField, v: unknown) => (field === 'mode' && typeof v === 'number' ? `0${v.toString(8)}` : v === '' ? '(none)' : String(v));
-  return d.map((e) => {
-    if (e.change === 'added') return `+ ${e.path} (${e.type})`;
-    if (e.change === 'removed') return `- ${e.path} (${e.type})`;
-    return `~ ${e.path}: ${e.fields!.map((c) => (c.field === 'content' ? 'content differs' : `${c.field} ${show(c.field, c.a)} -> ${show(c.field, c.b)}`)).join(', ')}`;
-  }).join('\n');
+  const show = (field: DiffField, v: unknown) =>
+    field === 'mode' && typeof v === 'number' ? `0${v.toString(8)}` : v === '' ? '(none)' : String(v);
+  return d
+    .map((e) => {
+      if (e.change === 'added') return `+ ${e.path} (${e.type})`;
+      if (e.change === 'removed') return `- ${e.path} (${e.type})`;
+      return `~ ${e.path}: ${e.fields!.map((c) => (c.field === 'content' ? 'content differs' : `${c.field} ${show(c.field, c.a)} -> ${show(c.field, c.b)}`)).join(', ')}`;
+    })
+    .join('\n');
 }

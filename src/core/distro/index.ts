@@ -91,7 +91,10 @@ export const DEFAULT_CONSOLE_CMDLINE = 'console=tty0 console=ttyS0';
 export const BUILTIN_SERVICES: Record<string, (o: { iface: string }) => ServiceDef> = {
   syslogd: () => ({ run: 'exec syslogd -n', applets: ['syslogd'] }),
   klogd: () => ({ run: 'sv start syslogd >/dev/null || exit 1\nexec klogd -n', applets: ['klogd', 'sv'] }),
-  udhcpc: ({ iface }) => ({ run: `${S.waitForInterface(iface)}\nexec udhcpc -f -i ${iface} -s /usr/share/udhcpc/default.script`, applets: ['udhcpc', 'ip', 'grep', 'mv', 'sleep'] }),
+  udhcpc: ({ iface }) => ({
+    run: `${S.waitForInterface(iface)}\nexec udhcpc -f -i ${iface} -s /usr/share/udhcpc/default.script`,
+    applets: ['udhcpc', 'ip', 'grep', 'mv', 'sleep'],
+  }),
 };
 
 const NAME_RE = /^[a-z_][a-z0-9_.-]{0,31}$/;
@@ -104,31 +107,76 @@ interface Plan {
 
 function plan(o: DistroOptions): Plan {
   const iface = o.dhcpInterface ?? 'eth0';
-  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(iface)) throw new UsageError('E_USAGE_INTERFACE', `dhcpInterface '${iface}' is not an interface name`, { field: 'dhcpInterface', actual: iface });
+  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(iface))
+    throw new UsageError('E_USAGE_INTERFACE', `dhcpInterface '${iface}' is not an interface name`, {
+      field: 'dhcpInterface',
+      actual: iface,
+    });
   const chosen = new Map<string, ServiceDef>();
   for (const [name, mk] of Object.entries(BUILTIN_SERVICES)) chosen.set(name, mk({ iface }));
   for (const [name, v] of Object.entries(o.services ?? {})) {
-    if (!/^[A-Za-z0-9_.@-]+$/.test(name)) throw new UsageError('E_USAGE_SERVICE', `service name '${name}' may only use letters, digits, '_', '.', '@' and '-'`, { field: `services.${name}`, actual: name });
-    if (v === false) { chosen.delete(name); continue; }
+    if (!/^[A-Za-z0-9_.@-]+$/.test(name))
+      throw new UsageError(
+        'E_USAGE_SERVICE',
+        `service name '${name}' may only use letters, digits, '_', '.', '@' and '-'`,
+        { field: `services.${name}`, actual: name },
+      );
+    if (v === false) {
+      chosen.delete(name);
+      continue;
+    }
     if (v === true) {
       const mk = BUILTIN_SERVICES[name];
-      if (!mk) throw new UsageError('E_USAGE_SERVICE', `service '${name}' is not built in (built-ins: ${Object.keys(BUILTIN_SERVICES).join(', ')}); give its run script instead of true`, { field: `services.${name}` });
+      if (!mk)
+        throw new UsageError(
+          'E_USAGE_SERVICE',
+          `service '${name}' is not built in (built-ins: ${Object.keys(BUILTIN_SERVICES).join(', ')}); give its run script instead of true`,
+          { field: `services.${name}` },
+        );
       chosen.set(name, mk({ iface }));
       continue;
     }
-    if (typeof v !== 'object' || typeof v.run !== 'string' || !v.run.trim()) throw new UsageError('E_USAGE_SERVICE', `service '${name}' needs a run script`, { field: `services.${name}.run` });
+    if (typeof v !== 'object' || typeof v.run !== 'string' || !v.run.trim())
+      throw new UsageError('E_USAGE_SERVICE', `service '${name}' needs a run script`, {
+        field: `services.${name}.run`,
+      });
     chosen.set(name, v);
   }
   if (chosen.has('klogd') && !chosen.has('syslogd')) {
-    throw new UsageError('E_USAGE_SERVICE', 'klogd sends kernel messages to syslogd: enable syslogd too, or disable klogd', { field: 'services.klogd' });
+    throw new UsageError(
+      'E_USAGE_SERVICE',
+      'klogd sends kernel messages to syslogd: enable syslogd too, or disable klogd',
+      { field: 'services.klogd' },
+    );
   }
   const speed = o.serialSpeed ?? 115200;
   const consoles = (o.consoles ?? ['tty1', 'ttyS0']).map((tty) => {
-    if (!/^[A-Za-z0-9]+$/.test(tty)) throw new UsageError('E_USAGE_CONSOLE', `console '${tty}' is not a tty name such as tty1 or ttyS0`, { field: 'consoles', actual: tty });
+    if (!/^[A-Za-z0-9]+$/.test(tty))
+      throw new UsageError('E_USAGE_CONSOLE', `console '${tty}' is not a tty name such as tty1 or ttyS0`, {
+        field: 'consoles',
+        actual: tty,
+      });
     return { tty, speed };
   });
   const services = [...chosen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const req = new Set(['init', 'sh', 'mount', 'umount', 'mountpoint', 'mkdir', 'chmod', 'hostname', 'login', 'getty', 'killall5', 'sleep', 'sync', 'swapoff', 'reboot', 'poweroff']);
+  const req = new Set([
+    'init',
+    'sh',
+    'mount',
+    'umount',
+    'mountpoint',
+    'mkdir',
+    'chmod',
+    'hostname',
+    'login',
+    'getty',
+    'killall5',
+    'sleep',
+    'sync',
+    'swapoff',
+    'reboot',
+    'poweroff',
+  ]);
   if (consoles.length === 0) req.delete('getty');
   if (services.length) for (const a of ['runsvdir', 'runsv', 'sv']) req.add(a);
   for (const [, s] of services) for (const a of s.applets ?? []) req.add(a);
@@ -148,7 +196,11 @@ export function checkApplets(applets: readonly Applet[], required: readonly stri
   const have = new Set(applets.map((a) => a.name));
   const missing = required.filter((r) => !have.has(r));
   if (missing.length) {
-    throw new UsageError('E_USAGE_BUSYBOX_APPLETS', `the busybox binary lacks applets this system needs: ${missing.join(', ')}. Build busybox with them enabled (the default configuration has all of them; Debian's busybox-static has no runsvdir/runsv/sv), or disable the services that need them`, { field: 'busybox', expected: required, actual: missing });
+    throw new UsageError(
+      'E_USAGE_BUSYBOX_APPLETS',
+      `the busybox binary lacks applets this system needs: ${missing.join(', ')}. Build busybox with them enabled (the default configuration has all of them; Debian's busybox-static has no runsvdir/runsv/sv), or disable the services that need them`,
+      { field: 'busybox', expected: required, actual: missing },
+    );
   }
 }
 
@@ -158,7 +210,8 @@ function appletPath(applets: readonly Applet[], name: string): string {
 }
 
 function checkHash(h: string, field: string): void {
-  if (/[:\n\r]/.test(h)) throw new UsageError('E_USAGE_PASSWORD', `${field}: a password hash may not contain ':' or a newline`, { field });
+  if (/[:\n\r]/.test(h))
+    throw new UsageError('E_USAGE_PASSWORD', `${field}: a password hash may not contain ':' or a newline`, { field });
 }
 
 function readBytes(c: Uint8Array | Content): Uint8Array | undefined {
@@ -169,7 +222,10 @@ function readBytes(c: Uint8Array | Content): Uint8Array | undefined {
 export function distroApplets(o: DistroOptions): Applet[] {
   if (o.applets) return o.applets;
   const bytes = readBytes(o.busybox);
-  if (!bytes) throw new UsageError('E_USAGE_BUSYBOX', 'the busybox content has no random access; pass its bytes or `applets`', { field: 'busybox' });
+  if (!bytes)
+    throw new UsageError('E_USAGE_BUSYBOX', 'the busybox content has no random access; pass its bytes or `applets`', {
+      field: 'busybox',
+    });
   return readBusyboxApplets(bytes);
 }
 
@@ -181,15 +237,46 @@ export function buildRootfs(o: DistroOptions): FileTree {
 
   const hostname = o.hostname ?? 'tinyimage';
   if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$/.test(hostname)) {
-    throw new UsageError('E_USAGE_HOSTNAME', `hostname '${hostname}' is not a valid host name`, { field: 'hostname', actual: hostname });
+    throw new UsageError('E_USAGE_HOSTNAME', `hostname '${hostname}' is not a valid host name`, {
+      field: 'hostname',
+      actual: hostname,
+    });
   }
   const serviceDir = o.serviceDir ?? '/etc/service';
   const tree = new FileTree({ defaultTime: o.epoch ?? 0 });
-  const file = (path: string, text: string | Uint8Array | Content, mode = 0o644) => tree.addFile(path, typeof text === 'string' ? bytesContent(text) : text, { mode }, { replace: true });
+  const file = (path: string, text: string | Uint8Array | Content, mode = 0o644) =>
+    tree.addFile(path, typeof text === 'string' ? bytesContent(text) : text, { mode }, { replace: true });
 
   // FHS skeleton
-  for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/lib', '/usr/lib', '/usr/share', '/etc', '/etc/init.d', '/etc/sv', '/etc/profile.d',
-    '/dev', '/proc', '/sys', '/run', '/boot', '/home', '/mnt', '/media', '/opt', '/srv', '/var', '/var/log', '/var/lib', '/var/spool', '/var/cache']) tree.mkdir(d, { mode: 0o755 });
+  for (const d of [
+    '/bin',
+    '/sbin',
+    '/usr/bin',
+    '/usr/sbin',
+    '/lib',
+    '/usr/lib',
+    '/usr/share',
+    '/etc',
+    '/etc/init.d',
+    '/etc/sv',
+    '/etc/profile.d',
+    '/dev',
+    '/proc',
+    '/sys',
+    '/run',
+    '/boot',
+    '/home',
+    '/mnt',
+    '/media',
+    '/opt',
+    '/srv',
+    '/var',
+    '/var/log',
+    '/var/lib',
+    '/var/spool',
+    '/var/cache',
+  ])
+    tree.mkdir(d, { mode: 0o755 });
   tree.mkdir('/root', { mode: 0o700 });
   tree.mkdir('/tmp', { mode: 0o1777 });
   tree.mkdir('/var/tmp', { mode: 0o1777 });
@@ -205,19 +292,59 @@ export function buildRootfs(o: DistroOptions): FileTree {
   addBusybox(tree, o.busybox, { applets });
 
   // Accounts
-  const users: UserDef[] = [{ name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh', gecos: 'root', ...(o.rootPassword !== undefined ? { password: o.rootPassword } : {}), ...(o.rootLocked ? { locked: true } : {}) }, ...(o.users ?? [])];
+  const users: UserDef[] = [
+    {
+      name: 'root',
+      uid: 0,
+      gid: 0,
+      home: '/root',
+      shell: '/bin/sh',
+      gecos: 'root',
+      ...(o.rootPassword !== undefined ? { password: o.rootPassword } : {}),
+      ...(o.rootLocked ? { locked: true } : {}),
+    },
+    ...(o.users ?? []),
+  ];
   const groups: Array<{ name: string; gid: number; members: string[] }> = [
-    ['root', 0], ['daemon', 1], ['bin', 2], ['sys', 3], ['adm', 4], ['tty', 5], ['disk', 6], ['lp', 7], ['mail', 8], ['kmem', 9], ['wheel', 10],
-    ['cdrom', 11], ['dialout', 18], ['floppy', 19], ['video', 28], ['audio', 29], ['utmp', 43], ['input', 101], ['users', 100], ['nogroup', 65534],
+    ['root', 0],
+    ['daemon', 1],
+    ['bin', 2],
+    ['sys', 3],
+    ['adm', 4],
+    ['tty', 5],
+    ['disk', 6],
+    ['lp', 7],
+    ['mail', 8],
+    ['kmem', 9],
+    ['wheel', 10],
+    ['cdrom', 11],
+    ['dialout', 18],
+    ['floppy', 19],
+    ['video', 28],
+    ['audio', 29],
+    ['utmp', 43],
+    ['input', 101],
+    ['users', 100],
+    ['nogroup', 65534],
   ].map(([name, gid]) => ({ name: name as string, gid: gid as number, members: [] }));
   const passwd: string[] = [];
   const shadow: string[] = [];
   const seen = new Set<string>();
   const lastChange = o.epoch ? String(Math.floor(o.epoch / 86400)) : '';
   for (const u of users) {
-    if (!NAME_RE.test(u.name)) throw new UsageError('E_USAGE_USER', `user name '${u.name}' is not valid (lowercase letters, digits, _ . -; up to 32)`, { field: 'users', actual: u.name });
-    if (seen.has(u.name)) throw new UsageError('E_USAGE_USER', `user '${u.name}' is defined twice`, { field: 'users', actual: u.name });
-    if (!Number.isInteger(u.uid) || u.uid < 0 || u.uid > 0xfffffffe) throw new UsageError('E_USAGE_USER', `user '${u.name}': uid ${u.uid} is not valid`, { field: 'users', actual: u.uid });
+    if (!NAME_RE.test(u.name))
+      throw new UsageError(
+        'E_USAGE_USER',
+        `user name '${u.name}' is not valid (lowercase letters, digits, _ . -; up to 32)`,
+        { field: 'users', actual: u.name },
+      );
+    if (seen.has(u.name))
+      throw new UsageError('E_USAGE_USER', `user '${u.name}' is defined twice`, { field: 'users', actual: u.name });
+    if (!Number.isInteger(u.uid) || u.uid < 0 || u.uid > 0xfffffffe)
+      throw new UsageError('E_USAGE_USER', `user '${u.name}': uid ${u.uid} is not valid`, {
+        field: 'users',
+        actual: u.uid,
+      });
     seen.add(u.name);
     let gid = u.gid;
     if (gid === undefined) {
@@ -226,16 +353,27 @@ export function buildRootfs(o: DistroOptions): FileTree {
     }
     for (const g of u.groups ?? []) {
       const grp = groups.find((x) => x.name === g);
-      if (!grp) throw new UsageError('E_USAGE_USER', `user '${u.name}': group '${g}' does not exist`, { field: 'users', actual: g });
+      if (!grp)
+        throw new UsageError('E_USAGE_USER', `user '${u.name}': group '${g}' does not exist`, {
+          field: 'users',
+          actual: g,
+        });
       grp.members.push(u.name);
     }
     const home = u.home ?? (u.uid === 0 ? '/root' : `/home/${u.name}`);
     const shell = u.shell ?? '/bin/sh';
-    for (const [f, v] of [['home', home], ['shell', shell], ['gecos', u.gecos ?? '']] as const) {
-      if (/[:\n]/.test(v)) throw new UsageError('E_USAGE_USER', `user '${u.name}': ${f} may not contain ':' or a newline`, { field: `users.${f}` });
+    for (const [f, v] of [
+      ['home', home],
+      ['shell', shell],
+      ['gecos', u.gecos ?? ''],
+    ] as const) {
+      if (/[:\n]/.test(v))
+        throw new UsageError('E_USAGE_USER', `user '${u.name}': ${f} may not contain ':' or a newline`, {
+          field: `users.${f}`,
+        });
     }
     if (u.password !== undefined) checkHash(u.password, `password of ${u.name}`);
-    const pw = u.locked ? `!${u.password ?? ''}` : u.password ?? '';
+    const pw = u.locked ? `!${u.password ?? ''}` : (u.password ?? '');
     passwd.push(`${u.name}:x:${u.uid}:${gid}:${u.gecos ?? u.name}:${home}:${shell}`);
     shadow.push(`${u.name}:${pw}:${lastChange}:0:99999:7:::`);
     if (u.uid !== 0) tree.mkdir(home, { mode: 0o750, uid: u.uid, gid });
@@ -244,7 +382,13 @@ export function buildRootfs(o: DistroOptions): FileTree {
   shadow.push(`nobody:*:${lastChange}:0:99999:7:::`);
   file('/etc/passwd', passwd.join('\n') + '\n');
   file('/etc/shadow', shadow.join('\n') + '\n', 0o600);
-  file('/etc/group', groups.sort((a, b) => a.gid - b.gid).map((g) => `${g.name}:x:${g.gid}:${g.members.join(',')}`).join('\n') + '\n');
+  file(
+    '/etc/group',
+    groups
+      .sort((a, b) => a.gid - b.gid)
+      .map((g) => `${g.name}:x:${g.gid}:${g.members.join(',')}`)
+      .join('\n') + '\n',
+  );
   file('/etc/shells', '/bin/sh\n/bin/ash\n');
 
   // /etc
@@ -256,13 +400,25 @@ export function buildRootfs(o: DistroOptions): FileTree {
   if (o.motd !== undefined) file('/etc/motd', o.motd);
   file('/etc/syslog.conf', S.syslogConf());
   file('/etc/resolv.conf', '');
-  file('/etc/inittab', S.inittab({ consoles: p.consoles, getty: appletPath(applets, 'getty'), runsvdir: p.services.length ? appletPath(applets, 'runsvdir') : undefined, serviceDir }));
+  file(
+    '/etc/inittab',
+    S.inittab({
+      consoles: p.consoles,
+      getty: appletPath(applets, 'getty'),
+      runsvdir: p.services.length ? appletPath(applets, 'runsvdir') : undefined,
+      serviceDir,
+    }),
+  );
   file('/etc/init.d/rcS', S.rcS({ keymap: !!o.keymap, coldplug: o.coldplug ?? true, loopback: true }), 0o755);
   file('/etc/init.d/rcK', S.rcK({ serviceDir, supervised: p.services.length > 0 }), 0o755);
   if (o.keymap) {
     const head = readBytes(o.keymap)?.subarray(0, 7);
     if (head && new TextDecoder('latin1').decode(head) !== 'bkeymap') {
-      throw new UsageError('E_USAGE_KEYMAP', "the keymap is not a binary keymap (it must start with 'bkeymap'; make one with busybox dumpkmap or loadkeys -b)", { field: 'keymap' });
+      throw new UsageError(
+        'E_USAGE_KEYMAP',
+        "the keymap is not a binary keymap (it must start with 'bkeymap'; make one with busybox dumpkmap or loadkeys -b)",
+        { field: 'keymap' },
+      );
     }
     file('/etc/keymap.bmap', o.keymap);
   }

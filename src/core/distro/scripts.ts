@@ -3,18 +3,25 @@
  * scripts, the udhcpc event script and /etc files. Pure string builders.
  */
 
-export interface ConsoleLine { tty: string; speed: number }
+export interface ConsoleLine {
+  tty: string;
+  speed: number;
+}
 
-export function inittab(o: { consoles: ConsoleLine[]; getty: string; runsvdir: string | undefined; serviceDir: string }): string {
-  const lines = [
-    '# /etc/inittab for busybox init, written by tinyimage',
-    '::sysinit:/etc/init.d/rcS',
-  ];
+export function inittab(o: {
+  consoles: ConsoleLine[];
+  getty: string;
+  runsvdir: string | undefined;
+  serviceDir: string;
+}): string {
+  const lines = ['# /etc/inittab for busybox init, written by tinyimage', '::sysinit:/etc/init.d/rcS'];
   if (o.runsvdir) lines.push(`::respawn:${o.runsvdir} -P ${o.serviceDir}`);
   for (const c of o.consoles) {
-    lines.push(/^ttyS|^ttyAMA|^hvc|^ttyUSB/.test(c.tty)
-      ? `${c.tty}::respawn:${o.getty} -L ${c.speed} ${c.tty} vt100`
-      : `${c.tty}::respawn:${o.getty} 38400 ${c.tty}`);
+    lines.push(
+      /^ttyS|^ttyAMA|^hvc|^ttyUSB/.test(c.tty)
+        ? `${c.tty}::respawn:${o.getty} -L ${c.speed} ${c.tty} vt100`
+        : `${c.tty}::respawn:${o.getty} 38400 ${c.tty}`,
+    );
   }
   lines.push('::ctrlaltdel:/sbin/reboot', '::shutdown:/etc/init.d/rcK', '');
   return lines.join('\n');
@@ -34,7 +41,9 @@ mount -o remount,rw /
 mkdir -p /run/lock /var/log /tmp
 chmod 1777 /tmp
 hostname -F /etc/hostname
-${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${o.coldplug ? `# Coldplug, in the background so the consoles get their login prompt at once:
+${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${
+    o.coldplug
+      ? `# Coldplug, in the background so the consoles get their login prompt at once:
 # load a driver for every device the kernel found that has none yet (by modalias),
 # buses with disks and network cards first (cpu/acpi/platform modules are slower to load).
 if [ -d "/lib/modules/$(uname -r)" ]; then
@@ -49,7 +58,9 @@ if [ -d "/lib/modules/$(uname -r)" ]; then
     : > /run/coldplug.done
   ) </dev/null >/dev/null 2>&1 &
 fi
-` : ''}${o.loopback ? 'ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up\n' : ''}[ -x /etc/rc.local ] && /etc/rc.local
+`
+      : ''
+  }${o.loopback ? 'ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up\n' : ''}[ -x /etc/rc.local ] && /etc/rc.local
 exit 0
 `;
 }
@@ -58,9 +69,13 @@ export function rcK(o: { serviceDir: string; supervised: boolean }): string {
   return `#!/bin/sh
 # System shutdown (busybox init shutdown action), written by tinyimage.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin
-${o.supervised ? `echo "Stopping services"
+${
+  o.supervised
+    ? `echo "Stopping services"
 sv -w 7 force-stop ${o.serviceDir}/* >/dev/null 2>&1
-` : ''}echo "Stopping processes"
+`
+    : ''
+}echo "Stopping processes"
 killall5 -TERM 2>/dev/null
 sleep 1
 killall5 -KILL 2>/dev/null
@@ -139,7 +154,7 @@ export SVDIR=${serviceDir}
 export HOME=\${HOME:-/root}
 export PAGER=less
 umask 022
-if [ "$(id -u)" = 0 ]; then PS1='\\h:\\w# '; else PS1='\\h:\\w\$ '; fi
+if [ "$(id -u)" = 0 ]; then PS1='\\h:\\w# '; else PS1='\\h:\\w$ '; fi
 export PS1
 for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
 unset f

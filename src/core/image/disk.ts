@@ -13,8 +13,16 @@ import type { Progress } from '../progress.js';
 import { FileTree } from '../tree/tree.js';
 import type { Content } from '../tree/types.js';
 import {
-  GPT_TAIL_SECTORS, derivedGuid, derivedU32, gptTypeGuid, mbrTypeCode, SECTOR, writeGpt, writeMbr,
-  type PartitionInfo, type TableScheme,
+  GPT_TAIL_SECTORS,
+  derivedGuid,
+  derivedU32,
+  gptTypeGuid,
+  mbrTypeCode,
+  SECTOR,
+  writeGpt,
+  writeMbr,
+  type PartitionInfo,
+  type TableScheme,
 } from '../partition/index.js';
 
 export type DiskFs = 'fat32' | 'fat16' | 'fat12' | 'ext4' | 'ext3' | 'ext2' | 'raw' | 'none';
@@ -113,29 +121,64 @@ function minimumSize(p: DiskPartition, seed: string, n: number, headroom?: numbe
 }
 
 function checkLayout(layout: DiskLayout, total: number | undefined): void {
-  if (layout.table !== 'mbr' && layout.table !== 'gpt') throw new UsageError('E_USAGE_DISK_TABLE', `table must be "mbr" or "gpt", got "${String(layout.table)}"`, { actual: layout.table });
+  if (layout.table !== 'mbr' && layout.table !== 'gpt')
+    throw new UsageError('E_USAGE_DISK_TABLE', `table must be "mbr" or "gpt", got "${String(layout.table)}"`, {
+      actual: layout.table,
+    });
   const align = layout.align ?? MiB;
-  if (!Number.isInteger(align) || align < SECTOR || align % SECTOR !== 0) throw new UsageError('E_USAGE_DISK_ALIGN', `align must be a positive multiple of 512, got ${align}`, { actual: align });
-  if (layout.partitions.length === 0) throw new UsageError('E_USAGE_DISK_EMPTY', 'a disk layout needs at least one partition', {});
-  if (layout.partitions.filter((p) => p.size === 'rest').length > 1) throw new UsageError('E_USAGE_DISK_REST', 'only one partition can take the "rest" of the disk', {});
+  if (!Number.isInteger(align) || align < SECTOR || align % SECTOR !== 0)
+    throw new UsageError('E_USAGE_DISK_ALIGN', `align must be a positive multiple of 512, got ${align}`, {
+      actual: align,
+    });
+  if (layout.partitions.length === 0)
+    throw new UsageError('E_USAGE_DISK_EMPTY', 'a disk layout needs at least one partition', {});
+  if (layout.partitions.filter((p) => p.size === 'rest').length > 1)
+    throw new UsageError('E_USAGE_DISK_REST', 'only one partition can take the "rest" of the disk', {});
   const logical = layout.partitions.map((p) => !!p.logical);
-  if (layout.table === 'gpt' && logical.some(Boolean)) throw new UsageError('E_USAGE_DISK_LOGICAL', 'logical partitions exist only on MBR disks', {});
-  const first = logical.indexOf(true), last = logical.lastIndexOf(true);
-  if (first >= 0 && logical.slice(first, last + 1).some((x) => !x)) throw new UsageError('E_USAGE_DISK_LOGICAL', 'logical partitions must be listed one after another', {});
+  if (layout.table === 'gpt' && logical.some(Boolean))
+    throw new UsageError('E_USAGE_DISK_LOGICAL', 'logical partitions exist only on MBR disks', {});
+  const first = logical.indexOf(true),
+    last = logical.lastIndexOf(true);
+  if (first >= 0 && logical.slice(first, last + 1).some((x) => !x))
+    throw new UsageError('E_USAGE_DISK_LOGICAL', 'logical partitions must be listed one after another', {});
   layout.partitions.forEach((p, i) => {
-    if (!['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'raw', 'none'].includes(p.fs)) throw new UsageError('E_USAGE_DISK_FS', `partition ${i + 1}: unknown filesystem "${String(p.fs)}"`, { actual: p.fs });
+    if (!['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'raw', 'none'].includes(p.fs))
+      throw new UsageError('E_USAGE_DISK_FS', `partition ${i + 1}: unknown filesystem "${String(p.fs)}"`, {
+        actual: p.fs,
+      });
     const t = p.type ?? (isFat(p.fs) ? p.fs : 'linux');
-    if (layout.table === 'mbr') mbrTypeCode(t); else gptTypeGuid(t);
-    if (p.tree && !isFat(p.fs) && !isExt(p.fs)) throw new UsageError('E_USAGE_DISK_TREE', `partition ${i + 1}: a file tree needs a FAT or ext filesystem, not "${p.fs}"`, {});
-    if (p.content !== undefined && p.fs !== 'raw') throw new UsageError('E_USAGE_DISK_CONTENT', `partition ${i + 1}: raw content needs fs "raw"`, {});
+    if (layout.table === 'mbr') mbrTypeCode(t);
+    else gptTypeGuid(t);
+    if (p.tree && !isFat(p.fs) && !isExt(p.fs))
+      throw new UsageError(
+        'E_USAGE_DISK_TREE',
+        `partition ${i + 1}: a file tree needs a FAT or ext filesystem, not "${p.fs}"`,
+        {},
+      );
+    if (p.content !== undefined && p.fs !== 'raw')
+      throw new UsageError('E_USAGE_DISK_CONTENT', `partition ${i + 1}: raw content needs fs "raw"`, {});
     const s = p.size;
-    if (typeof s === 'number' && (!Number.isSafeInteger(s) || s <= 0)) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: size ${s} must be a positive integer number of bytes`, { actual: s });
+    if (typeof s === 'number' && (!Number.isSafeInteger(s) || s <= 0))
+      throw new UsageError(
+        'E_USAGE_DISK_SIZE',
+        `partition ${i + 1}: size ${s} must be a positive integer number of bytes`,
+        { actual: s },
+      );
     if (typeof s === 'string' && s !== 'rest' && s !== 'fit') {
       const m = /^(\d+(?:\.\d+)?)%$/.exec(s);
-      if (!m || Number(m[1]) <= 0 || Number(m[1]) > 100) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: size "${s}" is not a number, "NN%", "rest" or "fit"`, { actual: s });
-      if (total === undefined) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: a percent size needs the disk size`, { actual: s });
+      if (!m || Number(m[1]) <= 0 || Number(m[1]) > 100)
+        throw new UsageError(
+          'E_USAGE_DISK_SIZE',
+          `partition ${i + 1}: size "${s}" is not a number, "NN%", "rest" or "fit"`,
+          { actual: s },
+        );
+      if (total === undefined)
+        throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: a percent size needs the disk size`, {
+          actual: s,
+        });
     }
-    if (s === 'rest' && total === undefined) throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: "rest" needs the disk size`, { actual: s });
+    if (s === 'rest' && total === undefined)
+      throw new UsageError('E_USAGE_DISK_SIZE', `partition ${i + 1}: "rest" needs the disk size`, { actual: s });
   });
 }
 
@@ -166,23 +209,35 @@ export function planDisk(layout: DiskLayout, totalSize?: number, opts: { strict?
   if (restIdx >= 0) {
     // room taken by everything after the 'rest' partition
     let after = 0;
-    for (let i = restIdx + 1; i < layout.partitions.length; i++) after += gapFor(layout.partitions[i]!) + alignUp(sizes[i]!, align);
+    for (let i = restIdx + 1; i < layout.partitions.length; i++)
+      after += gapFor(layout.partitions[i]!) + alignUp(sizes[i]!, align);
     let cur = align;
-    for (let i = 0; i < restIdx; i++) cur = alignUp(cur + gapFor(layout.partitions[i]!), align) + alignUp(sizes[i]!, align);
+    for (let i = 0; i < restIdx; i++)
+      cur = alignUp(cur + gapFor(layout.partitions[i]!), align) + alignUp(sizes[i]!, align);
     const start = alignUp(cur + gapFor(layout.partitions[restIdx]!), align);
     const end = after > 0 ? alignDown(usableEnd - after, align) : alignDown(usableEnd, SECTOR);
-    if (end - start < align) throw new CapacityError('E_SPACE_DISK', `partition ${restIdx + 1} ("rest") would get ${Math.max(0, end - start)} bytes: the disk of ${total} bytes is full`, { expected: align, actual: end - start });
+    if (end - start < align)
+      throw new CapacityError(
+        'E_SPACE_DISK',
+        `partition ${restIdx + 1} ("rest") would get ${Math.max(0, end - start)} bytes: the disk of ${total} bytes is full`,
+        { expected: align, actual: end - start },
+      );
     sizes[restIdx] = end - start;
   }
   const planned: PlannedPartition[] = [];
   let cur = align;
-  let primaryNo = 0, logicalNo = 4, extendedCounted = false;
+  let primaryNo = 0,
+    logicalNo = 4,
+    extendedCounted = false;
   for (const [i, p] of layout.partitions.entries()) {
     const start = alignUp(cur + gapFor(p), align);
     const size = sizes[i]!;
     let index: number;
     if (layout.table === 'mbr' && p.logical) {
-      if (!extendedCounted) { primaryNo++; extendedCounted = true; }
+      if (!extendedCounted) {
+        primaryNo++;
+        extendedCounted = true;
+      }
       index = ++logicalNo;
     } else index = ++primaryNo;
     planned.push({ index, offset: start, size, spec: p });
@@ -193,26 +248,44 @@ export function planDisk(layout: DiskLayout, totalSize?: number, opts: { strict?
     const slots = planned.filter((x) => !x.spec.logical).map((x) => ({ x, at: x.offset }));
     const ext = planned.find((x) => x.spec.logical);
     const all = [...slots, ...(ext ? [{ x: undefined, at: ext.offset - align }] : [])].sort((a, b) => a.at - b.at);
-    all.forEach((s, k) => { if (s.x) s.x.index = k + 1; });
+    all.forEach((s, k) => {
+      if (s.x) s.x.index = k + 1;
+    });
   }
   const natural = layout.table === 'gpt' ? alignUp(cur + tail, align) : alignUp(cur, SECTOR);
   const size = total ?? natural;
   if (cur > usableEnd) {
-    throw new CapacityError('E_SPACE_DISK', `the partitions need ${natural} bytes but the disk has ${size}`, { expected: natural, actual: size });
+    throw new CapacityError('E_SPACE_DISK', `the partitions need ${natural} bytes but the disk has ${size}`, {
+      expected: natural,
+      actual: size,
+    });
   }
   // contents must fit their partitions (checked before anything is written)
   for (const [i, x] of planned.entries()) {
     const p = x.spec;
     if (p.fs === 'none') continue;
     if (p.fs === 'raw') {
-      if (contentSize(p.content) > x.size) throw new CapacityError('E_SPACE_PARTITION', `partition ${x.index}: ${contentSize(p.content)} bytes of raw content do not fit its ${x.size} bytes`, { expected: x.size, actual: contentSize(p.content) });
+      if (contentSize(p.content) > x.size)
+        throw new CapacityError(
+          'E_SPACE_PARTITION',
+          `partition ${x.index}: ${contentSize(p.content)} bytes of raw content do not fit its ${x.size} bytes`,
+          { expected: x.size, actual: contentSize(p.content) },
+        );
       continue;
     }
     if (p.size === 'fit') continue;
     const need = minimumSize(p, seed, i + 1, 0);
     // fatMinimumSize steps coarsely: a FAT partition just below it is settled by a dry run in buildDisk
-    if (need > x.size && isFat(p.fs) && !opts.strict) { x.dryRun = true; continue; }
-    if (need > x.size) throw new CapacityError('E_SPACE_PARTITION', `partition ${x.index} (${p.fs}${p.name ? `, "${p.name}"` : ''}) needs at least ${need} bytes for its contents but is ${x.size} bytes`, { expected: need, actual: x.size });
+    if (need > x.size && isFat(p.fs) && !opts.strict) {
+      x.dryRun = true;
+      continue;
+    }
+    if (need > x.size)
+      throw new CapacityError(
+        'E_SPACE_PARTITION',
+        `partition ${x.index} (${p.fs}${p.name ? `, "${p.name}"` : ''}) needs at least ${need} bytes for its contents but is ${x.size} bytes`,
+        { expected: need, actual: x.size },
+      );
   }
   return { table: layout.table, size, partitions: planned };
 }
@@ -240,10 +313,16 @@ function parseSignature(id: string | number | undefined): number | undefined {
 }
 
 async function writeContent(dev: BlockDevice, c: Content | Uint8Array): Promise<void> {
-  if (c instanceof Uint8Array) { dev.writeAt(0, c); return; }
+  if (c instanceof Uint8Array) {
+    dev.writeAt(0, c);
+    return;
+  }
   let off = 0;
   for await (const chunk of c.stream()) {
-    if (off + chunk.length > c.size) throw new CapacityError('E_SPACE_PARTITION', `raw content yielded more than its declared ${c.size} bytes`, { expected: c.size });
+    if (off + chunk.length > c.size)
+      throw new CapacityError('E_SPACE_PARTITION', `raw content yielded more than its declared ${c.size} bytes`, {
+        expected: c.size,
+      });
     dev.writeAt(off, chunk);
     off += chunk.length;
   }
@@ -254,15 +333,28 @@ async function writeContent(dev: BlockDevice, c: Content | Uint8Array): Promise<
  * diskSize(), or larger: 'rest' and percentages use the device size).
  */
 export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<DiskResult> {
-  if (layout.size !== undefined && layout.size !== dev.size) throw new UsageError('E_USAGE_DISK_SIZE', `layout size ${layout.size} differs from the device size ${dev.size}`, { expected: dev.size, actual: layout.size });
+  if (layout.size !== undefined && layout.size !== dev.size)
+    throw new UsageError('E_USAGE_DISK_SIZE', `layout size ${layout.size} differs from the device size ${dev.size}`, {
+      expected: dev.size,
+      actual: layout.size,
+    });
   const plan = planDisk(layout, dev.size);
   const seed = layout.seed ?? 'tinyimage';
   for (const [i, x] of plan.partitions.entries()) {
     if (!x.dryRun) continue;
     try {
-      await writeFat(x.spec.tree ?? new FileTree(), nullDevice(x.size), { ...(fsOptions(x.spec, seed, i + 1) as FatOptions), warn: () => {} });
+      await writeFat(x.spec.tree ?? new FileTree(), nullDevice(x.size), {
+        ...(fsOptions(x.spec, seed, i + 1) as FatOptions),
+        warn: () => {},
+      });
     } catch (e) {
-      if (e instanceof CapacityError) throw new CapacityError('E_SPACE_PARTITION', `partition ${x.index} (${x.spec.fs}${x.spec.name ? `, "${x.spec.name}"` : ''}) is too small for its contents: ${e.message}`, { ...e.data, actual: x.size }, { cause: e });
+      if (e instanceof CapacityError)
+        throw new CapacityError(
+          'E_SPACE_PARTITION',
+          `partition ${x.index} (${x.spec.fs}${x.spec.name ? `, "${x.spec.name}"` : ''}) is too small for its contents: ${e.message}`,
+          { ...e.data, actual: x.size },
+          { cause: e },
+        );
       throw e;
     }
   }
@@ -272,18 +364,31 @@ export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<D
   if (layout.table === 'mbr') {
     const sig = parseSignature(layout.diskId);
     const r = writeMbr(dev, {
-      seed, ...(sig !== undefined ? { signature: sig } : {}), ebrGapSectors: align / SECTOR,
-      partitions: plan.partitions.map((x) => ({ offset: x.offset, size: x.size, type: x.spec.type ?? (isFat(x.spec.fs) ? x.spec.fs : 'linux'), bootable: !!x.spec.bootable, logical: !!x.spec.logical })),
+      seed,
+      ...(sig !== undefined ? { signature: sig } : {}),
+      ebrGapSectors: align / SECTOR,
+      partitions: plan.partitions.map((x) => ({
+        offset: x.offset,
+        size: x.size,
+        type: x.spec.type ?? (isFat(x.spec.fs) ? x.spec.fs : 'linux'),
+        bootable: !!x.spec.bootable,
+        logical: !!x.spec.logical,
+      })),
     });
     diskId = r.signature.toString(16).padStart(8, '0');
     infos = r.partitions;
   } else {
     const r = writeGpt(dev, {
-      seed, ...(layout.diskId !== undefined ? { diskGuid: String(layout.diskId) } : {}),
+      seed,
+      ...(layout.diskId !== undefined ? { diskGuid: String(layout.diskId) } : {}),
       partitions: plan.partitions.map((x) => ({
-        offset: x.offset, size: x.size, type: String(x.spec.type ?? (isFat(x.spec.fs) ? x.spec.fs : 'linux')),
-        ...(x.spec.name !== undefined ? { name: x.spec.name } : {}), ...(x.spec.guid !== undefined ? { guid: x.spec.guid } : {}),
-        ...(x.spec.attributes !== undefined ? { attributes: x.spec.attributes } : {}), bootable: !!x.spec.bootable,
+        offset: x.offset,
+        size: x.size,
+        type: String(x.spec.type ?? (isFat(x.spec.fs) ? x.spec.fs : 'linux')),
+        ...(x.spec.name !== undefined ? { name: x.spec.name } : {}),
+        ...(x.spec.guid !== undefined ? { guid: x.spec.guid } : {}),
+        ...(x.spec.attributes !== undefined ? { attributes: x.spec.attributes } : {}),
+        bootable: !!x.spec.bootable,
       })),
     });
     diskId = r.diskGuid;
@@ -298,7 +403,10 @@ export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<D
     const opts = fsOptions(p, seed, i + 1);
     if (layout.progress && opts.progress === undefined) opts.progress = layout.progress;
     if (isFat(p.fs)) {
-      summary = await writeFat(p.tree ?? new FileTree(), win, { ...(opts as FatOptions), hiddenSectors: x.offset / SECTOR });
+      summary = await writeFat(p.tree ?? new FileTree(), win, {
+        ...(opts as FatOptions),
+        hiddenSectors: x.offset / SECTOR,
+      });
     } else if (isExt(p.fs)) {
       summary = await writeExt4(p.tree ?? new FileTree(), win, opts as Ext4Options);
     } else if (p.fs === 'raw' && p.content !== undefined) {

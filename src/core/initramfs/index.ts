@@ -1,1 +1,10 @@
-export { tinyInitramfsTree, initramfsChunks, overlayTree, DEFAULT_INIT, WELCOME, TINY_DIRS, type TinyInitramfsOptions, type InitramfsArchiveOptions } from './tiny.js';
+export {
+  tinyInitramfsTree,
+  initramfsChunks,
+  overlayTree,
+  DEFAULT_INIT,
+  WELCOME,
+  TINY_DIRS,
+  type TinyInitramfsOptions,
+  type InitramfsArchiveOptions,
+} from './tiny.js';

@@ -83,18 +83,47 @@ export function moduleNameOf(path: string): string {
 }
 
 /** The raw bytes of an ELF section by name, or undefined when absent. */
-function elfSection(read: (off: number, len: number) => Uint8Array, size: number, want: string, where: string): Uint8Array | undefined {
-  if (size < Elf64Header.size) throw new FormatError('E_FORMAT_ELF', `${where}: ${size} bytes is too short for an ELF header`, { path: where, actual: size });
+function elfSection(
+  read: (off: number, len: number) => Uint8Array,
+  size: number,
+  want: string,
+  where: string,
+): Uint8Array | undefined {
+  if (size < Elf64Header.size)
+    throw new FormatError('E_FORMAT_ELF', `${where}: ${size} bytes is too short for an ELF header`, {
+      path: where,
+      actual: size,
+    });
   const h = Elf64Header.decode(read(0, Elf64Header.size));
   const id = h.ident;
-  if (id[0] !== 0x7f || id[1] !== 0x45 || id[2] !== 0x4c || id[3] !== 0x46) throw new FormatError('E_FORMAT_ELF', `${where}: not an ELF file`, { path: where, field: 'e_ident' });
-  if (id[4] !== 2 || id[5] !== 1) throw new FormatError('E_FORMAT_ELF_CLASS', `${where}: only little-endian 64-bit ELF modules are supported (class ${id[4]}, data ${id[5]})`, { path: where, field: 'e_ident' });
-  if (h.shentsize !== Elf64SectionHeader.size) throw new FormatError('E_FORMAT_ELF', `${where}: section header size ${h.shentsize}, expected 64`, { path: where, field: 'e_shentsize', actual: h.shentsize });
-  if (h.shoff + h.shnum * 64 > size || h.shstrndx >= h.shnum) throw new FormatError('E_FORMAT_ELF', `${where}: section header table lies outside the file`, { path: where, field: 'e_shoff', offset: h.shoff });
+  if (id[0] !== 0x7f || id[1] !== 0x45 || id[2] !== 0x4c || id[3] !== 0x46)
+    throw new FormatError('E_FORMAT_ELF', `${where}: not an ELF file`, { path: where, field: 'e_ident' });
+  if (id[4] !== 2 || id[5] !== 1)
+    throw new FormatError(
+      'E_FORMAT_ELF_CLASS',
+      `${where}: only little-endian 64-bit ELF modules are supported (class ${id[4]}, data ${id[5]})`,
+      { path: where, field: 'e_ident' },
+    );
+  if (h.shentsize !== Elf64SectionHeader.size)
+    throw new FormatError('E_FORMAT_ELF', `${where}: section header size ${h.shentsize}, expected 64`, {
+      path: where,
+      field: 'e_shentsize',
+      actual: h.shentsize,
+    });
+  if (h.shoff + h.shnum * 64 > size || h.shstrndx >= h.shnum)
+    throw new FormatError('E_FORMAT_ELF', `${where}: section header table lies outside the file`, {
+      path: where,
+      field: 'e_shoff',
+      offset: h.shoff,
+    });
   const table = read(h.shoff, h.shnum * 64);
   const sections = Array.from({ length: h.shnum }, (_, i) => Elf64SectionHeader.decode(table, i * 64));
   const strtab = sections[h.shstrndx]!;
-  if (strtab.offset + strtab.size > size) throw new FormatError('E_FORMAT_ELF', `${where}: section name table lies outside the file`, { path: where, field: 'shstrtab' });
+  if (strtab.offset + strtab.size > size)
+    throw new FormatError('E_FORMAT_ELF', `${where}: section name table lies outside the file`, {
+      path: where,
+      field: 'shstrtab',
+    });
   const names = read(strtab.offset, strtab.size);
   const wantBytes = new TextEncoder().encode(want);
   for (const s of sections) {
@@ -102,7 +131,12 @@ function elfSection(read: (off: number, len: number) => Uint8Array, size: number
     let ok = names[s.name + wantBytes.length] === 0;
     for (let i = 0; ok && i < wantBytes.length; i++) ok = names[s.name + i] === wantBytes[i];
     if (!ok) continue;
-    if (s.offset + s.size > size) throw new FormatError('E_FORMAT_ELF', `${where}: section ${want} lies outside the file`, { path: where, field: want, offset: s.offset });
+    if (s.offset + s.size > size)
+      throw new FormatError('E_FORMAT_ELF', `${where}: section ${want} lies outside the file`, {
+        path: where,
+        field: want,
+        offset: s.offset,
+      });
     return read(s.offset, s.size);
   }
   return undefined;
@@ -133,11 +167,18 @@ export function readModuleInfoBytes(path: string, bytes: Uint8Array, content?: C
 }
 
 function compressedError(path: string): UsageError {
-  return new UsageError('E_USAGE_MODULE_COMPRESSED', `${path}: xz/zstd-compressed modules are not supported (no decoder available); decompress the modules directory first (e.g. find DIR -name '*.ko.xz' -exec unxz {} +, or zstd -d --rm)`, { path });
+  return new UsageError(
+    'E_USAGE_MODULE_COMPRESSED',
+    `${path}: xz/zstd-compressed modules are not supported (no decoder available); decompress the modules directory first (e.g. find DIR -name '*.ko.xz' -exec unxz {} +, or zstd -d --rm)`,
+    { path },
+  );
 }
 
 function infoFrom(path: string, mi: Map<string, string[]>, content: Content): ModuleInfo {
-  const depends = (mi.get('depends') ?? []).flatMap((d) => d.split(',')).map((d) => d.trim().replace(/-/g, '_')).filter(Boolean);
+  const depends = (mi.get('depends') ?? [])
+    .flatMap((d) => d.split(','))
+    .map((d) => d.trim().replace(/-/g, '_'))
+    .filter(Boolean);
   const softdepPre: string[] = [];
   const softdepPost: string[] = [];
   for (const sd of mi.get('softdep') ?? []) {
@@ -184,7 +225,9 @@ export async function scanModules(tree: FileTree): Promise<ModuleIndex> {
   }
   const builtin = new Set<string>();
   const b = fileAt(tree, '/modules.builtin');
-  if (b) for (const line of new TextDecoder().decode(await readContent(b)).split('\n')) if (line.trim()) builtin.add(moduleNameOf(line.trim()));
+  if (b)
+    for (const line of new TextDecoder().decode(await readContent(b)).split('\n'))
+      if (line.trim()) builtin.add(moduleNameOf(line.trim()));
   return { modules, builtin };
 }
 
@@ -210,7 +253,10 @@ function globRegExp(pattern: string): RegExp {
     else if (c === '?') re += '.';
     else if (c === '[') {
       const j = pattern.indexOf(']', i + 2);
-      if (j < 0) { re += '\\['; continue; }
+      if (j < 0) {
+        re += '\\[';
+        continue;
+      }
       let body = pattern.slice(i + 1, j);
       if (body.startsWith('!')) body = '^' + body.slice(1);
       re += `[${body.replace(/\\/g, '\\\\')}]`;
@@ -258,7 +304,11 @@ export function moduleClosure(index: ModuleIndex, names: readonly string[], opts
       const found = index.modules.get(d);
       if (found) visit(found, [...chain, m.name]);
       else if (!index.builtin.has(d)) {
-        throw new UsageError('E_USAGE_MODULE_DEP', `module ${m.name} depends on ${d}, which is not in the modules directory`, { path: m.path, actual: d });
+        throw new UsageError(
+          'E_USAGE_MODULE_DEP',
+          `module ${m.name} depends on ${d}, which is not in the modules directory`,
+          { path: m.path, actual: d },
+        );
       }
     }
     state.set(m.name, 'done');
@@ -269,9 +319,19 @@ export function moduleClosure(index: ModuleIndex, names: readonly string[], opts
     const found = resolveModule(index, raw);
     const n = raw.replace(/-/g, '_');
     if (found.length === 0) {
-      if (index.builtin.has(n)) { opts.skipped?.(raw, 'builtin'); continue; }
-      if (optional.has(n)) { opts.skipped?.(raw, 'absent'); continue; }
-      throw new UsageError('E_USAGE_MODULE', `kernel module '${raw}' is neither in the modules directory nor built in`, { actual: raw });
+      if (index.builtin.has(n)) {
+        opts.skipped?.(raw, 'builtin');
+        continue;
+      }
+      if (optional.has(n)) {
+        opts.skipped?.(raw, 'absent');
+        continue;
+      }
+      throw new UsageError(
+        'E_USAGE_MODULE',
+        `kernel module '${raw}' is neither in the modules directory nor built in`,
+        { actual: raw },
+      );
     }
     for (const m of found) visit(m, []);
   }
@@ -288,9 +348,15 @@ export function hardModules(index: ModuleIndex, names: readonly string[]): Set<s
   const visit = (m: ModuleInfo) => {
     if (hard.has(m.name)) return;
     hard.add(m.name);
-    for (const d of m.depends) { const x = index.modules.get(d); if (x) visit(x); }
+    for (const d of m.depends) {
+      const x = index.modules.get(d);
+      if (x) visit(x);
+    }
   };
-  for (const n of names) { const x = index.modules.get(n.replace(/-/g, '_')); if (x) visit(x); }
+  for (const n of names) {
+    const x = index.modules.get(n.replace(/-/g, '_'));
+    if (x) visit(x);
+  }
   return hard;
 }
 
@@ -317,10 +383,14 @@ function sortedModules(index: ModuleIndex, subset?: Iterable<ModuleInfo>): Modul
 
 /** modules.dep as depmod writes it: "path: dep dep" with the dependency loaded first listed last. */
 export function modulesDep(index: ModuleIndex, subset?: Iterable<ModuleInfo>): string {
-  return sortedModules(index, subset).map((m) => {
-    const deps = depOrder(index, m).reverse().map((d) => d.path);
-    return `${m.path}:${deps.length ? ' ' + deps.join(' ') : ''}\n`;
-  }).join('');
+  return sortedModules(index, subset)
+    .map((m) => {
+      const deps = depOrder(index, m)
+        .reverse()
+        .map((d) => d.path);
+      return `${m.path}:${deps.length ? ' ' + deps.join(' ') : ''}\n`;
+    })
+    .join('');
 }
 
 /** modules.alias as depmod writes it: "alias PATTERN module". */
@@ -335,7 +405,9 @@ export function modulesSoftdep(index: ModuleIndex, subset?: Iterable<ModuleInfo>
   const lines: string[] = ['# Soft dependencies extracted from modules themselves.'];
   for (const m of sortedModules(index, subset)) {
     if (!m.softdepPre.length && !m.softdepPost.length) continue;
-    lines.push(`softdep ${m.name}${m.softdepPre.length ? ' pre: ' + m.softdepPre.join(' ') : ''}${m.softdepPost.length ? ' post: ' + m.softdepPost.join(' ') : ''}`);
+    lines.push(
+      `softdep ${m.name}${m.softdepPre.length ? ' pre: ' + m.softdepPre.join(' ') : ''}${m.softdepPost.length ? ' post: ' + m.softdepPost.join(' ') : ''}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -365,7 +437,10 @@ export interface AddModulesOptions {
 
 /** Put modules + modules.dep/alias/softdep/dep.bb under /lib/modules/VERSION of `tree`. */
 export function addModules(tree: FileTree, index: ModuleIndex, version: string, opts: AddModulesOptions = {}): void {
-  if (!/^[^/\s]+$/.test(version)) throw new UsageError('E_USAGE_KERNEL_VERSION', `kernel version '${version}' is not a plain directory name`, { actual: version });
+  if (!/^[^/\s]+$/.test(version))
+    throw new UsageError('E_USAGE_KERNEL_VERSION', `kernel version '${version}' is not a plain directory name`, {
+      actual: version,
+    });
   const base = `/lib/modules/${version}`;
   const list = sortedModules(index, opts.subset);
   tree.mkdir(base);
@@ -381,13 +456,45 @@ export function addModules(tree: FileTree, index: ModuleIndex, version: string, 
 }
 
 /** Modules an initramfs loads by default to reach a root on IDE, AHCI, virtio or NVMe disks with ext4. */
-export const DEFAULT_ROOT_MODULES = ['ata_piix', 'ata_generic', 'ahci', 'sd_mod', 'virtio_pci', 'virtio_blk', 'virtio_scsi', 'nvme', 'ext4'] as const;
+export const DEFAULT_ROOT_MODULES = [
+  'ata_piix',
+  'ata_generic',
+  'ahci',
+  'sd_mod',
+  'virtio_pci',
+  'virtio_blk',
+  'virtio_scsi',
+  'nvme',
+  'ext4',
+] as const;
 
 /** Applets the module initramfs /init uses. */
-export const INITRAMFS_APPLETS = ['sh', 'mount', 'umount', 'insmod', 'switch_root', 'sleep', 'cat', 'mkdir', 'hexdump', 'readlink', 'dirname', 'basename', 'ls', 'findfs', 'tr', 'echo', 'grep'] as const;
+export const INITRAMFS_APPLETS = [
+  'sh',
+  'mount',
+  'umount',
+  'insmod',
+  'switch_root',
+  'sleep',
+  'cat',
+  'mkdir',
+  'hexdump',
+  'readlink',
+  'dirname',
+  'basename',
+  'ls',
+  'findfs',
+  'tr',
+  'echo',
+  'grep',
+] as const;
 
 /** The /init of the module initramfs (busybox sh). `modules` are paths under /lib/modules/VERSION in load order. */
-export function modulesInitScript(version: string, modules: readonly string[], optional: ReadonlySet<string> = new Set()): string {
+export function modulesInitScript(
+  version: string,
+  modules: readonly string[],
+  optional: ReadonlySet<string> = new Set(),
+): string {
   const loads = modules.map((p) => `${optional.has(p) ? 'try' : 'load'} ${p}`).join('\n');
   return `#!/bin/sh
 # /init written by tinyimage: load the drivers to reach the root, mount it, switch_root.
@@ -495,8 +602,12 @@ export interface ModulesInitramfsOptions {
 export function modulesInitramfsTree(o: ModulesInitramfsOptions): { tree: FileTree; modules: ModuleInfo[] } {
   const tree = new FileTree({ defaultTime: o.epoch ?? 0 });
   const names = o.load ?? DEFAULT_ROOT_MODULES;
-  const modules = moduleClosure(o.index, names, { optional: o.load ? [] : DEFAULT_ROOT_MODULES, ...(o.skipped ? { skipped: o.skipped } : {}) });
-  for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/proc', '/sys', '/dev', '/newroot', '/tmp']) tree.mkdir(d);
+  const modules = moduleClosure(o.index, names, {
+    optional: o.load ? [] : DEFAULT_ROOT_MODULES,
+    ...(o.skipped ? { skipped: o.skipped } : {}),
+  });
+  for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/proc', '/sys', '/dev', '/newroot', '/tmp'])
+    tree.mkdir(d);
   tree.addDevice('/dev/console', 'char', 5, 1, { mode: 0o600 });
   tree.addDevice('/dev/null', 'char', 1, 3, { mode: 0o666 });
   tree.addFile('/bin/busybox', o.busybox instanceof Uint8Array ? bytesContent(o.busybox) : o.busybox, { mode: 0o755 });
@@ -504,6 +615,14 @@ export function modulesInitramfsTree(o: ModulesInitramfsOptions): { tree: FileTr
   addModules(tree, o.index, o.version, { subset: modules });
   const hard = hardModules(o.index, names);
   const soft = new Set(modules.filter((m) => !hard.has(m.name)).map((m) => m.path));
-  tree.addFile('/init', modulesInitScript(o.version, modules.map((m) => m.path), soft), { mode: 0o755 });
+  tree.addFile(
+    '/init',
+    modulesInitScript(
+      o.version,
+      modules.map((m) => m.path),
+      soft,
+    ),
+    { mode: 0o755 },
+  );
   return { tree, modules };
 }

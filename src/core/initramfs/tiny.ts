@@ -30,8 +30,19 @@ exec /bin/sh
 
 /** Directories of the skeleton and their modes. */
 export const TINY_DIRS: ReadonlyArray<[string, number]> = [
-  ['/bin', 0o755], ['/sbin', 0o755], ['/etc', 0o755], ['/proc', 0o555], ['/sys', 0o555], ['/dev', 0o755],
-  ['/tmp', 0o1777], ['/run', 0o755], ['/var', 0o755], ['/usr', 0o755], ['/usr/bin', 0o755], ['/usr/sbin', 0o755], ['/root', 0o700],
+  ['/bin', 0o755],
+  ['/sbin', 0o755],
+  ['/etc', 0o755],
+  ['/proc', 0o555],
+  ['/sys', 0o555],
+  ['/dev', 0o755],
+  ['/tmp', 0o1777],
+  ['/run', 0o755],
+  ['/var', 0o755],
+  ['/usr', 0o755],
+  ['/usr/bin', 0o755],
+  ['/usr/sbin', 0o755],
+  ['/root', 0o700],
 ];
 
 export interface TinyInitramfsOptions {
@@ -57,7 +68,10 @@ export function tinyInitramfsTree(opts: TinyInitramfsOptions): FileTree {
   tree.addDevice('/dev/console', 'char', 5, 1, { mode: 0o600 });
   tree.addDevice('/dev/null', 'char', 1, 3, { mode: 0o666 });
   tree.addFile('/init', bytesContent(opts.init ?? DEFAULT_INIT), { mode: 0o755 });
-  addBusybox(tree, opts.busybox, { ...(opts.applets ? { applets: opts.applets } : {}), ...(opts.fallback ? { fallback: opts.fallback } : {}) });
+  addBusybox(tree, opts.busybox, {
+    ...(opts.applets ? { applets: opts.applets } : {}),
+    ...(opts.fallback ? { fallback: opts.fallback } : {}),
+  });
   if (opts.add) overlayTree(tree, opts.add);
   return tree;
 }
@@ -72,7 +86,10 @@ export function overlayTree(tree: FileTree, add: FileTree): void {
     for (const [name, node] of src.children) {
       const here: TreeNode | undefined = dst.children.get(name);
       if (node.type === 'dir') {
-        if (here?.type === 'dir') { visit(node, here); continue; }
+        if (here?.type === 'dir') {
+          visit(node, here);
+          continue;
+        }
         const { children: _c, ...meta } = node;
         const fresh: DirNode = { ...meta, xattrs: new Map(node.xattrs), children: new Map() };
         dst.children.set(name, fresh);
@@ -96,5 +113,7 @@ export interface InitramfsArchiveOptions {
 /** A tree as an initramfs archive: newc cpio, gzip-compressed by default, streamed. */
 export function initramfsChunks(tree: FileTree, opts: InitramfsArchiveOptions = {}): AsyncGenerator<Uint8Array> {
   const raw = cpioChunks(tree, opts.progress ? { progress: opts.progress } : {});
-  return (opts.compress ?? 'gzip') === 'gzip' ? gzipChunks(raw, opts.level !== undefined ? { level: opts.level } : {}) : raw;
+  return (opts.compress ?? 'gzip') === 'gzip'
+    ? gzipChunks(raw, opts.level !== undefined ? { level: opts.level } : {})
+    : raw;
 }

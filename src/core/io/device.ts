@@ -25,8 +25,18 @@ export interface BlockDevice {
 }
 
 export function checkRange(dev: { size: number }, offset: number, length: number, what = 'read'): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > dev.size) {
-    throw new FormatError('E_IO_RANGE', `${what} of ${length} bytes at offset ${offset} is outside the device (size ${dev.size})`, { offset, expected: dev.size, actual: offset + length });
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > dev.size
+  ) {
+    throw new FormatError(
+      'E_IO_RANGE',
+      `${what} of ${length} bytes at offset ${offset} is outside the device (size ${dev.size})`,
+      { offset, expected: dev.size, actual: offset + length },
+    );
   }
 }
 
@@ -36,7 +46,9 @@ export class MemoryDevice implements BlockDevice {
   constructor(sizeOrBytes: number | Uint8Array) {
     this.bytes = typeof sizeOrBytes === 'number' ? new Uint8Array(sizeOrBytes) : sizeOrBytes;
   }
-  get size(): number { return this.bytes.length; }
+  get size(): number {
+    return this.bytes.length;
+  }
   readAt(offset: number, length: number): Uint8Array {
     checkRange(this, offset, length);
     return this.bytes.slice(offset, offset + length);
@@ -46,7 +58,8 @@ export class MemoryDevice implements BlockDevice {
     target.set(this.bytes.subarray(offset, offset + target.length));
   }
   writeAt(offset: number, data: Uint8Array): void {
-    if (offset < 0 || offset + data.length > this.bytes.length) throw new RangeError(`write of ${data.length} bytes at ${offset} outside device of ${this.bytes.length}`);
+    if (offset < 0 || offset + data.length > this.bytes.length)
+      throw new RangeError(`write of ${data.length} bytes at ${offset} outside device of ${this.bytes.length}`);
     this.bytes.set(data, offset);
   }
   flush(): void {}
@@ -54,9 +67,17 @@ export class MemoryDevice implements BlockDevice {
 
 /** A window onto part of another device (a partition inside a disk). */
 export class SubDevice implements BlockDevice {
-  constructor(readonly parent: BlockDevice, readonly offset: number, readonly size: number) {
+  constructor(
+    readonly parent: BlockDevice,
+    readonly offset: number,
+    readonly size: number,
+  ) {
     if (offset < 0 || size < 0 || offset + size > parent.size) {
-      throw new FormatError('E_IO_RANGE', `window [${offset}, ${offset + size}) lies outside the device (size ${parent.size})`, { offset, expected: parent.size, actual: offset + size });
+      throw new FormatError(
+        'E_IO_RANGE',
+        `window [${offset}, ${offset + size}) lies outside the device (size ${parent.size})`,
+        { offset, expected: parent.size, actual: offset + size },
+      );
     }
   }
   readAt(offset: number, length: number): Uint8Array {
@@ -69,10 +90,13 @@ export class SubDevice implements BlockDevice {
     else target.set(this.parent.readAt(this.offset + offset, target.length));
   }
   writeAt(offset: number, data: Uint8Array): void {
-    if (offset < 0 || offset + data.length > this.size) throw new RangeError(`write of ${data.length} bytes at ${offset} outside window of ${this.size}`);
+    if (offset < 0 || offset + data.length > this.size)
+      throw new RangeError(`write of ${data.length} bytes at ${offset} outside window of ${this.size}`);
     this.parent.writeAt(this.offset + offset, data);
   }
-  flush(): void { this.parent.flush(); }
+  flush(): void {
+    this.parent.flush();
+  }
 }
 
 /** True when every byte of `b[start, end)` is zero. */

@@ -41,7 +41,6 @@ export interface DiskImage {
   size: number;
 }
 
-
 export function isDisk(i: FsImage | DiskImage): i is DiskImage {
   return i.kind === 'mbr' || i.kind === 'gpt';
 }
@@ -87,7 +86,15 @@ function looksLikeFat(b: Uint8Array): boolean {
   const spc = b[13]!;
   const reserved = b[14]! | (b[15]! << 8);
   const fats = b[16]!;
-  return (b[0] === 0xeb || b[0] === 0xe9) && [512, 1024, 2048, 4096].includes(bps) && spc > 0 && (spc & (spc - 1)) === 0 && reserved > 0 && fats >= 1 && fats <= 4;
+  return (
+    (b[0] === 0xeb || b[0] === 0xe9) &&
+    [512, 1024, 2048, 4096].includes(bps) &&
+    spc > 0 &&
+    (spc & (spc - 1)) === 0 &&
+    reserved > 0 &&
+    fats >= 1 &&
+    fats <= 4
+  );
 }
 
 function fatType(b: Uint8Array): FsKind | undefined {
@@ -102,33 +109,68 @@ function fatType(b: Uint8Array): FsKind | undefined {
   const spc = b[13]!;
   const reserved = b[14]! | (b[15]! << 8);
   const fats = b[16]!;
-  const total = (b[19]! | (b[20]! << 8)) || (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
+  const total = b[19]! | (b[20]! << 8) || (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
   const rootSecs = Math.ceil((rootEntries * 32) / bps);
   const clusters = Math.floor((total - reserved - fats * fatsz16 - rootSecs) / spc);
   return clusters < 4085 ? 'fat12' : 'fat16';
 }
 
 /** Open a filesystem or archive on `dev` (no partition table). */
-export async function openFilesystem(dev: BlockDevice, kind: ImageKind | undefined = detect(dev), offset = 0): Promise<FsImage> {
+export async function openFilesystem(
+  dev: BlockDevice,
+  kind: ImageKind | undefined = detect(dev),
+  offset = 0,
+): Promise<FsImage> {
   switch (kind) {
     case 'cpio':
     case 'cpio.gz': {
       const warnings: string[] = [];
       const tree = await readCpioTree(deviceChunks(dev), { unsafeNames: 'skip', warn: (m) => warnings.push(m) });
-      return Object.assign(new TreeView(tree), { kind, info: { format: kind === 'cpio' ? 'newc cpio' : 'gzip newc cpio', bytes: dev.size }, offset, size: dev.size, warnings });
+      return Object.assign(new TreeView(tree), {
+        kind,
+        info: { format: kind === 'cpio' ? 'newc cpio' : 'gzip newc cpio', bytes: dev.size },
+        offset,
+        size: dev.size,
+        warnings,
+      });
     }
-    case 'ext2': case 'ext3': case 'ext4': {
+    case 'ext2':
+    case 'ext3':
+    case 'ext4': {
       const v = openExt4(dev);
-      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
+      return Object.assign(new TreeView(v.tree), {
+        kind: v.info.type as FsKind,
+        info: { ...v.info },
+        offset,
+        size: dev.size,
+        warnings: [] as string[],
+      });
     }
-    case 'fat12': case 'fat16': case 'fat32': {
+    case 'fat12':
+    case 'fat16':
+    case 'fat32': {
       const v = openFat(dev);
-      return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
+      return Object.assign(new TreeView(v.tree), {
+        kind: v.info.type as FsKind,
+        info: { ...v.info },
+        offset,
+        size: dev.size,
+        warnings: [] as string[],
+      });
     }
-    case 'mbr': case 'gpt':
-      throw new FormatError('E_FORMAT_IS_DISK', `this is a partitioned disk (${kind.toUpperCase()}); name a partition, e.g. IMAGE:1`, { format: kind });
+    case 'mbr':
+    case 'gpt':
+      throw new FormatError(
+        'E_FORMAT_IS_DISK',
+        `this is a partitioned disk (${kind.toUpperCase()}); name a partition, e.g. IMAGE:1`,
+        { format: kind },
+      );
     default:
-      throw new FormatError('E_FORMAT_UNKNOWN', 'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4 or FAT filesystem, or an MBR/GPT disk', { offset });
+      throw new FormatError(
+        'E_FORMAT_UNKNOWN',
+        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4 or FAT filesystem, or an MBR/GPT disk',
+        { offset },
+      );
   }
 }
 
@@ -139,7 +181,11 @@ export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
   const partitions: DiskPartition[] = [];
   for (const p of table.partitions) {
     const entry: DiskPartition = { ...p };
-    if (p.offset + p.size <= dev.size && p.size > 0 && !(table.scheme === 'mbr' && ['0x05', '0x0f', '0x85'].includes(p.type))) {
+    if (
+      p.offset + p.size <= dev.size &&
+      p.size > 0 &&
+      !(table.scheme === 'mbr' && ['0x05', '0x0f', '0x85'].includes(p.type))
+    ) {
       try {
         const sub = new SubDevice(dev, p.offset, p.size);
         const k = detect(sub);
@@ -157,16 +203,32 @@ export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
  * Open what a device holds: a filesystem or archive, or a partitioned disk
  * (`partition` selects one of its partitions). `name` is used in messages.
  */
-export async function openDevice(dev: BlockDevice, opts: { partition?: number; name?: string } = {}): Promise<FsImage | DiskImage> {
+export async function openDevice(
+  dev: BlockDevice,
+  opts: { partition?: number; name?: string } = {},
+): Promise<FsImage | DiskImage> {
   const { partition } = opts;
   const name = opts.name ?? 'image';
   const kind = detect(dev);
   if (partition === undefined) return kind === 'mbr' || kind === 'gpt' ? openDisk(dev) : openFilesystem(dev, kind);
-  if (kind !== 'mbr' && kind !== 'gpt') throw new UsageError('E_USAGE_NOT_DISK', `${name} has no partition table, so ':${partition}' selects nothing`, { path: name });
+  if (kind !== 'mbr' && kind !== 'gpt')
+    throw new UsageError('E_USAGE_NOT_DISK', `${name} has no partition table, so ':${partition}' selects nothing`, {
+      path: name,
+    });
   const disk = await openDisk(dev);
   const p = disk.partitions.find((x) => x.index === partition);
-  if (!p) throw new UsageError('E_USAGE_NO_PARTITION', `${name} has no partition ${partition} (it has ${disk.partitions.map((x) => x.index).join(', ') || 'none'})`, { path: name });
-  if (!p.fs) throw new FormatError('E_FORMAT_UNKNOWN', `partition ${partition} of ${name} holds no recognised filesystem${p.fsError ? `: ${p.fsError}` : ''}`, { offset: p.offset });
+  if (!p)
+    throw new UsageError(
+      'E_USAGE_NO_PARTITION',
+      `${name} has no partition ${partition} (it has ${disk.partitions.map((x) => x.index).join(', ') || 'none'})`,
+      { path: name },
+    );
+  if (!p.fs)
+    throw new FormatError(
+      'E_FORMAT_UNKNOWN',
+      `partition ${partition} of ${name} holds no recognised filesystem${p.fsError ? `: ${p.fsError}` : ''}`,
+      { offset: p.offset },
+    );
   return p.fs;
 }
 

@@ -25,7 +25,12 @@ export class TreeView {
   }
 
   exists(path: string): boolean {
-    try { this.lstat(path); return true; } catch { return false; }
+    try {
+      this.lstat(path);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   readdir(path = '/'): string[] {
@@ -42,7 +47,8 @@ export class TreeView {
 
   async readFile(path: string): Promise<Uint8Array> {
     const n = this.stat(path);
-    if (n.type !== 'file') throw new PathError('E_PATH_NOT_FILE', `${path} is not a regular file (${n.type})`, { path });
+    if (n.type !== 'file')
+      throw new PathError('E_PATH_NOT_FILE', `${path} is not a regular file (${n.type})`, { path });
     return readContent(n.content);
   }
 
@@ -57,19 +63,24 @@ export class TreeView {
     const stack: TreeNode[] = [];
     let i = 0;
     while (i < parts.length) {
-      if (node.type !== 'dir') throw new PathError('E_PATH_NOT_DIR', `${path}: ${'/' + parts.slice(0, i).join('/')} is not a directory`, { path });
+      if (node.type !== 'dir')
+        throw new PathError('E_PATH_NOT_DIR', `${path}: ${'/' + parts.slice(0, i).join('/')} is not a directory`, {
+          path,
+        });
       const next = node.children.get(parts[i]!);
       if (!next) throw new PathError('E_PATH_NOT_FOUND', `${path}: no such file or directory`, { path });
       const last = i === parts.length - 1;
       if (next.type === 'symlink' && (!last || followLast)) {
-        if (++hops > MAX_SYMLINKS) throw new PathError('E_PATH_LOOP', `${path}: too many levels of symbolic links`, { path });
+        if (++hops > MAX_SYMLINKS)
+          throw new PathError('E_PATH_LOOP', `${path}: too many levels of symbolic links`, { path });
         const base = next.target.startsWith('/') ? [] : parts.slice(0, i);
         const rest = parts.slice(i + 1);
         // resolve '..' lexically against the link's directory, clamped at the root
         const combined: string[] = [];
         for (const c of [...base, ...next.target.split('/'), ...rest]) {
           if (c === '' || c === '.') continue;
-          if (c === '..') combined.pop(); else combined.push(c);
+          if (c === '..') combined.pop();
+          else combined.push(c);
         }
         parts = combined;
         node = this.tree.root;

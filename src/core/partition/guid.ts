@@ -17,7 +17,10 @@ export function isGuid(s: string): boolean {
 
 /** Encode a textual GUID into its 16-byte mixed-endian on-disk form. */
 export function encodeGuid(guid: string, target = new Uint8Array(16), offset = 0): Uint8Array {
-  if (!isGuid(guid)) throw new UsageError('E_USAGE_GUID', `"${guid}" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`, { actual: guid });
+  if (!isGuid(guid))
+    throw new UsageError('E_USAGE_GUID', `"${guid}" is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`, {
+      actual: guid,
+    });
   const hex = guid.replace(/-/g, '');
   const b = new Uint8Array(16);
   for (let i = 0; i < 16; i++) b[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

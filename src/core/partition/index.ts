@@ -11,20 +11,51 @@ import { SECTOR, type PartitionTable } from './types.js';
 export * from './types.js';
 export { encodeGuid, decodeGuid, derivedGuid, derivedU32, isGuid, NIL_GUID } from './guid.js';
 export {
-  writeMbr, writeMbrBootCode, readMbr, planMbr, chsBytes, MBR_STRUCT, MBR_ENTRY, BOOT_CODE_SIZE,
-  type MbrLayout, type MbrPartitionSpec, type MbrResult, type WriteMbrOptions,
+  writeMbr,
+  writeMbrBootCode,
+  readMbr,
+  planMbr,
+  chsBytes,
+  MBR_STRUCT,
+  MBR_ENTRY,
+  BOOT_CODE_SIZE,
+  type MbrLayout,
+  type MbrPartitionSpec,
+  type MbrResult,
+  type WriteMbrOptions,
 } from './mbr.js';
 export {
-  writeGpt, readGpt, readGptHeader, protectiveMbr, gptUsableRange, defaultDiskGuid, defaultPartitionGuid,
-  GPT_HEADER, GPT_ENTRY, GPT_FIRST_USABLE, GPT_TAIL_SECTORS, GPT_ARRAY_SECTORS, GPT_ATTR_LEGACY_BIOS_BOOTABLE,
-  type GptLayout, type GptPartitionSpec, type GptResult,
+  writeGpt,
+  readGpt,
+  readGptHeader,
+  protectiveMbr,
+  gptUsableRange,
+  defaultDiskGuid,
+  defaultPartitionGuid,
+  GPT_HEADER,
+  GPT_ENTRY,
+  GPT_FIRST_USABLE,
+  GPT_TAIL_SECTORS,
+  GPT_ARRAY_SECTORS,
+  GPT_ATTR_LEGACY_BIOS_BOOTABLE,
+  type GptLayout,
+  type GptPartitionSpec,
+  type GptResult,
 } from './gpt.js';
 
 /** True when sector 0 looks like a filesystem boot sector (FAT/NTFS/exFAT) rather than an MBR. */
 function looksLikeVbr(sec: Uint8Array): boolean {
   if (sec[0] !== 0xeb && sec[0] !== 0xe9) return false;
   const at = (o: number, s: string) => new TextDecoder('latin1').decode(sec.subarray(o, o + s.length)) === s;
-  return at(0x36, 'FAT') || at(0x52, 'FAT32') || at(3, 'NTFS') || at(3, 'EXFAT') || at(3, 'mkfs.fat') || at(3, 'MSDOS') || at(3, 'MSWIN');
+  return (
+    at(0x36, 'FAT') ||
+    at(0x52, 'FAT32') ||
+    at(3, 'NTFS') ||
+    at(3, 'EXFAT') ||
+    at(3, 'mkfs.fat') ||
+    at(3, 'MSDOS') ||
+    at(3, 'MSWIN')
+  );
 }
 
 /**

@@ -43,7 +43,10 @@ export interface PartitionTable {
   warnings?: string[];
 }
 
-interface TypeAlias { mbr?: number; gpt?: string }
+interface TypeAlias {
+  mbr?: number;
+  gpt?: string;
+}
 
 /** Friendly type names accepted wherever a partition type is. */
 export const PARTITION_TYPES: Record<string, TypeAlias> = {
@@ -70,17 +73,23 @@ export const PARTITION_TYPES: Record<string, TypeAlias> = {
 /** Resolve a type (alias, number, "0x83", "83") to an MBR type byte. */
 export function mbrTypeCode(type: string | number): number {
   if (typeof type === 'number') {
-    if (!Number.isInteger(type) || type <= 0 || type > 0xff) throw new UsageError('E_USAGE_PART_TYPE', `MBR partition type ${type} is not a byte 1..255`, { actual: type });
+    if (!Number.isInteger(type) || type <= 0 || type > 0xff)
+      throw new UsageError('E_USAGE_PART_TYPE', `MBR partition type ${type} is not a byte 1..255`, { actual: type });
     return type;
   }
   const a = PARTITION_TYPES[type.toLowerCase()];
   if (a) {
-    if (a.mbr === undefined) throw new UsageError('E_USAGE_PART_TYPE', `partition type "${type}" exists only on GPT disks`, { actual: type });
+    if (a.mbr === undefined)
+      throw new UsageError('E_USAGE_PART_TYPE', `partition type "${type}" exists only on GPT disks`, { actual: type });
     return a.mbr;
   }
   const m = /^(?:0x)?([0-9a-f]{1,2})$/i.exec(type);
   if (m) return mbrTypeCode(parseInt(m[1]!, 16));
-  throw new UsageError('E_USAGE_PART_TYPE', `unknown MBR partition type "${type}" (use a hex byte like 0x83 or one of ${Object.keys(PARTITION_TYPES).join(', ')})`, { actual: type });
+  throw new UsageError(
+    'E_USAGE_PART_TYPE',
+    `unknown MBR partition type "${type}" (use a hex byte like 0x83 or one of ${Object.keys(PARTITION_TYPES).join(', ')})`,
+    { actual: type },
+  );
 }
 
 /** Resolve a type (alias or GUID) to a lowercase GPT type GUID. */
@@ -88,12 +97,21 @@ export function gptTypeGuid(type: string | number): string {
   if (typeof type === 'string') {
     const a = PARTITION_TYPES[type.toLowerCase()];
     if (a) {
-      if (a.gpt === undefined) throw new UsageError('E_USAGE_PART_TYPE', `partition type "${type}" exists only on MBR disks`, { actual: type });
+      if (a.gpt === undefined)
+        throw new UsageError('E_USAGE_PART_TYPE', `partition type "${type}" exists only on MBR disks`, {
+          actual: type,
+        });
       return a.gpt;
     }
     if (isGuid(type)) return type.toLowerCase();
   }
-  throw new UsageError('E_USAGE_PART_TYPE', `unknown GPT partition type "${String(type)}" (use a type GUID or one of ${Object.keys(PARTITION_TYPES).filter((k) => PARTITION_TYPES[k]!.gpt).join(', ')})`, { actual: type });
+  throw new UsageError(
+    'E_USAGE_PART_TYPE',
+    `unknown GPT partition type "${String(type)}" (use a type GUID or one of ${Object.keys(PARTITION_TYPES)
+      .filter((k) => PARTITION_TYPES[k]!.gpt)
+      .join(', ')})`,
+    { actual: type },
+  );
 }
 
 /** PARTUUID of MBR partition `index` (1-based) on a disk with `signature`, as the kernel prints it. */
@@ -102,7 +120,11 @@ export function partuuid(signature: number, index: number): string {
 }
 
 export function checkSectorMultiple(what: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0 || v % SECTOR !== 0) throw new UsageError('E_USAGE_PART_GEOMETRY', `${what} (${v}) must be a non-negative multiple of ${SECTOR} bytes`, { field: what, actual: v });
+  if (!Number.isSafeInteger(v) || v < 0 || v % SECTOR !== 0)
+    throw new UsageError('E_USAGE_PART_GEOMETRY', `${what} (${v}) must be a non-negative multiple of ${SECTOR} bytes`, {
+      field: what,
+      actual: v,
+    });
 }
 
 /** Warnings for partitions that overlap each other (readers report, not reject, these). */
@@ -110,7 +132,8 @@ export function overlapWarnings(parts: ReadonlyArray<{ index: number; offset: nu
   const sorted = [...parts].sort((a, b) => a.offset - b.offset);
   const out: string[] = [];
   for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1]!, b = sorted[i]!;
+    const a = sorted[i - 1]!,
+      b = sorted[i]!;
     if (b.offset < a.offset + a.size) out.push(`partitions ${a.index} and ${b.index} overlap`);
   }
   return out;

@@ -19,8 +19,22 @@ import { writeMbr, partuuid, derivedU32 } from '../partition/index.js';
 import { writeExt4, ext4MinimumSize, type Ext4Options, type Ext4Summary } from '../fs/ext4/index.js';
 import { cpioChunks } from '../archive/cpio/index.js';
 import { gzipChunks, concatChunks } from '../compress/gzip.js';
-import { buildRootfs, checkApplets, distroApplets, requiredApplets, DEFAULT_CONSOLE_CMDLINE, type DistroOptions } from '../distro/index.js';
-import { addModules, modulesInitramfsTree, scanModules, DEFAULT_ROOT_MODULES, INITRAMFS_APPLETS, type ModuleIndex } from '../initramfs/modules.js';
+import {
+  buildRootfs,
+  checkApplets,
+  distroApplets,
+  requiredApplets,
+  DEFAULT_CONSOLE_CMDLINE,
+  type DistroOptions,
+} from '../distro/index.js';
+import {
+  addModules,
+  modulesInitramfsTree,
+  scanModules,
+  DEFAULT_ROOT_MODULES,
+  INITRAMFS_APPLETS,
+  type ModuleIndex,
+} from '../initramfs/modules.js';
 import { addGrubFiles, grubConfig, installGrubBios, type GrubFiles, type GrubInstallResult } from '../boot/grub.js';
 import type { Progress } from '../progress.js';
 
@@ -121,7 +135,13 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   const signature = (o.signature ?? derivedU32(`mbr-signature:${seed}`)) >>> 0;
   const pu = partuuid(signature, 1);
   const epoch = o.epoch ?? 0;
-  const root = buildRootfs({ ...(o.distro ?? {}), busybox: o.busybox, epoch, rootSource: `PARTUUID=${pu}`, rootType: o.ext4?.type ?? 'ext4' });
+  const root = buildRootfs({
+    ...(o.distro ?? {}),
+    busybox: o.busybox,
+    epoch,
+    rootSource: `PARTUUID=${pu}`,
+    rootType: o.ext4?.type ?? 'ext4',
+  });
   const kernel = o.kernel instanceof Uint8Array ? bytesContent(o.kernel) : o.kernel;
   root.addFile('/boot/vmlinuz', kernel, { mode: 0o644 }, { replace: true });
 
@@ -129,8 +149,17 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   if (o.modules) {
     o.progress?.start('reading kernel modules');
     const index: ModuleIndex = await scanModules(o.modules.tree);
-    const { tree: irTree, modules } = modulesInitramfsTree({ busybox: o.busybox, index, version: o.modules.version, ...(o.modules.initramfs ? { load: o.modules.initramfs } : {}), epoch });
-    addModules(root, index, o.modules.version, { source: o.modules.tree, ...(o.modules.all === false ? { subset: modules } : {}) });
+    const { tree: irTree, modules } = modulesInitramfsTree({
+      busybox: o.busybox,
+      index,
+      version: o.modules.version,
+      ...(o.modules.initramfs ? { load: o.modules.initramfs } : {}),
+      epoch,
+    });
+    addModules(root, index, o.modules.version, {
+      source: o.modules.tree,
+      ...(o.modules.all === false ? { subset: modules } : {}),
+    });
     const bytes = await concatChunks(gzipChunks(cpioChunks(irTree)));
     root.addFile('/boot/initrd.img', bytes, { mode: 0o644 }, { replace: true });
     initrd = { size: bytes.length, modules: modules.map((m) => m.name) };
@@ -138,12 +167,19 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   }
   const console = o.console ?? DEFAULT_CONSOLE_CMDLINE;
   const append = o.append?.trim();
-  if (append && /[\n\r]/.test(append)) throw new UsageError('E_USAGE_CMDLINE', 'append: the kernel command line may not contain a newline', { field: 'append' });
+  if (append && /[\n\r]/.test(append))
+    throw new UsageError('E_USAGE_CMDLINE', 'append: the kernel command line may not contain a newline', {
+      field: 'append',
+    });
   // Without an initramfs the kernel mounts the root itself: rootwait lets it wait for
   // disks that are probed asynchronously (virtio, NVMe, USB) instead of panicking.
   const cmdline = [`root=PARTUUID=${pu}`, 'rw', initrd ? '' : 'rootwait', console, append].filter(Boolean).join(' ');
   addGrubFiles(root, o.grub.files, {
-    config: grubConfig({ cmdline, ...(initrd ? { initrd: '/boot/initrd.img' } : {}), ...(o.grubTimeout !== undefined ? { timeout: o.grubTimeout } : {}) }),
+    config: grubConfig({
+      cmdline,
+      ...(initrd ? { initrd: '/boot/initrd.img' } : {}),
+      ...(o.grubTimeout !== undefined ? { timeout: o.grubTimeout } : {}),
+    }),
   });
   o.overlay?.(root);
 
@@ -152,13 +188,21 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   let partitionSize: number;
   if (o.diskSize !== undefined) {
     if (!Number.isSafeInteger(o.diskSize) || o.diskSize % MiB !== 0 || o.diskSize < 4 * MiB) {
-      throw new UsageError('E_USAGE_DISK_SIZE', `disk size must be a whole number of MiB and at least 4 MiB, got ${o.diskSize}`, { field: 'diskSize', actual: o.diskSize });
+      throw new UsageError(
+        'E_USAGE_DISK_SIZE',
+        `disk size must be a whole number of MiB and at least 4 MiB, got ${o.diskSize}`,
+        { field: 'diskSize', actual: o.diskSize },
+      );
     }
     size = o.diskSize;
     partitionSize = size - MiB;
     const min = ext4MinimumSize(root, { ...ext4, headroom: 0 });
     if (partitionSize < min) {
-      throw new UsageError('E_USAGE_DISK_SIZE', `disk size ${size / MiB} MiB is too small: the root filesystem needs at least ${Math.ceil(min / MiB)} MiB plus 1 MiB for the MBR and GRUB`, { field: 'diskSize', expected: min + MiB, actual: size });
+      throw new UsageError(
+        'E_USAGE_DISK_SIZE',
+        `disk size ${size / MiB} MiB is too small: the root filesystem needs at least ${Math.ceil(min / MiB)} MiB plus 1 MiB for the MBR and GRUB`,
+        { field: 'diskSize', expected: min + MiB, actual: size },
+      );
     }
   } else {
     partitionSize = roundUp(ext4MinimumSize(root, ext4) + (o.freeSpace ?? 16 * MiB), MiB);
@@ -168,16 +212,37 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
 }
 
 /** Write a planned BIOS disk onto `dev` (at least plan.size bytes). */
-export async function writeBiosDisk(plan: BiosDiskPlan, grub: BiosGrub, dev: BlockDevice, progress?: Progress): Promise<BiosDiskResult> {
-  if (dev.size < plan.size) throw new UsageError('E_USAGE_DISK_SIZE', `the device has ${dev.size} bytes, the disk needs ${plan.size}`, { expected: plan.size, actual: dev.size });
+export async function writeBiosDisk(
+  plan: BiosDiskPlan,
+  grub: BiosGrub,
+  dev: BlockDevice,
+  progress?: Progress,
+): Promise<BiosDiskResult> {
+  if (dev.size < plan.size)
+    throw new UsageError('E_USAGE_DISK_SIZE', `the device has ${dev.size} bytes, the disk needs ${plan.size}`, {
+      expected: plan.size,
+      actual: dev.size,
+    });
   const partitionSize = plan.partitionSize + (dev.size - plan.size) - ((dev.size - plan.size) % MiB);
-  writeMbr(dev, { signature: plan.signature, partitions: [{ offset: MiB, size: partitionSize, type: 'linux', bootable: true }] });
-  const ext4 = await writeExt4(plan.root, new SubDevice(dev, MiB, partitionSize), { ...plan.ext4, ...(progress ? { progress } : {}) });
+  writeMbr(dev, {
+    signature: plan.signature,
+    partitions: [{ offset: MiB, size: partitionSize, type: 'linux', bootable: true }],
+  });
+  const ext4 = await writeExt4(plan.root, new SubDevice(dev, MiB, partitionSize), {
+    ...plan.ext4,
+    ...(progress ? { progress } : {}),
+  });
   const g = installGrubBios(dev, { boot: grub.boot, core: grub.core }, { firstPartitionSector: MiB / 512 });
   dev.flush();
   return {
-    size: dev.size, signature: plan.signature, partuuid: plan.partuuid, partition: { offset: MiB, size: partitionSize },
-    cmdline: plan.cmdline, grub: g, ext4, ...(plan.initrd ? { initrd: plan.initrd } : {}),
+    size: dev.size,
+    signature: plan.signature,
+    partuuid: plan.partuuid,
+    partition: { offset: MiB, size: partitionSize },
+    cmdline: plan.cmdline,
+    grub: g,
+    ext4,
+    ...(plan.initrd ? { initrd: plan.initrd } : {}),
   };
 }
 
@@ -186,7 +251,10 @@ export async function writeBiosDisk(plan: BiosDiskPlan, grub: BiosGrub, dev: Blo
  * or a function that creates one once the size is known (e.g.
  * `(size) => FileDevice.create(path, size)`).
  */
-export async function buildBiosDisk(o: BiosDiskOptions, dev: BlockDevice | ((size: number) => BlockDevice)): Promise<BiosDiskResult> {
+export async function buildBiosDisk(
+  o: BiosDiskOptions,
+  dev: BlockDevice | ((size: number) => BlockDevice),
+): Promise<BiosDiskResult> {
   const plan = await planBiosDisk(o);
   const d = typeof dev === 'function' ? dev(plan.size) : dev;
   return writeBiosDisk(plan, o.grub, d, o.progress);

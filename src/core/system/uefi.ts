@@ -52,7 +52,6 @@ const MiB = 1 << 20;
 /** FAT32 needs 65525 clusters: with 512-byte clusters that is 32 MiB of data plus FATs and reserved sectors. */
 const FAT32_FLOOR = 33 * MiB;
 
-
 /**
  * The smallest whole-MiB FAT32 volume that holds `tree`: fatMinimumSize()
  * steps coarsely, so sizes from the FAT32 floor up are tried with a dry run.
@@ -79,11 +78,16 @@ export function uefiUsbLayout(opts: UefiUsbOptions, espSize?: number): DiskLayou
     ...(opts.size !== undefined ? { size: opts.size } : {}),
     seed: opts.seed ?? 'tinyimage-uefi',
     ...(opts.progress ? { progress: opts.progress } : {}),
-    partitions: [{
-      name: 'EFI System Partition', type: 'esp', fs: 'fat32', size: opts.size !== undefined ? 'rest' : espSize ?? 'fit',
-      tree: espTree(opts),
-      options: { ...espFatOptions(opts) },
-    }],
+    partitions: [
+      {
+        name: 'EFI System Partition',
+        type: 'esp',
+        fs: 'fat32',
+        size: opts.size !== undefined ? 'rest' : (espSize ?? 'fit'),
+        tree: espTree(opts),
+        options: { ...espFatOptions(opts) },
+      },
+    ],
   };
 }
 
@@ -135,7 +139,11 @@ export function buildUefiSystem(input: UefiSystemInput): UefiSystem {
     ...(input.cmdline !== undefined ? { cmdline: input.cmdline } : {}),
     ...(input.osrel !== undefined ? { osrel: input.osrel } : {}),
   });
-  const base: UefiUsbOptions = { efi, ...(input.seed ? { seed: input.seed } : {}), ...(input.epoch !== undefined ? { epoch: input.epoch } : {}) };
+  const base: UefiUsbOptions = {
+    efi,
+    ...(input.seed ? { seed: input.seed } : {}),
+    ...(input.epoch !== undefined ? { epoch: input.epoch } : {}),
+  };
   return {
     efi,
     usbSize: () => uefiUsbSize(base),

@@ -30,8 +30,13 @@ export interface EntryExpectation {
   xattrs?: Record<string, string | Uint8Array>;
 }
 
-interface MatcherResult { pass: boolean; message: () => string }
-interface MatcherContext { isNot?: boolean }
+interface MatcherResult {
+  pass: boolean;
+  message: () => string;
+}
+interface MatcherContext {
+  isNot?: boolean;
+}
 
 export function treeOf(received: unknown): FileTree {
   if (received instanceof FileTree) return received;
@@ -51,11 +56,23 @@ function describeNode(n: TreeNode): string {
 function entryProblems(n: TreeNode, exp: EntryExpectation): string[] {
   const p: string[] = [];
   if (exp.type !== undefined && n.type !== exp.type) p.push(`type is ${n.type}, expected ${exp.type}`);
-  if (exp.mode !== undefined && n.mode !== exp.mode) p.push(`mode is 0${n.mode.toString(8)}, expected 0${exp.mode.toString(8)}`);
-  if (exp.owner && (n.uid !== exp.owner[0] || n.gid !== exp.owner[1])) p.push(`owner is ${n.uid}:${n.gid}, expected ${exp.owner[0]}:${exp.owner[1]}`);
-  if (exp.size !== undefined) { const s = n.type === 'file' ? n.content.size : undefined; if (s !== exp.size) p.push(`size is ${s ?? '(not a file)'}, expected ${exp.size}`); }
-  if (exp.target !== undefined && (n.type !== 'symlink' || n.target !== exp.target)) p.push(`target is ${n.type === 'symlink' ? n.target : '(not a symlink)'}, expected ${exp.target}`);
-  if (exp.device && (!(n.type === 'chardev' || n.type === 'blockdev') || n.major !== exp.device[0] || n.minor !== exp.device[1])) p.push(`device is ${n.type === 'chardev' || n.type === 'blockdev' ? `${n.major}:${n.minor}` : '(not a device)'}, expected ${exp.device.join(':')}`);
+  if (exp.mode !== undefined && n.mode !== exp.mode)
+    p.push(`mode is 0${n.mode.toString(8)}, expected 0${exp.mode.toString(8)}`);
+  if (exp.owner && (n.uid !== exp.owner[0] || n.gid !== exp.owner[1]))
+    p.push(`owner is ${n.uid}:${n.gid}, expected ${exp.owner[0]}:${exp.owner[1]}`);
+  if (exp.size !== undefined) {
+    const s = n.type === 'file' ? n.content.size : undefined;
+    if (s !== exp.size) p.push(`size is ${s ?? '(not a file)'}, expected ${exp.size}`);
+  }
+  if (exp.target !== undefined && (n.type !== 'symlink' || n.target !== exp.target))
+    p.push(`target is ${n.type === 'symlink' ? n.target : '(not a symlink)'}, expected ${exp.target}`);
+  if (
+    exp.device &&
+    (!(n.type === 'chardev' || n.type === 'blockdev') || n.major !== exp.device[0] || n.minor !== exp.device[1])
+  )
+    p.push(
+      `device is ${n.type === 'chardev' || n.type === 'blockdev' ? `${n.major}:${n.minor}` : '(not a device)'}, expected ${exp.device.join(':')}`,
+    );
   if (exp.content !== undefined) {
     if (n.type !== 'file') p.push('content expected, but not a file');
     else {
@@ -63,10 +80,14 @@ function entryProblems(n: TreeNode, exp: EntryExpectation): string[] {
       if (!bytes) p.push('content cannot be read synchronously');
       else {
         const text = new TextDecoder().decode(bytes);
-        if (exp.content instanceof RegExp) { if (!exp.content.test(text)) p.push(`content does not match ${exp.content}:\n${text.slice(0, 400)}`); }
-        else {
+        if (exp.content instanceof RegExp) {
+          if (!exp.content.test(text)) p.push(`content does not match ${exp.content}:\n${text.slice(0, 400)}`);
+        } else {
           const want = typeof exp.content === 'string' ? new TextEncoder().encode(exp.content) : exp.content;
-          if (!bytesEqual(want, bytes)) p.push(`content differs:\n  got:      ${JSON.stringify(text.slice(0, 200))}\n  expected: ${JSON.stringify(new TextDecoder().decode(want).slice(0, 200))}`);
+          if (!bytesEqual(want, bytes))
+            p.push(
+              `content differs:\n  got:      ${JSON.stringify(text.slice(0, 200))}\n  expected: ${JSON.stringify(new TextDecoder().decode(want).slice(0, 200))}`,
+            );
         }
       }
     }
@@ -75,7 +96,8 @@ function entryProblems(n: TreeNode, exp: EntryExpectation): string[] {
     for (const [k, v] of Object.entries(exp.xattrs)) {
       const got = n.xattrs.get(k);
       const want = typeof v === 'string' ? new TextEncoder().encode(v) : v;
-      if (!got || !bytesEqual(got, want)) p.push(`xattr ${k} is ${got ? toHex(got) : '(missing)'}, expected ${toHex(want)}`);
+      if (!got || !bytesEqual(got, want))
+        p.push(`xattr ${k} is ${got ? toHex(got) : '(missing)'}, expected ${toHex(want)}`);
     }
   }
   return p;
@@ -88,7 +110,10 @@ export const tinyimageMatchers = {
     const problems = entryProblems(n, expected);
     return {
       pass: problems.length === 0,
-      message: () => (problems.length ? `${path}: ${problems.join('; ')}\n  entry: ${describeNode(n)}` : `expected ${path} not to be ${JSON.stringify(expected)}, but it is: ${describeNode(n)}`),
+      message: () =>
+        problems.length
+          ? `${path}: ${problems.join('; ')}\n  entry: ${describeNode(n)}`
+          : `expected ${path} not to be ${JSON.stringify(expected)}, but it is: ${describeNode(n)}`,
     };
   },
   toHaveSymlink(this: MatcherContext, received: unknown, path: string, target?: string): MatcherResult {
@@ -96,14 +121,25 @@ export const tinyimageMatchers = {
     const ok = n?.type === 'symlink' && (target === undefined || n.target === target);
     return {
       pass: ok,
-      message: () => (ok ? `expected ${path} not to be a symlink${target ? ` to ${target}` : ''}` : `expected ${path} to be a symlink${target ? ` to ${target}` : ''}, but it is ${n ? describeNode(n) : 'missing'}`),
+      message: () =>
+        ok
+          ? `expected ${path} not to be a symlink${target ? ` to ${target}` : ''}`
+          : `expected ${path} to be a symlink${target ? ` to ${target}` : ''}, but it is ${n ? describeNode(n) : 'missing'}`,
     };
   },
-  async toMatchTree(this: MatcherContext, received: unknown, expected: unknown, opts?: DiffOptions): Promise<MatcherResult> {
+  async toMatchTree(
+    this: MatcherContext,
+    received: unknown,
+    expected: unknown,
+    opts?: DiffOptions,
+  ): Promise<MatcherResult> {
     const d = await diffTrees(treeOf(expected), treeOf(received), opts);
     return {
       pass: d.length === 0,
-      message: () => (d.length ? `trees differ (- expected only, + received only, ~ changed):\n${formatDiff(d)}` : 'expected trees to differ, but they match'),
+      message: () =>
+        d.length
+          ? `trees differ (- expected only, + received only, ~ changed):\n${formatDiff(d)}`
+          : 'expected trees to differ, but they match',
     };
   },
 };

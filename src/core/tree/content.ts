@@ -9,8 +9,12 @@ export function bytesContent(data: Uint8Array | string): Content {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
   return {
     size: bytes.length,
-    async *stream() { if (bytes.length) yield bytes; },
-    readAt(pos, len) { return bytes.subarray(pos, Math.min(bytes.length, pos + len)); },
+    async *stream() {
+      if (bytes.length) yield bytes;
+    },
+    readAt(pos, len) {
+      return bytes.subarray(pos, Math.min(bytes.length, pos + len));
+    },
     readInto(pos, target) {
       const part = bytes.subarray(Math.min(pos, bytes.length), Math.min(bytes.length, pos + target.length));
       target.set(part);
@@ -44,7 +48,9 @@ export function sparseContent(size: number, ranges: Array<{ offset: number; data
   };
   return {
     size,
-    async *stream() { for (let p = 0; p < size; p += CHUNK) yield readAt(p, CHUNK); },
+    async *stream() {
+      for (let p = 0; p < size; p += CHUNK) yield readAt(p, CHUNK);
+    },
     readAt,
     dataRanges: () => sorted.map((r) => [r.offset, r.offset + r.data.length] as [number, number]),
   };
@@ -55,7 +61,12 @@ export const MAX_IN_MEMORY = 2 ** 31 - 1;
 
 /** Read a whole content into memory (for small files and tests). */
 export async function readContent(c: Content): Promise<Uint8Array> {
-  if (c.size > MAX_IN_MEMORY) throw new CapacityError('E_LIMIT_MEMORY', `content of ${c.size} bytes is too large to read into memory; stream it with content.stream()`, { actual: c.size, expected: MAX_IN_MEMORY });
+  if (c.size > MAX_IN_MEMORY)
+    throw new CapacityError(
+      'E_LIMIT_MEMORY',
+      `content of ${c.size} bytes is too large to read into memory; stream it with content.stream()`,
+      { actual: c.size, expected: MAX_IN_MEMORY },
+    );
   if (c.readInto) {
     // straight into the result: no intermediate buffer to copy and collect
     const out = new Uint8Array(c.size);

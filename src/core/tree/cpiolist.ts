@@ -35,7 +35,8 @@ export function treeFromCpioList(text: string, opts: CpioListOptions): FileTree 
     if (!line) return;
     const f = line.split(/\s+/);
     const kind = f[0]!;
-    const bad = (why: string) => new UsageError('E_USAGE_CPIO_LIST', `${src}:${lineNo}: ${why}: ${raw.trim()}`, { path: src, line: lineNo });
+    const bad = (why: string) =>
+      new UsageError('E_USAGE_CPIO_LIST', `${src}:${lineNo}: ${why}: ${raw.trim()}`, { path: src, line: lineNo });
     const octal = (s: string | undefined, what: string) => {
       if (s === undefined || !/^[0-7]+$/.test(s)) throw bad(`${what} must be octal`);
       const n = parseInt(s, 8);
@@ -43,11 +44,18 @@ export function treeFromCpioList(text: string, opts: CpioListOptions): FileTree 
       return n;
     };
     const dec = (s: string | undefined, what: string, max = 0xffffffff) => {
-      if (s === undefined || !/^\d+$/.test(s) || Number(s) > max) throw bad(`${what} must be a decimal number up to ${max}`);
+      if (s === undefined || !/^\d+$/.test(s) || Number(s) > max)
+        throw bad(`${what} must be a decimal number up to ${max}`);
       return Number(s);
     };
-    const need = (n: number) => { if (f.length < n) throw bad(`'${kind}' needs ${n - 1} fields`); };
-    const meta = (i: number): MetaInput => ({ mode: octal(f[i], 'mode'), uid: dec(f[i + 1], 'uid'), gid: dec(f[i + 2], 'gid') });
+    const need = (n: number) => {
+      if (f.length < n) throw bad(`'${kind}' needs ${n - 1} fields`);
+    };
+    const meta = (i: number): MetaInput => ({
+      mode: octal(f[i], 'mode'),
+      uid: dec(f[i + 1], 'uid'),
+      gid: dec(f[i + 2], 'gid'),
+    });
     try {
       switch (kind) {
         case 'file': {
@@ -57,21 +65,43 @@ export function treeFromCpioList(text: string, opts: CpioListOptions): FileTree 
           for (const alias of f.slice(6)) tree.addHardLink(alias, f[1]!, { replace: true });
           break;
         }
-        case 'dir': need(5); tree.mkdir(f[1]!, meta(2)); break;
+        case 'dir':
+          need(5);
+          tree.mkdir(f[1]!, meta(2));
+          break;
         case 'nod': {
           need(8);
           if (f[5] !== 'b' && f[5] !== 'c') throw bad(`device type must be 'b' or 'c'`);
-          tree.addDevice(f[1]!, f[5] === 'b' ? 'block' : 'char', dec(f[6], 'major', 0xfff), dec(f[7], 'minor', 0xfffff), meta(2), { replace: true });
+          tree.addDevice(
+            f[1]!,
+            f[5] === 'b' ? 'block' : 'char',
+            dec(f[6], 'major', 0xfff),
+            dec(f[7], 'minor', 0xfffff),
+            meta(2),
+            { replace: true },
+          );
           break;
         }
-        case 'slink': need(6); tree.addSymlink(f[1]!, f[2]!, meta(3), { replace: true }); break;
-        case 'pipe': need(5); tree.addFifo(f[1]!, meta(2), { replace: true }); break;
-        case 'sock': need(5); tree.addSocket(f[1]!, meta(2), { replace: true }); break;
-        default: throw bad(`unknown entry type '${kind}' (expected file, dir, nod, slink, pipe or sock)`);
+        case 'slink':
+          need(6);
+          tree.addSymlink(f[1]!, f[2]!, meta(3), { replace: true });
+          break;
+        case 'pipe':
+          need(5);
+          tree.addFifo(f[1]!, meta(2), { replace: true });
+          break;
+        case 'sock':
+          need(5);
+          tree.addSocket(f[1]!, meta(2), { replace: true });
+          break;
+        default:
+          throw bad(`unknown entry type '${kind}' (expected file, dir, nod, slink, pipe or sock)`);
       }
     } catch (e) {
       if (e instanceof UsageError && e.code === 'E_USAGE_CPIO_LIST') throw e;
-      if (e instanceof Error && 'code' in e) { (e as Error).message = `${src}:${lineNo}: ${(e as Error).message}`; }
+      if (e instanceof Error && 'code' in e) {
+        (e as Error).message = `${src}:${lineNo}: ${(e as Error).message}`;
+      }
       throw e;
     }
   });

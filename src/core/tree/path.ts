@@ -11,14 +11,20 @@ export const MAX_NAME_BYTES = 255;
  * PathError naming the path. "." and empty components are dropped.
  */
 export function splitPath(path: string): string[] {
-  if (path.includes('\0')) throw new PathError('E_PATH_NUL', `path contains a NUL byte: ${JSON.stringify(path)}`, { path });
+  if (path.includes('\0'))
+    throw new PathError('E_PATH_NUL', `path contains a NUL byte: ${JSON.stringify(path)}`, { path });
   const parts: string[] = [];
   for (const c of path.split('/')) {
     if (c === '' || c === '.') continue;
     if (c === '..') throw new PathError('E_PATH_DOTDOT', `path may not contain '..': ${path}`, { path });
     // a UTF-16 code unit is at most 3 UTF-8 bytes: short names need no encoding to be checked
     const n = c.length * 3 <= MAX_NAME_BYTES ? 0 : enc.encode(c).length;
-    if (n > MAX_NAME_BYTES) throw new PathError('E_PATH_NAME_TOO_LONG', `name component is ${n} bytes, the limit is ${MAX_NAME_BYTES}: ${path}`, { path, actual: n, expected: MAX_NAME_BYTES });
+    if (n > MAX_NAME_BYTES)
+      throw new PathError(
+        'E_PATH_NAME_TOO_LONG',
+        `name component is ${n} bytes, the limit is ${MAX_NAME_BYTES}: ${path}`,
+        { path, actual: n, expected: MAX_NAME_BYTES },
+      );
     parts.push(c);
   }
   return parts;

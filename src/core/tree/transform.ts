@@ -11,23 +11,33 @@ function distinctNodes(tree: FileTree): Set<TreeNode> {
 
 /** Set every entry's owner to uid:gid (e.g. 0:0, "all files owned by root"). */
 export function squashOwner(tree: FileTree, uid = 0, gid = 0): void {
-  for (const n of distinctNodes(tree)) { n.uid = uid; n.gid = gid; }
+  for (const n of distinctNodes(tree)) {
+    n.uid = uid;
+    n.gid = gid;
+  }
 }
 
 /** Map owners through a function (e.g. host ids to target ids). */
-export function mapOwners(tree: FileTree, fn: (uid: number, gid: number, node: TreeNode) => { uid: number; gid: number }): void {
+export function mapOwners(
+  tree: FileTree,
+  fn: (uid: number, gid: number, node: TreeNode) => { uid: number; gid: number },
+): void {
   for (const n of distinctNodes(tree)) {
     const r = fn(n.uid, n.gid, n);
-    n.uid = r.uid; n.gid = r.gid;
+    n.uid = r.uid;
+    n.gid = r.gid;
   }
 }
 
 /** Clamp every time later than `epoch` seconds down to it (reproducible builds). */
 export function clampTimes(tree: FileTree, epoch: number): void {
-  const clamp = (t: Timespec): Timespec => (t.sec > epoch || (t.sec === epoch && t.nsec > 0) ? { sec: epoch, nsec: 0 } : t);
+  const clamp = (t: Timespec): Timespec =>
+    t.sec > epoch || (t.sec === epoch && t.nsec > 0) ? { sec: epoch, nsec: 0 } : t;
   for (const n of distinctNodes(tree)) {
     const m = n as NodeMeta;
-    m.mtime = clamp(m.mtime); m.atime = clamp(m.atime); m.ctime = clamp(m.ctime);
+    m.mtime = clamp(m.mtime);
+    m.atime = clamp(m.atime);
+    m.ctime = clamp(m.ctime);
   }
 }
 
@@ -35,6 +45,11 @@ export function clampTimes(tree: FileTree, epoch: number): void {
 export function sourceDateEpoch(env: Record<string, string | undefined>): number | undefined {
   const v = env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError('E_USAGE_SOURCE_DATE_EPOCH', `SOURCE_DATE_EPOCH must be a non-negative integer number of seconds, got '${v}'`, { actual: v });
+  if (!/^\d+$/.test(v))
+    throw new UsageError(
+      'E_USAGE_SOURCE_DATE_EPOCH',
+      `SOURCE_DATE_EPOCH must be a non-negative integer number of seconds, got '${v}'`,
+      { actual: v },
+    );
   return Number(v);
 }

@@ -69,9 +69,14 @@ export class FileTree {
     const defMode = type === 'dir' ? 0o755 : type === 'symlink' ? 0o777 : 0o644;
     const mtime = toTimespec(m.mtime ?? this.defaultTime);
     const mode = m.mode ?? defMode;
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new UsageError('E_USAGE_MODE', `mode ${mode} is not a permission mode (0..07777)`, { actual: mode });
-    for (const [k, v] of [['uid', m.uid], ['gid', m.gid]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) throw new UsageError('E_USAGE_OWNER', `${k} ${v} is not a 32-bit id`, { field: k, actual: v });
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+      throw new UsageError('E_USAGE_MODE', `mode ${mode} is not a permission mode (0..07777)`, { actual: mode });
+    for (const [k, v] of [
+      ['uid', m.uid],
+      ['gid', m.gid],
+    ] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff))
+        throw new UsageError('E_USAGE_OWNER', `${k} ${v} is not a 32-bit id`, { field: k, actual: v });
     }
     return {
       mode,
@@ -115,11 +120,15 @@ export class FileTree {
       const last = i === parts.length - 1;
       const next: TreeNode | undefined = dir.children.get(c);
       if (!next) {
-        const made = this.newNode('dir', last ? m ?? {} : {}) as DirNode;
+        const made = this.newNode('dir', last ? (m ?? {}) : {}) as DirNode;
         dir.children.set(c, made);
         dir = made;
       } else if (next.type !== 'dir') {
-        throw new PathError('E_PATH_NOT_DIR', `cannot create directory ${'/' + parts.slice(0, i + 1).join('/')}: a ${next.type} exists there`, { path });
+        throw new PathError(
+          'E_PATH_NOT_DIR',
+          `cannot create directory ${'/' + parts.slice(0, i + 1).join('/')}: a ${next.type} exists there`,
+          { path },
+        );
       } else {
         if (last && m) Object.assign(next, this.meta('dir', m));
         dir = next;
@@ -132,11 +141,13 @@ export class FileTree {
   /** Insert `node` at `path`, creating parents. Fails if the name exists unless `replace`. */
   put(path: string, node: TreeNode, opts: { replace?: boolean } = {}): TreeNode {
     const parts = splitPath(path);
-    if (parts.length === 0) throw new PathError('E_PATH_ROOT', `cannot replace the root directory with a ${node.type}`, { path });
+    if (parts.length === 0)
+      throw new PathError('E_PATH_ROOT', `cannot replace the root directory with a ${node.type}`, { path });
     const name = parts.pop()!;
     const dir = this.mkdir('/' + parts.join('/'));
     const existing = dir.children.get(name);
-    if (existing && !opts.replace) throw new PathError('E_PATH_EXISTS', `${path} already exists (a ${existing.type})`, { path });
+    if (existing && !opts.replace)
+      throw new PathError('E_PATH_EXISTS', `${path} already exists (a ${existing.type})`, { path });
     dir.children.set(name, node);
     return node;
   }
@@ -148,23 +159,48 @@ export class FileTree {
 
   addSymlink(path: string, target: string, m?: MetaInput, opts?: { replace?: boolean }): SymlinkNode {
     if (target.length === 0) throw new PathError('E_PATH_EMPTY_LINK', `symlink ${path} has an empty target`, { path });
-    if (target.includes('\0')) throw new PathError('E_PATH_NUL', `symlink target of ${path} contains a NUL byte`, { path });
+    if (target.includes('\0'))
+      throw new PathError('E_PATH_NUL', `symlink target of ${path} contains a NUL byte`, { path });
     return this.put(path, this.newNode('symlink', m ?? {}, { target }), opts) as SymlinkNode;
   }
 
   /** Make `path` another name for the node at `existing` (a hard link). */
   addHardLink(path: string, existing: string, opts?: { replace?: boolean }): TreeNode {
     const node = this.get(existing);
-    if (!node) throw new PathError('E_PATH_NOT_FOUND', `hard link ${path}: target ${existing} does not exist`, { path });
-    if (node.type === 'dir') throw new PathError('E_PATH_DIR_LINK', `hard link ${path}: ${existing} is a directory`, { path });
+    if (!node)
+      throw new PathError('E_PATH_NOT_FOUND', `hard link ${path}: target ${existing} does not exist`, { path });
+    if (node.type === 'dir')
+      throw new PathError('E_PATH_DIR_LINK', `hard link ${path}: ${existing} is a directory`, { path });
     return this.put(path, node, opts);
   }
 
-  addDevice(path: string, kind: 'char' | 'block', major: number, minor: number, m?: MetaInput, opts?: { replace?: boolean }) {
-    if (!Number.isInteger(major) || major < 0 || major > 0xfff || !Number.isInteger(minor) || minor < 0 || minor > 0xfffff) {
-      throw new UsageError('E_USAGE_DEVICE', `device ${path}: major ${major} / minor ${minor} out of range (major 0..4095, minor 0..1048575)`, { path });
+  addDevice(
+    path: string,
+    kind: 'char' | 'block',
+    major: number,
+    minor: number,
+    m?: MetaInput,
+    opts?: { replace?: boolean },
+  ) {
+    if (
+      !Number.isInteger(major) ||
+      major < 0 ||
+      major > 0xfff ||
+      !Number.isInteger(minor) ||
+      minor < 0 ||
+      minor > 0xfffff
+    ) {
+      throw new UsageError(
+        'E_USAGE_DEVICE',
+        `device ${path}: major ${major} / minor ${minor} out of range (major 0..4095, minor 0..1048575)`,
+        { path },
+      );
     }
-    return this.put(path, this.newNode(kind === 'char' ? 'chardev' : 'blockdev', { mode: 0o600, ...m }, { major, minor }), opts);
+    return this.put(
+      path,
+      this.newNode(kind === 'char' ? 'chardev' : 'blockdev', { mode: 0o600, ...m }, { major, minor }),
+      opts,
+    );
   }
 
   addFifo(path: string, m?: MetaInput, opts?: { replace?: boolean }) {
@@ -194,7 +230,13 @@ export class FileTree {
         const names = sortedNames(e.node);
         for (let i = names.length - 1; i >= 0; i--) {
           const n = names[i]!;
-          stack.push({ path: joinPath(e.path, n), node: e.node.children.get(n)!, name: n, parent: e.node, depth: e.depth + 1 });
+          stack.push({
+            path: joinPath(e.path, n),
+            node: e.node.children.get(n)!,
+            name: n,
+            parent: e.node,
+            depth: e.depth + 1,
+          });
         }
       }
     }
@@ -210,13 +252,19 @@ export class FileTree {
   /** Simple statistics: entries by type, distinct nodes and total file bytes (hard links counted once). */
   stats(): { entries: number; nodes: number; dirs: number; files: number; bytes: number } {
     const seen = new Set<TreeNode>();
-    let entries = 0, dirs = 0, files = 0, bytes = 0;
+    let entries = 0,
+      dirs = 0,
+      files = 0,
+      bytes = 0;
     for (const e of this.walk()) {
       entries++;
       if (seen.has(e.node)) continue;
       seen.add(e.node);
       if (e.node.type === 'dir') dirs++;
-      if (e.node.type === 'file') { files++; bytes += e.node.content.size; }
+      if (e.node.type === 'file') {
+        files++;
+        bytes += e.node.content.size;
+      }
     }
     return { entries, nodes: seen.size, dirs, files, bytes };
   }

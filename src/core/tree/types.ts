@@ -46,11 +46,26 @@ export interface NodeMeta {
   xattrs: Map<string, Uint8Array>;
 }
 
-export interface FileNode extends NodeMeta { type: 'file'; content: Content }
-export interface DirNode extends NodeMeta { type: 'dir'; children: Map<string, TreeNode> }
-export interface SymlinkNode extends NodeMeta { type: 'symlink'; target: string }
-export interface DeviceNode extends NodeMeta { type: 'chardev' | 'blockdev'; major: number; minor: number }
-export interface SpecialNode extends NodeMeta { type: 'fifo' | 'socket' }
+export interface FileNode extends NodeMeta {
+  type: 'file';
+  content: Content;
+}
+export interface DirNode extends NodeMeta {
+  type: 'dir';
+  children: Map<string, TreeNode>;
+}
+export interface SymlinkNode extends NodeMeta {
+  type: 'symlink';
+  target: string;
+}
+export interface DeviceNode extends NodeMeta {
+  type: 'chardev' | 'blockdev';
+  major: number;
+  minor: number;
+}
+export interface SpecialNode extends NodeMeta {
+  type: 'fifo' | 'socket';
+}
 
 export type TreeNode = FileNode | DirNode | SymlinkNode | DeviceNode | SpecialNode;
 

@@ -11,7 +11,7 @@ import { treeFromHostDir } from '../host/tree.js';
 import { checkBiosBusybox, planBiosDisk, writeBiosDisk, type BiosDiskOptions } from '../../core/system/bios.js';
 import { hostBiosGrub, hostModules } from '../system/bios-host.js';
 import type { ServiceDef } from '../../core/distro/index.js';
-import { parseSize } from '../cli/command.js';
+import { parseSize } from '../../core/units.js';
 import { readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
 
 const MiB = 1 << 20;
@@ -36,7 +36,10 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
   let diskSize: number | undefined;
   if (spec.disk?.size !== undefined) {
     diskSize = typeof spec.disk.size === 'number' ? spec.disk.size : parseSize(spec.disk.size, 'disk.size');
-    if (diskSize % MiB) throw new UsageError('E_USAGE_SPEC', `disk.size must be a whole number of MiB, got ${diskSize} bytes`, { field: 'disk.size' });
+    if (diskSize % MiB)
+      throw new UsageError('E_USAGE_SPEC', `disk.size must be a whole number of MiB, got ${diskSize} bytes`, {
+        field: 'disk.size',
+      });
   }
   const modules = spec.modules ? hostModules(spec.modules) : undefined;
   // check the busybox before the (possibly long) kernel build
@@ -54,7 +57,13 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ...(diskSize ? { diskSize } : {}),
     ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
-    ...(r.add ? { overlay: (root) => { treeFromHostDir(r.add!, { tree: root, replace: true }); } } : {}),
+    ...(r.add
+      ? {
+          overlay: (root) => {
+            treeFromHostDir(r.add!, { tree: root, replace: true });
+          },
+        }
+      : {}),
     progress: ctx.progress,
   };
   ctx.log('planning the root filesystem');
@@ -75,4 +84,3 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
   ctx.log(`root=PARTUUID=${partuuid}`);
   return partuuid;
 }
-

@@ -26,8 +26,16 @@ export interface BuildOptions {
   jobs?: number;
 }
 
-export interface BuildOutput { name: string; path: string; size: number; description: string }
-export interface BuildResult { outputs: BuildOutput[]; partuuid?: string }
+export interface BuildOutput {
+  name: string;
+  path: string;
+  size: number;
+  description: string;
+}
+export interface BuildResult {
+  outputs: BuildOutput[];
+  partuuid?: string;
+}
 
 export interface BuildContext {
   spec: Spec;
@@ -58,10 +66,17 @@ export function hostDir(path: string, what: string): FileTree {
 /** The busybox binary: a host file, or built from source by the toolchain. */
 export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
   const b = ctx.spec.busybox;
-  if (b === undefined) throw new UsageError('E_USAGE_SPEC', `the '${ctx.spec.kind}' build needs a busybox: --busybox BIN or 'busybox:' in the spec (a path, or { build: { source: TARBALL } })`, { field: 'busybox' });
+  if (b === undefined)
+    throw new UsageError(
+      'E_USAGE_SPEC',
+      `the '${ctx.spec.kind}' build needs a busybox: --busybox BIN or 'busybox:' in the spec (a path, or { build: { source: TARBALL } })`,
+      { field: 'busybox' },
+    );
   if (typeof b === 'string') return readHostFile(b, 'busybox binary');
   const { buildBusybox } = await import('../toolchain/index.js');
-  ctx.log(`building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`);
+  ctx.log(
+    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`,
+  );
   // the tiny UEFI system gets the trimmed applet set unless the spec names a config
   const config = b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : undefined);
   const r = await buildBusybox({
@@ -78,20 +93,30 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
 }
 
 /** The kernel image: a host file, or built from source (with an optional built-in initramfs and cmdline). */
-export async function resolveKernel(ctx: BuildContext, builtIn?: { initramfs?: string; cmdline?: string }): Promise<{ bytes: Uint8Array; fromSource: boolean }> {
+export async function resolveKernel(
+  ctx: BuildContext,
+  builtIn?: { initramfs?: string; cmdline?: string },
+): Promise<{ bytes: Uint8Array; fromSource: boolean }> {
   const k = ctx.spec.kernel;
-  if (k === undefined) throw new UsageError('E_USAGE_SPEC', `the '${ctx.spec.kind}' build needs a kernel: --kernel FILE or 'kernel:' in the spec (a path, or { build: { source: TARBALL } })`, { field: 'kernel' });
+  if (k === undefined)
+    throw new UsageError(
+      'E_USAGE_SPEC',
+      `the '${ctx.spec.kind}' build needs a kernel: --kernel FILE or 'kernel:' in the spec (a path, or { build: { source: TARBALL } })`,
+      { field: 'kernel' },
+    );
   if (typeof k === 'string') return { bytes: readHostFile(k, 'kernel image'), fromSource: false };
   const { buildKernel } = await import('../toolchain/index.js');
   const preset = k.build.preset ?? ctx.spec.kernelPreset;
-  ctx.log(`building kernel from ${k.build.source} (${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`);
+  ctx.log(
+    `building kernel from ${k.build.source} (${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`,
+  );
   const r = await buildKernel({
     source: k.build.source,
     ...(k.build.config ? { config: k.build.config } : {}),
     ...(preset ? { preset } : {}),
     ...(k.build.enable ? { enable: k.build.enable } : {}),
     ...(k.build.disable ? { disable: k.build.disable } : {}),
-    ...(k.build.jobs ?? ctx.opts.jobs ? { jobs: k.build.jobs ?? ctx.opts.jobs } : {}),
+    ...((k.build.jobs ?? ctx.opts.jobs) ? { jobs: k.build.jobs ?? ctx.opts.jobs } : {}),
     ...(builtIn?.initramfs ? { initramfs: builtIn.initramfs } : {}),
     ...(builtIn?.cmdline ? { cmdline: builtIn.cmdline } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
@@ -144,7 +169,12 @@ export async function initramfsTree(ctx: BuildContext, busybox: Uint8Array): Pro
   return finishTree(ctx, tree);
 }
 
-export async function record(ctx: BuildContext, name: string, description: string, write: (path: string) => Promise<unknown>): Promise<string> {
+export async function record(
+  ctx: BuildContext,
+  name: string,
+  description: string,
+  write: (path: string) => Promise<unknown>,
+): Promise<string> {
   const path = join(ctx.opts.outDir, name);
   await write(path);
   ctx.outputs.push({ name, path, size: statSync(path).size, description });
@@ -158,7 +188,9 @@ async function buildInitramfs(ctx: BuildContext): Promise<void> {
   const compress = ctx.spec.initramfs?.compress ?? 'gzip';
   const name = ctx.spec.initramfs?.output ?? (compress === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio');
   ctx.progress.start('writing initramfs', tree.stats().bytes, 'bytes');
-  await record(ctx, name, `initramfs (newc cpio${compress === 'gzip' ? ', gzip' : ''})`, (p) => writeChunksToFile(p, initramfsChunks(tree, { compress, progress: ctx.progress })));
+  await record(ctx, name, `initramfs (newc cpio${compress === 'gzip' ? ', gzip' : ''})`, (p) =>
+    writeChunksToFile(p, initramfsChunks(tree, { compress, progress: ctx.progress })),
+  );
   ctx.progress.done();
 }
 
@@ -175,10 +207,19 @@ export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult
   };
   let partuuid: string | undefined;
   switch (spec.kind) {
-    case 'initramfs': await buildInitramfs(ctx); break;
-    case 'uefi': { const { buildUefiKind } = await import('./uefi.js'); await buildUefiKind(ctx); break; }
-    case 'bios': { const { buildBiosKind } = await import('./bios.js'); partuuid = await buildBiosKind(ctx); break; }
+    case 'initramfs':
+      await buildInitramfs(ctx);
+      break;
+    case 'uefi': {
+      const { buildUefiKind } = await import('./uefi.js');
+      await buildUefiKind(ctx);
+      break;
+    }
+    case 'bios': {
+      const { buildBiosKind } = await import('./bios.js');
+      partuuid = await buildBiosKind(ctx);
+      break;
+    }
   }
   return { outputs: ctx.outputs, ...(partuuid ? { partuuid } : {}) };
 }
-

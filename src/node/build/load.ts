@@ -14,7 +14,10 @@ import { isPlainObject, mergeSpecs, validateSpec, type Spec } from './spec.js';
 export const PRESET_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../presets');
 
 export function presetNames(): string[] {
-  return readdirSync(PRESET_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+  return readdirSync(PRESET_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -5))
+    .sort();
 }
 
 function parseText(text: string, source: string): Record<string, unknown> {
@@ -22,24 +25,39 @@ function parseText(text: string, source: string): Record<string, unknown> {
   try {
     v = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
   } catch (e) {
-    throw new UsageError('E_USAGE_SPEC_SYNTAX', `${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`, { path: source });
+    throw new UsageError(
+      'E_USAGE_SPEC_SYNTAX',
+      `${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
+      { path: source },
+    );
   }
   if (v === null || v === undefined) return {};
-  if (!isPlainObject(v)) throw new UsageError('E_USAGE_SPEC', `${source}: the top level must be a mapping`, { path: source });
+  if (!isPlainObject(v))
+    throw new UsageError('E_USAGE_SPEC', `${source}: the top level must be a mapping`, { path: source });
   return v;
 }
 
 export function loadPreset(name: string): Record<string, unknown> {
   const p = join(PRESET_DIR, `${name}.yaml`);
   if (!/^[a-z0-9-]+$/.test(name) || !existsSync(p)) {
-    throw new UsageError('E_USAGE_PRESET', `unknown preset '${name}' (available: ${presetNames().join(', ')})`, { actual: name });
+    throw new UsageError('E_USAGE_PRESET', `unknown preset '${name}' (available: ${presetNames().join(', ')})`, {
+      actual: name,
+    });
   }
   return parseText(readFileSync(p, 'utf8'), `preset ${name}`);
 }
 
 const PATH_FIELDS: Array<string[]> = [
-  ['kernel'], ['busybox'], ['modules'], ['kernel', 'build', 'source'], ['busybox', 'build', 'source'],
-  ['initramfs', 'init'], ['initramfs', 'add'], ['uki', 'stub'], ['rootfs', 'keymap'], ['rootfs', 'add'],
+  ['kernel'],
+  ['busybox'],
+  ['modules'],
+  ['kernel', 'build', 'source'],
+  ['busybox', 'build', 'source'],
+  ['initramfs', 'init'],
+  ['initramfs', 'add'],
+  ['uki', 'stub'],
+  ['rootfs', 'keymap'],
+  ['rootfs', 'add'],
 ];
 
 function resolvePaths(o: Record<string, unknown>, base: string): void {
@@ -47,7 +65,8 @@ function resolvePaths(o: Record<string, unknown>, base: string): void {
     let cur: unknown = o;
     for (let i = 0; i < path.length - 1; i++) cur = isPlainObject(cur) ? cur[path[i]!] : undefined;
     const last = path[path.length - 1]!;
-    if (isPlainObject(cur) && typeof cur[last] === 'string' && !isAbsolute(cur[last] as string)) cur[last] = resolve(base, cur[last] as string);
+    if (isPlainObject(cur) && typeof cur[last] === 'string' && !isAbsolute(cur[last] as string))
+      cur[last] = resolve(base, cur[last] as string);
   }
 }
 
@@ -65,13 +84,18 @@ export function loadSpec(opts: LoadOptions): { spec: Spec; source: string } {
   let source = 'command line';
   if (opts.file) {
     let text: string;
-    try { text = readFileSync(opts.file, 'utf8'); } catch (e) { throw hostError(e, opts.file, 'read spec'); }
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw hostError(e, opts.file, 'read spec');
+    }
     fileObj = parseText(text, opts.file);
     resolvePaths(fileObj, dirname(resolve(opts.file)));
     source = opts.file;
   }
   const presetName = opts.preset ?? (typeof fileObj.preset === 'string' ? fileObj.preset : undefined);
-  if (fileObj.preset !== undefined && typeof fileObj.preset !== 'string') throw new UsageError('E_USAGE_SPEC', `${source}: preset: expected a preset name`, { field: 'preset' });
+  if (fileObj.preset !== undefined && typeof fileObj.preset !== 'string')
+    throw new UsageError('E_USAGE_SPEC', `${source}: preset: expected a preset name`, { field: 'preset' });
   let merged: Record<string, unknown> = presetName ? loadPreset(presetName) : {};
   merged = mergeSpecs(merged, fileObj);
   const over = { ...(opts.overrides ?? {}) };
@@ -79,7 +103,10 @@ export function loadSpec(opts: LoadOptions): { spec: Spec; source: string } {
   merged = mergeSpecs(merged, over);
   delete merged.preset;
   if (merged.kind === undefined && !presetName) {
-    throw new UsageError('E_USAGE_SPEC', `${source}: nothing to build: give a spec file with 'preset:' or 'kind:', or --preset NAME (available: ${presetNames().join(', ')})`);
+    throw new UsageError(
+      'E_USAGE_SPEC',
+      `${source}: nothing to build: give a spec file with 'preset:' or 'kind:', or --preset NAME (available: ${presetNames().join(', ')})`,
+    );
   }
   return { spec: validateSpec(merged, source), source };
 }

@@ -76,7 +76,9 @@ class Checker {
   }
   obj(v: unknown, field: string, keys: string[]): Record<string, unknown> {
     if (!isPlainObject(v)) this.fail(field, `expected a mapping, got ${describe(v)}`);
-    for (const k of Object.keys(v)) if (!keys.includes(k)) this.fail(field ? `${field}.${k}` : k, `unknown field (expected one of: ${keys.join(', ')})`);
+    for (const k of Object.keys(v))
+      if (!keys.includes(k))
+        this.fail(field ? `${field}.${k}` : k, `unknown field (expected one of: ${keys.join(', ')})`);
     return v;
   }
   str(v: unknown, field: string, what = 'a string'): string {
@@ -84,7 +86,8 @@ class Checker {
     return v;
   }
   oneOf<T extends string>(v: unknown, field: string, options: readonly T[]): T {
-    if (typeof v !== 'string' || !options.includes(v as T)) this.fail(field, `expected one of ${options.map((o) => `'${o}'`).join(', ')}, got ${describe(v)}`);
+    if (typeof v !== 'string' || !options.includes(v as T))
+      this.fail(field, `expected one of ${options.map((o) => `'${o}'`).join(', ')}, got ${describe(v)}`);
     return v as T;
   }
   strList(v: unknown, field: string): string[] {
@@ -92,7 +95,8 @@ class Checker {
     return v.map((x, i) => this.str(x, `${field}[${i}]`));
   }
   int(v: unknown, field: string, min = 1): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(field, `expected an integer >= ${min}, got ${describe(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+      this.fail(field, `expected an integer >= ${min}, got ${describe(v)}`);
     return v;
   }
 }
@@ -105,19 +109,39 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-const TOP_KEYS = ['preset', 'kind', 'kernel', 'busybox', 'modules', 'cmdline', 'kernelPreset', 'owner', 'initramfs', 'uki', 'disk', 'rootfs'];
+const TOP_KEYS = [
+  'preset',
+  'kind',
+  'kernel',
+  'busybox',
+  'modules',
+  'cmdline',
+  'kernelPreset',
+  'owner',
+  'initramfs',
+  'uki',
+  'disk',
+  'rootfs',
+];
 
 /** Validate a merged spec object; returns a typed Spec or throws UsageError naming the field. */
 export function validateSpec(raw: unknown, source = 'spec'): Spec {
   const c: Checker = new Checker(source);
   const o = c.obj(raw, '', TOP_KEYS);
-  const spec: Spec = { kind: o.kind === undefined ? c.fail('kind', "missing (set 'preset: initramfs|uefi|bios' or 'kind')") : c.oneOf(o.kind, 'kind', ['initramfs', 'uefi', 'bios'] as const) };
+  const spec: Spec = {
+    kind:
+      o.kind === undefined
+        ? c.fail('kind', "missing (set 'preset: initramfs|uefi|bios' or 'kind')")
+        : c.oneOf(o.kind, 'kind', ['initramfs', 'uefi', 'bios'] as const),
+  };
   if (o.kernel !== undefined) {
     if (typeof o.kernel === 'string') spec.kernel = c.str(o.kernel, 'kernel');
     else {
       const k = c.obj(o.kernel, 'kernel', ['build']);
       const b = c.obj(k.build, 'kernel.build', ['source', 'config', 'enable', 'disable', 'preset', 'jobs']);
-      const kb: KernelBuildSpec = { source: c.str(b.source, 'kernel.build.source', 'a path to a kernel source tarball or directory') };
+      const kb: KernelBuildSpec = {
+        source: c.str(b.source, 'kernel.build.source', 'a path to a kernel source tarball or directory'),
+      };
       if (b.config !== undefined) kb.config = c.str(b.config, 'kernel.build.config');
       if (b.enable !== undefined) kb.enable = c.strList(b.enable, 'kernel.build.enable');
       if (b.disable !== undefined) kb.disable = c.strList(b.disable, 'kernel.build.disable');
@@ -131,7 +155,9 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
     else {
       const k = c.obj(o.busybox, 'busybox', ['build']);
       const b = c.obj(k.build, 'busybox.build', ['source', 'config', 'libc']);
-      const bb: BusyboxBuildSpec = { source: c.str(b.source, 'busybox.build.source', 'a path to a busybox source tarball or directory') };
+      const bb: BusyboxBuildSpec = {
+        source: c.str(b.source, 'busybox.build.source', 'a path to a busybox source tarball or directory'),
+      };
       if (b.config !== undefined) bb.config = c.str(b.config, 'busybox.build.config');
       if (b.libc !== undefined) bb.libc = c.oneOf(b.libc, 'busybox.build.libc', ['glibc', 'musl'] as const);
       spec.busybox = { build: bb };
@@ -139,7 +165,8 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
   }
   if (o.modules !== undefined) spec.modules = c.str(o.modules, 'modules');
   if (o.cmdline !== undefined) spec.cmdline = typeof o.cmdline === 'string' ? o.cmdline : c.str(o.cmdline, 'cmdline');
-  if (o.kernelPreset !== undefined) spec.kernelPreset = c.oneOf(o.kernelPreset, 'kernelPreset', ['tiny', 'disk'] as const);
+  if (o.kernelPreset !== undefined)
+    spec.kernelPreset = c.oneOf(o.kernelPreset, 'kernelPreset', ['tiny', 'disk'] as const);
   if (o.owner !== undefined) {
     const v = c.str(o.owner, 'owner', "'UID:GID'");
     if (!/^\d+:\d+$/.test(v)) c.fail('owner', `expected 'UID:GID', got '${v}'`);
@@ -150,7 +177,8 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
     spec.initramfs = {};
     if (i.init !== undefined) spec.initramfs.init = c.str(i.init, 'initramfs.init');
     if (i.add !== undefined) spec.initramfs.add = c.str(i.add, 'initramfs.add');
-    if (i.compress !== undefined) spec.initramfs.compress = c.oneOf(i.compress, 'initramfs.compress', ['gzip', 'none'] as const);
+    if (i.compress !== undefined)
+      spec.initramfs.compress = c.oneOf(i.compress, 'initramfs.compress', ['gzip', 'none'] as const);
     if (i.output !== undefined) spec.initramfs.output = outputName(c, i.output, 'initramfs.output');
   }
   if (o.uki !== undefined) {
@@ -164,11 +192,20 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
     const d = c.obj(o.disk, 'disk', ['output', 'size', 'seed']);
     spec.disk = {};
     if (d.output !== undefined) spec.disk.output = outputName(c, d.output, 'disk.output');
-    if (d.size !== undefined) spec.disk.size = typeof d.size === 'number' ? c.int(d.size, 'disk.size') : c.str(d.size, 'disk.size');
+    if (d.size !== undefined)
+      spec.disk.size = typeof d.size === 'number' ? c.int(d.size, 'disk.size') : c.str(d.size, 'disk.size');
     if (d.seed !== undefined) spec.disk.seed = c.str(d.seed, 'disk.seed');
   }
   if (o.rootfs !== undefined) {
-    const r = c.obj(o.rootfs, 'rootfs', ['hostname', 'consoles', 'services', 'disableServices', 'rootPassword', 'keymap', 'add']);
+    const r = c.obj(o.rootfs, 'rootfs', [
+      'hostname',
+      'consoles',
+      'services',
+      'disableServices',
+      'rootPassword',
+      'keymap',
+      'add',
+    ]);
     const rs: RootfsSpec = {};
     if (r.hostname !== undefined) rs.hostname = c.str(r.hostname, 'rootfs.hostname');
     if (r.consoles !== undefined) rs.consoles = c.strList(r.consoles, 'rootfs.consoles');
@@ -177,8 +214,14 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
       rs.services = r.services.map((s, i) => {
         if (typeof s === 'string') return s;
         const so = c.obj(s, `rootfs.services[${i}]`, ['name', 'run', 'enabled']);
-        const svc: ServiceSpec = { name: c.str(so.name, `rootfs.services[${i}].name`), run: c.str(so.run, `rootfs.services[${i}].run`, 'the text of the run script') };
-        if (so.enabled !== undefined) { if (typeof so.enabled !== 'boolean') c.fail(`rootfs.services[${i}].enabled`, 'expected true or false'); svc.enabled = so.enabled; }
+        const svc: ServiceSpec = {
+          name: c.str(so.name, `rootfs.services[${i}].name`),
+          run: c.str(so.run, `rootfs.services[${i}].run`, 'the text of the run script'),
+        };
+        if (so.enabled !== undefined) {
+          if (typeof so.enabled !== 'boolean') c.fail(`rootfs.services[${i}].enabled`, 'expected true or false');
+          svc.enabled = so.enabled;
+        }
         return svc;
       });
     }
@@ -199,7 +242,7 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
 
 function outputName(c: Checker, v: unknown, field: string): string {
   const s = c.str(v, field, 'a file name');
-  if (s.includes('/') || s === '.' || s === '..') c.fail(field, `expected a plain file name inside the output directory, got '${s}'`);
+  if (s.includes('/') || s === '.' || s === '..')
+    c.fail(field, `expected a plain file name inside the output directory, got '${s}'`);
   return s;
 }
-

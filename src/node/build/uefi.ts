@@ -29,7 +29,11 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
   const stubPath = spec.uki?.stub;
   const useStub = !fromSource && stubPath !== undefined && stubPath !== 'none';
   if (!fromSource && !useStub) {
-    throw new UsageError('E_USAGE_UKI_BARE', "uki.stub is 'none' but the kernel is prebuilt: its initramfs and command line cannot be embedded; give a stub (systemd-boot-efi's linuxx64.efi.stub) or build the kernel from source", { field: 'uki.stub' });
+    throw new UsageError(
+      'E_USAGE_UKI_BARE',
+      "uki.stub is 'none' but the kernel is prebuilt: its initramfs and command line cannot be embedded; give a stub (systemd-boot-efi's linuxx64.efi.stub) or build the kernel from source",
+      { field: 'uki.stub' },
+    );
   }
   let efi: Uint8Array;
   if (fromSource) {
@@ -46,15 +50,34 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
     }
   } else {
     ctx.progress.start('writing initramfs', tree.stats().bytes, 'bytes');
-    const initrd = await concatChunks(initramfsChunks(tree, { compress: spec.initramfs?.compress ?? 'gzip', progress: ctx.progress }));
+    const initrd = await concatChunks(
+      initramfsChunks(tree, { compress: spec.initramfs?.compress ?? 'gzip', progress: ctx.progress }),
+    );
     ctx.progress.done();
     const kernel = await resolveKernel(ctx);
     const stub = readHostFile(stubPath!, 'EFI stub (apt-get install systemd-boot-efi)');
-    efi = buildUefiSystem({ kernel: kernel.bytes, initrd, cmdline, stub, ...(spec.uki?.osrel ? { osrel: spec.uki.osrel } : {}) }).efi;
+    efi = buildUefiSystem({
+      kernel: kernel.bytes,
+      initrd,
+      cmdline,
+      stub,
+      ...(spec.uki?.osrel ? { osrel: spec.uki.osrel } : {}),
+    }).efi;
   }
-  const usb: UefiUsbOptions = { efi, ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}), ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}) };
+  const usb: UefiUsbOptions = {
+    efi,
+    ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
+    ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
+  };
   const efiName = spec.uki?.output ?? 'BOOTX64.EFI';
-  await record(ctx, efiName, fromSource ? 'EFI executable (kernel with built-in initramfs and command line)' : 'EFI executable (unified kernel image: stub + kernel + initramfs + command line)', (p) => withOutputFile(p, (tmp) => writeFileSync(tmp, efi)));
+  await record(
+    ctx,
+    efiName,
+    fromSource
+      ? 'EFI executable (kernel with built-in initramfs and command line)'
+      : 'EFI executable (unified kernel image: stub + kernel + initramfs + command line)',
+    (p) => withOutputFile(p, (tmp) => writeFileSync(tmp, efi)),
+  );
   const size = await uefiUsbSize(usb);
   await record(ctx, spec.disk?.output ?? 'usb.img', 'GPT disk, FAT32 ESP with /EFI/BOOT/BOOTX64.EFI', (p) =>
     withOutputFile(p, async (tmp) => {

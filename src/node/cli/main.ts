@@ -11,18 +11,48 @@ import '../setup.js';
 import type { Command, CommandContext } from './command.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
-  build: { summary: 'build images from a spec or a preset (initramfs, uefi, bios)', load: () => import('./commands/build.js') },
-  cpio: { summary: 'write a newc cpio archive (optionally gzip) from a directory or a gen_init_cpio list', load: () => import('./commands/cpio.js') },
-  initramfs: { summary: 'write the tiny initramfs (busybox, /init) as a gzip newc archive', load: () => import('./commands/initramfs.js') },
-  mkfs: { summary: 'write an ext2/ext3/ext4 or FAT12/16/32 filesystem image from a directory or list', load: () => import('./commands/mkfs.js') },
+  build: {
+    summary: 'build images from a spec or a preset (initramfs, uefi, bios)',
+    load: () => import('./commands/build.js'),
+  },
+  cpio: {
+    summary: 'write a newc cpio archive (optionally gzip) from a directory or a gen_init_cpio list',
+    load: () => import('./commands/cpio.js'),
+  },
+  initramfs: {
+    summary: 'write the tiny initramfs (busybox, /init) as a gzip newc archive',
+    load: () => import('./commands/initramfs.js'),
+  },
+  mkfs: {
+    summary: 'write an ext2/ext3/ext4 or FAT12/16/32 filesystem image from a directory or list',
+    load: () => import('./commands/mkfs.js'),
+  },
   ls: { summary: 'list an image, archive or partition (IMAGE[:PART] [PATH])', load: () => import('./commands/ls.js') },
   cat: { summary: 'print a file from an image, archive or partition', load: () => import('./commands/cat.js') },
-  extract: { summary: 'extract an image, archive or partition into a directory (never outside it)', load: () => import('./commands/extract.js') },
-  inspect: { summary: 'describe an image: partition table, filesystems, usage', load: () => import('./commands/inspect.js') },
-  diff: { summary: 'compare two trees (directories, archives, images, specs)', load: () => import('./commands/diff.js') },
-  boot: { summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console', load: () => import('./commands/boot.js') },
-  kernel: { summary: 'build a Linux kernel from source (kernel build ...)', load: () => import('./commands/kernel.js') },
-  busybox: { summary: 'build a static busybox from source (busybox build ...) or list its applets', load: () => import('./commands/busybox.js') },
+  extract: {
+    summary: 'extract an image, archive or partition into a directory (never outside it)',
+    load: () => import('./commands/extract.js'),
+  },
+  inspect: {
+    summary: 'describe an image: partition table, filesystems, usage',
+    load: () => import('./commands/inspect.js'),
+  },
+  diff: {
+    summary: 'compare two trees (directories, archives, images, specs)',
+    load: () => import('./commands/diff.js'),
+  },
+  boot: {
+    summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console',
+    load: () => import('./commands/boot.js'),
+  },
+  kernel: {
+    summary: 'build a Linux kernel from source (kernel build ...)',
+    load: () => import('./commands/kernel.js'),
+  },
+  busybox: {
+    summary: 'build a static busybox from source (busybox build ...) or list its applets',
+    load: () => import('./commands/busybox.js'),
+  },
 };
 
 function globalHelp(): string {
@@ -39,7 +69,10 @@ function globalHelp(): string {
   ].join('\n');
 }
 
-export async function main(argv: string[], io: Partial<Pick<CommandContext, 'stdout' | 'stderr'>> = {}): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Partial<Pick<CommandContext, 'stdout' | 'stderr'>> = {},
+): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const [name, ...rest] = argv;
@@ -65,7 +98,10 @@ export async function main(argv: string[], io: Partial<Pick<CommandContext, 'std
     stderr.write(`tinyimage: command '${name}' is not available in this build: ${(e as Error).message}\n`);
     return 1;
   }
-  if ((rest.includes('--help') || rest.includes('-h')) && !(command.ownHelp && rest.length > 1 && !rest[0]!.startsWith('-'))) {
+  if (
+    (rest.includes('--help') || rest.includes('-h')) &&
+    !(command.ownHelp && rest.length > 1 && !rest[0]!.startsWith('-'))
+  ) {
     stdout.write(command.usage.trimEnd() + '\n');
     return 0;
   }
@@ -75,7 +111,9 @@ export async function main(argv: string[], io: Partial<Pick<CommandContext, 'std
     stdout,
     stderr,
     progress: isTTY && !quiet ? ttyProgress(stderr as NodeJS.WriteStream) : silentProgress,
-    warn: (m) => { stderr.write(`tinyimage: warning: ${m}\n`); },
+    warn: (m) => {
+      stderr.write(`tinyimage: warning: ${m}\n`);
+    },
     env: process.env,
   };
   try {
@@ -83,7 +121,11 @@ export async function main(argv: string[], io: Partial<Pick<CommandContext, 'std
   } catch (e) {
     if (isTinyImageError(e)) {
       // messages that already name the command ("kernel build: ...") are not prefixed twice
-      stderr.write(e.message.startsWith(`${name} `) || e.message.startsWith(`${name}:`) ? `tinyimage ${e.message}\n` : `tinyimage ${name}: ${e.message}\n`);
+      stderr.write(
+        e.message.startsWith(`${name} `) || e.message.startsWith(`${name}:`)
+          ? `tinyimage ${e.message}\n`
+          : `tinyimage ${name}: ${e.message}\n`,
+      );
       if (process.env.TINYIMAGE_DEBUG) stderr.write(`${e.stack}\n`);
       return e.exitCode;
     }

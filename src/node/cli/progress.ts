@@ -18,8 +18,20 @@ export function ttyProgress(stream: NodeJS.WriteStream): Progress {
     stream.write(`\r\x1b[K${line.slice(0, (stream.columns || 80) - 1)}`);
   };
   return {
-    start(p, t, u) { phase = p; total = t; unit = u ?? ''; cur = 0; draw(true); },
-    tick(n) { cur += n; draw(); },
-    done() { draw(true); stream.write('\r\x1b[K'); },
+    start(p, t, u) {
+      phase = p;
+      total = t;
+      unit = u ?? '';
+      cur = 0;
+      draw(true);
+    },
+    tick(n) {
+      cur += n;
+      draw();
+    },
+    done() {
+      draw(true);
+      stream.write('\r\x1b[K');
+    },
   };
 }

@@ -18,7 +18,6 @@ import { crc32 as crc32Js } from '../../core/binary/crc.js';
 import { UsageError } from '../../core/errors.js';
 import { checkGzipLevel, concatChunks, type ByteSource, type GzipOptions } from '../../core/compress/gzip.js';
 
-
 const DICT = 32 * 1024;
 const DEFAULT_BLOCK = 1024 * 1024;
 
@@ -30,7 +29,9 @@ export const gzipCrc32: (data: Uint8Array, prev: number) => number = nativeCrc
 
 function deflateRaw(data: Uint8Array, o: zlib.ZlibOptions): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    zlib.deflateRaw(data, o, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length))));
+    zlib.deflateRaw(data, o, (err, out) =>
+      err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length)),
+    );
   });
 }
 
@@ -55,7 +56,10 @@ const hist = new Uint32Array(256);
 function sampledEntropy(data: Uint8Array, start: number, end: number, step: number): number {
   hist.fill(0);
   let n = 0;
-  for (let i = start; i < end; i += step) { hist[data[i]!]!++; n++; }
+  for (let i = start; i < end; i += step) {
+    hist[data[i]!]!++;
+    n++;
+  }
   let sum = 0;
   for (let k = 0; k < 256; k++) sum += NLOGN[hist[k]!]!;
   return n === 0 ? 0 : Math.log2(n) - sum / n;
@@ -92,8 +96,9 @@ async function classify(block: Uint8Array): Promise<Run[]> {
   };
   for (let at = 0; at < block.length; at += PIECE) {
     const end = Math.min(block.length, at + PIECE);
-    if (end - at === PIECE && sampledEntropy(block, at, end, SAMPLE_STEP) >= HIGH_ENTROPY) { if (highStart < 0) highStart = at; }
-    else close(at);
+    if (end - at === PIECE && sampledEntropy(block, at, end, SAMPLE_STEP) >= HIGH_ENTROPY) {
+      if (highStart < 0) highStart = at;
+    } else close(at);
   }
   close(block.length);
   // pass 2 (zlib's threads): keep the candidates whose samples do not shrink
@@ -151,19 +156,35 @@ function writeStored(out: Uint8Array, o: number, data: Uint8Array, last: boolean
  * `level` primed with the preceding 32 KiB. The output is assembled in one
  * buffer: every byte of the block is copied once.
  */
-async function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, level: number, last: boolean, detect: boolean): Promise<Uint8Array> {
-  const runs: Run[] = level > 0 && detect ? await classify(block) : [{ start: 0, end: block.length, store: level === 0 }];
+async function deflateBlock(
+  block: Uint8Array,
+  dict: Uint8Array | undefined,
+  level: number,
+  last: boolean,
+  detect: boolean,
+): Promise<Uint8Array> {
+  const runs: Run[] =
+    level > 0 && detect ? await classify(block) : [{ start: 0, end: block.length, store: level === 0 }];
   // one zlib call at a time per block, so `threads` bounds the threads in use
   const parts: Array<Uint8Array | undefined> = [];
   let size = 0;
   for (const [i, r] of runs.entries()) {
-    if (r.store) { parts.push(undefined); size += storedSize(r.end - r.start); continue; }
+    if (r.store) {
+      parts.push(undefined);
+      size += storedSize(r.end - r.start);
+      continue;
+    }
     const finish = last && i === runs.length - 1;
     const o: zlib.ZlibOptions = { level, finishFlush: finish ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
     // the preceding 32 KiB as dictionary, unless they are all stored (random)
     // data, where matches are unlikely and priming costs ~0.1 ms per run
     const prev = runs[i - 1];
-    const d = r.start === 0 ? dict : prev?.store && prev.end - prev.start >= DICT ? undefined : block.subarray(Math.max(0, r.start - DICT), r.start);
+    const d =
+      r.start === 0
+        ? dict
+        : prev?.store && prev.end - prev.start >= DICT
+          ? undefined
+          : block.subarray(Math.max(0, r.start - DICT), r.start);
     if (d && d.length) o.dictionary = d;
     const out = await deflateRaw(block.subarray(r.start, r.end), o);
     parts.push(out);
@@ -174,8 +195,10 @@ async function deflateBlock(block: Uint8Array, dict: Uint8Array | undefined, lev
   let o = 0;
   runs.forEach((r, i) => {
     const part = parts[i];
-    if (part) { out.set(part, o); o += part.length; }
-    else o = writeStored(out, o, block.subarray(r.start, r.end), last && i === runs.length - 1);
+    if (part) {
+      out.set(part, o);
+      o += part.length;
+    } else o = writeStored(out, o, block.subarray(r.start, r.end), last && i === runs.length - 1);
   });
   return out;
 }
@@ -188,9 +211,17 @@ function gzipHeader(level: number): Uint8Array {
 function checkOptions(opts: GzipOptions): { level: number; threads: number; blockSize: number } {
   const level = checkGzipLevel(opts);
   const threads = opts.threads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new UsageError('E_USAGE_GZIP_THREADS', `gzip threads must be a positive integer, got ${threads}`, { field: 'threads', actual: threads });
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new UsageError('E_USAGE_GZIP_THREADS', `gzip threads must be a positive integer, got ${threads}`, {
+      field: 'threads',
+      actual: threads,
+    });
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK;
-  if (!Number.isInteger(blockSize) || blockSize < 64 * 1024) throw new UsageError('E_USAGE_GZIP_BLOCK', `gzip block size must be at least 65536 bytes, got ${blockSize}`, { field: 'blockSize', actual: blockSize });
+  if (!Number.isInteger(blockSize) || blockSize < 64 * 1024)
+    throw new UsageError('E_USAGE_GZIP_BLOCK', `gzip block size must be at least 65536 bytes, got ${blockSize}`, {
+      field: 'blockSize',
+      actual: blockSize,
+    });
   return { level, threads, blockSize };
 }
 

@@ -10,7 +10,11 @@ export function pathContent(path: string, size: number): Content {
     const want = Math.max(0, Math.min(len, size - pos));
     const buf = new Uint8Array(want);
     let fd: number;
-    try { fd = openSync(path, 'r'); } catch (e) { throw hostError(e, path, 'read'); }
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw hostError(e, path, 'read');
+    }
     try {
       let done = 0;
       while (done < want) {
@@ -19,13 +23,19 @@ export function pathContent(path: string, size: number): Content {
         done += n;
       }
       return done === want ? buf : buf.subarray(0, done);
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
   };
   const readInto = (pos: number, target: Uint8Array): number => {
     const want = Math.max(0, Math.min(target.length, size - pos));
     if (want === 0) return 0;
     let fd: number;
-    try { fd = openSync(path, 'r'); } catch (e) { throw hostError(e, path, 'read'); }
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw hostError(e, path, 'read');
+    }
     try {
       let done = 0;
       while (done < want) {
@@ -34,24 +44,39 @@ export function pathContent(path: string, size: number): Content {
         done += n;
       }
       return done;
-    } finally { closeSync(fd); }
+    } finally {
+      closeSync(fd);
+    }
   };
   return {
     size,
     readInto,
     async *stream() {
       let fd: number;
-      try { fd = openSync(path, 'r'); } catch (e) { throw hostError(e, path, 'read'); }
+      try {
+        fd = openSync(path, 'r');
+      } catch (e) {
+        throw hostError(e, path, 'read');
+      }
       try {
         let pos = 0;
         while (pos < size) {
           const buf = new Uint8Array(Math.min(CHUNK, size - pos));
           const n = readSync(fd, buf, 0, buf.length, pos);
-          if (n === 0) throw hostError(Object.assign(new Error(`file shrank to ${pos} bytes while being read (expected ${size})`), { code: 'ESHRANK' }), path, 'read');
+          if (n === 0)
+            throw hostError(
+              Object.assign(new Error(`file shrank to ${pos} bytes while being read (expected ${size})`), {
+                code: 'ESHRANK',
+              }),
+              path,
+              'read',
+            );
           pos += n;
           yield n === buf.length ? buf : buf.subarray(0, n);
         }
-      } finally { closeSync(fd); }
+      } finally {
+        closeSync(fd);
+      }
     },
     readAt,
   };

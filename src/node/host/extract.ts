@@ -10,7 +10,23 @@
  * - device nodes, FIFOs and sockets are only made through the `mknod`
  *   callback (root only; the CLI supplies one), otherwise skipped with a warning.
  */
-import { chmodSync, chownSync, lchownSync, closeSync, constants, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, symlinkSync, writeSync, existsSync, realpathSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lchownSync,
+  closeSync,
+  constants,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  symlinkSync,
+  writeSync,
+  existsSync,
+  realpathSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PathError } from '../../core/errors.js';
 import type { FileTree } from '../../core/tree/tree.js';
@@ -28,7 +44,10 @@ export interface ExtractOptions {
   allowNonEmpty?: boolean;
 }
 
-export interface ExtractResult { entries: number; skipped: string[] }
+export interface ExtractResult {
+  entries: number;
+  skipped: string[];
+}
 
 export async function extractTree(tree: FileTree, dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
   const warn = opts.warn ?? (() => {});
@@ -37,7 +56,10 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
   if (existsSync(root)) {
     const st = lstatSync(root);
     if (!st.isDirectory()) throw new PathError('E_PATH_NOT_DIR', `${dir} exists and is not a directory`, { path: dir });
-    if (!opts.allowNonEmpty && readdirSync(root).length > 0) throw new PathError('E_PATH_NOT_EMPTY', `${dir} is not empty; extract into a new or empty directory`, { path: dir });
+    if (!opts.allowNonEmpty && readdirSync(root).length > 0)
+      throw new PathError('E_PATH_NOT_EMPTY', `${dir} is not empty; extract into a new or empty directory`, {
+        path: dir,
+      });
   } else {
     mkdirSync(root, { recursive: true });
   }
@@ -49,7 +71,12 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
     for (const c of parts.slice(0, -1)) {
       cur = join(cur, c);
       const st = lstatSync(cur);
-      if (!st.isDirectory()) throw new PathError('E_PATH_ESCAPE', `refusing to extract ${p}: ${cur} is not a directory created by this extraction`, { path: p });
+      if (!st.isDirectory())
+        throw new PathError(
+          'E_PATH_ESCAPE',
+          `refusing to extract ${p}: ${cur} is not a directory created by this extraction`,
+          { path: p },
+        );
     }
   };
   const firstPath = new Map<TreeNode, string>();
@@ -57,21 +84,34 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
   const symlinks: Array<[string, TreeNode & { type: 'symlink' }]> = [];
   const dirs: Array<[string, TreeNode]> = [];
   const setMeta = (hp: string, n: TreeNode, isLink = false) => {
-    if (owners) { try { (isLink ? lchownSync : chownSync)(hp, n.uid, n.gid); } catch (e) { throw hostError(e, hp, 'chown'); } }
+    if (owners) {
+      try {
+        (isLink ? lchownSync : chownSync)(hp, n.uid, n.gid);
+      } catch (e) {
+        throw hostError(e, hp, 'chown');
+      }
+    }
     if (!isLink) chmodSync(hp, n.mode & 0o7777);
     lutimesSync(hp, n.atime.sec + n.atime.nsec / 1e9, n.mtime.sec + n.mtime.nsec / 1e9);
   };
   let entries = 0;
   for (const e of tree.walk()) {
     const n = e.node;
-    if (e.path === '/') { dirs.push([realRoot, n]); continue; }
+    if (e.path === '/') {
+      dirs.push([realRoot, n]);
+      continue;
+    }
     checkParents(e.path);
     const hp = hostPath(e.path);
     const prev = firstPath.get(n);
     if (prev !== undefined && n.type !== 'dir') {
       if (n.type === 'symlink') symlinks.push([hp, n]);
       else {
-        try { linkSync(hostPath(prev), hp); } catch (err) { throw hostError(err, hp, 'link'); }
+        try {
+          linkSync(hostPath(prev), hp);
+        } catch (err) {
+          throw hostError(err, hp, 'link');
+        }
       }
       entries++;
       continue;
@@ -79,16 +119,33 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
     firstPath.set(n, e.path);
     switch (n.type) {
       case 'dir':
-        try { mkdirSync(hp, { mode: 0o700 }); } catch (err) { throw hostError(err, hp, 'create directory'); }
+        try {
+          mkdirSync(hp, { mode: 0o700 });
+        } catch (err) {
+          throw hostError(err, hp, 'create directory');
+        }
         dirs.push([hp, n]);
         break;
       case 'file': {
         let fd: number;
-        try { fd = openSync(hp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600); } catch (err) { throw hostError(err, hp, 'create'); }
+        try {
+          fd = openSync(hp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        } catch (err) {
+          throw hostError(err, hp, 'create');
+        }
         try {
           let pos = 0;
-          for await (const chunk of n.content.stream()) { let o = 0; while (o < chunk.length) { const w = writeSync(fd, chunk, o, chunk.length - o, pos); o += w; pos += w; } }
-        } finally { closeSync(fd); }
+          for await (const chunk of n.content.stream()) {
+            let o = 0;
+            while (o < chunk.length) {
+              const w = writeSync(fd, chunk, o, chunk.length - o, pos);
+              o += w;
+              pos += w;
+            }
+          }
+        } finally {
+          closeSync(fd);
+        }
         setMeta(hp, n);
         break;
       }
@@ -96,13 +153,24 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
         symlinks.push([hp, n]);
         continue;
       default:
-        if (opts.mknod && n.type !== 'socket') { await opts.mknod(hp, n); setMeta(hp, n); }
-        else { skipped.push(e.path); warn(`skipped ${n.type} ${e.path} (${n.type === 'socket' ? 'sockets are not extracted' : 'needs root'})`); firstPath.delete(n); continue; }
+        if (opts.mknod && n.type !== 'socket') {
+          await opts.mknod(hp, n);
+          setMeta(hp, n);
+        } else {
+          skipped.push(e.path);
+          warn(`skipped ${n.type} ${e.path} (${n.type === 'socket' ? 'sockets are not extracted' : 'needs root'})`);
+          firstPath.delete(n);
+          continue;
+        }
     }
     entries++;
   }
   for (const [hp, n] of symlinks) {
-    try { symlinkSync(n.target, hp); } catch (err) { throw hostError(err, hp, 'create symlink'); }
+    try {
+      symlinkSync(n.target, hp);
+    } catch (err) {
+      throw hostError(err, hp, 'create symlink');
+    }
     setMeta(hp, n, true);
     entries++;
   }
@@ -110,4 +178,3 @@ export async function extractTree(tree: FileTree, dir: string, opts: ExtractOpti
   for (const [hp, n] of dirs.reverse()) setMeta(hp, n);
   return { entries, skipped };
 }
-

@@ -8,17 +8,28 @@ import { withOutputFile } from './output.js';
  * written. Nothing is left at `path` (and an existing file there is kept)
  * if the stream or a write fails.
  */
-export async function writeChunksToFile(path: string, chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<number> {
+export async function writeChunksToFile(
+  path: string,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<number> {
   return withOutputFile(path, async (tmp) => {
     let fd: number;
-    try { fd = openSync(tmp, 'w', 0o644); } catch (e) { throw hostError(e, path, 'create'); }
+    try {
+      fd = openSync(tmp, 'w', 0o644);
+    } catch (e) {
+      throw hostError(e, path, 'create');
+    }
     let total = 0;
     try {
       for await (const chunk of chunks) {
         let off = 0;
         while (off < chunk.length) {
           let n: number;
-          try { n = writeSync(fd, chunk, off, Math.min(chunk.length - off, MAX_WRITE)); } catch (e) { throw hostError(e, path, 'write'); }
+          try {
+            n = writeSync(fd, chunk, off, Math.min(chunk.length - off, MAX_WRITE));
+          } catch (e) {
+            throw hostError(e, path, 'write');
+          }
           off += n;
         }
         total += chunk.length;

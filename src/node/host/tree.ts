@@ -25,7 +25,10 @@ function ts(ns: bigint) {
   const sec = ns / 1_000_000_000n;
   let nsec = ns % 1_000_000_000n;
   let s = sec;
-  if (nsec < 0n) { nsec += 1_000_000_000n; s -= 1n; }
+  if (nsec < 0n) {
+    nsec += 1_000_000_000n;
+    s -= 1n;
+  }
   return { sec: Number(s), nsec: Number(nsec) };
 }
 
@@ -33,13 +36,21 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
   const tree = opts.tree ?? new FileTree();
   const root = resolve(dir);
   let st;
-  try { st = lstatSync(root, { bigint: true }); } catch (e) { throw hostError(e, root, 'read directory'); }
+  try {
+    st = lstatSync(root, { bigint: true });
+  } catch (e) {
+    throw hostError(e, root, 'read directory');
+  }
   if (!st.isDirectory()) throw new UsageError('E_USAGE_NOT_DIR', `${dir} is not a directory`, { path: dir });
   const prefix = opts.prefix ?? '/';
   const inodes = new Map<string, TreeNode>();
   const metaOf = (s: typeof st) => ({
-    mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid),
-    mtime: ts(s.mtimeNs), atime: ts(s.atimeNs), ctime: ts(s.ctimeNs),
+    mode: Number(s.mode) & 0o7777,
+    uid: Number(s.uid),
+    gid: Number(s.gid),
+    mtime: ts(s.mtimeNs),
+    atime: ts(s.atimeNs),
+    ctime: ts(s.ctimeNs),
   });
   const top = tree.mkdir(prefix, metaOf(st));
   // Nodes are inserted straight into their parent DirNode: going through
@@ -47,21 +58,34 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
   // was most of the scan's CPU on a 20,000-file tree.
   const insert = (dir: DirNode, name: string, node: TreeNode, tp: string) => {
     const existing = dir.children.get(name);
-    if (existing && !opts.replace) throw new PathError('E_PATH_EXISTS', `${tp} already exists (a ${existing.type})`, { path: tp });
+    if (existing && !opts.replace)
+      throw new PathError('E_PATH_EXISTS', `${tp} already exists (a ${existing.type})`, { path: tp });
     dir.children.set(name, node);
     return node;
   };
   const visit = (hostDir: string, treeDir: string, dir: DirNode) => {
     let names: string[];
-    try { names = readdirSync(hostDir); } catch (e) { throw hostError(e, hostDir, 'read directory'); }
+    try {
+      names = readdirSync(hostDir);
+    } catch (e) {
+      throw hostError(e, hostDir, 'read directory');
+    }
     for (const name of names) {
       const hp = join(hostDir, name);
       const tp = treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
       if (name.length > MAX_NAME_BYTES / 3 && Buffer.byteLength(name) > MAX_NAME_BYTES) {
-        throw new PathError('E_PATH_NAME_TOO_LONG', `name component is ${Buffer.byteLength(name)} bytes, the limit is ${MAX_NAME_BYTES}: ${tp}`, { path: tp });
+        throw new PathError(
+          'E_PATH_NAME_TOO_LONG',
+          `name component is ${Buffer.byteLength(name)} bytes, the limit is ${MAX_NAME_BYTES}: ${tp}`,
+          { path: tp },
+        );
       }
       let s;
-      try { s = lstatSync(hp, { bigint: true }); } catch (e) { throw hostError(e, hp, 'stat'); }
+      try {
+        s = lstatSync(hp, { bigint: true });
+      } catch (e) {
+        throw hostError(e, hp, 'stat');
+      }
       const m = metaOf(s);
       if (s.isDirectory()) {
         let sub = dir.children.get(name);
@@ -73,7 +97,10 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
       const key = `${s.dev}:${s.ino}`;
       if (s.nlink > 1n) {
         const prev = inodes.get(key);
-        if (prev) { insert(dir, name, prev, tp); continue; }
+        if (prev) {
+          insert(dir, name, prev, tp);
+          continue;
+        }
       }
       let node: TreeNode;
       if (s.isFile()) node = { type: 'file', ...tree.meta('file', m), content: pathContent(hp, Number(s.size)) };
@@ -98,7 +125,11 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
 /** Read a gen_init_cpio list file; `file` locations are relative to the list's directory. */
 export function treeFromCpioListFile(listPath: string, opts: { defaultTime?: number; tree?: FileTree } = {}): FileTree {
   let text: string;
-  try { text = readFileSync(listPath, 'utf8'); } catch (e) { throw hostError(e, listPath, 'read'); }
+  try {
+    text = readFileSync(listPath, 'utf8');
+  } catch (e) {
+    throw hostError(e, listPath, 'read');
+  }
   const base = resolve(listPath, '..');
   return treeFromCpioList(text, {
     source: listPath,
@@ -107,8 +138,13 @@ export function treeFromCpioListFile(listPath: string, opts: { defaultTime?: num
     resolve: (loc) => {
       const p = resolve(base, loc);
       let s;
-      try { s = lstatSync(p); } catch (e) { throw hostError(e, p, 'read'); }
-      if (!s.isFile()) throw new UsageError('E_USAGE_CPIO_LIST', `${listPath}: ${loc} is not a regular file`, { path: p });
+      try {
+        s = lstatSync(p);
+      } catch (e) {
+        throw hostError(e, p, 'read');
+      }
+      if (!s.isFile())
+        throw new UsageError('E_USAGE_CPIO_LIST', `${listPath}: ${loc} is not a regular file`, { path: p });
       return pathContent(p, s.size);
     },
   });

@@ -27,7 +27,13 @@ export class FileDevice implements BlockDevice {
   private written: Uint8Array | undefined;
   bytesWritten = 0;
 
-  private constructor(readonly path: string, private fd: number, readonly size: number, fresh: boolean, readonly readonly: boolean) {
+  private constructor(
+    readonly path: string,
+    private fd: number,
+    readonly size: number,
+    fresh: boolean,
+    readonly readonly: boolean,
+  ) {
     if (fresh) this.written = new Uint8Array(Math.ceil(size / HOLE_BLOCK / 8) + 1);
   }
 
@@ -69,7 +75,10 @@ export class FileDevice implements BlockDevice {
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, buf, done, length - done, offset + done);
-      if (n === 0) { buf.fill(0, done); break; }
+      if (n === 0) {
+        buf.fill(0, done);
+        break;
+      }
       done += n;
     }
     return buf;
@@ -89,7 +98,8 @@ export class FileDevice implements BlockDevice {
 
   writeAt(offset: number, data: Uint8Array): void {
     if (this.readonly) throw new HostIOError('E_IO_READONLY', `${this.path} is open read-only`, { path: this.path });
-    if (offset < 0 || offset + data.length > this.size) throw new RangeError(`write of ${data.length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
+    if (offset < 0 || offset + data.length > this.size)
+      throw new RangeError(`write of ${data.length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
     const w = this.written;
     if (!w) return this.rawWrite(offset, data, 0, data.length);
     // Walk 4 KiB blocks; skip all-zero blocks that were never written.
@@ -102,7 +112,10 @@ export class FileDevice implements BlockDevice {
       const wasWritten = (w[blk >>> 3]! & (1 << (blk & 7))) !== 0;
       const skip = !wasWritten && isZero(data, i, blkEnd);
       if (skip) {
-        if (runStart >= 0) { this.rawWrite(offset + runStart, data, runStart, i); runStart = -1; }
+        if (runStart >= 0) {
+          this.rawWrite(offset + runStart, data, runStart, i);
+          runStart = -1;
+        }
       } else {
         // a partial block write marks the block: later zero writes there must land
         w[blk >>> 3]! |= 1 << (blk & 7);
@@ -117,7 +130,11 @@ export class FileDevice implements BlockDevice {
     let off = start;
     while (off < end) {
       let n: number;
-      try { n = writeSync(this.fd, data, off, Math.min(end - off, MAX_WRITE), pos + (off - start)); } catch (e) { throw hostError(e, this.path, 'write'); }
+      try {
+        n = writeSync(this.fd, data, off, Math.min(end - off, MAX_WRITE), pos + (off - start));
+      } catch (e) {
+        throw hostError(e, this.path, 'write');
+      }
       off += n;
     }
     this.bytesWritten += end - start;
@@ -138,16 +155,29 @@ function probeBlockDeviceSize(fd: number): number {
   const b = new Uint8Array(1);
   let lo = 0;
   let hi = 1;
-  while (readSync(fd, b, 0, 1, hi * 512 - 1) === 1) { lo = hi; hi *= 2; }
+  while (readSync(fd, b, 0, 1, hi * 512 - 1) === 1) {
+    lo = hi;
+    hi *= 2;
+  }
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
-    if (readSync(fd, b, 0, 1, mid * 512 - 1) === 1) lo = mid; else hi = mid;
+    if (readSync(fd, b, 0, 1, mid * 512 - 1) === 1) lo = mid;
+    else hi = mid;
   }
   return lo * 512;
 }
 
 export function hostError(e: unknown, path: string, op: string): HostIOError {
   const err = e as NodeJS.ErrnoException;
-  const why = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'ENOTDIR' ? 'not a directory' : err.message;
+  const why =
+    err.code === 'ENOENT'
+      ? 'no such file or directory'
+      : err.code === 'EACCES'
+        ? 'permission denied'
+        : err.code === 'EISDIR'
+          ? 'is a directory'
+          : err.code === 'ENOTDIR'
+            ? 'not a directory'
+            : err.message;
   return new HostIOError(`E_IO_${err.code ?? 'FAILED'}`, `cannot ${op} ${path}: ${why}`, { path }, { cause: e });
 }

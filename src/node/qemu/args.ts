@@ -81,20 +81,32 @@ export function defaultMemory(firmware: Firmware): number {
 export function qemuArgs(opts: QemuOptions, accel: Accel, fw: ResolvedFirmware): string[] {
   const firmware = opts.firmware ?? 'bios';
   const disks = diskList(opts.disk);
-  if (!opts.kernel && disks.length === 0) throw new UsageError('E_USAGE_QEMU', 'nothing to boot: give a kernel or a disk image', {});
-  if (!opts.kernel && (opts.initrd || opts.append)) throw new UsageError('E_USAGE_QEMU', 'an initrd or a command line needs a kernel', {});
+  if (!opts.kernel && disks.length === 0)
+    throw new UsageError('E_USAGE_QEMU', 'nothing to boot: give a kernel or a disk image', {});
+  if (!opts.kernel && (opts.initrd || opts.append))
+    throw new UsageError('E_USAGE_QEMU', 'an initrd or a command line needs a kernel', {});
   const memory = opts.memory ?? defaultMemory(firmware);
-  if (!Number.isInteger(memory) || memory < 16) throw new UsageError('E_USAGE_QEMU', `memory must be at least 16 MiB, got ${memory}`, { field: 'memory', actual: memory });
+  if (!Number.isInteger(memory) || memory < 16)
+    throw new UsageError('E_USAGE_QEMU', `memory must be at least 16 MiB, got ${memory}`, {
+      field: 'memory',
+      actual: memory,
+    });
   const cpus = opts.cpus ?? 1;
   const a: string[] = [
-    '-machine', `${opts.machine ?? 'pc'},accel=${accel}`,
+    '-machine',
+    `${opts.machine ?? 'pc'},accel=${accel}`,
     ...(accel === 'kvm' ? ['-cpu', 'max'] : []),
-    '-m', String(memory),
-    '-smp', String(cpus),
+    '-m',
+    String(memory),
+    '-smp',
+    String(cpus),
     '-nodefaults',
-    '-display', 'none',
-    '-monitor', 'none',
-    '-serial', 'stdio',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
   ];
   if (opts.noReboot ?? true) a.push('-no-reboot');
   if (firmware === 'uefi') {

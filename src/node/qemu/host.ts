@@ -22,7 +22,10 @@ export function which(cmd: string): string | undefined {
 
 export function requireQemu(qemu = DEFAULT_QEMU): string {
   const p = which(qemu);
-  if (!p) throw new ToolError('E_TOOL_MISSING', `${qemu} not found: install QEMU (Debian: apt-get install qemu-system-x86)`, { command: qemu });
+  if (!p)
+    throw new ToolError('E_TOOL_MISSING', `${qemu} not found: install QEMU (Debian: apt-get install qemu-system-x86)`, {
+      command: qemu,
+    });
   return p;
 }
 
@@ -53,10 +56,36 @@ export function kvmWorks(qemu = DEFAULT_QEMU): { ok: boolean; why: string } {
   try {
     const bios = join(dir, 'probe.bin');
     writeFileSync(bios, probeBios());
-    const r = spawnSync(qemu, ['-machine', 'pc,accel=kvm', '-cpu', 'max', '-m', '16', '-nodefaults', '-display', 'none', '-monitor', 'none', '-serial', 'none', '-bios', bios, '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'], { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = spawnSync(
+      qemu,
+      [
+        '-machine',
+        'pc,accel=kvm',
+        '-cpu',
+        'max',
+        '-m',
+        '16',
+        '-nodefaults',
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+        '-serial',
+        'none',
+        '-bios',
+        bios,
+        '-device',
+        'isa-debug-exit,iobase=0xf4,iosize=0x04',
+      ],
+      { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const err = `${r.stderr ?? ''}`.trim();
     if (r.error) kvmVerdict = { ok: false, why: `probe failed: ${r.error.message}` };
-    else if (r.status !== 85) kvmVerdict = { ok: false, why: `probe guest did not run (status ${r.status ?? r.signal}): ${err.split('\n')[0] ?? ''}` };
+    else if (r.status !== 85)
+      kvmVerdict = {
+        ok: false,
+        why: `probe guest did not run (status ${r.status ?? r.signal}): ${err.split('\n')[0] ?? ''}`,
+      };
     else if (err) kvmVerdict = { ok: false, why: `QEMU warned under KVM: ${err.split('\n')[0]}` };
     else kvmVerdict = { ok: true, why: 'probe guest ran under KVM' };
   } finally {
@@ -86,17 +115,21 @@ const OVMF_COMBINED = ['/usr/share/ovmf/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
  * (so the guest's variable writes never touch the system file), or a combined
  * OVMF.fd. `cleanup` removes the copy.
  */
-export function resolveOvmf(opts: { ovmfCode?: string; ovmfVars?: string } = {}): ResolvedFirmware & { cleanup(): void } {
+export function resolveOvmf(
+  opts: { ovmfCode?: string; ovmfVars?: string } = {},
+): ResolvedFirmware & { cleanup(): void } {
   let pair: [string, string] | undefined;
   if (opts.ovmfCode) {
-    if (!existsSync(opts.ovmfCode)) throw new ToolError('E_TOOL_OVMF', `OVMF code image ${opts.ovmfCode} does not exist`, { path: opts.ovmfCode });
+    if (!existsSync(opts.ovmfCode))
+      throw new ToolError('E_TOOL_OVMF', `OVMF code image ${opts.ovmfCode} does not exist`, { path: opts.ovmfCode });
     if (!opts.ovmfVars) return { bios: opts.ovmfCode, cleanup() {} };
     pair = [opts.ovmfCode, opts.ovmfVars];
   } else {
     pair = OVMF_PAIRS.find(([c, v]) => existsSync(c) && existsSync(v));
   }
   if (pair) {
-    if (!existsSync(pair[1])) throw new ToolError('E_TOOL_OVMF', `OVMF vars image ${pair[1]} does not exist`, { path: pair[1] });
+    if (!existsSync(pair[1]))
+      throw new ToolError('E_TOOL_OVMF', `OVMF vars image ${pair[1]} does not exist`, { path: pair[1] });
     const dir = mkdtempSync(join(tmpdir(), 'tinyimage-ovmf-'));
     const vars = join(dir, 'OVMF_VARS.fd');
     copyFileSync(pair[1], vars);
@@ -104,5 +137,9 @@ export function resolveOvmf(opts: { ovmfCode?: string; ovmfVars?: string } = {})
   }
   const combined = OVMF_COMBINED.find((p) => existsSync(p));
   if (combined) return { bios: combined, cleanup() {} };
-  throw new ToolError('E_TOOL_OVMF', `no OVMF firmware found (looked for ${OVMF_PAIRS.map((p) => p[0]).join(', ')}, ${OVMF_COMBINED.join(', ')}): install it (Debian: apt-get install ovmf) or pass ovmfCode/ovmfVars`, {});
+  throw new ToolError(
+    'E_TOOL_OVMF',
+    `no OVMF firmware found (looked for ${OVMF_PAIRS.map((p) => p[0]).join(', ')}, ${OVMF_COMBINED.join(', ')}): install it (Debian: apt-get install ovmf) or pass ovmfCode/ovmfVars`,
+    {},
+  );
 }

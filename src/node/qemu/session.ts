@@ -71,8 +71,16 @@ let hooksInstalled = false;
 
 function killAll(): void {
   for (const [c, cleanup] of live) {
-    try { c.kill('SIGKILL'); } catch { /* already gone */ }
-    try { cleanup(); } catch { /* best effort */ }
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    try {
+      cleanup();
+    } catch {
+      /* best effort */
+    }
   }
   live.clear();
 }
@@ -130,17 +138,28 @@ export function startQemu(opts: SessionOptions): QemuSession {
   let fw: ResolvedFirmware & { cleanup(): void } = { cleanup() {} };
   if ((opts.firmware ?? 'bios') === 'uefi') fw = resolveOvmf(opts);
   let args: string[];
-  try { args = qemuArgs(opts, accel, fw); } catch (e) { fw.cleanup(); throw e; }
+  try {
+    args = qemuArgs(opts, accel, fw);
+  } catch (e) {
+    fw.cleanup();
+    throw e;
+  }
 
   let sink: NodeJS.WritableStream | undefined;
   let ownSink: WriteStream | undefined;
   if (typeof opts.console === 'string') {
     let fd: number;
-    try { fd = openSync(opts.console, 'w'); } catch (e) { fw.cleanup(); throw hostError(e, opts.console, 'write'); }
+    try {
+      fd = openSync(opts.console, 'w');
+    } catch (e) {
+      fw.cleanup();
+      throw hostError(e, opts.console, 'write');
+    }
     sink = ownSink = createWriteStream('', { fd });
-    ownSink.on('error', () => { /* reported by nothing better: the console copy is best effort */ });
-  }
-  else if (opts.console) sink = opts.console;
+    ownSink.on('error', () => {
+      /* reported by nothing better: the console copy is best effort */
+    });
+  } else if (opts.console) sink = opts.console;
 
   const setpriv = which('setpriv');
   const [bin, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', qemu, ...args]] : [qemu, args];
@@ -167,19 +186,32 @@ export function startQemu(opts: SessionOptions): QemuSession {
   const fail = (code: string, why: string, extra: Record<string, unknown> = {}) => {
     const tail = tailOf(out, 40);
     const err = stderr.trim();
-    return new ToolError(code, `${why}\n--- console (last lines) ---\n${tail || '(no console output)'}${err ? `\n--- qemu stderr ---\n${tailOf(err, 10)}` : ''}`, {
-      command: cmdline, tail, stderr: err, elapsedMs: Date.now() - started, ...extra,
-    });
+    return new ToolError(
+      code,
+      `${why}\n--- console (last lines) ---\n${tail || '(no console output)'}${err ? `\n--- qemu stderr ---\n${tailOf(err, 10)}` : ''}`,
+      {
+        command: cmdline,
+        tail,
+        stderr: err,
+        elapsedMs: Date.now() - started,
+        ...extra,
+      },
+    );
   };
   const settle = (w: Waiter, e?: Error, v?: unknown) => {
     clearTimeout(w.timer);
     waiters.delete(w);
-    if (e) w.reject(e); else w.resolve(v);
+    if (e) w.reject(e);
+    else w.resolve(v);
   };
   const panicError = () => {
     const from = Math.max(0, (panicAt ?? 0) - dropped);
     const line = out.slice(from).split(/\r?\n/)[0] ?? 'Kernel panic';
-    return fail('E_TOOL_QEMU_PANIC', `kernel panic after ${((Date.now() - started) / 1000).toFixed(1)} s: ${line.trim()}`, { panic: line.trim() });
+    return fail(
+      'E_TOOL_QEMU_PANIC',
+      `kernel panic after ${((Date.now() - started) / 1000).toFixed(1)} s: ${line.trim()}`,
+      { panic: line.trim() },
+    );
   };
   const check = () => {
     for (const w of [...waiters]) {
@@ -208,7 +240,10 @@ export function startQemu(opts: SessionOptions): QemuSession {
       const m = panicRe.exec(out.slice(from));
       if (m) {
         panicAt = dropped + from + m.index;
-        panicTimer = setTimeout(() => { panicDone = true; check(); }, PANIC_GRACE_MS);
+        panicTimer = setTimeout(() => {
+          panicDone = true;
+          check();
+        }, PANIC_GRACE_MS);
       }
     }
     if (out.length > keep) {
@@ -226,7 +261,9 @@ export function startQemu(opts: SessionOptions): QemuSession {
     stderr += chunk.toString('utf8');
     if (stderr.length > 65536) stderr = stderr.slice(-65536);
   });
-  child.stdin!.on('error', () => { /* QEMU gone: writes fail quietly, waits report the exit */ });
+  child.stdin!.on('error', () => {
+    /* QEMU gone: writes fail quietly, waits report the exit */
+  });
 
   const exited = new Promise<QemuExit>((resolve) => {
     const done = (e: QemuExit) => {
@@ -244,11 +281,23 @@ export function startQemu(opts: SessionOptions): QemuSession {
       for (const w of [...waiters]) {
         if (!w.re) settle(w, undefined, e);
         else if (spawnError) settle(w, spawnError);
-        else settle(w, fail('E_TOOL_QEMU_EXIT', `QEMU exited (${e.code !== null ? `status ${e.code}` : `signal ${e.signal}`}) before ${w.re} appeared on the console`, { exitCode: e.code }));
+        else
+          settle(
+            w,
+            fail(
+              'E_TOOL_QEMU_EXIT',
+              `QEMU exited (${e.code !== null ? `status ${e.code}` : `signal ${e.signal}`}) before ${w.re} appeared on the console`,
+              { exitCode: e.code },
+            ),
+          );
       }
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
-      spawnError = new ToolError(e.code === 'ENOENT' ? 'E_TOOL_MISSING' : 'E_TOOL_QEMU_EXIT', `cannot start ${bin}: ${e.message}`, { command: cmdline });
+      spawnError = new ToolError(
+        e.code === 'ENOENT' ? 'E_TOOL_MISSING' : 'E_TOOL_QEMU_EXIT',
+        `cannot start ${bin}: ${e.message}`,
+        { command: cmdline },
+      );
       done({ code: null, signal: null });
     });
     child.on('close', (code, signal) => done({ code, signal }));
@@ -260,14 +309,32 @@ export function startQemu(opts: SessionOptions): QemuSession {
         ...(re ? { re: plain(re) } : {}),
         resolve: resolve as (v: unknown) => void,
         reject,
-        timer: setTimeout(() => settle(w, fail('E_TOOL_QEMU_TIMEOUT', `timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}`, { timeoutMs })), timeoutMs),
+        timer: setTimeout(
+          () =>
+            settle(
+              w,
+              fail('E_TOOL_QEMU_TIMEOUT', `timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}`, {
+                timeoutMs,
+              }),
+            ),
+          timeoutMs,
+        ),
       };
       waiters.add(w);
       if (exit) {
         // Already finished: decide at once.
         if (!re) return settle(w, undefined, exit);
         check();
-        if (waiters.has(w)) settle(w, spawnError ?? (panicAt !== undefined ? panicError() : fail('E_TOOL_QEMU_EXIT', `QEMU has exited; ${re} did not appear on the console`, { exitCode: exit.code })));
+        if (waiters.has(w))
+          settle(
+            w,
+            spawnError ??
+              (panicAt !== undefined
+                ? panicError()
+                : fail('E_TOOL_QEMU_EXIT', `QEMU has exited; ${re} did not appear on the console`, {
+                    exitCode: exit.code,
+                  })),
+          );
         return;
       }
       check();
@@ -277,14 +344,17 @@ export function startQemu(opts: SessionOptions): QemuSession {
   return {
     command,
     accel,
-    get pid() { return child.pid; },
+    get pid() {
+      return child.pid;
+    },
     exited,
     running: () => exit === undefined,
     waitFor: (re, timeoutMs = 60_000) => addWaiter<RegExpExecArray>(re, timeoutMs, String(re)),
-    waitExit: (timeoutMs = 60_000) => addWaiter<QemuExit>(undefined, timeoutMs, 'QEMU to exit').then((e) => {
-      if (panicAt !== undefined) throw panicError();
-      return e;
-    }),
+    waitExit: (timeoutMs = 60_000) =>
+      addWaiter<QemuExit>(undefined, timeoutMs, 'QEMU to exit').then((e) => {
+        if (panicAt !== undefined) throw panicError();
+        return e;
+      }),
     send(text) {
       if (exit) throw fail('E_TOOL_QEMU_EXIT', 'cannot type on the console: QEMU has exited');
       child.stdin!.write(text);
@@ -294,8 +364,18 @@ export function startQemu(opts: SessionOptions): QemuSession {
     stop() {
       if (stopping) return stopping;
       if (exit) return (stopping = Promise.resolve(exit));
-      try { child.kill('SIGTERM'); } catch { /* gone */ }
-      const hard = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, 2000);
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const hard = setTimeout(() => {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 2000);
       stopping = exited.finally(() => clearTimeout(hard));
       return stopping;
     },

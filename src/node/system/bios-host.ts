@@ -10,7 +10,14 @@ import { withOutputFile } from '../host/output.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { pathContent } from '../host/content.js';
 import { findHostGrub, makeCoreImage } from './grub-host.js';
-import { planBiosDisk, writeBiosDisk, type BiosDiskOptions, type BiosDiskResult, type BiosGrub, type BiosModules } from '../../core/system/bios.js';
+import {
+  planBiosDisk,
+  writeBiosDisk,
+  type BiosDiskOptions,
+  type BiosDiskResult,
+  type BiosGrub,
+  type BiosModules,
+} from '../../core/system/bios.js';
 
 /**
  * A modules directory given on the command line: either lib/modules/VERSION
@@ -19,14 +26,26 @@ import { planBiosDisk, writeBiosDisk, type BiosDiskOptions, type BiosDiskResult,
  */
 export function hostModules(dir: string, opts: Omit<BiosModules, 'tree' | 'version'> = {}): BiosModules {
   let st;
-  try { st = statSync(dir); } catch (e) { throw hostError(e, dir, 'read modules directory'); }
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    throw hostError(e, dir, 'read modules directory');
+  }
   if (!st.isDirectory()) throw new UsageError('E_USAGE_MODULES', `--modules ${dir} is not a directory`, { path: dir });
   let modDir = dir;
-  if (!existsSync(join(dir, 'kernel')) && !existsSync(join(dir, 'modules.builtin')) && !existsSync(join(dir, 'modules.order'))) {
+  if (
+    !existsSync(join(dir, 'kernel')) &&
+    !existsSync(join(dir, 'modules.builtin')) &&
+    !existsSync(join(dir, 'modules.order'))
+  ) {
     const base = join(dir, 'lib/modules');
     const versions = existsSync(base) ? readdirSync(base).filter((v) => statSync(join(base, v)).isDirectory()) : [];
     if (versions.length !== 1) {
-      throw new UsageError('E_USAGE_MODULES', `--modules ${dir}: expected lib/modules/VERSION itself or a root with exactly one lib/modules/VERSION (found ${versions.length ? versions.join(', ') : 'none'})`, { path: dir });
+      throw new UsageError(
+        'E_USAGE_MODULES',
+        `--modules ${dir}: expected lib/modules/VERSION itself or a root with exactly one lib/modules/VERSION (found ${versions.length ? versions.join(', ') : 'none'})`,
+        { path: dir },
+      );
     }
     modDir = join(base, versions[0]!);
   }
@@ -34,8 +53,13 @@ export function hostModules(dir: string, opts: Omit<BiosModules, 'tree' | 'versi
 }
 
 /** GRUB's boot.img, a fresh core.img and the module directory of the host's grub-pc-bin. */
-export async function hostBiosGrub(opts: { dir?: string; mkimage?: string; signal?: AbortSignal } = {}): Promise<BiosGrub> {
-  const g = findHostGrub({ ...(opts.dir ? { dir: opts.dir } : {}), ...(opts.mkimage ? { mkimage: opts.mkimage } : {}) });
+export async function hostBiosGrub(
+  opts: { dir?: string; mkimage?: string; signal?: AbortSignal } = {},
+): Promise<BiosGrub> {
+  const g = findHostGrub({
+    ...(opts.dir ? { dir: opts.dir } : {}),
+    ...(opts.mkimage ? { mkimage: opts.mkimage } : {}),
+  });
   const core = await makeCoreImage(g, opts.signal ? { signal: opts.signal } : {});
   return { boot: g.boot, core, files: g.files };
 }
@@ -53,7 +77,11 @@ export interface BiosDiskFileOptions extends Omit<BiosDiskOptions, 'kernel' | 'b
 
 function fileContent(path: string, what: string) {
   let st;
-  try { st = statSync(path); } catch (e) { throw hostError(e, path, `read ${what}`); }
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw hostError(e, path, `read ${what}`);
+  }
   if (!st.isFile()) throw new UsageError('E_USAGE_FILE', `${what} ${path} is not a regular file`, { path });
   return pathContent(path, st.size);
 }
@@ -62,10 +90,14 @@ function fileContent(path: string, what: string) {
 export async function buildBiosDiskFile(out: string, o: BiosDiskFileOptions): Promise<BiosDiskResult> {
   const kernel = fileContent(o.kernel, 'kernel');
   let busybox: Uint8Array;
-  try { busybox = new Uint8Array(readFileSync(o.busybox)); } catch (e) { throw hostError(e, o.busybox, 'read busybox'); }
+  try {
+    busybox = new Uint8Array(readFileSync(o.busybox));
+  } catch (e) {
+    throw hostError(e, o.busybox, 'read busybox');
+  }
   const modules = typeof o.modules === 'string' ? hostModules(o.modules) : o.modules;
   const { kernel: _k, busybox: _b, modules: _m, grub: _g, ...rest } = o;
-  const grub = o.grub ?? await hostBiosGrub();
+  const grub = o.grub ?? (await hostBiosGrub());
   const opts: BiosDiskOptions = { ...rest, kernel, busybox, grub, ...(modules ? { modules } : {}) };
   const plan = await planBiosDisk(opts);
   return withOutputFile(out, async (tmp) => {

@@ -25,7 +25,11 @@ export interface HostGrub {
 }
 
 function missingGrub(what: string, data: Record<string, unknown>): ToolError {
-  return new ToolError('E_TOOL_MISSING', `GRUB for BIOS is not installed: ${what}. Install it with 'apt-get install grub-pc-bin' (Debian/Ubuntu) or 'dnf install grub2-pc-modules grub2-tools' (Fedora), or pass the directory with --grub-dir`, data);
+  return new ToolError(
+    'E_TOOL_MISSING',
+    `GRUB for BIOS is not installed: ${what}. Install it with 'apt-get install grub-pc-bin' (Debian/Ubuntu) or 'dnf install grub2-pc-modules grub2-tools' (Fedora), or pass the directory with --grub-dir`,
+    data,
+  );
 }
 
 /** Locate the host's GRUB i386-pc files. Throws ToolError E_TOOL_MISSING with an install hint. */
@@ -72,9 +76,23 @@ export async function makeCoreImage(grub: HostGrub, opts: CoreImageOptions = {})
   const tmp = mkdtempSync(join(tmpdir(), 'tinyimage-grub-'));
   try {
     const out = join(tmp, 'core.img');
-    await run(grub.mkimage, ['-O', 'i386-pc', '-d', grub.dir, '-p', opts.prefix ?? '(hd0,msdos1)/boot/grub', '-o', out, ...(opts.modules ?? GRUB_CORE_MODULES)], {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
+    await run(
+      grub.mkimage,
+      [
+        '-O',
+        'i386-pc',
+        '-d',
+        grub.dir,
+        '-p',
+        opts.prefix ?? '(hd0,msdos1)/boot/grub',
+        '-o',
+        out,
+        ...(opts.modules ?? GRUB_CORE_MODULES),
+      ],
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+    );
     return new Uint8Array(readFileSync(out));
   } finally {
     rmSync(tmp, { recursive: true, force: true });

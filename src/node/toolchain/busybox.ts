@@ -3,14 +3,31 @@
  * -static) or musl (musl-gcc + sanitized kernel headers). Cached like the
  * kernel: a second identical build is a cache lookup.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ToolError, UsageError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
 import { silentProgress } from '../../core/progress.js';
 import { compilerVersion, defaultCacheDir, resolveSource, sha256, storeResult, withLock } from './cache.js';
-import { applyToDotConfig, parseDisable, parseDotConfig, parseEnable, unsatisfied, explainUnsatisfied, type OptionRequest } from './kconfig.js';
+import {
+  applyToDotConfig,
+  parseDisable,
+  parseDotConfig,
+  parseEnable,
+  unsatisfied,
+  explainUnsatisfied,
+  type OptionRequest,
+} from './kconfig.js';
 import { resolveEpoch } from './kernel.js';
 import { BUSYBOX_TINY_ENABLE } from './presets.js';
 import { have, requireTools, run, tarTools } from './run.js';
@@ -68,33 +85,57 @@ function hostHeaders(cacheDir: string): string {
   if (existsSync(join(dir, 'linux', 'types.h'))) return dir;
   const arch = ['/usr/include/x86_64-linux-gnu/asm', '/usr/include/asm'].find((p) => existsSync(join(p, 'types.h')));
   if (!existsSync('/usr/include/linux/types.h') || !arch) {
-    throw new UsageError('E_USAGE_KERNEL_HEADERS', 'musl build needs Linux uapi headers: pass kernelSource (a kernel tarball or tree) or install linux-libc-dev', {});
+    throw new UsageError(
+      'E_USAGE_KERNEL_HEADERS',
+      'musl build needs Linux uapi headers: pass kernelSource (a kernel tarball or tree) or install linux-libc-dev',
+      {},
+    );
   }
   rmSync(join(cacheDir, 'headers', 'host'), { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  for (const d of ['linux', 'asm-generic', 'mtd']) if (existsSync(`/usr/include/${d}`)) symlinkSync(`/usr/include/${d}`, join(dir, d));
+  for (const d of ['linux', 'asm-generic', 'mtd'])
+    if (existsSync(`/usr/include/${d}`)) symlinkSync(`/usr/include/${d}`, join(dir, d));
   symlinkSync(arch, join(dir, 'asm'));
   return dir;
 }
 
-async function kernelHeaders(kernelSource: string, cacheDir: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined, logFile: string): Promise<string> {
+async function kernelHeaders(
+  kernelSource: string,
+  cacheDir: string,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal | undefined,
+  logFile: string,
+): Promise<string> {
   const src = await resolveSource(kernelSource, cacheDir, { signal, expect: 'Kbuild', what: 'kernel', logFile });
   const out = join(cacheDir, 'headers', src.id.slice(0, 16));
   if (existsSync(join(out, 'include', 'linux', 'types.h'))) return join(out, 'include');
-  return withLock(cacheDir, `headers-${src.id.slice(0, 16)}`, async () => {
-    if (existsSync(join(out, 'include', 'linux', 'types.h'))) return join(out, 'include');
-    const tmp = `${out}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    await run('make', ['-C', src.dir, `O=${tmp}/build`, 'ARCH=x86_64', `INSTALL_HDR_PATH=${tmp}`, 'headers_install'], { env: { ...env, LC_ALL: 'C' }, signal, logFile });
-    rmSync(join(tmp, 'build'), { recursive: true, force: true });
-    rmSync(out, { recursive: true, force: true });
-    const { renameSync } = await import('node:fs');
-    renameSync(tmp, out);
-    return join(out, 'include');
-  }, { signal });
+  return withLock(
+    cacheDir,
+    `headers-${src.id.slice(0, 16)}`,
+    async () => {
+      if (existsSync(join(out, 'include', 'linux', 'types.h'))) return join(out, 'include');
+      const tmp = `${out}.tmp-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      await run(
+        'make',
+        ['-C', src.dir, `O=${tmp}/build`, 'ARCH=x86_64', `INSTALL_HDR_PATH=${tmp}`, 'headers_install'],
+        { env: { ...env, LC_ALL: 'C' }, signal, logFile },
+      );
+      rmSync(join(tmp, 'build'), { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+      const { renameSync } = await import('node:fs');
+      renameSync(tmp, out);
+      return join(out, 'include');
+    },
+    { signal },
+  );
 }
 
-export function busyboxRequests(opts: Pick<BuildBusyboxOptions, 'config' | 'enable' | 'disable'>, libc: 'glibc' | 'musl', extraCflags: string): OptionRequest[] {
+export function busyboxRequests(
+  opts: Pick<BuildBusyboxOptions, 'config' | 'enable' | 'disable'>,
+  libc: 'glibc' | 'musl',
+  extraCflags: string,
+): OptionRequest[] {
   const reqs: OptionRequest[] = [];
   if (opts.config === 'tiny') for (const e of BUSYBOX_TINY_ENABLE) reqs.push(parseEnable(e, 'preset tiny'));
   reqs.push(parseEnable('STATIC', 'static'));
@@ -111,95 +152,172 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir(env));
   const progress = opts.quiet ? silentProgress : (opts.progress ?? silentProgress);
   const jobs = opts.jobs ?? availableParallelism();
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('E_USAGE_JOBS', `jobs must be a positive integer, got ${jobs}`, { actual: jobs });
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new UsageError('E_USAGE_JOBS', `jobs must be a positive integer, got ${jobs}`, { actual: jobs });
   const libc = opts.libc ?? (have('musl-gcc', env) ? 'musl' : 'glibc');
-  if (libc !== 'musl' && libc !== 'glibc') throw new UsageError('E_USAGE_LIBC', `unknown libc '${String(libc)}' (expected musl or glibc)`, { actual: libc });
+  if (libc !== 'musl' && libc !== 'glibc')
+    throw new UsageError('E_USAGE_LIBC', `unknown libc '${String(libc)}' (expected musl or glibc)`, { actual: libc });
   const cc = libc === 'musl' ? 'musl-gcc' : 'gcc';
   const config = opts.config ?? 'defconfig';
   const configIsFile = config !== 'defconfig' && config !== 'tiny' && config !== 'allnoconfig';
-  if (configIsFile && !existsSync(config)) throw new UsageError('E_USAGE_CONFIG', `busybox config '${config}' is neither defconfig, tiny nor an existing file`, { path: config });
+  if (configIsFile && !existsSync(config))
+    throw new UsageError(
+      'E_USAGE_CONFIG',
+      `busybox config '${config}' is neither defconfig, tiny nor an existing file`,
+      { path: config },
+    );
   const epoch = resolveEpoch(opts.epoch, env);
   mkdirSync(cacheDir, { recursive: true });
   busyboxRequests(opts, libc, ''); // validate option syntax early
-  requireTools('building busybox', [
-    { command: 'make', debian: 'make' },
-    { command: cc, debian: libc === 'musl' ? 'musl-tools' : 'gcc' },
-    ...tarTools(opts.source),
-    // the kernel's `make headers_install` copies with rsync (Linux >= 5.3)
-    ...(libc === 'musl' && opts.kernelSource ? [{ command: 'rsync', debian: 'rsync' }, ...tarTools(opts.kernelSource)] : []),
-  ], env);
+  requireTools(
+    'building busybox',
+    [
+      { command: 'make', debian: 'make' },
+      { command: cc, debian: libc === 'musl' ? 'musl-tools' : 'gcc' },
+      ...tarTools(opts.source),
+      // the kernel's `make headers_install` copies with rsync (Linux >= 5.3)
+      ...(libc === 'musl' && opts.kernelSource
+        ? [{ command: 'rsync', debian: 'rsync' }, ...tarTools(opts.kernelSource)]
+        : []),
+    ],
+    env,
+  );
 
   progress.start('hashing busybox source');
   const extractLog = join(cacheDir, 'extract.log');
-  const src = await resolveSource(opts.source, cacheDir, { signal: opts.signal, expect: 'Config.in', what: 'busybox', logFile: extractLog, onExtract: () => progress.start('extracting busybox source') });
-  if (!existsSync(join(src.dir, 'applets'))) throw new UsageError('E_USAGE_SOURCE', `${opts.source} does not look like a busybox source tree`, { path: opts.source });
+  const src = await resolveSource(opts.source, cacheDir, {
+    signal: opts.signal,
+    expect: 'Config.in',
+    what: 'busybox',
+    logFile: extractLog,
+    onExtract: () => progress.start('extracting busybox source'),
+  });
+  if (!existsSync(join(src.dir, 'applets')))
+    throw new UsageError('E_USAGE_SOURCE', `${opts.source} does not look like a busybox source tree`, {
+      path: opts.source,
+    });
   const ccVersion = await compilerVersion(cc, env);
   let headers = '';
-  if (libc === 'musl') headers = opts.kernelSource ? await kernelHeaders(opts.kernelSource, cacheDir, env, opts.signal, extractLog) : hostHeaders(cacheDir);
-  const headersId = libc !== 'musl' ? null : opts.kernelSource ? headers : `host:${statSync('/usr/include/linux/version.h', { throwIfNoEntry: false })?.mtimeMs ?? 0}`;
-  const key = sha256(JSON.stringify({
-    recipe: RECIPE_VERSION,
-    source: src.id,
-    config: configIsFile ? sha256(readFileSync(config)) : config,
-    tiny: config === 'tiny' ? BUSYBOX_TINY_ENABLE : null,
-    libc,
-    libcDisable: BUSYBOX_LIBC_DISABLE[libc],
-    enable: opts.enable ?? [],
-    disable: opts.disable ?? [],
-    compiler: ccVersion,
-    headers: headersId,
-    epoch,
-  }));
+  if (libc === 'musl')
+    headers = opts.kernelSource
+      ? await kernelHeaders(opts.kernelSource, cacheDir, env, opts.signal, extractLog)
+      : hostHeaders(cacheDir);
+  const headersId =
+    libc !== 'musl'
+      ? null
+      : opts.kernelSource
+        ? headers
+        : `host:${statSync('/usr/include/linux/version.h', { throwIfNoEntry: false })?.mtimeMs ?? 0}`;
+  const key = sha256(
+    JSON.stringify({
+      recipe: RECIPE_VERSION,
+      source: src.id,
+      config: configIsFile ? sha256(readFileSync(config)) : config,
+      tiny: config === 'tiny' ? BUSYBOX_TINY_ENABLE : null,
+      libc,
+      libcDisable: BUSYBOX_LIBC_DISABLE[libc],
+      enable: opts.enable ?? [],
+      disable: opts.disable ?? [],
+      compiler: ccVersion,
+      headers: headersId,
+      epoch,
+    }),
+  );
   const resultDir = join(cacheDir, 'busybox', key.slice(0, 32));
-  const result = (cached: boolean): BusyboxBuildResult => ({ binary: join(resultDir, 'busybox'), config: join(resultDir, 'config'), log: join(resultDir, 'build.log'), cached, key });
+  const result = (cached: boolean): BusyboxBuildResult => ({
+    binary: join(resultDir, 'busybox'),
+    config: join(resultDir, 'config'),
+    log: join(resultDir, 'build.log'),
+    cached,
+    key,
+  });
   if (existsSync(join(resultDir, 'busybox'))) {
     progress.done();
     return result(true);
   }
   const slot = `${src.id.slice(0, 16)}-${libc}`;
   const buildDir = join(cacheDir, 'busybox-build', slot);
-  return withLock(cacheDir, `busybox-build-${slot}`, async () => {
-    if (existsSync(join(resultDir, 'busybox'))) return result(true);
-    mkdirSync(buildDir, { recursive: true });
-    const logFile = join(buildDir, 'build.log');
-    rmSync(logFile, { force: true });
-    const makeEnv: NodeJS.ProcessEnv = { ...env, SOURCE_DATE_EPOCH: String(epoch), KCONFIG_NOTIMESTAMP: '1', LC_ALL: 'C', KBUILD_BUILD_USER: 'tinyimage', KBUILD_BUILD_HOST: 'tinyimage' };
-    delete makeEnv.MAKEFLAGS;
-    delete makeEnv.KBUILD_OUTPUT;
-    const make = (args: string[], o: { onLine?: (l: string) => void; input?: string } = {}) =>
-      run('make', ['-C', src.dir, `O=${buildDir}`, `CC=${cc}`, `HOSTCC=gcc`, ...args], { env: makeEnv, logFile, signal: opts.signal, onLine: o.onLine, input: o.input });
+  return withLock(
+    cacheDir,
+    `busybox-build-${slot}`,
+    async () => {
+      if (existsSync(join(resultDir, 'busybox'))) return result(true);
+      mkdirSync(buildDir, { recursive: true });
+      const logFile = join(buildDir, 'build.log');
+      rmSync(logFile, { force: true });
+      const makeEnv: NodeJS.ProcessEnv = {
+        ...env,
+        SOURCE_DATE_EPOCH: String(epoch),
+        KCONFIG_NOTIMESTAMP: '1',
+        LC_ALL: 'C',
+        KBUILD_BUILD_USER: 'tinyimage',
+        KBUILD_BUILD_HOST: 'tinyimage',
+      };
+      delete makeEnv.MAKEFLAGS;
+      delete makeEnv.KBUILD_OUTPUT;
+      const make = (args: string[], o: { onLine?: (l: string) => void; input?: string } = {}) =>
+        run('make', ['-C', src.dir, `O=${buildDir}`, `CC=${cc}`, `HOSTCC=gcc`, ...args], {
+          env: makeEnv,
+          logFile,
+          signal: opts.signal,
+          onLine: o.onLine,
+          input: o.input,
+        });
 
-    progress.start('configuring busybox');
-    const dotConfig = join(buildDir, '.config');
-    if (configIsFile) copyFileSync(config, dotConfig);
-    else await make([config === 'tiny' ? 'allnoconfig' : config]);
-    const extra = libc === 'musl' ? `-isystem ${headers}` : '';
-    const reqs = busyboxRequests(opts, libc, extra);
-    for (let pass = 0; pass < 2; pass++) {
-      writeFileSync(dotConfig, applyToDotConfig(readFileSync(dotConfig, 'utf8'), reqs));
-      // Busybox's kconfig has no olddefconfig: answer every new question with its default.
-      await make(['oldconfig'], { input: '\n'.repeat(20000) });
-    }
-    const final = parseDotConfig(readFileSync(dotConfig, 'utf8'));
-    const bad = unsatisfied(reqs.filter((r) => !(r.value === 'n' && r.origin.startsWith('libc'))), final);
-    if (bad.length) {
-      const why = explainUnsatisfied(src.dir, bad, final);
-      throw new ToolError('E_TOOL_KCONFIG', `${bad.length} requested busybox option${bad.length > 1 ? 's' : ''} could not be set:\n${why.map((w) => `  ${w.name}: wanted ${w.wanted}, got ${w.actual}: ${w.reason}`).join('\n')}`, { options: why, config: dotConfig });
-    }
-    const applets = [...final.entries()].filter(([, v]) => v === 'y').length;
-    progress.start('compiling busybox', Math.max(50, Math.round(applets * 0.9)), 'objects');
-    await make([`-j${jobs}`, 'busybox'], { onLine: (l) => { if (/^\s+CC\s/.test(l)) progress.tick(1); } });
-    progress.done();
-    const bin = join(buildDir, 'busybox');
-    if (!existsSync(bin)) throw new ToolError('E_TOOL_FAILED', `make busybox succeeded but ${bin} is missing`, { path: bin });
-    // Static check: no PT_INTERP program header.
-    const head = readFileSync(bin).subarray(0, 4096);
-    if (isDynamic(head)) throw new ToolError('E_TOOL_FAILED', `built busybox is dynamically linked (CONFIG_STATIC did not take effect)`, { path: bin });
-    storeResult(resultDir, { busybox: readFileSync(bin), config: readFileSync(dotConfig), 'build.log': readFileSync(logFile) });
-    const { chmodSync } = await import('node:fs');
-    chmodSync(join(resultDir, 'busybox'), 0o755);
-    return result(false);
-  }, { signal: opts.signal });
+      progress.start('configuring busybox');
+      const dotConfig = join(buildDir, '.config');
+      if (configIsFile) copyFileSync(config, dotConfig);
+      else await make([config === 'tiny' ? 'allnoconfig' : config]);
+      const extra = libc === 'musl' ? `-isystem ${headers}` : '';
+      const reqs = busyboxRequests(opts, libc, extra);
+      for (let pass = 0; pass < 2; pass++) {
+        writeFileSync(dotConfig, applyToDotConfig(readFileSync(dotConfig, 'utf8'), reqs));
+        // Busybox's kconfig has no olddefconfig: answer every new question with its default.
+        await make(['oldconfig'], { input: '\n'.repeat(20000) });
+      }
+      const final = parseDotConfig(readFileSync(dotConfig, 'utf8'));
+      const bad = unsatisfied(
+        reqs.filter((r) => !(r.value === 'n' && r.origin.startsWith('libc'))),
+        final,
+      );
+      if (bad.length) {
+        const why = explainUnsatisfied(src.dir, bad, final);
+        throw new ToolError(
+          'E_TOOL_KCONFIG',
+          `${bad.length} requested busybox option${bad.length > 1 ? 's' : ''} could not be set:\n${why.map((w) => `  ${w.name}: wanted ${w.wanted}, got ${w.actual}: ${w.reason}`).join('\n')}`,
+          { options: why, config: dotConfig },
+        );
+      }
+      const applets = [...final.entries()].filter(([, v]) => v === 'y').length;
+      progress.start('compiling busybox', Math.max(50, Math.round(applets * 0.9)), 'objects');
+      await make([`-j${jobs}`, 'busybox'], {
+        onLine: (l) => {
+          if (/^\s+CC\s/.test(l)) progress.tick(1);
+        },
+      });
+      progress.done();
+      const bin = join(buildDir, 'busybox');
+      if (!existsSync(bin))
+        throw new ToolError('E_TOOL_FAILED', `make busybox succeeded but ${bin} is missing`, { path: bin });
+      // Static check: no PT_INTERP program header.
+      const head = readFileSync(bin).subarray(0, 4096);
+      if (isDynamic(head))
+        throw new ToolError(
+          'E_TOOL_FAILED',
+          `built busybox is dynamically linked (CONFIG_STATIC did not take effect)`,
+          { path: bin },
+        );
+      storeResult(resultDir, {
+        busybox: readFileSync(bin),
+        config: readFileSync(dotConfig),
+        'build.log': readFileSync(logFile),
+      });
+      const { chmodSync } = await import('node:fs');
+      chmodSync(join(resultDir, 'busybox'), 0o755);
+      return result(false);
+    },
+    { signal: opts.signal },
+  );
 }
 
 /** ELF64 little-endian: any PT_INTERP (3) program header => dynamically linked. */

@@ -11,20 +11,36 @@
  *   locks/                    one lock per build dir (concurrent tinyimage processes)
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, realpathSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  realpathSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HostIOError, UsageError } from '../../core/errors.js';
 import { run } from './run.js';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TINYIMAGE_CACHE ? resolve(env.TINYIMAGE_CACHE) : join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'tinyimage');
+  return env.TINYIMAGE_CACHE
+    ? resolve(env.TINYIMAGE_CACHE)
+    : join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'tinyimage');
 }
 
 export function sha256File(path: string): Promise<string> {
   return new Promise((res, rej) => {
     const h = createHash('sha256');
-    createReadStream(path).on('data', (c) => h.update(c)).on('error', rej).on('end', () => res(h.digest('hex')));
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('error', rej)
+      .on('end', () => res(h.digest('hex')));
   });
 }
 
@@ -40,11 +56,19 @@ export async function cachedFileHash(cacheDir: string, path: string): Promise<st
   if (st.size < 32 * 1024 * 1024) return sha256File(real);
   const memoPath = join(cacheDir, 'hashes.json');
   let memo: Record<string, string> = {};
-  try { memo = JSON.parse(readFileSync(memoPath, 'utf8')) as Record<string, string>; } catch { /* none yet */ }
+  try {
+    memo = JSON.parse(readFileSync(memoPath, 'utf8')) as Record<string, string>;
+  } catch {
+    /* none yet */
+  }
   const k = `${real}\0${st.size}\0${st.mtimeMs}`;
   if (memo[k]) return memo[k]!;
   const h = await sha256File(real);
-  try { memo = JSON.parse(readFileSync(memoPath, 'utf8')) as Record<string, string>; } catch { memo = {}; }
+  try {
+    memo = JSON.parse(readFileSync(memoPath, 'utf8')) as Record<string, string>;
+  } catch {
+    memo = {};
+  }
   memo[k] = h;
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${memoPath}.${process.pid}.tmp`;
@@ -67,12 +91,22 @@ export interface ResolvedSource {
  * stat, so edits to top-level Makefile invalidate; deep edits are the user's
  * responsibility, documented).
  */
-export async function resolveSource(source: string, cacheDir: string, opts: { signal?: AbortSignal; expect: string; what: string; logFile?: string; onExtract?: () => void }): Promise<ResolvedSource> {
-  if (!existsSync(source)) throw new UsageError('E_USAGE_SOURCE', `${opts.what} source '${source}' does not exist`, { path: source });
+export async function resolveSource(
+  source: string,
+  cacheDir: string,
+  opts: { signal?: AbortSignal; expect: string; what: string; logFile?: string; onExtract?: () => void },
+): Promise<ResolvedSource> {
+  if (!existsSync(source))
+    throw new UsageError('E_USAGE_SOURCE', `${opts.what} source '${source}' does not exist`, { path: source });
   const st = statSync(source);
   if (st.isDirectory()) {
     const dir = realpathSync(source);
-    if (!existsSync(join(dir, opts.expect))) throw new UsageError('E_USAGE_SOURCE', `${source} does not look like a ${opts.what} source tree (no ${opts.expect})`, { path: source });
+    if (!existsSync(join(dir, opts.expect)))
+      throw new UsageError(
+        'E_USAGE_SOURCE',
+        `${source} does not look like a ${opts.what} source tree (no ${opts.expect})`,
+        { path: source },
+      );
     const mk = statSync(join(dir, 'Makefile'));
     return { dir, id: sha256(`dir\0${dir}\0${mk.size}\0${mk.mtimeMs}`), kind: 'dir' };
   }
@@ -87,14 +121,21 @@ export async function resolveSource(source: string, cacheDir: string, opts: { si
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     // tar picks the decompressor from the data (xz, bzip2, gzip, zstd).
-    await run('tar', ['-xf', resolve(source), '-C', tmp, '--no-same-owner'], { signal: opts.signal, logFile: opts.logFile });
+    await run('tar', ['-xf', resolve(source), '-C', tmp, '--no-same-owner'], {
+      signal: opts.signal,
+      logFile: opts.logFile,
+    });
     // Upstream tarballs have one top-level directory; descend into it.
     let root = tmp;
     const ents = readdirSync(tmp);
     if (ents.length === 1 && statSync(join(tmp, ents[0]!)).isDirectory()) root = join(tmp, ents[0]!);
     if (!existsSync(join(root, opts.expect))) {
       rmSync(tmp, { recursive: true, force: true });
-      throw new UsageError('E_USAGE_SOURCE', `${source} does not contain a ${opts.what} source tree (no ${opts.expect} at its top level)`, { path: source });
+      throw new UsageError(
+        'E_USAGE_SOURCE',
+        `${source} does not contain a ${opts.what} source tree (no ${opts.expect} at its top level)`,
+        { path: source },
+      );
     }
     rmSync(dir, { recursive: true, force: true });
     renameSync(root, dir);
@@ -104,14 +145,24 @@ export async function resolveSource(source: string, cacheDir: string, opts: { si
 }
 
 function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
  * Cross-process lock (a directory holding the owner's pid). Waits while a live
  * process holds it; takes over a lock left by a dead one.
  */
-export async function withLock<T>(cacheDir: string, name: string, fn: () => Promise<T>, opts: { signal?: AbortSignal } = {}): Promise<T> {
+export async function withLock<T>(
+  cacheDir: string,
+  name: string,
+  fn: () => Promise<T>,
+  opts: { signal?: AbortSignal } = {},
+): Promise<T> {
   const dir = join(cacheDir, 'locks', name);
   mkdirSync(join(cacheDir, 'locks'), { recursive: true });
   for (;;) {
@@ -120,11 +171,20 @@ export async function withLock<T>(cacheDir: string, name: string, fn: () => Prom
       writeFileSync(join(dir, 'pid'), String(process.pid));
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new HostIOError('E_IO_LOCK', `cannot create lock ${dir}: ${(e as Error).message}`, { path: dir });
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new HostIOError('E_IO_LOCK', `cannot create lock ${dir}: ${(e as Error).message}`, { path: dir });
       let owner = NaN;
-      try { owner = Number(readFileSync(join(dir, 'pid'), 'utf8')); } catch { /* being written */ }
-      if (Number.isFinite(owner) && owner > 0 && !pidAlive(owner)) { rmSync(dir, { recursive: true, force: true }); continue; }
-      if (opts.signal?.aborted) throw new HostIOError('E_IO_LOCK', `aborted while waiting for lock ${dir}`, { path: dir });
+      try {
+        owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      } catch {
+        /* being written */
+      }
+      if (Number.isFinite(owner) && owner > 0 && !pidAlive(owner)) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      if (opts.signal?.aborted)
+        throw new HostIOError('E_IO_LOCK', `aborted while waiting for lock ${dir}`, { path: dir });
       await new Promise((r) => setTimeout(r, 500));
     }
   }

@@ -27,17 +27,28 @@ const NAME_RE = /^[A-Za-z0-9_]+$/;
 export function parseEnable(spec: string, origin = 'enable'): OptionRequest {
   const eq = spec.indexOf('=');
   const rawName = (eq < 0 ? spec : spec.slice(0, eq)).trim().replace(/^CONFIG_/, '');
-  if (!NAME_RE.test(rawName)) throw new UsageError('E_USAGE_KCONFIG_OPTION', `bad config option '${spec}' (expected NAME, NAME=y|m|n, NAME=NUMBER or NAME="STRING")`, { field: origin, actual: spec });
+  if (!NAME_RE.test(rawName))
+    throw new UsageError(
+      'E_USAGE_KCONFIG_OPTION',
+      `bad config option '${spec}' (expected NAME, NAME=y|m|n, NAME=NUMBER or NAME="STRING")`,
+      { field: origin, actual: spec },
+    );
   if (eq < 0) return { name: rawName, value: 'y', string: false, origin };
   let v = spec.slice(eq + 1);
-  if (/^[ymn]$/.test(v) || /^-?\d+$/.test(v) || /^0x[0-9a-fA-F]+$/.test(v)) return { name: rawName, value: v, string: false, origin };
+  if (/^[ymn]$/.test(v) || /^-?\d+$/.test(v) || /^0x[0-9a-fA-F]+$/.test(v))
+    return { name: rawName, value: v, string: false, origin };
   if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
   return { name: rawName, value: v, string: true, origin };
 }
 
 export function parseDisable(spec: string, origin = 'disable'): OptionRequest {
   const name = spec.trim().replace(/^CONFIG_/, '');
-  if (!NAME_RE.test(name)) throw new UsageError('E_USAGE_KCONFIG_OPTION', `bad config option '${spec}' (expected a symbol name such as EXT4_FS)`, { field: origin, actual: spec });
+  if (!NAME_RE.test(name))
+    throw new UsageError(
+      'E_USAGE_KCONFIG_OPTION',
+      `bad config option '${spec}' (expected a symbol name such as EXT4_FS)`,
+      { field: origin, actual: spec },
+    );
   return { name, value: 'n', string: false, origin };
 }
 
@@ -78,7 +89,12 @@ export function parseDotConfig(text: string): Map<string, string> {
 export function applyToDotConfig(text: string, reqs: readonly OptionRequest[], prefix = 'CONFIG_'): string {
   const lines = text.split('\n');
   for (const r of reqs) {
-    const line = r.value === 'n' ? `# ${prefix}${r.name} is not set` : r.string ? `${prefix}${r.name}="${r.value.replace(/(["\\])/g, '\\$1')}"` : `${prefix}${r.name}=${r.value}`;
+    const line =
+      r.value === 'n'
+        ? `# ${prefix}${r.name} is not set`
+        : r.string
+          ? `${prefix}${r.name}="${r.value.replace(/(["\\])/g, '\\$1')}"`
+          : `${prefix}${r.name}=${r.value}`;
     const idx = lines.findIndex((l) => l.startsWith(`${prefix}${r.name}=`) || l === `# ${prefix}${r.name} is not set`);
     if (idx >= 0) lines[idx] = line;
     else lines.splice(lines.length && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length, 0, line);
@@ -91,7 +107,10 @@ export function writeDotConfig(path: string, text: string, reqs: readonly Option
 }
 
 /** Requests whose value did not end up in the final configuration. */
-export function unsatisfied(reqs: readonly OptionRequest[], config: Map<string, string>): Array<OptionRequest & { actual: string }> {
+export function unsatisfied(
+  reqs: readonly OptionRequest[],
+  config: Map<string, string>,
+): Array<OptionRequest & { actual: string }> {
   // The last request for a symbol wins (a user --disable overrides a preset enable).
   const last = new Map<string, OptionRequest>();
   for (const r of reqs) last.set(r.name, r);
@@ -122,11 +141,19 @@ function kconfigFiles(root: string, archDir: string | undefined): string[] {
   const out: string[] = [];
   const walk = (dir: string, rel: string) => {
     let ents;
-    try { ents = readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    try {
+      ents = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
     for (const e of ents) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) {
-        if (rel === '' && (e.name === 'Documentation' || e.name === 'tools' || e.name === 'samples' || e.name === '.git')) continue;
+        if (
+          rel === '' &&
+          (e.name === 'Documentation' || e.name === 'tools' || e.name === 'samples' || e.name === '.git')
+        )
+          continue;
         if (rel === 'arch' && archDir && e.name !== archDir) continue;
         walk(join(dir, e.name), r);
       } else if (e.isFile() && (e.name.startsWith('Kconfig') || e.name === 'Config.in' || e.name === 'Config.src')) {
@@ -152,18 +179,31 @@ const emptyInfo = (): SymbolInfo => ({ files: [], dependsOn: [], hasPrompt: fals
  */
 export function kconfigDatabase(srcTree: string, opts: { arch?: string; scanAll?: boolean } = {}): KconfigDatabase {
   const db: KconfigDatabase = new Map();
-  const get = (n: string) => { let i = db.get(n); if (!i) { i = emptyInfo(); db.set(n, i); } return i; };
-  const headRe = /^\s*(config|menuconfig|choice|endchoice|menu|endmenu|if|endif|source|rsource|osource|orsource|comment|mainmenu)\b\s*(.*)$/;
+  const get = (n: string) => {
+    let i = db.get(n);
+    if (!i) {
+      i = emptyInfo();
+      db.set(n, i);
+    }
+    return i;
+  };
+  const headRe =
+    /^\s*(config|menuconfig|choice|endchoice|menu|endmenu|if|endif|source|rsource|osource|orsource|comment|mainmenu)\b\s*(.*)$/;
   const arch = opts.arch ?? 'x86';
   const seen = new Set<string>();
   const stack: Array<{ kind: 'if' | 'menu' | 'choice'; dep?: string }> = [];
 
-  const expand = (p: string) => p.replace(/\$\((SRCARCH|ARCH|HEADER_ARCH)\)/g, arch).replace(/\$\(KCONFIG_EXT_PREFIX\)/g, '');
+  const expand = (p: string) =>
+    p.replace(/\$\((SRCARCH|ARCH|HEADER_ARCH)\)/g, arch).replace(/\$\(KCONFIG_EXT_PREFIX\)/g, '');
   const parseFile = (rel: string) => {
     if (seen.has(rel)) return;
     seen.add(rel);
     let text: string;
-    try { text = readFileSync(join(srcTree, rel), 'utf8'); } catch { return; }
+    try {
+      text = readFileSync(join(srcTree, rel), 'utf8');
+    } catch {
+      return;
+    }
     const raw = text.split('\n');
     const lines: string[] = [];
     for (let i = 0; i < raw.length; i++) {
@@ -181,7 +221,10 @@ export function kconfigDatabase(srcTree: string, opts: { arch?: string; scanAll?
       if (inHelp) {
         if (l.trim() === '') continue;
         const ind = /^(\s*)/.exec(l)![1]!.replace(/\t/g, '        ').length;
-        if (helpIndent < 0) { helpIndent = ind; continue; }
+        if (helpIndent < 0) {
+          helpIndent = ind;
+          continue;
+        }
         if (ind >= helpIndent) continue;
         inHelp = false;
       }
@@ -200,16 +243,22 @@ export function kconfigDatabase(srcTree: string, opts: { arch?: string; scanAll?
         } else if (kw === 'if') stack.push({ kind: 'if', dep: rest });
         else if (kw === 'menu') stack.push({ kind: 'menu' });
         else if (kw === 'choice') stack.push({ kind: 'choice' });
-        else if (kw === 'endif' || kw === 'endmenu' || kw === 'endchoice') { if (stack.length > depth) stack.pop(); }
-        else if (kw.endsWith('source')) {
+        else if (kw === 'endif' || kw === 'endmenu' || kw === 'endchoice') {
+          if (stack.length > depth) stack.pop();
+        } else if (kw.endsWith('source')) {
           const m = /^"([^"]+)"|^(\S+)/.exec(rest);
           const target = m ? expand(m[1] ?? m[2]!) : '';
-          if (target && !target.includes('*')) parseFile(kw === 'rsource' || kw === 'orsource' ? join(dirname(rel), target) : target);
+          if (target && !target.includes('*'))
+            parseFile(kw === 'rsource' || kw === 'orsource' ? join(dirname(rel), target) : target);
         }
         continue;
       }
       const t = l.trim();
-      if (/^(help|---help---)$/.test(t)) { inHelp = true; helpIndent = -1; continue; }
+      if (/^(help|---help---)$/.test(t)) {
+        inHelp = true;
+        helpIndent = -1;
+        continue;
+      }
       if ((entryKind === 'menu' || entryKind === 'choice') && /^depends on\s/.test(t) && stack.length > depth) {
         const top = stack[stack.length - 1]!;
         const dep = t.slice('depends on'.length).trim().replace(/\s+/g, ' ');
@@ -229,7 +278,11 @@ export function kconfigDatabase(srcTree: string, opts: { arch?: string; scanAll?
 
   const top = ['Kconfig', 'Config.in'].find((f) => existsSync(join(srcTree, f)));
   if (top && !opts.scanAll) parseFile(top);
-  else for (const rel of kconfigFiles(srcTree, opts.arch)) { stack.length = 0; parseFile(rel); }
+  else
+    for (const rel of kconfigFiles(srcTree, opts.arch)) {
+      stack.length = 0;
+      parseFile(rel);
+    }
   for (const info of db.values()) {
     info.dependsOn = [...new Set(info.dependsOn)];
     info.selectedBy = [...new Set(info.selectedBy)];
@@ -238,7 +291,11 @@ export function kconfigDatabase(srcTree: string, opts: { arch?: string; scanAll?
 }
 
 /** One symbol's definitions (see kconfigDatabase). Symbols not reachable from the top file are looked up by scanning every Kconfig file. */
-export function describeSymbol(srcTree: string, name: string, opts: { arch?: string; db?: KconfigDatabase } = {}): SymbolInfo {
+export function describeSymbol(
+  srcTree: string,
+  name: string,
+  opts: { arch?: string; db?: KconfigDatabase } = {},
+): SymbolInfo {
   const db = opts.db ?? kconfigDatabase(srcTree, opts);
   let info = db.get(name);
   if (!info || info.files.length === 0) info = kconfigDatabase(srcTree, { ...opts, scanAll: true }).get(name);
@@ -261,7 +318,12 @@ export function unmetSymbols(expr: string, config: Map<string, string>): string[
 }
 
 /** One human line per unsatisfied request: "EXT4_FS: wanted y, got n; depends on BLOCK — unmet: BLOCK (not set)". */
-export function explainUnsatisfied(srcTree: string, bad: ReadonlyArray<OptionRequest & { actual: string }>, config: Map<string, string>, opts: { arch?: string } = {}): Array<{ name: string; wanted: string; actual: string; dependsOn: string[]; unmet: string[]; reason: string }> {
+export function explainUnsatisfied(
+  srcTree: string,
+  bad: ReadonlyArray<OptionRequest & { actual: string }>,
+  config: Map<string, string>,
+  opts: { arch?: string } = {},
+): Array<{ name: string; wanted: string; actual: string; dependsOn: string[]; unmet: string[]; reason: string }> {
   const db = kconfigDatabase(srcTree, opts);
   return bad.map((r) => {
     const info = describeSymbol(srcTree, r.name, { ...opts, db });
@@ -275,12 +337,24 @@ export function explainUnsatisfied(srcTree: string, bad: ReadonlyArray<OptionReq
     });
     let reason: string;
     if (info.files.length === 0) reason = 'no such symbol in this source tree (misspelt, or removed in this version)';
-    else if (r.value === 'n') reason = info.selectedBy.length ? `it is selected by ${info.selectedBy.filter((s) => (config.get(s) ?? 'n') !== 'n').join(', ') || info.selectedBy.join(', ')}` : 'it is forced on by another option';
+    else if (r.value === 'n')
+      reason = info.selectedBy.length
+        ? `it is selected by ${info.selectedBy.filter((s) => (config.get(s) ?? 'n') !== 'n').join(', ') || info.selectedBy.join(', ')}`
+        : 'it is forced on by another option';
     else if (unmet.length) reason = `depends on ${info.dependsOn.join(' && ')}; unmet: ${unmet.join(', ')}`;
-    else if (!info.hasPrompt) reason = `it has no prompt and is only set when selected by ${info.selectedBy.join(', ') || 'another option'}`;
-    else if (info.inChoice) reason = 'it is a member of a choice; another member is selected (disable it or choose this one explicitly)';
+    else if (!info.hasPrompt)
+      reason = `it has no prompt and is only set when selected by ${info.selectedBy.join(', ') || 'another option'}`;
+    else if (info.inChoice)
+      reason = 'it is a member of a choice; another member is selected (disable it or choose this one explicitly)';
     else if (info.dependsOn.length) reason = `depends on ${info.dependsOn.join(' && ')}`;
     else reason = 'olddefconfig reverted it (check its range/select constraints)';
-    return { name: r.name, wanted: r.string ? `"${r.value}"` : r.value, actual: r.actual, dependsOn: info.dependsOn, unmet, reason };
+    return {
+      name: r.name,
+      wanted: r.string ? `"${r.value}"` : r.value,
+      actual: r.actual,
+      dependsOn: info.dependsOn,
+      unmet,
+      reason,
+    };
   });
 }

@@ -5,14 +5,41 @@
  * command line, reproducible `make bzImage`, and a result cache keyed by
  * everything that goes in.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  readSync,
+  closeSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ToolError, UsageError } from '../../core/errors.js';
 import type { Progress } from '../../core/progress.js';
 import { silentProgress } from '../../core/progress.js';
-import { cachedFileHash, compilerVersion, defaultCacheDir, resolveSource, sha256, storeResult, withLock } from './cache.js';
-import { explainUnsatisfied, parseDisable, parseDotConfig, parseEnable, scriptsConfigArgs, unsatisfied, type OptionRequest } from './kconfig.js';
+import {
+  cachedFileHash,
+  compilerVersion,
+  defaultCacheDir,
+  resolveSource,
+  sha256,
+  storeResult,
+  withLock,
+} from './cache.js';
+import {
+  explainUnsatisfied,
+  parseDisable,
+  parseDotConfig,
+  parseEnable,
+  scriptsConfigArgs,
+  unsatisfied,
+  type OptionRequest,
+} from './kconfig.js';
 import { compressionOptions, KERNEL_PRESETS, type KernelPreset } from './presets.js';
 import { requireTools, run, tarTools } from './run.js';
 
@@ -92,7 +119,9 @@ function initramfsName(path: string): string {
   if (h[0] === 0x28 && h[1] === 0xb5 && h[2] === 0x2f && h[3] === 0xfd) return 'initramfs.cpio.zst';
   if (h[0] === 0x02 && h[1] === 0x21 && h[2] === 0x4c && h[3] === 0x18) return 'initramfs.cpio.lz4';
   if (h[0] === 0x5d && h[1] === 0x00) return 'initramfs.cpio.lzma';
-  throw new UsageError('E_USAGE_INITRAMFS', `${path} is not a newc cpio archive (raw, gzip, xz, zstd, lz4 or lzma)`, { path });
+  throw new UsageError('E_USAGE_INITRAMFS', `${path} is not a newc cpio archive (raw, gzip, xz, zstd, lz4 or lzma)`, {
+    path,
+  });
 }
 
 function kbuildTimestamp(epoch: number): string {
@@ -112,19 +141,36 @@ export function resolveEpoch(epoch: number | undefined, env: NodeJS.ProcessEnv):
 }
 
 /** All option requests in application order: preset, compression, initramfs/cmdline glue, user enable, user disable. */
-export function kernelRequests(opts: Pick<BuildKernelOptions, 'preset' | 'enable' | 'disable' | 'cmdline' | 'compression'> & { initramfsPath?: string }): OptionRequest[] {
+export function kernelRequests(
+  opts: Pick<BuildKernelOptions, 'preset' | 'enable' | 'disable' | 'cmdline' | 'compression'> & {
+    initramfsPath?: string;
+  },
+): OptionRequest[] {
   const reqs: OptionRequest[] = [];
   if (opts.preset) {
     const p = KERNEL_PRESETS[opts.preset];
-    if (!p) throw new UsageError('E_USAGE_PRESET', `unknown kernel preset '${opts.preset}' (expected ${Object.keys(KERNEL_PRESETS).join(' or ')})`, { actual: opts.preset });
+    if (!p)
+      throw new UsageError(
+        'E_USAGE_PRESET',
+        `unknown kernel preset '${opts.preset}' (expected ${Object.keys(KERNEL_PRESETS).join(' or ')})`,
+        { actual: opts.preset },
+      );
     for (const e of p.enable) reqs.push(parseEnable(e, `preset ${opts.preset}`));
     for (const d of p.disable) reqs.push(parseDisable(d, `preset ${opts.preset}`));
   }
   const compression = opts.compression ?? 'xz';
-  if (compression !== 'xz' && compression !== 'gzip') throw new UsageError('E_USAGE_COMPRESSION', `unknown kernel compression '${String(compression)}' (expected xz or gzip)`, { actual: compression });
+  if (compression !== 'xz' && compression !== 'gzip')
+    throw new UsageError(
+      'E_USAGE_COMPRESSION',
+      `unknown kernel compression '${String(compression)}' (expected xz or gzip)`,
+      { actual: compression },
+    );
   const comp = compressionOptions(compression);
   // RD_* need BLK_DEV_INITRD; INITRAMFS_COMPRESSION_* also an initramfs source.
-  const initrd = opts.initramfsPath !== undefined || reqs.some((r) => r.name === 'BLK_DEV_INITRD' && r.value !== 'n') || (opts.enable ?? []).some((e) => parseEnable(e).name === 'BLK_DEV_INITRD');
+  const initrd =
+    opts.initramfsPath !== undefined ||
+    reqs.some((r) => r.name === 'BLK_DEV_INITRD' && r.value !== 'n') ||
+    (opts.enable ?? []).some((e) => parseEnable(e).name === 'BLK_DEV_INITRD');
   for (const e of comp.enable) {
     if (e.startsWith('INITRAMFS_COMPRESSION_') && !opts.initramfsPath) continue;
     if (e.startsWith('RD_') && !initrd) continue;
@@ -163,7 +209,11 @@ function readEstimate(cacheDir: string, slot: string): number | undefined {
 
 function writeEstimate(cacheDir: string, slot: string, n: number): void {
   let j: Record<string, number> = {};
-  try { j = JSON.parse(readFileSync(estimateFile(cacheDir), 'utf8')) as Record<string, number>; } catch { /* first */ }
+  try {
+    j = JSON.parse(readFileSync(estimateFile(cacheDir), 'utf8')) as Record<string, number>;
+  } catch {
+    /* first */
+  }
   j[slot] = n;
   writeFileSync(estimateFile(cacheDir), JSON.stringify(j, null, 1));
 }
@@ -174,52 +224,77 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const progress = opts.quiet ? silentProgress : (opts.progress ?? silentProgress);
   const cc = opts.cc ?? 'gcc';
   const jobs = opts.jobs ?? availableParallelism();
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('E_USAGE_JOBS', `jobs must be a positive integer, got ${jobs}`, { actual: jobs });
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new UsageError('E_USAGE_JOBS', `jobs must be a positive integer, got ${jobs}`, { actual: jobs });
   const epoch = resolveEpoch(opts.epoch, env);
   const preset = opts.preset;
   const base = opts.config ?? (preset ? KERNEL_PRESETS[preset]?.base : undefined) ?? 'tinyconfig';
-  if (opts.initramfs !== undefined && !existsSync(opts.initramfs)) throw new UsageError('E_USAGE_INITRAMFS', `initramfs '${opts.initramfs}' does not exist`, { path: opts.initramfs });
+  if (opts.initramfs !== undefined && !existsSync(opts.initramfs))
+    throw new UsageError('E_USAGE_INITRAMFS', `initramfs '${opts.initramfs}' does not exist`, { path: opts.initramfs });
   const baseIsFile = !isBaseTarget(base);
-  if (baseIsFile && !existsSync(base)) throw new UsageError('E_USAGE_CONFIG', `kernel config '${base}' is neither a make target (tinyconfig, defconfig, ...) nor an existing file`, { path: base });
+  if (baseIsFile && !existsSync(base))
+    throw new UsageError(
+      'E_USAGE_CONFIG',
+      `kernel config '${base}' is neither a make target (tinyconfig, defconfig, ...) nor an existing file`,
+      { path: base },
+    );
   mkdirSync(cacheDir, { recursive: true });
 
   // Validate options before any slow work.
   const initName = opts.initramfs !== undefined ? initramfsName(opts.initramfs) : undefined;
   kernelRequests({ ...opts, initramfsPath: initName });
-  requireTools('building the kernel', [
-    { command: 'make', debian: 'make' },
-    { command: cc, debian: 'gcc' },
-    { command: 'flex', debian: 'flex' },
-    { command: 'bison', debian: 'bison' },
-    { command: 'bc', debian: 'bc' },
-    { command: 'perl', debian: 'perl' },
-    (opts.compression ?? 'xz') === 'xz' ? { command: 'xz', debian: 'xz-utils' } : { command: 'gzip', debian: 'gzip' },
-    ...tarTools(opts.source),
-  ], env);
+  requireTools(
+    'building the kernel',
+    [
+      { command: 'make', debian: 'make' },
+      { command: cc, debian: 'gcc' },
+      { command: 'flex', debian: 'flex' },
+      { command: 'bison', debian: 'bison' },
+      { command: 'bc', debian: 'bc' },
+      { command: 'perl', debian: 'perl' },
+      (opts.compression ?? 'xz') === 'xz' ? { command: 'xz', debian: 'xz-utils' } : { command: 'gzip', debian: 'gzip' },
+      ...tarTools(opts.source),
+    ],
+    env,
+  );
 
   progress.start('hashing kernel source');
   const src = await resolveSourceWithProgress(opts.source, cacheDir, opts.signal, progress);
   const gccVersion = await compilerVersion(cc, env);
   const initHash = opts.initramfs !== undefined ? await cachedFileHash(cacheDir, opts.initramfs) : null;
   const baseId = baseIsFile ? sha256(readFileSync(base)) : base;
-  const key = sha256(JSON.stringify({
-    recipe: RECIPE_VERSION,
-    source: src.id,
-    base: baseId,
-    preset: preset ?? null,
-    presetOptions: preset ? { base: KERNEL_PRESETS[preset].base, enable: KERNEL_PRESETS[preset].enable, disable: KERNEL_PRESETS[preset].disable } : null,
-    enable: opts.enable ?? [],
-    disable: opts.disable ?? [],
-    compression: opts.compression ?? 'xz',
-    initramfs: initHash,
-    initramfsName: initName ?? null,
-    cmdline: opts.cmdline ?? null,
-    compiler: gccVersion,
-    cc,
-    epoch,
-  }));
+  const key = sha256(
+    JSON.stringify({
+      recipe: RECIPE_VERSION,
+      source: src.id,
+      base: baseId,
+      preset: preset ?? null,
+      presetOptions: preset
+        ? {
+            base: KERNEL_PRESETS[preset].base,
+            enable: KERNEL_PRESETS[preset].enable,
+            disable: KERNEL_PRESETS[preset].disable,
+          }
+        : null,
+      enable: opts.enable ?? [],
+      disable: opts.disable ?? [],
+      compression: opts.compression ?? 'xz',
+      initramfs: initHash,
+      initramfsName: initName ?? null,
+      cmdline: opts.cmdline ?? null,
+      compiler: gccVersion,
+      cc,
+      epoch,
+    }),
+  );
   const resultDir = join(cacheDir, 'kernel', key.slice(0, 32));
-  const result = (cached: boolean): KernelBuildResult => ({ bzImage: join(resultDir, 'bzImage'), config: join(resultDir, 'config'), log: join(resultDir, 'build.log'), cached, key });
+  const result = (cached: boolean): KernelBuildResult => ({
+    bzImage: join(resultDir, 'bzImage'),
+    config: join(resultDir, 'config'),
+    log: join(resultDir, 'build.log'),
+    cached,
+    key,
+  });
   if (existsSync(join(resultDir, 'bzImage')) && existsSync(join(resultDir, 'config'))) {
     progress.done();
     return result(true);
@@ -227,82 +302,142 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
 
   const slot = `${src.id.slice(0, 16)}-${preset ?? (baseIsFile ? 'file' : base)}`;
   const buildDir = join(cacheDir, 'kernel-build', slot);
-  return withLock(cacheDir, `kernel-build-${slot}`, async () => {
-    if (existsSync(join(resultDir, 'bzImage'))) return result(true);
-    // Only a from-scratch build gives a usable object count for progress estimates.
-    const fresh = !existsSync(join(buildDir, 'vmlinux.o'));
-    mkdirSync(buildDir, { recursive: true });
-    const logFile = join(buildDir, 'build.log');
-    rmSync(logFile, { force: true });
-    const makeEnv: NodeJS.ProcessEnv = {
-      ...env,
-      SOURCE_DATE_EPOCH: String(epoch),
-      KBUILD_BUILD_TIMESTAMP: kbuildTimestamp(epoch),
-      KBUILD_BUILD_USER: 'tinyimage',
-      KBUILD_BUILD_HOST: 'tinyimage',
-      KBUILD_BUILD_VERSION: '1',
-      LC_ALL: 'C',
-      ARCH: 'x86_64',
-    };
-    delete makeEnv.MAKEFLAGS;
-    delete makeEnv.KBUILD_OUTPUT;
-    const make = (args: string[], onLine?: (l: string) => void) =>
-      run('make', ['-C', src.dir, `O=${buildDir}`, ...(cc === 'gcc' ? [] : [`CC=${cc}`]), ...args], { env: makeEnv, logFile, signal: opts.signal, onLine });
+  return withLock(
+    cacheDir,
+    `kernel-build-${slot}`,
+    async () => {
+      if (existsSync(join(resultDir, 'bzImage'))) return result(true);
+      // Only a from-scratch build gives a usable object count for progress estimates.
+      const fresh = !existsSync(join(buildDir, 'vmlinux.o'));
+      mkdirSync(buildDir, { recursive: true });
+      const logFile = join(buildDir, 'build.log');
+      rmSync(logFile, { force: true });
+      const makeEnv: NodeJS.ProcessEnv = {
+        ...env,
+        SOURCE_DATE_EPOCH: String(epoch),
+        KBUILD_BUILD_TIMESTAMP: kbuildTimestamp(epoch),
+        KBUILD_BUILD_USER: 'tinyimage',
+        KBUILD_BUILD_HOST: 'tinyimage',
+        KBUILD_BUILD_VERSION: '1',
+        LC_ALL: 'C',
+        ARCH: 'x86_64',
+      };
+      delete makeEnv.MAKEFLAGS;
+      delete makeEnv.KBUILD_OUTPUT;
+      const make = (args: string[], onLine?: (l: string) => void) =>
+        run('make', ['-C', src.dir, `O=${buildDir}`, ...(cc === 'gcc' ? [] : [`CC=${cc}`]), ...args], {
+          env: makeEnv,
+          logFile,
+          signal: opts.signal,
+          onLine,
+        });
 
-    // 1. base configuration
-    progress.start('configuring kernel');
-    const dotConfig = join(buildDir, '.config');
-    if (baseIsFile) {
-      copyFileSync(base, dotConfig);
-      await make(['olddefconfig']);
-    } else {
-      await make([base]);
-    }
-    // 2. initramfs file next to the build (the kernel decides compression by its name)
-    let initPath: string | undefined;
-    if (opts.initramfs !== undefined) {
-      initPath = join(buildDir, initName!);
-      for (const n of ['initramfs.cpio', 'initramfs.cpio.gz', 'initramfs.cpio.xz', 'initramfs.cpio.zst', 'initramfs.cpio.lz4', 'initramfs.cpio.lzma']) rmSync(join(buildDir, n), { force: true });
-      copyFileSync(opts.initramfs, initPath);
-    }
-    const reqs = kernelRequests({ ...opts, initramfsPath: initPath });
-    // 3. apply options; twice olddefconfig so options revealed by the first pass (e.g. INITRAMFS_COMPRESSION_* after INITRAMFS_SOURCE) apply.
-    for (let pass = 0; pass < 2; pass++) {
-      await run(join(src.dir, 'scripts', 'config'), ['--file', dotConfig, ...scriptsConfigArgs(reqs)], { env: makeEnv, logFile, signal: opts.signal });
-      await make(['olddefconfig']);
-    }
-    // 4. check
-    const final = parseDotConfig(readFileSync(dotConfig, 'utf8'));
-    const bad = unsatisfied(reqs, final);
-    if (bad.length) {
-      const why = explainUnsatisfied(src.dir, bad, final, { arch: 'x86' });
-      const lines = why.map((w) => `  ${w.name}: wanted ${w.wanted}, got ${w.actual}: ${w.reason}`);
-      throw new ToolError('E_TOOL_KCONFIG', `${bad.length} requested kernel option${bad.length > 1 ? 's' : ''} could not be set:\n${lines.join('\n')}`, { options: why, config: dotConfig });
-    }
-    // 5. build
-    const estimate = readEstimate(cacheDir, slot) ?? readEstimate(cacheDir, preset ?? base) ?? (preset ? KERNEL_PRESETS[preset].estimatedObjects : base === 'tinyconfig' ? 900 : 2500);
-    progress.start('compiling kernel', estimate, 'objects');
-    let objects = 0;
-    await make([`-j${jobs}`, 'bzImage'], (l) => {
-      if (/^\s+CC\s/.test(l)) { objects++; progress.tick(1); }
-    });
-    progress.done();
-    const bz = join(buildDir, 'arch', 'x86', 'boot', 'bzImage');
-    if (!existsSync(bz)) throw new ToolError('E_TOOL_FAILED', `make bzImage succeeded but ${bz} is missing`, { path: bz });
-    if (fresh) {
-      writeEstimate(cacheDir, slot, objects);
-      writeEstimate(cacheDir, preset ?? base, objects);
-    }
-    storeResult(resultDir, {
-      bzImage: readFileSync(bz),
-      config: readFileSync(dotConfig),
-      'build.log': readFileSync(logFile),
-      'inputs.json': JSON.stringify({ source: opts.source, sourceId: src.id, base, preset, enable: opts.enable, disable: opts.disable, cmdline: opts.cmdline, initramfs: opts.initramfs, compiler: gccVersion, epoch, size: statSync(bz).size }, null, 1),
-    });
-    return result(false);
-  }, { signal: opts.signal });
+      // 1. base configuration
+      progress.start('configuring kernel');
+      const dotConfig = join(buildDir, '.config');
+      if (baseIsFile) {
+        copyFileSync(base, dotConfig);
+        await make(['olddefconfig']);
+      } else {
+        await make([base]);
+      }
+      // 2. initramfs file next to the build (the kernel decides compression by its name)
+      let initPath: string | undefined;
+      if (opts.initramfs !== undefined) {
+        initPath = join(buildDir, initName!);
+        for (const n of [
+          'initramfs.cpio',
+          'initramfs.cpio.gz',
+          'initramfs.cpio.xz',
+          'initramfs.cpio.zst',
+          'initramfs.cpio.lz4',
+          'initramfs.cpio.lzma',
+        ])
+          rmSync(join(buildDir, n), { force: true });
+        copyFileSync(opts.initramfs, initPath);
+      }
+      const reqs = kernelRequests({ ...opts, initramfsPath: initPath });
+      // 3. apply options; twice olddefconfig so options revealed by the first pass (e.g. INITRAMFS_COMPRESSION_* after INITRAMFS_SOURCE) apply.
+      for (let pass = 0; pass < 2; pass++) {
+        await run(join(src.dir, 'scripts', 'config'), ['--file', dotConfig, ...scriptsConfigArgs(reqs)], {
+          env: makeEnv,
+          logFile,
+          signal: opts.signal,
+        });
+        await make(['olddefconfig']);
+      }
+      // 4. check
+      const final = parseDotConfig(readFileSync(dotConfig, 'utf8'));
+      const bad = unsatisfied(reqs, final);
+      if (bad.length) {
+        const why = explainUnsatisfied(src.dir, bad, final, { arch: 'x86' });
+        const lines = why.map((w) => `  ${w.name}: wanted ${w.wanted}, got ${w.actual}: ${w.reason}`);
+        throw new ToolError(
+          'E_TOOL_KCONFIG',
+          `${bad.length} requested kernel option${bad.length > 1 ? 's' : ''} could not be set:\n${lines.join('\n')}`,
+          { options: why, config: dotConfig },
+        );
+      }
+      // 5. build
+      const estimate =
+        readEstimate(cacheDir, slot) ??
+        readEstimate(cacheDir, preset ?? base) ??
+        (preset ? KERNEL_PRESETS[preset].estimatedObjects : base === 'tinyconfig' ? 900 : 2500);
+      progress.start('compiling kernel', estimate, 'objects');
+      let objects = 0;
+      await make([`-j${jobs}`, 'bzImage'], (l) => {
+        if (/^\s+CC\s/.test(l)) {
+          objects++;
+          progress.tick(1);
+        }
+      });
+      progress.done();
+      const bz = join(buildDir, 'arch', 'x86', 'boot', 'bzImage');
+      if (!existsSync(bz))
+        throw new ToolError('E_TOOL_FAILED', `make bzImage succeeded but ${bz} is missing`, { path: bz });
+      if (fresh) {
+        writeEstimate(cacheDir, slot, objects);
+        writeEstimate(cacheDir, preset ?? base, objects);
+      }
+      storeResult(resultDir, {
+        bzImage: readFileSync(bz),
+        config: readFileSync(dotConfig),
+        'build.log': readFileSync(logFile),
+        'inputs.json': JSON.stringify(
+          {
+            source: opts.source,
+            sourceId: src.id,
+            base,
+            preset,
+            enable: opts.enable,
+            disable: opts.disable,
+            cmdline: opts.cmdline,
+            initramfs: opts.initramfs,
+            compiler: gccVersion,
+            epoch,
+            size: statSync(bz).size,
+          },
+          null,
+          1,
+        ),
+      });
+      return result(false);
+    },
+    { signal: opts.signal },
+  );
 }
 
-async function resolveSourceWithProgress(source: string, cacheDir: string, signal: AbortSignal | undefined, progress: Progress) {
-  return resolveSource(source, cacheDir, { signal, expect: 'Kbuild', what: 'kernel', logFile: join(cacheDir, 'extract.log'), onExtract: () => progress.start('extracting kernel source (once per tarball)') });
+async function resolveSourceWithProgress(
+  source: string,
+  cacheDir: string,
+  signal: AbortSignal | undefined,
+  progress: Progress,
+) {
+  return resolveSource(source, cacheDir, {
+    signal,
+    expect: 'Kbuild',
+    what: 'kernel',
+    logFile: join(cacheDir, 'extract.log'),
+    onExtract: () => progress.start('extracting kernel source (once per tarball)'),
+  });
 }

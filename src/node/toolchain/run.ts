@@ -10,7 +10,10 @@ import { dirname, join } from 'node:path';
 import { ToolError } from '../../core/errors.js';
 
 /** A command a build runs, and the Debian package that provides it. */
-export interface HostTool { command: string; debian: string }
+export interface HostTool {
+  command: string;
+  debian: string;
+}
 
 /** Is `command` an existing file in one of the directories of env.PATH (or, with a slash, that file)? */
 export function have(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -28,9 +31,11 @@ export function requireTools(what: string, tools: readonly HostTool[], env: Node
   const gone = [...new Map(tools.map((t) => [t.command, t])).values()].filter((t) => !have(t.command, env));
   if (gone.length === 0) return;
   const packages = [...new Set(gone.map((t) => t.debian))];
-  throw new ToolError('E_TOOL_MISSING',
+  throw new ToolError(
+    'E_TOOL_MISSING',
     `${what} needs ${gone.map((t) => t.command).join(', ')}, not found on PATH. On Debian/Ubuntu: apt-get install ${packages.join(' ')}`,
-    { what, missing: gone.map((t) => t.command), packages });
+    { what, missing: gone.map((t) => t.command), packages },
+  );
 }
 
 /** What unpacking `source` needs: nothing for a directory, else tar and the decompressor its suffix names. */
@@ -79,7 +84,11 @@ const liveGroups = new Set<number>();
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 function killAll(sig: NodeJS.Signals): void {
   for (const pid of liveGroups) {
-    try { process.kill(-pid, sig); } catch { /* gone */ }
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      /* gone */
+    }
   }
 }
 function onParentSignal(sig: NodeJS.Signals): void {
@@ -124,7 +133,9 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
 
   return new Promise<RunResult>((resolve, reject) => {
     if (opts.signal?.aborted) {
-      void closeLog().then(() => reject(new ToolError('E_TOOL_ABORTED', `${command}: aborted before start`, { command: cmdline })));
+      void closeLog().then(() =>
+        reject(new ToolError('E_TOOL_ABORTED', `${command}: aborted before start`, { command: cmdline })),
+      );
       return;
     }
     const child = spawn(command, [...args], {
@@ -134,14 +145,25 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       // Own process group, so an abort reaches make's children too.
       detached: true,
     });
-    if (child.pid !== undefined) { liveGroups.add(child.pid); hook(); }
+    if (child.pid !== undefined) {
+      liveGroups.add(child.pid);
+      hook();
+    }
     let stdout = '';
     let spawnError: NodeJS.ErrnoException | undefined;
     let aborted = false;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (sig: NodeJS.Signals) => {
       if (child.pid === undefined) return;
-      try { process.kill(-child.pid, sig); } catch { try { child.kill(sig); } catch { /* gone */ } }
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        try {
+          child.kill(sig);
+        } catch {
+          /* gone */
+        }
+      }
     };
     const onAbort = () => {
       aborted = true;
@@ -159,22 +181,36 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
           const text = partial + chunk.toString('utf8');
           const lines = text.split('\n');
           partial = lines.pop()!;
-          for (const l of lines) { pushTail(l); opts.onLine?.(l, stream); }
+          for (const l of lines) {
+            pushTail(l);
+            opts.onLine?.(l, stream);
+          }
         },
         end() {
-          if (partial) { pushTail(partial); opts.onLine?.(partial, stream); partial = ''; }
+          if (partial) {
+            pushTail(partial);
+            opts.onLine?.(partial, stream);
+            partial = '';
+          }
         },
       };
     };
     const out = lineSplitter('stdout');
     const err = lineSplitter('stderr');
-    child.stdout!.on('data', (c: Buffer) => { if (opts.captureStdout) stdout += c.toString('utf8'); out.data(c); });
+    child.stdout!.on('data', (c: Buffer) => {
+      if (opts.captureStdout) stdout += c.toString('utf8');
+      out.data(c);
+    });
     child.stderr!.on('data', (c: Buffer) => err.data(c));
     if (opts.input !== undefined) {
-      child.stdin!.on('error', () => { /* child exited early; reported by exit code */ });
+      child.stdin!.on('error', () => {
+        /* child exited early; reported by exit code */
+      });
       child.stdin!.end(opts.input);
     }
-    child.on('error', (e: NodeJS.ErrnoException) => { spawnError = e; });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e;
+    });
     child.on('close', (code, sig) => {
       if (child.pid !== undefined && liveGroups.delete(child.pid) && liveGroups.size === 0) unhook();
       out.end();
@@ -182,13 +218,28 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       opts.signal?.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
       void closeLog().then(() => {
-        const data = { command: cmdline, cwd: opts.cwd, exitCode: code ?? undefined, signal: sig ?? undefined, tail: [...tail], logFile: opts.logFile };
+        const data = {
+          command: cmdline,
+          cwd: opts.cwd,
+          exitCode: code ?? undefined,
+          signal: sig ?? undefined,
+          tail: [...tail],
+          logFile: opts.logFile,
+        };
         const logHint = opts.logFile ? `\n(full log: ${opts.logFile})` : '';
         if (spawnError) {
           if (spawnError.code === 'ENOENT') {
-            reject(new ToolError('E_TOOL_MISSING', `${command}: command not found (is it installed and on PATH?)`, data, { cause: spawnError }));
+            reject(
+              new ToolError('E_TOOL_MISSING', `${command}: command not found (is it installed and on PATH?)`, data, {
+                cause: spawnError,
+              }),
+            );
           } else {
-            reject(new ToolError('E_TOOL_FAILED', `${command}: cannot start: ${spawnError.message}`, data, { cause: spawnError }));
+            reject(
+              new ToolError('E_TOOL_FAILED', `${command}: cannot start: ${spawnError.message}`, data, {
+                cause: spawnError,
+              }),
+            );
           }
           return;
         }

@@ -31,10 +31,16 @@ export class ByteReader {
   async fill(n: number): Promise<number> {
     while (this.buffered < n && !this.done) {
       const r = await this.it.next();
-      if (r.done) { this.done = true; break; }
+      if (r.done) {
+        this.done = true;
+        break;
+      }
       const c = r.value;
       if (!(c instanceof Uint8Array)) throw new TypeError('cpio source must yield Uint8Array chunks');
-      if (c.length) { this.chunks.push(c); this.buffered += c.length; }
+      if (c.length) {
+        this.chunks.push(c);
+        this.buffered += c.length;
+      }
     }
     return this.buffered;
   }
@@ -94,7 +100,10 @@ export class ByteReader {
     }
     while (!this.done) {
       const r = await this.it.next();
-      if (r.done) { this.done = true; break; }
+      if (r.done) {
+        this.done = true;
+        break;
+      }
       this.position += r.value.length;
       if (r.value.length) yield r.value;
     }
@@ -106,12 +115,18 @@ export class ByteReader {
     while (n > 0) {
       const c = this.chunks[0]!;
       const left = c.length - this.head;
-      if (n < left) { this.head += n; return; }
+      if (n < left) {
+        this.head += n;
+        return;
+      }
       n -= left;
       this.chunks.shift();
       this.head = 0;
     }
-    if (this.chunks.length && this.head === this.chunks[0]!.length) { this.chunks.shift(); this.head = 0; }
+    if (this.chunks.length && this.head === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.head = 0;
+    }
   }
 
   private copyOut(n: number, consume: boolean): Uint8Array {

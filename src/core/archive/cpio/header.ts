@@ -18,32 +18,53 @@ export const TRAILER_NAME = 'TRAILER!!!';
 export const MAX_NAMESIZE = 4096;
 
 const HEX_FIELDS = [
-  'ino', 'mode', 'uid', 'gid', 'nlink', 'mtime', 'filesize',
-  'devmajor', 'devminor', 'rdevmajor', 'rdevminor', 'namesize', 'check',
+  'ino',
+  'mode',
+  'uid',
+  'gid',
+  'nlink',
+  'mtime',
+  'filesize',
+  'devmajor',
+  'devminor',
+  'rdevmajor',
+  'rdevminor',
+  'namesize',
+  'check',
 ] as const;
 export type HexField = (typeof HEX_FIELDS)[number];
 
-export const NEWC_HEADER = defineStruct('cpio newc header', HEADER_SIZE, seq([
-  ['magic', 'bytes', 6],
-  ...HEX_FIELDS.map((n) => [n, 'bytes', 8] as const),
-]));
+export const NEWC_HEADER = defineStruct(
+  'cpio newc header',
+  HEADER_SIZE,
+  seq([['magic', 'bytes', 6], ...HEX_FIELDS.map((n) => [n, 'bytes', 8] as const)]),
+);
 
 export type NewcHeader = { magic: string } & Record<HexField, number>;
 
 /** [name, offset] of every hex field, derived from the table. */
-const HEX_LAYOUT: ReadonlyArray<readonly [HexField, number]> = HEX_FIELDS.map((n) => [n, NEWC_HEADER.offsetOf(n)] as const);
+const HEX_LAYOUT: ReadonlyArray<readonly [HexField, number]> = HEX_FIELDS.map(
+  (n) => [n, NEWC_HEADER.offsetOf(n)] as const,
+);
 const MAGIC_OFFSET = NEWC_HEADER.offsetOf('magic');
 
 const HEX = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]); // "0123456789abcdef"
 
 /** Write the 110-byte header into `out` at `offset`. Values must be 0..2^32-1 (checked by the writer). */
-export function encodeNewcHeader(h: Omit<NewcHeader, 'magic'> & { magic?: string }, out: Uint8Array, offset: number): void {
+export function encodeNewcHeader(
+  h: Omit<NewcHeader, 'magic'> & { magic?: string },
+  out: Uint8Array,
+  offset: number,
+): void {
   const magic = h.magic ?? NEWC_MAGIC;
   for (let i = 0; i < 6; i++) out[offset + MAGIC_OFFSET + i] = magic.charCodeAt(i);
   for (const [name, off] of HEX_LAYOUT) {
     let v = h[name] >>> 0;
     const base = offset + off;
-    for (let i = 7; i >= 0; i--) { out[base + i] = HEX[v & 15]!; v >>>= 4; }
+    for (let i = 7; i >= 0; i--) {
+      out[base + i] = HEX[v & 15]!;
+      v >>>= 4;
+    }
   }
 }
 
@@ -62,9 +83,17 @@ export function decodeNewcHeader(buf: Uint8Array, at: number, offset: number): N
   let magic = '';
   for (let i = 0; i < 6; i++) magic += String.fromCharCode(buf[at + MAGIC_OFFSET + i]!);
   if (magic !== NEWC_MAGIC && magic !== CRC_MAGIC) {
-    const hint = magic === '070707' ? ' (this is the old portable "odc" format; only newc is supported)'
-      : buf[at] === 0xc7 && buf[at + 1] === 0x71 || buf[at] === 0x71 && buf[at + 1] === 0xc7 ? ' (this is the old binary cpio format; only newc is supported)' : '';
-    throw new FormatError('E_FORMAT_CPIO_MAGIC', `cpio: bad header magic ${JSON.stringify(magic)} at offset ${offset}, expected "070701"${hint}`, { format: 'cpio', structure: NEWC_HEADER.name, field: 'magic', offset, expected: NEWC_MAGIC, actual: magic });
+    const hint =
+      magic === '070707'
+        ? ' (this is the old portable "odc" format; only newc is supported)'
+        : (buf[at] === 0xc7 && buf[at + 1] === 0x71) || (buf[at] === 0x71 && buf[at + 1] === 0xc7)
+          ? ' (this is the old binary cpio format; only newc is supported)'
+          : '';
+    throw new FormatError(
+      'E_FORMAT_CPIO_MAGIC',
+      `cpio: bad header magic ${JSON.stringify(magic)} at offset ${offset}, expected "070701"${hint}`,
+      { format: 'cpio', structure: NEWC_HEADER.name, field: 'magic', offset, expected: NEWC_MAGIC, actual: magic },
+    );
   }
   const h = { magic } as NewcHeader;
   for (const [name, off] of HEX_LAYOUT) {
@@ -73,7 +102,11 @@ export function decodeNewcHeader(buf: Uint8Array, at: number, offset: number): N
       const d = hexDigit(buf[at + off + i]!);
       if (d < 0) {
         const raw = String.fromCharCode(...buf.subarray(at + off, at + off + 8));
-        throw new FormatError('E_FORMAT_CPIO_HEX', `cpio: header field ${name} at offset ${offset + off} is not 8 hex digits: ${JSON.stringify(raw)}`, { format: 'cpio', structure: NEWC_HEADER.name, field: name, offset: offset + off, actual: raw });
+        throw new FormatError(
+          'E_FORMAT_CPIO_HEX',
+          `cpio: header field ${name} at offset ${offset + off} is not 8 hex digits: ${JSON.stringify(raw)}`,
+          { format: 'cpio', structure: NEWC_HEADER.name, field: name, offset: offset + off, actual: raw },
+        );
       }
       v = v * 16 + d;
     }

@@ -47,7 +47,10 @@ export interface CpioEntryInfo {
   compressed: boolean;
 }
 
-interface Member { info: CpioEntryInfo; data: Uint8Array | undefined }
+interface Member {
+  info: CpioEntryInfo;
+  data: Uint8Array | undefined;
+}
 
 const dec = new TextDecoder();
 const MAX_SYMLINK = 4096;
@@ -57,7 +60,8 @@ function fmt(code: string, message: string, offset: number, extra: Record<string
 }
 
 function compressionName(b: Uint8Array): string | undefined {
-  if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0) return 'xz';
+  if (b.length >= 6 && b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a && b[5] === 0)
+    return 'xz';
   if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return 'zstd';
   if (b.length >= 4 && b[0] === 0x02 && b[1] === 0x21 && b[2] === 0x4c && b[3] === 0x18) return 'lz4';
   if (b.length >= 3 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68) return 'bzip2';
@@ -77,24 +81,60 @@ async function* members(source: CpioSource, wantData: boolean): AsyncGenerator<M
     const offset = r.position;
     const head = await r.peek(6);
     if (head[0] === 0x1f && head[1] === 0x8b) {
-      if (open) throw fmt('E_FORMAT_CPIO_TRUNCATED', `archive ${archive} ends at offset ${offset} without ${TRAILER_NAME} (a gzip stream starts there)`, offset);
-      if (compressed) throw fmt('E_FORMAT_CPIO_NESTED', `a gzip stream inside a gzip stream at offset ${offset} is not supported`, offset);
+      if (open)
+        throw fmt(
+          'E_FORMAT_CPIO_TRUNCATED',
+          `archive ${archive} ends at offset ${offset} without ${TRAILER_NAME} (a gzip stream starts there)`,
+          offset,
+        );
+      if (compressed)
+        throw fmt(
+          'E_FORMAT_CPIO_NESTED',
+          `a gzip stream inside a gzip stream at offset ${offset} is not supported`,
+          offset,
+        );
       r = new ByteReader(gunzipChunks(r.rest()));
       compressed = true;
       continue;
     }
     const comp = compressionName(head);
-    if (comp && !open) throw fmt('E_FORMAT_CPIO_COMPRESSION', `${comp}-compressed data at offset ${offset}: only gzip is supported (decompress it first)`, offset, { actual: comp });
+    if (comp && !open)
+      throw fmt(
+        'E_FORMAT_CPIO_COMPRESSION',
+        `${comp}-compressed data at offset ${offset}: only gzip is supported (decompress it first)`,
+        offset,
+        { actual: comp },
+      );
     const hb = await r.read(HEADER_SIZE);
-    if (hb.length < HEADER_SIZE) throw fmt('E_FORMAT_CPIO_TRUNCATED', `truncated header at offset ${offset}: ${hb.length} of ${HEADER_SIZE} bytes`, offset, { expected: HEADER_SIZE, actual: hb.length });
+    if (hb.length < HEADER_SIZE)
+      throw fmt(
+        'E_FORMAT_CPIO_TRUNCATED',
+        `truncated header at offset ${offset}: ${hb.length} of ${HEADER_SIZE} bytes`,
+        offset,
+        { expected: HEADER_SIZE, actual: hb.length },
+      );
     const h = decodeNewcHeader(hb, 0, offset);
     if (h.namesize < 1 || h.namesize > MAX_NAMESIZE) {
-      throw fmt('E_FORMAT_CPIO_NAMESIZE', `namesize ${h.namesize} at offset ${offset} is outside 1..${MAX_NAMESIZE}`, offset, { field: 'namesize', actual: h.namesize, expected: MAX_NAMESIZE });
+      throw fmt(
+        'E_FORMAT_CPIO_NAMESIZE',
+        `namesize ${h.namesize} at offset ${offset} is outside 1..${MAX_NAMESIZE}`,
+        offset,
+        { field: 'namesize', actual: h.namesize, expected: MAX_NAMESIZE },
+      );
     }
     const nameLen = h.namesize + pad4(HEADER_SIZE + h.namesize);
     const nb = await r.read(nameLen);
-    if (nb.length < nameLen) throw fmt('E_FORMAT_CPIO_TRUNCATED', `truncated name at offset ${offset + HEADER_SIZE}`, offset + HEADER_SIZE, { expected: nameLen, actual: nb.length });
-    if (nb[h.namesize - 1] !== 0) throw fmt('E_FORMAT_CPIO_NAME', `name at offset ${offset + HEADER_SIZE} is not NUL-terminated`, offset + HEADER_SIZE);
+    if (nb.length < nameLen)
+      throw fmt('E_FORMAT_CPIO_TRUNCATED', `truncated name at offset ${offset + HEADER_SIZE}`, offset + HEADER_SIZE, {
+        expected: nameLen,
+        actual: nb.length,
+      });
+    if (nb[h.namesize - 1] !== 0)
+      throw fmt(
+        'E_FORMAT_CPIO_NAME',
+        `name at offset ${offset + HEADER_SIZE} is not NUL-terminated`,
+        offset + HEADER_SIZE,
+      );
     const nul = nb.indexOf(0);
     const name = dec.decode(nb.subarray(0, nul));
     if (name === TRAILER_NAME) {
@@ -106,9 +146,20 @@ async function* members(source: CpioSource, wantData: boolean): AsyncGenerator<M
     }
     open = true;
     const type = typeFromMode(h.mode);
-    if (!type) throw fmt('E_FORMAT_CPIO_MODE', `${name}: unknown file type in mode 0${h.mode.toString(8)} at offset ${offset}`, offset, { field: 'mode', actual: h.mode, path: name });
+    if (!type)
+      throw fmt(
+        'E_FORMAT_CPIO_MODE',
+        `${name}: unknown file type in mode 0${h.mode.toString(8)} at offset ${offset}`,
+        offset,
+        { field: 'mode', actual: h.mode, path: name },
+      );
     if (type === 'symlink' && h.filesize > MAX_SYMLINK) {
-      throw fmt('E_FORMAT_CPIO_SYMLINK', `${name}: symlink target of ${h.filesize} bytes at offset ${offset} is longer than ${MAX_SYMLINK}`, offset, { field: 'filesize', actual: h.filesize, path: name });
+      throw fmt(
+        'E_FORMAT_CPIO_SYMLINK',
+        `${name}: symlink target of ${h.filesize} bytes at offset ${offset} is longer than ${MAX_SYMLINK}`,
+        offset,
+        { field: 'filesize', actual: h.filesize, path: name },
+      );
     }
     const dataOffset = r.position;
     const keep = type === 'symlink' || (wantData && type === 'file');
@@ -119,7 +170,13 @@ async function* members(source: CpioSource, wantData: boolean): AsyncGenerator<M
       let got = 0;
       while (got < h.filesize) {
         const piece = await r.readSome(h.filesize - got);
-        if (piece.length === 0) throw fmt('E_FORMAT_CPIO_TRUNCATED', `${name}: data truncated at offset ${dataOffset + got}: ${got} of ${h.filesize} bytes`, dataOffset + got, { path: name, expected: h.filesize, actual: got });
+        if (piece.length === 0)
+          throw fmt(
+            'E_FORMAT_CPIO_TRUNCATED',
+            `${name}: data truncated at offset ${dataOffset + got}: ${got} of ${h.filesize} bytes`,
+            dataOffset + got,
+            { path: name, expected: h.filesize, actual: got },
+          );
         parts.push(piece);
         got += piece.length;
       }
@@ -129,26 +186,76 @@ async function* members(source: CpioSource, wantData: boolean): AsyncGenerator<M
       sum = await skip(r, h.filesize, offset, name, h.magic === CRC_MAGIC);
     }
     if (h.magic === CRC_MAGIC && type === 'file' && sum !== h.check) {
-      throw fmt('E_FORMAT_CPIO_CHECKSUM', `${name}: data checksum 0x${sum.toString(16)} does not match header check 0x${h.check.toString(16)} (offset ${offset})`, offset, { path: name, field: 'check', expected: h.check, actual: sum });
+      throw fmt(
+        'E_FORMAT_CPIO_CHECKSUM',
+        `${name}: data checksum 0x${sum.toString(16)} does not match header check 0x${h.check.toString(16)} (offset ${offset})`,
+        offset,
+        { path: name, field: 'check', expected: h.check, actual: sum },
+      );
     }
     const padding = pad4(h.filesize);
     if (padding) {
       const p = await r.read(padding);
-      if (p.length < padding) throw fmt('E_FORMAT_CPIO_TRUNCATED', `${name}: data padding truncated at offset ${r.position}`, r.position, { path: name });
+      if (p.length < padding)
+        throw fmt('E_FORMAT_CPIO_TRUNCATED', `${name}: data padding truncated at offset ${r.position}`, r.position, {
+          path: name,
+        });
     }
     const info: CpioEntryInfo = {
-      name, path: toPath(name), type, mode: h.mode, uid: h.uid, gid: h.gid, nlink: h.nlink, mtime: h.mtime,
-      size: h.filesize, ino: h.ino, devmajor: h.devmajor, devminor: h.devminor, rdevmajor: h.rdevmajor, rdevminor: h.rdevminor,
-      offset, archive, compressed,
+      name,
+      path: toPath(name),
+      type,
+      mode: h.mode,
+      uid: h.uid,
+      gid: h.gid,
+      nlink: h.nlink,
+      mtime: h.mtime,
+      size: h.filesize,
+      ino: h.ino,
+      devmajor: h.devmajor,
+      devminor: h.devminor,
+      rdevmajor: h.rdevmajor,
+      rdevminor: h.rdevminor,
+      offset,
+      archive,
+      compressed,
     };
     if (type === 'symlink' && data) info.target = dec.decode(data);
     yield { info, data: type === 'file' ? data : undefined };
   }
-  if (open) throw fmt('E_FORMAT_CPIO_TRUNCATED', `archive ${archive} ends at offset ${r.position} without ${TRAILER_NAME}`, r.position);
+  if (open)
+    throw fmt(
+      'E_FORMAT_CPIO_TRUNCATED',
+      `archive ${archive} ends at offset ${r.position} without ${TRAILER_NAME}`,
+      r.position,
+    );
 }
 
-function trailerInfo(h: ReturnType<typeof decodeNewcHeader>, offset: number, archive: number, compressed: boolean): CpioEntryInfo {
-  return { name: TRAILER_NAME, path: '', type: 'file', mode: h.mode, uid: 0, gid: 0, nlink: h.nlink, mtime: 0, size: 0, ino: 0, devmajor: 0, devminor: 0, rdevmajor: 0, rdevminor: 0, offset, archive, compressed };
+function trailerInfo(
+  h: ReturnType<typeof decodeNewcHeader>,
+  offset: number,
+  archive: number,
+  compressed: boolean,
+): CpioEntryInfo {
+  return {
+    name: TRAILER_NAME,
+    path: '',
+    type: 'file',
+    mode: h.mode,
+    uid: 0,
+    gid: 0,
+    nlink: h.nlink,
+    mtime: 0,
+    size: 0,
+    ino: 0,
+    devmajor: 0,
+    devminor: 0,
+    rdevmajor: 0,
+    rdevminor: 0,
+    offset,
+    archive,
+    compressed,
+  };
 }
 
 async function skip(r: ByteReader, n: number, offset: number, name = TRAILER_NAME, sum = false): Promise<number> {
@@ -156,7 +263,13 @@ async function skip(r: ByteReader, n: number, offset: number, name = TRAILER_NAM
   let s = 0;
   while (left > 0) {
     const piece = await r.readSome(left);
-    if (piece.length === 0) throw fmt('E_FORMAT_CPIO_TRUNCATED', `${name}: data truncated: ${n - left} of ${n} bytes after the header at offset ${offset}`, r.position, { path: name, expected: n, actual: n - left });
+    if (piece.length === 0)
+      throw fmt(
+        'E_FORMAT_CPIO_TRUNCATED',
+        `${name}: data truncated: ${n - left} of ${n} bytes after the header at offset ${offset}`,
+        r.position,
+        { path: name, expected: n, actual: n - left },
+      );
     if (sum) for (let i = 0; i < piece.length; i++) s = (s + piece[i]!) >>> 0;
     left -= piece.length;
   }
@@ -166,7 +279,10 @@ async function skip(r: ByteReader, n: number, offset: number, name = TRAILER_NAM
 function join(parts: Uint8Array[], n: number): Uint8Array {
   const out = new Uint8Array(n);
   let off = 0;
-  for (const p of parts) { out.set(p, off); off += p.length; }
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
   return out;
 }
 
@@ -204,7 +320,10 @@ export async function readCpioTree(source: CpioSource, opts: ReadCpioOptions = {
   const tree = new FileTree();
   let links = new Map<string, TreeNode>();
   for await (const { info, data } of members(source, true)) {
-    if (info.name === TRAILER_NAME) { links = new Map(); continue; }
+    if (info.name === TRAILER_NAME) {
+      links = new Map();
+      continue;
+    }
     try {
       addMember(tree, info, data, links);
     } catch (e) {
@@ -214,7 +333,12 @@ export async function readCpioTree(source: CpioSource, opts: ReadCpioOptions = {
         continue;
       }
       if (e instanceof TinyImageError) {
-        throw new FormatError(`E_FORMAT_CPIO_ENTRY`, `cpio: member ${JSON.stringify(info.name)} at offset ${info.offset}: ${e.message}`, { format: 'cpio', offset: info.offset, path: info.name, reason: e.code }, { cause: e });
+        throw new FormatError(
+          `E_FORMAT_CPIO_ENTRY`,
+          `cpio: member ${JSON.stringify(info.name)} at offset ${info.offset}: ${e.message}`,
+          { format: 'cpio', offset: info.offset, path: info.name, reason: e.code },
+          { cause: e },
+        );
       }
       throw e;
     }
@@ -222,7 +346,12 @@ export async function readCpioTree(source: CpioSource, opts: ReadCpioOptions = {
   return tree;
 }
 
-function addMember(tree: FileTree, info: CpioEntryInfo, data: Uint8Array | undefined, links: Map<string, TreeNode>): void {
+function addMember(
+  tree: FileTree,
+  info: CpioEntryInfo,
+  data: Uint8Array | undefined,
+  links: Map<string, TreeNode>,
+): void {
   const path = info.path;
   const m = { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtime: info.mtime };
   if (info.type === 'dir') {
@@ -231,7 +360,13 @@ function addMember(tree: FileTree, info: CpioEntryInfo, data: Uint8Array | undef
     tree.mkdir(path, m);
     return;
   }
-  if (path === '/') throw fmt('E_FORMAT_CPIO_NAME', `member ${JSON.stringify(info.name)} at offset ${info.offset} names the root but is a ${info.type}`, info.offset, { path: info.name });
+  if (path === '/')
+    throw fmt(
+      'E_FORMAT_CPIO_NAME',
+      `member ${JSON.stringify(info.name)} at offset ${info.offset} names the root but is a ${info.type}`,
+      info.offset,
+      { path: info.name },
+    );
   const key = info.nlink > 1 ? `${info.devmajor}:${info.devminor}:${info.ino}:${info.mode >>> 12}` : undefined;
   const shared = key ? links.get(key) : undefined;
   if (shared) {
@@ -246,12 +381,24 @@ function addMember(tree: FileTree, info: CpioEntryInfo, data: Uint8Array | undef
   if (existing?.type === 'dir') tree.remove(path);
   let node: TreeNode;
   switch (info.type) {
-    case 'file': node = tree.addFile(path, bytesContent(data ?? new Uint8Array(0)), m, { replace: true }); break;
-    case 'symlink': node = tree.addSymlink(path, info.target ?? '', m, { replace: true }); break;
-    case 'chardev': case 'blockdev':
-      node = tree.addDevice(path, info.type === 'chardev' ? 'char' : 'block', info.rdevmajor, info.rdevminor, m, { replace: true }); break;
-    case 'fifo': node = tree.addFifo(path, m, { replace: true }); break;
-    case 'socket': node = tree.addSocket(path, m, { replace: true }); break;
+    case 'file':
+      node = tree.addFile(path, bytesContent(data ?? new Uint8Array(0)), m, { replace: true });
+      break;
+    case 'symlink':
+      node = tree.addSymlink(path, info.target ?? '', m, { replace: true });
+      break;
+    case 'chardev':
+    case 'blockdev':
+      node = tree.addDevice(path, info.type === 'chardev' ? 'char' : 'block', info.rdevmajor, info.rdevminor, m, {
+        replace: true,
+      });
+      break;
+    case 'fifo':
+      node = tree.addFifo(path, m, { replace: true });
+      break;
+    case 'socket':
+      node = tree.addSocket(path, m, { replace: true });
+      break;
   }
   if (key) links.set(key, node);
 }

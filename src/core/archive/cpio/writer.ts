@@ -33,7 +33,11 @@ function archiveName(path: string): string {
 
 function checkTime(sec: number, path: string): number {
   if (!Number.isInteger(sec) || sec < 0 || sec >= U32) {
-    throw new CapacityError('E_LIMIT_TIME', `${path}: modification time ${sec} does not fit in the cpio newc 32-bit unsigned time field (0..${U32 - 1}); clamp times with SOURCE_DATE_EPOCH`, { format: 'cpio', path, field: 'mtime', actual: sec });
+    throw new CapacityError(
+      'E_LIMIT_TIME',
+      `${path}: modification time ${sec} does not fit in the cpio newc 32-bit unsigned time field (0..${U32 - 1}); clamp times with SOURCE_DATE_EPOCH`,
+      { format: 'cpio', path, field: 'mtime', actual: sec },
+    );
   }
   return sec;
 }
@@ -86,11 +90,18 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
   };
 
   const seen = new Map<TreeNode, number>();
-  const emitHeader = function* (name: string, h: Omit<Parameters<typeof encodeNewcHeader>[0], 'namesize'>): Generator<Uint8Array> {
+  const emitHeader = function* (
+    name: string,
+    h: Omit<Parameters<typeof encodeNewcHeader>[0], 'namesize'>,
+  ): Generator<Uint8Array> {
     const nameBytes = enc.encode(name);
     const namesize = nameBytes.length + 1;
     if (namesize > MAX_NAMESIZE) {
-      throw new CapacityError('E_LIMIT_NAME_LENGTH', `/${name}: the path is ${nameBytes.length} bytes; cpio members are limited to ${MAX_NAMESIZE - 1} (the kernel skips longer names)`, { format: 'cpio', path: '/' + name, actual: nameBytes.length, expected: MAX_NAMESIZE - 1 });
+      throw new CapacityError(
+        'E_LIMIT_NAME_LENGTH',
+        `/${name}: the path is ${nameBytes.length} bytes; cpio members are limited to ${MAX_NAMESIZE - 1} (the kernel skips longer names)`,
+        { format: 'cpio', path: '/' + name, actual: nameBytes.length, expected: MAX_NAMESIZE - 1 },
+      );
     }
     const headLen = HEADER_SIZE + namesize;
     const total = headLen + pad4(headLen);
@@ -137,7 +148,11 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
     let linkBytes: Uint8Array | undefined;
     if (node.type === 'file') {
       if (node.content.size >= U32) {
-        throw new CapacityError('E_LIMIT_FILE_SIZE', `${path}: ${node.content.size} bytes is too large for a cpio newc archive (limit ${U32 - 1} bytes, under 4 GiB)`, { format: 'cpio', path, actual: node.content.size, expected: U32 - 1 });
+        throw new CapacityError(
+          'E_LIMIT_FILE_SIZE',
+          `${path}: ${node.content.size} bytes is too large for a cpio newc archive (limit ${U32 - 1} bytes, under 4 GiB)`,
+          { format: 'cpio', path, actual: node.content.size, expected: U32 - 1 },
+        );
       }
       if (isLast) filesize = node.content.size;
     } else if (node.type === 'symlink') {
@@ -145,7 +160,11 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
       linkBytes = enc.encode(node.target);
       filesize = linkBytes.length;
       if (filesize > MAX_NAMESIZE) {
-        throw new CapacityError('E_LIMIT_SYMLINK', `${path}: symlink target of ${filesize} bytes is longer than ${MAX_NAMESIZE} (the kernel skips such members)`, { format: 'cpio', path, actual: filesize, expected: MAX_NAMESIZE });
+        throw new CapacityError(
+          'E_LIMIT_SYMLINK',
+          `${path}: symlink target of ${filesize} bytes is longer than ${MAX_NAMESIZE} (the kernel skips such members)`,
+          { format: 'cpio', path, actual: filesize, expected: MAX_NAMESIZE },
+        );
       }
     }
     const dev = node.type === 'chardev' || node.type === 'blockdev' ? node : undefined;
@@ -171,21 +190,39 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
       for await (const chunk of node.content.stream()) {
         if (chunk.length === 0) continue;
         if (got + chunk.length > filesize) {
-          throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content yielded more than its declared ${filesize} bytes`, { path, expected: filesize, actual: got + chunk.length });
+          throw new FormatError(
+            'E_FORMAT_CONTENT_SIZE',
+            `${path}: content yielded more than its declared ${filesize} bytes`,
+            { path, expected: filesize, actual: got + chunk.length },
+          );
         }
         got += chunk.length;
         yield* emitBytes(chunk);
         progress?.tick(chunk.length);
       }
       if (got !== filesize) {
-        throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content yielded ${got} bytes but declared ${filesize} (did the file change while being archived?)`, { path, expected: filesize, actual: got });
+        throw new FormatError(
+          'E_FORMAT_CONTENT_SIZE',
+          `${path}: content yielded ${got} bytes but declared ${filesize} (did the file change while being archived?)`,
+          { path, expected: filesize, actual: got },
+        );
       }
     }
     yield* emitPad(pad4(filesize));
   }
   yield* emitHeader(TRAILER_NAME, {
-    ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, filesize: 0,
-    devmajor: 0, devminor: 0, rdevmajor: 0, rdevminor: 0, check: 0,
+    ino: 0,
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    nlink: 1,
+    mtime: 0,
+    filesize: 0,
+    devmajor: 0,
+    devminor: 0,
+    rdevmajor: 0,
+    rdevminor: 0,
+    check: 0,
   });
   if (fill > 0) yield take();
   progress?.done();

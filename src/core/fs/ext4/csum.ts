@@ -6,7 +6,15 @@
  * inode number and generation (both le32) onto it.
  */
 import { crc16Update, crc32cUpdate } from '../../binary/crc.js';
-import { DX_NODE_COUNT_OFFSET, DX_ROOT_COUNT_OFFSET, GOOD_OLD_INODE_SIZE, INODE_CSUM_HI_END, groupDesc64, inode as inodeStruct, superblock } from './structs.js';
+import {
+  DX_NODE_COUNT_OFFSET,
+  DX_ROOT_COUNT_OFFSET,
+  GOOD_OLD_INODE_SIZE,
+  INODE_CSUM_HI_END,
+  groupDesc64,
+  inode as inodeStruct,
+  superblock,
+} from './structs.js';
 
 function le32(n: number): Uint8Array {
   return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
@@ -75,7 +83,10 @@ export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void
   const c = inodeCsum(fsSeed, ino, raw);
   raw[OFF_CSUM_LO] = c & 0xff;
   raw[OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
-  if (raw.length > GOOD_OLD_INODE_SIZE && GOOD_OLD_INODE_SIZE + (raw[GOOD_OLD_INODE_SIZE]! | (raw[GOOD_OLD_INODE_SIZE + 1]! << 8)) >= INODE_CSUM_HI_END) {
+  if (
+    raw.length > GOOD_OLD_INODE_SIZE &&
+    GOOD_OLD_INODE_SIZE + (raw[GOOD_OLD_INODE_SIZE]! | (raw[GOOD_OLD_INODE_SIZE + 1]! << 8)) >= INODE_CSUM_HI_END
+  ) {
     raw[OFF_CSUM_HI] = (c >>> 16) & 0xff;
     raw[OFF_CSUM_HI + 1] = c >>> 24;
   }
@@ -86,7 +97,11 @@ export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void
  * crc32c(seed, le32 group, desc with bg_checksum zeroed). gdt_csum
  * (uninit_bg): crc16(~0, uuid, le32 group, desc without bg_checksum).
  */
-export function groupDescCsum(opts: { metadataCsum: boolean; fsSeed: number; uuid: Uint8Array; descSize: number }, group: number, desc: Uint8Array): number {
+export function groupDescCsum(
+  opts: { metadataCsum: boolean; fsSeed: number; uuid: Uint8Array; descSize: number },
+  group: number,
+  desc: Uint8Array,
+): number {
   const off = groupDesc64.offsetOf('bg_checksum');
   const g = le32(group);
   if (opts.metadataCsum) {
@@ -157,7 +172,8 @@ export function xattrEntryHash(name: Uint8Array, value: Uint8Array): number {
   const n = Math.ceil(value.length / 4);
   for (let i = 0; i < n; i++) {
     const o = i * 4;
-    const w = ((value[o] ?? 0) | ((value[o + 1] ?? 0) << 8) | ((value[o + 2] ?? 0) << 16) | ((value[o + 3] ?? 0) << 24)) >>> 0;
+    const w =
+      ((value[o] ?? 0) | ((value[o + 1] ?? 0) << 8) | ((value[o + 2] ?? 0) << 16) | ((value[o + 3] ?? 0) << 24)) >>> 0;
     h = ((h << 16) ^ (h >>> 16) ^ w) >>> 0;
   }
   return h;

@@ -8,10 +8,26 @@ import { CapacityError } from '../../errors.js';
 import { dirBlockCsum, dxBlockCsum } from './csum.js';
 import { dirHash } from './hash.js';
 import {
-  DIR_TAIL_FT, DIR_TAIL_SIZE, DX_NODE_COUNT_OFFSET, DX_ROOT_COUNT_OFFSET, FT, dirEntry, dirRecLen, dirTail, dxCountLimit, dxEntry, dxNode, dxRoot, dxTail,
+  DIR_TAIL_FT,
+  DIR_TAIL_SIZE,
+  DX_NODE_COUNT_OFFSET,
+  DX_ROOT_COUNT_OFFSET,
+  FT,
+  dirEntry,
+  dirRecLen,
+  dirTail,
+  dxCountLimit,
+  dxEntry,
+  dxNode,
+  dxRoot,
+  dxTail,
 } from './structs.js';
 
-export interface DirEnt { name: Uint8Array; ino: number; ft: number }
+export interface DirEnt {
+  name: Uint8Array;
+  ino: number;
+  ft: number;
+}
 
 export interface DirBuildOpts {
   blockSize: number;
@@ -42,12 +58,29 @@ function putEntry(b: Uint8Array, off: number, e: DirEnt, recLen: number): void {
 function finishLeaf(b: Uint8Array, csum: boolean, seed: number): void {
   if (!csum) return;
   const t = b.length - DIR_TAIL_SIZE;
-  dirTail.encode({ det_reserved_zero1: 0, det_rec_len: DIR_TAIL_SIZE, det_reserved_zero2: 0, det_reserved_ft: DIR_TAIL_FT, det_checksum: 0 }, b, t);
+  dirTail.encode(
+    {
+      det_reserved_zero1: 0,
+      det_rec_len: DIR_TAIL_SIZE,
+      det_reserved_zero2: 0,
+      det_reserved_ft: DIR_TAIL_FT,
+      det_checksum: 0,
+    },
+    b,
+    t,
+  );
   new DataView(b.buffer, b.byteOffset).setUint32(t + 8, dirBlockCsum(seed, b), true);
 }
 
 /** Pack entries into leaf blocks, in order. Each block's last entry stretches to the end (or the tail). */
-function packLeaves(ents: DirEnt[], B: number, csum: boolean, seed: number, firstHashes?: number[], hashes?: number[]): Uint8Array[] {
+function packLeaves(
+  ents: DirEnt[],
+  B: number,
+  csum: boolean,
+  seed: number,
+  firstHashes?: number[],
+  hashes?: number[],
+): Uint8Array[] {
   const space = B - (csum ? DIR_TAIL_SIZE : 0);
   const out: Uint8Array[] = [];
   let b: Uint8Array | undefined;
@@ -96,7 +129,14 @@ function emptyLeaf(B: number, csum: boolean, seed: number): Uint8Array {
  * Build the blocks of a directory with inode `ino` (parent `parent`), the
  * entries sorted by name. `seed` is the directory's inode checksum seed.
  */
-export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirBuildOpts, seed: number, path: string): DirBlocks {
+export function buildDir(
+  ino: number,
+  parent: number,
+  entries: DirEnt[],
+  o: DirBuildOpts,
+  seed: number,
+  path: string,
+): DirBlocks {
   const B = o.blockSize;
   const dirFt = o.fileType === false ? 0 : FT.dir;
   const dot: DirEnt = { name: Uint8Array.of(0x2e), ino, ft: dirFt };
@@ -114,7 +154,14 @@ export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirB
   const hashed = entries.map((e) => ({ e, h: dirHash(e.name, version, o.seed) }));
   hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
   const firstHashes: number[] = [];
-  const leaves = packLeaves(hashed.map((x) => x.e), B, o.csum, seed, firstHashes, hashed.map((x) => x.h.hash));
+  const leaves = packLeaves(
+    hashed.map((x) => x.e),
+    B,
+    o.csum,
+    seed,
+    firstHashes,
+    hashed.map((x) => x.h.hash),
+  );
   const tail = o.csum ? 8 : 0;
   const rootLimit = Math.floor((B - 32 - tail) / 8);
   const nodeLimit = Math.floor((B - 8 - tail) / 8);
@@ -122,9 +169,14 @@ export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirB
   let nodes: Array<{ first: number; leaves: number[] }> = [];
   if (leaves.length > rootLimit) {
     levels = 1;
-    for (let i = 0; i < leaves.length; i += nodeLimit) nodes.push({ first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) });
+    for (let i = 0; i < leaves.length; i += nodeLimit)
+      nodes.push({ first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) });
     if (nodes.length > rootLimit) {
-      throw new CapacityError('E_LIMIT_DIR_SIZE', `directory ${path} has ${entries.length} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`, { path, actual: entries.length });
+      throw new CapacityError(
+        'E_LIMIT_DIR_SIZE',
+        `directory ${path} has ${entries.length} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`,
+        { path, actual: entries.length },
+      );
     }
   } else {
     nodes = [];
@@ -132,9 +184,16 @@ export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirB
   // logical layout: 0 root, 1..N index nodes, then leaves
   const leafBase = 1 + nodes.length;
   const blocks: Uint8Array[] = [];
-  const writeEntries = (b: Uint8Array, countOff: number, limit: number, list: Array<{ hash: number; block: number }>, isRoot: boolean) => {
+  const writeEntries = (
+    b: Uint8Array,
+    countOff: number,
+    limit: number,
+    list: Array<{ hash: number; block: number }>,
+    isRoot: boolean,
+  ) => {
     dxCountLimit.encode({ limit, count: list.length, block: list[0]!.block }, b, countOff);
-    for (let i = 1; i < list.length; i++) dxEntry.encode({ hash: list[i]!.hash, block: list[i]!.block }, b, countOff + i * 8);
+    for (let i = 1; i < list.length; i++)
+      dxEntry.encode({ hash: list[i]!.hash, block: list[i]!.block }, b, countOff + i * 8);
     if (o.csum) {
       const t = countOff + limit * 8;
       dxTail.encode({ dt_reserved: 0, dt_checksum: 0 }, b, t);
@@ -142,21 +201,55 @@ export function buildDir(ino: number, parent: number, entries: DirEnt[], o: DirB
     }
   };
   const root = new Uint8Array(B);
-  dxRoot.encode({
-    dot_inode: ino, dot_rec_len: 12, dot_name_len: 1, dot_file_type: dirFt, dot_name: Uint8Array.of(0x2e, 0, 0, 0),
-    dotdot_inode: parent, dotdot_rec_len: B - 12, dotdot_name_len: 2, dotdot_file_type: dirFt, dotdot_name: Uint8Array.of(0x2e, 0x2e, 0, 0),
-    reserved_zero: 0, hash_version: o.hashVersion, info_length: 8, indirect_levels: levels, unused_flags: 0,
-  }, root, 0);
+  dxRoot.encode(
+    {
+      dot_inode: ino,
+      dot_rec_len: 12,
+      dot_name_len: 1,
+      dot_file_type: dirFt,
+      dot_name: Uint8Array.of(0x2e, 0, 0, 0),
+      dotdot_inode: parent,
+      dotdot_rec_len: B - 12,
+      dotdot_name_len: 2,
+      dotdot_file_type: dirFt,
+      dotdot_name: Uint8Array.of(0x2e, 0x2e, 0, 0),
+      reserved_zero: 0,
+      hash_version: o.hashVersion,
+      info_length: 8,
+      indirect_levels: levels,
+      unused_flags: 0,
+    },
+    root,
+    0,
+  );
   if (levels === 0) {
-    writeEntries(root, DX_ROOT_COUNT_OFFSET, rootLimit, leaves.map((_, i) => ({ hash: firstHashes[i]!, block: leafBase + i })), true);
+    writeEntries(
+      root,
+      DX_ROOT_COUNT_OFFSET,
+      rootLimit,
+      leaves.map((_, i) => ({ hash: firstHashes[i]!, block: leafBase + i })),
+      true,
+    );
     blocks.push(root);
   } else {
-    writeEntries(root, DX_ROOT_COUNT_OFFSET, rootLimit, nodes.map((n, i) => ({ hash: firstHashes[n.first]!, block: 1 + i })), true);
+    writeEntries(
+      root,
+      DX_ROOT_COUNT_OFFSET,
+      rootLimit,
+      nodes.map((n, i) => ({ hash: firstHashes[n.first]!, block: 1 + i })),
+      true,
+    );
     blocks.push(root);
     for (const n of nodes) {
       const b = new Uint8Array(B);
       dxNode.encode({ fake_inode: 0, fake_rec_len: B, fake_name_len: 0, fake_file_type: 0 }, b, 0);
-      writeEntries(b, DX_NODE_COUNT_OFFSET, nodeLimit, n.leaves.map((li) => ({ hash: firstHashes[li]!, block: leafBase + li })), false);
+      writeEntries(
+        b,
+        DX_NODE_COUNT_OFFSET,
+        nodeLimit,
+        n.leaves.map((li) => ({ hash: firstHashes[li]!, block: leafBase + li })),
+        false,
+      );
       blocks.push(b);
     }
   }

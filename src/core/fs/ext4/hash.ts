@@ -44,7 +44,10 @@ const K2 = 0o13240474631;
 const K3 = 0o15666365641;
 
 function halfMd4(buf: Uint32Array, x: Uint32Array): void {
-  let a = buf[0]!, b = buf[1]!, c = buf[2]!, d = buf[3]!;
+  let a = buf[0]!,
+    b = buf[1]!,
+    c = buf[2]!,
+    d = buf[3]!;
   const F = (p: number, q: number, r: number) => (r ^ (p & (q ^ r))) >>> 0;
   const G = (p: number, q: number, r: number) => (((p & q) >>> 0) + (((p ^ q) & r) >>> 0)) >>> 0;
   const H = (p: number, q: number, r: number) => (p ^ q ^ r) >>> 0;
@@ -83,8 +86,12 @@ function halfMd4(buf: Uint32Array, x: Uint32Array): void {
 
 function tea(buf: Uint32Array, x: Uint32Array): void {
   let sum = 0;
-  let b0 = buf[0]!, b1 = buf[1]!;
-  const a = x[0]!, b = x[1]!, c = x[2]!, d = x[3]!;
+  let b0 = buf[0]!,
+    b1 = buf[1]!;
+  const a = x[0]!,
+    b = x[1]!,
+    c = x[2]!,
+    d = x[3]!;
   for (let n = 0; n < 16; n++) {
     sum = (sum + 0x9e3779b9) >>> 0;
     b0 = (b0 + ((((b1 << 4) + a) ^ (b1 + sum) ^ ((b1 >>> 5) + b)) >>> 0)) >>> 0;

@@ -59,7 +59,11 @@ export function geometry(cfg: Config, blocksIn: number, minInodes: number): Geom
   const ipb = B / cfg.inodeSize;
   let blocks = Math.floor(blocksIn);
   if (!cfg.has('64bit') && blocks > 0xffffffff) blocks = 0xffffffff;
-  if (blocks < 64) throw new CapacityError('E_SPACE_FS', `an ext filesystem needs at least 64 blocks (${64 * B} bytes)`, { expected: 64 * B, actual: blocks * B });
+  if (blocks < 64)
+    throw new CapacityError('E_SPACE_FS', `an ext filesystem needs at least 64 blocks (${64 * B} bytes)`, {
+      expected: 64 * B,
+      actual: blocks * B,
+    });
   for (let attempt = 0; attempt < 3; attempt++) {
     const groups = Math.ceil((blocks - firstData) / bpg);
     const wanted = Math.max(cfg.inodes ?? Math.floor((blocks * B) / cfg.bytesPerInode), minInodes, 16);
@@ -68,7 +72,11 @@ export function geometry(cfg: Config, blocksIn: number, minInodes: number): Geom
     const maxIpg = Math.min(8 * B, 65536 - ipb);
     if (ipg > maxIpg) {
       if (minInodes > maxIpg * groups) {
-        throw new CapacityError('E_SPACE_INODES', `${minInodes} inodes do not fit in ${groups} block groups at block size ${B}; a bigger filesystem is needed`, { expected: minInodes, actual: maxIpg * groups });
+        throw new CapacityError(
+          'E_SPACE_INODES',
+          `${minInodes} inodes do not fit in ${groups} block groups at block size ${B}; a bigger filesystem is needed`,
+          { expected: minInodes, actual: maxIpg * groups },
+        );
       }
       ipg = Math.floor(maxIpg / align) * align;
     }
@@ -79,14 +87,33 @@ export function geometry(cfg: Config, blocksIn: number, minInodes: number): Geom
     // a last group too small for its own metadata plus some data is dropped (as mke2fs does)
     const lastSize = blocks - firstData - (groups - 1) * bpg;
     const lastOwn = (hasSuper(cfg, groups - 1) ? 1 + gdtBlocks : 0) + 2 + itableBlocks;
-    if (groups > 1 && lastSize < lastOwn + 50) { blocks -= lastSize; continue; }
+    if (groups > 1 && lastSize < lastOwn + 50) {
+      blocks -= lastSize;
+      continue;
+    }
     if (groups === 1 && lastSize < lastOwn + 16) {
-      throw new CapacityError('E_SPACE_FS', `${blocks} blocks are too few for the filesystem metadata (${lastOwn} blocks)`, { expected: (lastOwn + 16) * B, actual: blocks * B });
+      throw new CapacityError(
+        'E_SPACE_FS',
+        `${blocks} blocks are too few for the filesystem metadata (${lastOwn} blocks)`,
+        { expected: (lastOwn + 16) * B, actual: blocks * B },
+      );
     }
     const journalBlocks = cfg.has('has_journal') ? (cfg.journalBlocks ?? defaultJournalBlocks(blocks)) : 0;
     return {
-      B, blocks, firstData, bpg, groups, ipg, inodes: ipg * groups, inodeSize: cfg.inodeSize, descSize, gdtBlocks, itableBlocks,
-      flexSize: cfg.has('flex_bg') ? 16 : 1, overhead, journalBlocks,
+      B,
+      blocks,
+      firstData,
+      bpg,
+      groups,
+      ipg,
+      inodes: ipg * groups,
+      inodeSize: cfg.inodeSize,
+      descSize,
+      gdtBlocks,
+      itableBlocks,
+      flexSize: cfg.has('flex_bg') ? 16 : 1,
+      overhead,
+      journalBlocks,
     };
   }
   throw new CapacityError('E_SPACE_FS', `cannot lay out ${blocksIn} blocks`, { actual: blocksIn * B });

@@ -9,7 +9,11 @@ import { extentBlockCsum } from './csum.js';
 import { EXTENT_MAGIC, EXT_INIT_MAX_LEN, extentHeader, extentIndex, extentLeaf } from './structs.js';
 
 /** A contiguous mapping: `len` blocks from logical `lblk` at physical `pblk`. */
-export interface Run { lblk: number; pblk: number; len: number }
+export interface Run {
+  lblk: number;
+  pblk: number;
+  len: number;
+}
 
 export interface Mapped {
   /** The 60-byte i_block. */
@@ -31,20 +35,33 @@ export function addRange(runs: Run[], lblk: number, pblk: number, len: number, m
     const r = runs[runs.length - 1];
     if (r && r.lblk + r.len === lblk && r.pblk + r.len === pblk && r.len < maxLen) {
       const n = Math.min(len, maxLen - r.len);
-      r.len += n; lblk += n; pblk += n; len -= n;
+      r.len += n;
+      lblk += n;
+      pblk += n;
+      len -= n;
     } else {
       const n = Math.min(len, maxLen);
       runs.push({ lblk, pblk, len: n });
-      lblk += n; pblk += n; len -= n;
+      lblk += n;
+      pblk += n;
+      len -= n;
     }
   }
 }
 
 function writeLeaf(b: Uint8Array, off: number, r: Run): void {
-  extentLeaf.encode({ ee_block: r.lblk, ee_len: r.len, ee_start_hi: Math.floor(r.pblk / 0x100000000), ee_start_lo: r.pblk >>> 0 }, b, off);
+  extentLeaf.encode(
+    { ee_block: r.lblk, ee_len: r.len, ee_start_hi: Math.floor(r.pblk / 0x100000000), ee_start_lo: r.pblk >>> 0 },
+    b,
+    off,
+  );
 }
 function writeIndex(b: Uint8Array, off: number, lblk: number, pblk: number): void {
-  extentIndex.encode({ ei_block: lblk, ei_leaf_lo: pblk >>> 0, ei_leaf_hi: Math.floor(pblk / 0x100000000), ei_unused: 0 }, b, off);
+  extentIndex.encode(
+    { ei_block: lblk, ei_leaf_lo: pblk >>> 0, ei_leaf_hi: Math.floor(pblk / 0x100000000), ei_unused: 0 },
+    b,
+    off,
+  );
 }
 
 /** Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums tree blocks. */
@@ -52,20 +69,31 @@ export function extentTree(runs: Run[], blockSize: number, alloc: () => number, 
   const iblock = new Uint8Array(60);
   const meta: Array<[number, Uint8Array]> = [];
   if (runs.length <= 4) {
-    extentHeader.encode({ eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: 4, eh_depth: 0, eh_generation: 0 }, iblock, 0);
+    extentHeader.encode(
+      { eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: 4, eh_depth: 0, eh_generation: 0 },
+      iblock,
+      0,
+    );
     runs.forEach((r, i) => writeLeaf(iblock, 12 + i * 12, r));
     return { iblock, meta };
   }
   const per = Math.floor((blockSize - 12) / 12);
   // level: list of (first logical block, writer of the entry into a node)
-  let level: Array<{ lblk: number; put: (b: Uint8Array, off: number) => void }> = runs.map((r) => ({ lblk: r.lblk, put: (b, off) => writeLeaf(b, off, r) }));
+  let level: Array<{ lblk: number; put: (b: Uint8Array, off: number) => void }> = runs.map((r) => ({
+    lblk: r.lblk,
+    put: (b, off) => writeLeaf(b, off, r),
+  }));
   let depth = 0;
   while (level.length > 4) {
     const next: typeof level = [];
     for (let i = 0; i < level.length; i += per) {
       const chunk = level.slice(i, i + per);
       const b = new Uint8Array(blockSize);
-      extentHeader.encode({ eh_magic: EXTENT_MAGIC, eh_entries: chunk.length, eh_max: per, eh_depth: depth, eh_generation: 0 }, b, 0);
+      extentHeader.encode(
+        { eh_magic: EXTENT_MAGIC, eh_entries: chunk.length, eh_max: per, eh_depth: depth, eh_generation: 0 },
+        b,
+        0,
+      );
       chunk.forEach((e, k) => e.put(b, 12 + k * 12));
       if (inodeSeed !== undefined) new DataView(b.buffer).setUint32(12 + per * 12, extentBlockCsum(inodeSeed, b), true);
       const pblk = alloc();
@@ -77,7 +105,11 @@ export function extentTree(runs: Run[], blockSize: number, alloc: () => number, 
     depth++;
     if (depth > 5) throw new CapacityError('E_LIMIT_EXTENTS', 'extent tree deeper than 5 levels', {});
   }
-  extentHeader.encode({ eh_magic: EXTENT_MAGIC, eh_entries: level.length, eh_max: 4, eh_depth: depth, eh_generation: 0 }, iblock, 0);
+  extentHeader.encode(
+    { eh_magic: EXTENT_MAGIC, eh_entries: level.length, eh_max: 4, eh_depth: depth, eh_generation: 0 },
+    iblock,
+    0,
+  );
   level.forEach((e, k) => e.put(iblock, 12 + k * 12));
   return { iblock, meta };
 }
@@ -88,7 +120,10 @@ export function extentTreeBlocks(extents: number, blockSize: number): number {
   const per = Math.floor((blockSize - 12) / 12);
   let n = 0;
   let level = extents;
-  while (level > 4) { level = Math.ceil(level / per); n += level; }
+  while (level > 4) {
+    level = Math.ceil(level / per);
+    n += level;
+  }
   return n;
 }
 
@@ -115,8 +150,16 @@ export function blockMap(runs: Run[], blockSize: number, alloc: () => number, pa
     for (let k = 0; k < r.len; k++) {
       const l = r.lblk + k;
       const p = r.pblk + k;
-      if (l < 12) { idv.setUint32(l * 4, p, true); continue; }
-      if (l >= limit) throw new CapacityError('E_LIMIT_FILE_SIZE', `${path} is too large for a block-mapped file at block size ${blockSize}`, { path });
+      if (l < 12) {
+        idv.setUint32(l * 4, p, true);
+        continue;
+      }
+      if (l >= limit)
+        throw new CapacityError(
+          'E_LIMIT_FILE_SIZE',
+          `${path} is too large for a block-mapped file at block size ${blockSize}`,
+          { path },
+        );
       let x = l - 12;
       if (x < P) {
         node('S', (b) => idv.setUint32(48, b, true)).arr.setUint32(x * 4, p, true);

@@ -26,15 +26,33 @@ import { FileTree } from '../../tree/tree.js';
 import type { Content, DirNode, NodeMeta, NodeType, Timespec, TreeNode } from '../../tree/types.js';
 import { decodeDev, TYPE_BITS } from '../../tree/types.js';
 import {
-  bitmapCsum, checksumError, fsCsumSeed, groupDescCsum, inodeCsum, inodeCsumSeed, superblockCsum, xattrBlockCsum,
+  bitmapCsum,
+  checksumError,
+  fsCsumSeed,
+  groupDescCsum,
+  inodeCsum,
+  inodeCsumSeed,
+  superblockCsum,
+  xattrBlockCsum,
 } from './readcsum.js';
 import { parseDirBlock, parseInlineDir, type RawDirEntry } from './readdir.js';
 import { findRun, inodeRuns, type MapSource, type Run } from './readmap.js';
 import { aclToXattr, parseInodeXattrs, parseXattrBlock, type RawXattr } from './readxattr.js';
 import { journalOverlay } from './readjournal.js';
 import {
-  BG_BLOCK_UNINIT, BG_INODE_UNINIT, EXT4_MAGIC, FEATURES, INODE_FLAGS, ROOT_INO, SUPERBLOCK_OFFSET, XATTR_MAGIC,
-  featureNames, groupDesc32, groupDesc64, inode as inodeStruct, superblock as superblockStruct,
+  BG_BLOCK_UNINIT,
+  BG_INODE_UNINIT,
+  EXT4_MAGIC,
+  FEATURES,
+  INODE_FLAGS,
+  ROOT_INO,
+  SUPERBLOCK_OFFSET,
+  XATTR_MAGIC,
+  featureNames,
+  groupDesc32,
+  groupDesc64,
+  inode as inodeStruct,
+  superblock as superblockStruct,
 } from './structs.js';
 
 export interface Ext4OpenOptions {
@@ -153,20 +171,43 @@ export interface Ext4Group {
 const dec = new TextDecoder('utf-8');
 const INO = (name: Parameters<typeof inodeStruct.offsetOf>[0]) => inodeStruct.offsetOf(name);
 const OFF = {
-  mode: INO('i_mode'), uid: INO('i_uid'), sizeLo: INO('i_size_lo'), atime: INO('i_atime'), ctime: INO('i_ctime'), mtime: INO('i_mtime'),
-  dtime: INO('i_dtime'), gid: INO('i_gid'), links: INO('i_links_count'), blocksLo: INO('i_blocks_lo'), flags: INO('i_flags'),
-  block: INO('i_block'), generation: INO('i_generation'), aclLo: INO('i_file_acl_lo'), sizeHigh: INO('i_size_high'),
-  blocksHigh: INO('l_i_blocks_high'), aclHigh: INO('l_i_file_acl_high'), uidHigh: INO('l_i_uid_high'), gidHigh: INO('l_i_gid_high'),
-  extraIsize: INO('i_extra_isize'), ctimeExtra: INO('i_ctime_extra'), mtimeExtra: INO('i_mtime_extra'), atimeExtra: INO('i_atime_extra'),
-  crtime: INO('i_crtime'), crtimeExtra: INO('i_crtime_extra'),
+  mode: INO('i_mode'),
+  uid: INO('i_uid'),
+  sizeLo: INO('i_size_lo'),
+  atime: INO('i_atime'),
+  ctime: INO('i_ctime'),
+  mtime: INO('i_mtime'),
+  dtime: INO('i_dtime'),
+  gid: INO('i_gid'),
+  links: INO('i_links_count'),
+  blocksLo: INO('i_blocks_lo'),
+  flags: INO('i_flags'),
+  block: INO('i_block'),
+  generation: INO('i_generation'),
+  aclLo: INO('i_file_acl_lo'),
+  sizeHigh: INO('i_size_high'),
+  blocksHigh: INO('l_i_blocks_high'),
+  aclHigh: INO('l_i_file_acl_high'),
+  uidHigh: INO('l_i_uid_high'),
+  gidHigh: INO('l_i_gid_high'),
+  extraIsize: INO('i_extra_isize'),
+  ctimeExtra: INO('i_ctime_extra'),
+  mtimeExtra: INO('i_mtime_extra'),
+  atimeExtra: INO('i_atime_extra'),
+  crtime: INO('i_crtime'),
+  crtimeExtra: INO('i_crtime_extra'),
 } as const;
 
 /** Node type by the S_IFMT nibble of i_mode. */
 const TYPE_OF: Array<NodeType | undefined> = [];
-for (const t of ['fifo', 'chardev', 'dir', 'blockdev', 'file', 'symlink', 'socket'] as const) TYPE_OF[(TYPE_BITS[t] >>> 12) & 0xf] = t;
+for (const t of ['fifo', 'chardev', 'dir', 'blockdev', 'file', 'symlink', 'socket'] as const)
+  TYPE_OF[(TYPE_BITS[t] >>> 12) & 0xf] = t;
 const NO_XATTRS: RawXattr[] = [];
 
-interface InodeChunk { buf: Uint8Array; view: DataView }
+interface InodeChunk {
+  buf: Uint8Array;
+  view: DataView;
+}
 
 /**
  * A timestamp: signed 32-bit seconds; when the extra word is inside the
@@ -186,7 +227,11 @@ function decodeTime(v: DataView, base: number, lo: number, extraOff: number, ext
 
 const KNOWN_INCOMPAT = FEATURES.filter((f) => f[0] === 'incompat').reduce((a, f) => a | f[1], 0);
 /** Incompatible features whose data this reader cannot interpret. */
-const UNSUPPORTED_INCOMPAT: Array<[number, string]> = [[0x1, 'compression'], [0x8, 'journal_dev'], [0x1000, 'dirdata']];
+const UNSUPPORTED_INCOMPAT: Array<[number, string]> = [
+  [0x1, 'compression'],
+  [0x8, 'journal_dev'],
+  [0x1000, 'dirdata'],
+];
 const INODE_CHUNK = 64 * 1024;
 const INODE_CACHE_CHUNKS = 128;
 const STREAM_CHUNK = 1 << 20;
@@ -245,59 +290,128 @@ export class Ext4Reader implements MapSource {
   private readonly xattrBlockCache = new Map<number, RawXattr[]>();
   private readonly itableBytes: number;
 
-  constructor(readonly dev: BlockDevice, opts: Ext4OpenOptions = {}) {
+  constructor(
+    readonly dev: BlockDevice,
+    opts: Ext4OpenOptions = {},
+  ) {
     this.verify = opts.verify ?? true;
-    if (dev.size < SUPERBLOCK_OFFSET + 1024) throw fmtErr('E_FORMAT_TRUNCATED', `device of ${dev.size} bytes is too small for an ext2/3/4 filesystem`, { structure: 'ext4_super_block', actual: dev.size });
+    if (dev.size < SUPERBLOCK_OFFSET + 1024)
+      throw fmtErr('E_FORMAT_TRUNCATED', `device of ${dev.size} bytes is too small for an ext2/3/4 filesystem`, {
+        structure: 'ext4_super_block',
+        actual: dev.size,
+      });
     const sbBytes = dev.readAt(SUPERBLOCK_OFFSET, 1024);
     const sb = superblockStruct.decode(sbBytes);
-    if (sb.s_magic !== EXT4_MAGIC) throw fmtErr('E_FORMAT_MAGIC', `not an ext2/3/4 filesystem: superblock magic is 0x${sb.s_magic.toString(16)}, expected 0xef53`, { structure: 'ext4_super_block', field: 's_magic', offset: SUPERBLOCK_OFFSET + 0x38, actual: sb.s_magic, expected: EXT4_MAGIC });
-    const compat = sb.s_feature_compat, incompat = sb.s_feature_incompat, roCompat = sb.s_feature_ro_compat;
-    const sbErr = (field: string, msg: string, actual: unknown, expected?: unknown) => fmtErr('E_FORMAT_SUPERBLOCK', `ext4 superblock: ${msg}`, { structure: 'ext4_super_block', field, actual, ...(expected !== undefined ? { expected } : {}) });
+    if (sb.s_magic !== EXT4_MAGIC)
+      throw fmtErr(
+        'E_FORMAT_MAGIC',
+        `not an ext2/3/4 filesystem: superblock magic is 0x${sb.s_magic.toString(16)}, expected 0xef53`,
+        {
+          structure: 'ext4_super_block',
+          field: 's_magic',
+          offset: SUPERBLOCK_OFFSET + 0x38,
+          actual: sb.s_magic,
+          expected: EXT4_MAGIC,
+        },
+      );
+    const compat = sb.s_feature_compat,
+      incompat = sb.s_feature_incompat,
+      roCompat = sb.s_feature_ro_compat;
+    const sbErr = (field: string, msg: string, actual: unknown, expected?: unknown) =>
+      fmtErr('E_FORMAT_SUPERBLOCK', `ext4 superblock: ${msg}`, {
+        structure: 'ext4_super_block',
+        field,
+        actual,
+        ...(expected !== undefined ? { expected } : {}),
+      });
     this.metadataCsum = (roCompat & 0x400) !== 0;
     this.gdtCsum = !this.metadataCsum && (roCompat & 0x10) !== 0;
     this.verifyCsum = this.verify && this.metadataCsum;
     if (this.metadataCsum && this.verify) {
-      if (sb.s_checksum_type !== 1) throw sbErr('s_checksum_type', `unknown checksum type ${sb.s_checksum_type} (1 = crc32c)`, sb.s_checksum_type, 1);
+      if (sb.s_checksum_type !== 1)
+        throw sbErr(
+          's_checksum_type',
+          `unknown checksum type ${sb.s_checksum_type} (1 = crc32c)`,
+          sb.s_checksum_type,
+          1,
+        );
       const actual = superblockCsum(sbBytes);
-      if (actual !== sb.s_checksum) throw checksumError('superblock', { block: SUPERBLOCK_OFFSET / 1024 }, sb.s_checksum, actual);
+      if (actual !== sb.s_checksum)
+        throw checksumError('superblock', { block: SUPERBLOCK_OFFSET / 1024 }, sb.s_checksum, actual);
     }
     for (const [bit, name] of UNSUPPORTED_INCOMPAT) {
-      if (incompat & bit) throw fmtErr('E_FORMAT_UNSUPPORTED', `ext4 feature ${name} is not supported by this reader`, { structure: 'ext4_super_block', field: 's_feature_incompat', actual: name });
+      if (incompat & bit)
+        throw fmtErr('E_FORMAT_UNSUPPORTED', `ext4 feature ${name} is not supported by this reader`, {
+          structure: 'ext4_super_block',
+          field: 's_feature_incompat',
+          actual: name,
+        });
     }
     const unknown = incompat & ~KNOWN_INCOMPAT;
-    if (unknown) throw fmtErr('E_FORMAT_UNSUPPORTED', `unknown incompatible ext4 feature bits 0x${unknown.toString(16)}`, { structure: 'ext4_super_block', field: 's_feature_incompat', actual: unknown });
-    if (sb.s_log_block_size > 6) throw sbErr('s_log_block_size', `block size 2^${10 + sb.s_log_block_size} is not supported (1 KiB to 64 KiB)`, sb.s_log_block_size);
+    if (unknown)
+      throw fmtErr('E_FORMAT_UNSUPPORTED', `unknown incompatible ext4 feature bits 0x${unknown.toString(16)}`, {
+        structure: 'ext4_super_block',
+        field: 's_feature_incompat',
+        actual: unknown,
+      });
+    if (sb.s_log_block_size > 6)
+      throw sbErr(
+        's_log_block_size',
+        `block size 2^${10 + sb.s_log_block_size} is not supported (1 KiB to 64 KiB)`,
+        sb.s_log_block_size,
+      );
     const bs = 1024 << sb.s_log_block_size;
     this.blockSize = bs;
     this.is64 = (incompat & 0x80) !== 0;
     const blocksCount = sb.s_blocks_count_lo + (this.is64 ? sb.s_blocks_count_hi * 0x100000000 : 0);
     const devBlocks = Math.floor(dev.size / bs);
     if (blocksCount < 1 || blocksCount > devBlocks) {
-      throw fmtErr('E_FORMAT_TRUNCATED', `the filesystem has ${blocksCount} blocks of ${bs} bytes but the device holds only ${devBlocks} (image truncated?)`, { structure: 'ext4_super_block', field: 's_blocks_count', actual: blocksCount, expected: devBlocks });
+      throw fmtErr(
+        'E_FORMAT_TRUNCATED',
+        `the filesystem has ${blocksCount} blocks of ${bs} bytes but the device holds only ${devBlocks} (image truncated?)`,
+        { structure: 'ext4_super_block', field: 's_blocks_count', actual: blocksCount, expected: devBlocks },
+      );
     }
     this.blocksCount = blocksCount;
     this.firstDataBlock = sb.s_first_data_block;
-    if (this.firstDataBlock > 1 || this.firstDataBlock >= blocksCount) throw sbErr('s_first_data_block', `first data block ${this.firstDataBlock} is invalid`, this.firstDataBlock);
+    if (this.firstDataBlock > 1 || this.firstDataBlock >= blocksCount)
+      throw sbErr('s_first_data_block', `first data block ${this.firstDataBlock} is invalid`, this.firstDataBlock);
     const bigalloc = (roCompat & 0x200) !== 0;
     const bpg = sb.s_blocks_per_group;
     const cpg = bigalloc ? sb.s_clusters_per_group : bpg;
-    if (bpg < 8 || cpg < 8 || cpg > 8 * bs || cpg % 8 !== 0 || (!bigalloc && bpg > 8 * bs)) throw sbErr('s_blocks_per_group', `${bpg} blocks per group is invalid for ${bs}-byte blocks`, bpg);
+    if (bpg < 8 || cpg < 8 || cpg > 8 * bs || cpg % 8 !== 0 || (!bigalloc && bpg > 8 * bs))
+      throw sbErr('s_blocks_per_group', `${bpg} blocks per group is invalid for ${bs}-byte blocks`, bpg);
     const rev = sb.s_rev_level;
     this.inodeSize = rev === 0 ? 128 : sb.s_inode_size;
     this.firstIno = rev === 0 ? 11 : sb.s_first_ino;
-    if (this.inodeSize < 128 || this.inodeSize > bs || (this.inodeSize & (this.inodeSize - 1)) !== 0) throw sbErr('s_inode_size', `inode size ${this.inodeSize} is invalid`, this.inodeSize);
+    if (this.inodeSize < 128 || this.inodeSize > bs || (this.inodeSize & (this.inodeSize - 1)) !== 0)
+      throw sbErr('s_inode_size', `inode size ${this.inodeSize} is invalid`, this.inodeSize);
     const ipg = sb.s_inodes_per_group;
-    if (ipg < 1 || ipg > 8 * bs || ipg % 8 !== 0) throw sbErr('s_inodes_per_group', `${ipg} inodes per group is invalid for ${bs}-byte blocks`, ipg);
+    if (ipg < 1 || ipg > 8 * bs || ipg % 8 !== 0)
+      throw sbErr('s_inodes_per_group', `${ipg} inodes per group is invalid for ${bs}-byte blocks`, ipg);
     this.inodesPerGroup = ipg;
     const groups = Math.ceil((blocksCount - this.firstDataBlock) / bpg);
     this.groupCount = groups;
-    if (sb.s_inodes_count !== groups * ipg) throw sbErr('s_inodes_count', `inode count ${sb.s_inodes_count} does not match ${groups} groups of ${ipg} inodes`, sb.s_inodes_count, groups * ipg);
+    if (sb.s_inodes_count !== groups * ipg)
+      throw sbErr(
+        's_inodes_count',
+        `inode count ${sb.s_inodes_count} does not match ${groups} groups of ${ipg} inodes`,
+        sb.s_inodes_count,
+        groups * ipg,
+      );
     this.inodesCount = sb.s_inodes_count;
     this.itableBytes = ipg * this.inodeSize;
-    if (Math.ceil(this.itableBytes / bs) * groups > blocksCount) throw sbErr('s_inodes_per_group', `inode tables (${groups} x ${this.itableBytes} bytes) do not fit in the filesystem`, ipg);
-    if (this.firstIno < 3 || this.firstIno > this.inodesCount) throw sbErr('s_first_ino', `first inode ${this.firstIno} is invalid`, this.firstIno);
+    if (Math.ceil(this.itableBytes / bs) * groups > blocksCount)
+      throw sbErr(
+        's_inodes_per_group',
+        `inode tables (${groups} x ${this.itableBytes} bytes) do not fit in the filesystem`,
+        ipg,
+      );
+    if (this.firstIno < 3 || this.firstIno > this.inodesCount)
+      throw sbErr('s_first_ino', `first inode ${this.firstIno} is invalid`, this.firstIno);
     this.descSize = this.is64 ? sb.s_desc_size : 32;
-    if (this.is64 && (this.descSize < 64 || this.descSize > 1024 || (this.descSize & (this.descSize - 1)) !== 0)) throw sbErr('s_desc_size', `group descriptor size ${this.descSize} is invalid`, this.descSize);
+    if (this.is64 && (this.descSize < 64 || this.descSize > 1024 || (this.descSize & (this.descSize - 1)) !== 0))
+      throw sbErr('s_desc_size', `group descriptor size ${this.descSize} is invalid`, this.descSize);
     this.uuid = sb.s_uuid;
     this.fsSeed = (incompat & 0x2000) !== 0 ? sb.s_checksum_seed : fsCsumSeed(sb.s_uuid);
     this.hasFiletype = (incompat & 0x2) !== 0;
@@ -309,20 +423,30 @@ export class Ext4Reader implements MapSource {
     const metaBg = (incompat & 0x10) !== 0;
     const sparse = (roCompat & 0x1) !== 0;
     const sparse2 = (compat & 0x200) !== 0;
-    const backups = [new DataView(sb.s_backup_bgs.buffer, sb.s_backup_bgs.byteOffset).getUint32(0, true), new DataView(sb.s_backup_bgs.buffer, sb.s_backup_bgs.byteOffset).getUint32(4, true)];
-    const hasSuper = (g: number) => g === 0 || (sparse2 ? backups.includes(g) : !sparse || g === 1 || isPow(g, 3) || isPow(g, 5) || isPow(g, 7));
+    const backups = [
+      new DataView(sb.s_backup_bgs.buffer, sb.s_backup_bgs.byteOffset).getUint32(0, true),
+      new DataView(sb.s_backup_bgs.buffer, sb.s_backup_bgs.byteOffset).getUint32(4, true),
+    ];
+    const hasSuper = (g: number) =>
+      g === 0 || (sparse2 ? backups.includes(g) : !sparse || g === 1 || isPow(g, 3) || isPow(g, 5) || isPow(g, 7));
     this.gdt = new Uint8Array(gdtBlocks * bs);
     const firstMeta = metaBg ? Math.min(sb.s_first_meta_bg, gdtBlocks) : gdtBlocks;
     // the table follows the superblock's block (block 1 with 1 KiB blocks, even with bigalloc's first data block 0)
     const normalStart = (this.firstDataBlock === 0 && bs === 1024 ? 1 : this.firstDataBlock) + 1;
     if (firstMeta > 0) {
-      if (normalStart + firstMeta > blocksCount) throw sbErr('s_first_meta_bg', `group descriptor table (${firstMeta} blocks) runs past the filesystem`, firstMeta);
+      if (normalStart + firstMeta > blocksCount)
+        throw sbErr(
+          's_first_meta_bg',
+          `group descriptor table (${firstMeta} blocks) runs past the filesystem`,
+          firstMeta,
+        );
       this.gdt.set(dev.readAt(normalStart * bs, firstMeta * bs), 0);
     }
     for (let i = firstMeta; i < gdtBlocks; i++) {
       const g = i * perBlock;
       const blk = this.firstDataBlock + g * bpg + (hasSuper(g) ? 1 : 0);
-      if (blk >= blocksCount) throw sbErr('s_first_meta_bg', `meta_bg descriptor block ${blk} lies outside the filesystem`, blk);
+      if (blk >= blocksCount)
+        throw sbErr('s_first_meta_bg', `meta_bg descriptor block ${blk} lies outside the filesystem`, blk);
       this.gdt.set(dev.readAt(blk * bs, bs), i * bs);
     }
     this.inodeTable = new Float64Array(groups);
@@ -333,9 +457,16 @@ export class Ext4Reader implements MapSource {
     const checkGroupCsum = this.verify && (this.metadataCsum || this.gdtCsum);
     for (let g = 0; g < groups; g++) {
       const o = g * ds;
-      const hi = (off: number, w: 2 | 4) => (this.is64 ? (w === 4 ? gv.getUint32(o + off, true) : gv.getUint16(o + off, true)) : 0);
+      const hi = (off: number, w: 2 | 4) =>
+        this.is64 ? (w === 4 ? gv.getUint32(o + off, true) : gv.getUint16(o + off, true)) : 0;
       const it = gv.getUint32(o + 0x8, true) + hi(0x28, 4) * 0x100000000;
-      if (it < this.firstDataBlock || it + itBlocks > blocksCount) throw fmtErr('E_FORMAT_BLOCK_RANGE', `group ${g}: inode table at block ${it} lies outside the filesystem`, { structure: 'ext4_group_desc', field: 'bg_inode_table', group: g, block: it });
+      if (it < this.firstDataBlock || it + itBlocks > blocksCount)
+        throw fmtErr('E_FORMAT_BLOCK_RANGE', `group ${g}: inode table at block ${it} lies outside the filesystem`, {
+          structure: 'ext4_group_desc',
+          field: 'bg_inode_table',
+          group: g,
+          block: it,
+        });
       this.inodeTable[g] = it;
       this.groupFlags[g] = gv.getUint16(o + 0x12, true);
       const unused = gv.getUint16(o + 0x1c, true) + hi(0x32, 2) * 0x10000;
@@ -428,9 +559,10 @@ export class Ext4Reader implements MapSource {
 
   /** Group descriptor fields, for inspect tools. */
   group(g: number): Ext4Group {
-    if (!Number.isInteger(g) || g < 0 || g >= this.groupCount) throw fmtErr('E_FORMAT_RANGE', `group ${g} does not exist (${this.groupCount} groups)`, { group: g });
+    if (!Number.isInteger(g) || g < 0 || g >= this.groupCount)
+      throw fmtErr('E_FORMAT_RANGE', `group ${g} does not exist (${this.groupCount} groups)`, { group: g });
     const d = (this.is64 ? groupDesc64 : groupDesc32).decode(this.gdt, g * this.descSize) as Record<string, number>;
-    const h = (n: string) => (this.is64 ? d[n] ?? 0 : 0);
+    const h = (n: string) => (this.is64 ? (d[n] ?? 0) : 0);
     return {
       index: g,
       blockBitmap: d.bg_block_bitmap_lo! + h('bg_block_bitmap_hi') * 0x100000000,
@@ -449,9 +581,18 @@ export class Ext4Reader implements MapSource {
     return this.dev.readAt(block * this.blockSize, count * this.blockSize);
   }
 
-  private readBlocksChecked(block: number, count: number, structure: string, data: Record<string, unknown>): Uint8Array {
+  private readBlocksChecked(
+    block: number,
+    count: number,
+    structure: string,
+    data: Record<string, unknown>,
+  ): Uint8Array {
     if (!(Number.isSafeInteger(block) && block >= this.firstDataBlock && block + count <= this.blocksCount)) {
-      throw fmtErr('E_FORMAT_BLOCK_RANGE', `${structure} block ${block} lies outside the filesystem (${this.blocksCount} blocks)`, { structure, block, ...data });
+      throw fmtErr(
+        'E_FORMAT_BLOCK_RANGE',
+        `${structure} block ${block} lies outside the filesystem (${this.blocksCount} blocks)`,
+        { structure, block, ...data },
+      );
     }
     return this.readBlocks(block, count);
   }
@@ -468,11 +609,18 @@ export class Ext4Reader implements MapSource {
 
   /** The cached inode-table chunk holding `ino`; its offset goes to this.chunkOff. */
   private inodeChunk(ino: number): InodeChunk {
-    if (!Number.isInteger(ino) || ino < 1 || ino > this.inodesCount) throw fmtErr('E_FORMAT_RANGE', `inode ${ino} does not exist (the filesystem has ${this.inodesCount})`, { structure: 'ext4_inode', inode: ino });
+    if (!Number.isInteger(ino) || ino < 1 || ino > this.inodesCount)
+      throw fmtErr('E_FORMAT_RANGE', `inode ${ino} does not exist (the filesystem has ${this.inodesCount})`, {
+        structure: 'ext4_inode',
+        inode: ino,
+      });
     const g = Math.floor((ino - 1) / this.inodesPerGroup);
     const idx = (ino - 1) % this.inodesPerGroup;
     const isz = this.inodeSize;
-    if ((this.groupFlags[g]! & BG_INODE_UNINIT && (this.metadataCsum || this.gdtCsum)) || idx >= this.inodesPerGroup - this.itableUnused[g]!) {
+    if (
+      (this.groupFlags[g]! & BG_INODE_UNINIT && (this.metadataCsum || this.gdtCsum)) ||
+      idx >= this.inodesPerGroup - this.itableUnused[g]!
+    ) {
       const buf = new Uint8Array(isz);
       this.chunkOff = 0;
       return { buf, view: new DataView(buf.buffer) };
@@ -508,7 +656,13 @@ export class Ext4Reader implements MapSource {
     const isz = this.inodeSize;
     const generation = v.getUint32(off + OFF.generation, true);
     const extraIsize = isz > 128 ? v.getUint16(off + OFF.extraIsize, true) : 0;
-    if (isz > 128 && (128 + extraIsize > isz || (extraIsize & 3) !== 0)) throw fmtErr('E_FORMAT_INODE', `inode ${ino}: i_extra_isize ${extraIsize} is invalid`, { structure: 'ext4_inode', field: 'i_extra_isize', inode: ino, actual: extraIsize });
+    if (isz > 128 && (128 + extraIsize > isz || (extraIsize & 3) !== 0))
+      throw fmtErr('E_FORMAT_INODE', `inode ${ino}: i_extra_isize ${extraIsize} is invalid`, {
+        structure: 'ext4_inode',
+        field: 'i_extra_isize',
+        inode: ino,
+        actual: extraIsize,
+      });
     let csumSeed = 0;
     if (this.metadataCsum) {
       csumSeed = inodeCsumSeed(this.fsSeed, ino, generation);
@@ -520,15 +674,30 @@ export class Ext4Reader implements MapSource {
         if (stored !== actual) {
           let zero = true;
           for (let i = 0; i < isz && zero; i++) if (raw[off + i] !== 0) zero = false;
-          if (!zero) throw checksumError('inode', { inode: ino, group: Math.floor((ino - 1) / this.inodesPerGroup) }, stored, actual);
+          if (!zero)
+            throw checksumError(
+              'inode',
+              { inode: ino, group: Math.floor((ino - 1) / this.inodesPerGroup) },
+              stored,
+              actual,
+            );
         }
       }
     }
     const extraEnd = isz > 128 ? 128 + extraIsize : 0;
     const mode = v.getUint16(off + OFF.mode, true);
     const sizeHigh = v.getUint32(off + OFF.sizeHigh, true);
-    if (sizeHigh > 0x1fffff) throw fmtErr('E_FORMAT_INODE', `inode ${ino}: size is too large (i_size_high 0x${sizeHigh.toString(16)})`, { structure: 'ext4_inode', field: 'i_size_high', inode: ino, actual: sizeHigh });
-    const xattrs = isz > 128 && extraEnd + 4 <= isz && v.getUint32(off + extraEnd, true) === XATTR_MAGIC ? parseInodeXattrs(raw, off, isz, extraIsize, ino) : NO_XATTRS;
+    if (sizeHigh > 0x1fffff)
+      throw fmtErr('E_FORMAT_INODE', `inode ${ino}: size is too large (i_size_high 0x${sizeHigh.toString(16)})`, {
+        structure: 'ext4_inode',
+        field: 'i_size_high',
+        inode: ino,
+        actual: sizeHigh,
+      });
+    const xattrs =
+      isz > 128 && extraEnd + 4 <= isz && v.getUint32(off + extraEnd, true) === XATTR_MAGIC
+        ? parseInodeXattrs(raw, off, isz, extraIsize, ino)
+        : NO_XATTRS;
     return {
       ino,
       mode,
@@ -540,7 +709,8 @@ export class Ext4Reader implements MapSource {
       flags: v.getUint32(off + OFF.flags, true),
       generation,
       blocks: v.getUint32(off + OFF.blocksLo, true) + v.getUint16(off + OFF.blocksHigh, true) * 0x100000000,
-      fileAcl: v.getUint32(off + OFF.aclLo, true) + (this.is64 ? v.getUint16(off + OFF.aclHigh, true) * 0x100000000 : 0),
+      fileAcl:
+        v.getUint32(off + OFF.aclLo, true) + (this.is64 ? v.getUint16(off + OFF.aclHigh, true) * 0x100000000 : 0),
       atime: decodeTime(v, off, OFF.atime, OFF.atimeExtra, extraEnd),
       mtime: decodeTime(v, off, OFF.mtime, OFF.mtimeExtra, extraEnd),
       ctime: decodeTime(v, off, OFF.ctime, OFF.ctimeExtra, extraEnd),
@@ -569,7 +739,8 @@ export class Ext4Reader implements MapSource {
       if (this.verifyCsum) {
         const stored = new DataView(blk.buffer, blk.byteOffset).getUint32(0x10, true);
         const actual = xattrBlockCsum(this.fsSeed, inode.fileAcl, blk);
-        if (stored !== actual) throw checksumError('xattr block', { inode: inode.ino, block: inode.fileAcl }, stored, actual);
+        if (stored !== actual)
+          throw checksumError('xattr block', { inode: inode.ino, block: inode.fileAcl }, stored, actual);
       }
       blockX = parseXattrBlock(blk, inode.fileAcl, inode.ino);
       this.xattrBlockCache.set(inode.fileAcl, blockX);
@@ -581,7 +752,11 @@ export class Ext4Reader implements MapSource {
     if (x.value) return x.value;
     const vi = this.inode(x.valueInode!);
     if (!(vi.flags & INODE_FLAGS.EA_INODE) || vi.size !== x.valueSize || x.valueSize > MAX_XATTR_VALUE) {
-      throw fmtErr('E_FORMAT_XATTR', `inode ${owner}: xattr ${x.name} points at inode ${x.valueInode}, which is not a matching xattr value inode`, { structure: 'ext4_xattr_entry', inode: owner, field: 'e_value_inum', actual: x.valueInode });
+      throw fmtErr(
+        'E_FORMAT_XATTR',
+        `inode ${owner}: xattr ${x.name} points at inode ${x.valueInode}, which is not a matching xattr value inode`,
+        { structure: 'ext4_xattr_entry', inode: owner, field: 'e_value_inum', actual: x.valueInode },
+      );
     }
     return this.readData(vi, 0, vi.size);
   }
@@ -592,7 +767,8 @@ export class Ext4Reader implements MapSource {
     for (const x of this.rawXattrs(inode)) {
       if (x.name === 'system.data') continue;
       let val = this.xattrValue(x, inode.ino);
-      if (x.name === 'system.posix_acl_access' || x.name === 'system.posix_acl_default') val = aclToXattr(val, x.name, inode.ino);
+      if (x.name === 'system.posix_acl_access' || x.name === 'system.posix_acl_default')
+        val = aclToXattr(val, x.name, inode.ino);
       out.set(x.name, val);
     }
     return out;
@@ -601,7 +777,7 @@ export class Ext4Reader implements MapSource {
   /** The inline data of an INLINE_DATA inode: i_block (up to 60 bytes) then system.data. */
   inlineData(inode: Ext4Inode): Uint8Array {
     const sd = inode.ibodyXattrs.find((x) => x.name === 'system.data');
-    const extra = sd ? sd.value ?? new Uint8Array(0) : new Uint8Array(0);
+    const extra = sd ? (sd.value ?? new Uint8Array(0)) : new Uint8Array(0);
     const all = new Uint8Array(60 + extra.length);
     all.set(inode.iBlock, 0);
     all.set(extra, 60);
@@ -614,7 +790,12 @@ export class Ext4Reader implements MapSource {
     if (end <= pos) return new Uint8Array(0);
     if (inode.flags & INODE_FLAGS.INLINE_DATA) {
       const d = this.inlineData(inode);
-      if (inode.size > d.length) throw fmtErr('E_FORMAT_INLINE', `inode ${inode.ino}: size ${inode.size} is larger than its inline data (${d.length} bytes)`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_size' });
+      if (inode.size > d.length)
+        throw fmtErr(
+          'E_FORMAT_INLINE',
+          `inode ${inode.ino}: size ${inode.size} is larger than its inline data (${d.length} bytes)`,
+          { structure: 'ext4_inode', inode: inode.ino, field: 'i_size' },
+        );
       return d.slice(pos, end);
     }
     return readRuns(this, runs ?? this.runs(inode), pos, end);
@@ -635,14 +816,21 @@ export class Ext4Reader implements MapSource {
       parseInlineDir(inode.iBlock, sd?.value, ctx, out);
       return out;
     }
-    if (inode.size > this.blocksCount * this.blockSize) throw fmtErr('E_FORMAT_INODE', `directory inode ${inode.ino}: size ${inode.size} is larger than the filesystem`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_size', actual: inode.size });
+    if (inode.size > this.blocksCount * this.blockSize)
+      throw fmtErr('E_FORMAT_INODE', `directory inode ${inode.ino}: size ${inode.size} is larger than the filesystem`, {
+        structure: 'ext4_inode',
+        inode: inode.ino,
+        field: 'i_size',
+        actual: inode.size,
+      });
     const bs = this.blockSize;
     for (const r of this.runs(inode)) {
       if (r.unwritten) continue;
       for (let done = 0; done < r.length;) {
         const n = Math.min(r.length - done, 64);
         const buf = this.readBlocks(r.physical + done, n);
-        for (let k = 0; k < n; k++) parseDirBlock(buf.subarray(k * bs, (k + 1) * bs), r.logical + done + k, r.physical + done + k, ctx, out);
+        for (let k = 0; k < n; k++)
+          parseDirBlock(buf.subarray(k * bs, (k + 1) * bs), r.logical + done + k, r.physical + done + k, ctx, out);
         done += n;
       }
     }
@@ -667,7 +855,9 @@ export class Ext4Reader implements MapSource {
       const data = this.readData(inode, 0, inode.size);
       return {
         size: data.length,
-        async *stream() { if (data.length) yield data.slice(); },
+        async *stream() {
+          if (data.length) yield data.slice();
+        },
         readAt: (p, l) => data.slice(p, Math.min(data.length, p + l)),
         dataRanges: () => (data.length ? [[0, data.length]] : []),
       };
@@ -676,12 +866,22 @@ export class Ext4Reader implements MapSource {
   }
 
   private symlinkTarget(inode: Ext4Inode): string {
-    if (inode.size === 0 || inode.size > MAX_SYMLINK) throw fmtErr('E_FORMAT_SYMLINK', `symlink inode ${inode.ino} has invalid length ${inode.size}`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_size', actual: inode.size });
+    if (inode.size === 0 || inode.size > MAX_SYMLINK)
+      throw fmtErr('E_FORMAT_SYMLINK', `symlink inode ${inode.ino} has invalid length ${inode.size}`, {
+        structure: 'ext4_inode',
+        inode: inode.ino,
+        field: 'i_size',
+        actual: inode.size,
+      });
     let bytes: Uint8Array;
     if (inode.flags & INODE_FLAGS.INLINE_DATA) bytes = this.readData(inode, 0, inode.size);
     else if (inode.size < 60 && !this.hasDataBlocks(inode)) bytes = inode.iBlock.subarray(0, inode.size);
     else bytes = this.readData(inode, 0, inode.size);
-    if (bytes.length !== inode.size || bytes.includes(0)) throw fmtErr('E_FORMAT_SYMLINK', `symlink inode ${inode.ino} has a truncated or NUL-containing target`, { structure: 'ext4_inode', inode: inode.ino });
+    if (bytes.length !== inode.size || bytes.includes(0))
+      throw fmtErr('E_FORMAT_SYMLINK', `symlink inode ${inode.ino} has a truncated or NUL-containing target`, {
+        structure: 'ext4_inode',
+        inode: inode.ino,
+      });
     return dec.decode(bytes);
   }
 
@@ -715,18 +915,36 @@ export class Ext4Reader implements MapSource {
   /** A tree node for an inode (directories come back with no children). */
   node(inode: Ext4Inode): TreeNode {
     const t = inode.type;
-    if (inode.flags & 0x800) throw fmtErr('E_FORMAT_UNSUPPORTED', `inode ${inode.ino} is encrypted; this reader cannot decrypt it`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_flags' });
-    if (t === undefined || inode.mode === 0) throw fmtErr('E_FORMAT_INODE', `inode ${inode.ino} has an invalid file type (mode 0o${inode.mode.toString(8)})`, { structure: 'ext4_inode', inode: inode.ino, field: 'i_mode', actual: inode.mode });
+    if (inode.flags & 0x800)
+      throw fmtErr('E_FORMAT_UNSUPPORTED', `inode ${inode.ino} is encrypted; this reader cannot decrypt it`, {
+        structure: 'ext4_inode',
+        inode: inode.ino,
+        field: 'i_flags',
+      });
+    if (t === undefined || inode.mode === 0)
+      throw fmtErr('E_FORMAT_INODE', `inode ${inode.ino} has an invalid file type (mode 0o${inode.mode.toString(8)})`, {
+        structure: 'ext4_inode',
+        inode: inode.ino,
+        field: 'i_mode',
+        actual: inode.mode,
+      });
     const mode = inode.mode & 0o7777;
     const xattrs = this.xattrs(inode);
     const { uid, gid, mtime, atime, ctime } = inode;
     switch (t) {
-      case 'dir': return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
+      case 'dir':
+        return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
       case 'file': {
-        if (inode.size > this.maxFileSize(inode.flags)) throw fmtErr('E_FORMAT_INODE', `inode ${inode.ino}: size ${inode.size} exceeds the largest file this filesystem can map (${this.maxFileSize(inode.flags)} bytes)`, { structure: 'ext4_inode', field: 'i_size', inode: inode.ino, actual: inode.size });
+        if (inode.size > this.maxFileSize(inode.flags))
+          throw fmtErr(
+            'E_FORMAT_INODE',
+            `inode ${inode.ino}: size ${inode.size} exceeds the largest file this filesystem can map (${this.maxFileSize(inode.flags)} bytes)`,
+            { structure: 'ext4_inode', field: 'i_size', inode: inode.ino, actual: inode.size },
+          );
         return { type: 'file', mode, uid, gid, mtime, atime, ctime, xattrs, content: this.content(inode) };
       }
-      case 'symlink': return { type: 'symlink', mode, uid, gid, mtime, atime, ctime, xattrs, target: this.symlinkTarget(inode) };
+      case 'symlink':
+        return { type: 'symlink', mode, uid, gid, mtime, atime, ctime, xattrs, target: this.symlinkTarget(inode) };
       case 'chardev':
       case 'blockdev': {
         const v = new DataView(inode.iBlock.buffer, inode.iBlock.byteOffset, 60);
@@ -734,7 +952,8 @@ export class Ext4Reader implements MapSource {
         const d = old !== 0 ? { major: (old >>> 8) & 0xff, minor: old & 0xff } : decodeDev(v.getUint32(4, true));
         return { type: t, mode, uid, gid, mtime, atime, ctime, xattrs, major: d.major, minor: d.minor };
       }
-      default: return { type: t, mode, uid, gid, mtime, atime, ctime, xattrs };
+      default:
+        return { type: t, mode, uid, gid, mtime, atime, ctime, xattrs };
     }
   }
 
@@ -742,7 +961,12 @@ export class Ext4Reader implements MapSource {
   tree(): FileTree {
     const tree = new FileTree();
     const rootInode = this.inode(ROOT_INO);
-    if (rootInode.type !== 'dir') throw fmtErr('E_FORMAT_INODE', `the root inode is not a directory (mode 0o${rootInode.mode.toString(8)})`, { structure: 'ext4_inode', inode: ROOT_INO, field: 'i_mode' });
+    if (rootInode.type !== 'dir')
+      throw fmtErr('E_FORMAT_INODE', `the root inode is not a directory (mode 0o${rootInode.mode.toString(8)})`, {
+        structure: 'ext4_inode',
+        inode: ROOT_INO,
+        field: 'i_mode',
+      });
     Object.assign(tree.root, this.meta(rootInode));
     const shared = new Map<number, TreeNode>();
     const dirs = new Set<number>([ROOT_INO]);
@@ -751,13 +975,29 @@ export class Ext4Reader implements MapSource {
       const [dnode, dinode] = stack.pop()!;
       for (const e of this.readDir(dinode)) {
         const where = { structure: 'ext4_dir_entry_2', inode: dinode.ino, field: 'inode', actual: e.ino };
-        if (dnode.children.has(e.name)) throw fmtErr('E_FORMAT_DIRENT', `directory inode ${dinode.ino} lists ${JSON.stringify(e.name)} twice`, where);
+        if (dnode.children.has(e.name))
+          throw fmtErr('E_FORMAT_DIRENT', `directory inode ${dinode.ino} lists ${JSON.stringify(e.name)} twice`, where);
         let node = shared.get(e.ino);
         if (!node) {
-          if (dirs.has(e.ino)) throw fmtErr('E_FORMAT_LOOP', `directory inode ${e.ino} is reachable twice (directory loop or hard-linked directory), seen again in directory inode ${dinode.ino}`, where);
-          if (e.ino < this.firstIno && e.ino !== ROOT_INO) throw fmtErr('E_FORMAT_DIRENT', `directory inode ${dinode.ino}: ${JSON.stringify(e.name)} points at reserved inode ${e.ino}`, where);
+          if (dirs.has(e.ino))
+            throw fmtErr(
+              'E_FORMAT_LOOP',
+              `directory inode ${e.ino} is reachable twice (directory loop or hard-linked directory), seen again in directory inode ${dinode.ino}`,
+              where,
+            );
+          if (e.ino < this.firstIno && e.ino !== ROOT_INO)
+            throw fmtErr(
+              'E_FORMAT_DIRENT',
+              `directory inode ${dinode.ino}: ${JSON.stringify(e.name)} points at reserved inode ${e.ino}`,
+              where,
+            );
           const ci = this.inode(e.ino);
-          if (ci.linksCount === 0 || ci.mode === 0) throw fmtErr('E_FORMAT_DIRENT', `directory inode ${dinode.ino}: ${JSON.stringify(e.name)} points at unused inode ${e.ino}`, where);
+          if (ci.linksCount === 0 || ci.mode === 0)
+            throw fmtErr(
+              'E_FORMAT_DIRENT',
+              `directory inode ${dinode.ino}: ${JSON.stringify(e.name)} points at unused inode ${e.ino}`,
+              where,
+            );
           node = this.node(ci);
           if (node.type === 'dir') {
             dirs.add(e.ino);
@@ -795,7 +1035,14 @@ function readRuns(fs: Ext4Reader, runs: Run[], pos: number, end: number): Uint8A
 /** Lazy content of an extent- or block-mapped file. The block map is read on first use. */
 class Ext4Content implements Content {
   private map: Run[] | undefined;
-  constructor(private readonly fs: Ext4Reader, private readonly ino: number, private readonly flags: number, private readonly iBlock: Uint8Array, private readonly seed: number, readonly size: number) {}
+  constructor(
+    private readonly fs: Ext4Reader,
+    private readonly ino: number,
+    private readonly flags: number,
+    private readonly iBlock: Uint8Array,
+    private readonly seed: number,
+    readonly size: number,
+  ) {}
 
   private runs(): Run[] {
     this.map ??= inodeRuns(this.fs, this.ino, this.flags, this.iBlock, this.seed, this.size);
@@ -861,7 +1108,13 @@ function fsType(compat: number, incompat: number, roCompat: number): 'ext2' | 'e
  */
 export function openExt4Reader(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ext4Reader {
   const r = new Ext4Reader(dev, opts);
-  if (!r.info.needsRecovery || opts.replayJournal === false || r.info.journalInode === 0 || !(r.info.featureBits.compat & 0x4)) return r;
+  if (
+    !r.info.needsRecovery ||
+    opts.replayJournal === false ||
+    r.info.journalInode === 0 ||
+    !(r.info.featureBits.compat & 0x4)
+  )
+    return r;
   const replay = journalOverlay(r, r.info.journalInode);
   if (!replay) return r;
   const replayed = new Ext4Reader(replay.dev, opts);

@@ -27,9 +27,20 @@ function le64(n: number): Uint8Array {
   return b;
 }
 
-export function checksumError(structure: string, data: Record<string, unknown>, expected: number, actual: number): FormatError {
-  const where = Object.entries(data).map(([k, v]) => `${k} ${v}`).join(', ');
-  return new FormatError('E_FORMAT_CHECKSUM', `ext4 ${structure} checksum mismatch${where ? ` (${where})` : ''}: stored 0x${expected.toString(16)}, computed 0x${actual.toString(16)}; the image is corrupt (run e2fsck)`, { format: 'ext4', structure, ...data, expected, actual });
+export function checksumError(
+  structure: string,
+  data: Record<string, unknown>,
+  expected: number,
+  actual: number,
+): FormatError {
+  const where = Object.entries(data)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return new FormatError(
+    'E_FORMAT_CHECKSUM',
+    `ext4 ${structure} checksum mismatch${where ? ` (${where})` : ''}: stored 0x${expected.toString(16)}, computed 0x${actual.toString(16)}; the image is corrupt (run e2fsck)`,
+    { format: 'ext4', structure, ...data, expected, actual },
+  );
 }
 
 export function superblockCsum(sb: Uint8Array): number {
@@ -66,7 +77,16 @@ export function inodeCsum(seed: number, raw: Uint8Array, off: number, inodeSize:
 }
 
 /** Group descriptor checksum (16 bits): CRC32C with metadata_csum, else CRC16 (gdt_csum). */
-export function groupDescCsum(metadataCsum: boolean, fsSeed: number, uuid: Uint8Array, group: number, desc: Uint8Array, off: number, descSize: number, is64: boolean): number {
+export function groupDescCsum(
+  metadataCsum: boolean,
+  fsSeed: number,
+  uuid: Uint8Array,
+  group: number,
+  desc: Uint8Array,
+  off: number,
+  descSize: number,
+  is64: boolean,
+): number {
   if (metadataCsum) {
     let c = crc32cUpdate(fsSeed, le32(group));
     c = crc32cUpdate(c, desc, off, off + 0x1e);
@@ -90,7 +110,13 @@ export function dirLeafCsum(inodeSeed: number, block: Uint8Array): number {
 }
 
 /** htree node checksum: entries up to `count`, then the 8-byte dx_tail with its checksum counted as zero. */
-export function dxCsum(inodeSeed: number, block: Uint8Array, countOffset: number, count: number, tailOffset: number): number {
+export function dxCsum(
+  inodeSeed: number,
+  block: Uint8Array,
+  countOffset: number,
+  count: number,
+  tailOffset: number,
+): number {
   const c = crc32cUpdate(inodeSeed, block, 0, countOffset + count * 8);
   return crc32cUpdate(crc32cUpdate(c, block, tailOffset, tailOffset + 4), ZERO4, 0, 4);
 }

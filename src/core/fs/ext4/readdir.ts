@@ -32,28 +32,68 @@ export interface DirParseContext {
 const dec = new TextDecoder('utf-8');
 
 function dirError(ctx: DirParseContext, msg: string, data: Record<string, unknown>): FormatError {
-  return new FormatError('E_FORMAT_DIRENT', `directory inode ${ctx.ino}: ${msg}`, { format: 'ext4', structure: 'ext4_dir_entry_2', inode: ctx.ino, ...data });
+  return new FormatError('E_FORMAT_DIRENT', `directory inode ${ctx.ino}: ${msg}`, {
+    format: 'ext4',
+    structure: 'ext4_dir_entry_2',
+    inode: ctx.ino,
+    ...data,
+  });
 }
 
 /** Parse records tiling buf[start, end). Pushes live entries (not '.' / '..') to `out`. */
-export function parseDirRecords(buf: Uint8Array, start: number, end: number, ctx: DirParseContext, where: Record<string, unknown>, out: RawDirEntry[]): void {
+export function parseDirRecords(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  ctx: DirParseContext,
+  where: Record<string, unknown>,
+  out: RawDirEntry[],
+): void {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let o = start;
   while (o < end) {
-    if (o + 8 > end) throw dirError(ctx, `record header at offset ${o - start} runs past the end`, { ...where, offset: o - start });
+    if (o + 8 > end)
+      throw dirError(ctx, `record header at offset ${o - start} runs past the end`, { ...where, offset: o - start });
     const ino = v.getUint32(o, true);
     let recLen = v.getUint16(o + 4, true);
     if (ctx.blockSize === 65536 && (recLen === 65535 || recLen === 0)) recLen = 65536;
     const nameLen = buf[o + 6]!;
-    if (recLen < 12 || (recLen & 3) !== 0 || o + recLen > end) throw dirError(ctx, `bad rec_len ${recLen} at offset ${o - start}`, { ...where, field: 'rec_len', offset: o - start, actual: recLen });
-    if (nameLen + 8 > recLen) throw dirError(ctx, `name_len ${nameLen} does not fit in rec_len ${recLen} at offset ${o - start}`, { ...where, field: 'name_len', offset: o - start, actual: nameLen });
+    if (recLen < 12 || (recLen & 3) !== 0 || o + recLen > end)
+      throw dirError(ctx, `bad rec_len ${recLen} at offset ${o - start}`, {
+        ...where,
+        field: 'rec_len',
+        offset: o - start,
+        actual: recLen,
+      });
+    if (nameLen + 8 > recLen)
+      throw dirError(ctx, `name_len ${nameLen} does not fit in rec_len ${recLen} at offset ${o - start}`, {
+        ...where,
+        field: 'name_len',
+        offset: o - start,
+        actual: nameLen,
+      });
     if (ino !== 0) {
-      if (ino > ctx.inodesCount) throw dirError(ctx, `entry at offset ${o - start} points at inode ${ino}, past the last inode ${ctx.inodesCount}`, { ...where, field: 'inode', offset: o - start, actual: ino });
-      if (nameLen === 0) throw dirError(ctx, `entry at offset ${o - start} has an empty name`, { ...where, field: 'name_len', offset: o - start });
+      if (ino > ctx.inodesCount)
+        throw dirError(
+          ctx,
+          `entry at offset ${o - start} points at inode ${ino}, past the last inode ${ctx.inodesCount}`,
+          { ...where, field: 'inode', offset: o - start, actual: ino },
+        );
+      if (nameLen === 0)
+        throw dirError(ctx, `entry at offset ${o - start} has an empty name`, {
+          ...where,
+          field: 'name_len',
+          offset: o - start,
+        });
       const nb = buf.subarray(o + 8, o + 8 + nameLen);
       const isDot = (nameLen === 1 && nb[0] === 0x2e) || (nameLen === 2 && nb[0] === 0x2e && nb[1] === 0x2e);
       if (!isDot) {
-        if (nb.includes(0x2f) || nb.includes(0)) throw dirError(ctx, `entry at offset ${o - start} has '/' or NUL in its name`, { ...where, field: 'name', offset: o - start });
+        if (nb.includes(0x2f) || nb.includes(0))
+          throw dirError(ctx, `entry at offset ${o - start} has '/' or NUL in its name`, {
+            ...where,
+            field: 'name',
+            offset: o - start,
+          });
         out.push({ name: dec.decode(nb), ino, fileType: buf[o + 7]! });
       }
     }
@@ -65,7 +105,13 @@ export function parseDirRecords(buf: Uint8Array, start: number, end: number, ctx
  * One directory block at logical index `lblk` (physical `block`, for error
  * data). Verifies the leaf tail or dx checksum when ctx.csumSeed is set.
  */
-export function parseDirBlock(buf: Uint8Array, lblk: number, block: number, ctx: DirParseContext, out: RawDirEntry[]): void {
+export function parseDirBlock(
+  buf: Uint8Array,
+  lblk: number,
+  block: number,
+  ctx: DirParseContext,
+  out: RawDirEntry[],
+): void {
   const bs = ctx.blockSize;
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const where = { block, lblk };
@@ -77,14 +123,26 @@ export function parseDirBlock(buf: Uint8Array, lblk: number, block: number, ctx:
   if (isDxRoot || isDxNode) {
     if (ctx.csumSeed !== undefined) {
       const countOffset = isDxRoot ? 0x18 + buf[0x1d]! : DX_NODE_COUNT_OFFSET;
-      if (countOffset + 8 > bs) throw dirError(ctx, `htree root info length ${buf[0x1d]} is too large`, { ...where, structure: 'dx_root', field: 'info_length' });
+      if (countOffset + 8 > bs)
+        throw dirError(ctx, `htree root info length ${buf[0x1d]} is too large`, {
+          ...where,
+          structure: 'dx_root',
+          field: 'info_length',
+        });
       const limit = v.getUint16(countOffset, true);
       const count = v.getUint16(countOffset + 2, true);
       const tail = countOffset + limit * 8;
-      if (count > limit || tail + 8 > bs) throw dirError(ctx, `htree node count ${count} / limit ${limit} do not fit the block`, { ...where, structure: isDxRoot ? 'dx_root' : 'dx_node', field: 'count', actual: count });
+      if (count > limit || tail + 8 > bs)
+        throw dirError(ctx, `htree node count ${count} / limit ${limit} do not fit the block`, {
+          ...where,
+          structure: isDxRoot ? 'dx_root' : 'dx_node',
+          field: 'count',
+          actual: count,
+        });
       const stored = v.getUint32(tail + 4, true);
       const actual = dxCsum(ctx.csumSeed, buf, countOffset, count, tail);
-      if (stored !== actual) throw checksumError(isDxRoot ? 'htree root' : 'htree node', { inode: ctx.ino, block, lblk }, stored, actual);
+      if (stored !== actual)
+        throw checksumError(isDxRoot ? 'htree root' : 'htree node', { inode: ctx.ino, block, lblk }, stored, actual);
     }
     // The root's '.' and '..' tile the block; interior nodes hold no entries.
     if (isDxRoot) parseDirRecords(buf, 0, bs, ctx, where, out);
@@ -93,8 +151,16 @@ export function parseDirBlock(buf: Uint8Array, lblk: number, block: number, ctx:
   let end = bs;
   if (ctx.csumSeed !== undefined) {
     const t = bs - DIR_TAIL_SIZE;
-    if (v.getUint32(t, true) !== 0 || v.getUint16(t + 4, true) !== DIR_TAIL_SIZE || buf[t + 6] !== 0 || buf[t + 7] !== DIR_TAIL_FT) {
-      throw dirError(ctx, `block ${block} (logical ${lblk}) has no checksum tail`, { ...where, structure: 'ext4_dir_entry_tail' });
+    if (
+      v.getUint32(t, true) !== 0 ||
+      v.getUint16(t + 4, true) !== DIR_TAIL_SIZE ||
+      buf[t + 6] !== 0 ||
+      buf[t + 7] !== DIR_TAIL_FT
+    ) {
+      throw dirError(ctx, `block ${block} (logical ${lblk}) has no checksum tail`, {
+        ...where,
+        structure: 'ext4_dir_entry_tail',
+      });
     }
     const stored = v.getUint32(t + 8, true);
     const actual = dirLeafCsum(ctx.csumSeed, buf);
@@ -105,7 +171,12 @@ export function parseDirBlock(buf: Uint8Array, lblk: number, block: number, ctx:
 }
 
 /** Inline-data directory: i_block (parent inode, then records) and the system.data continuation. */
-export function parseInlineDir(iBlock: Uint8Array, extra: Uint8Array | undefined, ctx: DirParseContext, out: RawDirEntry[]): void {
+export function parseInlineDir(
+  iBlock: Uint8Array,
+  extra: Uint8Array | undefined,
+  ctx: DirParseContext,
+  out: RawDirEntry[],
+): void {
   parseDirRecords(iBlock, 4, 60, ctx, { where: 'inline i_block' }, out);
   if (extra && extra.length > 0) parseDirRecords(extra, 0, extra.length, ctx, { where: 'inline system.data' }, out);
 }

@@ -55,7 +55,10 @@ function jerr(msg: string, data: Record<string, unknown> = {}): FormatError {
   return new FormatError('E_FORMAT_JOURNAL', `ext4 journal: ${msg}`, { format: 'ext4', structure: 'journal', ...data });
 }
 
-interface Slot { phys: number; escape: boolean }
+interface Slot {
+  phys: number;
+  escape: boolean;
+}
 
 /** Replay the journal of inode `journalIno` into an overlay; undefined when there is nothing to replay. */
 export function journalOverlay(src: JournalSource, journalIno: number): JournalReplay | undefined {
@@ -66,16 +69,20 @@ export function journalOverlay(src: JournalSource, journalIno: number): JournalR
   const jBlocks = Math.floor(ji.size / bs);
   const phys = (j: number): number => {
     const r = runs[findRun(runs, j)];
-    if (!r || r.logical > j || r.unwritten) throw jerr(`journal block ${j} is not mapped`, { inode: journalIno, lblk: j });
+    if (!r || r.logical > j || r.unwritten)
+      throw jerr(`journal block ${j} is not mapped`, { inode: journalIno, lblk: j });
     return r.physical + (j - r.logical);
   };
   const read = (j: number) => src.dev.readAt(phys(j) * bs, bs);
   const sb = read(0);
   const sv = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
-  if (sv.getUint32(0) !== JBD2_MAGIC) throw jerr(`bad journal superblock magic 0x${sv.getUint32(0).toString(16)}`, { field: 'h_magic' });
+  if (sv.getUint32(0) !== JBD2_MAGIC)
+    throw jerr(`bad journal superblock magic 0x${sv.getUint32(0).toString(16)}`, { field: 'h_magic' });
   const sbType = sv.getUint32(4);
-  if (sbType !== T_SB_V1 && sbType !== T_SB_V2) throw jerr(`unknown journal superblock type ${sbType}`, { field: 'h_blocktype', actual: sbType });
-  if (sv.getUint32(12) !== bs) throw jerr(`journal block size ${sv.getUint32(12)} differs from the filesystem's ${bs}`, { field: 's_blocksize' });
+  if (sbType !== T_SB_V1 && sbType !== T_SB_V2)
+    throw jerr(`unknown journal superblock type ${sbType}`, { field: 'h_blocktype', actual: sbType });
+  if (sv.getUint32(12) !== bs)
+    throw jerr(`journal block size ${sv.getUint32(12)} differs from the filesystem's ${bs}`, { field: 's_blocksize' });
   const incompat = sbType === T_SB_V2 ? sv.getUint32(0x28) : 0;
   let maxlen = Math.min(sv.getUint32(16), jBlocks);
   if (incompat & INCOMPAT_FAST_COMMIT) maxlen = Math.max(0, maxlen - (sv.getUint32(0x54) || 256));
@@ -83,7 +90,8 @@ export function journalOverlay(src: JournalSource, journalIno: number): JournalR
   let seq = sv.getUint32(24);
   const start = sv.getUint32(28);
   if (start === 0) return undefined;
-  if (first < 1 || first >= maxlen || start < first || start >= maxlen) throw jerr(`log start ${start} / first ${first} outside the journal (${maxlen} blocks)`, { field: 's_start' });
+  if (first < 1 || first >= maxlen || start < first || start >= maxlen)
+    throw jerr(`log start ${start} / first ${first} outside the journal (${maxlen} blocks)`, { field: 's_start' });
   const is64 = (incompat & INCOMPAT_64BIT) !== 0;
   const csum3 = (incompat & INCOMPAT_CSUM_V3) !== 0;
   const csum2 = (incompat & INCOMPAT_CSUM_V2) !== 0;
@@ -132,7 +140,8 @@ export function journalOverlay(src: JournalSource, journalIno: number): JournalR
     } else if (type === T_REVOKE && incompat & INCOMPAT_REVOKE) {
       const count = Math.min(v.getUint32(12), bs - tail);
       const w = is64 ? 8 : 4;
-      for (let o = 16; o + w <= count; o += w) pendingRevokes.push(is64 ? v.getUint32(o) * 0x100000000 + v.getUint32(o + 4) : v.getUint32(o));
+      for (let o = 16; o + w <= count; o += w)
+        pendingRevokes.push(is64 ? v.getUint32(o) * 0x100000000 + v.getUint32(o + 4) : v.getUint32(o));
       j = wrap(j + 1);
     } else break;
   }
@@ -151,10 +160,16 @@ export function journalOverlay(src: JournalSource, journalIno: number): JournalR
 /** A read-only device serving some whole blocks from elsewhere on the same device. */
 class OverlayDevice implements BlockDevice {
   private readonly sorted: number[];
-  constructor(private readonly base: BlockDevice, private readonly bs: number, private readonly map: Map<number, Slot>) {
+  constructor(
+    private readonly base: BlockDevice,
+    private readonly bs: number,
+    private readonly map: Map<number, Slot>,
+  ) {
     this.sorted = [...map.keys()].sort((a, b) => a - b);
   }
-  get size(): number { return this.base.size; }
+  get size(): number {
+    return this.base.size;
+  }
   readAt(offset: number, length: number): Uint8Array {
     const out = this.base.readAt(offset, length);
     if (length === 0 || this.sorted.length === 0) return out;
@@ -162,7 +177,11 @@ class OverlayDevice implements BlockDevice {
     const lastBlock = Math.floor((offset + length - 1) / this.bs);
     let lo = 0;
     let hi = this.sorted.length;
-    while (lo < hi) { const m = (lo + hi) >>> 1; if (this.sorted[m]! < firstBlock) lo = m + 1; else hi = m; }
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (this.sorted[m]! < firstBlock) lo = m + 1;
+      else hi = m;
+    }
     for (let i = lo; i < this.sorted.length && this.sorted[i]! <= lastBlock; i++) {
       const blk = this.sorted[i]!;
       const slot = this.map.get(blk)!;

@@ -42,13 +42,22 @@ function mapError(code: string, msg: string, data: Record<string, unknown>): For
 
 function checkBlock(src: MapSource, block: number, count: number, ino: number, what: string): void {
   if (!(block >= src.firstDataBlock && count >= 1 && block + count <= src.blocksCount)) {
-    throw mapError('E_FORMAT_BLOCK_RANGE', `inode ${ino}: ${what} block ${block}${count > 1 ? ` (+${count})` : ''} lies outside the filesystem (${src.blocksCount} blocks)`, { structure: what, inode: ino, block, actual: block + count, expected: src.blocksCount });
+    throw mapError(
+      'E_FORMAT_BLOCK_RANGE',
+      `inode ${ino}: ${what} block ${block}${count > 1 ? ` (+${count})` : ''} lies outside the filesystem (${src.blocksCount} blocks)`,
+      { structure: what, inode: ino, block, actual: block + count, expected: src.blocksCount },
+    );
   }
 }
 
 function pushRun(runs: Run[], logical: number, physical: number, length: number, unwritten: boolean): void {
   const last = runs[runs.length - 1];
-  if (last && last.unwritten === unwritten && last.logical + last.length === logical && (unwritten || last.physical + last.length === physical)) {
+  if (
+    last &&
+    last.unwritten === unwritten &&
+    last.logical + last.length === logical &&
+    (unwritten || last.physical + last.length === physical)
+  ) {
     last.length += length;
     return;
   }
@@ -60,25 +69,56 @@ function pushRun(runs: Run[], logical: number, physical: number, length: number,
  * `inodeSeed` is the inode checksum seed (used when src.verifyCsum).
  * Runs past `limitBlocks` (the file's size in blocks) are dropped.
  */
-export function extentRuns(src: MapSource, ino: number, iBlock: Uint8Array, inodeSeed: number, limitBlocks: number): Run[] {
+export function extentRuns(
+  src: MapSource,
+  ino: number,
+  iBlock: Uint8Array,
+  inodeSeed: number,
+  limitBlocks: number,
+): Run[] {
   const runs: Run[] = [];
   const visited = new Set<number>();
   let nextLogical = 0;
   let mapped = 0;
   const bs = src.blockSize;
 
-  const visit = (buf: Uint8Array, capacity: number, expectedDepth: number | undefined, blockNr: number | undefined, minLogical: number, maxLogical: number): void => {
+  const visit = (
+    buf: Uint8Array,
+    capacity: number,
+    expectedDepth: number | undefined,
+    blockNr: number | undefined,
+    minLogical: number,
+    maxLogical: number,
+  ): void => {
     const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const where = blockNr === undefined ? 'i_block' : `block ${blockNr}`;
     const magic = v.getUint16(0, true);
     const entries = v.getUint16(2, true);
     const max = v.getUint16(4, true);
     const depth = v.getUint16(6, true);
-    const err = (msg: string, extra: Record<string, unknown> = {}) => mapError('E_FORMAT_EXTENT', `inode ${ino}: extent tree (${where}): ${msg}`, { structure: 'ext4_extent_header', inode: ino, ...(blockNr !== undefined ? { block: blockNr } : {}), ...extra });
-    if (magic !== EXTENT_MAGIC) throw err(`bad magic 0x${magic.toString(16)} (expected 0xf30a)`, { field: 'eh_magic', actual: magic });
-    if (depth > MAX_EXTENT_DEPTH) throw err(`depth ${depth} exceeds the maximum of ${MAX_EXTENT_DEPTH}`, { field: 'eh_depth', actual: depth });
-    if (expectedDepth !== undefined && depth !== expectedDepth) throw err(`depth ${depth}, its parent expects ${expectedDepth}`, { field: 'eh_depth', actual: depth, expected: expectedDepth });
-    if (max > capacity || entries > max) throw err(`${entries} entries, max ${max}, room for ${capacity}`, { field: 'eh_entries', actual: entries, expected: capacity });
+    const err = (msg: string, extra: Record<string, unknown> = {}) =>
+      mapError('E_FORMAT_EXTENT', `inode ${ino}: extent tree (${where}): ${msg}`, {
+        structure: 'ext4_extent_header',
+        inode: ino,
+        ...(blockNr !== undefined ? { block: blockNr } : {}),
+        ...extra,
+      });
+    if (magic !== EXTENT_MAGIC)
+      throw err(`bad magic 0x${magic.toString(16)} (expected 0xf30a)`, { field: 'eh_magic', actual: magic });
+    if (depth > MAX_EXTENT_DEPTH)
+      throw err(`depth ${depth} exceeds the maximum of ${MAX_EXTENT_DEPTH}`, { field: 'eh_depth', actual: depth });
+    if (expectedDepth !== undefined && depth !== expectedDepth)
+      throw err(`depth ${depth}, its parent expects ${expectedDepth}`, {
+        field: 'eh_depth',
+        actual: depth,
+        expected: expectedDepth,
+      });
+    if (max > capacity || entries > max)
+      throw err(`${entries} entries, max ${max}, room for ${capacity}`, {
+        field: 'eh_entries',
+        actual: entries,
+        expected: capacity,
+      });
     if (blockNr !== undefined && src.verifyCsum) {
       const tail = 12 + max * 12;
       if (tail + 4 <= bs) {
@@ -96,7 +136,11 @@ export function extentRuns(src: MapSource, ino: number, iBlock: Uint8Array, inod
         if (unwritten) len -= EXT_INIT_MAX_LEN;
         const start = v.getUint16(o + 6, true) * 0x100000000 + v.getUint32(o + 8, true);
         if (len === 0) throw err(`extent ${i} has length 0`, { field: 'ee_len' });
-        if (lblk < nextLogical || lblk < minLogical || lblk + len > maxLogical) throw err(`extent ${i} (logical ${lblk}+${len}) overlaps or is out of order`, { field: 'ee_block', actual: lblk });
+        if (lblk < nextLogical || lblk < minLogical || lblk + len > maxLogical)
+          throw err(`extent ${i} (logical ${lblk}+${len}) overlaps or is out of order`, {
+            field: 'ee_block',
+            actual: lblk,
+          });
         checkBlock(src, start, len, ino, 'extent');
         nextLogical = lblk + len;
         mapped += len;
@@ -112,9 +156,15 @@ export function extentRuns(src: MapSource, ino: number, iBlock: Uint8Array, inod
       const lblk = v.getUint32(o, true);
       const child = v.getUint16(o + 8, true) * 0x100000000 + v.getUint32(o + 4, true);
       const nextStart = i + 1 < entries ? v.getUint32(o + 12, true) : maxLogical;
-      if (lblk < minLogical || nextStart <= lblk && i + 1 < entries) throw err(`index ${i} (logical ${lblk}) out of order`, { field: 'ei_block', actual: lblk });
+      if (lblk < minLogical || (nextStart <= lblk && i + 1 < entries))
+        throw err(`index ${i} (logical ${lblk}) out of order`, { field: 'ei_block', actual: lblk });
       checkBlock(src, child, 1, ino, 'extent index');
-      if (visited.has(child)) throw mapError('E_FORMAT_LOOP', `inode ${ino}: extent tree block ${child} is referenced twice (cycle or shared node)`, { structure: 'ext4_extent_idx', inode: ino, block: child });
+      if (visited.has(child))
+        throw mapError(
+          'E_FORMAT_LOOP',
+          `inode ${ino}: extent tree block ${child} is referenced twice (cycle or shared node)`,
+          { structure: 'ext4_extent_idx', inode: ino, block: child },
+        );
       visited.add(child);
       visit(src.readBlocks(child, 1), childCap, depth - 1, child, lblk, Math.min(nextStart, maxLogical));
     }
@@ -134,14 +184,23 @@ export function blockMapRuns(src: MapSource, ino: number, iBlock: Uint8Array, nB
   const addData = (logical: number, phys: number) => {
     if (phys === 0) return; // hole
     checkBlock(src, phys, 1, ino, 'data');
-    if (++mapped > src.blocksCount) throw mapError('E_FORMAT_BLOCKMAP', `inode ${ino}: block map maps more blocks than the filesystem has`, { structure: 'block map', inode: ino });
+    if (++mapped > src.blocksCount)
+      throw mapError('E_FORMAT_BLOCKMAP', `inode ${ino}: block map maps more blocks than the filesystem has`, {
+        structure: 'block map',
+        inode: ino,
+      });
     pushRun(runs, logical, phys, 1, false);
   };
   for (let i = 0; i < 12 && i < nBlocks; i++) addData(i, iv.getUint32(i * 4, true));
   const walk = (blk: number, level: number, logicalStart: number): void => {
     if (blk === 0 || logicalStart >= nBlocks) return;
     checkBlock(src, blk, 1, ino, level === 1 ? 'indirect' : level === 2 ? 'double indirect' : 'triple indirect');
-    if (visited.has(blk)) throw mapError('E_FORMAT_LOOP', `inode ${ino}: indirect block ${blk} is referenced twice`, { structure: 'block map', inode: ino, block: blk });
+    if (visited.has(blk))
+      throw mapError('E_FORMAT_LOOP', `inode ${ino}: indirect block ${blk} is referenced twice`, {
+        structure: 'block map',
+        inode: ino,
+        block: blk,
+      });
     visited.add(blk);
     const buf = src.readBlocks(blk, 1);
     const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -163,7 +222,14 @@ export function blockMapRuns(src: MapSource, ino: number, iBlock: Uint8Array, nB
 }
 
 /** The runs of an inode's data, by its flags. */
-export function inodeRuns(src: MapSource, ino: number, flags: number, iBlock: Uint8Array, inodeSeed: number, size: number): Run[] {
+export function inodeRuns(
+  src: MapSource,
+  ino: number,
+  flags: number,
+  iBlock: Uint8Array,
+  inodeSeed: number,
+  size: number,
+): Run[] {
   const nBlocks = Math.ceil(size / src.blockSize);
   if (flags & INODE_FLAGS.EXTENTS) return extentRuns(src, ino, iBlock, inodeSeed, nBlocks);
   return blockMapRuns(src, ino, iBlock, nBlocks);

@@ -27,25 +27,50 @@ function xerr(msg: string, data: Record<string, unknown>): FormatError {
  * `end`; value offsets count from `valueBase`; values must lie in
  * [valuesMin, end).
  */
-export function parseXattrEntries(buf: Uint8Array, entriesStart: number, end: number, valueBase: number, where: Record<string, unknown>): RawXattr[] {
+export function parseXattrEntries(
+  buf: Uint8Array,
+  entriesStart: number,
+  end: number,
+  valueBase: number,
+  where: Record<string, unknown>,
+): RawXattr[] {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out: RawXattr[] = [];
   let o = entriesStart;
   const seen = new Set<string>();
   while (true) {
-    if (o + 4 > end) throw xerr(`xattr entries run past the end of their area`, { structure: 'ext4_xattr_entry', offset: o, ...where });
+    if (o + 4 > end)
+      throw xerr(`xattr entries run past the end of their area`, {
+        structure: 'ext4_xattr_entry',
+        offset: o,
+        ...where,
+      });
     if (v.getUint32(o, true) === 0) break;
-    if (o + 16 > end) throw xerr(`xattr entry header runs past the end of its area`, { structure: 'ext4_xattr_entry', offset: o, ...where });
+    if (o + 16 > end)
+      throw xerr(`xattr entry header runs past the end of its area`, {
+        structure: 'ext4_xattr_entry',
+        offset: o,
+        ...where,
+      });
     const nameLen = buf[o]!;
     const index = buf[o + 1]!;
     const valueOffs = v.getUint16(o + 2, true);
     const valueInum = v.getUint32(o + 4, true);
     const valueSize = v.getUint32(o + 8, true);
-    if (o + 16 + nameLen > end) throw xerr(`xattr name runs past the end of its area`, { structure: 'ext4_xattr_entry', offset: o, ...where });
+    if (o + 16 + nameLen > end)
+      throw xerr(`xattr name runs past the end of its area`, { structure: 'ext4_xattr_entry', offset: o, ...where });
     const prefix = PREFIX.get(index);
-    if (prefix === undefined) throw xerr(`xattr entry with unknown name index ${index}`, { structure: 'ext4_xattr_entry', field: 'e_name_index', actual: index, offset: o, ...where });
+    if (prefix === undefined)
+      throw xerr(`xattr entry with unknown name index ${index}`, {
+        structure: 'ext4_xattr_entry',
+        field: 'e_name_index',
+        actual: index,
+        offset: o,
+        ...where,
+      });
     const name = prefix + dec.decode(buf.subarray(o + 16, o + 16 + nameLen));
-    if (seen.has(name)) throw xerr(`xattr ${name} appears twice`, { structure: 'ext4_xattr_entry', offset: o, ...where });
+    if (seen.has(name))
+      throw xerr(`xattr ${name} appears twice`, { structure: 'ext4_xattr_entry', offset: o, ...where });
     seen.add(name);
     if (valueInum !== 0) {
       out.push({ name, valueInode: valueInum, valueSize });
@@ -54,7 +79,13 @@ export function parseXattrEntries(buf: Uint8Array, entriesStart: number, end: nu
       out.push({ name, value: new Uint8Array(0), valueSize: 0 });
     } else {
       const vs = valueBase + valueOffs;
-      if (valueSize > end - entriesStart || vs < entriesStart || vs + valueSize > end) throw xerr(`xattr ${name}: value (${valueSize} bytes at ${valueOffs}) lies outside its area`, { structure: 'ext4_xattr_entry', field: 'e_value_offs', offset: o, ...where });
+      if (valueSize > end - entriesStart || vs < entriesStart || vs + valueSize > end)
+        throw xerr(`xattr ${name}: value (${valueSize} bytes at ${valueOffs}) lies outside its area`, {
+          structure: 'ext4_xattr_entry',
+          field: 'e_value_offs',
+          offset: o,
+          ...where,
+        });
       out.push({ name, value: buf.slice(vs, vs + valueSize), valueSize });
     }
     o += (16 + nameLen + 3) & ~3;
@@ -63,7 +94,13 @@ export function parseXattrEntries(buf: Uint8Array, entriesStart: number, end: nu
 }
 
 /** In-inode xattrs: `raw` is the whole inode (inodeSize bytes at `off`). */
-export function parseInodeXattrs(raw: Uint8Array, off: number, inodeSize: number, extraIsize: number, ino: number): RawXattr[] {
+export function parseInodeXattrs(
+  raw: Uint8Array,
+  off: number,
+  inodeSize: number,
+  extraIsize: number,
+  ino: number,
+): RawXattr[] {
   const start = off + 128 + extraIsize;
   const end = off + inodeSize;
   if (inodeSize <= 128 || start + 4 > end) return [];
@@ -76,16 +113,31 @@ export function parseInodeXattrs(raw: Uint8Array, off: number, inodeSize: number
 export function parseXattrBlock(block: Uint8Array, blockNr: number, ino: number): RawXattr[] {
   const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
   const magic = v.getUint32(0, true);
-  if (magic !== XATTR_MAGIC) throw xerr(`inode ${ino}: xattr block ${blockNr} has bad magic 0x${magic.toString(16)}`, { structure: 'ext4_xattr_header', field: 'h_magic', inode: ino, block: blockNr, actual: magic });
+  if (magic !== XATTR_MAGIC)
+    throw xerr(`inode ${ino}: xattr block ${blockNr} has bad magic 0x${magic.toString(16)}`, {
+      structure: 'ext4_xattr_header',
+      field: 'h_magic',
+      inode: ino,
+      block: blockNr,
+      actual: magic,
+    });
   const blocks = v.getUint32(8, true);
-  if (blocks !== 1) throw xerr(`inode ${ino}: xattr block ${blockNr} claims ${blocks} blocks (only 1 is supported)`, { structure: 'ext4_xattr_header', field: 'h_blocks', inode: ino, block: blockNr, actual: blocks });
+  if (blocks !== 1)
+    throw xerr(`inode ${ino}: xattr block ${blockNr} claims ${blocks} blocks (only 1 is supported)`, {
+      structure: 'ext4_xattr_header',
+      field: 'h_blocks',
+      inode: ino,
+      block: blockNr,
+      actual: blocks,
+    });
   return parseXattrEntries(block, 32, block.length, 0, { inode: ino, block: blockNr });
 }
 
 /** ext4 on-disk ACL (version 1, short entries for *_OBJ/MASK/OTHER) -> VFS posix_acl_xattr (version 2). */
 export function aclToXattr(value: Uint8Array, name: string, ino: number): Uint8Array {
   const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const bad = () => xerr(`inode ${ino}: ${name} is not a valid ext4 ACL`, { structure: 'ext4_acl', inode: ino, field: name });
+  const bad = () =>
+    xerr(`inode ${ino}: ${name} is not a valid ext4 ACL`, { structure: 'ext4_acl', inode: ino, field: name });
   if (value.length < 4 || v.getUint32(0, true) !== 1) throw bad();
   const entries: Array<[number, number, number]> = [];
   let o = 4;
@@ -93,7 +145,8 @@ export function aclToXattr(value: Uint8Array, name: string, ino: number): Uint8A
     if (o + 4 > value.length) throw bad();
     const tag = v.getUint16(o, true);
     const perm = v.getUint16(o + 2, true);
-    if (tag === 2 || tag === 8) { // ACL_USER, ACL_GROUP
+    if (tag === 2 || tag === 8) {
+      // ACL_USER, ACL_GROUP
       if (o + 8 > value.length) throw bad();
       entries.push([tag, perm, v.getUint32(o + 4, true)]);
       o += 8;
@@ -121,7 +174,10 @@ export function aclToXattr(value: Uint8Array, name: string, ino: number): Uint8A
 export function xattrToAcl(value: Uint8Array, name: string): Uint8Array {
   const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
   if (value.length < 4 || (value.length - 4) % 8 !== 0 || v.getUint32(0, true) !== 2) {
-    throw xerr(`${name} is not a POSIX ACL in xattr form (version 2, 8-byte entries)`, { structure: 'posix_acl_xattr', field: name });
+    throw xerr(`${name} is not a POSIX ACL in xattr form (version 2, 8-byte entries)`, {
+      structure: 'posix_acl_xattr',
+      field: name,
+    });
   }
   const n = (value.length - 4) / 8;
   let size = 4;
@@ -129,7 +185,12 @@ export function xattrToAcl(value: Uint8Array, name: string): Uint8Array {
     const tag = v.getUint16(4 + i * 8, true);
     if (tag === 2 || tag === 8) size += 8;
     else if (tag === 1 || tag === 4 || tag === 0x10 || tag === 0x20) size += 4;
-    else throw xerr(`${name}: unknown ACL tag 0x${tag.toString(16)}`, { structure: 'posix_acl_xattr', field: name, actual: tag });
+    else
+      throw xerr(`${name}: unknown ACL tag 0x${tag.toString(16)}`, {
+        structure: 'posix_acl_xattr',
+        field: name,
+        actual: tag,
+      });
   }
   const out = new Uint8Array(size);
   const w = new DataView(out.buffer);
@@ -139,7 +200,10 @@ export function xattrToAcl(value: Uint8Array, name: string): Uint8Array {
     const tag = v.getUint16(4 + i * 8, true);
     w.setUint16(o, tag, true);
     w.setUint16(o + 2, v.getUint16(6 + i * 8, true), true);
-    if (tag === 2 || tag === 8) { w.setUint32(o + 4, v.getUint32(8 + i * 8, true), true); o += 8; } else o += 4;
+    if (tag === 2 || tag === 8) {
+      w.setUint32(o + 4, v.getUint32(8 + i * 8, true), true);
+      o += 8;
+    } else o += 4;
   }
   return out;
 }

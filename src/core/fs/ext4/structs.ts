@@ -217,10 +217,27 @@ export const FIRST_INO = 11;
 
 // i_flags
 export const INODE_FLAGS = {
-  SECRM: 0x1, UNRM: 0x2, COMPR: 0x4, SYNC: 0x8, IMMUTABLE: 0x10, APPEND: 0x20, NODUMP: 0x40, NOATIME: 0x80,
-  INDEX: 0x1000, IMAGIC: 0x2000, JOURNAL_DATA: 0x4000, NOTAIL: 0x8000, DIRSYNC: 0x10000, TOPDIR: 0x20000,
-  HUGE_FILE: 0x40000, EXTENTS: 0x80000, VERITY: 0x100000, EA_INODE: 0x200000, INLINE_DATA: 0x10000000,
-  PROJINHERIT: 0x20000000, CASEFOLD: 0x40000000,
+  SECRM: 0x1,
+  UNRM: 0x2,
+  COMPR: 0x4,
+  SYNC: 0x8,
+  IMMUTABLE: 0x10,
+  APPEND: 0x20,
+  NODUMP: 0x40,
+  NOATIME: 0x80,
+  INDEX: 0x1000,
+  IMAGIC: 0x2000,
+  JOURNAL_DATA: 0x4000,
+  NOTAIL: 0x8000,
+  DIRSYNC: 0x10000,
+  TOPDIR: 0x20000,
+  HUGE_FILE: 0x40000,
+  EXTENTS: 0x80000,
+  VERITY: 0x100000,
+  EA_INODE: 0x200000,
+  INLINE_DATA: 0x10000000,
+  PROJINHERIT: 0x20000000,
+  CASEFOLD: 0x40000000,
 } as const;
 
 /** Bits of the "extra" timestamp word: low 2 = epoch bits (seconds bits 32/33), high 30 = nanoseconds. */
@@ -341,7 +358,15 @@ export const dxTail = defineStruct('dx_tail', 8, [
 
 export const DX_ROOT_COUNT_OFFSET = 0x20;
 export const DX_NODE_COUNT_OFFSET = 0x8;
-export const DX_HASH = { legacy: 0, half_md4: 1, tea: 2, legacy_unsigned: 3, half_md4_unsigned: 4, tea_unsigned: 5, siphash: 6 } as const;
+export const DX_HASH = {
+  legacy: 0,
+  half_md4: 1,
+  tea: 2,
+  legacy_unsigned: 3,
+  half_md4_unsigned: 4,
+  tea_unsigned: 5,
+  siphash: 6,
+} as const;
 
 // --------------------------------------------------------------------- xattrs
 
@@ -473,10 +498,18 @@ export const FEATURES: ReadonlyArray<readonly [kind: FeatureKind, bit: number, n
 
 /** Other spellings mke2fs accepts. */
 export const FEATURE_ALIASES: Readonly<Record<string, string>> = {
-  extents: 'extent', gdt_csum: 'uninit_bg', uninit_groups: 'uninit_bg', largedir: 'large_dir', fname_encoding: 'casefold',
+  extents: 'extent',
+  gdt_csum: 'uninit_bg',
+  uninit_groups: 'uninit_bg',
+  largedir: 'large_dir',
+  fname_encoding: 'casefold',
 };
 
-export interface FeatureSet { compat: number; incompat: number; ro_compat: number }
+export interface FeatureSet {
+  compat: number;
+  incompat: number;
+  ro_compat: number;
+}
 
 export function featureBit(name: string): readonly [FeatureKind, number] | undefined {
   const n = FEATURE_ALIASES[name] ?? name;

@@ -15,16 +15,46 @@ import { compareNames } from '../../tree/path.js';
 import { silentProgress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
 import { encodeDev, fullMode, type NodeType, type Timespec, type TreeNode } from '../../tree/types.js';
-import { bitmapCsum, fsCsumSeed, groupDescCsum, inodeCsumSeed, jbd2SuperblockCsum, setInodeCsum, superblockCsum, xattrBlockCsum } from './csum.js';
+import {
+  bitmapCsum,
+  fsCsumSeed,
+  groupDescCsum,
+  inodeCsumSeed,
+  jbd2SuperblockCsum,
+  setInodeCsum,
+  superblockCsum,
+  xattrBlockCsum,
+} from './csum.js';
 import { buildDir, type DirEnt } from './dir.js';
 import { seedWords } from './hash.js';
 import { geometry, hasSuper, type Geometry } from './layout.js';
 import { addBlock, addRange, blockMap, blockMapBlocks, extentTree, extentTreeBlocks, type Run } from './map.js';
 import { resolveConfig, type Config, type Ext4Options, type ExtType } from './options.js';
 import {
-  BG_BLOCK_UNINIT, BG_INODE_UNINIT, BG_INODE_ZEROED, DEFM_ACL, DEFM_XATTR_USER, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, FLAGS_UNSIGNED_HASH, FT,
-  GOOD_OLD_INODE_SIZE, INODE_FLAGS, JBD2_CRC32C_CHKSUM, JBD2_INCOMPAT_CSUM_V3, JBD2_MAGIC, JBD2_SUPERBLOCK_V2, JOURNAL_INO, ROOT_INO,
-  featureNames, groupDesc32, groupDesc64, inode as inodeStruct, jbd2Superblock, superblock,
+  BG_BLOCK_UNINIT,
+  BG_INODE_UNINIT,
+  BG_INODE_ZEROED,
+  DEFM_ACL,
+  DEFM_XATTR_USER,
+  EXT4_MAGIC,
+  EXTRA_ISIZE,
+  FIRST_INO,
+  FLAGS_UNSIGNED_HASH,
+  FT,
+  GOOD_OLD_INODE_SIZE,
+  INODE_FLAGS,
+  JBD2_CRC32C_CHKSUM,
+  JBD2_INCOMPAT_CSUM_V3,
+  JBD2_MAGIC,
+  JBD2_SUPERBLOCK_V2,
+  JOURNAL_INO,
+  ROOT_INO,
+  featureNames,
+  groupDesc32,
+  groupDesc64,
+  inode as inodeStruct,
+  jbd2Superblock,
+  superblock,
 } from './structs.js';
 import { encodeBlock, encodeIbody, placeXattrs, xattrEntries, type XEntry } from './xattr.js';
 
@@ -51,7 +81,14 @@ export interface Ext4Summary {
 
 const enc = new TextEncoder();
 
-interface Meta { mode: number; uid: number; gid: number; atime: Timespec; mtime: Timespec; ctime: Timespec }
+interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+}
 
 interface Rec {
   ino: number;
@@ -91,9 +128,22 @@ interface Plan {
   fsSeed: number;
 }
 
-const FTYPE: Record<NodeType, number> = { file: FT.file, dir: FT.dir, chardev: FT.chardev, blockdev: FT.blockdev, fifo: FT.fifo, socket: FT.socket, symlink: FT.symlink };
+const FTYPE: Record<NodeType, number> = {
+  file: FT.file,
+  dir: FT.dir,
+  chardev: FT.chardev,
+  blockdev: FT.blockdev,
+  fifo: FT.fifo,
+  socket: FT.socket,
+  symlink: FT.symlink,
+};
 
-function fileBlocksEstimate(cfg: Config, size: number, ranges: Array<[number, number]> | undefined, bpg: number): number {
+function fileBlocksEstimate(
+  cfg: Config,
+  size: number,
+  ranges: Array<[number, number]> | undefined,
+  bpg: number,
+): number {
   const B = cfg.blockSize;
   let data = 0;
   let pieces = 1;
@@ -106,7 +156,12 @@ function fileBlocksEstimate(cfg: Config, size: number, ranges: Array<[number, nu
       let a = Math.floor(s / B);
       const b = Math.ceil(e / B) - 1;
       if (a <= prevEnd) a = prevEnd + 1;
-      if (b >= a) { data += b - a + 1; pieces++; prevEnd = b; last = b; }
+      if (b >= a) {
+        data += b - a + 1;
+        pieces++;
+        prevEnd = b;
+        last = b;
+      }
     }
   } else {
     data = Math.ceil(size / B);
@@ -133,7 +188,20 @@ function plan(tree: FileTree, cfg: Config): Plan {
   const byNode = new Map<TreeNode, Rec>();
   const epochT: Timespec = { sec: cfg.epoch, nsec: 0 };
   const mk = (ino: number, type: NodeType, node: TreeNode | undefined, meta: Meta, path: string): Rec => {
-    const r: Rec = { ino, type, node, meta, path, links: 0, est: 0, size: 0, iblock: new Uint8Array(60), flags: 0, blocks: 0, fileAcl: 0 };
+    const r: Rec = {
+      ino,
+      type,
+      node,
+      meta,
+      path,
+      links: 0,
+      est: 0,
+      size: 0,
+      iblock: new Uint8Array(60),
+      flags: 0,
+      blocks: 0,
+      fileAcl: 0,
+    };
     recs[ino] = r;
     if (node) byNode.set(node, r);
     return r;
@@ -143,14 +211,26 @@ function plan(tree: FileTree, cfg: Config): Plan {
   root.entries = [];
   root.subdirs = 0;
   const lpfNode = tree.root.children.get('lost+found');
-  const lpf = mk(FIRST_INO, 'dir', lpfNode?.type === 'dir' ? lpfNode : undefined,
-    lpfNode?.type === 'dir' ? metaOf(lpfNode) : { mode: 0o700, uid: 0, gid: 0, atime: epochT, mtime: epochT, ctime: epochT }, '/lost+found');
+  const lpf = mk(
+    FIRST_INO,
+    'dir',
+    lpfNode?.type === 'dir' ? lpfNode : undefined,
+    lpfNode?.type === 'dir'
+      ? metaOf(lpfNode)
+      : { mode: 0o700, uid: 0, gid: 0, atime: epochT, mtime: epochT, ctime: epochT },
+    '/lost+found',
+  );
   lpf.parent = ROOT_INO;
   lpf.entries = [];
   lpf.subdirs = 0;
   let next = FIRST_INO + 1;
   if (!lpfNode || lpfNode.type !== 'dir') {
-    if (lpfNode) throw new PathError('E_PATH_LOST_FOUND', '/lost+found exists in the tree but is not a directory; ext needs it to be one', { path: '/lost+found' });
+    if (lpfNode)
+      throw new PathError(
+        'E_PATH_LOST_FOUND',
+        '/lost+found exists in the tree but is not a directory; ext needs it to be one',
+        { path: '/lost+found' },
+      );
     root.entries.push({ name: enc.encode('lost+found'), ino: FIRST_INO, ft: cfg.has('filetype') ? FT.dir : 0 });
     root.subdirs!++;
     lpf.links = 1;
@@ -168,13 +248,18 @@ function plan(tree: FileTree, cfg: Config): Plan {
       const path = d.path === '/' ? `/${name}` : `${d.path}/${name}`;
       let r = byNode.get(child);
       if (r && child.type === 'dir' && !(r === lpf && d === root && r.links === 0)) {
-        throw new PathError('E_PATH_DIR_LINK', `directory ${path} appears twice in the tree (directories cannot be hard links)`, { path });
+        throw new PathError(
+          'E_PATH_DIR_LINK',
+          `directory ${path} appears twice in the tree (directories cannot be hard links)`,
+          { path },
+        );
       }
       if (!r) {
         r = mk(next++, child.type, child, metaOf(child), path);
       }
       r.links++;
-      if (nb.length > 255) throw new PathError('E_PATH_NAME_TOO_LONG', `name ${path} is longer than 255 bytes`, { path });
+      if (nb.length > 255)
+        throw new PathError('E_PATH_NAME_TOO_LONG', `name ${path} is longer than 255 bytes`, { path });
       d.entries!.push({ name: nb, ino: r.ino, ft: cfg.has('filetype') ? FTYPE[child.type] : 0 });
       if (child.type === 'dir') {
         r.parent = d.ino;
@@ -189,7 +274,12 @@ function plan(tree: FileTree, cfg: Config): Plan {
   root.links = 1;
   // per-inode storage
   const dirOpts = {
-    blockSize: B, csum: cfg.has('metadata_csum'), dirIndex: cfg.has('dir_index'), hashVersion: cfg.hashVersion, unsignedHash: true, fileType: cfg.has('filetype'),
+    blockSize: B,
+    csum: cfg.has('metadata_csum'),
+    dirIndex: cfg.has('dir_index'),
+    hashVersion: cfg.hashVersion,
+    unsignedHash: true,
+    fileType: cfg.has('filetype'),
     seed: seedWords(cfg.hashSeed),
   };
   const ibodySpace = cfg.inodeSize > GOOD_OLD_INODE_SIZE ? cfg.inodeSize - GOOD_OLD_INODE_SIZE - EXTRA_ISIZE : 0;
@@ -200,7 +290,10 @@ function plan(tree: FileTree, cfg: Config): Plan {
     if (!r) continue;
     const node = r.node;
     if (node && node.xattrs.size) {
-      if (!cfg.has('ext_attr')) throw new UsageError('E_USAGE_FEATURE', `${r.path} has extended attributes but the ext_attr feature is off`, { path: r.path });
+      if (!cfg.has('ext_attr'))
+        throw new UsageError('E_USAGE_FEATURE', `${r.path} has extended attributes but the ext_attr feature is off`, {
+          path: r.path,
+        });
       const p = placeXattrs(xattrEntries(node.xattrs, r.path), ibodySpace, B, r.path);
       r.xin = p.inode;
       r.xblock = p.block;
@@ -214,21 +307,56 @@ function plan(tree: FileTree, cfg: Config): Plan {
       r.indexed = built.indexed;
       r.entries = undefined; // free memory
       const n = built.blocks.length;
-      r.est = n + (cfg.has('extent') ? extentTreeBlocks(Math.floor(n / 32768) + 2 + Math.floor(n / (bpgGuess / 2)), B) : blockMapBlocks(n, n - 1, B));
+      r.est =
+        n +
+        (cfg.has('extent')
+          ? extentTreeBlocks(Math.floor(n / 32768) + 2 + Math.floor(n / (bpgGuess / 2)), B)
+          : blockMapBlocks(n, n - 1, B));
       r.size = n * B;
       const nl = 2 + r.subdirs!;
       r.links = nl > 65000 && cfg.has('dir_nlink') ? 1 : nl;
-      if (nl > 65000 && !cfg.has('dir_nlink')) throw new CapacityError('E_LIMIT_SUBDIRS', `${r.path} has ${r.subdirs} subdirectories; more than 64998 need the dir_nlink feature`, { path: r.path });
+      if (nl > 65000 && !cfg.has('dir_nlink'))
+        throw new CapacityError(
+          'E_LIMIT_SUBDIRS',
+          `${r.path} has ${r.subdirs} subdirectories; more than 64998 need the dir_nlink feature`,
+          { path: r.path },
+        );
     } else if (r.type === 'file') {
       const c = (node as Extract<TreeNode, { type: 'file' }>).content;
       r.size = c.size;
-      if (c.size > 0xffffffff && !cfg.has('large_file')) throw new CapacityError('E_LIMIT_FILE_SIZE', `${r.path} is ${c.size} bytes; files above 4 GiB need the large_file feature`, { path: r.path });
-      const maxBlocks = cfg.has('extent') ? 2 ** 32 : 12 + (B / 4) + (B / 4) ** 2 + (B / 4) ** 3;
-      if (Math.ceil(c.size / B) > maxBlocks) throw new CapacityError('E_LIMIT_FILE_SIZE', `${r.path} is ${c.size} bytes, more than ext holds at block size ${B}`, { path: r.path });
+      if (c.size > 0xffffffff && !cfg.has('large_file'))
+        throw new CapacityError(
+          'E_LIMIT_FILE_SIZE',
+          `${r.path} is ${c.size} bytes; files above 4 GiB need the large_file feature`,
+          { path: r.path },
+        );
+      const maxBlocks = cfg.has('extent') ? 2 ** 32 : 12 + B / 4 + (B / 4) ** 2 + (B / 4) ** 3;
+      if (Math.ceil(c.size / B) > maxBlocks)
+        throw new CapacityError(
+          'E_LIMIT_FILE_SIZE',
+          `${r.path} is ${c.size} bytes, more than ext holds at block size ${B}`,
+          { path: r.path },
+        );
       // inline_data: small files live in i_block (60 bytes) + the system.data xattr (up to 68 more)
-      if (cfg.has('inline_data') && c.size > 0 && c.size <= 60 + 68 && node!.xattrs.size === 0 && (c.readInto || c.readAt)) {
-        const data = c.readInto ? (() => { const b = new Uint8Array(c.size); return b.subarray(0, c.readInto!(0, b)); })() : c.readAt!(0, c.size);
-        if (data.length !== c.size) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${data.length} bytes, declared ${c.size}`, { path: r.path });
+      if (
+        cfg.has('inline_data') &&
+        c.size > 0 &&
+        c.size <= 60 + 68 &&
+        node!.xattrs.size === 0 &&
+        (c.readInto || c.readAt)
+      ) {
+        const data = c.readInto
+          ? (() => {
+              const b = new Uint8Array(c.size);
+              return b.subarray(0, c.readInto!(0, b));
+            })()
+          : c.readAt!(0, c.size);
+        if (data.length !== c.size)
+          throw new HostIOError(
+            'E_IO_CONTENT_SIZE',
+            `${r.path}: content returned ${data.length} bytes, declared ${c.size}`,
+            { path: r.path },
+          );
         r.inline = true;
         r.flags |= INODE_FLAGS.INLINE_DATA;
         r.iblock.set(data.subarray(0, 60));
@@ -244,7 +372,12 @@ function plan(tree: FileTree, cfg: Config): Plan {
       if (t.length < 60) {
         r.iblock.set(t);
       } else {
-        if (t.length >= B) throw new CapacityError('E_LIMIT_SYMLINK', `symlink ${r.path}: target is ${t.length} bytes; at block size ${B} the limit is ${B - 1}`, { path: r.path });
+        if (t.length >= B)
+          throw new CapacityError(
+            'E_LIMIT_SYMLINK',
+            `symlink ${r.path}: target is ${t.length} bytes; at block size ${B} the limit is ${B - 1}`,
+            { path: r.path },
+          );
         r.dirBlocks = [padBlock(t, B)];
         r.est = 1;
       }
@@ -268,7 +401,12 @@ function padBlock(d: Uint8Array, B: number): Uint8Array {
 /** Blocks needed beyond metadata for a geometry: content + journal. */
 function needed(p: Plan, g: Geometry): number {
   const j = g.journalBlocks;
-  const jmeta = j === 0 ? 0 : p.cfg.has('extent') ? extentTreeBlocks(Math.ceil(j / 32768) + Math.ceil(j / g.bpg) + 2, g.B) : blockMapBlocks(j, j - 1, g.B);
+  const jmeta =
+    j === 0
+      ? 0
+      : p.cfg.has('extent')
+        ? extentTreeBlocks(Math.ceil(j / 32768) + Math.ceil(j / g.bpg) + 2, g.B)
+        : blockMapBlocks(j, j - 1, g.B);
   return g.overhead + p.contentBlocks + j + jmeta;
 }
 
@@ -293,7 +431,10 @@ function autoBlocks(p: Plan): Geometry {
     try {
       g = geometry(cfg, blocks, inodes);
     } catch (e) {
-      if (e instanceof CapacityError) { blocks = Math.ceil(blocks * 1.25) + align; continue; }
+      if (e instanceof CapacityError) {
+        blocks = Math.ceil(blocks * 1.25) + align;
+        continue;
+      }
       throw e;
     }
     const need = needed(p, g) + extra;
@@ -342,15 +483,27 @@ export function prepareExt4(tree: FileTree, opts: Ext4Options = {}): PreparedExt
 class Allocator {
   readonly used: Uint8Array;
   cursor: number;
-  constructor(readonly total: number, start: number) {
+  constructor(
+    readonly total: number,
+    start: number,
+  ) {
     this.used = new Uint8Array(Math.ceil(total / 8));
     this.cursor = start;
   }
-  isUsed(b: number): boolean { return (this.used[b >>> 3]! & (1 << (b & 7))) !== 0; }
-  mark(b: number, n = 1): void { for (let i = b; i < b + n; i++) this.used[i >>> 3]! |= 1 << (i & 7); }
+  isUsed(b: number): boolean {
+    return (this.used[b >>> 3]! & (1 << (b & 7))) !== 0;
+  }
+  mark(b: number, n = 1): void {
+    for (let i = b; i < b + n; i++) this.used[i >>> 3]! |= 1 << (i & 7);
+  }
   alloc(): number {
     while (this.cursor < this.total && this.isUsed(this.cursor)) this.cursor++;
-    if (this.cursor >= this.total) throw new CapacityError('E_SPACE_FS', 'the filesystem ran out of blocks while writing (the estimate was too small)', {});
+    if (this.cursor >= this.total)
+      throw new CapacityError(
+        'E_SPACE_FS',
+        'the filesystem ran out of blocks while writing (the estimate was too small)',
+        {},
+      );
     const b = this.cursor++;
     this.mark(b);
     return b;
@@ -375,7 +528,10 @@ class Allocator {
       while (s < this.total && this.isUsed(s)) s++;
       let e = s;
       while (e < this.total && e - s < n && !this.isUsed(e)) e++;
-      if (e - s === n) { this.mark(s, n); return s; }
+      if (e - s === n) {
+        this.mark(s, n);
+        return s;
+      }
       if (e >= this.total) throw new CapacityError('E_SPACE_FS', `no room for ${n} contiguous metadata blocks`, {});
       s = e;
     }
@@ -388,7 +544,12 @@ class BlockWriter {
   private start = -1;
   private n = 0;
   bytes = 0;
-  constructor(private dev: BlockDevice, private B: number, private base: number, cap = 8 << 20) {
+  constructor(
+    private dev: BlockDevice,
+    private B: number,
+    private base: number,
+    cap = 8 << 20,
+  ) {
     this.buf = new Uint8Array(Math.max(B, cap - (cap % B)));
   }
   /** Queue one block (data shorter than a block is zero-padded). */
@@ -418,7 +579,9 @@ class BlockWriter {
     }
     return this.buf.subarray(this.n * B, (this.n + k) * B);
   }
-  commit(k: number): void { this.n += k; }
+  commit(k: number): void {
+    this.n += k;
+  }
   flush(): void {
     if (this.n === 0) return;
     const len = this.n * this.B;
@@ -429,7 +592,11 @@ class BlockWriter {
   }
 }
 
-const POPCOUNT = Uint8Array.from({ length: 256 }, (_, i) => { let n = 0; for (let x = i; x; x >>= 1) n += x & 1; return n; });
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, i) => {
+  let n = 0;
+  for (let x = i; x; x >>= 1) n += x & 1;
+  return n;
+});
 
 function splitTime(t: Timespec, big: boolean): { lo: number; extra: number } {
   let sec = Math.floor(t.sec);
@@ -458,7 +625,11 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   const B = cfg.blockSize;
   const progress = opts.progress ?? silentProgress;
   const size = opts.size ?? dev.size;
-  if (size > dev.size) throw new UsageError('E_USAGE_SIZE', `filesystem size ${size} is larger than the device (${dev.size} bytes)`, { expected: dev.size, actual: size });
+  if (size > dev.size)
+    throw new UsageError('E_USAGE_SIZE', `filesystem size ${size} is larger than the device (${dev.size} bytes)`, {
+      expected: dev.size,
+      actual: size,
+    });
   // inode headroom when it fits, the bare need otherwise
   let g: Geometry | undefined;
   try {
@@ -469,12 +640,20 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   }
   g ??= geometry(cfg, Math.floor(size / B), inodeNeed(p, false));
   if (cfg.has('has_journal') && g.journalBlocks === 0) {
-    throw new CapacityError('E_SPACE_FS', `a ${size}-byte filesystem is too small for a journal (needs 2048 blocks of ${B} bytes); use a larger size or the feature ^has_journal`, { actual: size, expected: 2048 * B });
+    throw new CapacityError(
+      'E_SPACE_FS',
+      `a ${size}-byte filesystem is too small for a journal (needs 2048 blocks of ${B} bytes); use a larger size or the feature ^has_journal`,
+      { actual: size, expected: 2048 * B },
+    );
   }
   const need = needed(p, g);
   if (need > g.blocks) {
     const min = autoBlocks({ ...p, cfg: { ...cfg, headroom: 0 } as Config });
-    throw new CapacityError('E_SPACE_FS', `the tree needs about ${min.blocks * B} bytes (${need} blocks of ${B}), but the filesystem is ${size} bytes`, { expected: min.blocks * B, actual: size });
+    throw new CapacityError(
+      'E_SPACE_FS',
+      `the tree needs about ${min.blocks * B} bytes (${need} blocks of ${B}), but the filesystem is ${size} bytes`,
+      { expected: min.blocks * B, actual: size },
+    );
   }
   const metaCsum = cfg.has('metadata_csum');
   const gdtCsum = metaCsum || cfg.has('uninit_bg');
@@ -533,7 +712,8 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
     const b = encodeBlock(r.xblock, B);
     const key = bytesKey(b);
     const set = xsets.get(key);
-    if (set) set.users.push(r); else xsets.set(key, { block: b, users: [r] });
+    if (set) set.users.push(r);
+    else xsets.set(key, { block: b, users: [r] });
   }
   for (const { block, users } of xsets.values()) {
     for (let i = 0; i < users.length; i += 1024) {
@@ -543,23 +723,54 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
       new DataView(b.buffer).setUint32(4, share.length, true); // h_refcount
       if (metaCsum) new DataView(b.buffer).setUint32(0x10, xattrBlockCsum(fsSeed, blk, b), true);
       w.put(blk, b);
-      for (const r of share) { r.fileAcl = blk; r.blocks += 1; }
+      for (const r of share) {
+        r.fileAcl = blk;
+        r.blocks += 1;
+      }
     }
   }
   // ------------------------------------------------------------------ journal
   let journal: Rec | undefined;
   if (g.journalBlocks) {
     const t: Timespec = { sec: cfg.epoch, nsec: 0 };
-    journal = { ino: JOURNAL_INO, type: 'file', node: undefined, meta: { mode: 0o600, uid: 0, gid: 0, atime: t, mtime: t, ctime: t }, path: '<journal>', links: 1, est: 0, size: g.journalBlocks * B, iblock: new Uint8Array(60), flags: 0, blocks: 0, fileAcl: 0, runs: [] };
+    journal = {
+      ino: JOURNAL_INO,
+      type: 'file',
+      node: undefined,
+      meta: { mode: 0o600, uid: 0, gid: 0, atime: t, mtime: t, ctime: t },
+      path: '<journal>',
+      links: 1,
+      est: 0,
+      size: g.journalBlocks * B,
+      iblock: new Uint8Array(60),
+      flags: 0,
+      blocks: 0,
+      fileAcl: 0,
+      runs: [],
+    };
     recs[JOURNAL_INO] = journal;
     for (let i = 0; i < g.journalBlocks; i++) {
       const blk = al.alloc();
       addBlock(journal.runs!, i, blk);
     }
     const jsb = jbd2Superblock.encode({
-      h_magic: JBD2_MAGIC, h_blocktype: JBD2_SUPERBLOCK_V2, h_sequence: 0, s_blocksize: B, s_maxlen: g.journalBlocks, s_first: 1,
-      s_sequence: 1, s_start: 0, s_errno: 0, s_feature_compat: 0, s_feature_incompat: metaCsum ? JBD2_INCOMPAT_CSUM_V3 : 0, s_feature_ro_compat: 0,
-      s_uuid: cfg.uuid, s_nr_users: 1, s_max_transaction: 0, s_max_trans_data: 0, s_checksum_type: metaCsum ? JBD2_CRC32C_CHKSUM : 0,
+      h_magic: JBD2_MAGIC,
+      h_blocktype: JBD2_SUPERBLOCK_V2,
+      h_sequence: 0,
+      s_blocksize: B,
+      s_maxlen: g.journalBlocks,
+      s_first: 1,
+      s_sequence: 1,
+      s_start: 0,
+      s_errno: 0,
+      s_feature_compat: 0,
+      s_feature_incompat: metaCsum ? JBD2_INCOMPAT_CSUM_V3 : 0,
+      s_feature_ro_compat: 0,
+      s_uuid: cfg.uuid,
+      s_nr_users: 1,
+      s_max_transaction: 0,
+      s_max_trans_data: 0,
+      s_checksum_type: metaCsum ? JBD2_CRC32C_CHKSUM : 0,
     });
     if (metaCsum) new DataView(jsb.buffer).setUint32(0xfc, jbd2SuperblockCsum(jsb), false);
     w.put(journal.runs![0]!.pblk, jsb);
@@ -612,7 +823,12 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
               const region = first >= 0 ? w.tail(first, k) : undefined;
               if (region) {
                 const got = c.readInto(pos, region.subarray(0, want));
-                if (got !== want) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${got} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
+                if (got !== want)
+                  throw new HostIOError(
+                    'E_IO_CONTENT_SIZE',
+                    `${r.path}: content returned ${got} bytes at ${pos}, expected ${want} (file changed while writing?)`,
+                    { path: r.path },
+                  );
                 if (want < k * B) region.fill(0, want, k * B);
                 let zero = false;
                 for (let o = 0; o < want && !zero; o += B) zero = isZero(region, o, Math.min(want, o + B));
@@ -629,8 +845,15 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
                 continue;
               }
             }
-            const data = c.readInto ? scratch.subarray(0, c.readInto(pos, scratch.subarray(0, want))) : c.readAt!(pos, want);
-            if (data.length !== want) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${data.length} bytes at ${pos}, expected ${want} (file changed while writing?)`, { path: r.path });
+            const data = c.readInto
+              ? scratch.subarray(0, c.readInto(pos, scratch.subarray(0, want)))
+              : c.readAt!(pos, want);
+            if (data.length !== want)
+              throw new HostIOError(
+                'E_IO_CONTENT_SIZE',
+                `${r.path}: content returned ${data.length} bytes at ${pos}, expected ${want} (file changed while writing?)`,
+                { path: r.path },
+              );
             take(pos, data);
           }
         }
@@ -639,15 +862,32 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
         let carry: Uint8Array | undefined;
         for await (const chunk0 of c.stream()) {
           let chunk = chunk0;
-          if (pos + (carry?.length ?? 0) + chunk.length > size) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content yielded more than its declared ${size} bytes`, { path: r.path });
-          if (carry) { const m = new Uint8Array(carry.length + chunk.length); m.set(carry); m.set(chunk, carry.length); chunk = m; carry = undefined; }
+          if (pos + (carry?.length ?? 0) + chunk.length > size)
+            throw new HostIOError(
+              'E_IO_CONTENT_SIZE',
+              `${r.path}: content yielded more than its declared ${size} bytes`,
+              { path: r.path },
+            );
+          if (carry) {
+            const m = new Uint8Array(carry.length + chunk.length);
+            m.set(carry);
+            m.set(chunk, carry.length);
+            chunk = m;
+            carry = undefined;
+          }
           const whole = chunk.length - (chunk.length % B);
           if (whole) take(pos, chunk.subarray(0, whole));
           pos += whole;
           if (whole < chunk.length) carry = chunk.slice(whole);
         }
-        if (carry) { take(pos, carry); pos += carry.length; }
-        if (pos !== size) throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content yielded ${pos} bytes, declared ${size}`, { path: r.path });
+        if (carry) {
+          take(pos, carry);
+          pos += carry.length;
+        }
+        if (pos !== size)
+          throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content yielded ${pos} bytes, declared ${size}`, {
+            path: r.path,
+          });
       }
     }
     mapInode(r);
@@ -700,9 +940,17 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
       const whole = count >>> 3;
       bb.set(al.used.subarray(start >>> 3, (start >>> 3) + whole));
       for (let i = 0; i < whole; i++) used += POPCOUNT[bb[i]!]!;
-      for (let i = whole * 8; i < count; i++) if (al.isUsed(start + i)) { bb[i >>> 3]! |= 1 << (i & 7); used++; }
+      for (let i = whole * 8; i < count; i++)
+        if (al.isUsed(start + i)) {
+          bb[i >>> 3]! |= 1 << (i & 7);
+          used++;
+        }
     } else {
-      for (let i = 0; i < count; i++) if (al.isUsed(start + i)) { bb[i >>> 3]! |= 1 << (i & 7); used++; }
+      for (let i = 0; i < count; i++)
+        if (al.isUsed(start + i)) {
+          bb[i >>> 3]! |= 1 << (i & 7);
+          used++;
+        }
     }
     for (let i = count; i < B * 8; i++) bb[i >>> 3]! |= 1 << (i & 7);
     const ib = inodeBits[grp]!;
@@ -722,30 +970,59 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
       // its superblock/GDT backup and its own bitmaps/inode table (not the last group)
       if (grp < g.groups - 1) {
         const inGroup = (b: number, n = 1) => (b >= start && b + n <= start + count ? n : 0);
-        const expected = (hasSuper(cfg, grp) ? 1 + g.gdtBlocks : 0) + inGroup(bbm[grp]!) + inGroup(ibm[grp]!) + inGroup(itab[grp]!, g.itableBlocks);
+        const expected =
+          (hasSuper(cfg, grp) ? 1 + g.gdtBlocks : 0) +
+          inGroup(bbm[grp]!) +
+          inGroup(ibm[grp]!) +
+          inGroup(itab[grp]!, g.itableBlocks);
         if (used === expected) flags |= BG_BLOCK_UNINIT;
       }
     }
     const bcs = metaCsum ? bitmapCsum(fsSeed, bb, g.bpg / 8) : 0;
     const ics = metaCsum ? bitmapCsum(fsSeed, ib, g.ipg / 8) : 0;
     const d = {
-      bg_block_bitmap_lo: bbm[grp]! >>> 0, bg_inode_bitmap_lo: ibm[grp]! >>> 0, bg_inode_table_lo: itab[grp]! >>> 0,
-      bg_free_blocks_count_lo: freeB & 0xffff, bg_free_inodes_count_lo: freeI & 0xffff, bg_used_dirs_count_lo: usedDirs[grp]! & 0xffff,
-      bg_flags: flags, bg_exclude_bitmap_lo: 0, bg_block_bitmap_csum_lo: bcs & 0xffff, bg_inode_bitmap_csum_lo: ics & 0xffff,
-      bg_itable_unused_lo: gdtCsum ? (g.ipg - usedI) & 0xffff : 0, bg_checksum: 0,
+      bg_block_bitmap_lo: bbm[grp]! >>> 0,
+      bg_inode_bitmap_lo: ibm[grp]! >>> 0,
+      bg_inode_table_lo: itab[grp]! >>> 0,
+      bg_free_blocks_count_lo: freeB & 0xffff,
+      bg_free_inodes_count_lo: freeI & 0xffff,
+      bg_used_dirs_count_lo: usedDirs[grp]! & 0xffff,
+      bg_flags: flags,
+      bg_exclude_bitmap_lo: 0,
+      bg_block_bitmap_csum_lo: bcs & 0xffff,
+      bg_inode_bitmap_csum_lo: ics & 0xffff,
+      bg_itable_unused_lo: gdtCsum ? (g.ipg - usedI) & 0xffff : 0,
+      bg_checksum: 0,
     };
     const off = grp * descSize;
     if (descSize === 64) {
-      groupDesc64.encode({
-        ...d, bg_block_bitmap_hi: Math.floor(bbm[grp]! / 2 ** 32), bg_inode_bitmap_hi: Math.floor(ibm[grp]! / 2 ** 32), bg_inode_table_hi: Math.floor(itab[grp]! / 2 ** 32),
-        bg_free_blocks_count_hi: freeB >>> 16, bg_free_inodes_count_hi: freeI >>> 16, bg_used_dirs_count_hi: usedDirs[grp]! >>> 16,
-        bg_itable_unused_hi: gdtCsum ? (g.ipg - usedI) >>> 16 : 0, bg_exclude_bitmap_hi: 0, bg_block_bitmap_csum_hi: bcs >>> 16, bg_inode_bitmap_csum_hi: ics >>> 16, bg_reserved: 0,
-      }, gdt, off);
+      groupDesc64.encode(
+        {
+          ...d,
+          bg_block_bitmap_hi: Math.floor(bbm[grp]! / 2 ** 32),
+          bg_inode_bitmap_hi: Math.floor(ibm[grp]! / 2 ** 32),
+          bg_inode_table_hi: Math.floor(itab[grp]! / 2 ** 32),
+          bg_free_blocks_count_hi: freeB >>> 16,
+          bg_free_inodes_count_hi: freeI >>> 16,
+          bg_used_dirs_count_hi: usedDirs[grp]! >>> 16,
+          bg_itable_unused_hi: gdtCsum ? (g.ipg - usedI) >>> 16 : 0,
+          bg_exclude_bitmap_hi: 0,
+          bg_block_bitmap_csum_hi: bcs >>> 16,
+          bg_inode_bitmap_csum_hi: ics >>> 16,
+          bg_reserved: 0,
+        },
+        gdt,
+        off,
+      );
     } else {
       groupDesc32.encode(d, gdt, off);
     }
     if (gdtCsum) {
-      const cs = groupDescCsum({ metadataCsum: metaCsum, fsSeed, uuid: cfg.uuid, descSize }, grp, gdt.subarray(off, off + descSize));
+      const cs = groupDescCsum(
+        { metadataCsum: metaCsum, fsSeed, uuid: cfg.uuid, descSize },
+        grp,
+        gdt.subarray(off, off + descSize),
+      );
       new DataView(gdt.buffer).setUint16(off + 0x1e, cs, true);
     }
   }
@@ -762,19 +1039,60 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   }
   const rBlocks = Math.floor((g.blocks * cfg.reservedPercent) / 100);
   const sbFields = {
-    s_inodes_count: g.inodes, s_blocks_count_lo: g.blocks >>> 0, s_r_blocks_count_lo: rBlocks >>> 0, s_free_blocks_count_lo: freeBlocksTotal >>> 0,
-    s_free_inodes_count: freeInodesTotal, s_first_data_block: g.firstData, s_log_block_size: Math.log2(B) - 10, s_log_cluster_size: Math.log2(B) - 10,
-    s_blocks_per_group: g.bpg, s_clusters_per_group: g.bpg, s_inodes_per_group: g.ipg, s_mtime: 0, s_wtime: sbTime.lo, s_mnt_count: 0,
-    s_max_mnt_count: 0xffff, s_magic: EXT4_MAGIC, s_state: 1, s_errors: 1, s_minor_rev_level: 0, s_lastcheck: sbTime.lo, s_checkinterval: 0,
-    s_creator_os: 0, s_rev_level: 1, s_def_resuid: 0, s_def_resgid: 0, s_first_ino: FIRST_INO, s_inode_size: cfg.inodeSize, s_block_group_nr: 0,
-    s_feature_compat: cfg.set.compat, s_feature_incompat: cfg.set.incompat, s_feature_ro_compat: cfg.set.ro_compat, s_uuid: cfg.uuid,
-    s_volume_name: cfg.label, s_reserved_gdt_blocks: 0, s_journal_inum: journal ? JOURNAL_INO : 0, s_hash_seed: cfg.hashSeed,
-    s_def_hash_version: cfg.hashVersion, s_jnl_backup_type: journal ? 1 : 0, s_desc_size: cfg.has('64bit') ? 64 : 0,
-    s_default_mount_opts: DEFM_XATTR_USER | DEFM_ACL, s_first_meta_bg: 0, s_mkfs_time: sbTime.lo, s_jnl_blocks: jnl,
-    s_blocks_count_hi: Math.floor(g.blocks / 2 ** 32), s_r_blocks_count_hi: Math.floor(rBlocks / 2 ** 32), s_free_blocks_count_hi: Math.floor(freeBlocksTotal / 2 ** 32),
-    s_min_extra_isize: big && cfg.has('extra_isize') ? EXTRA_ISIZE : 0, s_want_extra_isize: big && cfg.has('extra_isize') ? EXTRA_ISIZE : 0,
-    s_flags: FLAGS_UNSIGNED_HASH, s_log_groups_per_flex: cfg.has('flex_bg') ? 4 : 0, s_checksum_type: metaCsum ? 1 : 0,
-    s_wtime_hi: sbHi, s_mkfs_time_hi: sbHi, s_lastcheck_hi: sbHi,
+    s_inodes_count: g.inodes,
+    s_blocks_count_lo: g.blocks >>> 0,
+    s_r_blocks_count_lo: rBlocks >>> 0,
+    s_free_blocks_count_lo: freeBlocksTotal >>> 0,
+    s_free_inodes_count: freeInodesTotal,
+    s_first_data_block: g.firstData,
+    s_log_block_size: Math.log2(B) - 10,
+    s_log_cluster_size: Math.log2(B) - 10,
+    s_blocks_per_group: g.bpg,
+    s_clusters_per_group: g.bpg,
+    s_inodes_per_group: g.ipg,
+    s_mtime: 0,
+    s_wtime: sbTime.lo,
+    s_mnt_count: 0,
+    s_max_mnt_count: 0xffff,
+    s_magic: EXT4_MAGIC,
+    s_state: 1,
+    s_errors: 1,
+    s_minor_rev_level: 0,
+    s_lastcheck: sbTime.lo,
+    s_checkinterval: 0,
+    s_creator_os: 0,
+    s_rev_level: 1,
+    s_def_resuid: 0,
+    s_def_resgid: 0,
+    s_first_ino: FIRST_INO,
+    s_inode_size: cfg.inodeSize,
+    s_block_group_nr: 0,
+    s_feature_compat: cfg.set.compat,
+    s_feature_incompat: cfg.set.incompat,
+    s_feature_ro_compat: cfg.set.ro_compat,
+    s_uuid: cfg.uuid,
+    s_volume_name: cfg.label,
+    s_reserved_gdt_blocks: 0,
+    s_journal_inum: journal ? JOURNAL_INO : 0,
+    s_hash_seed: cfg.hashSeed,
+    s_def_hash_version: cfg.hashVersion,
+    s_jnl_backup_type: journal ? 1 : 0,
+    s_desc_size: cfg.has('64bit') ? 64 : 0,
+    s_default_mount_opts: DEFM_XATTR_USER | DEFM_ACL,
+    s_first_meta_bg: 0,
+    s_mkfs_time: sbTime.lo,
+    s_jnl_blocks: jnl,
+    s_blocks_count_hi: Math.floor(g.blocks / 2 ** 32),
+    s_r_blocks_count_hi: Math.floor(rBlocks / 2 ** 32),
+    s_free_blocks_count_hi: Math.floor(freeBlocksTotal / 2 ** 32),
+    s_min_extra_isize: big && cfg.has('extra_isize') ? EXTRA_ISIZE : 0,
+    s_want_extra_isize: big && cfg.has('extra_isize') ? EXTRA_ISIZE : 0,
+    s_flags: FLAGS_UNSIGNED_HASH,
+    s_log_groups_per_flex: cfg.has('flex_bg') ? 4 : 0,
+    s_checksum_type: metaCsum ? 1 : 0,
+    s_wtime_hi: sbHi,
+    s_mkfs_time_hi: sbHi,
+    s_lastcheck_hi: sbHi,
   };
   for (let grp = 0; grp < g.groups; grp++) {
     if (!hasSuper(cfg, grp)) continue;
@@ -788,11 +1106,26 @@ async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promi
   }
   dev.flush();
 
-  const uuidStr = (u: Uint8Array) => [...u].map((x) => x.toString(16).padStart(2, '0')).join('').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+  const uuidStr = (u: Uint8Array) =>
+    [...u]
+      .map((x) => x.toString(16).padStart(2, '0'))
+      .join('')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
   return {
-    type: cfg.type, size: g.blocks * B, blockSize: B, blocksCount: g.blocks, freeBlocks: freeBlocksTotal, inodesCount: g.inodes,
-    freeInodes: freeInodesTotal, groups: g.groups, uuid: uuidStr(cfg.uuid), hashSeed: uuidStr(cfg.hashSeed), label: opts.label ?? '',
-    features: featureNames(cfg.set), journalBlocks: g.journalBlocks, dataBytes,
+    type: cfg.type,
+    size: g.blocks * B,
+    blockSize: B,
+    blocksCount: g.blocks,
+    freeBlocks: freeBlocksTotal,
+    inodesCount: g.inodes,
+    freeInodes: freeInodesTotal,
+    groups: g.groups,
+    uuid: uuidStr(cfg.uuid),
+    hashSeed: uuidStr(cfg.hashSeed),
+    label: opts.label ?? '',
+    features: featureNames(cfg.set),
+    journalBlocks: g.journalBlocks,
+    dataBytes,
   };
 }
 
@@ -806,18 +1139,52 @@ function encodeInode(r: Rec, out: Uint8Array, cfg: Config, big: boolean): void {
   const B = cfg.blockSize;
   const sectors = r.blocks * (B / 512);
   // one encode pass; the extra fields only exist in large inodes
-  inodeStruct.encode({
-    i_mode: fullMode({ type: r.type, mode: m.mode }), i_uid: m.uid & 0xffff, i_size_lo: r.size >>> 0, i_atime: at.lo, i_ctime: ct.lo, i_mtime: mt.lo,
-    i_dtime: 0, i_gid: m.gid & 0xffff, i_links_count: r.links, i_blocks_lo: sectors >>> 0, i_flags: r.flags, l_i_version: 0, i_block: r.iblock,
-    i_generation: 0, i_file_acl_lo: r.fileAcl >>> 0, i_size_high: Math.floor(r.size / 2 ** 32), i_obso_faddr: 0,
-    l_i_blocks_high: Math.floor(sectors / 2 ** 32) & 0xffff, l_i_file_acl_high: Math.floor(r.fileAcl / 2 ** 32) & 0xffff,
-    l_i_uid_high: m.uid >>> 16, l_i_gid_high: m.gid >>> 16, l_i_checksum_lo: 0, l_i_reserved: 0,
-    ...(big ? {
-      i_extra_isize: EXTRA_ISIZE, i_checksum_hi: 0, i_ctime_extra: ct.extra, i_mtime_extra: mt.extra, i_atime_extra: at.extra,
-      i_crtime: ct.lo, i_crtime_extra: ct.extra, i_version_hi: 0, i_projid: 0,
-    } : {}),
-  }, raw, 0);
-  if (!big) { out.set(raw.subarray(0, out.length)); return; }
+  inodeStruct.encode(
+    {
+      i_mode: fullMode({ type: r.type, mode: m.mode }),
+      i_uid: m.uid & 0xffff,
+      i_size_lo: r.size >>> 0,
+      i_atime: at.lo,
+      i_ctime: ct.lo,
+      i_mtime: mt.lo,
+      i_dtime: 0,
+      i_gid: m.gid & 0xffff,
+      i_links_count: r.links,
+      i_blocks_lo: sectors >>> 0,
+      i_flags: r.flags,
+      l_i_version: 0,
+      i_block: r.iblock,
+      i_generation: 0,
+      i_file_acl_lo: r.fileAcl >>> 0,
+      i_size_high: Math.floor(r.size / 2 ** 32),
+      i_obso_faddr: 0,
+      l_i_blocks_high: Math.floor(sectors / 2 ** 32) & 0xffff,
+      l_i_file_acl_high: Math.floor(r.fileAcl / 2 ** 32) & 0xffff,
+      l_i_uid_high: m.uid >>> 16,
+      l_i_gid_high: m.gid >>> 16,
+      l_i_checksum_lo: 0,
+      l_i_reserved: 0,
+      ...(big
+        ? {
+            i_extra_isize: EXTRA_ISIZE,
+            i_checksum_hi: 0,
+            i_ctime_extra: ct.extra,
+            i_mtime_extra: mt.extra,
+            i_atime_extra: at.extra,
+            i_crtime: ct.lo,
+            i_crtime_extra: ct.extra,
+            i_version_hi: 0,
+            i_projid: 0,
+          }
+        : {}),
+    },
+    raw,
+    0,
+  );
+  if (!big) {
+    out.set(raw.subarray(0, out.length));
+    return;
+  }
   if (r.xin?.length) encodeIbody(r.xin, raw.subarray(GOOD_OLD_INODE_SIZE + EXTRA_ISIZE));
 }
 

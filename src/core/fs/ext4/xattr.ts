@@ -7,7 +7,12 @@ import { CapacityError, UsageError } from '../../errors.js';
 import { xattrBlockHash, xattrEntryHash } from './csum.js';
 import { XATTR_MAGIC, XATTR_PREFIXES, xattrEntry, xattrHeader } from './structs.js';
 
-export interface XEntry { index: number; name: Uint8Array; value: Uint8Array; full: string }
+export interface XEntry {
+  index: number;
+  name: Uint8Array;
+  value: Uint8Array;
+  full: string;
+}
 
 const enc = new TextEncoder();
 const pad4 = (n: number) => (n + 3) & ~3;
@@ -21,7 +26,11 @@ export function splitXattrName(full: string, path: string): { index: number; nam
       return { index, name: enc.encode(full.slice(prefix.length)) };
     }
   }
-  throw new UsageError('E_USAGE_XATTR_NAME', `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system.)`, { path, field: full });
+  throw new UsageError(
+    'E_USAGE_XATTR_NAME',
+    `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system.)`,
+    { path, field: full },
+  );
 }
 
 function sortKey(a: XEntry, b: XEntry): number {
@@ -35,7 +44,8 @@ export function xattrEntries(x: Map<string, Uint8Array>, path: string): XEntry[]
   const out: XEntry[] = [];
   for (const [full, value] of x) {
     const { index, name } = splitXattrName(full, path);
-    if (name.length > 255) throw new UsageError('E_USAGE_XATTR_NAME', `${path}: xattr name '${full}' is too long`, { path, field: full });
+    if (name.length > 255)
+      throw new UsageError('E_USAGE_XATTR_NAME', `${path}: xattr name '${full}' is too long`, { path, field: full });
     out.push({ index, name, value: index === 2 || index === 3 ? aclToDisk(value) : value, full });
   }
   return out.sort(sortKey);
@@ -69,20 +79,32 @@ export function aclToDisk(v: Uint8Array): Uint8Array {
  * magic, keeping 4 bytes for the end marker) stay in the inode, the rest go
  * to one block of `blockSize` bytes. Throws CapacityError when they do not fit.
  */
-export function placeXattrs(entries: XEntry[], ibodySpace: number, blockSize: number, path: string): { inode: XEntry[]; block: XEntry[] } {
+export function placeXattrs(
+  entries: XEntry[],
+  ibodySpace: number,
+  blockSize: number,
+  path: string,
+): { inode: XEntry[]; block: XEntry[] } {
   const inode: XEntry[] = [];
   const block: XEntry[] = [];
   let used = 4; // end marker
   const avail = ibodySpace - 4; // magic
   for (const e of entries) {
     const need = entryLen(e) + valueLen(e);
-    if (avail > 0 && used + need <= avail) { inode.push(e); used += need; } else block.push(e);
+    if (avail > 0 && used + need <= avail) {
+      inode.push(e);
+      used += need;
+    } else block.push(e);
   }
   if (block.length) {
     let bused = 32 + 4;
     for (const e of block) bused += entryLen(e) + valueLen(e);
     if (bused > blockSize) {
-      throw new CapacityError('E_LIMIT_XATTR', `${path}: extended attributes need ${bused} bytes; ext4 holds ${blockSize} per block (plus ${Math.max(0, avail)} in the inode)`, { path, actual: bused, expected: blockSize });
+      throw new CapacityError(
+        'E_LIMIT_XATTR',
+        `${path}: extended attributes need ${bused} bytes; ext4 holds ${blockSize} per block (plus ${Math.max(0, avail)} in the inode)`,
+        { path, actual: bused, expected: blockSize },
+      );
     }
   }
   return { inode, block };
@@ -103,7 +125,18 @@ export function encodeIbody(entries: XEntry[], area: Uint8Array): void {
       area.set(e.value, vend);
       voff = vend - base;
     }
-    xattrEntry.encode({ e_name_len: e.name.length, e_name_index: e.index, e_value_offs: voff, e_value_inum: 0, e_value_size: e.value.length, e_hash: xattrEntryHash(e.name, e.value) }, area, eoff);
+    xattrEntry.encode(
+      {
+        e_name_len: e.name.length,
+        e_name_index: e.index,
+        e_value_offs: voff,
+        e_value_inum: 0,
+        e_value_size: e.value.length,
+        e_hash: xattrEntryHash(e.name, e.value),
+      },
+      area,
+      eoff,
+    );
     area.set(e.name, eoff + 16);
     eoff += entryLen(e);
   }
@@ -124,10 +157,25 @@ export function encodeBlock(entries: XEntry[], blockSize: number): Uint8Array {
     }
     const h = xattrEntryHash(e.name, e.value);
     hashes.push(h);
-    xattrEntry.encode({ e_name_len: e.name.length, e_name_index: e.index, e_value_offs: voff, e_value_inum: 0, e_value_size: e.value.length, e_hash: h }, b, eoff);
+    xattrEntry.encode(
+      {
+        e_name_len: e.name.length,
+        e_name_index: e.index,
+        e_value_offs: voff,
+        e_value_inum: 0,
+        e_value_size: e.value.length,
+        e_hash: h,
+      },
+      b,
+      eoff,
+    );
     b.set(e.name, eoff + 16);
     eoff += entryLen(e);
   }
-  xattrHeader.encode({ h_magic: XATTR_MAGIC, h_refcount: 1, h_blocks: 1, h_hash: xattrBlockHash(hashes), h_checksum: 0 }, b, 0);
+  xattrHeader.encode(
+    { h_magic: XATTR_MAGIC, h_refcount: 1, h_blocks: 1, h_hash: xattrBlockHash(hashes), h_checksum: 0 },
+    b,
+    0,
+  );
   return b;
 }

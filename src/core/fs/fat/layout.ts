@@ -44,7 +44,12 @@ function alignUp(n: number, a: number): number {
 }
 
 /** Layout for a fixed type and cluster size, or undefined when nothing fits. */
-export function layoutFor(totalSectors: number, type: FatType, spc: number, rootEntriesWanted: number): FatGeometry | undefined {
+export function layoutFor(
+  totalSectors: number,
+  type: FatType,
+  spc: number,
+  rootEntriesWanted: number,
+): FatGeometry | undefined {
   const align = totalSectors > 8192 ? spc : 1;
   const reservedSectors = alignUp(type === 'fat32' ? 32 : 1, align);
   const rootSectors = type === 'fat32' ? 0 : alignUp(Math.ceil((rootEntriesWanted * 32) / SECTOR), align);
@@ -65,9 +70,17 @@ export function layoutFor(totalSectors: number, type: FatType, spc: number, root
   }
   const small = totalSectors * SECTOR < 512 * 1024 * 1024;
   return {
-    type, totalSectors, sectorsPerCluster: spc, reservedSectors, fatSectors, rootEntries, rootSectors,
-    dataStart: reservedSectors + NUM_FATS * fatSectors + rootSectors, clusters,
-    sectorsPerTrack: small ? 32 : 63, heads: small ? 64 : 255,
+    type,
+    totalSectors,
+    sectorsPerCluster: spc,
+    reservedSectors,
+    fatSectors,
+    rootEntries,
+    rootSectors,
+    dataStart: reservedSectors + NUM_FATS * fatSectors + rootSectors,
+    clusters,
+    sectorsPerTrack: small ? 32 : 63,
+    heads: small ? 64 : 255,
   };
 }
 
@@ -87,13 +100,27 @@ export function fat32DefaultSpc(bytes: number): number {
  * Choose the geometry for a volume of `bytes`. `type` forces the FAT type
  * (CapacityError when the size cannot hold it); `spc` forces the cluster size.
  */
-export function chooseGeometry(bytes: number, opts: { type?: FatType | undefined; rootEntries?: number; spc?: number | undefined } = {}): FatGeometry {
+export function chooseGeometry(
+  bytes: number,
+  opts: { type?: FatType | undefined; rootEntries?: number; spc?: number | undefined } = {},
+): FatGeometry {
   const totalSectors = Math.floor(bytes / SECTOR);
   if (totalSectors > MAX_SECTORS) {
-    throw new CapacityError('E_LIMIT_FAT_SIZE', `FAT volumes hold at most ${MAX_SECTORS} sectors of 512 bytes (2 TiB); ${bytes} bytes asked`, { expected: MAX_SECTORS * SECTOR, actual: bytes });
+    throw new CapacityError(
+      'E_LIMIT_FAT_SIZE',
+      `FAT volumes hold at most ${MAX_SECTORS} sectors of 512 bytes (2 TiB); ${bytes} bytes asked`,
+      { expected: MAX_SECTORS * SECTOR, actual: bytes },
+    );
   }
-  if (opts.spc !== undefined && (!Number.isInteger(opts.spc) || opts.spc < 1 || opts.spc > 128 || (opts.spc & (opts.spc - 1)) !== 0)) {
-    throw new UsageError('E_USAGE_FAT_CLUSTER', `sectors per cluster must be a power of two from 1 to 128, got ${opts.spc}`, { actual: opts.spc });
+  if (
+    opts.spc !== undefined &&
+    (!Number.isInteger(opts.spc) || opts.spc < 1 || opts.spc > 128 || (opts.spc & (opts.spc - 1)) !== 0)
+  ) {
+    throw new UsageError(
+      'E_USAGE_FAT_CLUSTER',
+      `sectors per cluster must be a power of two from 1 to 128, got ${opts.spc}`,
+      { actual: opts.spc },
+    );
   }
   const rootEntries = Math.max(DEFAULT_ROOT_ENTRIES, opts.rootEntries ?? 0);
   let type = opts.type;
@@ -129,9 +156,17 @@ export function chooseGeometry(bytes: number, opts: { type?: FatType | undefined
 }
 
 function tooSmall(bytes: number, what: string, g?: FatGeometry): CapacityError {
-  const min = what === 'fat16' ? `at least ${MIN_CLUSTERS_16} clusters (about ${Math.ceil((MIN_CLUSTERS_16 * 512 + 64 * 1024) / 1024 / 1024 * 10) / 10 + 0.1} MiB or more)`
-    : what === 'fat32' ? `at least ${MIN_CLUSTERS_32} clusters (about 33 MiB or more)`
-    : what === 'fat12' ? `at most ${MAX_CLUSTERS_12} clusters of up to 64 KiB (at most about 255 MiB)`
-    : 'room for the FATs, the root directory and one cluster';
-  return new CapacityError('E_SPACE_FAT_SIZE', `a ${bytes}-byte volume cannot hold ${what === 'any FAT type' ? 'a FAT filesystem' : what.toUpperCase()}: it needs ${min}${g ? `; this size gives ${g.clusters} clusters` : ''}`, { expected: what, actual: bytes });
+  const min =
+    what === 'fat16'
+      ? `at least ${MIN_CLUSTERS_16} clusters (about ${Math.ceil(((MIN_CLUSTERS_16 * 512 + 64 * 1024) / 1024 / 1024) * 10) / 10 + 0.1} MiB or more)`
+      : what === 'fat32'
+        ? `at least ${MIN_CLUSTERS_32} clusters (about 33 MiB or more)`
+        : what === 'fat12'
+          ? `at most ${MAX_CLUSTERS_12} clusters of up to 64 KiB (at most about 255 MiB)`
+          : 'room for the FATs, the root directory and one cluster';
+  return new CapacityError(
+    'E_SPACE_FAT_SIZE',
+    `a ${bytes}-byte volume cannot hold ${what === 'any FAT type' ? 'a FAT filesystem' : what.toUpperCase()}: it needs ${min}${g ? `; this size gives ${g.clusters} clusters` : ''}`,
+    { expected: what, actual: bytes },
+  );
 }

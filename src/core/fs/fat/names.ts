@@ -18,14 +18,26 @@ export function checkLongName(name: string, path: string): void {
     const c = ch.codePointAt(0)!;
     if (c < 0x20 || c === 0x7f || FORBIDDEN_LONG.has(ch)) {
       const shown = c < 0x20 || c === 0x7f ? `control character 0x${c.toString(16).padStart(2, '0')}` : `'${ch}'`;
-      throw new PathError('E_PATH_FAT_CHAR', `${path}: FAT names may not contain ${shown} (forbidden: \\ / : * ? " < > | and control characters)`, { path, actual: ch });
+      throw new PathError(
+        'E_PATH_FAT_CHAR',
+        `${path}: FAT names may not contain ${shown} (forbidden: \\ / : * ? " < > | and control characters)`,
+        { path, actual: ch },
+      );
     }
   }
   if (name.endsWith('.') || name.endsWith(' ')) {
-    throw new PathError('E_PATH_FAT_TRAILING', `${path}: FAT names may not end with a dot or a space (they would be stripped)`, { path });
+    throw new PathError(
+      'E_PATH_FAT_TRAILING',
+      `${path}: FAT names may not end with a dot or a space (they would be stripped)`,
+      { path },
+    );
   }
   if (name.length > MAX_LFN_UNITS) {
-    throw new PathError('E_PATH_FAT_NAME_TOO_LONG', `${path}: name is ${name.length} UTF-16 units, FAT long names hold at most ${MAX_LFN_UNITS}`, { path, actual: name.length, expected: MAX_LFN_UNITS });
+    throw new PathError(
+      'E_PATH_FAT_NAME_TOO_LONG',
+      `${path}: name is ${name.length} UTF-16 units, FAT long names hold at most ${MAX_LFN_UNITS}`,
+      { path, actual: name.length, expected: MAX_LFN_UNITS },
+    );
   }
 }
 
@@ -82,7 +94,7 @@ export function directShortName(name: string): DirectShort | undefined {
   if (bc === 'mixed' || ec === 'mixed') return undefined;
   if (bc === 'lower') ntRes |= NT_LOWER_BASE;
   if (ec === 'lower') ntRes |= NT_LOWER_EXT;
-  let short = pad(base.toUpperCase(), 8) + pad(ext.toUpperCase(), 3);
+  const short = pad(base.toUpperCase(), 8) + pad(ext.toUpperCase(), 3);
   // 0xE5 as first byte marks deleted entries; the Linux kernel stores it as 0x05. Not reachable with ASCII.
   return { short, ntRes };
 }
@@ -99,23 +111,38 @@ export function aliasBasis(name: string): { base: string; ext: string; lossy: bo
   if (stripped !== s) lossy = true;
   s = stripped;
   const dot = s.lastIndexOf('.');
-  let rawBase = dot < 0 ? s : s.slice(0, dot);
-  let rawExt = dot < 0 ? '' : s.slice(dot + 1);
+  const rawBase = dot < 0 ? s : s.slice(0, dot);
+  const rawExt = dot < 0 ? '' : s.slice(dot + 1);
   const clean = (part: string): string => {
     let out = '';
     for (const ch of part) {
-      if (ch === ' ' || ch === '.') { lossy = true; continue; }
+      if (ch === ' ' || ch === '.') {
+        lossy = true;
+        continue;
+      }
       const up = ch.toUpperCase();
       if (up.length === 1 && isShortChar(up)) out += up;
-      else { out += '_'; lossy = true; }
+      else {
+        out += '_';
+        lossy = true;
+      }
     }
     return out;
   };
   let base = clean(rawBase);
   let ext = clean(rawExt);
-  if (base.length > 8) { base = base.slice(0, 8); lossy = true; }
-  if (ext.length > 3) { ext = ext.slice(0, 3); lossy = true; }
-  if (base.length === 0) { base = '_'; lossy = true; }
+  if (base.length > 8) {
+    base = base.slice(0, 8);
+    lossy = true;
+  }
+  if (ext.length > 3) {
+    ext = ext.slice(0, 3);
+    lossy = true;
+  }
+  if (base.length === 0) {
+    base = '_';
+    lossy = true;
+  }
   return { base, ext, lossy };
 }
 
@@ -124,14 +151,21 @@ export class ShortNameAllocator {
   private used = new Set<string>();
   private nextTail = new Map<string, number>();
 
-  reserve(short: string): void { this.used.add(short); }
-  has(short: string): boolean { return this.used.has(short); }
+  reserve(short: string): void {
+    this.used.add(short);
+  }
+  has(short: string): boolean {
+    return this.used.has(short);
+  }
 
   /** A unique alias for a long name that cannot be stored directly. */
   alias(name: string): string {
     const { base, ext, lossy } = aliasBasis(name);
     const plain = pad(base, 8) + pad(ext, 3);
-    if (!lossy && !this.used.has(plain)) { this.used.add(plain); return plain; }
+    if (!lossy && !this.used.has(plain)) {
+      this.used.add(plain);
+      return plain;
+    }
     const key = base + '.' + ext;
     for (let n = this.nextTail.get(key) ?? 1; n < 1_000_000; n++) {
       const tail = '~' + n;
@@ -169,7 +203,11 @@ export function shortBytes(short: string): Uint8Array {
 export function decodeShortName(raw: Uint8Array, ntRes: number): string {
   const bytes = raw.slice(0, 11);
   if (bytes[0] === 0x05) bytes[0] = 0xe5;
-  const latin = (a: Uint8Array) => { let s = ''; for (const c of a) s += String.fromCharCode(c); return s; };
+  const latin = (a: Uint8Array) => {
+    let s = '';
+    for (const c of a) s += String.fromCharCode(c);
+    return s;
+  };
   let base = latin(bytes.subarray(0, 8)).replace(/ +$/, '');
   let ext = latin(bytes.subarray(8, 11)).replace(/ +$/, '');
   if (ntRes & NT_LOWER_BASE) base = base.toLowerCase();
@@ -186,8 +224,14 @@ const MAX_SEC = Date.UTC(2107, 11, 31, 23, 59, 58) / 1000;
 export function dosDateTime(sec: number, nsec = 0): { date: number; time: number; tenth: number } {
   let s = sec;
   let ns = nsec;
-  if (s < MIN_SEC) { s = MIN_SEC; ns = 0; }
-  if (s > MAX_SEC) { s = MAX_SEC; ns = 0; }
+  if (s < MIN_SEC) {
+    s = MIN_SEC;
+    ns = 0;
+  }
+  if (s > MAX_SEC) {
+    s = MAX_SEC;
+    ns = 0;
+  }
   const d = new Date(s * 1000);
   const date = ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate();
   const time = (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | (d.getUTCSeconds() >>> 1);

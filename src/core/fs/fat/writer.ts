@@ -15,11 +15,34 @@ import type { Content, DirNode, NodeMeta, TreeNode } from '../../tree/types.js';
 import { bootCode, bootJump } from './bootcode.js';
 import { chooseGeometry, SECTOR, NUM_FATS, type FatGeometry, type FatType } from './layout.js';
 import {
-  checkLongName, directShortName, dosDateTime, foldName, lfnSlots, shortBytes, shortNameChecksum, ShortNameAllocator,
+  checkLongName,
+  directShortName,
+  dosDateTime,
+  foldName,
+  lfnSlots,
+  shortBytes,
+  shortNameChecksum,
+  ShortNameAllocator,
 } from './names.js';
 import {
-  ATTR_ARCHIVE, ATTR_DIRECTORY, ATTR_LONG_NAME, ATTR_READ_ONLY, ATTR_VOLUME_ID, BOOT_CODE_OFFSET_16, BOOT_CODE_OFFSET_32,
-  BOOT_SIGNATURE_OFFSET, BPB, DIRENT, EBPB16, EBPB32, FSINFO, FSINFO_LEAD, FSINFO_STRUCT, FSINFO_TRAIL, LFN, LFN_LAST,
+  ATTR_ARCHIVE,
+  ATTR_DIRECTORY,
+  ATTR_LONG_NAME,
+  ATTR_READ_ONLY,
+  ATTR_VOLUME_ID,
+  BOOT_CODE_OFFSET_16,
+  BOOT_CODE_OFFSET_32,
+  BOOT_SIGNATURE_OFFSET,
+  BPB,
+  DIRENT,
+  EBPB16,
+  EBPB32,
+  FSINFO,
+  FSINFO_LEAD,
+  FSINFO_STRUCT,
+  FSINFO_TRAIL,
+  LFN,
+  LFN_LAST,
 } from './structs.js';
 
 export type { FatType } from './layout.js';
@@ -99,9 +122,31 @@ const MAX_DIR_SLOTS = 65520;
 const MAX_ENTRIES = 2_000_000;
 const EOC32 = 0x0fffffff;
 
-interface FFile { kind: 'file'; meta: NodeMeta; content: Content; path: string; start: number; count: number }
-interface FDir { kind: 'dir'; meta: NodeMeta; entries: FEntry[]; path: string; root: boolean; slots: number; start: number; count: number }
-interface FEntry { name: string; short: string; ntRes: number; lfn: boolean; node: FFile | FDir }
+interface FFile {
+  kind: 'file';
+  meta: NodeMeta;
+  content: Content;
+  path: string;
+  start: number;
+  count: number;
+}
+interface FDir {
+  kind: 'dir';
+  meta: NodeMeta;
+  entries: FEntry[];
+  path: string;
+  root: boolean;
+  slots: number;
+  start: number;
+  count: number;
+}
+interface FEntry {
+  name: string;
+  short: string;
+  ntRes: number;
+  lfn: boolean;
+  node: FFile | FDir;
+}
 
 interface Prepared {
   root: FDir;
@@ -122,7 +167,9 @@ function sortNames(names: string[]): string[] {
   const enc = new TextEncoder();
   const keyed = names.map((n) => ({ n, k: enc.encode(n) }));
   keyed.sort((a, b) => {
-    const x = a.k, y = b.k, m = Math.min(x.length, y.length);
+    const x = a.k,
+      y = b.k,
+      m = Math.min(x.length, y.length);
     for (let i = 0; i < m; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
     return x.length - y.length;
   });
@@ -145,10 +192,18 @@ function lookup(root: DirNode, parts: string[]): TreeNode | undefined {
 }
 
 /** Resolve a symlink target inside the tree (absolute targets are relative to the tree root). */
-function resolveLink(root: DirNode, dirParts: string[], target: string, hops: number): { node: TreeNode; parts: string[] } | 'dangling' | 'loop' {
+function resolveLink(
+  root: DirNode,
+  dirParts: string[],
+  target: string,
+  hops: number,
+): { node: TreeNode; parts: string[] } | 'dangling' | 'loop' {
   let parts = target.startsWith('/') ? [] : [...dirParts];
   for (const comp of splitTarget(target)) {
-    if (comp === '..') { parts.pop(); continue; }
+    if (comp === '..') {
+      parts.pop();
+      continue;
+    }
     const dir = lookup(root, parts);
     if (!dir || dir.type !== 'dir') return 'dangling';
     const child = dir.children.get(comp);
@@ -169,7 +224,9 @@ function resolveLink(root: DirNode, dirParts: string[], target: string, hops: nu
 function prepare(tree: FileTree, opts: FatOptions): Prepared {
   const mode = opts.symlinks ?? 'follow';
   if (mode !== 'follow' && mode !== 'skip' && mode !== 'error') {
-    throw new UsageError('E_USAGE_FAT_SYMLINKS', `symlinks must be follow, skip or error, got '${String(mode)}'`, { actual: mode });
+    throw new UsageError('E_USAGE_FAT_SYMLINKS', `symlinks must be follow, skip or error, got '${String(mode)}'`, {
+      actual: mode,
+    });
   }
   const warn = opts.warn ?? (() => {});
   const dirs: FDir[] = [];
@@ -179,7 +236,10 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
   let hardLinkCopies = 0;
   let bytes = 0;
   let entryCount = 0;
-  const skip = (path: string, why: string) => { skipped.push(path); warn(`${path}: ${why}; not written to the FAT image`); };
+  const skip = (path: string, why: string) => {
+    skipped.push(path);
+    warn(`${path}: ${why}; not written to the FAT image`);
+  };
 
   const build = (node: DirNode, path: string, parts: string[], isRoot: boolean, active: Set<DirNode>): FDir => {
     const dir: FDir = { kind: 'dir', meta: node, entries: [], path, root: isRoot, slots: 0, start: 0, count: 0 };
@@ -192,32 +252,68 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
       const cpath = path === '/' ? `/${name}` : `${path}/${name}`;
       let childParts: string[] | undefined;
       if (child.type === 'symlink') {
-        if (mode === 'skip') { skip(cpath, `symlink to ${child.target} skipped (--symlinks skip)`); continue; }
-        if (mode === 'error') throw new PathError('E_PATH_FAT_SYMLINK', `${cpath} is a symlink (to ${child.target}); FAT cannot store symlinks (use --symlinks follow or skip)`, { path: cpath });
+        if (mode === 'skip') {
+          skip(cpath, `symlink to ${child.target} skipped (--symlinks skip)`);
+          continue;
+        }
+        if (mode === 'error')
+          throw new PathError(
+            'E_PATH_FAT_SYMLINK',
+            `${cpath} is a symlink (to ${child.target}); FAT cannot store symlinks (use --symlinks follow or skip)`,
+            { path: cpath },
+          );
         const r = resolveLink(tree.root, parts, child.target, 0);
-        if (r === 'dangling') { skip(cpath, `symlink to ${child.target} points to nothing inside the tree`); continue; }
-        if (r === 'loop') { skip(cpath, `symlink to ${child.target} loops`); continue; }
-        if (r.node.type === 'dir' && active.has(r.node)) { skip(cpath, `symlink to ${child.target} points to one of its own parent directories (a loop)`); continue; }
+        if (r === 'dangling') {
+          skip(cpath, `symlink to ${child.target} points to nothing inside the tree`);
+          continue;
+        }
+        if (r === 'loop') {
+          skip(cpath, `symlink to ${child.target} loops`);
+          continue;
+        }
+        if (r.node.type === 'dir' && active.has(r.node)) {
+          skip(cpath, `symlink to ${child.target} points to one of its own parent directories (a loop)`);
+          continue;
+        }
         child = r.node;
         childParts = r.parts;
       }
       if (++entryCount > MAX_ENTRIES) {
-        throw new CapacityError('E_LIMIT_FAT_ENTRIES', `more than ${MAX_ENTRIES} entries to write (at ${cpath}); followed symlinks to directories copy them, which can multiply the tree (try --symlinks skip)`, { path: cpath, expected: MAX_ENTRIES });
+        throw new CapacityError(
+          'E_LIMIT_FAT_ENTRIES',
+          `more than ${MAX_ENTRIES} entries to write (at ${cpath}); followed symlinks to directories copy them, which can multiply the tree (try --symlinks skip)`,
+          { path: cpath, expected: MAX_ENTRIES },
+        );
       }
-      if (child.type !== 'dir' && child.type !== 'file') { skip(cpath, `${child.type === 'chardev' ? 'character device' : child.type === 'blockdev' ? 'block device' : child.type} cannot be stored on FAT`); continue; }
+      if (child.type !== 'dir' && child.type !== 'file') {
+        skip(
+          cpath,
+          `${child.type === 'chardev' ? 'character device' : child.type === 'blockdev' ? 'block device' : child.type} cannot be stored on FAT`,
+        );
+        continue;
+      }
       checkLongName(name, cpath);
       const key = foldName(name);
       const other = folded.get(key);
       if (other !== undefined) {
         const opath = path === '/' ? `/${other}` : `${path}/${other}`;
-        throw new PathError('E_PATH_FAT_CASE', `${cpath} and ${opath} differ only in case; FAT names are case-insensitive, so one directory cannot hold both`, { path: cpath, other: opath });
+        throw new PathError(
+          'E_PATH_FAT_CASE',
+          `${cpath} and ${opath} differ only in case; FAT names are case-insensitive, so one directory cannot hold both`,
+          { path: cpath, other: opath },
+        );
       }
       folded.set(key, name);
       if (child.type === 'dir') {
         const sub = build(child, cpath, childParts ?? [...parts, name], false, active);
         dir.entries.push({ name, short: '', ntRes: 0, lfn: false, node: sub });
       } else {
-        if (child.content.size > MAX_FILE) throw new CapacityError('E_LIMIT_FAT_FILE_SIZE', `${cpath} is ${child.content.size} bytes; FAT files hold at most 4 GiB - 1 (${MAX_FILE} bytes)`, { path: cpath, actual: child.content.size, expected: MAX_FILE });
+        if (child.content.size > MAX_FILE)
+          throw new CapacityError(
+            'E_LIMIT_FAT_FILE_SIZE',
+            `${cpath} is ${child.content.size} bytes; FAT files hold at most 4 GiB - 1 (${MAX_FILE} bytes)`,
+            { path: cpath, actual: child.content.size, expected: MAX_FILE },
+          );
         if (seenFiles.has(child)) hardLinkCopies++;
         seenFiles.add(child);
         const f: FFile = { kind: 'file', meta: child, content: child.content, path: cpath, start: 0, count: 0 };
@@ -232,13 +328,23 @@ function prepare(tree: FileTree, opts: FatOptions): Prepared {
     const pending: FEntry[] = [];
     for (const e of dir.entries) {
       const d = directShortName(e.name);
-      if (d && !alloc.has(d.short)) { alloc.reserve(d.short); e.short = d.short; e.ntRes = d.ntRes; }
-      else pending.push(e);
+      if (d && !alloc.has(d.short)) {
+        alloc.reserve(d.short);
+        e.short = d.short;
+        e.ntRes = d.ntRes;
+      } else pending.push(e);
     }
-    for (const e of pending) { e.short = alloc.alias(e.name); e.lfn = true; }
+    for (const e of pending) {
+      e.short = alloc.alias(e.name);
+      e.lfn = true;
+    }
     dir.slots = (isRoot ? 0 : 2) + dir.entries.reduce((n, e) => n + 1 + (e.lfn ? lfnSlots(e.name) : 0), 0);
     if (dir.slots > MAX_DIR_SLOTS) {
-      throw new CapacityError('E_LIMIT_FAT_DIR_ENTRIES', `${path} needs ${dir.slots} directory entries (long names take several); a FAT directory holds at most ${MAX_DIR_SLOTS}`, { path, actual: dir.slots, expected: MAX_DIR_SLOTS });
+      throw new CapacityError(
+        'E_LIMIT_FAT_DIR_ENTRIES',
+        `${path} needs ${dir.slots} directory entries (long names take several); a FAT directory holds at most ${MAX_DIR_SLOTS}`,
+        { path, actual: dir.slots, expected: MAX_DIR_SLOTS },
+      );
     }
     return dir;
   };
@@ -271,10 +377,16 @@ function checkLabel(label: string | undefined): string | undefined {
   if (label === undefined || label === '') return undefined;
   const up = label.toUpperCase();
   if (up.length > 11 || !/^[\x20-\x7e]+$/.test(up)) {
-    throw new UsageError('E_USAGE_FAT_LABEL', `FAT label '${label}' must be 1 to 11 printable ASCII characters`, { actual: label });
+    throw new UsageError('E_USAGE_FAT_LABEL', `FAT label '${label}' must be 1 to 11 printable ASCII characters`, {
+      actual: label,
+    });
   }
   if (/[*?.,;:/\\|+=<>[\]"]/.test(up) || up.startsWith(' ')) {
-    throw new UsageError('E_USAGE_FAT_LABEL', `FAT label '${label}' may not start with a space or contain any of *?.,;:/\\|+=<>[]"`, { actual: label });
+    throw new UsageError(
+      'E_USAGE_FAT_LABEL',
+      `FAT label '${label}' may not start with a space or contain any of *?.,;:/\\|+=<>[]"`,
+      { actual: label },
+    );
   }
   return up;
 }
@@ -293,10 +405,18 @@ function minimumFor(p: Prepared, opts: FatOptions): number {
   const headroom = opts.headroom ?? 0.1;
   const K64 = 64 * 1024;
   const needMemo = new Map<string, number>();
-  const round = (n: number) => { const gran = n > 8 * 1024 * 1024 ? 1024 * 1024 : K64; return Math.ceil(n / gran) * gran; };
+  const round = (n: number) => {
+    const gran = n > 8 * 1024 * 1024 ? 1024 * 1024 : K64;
+    return Math.ceil(n / gran) * gran;
+  };
   const fits = (n: number): boolean => {
     let g: FatGeometry | undefined;
-    try { g = geometryFor(n, p, opts, labelled); } catch (e) { if (!(e instanceof CapacityError)) throw e; return false; }
+    try {
+      g = geometryFor(n, p, opts, labelled);
+    } catch (e) {
+      if (!(e instanceof CapacityError)) throw e;
+      return false;
+    }
     const cs = g.sectorsPerCluster * SECTOR;
     const key = `${g.type}:${cs}`;
     let need = needMemo.get(key);
@@ -307,7 +427,10 @@ function minimumFor(p: Prepared, opts: FatOptions): number {
   let lo = 0;
   let hi = round(Math.max(K64, Math.ceil(p.bytes * (1 + headroom)) + p.dirs.length * 2048 + K64));
   for (let i = 0; !fits(hi); i++) {
-    if (i > 400) throw new CapacityError('E_SPACE_FAT_SIZE', `cannot find a FAT volume size for ${p.bytes} bytes of files`, { actual: p.bytes });
+    if (i > 400)
+      throw new CapacityError('E_SPACE_FAT_SIZE', `cannot find a FAT volume size for ${p.bytes} bytes of files`, {
+        actual: p.bytes,
+      });
     lo = hi;
     hi = round(Math.max(hi + K64, Math.ceil(hi * 1.05)));
   }
@@ -316,7 +439,8 @@ function minimumFor(p: Prepared, opts: FatOptions): number {
   let b = hi / K64;
   while (b - a > 1) {
     const mid = Math.floor((a + b) / 2);
-    if (fits(round(mid * K64))) b = mid; else a = mid;
+    if (fits(round(mid * K64))) b = mid;
+    else a = mid;
   }
   return round(b * K64);
 }
@@ -326,15 +450,24 @@ function minimumFor(p: Prepared, opts: FatOptions): number {
 function setFatEntry(fat: Uint8Array, type: FatType, n: number, v: number): void {
   if (type === 'fat32') {
     const o = n * 4;
-    fat[o] = v & 0xff; fat[o + 1] = (v >>> 8) & 0xff; fat[o + 2] = (v >>> 16) & 0xff; fat[o + 3] = (v >>> 24) & 0x0f;
+    fat[o] = v & 0xff;
+    fat[o + 1] = (v >>> 8) & 0xff;
+    fat[o + 2] = (v >>> 16) & 0xff;
+    fat[o + 3] = (v >>> 24) & 0x0f;
   } else if (type === 'fat16') {
     const o = n * 2;
-    fat[o] = v & 0xff; fat[o + 1] = (v >>> 8) & 0xff;
+    fat[o] = v & 0xff;
+    fat[o + 1] = (v >>> 8) & 0xff;
   } else {
     const o = Math.floor((n * 3) / 2);
     const x = v & 0xfff;
-    if (n & 1) { fat[o] = (fat[o]! & 0x0f) | ((x & 0x0f) << 4); fat[o + 1] = x >>> 4; }
-    else { fat[o] = x & 0xff; fat[o + 1] = (fat[o + 1]! & 0xf0) | (x >>> 8); }
+    if (n & 1) {
+      fat[o] = (fat[o]! & 0x0f) | ((x & 0x0f) << 4);
+      fat[o + 1] = x >>> 4;
+    } else {
+      fat[o] = x & 0xff;
+      fat[o + 1] = (fat[o + 1]! & 0xf0) | (x >>> 8);
+    }
   }
 }
 
@@ -347,16 +480,37 @@ function attrOf(node: FFile | FDir): number {
   return (node.kind === 'dir' ? ATTR_DIRECTORY : ATTR_ARCHIVE) | ro;
 }
 
-function putShortEntry(buf: Uint8Array, off: number, short: Uint8Array, attr: number, ntRes: number, meta: NodeMeta, cluster: number, size: number): void {
+function putShortEntry(
+  buf: Uint8Array,
+  off: number,
+  short: Uint8Array,
+  attr: number,
+  ntRes: number,
+  meta: NodeMeta,
+  cluster: number,
+  size: number,
+): void {
   const w = dosDateTime(meta.mtime.sec, meta.mtime.nsec);
   const c = dosDateTime(meta.ctime.sec, meta.ctime.nsec);
   const a = dosDateTime(meta.atime.sec, meta.atime.nsec);
-  DIRENT.encode({
-    name: short, attr, ntRes,
-    createTimeTenth: c.tenth, createTime: c.time, createDate: c.date, accessDate: a.date,
-    clusterHi: cluster >>> 16, clusterLo: cluster & 0xffff,
-    writeTime: w.time, writeDate: w.date, fileSize: size,
-  }, buf, off);
+  DIRENT.encode(
+    {
+      name: short,
+      attr,
+      ntRes,
+      createTimeTenth: c.tenth,
+      createTime: c.time,
+      createDate: c.date,
+      accessDate: a.date,
+      clusterHi: cluster >>> 16,
+      clusterLo: cluster & 0xffff,
+      writeTime: w.time,
+      writeDate: w.date,
+      fileSize: size,
+    },
+    buf,
+    off,
+  );
 }
 
 function putLfnEntries(buf: Uint8Array, off: number, name: string, checksum: number): number {
@@ -366,27 +520,53 @@ function putLfnEntries(buf: Uint8Array, off: number, name: string, checksum: num
   if (name.length < n * 13) units[name.length] = 0;
   const piece = (from: number, count: number) => {
     const b = new Uint8Array(count * 2);
-    for (let i = 0; i < count; i++) { const u = units[from + i]!; b[i * 2] = u & 0xff; b[i * 2 + 1] = u >>> 8; }
+    for (let i = 0; i < count; i++) {
+      const u = units[from + i]!;
+      b[i * 2] = u & 0xff;
+      b[i * 2 + 1] = u >>> 8;
+    }
     return b;
   };
   for (let k = n; k >= 1; k--) {
     const base = (k - 1) * 13;
-    LFN.encode({
-      ord: k | (k === n ? LFN_LAST : 0), name1: piece(base, 5), attr: ATTR_LONG_NAME, type: 0, checksum,
-      name2: piece(base + 5, 6), clusterLo: 0, name3: piece(base + 11, 2),
-    }, buf, off);
+    LFN.encode(
+      {
+        ord: k | (k === n ? LFN_LAST : 0),
+        name1: piece(base, 5),
+        attr: ATTR_LONG_NAME,
+        type: 0,
+        checksum,
+        name2: piece(base + 5, 6),
+        clusterLo: 0,
+        name3: piece(base + 11, 2),
+      },
+      buf,
+      off,
+    );
     off += 32;
   }
   return off;
 }
 
-function dirBytes(d: FDir, parent: FDir | undefined, cs: number, type: FatType, label: string | undefined, epoch: number, rootBytes: number): Uint8Array {
+function dirBytes(
+  d: FDir,
+  parent: FDir | undefined,
+  cs: number,
+  type: FatType,
+  label: string | undefined,
+  epoch: number,
+  rootBytes: number,
+): Uint8Array {
   const size = d.root && type !== 'fat32' ? rootBytes : d.count * cs;
   const buf = new Uint8Array(size);
   let off = 0;
   if (d.root && label) {
     const t = dosDateTime(epoch);
-    DIRENT.encode({ name: shortBytes(label.padEnd(11, ' ')), attr: ATTR_VOLUME_ID, writeTime: t.time, writeDate: t.date }, buf, off);
+    DIRENT.encode(
+      { name: shortBytes(label.padEnd(11, ' ')), attr: ATTR_VOLUME_ID, writeTime: t.time, writeDate: t.date },
+      buf,
+      off,
+    );
     off += 32;
   }
   if (!d.root) {
@@ -411,7 +591,12 @@ class SequentialWriter {
   private buf: Uint8Array;
   private start = -1;
   private len = 0;
-  constructor(private dev: BlockDevice, cap = 8 << 20) { this.buf = new Uint8Array(cap); }
+  constructor(
+    private dev: BlockDevice,
+    cap = 8 << 20,
+  ) {
+    this.buf = new Uint8Array(cap);
+  }
   write(off: number, data: Uint8Array): void {
     const end = this.start + this.len;
     if (this.start >= 0 && off >= end && off - end < 1 << 20 && off + data.length - this.start <= this.buf.length) {
@@ -421,13 +606,18 @@ class SequentialWriter {
       return;
     }
     this.flush();
-    if (data.length >= this.buf.length / 2) { this.dev.writeAt(off, data); return; }
+    if (data.length >= this.buf.length / 2) {
+      this.dev.writeAt(off, data);
+      return;
+    }
     this.start = off;
     this.buf.set(data, 0);
     this.len = data.length;
   }
   /** Largest region reserve() hands out. */
-  get maxReserve(): number { return this.buf.length >>> 1; }
+  get maxReserve(): number {
+    return this.buf.length >>> 1;
+  }
   /** A region of the buffer that will be written at `off` (the caller fills all of it); len <= maxReserve. */
   reserve(off: number, len: number): Uint8Array {
     const end = this.start + this.len;
@@ -460,10 +650,17 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   const epoch = opts.epoch ?? 0;
   const progress = opts.progress ?? silentProgress;
   const hidden = opts.hiddenSectors ?? 0;
-  if (!Number.isInteger(hidden) || hidden < 0 || hidden > 0xffffffff) throw new UsageError('E_USAGE_FAT_HIDDEN', `hidden sectors must be a 32-bit count, got ${hidden}`, { actual: hidden });
+  if (!Number.isInteger(hidden) || hidden < 0 || hidden > 0xffffffff)
+    throw new UsageError('E_USAGE_FAT_HIDDEN', `hidden sectors must be a 32-bit count, got ${hidden}`, {
+      actual: hidden,
+    });
   const volumeId = (opts.volumeId ?? defaultVolumeId(label, epoch)) >>> 0;
   const size = opts.size ?? dev.size;
-  if (size > dev.size) throw new CapacityError('E_SPACE_FAT_DEVICE', `FAT size ${size} is larger than the device (${dev.size} bytes)`, { expected: dev.size, actual: size });
+  if (size > dev.size)
+    throw new CapacityError('E_SPACE_FAT_DEVICE', `FAT size ${size} is larger than the device (${dev.size} bytes)`, {
+      expected: dev.size,
+      actual: size,
+    });
   const p = preparedFor(tree, opts, false);
   const g = geometryFor(size, p, opts, label !== undefined);
   const type = g.type;
@@ -471,8 +668,16 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   const need = needClusters(p, type, cs, label !== undefined);
   if (need > g.clusters) {
     let min: number | undefined;
-    try { min = minimumFor(p, { ...opts, headroom: 0 }); } catch { /* keep undefined */ }
-    throw new CapacityError('E_SPACE_FAT_FULL', `the tree needs ${need} clusters of ${cs} bytes but a ${size}-byte ${type.toUpperCase()} volume has ${g.clusters}${min ? `; use at least ${min} bytes` : ''}`, { expected: need, actual: g.clusters, format: type });
+    try {
+      min = minimumFor(p, { ...opts, headroom: 0 });
+    } catch {
+      /* keep undefined */
+    }
+    throw new CapacityError(
+      'E_SPACE_FAT_FULL',
+      `the tree needs ${need} clusters of ${cs} bytes but a ${size}-byte ${type.toUpperCase()} volume has ${g.clusters}${min ? `; use at least ${min} bytes` : ''}`,
+      { expected: need, actual: g.clusters, format: type },
+    );
   }
 
   // Cluster allocation: contiguous runs from cluster 2.
@@ -499,30 +704,63 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   const reserved = new Uint8Array(g.reservedSectors * SECTOR);
   const codeOff = type === 'fat32' ? BOOT_CODE_OFFSET_32 : BOOT_CODE_OFFSET_16;
   const oem = new TextEncoder().encode((opts.oemName ?? 'tinyimg').slice(0, 8).padEnd(8, ' '));
-  BPB.encode({
-    jmpBoot: bootJump(codeOff), oemName: oem, bytesPerSector: SECTOR, sectorsPerCluster: g.sectorsPerCluster,
-    reservedSectors: g.reservedSectors, numFats: NUM_FATS, rootEntries: g.rootEntries,
-    totalSectors16: type !== 'fat32' && g.totalSectors < 0x10000 ? g.totalSectors : 0, media: 0xf8,
-    fatSize16: type === 'fat32' ? 0 : g.fatSectors, sectorsPerTrack: g.sectorsPerTrack, numHeads: g.heads,
-    hiddenSectors: hidden, totalSectors32: type !== 'fat32' && g.totalSectors < 0x10000 ? 0 : g.totalSectors,
-  }, reserved, 0);
+  BPB.encode(
+    {
+      jmpBoot: bootJump(codeOff),
+      oemName: oem,
+      bytesPerSector: SECTOR,
+      sectorsPerCluster: g.sectorsPerCluster,
+      reservedSectors: g.reservedSectors,
+      numFats: NUM_FATS,
+      rootEntries: g.rootEntries,
+      totalSectors16: type !== 'fat32' && g.totalSectors < 0x10000 ? g.totalSectors : 0,
+      media: 0xf8,
+      fatSize16: type === 'fat32' ? 0 : g.fatSectors,
+      sectorsPerTrack: g.sectorsPerTrack,
+      numHeads: g.heads,
+      hiddenSectors: hidden,
+      totalSectors32: type !== 'fat32' && g.totalSectors < 0x10000 ? 0 : g.totalSectors,
+    },
+    reserved,
+    0,
+  );
   const labelBytes = new TextEncoder().encode((label ?? 'NO NAME').padEnd(11, ' '));
   const fsType = new TextEncoder().encode(type.toUpperCase().padEnd(8, ' '));
   if (type === 'fat32') {
-    EBPB32.encode({
-      fatSize32: g.fatSectors, extFlags: 0, fsVersion: 0, rootCluster: p.root.start, fsInfoSector: 1, backupBootSector: 6,
-      driveNumber: 0x80, bootSignature: 0x29, volumeId, volumeLabel: labelBytes, fsType,
-    }, reserved, BPB.size);
+    EBPB32.encode(
+      {
+        fatSize32: g.fatSectors,
+        extFlags: 0,
+        fsVersion: 0,
+        rootCluster: p.root.start,
+        fsInfoSector: 1,
+        backupBootSector: 6,
+        driveNumber: 0x80,
+        bootSignature: 0x29,
+        volumeId,
+        volumeLabel: labelBytes,
+        fsType,
+      },
+      reserved,
+      BPB.size,
+    );
   } else {
-    EBPB16.encode({ driveNumber: 0x80, bootSignature: 0x29, volumeId, volumeLabel: labelBytes, fsType }, reserved, BPB.size);
+    EBPB16.encode(
+      { driveNumber: 0x80, bootSignature: 0x29, volumeId, volumeLabel: labelBytes, fsType },
+      reserved,
+      BPB.size,
+    );
   }
   reserved.set(bootCode(codeOff), codeOff);
   reserved[BOOT_SIGNATURE_OFFSET] = 0x55;
   reserved[BOOT_SIGNATURE_OFFSET + 1] = 0xaa;
   if (type === 'fat32') {
     const fsinfo = FSINFO.encode({
-      leadSignature: FSINFO_LEAD, structSignature: FSINFO_STRUCT, freeCount: free,
-      nextFree: free > 0 ? next : 0xffffffff, trailSignature: FSINFO_TRAIL,
+      leadSignature: FSINFO_LEAD,
+      structSignature: FSINFO_STRUCT,
+      freeCount: free,
+      nextFree: free > 0 ? next : 0xffffffff,
+      trailSignature: FSINFO_TRAIL,
     });
     reserved.set(fsinfo, SECTOR);
     reserved.set(reserved.subarray(0, 2 * SECTOR), 6 * SECTOR);
@@ -530,12 +768,16 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   dev.writeAt(0, reserved);
 
   // FATs: the used prefix from memory, the rest written as zeros in chunks (holes on fresh files).
-  const prefixLen = Math.min(fatBytes, type === 'fat32' ? next * 4 : type === 'fat16' ? next * 2 : Math.ceil((next * 3) / 2) + 1);
+  const prefixLen = Math.min(
+    fatBytes,
+    type === 'fat32' ? next * 4 : type === 'fat16' ? next * 2 : Math.ceil((next * 3) / 2) + 1,
+  );
   const fat = new Uint8Array(Math.max(prefixLen, type === 'fat12' ? 3 : type === 'fat16' ? 4 : 8));
   setFatEntry(fat, type, 0, type === 'fat32' ? 0x0ffffff8 : type === 'fat16' ? 0xfff8 : 0xff8);
   setFatEntry(fat, type, 1, eoc(type));
   const chain = (o: FDir | FFile) => {
-    for (let i = 0; i < o.count; i++) setFatEntry(fat, type, o.start + i, i === o.count - 1 ? eoc(type) : o.start + i + 1);
+    for (let i = 0; i < o.count; i++)
+      setFatEntry(fat, type, o.start + i, i === o.count - 1 ? eoc(type) : o.start + i + 1);
   };
   for (const d of p.dirs) if (d.count) chain(d);
   for (const f of p.files) if (f.count) chain(f);
@@ -543,7 +785,8 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   for (let k = 0; k < NUM_FATS; k++) {
     const base = fatStart + k * fatBytes;
     dev.writeAt(base, fat.subarray(0, Math.min(fat.length, fatBytes)));
-    for (let o = fat.length; o < fatBytes; o += zeros.length) dev.writeAt(base + o, zeros.subarray(0, Math.min(zeros.length, fatBytes - o)));
+    for (let o = fat.length; o < fatBytes; o += zeros.length)
+      dev.writeAt(base + o, zeros.subarray(0, Math.min(zeros.length, fatBytes - o)));
   }
 
   // Directories (FAT12/16 root in its fixed region).
@@ -595,11 +838,27 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   progress.done();
   dev.flush();
   return {
-    type, size: g.totalSectors * SECTOR, sectorSize: SECTOR, clusterSize: cs, clusters: g.clusters, usedClusters: used, freeClusters: free,
-    files: p.files.length, dirs: p.dirs.length, bytes: p.bytes, volumeId, label: label ?? '', hardLinkCopies: p.hardLinkCopies, skipped: p.skipped,
+    type,
+    size: g.totalSectors * SECTOR,
+    sectorSize: SECTOR,
+    clusterSize: cs,
+    clusters: g.clusters,
+    usedClusters: used,
+    freeClusters: free,
+    files: p.files.length,
+    dirs: p.dirs.length,
+    bytes: p.bytes,
+    volumeId,
+    label: label ?? '',
+    hardLinkCopies: p.hardLinkCopies,
+    skipped: p.skipped,
   };
 }
 
 function sizeChanged(f: FFile, got: number): HostIOError {
-  return new HostIOError('E_IO_SIZE_CHANGED', `${f.path}: content has ${got === f.content.size ? 'the wrong' : got > f.content.size ? 'more than' : 'only'} ${got} bytes, ${f.content.size} were declared (did the file change while being read?)`, { path: f.path, expected: f.content.size, actual: got });
+  return new HostIOError(
+    'E_IO_SIZE_CHANGED',
+    `${f.path}: content has ${got === f.content.size ? 'the wrong' : got > f.content.size ? 'more than' : 'only'} ${got} bytes, ${f.content.size} were declared (did the file change while being read?)`,
+    { path: f.path, expected: f.content.size, actual: got },
+  );
 }

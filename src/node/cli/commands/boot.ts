@@ -52,36 +52,48 @@ export const command: Command = {
       accel: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
     });
-    const bad = (m: string, field?: string) => new UsageError('E_USAGE_ARGS', `boot: ${m}\nTry 'tinyimage boot --help'.`, field ? { field } : {});
+    const bad = (m: string, field?: string) =>
+      new UsageError('E_USAGE_ARGS', `boot: ${m}\nTry 'tinyimage boot --help'.`, field ? { field } : {});
     if (positionals.length) throw bad(`unexpected argument '${positionals[0]}'`);
     const disks = values.disk ?? [];
     if (!values.kernel && disks.length === 0) throw bad('give --kernel FILE or --disk IMG');
     if (!values.kernel && (values.initrd || values.append)) throw bad('--initrd and --append need --kernel');
-    for (const f of [values.kernel, values.initrd, ...disks]) if (f && !existsSync(f)) throw new UsageError('E_USAGE_NOT_FOUND', `boot: ${f} does not exist`, { path: f });
+    for (const f of [values.kernel, values.initrd, ...disks])
+      if (f && !existsSync(f)) throw new UsageError('E_USAGE_NOT_FOUND', `boot: ${f} does not exist`, { path: f });
     const firmware = values.firmware ?? 'bios';
-    if (firmware !== 'bios' && firmware !== 'uefi') throw bad(`--firmware must be bios or uefi, got '${firmware}'`, '--firmware');
+    if (firmware !== 'bios' && firmware !== 'uefi')
+      throw bad(`--firmware must be bios or uefi, got '${firmware}'`, '--firmware');
     const diskIf = values['disk-if'] ?? 'virtio';
-    if (diskIf !== 'virtio' && diskIf !== 'ide') throw bad(`--disk-if must be virtio or ide, got '${diskIf}'`, '--disk-if');
+    if (diskIf !== 'virtio' && diskIf !== 'ide')
+      throw bad(`--disk-if must be virtio or ide, got '${diskIf}'`, '--disk-if');
     let expect: RegExp | undefined;
     if (values.expect !== undefined) {
-      try { expect = new RegExp(values.expect); } catch (e) { throw bad(`--expect: ${(e as Error).message}`, '--expect'); }
+      try {
+        expect = new RegExp(values.expect);
+      } catch (e) {
+        throw bad(`--expect: ${(e as Error).message}`, '--expect');
+      }
     }
     const timeout = values.timeout !== undefined ? Number(values.timeout) : 120;
-    if (!Number.isFinite(timeout) || timeout <= 0) throw bad(`--timeout must be a positive number of seconds, got '${values.timeout}'`, '--timeout');
+    if (!Number.isFinite(timeout) || timeout <= 0)
+      throw bad(`--timeout must be a positive number of seconds, got '${values.timeout}'`, '--timeout');
     let memory: number | undefined;
     if (values.memory !== undefined) {
       memory = Number(values.memory);
-      if (!Number.isInteger(memory) || memory < 16) throw bad(`--memory must be a whole number of MiB (at least 16), got '${values.memory}'`, '--memory');
+      if (!Number.isInteger(memory) || memory < 16)
+        throw bad(`--memory must be a whole number of MiB (at least 16), got '${values.memory}'`, '--memory');
     }
     const accel = values.accel ?? 'auto';
-    if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw bad(`--accel must be auto, kvm or tcg, got '${accel}'`, '--accel');
+    if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg')
+      throw bad(`--accel must be auto, kvm or tcg, got '${accel}'`, '--accel');
     let net: BootOptions['net'];
     if (values.net !== undefined) {
       if (values.net === 'user' || values.net === 'e1000') net = { type: 'user', model: 'e1000' };
       else if (values.net === 'virtio') net = { type: 'user', model: 'virtio-net' };
       else throw bad(`--net must be user (e1000) or virtio, got '${values.net}'`, '--net');
     }
-    if (values.append !== undefined && !/(^|\s)console=ttyS0\b/.test(values.append)) ctx.warn("--append has no console=ttyS0: the kernel's messages will not reach the serial console shown here");
+    if (values.append !== undefined && !/(^|\s)console=ttyS0\b/.test(values.append))
+      ctx.warn("--append has no console=ttyS0: the kernel's messages will not reach the serial console shown here");
     const opts: BootOptions = {
       firmware,
       accel,
@@ -90,7 +102,9 @@ export const command: Command = {
       ...(values.kernel ? { kernel: values.kernel } : {}),
       ...(values.initrd ? { initrd: values.initrd } : {}),
       ...(values.append !== undefined ? { append: values.append } : {}),
-      ...(disks.length ? { disk: disks.map((path) => ({ path, interface: diskIf, snapshot: values.snapshot ?? false })) } : {}),
+      ...(disks.length
+        ? { disk: disks.map((path) => ({ path, interface: diskIf, snapshot: values.snapshot ?? false })) }
+        : {}),
       ...(expect ? { expect } : {}),
       ...(memory !== undefined ? { memory } : {}),
       ...(net ? { net } : {}),

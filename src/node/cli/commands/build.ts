@@ -38,9 +38,14 @@ SOURCE_DATE_EPOCH, when set, fixes every timestamp; the same inputs then give
 identical bytes. See docs/spec.md for every field.`,
   async run(argv, ctx) {
     const { values: v, positionals } = parseCommandArgs('build', argv, OPTIONS);
-    if (positionals.length > 1) throw new UsageError('E_USAGE_ARGS', `build: expected at most one SPEC file, got ${positionals.length}`);
+    if (positionals.length > 1)
+      throw new UsageError('E_USAGE_ARGS', `build: expected at most one SPEC file, got ${positionals.length}`);
     if (!v.output) throw new UsageError('E_USAGE_ARGS', 'build: missing -o DIR (the output directory)');
-    if (!positionals[0] && !v.preset) throw new UsageError('E_USAGE_ARGS', `build: give a SPEC file or --preset NAME (available: ${presetNames().join(', ')})`);
+    if (!positionals[0] && !v.preset)
+      throw new UsageError(
+        'E_USAGE_ARGS',
+        `build: give a SPEC file or --preset NAME (available: ${presetNames().join(', ')})`,
+      );
     const overrides: Record<string, unknown> = {};
     if (v.kernel) overrides.kernel = v.kernel;
     if (v.busybox) overrides.busybox = v.busybox;
@@ -48,7 +53,11 @@ identical bytes. See docs/spec.md for every field.`,
     if (v.cmdline !== undefined) overrides.cmdline = v.cmdline;
     if (v.owner) overrides.owner = v.owner;
     const jobs = parsePositiveInt(v.jobs, '--jobs', 'build');
-    const { spec } = loadSpec({ ...(positionals[0] ? { file: positionals[0] } : {}), ...(v.preset ? { preset: v.preset } : {}), overrides });
+    const { spec } = loadSpec({
+      ...(positionals[0] ? { file: positionals[0] } : {}),
+      ...(v.preset ? { preset: v.preset } : {}),
+      overrides,
+    });
     const result = await build(spec, {
       outDir: v.output,
       progress: ctx.progress,

@@ -40,10 +40,12 @@ async function build(rest: string[], ctx: Parameters<Command['run']>[1]): Promis
     quiet: { type: 'boolean', short: 'q' },
     output: { type: 'string', short: 'o' },
   });
-  if (positionals.length) throw new UsageError('E_USAGE_ARGS', `busybox build: unexpected argument '${positionals[0]}'`);
+  if (positionals.length)
+    throw new UsageError('E_USAGE_ARGS', `busybox build: unexpected argument '${positionals[0]}'`);
   if (!values.source) throw new UsageError('E_USAGE_ARGS', 'busybox build: --source TARBALL|DIR is required');
   if (!values.output) throw new UsageError('E_USAGE_ARGS', 'busybox build: -o FILE is required');
-  if (values.libc !== undefined && values.libc !== 'musl' && values.libc !== 'glibc') throw new UsageError('E_USAGE_LIBC', `busybox build: --libc must be musl or glibc, got '${values.libc}'`);
+  if (values.libc !== undefined && values.libc !== 'musl' && values.libc !== 'glibc')
+    throw new UsageError('E_USAGE_LIBC', `busybox build: --libc must be musl or glibc, got '${values.libc}'`);
   const jobs = parsePositiveInt(values.jobs, '--jobs', 'busybox build');
   const { buildBusybox } = await import('../../toolchain/busybox.js');
   const t0 = Date.now();
@@ -69,24 +71,30 @@ async function build(rest: string[], ctx: Parameters<Command['run']>[1]): Promis
   if (values['save-config']) await withOutputFile(values['save-config'], (tmp) => copyFileSync(r.config, tmp));
   if (!values.quiet) {
     const { statSync } = await import('node:fs');
-    ctx.stderr.write(`busybox: ${values.output} (${statSync(values.output).size} bytes, ${r.cached ? 'from cache' : `built in ${((Date.now() - t0) / 1000).toFixed(0)} s`})\n`);
+    ctx.stderr.write(
+      `busybox: ${values.output} (${statSync(values.output).size} bytes, ${r.cached ? 'from cache' : `built in ${((Date.now() - t0) / 1000).toFixed(0)} s`})\n`,
+    );
   }
   return 0;
 }
 
 async function applets(rest: string[], ctx: Parameters<Command['run']>[1]): Promise<number> {
   const { values, positionals } = parseCommandArgs('busybox applets', rest, { json: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError('E_USAGE_ARGS', 'busybox applets: expected exactly one BIN argument');
+  if (positionals.length !== 1)
+    throw new UsageError('E_USAGE_ARGS', 'busybox applets: expected exactly one BIN argument');
   let bin: Uint8Array;
   try {
     bin = readFileSync(positionals[0]!);
   } catch (e) {
-    throw new HostIOError('E_IO_READ', `cannot read ${positionals[0]}: ${(e as Error).message}`, { path: positionals[0] });
+    throw new HostIOError('E_IO_READ', `cannot read ${positionals[0]}: ${(e as Error).message}`, {
+      path: positionals[0],
+    });
   }
   const { readBusyboxApplets } = await import('../../../core/busybox/applets.js');
   const list = readBusyboxApplets(bin);
   if (values.json) ctx.stdout.write(JSON.stringify(list, null, 1) + '\n');
-  else ctx.stdout.write(list.map((a) => `${a.dir === '/' ? '' : a.dir}/${a.name}`).join('\n') + (list.length ? '\n' : ''));
+  else
+    ctx.stdout.write(list.map((a) => `${a.dir === '/' ? '' : a.dir}/${a.name}`).join('\n') + (list.length ? '\n' : ''));
   return 0;
 }
 
@@ -98,6 +106,9 @@ export const command: Command = {
     const [sub, ...rest] = argv;
     if (sub === 'build') return build(rest, ctx);
     if (sub === 'applets') return applets(rest, ctx);
-    throw new UsageError('E_USAGE_ARGS', sub ? `busybox: unknown subcommand '${sub}' (expected build or applets)\n${USAGE}` : USAGE);
+    throw new UsageError(
+      'E_USAGE_ARGS',
+      sub ? `busybox: unknown subcommand '${sub}' (expected build or applets)\n${USAGE}` : USAGE,
+    );
   },
 };

@@ -41,15 +41,31 @@ export const command: Command = {
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     });
-    if (positionals.length) throw new UsageError('E_USAGE_ARGS', `cpio: unexpected argument '${positionals[0]}'\nTry 'tinyimage cpio --help'.`);
-    if ((values.root === undefined) === (values.list === undefined)) throw new UsageError('E_USAGE_ARGS', `cpio: give exactly one of --root DIR or --list FILE\nTry 'tinyimage cpio --help'.`);
+    if (positionals.length)
+      throw new UsageError(
+        'E_USAGE_ARGS',
+        `cpio: unexpected argument '${positionals[0]}'\nTry 'tinyimage cpio --help'.`,
+      );
+    if ((values.root === undefined) === (values.list === undefined))
+      throw new UsageError(
+        'E_USAGE_ARGS',
+        `cpio: give exactly one of --root DIR or --list FILE\nTry 'tinyimage cpio --help'.`,
+      );
     const out = values.output;
     if (!out) throw new UsageError('E_USAGE_ARGS', `cpio: -o OUT is required\nTry 'tinyimage cpio --help'.`);
     const compress = values.compress ?? (out.endsWith('.gz') ? 'gzip' : 'none');
-    if (compress !== 'gzip' && compress !== 'none') throw new UsageError('E_USAGE_ARGS', `cpio: --compress must be gzip or none, got '${compress}'`, { field: '--compress', actual: compress });
+    if (compress !== 'gzip' && compress !== 'none')
+      throw new UsageError('E_USAGE_ARGS', `cpio: --compress must be gzip or none, got '${compress}'`, {
+        field: '--compress',
+        actual: compress,
+      });
     const int = (v: string | undefined, name: string, min: number, max: number): number | undefined => {
       if (v === undefined) return undefined;
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError('E_USAGE_ARGS', `cpio: ${name} must be an integer ${min}..${max}, got '${v}'`, { field: name, actual: v });
+      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+        throw new UsageError('E_USAGE_ARGS', `cpio: ${name} must be an integer ${min}..${max}, got '${v}'`, {
+          field: name,
+          actual: v,
+        });
       return Number(v);
     };
     const level = int(values.level, '--level', 1, 9);
@@ -57,15 +73,25 @@ export const command: Command = {
     const owner = values.owner !== undefined ? parseOwner(values.owner) : undefined;
     const epoch = sourceDateEpoch(ctx.env);
 
-    const tree = values.root !== undefined ? treeFromHostDir(values.root) : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
+    const tree =
+      values.root !== undefined
+        ? treeFromHostDir(values.root)
+        : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
     if (owner) squashOwner(tree, owner.uid, owner.gid);
     if (epoch !== undefined) clampTimes(tree, epoch);
 
     const raw = cpioChunks(tree, { progress: ctx.progress });
-    const chunks = compress === 'gzip' ? gzipChunks(raw, { ...(level !== undefined ? { level } : {}), ...(threads !== undefined ? { threads } : {}) }) : raw;
+    const chunks =
+      compress === 'gzip'
+        ? gzipChunks(raw, { ...(level !== undefined ? { level } : {}), ...(threads !== undefined ? { threads } : {}) })
+        : raw;
     const bytes = await writeChunksToFile(out, chunks);
     const st = tree.stats();
-    if (values.json) ctx.stdout.write(JSON.stringify({ output: out, compress, bytes, entries: st.entries, files: st.files, dataBytes: st.bytes }) + '\n');
+    if (values.json)
+      ctx.stdout.write(
+        JSON.stringify({ output: out, compress, bytes, entries: st.entries, files: st.files, dataBytes: st.bytes }) +
+          '\n',
+      );
     return 0;
   },
 };

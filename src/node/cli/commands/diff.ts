@@ -6,14 +6,29 @@ import { isDisk, openImage, parseImageRef } from '../../open.js';
 import type { FileTree } from '../../../core/tree/tree.js';
 import { parseCommandArgs, type Command } from '../command.js';
 
-const FIELDS: DiffField[] = ['type', 'mode', 'uid', 'gid', 'size', 'content', 'target', 'device', 'xattrs', 'links', 'mtime'];
+const FIELDS: DiffField[] = [
+  'type',
+  'mode',
+  'uid',
+  'gid',
+  'size',
+  'content',
+  'target',
+  'device',
+  'xattrs',
+  'links',
+  'mtime',
+];
 
 async function load(ref: string, warn: (m: string) => void): Promise<{ tree: FileTree; close: () => void }> {
   const { path } = parseImageRef(ref);
   if (existsSync(ref) && statSync(ref).isDirectory()) return { tree: treeFromHostDir(ref), close: () => {} };
   if (!existsSync(path)) throw new UsageError('E_USAGE_NOT_FOUND', `${ref}: no such file or directory`, { path: ref });
   const img = await openImage(ref);
-  if (isDisk(img)) { img.close(); throw new UsageError('E_USAGE_IS_DISK', `${ref} is a partitioned disk; name a partition, e.g. ${ref}:1`); }
+  if (isDisk(img)) {
+    img.close();
+    throw new UsageError('E_USAGE_IS_DISK', `${ref} is a partitioned disk; name a partition, e.g. ${ref}:1`);
+  }
   for (const w of img.warnings) warn(`${ref}: ${w}`);
   return { tree: img.tree, close: () => img.close() };
 }
@@ -29,19 +44,34 @@ difference ('+' only in B, '-' only in A, '~' changed with the fields that
 differ) and exits 1 when they differ, 0 when they match.
 Fields: ${FIELDS.join(', ')} (mtime is compared only with --mtime).`,
   async run(argv, ctx) {
-    const { values: v, positionals } = parseCommandArgs('diff', argv, { json: { type: 'boolean' }, ignore: { type: 'string' }, mtime: { type: 'boolean' }, 'no-content': { type: 'boolean' } });
+    const { values: v, positionals } = parseCommandArgs('diff', argv, {
+      json: { type: 'boolean' },
+      ignore: { type: 'string' },
+      mtime: { type: 'boolean' },
+      'no-content': { type: 'boolean' },
+    });
     if (positionals.length !== 2) throw new UsageError('E_USAGE_ARGS', 'diff: expected two trees A B');
     const ignore = (v.ignore ?? '').split(',').filter(Boolean) as DiffField[];
-    for (const f of ignore) if (!FIELDS.includes(f)) throw new UsageError('E_USAGE_ARGS', `diff: unknown field '${f}' in --ignore (fields: ${FIELDS.join(', ')})`);
+    for (const f of ignore)
+      if (!FIELDS.includes(f))
+        throw new UsageError('E_USAGE_ARGS', `diff: unknown field '${f}' in --ignore (fields: ${FIELDS.join(', ')})`);
     const a = await load(positionals[0]!, ctx.warn);
     try {
       const b = await load(positionals[1]!, ctx.warn);
       try {
-        const d = await diffTrees(a.tree, b.tree, { ignore, mtime: v.mtime === true, content: v['no-content'] !== true });
+        const d = await diffTrees(a.tree, b.tree, {
+          ignore,
+          mtime: v.mtime === true,
+          content: v['no-content'] !== true,
+        });
         if (v.json) ctx.stdout.write(JSON.stringify(d, null, 2) + '\n');
         else if (d.length) ctx.stdout.write(formatDiff(d) + '\n');
         return d.length ? 1 : 0;
-      } finally { b.close(); }
-    } finally { a.close(); }
+      } finally {
+        b.close();
+      }
+    } finally {
+      a.close();
+    }
   },
 };

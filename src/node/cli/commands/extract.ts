@@ -22,7 +22,11 @@ a warning otherwise); sockets are skipped.`,
     if (positionals.length !== 2) throw new UsageError('E_USAGE_ARGS', 'extract: expected IMAGE[:PART] DIR');
     const img = await openImage(positionals[0]!);
     try {
-      if (isDisk(img)) throw new UsageError('E_USAGE_IS_DISK', `${positionals[0]} is a partitioned disk; name a partition, e.g. ${positionals[0]}:1`);
+      if (isDisk(img))
+        throw new UsageError(
+          'E_USAGE_IS_DISK',
+          `${positionals[0]} is a partitioned disk; name a partition, e.g. ${positionals[0]}:1`,
+        );
       for (const w of img.warnings) ctx.warn(w);
       const root = typeof process.getuid === 'function' && process.getuid() === 0;
       const r = await extractTree(img.tree, positionals[1]!, {
@@ -31,13 +35,17 @@ a warning otherwise); sockets are skipped.`,
           ? {
               mknod: async (path, n) => {
                 if (n.type === 'fifo') await run('mkfifo', [path]);
-                else if (n.type === 'chardev' || n.type === 'blockdev') await run('mknod', [path, n.type === 'chardev' ? 'c' : 'b', String(n.major), String(n.minor)]);
+                else if (n.type === 'chardev' || n.type === 'blockdev')
+                  await run('mknod', [path, n.type === 'chardev' ? 'c' : 'b', String(n.major), String(n.minor)]);
               },
             }
           : {}),
       });
       if (v.json) ctx.stdout.write(JSON.stringify(r) + '\n');
-      else ctx.stdout.write(`extracted ${r.entries} entries into ${positionals[1]}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}\n`);
+      else
+        ctx.stdout.write(
+          `extracted ${r.entries} entries into ${positionals[1]}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}\n`,
+        );
       return 0;
     } finally {
       img.close();

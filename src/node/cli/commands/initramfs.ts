@@ -43,17 +43,30 @@ export const command: Command = {
       json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     });
-    if (positionals.length) throw new UsageError('E_USAGE_ARGS', `initramfs: unexpected argument '${positionals[0]}'\nTry 'tinyimage initramfs --help'.`);
-    if (!values.busybox) throw new UsageError('E_USAGE_ARGS', "initramfs: --busybox BIN is required\nTry 'tinyimage initramfs --help'.");
-    if (!values.output) throw new UsageError('E_USAGE_ARGS', "initramfs: -o OUT is required\nTry 'tinyimage initramfs --help'.");
+    if (positionals.length)
+      throw new UsageError(
+        'E_USAGE_ARGS',
+        `initramfs: unexpected argument '${positionals[0]}'\nTry 'tinyimage initramfs --help'.`,
+      );
+    if (!values.busybox)
+      throw new UsageError('E_USAGE_ARGS', "initramfs: --busybox BIN is required\nTry 'tinyimage initramfs --help'.");
+    if (!values.output)
+      throw new UsageError('E_USAGE_ARGS', "initramfs: -o OUT is required\nTry 'tinyimage initramfs --help'.");
     const compress = values.compress ?? 'gzip';
-    if (compress !== 'gzip' && compress !== 'none') throw new UsageError('E_USAGE_ARGS', `initramfs: --compress must be gzip or none, got '${compress}'`, { field: '--compress', actual: compress });
+    if (compress !== 'gzip' && compress !== 'none')
+      throw new UsageError('E_USAGE_ARGS', `initramfs: --compress must be gzip or none, got '${compress}'`, {
+        field: '--compress',
+        actual: compress,
+      });
     const sde = sourceDateEpoch(ctx.env);
     const epoch = sde ?? 0;
 
     let busybox: Uint8Array;
     try {
-      if (!statSync(values.busybox).isFile()) throw new UsageError('E_USAGE_NOT_FILE', `initramfs: --busybox ${values.busybox} is not a regular file`, { path: values.busybox });
+      if (!statSync(values.busybox).isFile())
+        throw new UsageError('E_USAGE_NOT_FILE', `initramfs: --busybox ${values.busybox} is not a regular file`, {
+          path: values.busybox,
+        });
       busybox = new Uint8Array(readFileSync(values.busybox));
     } catch (e) {
       if (isTinyImageError(e)) throw e;
@@ -70,7 +83,11 @@ export const command: Command = {
     }
     let init: Uint8Array | undefined;
     if (values.init) {
-      try { init = new Uint8Array(readFileSync(values.init)); } catch (e) { throw hostError(e, values.init, 'read'); }
+      try {
+        init = new Uint8Array(readFileSync(values.init));
+      } catch (e) {
+        throw hostError(e, values.init, 'read');
+      }
     }
     let add;
     if (values.add) {
@@ -83,7 +100,10 @@ export const command: Command = {
     const bytes = await writeChunksToFile(values.output, initramfsChunks(tree, { compress, progress: ctx.progress }));
     const summary = { output: values.output, bytes, entries: stats.entries, applets: applets.length, compress };
     if (values.json) ctx.stdout.write(JSON.stringify(summary) + '\n');
-    else ctx.stdout.write(`${values.output}: ${bytes} bytes, ${stats.entries} entries, ${applets.length} busybox applets (${compress === 'gzip' ? 'gzip ' : ''}newc)\n`);
+    else
+      ctx.stdout.write(
+        `${values.output}: ${bytes} bytes, ${stats.entries} entries, ${applets.length} busybox applets (${compress === 'gzip' ? 'gzip ' : ''}newc)\n`,
+      );
     return 0;
   },
 };

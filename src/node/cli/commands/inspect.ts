@@ -3,24 +3,51 @@ import { isDisk, openImage, type FsImage } from '../../open.js';
 import { parseCommandArgs, type Command } from '../command.js';
 
 // ext s_default_mount_opts, named as dumpe2fs prints them: the journalling mode (bits 5-6) first, then the flags in bit order
-const MOUNT_OPTS: Array<[number, string]> = [[0x1, 'debug'], [0x2, 'bsdgroups'], [0x4, 'user_xattr'], [0x8, 'acl'], [0x10, 'uid16'], [0x100, 'nobarrier'], [0x200, 'block_validity'], [0x400, 'discard'], [0x800, 'nodelalloc']];
+const MOUNT_OPTS: Array<[number, string]> = [
+  [0x1, 'debug'],
+  [0x2, 'bsdgroups'],
+  [0x4, 'user_xattr'],
+  [0x8, 'acl'],
+  [0x10, 'uid16'],
+  [0x100, 'nobarrier'],
+  [0x200, 'block_validity'],
+  [0x400, 'discard'],
+  [0x800, 'nodelalloc'],
+];
 const JOURNAL_MODES = ['', 'journal_data', 'journal_data_ordered', 'journal_data_writeback'];
 
 export function mountOptionNames(bits: number): string {
-  const names = [JOURNAL_MODES[(bits >>> 5) & 3]!, ...MOUNT_OPTS.filter(([b]) => bits & b).map(([, n]) => n)].filter(Boolean);
+  const names = [JOURNAL_MODES[(bits >>> 5) & 3]!, ...MOUNT_OPTS.filter(([b]) => bits & b).map(([, n]) => n)].filter(
+    Boolean,
+  );
   return names.join(' ') || '(none)';
 }
 
 function fsSummary(fs: FsImage) {
   const s = fs.tree.stats();
   const mo = fs.info.defaultMountOptions;
-  return { kind: fs.kind, offset: fs.offset, size: fs.size, ...fs.info, ...(typeof mo === 'number' ? { defaultMountOptionNames: mountOptionNames(mo) } : {}), entries: s.entries, files: s.files, directories: s.dirs, fileBytes: s.bytes, ...(fs.warnings.length ? { warnings: fs.warnings } : {}) };
+  return {
+    kind: fs.kind,
+    offset: fs.offset,
+    size: fs.size,
+    ...fs.info,
+    ...(typeof mo === 'number' ? { defaultMountOptionNames: mountOptionNames(mo) } : {}),
+    entries: s.entries,
+    files: s.files,
+    directories: s.dirs,
+    fileBytes: s.bytes,
+    ...(fs.warnings.length ? { warnings: fs.warnings } : {}),
+  };
 }
 
 function textBlock(o: Record<string, unknown>, indent: string): string {
   return Object.entries(o)
-    .filter(([, v]) => v !== undefined && typeof v !== 'object' || Array.isArray(v))
-    .map(([k, v]) => (k === 'warnings' ? (v as string[]).map((w) => `${indent}warning: ${w}`).join('\n') : `${indent}${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`))
+    .filter(([, v]) => (v !== undefined && typeof v !== 'object') || Array.isArray(v))
+    .map(([k, v]) =>
+      k === 'warnings'
+        ? (v as string[]).map((w) => `${indent}warning: ${w}`).join('\n')
+        : `${indent}${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`,
+    )
     .join('\n');
 }
 
@@ -42,19 +69,30 @@ partitioned disks.`,
       let report: Record<string, unknown>;
       if (isDisk(img)) {
         report = {
-          image: positionals[0], kind: img.kind, size: img.size, diskId: img.table.diskId, sectorSize: img.table.sectorSize,
+          image: positionals[0],
+          kind: img.kind,
+          size: img.size,
+          diskId: img.table.diskId,
+          sectorSize: img.table.sectorSize,
           ...(img.table.warnings?.length ? { warnings: img.table.warnings } : {}),
-          partitions: img.partitions.map(({ fs, fsError, attributes, ...p }) => ({ ...p, ...(attributes !== undefined ? { attributes: `0x${attributes.toString(16)}` } : {}), ...(fs ? { filesystem: fsSummary(fs) } : { filesystem: null, ...(fsError ? { error: fsError } : {}) }) })),
+          partitions: img.partitions.map(({ fs, fsError, attributes, ...p }) => ({
+            ...p,
+            ...(attributes !== undefined ? { attributes: `0x${attributes.toString(16)}` } : {}),
+            ...(fs ? { filesystem: fsSummary(fs) } : { filesystem: null, ...(fsError ? { error: fsError } : {}) }),
+          })),
         };
       } else {
         report = { image: positionals[0], ...fsSummary(img) };
       }
-      if (v.json) { ctx.stdout.write(JSON.stringify(report, null, 2) + '\n'); return 0; }
+      if (v.json) {
+        ctx.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return 0;
+      }
       const lines: string[] = [];
       if (isDisk(img)) {
         lines.push(`${positionals[0]}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
-        for (const p of (report.partitions as Array<Record<string, unknown>>)) {
+        for (const p of report.partitions as Array<Record<string, unknown>>) {
           const { filesystem, ...rest } = p;
           lines.push(`partition ${rest.index}:`);
           lines.push(textBlock(rest, '  '));

@@ -38,7 +38,11 @@ export const command: Command = {
   usage: USAGE,
   async run(argv, ctx) {
     const [sub, ...rest] = argv;
-    if (sub !== 'build') throw new UsageError('E_USAGE_ARGS', sub ? `kernel: unknown subcommand '${sub}' (expected build)\n${USAGE}` : USAGE);
+    if (sub !== 'build')
+      throw new UsageError(
+        'E_USAGE_ARGS',
+        sub ? `kernel: unknown subcommand '${sub}' (expected build)\n${USAGE}` : USAGE,
+      );
     const { values, positionals } = parseCommandArgs('kernel build', rest, {
       source: { type: 'string' },
       config: { type: 'string' },
@@ -54,11 +58,17 @@ export const command: Command = {
       quiet: { type: 'boolean', short: 'q' },
       output: { type: 'string', short: 'o' },
     });
-    if (positionals.length) throw new UsageError('E_USAGE_ARGS', `kernel build: unexpected argument '${positionals[0]}'`);
+    if (positionals.length)
+      throw new UsageError('E_USAGE_ARGS', `kernel build: unexpected argument '${positionals[0]}'`);
     if (!values.source) throw new UsageError('E_USAGE_ARGS', 'kernel build: --source TARBALL|DIR is required');
     if (!values.output) throw new UsageError('E_USAGE_ARGS', 'kernel build: -o FILE is required');
-    if (values.preset !== undefined && values.preset !== 'tiny' && values.preset !== 'disk') throw new UsageError('E_USAGE_PRESET', `kernel build: --preset must be tiny or disk, got '${values.preset}'`);
-    if (values.compression !== undefined && values.compression !== 'xz' && values.compression !== 'gzip') throw new UsageError('E_USAGE_COMPRESSION', `kernel build: --compression must be xz or gzip, got '${values.compression}'`);
+    if (values.preset !== undefined && values.preset !== 'tiny' && values.preset !== 'disk')
+      throw new UsageError('E_USAGE_PRESET', `kernel build: --preset must be tiny or disk, got '${values.preset}'`);
+    if (values.compression !== undefined && values.compression !== 'xz' && values.compression !== 'gzip')
+      throw new UsageError(
+        'E_USAGE_COMPRESSION',
+        `kernel build: --compression must be xz or gzip, got '${values.compression}'`,
+      );
     const jobs = parsePositiveInt(values.jobs, '--jobs', 'kernel build');
     const { buildKernel } = await import('../../toolchain/kernel.js');
     const t0 = Date.now();
@@ -82,7 +92,9 @@ export const command: Command = {
     if (values['save-config']) await withOutputFile(values['save-config'], (tmp) => copyFileSync(r.config, tmp));
     if (!values.quiet) {
       const { statSync } = await import('node:fs');
-      ctx.stderr.write(`kernel: ${values.output} (${statSync(values.output).size} bytes, ${r.cached ? 'from cache' : `built in ${((Date.now() - t0) / 1000).toFixed(0)} s`})\n`);
+      ctx.stderr.write(
+        `kernel: ${values.output} (${statSync(values.output).size} bytes, ${r.cached ? 'from cache' : `built in ${((Date.now() - t0) / 1000).toFixed(0)} s`})\n`,
+      );
     }
     return 0;
   },

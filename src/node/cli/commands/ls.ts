@@ -38,7 +38,12 @@ function sizeField(n: TreeNode): string {
 
 export function entryJson(path: string, n: TreeNode, links: number) {
   return {
-    path, type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, links,
+    path,
+    type: n.type,
+    mode: n.mode,
+    uid: n.uid,
+    gid: n.gid,
+    links,
     ...(n.type === 'file' ? { size: n.content.size } : {}),
     ...(n.type === 'symlink' ? { target: n.target } : {}),
     ...(n.type === 'chardev' || n.type === 'blockdev' ? { major: n.major, minor: n.minor } : {}),
@@ -50,7 +55,9 @@ export function entryJson(path: string, n: TreeNode, links: number) {
 function listDisk(d: DiskImage): string {
   const lines = [`${d.kind.toUpperCase()} disk, id ${d.table.diskId}, ${d.size} bytes`];
   for (const p of d.partitions) {
-    lines.push(`  ${p.index}  start ${p.offset}  size ${p.size}  type ${p.type}  partuuid ${p.partuuid}${p.bootable ? '  bootable' : ''}${p.name ? `  name ${JSON.stringify(p.name)}` : ''}  ${p.fs ? p.fs.kind : p.fsError ? `(${p.fsError})` : '(no filesystem)'}`);
+    lines.push(
+      `  ${p.index}  start ${p.offset}  size ${p.size}  type ${p.type}  partuuid ${p.partuuid}${p.bootable ? '  bootable' : ''}${p.name ? `  name ${JSON.stringify(p.name)}` : ''}  ${p.fs ? p.fs.kind : p.fsError ? `(${p.fsError})` : '(no filesystem)'}`,
+    );
   }
   return lines.join('\n');
 }
@@ -66,11 +73,28 @@ without :PART lists its partitions. -l gives ls -l columns (mode, links,
 uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
   async run(argv, ctx) {
     const { values: v, positionals } = parseCommandArgs('ls', argv, OPTIONS);
-    if (positionals.length < 1 || positionals.length > 2) throw new UsageError('E_USAGE_ARGS', 'ls: expected IMAGE[:PART] [PATH]');
+    if (positionals.length < 1 || positionals.length > 2)
+      throw new UsageError('E_USAGE_ARGS', 'ls: expected IMAGE[:PART] [PATH]');
     const img = await openImage(positionals[0]!);
     try {
       if (isDisk(img)) {
-        if (v.json) ctx.stdout.write(JSON.stringify({ kind: img.kind, diskId: img.table.diskId, size: img.size, partitions: img.partitions.map(({ fs, ...p }) => ({ ...p, attributes: p.attributes?.toString(), fs: fs?.kind })) }, null, 2) + '\n');
+        if (v.json)
+          ctx.stdout.write(
+            JSON.stringify(
+              {
+                kind: img.kind,
+                diskId: img.table.diskId,
+                size: img.size,
+                partitions: img.partitions.map(({ fs, ...p }) => ({
+                  ...p,
+                  attributes: p.attributes?.toString(),
+                  fs: fs?.kind,
+                })),
+              },
+              null,
+              2,
+            ) + '\n',
+          );
         else ctx.stdout.write(listDisk(img) + '\n');
         return 0;
       }
@@ -82,10 +106,19 @@ uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
       const out: string[] = [];
       const json: unknown[] = [];
       const line = (path: string, name: string, n: TreeNode) => {
-        const nl = n.type === 'dir' ? 2 + [...n.children.values()].filter((c) => c.type === 'dir').length : links.get(n) ?? 1;
-        if (v.json) { json.push(entryJson(path, n, nl)); return; }
-        if (!v.long) { out.push(v.recursive ? path : name); return; }
-        out.push(`${modeString(n)} ${String(nl).padStart(3)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${sizeField(n).padStart(10)} ${when(n.mtime.sec)} ${v.recursive ? path : name}${n.type === 'symlink' ? ` -> ${n.target}` : ''}`);
+        const nl =
+          n.type === 'dir' ? 2 + [...n.children.values()].filter((c) => c.type === 'dir').length : (links.get(n) ?? 1);
+        if (v.json) {
+          json.push(entryJson(path, n, nl));
+          return;
+        }
+        if (!v.long) {
+          out.push(v.recursive ? path : name);
+          return;
+        }
+        out.push(
+          `${modeString(n)} ${String(nl).padStart(3)} ${String(n.uid).padStart(5)} ${String(n.gid).padStart(5)} ${sizeField(n).padStart(10)} ${when(n.mtime.sec)} ${v.recursive ? path : name}${n.type === 'symlink' ? ` -> ${n.target}` : ''}`,
+        );
       };
       const visit = (path: string, n: TreeNode) => {
         if (n.type !== 'dir') return;
@@ -96,7 +129,12 @@ uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
           if (v.recursive) visit(p, child);
         }
       };
-      const norm = '/' + start.split('/').filter((c) => c && c !== '.').join('/');
+      const norm =
+        '/' +
+        start
+          .split('/')
+          .filter((c) => c && c !== '.')
+          .join('/');
       if (node.type === 'dir') visit(norm === '/' ? '/' : norm, node);
       else line(norm, norm.split('/').pop()!, node);
       ctx.stdout.write(v.json ? JSON.stringify(json, null, 2) + '\n' : out.join('\n') + (out.length ? '\n' : ''));

@@ -51,13 +51,17 @@ time. Exit status: 0 ok, 1 failure (E_SPACE_FS when the tree does not fit),
 
 function int(v: string | undefined, field: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError('E_USAGE_ARGS', `${field} must be a decimal number, got '${v}'`, { field, actual: v });
+  if (!/^\d+$/.test(v))
+    throw new UsageError('E_USAGE_ARGS', `${field} must be a decimal number, got '${v}'`, { field, actual: v });
   return Number(v);
 }
 
 export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[], ctx: CommandContext): Promise<number> {
   const cmd = `mkfs ${type}`;
-  if (argv.includes('--help') || argv.includes('-h')) { ctx.stdout.write(MKFS_EXT_USAGE + '\n'); return 0; }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    ctx.stdout.write(MKFS_EXT_USAGE + '\n');
+    return 0;
+  }
   const { values, positionals } = parseCommandArgs(cmd, argv, {
     root: { type: 'string' },
     list: { type: 'string' },
@@ -79,17 +83,21 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
   });
-  const usage = (msg: string, data: Record<string, unknown> = {}) => new UsageError('E_USAGE_ARGS', `${cmd}: ${msg}\nTry 'tinyimage mkfs ${type} --help'.`, data);
+  const usage = (msg: string, data: Record<string, unknown> = {}) =>
+    new UsageError('E_USAGE_ARGS', `${cmd}: ${msg}\nTry 'tinyimage mkfs ${type} --help'.`, data);
   if (positionals.length) throw usage(`unexpected argument '${positionals[0]}'`);
-  if ((values.root === undefined) === (values.list === undefined)) throw usage('give exactly one of --root DIR or --list FILE');
+  if ((values.root === undefined) === (values.list === undefined))
+    throw usage('give exactly one of --root DIR or --list FILE');
   const out = values.output;
   if (!out) throw usage('-o OUT is required');
   const owner = values.owner !== undefined ? parseOwner(values.owner) : undefined;
   const epoch = sourceDateEpoch(ctx.env);
   const headroom = values.headroom !== undefined ? Number(values.headroom) : undefined;
-  if (headroom !== undefined && !(headroom >= 0)) throw usage(`--headroom must be a non-negative percentage, got '${values.headroom}'`, { field: '--headroom' });
+  if (headroom !== undefined && !(headroom >= 0))
+    throw usage(`--headroom must be a non-negative percentage, got '${values.headroom}'`, { field: '--headroom' });
   const reserved = values.reserved !== undefined ? Number(values.reserved) : undefined;
-  if (reserved !== undefined && !(reserved >= 0 && reserved <= 50)) throw usage(`--reserved must be a percentage between 0 and 50, got '${values.reserved}'`, { field: '--reserved' });
+  if (reserved !== undefined && !(reserved >= 0 && reserved <= 50))
+    throw usage(`--reserved must be a percentage between 0 and 50, got '${values.reserved}'`, { field: '--reserved' });
   const opts: Ext4Options = {
     type,
     blockSize: int(values['block-size'], '--block-size'),
@@ -108,7 +116,10 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
   };
   // validate options (features, sizes, UUIDs) before reading the tree
   ext4MinimumSize(new (await import('../../../core/tree/tree.js')).FileTree(), { ...opts, progress: undefined });
-  const tree = values.root !== undefined ? treeFromHostDir(values.root) : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
+  const tree =
+    values.root !== undefined
+      ? treeFromHostDir(values.root)
+      : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
   if (owner) squashOwner(tree, owner.uid, owner.gid);
   if (epoch !== undefined) clampTimes(tree, epoch);
   const prepared = prepareExt4(tree, opts);
@@ -121,7 +132,9 @@ export async function runMkfsExt(type: 'ext2' | 'ext3' | 'ext4', argv: string[],
       size: file.size,
       readAt: (o, l) => file.readAt(o, l),
       writeAt: (o, d) => file.writeAt(o, d),
-      flush: () => { if (values.sync) file.flush(); },
+      flush: () => {
+        if (values.sync) file.flush();
+      },
     };
     try {
       return await prepared.write(dev, size);

@@ -24,7 +24,8 @@ function rebaseAbsoluteLinks(tree: FileTree, root: string): void {
   while (stack.length) {
     for (const child of stack.pop()!.children.values()) {
       if (child.type === 'dir') stack.push(child);
-      else if (child.type === 'symlink' && child.target.startsWith(prefix)) child.target = '/' + child.target.slice(prefix.length);
+      else if (child.type === 'symlink' && child.target.startsWith(prefix))
+        child.target = '/' + child.target.slice(prefix.length);
     }
   }
 }
@@ -59,9 +60,16 @@ differing only in case within one directory are errors.
 SOURCE_DATE_EPOCH clamps later timestamps down to it.
 Exit status: 0 ok, 1 failure, 2 bad usage.`;
 
-export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, argv: string[], ctx: CommandContext): Promise<number> {
+export async function runMkfsFat(
+  type: 'fat12' | 'fat16' | 'fat32' | undefined,
+  argv: string[],
+  ctx: CommandContext,
+): Promise<number> {
   const cmd = `mkfs ${type ?? 'fat'}`;
-  if (argv.includes('--help') || argv.includes('-h')) { ctx.stdout.write(MKFS_FAT_USAGE + '\n'); return 0; }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    ctx.stdout.write(MKFS_FAT_USAGE + '\n');
+    return 0;
+  }
   const { values, positionals } = parseCommandArgs(cmd, argv, {
     root: { type: 'string' },
     list: { type: 'string' },
@@ -76,41 +84,67 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
   });
-  const usage = (msg: string, data: Record<string, unknown> = {}) => new UsageError('E_USAGE_ARGS', `${cmd}: ${msg}\nTry 'tinyimage mkfs ${type ?? 'fat'} --help'.`, data);
+  const usage = (msg: string, data: Record<string, unknown> = {}) =>
+    new UsageError('E_USAGE_ARGS', `${cmd}: ${msg}\nTry 'tinyimage mkfs ${type ?? 'fat'} --help'.`, data);
   if (positionals.length) throw usage(`unexpected argument '${positionals[0]}'`);
-  if ((values.root === undefined) === (values.list === undefined)) throw usage('give exactly one of --root DIR or --list FILE');
+  if ((values.root === undefined) === (values.list === undefined))
+    throw usage('give exactly one of --root DIR or --list FILE');
   const out = values.output;
   if (!out) throw usage('-o OUT is required');
   if (values.owner !== undefined) parseOwner(values.owner);
   const symlinks = values.symlinks ?? 'follow';
-  if (symlinks !== 'follow' && symlinks !== 'skip' && symlinks !== 'error') throw usage(`--symlinks must be follow, skip or error, got '${symlinks}'`, { field: '--symlinks', actual: symlinks });
+  if (symlinks !== 'follow' && symlinks !== 'skip' && symlinks !== 'error')
+    throw usage(`--symlinks must be follow, skip or error, got '${symlinks}'`, {
+      field: '--symlinks',
+      actual: symlinks,
+    });
   let volumeId: number | undefined;
   if (values['volume-id'] !== undefined) {
     const v = values['volume-id'].replace(/^0x/i, '').replace('-', '');
-    if (!/^[0-9a-fA-F]{1,8}$/.test(v)) throw usage(`--volume-id must be up to 8 hex digits (e.g. 1234ABCD or 1234-ABCD), got '${values['volume-id']}'`, { field: '--volume-id', actual: values['volume-id'] });
+    if (!/^[0-9a-fA-F]{1,8}$/.test(v))
+      throw usage(`--volume-id must be up to 8 hex digits (e.g. 1234ABCD or 1234-ABCD), got '${values['volume-id']}'`, {
+        field: '--volume-id',
+        actual: values['volume-id'],
+      });
     volumeId = parseInt(v, 16) >>> 0;
   }
   let hiddenSectors: number | undefined;
   if (values['hidden-sectors'] !== undefined) {
     const h = values['hidden-sectors'];
-    if (!/^\d+$/.test(h) || Number(h) > 0xffffffff) throw usage(`--hidden-sectors must be a decimal 32-bit count, got '${h}'`, { field: '--hidden-sectors', actual: h });
+    if (!/^\d+$/.test(h) || Number(h) > 0xffffffff)
+      throw usage(`--hidden-sectors must be a decimal 32-bit count, got '${h}'`, {
+        field: '--hidden-sectors',
+        actual: h,
+      });
     hiddenSectors = Number(h);
   }
   const epoch = sourceDateEpoch(ctx.env);
-  const tree = values.root !== undefined ? treeFromHostDir(values.root) : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
+  const tree =
+    values.root !== undefined
+      ? treeFromHostDir(values.root)
+      : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
   if (epoch !== undefined) clampTimes(tree, epoch);
   if (values.root !== undefined) rebaseAbsoluteLinks(tree, resolve(values.root));
   const MAX_WARN = 10;
   let warnings = 0;
   const opts: FatOptions = {
-    type: type as FatType | undefined, label: values.label, volumeId, hiddenSectors, symlinks,
-    warn: (m) => { if (++warnings <= MAX_WARN) ctx.warn(m); }, epoch, progress: ctx.progress,
+    type: type as FatType | undefined,
+    label: values.label,
+    volumeId,
+    hiddenSectors,
+    symlinks,
+    warn: (m) => {
+      if (++warnings <= MAX_WARN) ctx.warn(m);
+    },
+    epoch,
+    progress: ctx.progress,
   };
   opts.plan = planFat(tree, opts);
   let size: number;
   if (values.size !== undefined) {
     size = parseSize(values.size);
-    if (size % 512 !== 0) throw usage(`--size must be a multiple of 512 bytes, got ${size}`, { field: '--size', actual: size });
+    if (size % 512 !== 0)
+      throw usage(`--size must be a multiple of 512 bytes, got ${size}`, { field: '--size', actual: size });
   } else {
     size = fatMinimumSize(tree, opts);
   }
@@ -122,7 +156,9 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
       size: dev.size,
       readAt: (o, l) => dev.readAt(o, l),
       writeAt: (o, d) => dev.writeAt(o, d),
-      flush: () => { if (values.sync) dev.flush(); },
+      flush: () => {
+        if (values.sync) dev.flush();
+      },
     };
     try {
       return await writeFat(tree, out, opts);
@@ -130,7 +166,10 @@ export async function runMkfsFat(type: 'fat12' | 'fat16' | 'fat32' | undefined, 
       dev.close();
     }
   });
-  if (warnings > MAX_WARN) ctx.warn(`... and ${warnings - MAX_WARN} more warnings (${summary.skipped.length} entries skipped in all; --json lists them)`);
+  if (warnings > MAX_WARN)
+    ctx.warn(
+      `... and ${warnings - MAX_WARN} more warnings (${summary.skipped.length} entries skipped in all; --json lists them)`,
+    );
   if (values.json) ctx.stdout.write(JSON.stringify({ output: out, ...summary }) + '\n');
   return 0;
 }

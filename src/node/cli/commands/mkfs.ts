@@ -26,6 +26,12 @@ export const command: Command = {
       const { runMkfsFat } = await import('./mkfs-fat.js');
       return runMkfsFat(type === 'fat' || type === 'vfat' ? undefined : type, rest, ctx);
     }
-    throw new UsageError('E_USAGE_FS_TYPE', type ? `unknown filesystem type '${type}' (expected ext4, ext3, ext2, fat32, fat16 or fat12)` : `missing filesystem type\n${USAGE}`, { actual: type });
+    throw new UsageError(
+      'E_USAGE_FS_TYPE',
+      type
+        ? `unknown filesystem type '${type}' (expected ext4, ext3, ext2, fat32, fat16 or fat12)`
+        : `missing filesystem type\n${USAGE}`,
+      { actual: type },
+    );
   },
 };

@@ -1,0 +1,31 @@
+/** Sizes and owners as users write them (CLI options, spec fields), parsed in one place. */
+import { UsageError } from './errors.js';
+
+/** Parse "UID:GID" (decimal, 32-bit). */
+export function parseOwner(value: string, option = '--owner'): { uid: number; gid: number } {
+  const m = /^(\d+):(\d+)$/.exec(value);
+  if (!m || Number(m[1]) > 0xffffffff || Number(m[2]) > 0xffffffff) {
+    throw new UsageError('E_USAGE_OWNER', `${option} must be UID:GID with decimal 32-bit numbers, got '${value}'`, {
+      field: option,
+      actual: value,
+    });
+  }
+  return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+/** Parse a size such as 64M, 1G, 512K, 4096, 100MiB (binary units). */
+export function parseSize(value: string, option = '--size'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+  if (!m)
+    throw new UsageError('E_USAGE_SIZE', `${option}: cannot parse size '${value}' (examples: 4096, 512K, 64M, 2G)`, {
+      field: option,
+      actual: value,
+    });
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[
+    m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'
+  ];
+  const n = Math.round(Number(m[1]) * mult);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new UsageError('E_USAGE_SIZE', `${option}: size '${value}' out of range`, { field: option, actual: value });
+  return n;
+}
