@@ -9,7 +9,7 @@ import './setup.js';
 export * from '../core/index.js';
 
 // host files
-export { treeFromHostDir, treeFromCpioListFile, type HostTreeOptions } from './host/tree.js';
+export { treeFromHostDir, treeFromCpioListFile, cpioListFileEntries, type HostTreeOptions } from './host/tree.js';
 export { pathContent } from './host/content.js';
 export { withOutputFile } from './host/output.js';
 export { writeChunksToFile } from './host/stream.js';

@@ -3,10 +3,10 @@
  * xattrs are not read (Node has no API for them), hard links detected by
  * (dev, ino). File contents are read lazily from the host path.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileTree } from '../../core/tree/tree.js';
-import { treeFromCpioList } from '../../core/tree/cpiolist.js';
+import { parseCpioList, treeFromCpioList, type CpioListEntry, type CpioListOptions } from '../../core/tree/cpiolist.js';
 import { decodeDev, type DirNode, type TreeNode } from '../../core/tree/types.js';
 import { MAX_NAME_BYTES } from '../../core/tree/path.js';
 import { pathContent } from './content.js';
@@ -122,8 +122,15 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
   return tree;
 }
 
-/** Read a gen_init_cpio list file; `file` locations are relative to the list's directory. */
-export function treeFromCpioListFile(listPath: string, opts: { defaultTime?: number; tree?: FileTree } = {}): FileTree {
+interface CpioListFileOptions {
+  /** Time of entries other than files (SOURCE_DATE_EPOCH or gen_init_cpio's -t), seconds. */
+  defaultTime?: number;
+  tree?: FileTree;
+  /** Variables for `${VAR}` in locations (default: process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+function listOptions(listPath: string, opts: CpioListFileOptions): { text: string } & CpioListOptions {
   let text: string;
   try {
     text = readFileSync(listPath, 'utf8');
@@ -131,21 +138,39 @@ export function treeFromCpioListFile(listPath: string, opts: { defaultTime?: num
     throw hostError(e, listPath, 'read');
   }
   const base = resolve(listPath, '..');
-  return treeFromCpioList(text, {
+  return {
+    text,
     source: listPath,
+    env: opts.env ?? process.env,
     ...(opts.defaultTime !== undefined ? { defaultTime: opts.defaultTime } : {}),
     ...(opts.tree ? { tree: opts.tree } : {}),
     resolve: (loc) => {
       const p = resolve(base, loc);
       let s;
       try {
-        s = lstatSync(p);
+        s = statSync(p, { bigint: true });
       } catch (e) {
         throw hostError(e, p, 'read');
       }
       if (!s.isFile())
         throw new UsageError('E_USAGE_CPIO_LIST', `${listPath}: ${loc} is not a regular file`, { path: p });
-      return pathContent(p, s.size);
+      return { content: pathContent(p, Number(s.size)), mtime: ts(s.mtimeNs) };
     },
-  });
+  };
+}
+
+/**
+ * Read a gen_init_cpio list file into a tree. `file` locations are relative
+ * to the list's directory (absolute ones as written); files keep their host
+ * modification times.
+ */
+export function treeFromCpioListFile(listPath: string, opts: CpioListFileOptions = {}): FileTree {
+  const o = listOptions(listPath, opts);
+  return treeFromCpioList(o.text, o);
+}
+
+/** The entries of a gen_init_cpio list file in order, for kernelCpioChunks. */
+export function cpioListFileEntries(listPath: string, opts: CpioListFileOptions = {}): CpioListEntry[] {
+  const o = listOptions(listPath, opts);
+  return parseCpioList(o.text, o);
 }

@@ -1,8 +1,8 @@
 import { parseCommandArgs, parseOwner, type Command } from '../command.js';
 import { UsageError } from '../../../core/errors.js';
-import { cpioChunks } from '../../../core/archive/cpio/index.js';
+import { cpioChunks, kernelCpioChunks } from '../../../core/archive/cpio/index.js';
 import { gzipChunks } from '../../../core/compress/gzip.js';
-import { treeFromCpioListFile, treeFromHostDir } from '../../host/tree.js';
+import { cpioListFileEntries, treeFromCpioListFile, treeFromHostDir } from '../../host/tree.js';
 import { writeChunksToFile } from '../../host/stream.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../../core/tree/transform.js';
 
@@ -19,10 +19,18 @@ Options:
   --compress gzip|none   default: gzip when OUT ends in .gz, else none
   --level N              gzip level 1..9 (default 6)
   --threads N            gzip blocks compressed in parallel (default: number of CPUs)
+  --kernel-compat        with --list: write exactly what the kernel's gen_init_cpio
+                         writes for the list (list order, its inode numbers and
+                         link counts, no "." entry, upper-case hex); the default
+                         time is SOURCE_DATE_EPOCH (gen_init_cpio's -t), 0 if unset,
+                         and files keep their host mtimes, unclamped, as there
   --json                 print a JSON summary on stdout
   -q, --quiet            no progress line
 
-SOURCE_DATE_EPOCH, when set, clamps every later timestamp down to it.
+A list's files keep their host modification times; other list entries get
+SOURCE_DATE_EPOCH (0 when unset). SOURCE_DATE_EPOCH, when set, clamps every
+later timestamp down to it. '#' starts a comment only in a line's first column,
+and \${VAR} in a file's location is taken from the environment.
 Exit status: 0 ok, 1 failure, 2 bad usage.`;
 
 export const command: Command = {
@@ -39,6 +47,7 @@ export const command: Command = {
       level: { type: 'string' },
       threads: { type: 'string' },
       json: { type: 'boolean' },
+      'kernel-compat': { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     });
     if (positionals.length)
@@ -72,15 +81,24 @@ export const command: Command = {
     const threads = int(values.threads, '--threads', 1, 256);
     const owner = values.owner !== undefined ? parseOwner(values.owner) : undefined;
     const epoch = sourceDateEpoch(ctx.env);
+    const compat = values['kernel-compat'] === true;
+    if (compat && (values.list === undefined || owner))
+      throw new UsageError('E_USAGE_ARGS', `cpio: --kernel-compat goes with --list and without --owner`, {
+        field: '--kernel-compat',
+      });
 
     const tree =
       values.root !== undefined
         ? treeFromHostDir(values.root)
-        : treeFromCpioListFile(values.list!, epoch !== undefined ? { defaultTime: epoch } : {});
+        : treeFromCpioListFile(values.list!, { defaultTime: epoch ?? 0, env: ctx.env });
     if (owner) squashOwner(tree, owner.uid, owner.gid);
-    if (epoch !== undefined) clampTimes(tree, epoch);
+    if (epoch !== undefined && !compat) clampTimes(tree, epoch);
 
-    const raw = cpioChunks(tree, { progress: ctx.progress });
+    const raw = compat
+      ? kernelCpioChunks(cpioListFileEntries(values.list!, { defaultTime: epoch ?? 0, env: ctx.env }), {
+          defaultTime: epoch ?? 0,
+        })
+      : cpioChunks(tree, { progress: ctx.progress });
     const chunks =
       compress === 'gzip'
         ? gzipChunks(raw, { ...(level !== undefined ? { level } : {}), ...(threads !== undefined ? { threads } : {}) })
