@@ -25,7 +25,14 @@ export type {
 export { fullMode, typeFromMode, encodeDev, decodeDev } from './tree/types.js';
 export { bytesContent, streamContent, sparseContent, readContent } from './tree/content.js';
 export { splitPath, normalizePath, MAX_NAME_BYTES } from './tree/path.js';
-export { treeFromCpioList, parseCpioList, expandLocation, type CpioListOptions, type CpioListEntry, type ResolvedFile } from './tree/cpiolist.js';
+export {
+  treeFromCpioList,
+  parseCpioList,
+  expandLocation,
+  type CpioListOptions,
+  type CpioListEntry,
+  type ResolvedFile,
+} from './tree/cpiolist.js';
 export { squashOwner, mapOwners, clampTimes, sourceDateEpoch } from './tree/transform.js';
 
 // block devices

@@ -9,6 +9,7 @@ import {
   mkdirSync,
   writeFileSync,
   symlinkSync,
+  readdirSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { extractTree } from '../../src/node/host/extract.js';
 import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { tinyimageMatchers } from '../../src/core/testing/index.js';
+import { FormatError } from '../../src/core/errors.js';
 
 expect.extend(tinyimageMatchers);
 declare module 'vitest' {
@@ -130,6 +132,38 @@ describe('safe extraction', () => {
       writeFileSync(join(dir, 'file'), 'x');
       await expect(extractTree(sample(), join(dir, 'file'))).rejects.toThrow(
         expect.objectContaining({ code: 'E_PATH_NOT_DIR' }),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a failure midway leaves the destination as it was: absent, empty, or untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ti-x-'));
+    try {
+      const t = sample();
+      t.addFile('/zz/broken', {
+        size: 100,
+        async *stream() {
+          yield new Uint8Array(10);
+          throw new FormatError('E_FORMAT_TEST', 'extent tree damaged');
+        },
+      });
+      await expect(extractTree(t, join(dir, 'new'))).rejects.toThrow(/extent tree damaged/);
+      expect(readdirSync(dir)).toEqual([]);
+      mkdirSync(join(dir, 'empty'), { mode: 0o750 });
+      await expect(extractTree(t, join(dir, 'empty'))).rejects.toThrow(/extent tree damaged/);
+      expect(readdirSync(dir)).toEqual(['empty']);
+      expect(readdirSync(join(dir, 'empty'))).toEqual([]);
+      mkdirSync(join(dir, 'full'));
+      writeFileSync(join(dir, 'full', 'mine'), 'x');
+      await expect(extractTree(t, join(dir, 'full'), { allowNonEmpty: true })).rejects.toThrow(/extent tree damaged/);
+      expect(readdirSync(join(dir, 'full'))).toEqual(['mine']);
+      // and a good tree lands whole
+      await extractTree(sample(), join(dir, 'empty'));
+      expect(readdirSync(join(dir, 'empty')).length).toBeGreaterThan(0);
+      expect(readdirSync(dir).sort()).toEqual(['empty', 'full']);
+      await expect(extractTree(sample(), join(dir, 'no/such/parent'))).rejects.toThrow(
+        expect.objectContaining({ code: 'E_PATH_NOT_FOUND' }),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -39,6 +39,8 @@ export interface DiskImage {
   table: PartitionTable;
   partitions: DiskPartition[];
   size: number;
+  /** Other signatures found on the whole disk that lost to the partition table (e.g. a stray ext superblock). */
+  alsoFound: string[];
 }
 
 export function isDisk(i: FsImage | DiskImage): i is DiskImage {
@@ -58,27 +60,45 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'cpio.gz';
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
-  if (dev.size >= 2048) {
-    const sb = dev.readAt(1024, 1024);
-    if (sb[56] === 0x53 && sb[57] === 0xef) {
-      const compat = sb[92]! | (sb[93]! << 8) | (sb[94]! << 16) | (sb[95]! << 24);
-      const incompat = sb[96]! | (sb[97]! << 8) | (sb[98]! << 16) | (sb[99]! << 24);
-      if (incompat & (0x40 | 0x80 | 0x200 | 0x8000)) return 'ext4'; // extents, 64bit, flex_bg, inline_data
-      return compat & 0x4 ? 'ext3' : 'ext2';
-    }
-  }
+  const ext = extKind(dev);
+  // a valid partition table wins over an ext superblock left in sector 2 by
+  // an earlier use of the disk, as blkid decides (openDisk reports it)
+  if (ext) return partitionedKind(dev, head) ?? ext;
   if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) {
     if (looksLikeFat(head)) {
       const t = fatType(head);
       if (t) return t;
     }
-    if (dev.size >= 1024) {
-      const lba1 = dev.readAt(512, 8);
-      if (String.fromCharCode(...lba1) === 'EFI PART') return 'gpt';
-    }
-    return 'mbr';
+    return gptOrMbr(dev);
   }
   return undefined;
+}
+
+function extKind(dev: BlockDevice): FsKind | undefined {
+  if (dev.size < 2048) return undefined;
+  const sb = dev.readAt(1024, 1024);
+  if (sb[56] !== 0x53 || sb[57] !== 0xef) return undefined;
+  const compat = sb[92]! | (sb[93]! << 8) | (sb[94]! << 16) | (sb[95]! << 24);
+  const incompat = sb[96]! | (sb[97]! << 8) | (sb[98]! << 16) | (sb[99]! << 24);
+  if (incompat & (0x40 | 0x80 | 0x200 | 0x8000)) return 'ext4'; // extents, 64bit, flex_bg, inline_data
+  return compat & 0x4 ? 'ext3' : 'ext2';
+}
+
+function gptOrMbr(dev: BlockDevice): 'mbr' | 'gpt' {
+  if (dev.size >= 1024 && String.fromCharCode(...dev.readAt(512, 8)) === 'EFI PART') return 'gpt';
+  return 'mbr';
+}
+
+/** 'mbr'/'gpt' when the boot sector holds a partition table with at least one partition inside the device. */
+function partitionedKind(dev: BlockDevice, head: Uint8Array): 'mbr' | 'gpt' | undefined {
+  if (head.length < 512 || head[510] !== 0x55 || head[511] !== 0xaa || looksLikeFat(head)) return undefined;
+  try {
+    const t = readPartitionTable(dev);
+    const inside = t?.partitions.some((p) => p.size > 0 && p.offset >= 512 && p.offset + p.size <= dev.size);
+    return inside ? gptOrMbr(dev) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function looksLikeFat(b: Uint8Array): boolean {
@@ -196,7 +216,13 @@ export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
     }
     partitions.push(entry);
   }
-  return { kind: table.scheme, table, partitions, size: dev.size };
+  const stray = extKind(dev);
+  const alsoFound = stray
+    ? [
+        `${stray} superblock at offset 1024 (ignored: the partition table wins, as blkid decides; left from an earlier use of the disk?)`,
+      ]
+    : [];
+  return { kind: table.scheme, table, partitions, size: dev.size, alsoFound };
 }
 
 /**

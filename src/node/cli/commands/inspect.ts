@@ -75,6 +75,7 @@ partitioned disks.`,
           diskId: img.table.diskId,
           sectorSize: img.table.sectorSize,
           ...(img.table.warnings?.length ? { warnings: img.table.warnings } : {}),
+          ...(img.alsoFound.length ? { alsoFound: img.alsoFound } : {}),
           partitions: img.partitions.map(({ fs, fsError, attributes, ...p }) => ({
             ...p,
             ...(attributes !== undefined ? { attributes: `0x${attributes.toString(16)}` } : {}),
@@ -92,6 +93,7 @@ partitioned disks.`,
       if (isDisk(img)) {
         lines.push(`${positionals[0]}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
+        for (const a of img.alsoFound) lines.push(`  also found: ${a}`);
         for (const p of report.partitions as Array<Record<string, unknown>>) {
           const { filesystem, ...rest } = p;
           lines.push(`partition ${rest.index}:`);
