@@ -11,6 +11,7 @@ import { fatMinimumSize, writeFat, type FatOptions } from '../fs/fat/index.js';
 import { ext4MinimumSize, writeExt4, type Ext4Options } from '../fs/ext4/index.js';
 import type { Progress } from '../progress.js';
 import { FileTree } from '../tree/tree.js';
+import { treeFingerprint } from '../tree/fingerprint.js';
 import type { Content } from '../tree/types.js';
 import {
   GPT_TAIL_SECTORS,
@@ -57,7 +58,7 @@ export interface DiskLayout {
   table: TableScheme;
   /** Disk size in bytes; default: just large enough (percent/rest then need a size). */
   size?: number;
-  /** Seed for the disk id, partition GUIDs and filesystem ids (default "tinyimage"). */
+  /** Seed for the disk id, partition GUIDs and filesystem ids (default: derived from the layout and every partition's contents). */
   seed?: string;
   /** MBR signature (number or hex string) or GPT disk GUID. */
   diskId?: string | number;
@@ -100,6 +101,15 @@ const isExt = (fs: DiskFs): fs is 'ext4' | 'ext3' | 'ext2' => fs.startsWith('ext
 
 function contentSize(c: Content | Uint8Array | undefined): number {
   return c === undefined ? 0 : c instanceof Uint8Array ? c.length : c.size;
+}
+
+/** The default seed: the layout and each partition's contents (tree metadata or raw size), so different disks differ. */
+export function layoutSeed(layout: DiskLayout): string {
+  const parts = layout.partitions.map((p) => {
+    const what = p.tree ? treeFingerprint(p.tree) : String(contentSize(p.content));
+    return `${p.fs}:${String(p.type ?? '')}:${String(p.size)}:${p.name ?? ''}:${what}`;
+  });
+  return `disk:${layout.table}:${layout.size ?? ''}:${parts.join('/')}`;
 }
 
 function fsOptions(p: DiskPartition, seed: string, n: number): Record<string, unknown> {
@@ -191,7 +201,7 @@ export function planDisk(layout: DiskLayout, totalSize?: number, opts: { strict?
   const total = totalSize ?? layout.size;
   checkLayout(layout, total);
   const align = layout.align ?? MiB;
-  const seed = layout.seed ?? 'tinyimage';
+  const seed = layout.seed ?? layoutSeed(layout);
   const tail = layout.table === 'gpt' ? GPT_TAIL_SECTORS * SECTOR : 0;
   const usableEnd = total !== undefined ? alignDown(total, SECTOR) - tail : Infinity;
   // resolve non-'rest' sizes
@@ -339,7 +349,7 @@ export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<D
       actual: layout.size,
     });
   const plan = planDisk(layout, dev.size);
-  const seed = layout.seed ?? 'tinyimage';
+  const seed = layout.seed ?? layoutSeed(layout);
   for (const [i, x] of plan.partitions.entries()) {
     if (!x.dryRun) continue;
     try {

@@ -12,6 +12,7 @@ import type { BlockDevice } from '../../io/device.js';
 import { isZero } from '../../io/device.js';
 import { bytesKey } from '../../binary/bytes.js';
 import { compareNames } from '../../tree/path.js';
+import { treeFingerprint } from '../../tree/fingerprint.js';
 import { silentProgress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
 import { encodeDev, fullMode, type NodeType, type Timespec, type TreeNode } from '../../tree/types.js';
@@ -463,7 +464,7 @@ export interface PreparedExt4 {
  * between the two steps.
  */
 export function prepareExt4(tree: FileTree, opts: Ext4Options = {}): PreparedExt4 {
-  const cfg = resolveConfig(opts);
+  const cfg = resolveConfig(opts, opts.uuid !== undefined && opts.hashSeed !== undefined ? '' : treeFingerprint(tree));
   const p = plan(tree, cfg);
   let min: number | undefined;
   let used = false;
