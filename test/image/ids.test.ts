@@ -77,3 +77,16 @@ describe('identifiers derived from the contents', () => {
     });
   }
 });
+
+describe('buildDisk options are checked', () => {
+  it('an option the filesystem does not take is named', async () => {
+    const bad = {
+      table: 'gpt',
+      size: 32 << 20,
+      partitions: [{ type: 'linux', fs: 'ext4', size: 'rest', options: { lable: 'x' } }],
+    };
+    await expect(buildDisk(bad as unknown as DiskLayout, new MemoryDevice(32 << 20))).rejects.toThrow(
+      /partition 1: 'lable' is not an option of a ext4 filesystem/,
+    );
+  });
+});

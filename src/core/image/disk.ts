@@ -48,10 +48,64 @@ export interface DiskPartition {
   fs: DiskFs;
   /** Files for FAT/ext filesystems (default: empty). */
   tree?: FileTree;
-  /** Options for writeFat / writeExt4 (type, size and hiddenSectors are set for you). */
-  options?: Record<string, unknown>;
+  /** Options for writeFat / writeExt4 (type, size and hiddenSectors are set for you); unknown keys are errors. */
+  options?: DiskFsOptions;
   /** For fs 'raw': bytes copied to the start of the partition. */
   content?: Content | Uint8Array;
+}
+
+/** What a partition's filesystem writer accepts: ext options for ext*, FAT options for fat*. */
+export type DiskFsOptions = Partial<
+  Omit<Ext4Options, 'type' | 'size'> & Omit<FatOptions, 'type' | 'size' | 'hiddenSectors'>
+>;
+
+const EXT_KEYS = [
+  'blockSize',
+  'inodeSize',
+  'inodes',
+  'bytesPerInode',
+  'reservedPercent',
+  'label',
+  'uuid',
+  'hashSeed',
+  'hashAlg',
+  'features',
+  'headroom',
+  'epoch',
+  'journalBlocks',
+  'progress',
+] as const satisfies ReadonlyArray<keyof Ext4Options>;
+const FAT_KEYS = [
+  'label',
+  'volumeId',
+  'symlinks',
+  'warn',
+  'epoch',
+  'progress',
+  'oemName',
+  'sectorsPerCluster',
+  'headroom',
+  'plan',
+] as const satisfies ReadonlyArray<keyof FatOptions>;
+// every option of either writer is listed (the compiler checks it)
+type Unlisted =
+  | Exclude<keyof Omit<Ext4Options, 'type' | 'size'>, (typeof EXT_KEYS)[number]>
+  | Exclude<keyof Omit<FatOptions, 'type' | 'size' | 'hiddenSectors'>, (typeof FAT_KEYS)[number]>;
+const everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyOptionListed;
+
+/** Throws a UsageError naming an option the partition's filesystem does not take. */
+function checkOptions(p: DiskPartition, n: number): void {
+  if (!p.options) return;
+  const known: readonly string[] = isExt(p.fs) ? EXT_KEYS : isFat(p.fs) ? FAT_KEYS : [];
+  for (const k of Object.keys(p.options)) {
+    if (!known.includes(k))
+      throw new UsageError(
+        'E_USAGE_OPTION',
+        `partition ${n}: '${k}' is not an option of a ${p.fs} filesystem${known.length ? ` (options: ${known.join(', ')})` : ''}`,
+        { field: `partitions[${n - 1}].options.${k}` },
+      );
+  }
 }
 
 export interface DiskLayout {
@@ -113,6 +167,7 @@ export function layoutSeed(layout: DiskLayout): string {
 }
 
 function fsOptions(p: DiskPartition, seed: string, n: number): Record<string, unknown> {
+  checkOptions(p, n);
   const o: Record<string, unknown> = { ...(p.options ?? {}), type: p.fs };
   if (isFat(p.fs) && o.volumeId === undefined) o.volumeId = derivedU32(`fat-volume-id:${seed}:${n}`);
   if (isExt(p.fs) && o.uuid === undefined) o.uuid = derivedGuid(`ext-uuid:${seed}:${n}`);

@@ -220,6 +220,11 @@ export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult
       partuuid = await buildBiosKind(ctx);
       break;
     }
+    case 'disk': {
+      const { buildDiskKind } = await import('./disk.js');
+      await buildDiskKind(ctx);
+      break;
+    }
   }
   return { outputs: ctx.outputs, ...(partuuid ? { partuuid } : {}) };
 }
