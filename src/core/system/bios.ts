@@ -25,7 +25,7 @@ import {
   buildRootfs,
   checkApplets,
   distroApplets,
-  requiredApplets,
+  appletNeeds,
   DEFAULT_CONSOLE_CMDLINE,
   type DistroOptions,
 } from '../distro/index.js';
@@ -125,9 +125,9 @@ function roundUp(n: number, m: number): number {
 export function checkBiosBusybox(o: Pick<BiosDiskOptions, 'busybox' | 'distro' | 'modules'>): void {
   const distro = { ...(o.distro ?? {}), busybox: o.busybox } as DistroOptions;
   const applets = distroApplets(distro);
-  const need = new Set(requiredApplets(distro));
-  if (o.modules) for (const a of INITRAMFS_APPLETS) need.add(a);
-  checkApplets(applets, [...need].sort());
+  const needs = appletNeeds(distro);
+  if (o.modules) for (const a of INITRAMFS_APPLETS) needs.set(a, [...(needs.get(a) ?? []), 'the module initramfs']);
+  checkApplets(applets, [...needs.keys()].sort(), needs);
 }
 
 /**

@@ -81,7 +81,19 @@ const service = z.strictObject({
 const distro = z.strictObject({
   hostname: text('a host name').optional(),
   consoles: strList.optional(),
-  services: z.array(z.union([text('a service name'), service]), { error: () => 'expected a list' }).optional(),
+  /** A list of names and definitions, or a mapping: name -> true (a built-in), false (disabled) or a definition. */
+  services: z
+    .union(
+      [
+        z.array(z.union([text('a service name'), service])),
+        z.record(
+          z.string(),
+          z.union([bool, z.strictObject({ run: text('the text of the run script'), enabled: bool.optional() })]),
+        ),
+      ],
+      { error: () => 'expected a list of services or a mapping of name: true | false | { run }' },
+    )
+    .optional(),
   disableServices: strList.optional(),
   rootPassword: z
     .strictObject({ hash: text('a crypt(3) hash').optional(), locked: bool.optional(), empty: bool.optional() })
