@@ -1,4 +1,4 @@
-/** Sizes and owners as users write them (CLI options, spec fields), parsed in one place. */
+/** Numbers, sizes and owners as users write them (CLI options, spec fields), parsed in one place. */
 import { UsageError } from './errors.js';
 
 /** Parse "UID:GID" (decimal, 32-bit). */
@@ -27,5 +27,38 @@ export function parseSize(value: string, option = '--size'): number {
   const n = Math.round(Number(m[1]) * mult);
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new UsageError('E_USAGE_SIZE', `${option}: size '${value}' out of range`, { field: option, actual: value });
+  return n;
+}
+
+/** Parse a decimal integer within [min, max] (default: non-negative, safe integer). */
+export function parseInteger(value: string, option: string, range: { min?: number; max?: number } = {}): number {
+  const min = range.min ?? 0;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  const n = Number(value);
+  const bad = !/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max;
+  if (bad) {
+    const want = max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+    throw new UsageError('E_USAGE_INTEGER', `${option} must be ${want}, got '${value}'`, {
+      field: option,
+      expected: { min, max },
+      actual: value,
+    });
+  }
+  return n;
+}
+
+/** Parse a decimal number (e.g. a percentage or seconds, fractions allowed) within [min, max]. */
+export function parseDecimal(value: string, option: string, range: { min?: number; max?: number } = {}): number {
+  const min = range.min ?? 0;
+  const max = range.max ?? Number.MAX_VALUE;
+  const n = Number(value);
+  if (!/^-?\d+(\.\d+)?$/.test(value.trim()) || !(n >= min && n <= max)) {
+    const want = max === Number.MAX_VALUE ? `a number of at least ${min}` : `a number from ${min} to ${max}`;
+    throw new UsageError('E_USAGE_NUMBER', `${option} must be ${want}, got '${value}'`, {
+      field: option,
+      expected: { min, max },
+      actual: value,
+    });
+  }
   return n;
 }
