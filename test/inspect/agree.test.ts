@@ -10,29 +10,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, symlinkSync, linkSync, chmodSync, lchownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { main } from '../../src/node/cli/main.js';
+import { capture } from '../helpers/cli.js';
 import { missing, run } from '../helpers/prereq.js';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
-
-function capture() {
-  let out = '';
-  let err = '';
-  const stdout = new Writable({
-    write(c, _e, cb) {
-      out += c.toString();
-      cb();
-    },
-  });
-  const stderr = new Writable({
-    write(c, _e, cb) {
-      err += c.toString();
-      cb();
-    },
-  });
-  return { stdout, stderr, out: () => out, err: () => err };
-}
 
 async function cli(...argv: string[]): Promise<string> {
   const c = capture();

@@ -4,7 +4,7 @@ import { diffTrees, formatDiff, type DiffField } from '../../../core/diff/index.
 import { treeFromHostDir } from '../../host/tree.js';
 import { isDisk, openImage, parseImageRef } from '../../open.js';
 import type { FileTree } from '../../../core/tree/tree.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { defineCommand } from '../command.js';
 
 const FIELDS: DiffField[] = [
   'type',
@@ -33,37 +33,30 @@ async function load(ref: string, warn: (m: string) => void): Promise<{ tree: Fil
   return { tree: img.tree, close: () => img.close() };
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'diff',
-  summary: 'compare two trees',
-  usage: `usage: tinyimage diff A B [--json] [--ignore FIELD,...] [--mtime] [--no-content]
-
-Compares two trees: host directories, cpio/cpio.gz archives, ext2/3/4 or FAT
-images, or partitions of disk images (IMAGE:N). Prints one line per
-difference ('+' only in B, '-' only in A, '~' changed with the fields that
-differ) and exits 1 when they differ, 0 when they match.
-Fields: ${FIELDS.join(', ')} (mtime is compared only with --mtime).`,
-  async run(argv, ctx) {
-    const { values: v, positionals } = parseCommandArgs('diff', argv, {
-      json: { type: 'boolean' },
-      ignore: { type: 'string' },
-      mtime: { type: 'boolean' },
-      'no-content': { type: 'boolean' },
-    });
-    if (positionals.length !== 2) throw new UsageError('E_USAGE_ARGS', 'diff: expected two trees A B');
+  summary: 'compare two trees (directories, archives, images, specs)',
+  description:
+    'Compare two trees: host directories, cpio/cpio.gz archives, ext2/3/4 or FAT images, or partitions of ' +
+    "disk images (IMAGE:N). Print one line per difference ('+' only in B, '-' only in A, '~' changed with the " +
+    'fields that differ) and exit 1 when they differ, 0 when they match.',
+  args: { a: { value: 'A', help: 'a directory, archive, image or IMAGE:N' }, b: { value: 'B', help: 'the same' } },
+  options: {
+    json: { type: 'boolean', help: 'the differences as a JSON array' },
+    ignore: { type: 'string', value: 'FIELD,...', help: `fields not compared: ${FIELDS.join(', ')}` },
+    mtime: { type: 'boolean', help: 'compare modification times too' },
+    noContent: { type: 'boolean', help: 'compare sizes but not contents' },
+  },
+  examples: ['tinyimage diff rootfs out/root.img', 'tinyimage diff --ignore mode,uid,gid rootfs out/esp.img'],
+  async run({ values: v, args, ctx, usage }) {
     const ignore = (v.ignore ?? '').split(',').filter(Boolean) as DiffField[];
     for (const f of ignore)
-      if (!FIELDS.includes(f))
-        throw new UsageError('E_USAGE_ARGS', `diff: unknown field '${f}' in --ignore (fields: ${FIELDS.join(', ')})`);
-    const a = await load(positionals[0]!, ctx.warn);
+      if (!FIELDS.includes(f)) throw usage(`unknown field '${f}' in --ignore (fields: ${FIELDS.join(', ')})`);
+    const a = await load(args.a, ctx.warn);
     try {
-      const b = await load(positionals[1]!, ctx.warn);
+      const b = await load(args.b, ctx.warn);
       try {
-        const d = await diffTrees(a.tree, b.tree, {
-          ignore,
-          mtime: v.mtime === true,
-          content: v['no-content'] !== true,
-        });
+        const d = await diffTrees(a.tree, b.tree, { ignore, mtime: v.mtime, content: !v.noContent });
         if (v.json) ctx.stdout.write(JSON.stringify(d, null, 2) + '\n');
         else if (d.length) ctx.stdout.write(formatDiff(d) + '\n');
         return d.length ? 1 : 0;
@@ -74,4 +67,4 @@ Fields: ${FIELDS.join(', ')} (mtime is compared only with --mtime).`,
       a.close();
     }
   },
-};
+});
