@@ -82,9 +82,9 @@ describe('usage errors: exit 2, one message naming the option, a hint', () => {
     [['cpio', '--root', '.', '-o', 'x', '--owner', 'root'], /--owner must be UID:GID/],
     [
       ['cpio', '--root', '.', '-o', 'x', '--compress', 'gzipp'],
-      /--compress must be gzip, none; got 'gzipp' \(did you mean gzip\?\)/,
+      /--compress must be one of gzip, none, got 'gzipp' \(did you mean gzip\?\)/,
     ],
-    [['boot', '--kernel', 'k', '--firmware', 'coreboot'], /--firmware must be bios, uefi; got 'coreboot'/],
+    [['boot', '--kernel', 'k', '--firmware', 'coreboot'], /--firmware must be one of bios, uefi, got 'coreboot'/],
     [['cpio', '--root', '.'], /--output OUT is required/],
     [['cpio', '-o', 'x'], /give exactly one of --root DIR or --list FILE/],
     [['cpio', '--root', '.', '--list', 'l', '-o', 'x'], /give exactly one of --root DIR or --list FILE/],

@@ -110,8 +110,14 @@ export interface ParseSpec {
   oneOf?: readonly (readonly string[])[];
 }
 
-export function usageError(spec: { name: string }, message: string, data: Record<string, unknown> = {}): UsageError {
-  return new UsageError('E_USAGE_ARGS', `${spec.name}: ${message}\nTry 'tinyimage ${spec.name} --help'.`, data);
+/** A UsageError (exit 2) naming the command, with the hint "Try 'tinyimage NAME --help'." */
+export function usageError(
+  spec: { name: string },
+  message: string,
+  data: Record<string, unknown> = {},
+  code = 'E_USAGE_ARGS',
+): UsageError {
+  return new UsageError(code, `${spec.name}: ${message}\nTry 'tinyimage ${spec.name} --help'.`, data);
 }
 
 /** Edit distance counting a swap of two neighbours as one edit (optimal string alignment), for "did you mean". */
@@ -188,7 +194,7 @@ export function convert(d: OptionDecl, raw: string, option: string): unknown {
       const guess = closest(raw, d.choices);
       throw new UsageError(
         'E_USAGE_ENUM',
-        `${option} must be ${d.choices.join(', ')}; got '${raw}'${guess ? ` (did you mean ${guess}?)` : ''}`,
+        `${option} must be one of ${d.choices.join(', ')}, got '${raw}'${guess ? ` (did you mean ${guess}?)` : ''}`,
         { field: option, expected: d.choices, actual: raw },
       );
     }
@@ -198,8 +204,7 @@ export function convert(d: OptionDecl, raw: string, option: string): unknown {
 }
 
 function withHint(spec: ParseSpec, e: unknown): unknown {
-  if (!(e instanceof UsageError)) return e;
-  return new UsageError(e.code, `${spec.name}: ${e.message}\nTry 'tinyimage ${spec.name} --help'.`, e.data);
+  return e instanceof UsageError ? usageError(spec, e.message, e.data, e.code) : e;
 }
 
 /** Parse argv against a command's declarations: typed values and named positionals, or a UsageError. */
