@@ -30,35 +30,35 @@ export function parseSize(value: string, option = '--size'): number {
   return n;
 }
 
-/** Parse a decimal integer within [min, max] (default: non-negative, safe integer). */
-export function parseInteger(value: string, option: string, range: { min?: number; max?: number } = {}): number {
+const NUMERIC = {
+  integer: { pattern: /^-?\d+$/, noun: 'an integer', code: 'E_USAGE_INTEGER', max: Number.MAX_SAFE_INTEGER },
+  decimal: { pattern: /^-?\d+(\.\d+)?$/, noun: 'a number', code: 'E_USAGE_NUMBER', max: Number.MAX_VALUE },
+};
+
+function parseNumeric(
+  kind: (typeof NUMERIC)[keyof typeof NUMERIC],
+  value: string,
+  option: string,
+  range: { min?: number | undefined; max?: number | undefined },
+): number {
   const min = range.min ?? 0;
-  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  const max = range.max ?? kind.max;
   const n = Number(value);
-  const bad = !/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max;
-  if (bad) {
-    const want = max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
-    throw new UsageError('E_USAGE_INTEGER', `${option} must be ${want}, got '${value}'`, {
-      field: option,
-      expected: { min, max },
-      actual: value,
-    });
-  }
-  return n;
+  if (kind.pattern.test(value.trim()) && n >= min && n <= max) return n;
+  const want = max === kind.max ? `${kind.noun} of at least ${min}` : `${kind.noun} from ${min} to ${max}`;
+  throw new UsageError(kind.code, `${option} must be ${want}, got '${value}'`, {
+    field: option,
+    expected: { min, max },
+    actual: value,
+  });
 }
 
-/** Parse a decimal number (e.g. a percentage or seconds, fractions allowed) within [min, max]. */
+/** Parse a decimal integer within [min, max] (default: non-negative, at most 2^53 - 1). */
+export function parseInteger(value: string, option: string, range: { min?: number; max?: number } = {}): number {
+  return parseNumeric(NUMERIC.integer, value, option, range);
+}
+
+/** Parse a decimal number (a percentage, seconds: fractions allowed) within [min, max]. */
 export function parseDecimal(value: string, option: string, range: { min?: number; max?: number } = {}): number {
-  const min = range.min ?? 0;
-  const max = range.max ?? Number.MAX_VALUE;
-  const n = Number(value);
-  if (!/^-?\d+(\.\d+)?$/.test(value.trim()) || !(n >= min && n <= max)) {
-    const want = max === Number.MAX_VALUE ? `a number of at least ${min}` : `a number from ${min} to ${max}`;
-    throw new UsageError('E_USAGE_NUMBER', `${option} must be ${want}, got '${value}'`, {
-      field: option,
-      expected: { min, max },
-      actual: value,
-    });
-  }
-  return n;
+  return parseNumeric(NUMERIC.decimal, value, option, range);
 }

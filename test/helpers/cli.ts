@@ -30,27 +30,17 @@ function collector(): { stream: Writable; chunks: Uint8Array[] } {
   return { stream, chunks };
 }
 
-function join8(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
 /** A stdout/stderr pair for main() (or anything else that writes to streams), read back as text or bytes. */
 export function capture(): Captured {
   const o = collector();
   const e = collector();
-  const text = (c: Uint8Array[]) => new TextDecoder().decode(join8(c));
+  const text = (c: Uint8Array[]) => Buffer.concat(c).toString('utf8');
   return {
     stdout: o.stream,
     stderr: e.stream,
     out: () => text(o.chunks),
     err: () => text(e.chunks),
-    bytes: () => join8(o.chunks),
+    bytes: () => new Uint8Array(Buffer.concat(o.chunks)),
   };
 }
 

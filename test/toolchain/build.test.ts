@@ -28,6 +28,9 @@ const SOURCES = process.env.TINYIMAGE_SOURCES ?? join(REPO, '.cache', 'sources')
 const KTAR = join(SOURCES, 'linux-source-6.1.tar.xz');
 const BBTAR = join(SOURCES, 'busybox_1.35.0.orig.tar.bz2');
 const TC_CACHE = join(CACHE, 'toolchain');
+/** `tinyimage ARGV --cache TC_CACHE -q -o OUT` with SOURCE_DATE_EPOCH=0, as the library builds above ran. */
+const cachedCli = (argv: string[], out: string) =>
+  runCli([...argv, '--cache', TC_CACHE, '-q', '-o', out], { SOURCE_DATE_EPOCH: '0' });
 const MIN = 60_000;
 
 const skip = !SLOW
@@ -81,26 +84,8 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
       tinyBusybox = r.binary;
       // The CLI with the same inputs: a cache hit writing the same bytes, executable.
       const out = join(mkdtempSync(join(tmpdir(), 'tinyimage-bb-')), 'busybox');
-      const { code } = await runCli(
-        [
-          'busybox',
-          'build',
-          '--source',
-          BBTAR,
-          '--config',
-          'tiny',
-          '--libc',
-          'musl',
-          '--kernel-source',
-          KTAR,
-          '--cache',
-          TC_CACHE,
-          '--quiet',
-          '-o',
-          out,
-        ],
-        { SOURCE_DATE_EPOCH: '0' },
-      );
+      const bbArgs = ['--source', BBTAR, '--config', 'tiny', '--libc', 'musl', '--kernel-source', KTAR];
+      const { code } = await cachedCli(['busybox', 'build', ...bbArgs], out);
       expect(code).toBe(0);
       expect(readFileSync(out).equals(readFileSync(r.binary))).toBe(true);
       expect(statSync(out).mode & 0o111).toBe(0o111);
@@ -241,26 +226,8 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
 
       // The CLI with the same inputs is a cache hit too and writes the same bytes.
       const out = join(dir, 'bzImage');
-      const { code } = await runCli(
-        [
-          'kernel',
-          'build',
-          '--source',
-          KTAR,
-          '--preset',
-          'tiny',
-          '--initramfs',
-          cpio,
-          '--cmdline',
-          'console=ttyS0',
-          '--cache',
-          TC_CACHE,
-          '--quiet',
-          '-o',
-          out,
-        ],
-        { SOURCE_DATE_EPOCH: '0' },
-      );
+      const kArgs = ['--source', KTAR, '--preset', 'tiny', '--initramfs', cpio, '--cmdline', 'console=ttyS0'];
+      const { code } = await cachedCli(['kernel', 'build', ...kArgs], out);
       expect(code).toBe(0);
       expect(readFileSync(out).equals(bz)).toBe(true);
 

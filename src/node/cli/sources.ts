@@ -79,10 +79,32 @@ export const TOOLCHAIN_OPTIONS = {
   cache: { type: 'path', value: 'DIR', help: 'cache directory (default $TINYIMAGE_CACHE or ~/.cache/tinyimage)' },
 } as const satisfies OptionTable;
 
-/** Check --save-config's directory before a long build, and write it atomically after. */
-export function saveConfigCheck(path: string | undefined): void {
-  if (path !== undefined) checkOutputDir(dirname(path), path);
+/** What `kernel build` and `busybox build` pass alike to the toolchain (--save-config's directory checked first). */
+export function toolchainInputs(
+  v: {
+    enable: string[];
+    disable: string[];
+    jobs?: number | undefined;
+    cache?: string | undefined;
+    saveConfig?: string | undefined;
+  },
+  ctx: CommandContext,
+) {
+  if (v.saveConfig !== undefined) checkOutputDir(dirname(v.saveConfig), v.saveConfig);
+  const epoch = sourceDateEpoch(ctx.env);
+  const common = { enable: v.enable, disable: v.disable, jobs: v.jobs, cacheDir: v.cache, epoch };
+  return { ...common, progress: ctx.progress, quiet: ctx.quiet, env: ctx.env };
 }
-export async function saveConfig(path: string | undefined, config: string): Promise<void> {
-  if (path !== undefined) await withOutputFile(path, (tmp) => copyFileSync(config, tmp));
+
+/** Copy a toolchain build's product to the output (and its .config to --save-config), then the summary line. */
+export async function writeToolchainProduct(
+  out: CliOutput,
+  product: string,
+  r: { config: string; cached: boolean },
+  saveConfig: string | undefined,
+  mode?: number,
+): Promise<void> {
+  const bytes = await out.copyFile(product, mode);
+  if (saveConfig !== undefined) await withOutputFile(saveConfig, (tmp) => copyFileSync(r.config, tmp));
+  out.done({ bytes, note: r.cached ? 'from cache' : 'built', details: { cached: r.cached } });
 }

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { defineCommand, OUTPUT_OPTIONS, type CommandGroup } from '../command.js';
-import { sourceDateEpoch } from '../../../core/tree/transform.js';
 import { HostIOError } from '../../../core/errors.js';
-import { saveConfig, saveConfigCheck, TOOLCHAIN_OPTIONS } from '../sources.js';
+import { TOOLCHAIN_OPTIONS, toolchainInputs, writeToolchainProduct } from '../sources.js';
 
 const build = defineCommand({
   name: 'busybox build',
@@ -31,25 +30,16 @@ const build = defineCommand({
   examples: ['tinyimage busybox build --source busybox-1.36.1.tar.bz2 --config tiny -o busybox'],
   async run({ values: v, ctx, output }) {
     const out = output('file', 'busybox');
-    saveConfigCheck(v.saveConfig);
+    const inputs = toolchainInputs(v, ctx);
     const { buildBusybox } = await import('../../toolchain/busybox.js');
     const r = await buildBusybox({
+      ...inputs,
       source: v.source,
       config: v.config,
       libc: v.libc,
       kernelSource: v.kernelSource,
-      enable: v.enable,
-      disable: v.disable,
-      jobs: v.jobs,
-      cacheDir: v.cache,
-      epoch: sourceDateEpoch(ctx.env),
-      progress: ctx.progress,
-      quiet: ctx.quiet,
-      env: ctx.env,
     });
-    const bytes = await out.copyFile(r.binary, 0o755);
-    await saveConfig(v.saveConfig, r.config);
-    out.done({ bytes, note: r.cached ? 'from cache' : 'built', details: { cached: r.cached } });
+    await writeToolchainProduct(out, r.binary, r, v.saveConfig, 0o755);
   },
 });
 

@@ -1,6 +1,5 @@
 import { defineCommand, OUTPUT_OPTIONS, type CommandGroup } from '../command.js';
-import { sourceDateEpoch } from '../../../core/tree/transform.js';
-import { saveConfig, saveConfigCheck, TOOLCHAIN_OPTIONS } from '../sources.js';
+import { TOOLCHAIN_OPTIONS, toolchainInputs, writeToolchainProduct } from '../sources.js';
 
 const build = defineCommand({
   name: 'kernel build',
@@ -42,27 +41,18 @@ const build = defineCommand({
     'second build is served from the cache.',
   async run({ values: v, ctx, output }) {
     const out = output('file', 'kernel');
-    saveConfigCheck(v.saveConfig);
+    const inputs = toolchainInputs(v, ctx);
     const { buildKernel } = await import('../../toolchain/kernel.js');
     const r = await buildKernel({
+      ...inputs,
       source: v.source,
       config: v.config,
       preset: v.preset,
-      enable: v.enable,
-      disable: v.disable,
       initramfs: v.initramfs,
       cmdline: v.cmdline,
       compression: v.compression,
-      jobs: v.jobs,
-      cacheDir: v.cache,
-      epoch: sourceDateEpoch(ctx.env),
-      progress: ctx.progress,
-      quiet: ctx.quiet,
-      env: ctx.env,
     });
-    const bytes = await out.copyFile(r.bzImage);
-    await saveConfig(v.saveConfig, r.config);
-    out.done({ bytes, note: r.cached ? 'from cache' : 'built', details: { cached: r.cached } });
+    await writeToolchainProduct(out, r.bzImage, r, v.saveConfig);
   },
 });
 
