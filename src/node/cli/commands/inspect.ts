@@ -1,6 +1,5 @@
-import { UsageError } from '../../../core/errors.js';
 import { isDisk, openImage, type FsImage } from '../../open.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { defineCommand } from '../command.js';
 
 // ext s_default_mount_opts, named as dumpe2fs prints them: the journalling mode (bits 5-6) first, then the flags in bit order
 const MOUNT_OPTS: Array<[number, string]> = [
@@ -51,25 +50,24 @@ function textBlock(o: Record<string, unknown>, indent: string): string {
     .join('\n');
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'inspect',
-  summary: 'describe an image',
-  usage: `usage: tinyimage inspect IMAGE[:PART] [--json]
-
-Describes an image: its partition table (MBR/GPT: disk id, each partition's
-start, size, type, PARTUUID, name, flags) and every filesystem found (type,
-key superblock / boot sector fields, block and inode usage, entries and bytes
-of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and
-partitioned disks.`,
-  async run(argv, ctx) {
-    const { values: v, positionals } = parseCommandArgs('inspect', argv, { json: { type: 'boolean' } });
-    if (positionals.length !== 1) throw new UsageError('E_USAGE_ARGS', 'inspect: expected IMAGE[:PART]');
-    const img = await openImage(positionals[0]!);
+  summary: 'describe an image: partition table, filesystems, usage',
+  description:
+    "Describe an image: its partition table (MBR/GPT: disk id, each partition's start, size, type, PARTUUID, " +
+    'name, flags) and every filesystem found (type, key superblock / boot sector fields, block and inode ' +
+    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and ' +
+    'partitioned disks.',
+  args: { image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, a disk, or partition PART of it' } },
+  options: { json: { type: 'boolean', help: 'the report as one JSON object' } },
+  examples: ['tinyimage inspect out/disk.img', 'tinyimage inspect --json out/usb.img:1'],
+  async run({ values: v, args, ctx }) {
+    const img = await openImage(args.image);
     try {
       let report: Record<string, unknown>;
       if (isDisk(img)) {
         report = {
-          image: positionals[0],
+          image: args.image,
           kind: img.kind,
           size: img.size,
           diskId: img.table.diskId,
@@ -83,7 +81,7 @@ partitioned disks.`,
           })),
         };
       } else {
-        report = { image: positionals[0], ...fsSummary(img) };
+        report = { image: args.image, ...fsSummary(img) };
       }
       if (v.json) {
         ctx.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -91,7 +89,7 @@ partitioned disks.`,
       }
       const lines: string[] = [];
       if (isDisk(img)) {
-        lines.push(`${positionals[0]}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
+        lines.push(`${args.image}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
         for (const a of img.alsoFound) lines.push(`  also found: ${a}`);
         for (const p of report.partitions as Array<Record<string, unknown>>) {
@@ -101,7 +99,7 @@ partitioned disks.`,
           if (filesystem) lines.push('  filesystem:', textBlock(filesystem as Record<string, unknown>, '    '));
         }
       } else {
-        lines.push(`${positionals[0]}: ${img.kind}`);
+        lines.push(`${args.image}: ${img.kind}`);
         lines.push(textBlock(report, '  '));
       }
       ctx.stdout.write(lines.join('\n') + '\n');
@@ -110,4 +108,4 @@ partitioned disks.`,
       img.close();
     }
   },
-};
+});
