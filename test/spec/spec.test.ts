@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSpec, presetNames } from '../../src/node/build/load.js';
 import { validateSpec } from '../../src/node/build/spec.js';
+import { main } from '../../src/node/cli/main.js';
+import { capture } from '../helpers/cli.js';
 
 describe('build spec', () => {
   it('ships the three presets, and each validates', () => {
@@ -121,6 +123,24 @@ describe('build spec', () => {
     );
     expect(() => validateSpec({ kind: 'uefi', disk: { partitions: [{ type: 'esp', size: '1M' }] } })).toThrow(
       /partitions are for a disk spec/,
+    );
+  });
+});
+
+describe('tinyimage schema', () => {
+  it('prints the JSON Schema of spec files, every field in it', async () => {
+    const c = capture();
+    expect(await main(['schema'], c)).toBe(0);
+    const s = JSON.parse(c.out());
+    expect(s.$schema).toMatch(/json-schema.org/);
+    expect(Object.keys(s.properties)).toEqual(
+      expect.arrayContaining(['preset', 'kind', 'kernel', 'busybox', 'disk', 'rootfs']),
+    );
+    expect(s.required).not.toContain('kind');
+    expect(s.additionalProperties).toBe(false);
+    const part = s.properties.disk.properties.partitions.items;
+    expect(Object.keys(part.properties)).toEqual(
+      expect.arrayContaining(['type', 'size', 'fs', 'root', 'label', 'uuid']),
     );
   });
 });

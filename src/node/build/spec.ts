@@ -341,5 +341,12 @@ export function validateSpec(raw: unknown, source = 'spec'): Spec {
 /** The JSON Schema of a spec file, for editors (`tinyimage schema`). */
 export function specJsonSchema(): Record<string, unknown> {
   const s = z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return { ...s, title: 'tinyimage build spec', description: 'tinyimage build SPEC -o DIR: see docs/spec.md' };
+  // a spec file names a preset or a kind, or describes a disk: none of them is required alone
+  const required = ((s.required as string[] | undefined) ?? []).filter((k) => k !== 'kind');
+  return {
+    ...s,
+    required,
+    title: 'tinyimage build spec',
+    description: 'tinyimage build SPEC -o DIR: see docs/spec.md',
+  };
 }

@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Entry>> = {
   boot: async () => (await import('./commands/boot.js')).command,
   kernel: async () => (await import('./commands/kernel.js')).command,
   busybox: async () => (await import('./commands/busybox.js')).command,
+  schema: async () => (await import('./commands/schema.js')).command,
 };
 
 /** Every command (and group), loaded: for `tinyimage --help` and the tests of the help texts. */
