@@ -9,7 +9,7 @@ import { FileTree } from '../../core/tree/tree.js';
 import { parseCpioList, treeFromCpioList, type CpioListEntry, type CpioListOptions } from '../../core/tree/cpiolist.js';
 import { decodeDev, type DirNode, type TreeNode } from '../../core/tree/types.js';
 import { MAX_NAME_BYTES } from '../../core/tree/path.js';
-import { pathContent } from './content.js';
+import { dirFileContent, HostDir, pathContent } from './content.js';
 import { hostError } from '../io/file.js';
 import { PathError, UsageError } from '../../core/errors.js';
 
@@ -44,14 +44,13 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
   if (!st.isDirectory()) throw new UsageError('E_USAGE_NOT_DIR', `${dir} is not a directory`, { path: dir });
   const prefix = opts.prefix ?? '/';
   const inodes = new Map<string, TreeNode>();
-  const metaOf = (s: typeof st) => ({
-    mode: Number(s.mode) & 0o7777,
-    uid: Number(s.uid),
-    gid: Number(s.gid),
-    mtime: ts(s.mtimeNs),
-    atime: ts(s.atimeNs),
-    ctime: ts(s.ctimeNs),
-  });
+  const metaOf = (s: typeof st) => {
+    // equal times are one object (immutable values): most files have ctime == mtime
+    const mtime = ts(s.mtimeNs);
+    const atime = s.atimeNs === s.mtimeNs ? mtime : ts(s.atimeNs);
+    const ctime = s.ctimeNs === s.mtimeNs ? mtime : s.ctimeNs === s.atimeNs ? atime : ts(s.ctimeNs);
+    return { mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtime, atime, ctime };
+  };
   const top = tree.mkdir(prefix, metaOf(st));
   // Nodes are inserted straight into their parent DirNode: going through
   // tree.put(path) re-split and re-encoded every path from the root, which
@@ -70,6 +69,7 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
     } catch (e) {
       throw hostError(e, hostDir, 'read directory');
     }
+    const here = new HostDir(hostDir);
     for (const name of names) {
       const hp = join(hostDir, name);
       const tp = treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
@@ -94,8 +94,8 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
         visit(hp, tp, sub as DirNode);
         continue;
       }
-      const key = `${s.dev}:${s.ino}`;
-      if (s.nlink > 1n) {
+      const key = s.nlink > 1n ? `${s.dev}:${s.ino}` : '';
+      if (key) {
         const prev = inodes.get(key);
         if (prev) {
           insert(dir, name, prev, tp);
@@ -103,7 +103,8 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
         }
       }
       let node: TreeNode;
-      if (s.isFile()) node = { type: 'file', ...tree.meta('file', m), content: pathContent(hp, Number(s.size)) };
+      if (s.isFile())
+        node = { type: 'file', ...tree.meta('file', m), content: dirFileContent(here, name, Number(s.size)) };
       else if (s.isSymbolicLink()) {
         const target = readlinkSync(hp);
         if (!target) throw new PathError('E_PATH_EMPTY_LINK', `symlink ${tp} has an empty target`, { path: tp });
@@ -115,7 +116,7 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
       else if (s.isSocket()) node = { type: 'socket', ...tree.meta('socket', m) };
       else continue;
       insert(dir, name, node, tp);
-      if (s.nlink > 1n) inodes.set(key, node);
+      if (key) inodes.set(key, node);
     }
   };
   visit(root, prefix === '/' ? '/' : '/' + prefix.replace(/^\/+|\/+$/g, ''), top);
