@@ -191,7 +191,11 @@ function typeOf(flag: number, name: string, warn: ((m: string) => void) | undefi
 function buildMember(src: TarSource, h: Header, block: Uint8Array, pos: number, size: number, pending: Pending | undefined, globals: Map<string, Uint8Array>, opts: TarScanOptions): TarMember {
   const rec = new Map(globals);
   const list = pending?.pax ?? [];
-  for (const r of list) { if (r.value.length) rec.set(r.key, r.value); else rec.delete(r.key); }
+  for (const r of list) {
+    // an empty value deletes a keyword (POSIX), except an xattr's: GNU tar stores empty attributes that way
+    if (r.value.length || (r.key.startsWith('SCHILY.xattr.') && !globals.has(r.key))) rec.set(r.key, r.value);
+    else rec.delete(r.key);
+  }
   const text = (k: string) => { const v = rec.get(k); return v === undefined ? undefined : paxText(v); };
   const gnu = same(h.magic, GNU_MAGIC);
   const ustar = same(h.magic, USTAR_MAGIC);
