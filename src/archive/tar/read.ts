@@ -134,6 +134,19 @@ export function* tarMembers(src: TarSource, opts: TarScanOptions = {}): Generato
   }
 }
 
+/** Whether `head` (the first bytes of a file) looks like a tar archive: a valid header checksum, or an empty archive's zero block. */
+export function looksLikeTar(head: Uint8Array): boolean {
+  if (head.length < BLOCK) return false;
+  const block = head.subarray(0, BLOCK);
+  if (isZero(block)) return true;
+  try {
+    checkHeader(block, TAR_HEADER.decode(block), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isMeta(flag: number): boolean {
   return flag === TYPE.PAX || flag === TYPE.PAX_SOLARIS || flag === TYPE.PAX_GLOBAL || flag === TYPE.GNU_LONGNAME || flag === TYPE.GNU_LONGLINK;
 }
