@@ -74,11 +74,17 @@ async function* xzChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
   });
   const Xz = (xzModule as unknown as { XzReadableStream: StreamCtor }).XzReadableStream;
   const reader = new Xz(input).getReader();
-  for (;;) {
-    let r;
-    try { r = await reader.read(); } catch (e) { throw fail('xz', e, at); }
-    if (r.done) return;
-    if (r.value?.length) yield r.value;
+  let finished = false;
+  try {
+    for (;;) {
+      let r;
+      try { r = await reader.read(); } catch (e) { finished = true; throw fail('xz', e, at); }
+      if (r.done) { finished = true; return; }
+      if (r.value?.length) yield r.value;
+    }
+  } finally {
+    // a consumer that stops early must release the decoder (its WebAssembly state is shared)
+    if (!finished) await reader.cancel().catch(() => undefined);
   }
 }
 
