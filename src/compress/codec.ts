@@ -9,7 +9,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
 import xzModule from 'xz-decompress';
 import { FormatError } from '../errors.js';
 import { bunzip2Chunks } from './bzip2.js';
-import { gunzipVerified } from './gunzip.js';
+import { gunzipVerified, type GunzipOptions } from './gunzip.js';
 
 export type Codec = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
 
@@ -88,11 +88,13 @@ async function* xzChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
   }
 }
 
+export interface DecompressOptions extends GunzipOptions {}
+
 /** Decompress `source` (compressed with `codec`) as a stream of chunks; 'none' passes it through. */
-export function decompressStream(codec: Codec, source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+export function decompressStream(codec: Codec, source: AsyncIterable<Uint8Array>, opts: DecompressOptions = {}): AsyncIterable<Uint8Array> {
   switch (codec) {
     case 'none': return source;
-    case 'gzip': return gunzipVerified(source);
+    case 'gzip': return gunzipVerified(source, opts);
     case 'zstd': return pushDecoder(codec, source, (ondata) => new ZstdDecompress((d, final) => ondata(d, !!final)));
     case 'xz': return xzChunks(source);
     case 'bzip2': return bunzip2Chunks(source);

@@ -47,12 +47,39 @@ function checkTrailer(t: Uint8Array | undefined, crc: number, size: number, at: 
   if (wantSize !== size % 2 ** 32) throw err(`ISIZE mismatch in the member ending at input byte ${at} (stored ${wantSize}, data ${size % 2 ** 32} mod 2^32): the data is damaged or truncated`, at);
 }
 
-export async function* gunzipVerified(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** fflate inflates bigger pushes faster (4 MiB: ~15% over 1 MiB, ~30% over 64 KiB on this project's machine); small input chunks are joined up to this. */
+const PUSH = 4 << 20;
+
+async function* coalesce(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let parts: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of source) {
+    if (c.length >= PUSH && n === 0) { yield c; continue; }
+    parts.push(c);
+    n += c.length;
+    if (n < PUSH) continue;
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    yield out;
+    parts = []; n = 0;
+  }
+  if (n) { const out = new Uint8Array(n); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } yield out; }
+}
+
+export interface GunzipOptions {
+  /** CRC-32 (gzip's) continuing from `prev`; the pure default is src/binary/crc.ts, hosts may pass a native one. */
+  crc32?: (data: Uint8Array, prev: number) => number;
+}
+
+export async function* gunzipVerified(input: AsyncIterable<Uint8Array>, opts: GunzipOptions = {}): AsyncGenerator<Uint8Array> {
+  const crcOf = opts.crc32 ?? crc32;
+  const source = coalesce(input);
   const hist = new History();
   const out: Uint8Array[] = [];
   let crc = 0, size = 0, ended = false;
   const g = new Gunzip((d, final) => {
-    if (d.length) { out.push(d); crc = crc32(d, crc); size += d.length; }
+    if (d.length) { out.push(d); crc = crcOf(d, crc); size += d.length; }
     if (final) ended = true;
   });
   g.onmember = (offset: number) => {

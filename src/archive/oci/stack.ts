@@ -6,7 +6,7 @@
  * temporary file, the default collects in memory), then read by readTar
  * and folded onto the tree by applyLayer.
  */
-import { decompressStream } from '../../compress/codec.js';
+import { decompressStream, type DecompressOptions } from '../../compress/codec.js';
 import { MemoryDevice } from '../../io/device.js';
 import type { Progress } from '../../progress.js';
 import { FileTree } from '../../tree/tree.js';
@@ -21,6 +21,8 @@ export type Spool = (chunks: AsyncIterable<Uint8Array>, name: string) => Promise
 
 export interface StackOptions {
   spool?: Spool;
+  /** Passed to decompressStream (a native CRC-32, say). */
+  decompress?: DecompressOptions;
   hash?: HashFactory;
   tree?: FileTree;
   unsafe?: 'error' | 'skip';
@@ -55,7 +57,7 @@ async function layerSource(l: LayerInput, opts: StackOptions): Promise<TarSource
   }
   let s: AsyncIterable<Uint8Array> = l.open();
   if (l.digest) s = verifyDigest(s, l.digest, l.name, { ...(l.size !== undefined ? { size: l.size } : {}), ...hash });
-  s = decompressStream(l.codec, s);
+  s = decompressStream(l.codec, s, opts.decompress);
   if (l.diffId) s = verifyDigest(s, l.diffId, `${l.name} (diff_id, uncompressed)`, hash);
   return (opts.spool ?? memorySpool)(s, l.name);
 }

@@ -16,7 +16,7 @@ import { isZero } from '../../io/device.js';
 import type { Timespec } from '../../tree/types.js';
 import { headerSums, parseNumber } from './numbers.js';
 import { parsePax, parsePaxTime, paxText, type PaxRecord } from './pax.js';
-import { BLOCK, GNU_MAGIC, GNU_SPARSE_EXT, GNU_TAIL, GNU_TAIL_OFFSET, SPARSE_ENTRY, TAR_HEADER, TYPE, USTAR_MAGIC } from './structs.js';
+import { BLOCK, GNU_MAGIC, GNU_SPARSE_EXT, GNU_TAIL, GNU_TAIL_OFFSET, SPARSE_ENTRY, TAR_HEADER, TYPE, USTAR_MAGIC, viewStruct } from './structs.js';
 
 /** What the reader needs of its input: BlockDevice's read half (MemoryDevice, FileDevice, a Blob-backed source...). */
 export interface TarSource {
@@ -85,10 +85,33 @@ function same(b: Uint8Array, m: Uint8Array): boolean {
 
 type Header = ReturnType<typeof TAR_HEADER.decode>;
 
+/**
+ * Headers are read through a 64 KiB read-ahead window: a member of a
+ * posix-format archive is two headers and a pax record, three small reads
+ * (syscalls on a file) that one window read serves for many members.
+ * What it returns is a view, valid until the next read.
+ */
+class ReadAhead implements TarSource {
+  // replaced, never overwritten, on refill: views handed out earlier stay valid
+  private buf: Uint8Array = new Uint8Array(0);
+  private start = 0;
+  constructor(private readonly src: TarSource, private readonly window = 64 * 1024) {}
+  get size(): number { return this.src.size; }
+  readAt(offset: number, length: number): Uint8Array {
+    if (offset >= this.start && offset + length <= this.start + this.buf.length) return this.buf.subarray(offset - this.start, offset - this.start + length);
+    if (length > this.window / 2) return this.src.readAt(offset, length);
+    const n = Math.min(this.window, this.src.size - offset);
+    this.buf = this.src.readAt(offset, n);
+    this.start = offset;
+    return this.buf.subarray(0, length);
+  }
+}
+
 interface Pending { start: number; pax?: PaxRecord[]; longName?: string; longLink?: string }
 
 /** Scan every member of a tar archive in order. Ends at the first zero block (or at the end of the source). */
-export function* tarMembers(src: TarSource, opts: TarScanOptions = {}): Generator<TarMember> {
+export function* tarMembers(source: TarSource, opts: TarScanOptions = {}): Generator<TarMember> {
+  const src = new ReadAhead(source);
   const globals = new Map<string, Uint8Array>();
   let pending: Pending | undefined;
   let pos = 0;
@@ -104,7 +127,7 @@ export function* tarMembers(src: TarSource, opts: TarScanOptions = {}): Generato
       if (pending) throw tarError('E_FORMAT_TAR_TRUNCATED', 'end-of-archive block after an extended header, before its member', pending.start);
       return;
     }
-    const h = TAR_HEADER.decode(block);
+    const h = viewStruct(TAR_HEADER, block);
     checkHeader(block, h, pos);
     const flag = h.typeflag;
     let override: PaxRecord | undefined;
@@ -140,7 +163,7 @@ export function looksLikeTar(head: Uint8Array): boolean {
   const block = head.subarray(0, BLOCK);
   if (isZero(block)) return true;
   try {
-    checkHeader(block, TAR_HEADER.decode(block), 0);
+    checkHeader(block, viewStruct(TAR_HEADER, block), 0);
     return true;
   } catch {
     return false;
@@ -223,7 +246,7 @@ function buildMember(src: TarSource, h: Header, block: Uint8Array, pos: number, 
     return ts;
   };
   const num = (k: string, field: Uint8Array) => { const r = rec.get(k); return r ? paxNumber({ key: k, value: r }, start) : parseNumber(field, k, pos); };
-  const tail = gnu ? GNU_TAIL.decode(block, GNU_TAIL_OFFSET) : undefined;
+  const tail = gnu ? viewStruct(GNU_TAIL, block, GNU_TAIL_OFFSET) : undefined;
   const gnuTime = (b: Uint8Array | undefined, f: string) => { const s = b ? parseNumber(b, f, pos) : 0; return s ? { sec: s, nsec: 0 } : undefined; };
   const m: TarMember = {
     offset: start, name, type: typeOf(h.typeflag, name, opts.warn, pos),
@@ -284,7 +307,7 @@ function setSparse(m: TarMember, segs: Array<[number, number]>, realsize: number
 
 function sparseEntries(b: Uint8Array, count: number, pos: number, out: Array<[number, number]>): void {
   for (let i = 0; i < count; i++) {
-    const e = SPARSE_ENTRY.decode(b, i * SPARSE_ENTRY.size);
+    const e = viewStruct(SPARSE_ENTRY, b, i * SPARSE_ENTRY.size);
     if (isZero(e.offset) && isZero(e.numbytes)) return;
     out.push([parseNumber(e.offset, 'sparse.offset', pos), parseNumber(e.numbytes, 'sparse.numbytes', pos)]);
   }
@@ -298,7 +321,7 @@ function oldGnuSparse(src: TarSource, m: TarMember, tail: ReturnType<typeof GNU_
   let at = pos + BLOCK;
   while (ext) {
     if (at + BLOCK > src.size) throw tarError('E_FORMAT_TAR_TRUNCATED', 'archive ends inside the sparse extension headers', m.offset, m.name);
-    const e = GNU_SPARSE_EXT.decode(src.readAt(at, BLOCK));
+    const e = viewStruct(GNU_SPARSE_EXT, src.readAt(at, BLOCK));
     sparseEntries(e.sparse, 21, at, segs);
     ext = e.isextended;
     at += BLOCK;

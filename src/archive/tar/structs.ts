@@ -9,7 +9,7 @@
  * sparse entries, `isextended`, `realsize`); the sparse list continues in
  * GNU_SPARSE_EXT blocks while `isextended` is set.
  */
-import { defineStruct, seq, type FieldType } from '../../binary/struct.js';
+import { defineStruct, seq, type FieldDef, type FieldType, type Struct, type StructValue } from '../../binary/struct.js';
 
 type SeqIn = ReadonlyArray<readonly [string, FieldType, number?]>;
 type SeqOut<T extends SeqIn> = { readonly [K in keyof T]: { readonly name: T[K][0]; readonly offset: number; readonly type: T[K][1]; readonly length?: number } };
@@ -101,3 +101,20 @@ export const TYPE = {
 
 /** Largest values of the octal fields, written the ustar way (digits + terminator). */
 export const OCTAL_MAX = { mode: 0o7777777, id: 0o7777777, size: 0o77777777777, time: 0o77777777777, dev: 0o7777777 } as const;
+
+/**
+ * Decode without copying: bytes fields are views into `buf` (valid while
+ * `buf` is), u8 fields numbers. The tar tables have only these two types.
+ * The scanner decodes two headers per member (pax + ustar); copying each
+ * field (Struct.decode) was a third of its time on a 22,000-member archive.
+ */
+export function viewStruct<Fs extends readonly FieldDef[]>(s: Struct<Fs>, buf: Uint8Array, offset = 0): StructValue<Fs> {
+  const out: Record<string, number | Uint8Array> = {};
+  for (const f of s.fields) {
+    const o = offset + f.offset;
+    if (f.type === 'bytes') out[f.name] = buf.subarray(o, o + f.length!);
+    else if (f.type === 'u8') out[f.name] = buf[o]!;
+    else throw new Error(`${s.name}.${f.name}: viewStruct handles bytes and u8 fields only`);
+  }
+  return out as StructValue<Fs>;
+}
