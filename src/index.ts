@@ -24,6 +24,9 @@ export { pathContent } from './host/content.js';
 export { withOutputFile } from './host/output.js';
 export { writeChunksToFile } from './host/stream.js';
 export { extractTree, type ExtractOptions, type ExtractResult } from './host/extract.js';
+export { openSource, stackSources, parseSourceRef, type OpenedSource, type SourceOptions, type SourceKind, type SourceRef } from './host/source-node.js';
+export { spool, type Spooled, type SpoolOptions } from './host/spool-node.js';
+export { dirStore, nodeHash } from './host/oci-node.js';
 
 // block devices
 export { MemoryDevice, SubDevice, type BlockDevice } from './io/device.js';
@@ -32,6 +35,9 @@ export { FileDevice } from './io/file.js';
 // formats
 export { cpioChunks, readCpioTree, listCpio, type CpioWriteOptions, type CpioEntryInfo, type CpioSource } from './archive/cpio/index.js';
 export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, type GzipOptions } from './compress/index.js';
+export { detectCodec, decompressStream, sniffCodec, type Codec, type DecompressOptions } from './compress/index.js';
+export { readTar, tarChunks, tarMembers, looksLikeTar, windowSource, type TarReadOptions, type TarTree, type TarMember, type TarSource, type TarWriteOptions, type AclIdResolver } from './archive/tar/index.js';
+export { applyLayer, stackTrees, stackLayers, ociImageLayers, dockerArchiveLayers, memorySpool, verifyDigest, parseDigest, type LayerOptions, type LayerInput, type OciStore, type OciImageOptions, type Spool, type StackOptions, type Digest, type HashFactory } from './archive/oci/index.js';
 export { writeExt4, ext4MinimumSize, prepareExt4, type PreparedExt4, openExt4, readExt4Info, defaultFeatures, SUPPORTED_FEATURES, type Ext4Options, type Ext4Summary, type Ext4Volume, type Ext4Info, type ExtType } from './fs/ext4/index.js';
 export { writeFat, fatMinimumSize, planFat, type FatPlan, openFat, type FatOptions, type FatSummary, type FatType, type FatVolume, type FatInfo } from './fs/fat/index.js';
 export * as partition from './partition/index.js';
