@@ -6,6 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { MemoryDevice } from '../../src/io/device.js';
+import { writeExt4 } from '../../src/fs/ext4/index.js';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSource, parseSourceRef, stackSources } from '../../src/host/source-node.js';
@@ -51,6 +54,19 @@ describe.skipIf(skip)('one tree from every codec, file or standard input', () =>
         await expectSameTree(want, s.tree);
       } finally { s.close(); }
     }
+  });
+
+  test('.tar.gz, .tar.zst, .tar.xz and .tar.bz2 of one tree give the same ext4 image, byte for byte', async () => {
+    const hashes = new Set<string>();
+    for (const f of ['r.tar.gz', 'r.tar.zst', 'r.tar.xz', 'r.tar.bz2']) {
+      const s = await openSource(at(f));
+      try {
+        const dev = new MemoryDevice(32 << 20);
+        await writeExt4(s.tree, dev, { size: 32 << 20 });
+        hashes.add(createHash('sha256').update(dev.bytes).digest('hex'));
+      } finally { s.close(); }
+    }
+    expect(hashes.size).toBe(1);
   });
 
   test("'-' reads standard input; past the memory limit the spool is an unlinked temporary file", async () => {
