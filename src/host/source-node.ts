@@ -20,7 +20,7 @@ import type { DirNode } from '../tree/types.js';
 import type { Progress } from '../progress.js';
 import { CODEC_HEAD, decompressStream, detectCodec, sniffCodec, type Codec, type DecompressOptions } from '../compress/codec.js';
 import { gzipCrc32 } from '../compress/gzip.js';
-import { looksLikeTar, type TarSource } from '../archive/tar/read.js';
+import { isEmptyTar, looksLikeTar, type TarSource } from '../archive/tar/read.js';
 import { readTar } from '../archive/tar/tree.js';
 import type { AclIdResolver } from '../archive/tar/acl.js';
 import { readCpioTree } from '../archive/cpio/index.js';
@@ -132,7 +132,7 @@ async function fromStream(stream: AsyncIterable<Uint8Array>, name: string, opts:
 
 function fromRandom(src: TarSource, name: string, opts: SourceOptions): Omit<OpenedSource, 'close' | 'spooled'> {
   const first = src.readAt(0, Math.min(512, src.size));
-  if (looksLikeTar(first) || src.size === 0) {
+  if (looksLikeTar(first) || isEmptyTar(src)) {
     const r = readTar(src, { aclIds: opts.aclIds ?? hostIds, ...(opts.unsafe ? { unsafe: opts.unsafe } : {}), ...(opts.warn ? { warn: opts.warn } : {}) });
     return { tree: r.tree, kind: 'tar', implicitDirs: r.implicitDirs, warnings: r.warnings };
   }
@@ -158,8 +158,9 @@ async function fromFile(path: string, opts: SourceOptions): Promise<OpenedSource
     return fromStream(fileChunks(path), path, opts);
   }
   if (isCpio(h)) return fromCpio(fileChunks(path), 'none', opts);
-  if (looksLikeTar(h) || h.length === 0) {
+  if (looksLikeTar(h) || (h.length === 0 || statSync(path).size <= 64 * 512)) {
     const dev = FileDevice.open(path);
+    if (!looksLikeTar(h) && !isEmptyTar(dev)) { dev.close(); return fromImage(path); }
     try {
       return { ...fromRandom(dev, path, opts), codec: 'none', spooled: false, close: () => dev.close() };
     } catch (e) { dev.close(); throw e; }

@@ -10,6 +10,8 @@ import { createHash } from 'node:crypto';
 import { MemoryDevice } from '../../src/io/device.js';
 import { writeExt4 } from '../../src/fs/ext4/index.js';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpioChunks } from '../../src/archive/cpio/index.js';
+import { gzipChunks } from '../../src/compress/gzip.js';
 import { join } from 'node:path';
 import { openSource, parseSourceRef, stackSources } from '../../src/host/source-node.js';
 import { spool } from '../../src/host/spool-node.js';
@@ -86,6 +88,32 @@ describe.skipIf(skip)('one tree from every codec, file or standard input', () =>
       expect(s.tree.get('/bin/busybox')?.type).toBe('file');
     } finally { s.close(); }
   });
+});
+
+test('the hook for everything else openImage reads: an ext4 image file, a gzip cpio', async () => {
+  const w = tmp();
+  try {
+    const t = new FileTree({ defaultTime: 1700000000 });
+    t.addFile('/etc/hostname', 'box\n', { uid: 3 });
+    const dev = new MemoryDevice(8 << 20);
+    await writeExt4(t, dev, { size: 8 << 20 });
+    writeFileSync(join(w.dir, 'root.img'), dev.bytes);
+    const img = await openSource(join(w.dir, 'root.img'));
+    expect(img.kind).toBe('image');
+    expect(await fileText(img.tree, '/etc/hostname')).toBe('box\n');
+    img.close();
+    const chunks: Uint8Array[] = [];
+    for await (const c of gzipChunks(cpioChunks(t))) chunks.push(c);
+    writeFileSync(join(w.dir, 'initrd'), Buffer.concat(chunks));
+    const cpio = await openSource(join(w.dir, 'initrd'));
+    expect([cpio.kind, cpio.codec]).toEqual(['cpio', 'gzip']);
+    expect(cpio.tree.get('/etc/hostname')?.uid).toBe(3);
+    cpio.close();
+    writeFileSync(join(w.dir, 'empty.tar'), new Uint8Array(10240)); // what `tar -cf x.tar -T /dev/null` writes
+    const empty = await openSource(join(w.dir, 'empty.tar'));
+    expect([empty.kind, empty.tree.root.children.size]).toEqual(['tar', 0]);
+    empty.close();
+  } finally { w.cleanup(); }
 });
 
 test('spool: small streams stay in memory, large ones go to a file, both read back exactly', async () => {

@@ -157,17 +157,26 @@ export function* tarMembers(source: TarSource, opts: TarScanOptions = {}): Gener
   }
 }
 
-/** Whether `head` (the first bytes of a file) looks like a tar archive: a valid header checksum, or an empty archive's zero block. */
+/**
+ * Whether `head` (the first bytes of a file) starts with a valid tar header.
+ * A zero block does not count: filesystem images start with one too (an
+ * empty archive is all zeros: see isEmptyTar).
+ */
 export function looksLikeTar(head: Uint8Array): boolean {
   if (head.length < BLOCK) return false;
   const block = head.subarray(0, BLOCK);
-  if (isZero(block)) return true;
+  if (isZero(block)) return false;
   try {
     checkHeader(block, viewStruct(TAR_HEADER, block), 0);
     return true;
   } catch {
     return false;
   }
+}
+
+/** An empty archive: nothing but zeros, at most a few records long (GNU tar writes 10240 bytes). */
+export function isEmptyTar(src: TarSource): boolean {
+  return src.size <= 64 * BLOCK && isZero(src.readAt(0, src.size));
 }
 
 function isMeta(flag: number): boolean {
