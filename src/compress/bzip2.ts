@@ -44,7 +44,8 @@ export async function* bunzip2Chunks(source: AsyncIterable<Uint8Array>): AsyncGe
       if (streamCrc === null) blockSize = 0;
       return true;
     } catch (e) {
-      throw new FormatError('E_FORMAT_CODEC', `bzip2: the compressed data is damaged or truncated near input byte ${bits.bytesRead}: ${e instanceof Error ? e.message : String(e)}`, { format: 'bzip2', offset: bits.bytesRead }, { cause: e });
+      throw new FormatError('E_FORMAT_CODEC', `bzip2: the compressed data is damaged or truncated near input byte ${bits.bytesRead}: ${e instanceof Error ? e.message : String(e)}`,
+        { format: 'bzip2', offset: bits.bytesRead }, { cause: e });
     }
   };
   for await (const chunk of source) {
@@ -61,6 +62,7 @@ export async function* bunzip2Chunks(source: AsyncIterable<Uint8Array>): AsyncGe
     if (out.n) yield out.take();
   }
   if (received === 0 || streamCrc !== null) {
-    throw new FormatError('E_FORMAT_CODEC', `bzip2: the input ends inside a stream (after ${received} bytes)`, { format: 'bzip2', offset: received });
+    throw new FormatError('E_FORMAT_CODEC', `bzip2: the input ends inside a stream (after ${received} bytes)`,
+      { format: 'bzip2', offset: received });
   }
 }

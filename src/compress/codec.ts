@@ -35,7 +35,8 @@ export function detectCodec(head: Uint8Array): Codec {
 
 function fail(codec: Codec, e: unknown, at: number): FormatError {
   const why = e instanceof Error ? e.message : String(e);
-  return new FormatError('E_FORMAT_CODEC', `${codec}: the compressed data is damaged or truncated near input byte ${at}: ${why}`, { format: codec, offset: at }, { cause: e });
+  return new FormatError('E_FORMAT_CODEC', `${codec}: the compressed data is damaged or truncated near input byte ${at}: ${why}`,
+    { format: codec, offset: at }, { cause: e });
 }
 
 /** Drive a push decoder (fflate / fzstd shape) from an async source, yielding what it produces. */

@@ -16,7 +16,8 @@ const TRAILER = 8;
 const HISTORY = 1 << 20;
 
 function err(message: string, offset: number, cause?: unknown): FormatError {
-  return new FormatError('E_FORMAT_CODEC', `gzip: ${message}`, { format: 'gzip', offset }, cause === undefined ? undefined : { cause });
+  return new FormatError('E_FORMAT_CODEC', `gzip: ${message}`,
+    { format: 'gzip', offset }, cause === undefined ? undefined : { cause });
 }
 
 class History {

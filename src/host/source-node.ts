@@ -185,12 +185,14 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
     case 'stdin':
       return fromStream(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>), 'standard input', opts);
     case 'oci': {
-      if (!existsSync(ref.dir) || !statSync(ref.dir).isDirectory()) throw new UsageError('E_USAGE_SOURCE', `${spec}: ${ref.dir} is not a directory`, { path: ref.dir });
+      if (!existsSync(ref.dir) || !statSync(ref.dir).isDirectory()) throw new UsageError('E_USAGE_SOURCE', `${spec}: ${ref.dir} is not a directory`,
+        { path: ref.dir });
       const { layers } = await ociImageLayers(dirStore(ref.dir), ref.dir, { ...(ref.tag ? { tag: ref.tag } : {}), ...(opts.platform ? { platform: opts.platform } : {}), hash: nodeHash });
       return stacked('oci', layers, opts);
     }
     case 'docker-archive': {
-      if (!existsSync(ref.file)) throw new UsageError('E_USAGE_SOURCE', `${spec}: ${ref.file} does not exist`, { path: ref.file });
+      if (!existsSync(ref.file)) throw new UsageError('E_USAGE_SOURCE', `${spec}: ${ref.file} does not exist`,
+        { path: ref.file });
       const outer = FileDevice.open(ref.file);
       try {
         const { layers } = await dockerArchiveLayers(outer, ref.file, ref.ref);

@@ -19,7 +19,8 @@ const HEX_LEN: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 export function parseDigest(s: unknown, where: string): Digest {
   const m = typeof s === 'string' ? /^(sha256|sha512):([0-9a-f]+)$/.exec(s) : null;
   if (!m || m[2]!.length !== HEX_LEN[m[1] as DigestAlgorithm]) {
-    throw new FormatError('E_FORMAT_OCI_DIGEST', `${where}: ${JSON.stringify(s)} is not a sha256/sha512 digest`, { field: 'digest', actual: s });
+    throw new FormatError('E_FORMAT_OCI_DIGEST', `${where}: ${JSON.stringify(s)} is not a sha256/sha512 digest`,
+      { field: 'digest', actual: s });
   }
   return { algorithm: m[1] as DigestAlgorithm, hex: m[2]! };
 }
@@ -43,14 +44,17 @@ export async function* verifyDigest(source: AsyncIterable<Uint8Array>, want: Dig
   let n = 0;
   for await (const c of source) {
     n += c.length;
-    if (opts.size !== undefined && n > opts.size) throw new FormatError('E_FORMAT_OCI_SIZE', `${blob}: more than the ${opts.size} bytes its descriptor gives`, { path: blob, expected: opts.size, actual: n });
+    if (opts.size !== undefined && n > opts.size) throw new FormatError('E_FORMAT_OCI_SIZE', `${blob}: more than the ${opts.size} bytes its descriptor gives`,
+      { path: blob, expected: opts.size, actual: n });
     h.update(c);
     yield c;
   }
-  if (opts.size !== undefined && n !== opts.size) throw new FormatError('E_FORMAT_OCI_SIZE', `${blob}: ${n} bytes, its descriptor gives ${opts.size}`, { path: blob, expected: opts.size, actual: n });
+  if (opts.size !== undefined && n !== opts.size) throw new FormatError('E_FORMAT_OCI_SIZE', `${blob}: ${n} bytes, its descriptor gives ${opts.size}`,
+    { path: blob, expected: opts.size, actual: n });
   const got = hex(h.digest());
   if (got !== want.hex) {
-    throw new FormatError('E_FORMAT_OCI_DIGEST', `${blob}: digest mismatch: expected ${digestString(want)}, the data hashes to ${want.algorithm}:${got}`, { path: blob, expected: digestString(want), actual: `${want.algorithm}:${got}` });
+    throw new FormatError('E_FORMAT_OCI_DIGEST', `${blob}: digest mismatch: expected ${digestString(want)}, the data hashes to ${want.algorithm}:${got}`,
+      { path: blob, expected: digestString(want), actual: `${want.algorithm}:${got}` });
   }
 }
 
@@ -60,7 +64,8 @@ export async function collect(source: AsyncIterable<Uint8Array>, max: number, wh
   let n = 0;
   for await (const c of source) {
     n += c.length;
-    if (n > max) throw new FormatError('E_FORMAT_OCI_SIZE', `${what} is larger than ${max} bytes; refusing to read it into memory`, { path: what, expected: max });
+    if (n > max) throw new FormatError('E_FORMAT_OCI_SIZE', `${what} is larger than ${max} bytes; refusing to read it into memory`,
+      { path: what, expected: max });
     parts.push(c);
   }
   const out = new Uint8Array(n);

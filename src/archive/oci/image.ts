@@ -43,14 +43,16 @@ const MEDIA = {
 /** Layer media type -> codec (OCI and Docker spellings, non-distributable variants too). */
 export function layerCodec(mediaType: string, where: string): Codec {
   const m = /^application\/vnd\.(?:oci\.image\.layer(?:\.nondistributable)?\.v1\.tar(?:\+(gzip|zstd))?|docker\.image\.rootfs(?:\.foreign)?\.diff\.tar(?:\.(gzip))?)$/.exec(mediaType);
-  if (!m) throw new FormatError('E_FORMAT_OCI_MEDIA_TYPE', `${where}: layer media type ${JSON.stringify(mediaType)} is not a tar layer this reader knows (tar, tar+gzip, tar+zstd)`, { field: 'mediaType', actual: mediaType });
+  if (!m) throw new FormatError('E_FORMAT_OCI_MEDIA_TYPE', `${where}: layer media type ${JSON.stringify(mediaType)} is not a tar layer this reader knows (tar, tar+gzip, tar+zstd)`,
+    { field: 'mediaType', actual: mediaType });
   return (m[1] ?? m[2] ?? 'none') as Codec;
 }
 
 export function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
   let v: unknown;
   try { v = JSON.parse(new TextDecoder().decode(bytes)); } catch (e) {
-    throw new FormatError('E_FORMAT_OCI_JSON', `${what} is not valid JSON: ${(e as Error).message}`, { path: what }, { cause: e });
+    throw new FormatError('E_FORMAT_OCI_JSON', `${what} is not valid JSON: ${(e as Error).message}`,
+      { path: what }, { cause: e });
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new FormatError('E_FORMAT_OCI_JSON', `${what} is not a JSON object`, { path: what });
   return v as Record<string, unknown>;
@@ -69,7 +71,8 @@ function descriptor(v: unknown, where: string): Descriptor {
 
 function list(o: Record<string, unknown>, key: string, where: string): unknown[] {
   const v = o[key];
-  if (!Array.isArray(v)) throw new FormatError('E_FORMAT_OCI_JSON', `${where}: "${key}" is not a list`, { path: where, field: key });
+  if (!Array.isArray(v)) throw new FormatError('E_FORMAT_OCI_JSON', `${where}: "${key}" is not a list`,
+    { path: where, field: key });
   return v;
 }
 

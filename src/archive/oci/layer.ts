@@ -78,7 +78,8 @@ export function applyLayer(tree: FileTree, layer: FileTree, opts: LayerOptions =
   for (const link of opts.links ?? []) {
     const target = tree.get(link.target);
     if (!target || target.type === 'dir') {
-      throw new FormatError('E_FORMAT_LAYER_LINK', `${opts.name ?? 'layer'}: hard link ${link.path} points to ${link.target}, which ${target ? 'is a directory' : 'no lower layer has'}`, { path: link.path, ...(link.offset !== undefined ? { offset: link.offset } : {}) });
+      throw new FormatError('E_FORMAT_LAYER_LINK', `${opts.name ?? 'layer'}: hard link ${link.path} points to ${link.target}, which ${target ? 'is a directory' : 'no lower layer has'}`,
+        { path: link.path, ...(link.offset !== undefined ? { offset: link.offset } : {}) });
     }
     put(tree, link.path, target);
   }

@@ -11,7 +11,8 @@ const CHK_LEN = 8;
 const SPACE = 0x20;
 
 export function numberError(field: string, offset: number, what: string): FormatError {
-  return new FormatError('E_FORMAT_TAR_NUMBER', `tar: header at offset ${offset}: ${field} ${what}`, { format: 'tar', structure: 'tar.header', field, offset });
+  return new FormatError('E_FORMAT_TAR_NUMBER', `tar: header at offset ${offset}: ${field} ${what}`,
+    { format: 'tar', structure: 'tar.header', field, offset });
 }
 
 /** Parse a numeric header field; an all-NUL/space field is 0. Throws a FormatError naming the field. */

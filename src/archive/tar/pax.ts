@@ -12,7 +12,8 @@ const dec = new TextDecoder();
 const SPACE = 0x20, EQUALS = 0x3d, NEWLINE = 0x0a;
 
 function bad(what: string, member: string, offset: number, at: number): FormatError {
-  return new FormatError('E_FORMAT_TAR_PAX', `tar: pax header of ${member} at offset ${offset}: ${what} (record at byte ${at} of the header data)`, { format: 'tar', structure: 'pax', offset, path: member });
+  return new FormatError('E_FORMAT_TAR_PAX', `tar: pax header of ${member} at offset ${offset}: ${what} (record at byte ${at} of the header data)`,
+    { format: 'tar', structure: 'pax', offset, path: member });
 }
 
 /** Parse every record of a pax header's data, in order (duplicates kept: GNU.sparse 0.0 repeats keys). */
@@ -28,7 +29,8 @@ export function parsePax(data: Uint8Array, member: string, offset: number): PaxR
       len = len * 10 + (c - 0x30);
     }
     if (digits === 0 || i >= data.length) throw bad('record has no length', member, offset, p);
-    if (len < i - p + 3 || p + len > data.length) throw bad(`record length ${len} runs past the header data (${data.length} bytes)`, member, offset, p);
+    if (len < i - p + 3 || p + len > data.length) throw bad(`record length ${len} runs past the header data (${data.length} bytes)`,
+      member, offset, p);
     if (data[p + len - 1] !== NEWLINE) throw bad('record does not end with a newline', member, offset, p);
     const body = data.subarray(i + 1, p + len - 1);
     const eq = body.indexOf(EQUALS);

@@ -71,7 +71,8 @@ const dec = new TextDecoder();
 
 export function tarError(code: string, message: string, offset: number, member?: string, extra: Record<string, unknown> = {}): FormatError {
   const who = member !== undefined ? `${JSON.stringify(member)} at offset ${offset}` : `header at offset ${offset}`;
-  return new FormatError(code, `tar: ${who}: ${message}`, { format: 'tar', offset, ...(member !== undefined ? { path: member } : {}), ...extra });
+  return new FormatError(code, `tar: ${who}: ${message}`,
+    { format: 'tar', offset, ...(member !== undefined ? { path: member } : {}), ...extra });
 }
 
 function cstr(b: Uint8Array): string {
@@ -137,7 +138,8 @@ export function* tarMembers(source: TarSource, opts: TarScanOptions = {}): Gener
     if (size < 0) throw tarError('E_FORMAT_TAR_NUMBER', `negative size ${size}`, pos);
     const dataOffset = pos + BLOCK;
     if (dataOffset + size > src.size) {
-      throw tarError('E_FORMAT_TAR_TRUNCATED', `data of ${size} bytes runs past the end of the archive (${src.size - dataOffset} bytes left)`, pos, cstr(h.name), { expected: size, actual: src.size - dataOffset });
+      throw tarError('E_FORMAT_TAR_TRUNCATED', `data of ${size} bytes runs past the end of the archive (${src.size - dataOffset} bytes left)`,
+        pos, cstr(h.name), { expected: size, actual: src.size - dataOffset });
     }
     const next = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
     if (isMeta(flag)) {
@@ -147,7 +149,8 @@ export function* tarMembers(source: TarSource, opts: TarScanOptions = {}): Gener
     }
     if (flag === TYPE.GNU_VOLHDR) { pos = next; continue; }
     if (flag === TYPE.GNU_MULTIVOL || flag === TYPE.GNU_NAMES) {
-      throw tarError('E_FORMAT_TAR_UNSUPPORTED', `GNU ${flag === TYPE.GNU_MULTIVOL ? 'multi-volume continuation' : 'rename list'} members are not supported`, pos, cstr(h.name));
+      throw tarError('E_FORMAT_TAR_UNSUPPORTED', `GNU ${flag === TYPE.GNU_MULTIVOL ? 'multi-volume continuation' : 'rename list'} members are not supported`,
+        pos, cstr(h.name));
     }
     const m = buildMember(src, h, block, pos, size, pending, globals, opts);
     pending = undefined;
@@ -187,7 +190,8 @@ function checkHeader(block: Uint8Array, h: Header, pos: number): void {
   const stored = parseNumber(h.chksum, 'chksum', pos);
   const [u, s] = headerSums(block);
   if (stored !== u && stored !== s) {
-    throw tarError('E_FORMAT_TAR_CHECKSUM', `header checksum ${stored} does not match the header (sum ${u}): not a tar archive, or a damaged one`, pos, undefined, { field: 'chksum', expected: u, actual: stored });
+    throw tarError('E_FORMAT_TAR_CHECKSUM', `header checksum ${stored} does not match the header (sum ${u}): not a tar archive, or a damaged one`,
+      pos, undefined, { field: 'chksum', expected: u, actual: stored });
   }
 }
 
@@ -202,7 +206,8 @@ function readMeta(src: TarSource, h: Header, pos: number, size: number, pending:
   const flag = h.typeflag;
   const long = flag === TYPE.GNU_LONGNAME || flag === TYPE.GNU_LONGLINK;
   const limit = long ? MAX_LONGNAME : MAX_PAX;
-  if (size > limit) throw tarError('E_FORMAT_TAR_EXTENDED', `${long ? 'GNU long name' : 'pax header'} of ${size} bytes is larger than the ${limit}-byte limit`, pos, undefined, { expected: limit, actual: size });
+  if (size > limit) throw tarError('E_FORMAT_TAR_EXTENDED', `${long ? 'GNU long name' : 'pax header'} of ${size} bytes is larger than the ${limit}-byte limit`,
+    pos, undefined, { expected: limit, actual: size });
   const data = src.readAt(pos + BLOCK, size);
   if (flag === TYPE.PAX_GLOBAL) {
     for (const r of parsePax(data, '(global header)', pos)) {
@@ -336,7 +341,8 @@ function oldGnuSparse(src: TarSource, m: TarMember, tail: ReturnType<typeof GNU_
     at += BLOCK;
   }
   m.dataOffset = at;
-  if (at + m.storedSize > src.size) throw tarError('E_FORMAT_TAR_TRUNCATED', `sparse data of ${m.storedSize} bytes runs past the end of the archive`, m.offset, m.name);
+  if (at + m.storedSize > src.size) throw tarError('E_FORMAT_TAR_TRUNCATED', `sparse data of ${m.storedSize} bytes runs past the end of the archive`,
+    m.offset, m.name);
   setSparse(m, segs, parseNumber(tail.realsize, 'realsize', pos), pos);
 }
 
@@ -344,12 +350,14 @@ function oldGnuSparse(src: TarSource, m: TarMember, tail: ReturnType<typeof GNU_
 function paxSparse(src: TarSource, m: TarMember, rec: Map<string, Uint8Array>, list: PaxRecord[], pos: number): void {
   const text = (k: string) => { const v = rec.get(k); return v === undefined ? undefined : paxText(v); };
   const int = (s: string | undefined, what: string) => {
-    if (s === undefined || !/^\d{1,16}$/.test(s)) throw tarError('E_FORMAT_TAR_SPARSE', `${what} ${JSON.stringify(s)} is not a number`, m.offset, m.name);
+    if (s === undefined || !/^\d{1,16}$/.test(s)) throw tarError('E_FORMAT_TAR_SPARSE', `${what} ${JSON.stringify(s)} is not a number`,
+      m.offset, m.name);
     return Number(s);
   };
   const segs: Array<[number, number]> = [];
   if (text('GNU.sparse.major') === '1') {
-    if (text('GNU.sparse.minor') !== '0') throw tarError('E_FORMAT_TAR_SPARSE', `pax sparse format 1.${text('GNU.sparse.minor')} is not supported`, m.offset, m.name);
+    if (text('GNU.sparse.minor') !== '0') throw tarError('E_FORMAT_TAR_SPARSE', `pax sparse format 1.${text('GNU.sparse.minor')} is not supported`,
+      m.offset, m.name);
     const nums = sparse10Map(src, m);
     for (let i = 0; i < nums.length; i += 2) segs.push([nums[i]!, nums[i + 1]!]);
     setSparse(m, segs, int(text('GNU.sparse.realsize'), 'GNU.sparse.realsize'), pos);
@@ -391,7 +399,8 @@ function sparse10Map(src: TarSource, m: TarMember): number[] {
         nums.push(cur);
         if (nums.length === 1) {
           // each pair needs at least 4 bytes of map: bound the count by the member before trusting it
-          if (cur > m.storedSize / 4) throw tarError('E_FORMAT_TAR_SPARSE', `sparse 1.0 map claims ${cur} segments, more than the member can hold`, m.offset, m.name);
+          if (cur > m.storedSize / 4) throw tarError('E_FORMAT_TAR_SPARSE', `sparse 1.0 map claims ${cur} segments, more than the member can hold`,
+            m.offset, m.name);
           want = 1 + 2 * cur;
         }
         cur = 0; digits = 0;

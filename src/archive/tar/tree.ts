@@ -51,7 +51,8 @@ function safeParts(name: string, m: TarMember, what: string, opts: TarReadOption
     if (c === '' || c === '.') continue;
     if (c === '..') {
       if (opts.unsafe === 'skip') { warn(`tar: skipped ${JSON.stringify(m.name)} at offset ${m.offset}: its ${what} has a '..' component`); return undefined; }
-      throw tarError('E_FORMAT_TAR_UNSAFE_NAME', `${what} ${JSON.stringify(name)} has a '..' component; refusing it (nothing is written outside the image)`, m.offset, m.name);
+      throw tarError('E_FORMAT_TAR_UNSAFE_NAME', `${what} ${JSON.stringify(name)} has a '..' component; refusing it (nothing is written outside the image)`,
+        m.offset, m.name);
     }
     if (c.length * 3 > MAX_NAME_BYTES && enc.encode(c).length > MAX_NAME_BYTES) {
       throw tarError('E_FORMAT_TAR_NAME', `a component of its ${what} is longer than ${MAX_NAME_BYTES} bytes`, m.offset, m.name);
@@ -79,7 +80,8 @@ class Inserter {
         this.implicit.add(next);
         dir.children.set(c, next);
       } else if (next.type !== 'dir') {
-        throw tarError('E_FORMAT_TAR_NOT_DIR', `/${parts.slice(0, i + 1).join('/')} is a ${next.type}, not a directory, so this member has nowhere to go`, m.offset, m.name);
+        throw tarError('E_FORMAT_TAR_NOT_DIR', `/${parts.slice(0, i + 1).join('/')} is a ${next.type}, not a directory, so this member has nowhere to go`,
+          m.offset, m.name);
       }
       dir = next;
     }
@@ -136,7 +138,8 @@ function nodeOf(src: TarSource, m: TarMember, meta: NodeMeta): TreeNode | undefi
       if (!m.linkname || m.linkname.includes('\0')) throw tarError('E_FORMAT_TAR_LINK', 'symlink with an empty target', m.offset, m.name);
       return { type: 'symlink', ...meta, target: m.linkname };
     case 'chardev': case 'blockdev':
-      if (m.devmajor > 0xfff || m.devminor > 0xfffff) throw tarError('E_FORMAT_TAR_DEVICE', `device ${m.devmajor}:${m.devminor} is outside Linux's range (major 0..4095, minor 0..1048575)`, m.offset, m.name);
+      if (m.devmajor > 0xfff || m.devminor > 0xfffff) throw tarError('E_FORMAT_TAR_DEVICE', `device ${m.devmajor}:${m.devminor} is outside Linux's range (major 0..4095, minor 0..1048575)`,
+        m.offset, m.name);
       return { type: m.type, ...meta, major: m.devmajor, minor: m.devminor };
     case 'fifo': return { type: 'fifo', ...meta };
     case 'hardlink': return undefined;
@@ -159,7 +162,8 @@ export function readTar(src: TarSource, opts: TarReadOptions = {}): TarTree {
     if (!parts) continue;
     const meta = memberMeta(m, opts, warn);
     if (parts.length === 0) {
-      if (m.type !== 'dir') throw tarError('E_FORMAT_TAR_ROOT', `a ${m.type} cannot replace the root directory`, m.offset, m.name);
+      if (m.type !== 'dir') throw tarError('E_FORMAT_TAR_ROOT', `a ${m.type} cannot replace the root directory`,
+        m.offset, m.name);
       Object.assign(tree.root, meta);
       continue;
     }
@@ -167,10 +171,12 @@ export function readTar(src: TarSource, opts: TarReadOptions = {}): TarTree {
       const tparts = safeParts(m.linkname, m, 'hard-link target', opts, warn);
       if (!tparts) continue;
       const target = ins.lookup(tparts);
-      if (target?.type === 'dir') throw tarError('E_FORMAT_TAR_LINK', `hard link to a directory (${JSON.stringify(m.linkname)})`, m.offset, m.name);
+      if (target?.type === 'dir') throw tarError('E_FORMAT_TAR_LINK', `hard link to a directory (${JSON.stringify(m.linkname)})`,
+        m.offset, m.name);
       if (!target || tparts.length === 0) {
         if (opts.danglingLinks === 'collect') { links.push({ path: '/' + parts.join('/'), target: '/' + tparts.join('/'), offset: m.offset }); continue; }
-        throw tarError('E_FORMAT_TAR_LINK', `hard link to ${JSON.stringify(m.linkname)}, which no earlier member created`, m.offset, m.name);
+        throw tarError('E_FORMAT_TAR_LINK', `hard link to ${JSON.stringify(m.linkname)}, which no earlier member created`,
+          m.offset, m.name);
       }
       ins.put(parts, target, m);
       continue;

@@ -167,7 +167,8 @@ async function* dataChunks(path: string, c: Content, ranges: Array<[number, numb
         const got = buf ? c.readInto!(p, buf) : undefined;
         const piece = buf ? buf.subarray(0, got) : c.readAt ? c.readAt(p, want) : undefined;
         if (!piece) throw new FormatError('E_FORMAT_CONTENT_ACCESS', `${path}: sparse content without random access`, { path });
-        if (piece.length !== want) throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content ended at ${p + piece.length} inside its data range [${a}, ${b})`, { path, expected: b, actual: p + piece.length });
+        if (piece.length !== want) throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content ended at ${p + piece.length} inside its data range [${a}, ${b})`,
+          { path, expected: b, actual: p + piece.length });
         yield piece;
       }
     }
@@ -176,10 +177,12 @@ async function* dataChunks(path: string, c: Content, ranges: Array<[number, numb
   let got = 0;
   for await (const chunk of c.stream()) {
     got += chunk.length;
-    if (got > c.size) throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content yielded more than its declared ${c.size} bytes`, { path, expected: c.size, actual: got });
+    if (got > c.size) throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content yielded more than its declared ${c.size} bytes`,
+      { path, expected: c.size, actual: got });
     if (chunk.length) yield chunk;
   }
-  if (got !== c.size) throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content yielded ${got} bytes but declared ${c.size} (did the file change while being archived?)`, { path, expected: c.size, actual: got });
+  if (got !== c.size) throw new FormatError('E_FORMAT_CONTENT_SIZE', `${path}: content yielded ${got} bytes but declared ${c.size} (did the file change while being archived?)`,
+    { path, expected: c.size, actual: got });
 }
 
 /**
