@@ -91,6 +91,17 @@ describe.skipIf(skip)('readTar on archives GNU tar wrote', () => {
     await expectSameTree(only, r.tree, { ignore: ['mode', 'uid', 'gid'] });
   });
 
+  test('--format=v7: regular files, directories, symlinks and hard links', async () => {
+    const bytes = gnuTar(['--format=v7', '-C', fx.dir, '-cf', '-', 'etc', 'bin', 'links/a', 'links/b', 'links/sym']);
+    const r = readTar(mem(new Uint8Array(bytes)));
+    const want = seconds(hostTree(fx.dir));
+    for (const p of ['/etc', '/etc/passwd', '/bin/busybox', '/links/b', '/links/sym']) {
+      const a = want.get(p)!, b = r.tree.get(p)!;
+      expect([b.type, b.mode, b.uid, b.gid, b.mtime.sec], p).toEqual([a.type, a.mode, a.uid, a.gid, a.mtime.sec]);
+    }
+    expect(r.tree.get('/links/a')).toBe(r.tree.get('/links/b'));
+  });
+
   test('--format=ustar of the entries ustar can hold', async () => {
     const bytes = gnuTar(['--format=ustar', '-C', fx.dir, '-cf', '-', 'etc', 'bin', 'empty', 'exact512', 'x', 'links/a', 'links/b', 'links/sym', 'dev', 'tmp']);
     const r = readTar(mem(new Uint8Array(bytes)));

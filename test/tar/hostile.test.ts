@@ -176,6 +176,33 @@ describe('hostile tar archives: typed errors naming member and offset', () => {
   });
 });
 
+describe('pax semantics on hand-made archives', () => {
+  test('a global header applies to every later member; a member record overrides it; an empty member value deletes it', () => {
+    const r = readTar(mem(tar(
+      member({ name: 'g', type: 'g', data: pax({ uid: '7', 'SCHILY.xattr.user.g': 'global' }) }),
+      member({ name: 'a', data: 'a' }),
+      member({ name: 'p', type: 'x', data: pax({ uid: '9' }) }), member({ name: 'b', data: 'b' }),
+      member({ name: 'p', type: 'x', data: '7 uid=\n' }), member({ name: 'c', data: 'c' }),
+    )));
+    expect(['/a', '/b', '/c'].map((p) => r.tree.get(p)!.uid)).toEqual([7, 9, 0]);
+    expect(new TextDecoder().decode(r.tree.get('/c')!.xattrs.get('user.g'))).toBe('global');
+  });
+
+  test('GNU long name and long link, negative pax times, a hard link carrying data', () => {
+    const long = 'd/'.repeat(80) + 'file';
+    const r = readTar(mem(tar(
+      member({ name: '././@LongLink', type: 'L', data: long + '\0', magic: 'gnu' }), member({ name: long.slice(0, 99), data: 'x', magic: 'gnu' }),
+      member({ name: '././@LongLink', type: 'K', data: 'T'.repeat(300) + '\0', magic: 'gnu' }), member({ name: 'sym', type: '2', link: 'T', magic: 'gnu' }),
+      member({ name: 'p', type: 'x', data: pax({ mtime: '-1.25', atime: '5.000000001' }) }), member({ name: 'old', data: 'o' }),
+      member({ name: 'h', type: '1', link: 'old', data: 'ignored' }),
+    )));
+    expect(r.tree.get('/' + long)?.type).toBe('file');
+    expect(r.tree.get('/sym')).toMatchObject({ type: 'symlink', target: 'T'.repeat(300) });
+    expect(r.tree.get('/old')).toMatchObject({ mtime: { sec: -2, nsec: 750000000 }, atime: { sec: 5, nsec: 1 } });
+    expect(r.tree.get('/h')).toBe(r.tree.get('/old'));
+  });
+});
+
 describe('hostile OCI layouts and docker-archives', () => {
   const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
   /** An OCI layout written by hand; `edit` may change the JSON before it is stored. */
