@@ -2,7 +2,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { hostError } from '../io/file.js';
+import { FileDevice, hostError } from '../io/file.js';
 import type { Digest, HashFactory } from '../archive/oci/digest.js';
 import type { OciStore } from '../archive/oci/image.js';
 
@@ -43,6 +43,10 @@ export function dirStore(dir: string): OciStore {
       let size: number;
       try { const st = statSync(p); if (!st.isFile()) return undefined; size = st.size; } catch { return undefined; }
       return { size, stream: () => fileChunks(p) };
+    },
+    randomBlob(d: Digest) {
+      const p = join(dir, 'blobs', d.algorithm, d.hex);
+      return existsSync(p) && statSync(p).isFile() ? FileDevice.open(p) : undefined;
     },
   };
 }

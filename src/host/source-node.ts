@@ -214,16 +214,18 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
 }
 
 async function stacked(kind: SourceKind, layers: Parameters<typeof stackLayers>[0], opts: SourceOptions): Promise<OpenedSource> {
-  const spools: Array<{ close(): void }> = [];
-  const close = () => { for (const s of spools.splice(0)) s.close(); };
+  // layers read in place (uncompressed blobs) and spools both stay open until close()
+  const open: Array<{ close(): void }> = layers.filter((l) => l.close).map((l) => ({ close: () => l.close!() }));
+  let spooled = false;
+  const close = () => { for (const s of open.splice(0)) s.close(); };
   try {
     const r = await stackLayers(layers, {
       hash: nodeHash,
       decompress: NATIVE,
-      spool: async (chunks) => { const s = await spool(chunks, opts); spools.push(s); return s; },
+      spool: async (chunks) => { const s = await spool(chunks, opts); open.push(s); spooled = true; return s; },
       ...(opts.unsafe ? { unsafe: opts.unsafe } : {}), ...(opts.warn ? { warn: opts.warn } : {}), ...(opts.progress ? { progress: opts.progress } : {}),
     });
-    return { tree: r.tree, kind, spooled: spools.length > 0, warnings: r.warnings, close };
+    return { tree: r.tree, kind, spooled, warnings: r.warnings, close };
   } catch (e) { close(); throw e; }
 }
 

@@ -228,6 +228,7 @@ describe('hostile OCI layouts and docker-archives', () => {
       layout(w.dir, [layer]);
       const s = await openSource(`oci:${w.dir}:latest`);
       expect(s.tree.get('/etc/hostname')?.type).toBe('file');
+      expect(s.spooled).toBe(false); // an uncompressed layer blob is read in place
       s.close();
     } finally { w.cleanup(); }
   });

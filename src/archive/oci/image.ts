@@ -7,6 +7,7 @@
  */
 import { FormatError, UsageError } from '../../errors.js';
 import type { Codec } from '../../compress/codec.js';
+import type { TarSource } from '../tar/read.js';
 import { collect, digestString, parseDigest, verifyDigest, type Digest, type HashFactory } from './digest.js';
 
 /** What an image layout is read through. */
@@ -15,6 +16,8 @@ export interface OciStore {
   file(name: string): Promise<Uint8Array | undefined>;
   /** A blob's bytes (unverified), undefined when the layout lacks it. */
   blob(d: Digest): { size: number; stream(): AsyncIterable<Uint8Array> } | undefined;
+  /** Optional: random access to a blob (uncompressed layers are then read in place, not spooled). */
+  randomBlob?(d: Digest): (TarSource & { close(): void }) | undefined;
 }
 
 export interface Descriptor { mediaType: string; digest: Digest; size: number; annotations?: Record<string, string>; platform?: { os?: string; architecture?: string; variant?: string } }
@@ -29,7 +32,9 @@ export interface LayerInput {
   digest?: Digest;
   diffId?: Digest;
   /** Random access to the uncompressed tar when the bytes are stored uncompressed (no spooling needed). */
-  random?: import('../tar/read.js').TarSource;
+  random?: TarSource;
+  /** Releases `random` (the caller calls it once the tree is no longer read). */
+  close?(): void;
 }
 
 const MAX_JSON = 4 << 20;
@@ -133,12 +138,23 @@ export async function ociImageLayers(store: OciStore, where: string, opts: OciIm
   const diffIds = diffIdsOf(config);
   const descs = list(manifest, 'layers', digestString(d.digest)).map((l, i) => descriptor(l, `manifest layers[${i}]`));
   if (diffIds && diffIds.length !== descs.length) throw new FormatError('E_FORMAT_OCI_JSON', `${where}: the manifest lists ${descs.length} layers, the config ${diffIds.length} diff_ids`, { path: where });
-  const layers = descs.map((l, i): LayerInput => {
-    const b = store.blob(l.digest);
-    const name = `layer ${i} (blob ${digestString(l.digest)})`;
-    if (!b) throw new FormatError('E_FORMAT_OCI_MISSING', `${name} is missing from ${where}`, { path: digestString(l.digest) });
-    return { name, codec: layerCodec(l.mediaType, name), open: () => b.stream(), size: l.size, digest: l.digest, ...(diffIds ? { diffId: diffIds[i]! } : {}) };
-  });
+  const layers: LayerInput[] = [];
+  try {
+    descs.forEach((l, i) => {
+      const b = store.blob(l.digest);
+      const name = `layer ${i} (blob ${digestString(l.digest)})`;
+      if (!b) throw new FormatError('E_FORMAT_OCI_MISSING', `${name} is missing from ${where}`, { path: digestString(l.digest) });
+      const codec = layerCodec(l.mediaType, name);
+      const random = codec === 'none' ? store.randomBlob?.(l.digest) : undefined;
+      layers.push({
+        name, codec, open: () => b.stream(), size: l.size, digest: l.digest, ...(diffIds ? { diffId: diffIds[i]! } : {}),
+        ...(random ? { random, close: () => random.close() } : {}),
+      });
+    });
+  } catch (e) {
+    for (const l of layers) l.close?.(); // blobs opened for the layers before the bad one
+    throw e;
+  }
   return { layers, config, manifest: d };
 }
 
