@@ -82,6 +82,14 @@ test('same tree, same bytes; pax only where ustar cannot hold a field', async ()
   expect(text).toContain('mtime=1700000000.000000005\n');
 });
 
+test('sockets cannot be stored in tar and are left out, as GNU tar does', async () => {
+  const t = new FileTree();
+  t.addSocket('/run/s');
+  t.addFile('/run/f', 'x');
+  const back = readTar(mem(await tarBytes(t))).tree;
+  expect([...(back.get('/run') as { children: Map<string, unknown> }).children.keys()]).toEqual(['f']);
+});
+
 test('a content that yields fewer bytes than its size is a typed error, not a short archive', async () => {
   const t = new FileTree();
   t.addFile('/liar', { size: 10, async *stream() { yield new Uint8Array(4); } });
