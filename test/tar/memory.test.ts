@@ -1,6 +1,6 @@
 /**
  * Memory: the reader keeps well under 1 KiB per entry (nodes, names, lazy
- * contents; never data), and the writer streams contents (a 1 GiB file
+ * contents; never data), and the writer streams contents (a 512 MiB file
  * passes through without the process growing).
  */
 import { expect, test } from 'vitest';
