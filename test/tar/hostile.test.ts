@@ -131,6 +131,11 @@ describe('hostile tar archives: typed errors naming member and offset', () => {
     fails(tar(member({ name: 'p', type: 'x', data: '6 abc\n' }), ok), 'E_FORMAT_TAR_PAX');
     fails(tar(member({ name: 'p', type: 'x', data: pax({ mtime: 'yesterday' }) }), ok), 'E_FORMAT_TAR_PAX');
     fails(tar(member({ name: 'p', type: 'x', data: pax({ path: 'x' }) })), 'E_FORMAT_TAR_TRUNCATED');
+    fails(tar(member({ name: 'p', type: 'x', data: pax({ 'LIBARCHIVE.xattr.user.%E0%A4%A': 'AAAA' }) }), ok), 'E_FORMAT_TAR_PAX');
+    fails(tar(member({ name: 'p', type: 'x', data: pax({ 'LIBARCHIVE.xattr.user.x': 'A' }) }), ok), 'E_FORMAT_TAR_PAX');
+    fails(tar(member({ name: 'p', type: 'x', data: pax({ uid: '99999999999' }) }), ok), 'E_FORMAT_TAR_OWNER');
+    const lib = readTar(mem(tar(member({ name: 'p', type: 'x', data: pax({ 'LIBARCHIVE.xattr.user.a%20b': 'aGk=' }) }), ok)));
+    expect(new TextDecoder().decode(lib.tree.get('/ok')!.xattrs.get('user.a b'))).toBe('hi');
   });
 
   test('hostile sparse maps', () => {
@@ -161,6 +166,24 @@ describe('hostile tar archives: typed errors naming member and offset', () => {
         if (!(e instanceof TinyImageError)) throw e;
       }
     }), { numRuns: 600 });
+  });
+
+  test('fuzz: random pax records of every keyword the reader knows give a tree or a TinyImageError', async () => {
+    const keys = ['path', 'linkpath', 'size', 'uid', 'gid', 'mtime', 'atime', 'ctime', 'SCHILY.xattr.user.x', 'LIBARCHIVE.xattr.user.y', 'SCHILY.acl.access', 'SCHILY.acl.default',
+      'SCHILY.devmajor', 'SCHILY.devminor', 'GNU.sparse.major', 'GNU.sparse.minor', 'GNU.sparse.name', 'GNU.sparse.realsize', 'GNU.sparse.size', 'GNU.sparse.map',
+      'GNU.sparse.numblocks', 'GNU.sparse.offset', 'GNU.sparse.numbytes'];
+    const value = fc.oneof(fc.string({ maxLength: 30 }), fc.nat().map(String), fc.integer({ min: -5, max: 5 }).map(String), fc.constantFrom('0', '1', '-1.5', '0,1,2,3', 'user::rw-,group::r--,other::r--', '../x', '/abs', 'a%zz'));
+    const recs = fc.array(fc.tuple(fc.constantFrom(...keys), value), { maxLength: 8 });
+    await fc.assert(fc.asyncProperty(recs, recs, fc.constantFrom('0', '2', '3', '5', '1', 'S'), async (g, x, type) => {
+      const enc2 = (r: Array<[string, string]>) => r.map(([k, v]) => pax({ [k]: v })).join('');
+      const b = tar(member({ name: 'g', type: 'g', data: enc2(g) }), member({ name: 'p', type: 'x', data: enc2(x) }), member({ name: 'm', type, data: '1\n0\n1\n'.padEnd(600, 'z'), link: 'm0' }));
+      try {
+        const r = readTar(mem(b));
+        for (const e of r.tree.walk()) if (e.node.type === 'file') await readContent(e.node.content);
+      } catch (e) {
+        if (!(e instanceof TinyImageError)) throw e;
+      }
+    }), { numRuns: 800 });
   });
 
   test('extracting a hostile archive writes nothing outside the directory', async () => {

@@ -260,7 +260,8 @@ function buildMember(src: TarSource, h: Header, block: Uint8Array, pos: number, 
     return ts;
   };
   const num = (k: string, field: Uint8Array) => { const r = rec.get(k); return r ? paxNumber({ key: k, value: r }, start) : parseNumber(field, k, pos); };
-  const tail = gnu ? viewStruct(GNU_TAIL, block, GNU_TAIL_OFFSET) : undefined;
+  // an 'S' member's sparse entries are in the GNU tail, whatever its magic says
+  const tail = gnu || h.typeflag === TYPE.GNU_SPARSE ? viewStruct(GNU_TAIL, block, GNU_TAIL_OFFSET) : undefined;
   const gnuTime = (b: Uint8Array | undefined, f: string) => { const s = b ? parseNumber(b, f, pos) : 0; return s ? { sec: s, nsec: 0 } : undefined; };
   const m: TarMember = {
     offset: start, name, type: typeOf(h.typeflag, name, opts.warn, pos),
@@ -290,15 +291,22 @@ function extendedAttributes(m: TarMember, rec: Map<string, Uint8Array>): void {
   for (const [k, v] of rec) {
     if (k.startsWith('SCHILY.xattr.')) (m.xattrs ??= new Map()).set(k.slice('SCHILY.xattr.'.length), v);
     else if (k.startsWith('LIBARCHIVE.xattr.')) {
-      const name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
-      (m.xattrs ??= new Map()).set(name, base64(paxText(v)));
+      let name: string, value: Uint8Array;
+      try {
+        name = decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length));
+        value = base64(paxText(v));
+      } catch {
+        throw tarError('E_FORMAT_TAR_PAX', `pax ${JSON.stringify(k.slice(0, 80))}: bad %-encoded name or base64 value`, m.offset, m.name);
+      }
+      (m.xattrs ??= new Map()).set(name, value);
     } else if (k === 'SCHILY.acl.access') (m.acl ??= {}).access = paxText(v);
     else if (k === 'SCHILY.acl.default') (m.acl ??= {}).default = paxText(v);
   }
 }
 
 function base64(s: string): Uint8Array {
-  const bin = atob(s.replace(/[^A-Za-z0-9+/]/g, '').padEnd(Math.ceil(s.length / 4) * 4, '='));
+  const clean = s.replace(/[^A-Za-z0-9+/]/g, '');
+  const bin = atob(clean.padEnd(Math.ceil(clean.length / 4) * 4, '='));
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
 

@@ -119,6 +119,9 @@ function metaOf(n: NodeMeta): NodeMeta {
 }
 
 function memberMeta(m: TarMember, opts: TarReadOptions, warn: (s: string) => void): NodeMeta {
+  for (const [k, v] of [['uid', m.uid], ['gid', m.gid]] as const) {
+    if (!(v >= 0 && v <= 0xffffffff)) throw tarError('E_FORMAT_TAR_OWNER', `${k} ${v} is not a 32-bit id`, m.offset, m.name, { field: k, actual: v });
+  }
   const xattrs = m.xattrs ? new Map(m.xattrs) : new Map<string, Uint8Array>();
   for (const kind of ['access', 'default'] as const) {
     const text = m.acl?.[kind];
