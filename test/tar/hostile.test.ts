@@ -284,6 +284,30 @@ describe('hostile OCI layouts and docker-archives', () => {
     } finally { w.cleanup(); }
   });
 
+  test('fuzz: random JSON in index, manifest and config gives layers or a TinyImageError (pure store in memory)', async () => {
+    const { ociImageLayers } = await import('../../src/archive/oci/index.js');
+    const doc = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({
+      schemaVersion: fc.constantFrom(2, '2', null),
+      mediaType: fc.constantFrom('application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json', 'x'),
+      manifests: fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
+      config: fc.jsonValue({ maxDepth: 2 }), layers: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant([])),
+      rootfs: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.record({ diff_ids: fc.array(fc.string(), { maxLength: 2 }) })),
+    }, { requiredKeys: [] }));
+    await fc.assert(fc.asyncProperty(doc, doc, doc, fc.boolean(), async (index, manifest, config, validRefs) => {
+      const blobs = new Map<string, Uint8Array>();
+      const put = (v: unknown) => { const b = enc.encode(JSON.stringify(v)); const h = sha(b); blobs.set(h, b); return { digest: `sha256:${h}`, size: b.length }; };
+      const cd = put(config);
+      const m = validRefs && manifest && typeof manifest === 'object' && !Array.isArray(manifest) ? { ...manifest, config: { mediaType: 'x', ...cd } } : manifest;
+      const md = put(m);
+      const idx = validRefs ? { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...md }] } : index;
+      const store = {
+        file: async (n: string) => (n === 'oci-layout' ? enc.encode('{"imageLayoutVersion":"1.0.0"}') : n === 'index.json' ? enc.encode(JSON.stringify(idx) ?? 'null') : undefined),
+        blob: (d: { hex: string }) => { const b = blobs.get(d.hex); return b ? { size: b.length, async *stream() { yield b; } } : undefined; },
+      };
+      try { await ociImageLayers(store, 'mem'); } catch (e) { if (!(e instanceof TinyImageError)) throw e; }
+    }), { numRuns: 500 });
+  });
+
   test('docker-archive: a layer path escaping through a symlink, and a missing manifest, are refused', async () => {
     const w = tmp();
     try {
