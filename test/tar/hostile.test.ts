@@ -299,12 +299,14 @@ describe('hostile OCI layouts and docker-archives', () => {
       const cd = put(config);
       const m = validRefs && manifest && typeof manifest === 'object' && !Array.isArray(manifest) ? { ...manifest, config: { mediaType: 'x', ...cd } } : manifest;
       const md = put(m);
-      const idx = validRefs ? { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...md }] } : index;
+      const idx = validRefs ? { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...md, annotations: { 'org.opencontainers.image.ref.name': index } }] } : index;
       const store = {
         file: async (n: string) => (n === 'oci-layout' ? enc.encode('{"imageLayoutVersion":"1.0.0"}') : n === 'index.json' ? enc.encode(JSON.stringify(idx) ?? 'null') : undefined),
         blob: (d: { hex: string }) => { const b = blobs.get(d.hex); return b ? { size: b.length, async *stream() { yield b; } } : undefined; },
       };
-      try { await ociImageLayers(store, 'mem'); } catch (e) { if (!(e instanceof TinyImageError)) throw e; }
+      for (const opts of [{}, { tag: 'latest', platform: 'linux/arm64' }]) {
+        try { await ociImageLayers(store, 'mem', opts); } catch (e) { if (!(e instanceof TinyImageError)) throw e; }
+      }
     }), { numRuns: 500 });
   });
 

@@ -69,8 +69,9 @@ function descriptor(v: unknown, where: string): Descriptor {
     throw new FormatError('E_FORMAT_OCI_DESCRIPTOR', `${where}: not a descriptor (mediaType, digest, size)`, { path: where });
   }
   const d: Descriptor = { mediaType: o.mediaType, digest: parseDigest(o.digest, where), size: o.size as number };
-  if (o.annotations && typeof o.annotations === 'object') d.annotations = o.annotations as Record<string, string>;
-  if (o.platform && typeof o.platform === 'object') d.platform = o.platform as Descriptor['platform'];
+  const strings = (v: unknown) => Object.fromEntries(Object.entries(v && typeof v === 'object' ? v : {}).filter(([, x]) => typeof x === 'string')) as Record<string, string>;
+  if (o.annotations && typeof o.annotations === 'object') d.annotations = strings(o.annotations);
+  if (o.platform && typeof o.platform === 'object') d.platform = strings(o.platform);
   return d;
 }
 
