@@ -159,3 +159,37 @@ export {
 } from './open/index.js';
 export { TreeView } from './open/view.js';
 export { diffTrees, formatDiff, type DiffEntry, type DiffOptions, type DiffField } from './diff/index.js';
+
+// tar, codecs, container image layers
+export { detectCodec, decompressStream, sniffCodec, type Codec, type DecompressOptions } from './compress/index.js';
+export {
+  readTar,
+  tarChunks,
+  tarMembers,
+  looksLikeTar,
+  windowSource,
+  type TarReadOptions,
+  type TarTree,
+  type TarMember,
+  type TarSource,
+  type TarWriteOptions,
+  type AclIdResolver,
+} from './archive/tar/index.js';
+export {
+  applyLayer,
+  stackTrees,
+  stackLayers,
+  ociImageLayers,
+  dockerArchiveLayers,
+  memorySpool,
+  verifyDigest,
+  parseDigest,
+  type LayerOptions,
+  type LayerInput,
+  type OciStore,
+  type OciImageOptions,
+  type Spool,
+  type StackOptions,
+  type Digest,
+  type HashFactory,
+} from './archive/oci/index.js';

@@ -29,3 +29,16 @@ export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions 
 export { build, type BuildOptions, type BuildResult } from './build/build.js';
 export { loadSpec, loadPreset, presetNames } from './build/load.js';
 export { validateSpec, type Spec } from './build/spec.js';
+
+// sources: directories, tarballs (any codec), cpio, images, OCI layouts and docker archives
+export {
+  openSource,
+  stackSources,
+  parseSourceRef,
+  type OpenedSource,
+  type SourceOptions,
+  type SourceKind,
+  type SourceRef,
+} from './host/source.js';
+export { spool, type Spooled, type SpoolOptions } from './host/spool.js';
+export { dirStore, nodeHash } from './host/oci.js';
