@@ -38,6 +38,15 @@ export * as partition from './partition/index.js';
 export { readPartitionTable, partuuid, writeMbr, writeGpt, type PartitionTable, type PartitionInfo } from './partition/index.js';
 export { buildDisk, diskSize, planDisk, type DiskLayout, type DiskPartition, type DiskResult, type DiskFs, type PartitionSize } from './image/disk.js';
 
+// virtual disk containers (qcow2, VHD, VMDK, Android sparse)
+export {
+  writeContainer, createContainerDevice, buildsInPlace, detectContainer, openContainer, fflateCompressor, MemoryTarget,
+  type ContainerDevice, type ContainerFormat, type ContainerInfo, type ContainerKind, type ContainerOptions, type ContainerSummary,
+  type ContainerTarget, type Extent, type OpenedContainer, type VhdSubformat, type VmdkSubformat, type WriteContainerOptions,
+  type OpenContainerOptions, type ExtentResolver, type Compressor, type Codec,
+} from './container/index.js';
+export { convertToContainerFile, createContainerFile, nodeCompressor, FileTarget, type ConvertFileOptions, type ContainerFile } from './container/file-node.js';
+
 // boot
 export { readBusyboxApplets, addBusybox, type Applet, type AppletDir } from './busybox/applets.js';
 export { tinyInitramfsTree, initramfsChunks, overlayTree, DEFAULT_INIT, WELCOME, type TinyInitramfsOptions } from './initramfs/index.js';

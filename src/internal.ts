@@ -8,3 +8,7 @@ export * as ext4Structs from './fs/ext4/structs.js';
 export * as fatStructs from './fs/fat/structs.js';
 export * as cpioHeader from './archive/cpio/header.js';
 export { isZero, checkRange } from './io/device.js';
+export * as qcow2Structs from './container/qcow2/structs.js';
+export * as vhdStructs from './container/vhd/structs.js';
+export * as vmdkStructs from './container/vmdk/structs.js';
+export * as sparseStructs from './container/sparse/structs.js';

@@ -2,10 +2,16 @@
  * openImage(): one entry point for every format. Detects gzip'd and plain
  * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
  * FAT12/16/32, and nests them: a disk's partitions each open as their
- * filesystem (`disk.img:2` selects partition 2). Returns a read-only view
- * over the shared tree model; file contents are read lazily.
+ * filesystem (`disk.img:2` selects partition 2). Virtual disk containers
+ * (qcow2, VHD, VMDK, Android sparse) are unwrapped first, so `disk.qcow2:1`
+ * opens partition 1 of the disk inside; `container` says which it was.
+ * Returns a read-only view over the shared tree model; file contents are
+ * read lazily.
  */
 import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { openContainer } from '../container/open.js';
+import type { ContainerInfo } from '../container/types.js';
 import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
 import { FileDevice } from '../io/file.js';
@@ -43,7 +49,12 @@ export interface DiskImage {
   size: number;
 }
 
-export type OpenedImage = (FsImage | DiskImage) & { close(): void; path?: string };
+export type OpenedImage = (FsImage | DiskImage) & {
+  close(): void;
+  path?: string;
+  /** The virtual disk container the image was inside (qcow2, VHD, VMDK, Android sparse), if any. */
+  container?: ContainerInfo;
+};
 
 export function isDisk(i: FsImage | DiskImage): i is DiskImage {
   return i.kind === 'mbr' || i.kind === 'gpt';
@@ -170,19 +181,35 @@ export function parseImageRef(ref: string): { path: string; partition?: number }
 export async function openImage(ref: string | BlockDevice, opts: { partition?: number } = {}): Promise<OpenedImage> {
   let dev: BlockDevice;
   let partition = opts.partition;
-  let close = () => {};
+  const opened: FileDevice[] = [];
+  const close = () => { for (const f of opened.splice(0)) f.close(); };
   let path: string | undefined;
   if (typeof ref === 'string') {
     const r = parseImageRef(ref);
     path = r.path;
     partition ??= r.partition;
-    const f = FileDevice.open(r.path);
-    dev = f;
-    close = () => f.close();
+    dev = FileDevice.open(r.path);
+    opened.push(dev as FileDevice);
   } else {
     dev = ref;
   }
+  let container: ContainerInfo | undefined;
   try {
+    // a VMDK descriptor names its extent files relative to itself
+    const base = path;
+    const resolve = base === undefined ? undefined : (name: string) => {
+      const p = isAbsolute(name) ? name : join(dirname(base), name);
+      if (!existsSync(p)) return undefined;
+      const f = FileDevice.open(p);
+      opened.push(f);
+      return f;
+    };
+    const c = openContainer(dev, { ...(resolve ? { resolve } : {}) });
+    if (c) {
+      dev = c.device;
+      container = c.info;
+    }
+    const extra = { close, ...(path ? { path } : {}), ...(container ? { container } : {}) };
     const kind = detect(dev);
     if (partition !== undefined) {
       if (kind !== 'mbr' && kind !== 'gpt') throw new UsageError('E_USAGE_NOT_DISK', `${path ?? 'image'} has no partition table, so ':${partition}' selects nothing`, { path: path ?? '' });
@@ -190,10 +217,10 @@ export async function openImage(ref: string | BlockDevice, opts: { partition?: n
       const p = disk.partitions.find((x) => x.index === partition);
       if (!p) throw new UsageError('E_USAGE_NO_PARTITION', `${path ?? 'disk'} has no partition ${partition} (it has ${disk.partitions.map((x) => x.index).join(', ') || 'none'})`, { path: path ?? '' });
       if (!p.fs) throw new FormatError('E_FORMAT_UNKNOWN', `partition ${partition} of ${path ?? 'disk'} holds no recognised filesystem${p.fsError ? `: ${p.fsError}` : ''}`, { offset: p.offset });
-      return Object.assign(p.fs, { close, ...(path ? { path } : {}) });
+      return Object.assign(p.fs, extra);
     }
     const img = kind === 'mbr' || kind === 'gpt' ? await openDisk(dev) : await openFilesystem(dev, kind);
-    return Object.assign(img, { close, ...(path ? { path } : {}) });
+    return Object.assign(img, extra);
   } catch (e) {
     close();
     throw e;

@@ -33,7 +33,8 @@ Describes an image: its partition table (MBR/GPT: disk id, each partition's
 start, size, type, PARTUUID, name, flags) and every filesystem found (type,
 key superblock / boot sector fields, block and inode usage, entries and bytes
 of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and
-partitioned disks.`,
+partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse
+container (the container is named first).`,
   async run(argv, ctx) {
     const { values: v, positionals } = parseCommandArgs('inspect', argv, { json: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('E_USAGE_ARGS', 'inspect: expected IMAGE[:PART]');
@@ -49,8 +50,10 @@ partitioned disks.`,
       } else {
         report = { image: positionals[0], ...fsSummary(img) };
       }
+      if (img.container) report = { image: positionals[0], container: img.container, ...report };
       if (v.json) { ctx.stdout.write(JSON.stringify(report, null, 2) + '\n'); return 0; }
       const lines: string[] = [];
+      if (img.container) lines.push(`${positionals[0]}: ${img.container.kind} container, virtual size ${img.container.virtualSize} bytes, file ${img.container.fileSize} bytes`);
       if (isDisk(img)) {
         lines.push(`${positionals[0]}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);

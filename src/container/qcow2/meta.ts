@@ -61,7 +61,7 @@ function setEntry(view: DataView, at: number, hi: number, lo: number): void {
 
 /** The L2 entry for a guest cluster stored at `host` (compressed when `aux` > 0). */
 export function l2Entry(host: number, aux: number, clusterBits: number): [hi: number, lo: number] {
-  if (!aux) return [Math.floor(host / TWO32) | OFLAG_COPIED_HI, host >>> 0];
+  if (!aux) return [(Math.floor(host / TWO32) | OFLAG_COPIED_HI) >>> 0, host >>> 0];
   const x = 70 - clusterBits; // offset bits below x, sector count from bit x
   if (host >= 2 ** x) throw new CapacityError('E_LIMIT_QCOW2_OFFSET', `compressed cluster at byte ${host} is past what a ${1 << clusterBits}-byte-cluster qcow2 can address`, { offset: host });
   return [(Math.floor(host / TWO32) | ((aux - 1) << (x - 32)) | OFLAG_COMPRESSED_HI) >>> 0, host >>> 0];
