@@ -83,9 +83,8 @@ export class AllocatingDevice implements BlockDevice {
     flushRun();
   }
 
-  flush(): void {
-    this.target.flush?.();
-  }
+  /** Nothing to persist before `finish`: the container is complete only then (the Node side fsyncs on request). */
+  flush(): void {}
 
   /** No more writes (finish() of the format calls this first). */
   seal(): void {

@@ -5,14 +5,17 @@
  * create a container file to build straight into. Outputs are written to a
  * temporary name and renamed into place only on success.
  */
-import { closeSync, ftruncateSync, openSync, readSync, renameSync, rmSync, writeSync, fsyncSync, mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, read, readSync, renameSync, rmSync, write, writeSync, fsyncSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
+import { HostIOError } from '../errors.js';
+import { checkRange, type BlockDevice } from '../io/device.js';
 import { hostError, FileDevice, MAX_WRITE } from '../io/file.js';
+import { hostDataExtents } from '../toolchain/holes.js';
 import type { Codec, Compressor } from './compress.js';
 import { createContainerDevice, writeContainer } from './write.js';
-import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from './types.js';
+import type { AsyncReadable, ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from './types.js';
 
 /** A host file that grows as it is written; unwritten ranges stay holes. */
 export class FileTarget implements ContainerTarget {
@@ -44,6 +47,27 @@ export class FileTarget implements ContainerTarget {
     this.size = Math.max(this.size, offset + data.length);
   }
 
+  /** The write on libuv's thread pool, in pieces of at most 256 KiB that proceed in parallel. */
+  writeAtAsync(offset: number, data: Uint8Array): Promise<void> {
+    const pieces: Array<Promise<void>> = [];
+    for (let done = 0; done < data.length; done += MAX_WRITE) {
+      const n = Math.min(MAX_WRITE, data.length - done);
+      pieces.push(new Promise<void>((resolve, reject) => {
+        const step = (at: number): void => {
+          write(this.fd, data, done + at, n - at, offset + done + at, (err, wrote) => {
+            if (err) reject(hostError(err, this.path, 'write'));
+            else if (at + wrote < n) step(at + wrote);
+            else resolve();
+          });
+        };
+        step(0);
+      }));
+    }
+    this.bytesWritten += data.length;
+    this.size = Math.max(this.size, offset + data.length);
+    return Promise.all(pieces).then(() => {});
+  }
+
   readInto(offset: number, target: Uint8Array): void {
     let done = 0;
     while (done < target.length) {
@@ -72,6 +96,67 @@ export class FileTarget implements ContainerTarget {
   }
 }
 
+/**
+ * A host image file as a read-only source that also reads on libuv's thread
+ * pool (several 1 MiB reads at once), so converting reads ahead while it
+ * writes.
+ */
+export class FileSource implements BlockDevice, AsyncReadable {
+  private fd: number;
+  readonly size: number;
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'r');
+      this.size = fstatSync(this.fd).size;
+    } catch (e) {
+      throw hostError(e, path, 'open');
+    }
+  }
+  readAt(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    this.readInto(offset, out);
+    return out;
+  }
+  readInto(offset: number, target: Uint8Array): void {
+    checkRange(this, offset, target.length);
+    let done = 0;
+    while (done < target.length) {
+      const n = readSync(this.fd, target, done, target.length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+    if (done < target.length) target.fill(0, done);
+  }
+  readIntoAsync(offset: number, target: Uint8Array): Promise<void> {
+    checkRange(this, offset, target.length);
+    const pieces: Array<Promise<void>> = [];
+    for (let start = 0; start < target.length; start += READ_PIECE) {
+      const part = target.subarray(start, Math.min(target.length, start + READ_PIECE));
+      pieces.push(new Promise<void>((resolve, reject) => {
+        const step = (at: number): void => {
+          read(this.fd, part, at, part.length - at, offset + start + at, (err, n) => {
+            if (err) reject(hostError(err, this.path, 'read'));
+            else if (n === 0) { part.fill(0, at); resolve(); }
+            else if (at + n < part.length) step(at + n);
+            else resolve();
+          });
+        };
+        step(0);
+      }));
+    }
+    return Promise.all(pieces).then(() => {});
+  }
+  writeAt(): void {
+    throw new HostIOError('E_IO_READONLY', `${this.path} is open read-only`, { path: this.path });
+  }
+  flush(): void {}
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+const READ_PIECE = 1 << 20;
+
 function zlibCall(codec: Codec, data: Uint8Array, level: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length)));
@@ -92,7 +177,11 @@ function tempBeside(path: string, tag: string): string {
 }
 
 export interface ConvertFileOptions extends ContainerOptions {
-  /** The data extents of the input (default: all of it, zero units are skipped). */
+  /**
+   * The data extents of the input. Default: for a FileDevice made by
+   * `FileDevice.create`, the blocks it wrote; for a file, what the host
+   * filesystem reports (filefrag), else all of it. Zero units are never stored.
+   */
   extents?: readonly Extent[];
   /** fsync the output before renaming it into place. */
   sync?: boolean;
@@ -100,11 +189,12 @@ export interface ConvertFileOptions extends ContainerOptions {
 
 /** Convert a raw image file (or any BlockDevice) into a container file, atomically. */
 export async function convertToContainerFile(input: string | FileDevice, output: string, opts: ConvertFileOptions): Promise<ContainerSummary> {
-  const src = typeof input === 'string' ? FileDevice.open(input) : input;
+  const src = typeof input === 'string' ? new FileSource(input) : input;
+  const extents = opts.extents ?? (src instanceof FileDevice ? src.writtenExtents() : undefined) ?? (await hostDataExtents(src.path));
   const tmp = tempBeside(output, '');
   const target = new FileTarget(tmp);
   try {
-    const summary = await writeContainer(src, target, { compressor: nodeCompressor(), ...opts, fileName: opts.fileName ?? basename(output) });
+    const summary = await writeContainer(src, target, { compressor: nodeCompressor(), ...opts, ...(extents ? { extents } : {}), fileName: opts.fileName ?? basename(output) });
     if (opts.sync) target.flush();
     target.close();
     renameSync(tmp, output);

@@ -21,13 +21,29 @@ export interface Extent {
  * zeros (a hole), so free space costs nothing.
  */
 export interface ContainerTarget {
+  /** Write now; the caller may reuse `data` as soon as this returns. */
   writeAt(offset: number, data: Uint8Array): void;
+  /**
+   * Optional: start a write that completes later (a host file writes on the
+   * thread pool, overlapping the reading of the next data). `data` must stay
+   * untouched until the promise settles. Streaming writers use it for data;
+   * tables and headers go through writeAt once all data writes have settled.
+   */
+  writeAtAsync?(offset: number, data: Uint8Array): Promise<void>;
   /** Read back what was written (allocate-on-write devices read their own data); unwritten bytes are zeros. */
   readInto(offset: number, target: Uint8Array): void;
-  /** Persist buffered writes (optional). */
+  /** Persist what was written (fsync); writers never call it, the caller does when it wants durability. */
   flush?(): void;
   /** Called last with the container's length: extend the store to it (a trailing hole) if it is shorter. */
   setSize?(size: number): void;
+}
+
+/**
+ * A source device that can also read asynchronously (a host file reading on
+ * the thread pool): streaming writers then read ahead while they write.
+ */
+export interface AsyncReadable {
+  readIntoAsync(offset: number, target: Uint8Array): Promise<void>;
 }
 
 export type ContainerFormat = 'qcow2' | 'vhd' | 'vmdk' | 'sparse';

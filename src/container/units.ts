@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import { isZero, type BlockDevice } from '../io/device.js';
 import type { Progress } from '../progress.js';
-import type { ContainerTarget, Extent } from './types.js';
+import type { AsyncReadable, ContainerTarget, Extent } from './types.js';
 
 const PAGE = 4096;
 
@@ -106,14 +106,64 @@ export function unitRanges(extents: readonly Extent[], unitSize: number): Array<
 export interface DataRun {
   /** First unit of the run. */
   unit: number;
-  /** Whole units (the device's last unit zero-padded). Valid only until the scan continues. */
+  /**
+   * Whole units (the device's last unit zero-padded), in a buffer the scan
+   * reuses: valid until the scan continues, or, with a WriteQueue, until the
+   * writes queued under `tag` have settled.
+   */
   data: Uint8Array;
+  /** The scan buffer holding `data` (a WriteQueue tag). */
+  tag: number;
 }
 
 export interface ScanOptions {
   /** Largest read, in bytes (default 4 MiB). */
   batch?: number;
   progress?: Progress;
+  /** Data of the yielded runs is written through this queue: rotate buffers and wait for their writes before refilling. */
+  queue?: WriteQueue;
+}
+
+/**
+ * Data writes of a streaming writer: through `writeAtAsync` when the target
+ * has it (several in flight, overlapping the reads of the next data), else
+ * synchronous. Writes are grouped by tag (the scan buffer they come from) so
+ * a buffer is refilled only once its writes have settled; `drain` before
+ * writing the tables. A failed write rejects `settle`/`drain`.
+ */
+export class WriteQueue {
+  private readonly pending = new Map<number, Array<Promise<void>>>();
+  constructor(private readonly target: ContainerTarget) {}
+
+  get async(): boolean {
+    return this.target.writeAtAsync !== undefined;
+  }
+
+  /** Write `data` at `offset`; with an async target it must stay untouched until `settle(tag)`. */
+  write(offset: number, data: Uint8Array, tag = -1): void {
+    if (!this.target.writeAtAsync) {
+      this.target.writeAt(offset, data);
+      return;
+    }
+    const p = this.target.writeAtAsync(offset, data);
+    p.catch(() => {}); // awaited by settle/drain, which rethrow
+    const list = this.pending.get(tag);
+    if (list) list.push(p);
+    else this.pending.set(tag, [p]);
+  }
+
+  async settle(tag: number): Promise<void> {
+    const list = this.pending.get(tag);
+    if (!list) return;
+    this.pending.delete(tag);
+    await Promise.all(list);
+  }
+
+  async drain(): Promise<void> {
+    const all = [...this.pending.values()].flat();
+    this.pending.clear();
+    await Promise.all(all);
+  }
 }
 
 /** Fill `buf` from `src` at `offset`; bytes past the device end are zeros. */
@@ -127,41 +177,91 @@ export function readFrom(src: BlockDevice, offset: number, buf: Uint8Array): voi
   if (n < buf.length) buf.fill(0, n);
 }
 
+/** Fill `buf` from `src` at `offset` on the source's own threads; bytes past the device end are zeros. */
+async function readFromAsync(src: BlockDevice & AsyncReadable, offset: number, buf: Uint8Array): Promise<void> {
+  const n = Math.max(0, Math.min(buf.length, src.size - offset));
+  if (n < buf.length) buf.fill(0, n);
+  if (n > 0) await src.readIntoAsync(offset, n === buf.length ? buf : buf.subarray(0, n));
+}
+
+const canReadAsync = (src: BlockDevice): src is BlockDevice & AsyncReadable => typeof (src as Partial<AsyncReadable>).readIntoAsync === 'function';
+
+export interface Batch {
+  /** First unit read. */
+  unit: number;
+  /** The units' bytes (the device's last unit zero-padded); reused like DataRun.data. */
+  data: Uint8Array;
+  tag: number;
+}
+
 /**
- * Read the units of `src` that the extents touch and yield the runs of
- * consecutive units that are not all zeros, in ascending order. The yielded
- * bytes live in a buffer reused by the next step: copy what must outlive it.
+ * Read the units the extents touch, in ascending order, in batches of up to
+ * `batch` bytes. A source that reads asynchronously is read ahead, several
+ * batches in flight, while the consumer's writes of earlier batches proceed;
+ * a buffer is refilled only when the writes queued under its tag settled.
  */
-export function* dataRuns(src: BlockDevice, extents: readonly Extent[], unitSize: number, o: ScanOptions = {}): Generator<DataRun> {
+export async function* scanBatches(src: BlockDevice, extents: readonly Extent[], unitSize: number, o: ScanOptions = {}): AsyncGenerator<Batch> {
   const per = Math.max(1, Math.floor((o.batch ?? 4 << 20) / unitSize));
-  const buf = new Uint8Array(per * unitSize);
-  for (const [first, end] of unitRanges(extents, unitSize)) {
-    for (let u = first; u < end; u += per) {
-      const n = Math.min(per, end - u);
-      const view = buf.subarray(0, n * unitSize);
-      readFrom(src, u * unitSize, view);
-      o.progress?.tick(Math.max(0, Math.min(view.length, src.size - u * unitSize)));
-      let runStart = -1;
-      for (let i = 0; i <= n; i++) {
-        const zero = i === n || isZero(view, i * unitSize, (i + 1) * unitSize);
-        if (!zero && runStart < 0) runStart = i;
-        if (zero && runStart >= 0) {
-          yield { unit: u + runStart, data: view.subarray(runStart * unitSize, i * unitSize) };
-          runStart = -1;
-        }
+  const ahead = canReadAsync(src);
+  const K = ahead || o.queue?.async ? 6 : 1;
+  // batches being read ahead: never the buffer the consumer holds, never one still being written
+  const depth = ahead ? K - 2 : 0;
+  const bufs = Array.from({ length: K }, () => new Uint8Array(per * unitSize));
+  const ranges = (function* () {
+    for (const [first, end] of unitRanges(extents, unitSize)) for (let u = first; u < end; u += per) yield [u, Math.min(per, end - u)] as const;
+  })();
+  const pending: Array<{ batch: Batch; done: Promise<void> }> = [];
+  let seq = 0;
+  const issue = async (): Promise<boolean> => {
+    const next = ranges.next();
+    if (next.done) return false;
+    const [u, n] = next.value;
+    const tag = seq++ % K;
+    await o.queue?.settle(tag);
+    const data = bufs[tag]!.subarray(0, n * unitSize);
+    const done = ahead ? readFromAsync(src, u * unitSize, data) : Promise.resolve(readFrom(src, u * unitSize, data));
+    done.catch(() => {}); // awaited below
+    pending.push({ batch: { unit: u, data, tag }, done });
+    return true;
+  };
+  for (;;) {
+    while (pending.length <= depth && (await issue()));
+    const b = pending.shift();
+    if (!b) return;
+    await b.done;
+    o.progress?.tick(Math.max(0, Math.min(b.batch.data.length, src.size - b.batch.unit * unitSize)));
+    yield b.batch;
+  }
+}
+
+/**
+ * The runs of consecutive units that are not all zeros, in ascending order,
+ * of the units the extents touch. The bytes live in a scan buffer (see
+ * DataRun): copy what must outlive it.
+ */
+export async function* dataRuns(src: BlockDevice, extents: readonly Extent[], unitSize: number, o: ScanOptions = {}): AsyncGenerator<DataRun> {
+  for await (const { unit, data, tag } of scanBatches(src, extents, unitSize, o)) {
+    const n = data.length / unitSize;
+    let runStart = -1;
+    for (let i = 0; i <= n; i++) {
+      const zero = i === n || isZero(data, i * unitSize, (i + 1) * unitSize);
+      if (!zero && runStart < 0) runStart = i;
+      if (zero && runStart >= 0) {
+        yield { unit: unit + runStart, data: data.subarray(runStart * unitSize, i * unitSize), tag };
+        runStart = -1;
       }
     }
   }
 }
 
 /** Write only the parts of `data` that are not zeros, in `grain`-sized pieces (the rest stays a hole). */
-export function writeNonZero(target: ContainerTarget, offset: number, data: Uint8Array, grain = 4096): void {
+export function writeNonZero(queue: WriteQueue, offset: number, data: Uint8Array, tag: number, grain = 4096): void {
   let runStart = -1;
   for (let i = 0; i <= data.length; i += grain) {
     const zero = i >= data.length || isZero(data, i, Math.min(data.length, i + grain));
     if (!zero && runStart < 0) runStart = i;
     if (zero && runStart >= 0) {
-      target.writeAt(offset + runStart, data.subarray(runStart, Math.min(i, data.length)));
+      queue.write(offset + runStart, data.subarray(runStart, Math.min(i, data.length)), tag);
       runStart = -1;
     }
   }

@@ -12,7 +12,7 @@ import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
 import { fflateCompressor, orderedMap } from '../compress.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap } from '../units.js';
+import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
 import { HostRefs, writeQcow2Metadata } from './meta.js';
 import { DEFAULT_CLUSTER_BITS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS } from './structs.js';
 
@@ -52,9 +52,10 @@ export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Q
   progress.start('writing qcow2', extents.reduce((n, e) => n + e.length, 0), 'bytes');
   let next = C;
   let compressed: number | undefined;
+  const queue = new WriteQueue(target);
   if (!o.compress) {
-    for (const run of dataRuns(src, extents, C, { progress })) {
-      target.writeAt(next, run.data);
+    for await (const run of dataRuns(src, extents, C, { progress, queue })) {
+      queue.write(next, run.data, run.tag);
       const n = run.data.length / C;
       for (let k = 0; k < n; k++) map.set(run.unit + k, next + k * C);
       refs.add(next / C, next / C + n - 1);
@@ -64,15 +65,15 @@ export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Q
     compressed = 0;
     const compressor = o.compressor ?? fflateCompressor;
     const level = o.level ?? 6;
-    function* units() {
-      for (const run of dataRuns(src, extents, C, { progress })) {
+    async function* units() {
+      for await (const run of dataRuns(src, extents, C, { progress })) {
         for (let k = 0; k < run.data.length / C; k++) yield { unit: run.unit + k, data: run.data.slice(k * C, (k + 1) * C) };
       }
     }
     const results = orderedMap(units(), async (x) => ({ ...x, packed: await compressor.compress(x.data, 'deflate-raw', level) }), compressor.parallelism);
     for await (const { unit, data, packed } of results) {
       if (packed.length < C) {
-        target.writeAt(next, packed);
+        queue.write(next, packed);
         const extra = Math.floor((next + packed.length - 1) / SECTOR) - Math.floor(next / SECTOR);
         map.set(unit, next, extra + 1);
         refs.add(Math.floor(next / C), Math.floor((next + packed.length - 1) / C));
@@ -80,16 +81,16 @@ export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Q
         compressed++;
       } else {
         next = alignUp(next, C);
-        target.writeAt(next, data);
+        queue.write(next, data);
         map.set(unit, next);
         refs.add(next / C, next / C);
         next += C;
       }
     }
   }
+  await queue.drain();
   progress.done();
   const layout = writeQcow2Metadata(target, { clusterBits, size, map, refs });
-  target.flush?.();
   return summary(size, layout.fileSize, map, C, compressed);
 }
 
@@ -113,7 +114,6 @@ export function createQcow2Device(target: ContainerTarget, size: number, o: Pick
     async finish(): Promise<ContainerSummary> {
       dev.seal();
       const layout = writeQcow2Metadata(target, { clusterBits, size, map: dev.map, refs });
-      target.flush?.();
       return summary(size, layout.fileSize, dev.map, C);
     },
     extents: () => dev.map.extents(C, size),

@@ -12,7 +12,7 @@ import { UsageError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import type { ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { normalizeExtents, readFrom, unitRanges } from '../units.js';
+import { normalizeExtents, scanBatches, WriteQueue } from '../units.js';
 import {
   CHUNK_DONT_CARE, CHUNK_FILL, CHUNK_RAW, DEFAULT_BLOCK_SIZE, MAJOR_VERSION, MAX_RAW_CHUNK, MINOR_VERSION, SPARSE_CHUNK, SPARSE_HEADER, SPARSE_MAGIC,
 } from './structs.js';
@@ -30,7 +30,7 @@ class ChunkWriter {
   private value = 0;
   private blocks = 0;
   private headerAt = 0;
-  constructor(private readonly target: ContainerTarget, private readonly bs: number) {}
+  constructor(private readonly target: ContainerTarget, private readonly queue: WriteQueue, private readonly bs: number) {}
 
   private close(): void {
     if (this.type === NONE) return;
@@ -52,8 +52,8 @@ class ChunkWriter {
     this.type = NONE;
   }
 
-  /** Add `n` blocks of `type` (FILL with `value`; RAW with their bytes in `data`). */
-  add(type: number, n: number, value = 0, data?: Uint8Array): void {
+  /** Add `n` blocks of `type` (FILL with `value`; RAW with their bytes in `data`, from scan buffer `tag`). */
+  add(type: number, n: number, value = 0, data?: Uint8Array, tag = -1): void {
     if (this.type !== type || (type === CHUNK_FILL && value !== this.value) || (type === CHUNK_RAW && (this.blocks + n) * this.bs > MAX_RAW_CHUNK)) {
       this.close();
       this.type = type;
@@ -65,7 +65,7 @@ class ChunkWriter {
       }
     }
     if (data) {
-      this.target.writeAt(this.pos, data);
+      this.queue.write(this.pos, data, tag);
       this.pos += data.length;
       this.rawBlocks += n;
     }
@@ -89,38 +89,32 @@ export async function writeSparse(src: BlockDevice, target: ContainerTarget, o: 
   const total = Math.ceil(src.size / bs);
   if (total > 0xffffffff) throw new UsageError('E_USAGE_SIZE', `${src.size} bytes is more than 2^32 blocks of ${bs}`, { field: 'size', actual: src.size });
   const zero = o.zeroBlocks === 'dont-care' ? CHUNK_DONT_CARE : CHUNK_FILL;
-  const w = new ChunkWriter(target, bs);
+  const queue = new WriteQueue(target);
+  const w = new ChunkWriter(target, queue, bs);
   const progress = o.progress ?? silentProgress;
   const extents = normalizeExtents(o.extents, src.size);
   progress.start('writing Android sparse', extents.reduce((n, e) => n + e.length, 0), 'bytes');
-  const per = Math.max(1, Math.floor((4 << 20) / bs));
-  const buf = new Uint8Array(per * bs);
   let at = 0;
-  for (const [first, end] of unitRanges(extents, bs)) {
-    if (first > at) w.add(zero, first - at);
-    for (let b = first; b < end; b += per) {
-      const n = Math.min(per, end - b);
-      const view = buf.subarray(0, n * bs);
-      readFrom(src, b * bs, view);
-      progress.tick(Math.min(view.length, src.size - b * bs));
-      let raw = 0; // blocks [raw, i) are data, written together
-      for (let i = 0; i <= n; i++) {
-        const v = i < n ? fillValue(view.subarray(i * bs, (i + 1) * bs)) : 0;
-        if (v === undefined) continue;
-        if (raw < i) w.add(CHUNK_RAW, i - raw, 0, view.subarray(raw * bs, i * bs));
-        raw = i + 1;
-        if (i < n) w.add(v === 0 ? zero : CHUNK_FILL, 1, v);
-      }
+  for await (const { unit, data, tag } of scanBatches(src, extents, bs, { progress, queue })) {
+    if (unit > at) w.add(zero, unit - at);
+    const n = data.length / bs;
+    let raw = 0; // blocks [raw, i) are data, written together
+    for (let i = 0; i <= n; i++) {
+      const v = i < n ? fillValue(data.subarray(i * bs, (i + 1) * bs)) : 0;
+      if (v === undefined) continue;
+      if (raw < i) w.add(CHUNK_RAW, i - raw, 0, data.subarray(raw * bs, i * bs), tag);
+      raw = i + 1;
+      if (i < n) w.add(v === 0 ? zero : CHUNK_FILL, 1, v);
     }
-    at = end;
+    at = unit + n;
   }
   if (total > at) w.add(zero, total - at);
   w.finish();
+  await queue.drain();
   progress.done();
   target.writeAt(0, SPARSE_HEADER.encode({
     magic: SPARSE_MAGIC, majorVersion: MAJOR_VERSION, minorVersion: MINOR_VERSION, fileHeaderSize: SPARSE_HEADER.size,
     chunkHeaderSize: SPARSE_CHUNK.size, blockSize: bs, totalBlocks: total, totalChunks: w.chunks, imageChecksum: 0,
   }));
-  target.flush?.();
   return { format: 'sparse', virtualSize: total * bs, fileSize: w.pos, allocatedUnits: w.rawBlocks, unitSize: bs };
 }

@@ -16,7 +16,7 @@ import { AllocatingDevice } from '../alloc.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
 import { checkVirtualSize } from '../qcow2/write.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, writeNonZero } from '../units.js';
+import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue, writeNonZero } from '../units.js';
 import {
   BAT_OFFSET, BAT_UNUSED, CREATOR_VERSION, DEFAULT_BLOCK_SIZE, DISK_DYNAMIC, DISK_FIXED, DYNAMIC_COOKIE, DYNAMIC_HEADER_OFFSET, FEATURES_RESERVED,
   FOOTER_COOKIE, FORMAT_VERSION, HEADER_VERSION, HOST_OS_WINDOWS, MAX_VHD_SIZE, SECTOR, VHD_DYNAMIC_HEADER, VHD_EPOCH, VHD_FOOTER, vhdChecksum,
@@ -90,7 +90,6 @@ function finishDynamic(target: ContainerTarget, size: number, map: UnitMap, end:
   target.writeAt(end, footer);
   target.writeAt(DYNAMIC_HEADER_OFFSET, dynamicHeader(entries, DEFAULT_BLOCK_SIZE));
   target.writeAt(0, footer);
-  target.flush?.();
   return end + SECTOR;
 }
 
@@ -108,7 +107,8 @@ export async function writeVhd(src: BlockDevice, target: ContainerTarget, o: Vhd
   const map = new UnitMap(Math.ceil(size / unit));
   const digest = new ContentDigest(`vhd:${fixed ? 'fixed' : 'dynamic'}:${size}:${o.epoch ?? 0}`);
   let next = BAT_OFFSET + batBytes(Math.ceil(size / DEFAULT_BLOCK_SIZE));
-  for (const run of dataRuns(src, extents, unit, { progress })) {
+  const queue = new WriteQueue(target);
+  for await (const run of dataRuns(src, extents, unit, { progress, queue })) {
     for (let k = 0; k * unit < run.data.length; k++) {
       const u = run.unit + k;
       const piece = run.data.subarray(k * unit, (k + 1) * unit);
@@ -117,19 +117,19 @@ export async function writeVhd(src: BlockDevice, target: ContainerTarget, o: Vhd
         map.set(u, u * unit + 1);
         continue;
       }
-      target.writeAt(next, BITMAP);
-      writeNonZero(target, next + SECTOR, piece);
+      queue.write(next, BITMAP);
+      writeNonZero(queue, next + SECTOR, piece, run.tag);
       map.set(u, next + SECTOR);
       next += SECTOR + unit;
     }
-    if (fixed) target.writeAt(run.unit * unit, run.data.subarray(0, Math.min(run.data.length, src.size - run.unit * unit)));
+    if (fixed) queue.write(run.unit * unit, run.data.subarray(0, Math.min(run.data.length, src.size - run.unit * unit)), run.tag);
   }
+  await queue.drain();
   progress.done();
   const uuid = o.uuid ? bytesUuid(uuidBytes(o.uuid)) : digest.uuid();
   let fileSize: number;
   if (fixed) {
     target.writeAt(size, vhdFooter(size, DISK_FIXED, uuid, o));
-    target.flush?.();
     fileSize = size + SECTOR;
   } else {
     fileSize = finishDynamic(target, size, map, next, uuid, o);
@@ -192,7 +192,8 @@ class FixedVhdDevice implements ContainerDevice {
     this.target.writeAt(offset, data);
     for (let u = Math.floor(offset / SCAN_UNIT); u * SCAN_UNIT < offset + data.length; u++) if (!this.map.get(u)) this.map.set(u, u * SCAN_UNIT + 1);
   }
-  flush(): void { this.target.flush?.(); }
+  /** Nothing to persist before `finish`: the container is complete only then (the Node side fsyncs on request). */
+  flush(): void {}
   extents(): Extent[] { return this.map.extents(SCAN_UNIT, this.size); }
   async finish(): Promise<ContainerSummary> {
     this.finished = true;
@@ -206,7 +207,6 @@ class FixedVhdDevice implements ContainerDevice {
       }
     });
     this.target.writeAt(this.size, vhdFooter(this.size, DISK_FIXED, uuid, this.o));
-    this.target.flush?.();
     return { format: 'vhd', subformat: 'fixed', virtualSize: this.size, fileSize: this.size + SECTOR, allocatedUnits: this.map.count, unitSize: SCAN_UNIT, uuid };
   }
 }

@@ -17,7 +17,7 @@ import { fflateCompressor, orderedMap } from '../compress.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
 import { checkVirtualSize } from '../qcow2/write.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { alignUp, dataRuns, normalizeExtents, UnitMap } from '../units.js';
+import { alignUp, dataRuns, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
 import { formatDescriptor } from './descriptor.js';
 import {
   COMPRESS_DEFLATE, COMPRESS_NONE, DESCRIPTOR_OFFSET, DESCRIPTOR_SECTORS, FLAG_COMPRESSED, FLAG_MARKERS, FLAG_NL_DETECT, FLAG_RGD, GD_AT_END,
@@ -131,14 +131,16 @@ export async function writeVmdk(src: BlockDevice, target: ContainerTarget, o: Vm
     return summary(size, end, 'streamOptimized', map, id, map.count);
   }
   let next = sparseLayout(g).grainStart * SECTOR;
-  for (const run of dataRuns(src, extents, GRAIN, { progress })) {
-    target.writeAt(next, run.data);
+  const queue = new WriteQueue(target);
+  for await (const run of dataRuns(src, extents, GRAIN, { progress, queue })) {
+    queue.write(next, run.data, run.tag);
     for (let k = 0; k * GRAIN < run.data.length; k++) {
       map.set(run.unit + k, next + k * GRAIN);
       if (!o.uuid) digest.add(run.unit + k, run.data.subarray(k * GRAIN, (k + 1) * GRAIN));
     }
     next += run.data.length;
   }
+  await queue.drain();
   progress.done();
   const id = ids(o, () => digest.uuid());
   finishSparse(target, g, map, id, o);
@@ -168,8 +170,8 @@ async function writeStream(src: BlockDevice, target: ContainerTarget, g: Geometr
     next += SECTOR + gt.length;
     gt.fill(0);
   };
-  function* grains() {
-    for (const run of dataRuns(src, extents, GRAIN, { progress: o.progress })) {
+  async function* grains() {
+    for await (const run of dataRuns(src, extents, GRAIN, { progress: o.progress })) {
       for (let k = 0; k * GRAIN < run.data.length; k++) {
         const data = run.data.subarray(k * GRAIN, (k + 1) * GRAIN);
         if (!o.uuid) digest.add(run.unit + k, data);
@@ -177,6 +179,7 @@ async function writeStream(src: BlockDevice, target: ContainerTarget, g: Geometr
       }
     }
   }
+  const queue = new WriteQueue(target);
   const packed = orderedMap(grains(), async (x) => ({ unit: x.unit, z: await compressor.compress(x.data, 'zlib', level) }), compressor.parallelism);
   for await (const { unit, z } of packed) {
     const t = Math.floor(unit / GTES_PER_GT);
@@ -184,12 +187,13 @@ async function writeStream(src: BlockDevice, target: ContainerTarget, g: Geometr
     const rec = new Uint8Array(alignUp(VMDK_GRAIN_MARKER.size + z.length, SECTOR));
     VMDK_GRAIN_MARKER.encode({ lba: unit * GRAIN_SECTORS, size: z.length }, rec);
     rec.set(z, VMDK_GRAIN_MARKER.size);
-    target.writeAt(next, rec);
+    queue.write(next, rec);
     gtv.setUint32((unit - t * GTES_PER_GT) * 4, next / SECTOR, true);
     map.set(unit, next);
     next += rec.length;
   }
   flushTable();
+  await queue.drain();
   const id = ids(o, () => digest.uuid());
   const gdSector = next / SECTOR + 1;
   target.writeAt(next, marker(g.gdSectors, MARKER_GD));
