@@ -20,7 +20,17 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { benchArgs, dist, have, imp } from './lib.mjs';
 
-const { val, tree: dir, json, outDir, done } = benchArgs('container', '--tree DIR [--runs N] [--size BYTES] [--json] [--out DIR] [--keep]', 'container/file-node.js');
+const {
+  val,
+  tree: dir,
+  json,
+  outDir,
+  done,
+} = benchArgs(
+  'container',
+  '--tree DIR [--runs N] [--size BYTES] [--json] [--out DIR] [--keep]',
+  'container/file-node.js',
+);
 const work = outDir();
 const size = Number(val('--size') ?? 2 ** 30);
 const runs = Math.max(1, Number(val('--runs') ?? 5));
@@ -57,7 +67,11 @@ const CHILD = {
 
 function timed(cmd, args) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(gnuTime ? '/usr/bin/time' : cmd, gnuTime ? ['-f', 'CPU %U %S', cmd, ...args] : args, { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(gnuTime ? '/usr/bin/time' : cmd, gnuTime ? ['-f', 'CPU %U %S', cmd, ...args] : args, {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${String(r.stderr).slice(-1500)}`);
   const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(String(r.stderr));
@@ -80,14 +94,53 @@ function prepare(out) {
 const node = (kind, ...args) => [process.execPath, ['--input-type=module', '-e', CHILD[kind], '--', ...args]];
 
 const ROWS = [
-  { name: 'ours convert -> qcow2', out: 'ours.qcow2', cmd: () => node('convert', raw, join(work, 'ours.qcow2'), 'qcow2') },
-  { name: 'qemu-img convert -O qcow2', out: 'qemu.qcow2', cmd: () => ['qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'qemu.qcow2')]], needs: 'qemu-img' },
-  { name: 'ours build ext4 raw', out: 'built.raw', cmd: () => node('build', dir, join(work, 'built.raw'), 'raw', String(size)) },
-  { name: 'ours build ext4 -> qcow2', out: 'built.qcow2', cmd: () => node('build', dir, join(work, 'built.qcow2'), 'qcow2', String(size)) },
-  { name: 'ours convert -> qcow2 compressed', out: 'ours-c.qcow2', cmd: () => node('convert', raw, join(work, 'ours-c.qcow2'), 'qcow2', 'c'), info: true },
-  { name: 'qemu-img convert -c -O qcow2', out: 'qemu-c.qcow2', cmd: () => ['qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'qemu-c.qcow2')]], needs: 'qemu-img', info: true },
-  { name: 'ours convert -> Android sparse', out: 'ours.simg', cmd: () => node('convert', raw, join(work, 'ours.simg'), 'sparse'), info: true },
-  { name: 'img2simg', out: 'theirs.simg', cmd: () => ['img2simg', [raw, join(work, 'theirs.simg')]], needs: 'img2simg', info: true },
+  {
+    name: 'ours convert -> qcow2',
+    out: 'ours.qcow2',
+    cmd: () => node('convert', raw, join(work, 'ours.qcow2'), 'qcow2'),
+  },
+  {
+    name: 'qemu-img convert -O qcow2',
+    out: 'qemu.qcow2',
+    cmd: () => ['qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'qemu.qcow2')]],
+    needs: 'qemu-img',
+  },
+  {
+    name: 'ours build ext4 raw',
+    out: 'built.raw',
+    cmd: () => node('build', dir, join(work, 'built.raw'), 'raw', String(size)),
+  },
+  {
+    name: 'ours build ext4 -> qcow2',
+    out: 'built.qcow2',
+    cmd: () => node('build', dir, join(work, 'built.qcow2'), 'qcow2', String(size)),
+  },
+  {
+    name: 'ours convert -> qcow2 compressed',
+    out: 'ours-c.qcow2',
+    cmd: () => node('convert', raw, join(work, 'ours-c.qcow2'), 'qcow2', 'c'),
+    info: true,
+  },
+  {
+    name: 'qemu-img convert -c -O qcow2',
+    out: 'qemu-c.qcow2',
+    cmd: () => ['qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', raw, join(work, 'qemu-c.qcow2')]],
+    needs: 'qemu-img',
+    info: true,
+  },
+  {
+    name: 'ours convert -> Android sparse',
+    out: 'ours.simg',
+    cmd: () => node('convert', raw, join(work, 'ours.simg'), 'sparse'),
+    info: true,
+  },
+  {
+    name: 'img2simg',
+    out: 'theirs.simg',
+    cmd: () => ['img2simg', [raw, join(work, 'theirs.simg')]],
+    needs: 'img2simg',
+    info: true,
+  },
 ].filter((r) => !r.needs || have(r.needs));
 
 const samples = new Map(ROWS.map((r) => [r.name, []]));
@@ -101,10 +154,20 @@ for (let i = 0; i < runs; i++) {
     samples.get(row.name).push({ ...timed(cmd, args), bytes: statSync(out).blocks * 512 });
   }
 }
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 const rows = ROWS.map((r) => {
   const s = samples.get(r.name);
-  return { name: r.name, seconds: +median(s.map((x) => x.seconds)).toFixed(3), best: +Math.min(...s.map((x) => x.seconds)).toFixed(3), cpu: s[0].cpu === undefined ? undefined : +median(s.map((x) => x.cpu)).toFixed(2), allocatedMiB: +(s[0].bytes / 2 ** 20).toFixed(1), info: !!r.info };
+  return {
+    name: r.name,
+    seconds: +median(s.map((x) => x.seconds)).toFixed(3),
+    best: +Math.min(...s.map((x) => x.seconds)).toFixed(3),
+    cpu: s[0].cpu === undefined ? undefined : +median(s.map((x) => x.cpu)).toFixed(2),
+    allocatedMiB: +(s[0].bytes / 2 ** 20).toFixed(1),
+    info: !!r.info,
+  };
 });
 const by = Object.fromEntries(rows.map((r) => [r.name, r]));
 const ratio = (a, b, f = 'seconds') => (by[a] && by[b] ? +(by[a][f] / by[b][f]).toFixed(3) : undefined);
@@ -113,11 +176,18 @@ if (have('qemu-img')) {
   const same = (f) => spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, join(work, f)]).status === 0;
   checks.convertIdentical = same('ours.qcow2');
   checks.compressedIdentical = same('ours-c.qcow2');
-  checks.qcow2CheckClean = spawnSync('qemu-img', ['check', join(work, 'ours.qcow2')]).status === 0 && spawnSync('qemu-img', ['check', join(work, 'built.qcow2')]).status === 0;
-  checks.buildIdentical = spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', join(work, 'built.raw'), join(work, 'built.qcow2')]).status === 0;
+  checks.qcow2CheckClean =
+    spawnSync('qemu-img', ['check', join(work, 'ours.qcow2')]).status === 0 &&
+    spawnSync('qemu-img', ['check', join(work, 'built.qcow2')]).status === 0;
+  checks.buildIdentical =
+    spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', join(work, 'built.raw'), join(work, 'built.qcow2')])
+      .status === 0;
 }
 const summary = {
-  tree: dir, size, runs, rows,
+  tree: dir,
+  size,
+  runs,
+  rows,
   convertVsQemuImg: ratio('ours convert -> qcow2', 'qemu-img convert -O qcow2'),
   convertVsQemuImgBest: ratio('ours convert -> qcow2', 'qemu-img convert -O qcow2', 'best'),
   convertCpuVsQemuImg: ratio('ours convert -> qcow2', 'qemu-img convert -O qcow2', 'cpu'),
@@ -125,7 +195,9 @@ const summary = {
   buildQcow2VsRawCpu: ratio('ours build ext4 -> qcow2', 'ours build ext4 raw', 'cpu'),
   compressedVsQemuImg: ratio('ours convert -> qcow2 compressed', 'qemu-img convert -c -O qcow2'),
   sparseVsImg2simg: ratio('ours convert -> Android sparse', 'img2simg'),
-  checks, loadAverage: loadavg().map((x) => +x.toFixed(2)), targets: { convertVsQemuImg: 1.0, buildQcow2VsRaw: 1.1 },
+  checks,
+  loadAverage: loadavg().map((x) => +x.toFixed(2)),
+  targets: { convertVsQemuImg: 1.0, buildQcow2VsRaw: 1.1 },
 };
 done();
 
@@ -134,13 +206,29 @@ if (json) {
 } else {
   const w = Math.max(...rows.map((r) => r.name.length));
   console.log(`tree: ${dir}   ext4 image: ${(size / 2 ** 20).toFixed(0)} MiB   median of ${runs} runs`);
-  console.log(`${'run'.padEnd(w)}  ${'wall s'.padStart(7)}  ${'best s'.padStart(7)}  ${'cpu s'.padStart(6)}  ${'allocated MiB'.padStart(13)}`);
-  for (const r of rows) console.log(`${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(7)}  ${r.best.toFixed(3).padStart(7)}  ${String(r.cpu ?? 'n/a').padStart(6)}  ${r.allocatedMiB.toFixed(1).padStart(13)}`);
-  const t = (x, target) => (x === undefined ? 'n/a' : `${x}x ${x <= target ? `(target ${target}x met)` : `(target ${target}x missed)`}`);
-  console.log(`convert vs qemu-img:        ${t(summary.convertVsQemuImg, 1.0)}  best-of ${summary.convertVsQemuImgBest ?? 'n/a'}x, CPU ${summary.convertCpuVsQemuImg ?? 'n/a'}x`);
-  console.log(`build qcow2 vs build raw:   ${t(summary.buildQcow2VsRaw, 1.1)}  CPU ${summary.buildQcow2VsRawCpu ?? 'n/a'}x`);
+  console.log(
+    `${'run'.padEnd(w)}  ${'wall s'.padStart(7)}  ${'best s'.padStart(7)}  ${'cpu s'.padStart(6)}  ${'allocated MiB'.padStart(13)}`,
+  );
+  for (const r of rows)
+    console.log(
+      `${r.name.padEnd(w)}  ${r.seconds.toFixed(3).padStart(7)}  ${r.best.toFixed(3).padStart(7)}  ${String(r.cpu ?? 'n/a').padStart(6)}  ${r.allocatedMiB.toFixed(1).padStart(13)}`,
+    );
+  const t = (x, target) =>
+    x === undefined ? 'n/a' : `${x}x ${x <= target ? `(target ${target}x met)` : `(target ${target}x missed)`}`;
+  console.log(
+    `convert vs qemu-img:        ${t(summary.convertVsQemuImg, 1.0)}  best-of ${summary.convertVsQemuImgBest ?? 'n/a'}x, CPU ${summary.convertCpuVsQemuImg ?? 'n/a'}x`,
+  );
+  console.log(
+    `build qcow2 vs build raw:   ${t(summary.buildQcow2VsRaw, 1.1)}  CPU ${summary.buildQcow2VsRawCpu ?? 'n/a'}x`,
+  );
   console.log(`compressed vs qemu-img -c:  ${summary.compressedVsQemuImg ?? 'n/a'}x`);
   console.log(`sparse vs img2simg:         ${summary.sparseVsImg2simg ?? 'n/a'}x`);
-  console.log(`checks:                     ${Object.entries(checks).map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`).join(', ') || 'n/a (no qemu-img)'}`);
+  console.log(
+    `checks:                     ${
+      Object.entries(checks)
+        .map(([k, v]) => `${k} ${v ? 'ok' : 'FAILED'}`)
+        .join(', ') || 'n/a (no qemu-img)'
+    }`,
+  );
   console.log(`load average:               ${summary.loadAverage.join(' ')}`);
 }

@@ -50,7 +50,8 @@ export class AllocatingDevice implements BlockDevice {
   }
 
   writeAt(offset: number, data: Uint8Array): void {
-    if (this.finished) throw new UsageError('E_USAGE_FINISHED', 'the container is finished; it can no longer be written', {});
+    if (this.finished)
+      throw new UsageError('E_USAGE_FINISHED', 'the container is finished; it can no longer be written', {});
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.size) {
       throw new RangeError(`write of ${data.length} bytes at ${offset} outside the device (size ${this.size})`);
     }
@@ -71,13 +72,22 @@ export class AllocatingDevice implements BlockDevice {
       const n = Math.min(U - inUnit, data.length - i);
       let host = this.map.get(u);
       if (!host) {
-        if (isZero(data, i, i + n)) { flushRun(); i += n; continue; }
+        if (isZero(data, i, i + n)) {
+          flushRun();
+          i += n;
+          continue;
+        }
         host = this.allocate(u);
         this.map.set(u, host);
       }
       const at = host + inUnit;
       if (runLen && runHost + runLen === at && runData + runLen === i) runLen += n;
-      else { flushRun(); runHost = at; runData = i; runLen = n; }
+      else {
+        flushRun();
+        runHost = at;
+        runData = i;
+        runLen = n;
+      }
       i += n;
     }
     flushRun();

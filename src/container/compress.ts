@@ -34,17 +34,33 @@ export const fflateCompressor: Compressor = {
  * stream is damaged or yields more or fewer bytes than `out` holds; never
  * allocates beyond `out`.
  */
-export function decompressUnit(data: Uint8Array, codec: Codec, out: Uint8Array, where: Record<string, unknown>, exact = true): number {
+export function decompressUnit(
+  data: Uint8Array,
+  codec: Codec,
+  out: Uint8Array,
+  where: Record<string, unknown>,
+  exact = true,
+): number {
   // one spare byte tells "exactly full" from "would have written more"
   const room = new Uint8Array(out.length + 1);
   let got: Uint8Array;
   try {
     got = codec === 'zlib' ? unzlibSync(data, { out: room }) : inflateSync(data, { out: room });
   } catch (e) {
-    throw new FormatError('E_FORMAT_COMPRESSED_DATA', `compressed ${String(where.structure ?? 'unit')} is damaged: ${(e as Error).message}`, { ...where }, { cause: e });
+    throw new FormatError(
+      'E_FORMAT_COMPRESSED_DATA',
+      `compressed ${String(where.structure ?? 'unit')} is damaged: ${(e as Error).message}`,
+      { ...where },
+      { cause: e },
+    );
   }
   if (got.length > out.length || (exact && got.length !== out.length)) {
-    throw new FormatError('E_FORMAT_COMPRESSED_SIZE', `compressed ${String(where.structure ?? 'unit')} expands to ${got.length > out.length ? 'more than' : ''} ${Math.min(got.length, out.length + 1)} bytes, expected ${out.length}`, { ...where, expected: out.length, actual: got.length });
+    throw new FormatError(
+      'E_FORMAT_COMPRESSED_SIZE',
+      `compressed ${String(where.structure ?? 'unit')} expands to ` +
+        `${got.length > out.length ? `more than ${out.length}` : got.length} bytes, expected ${out.length}`,
+      { ...where, expected: out.length, actual: got.length },
+    );
   }
   out.set(got.subarray(0, got.length));
   if (got.length < out.length) out.fill(0, got.length);
@@ -55,7 +71,11 @@ export function decompressUnit(data: Uint8Array, codec: Codec, out: Uint8Array, 
  * Map `items` through `fn` with up to `parallelism` calls in flight, yielding
  * results in input order. `fn` may be synchronous.
  */
-export async function* orderedMap<T, R>(items: Iterable<T> | AsyncIterable<T>, fn: (item: T) => R | Promise<R>, parallelism: number): AsyncGenerator<R> {
+export async function* orderedMap<T, R>(
+  items: Iterable<T> | AsyncIterable<T>,
+  fn: (item: T) => R | Promise<R>,
+  parallelism: number,
+): AsyncGenerator<R> {
   const queue: Array<Promise<R>> = [];
   const depth = Math.max(1, parallelism) * 2;
   for await (const item of items) {

@@ -5,7 +5,20 @@
  * create a container file to build straight into. Outputs are written to a
  * temporary name and renamed into place only on success.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, read, readSync, renameSync, rmSync, write, writeSync, fsyncSync, mkdirSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  read,
+  readSync,
+  renameSync,
+  rmSync,
+  write,
+  writeSync,
+  fsyncSync,
+  mkdirSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -15,7 +28,14 @@ import { hostError, FileDevice, MAX_WRITE } from '../io/file.js';
 import { hostDataExtents } from '../toolchain/holes.js';
 import type { Codec, Compressor } from './compress.js';
 import { createContainerDevice, writeContainer } from './write.js';
-import type { AsyncReadable, ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from './types.js';
+import type {
+  AsyncReadable,
+  ContainerDevice,
+  ContainerOptions,
+  ContainerSummary,
+  ContainerTarget,
+  Extent,
+} from './types.js';
 
 /** A host file that grows as it is written; unwritten ranges stay holes. */
 export class FileTarget implements ContainerTarget {
@@ -52,16 +72,18 @@ export class FileTarget implements ContainerTarget {
     const pieces: Array<Promise<void>> = [];
     for (let done = 0; done < data.length; done += MAX_WRITE) {
       const n = Math.min(MAX_WRITE, data.length - done);
-      pieces.push(new Promise<void>((resolve, reject) => {
-        const step = (at: number): void => {
-          write(this.fd, data, done + at, n - at, offset + done + at, (err, wrote) => {
-            if (err) reject(hostError(err, this.path, 'write'));
-            else if (at + wrote < n) step(at + wrote);
-            else resolve();
-          });
-        };
-        step(0);
-      }));
+      pieces.push(
+        new Promise<void>((resolve, reject) => {
+          const step = (at: number): void => {
+            write(this.fd, data, done + at, n - at, offset + done + at, (err, wrote) => {
+              if (err) reject(hostError(err, this.path, 'write'));
+              else if (at + wrote < n) step(at + wrote);
+              else resolve();
+            });
+          };
+          step(0);
+        }),
+      );
     }
     this.bytesWritten += data.length;
     this.size = Math.max(this.size, offset + data.length);
@@ -81,7 +103,11 @@ export class FileTarget implements ContainerTarget {
   /** Extend the file to `size` bytes with a trailing hole (never shortens it). */
   setSize(size: number): void {
     if (size <= this.size) return;
-    try { ftruncateSync(this.fd, size); } catch (e) { throw hostError(e, this.path, 'extend'); }
+    try {
+      ftruncateSync(this.fd, size);
+    } catch (e) {
+      throw hostError(e, this.path, 'extend');
+    }
     this.size = size;
   }
 
@@ -132,17 +158,21 @@ export class FileSource implements BlockDevice, AsyncReadable {
     const pieces: Array<Promise<void>> = [];
     for (let start = 0; start < target.length; start += READ_PIECE) {
       const part = target.subarray(start, Math.min(target.length, start + READ_PIECE));
-      pieces.push(new Promise<void>((resolve, reject) => {
-        const step = (at: number): void => {
-          read(this.fd, part, at, part.length - at, offset + start + at, (err, n) => {
-            if (err) reject(hostError(err, this.path, 'read'));
-            else if (n === 0) { part.fill(0, at); resolve(); }
-            else if (at + n < part.length) step(at + n);
-            else resolve();
-          });
-        };
-        step(0);
-      }));
+      pieces.push(
+        new Promise<void>((resolve, reject) => {
+          const step = (at: number): void => {
+            read(this.fd, part, at, part.length - at, offset + start + at, (err, n) => {
+              if (err) reject(hostError(err, this.path, 'read'));
+              else if (n === 0) {
+                part.fill(0, at);
+                resolve();
+              } else if (at + n < part.length) step(at + n);
+              else resolve();
+            });
+          };
+          step(0);
+        }),
+      );
     }
     return Promise.all(pieces).then(() => {});
   }
@@ -159,7 +189,8 @@ const READ_PIECE = 1 << 20;
 
 function zlibCall(codec: Codec, data: Uint8Array, level: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const done = (err: Error | null, out: Buffer) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length)));
+    const done = (err: Error | null, out: Buffer) =>
+      err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length));
     // a 4 KiB window for qcow2, as QEMU writes its clusters
     if (codec === 'deflate-raw') zlib.deflateRaw(data, { level, windowBits: 12, memLevel: 9 }, done);
     else zlib.deflate(data, { level }, done);
@@ -188,13 +219,23 @@ export interface ConvertFileOptions extends ContainerOptions {
 }
 
 /** Convert a raw image file (or any BlockDevice) into a container file, atomically. */
-export async function convertToContainerFile(input: string | FileDevice, output: string, opts: ConvertFileOptions): Promise<ContainerSummary> {
+export async function convertToContainerFile(
+  input: string | FileDevice,
+  output: string,
+  opts: ConvertFileOptions,
+): Promise<ContainerSummary> {
   const src = typeof input === 'string' ? new FileSource(input) : input;
-  const extents = opts.extents ?? (src instanceof FileDevice ? src.writtenExtents() : undefined) ?? (await hostDataExtents(src.path));
+  const extents =
+    opts.extents ?? (src instanceof FileDevice ? src.writtenExtents() : undefined) ?? (await hostDataExtents(src.path));
   const tmp = tempBeside(output, '');
   const target = new FileTarget(tmp);
   try {
-    const summary = await writeContainer(src, target, { compressor: nodeCompressor(), ...opts, ...(extents ? { extents } : {}), fileName: opts.fileName ?? basename(output) });
+    const summary = await writeContainer(src, target, {
+      compressor: nodeCompressor(),
+      ...opts,
+      ...(extents ? { extents } : {}),
+      fileName: opts.fileName ?? basename(output),
+    });
     if (opts.sync) target.flush();
     target.close();
     renameSync(tmp, output);
@@ -235,7 +276,12 @@ export function createContainerFile(output: string, size: number, opts: Containe
   };
   let device: ContainerDevice;
   try {
-    device = createContainerDevice(target, size, { compressor: nodeCompressor(), ...opts, fileName: opts.fileName ?? basename(output) }, () => (spool = new FileTarget(tempBeside(output, '-spool'))));
+    device = createContainerDevice(
+      target,
+      size,
+      { compressor: nodeCompressor(), ...opts, fileName: opts.fileName ?? basename(output) },
+      () => (spool = new FileTarget(tempBeside(output, '-spool'))),
+    );
   } catch (e) {
     cleanup();
     throw e;
@@ -260,7 +306,7 @@ export function createContainerFile(output: string, size: number, opts: Containe
   };
 }
 
-/** The 4 KiB blocks a fresh FileDevice has written, as data extents (undefined for a device opened on an existing file). */
+/** The 4 KiB blocks a fresh FileDevice has written, as data extents (undefined for an existing file). */
 export function fileDeviceExtents(dev: FileDevice): Extent[] | undefined {
   return dev.writtenExtents();
 }

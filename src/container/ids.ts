@@ -26,7 +26,11 @@ export class ContentDigest {
 
   /** Add one stored piece: its index and its bytes (only the sampled edges are read). */
   add(index: number, data: Uint8Array): void {
-    this.addEdges(index, data.subarray(0, Math.min(SAMPLE, data.length)), data.subarray(Math.max(0, data.length - SAMPLE)));
+    this.addEdges(
+      index,
+      data.subarray(0, Math.min(SAMPLE, data.length)),
+      data.subarray(Math.max(0, data.length - SAMPLE)),
+    );
   }
 
   /** Add one stored piece from its first and last (up to) 512 bytes. */
@@ -72,7 +76,11 @@ export class ContentDigest {
 
 /** The 16 bytes of a UUID string, in the order it is written (big-endian fields, as VHD stores it). */
 export function uuidBytes(uuid: string): Uint8Array {
-  if (!isGuid(uuid)) throw new UsageError('E_USAGE_UUID', `"${uuid}" is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`, { field: 'uuid', actual: uuid });
+  if (!isGuid(uuid))
+    throw new UsageError('E_USAGE_UUID', `"${uuid}" is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`, {
+      field: 'uuid',
+      actual: uuid,
+    });
   const hex = uuid.replace(/-/g, '');
   const out = new Uint8Array(16);
   for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

@@ -5,8 +5,17 @@
  * file-node.ts.
  */
 export type {
-  ContainerDevice, ContainerFormat, ContainerInfo, ContainerKind, ContainerOptions, ContainerSummary, ContainerTarget, Extent, OpenedContainer,
-  VhdSubformat, VmdkSubformat,
+  ContainerDevice,
+  ContainerFormat,
+  ContainerInfo,
+  ContainerKind,
+  ContainerOptions,
+  ContainerSummary,
+  ContainerTarget,
+  Extent,
+  OpenedContainer,
+  VhdSubformat,
+  VmdkSubformat,
 } from './types.js';
 export { writeContainer, createContainerDevice, buildsInPlace, type WriteContainerOptions } from './write.js';
 export { detectContainer, openContainer, type OpenContainerOptions } from './open.js';

@@ -47,11 +47,20 @@ export interface OpenContainerOptions {
 export function openContainer(dev: BlockDevice, opts: OpenContainerOptions = {}): OpenedContainer | undefined {
   const kind = detectContainer(dev);
   switch (kind) {
-    case undefined: return undefined;
-    case 'qcow2': return openQcow2(dev);
-    case 'android-sparse': return openSparse(dev);
-    case 'vhd-fixed': case 'vhd-dynamic': return openVhd(dev);
-    case 'vmdk-sparse': case 'vmdk-stream': case 'vmdk-descriptor': return openVmdk(dev, opts.resolve);
-    default: throw new FormatError('E_FORMAT_UNKNOWN', `container kind ${String(kind)} cannot be opened`, {});
+    case undefined:
+      return undefined;
+    case 'qcow2':
+      return openQcow2(dev);
+    case 'android-sparse':
+      return openSparse(dev);
+    case 'vhd-fixed':
+    case 'vhd-dynamic':
+      return openVhd(dev);
+    case 'vmdk-sparse':
+    case 'vmdk-stream':
+    case 'vmdk-descriptor':
+      return openVmdk(dev, opts.resolve);
+    default:
+      throw new FormatError('E_FORMAT_UNKNOWN', `container kind ${String(kind)} cannot be opened`, {});
   }
 }

@@ -51,7 +51,8 @@ export type VhdSubformat = 'dynamic' | 'fixed';
 export type VmdkSubformat = 'monolithicSparse' | 'streamOptimized';
 
 /** Every container kind a reader recognises. */
-export type ContainerKind = 'qcow2' | 'vhd-fixed' | 'vhd-dynamic' | 'vmdk-sparse' | 'vmdk-stream' | 'vmdk-descriptor' | 'android-sparse';
+export type ContainerKind =
+  'qcow2' | 'vhd-fixed' | 'vhd-dynamic' | 'vmdk-sparse' | 'vmdk-stream' | 'vmdk-descriptor' | 'android-sparse';
 
 export interface ContainerOptions {
   format: ContainerFormat;

@@ -76,15 +76,22 @@ export function normalizeExtents(extents: readonly Extent[] | undefined, size: n
   if (!extents) return size > 0 ? [{ offset: 0, length: size }] : [];
   for (const e of extents) {
     if (!Number.isSafeInteger(e.offset) || !Number.isSafeInteger(e.length) || e.offset < 0 || e.length < 0) {
-      throw new UsageError('E_USAGE_EXTENT', `extent {offset: ${e.offset}, length: ${e.length}} is not a pair of non-negative byte counts`, { offset: e.offset });
+      throw new UsageError(
+        'E_USAGE_EXTENT',
+        `extent {offset: ${e.offset}, length: ${e.length}} is not a pair of non-negative byte counts`,
+        { offset: e.offset },
+      );
     }
   }
-  const sorted = extents.filter((e) => e.length > 0 && e.offset < size).map((e) => ({ offset: e.offset, length: Math.min(e.length, size - e.offset) }));
+  const sorted = extents
+    .filter((e) => e.length > 0 && e.offset < size)
+    .map((e) => ({ offset: e.offset, length: Math.min(e.length, size - e.offset) }));
   sorted.sort((a, b) => a.offset - b.offset);
   const out: Extent[] = [];
   for (const e of sorted) {
     const last = out[out.length - 1];
-    if (last && e.offset <= last.offset + last.length) last.length = Math.max(last.length, e.offset + e.length - last.offset);
+    if (last && e.offset <= last.offset + last.length)
+      last.length = Math.max(last.length, e.offset + e.length - last.offset);
     else out.push({ ...e });
   }
   return out;
@@ -120,7 +127,7 @@ export interface ScanOptions {
   /** Largest read, in bytes (default 4 MiB). */
   batch?: number;
   progress?: Progress;
-  /** Data of the yielded runs is written through this queue: rotate buffers and wait for their writes before refilling. */
+  /** The queue the yielded data is written through: buffers rotate, and are refilled once their writes settled. */
   queue?: WriteQueue;
 }
 
@@ -184,7 +191,8 @@ async function readFromAsync(src: BlockDevice & AsyncReadable, offset: number, b
   if (n > 0) await src.readIntoAsync(offset, n === buf.length ? buf : buf.subarray(0, n));
 }
 
-const canReadAsync = (src: BlockDevice): src is BlockDevice & AsyncReadable => typeof (src as Partial<AsyncReadable>).readIntoAsync === 'function';
+const canReadAsync = (src: BlockDevice): src is BlockDevice & AsyncReadable =>
+  typeof (src as Partial<AsyncReadable>).readIntoAsync === 'function';
 
 export interface Batch {
   /** First unit read. */
@@ -200,7 +208,12 @@ export interface Batch {
  * batches in flight, while the consumer's writes of earlier batches proceed;
  * a buffer is refilled only when the writes queued under its tag settled.
  */
-export async function* scanBatches(src: BlockDevice, extents: readonly Extent[], unitSize: number, o: ScanOptions = {}): AsyncGenerator<Batch> {
+export async function* scanBatches(
+  src: BlockDevice,
+  extents: readonly Extent[],
+  unitSize: number,
+  o: ScanOptions = {},
+): AsyncGenerator<Batch> {
   const per = Math.max(1, Math.floor((o.batch ?? 4 << 20) / unitSize));
   const ahead = canReadAsync(src);
   const K = ahead || o.queue?.async ? 6 : 1;
@@ -208,7 +221,8 @@ export async function* scanBatches(src: BlockDevice, extents: readonly Extent[],
   const depth = ahead ? K - 2 : 0;
   const bufs = Array.from({ length: K }, () => new Uint8Array(per * unitSize));
   const ranges = (function* () {
-    for (const [first, end] of unitRanges(extents, unitSize)) for (let u = first; u < end; u += per) yield [u, Math.min(per, end - u)] as const;
+    for (const [first, end] of unitRanges(extents, unitSize))
+      for (let u = first; u < end; u += per) yield [u, Math.min(per, end - u)] as const;
   })();
   const pending: Array<{ batch: Batch; done: Promise<void> }> = [];
   let seq = 0;
@@ -239,7 +253,12 @@ export async function* scanBatches(src: BlockDevice, extents: readonly Extent[],
  * of the units the extents touch. The bytes live in a scan buffer (see
  * DataRun): copy what must outlive it.
  */
-export async function* dataRuns(src: BlockDevice, extents: readonly Extent[], unitSize: number, o: ScanOptions = {}): AsyncGenerator<DataRun> {
+export async function* dataRuns(
+  src: BlockDevice,
+  extents: readonly Extent[],
+  unitSize: number,
+  o: ScanOptions = {},
+): AsyncGenerator<DataRun> {
   for await (const { unit, data, tag } of scanBatches(src, extents, unitSize, o)) {
     const n = data.length / unitSize;
     let runStart = -1;

@@ -8,14 +8,26 @@ import { checkRange, type BlockDevice } from '../io/device.js';
 import { readFrom } from './units.js';
 
 export function readOnlyError(format: string): UsageError {
-  return new UsageError('E_USAGE_READONLY', `a ${format} image is opened read-only; write a new one with writeContainer`, { format });
+  return new UsageError(
+    'E_USAGE_READONLY',
+    `a ${format} image is opened read-only; write a new one with writeContainer`,
+    { format },
+  );
 }
 
 /** `size` bytes of `file` from `offset`; bytes past the end of the file read as zeros. */
 export class ReadOnlyWindow implements BlockDevice {
-  constructor(private readonly file: BlockDevice, private readonly offset: number, readonly size: number, private readonly format: string) {
+  constructor(
+    private readonly file: BlockDevice,
+    private readonly offset: number,
+    readonly size: number,
+    private readonly format: string,
+  ) {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(size) || size < 0) {
-      throw new FormatError('E_FORMAT_RANGE', `${format}: window of ${size} bytes at ${offset} is not valid`, { format, offset });
+      throw new FormatError('E_FORMAT_RANGE', `${format}: window of ${size} bytes at ${offset} is not valid`, {
+        format,
+        offset,
+      });
     }
   }
   readAt(offset: number, length: number): Uint8Array {
@@ -38,7 +50,10 @@ export class ReadOnlyWindow implements BlockDevice {
 export class ConcatDevice implements BlockDevice {
   readonly size: number;
   private readonly starts: number[] = [];
-  constructor(private readonly parts: readonly BlockDevice[], private readonly format: string) {
+  constructor(
+    private readonly parts: readonly BlockDevice[],
+    private readonly format: string,
+  ) {
     let at = 0;
     for (const p of parts) {
       this.starts.push(at);

@@ -19,16 +19,32 @@ export type WriteContainerOptions = ContainerOptions & { extents?: readonly Exte
 const FORMATS = ['qcow2', 'vhd', 'vmdk', 'sparse'];
 
 function checkSubformat(o: ContainerOptions): void {
-  if (!FORMATS.includes(o.format)) throw new UsageError('E_USAGE_FORMAT', `unknown container format '${o.format}' (expected ${FORMATS.join(', ')})`, { field: 'format', actual: o.format });
-  const allowed: Record<string, string[]> = { vhd: ['dynamic', 'fixed'], vmdk: ['monolithicSparse', 'streamOptimized'] };
+  if (!FORMATS.includes(o.format))
+    throw new UsageError('E_USAGE_FORMAT', `unknown container format '${o.format}' (expected ${FORMATS.join(', ')})`, {
+      field: 'format',
+      actual: o.format,
+    });
+  const allowed: Record<string, string[]> = {
+    vhd: ['dynamic', 'fixed'],
+    vmdk: ['monolithicSparse', 'streamOptimized'],
+  };
   const sub = o.subformat;
   if (sub !== undefined && !(allowed[o.format] ?? []).includes(sub)) {
-    throw new UsageError('E_USAGE_SUBFORMAT', `${o.format} has no subformat '${sub}'${allowed[o.format] ? ` (expected ${allowed[o.format]!.join(' or ')})` : ''}`, { field: 'subformat', actual: sub });
+    throw new UsageError(
+      'E_USAGE_SUBFORMAT',
+      `${o.format} has no subformat '${sub}'` +
+        (allowed[o.format] ? ` (expected ${allowed[o.format]!.join(' or ')})` : ''),
+      { field: 'subformat', actual: sub },
+    );
   }
 }
 
-/** Stream `src` into a container of `opts.format` on `target`. Only the data extents are read; all-zero units are not stored. */
-export async function writeContainer(src: BlockDevice, target: ContainerTarget, opts: WriteContainerOptions): Promise<ContainerSummary> {
+/** Stream `src` into a container on `target`. Only the data extents are read; all-zero units are not stored. */
+export async function writeContainer(
+  src: BlockDevice,
+  target: ContainerTarget,
+  opts: WriteContainerOptions,
+): Promise<ContainerSummary> {
   checkSubformat(opts);
   const write = { qcow2: writeQcow2, vhd: writeVhd, vmdk: writeVmdk, sparse: writeSparse }[opts.format];
   const summary = await write(src, target, opts);
@@ -38,7 +54,11 @@ export async function writeContainer(src: BlockDevice, target: ContainerTarget, 
 
 /** Can this format be built in place (allocate on write), without a spool? */
 export function buildsInPlace(o: ContainerOptions): boolean {
-  return (o.format === 'qcow2' && !o.compress) || o.format === 'vhd' || (o.format === 'vmdk' && o.subformat !== 'streamOptimized');
+  return (
+    (o.format === 'qcow2' && !o.compress) ||
+    o.format === 'vhd' ||
+    (o.format === 'vmdk' && o.subformat !== 'streamOptimized')
+  );
 }
 
 /**
@@ -46,11 +66,21 @@ export function buildsInPlace(o: ContainerOptions): boolean {
  * finished. `spool` is called once, only for the formats that need one
  * (see buildsInPlace), and must return an empty target of its own.
  */
-export function createContainerDevice(target: ContainerTarget, size: number, opts: ContainerOptions, spool?: () => ContainerTarget): ContainerDevice {
+export function createContainerDevice(
+  target: ContainerTarget,
+  size: number,
+  opts: ContainerOptions,
+  spool?: () => ContainerTarget,
+): ContainerDevice {
   checkSubformat(opts);
-  const direct = opts.format === 'qcow2' && !opts.compress ? createQcow2Device(target, size, opts)
-    : opts.format === 'vhd' ? createVhdDevice(target, size, opts)
-      : opts.format === 'vmdk' && opts.subformat !== 'streamOptimized' ? createVmdkDevice(target, size, opts) : undefined;
+  const direct =
+    opts.format === 'qcow2' && !opts.compress
+      ? createQcow2Device(target, size, opts)
+      : opts.format === 'vhd'
+        ? createVhdDevice(target, size, opts)
+        : opts.format === 'vmdk' && opts.subformat !== 'streamOptimized'
+          ? createVmdkDevice(target, size, opts)
+          : undefined;
   if (direct) {
     const finish = direct.finish.bind(direct);
     direct.finish = async () => {
@@ -60,7 +90,13 @@ export function createContainerDevice(target: ContainerTarget, size: number, opt
     };
     return direct;
   }
-  if (!spool) throw new UsageError('E_USAGE_SPOOL', `${opts.format}${opts.subformat ? ` ${opts.subformat}` : ''}${opts.compress ? ' (compressed)' : ''} is written in one pass at the end: give createContainerDevice a spool target`, { field: 'spool' });
+  if (!spool)
+    throw new UsageError(
+      'E_USAGE_SPOOL',
+      `${opts.format}${opts.subformat ? ` ${opts.subformat}` : ''}${opts.compress ? ' (compressed)' : ''} is written ` +
+        'in one pass at the end: give createContainerDevice a spool target',
+      { field: 'spool' },
+    );
   const inner = createQcow2Device(spool(), size, {});
   return Object.assign(inner, {
     async finish(): Promise<ContainerSummary> {

@@ -9,7 +9,10 @@
 import { statSync } from 'node:fs';
 import { have, run } from './run.js';
 
-export interface DataExtent { offset: number; length: number }
+export interface DataExtent {
+  offset: number;
+  length: number;
+}
 
 const HEADER = /File size of .* is (\d+) \((\d+) blocks? of (\d+) bytes\)/;
 const LINE = /^\s*\d+:\s+(\d+)\.\.\s*(\d+):\s+\d+\.\.\s*\d+:\s+(\d+):\s*\d*:?\s*(\S*)\s*$/;
@@ -44,7 +47,11 @@ export function parseFilefrag(out: string): { extents: DataExtent[]; allocated: 
 export async function hostDataExtents(path: string): Promise<DataExtent[] | undefined> {
   if (!have('filefrag')) return undefined;
   let st;
-  try { st = statSync(path); } catch { return undefined; }
+  try {
+    st = statSync(path);
+  } catch {
+    return undefined;
+  }
   if (!st.isFile()) return undefined;
   let out: string;
   try {

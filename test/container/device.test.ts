@@ -22,7 +22,12 @@ import { KINDS, MiB, noise, readAll, reopen, sameDevice, sampleTree, toContainer
 import type { ContainerOptions } from '../../src/container/types.js';
 
 const SIZE = 40 * MiB;
-const layout = () => ({ table: 'gpt' as const, size: SIZE, seed: 'device-tests', partitions: [{ name: 'root', type: 'linux', fs: 'ext4' as const, size: 'rest' as const, tree: sampleTree() }] });
+const layout = () => ({
+  table: 'gpt' as const,
+  size: SIZE,
+  seed: 'device-tests',
+  partitions: [{ name: 'root', type: 'linux', fs: 'ext4' as const, size: 'rest' as const, tree: sampleTree() }],
+});
 
 async function buildInto(opts: ContainerOptions): Promise<Uint8Array> {
   const target = new MemoryTarget();
@@ -57,7 +62,12 @@ describe('building straight into a container', () => {
   test('ids come from the content and times from the epoch, never the clock', async () => {
     const other = raw.slice();
     other.set(noise(4096, 99), 30 * MiB);
-    for (const opts of [{ format: 'vhd' }, { format: 'vhd', subformat: 'fixed' }, { format: 'vmdk' }, { format: 'vmdk', subformat: 'streamOptimized' }] as ContainerOptions[]) {
+    for (const opts of [
+      { format: 'vhd' },
+      { format: 'vhd', subformat: 'fixed' },
+      { format: 'vmdk' },
+      { format: 'vmdk', subformat: 'streamOptimized' },
+    ] as ContainerOptions[]) {
       const a = reopen(await toContainer(new MemoryDevice(raw), opts)).info;
       const b = reopen(await toContainer(new MemoryDevice(other), opts)).info;
       const id = (i: typeof a) => String(i.uniqueId ?? i.uuid);
@@ -66,12 +76,18 @@ describe('building straight into a container', () => {
     }
     const t = reopen(await toContainer(new MemoryDevice(raw), { format: 'vhd', epoch: 1_700_000_000 })).info;
     expect(t.timestamp).toBe('2023-11-14T22:13:20.000Z');
-    const given = reopen(await toContainer(new MemoryDevice(raw), { format: 'vhd', uuid: '01234567-89ab-cdef-0123-456789abcdef' })).info;
+    const given = reopen(
+      await toContainer(new MemoryDevice(raw), { format: 'vhd', uuid: '01234567-89ab-cdef-0123-456789abcdef' }),
+    ).info;
     expect(given.uniqueId).toBe('01234567-89ab-cdef-0123-456789abcdef');
   });
 
   test('allocate on write: zeros never allocate, partial writes read back, reads of unwritten units are zeros', async () => {
-    for (const opts of [{ format: 'qcow2', clusterSize: 4096 }, { format: 'vhd' }, { format: 'vmdk' }] as ContainerOptions[]) {
+    for (const opts of [
+      { format: 'qcow2', clusterSize: 4096 },
+      { format: 'vhd' },
+      { format: 'vmdk' },
+    ] as ContainerOptions[]) {
       const target = new MemoryTarget();
       const dev = createContainerDevice(target, 8 * MiB, opts);
       dev.writeAt(0, new Uint8Array(3 * MiB)); // zeros: nothing stored
@@ -95,9 +111,13 @@ describe('building straight into a container', () => {
 
   test('formats written in one pass need a spool target', () => {
     expect(() => createContainerDevice(new MemoryTarget(), MiB, { format: 'sparse' })).toThrow(UsageError);
-    expect(() => createContainerDevice(new MemoryTarget(), MiB, { format: 'vmdk', subformat: 'bogus' as never })).toThrow(UsageError);
+    expect(() =>
+      createContainerDevice(new MemoryTarget(), MiB, { format: 'vmdk', subformat: 'bogus' as never }),
+    ).toThrow(UsageError);
     expect(() => createContainerDevice(new MemoryTarget(), 1000, { format: 'qcow2' })).toThrow(UsageError);
-    expect(() => createContainerDevice(new MemoryTarget(), MiB, { format: 'qcow2', clusterSize: 3000 })).toThrow(UsageError);
+    expect(() => createContainerDevice(new MemoryTarget(), MiB, { format: 'qcow2', clusterSize: 3000 })).toThrow(
+      UsageError,
+    );
   });
 
   test('VHD fixed pads to 1 MiB (Azure) and the footer follows', async () => {
@@ -113,7 +133,9 @@ describe('building straight into a container', () => {
 
 describe('host files', () => {
   let dir: string;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'tinyimage-container-dev-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tinyimage-container-dev-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('FileDevice.writtenExtents lists the 4 KiB blocks written with data, and converting with them gives the same file', async () => {
@@ -124,7 +146,10 @@ describe('host files', () => {
     f.writeAt(4096 * 4, noise(5000));
     f.writeAt(9 * MiB, Uint8Array.of(2));
     const ext = f.writtenExtents()!;
-    expect(ext).toEqual([{ offset: 3 * 4096, length: 3 * 4096 }, { offset: 9 * MiB, length: 4096 }]);
+    expect(ext).toEqual([
+      { offset: 3 * 4096, length: 3 * 4096 },
+      { offset: 9 * MiB, length: 4096 },
+    ]);
     const a = await toContainer(f, { format: 'qcow2', extents: ext });
     const b = await toContainer(f, { format: 'qcow2' });
     expect(Buffer.compare(Buffer.from(a), Buffer.from(b))).toBe(0);
@@ -132,30 +157,33 @@ describe('host files', () => {
     expect(FileDevice.open(p).writtenExtents()).toBeUndefined();
   });
 
-  test.each(KINDS)('%s: createContainerFile builds in place, leaves no temporary file, and qemu-img agrees', async (name, opts) => {
-    const out = join(dir, `direct-${name}`);
-    const file = createContainerFile(out, SIZE, opts);
-    await buildDisk(layout(), file.device);
-    const s = await file.finish();
-    expect(statSync(out).size).toBe(s.fileSize);
-    const raw = join(dir, 'raw.img');
-    const d = FileDevice.create(raw, SIZE);
-    await buildDisk(layout(), d);
-    d.close();
-    if (opts.format === 'sparse') {
-      if (!have('simg2img')) return;
-      expect(run('simg2img', [out, join(dir, 'back.img')]).code).toBe(0);
-      expect(run('cmp', [raw, join(dir, 'back.img')]).code).toBe(0);
-    } else if (have('qemu-img')) {
-      const f = { qcow2: 'qcow2', vhd: 'vpc', vmdk: 'vmdk' }[opts.format];
-      expect(run('qemu-img', ['compare', '-f', 'raw', '-F', f, raw, out]).stdout).toContain('identical');
-      if (f === 'qcow2') expect(run('qemu-img', ['check', out]).code).toBe(0);
-    }
-    const again = join(dir, `convert-${name}`);
-    await convertToContainerFile(raw, again, opts);
-    const { readdirSync } = await import('node:fs');
-    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
-  });
+  test.each(KINDS)(
+    '%s: createContainerFile builds in place, leaves no temporary file, and qemu-img agrees',
+    async (name, opts) => {
+      const out = join(dir, `direct-${name}`);
+      const file = createContainerFile(out, SIZE, opts);
+      await buildDisk(layout(), file.device);
+      const s = await file.finish();
+      expect(statSync(out).size).toBe(s.fileSize);
+      const raw = join(dir, 'raw.img');
+      const d = FileDevice.create(raw, SIZE);
+      await buildDisk(layout(), d);
+      d.close();
+      if (opts.format === 'sparse') {
+        if (!have('simg2img')) return;
+        expect(run('simg2img', [out, join(dir, 'back.img')]).code).toBe(0);
+        expect(run('cmp', [raw, join(dir, 'back.img')]).code).toBe(0);
+      } else if (have('qemu-img')) {
+        const f = { qcow2: 'qcow2', vhd: 'vpc', vmdk: 'vmdk' }[opts.format];
+        expect(run('qemu-img', ['compare', '-f', 'raw', '-F', f, raw, out]).stdout).toContain('identical');
+        if (f === 'qcow2') expect(run('qemu-img', ['check', out]).code).toBe(0);
+      }
+      const again = join(dir, `convert-${name}`);
+      await convertToContainerFile(raw, again, opts);
+      const { readdirSync } = await import('node:fs');
+      expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    },
+  );
 
   test('a failed build leaves nothing behind', async () => {
     const out = join(dir, 'aborted.qcow2');
@@ -165,9 +193,13 @@ describe('host files', () => {
     const { readdirSync, existsSync } = await import('node:fs');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.includes('aborted'))).toEqual([]);
-    await expect(convertToContainerFile(join(dir, 'missing.img'), out, { format: 'qcow2' })).rejects.toBeInstanceOf(TinyImageError);
+    await expect(convertToContainerFile(join(dir, 'missing.img'), out, { format: 'qcow2' })).rejects.toBeInstanceOf(
+      TinyImageError,
+    );
     writeFileSync(join(dir, 'odd.img'), new Uint8Array(1000));
-    await expect(convertToContainerFile(join(dir, 'odd.img'), out, { format: 'qcow2' })).rejects.toBeInstanceOf(UsageError);
+    await expect(convertToContainerFile(join(dir, 'odd.img'), out, { format: 'qcow2' })).rejects.toBeInstanceOf(
+      UsageError,
+    );
     expect(readdirSync(dir).filter((n) => n.includes('aborted') || n.endsWith('.tmp'))).toEqual([]);
   });
 

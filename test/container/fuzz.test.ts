@@ -50,32 +50,45 @@ describe('fuzzing every container reader', async () => {
     test(`${name}: ${CASES} mutated or truncated images fail only with typed errors`, async () => {
       check(valid);
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 16 }), fc.nat(), fc.boolean(), (flips, cut, truncate) => {
-          const b = valid.slice(0, truncate ? Math.max(8, cut % valid.length) : valid.length);
-          // metadata lives at the start and (VHD, VMDK stream) at the end: aim most flips there
-          for (const [pos, val] of flips) {
-            const zone = pos % 3;
-            const p = zone === 0 ? pos % Math.min(b.length, 8192) : zone === 1 ? b.length - 1 - (pos % Math.min(b.length, 4096)) : pos % b.length;
-            b[p] = val;
-          }
-          check(b);
-        }),
+        fc.property(
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 16 }),
+          fc.nat(),
+          fc.boolean(),
+          (flips, cut, truncate) => {
+            const b = valid.slice(0, truncate ? Math.max(8, cut % valid.length) : valid.length);
+            // metadata lives at the start and (VHD, VMDK stream) at the end: aim most flips there
+            for (const [pos, val] of flips) {
+              const zone = pos % 3;
+              const p =
+                zone === 0
+                  ? pos % Math.min(b.length, 8192)
+                  : zone === 1
+                    ? b.length - 1 - (pos % Math.min(b.length, 4096))
+                    : pos % b.length;
+              b[p] = val;
+            }
+            check(b);
+          },
+        ),
         { numRuns: CASES, seed: 42 },
       );
     }, 120_000);
   }
 
   test('random bytes behind every magic fail only with typed errors', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 8, maxLength: 20_000 }), fc.integer({ min: 0, max: 5 }), (b, magic) => {
-      const v = new DataView(b.buffer);
-      if (magic === 0) v.setUint32(0, 0x514649fb);
-      if (magic === 1) v.setUint32(0, 0x564d444b, true);
-      if (magic === 2) v.setUint32(0, 0xed26ff3a, true);
-      if (magic === 3) b.set(new TextEncoder().encode('conectix'), 0);
-      if (magic === 4 && b.length >= 1024) b.set(new TextEncoder().encode('conectix'), (b.length & ~511) - 512);
-      if (magic === 5) b.set(new TextEncoder().encode('# Disk DescriptorFile\n'.slice(0, b.length)), 0);
-      check(b);
-    }), { numRuns: CASES * 4, seed: 7 });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 8, maxLength: 20_000 }), fc.integer({ min: 0, max: 5 }), (b, magic) => {
+        const v = new DataView(b.buffer);
+        if (magic === 0) v.setUint32(0, 0x514649fb);
+        if (magic === 1) v.setUint32(0, 0x564d444b, true);
+        if (magic === 2) v.setUint32(0, 0xed26ff3a, true);
+        if (magic === 3) b.set(new TextEncoder().encode('conectix'), 0);
+        if (magic === 4 && b.length >= 1024) b.set(new TextEncoder().encode('conectix'), (b.length & ~511) - 512);
+        if (magic === 5) b.set(new TextEncoder().encode('# Disk DescriptorFile\n'.slice(0, b.length)), 0);
+        check(b);
+      }),
+      { numRuns: CASES * 4, seed: 7 },
+    );
   });
 });
 
@@ -87,14 +100,20 @@ describe('forged fields', async () => {
     try {
       const c = openContainer(new MemoryDevice(b))!;
       c.device.readAt(0, Math.min(c.device.size, 4 * MiB));
-    } catch (e) { err = e; }
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(TinyImageError);
     if (code) expect((err as TinyImageError).code).toMatch(code);
   };
 
   test('qcow2: huge size, L1 beyond the file, wild cluster bits, backing file, encryption, unknown features', async () => {
     const good = await img({ format: 'qcow2' });
-    const set = (f: Partial<ReturnType<typeof QCOW2_HEADER.decode>>) => { const b = good.slice(); QCOW2_HEADER.encode(f, b); return b; };
+    const set = (f: Partial<ReturnType<typeof QCOW2_HEADER.decode>>) => {
+      const b = good.slice();
+      QCOW2_HEADER.encode(f, b);
+      return b;
+    };
     expectTyped(set({ size: 2 ** 52 }), /L1/);
     expectTyped(set({ l1Size: 0xffffffff }), /L1/);
     expectTyped(set({ l1TableOffset: 2 ** 40 }), /L1/);
@@ -143,7 +162,11 @@ describe('forged fields', async () => {
 
   test('VMDK: forged capacity, grain size and directory; a stream without its footer', async () => {
     const good = await img({ format: 'vmdk' });
-    const set = (f: Partial<ReturnType<typeof VMDK_HEADER.decode>>, from = good) => { const b = from.slice(); VMDK_HEADER.encode(f, b); return b; };
+    const set = (f: Partial<ReturnType<typeof VMDK_HEADER.decode>>, from = good) => {
+      const b = from.slice();
+      VMDK_HEADER.encode(f, b);
+      return b;
+    };
     expectTyped(set({ capacity: 2 ** 40 }), /GD/);
     expectTyped(set({ capacity: 2 ** 46 }), /CAPACITY/);
     expectTyped(set({ grainSize: 3 }), /GRAIN/);
@@ -157,7 +180,11 @@ describe('forged fields', async () => {
 
   test('Android sparse: forged counts and chunk sizes', async () => {
     const good = await img({ format: 'sparse' });
-    const set = (f: Partial<ReturnType<typeof SPARSE_HEADER.decode>>) => { const b = good.slice(); SPARSE_HEADER.encode(f, b); return b; };
+    const set = (f: Partial<ReturnType<typeof SPARSE_HEADER.decode>>) => {
+      const b = good.slice();
+      SPARSE_HEADER.encode(f, b);
+      return b;
+    };
     expectTyped(set({ totalChunks: 0xffffffff }), /CHUNKS/);
     expectTyped(set({ blockSize: 3 }), /BLOCK_SIZE/);
     expectTyped(set({ totalBlocks: 1 }), /CHUNKS/);

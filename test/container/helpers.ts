@@ -18,7 +18,11 @@ export function noise(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = s & 0xff;
   }
   return out;
@@ -40,7 +44,15 @@ export function sampleTree(): FileTree {
 export async function sampleDisk(size = 40 * MiB): Promise<{ dev: MemoryDevice; tree: FileTree }> {
   const tree = sampleTree();
   const dev = new MemoryDevice(size);
-  await buildDisk({ table: 'gpt', size, seed: 'container-tests', partitions: [{ name: 'root', type: 'linux', fs: 'ext4', size: 'rest', tree }] }, dev);
+  await buildDisk(
+    {
+      table: 'gpt',
+      size,
+      seed: 'container-tests',
+      partitions: [{ name: 'root', type: 'linux', fs: 'ext4', size: 'rest', tree }],
+    },
+    dev,
+  );
   return { dev, tree };
 }
 

@@ -29,7 +29,9 @@ describe('where a host file holds data', () => {
     const p = parseFilefrag(SAMPLE)!;
     expect(p.size).toBe(2 ** 30);
     expect(p.extents).toEqual([
-      { offset: 0, length: 8 * 4096 }, { offset: 9 * 4096, length: 1373 * 4096 }, { offset: 4114 * 4096, length: 1088 * 4096 },
+      { offset: 0, length: 8 * 4096 },
+      { offset: 9 * 4096, length: 1373 * 4096 },
+      { offset: 4114 * 4096, length: 1088 * 4096 },
       { offset: 262140 * 4096, length: 4 * 4096 },
     ]);
     expect(p.allocated).toBe((8 + 1373 + 1088 + 8 + 4) * 4096);
@@ -38,26 +40,31 @@ describe('where a host file holds data', () => {
   });
 
   let dir: string;
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'tinyimage-container-host-')); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tinyimage-container-host-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test.skipIf(missing({ tools: ['filefrag'] }))('a sparse file: the extents cover its data, and converting reads only them', async () => {
-    const p = join(dir, 'sparse.img');
-    const fd = openSync(p, 'w');
-    ftruncateSync(fd, 64 * MiB);
-    writeSync(fd, noise(300_000, 4), 0, 300_000, 5 * MiB + 512);
-    writeSync(fd, noise(4096, 5), 0, 4096, 64 * MiB - 4096);
-    closeSync(fd);
-    const ext = (await hostDataExtents(p))!;
-    expect(ext).toBeDefined();
-    const covered = (o: number) => ext.some((e) => e.offset <= o && o < e.offset + e.length);
-    expect(covered(5 * MiB + 512) && covered(5 * MiB + 300_000) && covered(64 * MiB - 1)).toBe(true);
-    expect(ext.reduce((n, e) => n + e.length, 0)).toBeLessThan(2 * MiB);
-    const out = join(dir, 'sparse.qcow2');
-    await convertToContainerFile(p, out, { format: 'qcow2' });
-    const raw = new Uint8Array(readFileSync(p));
-    expect(sameDevice(readAll(reopen(new Uint8Array(readFileSync(out))).device), raw)).toBe(true);
-  });
+  test.skipIf(missing({ tools: ['filefrag'] }))(
+    'a sparse file: the extents cover its data, and converting reads only them',
+    async () => {
+      const p = join(dir, 'sparse.img');
+      const fd = openSync(p, 'w');
+      ftruncateSync(fd, 64 * MiB);
+      writeSync(fd, noise(300_000, 4), 0, 300_000, 5 * MiB + 512);
+      writeSync(fd, noise(4096, 5), 0, 4096, 64 * MiB - 4096);
+      closeSync(fd);
+      const ext = (await hostDataExtents(p))!;
+      expect(ext).toBeDefined();
+      const covered = (o: number) => ext.some((e) => e.offset <= o && o < e.offset + e.length);
+      expect(covered(5 * MiB + 512) && covered(5 * MiB + 300_000) && covered(64 * MiB - 1)).toBe(true);
+      expect(ext.reduce((n, e) => n + e.length, 0)).toBeLessThan(2 * MiB);
+      const out = join(dir, 'sparse.qcow2');
+      await convertToContainerFile(p, out, { format: 'qcow2' });
+      const raw = new Uint8Array(readFileSync(p));
+      expect(sameDevice(readAll(reopen(new Uint8Array(readFileSync(out))).device), raw)).toBe(true);
+    },
+  );
 
   test('FileSource reads the same bytes synchronously and on the thread pool, zeros past the end of the data', async () => {
     const p = join(dir, 'src.img');
@@ -80,6 +87,8 @@ describe('where a host file holds data', () => {
       const fromFile = await toContainer(s, { format: 'vmdk', subformat: 'streamOptimized' });
       const fromMemory = await toContainer(new MemoryDevice(data), { format: 'vmdk', subformat: 'streamOptimized' });
       expect(Buffer.compare(Buffer.from(fromFile), Buffer.from(fromMemory))).toBe(0);
-    } finally { s.close(); }
+    } finally {
+      s.close();
+    }
   });
 });

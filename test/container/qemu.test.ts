@@ -37,18 +37,28 @@ describe.skipIf(skip)('containers against qemu-img and simg2img', () => {
     writeFileSync(out('disk.raw'), raw);
     for (const [name, opts] of KINDS) await convertToContainerFile(out('disk.raw'), out(`ours-${name}`), opts);
   });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
-
-  test.each(KINDS.filter(([, o]) => o.format !== 'sparse'))('%s: qemu-img info identifies it with the right virtual size', (name, o) => {
-    // a fixed VHD has nothing at offset 0 to probe (QEMU needs -f for it); every other kind is probed
-    const r = run('qemu-img', ['info', '--output=json', ...(name === 'vhd-fixed' ? ['-f', 'vpc'] : []), out(`ours-${name}`)]);
-    expect(r.code, r.stderr).toBe(0);
-    const info = JSON.parse(r.stdout);
-    expect(info.format).toBe(QEMU_FORMAT[o.format]);
-    expect(info['virtual-size']).toBe(raw.length);
-    if (name === 'vmdk-stream') expect(info['format-specific'].data['create-type']).toBe('streamOptimized');
-    if (name === 'vmdk-sparse') expect(info['format-specific'].data['create-type']).toBe('monolithicSparse');
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  test.each(KINDS.filter(([, o]) => o.format !== 'sparse'))(
+    '%s: qemu-img info identifies it with the right virtual size',
+    (name, o) => {
+      // a fixed VHD has nothing at offset 0 to probe (QEMU needs -f for it); every other kind is probed
+      const r = run('qemu-img', [
+        'info',
+        '--output=json',
+        ...(name === 'vhd-fixed' ? ['-f', 'vpc'] : []),
+        out(`ours-${name}`),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const info = JSON.parse(r.stdout);
+      expect(info.format).toBe(QEMU_FORMAT[o.format]);
+      expect(info['virtual-size']).toBe(raw.length);
+      if (name === 'vmdk-stream') expect(info['format-specific'].data['create-type']).toBe('streamOptimized');
+      if (name === 'vmdk-sparse') expect(info['format-specific'].data['create-type']).toBe('monolithicSparse');
+    },
+  );
 
   test.each(['qcow2', 'qcow2-compressed'])('%s: qemu-img check finds no errors, leaks or corruption', (name) => {
     const r = run('qemu-img', ['check', '--output=json', out(`ours-${name}`)]);
@@ -60,11 +70,22 @@ describe.skipIf(skip)('containers against qemu-img and simg2img', () => {
     if (name === 'qcow2-compressed') expect(c['compressed-clusters']).toBeGreaterThan(0);
   });
 
-  test.each(KINDS.filter(([, o]) => o.format !== 'sparse'))('%s: qemu-img compare says identical to the raw disk', (name, o) => {
-    const r = run('qemu-img', ['compare', '-f', 'raw', '-F', QEMU_FORMAT[o.format]!, out('disk.raw'), out(`ours-${name}`)]);
-    expect(r.stdout + r.stderr).toContain('Images are identical');
-    expect(r.code).toBe(0);
-  });
+  test.each(KINDS.filter(([, o]) => o.format !== 'sparse'))(
+    '%s: qemu-img compare says identical to the raw disk',
+    (name, o) => {
+      const r = run('qemu-img', [
+        'compare',
+        '-f',
+        'raw',
+        '-F',
+        QEMU_FORMAT[o.format]!,
+        out('disk.raw'),
+        out(`ours-${name}`),
+      ]);
+      expect(r.stdout + r.stderr).toContain('Images are identical');
+      expect(r.code).toBe(0);
+    },
+  );
 
   test('simg2img restores the Android sparse image byte for byte; img2simg writes the same bytes as we do', () => {
     expect(run('simg2img', [out('ours-android-sparse'), out('back.raw')]).code).toBe(0);
@@ -74,9 +95,14 @@ describe.skipIf(skip)('containers against qemu-img and simg2img', () => {
   });
 
   const THEIRS: Array<[string, string[]]> = [
-    ['qcow2', ['-O', 'qcow2']], ['qcow2 -c', ['-O', 'qcow2', '-c']], ['qcow2 v2 (compat=0.10)', ['-O', 'qcow2', '-o', 'compat=0.10']],
-    ['qcow2 4 KiB clusters', ['-O', 'qcow2', '-o', 'cluster_size=4096']], ['vpc dynamic', ['-O', 'vpc']], ['vpc fixed', ['-O', 'vpc', '-o', 'subformat=fixed']],
-    ['vmdk monolithicSparse', ['-O', 'vmdk']], ['vmdk streamOptimized', ['-O', 'vmdk', '-o', 'subformat=streamOptimized']],
+    ['qcow2', ['-O', 'qcow2']],
+    ['qcow2 -c', ['-O', 'qcow2', '-c']],
+    ['qcow2 v2 (compat=0.10)', ['-O', 'qcow2', '-o', 'compat=0.10']],
+    ['qcow2 4 KiB clusters', ['-O', 'qcow2', '-o', 'cluster_size=4096']],
+    ['vpc dynamic', ['-O', 'vpc']],
+    ['vpc fixed', ['-O', 'vpc', '-o', 'subformat=fixed']],
+    ['vmdk monolithicSparse', ['-O', 'vmdk']],
+    ['vmdk streamOptimized', ['-O', 'vmdk', '-o', 'subformat=streamOptimized']],
     ['vmdk monolithicFlat (descriptor + extent)', ['-O', 'vmdk', '-o', 'subformat=monolithicFlat']],
     ['vmdk twoGbMaxExtentSparse (descriptor + sparse extents)', ['-O', 'vmdk', '-o', 'subformat=twoGbMaxExtentSparse']],
   ];
@@ -87,13 +113,23 @@ describe.skipIf(skip)('containers against qemu-img and simg2img', () => {
     const img = await openImage(`${file}:1`);
     try {
       expect(img.container?.virtualSize).toBeGreaterThanOrEqual(raw.length);
-    } finally { img.close(); }
+    } finally {
+      img.close();
+    }
     const f = FileDevice.open(file);
     const opened: FileDevice[] = [f];
     try {
-      const c = openContainer(f, { resolve: (n) => { const d = FileDevice.open(join(dir, n)); opened.push(d); return d; } })!;
+      const c = openContainer(f, {
+        resolve: (n) => {
+          const d = FileDevice.open(join(dir, n));
+          opened.push(d);
+          return d;
+        },
+      })!;
       expect(sameDevice(readAll(c.device), raw)).toBe(true);
-    } finally { for (const d of opened) d.close(); }
+    } finally {
+      for (const d of opened) d.close();
+    }
   });
 
   test('our reader reads img2simg output identically', () => {
@@ -102,7 +138,9 @@ describe.skipIf(skip)('containers against qemu-img and simg2img', () => {
       const c = openContainer(f)!;
       expect(c.info.kind).toBe('android-sparse');
       expect(sameDevice(readAll(c.device), raw)).toBe(true);
-    } finally { f.close(); }
+    } finally {
+      f.close();
+    }
   });
 
   test.each(KINDS)('openImage opens ours-%s:1 as the ext4 partition, the same tree', async (name) => {
@@ -112,6 +150,8 @@ describe.skipIf(skip)('containers against qemu-img and simg2img', () => {
       expect(img.container?.kind).toBe(name === 'qcow2-compressed' ? 'qcow2' : name);
       const diff = await diffTrees(tree, (img as unknown as { tree: FileTree }).tree, { mtime: true });
       expect(diff.filter((d) => d.path !== '/lost+found')).toEqual([]);
-    } finally { img.close(); }
+    } finally {
+      img.close();
+    }
   });
 });

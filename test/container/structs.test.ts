@@ -9,8 +9,16 @@ import { UnitMap } from '../../src/container/units.js';
 
 describe('container struct tables', () => {
   test.each([
-    [QCOW2_HEADER, 112], [QCOW2_EXTENSION, 8], [QCOW2_FEATURE_NAME, 48], [VHD_FOOTER, 512], [VHD_DYNAMIC_HEADER, 1024],
-    [VMDK_HEADER, 512], [VMDK_MARKER, 16], [VMDK_GRAIN_MARKER, 12], [SPARSE_HEADER, 28], [SPARSE_CHUNK, 12],
+    [QCOW2_HEADER, 112],
+    [QCOW2_EXTENSION, 8],
+    [QCOW2_FEATURE_NAME, 48],
+    [VHD_FOOTER, 512],
+    [VHD_DYNAMIC_HEADER, 1024],
+    [VMDK_HEADER, 512],
+    [VMDK_MARKER, 16],
+    [VMDK_GRAIN_MARKER, 12],
+    [SPARSE_HEADER, 28],
+    [SPARSE_CHUNK, 12],
   ] as const)('%s has a sound layout and the right size', (s, size) => {
     expect(layoutProblems(s)).toEqual([]);
     expect(s.size).toBe(size);
@@ -53,7 +61,9 @@ describe('VHD geometry and checksum', () => {
 
   test('checksum is the complement of the byte sum with the field itself left out', () => {
     const b = new Uint8Array(512);
-    b[0] = 1; b[1] = 2; b[64] = 0xff; // inside the checksum field: ignored
+    b[0] = 1;
+    b[1] = 2;
+    b[64] = 0xff; // inside the checksum field: ignored
     expect(vhdChecksum(b, 64)).toBe(~3 >>> 0);
   });
 });
@@ -70,7 +80,10 @@ describe('qcow2 table entries and layout', () => {
   test('the refcount tables count themselves', () => {
     const map = new UnitMap(1 << 20);
     const refs = new HostRefs();
-    for (let u = 0; u < 40000; u++) { map.set(u, (u + 1) * 65536); refs.add(u + 1, u + 1); }
+    for (let u = 0; u < 40000; u++) {
+      map.set(u, (u + 1) * 65536);
+      refs.add(u + 1, u + 1);
+    }
     const p = planQcow2({ clusterBits: 16, size: 2 ** 36, map, refs });
     const clusters = p.fileSize / 65536;
     expect(p.refcountBlocks * 32768).toBeGreaterThanOrEqual(clusters);

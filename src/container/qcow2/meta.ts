@@ -11,8 +11,19 @@ import { CapacityError } from '../../errors.js';
 import type { ContainerTarget } from '../types.js';
 import type { UnitMap } from '../units.js';
 import {
-  COMPRESSION_ZLIB, CRYPT_NONE, EXT_END, EXT_FEATURE_NAMES, FEATURE_NAMES, OFLAG_COMPRESSED_HI, OFLAG_COPIED_HI, QCOW2_EXTENSION,
-  QCOW2_FEATURE_NAME, QCOW2_HEADER, QCOW2_VERSION, QCOW_MAGIC, REFCOUNT_ORDER,
+  COMPRESSION_ZLIB,
+  CRYPT_NONE,
+  EXT_END,
+  EXT_FEATURE_NAMES,
+  FEATURE_NAMES,
+  OFLAG_COMPRESSED_HI,
+  OFLAG_COPIED_HI,
+  QCOW2_EXTENSION,
+  QCOW2_FEATURE_NAME,
+  QCOW2_HEADER,
+  QCOW2_VERSION,
+  QCOW_MAGIC,
+  REFCOUNT_ORDER,
 } from './structs.js';
 
 const TWO32 = 2 ** 32;
@@ -22,7 +33,9 @@ export class HostRefs {
   private counts = new Uint16Array(1024);
   /** Clusters [0, end) are in use. */
   end = 1;
-  constructor() { this.counts[0] = 1; }
+  constructor() {
+    this.counts[0] = 1;
+  }
   /** Count one more reference to each of clusters [first, last]. */
   add(first: number, last: number): void {
     if (last >= this.counts.length) {
@@ -33,7 +46,9 @@ export class HostRefs {
     for (let c = first; c <= last; c++) this.counts[c]!++;
     this.end = Math.max(this.end, last + 1);
   }
-  get(c: number): number { return c < this.end ? this.counts[c]! : 0; }
+  get(c: number): number {
+    return c < this.end ? this.counts[c]! : 0;
+  }
 }
 
 export interface Qcow2Data {
@@ -63,7 +78,12 @@ function setEntry(view: DataView, at: number, hi: number, lo: number): void {
 export function l2Entry(host: number, aux: number, clusterBits: number): [hi: number, lo: number] {
   if (!aux) return [(Math.floor(host / TWO32) | OFLAG_COPIED_HI) >>> 0, host >>> 0];
   const x = 70 - clusterBits; // offset bits below x, sector count from bit x
-  if (host >= 2 ** x) throw new CapacityError('E_LIMIT_QCOW2_OFFSET', `compressed cluster at byte ${host} is past what a ${1 << clusterBits}-byte-cluster qcow2 can address`, { offset: host });
+  if (host >= 2 ** x)
+    throw new CapacityError(
+      'E_LIMIT_QCOW2_OFFSET',
+      `compressed cluster at byte ${host} is past what a ${1 << clusterBits}-byte-cluster qcow2 can address`,
+      { offset: host },
+    );
   return [(Math.floor(host / TWO32) | ((aux - 1) << (x - 32)) | OFLAG_COMPRESSED_HI) >>> 0, host >>> 0];
 }
 
@@ -91,7 +111,16 @@ export function planQcow2(d: Qcow2Data): Qcow2Layout & { l2Index: number[] } {
   const l1Offset = (D + l2Index.length) * C;
   const refcountTableOffset = l1Offset + l1Clusters * C;
   const fileSize = refcountTableOffset + (rt + rb) * C;
-  return { fileSize, l1Offset, l1Size, refcountTableOffset, refcountTableClusters: rt, refcountBlocks: rb, l2Tables: l2Index.length, l2Index };
+  return {
+    fileSize,
+    l1Offset,
+    l1Size,
+    refcountTableOffset,
+    refcountTableClusters: rt,
+    refcountBlocks: rb,
+    l2Tables: l2Index.length,
+    l2Index,
+  };
 }
 
 /** Write L2 tables, L1, refcount table and blocks, and the header. Returns the layout. */
@@ -150,12 +179,28 @@ function encodeHeader(d: Qcow2Data, plan: Qcow2Layout): Uint8Array {
   const ext = QCOW2_EXTENSION.size;
   const names = FEATURE_NAMES.length * QCOW2_FEATURE_NAME.size;
   const out = new Uint8Array(QCOW2_HEADER.size + ext + names + ext);
-  QCOW2_HEADER.encode({
-    magic: QCOW_MAGIC, version: QCOW2_VERSION, backingFileOffset: 0, backingFileSize: 0, clusterBits: d.clusterBits, size: d.size,
-    cryptMethod: CRYPT_NONE, l1Size: plan.l1Size, l1TableOffset: plan.l1Offset, refcountTableOffset: plan.refcountTableOffset,
-    refcountTableClusters: plan.refcountTableClusters, nbSnapshots: 0, snapshotsOffset: 0, refcountOrder: REFCOUNT_ORDER,
-    headerLength: QCOW2_HEADER.size, compressionType: COMPRESSION_ZLIB,
-  }, out, 0);
+  QCOW2_HEADER.encode(
+    {
+      magic: QCOW_MAGIC,
+      version: QCOW2_VERSION,
+      backingFileOffset: 0,
+      backingFileSize: 0,
+      clusterBits: d.clusterBits,
+      size: d.size,
+      cryptMethod: CRYPT_NONE,
+      l1Size: plan.l1Size,
+      l1TableOffset: plan.l1Offset,
+      refcountTableOffset: plan.refcountTableOffset,
+      refcountTableClusters: plan.refcountTableClusters,
+      nbSnapshots: 0,
+      snapshotsOffset: 0,
+      refcountOrder: REFCOUNT_ORDER,
+      headerLength: QCOW2_HEADER.size,
+      compressionType: COMPRESSION_ZLIB,
+    },
+    out,
+    0,
+  );
   let at = QCOW2_HEADER.size;
   QCOW2_EXTENSION.encode({ type: EXT_FEATURE_NAMES, length: names }, out, at);
   at += ext;

@@ -71,7 +71,8 @@ export const INCOMPAT_CORRUPT = 1 << 1;
 export const INCOMPAT_DATA_FILE = 1 << 2;
 export const INCOMPAT_COMPRESSION = 1 << 3;
 export const INCOMPAT_EXTL2 = 1 << 4;
-export const INCOMPAT_KNOWN = INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;
+export const INCOMPAT_KNOWN =
+  INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;
 
 /** The feature name table QEMU writes into every image it creates (same entries, same order). */
 export const FEATURE_NAMES: ReadonlyArray<readonly [type: number, bit: number, name: string]> = [

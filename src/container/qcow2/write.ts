@@ -24,23 +24,42 @@ export function clusterBitsFor(clusterSize: number | undefined): number {
   if (clusterSize === undefined) return DEFAULT_CLUSTER_BITS;
   const bits = Math.log2(clusterSize);
   if (!isPowerOfTwo(clusterSize) || bits < MIN_CLUSTER_BITS || bits > MAX_CLUSTER_BITS) {
-    throw new UsageError('E_USAGE_CLUSTER_SIZE', `qcow2 cluster size must be a power of two from 512 bytes to 2 MiB, got ${clusterSize}`, { field: 'clusterSize', actual: clusterSize });
+    throw new UsageError(
+      'E_USAGE_CLUSTER_SIZE',
+      `qcow2 cluster size must be a power of two from 512 bytes to 2 MiB, got ${clusterSize}`,
+      { field: 'clusterSize', actual: clusterSize },
+    );
   }
   return bits;
 }
 
 export function checkVirtualSize(size: number, format: string): void {
   if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR !== 0) {
-    throw new UsageError('E_USAGE_SIZE', `${format}: the virtual disk size must be a positive multiple of 512 bytes, got ${size}`, { field: 'size', actual: size });
+    throw new UsageError(
+      'E_USAGE_SIZE',
+      `${format}: the virtual disk size must be a positive multiple of 512 bytes, got ${size}`,
+      { field: 'size', actual: size },
+    );
   }
 }
 
 function summary(size: number, fileSize: number, map: UnitMap, C: number, compressed?: number): ContainerSummary {
-  return { format: 'qcow2', virtualSize: size, fileSize, allocatedUnits: map.count, unitSize: C, ...(compressed !== undefined ? { compressedUnits: compressed } : {}) };
+  return {
+    format: 'qcow2',
+    virtualSize: size,
+    fileSize,
+    allocatedUnits: map.count,
+    unitSize: C,
+    ...(compressed !== undefined ? { compressedUnits: compressed } : {}),
+  };
 }
 
 /** Stream `src` (its data `extents`, default all of it) into a qcow2 image on `target`. */
-export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Qcow2Options & { extents?: readonly Extent[] } = {}): Promise<ContainerSummary> {
+export async function writeQcow2(
+  src: BlockDevice,
+  target: ContainerTarget,
+  o: Qcow2Options & { extents?: readonly Extent[] } = {},
+): Promise<ContainerSummary> {
   const size = src.size;
   checkVirtualSize(size, 'qcow2');
   const clusterBits = clusterBitsFor(o.clusterSize);
@@ -49,7 +68,11 @@ export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Q
   const refs = new HostRefs();
   const extents = normalizeExtents(o.extents, size);
   const progress = o.progress ?? silentProgress;
-  progress.start('writing qcow2', extents.reduce((n, e) => n + e.length, 0), 'bytes');
+  progress.start(
+    'writing qcow2',
+    extents.reduce((n, e) => n + e.length, 0),
+    'bytes',
+  );
   let next = C;
   let compressed: number | undefined;
   const queue = new WriteQueue(target);
@@ -67,10 +90,15 @@ export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Q
     const level = o.level ?? 6;
     async function* units() {
       for await (const run of dataRuns(src, extents, C, { progress })) {
-        for (let k = 0; k < run.data.length / C; k++) yield { unit: run.unit + k, data: run.data.slice(k * C, (k + 1) * C) };
+        for (let k = 0; k < run.data.length / C; k++)
+          yield { unit: run.unit + k, data: run.data.slice(k * C, (k + 1) * C) };
       }
     }
-    const results = orderedMap(units(), async (x) => ({ ...x, packed: await compressor.compress(x.data, 'deflate-raw', level) }), compressor.parallelism);
+    const results = orderedMap(
+      units(),
+      async (x) => ({ ...x, packed: await compressor.compress(x.data, 'deflate-raw', level) }),
+      compressor.parallelism,
+    );
     for await (const { unit, data, packed } of results) {
       if (packed.length < C) {
         queue.write(next, packed);
@@ -98,7 +126,11 @@ export async function writeQcow2(src: BlockDevice, target: ContainerTarget, o: Q
  * A BlockDevice of `size` bytes that is a qcow2 image being built on
  * `target`: write into it as into a raw device, then `finish()`.
  */
-export function createQcow2Device(target: ContainerTarget, size: number, o: Pick<Qcow2Options, 'clusterSize'> = {}): ContainerDevice & AllocatingDevice {
+export function createQcow2Device(
+  target: ContainerTarget,
+  size: number,
+  o: Pick<Qcow2Options, 'clusterSize'> = {},
+): ContainerDevice & AllocatingDevice {
   checkVirtualSize(size, 'qcow2');
   const clusterBits = clusterBitsFor(o.clusterSize);
   const C = 2 ** clusterBits;

@@ -14,7 +14,16 @@ import { silentProgress } from '../../progress.js';
 import type { ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
 import { normalizeExtents, scanBatches, WriteQueue } from '../units.js';
 import {
-  CHUNK_DONT_CARE, CHUNK_FILL, CHUNK_RAW, DEFAULT_BLOCK_SIZE, MAJOR_VERSION, MAX_RAW_CHUNK, MINOR_VERSION, SPARSE_CHUNK, SPARSE_HEADER, SPARSE_MAGIC,
+  CHUNK_DONT_CARE,
+  CHUNK_FILL,
+  CHUNK_RAW,
+  DEFAULT_BLOCK_SIZE,
+  MAJOR_VERSION,
+  MAX_RAW_CHUNK,
+  MINOR_VERSION,
+  SPARSE_CHUNK,
+  SPARSE_HEADER,
+  SPARSE_MAGIC,
 } from './structs.js';
 
 export type SparseOptions = Pick<ContainerOptions, 'blockSize' | 'zeroBlocks' | 'progress'>;
@@ -30,12 +39,21 @@ class ChunkWriter {
   private value = 0;
   private blocks = 0;
   private headerAt = 0;
-  constructor(private readonly target: ContainerTarget, private readonly queue: WriteQueue, private readonly bs: number) {}
+  constructor(
+    private readonly target: ContainerTarget,
+    private readonly queue: WriteQueue,
+    private readonly bs: number,
+  ) {}
 
   private close(): void {
     if (this.type === NONE) return;
     const data = this.type === CHUNK_RAW ? this.blocks * this.bs : this.type === CHUNK_FILL ? 4 : 0;
-    const head = SPARSE_CHUNK.encode({ type: this.type, reserved: 0, blocks: this.blocks, totalSize: SPARSE_CHUNK.size + data });
+    const head = SPARSE_CHUNK.encode({
+      type: this.type,
+      reserved: 0,
+      blocks: this.blocks,
+      totalSize: SPARSE_CHUNK.size + data,
+    });
     if (this.type === CHUNK_FILL) {
       const b = new Uint8Array(SPARSE_CHUNK.size + 4);
       b.set(head);
@@ -54,7 +72,11 @@ class ChunkWriter {
 
   /** Add `n` blocks of `type` (FILL with `value`; RAW with their bytes in `data`, from scan buffer `tag`). */
   add(type: number, n: number, value = 0, data?: Uint8Array, tag = -1): void {
-    if (this.type !== type || (type === CHUNK_FILL && value !== this.value) || (type === CHUNK_RAW && (this.blocks + n) * this.bs > MAX_RAW_CHUNK)) {
+    if (
+      this.type !== type ||
+      (type === CHUNK_FILL && value !== this.value) ||
+      (type === CHUNK_RAW && (this.blocks + n) * this.bs > MAX_RAW_CHUNK)
+    ) {
       this.close();
       this.type = type;
       this.value = value;
@@ -72,7 +94,9 @@ class ChunkWriter {
     this.blocks += n;
   }
 
-  finish(): void { this.close(); }
+  finish(): void {
+    this.close();
+  }
 }
 
 /** The 32-bit value `b` repeats, or undefined. */
@@ -83,17 +107,34 @@ function fillValue(b: Uint8Array): number | undefined {
   return v;
 }
 
-export async function writeSparse(src: BlockDevice, target: ContainerTarget, o: SparseOptions & { extents?: readonly Extent[] } = {}): Promise<ContainerSummary> {
+export async function writeSparse(
+  src: BlockDevice,
+  target: ContainerTarget,
+  o: SparseOptions & { extents?: readonly Extent[] } = {},
+): Promise<ContainerSummary> {
   const bs = o.blockSize ?? DEFAULT_BLOCK_SIZE;
-  if (!Number.isSafeInteger(bs) || bs < 4 || bs % 4 !== 0 || bs > 64 * 1024 * 1024) throw new UsageError('E_USAGE_BLOCK_SIZE', `Android sparse block size must be a multiple of 4 up to 64 MiB, got ${bs}`, { field: 'blockSize', actual: bs });
+  if (!Number.isSafeInteger(bs) || bs < 4 || bs % 4 !== 0 || bs > 64 * 1024 * 1024)
+    throw new UsageError(
+      'E_USAGE_BLOCK_SIZE',
+      `Android sparse block size must be a multiple of 4 up to 64 MiB, got ${bs}`,
+      { field: 'blockSize', actual: bs },
+    );
   const total = Math.ceil(src.size / bs);
-  if (total > 0xffffffff) throw new UsageError('E_USAGE_SIZE', `${src.size} bytes is more than 2^32 blocks of ${bs}`, { field: 'size', actual: src.size });
+  if (total > 0xffffffff)
+    throw new UsageError('E_USAGE_SIZE', `${src.size} bytes is more than 2^32 blocks of ${bs}`, {
+      field: 'size',
+      actual: src.size,
+    });
   const zero = o.zeroBlocks === 'dont-care' ? CHUNK_DONT_CARE : CHUNK_FILL;
   const queue = new WriteQueue(target);
   const w = new ChunkWriter(target, queue, bs);
   const progress = o.progress ?? silentProgress;
   const extents = normalizeExtents(o.extents, src.size);
-  progress.start('writing Android sparse', extents.reduce((n, e) => n + e.length, 0), 'bytes');
+  progress.start(
+    'writing Android sparse',
+    extents.reduce((n, e) => n + e.length, 0),
+    'bytes',
+  );
   let at = 0;
   for await (const { unit, data, tag } of scanBatches(src, extents, bs, { progress, queue })) {
     if (unit > at) w.add(zero, unit - at);
@@ -112,9 +153,19 @@ export async function writeSparse(src: BlockDevice, target: ContainerTarget, o: 
   w.finish();
   await queue.drain();
   progress.done();
-  target.writeAt(0, SPARSE_HEADER.encode({
-    magic: SPARSE_MAGIC, majorVersion: MAJOR_VERSION, minorVersion: MINOR_VERSION, fileHeaderSize: SPARSE_HEADER.size,
-    chunkHeaderSize: SPARSE_CHUNK.size, blockSize: bs, totalBlocks: total, totalChunks: w.chunks, imageChecksum: 0,
-  }));
+  target.writeAt(
+    0,
+    SPARSE_HEADER.encode({
+      magic: SPARSE_MAGIC,
+      majorVersion: MAJOR_VERSION,
+      minorVersion: MINOR_VERSION,
+      fileHeaderSize: SPARSE_HEADER.size,
+      chunkHeaderSize: SPARSE_CHUNK.size,
+      blockSize: bs,
+      totalBlocks: total,
+      totalChunks: w.chunks,
+      imageChecksum: 0,
+    }),
+  );
   return { format: 'sparse', virtualSize: total * bs, fileSize: w.pos, allocatedUnits: w.rawBlocks, unitSize: bs };
 }

@@ -13,13 +13,23 @@ import type { ContainerInfo, OpenedContainer } from '../types.js';
 import { alignUp, isPowerOfTwo, readFrom } from '../units.js';
 import { readOnlyError, ReadOnlyWindow } from '../window.js';
 import {
-  BAT_UNUSED, DISK_DIFFERENCING, DISK_DYNAMIC, DISK_FIXED, DYNAMIC_COOKIE, FOOTER_COOKIE, SECTOR, VHD_DYNAMIC_HEADER, VHD_EPOCH, VHD_FOOTER,
+  BAT_UNUSED,
+  DISK_DIFFERENCING,
+  DISK_DYNAMIC,
+  DISK_FIXED,
+  DYNAMIC_COOKIE,
+  FOOTER_COOKIE,
+  SECTOR,
+  VHD_DYNAMIC_HEADER,
+  VHD_EPOCH,
+  VHD_FOOTER,
   vhdChecksum,
 } from './structs.js';
 
 const FORMAT = 'vhd';
 const dec = new TextDecoder('latin1');
-const fail = (code: string, message: string, data: Record<string, unknown> = {}) => new FormatError(code, `VHD: ${message}`, { format: FORMAT, ...data });
+const fail = (code: string, message: string, data: Record<string, unknown> = {}) =>
+  new FormatError(code, `VHD: ${message}`, { format: FORMAT, ...data });
 /** Largest block size accepted (the specification uses 2 MiB; 256 MiB bounds the bitmap). */
 const MAX_BLOCK = 256 * 1024 * 1024;
 
@@ -30,7 +40,8 @@ function footerAt(file: BlockDevice, offset: number): Footer | string {
   const raw = file.readAt(offset, SECTOR);
   const f = VHD_FOOTER.decode(raw);
   if (dec.decode(f.cookie) !== FOOTER_COOKIE) return 'no "conectix" cookie';
-  if (vhdChecksum(raw, VHD_FOOTER.offsetOf('checksum')) !== f.checksum) return `footer checksum 0x${f.checksum.toString(16)} does not match its bytes`;
+  if (vhdChecksum(raw, VHD_FOOTER.offsetOf('checksum')) !== f.checksum)
+    return `footer checksum 0x${f.checksum.toString(16)} does not match its bytes`;
   return f;
 }
 
@@ -40,24 +51,46 @@ function findFooter(file: BlockDevice): Footer {
   if (typeof end !== 'string') return end;
   const start = footerAt(file, 0);
   if (typeof start !== 'string' && start.diskType !== DISK_FIXED) return start;
-  throw fail(end.includes('checksum') ? 'E_FORMAT_VHD_CHECKSUM' : 'E_FORMAT_VHD_FOOTER', `${end} at the end of the file`, { structure: 'footer', offset: file.size - SECTOR });
+  throw fail(
+    end.includes('checksum') ? 'E_FORMAT_VHD_CHECKSUM' : 'E_FORMAT_VHD_FOOTER',
+    `${end} at the end of the file`,
+    { structure: 'footer', offset: file.size - SECTOR },
+  );
 }
 
 export function openVhd(file: BlockDevice): OpenedContainer {
   const f = findFooter(file);
   const size = f.currentSize;
-  if (size % SECTOR !== 0) throw fail('E_FORMAT_VHD_SIZE', `current size ${size} is not a multiple of 512`, { field: 'currentSize', actual: size });
+  if (size % SECTOR !== 0)
+    throw fail('E_FORMAT_VHD_SIZE', `current size ${size} is not a multiple of 512`, {
+      field: 'currentSize',
+      actual: size,
+    });
   const info: ContainerInfo = {
-    kind: f.diskType === DISK_FIXED ? 'vhd-fixed' : 'vhd-dynamic', virtualSize: size, fileSize: file.size,
-    creatorApp: dec.decode(f.creatorApp), timestamp: new Date((f.timestamp + VHD_EPOCH) * 1000).toISOString(), uniqueId: bytesUuid(f.uniqueId),
+    kind: f.diskType === DISK_FIXED ? 'vhd-fixed' : 'vhd-dynamic',
+    virtualSize: size,
+    fileSize: file.size,
+    creatorApp: dec.decode(f.creatorApp),
+    timestamp: new Date((f.timestamp + VHD_EPOCH) * 1000).toISOString(),
+    uniqueId: bytesUuid(f.uniqueId),
     geometry: `${f.cylinders}/${f.heads}/${f.sectorsPerTrack}`,
   };
   if (f.diskType === DISK_FIXED) {
-    if (size > file.size - SECTOR) throw fail('E_FORMAT_TRUNCATED', `fixed disk of ${size} bytes in a file of ${file.size}`, { field: 'currentSize', expected: size + SECTOR, actual: file.size });
+    if (size > file.size - SECTOR)
+      throw fail('E_FORMAT_TRUNCATED', `fixed disk of ${size} bytes in a file of ${file.size}`, {
+        field: 'currentSize',
+        expected: size + SECTOR,
+        actual: file.size,
+      });
     return { device: new ReadOnlyWindow(file, 0, size, FORMAT), info };
   }
-  if (f.diskType === DISK_DIFFERENCING) throw fail('E_FORMAT_VHD_DIFFERENCING', 'differencing disks (with a parent) are not supported', { field: 'diskType', actual: f.diskType });
-  if (f.diskType !== DISK_DYNAMIC) throw fail('E_FORMAT_VHD_TYPE', `unknown disk type ${f.diskType}`, { field: 'diskType', actual: f.diskType });
+  if (f.diskType === DISK_DIFFERENCING)
+    throw fail('E_FORMAT_VHD_DIFFERENCING', 'differencing disks (with a parent) are not supported', {
+      field: 'diskType',
+      actual: f.diskType,
+    });
+  if (f.diskType !== DISK_DYNAMIC)
+    throw fail('E_FORMAT_VHD_TYPE', `unknown disk type ${f.diskType}`, { field: 'diskType', actual: f.diskType });
   const dev = openDynamic(file, f, size);
   info.blockSize = dev.blockSize;
   return { device: dev, info };
@@ -65,26 +98,53 @@ export function openVhd(file: BlockDevice): OpenedContainer {
 
 function openDynamic(file: BlockDevice, f: Footer, size: number): DynamicVhd {
   const at = f.dataOffsetHi * 2 ** 32 + f.dataOffsetLo;
-  if (at % SECTOR !== 0 || at + VHD_DYNAMIC_HEADER.size > file.size) throw fail('E_FORMAT_VHD_HEADER', `dynamic header offset ${at} is misaligned or outside the file`, { field: 'dataOffset', offset: at });
+  if (at % SECTOR !== 0 || at + VHD_DYNAMIC_HEADER.size > file.size)
+    throw fail('E_FORMAT_VHD_HEADER', `dynamic header offset ${at} is misaligned or outside the file`, {
+      field: 'dataOffset',
+      offset: at,
+    });
   const raw = file.readAt(at, VHD_DYNAMIC_HEADER.size);
   const h = VHD_DYNAMIC_HEADER.decode(raw);
   const where = { structure: 'dynamic header', offset: at };
-  if (dec.decode(h.cookie) !== DYNAMIC_COOKIE) throw fail('E_FORMAT_VHD_HEADER', 'no "cxsparse" cookie in the dynamic header', where);
-  if (vhdChecksum(raw, VHD_DYNAMIC_HEADER.offsetOf('checksum')) !== h.checksum) throw fail('E_FORMAT_VHD_CHECKSUM', 'dynamic header checksum does not match', where);
+  if (dec.decode(h.cookie) !== DYNAMIC_COOKIE)
+    throw fail('E_FORMAT_VHD_HEADER', 'no "cxsparse" cookie in the dynamic header', where);
+  if (vhdChecksum(raw, VHD_DYNAMIC_HEADER.offsetOf('checksum')) !== h.checksum)
+    throw fail('E_FORMAT_VHD_CHECKSUM', 'dynamic header checksum does not match', where);
   const bs = h.blockSize;
-  if (!isPowerOfTwo(bs) || bs < SECTOR || bs > MAX_BLOCK) throw fail('E_FORMAT_VHD_BLOCK_SIZE', `block size ${bs} is not a power of two from 512 bytes to 256 MiB`, { ...where, field: 'blockSize', actual: bs });
+  if (!isPowerOfTwo(bs) || bs < SECTOR || bs > MAX_BLOCK)
+    throw fail('E_FORMAT_VHD_BLOCK_SIZE', `block size ${bs} is not a power of two from 512 bytes to 256 MiB`, {
+      ...where,
+      field: 'blockSize',
+      actual: bs,
+    });
   const entries = Math.ceil(size / bs);
-  if (h.maxTableEntries < entries) throw fail('E_FORMAT_VHD_BAT', `BAT of ${h.maxTableEntries} entries cannot map ${size} bytes`, { ...where, field: 'maxTableEntries', expected: entries });
-  if (h.tableOffset % SECTOR !== 0 || h.tableOffset + entries * 4 > file.size) throw fail('E_FORMAT_VHD_BAT', `BAT at ${h.tableOffset} is misaligned or outside the file`, { ...where, field: 'tableOffset' });
+  if (h.maxTableEntries < entries)
+    throw fail('E_FORMAT_VHD_BAT', `BAT of ${h.maxTableEntries} entries cannot map ${size} bytes`, {
+      ...where,
+      field: 'maxTableEntries',
+      expected: entries,
+    });
+  if (h.tableOffset % SECTOR !== 0 || h.tableOffset + entries * 4 > file.size)
+    throw fail('E_FORMAT_VHD_BAT', `BAT at ${h.tableOffset} is misaligned or outside the file`, {
+      ...where,
+      field: 'tableOffset',
+    });
   const batRaw = file.readAt(h.tableOffset, entries * 4);
   const bv = new DataView(batRaw.buffer, batRaw.byteOffset, batRaw.byteLength);
   const bitmapBytes = alignUp(bs / SECTOR / 8, SECTOR);
   const bat = new Float64Array(entries);
   for (let i = 0; i < entries; i++) {
     const e = bv.getUint32(i * 4, false);
-    if (e === BAT_UNUSED) { bat[i] = -1; continue; }
+    if (e === BAT_UNUSED) {
+      bat[i] = -1;
+      continue;
+    }
     const off = e * SECTOR;
-    if (off + bitmapBytes + bs > file.size) throw fail('E_FORMAT_VHD_BAT', `block ${i} at ${off} runs past the end of the file`, { structure: 'BAT', offset: h.tableOffset + i * 4 });
+    if (off + bitmapBytes + bs > file.size)
+      throw fail('E_FORMAT_VHD_BAT', `block ${i} at ${off} runs past the end of the file`, {
+        structure: 'BAT',
+        offset: h.tableOffset + i * 4,
+      });
     bat[i] = off;
   }
   return new DynamicVhd(file, size, bs, bitmapBytes, bat);
@@ -93,7 +153,13 @@ function openDynamic(file: BlockDevice, f: Footer, size: number): DynamicVhd {
 class DynamicVhd implements BlockDevice {
   private bitmapBlock = -1;
   private bitmap: Uint8Array;
-  constructor(private readonly file: BlockDevice, readonly size: number, readonly blockSize: number, private readonly bitmapBytes: number, private readonly bat: Float64Array) {
+  constructor(
+    private readonly file: BlockDevice,
+    readonly size: number,
+    readonly blockSize: number,
+    private readonly bitmapBytes: number,
+    private readonly bat: Float64Array,
+  ) {
     this.bitmap = new Uint8Array(bitmapBytes);
   }
 
@@ -120,7 +186,7 @@ class DynamicVhd implements BlockDevice {
     }
   }
 
-  /** Read within one allocated block: runs of sectors whose bitmap bit is set come from the file, the rest are zeros. */
+  /** Read within one allocated block: sectors whose bitmap bit is set come from the file, the rest are zeros. */
   private readBlock(b: number, at: number, inBlock: number, out: Uint8Array): void {
     if (this.bitmapBlock !== b) {
       readFrom(this.file, at, this.bitmap);

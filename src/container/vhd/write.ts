@@ -18,8 +18,25 @@ import { checkVirtualSize } from '../qcow2/write.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
 import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue, writeNonZero } from '../units.js';
 import {
-  BAT_OFFSET, BAT_UNUSED, CREATOR_VERSION, DEFAULT_BLOCK_SIZE, DISK_DYNAMIC, DISK_FIXED, DYNAMIC_COOKIE, DYNAMIC_HEADER_OFFSET, FEATURES_RESERVED,
-  FOOTER_COOKIE, FORMAT_VERSION, HEADER_VERSION, HOST_OS_WINDOWS, MAX_VHD_SIZE, SECTOR, VHD_DYNAMIC_HEADER, VHD_EPOCH, VHD_FOOTER, vhdChecksum,
+  BAT_OFFSET,
+  BAT_UNUSED,
+  CREATOR_VERSION,
+  DEFAULT_BLOCK_SIZE,
+  DISK_DYNAMIC,
+  DISK_FIXED,
+  DYNAMIC_COOKIE,
+  DYNAMIC_HEADER_OFFSET,
+  FEATURES_RESERVED,
+  FOOTER_COOKIE,
+  FORMAT_VERSION,
+  HEADER_VERSION,
+  HOST_OS_WINDOWS,
+  MAX_VHD_SIZE,
+  SECTOR,
+  VHD_DYNAMIC_HEADER,
+  VHD_EPOCH,
+  VHD_FOOTER,
+  vhdChecksum,
   vhdGeometry,
 } from './structs.js';
 
@@ -31,7 +48,12 @@ const SCAN_UNIT = 64 * 1024;
 
 function creatorApp(o: VhdOptions): Uint8Array {
   const app = o.creatorApp ?? 'win ';
-  if (!/^[\x20-\x7e]{1,4}$/.test(app)) throw new UsageError('E_USAGE_VHD_CREATOR', `VHD creator application must be 1 to 4 printable ASCII characters, got '${app}'`, { field: 'creatorApp', actual: app });
+  if (!/^[\x20-\x7e]{1,4}$/.test(app))
+    throw new UsageError(
+      'E_USAGE_VHD_CREATOR',
+      `VHD creator application must be 1 to 4 printable ASCII characters, got '${app}'`,
+      { field: 'creatorApp', actual: app },
+    );
   return enc.encode(app.padEnd(4, ' '));
 }
 
@@ -41,17 +63,34 @@ function vhdTimestamp(epoch = 0): number {
 
 function checkSize(size: number): void {
   checkVirtualSize(size, 'VHD');
-  if (size > MAX_VHD_SIZE) throw new CapacityError('E_LIMIT_VHD_SIZE', `VHD disks hold at most 2040 GiB; ${size} bytes is more`, { expected: MAX_VHD_SIZE, actual: size });
+  if (size > MAX_VHD_SIZE)
+    throw new CapacityError('E_LIMIT_VHD_SIZE', `VHD disks hold at most 2040 GiB; ${size} bytes is more`, {
+      expected: MAX_VHD_SIZE,
+      actual: size,
+    });
 }
 
 export function vhdFooter(size: number, type: number, uuid: string, o: VhdOptions): Uint8Array {
   const g = vhdGeometry(size);
   const dyn = type === DISK_DYNAMIC;
   const b = VHD_FOOTER.encode({
-    cookie: enc.encode(FOOTER_COOKIE), features: FEATURES_RESERVED, formatVersion: FORMAT_VERSION,
-    dataOffsetHi: dyn ? 0 : 0xffffffff, dataOffsetLo: dyn ? DYNAMIC_HEADER_OFFSET : 0xffffffff, timestamp: vhdTimestamp(o.epoch),
-    creatorApp: creatorApp(o), creatorVersion: CREATOR_VERSION, creatorHostOs: HOST_OS_WINDOWS, originalSize: size, currentSize: size,
-    cylinders: g.cylinders, heads: g.heads, sectorsPerTrack: g.sectorsPerTrack, diskType: type, uniqueId: uuidBytes(uuid), savedState: 0,
+    cookie: enc.encode(FOOTER_COOKIE),
+    features: FEATURES_RESERVED,
+    formatVersion: FORMAT_VERSION,
+    dataOffsetHi: dyn ? 0 : 0xffffffff,
+    dataOffsetLo: dyn ? DYNAMIC_HEADER_OFFSET : 0xffffffff,
+    timestamp: vhdTimestamp(o.epoch),
+    creatorApp: creatorApp(o),
+    creatorVersion: CREATOR_VERSION,
+    creatorHostOs: HOST_OS_WINDOWS,
+    originalSize: size,
+    currentSize: size,
+    cylinders: g.cylinders,
+    heads: g.heads,
+    sectorsPerTrack: g.sectorsPerTrack,
+    diskType: type,
+    uniqueId: uuidBytes(uuid),
+    savedState: 0,
   });
   VHD_FOOTER.encode({ checksum: vhdChecksum(b, VHD_FOOTER.offsetOf('checksum')) }, b);
   return b;
@@ -59,8 +98,13 @@ export function vhdFooter(size: number, type: number, uuid: string, o: VhdOption
 
 function dynamicHeader(entries: number, blockSize: number): Uint8Array {
   const b = VHD_DYNAMIC_HEADER.encode({
-    cookie: enc.encode(DYNAMIC_COOKIE), dataOffsetHi: 0xffffffff, dataOffsetLo: 0xffffffff, tableOffset: BAT_OFFSET,
-    headerVersion: HEADER_VERSION, maxTableEntries: entries, blockSize,
+    cookie: enc.encode(DYNAMIC_COOKIE),
+    dataOffsetHi: 0xffffffff,
+    dataOffsetLo: 0xffffffff,
+    tableOffset: BAT_OFFSET,
+    headerVersion: HEADER_VERSION,
+    maxTableEntries: entries,
+    blockSize,
   });
   VHD_DYNAMIC_HEADER.encode({ checksum: vhdChecksum(b, VHD_DYNAMIC_HEADER.offsetOf('checksum')) }, b);
   return b;
@@ -83,7 +127,14 @@ function idFor(o: VhdOptions, kind: string, size: number, fill: (d: ContentDiges
   return d.uuid();
 }
 
-function finishDynamic(target: ContainerTarget, size: number, map: UnitMap, end: number, uuid: string, o: VhdOptions): number {
+function finishDynamic(
+  target: ContainerTarget,
+  size: number,
+  map: UnitMap,
+  end: number,
+  uuid: string,
+  o: VhdOptions,
+): number {
   const entries = Math.ceil(size / DEFAULT_BLOCK_SIZE);
   const footer = vhdFooter(size, DISK_DYNAMIC, uuid, o);
   target.writeAt(BAT_OFFSET, encodeBat(map, entries));
@@ -96,13 +147,21 @@ function finishDynamic(target: ContainerTarget, size: number, map: UnitMap, end:
 const BITMAP = new Uint8Array(SECTOR).fill(0xff);
 
 /** Stream `src` into a VHD (fixed or dynamic) on `target`. */
-export async function writeVhd(src: BlockDevice, target: ContainerTarget, o: VhdOptions & { extents?: readonly Extent[] } = {}): Promise<ContainerSummary> {
+export async function writeVhd(
+  src: BlockDevice,
+  target: ContainerTarget,
+  o: VhdOptions & { extents?: readonly Extent[] } = {},
+): Promise<ContainerSummary> {
   const fixed = o.subformat === 'fixed';
   const size = fixed ? alignUp(src.size, alignment(o)) : src.size;
   checkSize(size);
   const extents = normalizeExtents(o.extents, src.size);
   const progress = o.progress ?? silentProgress;
-  progress.start(`writing VHD (${fixed ? 'fixed' : 'dynamic'})`, extents.reduce((n, e) => n + e.length, 0), 'bytes');
+  progress.start(
+    `writing VHD (${fixed ? 'fixed' : 'dynamic'})`,
+    extents.reduce((n, e) => n + e.length, 0),
+    'bytes',
+  );
   const unit = fixed ? SCAN_UNIT : DEFAULT_BLOCK_SIZE;
   const map = new UnitMap(Math.ceil(size / unit));
   const digest = new ContentDigest(`vhd:${fixed ? 'fixed' : 'dynamic'}:${size}:${o.epoch ?? 0}`);
@@ -122,7 +181,12 @@ export async function writeVhd(src: BlockDevice, target: ContainerTarget, o: Vhd
       map.set(u, next + SECTOR);
       next += SECTOR + unit;
     }
-    if (fixed) queue.write(run.unit * unit, run.data.subarray(0, Math.min(run.data.length, src.size - run.unit * unit)), run.tag);
+    if (fixed)
+      queue.write(
+        run.unit * unit,
+        run.data.subarray(0, Math.min(run.data.length, src.size - run.unit * unit)),
+        run.tag,
+      );
   }
   await queue.drain();
   progress.done();
@@ -134,12 +198,24 @@ export async function writeVhd(src: BlockDevice, target: ContainerTarget, o: Vhd
   } else {
     fileSize = finishDynamic(target, size, map, next, uuid, o);
   }
-  return { format: 'vhd', subformat: fixed ? 'fixed' : 'dynamic', virtualSize: size, fileSize, allocatedUnits: map.count, unitSize: unit, uuid };
+  return {
+    format: 'vhd',
+    subformat: fixed ? 'fixed' : 'dynamic',
+    virtualSize: size,
+    fileSize,
+    allocatedUnits: map.count,
+    unitSize: unit,
+    uuid,
+  };
 }
 
 function alignment(o: VhdOptions): number {
   const a = o.align ?? MIB;
-  if (!isPowerOfTwo(a) || a < SECTOR) throw new UsageError('E_USAGE_ALIGN', `VHD alignment must be a power of two of at least 512, got ${a}`, { field: 'align', actual: a });
+  if (!isPowerOfTwo(a) || a < SECTOR)
+    throw new UsageError('E_USAGE_ALIGN', `VHD alignment must be a power of two of at least 512, got ${a}`, {
+      field: 'align',
+      actual: a,
+    });
   return a;
 }
 
@@ -163,7 +239,15 @@ export function createVhdDevice(target: ContainerTarget, size: number, o: VhdOpt
       dev.seal();
       const uuid = idFor(o, 'dynamic', size, (d) => d.addStored(dev.map, DEFAULT_BLOCK_SIZE, target));
       const fileSize = finishDynamic(target, size, dev.map, next, uuid, o);
-      return { format: 'vhd', subformat: 'dynamic', virtualSize: size, fileSize, allocatedUnits: dev.map.count, unitSize: DEFAULT_BLOCK_SIZE, uuid } as ContainerSummary;
+      return {
+        format: 'vhd',
+        subformat: 'dynamic',
+        virtualSize: size,
+        fileSize,
+        allocatedUnits: dev.map.count,
+        unitSize: DEFAULT_BLOCK_SIZE,
+        uuid,
+      } as ContainerSummary;
     },
     extents: () => dev.map.extents(DEFAULT_BLOCK_SIZE, size),
   });
@@ -173,7 +257,11 @@ export function createVhdDevice(target: ContainerTarget, size: number, o: VhdOpt
 class FixedVhdDevice implements ContainerDevice {
   private readonly map: UnitMap;
   private finished = false;
-  constructor(private readonly target: ContainerTarget, readonly size: number, private readonly o: VhdOptions) {
+  constructor(
+    private readonly target: ContainerTarget,
+    readonly size: number,
+    private readonly o: VhdOptions,
+  ) {
     checkSize(size);
     this.map = new UnitMap(Math.ceil(size / SCAN_UNIT));
   }
@@ -187,14 +275,19 @@ class FixedVhdDevice implements ContainerDevice {
     this.target.readInto(offset, out);
   }
   writeAt(offset: number, data: Uint8Array): void {
-    if (this.finished) throw new UsageError('E_USAGE_FINISHED', 'the container is finished; it can no longer be written', {});
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.size) throw new RangeError(`write of ${data.length} bytes at ${offset} outside the device (size ${this.size})`);
+    if (this.finished)
+      throw new UsageError('E_USAGE_FINISHED', 'the container is finished; it can no longer be written', {});
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.size)
+      throw new RangeError(`write of ${data.length} bytes at ${offset} outside the device (size ${this.size})`);
     this.target.writeAt(offset, data);
-    for (let u = Math.floor(offset / SCAN_UNIT); u * SCAN_UNIT < offset + data.length; u++) if (!this.map.get(u)) this.map.set(u, u * SCAN_UNIT + 1);
+    for (let u = Math.floor(offset / SCAN_UNIT); u * SCAN_UNIT < offset + data.length; u++)
+      if (!this.map.get(u)) this.map.set(u, u * SCAN_UNIT + 1);
   }
   /** Nothing to persist before `finish`: the container is complete only then (the Node side fsyncs on request). */
   flush(): void {}
-  extents(): Extent[] { return this.map.extents(SCAN_UNIT, this.size); }
+  extents(): Extent[] {
+    return this.map.extents(SCAN_UNIT, this.size);
+  }
   async finish(): Promise<ContainerSummary> {
     this.finished = true;
     const uuid = idFor(this.o, 'fixed', this.size, (d) => {
@@ -207,6 +300,14 @@ class FixedVhdDevice implements ContainerDevice {
       }
     });
     this.target.writeAt(this.size, vhdFooter(this.size, DISK_FIXED, uuid, this.o));
-    return { format: 'vhd', subformat: 'fixed', virtualSize: this.size, fileSize: this.size + SECTOR, allocatedUnits: this.map.count, unitSize: SCAN_UNIT, uuid };
+    return {
+      format: 'vhd',
+      subformat: 'fixed',
+      virtualSize: this.size,
+      fileSize: this.size + SECTOR,
+      allocatedUnits: this.map.count,
+      unitSize: SCAN_UNIT,
+      uuid,
+    };
   }
 }

@@ -20,11 +20,25 @@ export function formatDescriptor(d: DescriptorInput): string {
   const cylinders = Math.min(Math.floor(d.sectors / (16 * 63)), 16383);
   const name = d.fileName.replace(/["\n\r]/g, '_');
   return [
-    '# Disk DescriptorFile', 'version=1', `CID=${d.cid.toString(16).padStart(8, '0')}`, 'parentCID=ffffffff', `createType="${d.createType}"`, '',
-    '# Extent description', `RW ${d.sectors} SPARSE "${name}"`, '',
-    '# The Disk Data Base', '#DDB', '',
-    'ddb.virtualHWVersion = "4"', `ddb.geometry.cylinders = "${cylinders}"`, 'ddb.geometry.heads = "16"', 'ddb.geometry.sectors = "63"',
-    `ddb.adapterType = "${d.adapterType}"`, `ddb.uuid.image = "${d.uuid}"`, '',
+    '# Disk DescriptorFile',
+    'version=1',
+    `CID=${d.cid.toString(16).padStart(8, '0')}`,
+    'parentCID=ffffffff',
+    `createType="${d.createType}"`,
+    '',
+    '# Extent description',
+    `RW ${d.sectors} SPARSE "${name}"`,
+    '',
+    '# The Disk Data Base',
+    '#DDB',
+    '',
+    'ddb.virtualHWVersion = "4"',
+    `ddb.geometry.cylinders = "${cylinders}"`,
+    'ddb.geometry.heads = "16"',
+    'ddb.geometry.sectors = "63"',
+    `ddb.adapterType = "${d.adapterType}"`,
+    `ddb.uuid.image = "${d.uuid}"`,
+    '',
   ].join('\n');
 }
 
@@ -56,7 +70,13 @@ export function parseDescriptor(text: string): Descriptor {
     if (!line || line.startsWith('#')) continue;
     const ext = EXTENT_RE.exec(line);
     if (ext) {
-      d.extents.push({ access: ext[1]!, sectors: Number(ext[2]), type: ext[3]!, file: ext[4] ?? '', offset: Number(ext[5] ?? 0) });
+      d.extents.push({
+        access: ext[1]!,
+        sectors: Number(ext[2]),
+        type: ext[3]!,
+        file: ext[4] ?? '',
+        offset: Number(ext[5] ?? 0),
+      });
       continue;
     }
     const kv = /^([\w.]+)\s*=\s*"?([^"]*)"?$/.exec(line);
@@ -69,7 +89,11 @@ export function parseDescriptor(text: string): Descriptor {
   }
   for (const e of d.extents) {
     if (!Number.isSafeInteger(e.sectors * SECTOR) || !Number.isSafeInteger(e.offset * SECTOR)) {
-      throw new FormatError('E_FORMAT_VMDK_DESCRIPTOR', `VMDK descriptor: extent "${e.file}" of ${e.sectors} sectors is too large`, { format: 'vmdk', structure: 'descriptor' });
+      throw new FormatError(
+        'E_FORMAT_VMDK_DESCRIPTOR',
+        `VMDK descriptor: extent "${e.file}" of ${e.sectors} sectors is too large`,
+        { format: 'vmdk', structure: 'descriptor' },
+      );
     }
   }
   return d;

@@ -67,4 +67,9 @@ export const SECTOR = 512;
 /** Largest capacity a hosted sparse extent addresses with 32-bit sector numbers. */
 export const MAX_VMDK_SIZE = 2 ** 32 * SECTOR;
 /** The newline-detection bytes every header carries. */
-export const LINE_CHARS = { singleEndLineChar: 0x0a, nonEndLineChar: 0x20, doubleEndLineChar1: 0x0d, doubleEndLineChar2: 0x0a } as const;
+export const LINE_CHARS = {
+  singleEndLineChar: 0x0a,
+  nonEndLineChar: 0x20,
+  doubleEndLineChar1: 0x0d,
+  doubleEndLineChar2: 0x0a,
+} as const;

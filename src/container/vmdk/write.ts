@@ -20,12 +20,34 @@ import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarg
 import { alignUp, dataRuns, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
 import { formatDescriptor } from './descriptor.js';
 import {
-  COMPRESS_DEFLATE, COMPRESS_NONE, DESCRIPTOR_OFFSET, DESCRIPTOR_SECTORS, FLAG_COMPRESSED, FLAG_MARKERS, FLAG_NL_DETECT, FLAG_RGD, GD_AT_END,
-  GRAIN_SECTORS, GTES_PER_GT, LINE_CHARS, MARKER_EOS, MARKER_FOOTER, MARKER_GD, MARKER_GT, MAX_VMDK_SIZE, SECTOR, VMDK_GRAIN_MARKER, VMDK_HEADER,
-  VMDK_MAGIC, VMDK_MARKER,
+  COMPRESS_DEFLATE,
+  COMPRESS_NONE,
+  DESCRIPTOR_OFFSET,
+  DESCRIPTOR_SECTORS,
+  FLAG_COMPRESSED,
+  FLAG_MARKERS,
+  FLAG_NL_DETECT,
+  FLAG_RGD,
+  GD_AT_END,
+  GRAIN_SECTORS,
+  GTES_PER_GT,
+  LINE_CHARS,
+  MARKER_EOS,
+  MARKER_FOOTER,
+  MARKER_GD,
+  MARKER_GT,
+  MAX_VMDK_SIZE,
+  SECTOR,
+  VMDK_GRAIN_MARKER,
+  VMDK_HEADER,
+  VMDK_MAGIC,
+  VMDK_MARKER,
 } from './structs.js';
 
-export type VmdkOptions = Pick<ContainerOptions, 'subformat' | 'cid' | 'uuid' | 'fileName' | 'adapterType' | 'compressor' | 'level' | 'progress' | 'epoch'>;
+export type VmdkOptions = Pick<
+  ContainerOptions,
+  'subformat' | 'cid' | 'uuid' | 'fileName' | 'adapterType' | 'compressor' | 'level' | 'progress' | 'epoch'
+>;
 
 const GRAIN = GRAIN_SECTORS * SECTOR;
 const GT_SECTORS = (GTES_PER_GT * 4) / SECTOR;
@@ -39,7 +61,11 @@ interface Geometry {
 
 function geometry(size: number): Geometry {
   checkVirtualSize(size, 'VMDK');
-  if (size > MAX_VMDK_SIZE) throw new CapacityError('E_LIMIT_VMDK_SIZE', `a VMDK sparse extent holds at most 2 TiB; ${size} bytes is more`, { expected: MAX_VMDK_SIZE, actual: size });
+  if (size > MAX_VMDK_SIZE)
+    throw new CapacityError('E_LIMIT_VMDK_SIZE', `a VMDK sparse extent holds at most 2 TiB; ${size} bytes is more`, {
+      expected: MAX_VMDK_SIZE,
+      actual: size,
+    });
   const sectors = size / SECTOR;
   const grains = Math.ceil(sectors / GRAIN_SECTORS);
   const gts = Math.ceil(grains / GTES_PER_GT);
@@ -67,13 +93,28 @@ function ids(o: VmdkOptions, digest: () => string): Ids {
 
 function header(g: Geometry, fields: Partial<ReturnType<typeof VMDK_HEADER.decode>>): Uint8Array {
   return VMDK_HEADER.encode({
-    magic: VMDK_MAGIC, capacity: g.sectors, grainSize: GRAIN_SECTORS, descriptorOffset: DESCRIPTOR_OFFSET, descriptorSize: DESCRIPTOR_SECTORS,
-    numGTEsPerGT: GTES_PER_GT, ...LINE_CHARS, ...fields,
+    magic: VMDK_MAGIC,
+    capacity: g.sectors,
+    grainSize: GRAIN_SECTORS,
+    descriptorOffset: DESCRIPTOR_OFFSET,
+    descriptorSize: DESCRIPTOR_SECTORS,
+    numGTEsPerGT: GTES_PER_GT,
+    ...LINE_CHARS,
+    ...fields,
   });
 }
 
 function descriptor(g: Geometry, type: 'monolithicSparse' | 'streamOptimized', id: Ids, o: VmdkOptions): Uint8Array {
-  const text = new TextEncoder().encode(formatDescriptor({ cid: id.cid, createType: type, sectors: g.sectors, fileName: o.fileName ?? 'disk.vmdk', adapterType: o.adapterType ?? 'ide', uuid: id.uuid }));
+  const text = new TextEncoder().encode(
+    formatDescriptor({
+      cid: id.cid,
+      createType: type,
+      sectors: g.sectors,
+      fileName: o.fileName ?? 'disk.vmdk',
+      adapterType: o.adapterType ?? 'ide',
+      uuid: id.uuid,
+    }),
+  );
   const out = new Uint8Array(DESCRIPTOR_SECTORS * SECTOR);
   out.set(text.subarray(0, out.length));
   return out;
@@ -95,34 +136,65 @@ function finishSparse(target: ContainerTarget, g: Geometry, map: UnitMap, id: Id
     rgdv.setUint32(t * 4, redundant, true);
     if (!map.any(t * GTES_PER_GT, (t + 1) * GTES_PER_GT)) continue; // an empty table is all zeros: leave the hole
     gt.fill(0);
-    for (const [u, host] of map.entries(t * GTES_PER_GT, (t + 1) * GTES_PER_GT)) gtv.setUint32((u - t * GTES_PER_GT) * 4, host / SECTOR, true);
+    for (const [u, host] of map.entries(t * GTES_PER_GT, (t + 1) * GTES_PER_GT))
+      gtv.setUint32((u - t * GTES_PER_GT) * 4, host / SECTOR, true);
     target.writeAt(primary * SECTOR, gt);
     target.writeAt(redundant * SECTOR, gt);
   }
   target.writeAt(lay.gd * SECTOR, gd);
   target.writeAt(lay.rgd * SECTOR, rgd);
   target.writeAt(DESCRIPTOR_OFFSET * SECTOR, descriptor(g, 'monolithicSparse', id, o));
-  target.writeAt(0, header(g, {
-    version: 1, flags: FLAG_NL_DETECT | FLAG_RGD, rgdOffset: lay.rgd, gdOffsetLo: lay.gd, gdOffsetHi: 0, overHead: lay.grainStart,
-    compressAlgorithm: COMPRESS_NONE,
-  }));
+  target.writeAt(
+    0,
+    header(g, {
+      version: 1,
+      flags: FLAG_NL_DETECT | FLAG_RGD,
+      rgdOffset: lay.rgd,
+      gdOffsetLo: lay.gd,
+      gdOffsetHi: 0,
+      overHead: lay.grainStart,
+      compressAlgorithm: COMPRESS_NONE,
+    }),
+  );
 }
 
-function summary(size: number, fileSize: number, subformat: string, map: UnitMap, id: Ids, compressed?: number): ContainerSummary {
+function summary(
+  size: number,
+  fileSize: number,
+  subformat: string,
+  map: UnitMap,
+  id: Ids,
+  compressed?: number,
+): ContainerSummary {
   return {
-    format: 'vmdk', subformat, virtualSize: size, fileSize, allocatedUnits: map.count, unitSize: GRAIN, uuid: id.uuid, cid: id.cid.toString(16).padStart(8, '0'),
+    format: 'vmdk',
+    subformat,
+    virtualSize: size,
+    fileSize,
+    allocatedUnits: map.count,
+    unitSize: GRAIN,
+    uuid: id.uuid,
+    cid: id.cid.toString(16).padStart(8, '0'),
     ...(compressed !== undefined ? { compressedUnits: compressed } : {}),
   };
 }
 
 /** Stream `src` into a VMDK (monolithicSparse or streamOptimized) on `target`. */
-export async function writeVmdk(src: BlockDevice, target: ContainerTarget, o: VmdkOptions & { extents?: readonly Extent[] } = {}): Promise<ContainerSummary> {
+export async function writeVmdk(
+  src: BlockDevice,
+  target: ContainerTarget,
+  o: VmdkOptions & { extents?: readonly Extent[] } = {},
+): Promise<ContainerSummary> {
   const size = src.size;
   const g = geometry(size);
   const extents = normalizeExtents(o.extents, size);
   const progress = o.progress ?? silentProgress;
   const stream = o.subformat === 'streamOptimized';
-  progress.start(`writing VMDK (${stream ? 'streamOptimized' : 'monolithicSparse'})`, extents.reduce((n, e) => n + e.length, 0), 'bytes');
+  progress.start(
+    `writing VMDK (${stream ? 'streamOptimized' : 'monolithicSparse'})`,
+    extents.reduce((n, e) => n + e.length, 0),
+    'bytes',
+  );
   const digest = new ContentDigest(`vmdk:${size}`);
   const map = new UnitMap(g.grains);
   if (stream) {
@@ -153,7 +225,15 @@ function marker(value: number, type: number): Uint8Array {
   return m;
 }
 
-async function writeStream(src: BlockDevice, target: ContainerTarget, g: Geometry, extents: Extent[], map: UnitMap, digest: ContentDigest, o: VmdkOptions): Promise<{ end: number; id: Ids }> {
+async function writeStream(
+  src: BlockDevice,
+  target: ContainerTarget,
+  g: Geometry,
+  extents: Extent[],
+  map: UnitMap,
+  digest: ContentDigest,
+  o: VmdkOptions,
+): Promise<{ end: number; id: Ids }> {
   const compressor = o.compressor ?? fflateCompressor;
   const level = o.level ?? 6;
   let next = GRAIN_SECTORS * SECTOR; // overHead: grains start at 64 KiB
@@ -180,10 +260,17 @@ async function writeStream(src: BlockDevice, target: ContainerTarget, g: Geometr
     }
   }
   const queue = new WriteQueue(target);
-  const packed = orderedMap(grains(), async (x) => ({ unit: x.unit, z: await compressor.compress(x.data, 'zlib', level) }), compressor.parallelism);
+  const packed = orderedMap(
+    grains(),
+    async (x) => ({ unit: x.unit, z: await compressor.compress(x.data, 'zlib', level) }),
+    compressor.parallelism,
+  );
   for await (const { unit, z } of packed) {
     const t = Math.floor(unit / GTES_PER_GT);
-    if (t !== table) { flushTable(); table = t; }
+    if (t !== table) {
+      flushTable();
+      table = t;
+    }
     const rec = new Uint8Array(alignUp(VMDK_GRAIN_MARKER.size + z.length, SECTOR));
     VMDK_GRAIN_MARKER.encode({ lba: unit * GRAIN_SECTORS, size: z.length }, rec);
     rec.set(z, VMDK_GRAIN_MARKER.size);
@@ -200,7 +287,11 @@ async function writeStream(src: BlockDevice, target: ContainerTarget, g: Geometr
   target.writeAt(next + SECTOR, gd);
   next += SECTOR + gd.length;
   const fields = {
-    version: 3, flags: FLAG_NL_DETECT | FLAG_COMPRESSED | FLAG_MARKERS, rgdOffset: 0, overHead: GRAIN_SECTORS, compressAlgorithm: COMPRESS_DEFLATE,
+    version: 3,
+    flags: FLAG_NL_DETECT | FLAG_COMPRESSED | FLAG_MARKERS,
+    rgdOffset: 0,
+    overHead: GRAIN_SECTORS,
+    compressAlgorithm: COMPRESS_DEFLATE,
   };
   target.writeAt(next, marker(1, MARKER_FOOTER));
   target.writeAt(next + SECTOR, header(g, { ...fields, gdOffsetLo: gdSector, gdOffsetHi: 0 }));
