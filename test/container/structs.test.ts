@@ -91,3 +91,16 @@ describe('qcow2 table entries and layout', () => {
     expect(p.l2Tables).toBe(Math.ceil(40000 / 8192));
   });
 });
+
+describe('incompressible units', () => {
+  test('random bytes look incompressible; text, zeros and half-random units do not', async () => {
+    const { looksIncompressible } = await import('../../src/container/compress.js');
+    const { noise } = await import('./helpers.js');
+    expect(looksIncompressible(noise(65536, 3))).toBe(true);
+    expect(looksIncompressible(new TextEncoder().encode('the quick brown fox '.repeat(4000)).subarray(0, 65536))).toBe(false);
+    expect(looksIncompressible(new Uint8Array(65536))).toBe(false);
+    const half = new Uint8Array(65536);
+    half.set(noise(32768, 4));
+    expect(looksIncompressible(half)).toBe(false);
+  });
+});

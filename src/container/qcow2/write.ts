@@ -10,7 +10,7 @@ import { UsageError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
-import { fflateCompressor, orderedMap } from '../compress.js';
+import { fflateCompressor, looksIncompressible, orderedMap } from '../compress.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
 import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
 import { HostRefs, writeQcow2Metadata } from './meta.js';
@@ -96,7 +96,11 @@ export async function writeQcow2(
     }
     const results = orderedMap(
       units(),
-      async (x) => ({ ...x, packed: await compressor.compress(x.data, 'deflate-raw', level) }),
+      // random-looking clusters would not shrink: store them as they are, without trying
+      async (x) => ({
+        ...x,
+        packed: looksIncompressible(x.data) ? x.data : await compressor.compress(x.data, 'deflate-raw', level),
+      }),
       compressor.parallelism,
     );
     for await (const { unit, data, packed } of results) {

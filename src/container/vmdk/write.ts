@@ -13,7 +13,7 @@ import { CapacityError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
-import { fflateCompressor, orderedMap } from '../compress.js';
+import { fflateCompressor, looksIncompressible, orderedMap } from '../compress.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
 import { checkVirtualSize } from '../qcow2/write.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
@@ -262,7 +262,11 @@ async function writeStream(
   const queue = new WriteQueue(target);
   const packed = orderedMap(
     grains(),
-    async (x) => ({ unit: x.unit, z: await compressor.compress(x.data, 'zlib', level) }),
+    // every grain is a zlib stream; random-looking ones as stored blocks (level 0), which cost no search
+    async (x) => ({
+      unit: x.unit,
+      z: await compressor.compress(x.data, 'zlib', looksIncompressible(x.data) ? 0 : level),
+    }),
     compressor.parallelism,
   );
   for await (const { unit, z } of packed) {
