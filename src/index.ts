@@ -40,7 +40,7 @@ export { buildDisk, diskSize, planDisk, type DiskLayout, type DiskPartition, typ
 
 // virtual disk containers (qcow2, VHD, VMDK, Android sparse)
 export {
-  writeContainer, createContainerDevice, buildsInPlace, detectContainer, openContainer, fflateCompressor, MemoryTarget,
+  writeContainer, createContainerDevice, buildsInPlace, containerFormatFromName, detectContainer, openContainer, fflateCompressor, MemoryTarget,
   type ContainerDevice, type ContainerFormat, type ContainerInfo, type ContainerKind, type ContainerOptions, type ContainerSummary,
   type ContainerTarget, type Extent, type OpenedContainer, type VhdSubformat, type VmdkSubformat, type WriteContainerOptions,
   type OpenContainerOptions, type ExtentResolver, type Compressor, type Codec,

@@ -104,3 +104,15 @@ describe('incompressible units', () => {
     expect(looksIncompressible(half)).toBe(false);
   });
 });
+
+describe('format from a file name', () => {
+  test('known extensions, case-insensitive; anything else is raw', async () => {
+    const { containerFormatFromName } = await import('../../src/container/write.js');
+    expect(containerFormatFromName('disk.QCOW2')).toEqual({ format: 'qcow2' });
+    expect(containerFormatFromName('a/b.vhd')).toEqual({ format: 'vhd' });
+    expect(containerFormatFromName('x.vmdk')).toEqual({ format: 'vmdk' });
+    expect(containerFormatFromName('system.simg')).toEqual({ format: 'sparse' });
+    expect(containerFormatFromName('disk.img')).toBeUndefined();
+    expect(containerFormatFromName('qcow2')).toBeUndefined();
+  });
+});
