@@ -3,7 +3,7 @@ import { layoutProblems } from '../../src/binary/struct.js';
 import { QCOW2_EXTENSION, QCOW2_FEATURE_NAME, QCOW2_HEADER, FEATURE_NAMES } from '../../src/container/qcow2/structs.js';
 import { VHD_DYNAMIC_HEADER, VHD_FOOTER, vhdChecksum, vhdGeometry } from '../../src/container/vhd/structs.js';
 import { VMDK_GRAIN_MARKER, VMDK_HEADER, VMDK_MARKER } from '../../src/container/vmdk/structs.js';
-import { SPARSE_CHUNK, SPARSE_HEADER } from '../../src/container/sparse/structs.js';
+import { SPARSE_CHUNK, SPARSE_FILL, SPARSE_HEADER } from '../../src/container/sparse/structs.js';
 import { l2Entry, planQcow2, HostRefs } from '../../src/container/qcow2/meta.js';
 import { UnitMap } from '../../src/container/units.js';
 
@@ -19,6 +19,7 @@ describe('container struct tables', () => {
     [VMDK_GRAIN_MARKER, 12],
     [SPARSE_HEADER, 28],
     [SPARSE_CHUNK, 12],
+    [SPARSE_FILL, 4],
   ] as const)('%s has a sound layout and the right size', (s, size) => {
     expect(layoutProblems(s)).toEqual([]);
     expect(s.size).toBe(size);

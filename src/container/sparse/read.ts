@@ -18,6 +18,7 @@ import {
   CHUNK_RAW,
   MAJOR_VERSION,
   SPARSE_CHUNK,
+  SPARSE_FILL,
   SPARSE_HEADER,
   SPARSE_MAGIC,
 } from './structs.js';
@@ -104,7 +105,7 @@ function walkChunks(file: BlockDevice, h: ReturnType<typeof SPARSE_HEADER.decode
     } else if (c.type === CHUNK_FILL) {
       if (data !== 4) throw fail('E_FORMAT_SPARSE_CHUNK', `FILL chunk ${i} carries ${data} bytes, not 4`, at);
       kinds[i] = KIND_FILL;
-      where[i] = new DataView(file.readAt(pos + h.chunkHeaderSize, 4).buffer).getUint32(0, true);
+      where[i] = SPARSE_FILL.decode(file.readAt(pos + h.chunkHeaderSize, 4)).value;
     } else if (c.type === CHUNK_DONT_CARE || c.type === CHUNK_CRC32) {
       if (data !== (c.type === CHUNK_CRC32 ? 4 : 0))
         throw fail('E_FORMAT_SPARSE_CHUNK', `chunk ${i} of type 0x${c.type.toString(16)} carries ${data} bytes`, at);

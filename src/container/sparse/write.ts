@@ -22,6 +22,7 @@ import {
   MAX_RAW_CHUNK,
   MINOR_VERSION,
   SPARSE_CHUNK,
+  SPARSE_FILL,
   SPARSE_HEADER,
   SPARSE_MAGIC,
 } from './structs.js';
@@ -47,7 +48,7 @@ class ChunkWriter {
 
   private close(): void {
     if (this.type === NONE) return;
-    const data = this.type === CHUNK_RAW ? this.blocks * this.bs : this.type === CHUNK_FILL ? 4 : 0;
+    const data = this.type === CHUNK_RAW ? this.blocks * this.bs : this.type === CHUNK_FILL ? SPARSE_FILL.size : 0;
     const head = SPARSE_CHUNK.encode({
       type: this.type,
       reserved: 0,
@@ -55,9 +56,9 @@ class ChunkWriter {
       totalSize: SPARSE_CHUNK.size + data,
     });
     if (this.type === CHUNK_FILL) {
-      const b = new Uint8Array(SPARSE_CHUNK.size + 4);
+      const b = new Uint8Array(SPARSE_CHUNK.size + SPARSE_FILL.size);
       b.set(head);
-      new DataView(b.buffer).setUint32(SPARSE_CHUNK.size, this.value, true);
+      SPARSE_FILL.encode({ value: this.value }, b, SPARSE_CHUNK.size);
       this.target.writeAt(this.pos, b);
       this.pos += b.length;
     } else if (this.type === CHUNK_RAW) {
