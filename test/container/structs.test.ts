@@ -98,7 +98,9 @@ describe('incompressible units', () => {
     const { looksIncompressible } = await import('../../src/container/compress.js');
     const { noise } = await import('./helpers.js');
     expect(looksIncompressible(noise(65536, 3))).toBe(true);
-    expect(looksIncompressible(new TextEncoder().encode('the quick brown fox '.repeat(4000)).subarray(0, 65536))).toBe(false);
+    expect(looksIncompressible(new TextEncoder().encode('the quick brown fox '.repeat(4000)).subarray(0, 65536))).toBe(
+      false,
+    );
     expect(looksIncompressible(new Uint8Array(65536))).toBe(false);
     const half = new Uint8Array(65536);
     half.set(noise(32768, 4));

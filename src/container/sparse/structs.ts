@@ -26,7 +26,9 @@ export const SPARSE_CHUNK = defineStruct('Android sparse chunk header', 12, [
 ] as const);
 
 /** The data of a FILL chunk (and of a CRC32 chunk): one 32-bit value. */
-export const SPARSE_FILL = defineStruct('Android sparse fill value', 4, [{ name: 'value', offset: 0, type: 'u32le' }] as const);
+export const SPARSE_FILL = defineStruct('Android sparse fill value', 4, [
+  { name: 'value', offset: 0, type: 'u32le' },
+] as const);
 
 export const SPARSE_MAGIC = 0xed26ff3a;
 export const MAJOR_VERSION = 1;
