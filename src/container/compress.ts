@@ -2,7 +2,7 @@
  * Compression for containers: qcow2 clusters are raw deflate (RFC 1951),
  * VMDK streamOptimized grains are zlib streams (RFC 1950). The core takes a
  * small `Compressor`; the default runs fflate in this thread, the Node side
- * (compress-node.ts) runs node:zlib on libuv's thread pool so both cores
+ * (file-node.ts) runs node:zlib on libuv's thread pool so both cores
  * work. `orderedMap` keeps `parallelism` units in flight and hands results
  * back in input order, so the output never depends on timing.
  */

@@ -17,7 +17,13 @@ export type {
   VhdSubformat,
   VmdkSubformat,
 } from './types.js';
-export { writeContainer, createContainerDevice, buildsInPlace, containerFormatFromName, type WriteContainerOptions } from './write.js';
+export {
+  writeContainer,
+  createContainerDevice,
+  buildsInPlace,
+  containerFormatFromName,
+  type WriteContainerOptions,
+} from './write.js';
 export { detectContainer, openContainer, type OpenContainerOptions } from './open.js';
 export type { ExtentResolver } from './vmdk/read.js';
 export { fflateCompressor, type Compressor, type Codec } from './compress.js';

@@ -286,6 +286,17 @@ export function writeNonZero(queue: WriteQueue, offset: number, data: Uint8Array
   }
 }
 
+/** Container writers take whole sectors: a positive multiple of 512 bytes. */
+export function checkVirtualSize(size: number, format: string): void {
+  if (!Number.isSafeInteger(size) || size <= 0 || size % 512 !== 0) {
+    throw new UsageError(
+      'E_USAGE_SIZE',
+      `${format}: the virtual disk size must be a positive multiple of 512 bytes, got ${size}`,
+      { field: 'size', actual: size },
+    );
+  }
+}
+
 export const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 export const isPowerOfTwo = (n: number): boolean => Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
 

@@ -129,4 +129,3 @@ export function containerFormatFromName(name: string): ContainerOptions | undefi
       return undefined;
   }
 }
-

@@ -12,7 +12,7 @@ import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
 import { fflateCompressor, looksIncompressible, orderedMap } from '../compress.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
+import { alignUp, checkVirtualSize, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
 import { HostRefs, writeQcow2Metadata } from './meta.js';
 import { DEFAULT_CLUSTER_BITS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS } from './structs.js';
 
@@ -31,16 +31,6 @@ export function clusterBitsFor(clusterSize: number | undefined): number {
     );
   }
   return bits;
-}
-
-export function checkVirtualSize(size: number, format: string): void {
-  if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR !== 0) {
-    throw new UsageError(
-      'E_USAGE_SIZE',
-      `${format}: the virtual disk size must be a positive multiple of 512 bytes, got ${size}`,
-      { field: 'size', actual: size },
-    );
-  }
 }
 
 function summary(size: number, fileSize: number, map: UnitMap, C: number, compressed?: number): ContainerSummary {

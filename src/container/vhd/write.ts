@@ -14,9 +14,17 @@ import { checkRange } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
-import { checkVirtualSize } from '../qcow2/write.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { alignUp, dataRuns, isPowerOfTwo, normalizeExtents, UnitMap, WriteQueue, writeNonZero } from '../units.js';
+import {
+  alignUp,
+  checkVirtualSize,
+  dataRuns,
+  isPowerOfTwo,
+  normalizeExtents,
+  UnitMap,
+  WriteQueue,
+  writeNonZero,
+} from '../units.js';
 import {
   BAT_OFFSET,
   BAT_UNUSED,

@@ -15,9 +15,8 @@ import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
 import { fflateCompressor, looksIncompressible, orderedMap } from '../compress.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
-import { checkVirtualSize } from '../qcow2/write.js';
 import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarget, Extent } from '../types.js';
-import { alignUp, dataRuns, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
+import { alignUp, checkVirtualSize, dataRuns, normalizeExtents, UnitMap, WriteQueue } from '../units.js';
 import { formatDescriptor } from './descriptor.js';
 import {
   COMPRESS_DEFLATE,
