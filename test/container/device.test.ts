@@ -203,6 +203,37 @@ describe('host files', () => {
     expect(readdirSync(dir).filter((n) => n.includes('aborted') || n.endsWith('.tmp'))).toEqual([]);
   });
 
+  test('tinyimage inspect names the container and describes the disk inside', async () => {
+    const { main } = await import('../../src/cli/main.js');
+    const { Writable } = await import('node:stream');
+    const raw = join(dir, 'inspect.raw');
+    const d = FileDevice.create(raw, SIZE);
+    await buildDisk(layout(), d);
+    d.close();
+    const out = join(dir, 'inspect.vhd');
+    await convertToContainerFile(raw, out, { format: 'vhd' });
+    let text = '';
+    const stdout = new Writable({
+      write(c, _e, cb) {
+        text += c.toString();
+        cb();
+      },
+    });
+    const stderr = new Writable({
+      write(_c, _e, cb) {
+        cb();
+      },
+    });
+    expect(await main(['inspect', out, '--json'], { stdout, stderr } as never)).toBe(0);
+    const report = JSON.parse(text);
+    expect(report.container).toMatchObject({ kind: 'vhd-dynamic', virtualSize: SIZE, creatorApp: 'win ' });
+    expect(report.kind).toBe('gpt');
+    expect(report.partitions[0].filesystem.kind).toBe('ext4');
+    text = '';
+    expect(await main(['inspect', `${out}:1`], { stdout, stderr } as never)).toBe(0);
+    expect(text.split('\n')[0]).toContain('vhd-dynamic container');
+  });
+
   test('writeContainer reports the file size it wrote', async () => {
     const t = new MemoryTarget();
     const s = await writeContainer(new MemoryDevice(2 * MiB), t, { format: 'vmdk' });
