@@ -10,7 +10,7 @@
  */
 import { CapacityError, UsageError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import { checkRange } from '../../io/device.js';
+import { checkRange, isZero } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
@@ -287,9 +287,21 @@ class FixedVhdDevice implements ContainerDevice {
       throw new UsageError('E_USAGE_FINISHED', 'the container is finished; it can no longer be written', {});
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.size)
       throw new RangeError(`write of ${data.length} bytes at ${offset} outside the device (size ${this.size})`);
-    this.target.writeAt(offset, data);
-    for (let u = Math.floor(offset / SCAN_UNIT); u * SCAN_UNIT < offset + data.length; u++)
-      if (!this.map.get(u)) this.map.set(u, u * SCAN_UNIT + 1);
+    // like a fresh FileDevice: zeros for a unit never written stay a hole (they read as zeros anyway)
+    let runStart = -1;
+    for (let i = 0; i <= data.length; ) {
+      const u = Math.floor((offset + i) / SCAN_UNIT);
+      const end = Math.min(data.length, (u + 1) * SCAN_UNIT - offset);
+      const skip = i === data.length || (!this.map.get(u) && isZero(data, i, end));
+      if (!skip && !this.map.get(u)) this.map.set(u, u * SCAN_UNIT + 1);
+      if (!skip && runStart < 0) runStart = i;
+      if (skip && runStart >= 0) {
+        this.target.writeAt(offset + runStart, data.subarray(runStart, i));
+        runStart = -1;
+      }
+      if (i === data.length) break;
+      i = end;
+    }
   }
   /** Nothing to persist before `finish`: the container is complete only then (the Node side fsyncs on request). */
   flush(): void {}
