@@ -193,3 +193,30 @@ export {
   type Digest,
   type HashFactory,
 } from './archive/oci/index.js';
+
+// virtual disk containers (qcow2, VHD, VMDK, Android sparse)
+export {
+  writeContainer,
+  createContainerDevice,
+  buildsInPlace,
+  containerFormatFromName,
+  detectContainer,
+  openContainer,
+  fflateCompressor,
+  MemoryTarget,
+  type ContainerDevice,
+  type ContainerFormat,
+  type ContainerInfo,
+  type ContainerKind,
+  type ContainerOptions,
+  type ContainerSummary,
+  type ContainerTarget,
+  type Extent,
+  type OpenedContainer,
+  type VhdSubformat,
+  type VmdkSubformat,
+  type WriteContainerOptions,
+  type OpenContainerOptions,
+  type ExtentResolver,
+  type Compressor,
+} from './container/index.js';

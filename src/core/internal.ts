@@ -9,3 +9,7 @@ export * as fatStructs from './fs/fat/structs.js';
 export * as cpioHeader from './archive/cpio/header.js';
 export * as tarStructs from './archive/tar/structs.js';
 export { isZero, checkRange } from './io/device.js';
+export * as qcow2Structs from './container/qcow2/structs.js';
+export * as vhdStructs from './container/vhd/structs.js';
+export * as vmdkStructs from './container/vmdk/structs.js';
+export * as sparseStructs from './container/sparse/structs.js';

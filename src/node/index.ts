@@ -42,3 +42,13 @@ export {
 } from './host/source.js';
 export { spool, type Spooled, type SpoolOptions } from './host/spool.js';
 export { dirStore, nodeHash } from './host/oci.js';
+
+// virtual disk container files (atomic, both cores for compression)
+export {
+  convertToContainerFile,
+  createContainerFile,
+  nodeCompressor,
+  FileTarget,
+  type ConvertFileOptions,
+  type ContainerFile,
+} from './container/file.js';

@@ -7,6 +7,9 @@
  */
 import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
+import { openContainer } from '../container/open.js';
+import type { ContainerInfo } from '../container/types.js';
+import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
 import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
@@ -225,14 +228,31 @@ export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
   return { kind: table.scheme, table, partitions, size: dev.size, alsoFound };
 }
 
+export interface OpenDeviceOptions {
+  /** Select partition N of a partitioned disk. */
+  partition?: number;
+  /** What to call the device in messages (a file name). */
+  name?: string;
+  /** Opens the extent files a VMDK descriptor names (relative to it); without it such images are refused. */
+  resolve?: ExtentResolver;
+}
+
 /**
  * Open what a device holds: a filesystem or archive, or a partitioned disk
- * (`partition` selects one of its partitions). `name` is used in messages.
+ * (`partition` selects one of its partitions). Virtual disk containers
+ * (qcow2, VHD, VMDK, Android sparse) are unwrapped first, so `disk.qcow2:1`
+ * opens partition 1 of the disk inside; `container` says which it was.
  */
 export async function openDevice(
-  dev: BlockDevice,
-  opts: { partition?: number; name?: string } = {},
-): Promise<FsImage | DiskImage> {
+  outer: BlockDevice,
+  opts: OpenDeviceOptions = {},
+): Promise<(FsImage | DiskImage) & { container?: ContainerInfo }> {
+  const c = openContainer(outer, opts.resolve ? { resolve: opts.resolve } : {});
+  const img = await openUnwrapped(c ? c.device : outer, opts);
+  return c ? Object.assign(img, { container: c.info }) : img;
+}
+
+async function openUnwrapped(dev: BlockDevice, opts: OpenDeviceOptions): Promise<FsImage | DiskImage> {
   const { partition } = opts;
   const name = opts.name ?? 'image';
   const kind = detect(dev);

@@ -57,7 +57,7 @@ export const command = defineCommand({
     "Describe an image: its partition table (MBR/GPT: disk id, each partition's start, size, type, PARTUUID, " +
     'name, flags) and every filesystem found (type, key superblock / boot sector fields, block and inode ' +
     'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and ' +
-    'partitioned disks.',
+    'partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse container (named first).',
   args: { image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, a disk, or partition PART of it' } },
   options: { json: { type: 'boolean', help: 'the report as one JSON object' } },
   examples: ['tinyimage inspect out/disk.img', 'tinyimage inspect --json out/usb.img:1'],
@@ -83,11 +83,15 @@ export const command = defineCommand({
       } else {
         report = { image: args.image, ...fsSummary(img) };
       }
+      if (img.container) report = { image: args.image, container: img.container, ...report };
       if (v.json) {
         ctx.stdout.write(JSON.stringify(report, null, 2) + '\n');
         return 0;
       }
       const lines: string[] = [];
+      const c = img.container;
+      if (c)
+        lines.push(`${args.image}: ${c.kind} container, virtual size ${c.virtualSize} bytes, file ${c.fileSize} bytes`);
       if (isDisk(img)) {
         lines.push(`${args.image}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
