@@ -25,6 +25,17 @@ export { bootQemu, startQemu, type BootOptions, type BootResult, type QemuSessio
 export { findHostGrub, makeCoreImage, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
 export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions } from './system/bios-host.js';
 
+// kernel and busybox built from source (the only spawning besides QEMU)
+export {
+  buildKernel,
+  buildBusybox,
+  type BuildKernelOptions,
+  type KernelBuildResult,
+  type BuildBusyboxOptions,
+  type BusyboxBuildResult,
+  type KernelPreset,
+} from './toolchain/index.js';
+
 // build specs
 export { build, type BuildOptions, type BuildResult } from './build/build.js';
 export { loadSpec, loadPreset, presetNames } from './build/load.js';
