@@ -64,13 +64,18 @@ export {
   prepareExt4,
   type PreparedExt4,
   openExt4,
+  openExt4Reader,
   readExt4Info,
+  readExt4Inode,
   defaultFeatures,
   SUPPORTED_FEATURES,
   type Ext4Options,
   type Ext4Summary,
   type Ext4Volume,
   type Ext4Info,
+  type Ext4OpenOptions,
+  type Ext4Reader,
+  type Ext4Inode,
   type ExtType,
 } from './fs/ext4/index.js';
 export {

@@ -21,9 +21,29 @@ export { openImage, parseImageRef, type OpenedImage } from './open.js';
 export { parallelGzip, parallelGzipBytes } from './compress/gzip.js';
 
 // boot in QEMU, host GRUB and kernel modules
-export { bootQemu, startQemu, type BootOptions, type BootResult, type QemuSession } from './qemu/index.js';
+export {
+  bootQemu,
+  startQemu,
+  type BootOptions,
+  type BootResult,
+  type QemuSession,
+  type SessionOptions,
+  type QemuOptions,
+  type QemuExit,
+} from './qemu/index.js';
 export { findHostGrub, makeCoreImage, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
 export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions } from './system/bios-host.js';
+
+// kernel and busybox built from source (the only spawning besides QEMU)
+export {
+  buildKernel,
+  buildBusybox,
+  type BuildKernelOptions,
+  type KernelBuildResult,
+  type BuildBusyboxOptions,
+  type BusyboxBuildResult,
+  type KernelPreset,
+} from './toolchain/index.js';
 
 // build specs
 export { build, type BuildOptions, type BuildResult } from './build/build.js';

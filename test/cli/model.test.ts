@@ -115,6 +115,21 @@ describe('usage errors: exit 2, one message naming the option, a hint', () => {
   });
 });
 
+describe('TINYIMAGE_PARSE_ONLY=1 (for the docs test)', () => {
+  const parseOnly = { TINYIMAGE_PARSE_ONLY: '1' };
+  it('checks the command line and stops before running: nothing is read or written', async () => {
+    const argv = ['mkfs', 'ext4', '--root', '/nonexistent/rootfs', '-o', '/nonexistent/dir/root.img'];
+    const r = await runCli(argv, parseOnly);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+    expect((await runCli(argv)).code).toBe(1); // without it the same line runs and fails
+  });
+  it('still rejects what the parser rejects', async () => {
+    expect((await runCli(['mkfs', 'ext4', '--root', 'r', '-o', 'x', '--lable', 'x'], parseOnly)).code).toBe(2);
+    expect((await runCli(['mkfs', 'ext5', '--root', 'r', '-o', 'x'], parseOnly)).code).toBe(2);
+    expect((await runCli(['ls'], parseOnly)).stderr).toMatch(/IMAGE/);
+  });
+});
+
 describe('parseCommandLine', () => {
   const spec = {
     name: 'demo',

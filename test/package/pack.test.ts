@@ -1,19 +1,21 @@
 /**
  * The package as users get it: `npm pack` of this checkout (prepack builds
- * dist/), installed into a new project, every public entry point imported
- * and type-checked there, and the CLI run from node_modules/.bin.
+ * dist/), installed into a new project (test/helpers/packed.ts, shared with
+ * the docs test), every public entry point imported and type-checked there,
+ * and the CLI run from node_modules/.bin.
  */
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { missing, REPO, run } from '../helpers/prereq.js';
-import { tmpDir } from '../helpers/tmp.js';
+import { missing, run } from '../helpers/prereq.js';
+import { packedProject, type PackedProject } from '../helpers/packed.js';
+import type { TmpDir } from '../helpers/tmp.js';
 
 const skip = missing({ tools: ['npm', 'e2fsck'] });
-const t = tmpDir('tinyimage-pack-');
-afterAll(() => t.cleanup());
-const project = t.path('project');
+let packed: PackedProject;
+let work: TmpDir;
+afterAll(() => work?.cleanup());
 
 const ENTRY_SCRIPT = `
 import * as node from 'tinyimage';
@@ -46,18 +48,12 @@ export type Dev = BlockDevice;
 
 describe.skipIf(skip)('the packed package in a new project', () => {
   beforeAll(() => {
-    execFileSync('npm', ['pack', '--pack-destination', t.dir, '--silent'], { cwd: REPO, stdio: 'pipe' });
-    const tgz = readdirSync(t.dir).find((f) => f.endsWith('.tgz'))!;
-    mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user', private: true, type: 'module' }));
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent', join(t.dir, tgz)], {
-      cwd: project,
-      stdio: 'pipe',
-    });
-  }, 300_000);
+    packed = packedProject();
+    work = packed.workDir('pack-');
+  }, 600_000);
 
   it('ships what it needs and no source maps', () => {
-    const pkg = join(project, 'node_modules/tinyimage');
+    const pkg = packed.pkg;
     for (const f of ['LICENSE', 'README.md', 'dist/node/index.js', 'dist/core/index.d.ts', 'presets/uefi.yaml']) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
@@ -66,8 +62,8 @@ describe.skipIf(skip)('the packed package in a new project', () => {
   });
 
   it('every public entry point imports and works', () => {
-    writeFileSync(join(project, 'entries.mjs'), ENTRY_SCRIPT);
-    const r = run('node', ['entries.mjs'], { cwd: project });
+    writeFileSync(work.path('entries.mjs'), ENTRY_SCRIPT);
+    const r = run('node', ['entries.mjs'], { cwd: work.dir });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       node: 'function',
@@ -81,7 +77,7 @@ describe.skipIf(skip)('the packed package in a new project', () => {
   });
 
   it('the declarations type-check in a strict TypeScript project', () => {
-    writeFileSync(join(project, 'check.ts'), TYPES_CHECK);
+    writeFileSync(work.path('check.ts'), TYPES_CHECK);
     const tsconfig = {
       compilerOptions: {
         strict: true,
@@ -90,22 +86,21 @@ describe.skipIf(skip)('the packed package in a new project', () => {
         target: 'ES2022',
         noEmit: true,
         types: ['node'],
-        typeRoots: [join(REPO, 'node_modules/@types')],
       },
       files: ['check.ts'],
     };
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(tsconfig));
-    const r = run(join(REPO, 'node_modules/.bin/tsc'), ['-p', project]);
+    writeFileSync(work.path('tsconfig.json'), JSON.stringify(tsconfig));
+    const r = run(packed.tsc, ['-p', work.dir]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 
   it('the CLI runs from node_modules/.bin and writes an image e2fsck accepts', () => {
-    const bin = join(project, 'node_modules/.bin/tinyimage');
+    const bin = packed.bin;
     expect(run(bin, ['--version']).stdout).toMatch(/^tinyimage \d+\.\d+\.\d+/);
-    mkdirSync(join(project, 'root/etc'), { recursive: true });
-    writeFileSync(join(project, 'root/etc/hostname'), 'packed\n');
-    const r = run(bin, ['mkfs', 'ext4', '--root', 'root', '-o', 'root.img'], { cwd: project });
+    mkdirSync(work.path('root/etc'), { recursive: true });
+    writeFileSync(work.path('root/etc/hostname'), 'packed\n');
+    const r = run(bin, ['mkfs', 'ext4', '--root', 'root', '-o', 'root.img'], { cwd: work.dir });
     expect(r.code, r.stderr).toBe(0);
-    expect(run('e2fsck', ['-fn', join(project, 'root.img')]).code).toBe(0);
+    expect(run('e2fsck', ['-fn', work.path('root.img')]).code).toBe(0);
   });
 });

@@ -1,8 +1,11 @@
 /**
  * Matchers for vitest and jest: assert on filesystem layouts in any image.
+ * With vitest, `import 'tinyimage/testing/vitest'` registers them and their
+ * types; with jest (or by hand):
  *
- *   import { expect } from 'vitest';
- *   import { tinyimageMatchers, openImage } from 'tinyimage/testing';
+ *   import { expect } from '@jest/globals';
+ *   import { openImage } from 'tinyimage';
+ *   import { tinyimageMatchers } from 'tinyimage/testing';
  *   expect.extend(tinyimageMatchers);
  *   const img = await openImage('disk.img:1');
  *   expect(img).toHaveEntry('/etc/inittab', { type: 'file', mode: 0o644, owner: [0, 0] });

@@ -149,6 +149,8 @@ export function defineCommand<const O extends OptionTable, const A extends ArgTa
       }
       const spec = { name: decl.name, options, args, ...(decl.oneOf ? { oneOf: decl.oneOf } : {}) };
       const { values, args: parsed } = parseCommandLine(spec, argv);
+      // for the docs test: the command line is checked (options, arguments, values) but nothing runs
+      if (io.env.TINYIMAGE_PARSE_ONLY === '1') return 0;
       const ctx = context(io, values.quiet, values.verbose);
       const usage = (m: string, data?: Record<string, unknown>) => usageError(decl, m, data);
       const v = values as { output?: string; json?: boolean };
