@@ -1,0 +1,85 @@
+/**
+ * The order squashfs metadata is written in, and what must be known before
+ * the first inode: inode numbers, the uid/gid table, link counts and the
+ * distinct files whose data goes first.
+ *
+ * Inodes are emitted in post-order (a directory after everything under it),
+ * because a directory's entries point at its children's inodes and its own
+ * inode points at its entries. Numbers follow the same order, so the root
+ * gets the highest number, and are assigned up front because a directory
+ * inode names its parent's number before the parent is written.
+ */
+import { CapacityError } from '../../errors.js';
+import { joinPath } from '../../tree/path.js';
+import { sortedNames, type FileTree } from '../../tree/tree.js';
+import type { DirNode, FileNode, TreeNode } from '../../tree/types.js';
+import { IDS_MAX } from './structs.js';
+
+export type WalkEvent =
+  | { kind: 'leaf'; node: Exclude<TreeNode, DirNode>; path: string }
+  | { kind: 'dir'; node: DirNode; path: string; names: string[] };
+
+/** Non-directories as they are met, each directory once everything under it has been met. */
+export function* postOrder(root: DirNode): Generator<WalkEvent> {
+  const stack: Array<{ node: DirNode; path: string; names: string[]; i: number }> = [{ node: root, path: '/', names: sortedNames(root), i: 0 }];
+  while (stack.length) {
+    const f = stack[stack.length - 1]!;
+    if (f.i === f.names.length) {
+      stack.pop();
+      yield { kind: 'dir', node: f.node, path: f.path, names: f.names };
+      continue;
+    }
+    const name = f.names[f.i++]!;
+    const child = f.node.children.get(name)!;
+    const path = joinPath(f.path, name);
+    if (child.type === 'dir') stack.push({ node: child, path, names: sortedNames(child), i: 0 });
+    else yield { kind: 'leaf', node: child, path };
+  }
+}
+
+export interface Plan {
+  /** Inode number of every distinct node (1..count, the root last). */
+  numbers: Map<TreeNode, number>;
+  count: number;
+  /** Distinct regular files in inode order, with one path each (for messages). */
+  files: Array<{ node: FileNode; path: string }>;
+  /** Names per non-directory node. */
+  links: Map<TreeNode, number>;
+  /** uid/gid values in table order, and their index. */
+  idList: number[];
+  ids: Map<number, number>;
+  bytes: number;
+  dirs: number;
+  newestMtime: number;
+}
+
+export function plan(tree: FileTree, allRoot: boolean): Plan {
+  const numbers = new Map<TreeNode, number>();
+  const links = new Map<TreeNode, number>();
+  const files: Plan['files'] = [];
+  const idList: number[] = [];
+  const ids = new Map<number, number>();
+  let bytes = 0, dirs = 0, newest = -Infinity;
+  const addId = (id: number, path: string) => {
+    if (ids.has(id)) return;
+    if (idList.length === IDS_MAX) {
+      throw new CapacityError('E_LIMIT_SQUASHFS_IDS', `squashfs holds at most ${IDS_MAX} distinct uid/gid values; ${path} needs one more`, { path, expected: IDS_MAX });
+    }
+    ids.set(id, idList.length);
+    idList.push(id);
+  };
+  const first = (node: TreeNode, path: string) => {
+    numbers.set(node, numbers.size + 1);
+    addId(allRoot ? 0 : node.uid, path);
+    addId(allRoot ? 0 : node.gid, path);
+    if (node.mtime.sec > newest) newest = node.mtime.sec;
+  };
+  for (const e of postOrder(tree.root)) {
+    if (e.kind === 'dir') { dirs++; first(e.node, e.path); continue; }
+    links.set(e.node, (links.get(e.node) ?? 0) + 1);
+    if (numbers.has(e.node)) continue;
+    first(e.node, e.path);
+    if (e.node.type === 'file') { files.push({ node: e.node, path: e.path }); bytes += e.node.content.size; }
+  }
+  return { numbers, count: numbers.size, files, links, idList, ids, bytes, dirs, newestMtime: newest };
+}
