@@ -88,13 +88,17 @@ function bitsPerByte(n: number): number {
   return Math.log2(n) - sum / n;
 }
 
+const PIECE = 4096;
+
 /**
  * Does `block` look like random bytes (already compressed data, encrypted
  * data, random test files)? Deflate only ever stores such blocks, so the
  * writer skips the attempt. Three cheap tests must all say "random":
- * - order-0 entropy of every 8th byte >= 7.9 bits per byte (text measures
- *   3-5, machine code 5-6.5, random data ~7.99);
- * - the same for the difference of each sampled byte to the next one
+ * - every 4 KiB piece has an order-0 entropy of at least 7.8 bits per byte
+ *   over every 2nd byte (text measures 3-5, machine code 5-6.5, random data
+ *   ~7.9 on such a sample), so a fragment block mixing random files with a
+ *   little text is still compressed;
+ * - the difference of each sampled byte to the next one looks random too
  *   (counters and arithmetic patterns have flat histograms but constant
  *   differences);
  * - no repeated 4-byte sequence among the first 8 KiB (a random chunk
@@ -103,16 +107,22 @@ function bitsPerByte(n: number): number {
  * stored rather than compressed. Blocks under 16 KiB are always tried.
  */
 export function looksIncompressible(block: Uint8Array): boolean {
-  const step = 8;
   if (block.length < 16384) return false;
+  for (let p = 0; p + 1024 <= block.length; p += PIECE) {
+    const end = Math.min(block.length, p + PIECE);
+    hist.fill(0);
+    let n = 0;
+    for (let i = p; i < end; i += 2) { hist[block[i]!]!++; n++; }
+    if (bitsPerByte(n) < 7.8) return false;
+  }
   hist.fill(0);
   let n = 0;
-  for (let i = 0; i < block.length; i += step) { hist[block[i]!]!++; n++; }
+  for (let i = 0; i + 1 < block.length; i += 8) { hist[(block[i + 1]! - block[i]!) & 0xff]!++; n++; }
   if (bitsPerByte(n) < 7.9) return false;
-  hist.fill(0);
-  n = 0;
-  for (let i = 0; i + 1 < block.length; i += step) { hist[(block[i + 1]! - block[i]!) & 0xff]!++; n++; }
-  if (bitsPerByte(n) < 7.9) return false;
+  return !shortRepeats(block);
+}
+
+function shortRepeats(block: Uint8Array): boolean {
   seen.fill(-1);
   let repeats = 0;
   const end = Math.min(block.length - 3, 8192);
@@ -121,9 +131,9 @@ export function looksIncompressible(block: Uint8Array): boolean {
     const h = Math.imul(w, 0x9e3779b1) >>> 19;
     const j = seen[h]!;
     if (j >= 0 && block[j] === block[i] && block[j + 1] === block[i + 1] && block[j + 2] === block[i + 2] && block[j + 3] === block[i + 3]) {
-      if (++repeats > 8) return false;
+      if (++repeats > 8) return true;
     }
     seen[h] = i;
   }
-  return true;
+  return false;
 }
