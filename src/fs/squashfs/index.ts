@@ -2,3 +2,4 @@
 export { writeSquashfs, type SquashfsOptions, type SquashfsSummary } from './write.js';
 export { MemoryOutput, DeviceOutput, type SquashfsOutput } from './output.js';
 export { fflateCompressor, type BlockCompressor, type BlockDecompressor } from './compress.js';
+export { openSquashfs, type SquashfsVolume, type SquashfsInfo, type SquashfsOpenOptions } from './read.js';
