@@ -7,6 +7,9 @@ import { diffTrees, formatDiff, type DiffOptions } from '../../src/diff/index.js
 import { MemoryDevice } from '../../src/io/device.js';
 import { MemoryOutput, writeSquashfs, type SquashfsOptions, type SquashfsSummary } from '../../src/fs/squashfs/index.js';
 import type { FileTree } from '../../src/tree/tree.js';
+import type { Content, TreeNode } from '../../src/tree/types.js';
+import { treeFromHostDir } from '../../src/host/tree.js';
+import { run } from '../helpers/prereq.js';
 
 export function tmp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tinyimage-squashfs-'));
@@ -48,4 +51,79 @@ export async function expectSameTree(src: FileTree, back: FileTree, opts: DiffOp
     }
   }
   expect(wrong.slice(0, 20)).toEqual([]);
+}
+
+const PY_GET = `
+import os, sys, json
+root = sys.argv[1]
+out = {}
+for d, dirs, files in os.walk(root):
+    for n in [''] + dirs + files:
+        p = os.path.join(d, n) if n else d
+        rel = '/' + os.path.relpath(p, root) if p != root else '/'
+        if rel.startswith('/./'): rel = rel[2:]
+        try: names = os.listxattr(p, follow_symlinks=False)
+        except OSError: continue
+        if names: out[rel] = {k: os.getxattr(p, k, follow_symlinks=False).hex() for k in names}
+print(json.dumps(out))
+`;
+
+const PY_SET = `
+import os, sys, json
+root = sys.argv[1]
+for rel, attrs in json.load(sys.stdin).items():
+    p = os.path.join(root, rel.lstrip('/'))
+    for k, v in attrs.items(): os.setxattr(p, k, bytes.fromhex(v), follow_symlinks=False)
+`;
+
+/** Extended attributes of every path under `dir` (python3's os.listxattr: node:fs has none). */
+export function hostXattrs(dir: string): Map<string, Map<string, Uint8Array>> {
+  const r = run('python3', ['-c', PY_GET, dir]);
+  if (r.code !== 0) throw new Error(`python3 listxattr failed: ${r.stderr}`);
+  const m = new Map<string, Map<string, Uint8Array>>();
+  for (const [p, attrs] of Object.entries(JSON.parse(r.stdout) as Record<string, Record<string, string>>)) {
+    m.set(p, new Map(Object.entries(attrs).map(([k, v]) => [k, Uint8Array.from(Buffer.from(v, 'hex'))])));
+  }
+  return m;
+}
+
+/** Set the tree's xattrs on its extracted copy under `dir`. */
+export function setHostXattrs(dir: string, tree: FileTree): void {
+  const want: Record<string, Record<string, string>> = {};
+  for (const e of tree.walk()) {
+    if (e.node.xattrs.size === 0 || e.node.type === 'symlink') continue;
+    want[e.path] = Object.fromEntries([...e.node.xattrs].map(([k, v]) => [k, Buffer.from(v).toString('hex')]));
+  }
+  const r = run('python3', ['-c', PY_SET, dir], { input: JSON.stringify(want) });
+  if (r.code !== 0) throw new Error(`python3 setxattr failed: ${r.stderr}`);
+}
+
+/** A host directory read back as a tree, xattrs included. */
+export function hostTree(dir: string): FileTree {
+  const tree = treeFromHostDir(dir);
+  const x = hostXattrs(dir);
+  for (const e of tree.walk()) e.node.xattrs = x.get(e.path) ?? new Map();
+  return tree;
+}
+
+/** mknod for extractTree: devices and FIFOs with mknod(1), sockets by binding one with python3. */
+export function mknod(path: string, node: TreeNode): void {
+  const r = node.type === 'socket'
+    ? run('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path])
+    : node.type === 'fifo' ? run('mknod', [path, 'p'])
+      : node.type === 'chardev' || node.type === 'blockdev' ? run('mknod', [path, node.type === 'chardev' ? 'c' : 'b', String(node.major), String(node.minor)])
+        : { code: 1, stderr: `cannot mknod a ${node.type}`, stdout: '' };
+  if (r.code !== 0) throw new Error(`mknod ${path}: ${r.stderr}`);
+}
+
+/** `size` bytes that compress somewhat, generated on demand (never held whole). */
+export function generatedContent(size: number, seed = 1): Content {
+  const byte = (i: number) => ((i * 2654435761 + seed) >>> 24) & (i & 0x100000 ? 0xff : 0x0f);
+  const readInto = (pos: number, target: Uint8Array): number => {
+    const n = Math.max(0, Math.min(target.length, size - pos));
+    for (let i = 0; i < n; i++) target[i] = byte(pos + i);
+    return n;
+  };
+  const readAt = (pos: number, len: number) => { const b = new Uint8Array(Math.max(0, Math.min(len, size - pos))); readInto(pos, b); return b; };
+  return { size, readInto, readAt, async *stream() { for (let p = 0; p < size; p += 1 << 20) yield readAt(p, 1 << 20); } };
 }
