@@ -10,16 +10,17 @@ import type { FileTree } from '../../src/tree/tree.js';
 import type { Content, TreeNode } from '../../src/tree/types.js';
 import { treeFromHostDir } from '../../src/host/tree.js';
 import { run } from '../helpers/prereq.js';
+import { nodeGzipCompressor } from '../../src/fs/squashfs/compress-node.js';
 
 export function tmp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tinyimage-squashfs-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Write `tree` to memory; returns the device and the summary. */
+/** Write `tree` to memory (node:zlib unless `opts.compressor` says otherwise); returns the device and the summary. */
 export async function memImage(tree: FileTree, opts: SquashfsOptions = {}): Promise<{ dev: MemoryDevice; bytes: Uint8Array; summary: SquashfsSummary }> {
   const out = new MemoryOutput();
-  const summary = await writeSquashfs(tree, out, { mkfsTime: 1700000000, ...opts });
+  const summary = await writeSquashfs(tree, out, { mkfsTime: 1700000000, compressor: nodeGzipCompressor(), ...opts });
   const bytes = out.bytes().slice();
   return { dev: new MemoryDevice(bytes), bytes, summary };
 }
@@ -118,7 +119,8 @@ export function mknod(path: string, node: TreeNode): void {
 
 /** `size` bytes that compress somewhat, generated on demand (never held whole). */
 export function generatedContent(size: number, seed = 1): Content {
-  const byte = (i: number) => ((i * 2654435761 + seed) >>> 24) & (i & 0x100000 ? 0xff : 0x0f);
+  const mix = Math.imul(seed, 0x9e3779b1);
+  const byte = (i: number) => (Math.imul(i ^ mix, 2654435761) >>> 24) & (i & 0x100000 ? 0xff : 0x0f);
   const readInto = (pos: number, target: Uint8Array): number => {
     const n = Math.max(0, Math.min(target.length, size - pos));
     for (let i = 0; i < n; i++) target[i] = byte(pos + i);
@@ -126,4 +128,9 @@ export function generatedContent(size: number, seed = 1): Content {
   };
   const readAt = (pos: number, len: number) => { const b = new Uint8Array(Math.max(0, Math.min(len, size - pos))); readInto(pos, b); return b; };
   return { size, readInto, readAt, async *stream() { for (let p = 0; p < size; p += 1 << 20) yield readAt(p, 1 << 20); } };
+}
+
+/** Byte equality without vitest's element-by-element deep equality (slow on megabytes). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
