@@ -34,6 +34,9 @@ export { cpioChunks, readCpioTree, listCpio, type CpioWriteOptions, type CpioEnt
 export { gzipChunks, gzipBytes, gunzipChunks, concatChunks, type GzipOptions } from './compress/index.js';
 export { writeExt4, ext4MinimumSize, prepareExt4, type PreparedExt4, openExt4, readExt4Info, defaultFeatures, SUPPORTED_FEATURES, type Ext4Options, type Ext4Summary, type Ext4Volume, type Ext4Info, type ExtType } from './fs/ext4/index.js';
 export { writeFat, fatMinimumSize, planFat, type FatPlan, openFat, type FatOptions, type FatSummary, type FatType, type FatVolume, type FatInfo } from './fs/fat/index.js';
+export { writeSquashfs, MemoryOutput, DeviceOutput, fflateCompressor, openSquashfs, type SquashfsOptions, type SquashfsSummary, type SquashfsOutput, type BlockCompressor, type BlockDecompressor, type SquashfsVolume, type SquashfsInfo, type SquashfsOpenOptions } from './fs/squashfs/index.js';
+export { writeSquashfsFile, FileOutput, type SquashfsFileOptions } from './fs/squashfs/write-node.js';
+export { nodeGzipCompressor, type NodeCompressorOptions } from './fs/squashfs/compress-node.js';
 export * as partition from './partition/index.js';
 export { readPartitionTable, partuuid, writeMbr, writeGpt, type PartitionTable, type PartitionInfo } from './partition/index.js';
 export { buildDisk, diskSize, planDisk, type DiskLayout, type DiskPartition, type DiskResult, type DiskFs, type PartitionSize } from './image/disk.js';

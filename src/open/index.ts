@@ -1,7 +1,7 @@
 /**
  * openImage(): one entry point for every format. Detects gzip'd and plain
- * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
- * FAT12/16/32, and nests them: a disk's partitions each open as their
+ * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4,
+ * FAT12/16/32 and squashfs, and nests them: a disk's partitions each open as their
  * filesystem (`disk.img:2` selects partition 2). Returns a read-only view
  * over the shared tree model; file contents are read lazily.
  */
@@ -15,8 +15,9 @@ import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../
 import { openFat } from '../fs/fat/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
 import { readCpioTree } from '../archive/cpio/index.js';
+import { openSquashfs } from '../fs/squashfs/read.js';
 
-export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32';
+export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs';
 export type ImageKind = FsKind | 'mbr' | 'gpt';
 
 export interface FsImage extends TreeView {
@@ -62,6 +63,7 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'cpio.gz';
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
+  if (magic.startsWith('hsqs')) return 'squashfs';
   if (dev.size >= 2048) {
     const sb = dev.readAt(1024, 1024);
     if (sb[56] === 0x53 && sb[57] === 0xef) {
@@ -128,10 +130,14 @@ export async function openFilesystem(dev: BlockDevice, kind: ImageKind | undefin
       const v = openFat(dev);
       return Object.assign(new TreeView(v.tree), { kind: v.info.type as FsKind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
     }
+    case 'squashfs': {
+      const v = openSquashfs(dev);
+      return Object.assign(new TreeView(v.tree), { kind, info: { ...v.info }, offset, size: dev.size, warnings: [] as string[] });
+    }
     case 'mbr': case 'gpt':
       throw new FormatError('E_FORMAT_IS_DISK', `this is a partitioned disk (${kind.toUpperCase()}); name a partition, e.g. IMAGE:1`, { format: kind });
     default:
-      throw new FormatError('E_FORMAT_UNKNOWN', 'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4 or FAT filesystem, or an MBR/GPT disk', { offset });
+      throw new FormatError('E_FORMAT_UNKNOWN', 'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4, FAT or squashfs filesystem, or an MBR/GPT disk', { offset });
   }
 }
 
