@@ -93,6 +93,21 @@ class BlockPipe {
 interface Known { content: Content; path: string; data: FileData; hash?: number }
 
 const NO_BLOCKS = new Uint32Array(0);
+/** Bytes of small files kept for duplicate comparison (like mksquashfs's fragment cache). */
+const SMALL_CACHE = 32 << 20;
+
+async function readWhole(content: Content, path: string): Promise<Uint8Array> {
+  const buf = new Uint8Array(content.size);
+  const r = new ContentReader(content, path);
+  try { await r.fill(buf); await r.end(); } finally { await r.close(); }
+  return buf;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 export class DataWriter {
   readonly pipe: BlockPipe;
@@ -102,6 +117,8 @@ export class DataWriter {
   private frag: Uint8Array;
   private fragFill = 0;
   private bySize = new Map<number, Known[]>();
+  private smallCache = new Map<Known, Uint8Array>();
+  private smallCached = 0;
   private readonly o: DataOptions;
   duplicates = 0;
   dataBytes = 0;
@@ -132,22 +149,38 @@ export class DataWriter {
 
   /** A file smaller than a block: read it whole, look for a duplicate, pack it into a fragment. */
   private async addSmall(content: Content, path: string): Promise<FileData> {
-    const buf = new Uint8Array(content.size);
-    const r = new ContentReader(content, path);
-    try { await r.fill(buf); await r.end(); } finally { await r.close(); }
+    const buf = await readWhole(content, path);
     this.o.progress.tick(buf.length);
     this.dataBytes += buf.length;
     let hash = 0;
     if (this.o.dedupe) {
       hash = crc32(buf);
       for (const k of this.bySize.get(buf.length) ?? []) {
-        if ((await this.hashOf(k)) === hash && await sameBytes(k.content, k.path, content, path)) { this.duplicates++; return k.data; }
+        if ((await this.hashOf(k)) !== hash) continue;
+        const theirs = this.smallCache.get(k) ?? await readWhole(k.content, k.path);
+        if (equal(theirs, buf)) { this.duplicates++; return k.data; }
       }
     }
     const data: FileData = { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
     await this.toFragment(buf, data);
-    if (this.o.dedupe) this.remember({ content, path, data, hash });
+    if (this.o.dedupe) {
+      const k: Known = { content, path, data, hash };
+      this.remember(k);
+      this.cacheSmall(k, buf);
+    }
     return data;
+  }
+
+  /** Keep the bytes of small files (up to SMALL_CACHE in all) so duplicates compare without reading them again. */
+  private cacheSmall(k: Known, bytes: Uint8Array): void {
+    if (bytes.length > SMALL_CACHE / 64) return;
+    this.smallCache.set(k, bytes);
+    this.smallCached += bytes.length;
+    while (this.smallCached > SMALL_CACHE) {
+      const [oldK, old] = this.smallCache.entries().next().value!;
+      this.smallCache.delete(oldK);
+      this.smallCached -= old.length;
+    }
   }
 
   private remember(k: Known): void {
