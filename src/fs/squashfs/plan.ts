@@ -1,7 +1,6 @@
 /**
  * The order squashfs metadata is written in, and what must be known before
- * the first inode: inode numbers, the uid/gid table, link counts and the
- * distinct files whose data goes first.
+ * the first inode: inode numbers, the uid/gid table and link counts.
  *
  * Inodes are emitted in post-order (a directory after everything under it),
  * because a directory's entries point at its children's inodes and its own
@@ -12,7 +11,7 @@
 import { CapacityError } from '../../errors.js';
 import { joinPath } from '../../tree/path.js';
 import { sortedNames, type FileTree } from '../../tree/tree.js';
-import type { DirNode, FileNode, TreeNode } from '../../tree/types.js';
+import type { DirNode, TreeNode } from '../../tree/types.js';
 import { IDS_MAX } from './structs.js';
 
 export type WalkEvent =
@@ -41,9 +40,9 @@ export interface Plan {
   /** Inode number of every distinct node (1..count, the root last). */
   numbers: Map<TreeNode, number>;
   count: number;
-  /** Distinct regular files in inode order, with one path each (for messages). */
-  files: Array<{ node: FileNode; path: string }>;
-  /** Names per non-directory node. */
+  /** Distinct regular files. */
+  files: number;
+  /** Names per non-directory node that has more than one (hard links). */
   links: Map<TreeNode, number>;
   /** uid/gid values in table order, and their index. */
   idList: number[];
@@ -56,7 +55,7 @@ export interface Plan {
 export function plan(tree: FileTree, allRoot: boolean): Plan {
   const numbers = new Map<TreeNode, number>();
   const links = new Map<TreeNode, number>();
-  const files: Plan['files'] = [];
+  let files = 0;
   const idList: number[] = [];
   const ids = new Map<number, number>();
   let bytes = 0, dirs = 0, newest = -Infinity;
@@ -76,10 +75,9 @@ export function plan(tree: FileTree, allRoot: boolean): Plan {
   };
   for (const e of postOrder(tree.root)) {
     if (e.kind === 'dir') { dirs++; first(e.node, e.path); continue; }
-    links.set(e.node, (links.get(e.node) ?? 0) + 1);
-    if (numbers.has(e.node)) continue;
+    if (numbers.has(e.node)) { links.set(e.node, (links.get(e.node) ?? 1) + 1); continue; }
     first(e.node, e.path);
-    if (e.node.type === 'file') { files.push({ node: e.node, path: e.path }); bytes += e.node.content.size; }
+    if (e.node.type === 'file') { files++; bytes += e.node.content.size; }
   }
   return { numbers, count: numbers.size, files, links, idList, ids, bytes, dirs, newestMtime: newest };
 }

@@ -17,11 +17,10 @@
 import { UsageError } from '../../errors.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
-import type { TreeNode } from '../../tree/types.js';
 import { DEFAULT_GZIP_LEVEL, fflateCompressor, type BlockCompressor } from './compress.js';
 import { tableBlocks } from './meta.js';
 import type { SquashfsOutput } from './output.js';
-import { plan as makePlan } from './plan.js';
+import { plan as makePlan, postOrder } from './plan.js';
 import {
   COMPRESSION, FLAG, FRAGMENT_ENTRY, ID_ENTRY_SIZE, INVALID_TABLE, LOOKUP_ENTRY_SIZE, MAX_BLOCK_LOG, MIN_BLOCK_LOG,
   SQUASHFS_MAGIC, SQUASHFS_MAJOR, SQUASHFS_MINOR, SUPERBLOCK, XATTR_ID_TABLE, type CompressionName,
@@ -119,8 +118,13 @@ export async function writeSquashfs(tree: FileTree, out: SquashfsOutput, opts: S
     sparse: opts.sparse !== false, detectIncompressible: opts.detectIncompressible !== false, progress,
   });
   progress.start('writing squashfs', p.bytes, 'bytes');
-  const data = new Map<TreeNode, FileData>();
-  for (const f of p.files) data.set(f.node, await dw.addFile(f.node.content, f.path));
+  // file data in inode order: each distinct file when first met in the post-order walk
+  const data: Array<FileData | undefined> = new Array(p.count);
+  for (const e of postOrder(tree.root)) {
+    if (e.kind !== 'leaf' || e.node.type !== 'file') continue;
+    const num = p.numbers.get(e.node)!;
+    if (!data[num - 1]) data[num - 1] = await dw.addFile(e.node.content, e.path);
+  }
   await dw.finish();
   progress.done();
 
@@ -183,7 +187,7 @@ export async function writeSquashfs(tree: FileTree, out: SquashfsOutput, opts: S
   for (const s of skippedXattrs) warn(`squashfs: extended attribute left out (only user., trusted. and security. exist in squashfs): ${s}`);
   if (clamped) warn(`squashfs: ${clamped} modification time(s) outside 1970..2106 were clamped (squashfs keeps unsigned 32-bit seconds)`);
   return {
-    size: pipe.pos, bytesUsed, blockSize: bs, compression: comp.name, inodes: p.count, files: p.files.length, dirs: p.dirs,
+    size: pipe.pos, bytesUsed, blockSize: bs, compression: comp.name, inodes: p.count, files: p.files, dirs: p.dirs,
     fragments: fragCount, ids: p.idList.length, xattrIds: xattrs?.count ?? 0, duplicates: dw.duplicates, dataBytes: dw.dataBytes,
     incompressibleBlocks: pipe.skipped, clampedTimes: clamped, skippedXattrs, mkfsTime,
   };

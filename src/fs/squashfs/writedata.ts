@@ -90,11 +90,13 @@ class BlockPipe {
   }
 }
 
-interface Known { content: Content; path: string; data: FileData; hash?: number }
+/** An earlier file, for duplicate detection (no path kept: paths would cost more than the rest). */
+interface Known { content: Content; data: FileData; hash?: number }
 
 const NO_BLOCKS = new Uint32Array(0);
 /** Bytes of small files kept for duplicate comparison (like mksquashfs's fragment cache). */
-const SMALL_CACHE = 32 << 20;
+const SMALL_CACHE = 16 << 20;
+const EARLIER = '(an earlier file of the same size, read again to compare)';
 
 async function readWhole(content: Content, path: string): Promise<Uint8Array> {
   const buf = new Uint8Array(content.size);
@@ -118,6 +120,9 @@ export class DataWriter {
   private fragFill = 0;
   private bySize = new Map<number, Known[]>();
   private smallCache = new Map<Known, Uint8Array>();
+  private readonly scratch: Uint8Array;
+  /** Fragment buffers whose block has been written, for reuse. */
+  private fragPool: Uint8Array[] = [];
   private smallCached = 0;
   private readonly o: DataOptions;
   duplicates = 0;
@@ -127,6 +132,7 @@ export class DataWriter {
     this.o = o;
     this.pipe = new BlockPipe(out, comp, start, Math.max(2, comp.concurrency * 2), o.detectIncompressible);
     this.frag = new Uint8Array(o.blockSize);
+    this.scratch = new Uint8Array(o.blockSize);
   }
 
   get fragmentCount(): number { return this.fragStarts.length + (this.fragFill > 0 ? 1 : 0); }
@@ -143,13 +149,16 @@ export class DataWriter {
       if (dup) { this.duplicates++; return dup; }
     }
     const data = await this.writeBlocks(content, path, inFragment);
-    if (this.o.dedupe) this.remember({ content, path, data });
+    if (this.o.dedupe) this.remember({ content, data });
     return data;
   }
 
   /** A file smaller than a block: read it whole, look for a duplicate, pack it into a fragment. */
   private async addSmall(content: Content, path: string): Promise<FileData> {
-    const buf = await readWhole(content, path);
+    // read into a reused buffer: a new one per small file is most of the garbage on trees of small files
+    const buf = this.scratch.subarray(0, content.size);
+    const r = new ContentReader(content, path);
+    try { await r.fill(buf); await r.end(); } finally { await r.close(); }
     this.o.progress.tick(buf.length);
     this.dataBytes += buf.length;
     let hash = 0;
@@ -157,16 +166,16 @@ export class DataWriter {
       hash = crc32(buf);
       for (const k of this.bySize.get(buf.length) ?? []) {
         if ((await this.hashOf(k)) !== hash) continue;
-        const theirs = this.smallCache.get(k) ?? await readWhole(k.content, k.path);
+        const theirs = this.smallCache.get(k) ?? await readWhole(k.content, EARLIER);
         if (equal(theirs, buf)) { this.duplicates++; return k.data; }
       }
     }
     const data: FileData = { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
     await this.toFragment(buf, data);
     if (this.o.dedupe) {
-      const k: Known = { content, path, data, hash };
+      const k: Known = { content, data, hash };
       this.remember(k);
-      this.cacheSmall(k, buf);
+      this.cacheSmall(k, buf.slice());
     }
     return data;
   }
@@ -188,10 +197,10 @@ export class DataWriter {
     if (list) list.push(k); else this.bySize.set(k.content.size, [k]);
   }
 
-  private async hashOf(k: Known): Promise<number> {
+  private async hashOf(k: Known, path = EARLIER): Promise<number> {
     if (k.hash === undefined) {
       let h = 0;
-      await forEachChunk(k.content, k.path, (c) => { h = crc32(c, h); });
+      await forEachChunk(k.content, path, (c) => { h = crc32(c, h); });
       k.hash = h;
     }
     return k.hash;
@@ -201,9 +210,9 @@ export class DataWriter {
   private async findDuplicate(content: Content, path: string): Promise<FileData | undefined> {
     const list = this.bySize.get(content.size);
     if (!list) return undefined;
-    const me: Known = { content, path, data: undefined as unknown as FileData };
+    const me: Known = { content, data: undefined as unknown as FileData };
     for (const k of list) {
-      if ((await this.hashOf(k)) === (await this.hashOf(me)) && await sameBytes(k.content, k.path, content, path)) {
+      if ((await this.hashOf(k)) === (await this.hashOf(me, path)) && await sameBytes(k.content, EARLIER, content, path)) {
         this.o.progress.tick(content.size);
         return k.data;
       }
@@ -277,11 +286,13 @@ export class DataWriter {
     const index = this.fragStarts.length;
     this.fragStarts.push(0);
     this.fragWords.push(0);
-    this.frag = new Uint8Array(this.o.blockSize);
+    const buffer = this.frag;
+    this.frag = this.fragPool.pop() ?? new Uint8Array(this.o.blockSize);
     this.fragFill = 0;
     await this.pipe.submit(block, (offset, word) => {
       this.fragStarts[index] = offset;
       this.fragWords[index] = word;
+      if (this.fragPool.length < 4) this.fragPool.push(buffer);
     });
   }
 

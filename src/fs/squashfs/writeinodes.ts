@@ -29,7 +29,8 @@ const BASIC_TYPE: Record<TreeNode['type'], number> = {
 export interface InodeContext {
   tree: FileTree;
   plan: Plan;
-  data: Map<TreeNode, FileData>;
+  /** File data by inode number - 1. */
+  data: Array<FileData | undefined>;
   xattrs: XattrTable | undefined;
   allRoot: boolean;
   /** Times are clamped to what squashfs keeps: unsigned 32-bit seconds. */
@@ -128,7 +129,7 @@ export class InodeWriter {
   }
 
   private async file(node: TreeNode & { type: 'file' }, xattr: number, nlink: number): Promise<void> {
-    const d = this.c.data.get(node)!;
+    const d = this.c.data[this.c.plan.numbers.get(node)! - 1]!;
     const size = node.content.size;
     const ext = xattr !== INVALID_XATTR || nlink > 1 || d.start >= U32 || size >= U32 || d.sparse > 0;
     const b = this.base(node, ext ? INODE.lfile : INODE.file);
