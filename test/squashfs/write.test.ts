@@ -121,6 +121,16 @@ describe('squashfs writer', () => {
     await expect(memImage(tree)).rejects.toThrow(CapacityError);
   }, 60000);
 
+  it('an error while emitting inodes ends the write (no hang), as does one while reading data', async () => {
+    const tree = new FileTree();
+    for (let i = 0; i < 300; i++) tree.addFile(`/d/f${i}`, generatedContent(150000, i));
+    tree.addSymlink('/d/long', 'x'.repeat(5000));
+    await expect(memImage(tree)).rejects.toThrow(CapacityError);
+    tree.remove('/d/long');
+    tree.addFile('/d/z-short', streamContent(300000, async function* () { yield new Uint8Array(10); }));
+    await expect(memImage(tree)).rejects.toThrow(HostIOError);
+  }, 60000);
+
   it('writes onto a block device window', async () => {
     const tree = edgeTree({ bigDir: 10, sparseHuge: false });
     const { bytes } = await memImage(tree);

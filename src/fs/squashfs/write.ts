@@ -17,10 +17,11 @@
 import { UsageError } from '../../errors.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
+import type { TreeNode } from '../../tree/types.js';
 import { DEFAULT_GZIP_LEVEL, fflateCompressor, type BlockCompressor } from './compress.js';
 import { tableBlocks } from './meta.js';
 import type { SquashfsOutput } from './output.js';
-import { plan as makePlan, postOrder } from './plan.js';
+import { plan as makePlan, postOrder, type WalkEvent } from './plan.js';
 import {
   COMPRESSION, FLAG, FRAGMENT_ENTRY, ID_ENTRY_SIZE, INVALID_TABLE, LOOKUP_ENTRY_SIZE, MAX_BLOCK_LOG, MIN_BLOCK_LOG,
   SQUASHFS_MAGIC, SQUASHFS_MAJOR, SQUASHFS_MINOR, SUPERBLOCK, XATTR_ID_TABLE, type CompressionName,
@@ -117,21 +118,14 @@ export async function writeSquashfs(tree: FileTree, out: SquashfsOutput, opts: S
     blockSize: bs, fragments: opts.fragments !== false, tailPacking: opts.tailPacking === true, dedupe: opts.dedupe !== false,
     sparse: opts.sparse !== false, detectIncompressible: opts.detectIncompressible !== false, progress,
   });
-  progress.start('writing squashfs', p.bytes, 'bytes');
-  // file data in inode order: each distinct file when first met in the post-order walk
-  const data: Array<FileData | undefined> = new Array(p.count);
-  for (const e of postOrder(tree.root)) {
-    if (e.kind !== 'leaf' || e.node.type !== 'file') continue;
-    const num = p.numbers.get(e.node)!;
-    if (!data[num - 1]) data[num - 1] = await dw.addFile(e.node.content, e.path);
-  }
-  await dw.finish();
-  progress.done();
-
   let clamped = 0;
   const xattrs = opts.xattrs === false ? undefined : new XattrTable(comp);
+  const data: Array<FileData | undefined> = new Array(p.count);
   const iw = new InodeWriter(comp, { tree, plan: p, data, xattrs, allRoot: opts.allRoot === true, onClamp: () => { clamped++; } });
-  await iw.writeAll();
+  progress.start('writing squashfs', p.bytes, 'bytes');
+  await walkAndEmit(tree, p.numbers, dw, iw, data);
+  progress.done();
+  await iw.finish();
   if (xattrs) await xattrs.kv.finish();
 
   const pipe = dw.pipe;
@@ -192,6 +186,61 @@ export async function writeSquashfs(tree: FileTree, out: SquashfsOutput, opts: S
     incompressibleBlocks: pipe.skipped, clampedTimes: clamped, skippedXattrs, mkfsTime,
   };
 }
+
+/**
+ * One walk, two workers: the walk reads each file's data into the pipe, and
+ * an emitter follows behind it writing inodes and directories as soon as the
+ * data they describe is written, so metadata compression overlaps file
+ * reading instead of following it.
+ */
+async function walkAndEmit(tree: FileTree, numbers: Map<TreeNode, number>, dw: DataWriter, iw: InodeWriter, data: Array<FileData | undefined>): Promise<void> {
+  const queue: WalkEvent[] = [];
+  let head = 0, finished = false, failed: unknown;
+  let wake: (() => void) | undefined;
+  let room: (() => void) | undefined;
+  const emitter = (async () => {
+    for (;;) {
+      if (head < queue.length) {
+        const e = queue[head++]!;
+        if (head === queue.length || head > 4096) { queue.splice(0, head); head = 0; }
+        await iw.handle(e);
+        if (room && queue.length - head < EMIT_QUEUE / 2) { room(); room = undefined; }
+        continue;
+      }
+      if (finished) return;
+      await new Promise<void>((r) => { wake = r; });
+    }
+  })().catch((e: unknown) => { failed = e; if (room) room(); });
+  let walkError: unknown;
+  try {
+    for (const e of postOrder(tree.root)) {
+      if (failed) break;
+      if (e.kind === 'leaf' && e.node.type === 'file') {
+        const i = numbers.get(e.node)! - 1;
+        if (!data[i]) data[i] = await dw.addFile(e.node.content, e.path);
+      }
+      queue.push(e);
+      if (wake) { wake(); wake = undefined; }
+      if (queue.length - head > EMIT_QUEUE) {
+        // the emitter may be waiting for blocks still queued in the pipe: write them first
+        await dw.pipe.drain();
+        if (queue.length - head > EMIT_QUEUE && !failed) await new Promise<void>((r) => { room = r; });
+      }
+    }
+    if (!failed) await dw.finish();
+  } catch (e) {
+    walkError = e;
+  }
+  finished = true;
+  if (wake) { wake(); wake = undefined; }
+  // after a failed walk the emitter may wait for blocks that will never be written: leave it
+  if (walkError) throw walkError;
+  await emitter;
+  if (failed) throw failed;
+}
+
+/** Events the emitter may lag behind the walk (bounds the queue's memory). */
+const EMIT_QUEUE = 8192;
 
 /** A lookup table: its metadata blocks, then their index; returns where the index starts. */
 async function writeTable(comp: BlockCompressor, pipe: DataWriter['pipe'], entries: Uint8Array): Promise<number> {

@@ -25,6 +25,8 @@ export interface FileData {
   fragOffset: number;
   /** Bytes in holes (the extended inode's `sparse`). */
   sparse: number;
+  /** Settles once every block is written and `start`/`blocks` are final (absent when they already are). */
+  ready?: Promise<void>;
 }
 
 export interface DataOptions {
@@ -235,7 +237,8 @@ export class DataWriter {
     const ranges = this.o.sparse ? content.dataRanges?.() : undefined;
     const reader = new ContentReader(content, path);
     const positional = !!(content.readInto || content.readAt);
-    let pending = 0;
+    let pending = 0, written = 0;
+    let release: (() => void) | undefined;
     try {
       for (let i = 0; i < n; i++) {
         const off = i * bs;
@@ -255,6 +258,7 @@ export class DataWriter {
         await this.pipe.submit(block, (offset, word) => {
           if (data.start < 0) data.start = offset;
           data.blocks[i] = word;
+          if (++written === pending && release) release();
         });
       }
       if (tailFragment) {
@@ -269,6 +273,7 @@ export class DataWriter {
       await reader.close();
     }
     if (pending === 0) data.start = this.pipe.pos;
+    else if (written < pending) data.ready = new Promise<void>((r) => { release = r; });
     return data;
   }
 

@@ -8,7 +8,7 @@ import type { FileTree } from '../../tree/tree.js';
 import { encodeDev, type DirNode, type TreeNode } from '../../tree/types.js';
 import type { BlockCompressor } from './compress.js';
 import { MetaWriter } from './meta.js';
-import { postOrder, type Plan } from './plan.js';
+import type { Plan, WalkEvent } from './plan.js';
 import {
   DEV_INODE, DIR_COUNT_MAX, DIR_ENTRY, DIR_HEADER, DIR_INDEX, DIR_INODE, EXTENDED_OFFSET, INODE, INVALID_XATTR, IPC_INODE,
   LDEV_INODE, LDIR_INODE, LIPC_INODE, LREG_INODE, METADATA_SIZE, REG_INODE, SYMLINK_INODE, refBlock, refOffset,
@@ -52,15 +52,17 @@ export class InodeWriter {
     this.refs = new Float64Array(c.plan.count).fill(-1);
   }
 
-  async writeAll(): Promise<void> {
-    const { plan } = this.c;
-    for (const e of postOrder(this.c.tree.root)) {
-      if (e.kind === 'leaf') {
-        if (this.refs[plan.numbers.get(e.node)! - 1]! < 0) await this.leaf(e.node, e.path);
-        continue;
-      }
-      await this.dir(e.node, e.path, e.names);
+  /** Emit what one post-order event calls for (events must come in postOrder's order). */
+  async handle(e: WalkEvent): Promise<void> {
+    if (e.kind === 'leaf') {
+      if (this.refs[this.c.plan.numbers.get(e.node)! - 1]! < 0) await this.leaf(e.node, e.path);
+      return;
     }
+    await this.dir(e.node, e.path, e.names);
+  }
+
+  /** Compress the last, partial blocks. */
+  async finish(): Promise<void> {
     await this.inodes.finish();
     await this.dirs.finish();
   }
@@ -130,6 +132,7 @@ export class InodeWriter {
 
   private async file(node: TreeNode & { type: 'file' }, xattr: number, nlink: number): Promise<void> {
     const d = this.c.data[this.c.plan.numbers.get(node)! - 1]!;
+    if (d.ready) await d.ready;
     const size = node.content.size;
     const ext = xattr !== INVALID_XATTR || nlink > 1 || d.start >= U32 || size >= U32 || d.sparse > 0;
     const b = this.base(node, ext ? INODE.lfile : INODE.file);
