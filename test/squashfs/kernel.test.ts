@@ -3,8 +3,8 @@
 // read-only on a loop device: every path, type, mode, owner, mtime (whole
 // seconds, clamped to 1970..2106), size, content, link target, device number,
 // hard-link group and xattr (python3's os.getxattr) matches the source tree.
-// (2) mksquashfs images of the same tree read by our reader exactly as the
-// kernel reads them. Needs root and loop devices; skipped (and counted) where
+// (2) mksquashfs images (gzip and zstd) of the same tree read by our reader
+// exactly as the kernel reads them. Needs root and loop devices; skipped (and counted) where
 // they are missing.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,15 +55,17 @@ describe.skipIf(loopUnavailable() ?? missing({ tools: ['mksquashfs', 'python3', 
     setHostXattrs(src, tree);
   })();
   const variants: Array<[string, string[]]> = [
-    ['gzip', []],
-    ['gzip, 4 KiB blocks, tail packing', ['-b', '4096', '-always-use-fragments']],
-    ['gzip, no fragments, no duplicate check, no exports', ['-no-fragments', '-no-duplicates', '-no-exports']],
+    ['gzip', ['-comp', 'gzip']],
+    ['gzip, 4 KiB blocks, tail packing', ['-comp', 'gzip', '-b', '4096', '-always-use-fragments']],
+    ['gzip, no fragments, no duplicate check, no exports', ['-comp', 'gzip', '-no-fragments', '-no-duplicates', '-no-exports']],
+    ['zstd', ['-comp', 'zstd']],
+    ['zstd, 1 MiB blocks', ['-comp', 'zstd', '-b', '1M', '-Xcompression-level', '19']],
   ];
   for (const [name, args] of variants) {
     it(name, async () => {
       await ready;
       const img = join(t.dir, `mk-${args.join('')}.sqfs`);
-      const r = run('mksquashfs', [src, img, '-noappend', '-no-progress', '-comp', 'gzip', ...args]);
+      const r = run('mksquashfs', [src, img, '-noappend', '-no-progress', ...args]);
       expect(r.code, r.stderr).toBe(0);
       const dev = FileDevice.open(img);
       try {

@@ -11,6 +11,7 @@
  * options (each one is deterministic).
  */
 import { unzlibSync, zlibSync } from 'fflate';
+import { decompress as unzstd } from 'fzstd';
 import { FormatError, UsageError } from '../../errors.js';
 import { COMPRESSION, type CompressionName } from './structs.js';
 
@@ -51,23 +52,62 @@ export function fflateCompressor(level = DEFAULT_GZIP_LEVEL): BlockCompressor {
   };
 }
 
-function zlibDecompress(data: Uint8Array, max: number): Uint8Array {
-  let out: Uint8Array;
-  try {
-    // one spare byte: output that fills it is longer than allowed (fflate stops at the buffer's end)
-    out = unzlibSync(data, { out: new Uint8Array(max + 1) });
-  } catch (e) {
-    throw new FormatError('E_FORMAT_SQUASHFS_DECOMPRESS', `squashfs: a gzip (zlib) block does not decompress: ${(e as Error).message}`, { format: 'squashfs' });
-  }
-  if (out.length > max) {
-    throw new FormatError('E_FORMAT_SQUASHFS_DECOMPRESS', `squashfs: a compressed block expands past ${max} bytes`, { format: 'squashfs', expected: max });
-  }
-  return out;
+/**
+ * A decompressor bounded to `max` bytes: the codec gets a buffer one byte
+ * longer (both stop at the buffer's end), so output that fills it is too
+ * long. Any failure inside the codec is corrupt data.
+ */
+function bounded(name: string, codec: (data: Uint8Array, out: Uint8Array) => Uint8Array): BlockDecompressor {
+  return (data, max) => {
+    let out: Uint8Array;
+    try {
+      out = codec(data, new Uint8Array(max + 1));
+    } catch (e) {
+      throw new FormatError('E_FORMAT_SQUASHFS_DECOMPRESS', `squashfs: a ${name} block does not decompress: ${(e as Error).message}`, { format: 'squashfs' });
+    }
+    if (out.length > max) {
+      throw new FormatError('E_FORMAT_SQUASHFS_DECOMPRESS', `squashfs: a ${name} block expands past ${max} bytes`, { format: 'squashfs', expected: max });
+    }
+    return out;
+  };
 }
 
-/** Decompressors the reader knows, by compression id. */
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * Decompressed size a zstd frame declares (Frame_Content_Size), or -1 when
+ * it has none. fzstd fills a given buffer without saying how much it wrote,
+ * so the reader needs the size (mksquashfs's frames always carry it).
+ */
+function zstdContentSize(d: Uint8Array): number {
+  if (d.length < 6 || ((d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0) !== ZSTD_MAGIC) return -1;
+  const flg = d[4]!;
+  const single = (flg >> 5) & 1, dictFlag = flg & 3, fcsFlag = flg >> 6;
+  const size = fcsFlag ? 1 << fcsFlag : single;
+  if (size === 0) return -1;
+  let at = 5 + (single ? 0 : 1) + (dictFlag === 3 ? 4 : dictFlag);
+  if (at + size > d.length) return -1;
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + d[at + i]!;
+  return fcsFlag === 1 ? v + 256 : v;
+}
+
+function zstdBlock(d: Uint8Array, out: Uint8Array): Uint8Array {
+  const n = zstdContentSize(d);
+  if (n < 0) throw new Error('not a zstd frame with a content size');
+  if (n >= out.length) return out;
+  unzstd(d, out);
+  return out.subarray(0, n);
+}
+
+/**
+ * Decompressors the reader knows, by compression id: gzip with fflate, zstd
+ * with fzstd (pure TypeScript, by fflate's author; it only decompresses, so
+ * zstd is read but not written).
+ */
 const DECOMPRESSORS: Partial<Record<number, BlockDecompressor>> = {
-  [COMPRESSION.gzip]: zlibDecompress,
+  [COMPRESSION.gzip]: bounded('gzip (zlib)', (d, out) => unzlibSync(d, { out })),
+  [COMPRESSION.zstd]: bounded('zstd', zstdBlock),
 };
 
 export function decompressorFor(id: number): BlockDecompressor | undefined {

@@ -62,7 +62,7 @@ function within(start: number, len: number, field: string, end: number): void {
 export function readTables(dev: BlockDevice, sb: Superblock): Tables {
   const decompress = decompressorFor(sb.compression);
   if (!decompress) {
-    throw fail('E_FORMAT_SQUASHFS_COMPRESSION', `${compressionName(sb.compression)} compression is not supported for reading (gzip is)`, { structure: 'superblock', field: 'compression', actual: sb.compression });
+    throw fail('E_FORMAT_SQUASHFS_COMPRESSION', `${compressionName(sb.compression)} compression is not supported for reading (gzip and zstd are)`, { structure: 'superblock', field: 'compression', actual: sb.compression });
   }
   let next = sb.bytesUsed;
   let xattrIds = 0, xattrIndex: number[] = [], xattrIdMeta: MetaReader | undefined, xattrKv: MetaReader | undefined;
