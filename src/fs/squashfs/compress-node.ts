@@ -24,7 +24,9 @@ export function nodeGzipCompressor(opts: NodeCompressorOptions = {}): BlockCompr
     name: 'gzip',
     concurrency: threads,
     compress: (block) => new Promise((resolve, reject) => {
-      zlib.deflate(block, { level }, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length))));
+      // one output chunk per block: with the default 16 KiB chunks every block
+      // returns to the main thread several times before it is done
+      zlib.deflate(block, { level, chunkSize: Math.max(16384, block.length + (block.length >>> 6) + 64) }, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length))));
     }),
   };
 }
