@@ -18,8 +18,11 @@ export type WalkEvent =
   | { kind: 'leaf'; node: Exclude<TreeNode, DirNode>; path: string }
   | { kind: 'dir'; node: DirNode; path: string; names: string[] };
 
-/** Non-directories as they are met, each directory once everything under it has been met. */
-export function* postOrder(root: DirNode): Generator<WalkEvent> {
+/**
+ * Non-directories as they are met, each directory once everything under it
+ * has been met. Without `paths` every path is '' (no string per entry).
+ */
+export function* postOrder(root: DirNode, paths = true): Generator<WalkEvent> {
   const stack: Array<{ node: DirNode; path: string; names: string[]; i: number }> = [{ node: root, path: '/', names: sortedNames(root), i: 0 }];
   while (stack.length) {
     const f = stack[stack.length - 1]!;
@@ -30,7 +33,7 @@ export function* postOrder(root: DirNode): Generator<WalkEvent> {
     }
     const name = f.names[f.i++]!;
     const child = f.node.children.get(name)!;
-    const path = joinPath(f.path, name);
+    const path = paths ? joinPath(f.path, name) : '';
     if (child.type === 'dir') stack.push({ node: child, path, names: sortedNames(child), i: 0 });
     else yield { kind: 'leaf', node: child, path };
   }
@@ -59,24 +62,24 @@ export function plan(tree: FileTree, allRoot: boolean): Plan {
   const idList: number[] = [];
   const ids = new Map<number, number>();
   let bytes = 0, dirs = 0, newest = -Infinity;
-  const addId = (id: number, path: string) => {
+  const addId = (id: number) => {
     if (ids.has(id)) return;
     if (idList.length === IDS_MAX) {
-      throw new CapacityError('E_LIMIT_SQUASHFS_IDS', `squashfs holds at most ${IDS_MAX} distinct uid/gid values; ${path} needs one more`, { path, expected: IDS_MAX });
+      throw new CapacityError('E_LIMIT_SQUASHFS_IDS', `squashfs holds at most ${IDS_MAX} distinct uid/gid values; id ${id} is one more`, { expected: IDS_MAX, actual: id });
     }
     ids.set(id, idList.length);
     idList.push(id);
   };
-  const first = (node: TreeNode, path: string) => {
+  const first = (node: TreeNode) => {
     numbers.set(node, numbers.size + 1);
-    addId(allRoot ? 0 : node.uid, path);
-    addId(allRoot ? 0 : node.gid, path);
+    addId(allRoot ? 0 : node.uid);
+    addId(allRoot ? 0 : node.gid);
     if (node.mtime.sec > newest) newest = node.mtime.sec;
   };
-  for (const e of postOrder(tree.root)) {
-    if (e.kind === 'dir') { dirs++; first(e.node, e.path); continue; }
+  for (const e of postOrder(tree.root, false)) {
+    if (e.kind === 'dir') { dirs++; first(e.node); continue; }
     if (numbers.has(e.node)) { links.set(e.node, (links.get(e.node) ?? 1) + 1); continue; }
-    first(e.node, e.path);
+    first(e.node);
     if (e.node.type === 'file') { files++; bytes += e.node.content.size; }
   }
   return { numbers, count: numbers.size, files, links, idList, ids, bytes, dirs, newestMtime: newest };
