@@ -7,6 +7,16 @@ import { edgeTree } from '../ext4/helpers.js';
 import { expectSameTree, memImage } from './helpers.js';
 
 describe('squashfs round trip through our reader', () => {
+  it('reports holes: a 5 GiB sparse file keeps only its data ranges', async () => {
+    const tree = edgeTree({ bigDir: 10, sparseHuge: true });
+    const { dev } = await memImage(tree);
+    const n = openSquashfs(dev).tree.get('/sparse')!;
+    if (n.type !== 'file') throw new Error('not a file');
+    const bs = 131072;
+    expect(n.content.dataRanges!()).toEqual([[0, bs], [4.5 * 2 ** 30, 4.5 * 2 ** 30 + bs], [5 * 2 ** 30, 5 * 2 ** 30 + 77]]);
+    expect(n.content.readAt!(4.5 * 2 ** 30 + 9998, 4)).toEqual(new Uint8Array([7, 7, 0, 0]));
+  });
+
   const tree = edgeTree({ bigDir: 3000, sparseHuge: false });
   const configs = [
     {},

@@ -119,10 +119,23 @@ export class DataReader {
       readInto(pos, out);
       return out;
     };
+    /** Stored blocks and the fragment tail hold data; blocks with size word 0 are holes. */
+    const dataRanges = (): Array<[number, number]> => {
+      load();
+      const out: Array<[number, number]> = [];
+      const add = (s: number, e: number) => {
+        const last = out[out.length - 1];
+        if (last && last[1] === s) last[1] = e; else out.push([s, e]);
+      };
+      for (let i = 0; i < n; i++) if (words![i] !== 0) add(i * bs, Math.min(f.size, (i + 1) * bs));
+      if (hasFrag && n * bs < f.size) add(n * bs, f.size);
+      return out;
+    };
     return {
       size: f.size,
       readAt,
       readInto,
+      dataRanges,
       async *stream() { for (let p = 0; p < f.size; p += CHUNK) yield readAt(p, CHUNK); },
     };
   }
