@@ -65,7 +65,11 @@ for d, dirs, files in os.walk(root):
         if rel.startswith('/./'): rel = rel[2:]
         try: names = os.listxattr(p, follow_symlinks=False)
         except OSError: continue
-        if names: out[rel] = {k: os.getxattr(p, k, follow_symlinks=False).hex() for k in names}
+        got = {}
+        for k in names:
+            try: got[k] = os.getxattr(p, k, follow_symlinks=False).hex()
+            except OSError: pass  # e.g. user.* on a symlink or device: listed, but the VFS will not read it
+        if got: out[rel] = got
 print(json.dumps(out))
 `;
 

@@ -1,12 +1,21 @@
 // Our reader reads our writer's images back: every field of the edge tree
 // (all node types, xattrs, hard links, holes, 255-byte names, big
 // directories, times outside 1970..2106), with each option combination.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { treeArb } from '../helpers/arbitrary.js';
 import { openSquashfs } from '../../src/fs/squashfs/index.js';
 import { edgeTree } from '../ext4/helpers.js';
 import { expectSameTree, memImage } from './helpers.js';
 
 describe('squashfs round trip through our reader', () => {
+  it('random trees (fast-check): every field, directory xattrs and hard links included', async () => {
+    await fc.assert(fc.asyncProperty(treeArb({ maxEntries: 40 }), fc.constantFrom(4096, 131072), fc.boolean(), async (tree, blockSize, tailPacking) => {
+      const { dev } = await memImage(tree, { blockSize, tailPacking });
+      await expectSameTree(tree, openSquashfs(dev).tree);
+    }), { numRuns: 40 });
+  }, 120000);
+
   it('reports holes: a 5 GiB sparse file keeps only its data ranges', async () => {
     const tree = edgeTree({ bigDir: 10, sparseHuge: true });
     const { dev } = await memImage(tree);

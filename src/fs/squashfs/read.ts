@@ -69,7 +69,7 @@ class Reader {
   readonly data: DataReader;
   entries = 0;
 
-  constructor(private readonly dev: BlockDevice, readonly t: Tables, private readonly maxEntries: number) {
+  constructor(dev: BlockDevice, readonly t: Tables, private readonly maxEntries: number) {
     this.data = new DataReader(dev, t);
   }
 
