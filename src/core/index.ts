@@ -225,3 +225,20 @@ export {
   type ExtentResolver,
   type Compressor,
 } from './container/index.js';
+
+// squashfs
+export {
+  writeSquashfs,
+  MemoryOutput,
+  DeviceOutput,
+  fflateCompressor as squashfsFflateCompressor,
+  openSquashfs,
+  type SquashfsOptions,
+  type SquashfsSummary,
+  type SquashfsOutput,
+  type BlockCompressor,
+  type BlockDecompressor,
+  type SquashfsVolume,
+  type SquashfsInfo,
+  type SquashfsOpenOptions,
+} from './fs/squashfs/index.js';

@@ -72,3 +72,7 @@ export {
   type ConvertFileOptions,
   type ContainerFile,
 } from './container/file.js';
+
+// squashfs files, compressed on every core
+export { writeSquashfsFile, FileOutput, type SquashfsFileOptions } from './squashfs/write.js';
+export { nodeGzipCompressor, type NodeCompressorOptions } from './squashfs/compress.js';

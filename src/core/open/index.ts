@@ -8,6 +8,7 @@
 import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
 import { openContainer } from '../container/open.js';
+import { openSquashfs } from '../fs/squashfs/read.js';
 import type { ContainerInfo } from '../container/types.js';
 import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
@@ -17,7 +18,7 @@ import { openFat } from '../fs/fat/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
-export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32';
+export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs';
 export type ImageKind = FsKind | 'mbr' | 'gpt';
 
 export interface FsImage extends TreeView {
@@ -63,6 +64,7 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'cpio.gz';
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
+  if (magic.startsWith('hsqs')) return 'squashfs';
   const ext = extKind(dev);
   // a valid partition table wins over an ext superblock left in sector 2 by
   // an earlier use of the disk, as blkid decides (openDisk reports it)
@@ -181,6 +183,16 @@ export async function openFilesystem(
         warnings: [] as string[],
       });
     }
+    case 'squashfs': {
+      const v = openSquashfs(dev);
+      return Object.assign(new TreeView(v.tree), {
+        kind,
+        info: { ...v.info },
+        offset,
+        size: dev.size,
+        warnings: [] as string[],
+      });
+    }
     case 'mbr':
     case 'gpt':
       throw new FormatError(
@@ -191,7 +203,7 @@ export async function openFilesystem(
     default:
       throw new FormatError(
         'E_FORMAT_UNKNOWN',
-        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4 or FAT filesystem, or an MBR/GPT disk',
+        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4, FAT or squashfs filesystem, or an MBR/GPT disk',
         { offset },
       );
   }

@@ -68,7 +68,7 @@ function actualFields(n: TreeNode, exp: EntryExpectation): Record<string, unknow
     device: () => dev,
     xattrs: () => Object.fromEntries([...n.xattrs].map(([k, v]) => [k, new TextDecoder().decode(v)])),
   };
-  for (const k of Object.keys(exp) as Array<keyof EntryExpectation>) out[k] = values[k]();
+  for (const k of Object.keys(exp) as Array<keyof EntryExpectation>) out[k] = values[k]?.();
   return out;
 }
 
@@ -90,8 +90,13 @@ function describeNode(n: TreeNode): string {
   return base;
 }
 
+const EXPECTATION_KEYS = ['type', 'mode', 'owner', 'size', 'content', 'target', 'device', 'xattrs'];
+
 function entryProblems(n: TreeNode, exp: EntryExpectation): string[] {
   const p: string[] = [];
+  for (const k of Object.keys(exp))
+    if (!EXPECTATION_KEYS.includes(k))
+      p.push(`'${k}' is not an entry expectation (${EXPECTATION_KEYS.join(', ')}; owners are owner: [uid, gid])`);
   if (exp.type !== undefined && n.type !== exp.type) p.push(`type is ${n.type}, expected ${exp.type}`);
   if (exp.mode !== undefined && n.mode !== exp.mode)
     p.push(`mode is 0${n.mode.toString(8)}, expected 0${exp.mode.toString(8)}`);

@@ -1,0 +1,355 @@
+/**
+ * The data area: file blocks and fragment blocks, compressed with several
+ * blocks in flight and appended to the output strictly in submission order
+ * (so the image does not depend on timing). Small files and, with tail
+ * packing, the tails of large ones are packed into shared fragment blocks;
+ * all-zero blocks become holes; a file identical to an earlier one reuses its
+ * blocks and fragment.
+ */
+import { crc32 } from '../../binary/crc.js';
+import { isZero } from '../../io/device.js';
+import type { Progress } from '../../progress.js';
+import type { Content } from '../../tree/types.js';
+import { looksIncompressible, type BlockCompressor } from './compress.js';
+import type { SquashfsOutput } from './output.js';
+import { ContentReader, forEachChunk, sameBytes } from './readcontent.js';
+import { DATA_UNCOMPRESSED, INVALID_FRAG } from './structs.js';
+
+/** Where one file's bytes are in the image (shared by hard links and duplicates). */
+export interface FileData {
+  /** Absolute offset of the first stored block. */
+  start: number;
+  /** One size word per block (0 = hole); filled in as blocks are written. */
+  blocks: Uint32Array;
+  fragment: number;
+  fragOffset: number;
+  /** Bytes in holes (the extended inode's `sparse`). */
+  sparse: number;
+  /** Settles once every block is written and `start`/`blocks` are final (absent when they already are). */
+  ready?: Promise<void>;
+}
+
+export interface DataOptions {
+  blockSize: number;
+  fragments: boolean;
+  tailPacking: boolean;
+  dedupe: boolean;
+  sparse: boolean;
+  detectIncompressible: boolean;
+  progress: Progress;
+}
+
+interface Pending {
+  result: Promise<Uint8Array>;
+  input: Uint8Array;
+  done: (offset: number, word: number) => void;
+}
+
+/** Compresses blocks with up to `window` in flight and writes them in order. */
+class BlockPipe {
+  private queue: Pending[] = [];
+  private head = 0;
+  pos: number;
+  /** Blocks stored uncompressed without trying (looked random). */
+  skipped = 0;
+
+  constructor(
+    private readonly out: SquashfsOutput,
+    private readonly comp: BlockCompressor,
+    start: number,
+    private readonly window: number,
+    private readonly detect: boolean,
+  ) {
+    this.pos = start;
+  }
+
+  async submit(input: Uint8Array, done: (offset: number, word: number) => void): Promise<void> {
+    let result: Promise<Uint8Array>;
+    if (this.detect && looksIncompressible(input)) {
+      this.skipped++;
+      result = Promise.resolve(input);
+    } else result = this.comp.compress(input);
+    // a rejection is handled when the block reaches the head of the queue
+    result.catch(() => {});
+    this.queue.push({ result, input, done });
+    while (this.queue.length - this.head >= this.window) await this.writeHead();
+  }
+
+  private async writeHead(): Promise<void> {
+    const p = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as Pending;
+    if (this.head > 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    const c = await p.result;
+    const stored = c.length >= p.input.length;
+    const data = stored ? p.input : c;
+    const offset = this.pos;
+    await this.out.write(data);
+    this.pos += data.length;
+    p.done(offset, stored ? p.input.length | DATA_UNCOMPRESSED : c.length);
+  }
+
+  async drain(): Promise<void> {
+    while (this.head < this.queue.length) await this.writeHead();
+  }
+
+  /** Write raw bytes (tables) after everything queued. */
+  async writeRaw(data: Uint8Array): Promise<void> {
+    await this.drain();
+    await this.out.write(data);
+    this.pos += data.length;
+  }
+}
+
+/** An earlier file, for duplicate detection (no path kept: paths would cost more than the rest). */
+interface Known {
+  content: Content;
+  data: FileData;
+  hash?: number;
+}
+
+const NO_BLOCKS = new Uint32Array(0);
+/** Bytes of small files kept for duplicate comparison (like mksquashfs's fragment cache). */
+const SMALL_CACHE = 16 << 20;
+const EARLIER = '(an earlier file of the same size, read again to compare)';
+
+async function readWhole(content: Content, path: string): Promise<Uint8Array> {
+  const buf = new Uint8Array(content.size);
+  const r = new ContentReader(content, path);
+  try {
+    await r.fill(buf);
+    await r.end();
+  } finally {
+    await r.close();
+  }
+  return buf;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class DataWriter {
+  readonly pipe: BlockPipe;
+  /** Fragment table: start offset and size word of each fragment block. */
+  readonly fragStarts: number[] = [];
+  readonly fragWords: number[] = [];
+  private frag: Uint8Array;
+  private fragFill = 0;
+  private bySize = new Map<number, Known[]>();
+  private smallCache = new Map<Known, Uint8Array>();
+  private readonly scratch: Uint8Array;
+  /** Fragment buffers whose block has been written, for reuse. */
+  private fragPool: Uint8Array[] = [];
+  private smallCached = 0;
+  private readonly o: DataOptions;
+  duplicates = 0;
+  dataBytes = 0;
+
+  constructor(out: SquashfsOutput, comp: BlockCompressor, start: number, o: DataOptions) {
+    this.o = o;
+    this.pipe = new BlockPipe(out, comp, start, Math.max(2, comp.concurrency * 2), o.detectIncompressible);
+    this.frag = new Uint8Array(o.blockSize);
+    this.scratch = new Uint8Array(o.blockSize);
+  }
+
+  get fragmentCount(): number {
+    return this.fragStarts.length + (this.fragFill > 0 ? 1 : 0);
+  }
+
+  async addFile(content: Content, path: string): Promise<FileData> {
+    const size = content.size;
+    if (size === 0) return { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
+    const bs = this.o.blockSize;
+    const tail = size % bs;
+    const inFragment = this.o.fragments && tail > 0 && (size < bs || this.o.tailPacking);
+    if (size < bs && inFragment) return this.addSmall(content, path);
+    if (this.o.dedupe) {
+      const dup = await this.findDuplicate(content, path);
+      if (dup) {
+        this.duplicates++;
+        return dup;
+      }
+    }
+    const data = await this.writeBlocks(content, path, inFragment);
+    if (this.o.dedupe) this.remember({ content, data });
+    return data;
+  }
+
+  /** A file smaller than a block: read it whole, look for a duplicate, pack it into a fragment. */
+  private async addSmall(content: Content, path: string): Promise<FileData> {
+    // read into a reused buffer: a new one per small file is most of the garbage on trees of small files
+    const buf = this.scratch.subarray(0, content.size);
+    const r = new ContentReader(content, path);
+    try {
+      await r.fill(buf);
+      await r.end();
+    } finally {
+      await r.close();
+    }
+    this.o.progress.tick(buf.length);
+    this.dataBytes += buf.length;
+    let hash = 0;
+    if (this.o.dedupe) {
+      hash = crc32(buf);
+      for (const k of this.bySize.get(buf.length) ?? []) {
+        if ((await this.hashOf(k)) !== hash) continue;
+        const theirs = this.smallCache.get(k) ?? (await readWhole(k.content, EARLIER));
+        if (equal(theirs, buf)) {
+          this.duplicates++;
+          return k.data;
+        }
+      }
+    }
+    const data: FileData = { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
+    await this.toFragment(buf, data);
+    if (this.o.dedupe) {
+      const k: Known = { content, data, hash };
+      this.remember(k);
+      this.cacheSmall(k, buf.slice());
+    }
+    return data;
+  }
+
+  /** Keep the bytes of small files (up to SMALL_CACHE in all) so duplicates compare without reading them again. */
+  private cacheSmall(k: Known, bytes: Uint8Array): void {
+    if (bytes.length > SMALL_CACHE / 64) return;
+    this.smallCache.set(k, bytes);
+    this.smallCached += bytes.length;
+    while (this.smallCached > SMALL_CACHE) {
+      const [oldK, old] = this.smallCache.entries().next().value!;
+      this.smallCache.delete(oldK);
+      this.smallCached -= old.length;
+    }
+  }
+
+  private remember(k: Known): void {
+    const list = this.bySize.get(k.content.size);
+    if (list) list.push(k);
+    else this.bySize.set(k.content.size, [k]);
+  }
+
+  private async hashOf(k: Known, path = EARLIER): Promise<number> {
+    if (k.hash === undefined) {
+      let h = 0;
+      await forEachChunk(k.content, path, (c) => {
+        h = crc32(c, h);
+      });
+      k.hash = h;
+    }
+    return k.hash;
+  }
+
+  /** An earlier file with the same bytes, checked by size, then CRC-32, then every byte. */
+  private async findDuplicate(content: Content, path: string): Promise<FileData | undefined> {
+    const list = this.bySize.get(content.size);
+    if (!list) return undefined;
+    const me: Known = { content, data: undefined as unknown as FileData };
+    for (const k of list) {
+      if (
+        (await this.hashOf(k)) === (await this.hashOf(me, path)) &&
+        (await sameBytes(k.content, EARLIER, content, path))
+      ) {
+        this.o.progress.tick(content.size);
+        return k.data;
+      }
+    }
+    return undefined;
+  }
+
+  private isHole(ranges: Array<[number, number]> | undefined, start: number, end: number): boolean {
+    if (!ranges) return false;
+    for (const [s, e] of ranges) if (s < end && e > start) return false;
+    return true;
+  }
+
+  /** Stream a file's blocks through the pipe; the tail goes to a fragment when `tailFragment`. */
+  private async writeBlocks(content: Content, path: string, tailFragment: boolean): Promise<FileData> {
+    const bs = this.o.blockSize;
+    const size = content.size;
+    const n = tailFragment ? Math.floor(size / bs) : Math.ceil(size / bs);
+    const data: FileData = { start: -1, blocks: new Uint32Array(n), fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
+    const ranges = this.o.sparse ? content.dataRanges?.() : undefined;
+    const reader = new ContentReader(content, path);
+    const positional = !!(content.readInto || content.readAt);
+    let pending = 0,
+      written = 0;
+    let release: (() => void) | undefined;
+    try {
+      for (let i = 0; i < n; i++) {
+        const off = i * bs;
+        const len = Math.min(bs, size - off);
+        if (positional && this.isHole(ranges, off, off + len)) {
+          reader.skip(len);
+          data.sparse += len;
+          this.o.progress.tick(len);
+          continue;
+        }
+        const block = new Uint8Array(len);
+        await reader.fill(block);
+        this.o.progress.tick(len);
+        this.dataBytes += len;
+        if (this.o.sparse && isZero(block)) {
+          data.sparse += len;
+          continue;
+        }
+        pending++;
+        await this.pipe.submit(block, (offset, word) => {
+          if (data.start < 0) data.start = offset;
+          data.blocks[i] = word;
+          if (++written === pending && release) release();
+        });
+      }
+      if (tailFragment) {
+        const tail = new Uint8Array(size - n * bs);
+        await reader.fill(tail);
+        this.o.progress.tick(tail.length);
+        this.dataBytes += tail.length;
+        await this.toFragment(tail, data);
+      }
+      await reader.end();
+    } finally {
+      await reader.close();
+    }
+    if (pending === 0) data.start = this.pipe.pos;
+    else if (written < pending)
+      data.ready = new Promise<void>((r) => {
+        release = r;
+      });
+    return data;
+  }
+
+  private async toFragment(bytes: Uint8Array, data: FileData): Promise<void> {
+    if (this.fragFill + bytes.length > this.o.blockSize) await this.flushFragment();
+    data.fragment = this.fragStarts.length;
+    data.fragOffset = this.fragFill;
+    this.frag.set(bytes, this.fragFill);
+    this.fragFill += bytes.length;
+  }
+
+  private async flushFragment(): Promise<void> {
+    if (this.fragFill === 0) return;
+    const block = this.frag.subarray(0, this.fragFill);
+    const index = this.fragStarts.length;
+    this.fragStarts.push(0);
+    this.fragWords.push(0);
+    const buffer = this.frag;
+    this.frag = this.fragPool.pop() ?? new Uint8Array(this.o.blockSize);
+    this.fragFill = 0;
+    await this.pipe.submit(block, (offset, word) => {
+      this.fragStarts[index] = offset;
+      this.fragWords[index] = word;
+      if (this.fragPool.length < 4) this.fragPool.push(buffer);
+    });
+  }
+
+  /** Flush the last fragment and wait for every block to be written. */
+  async finish(): Promise<void> {
+    await this.flushFragment();
+    await this.pipe.drain();
+  }
+}
