@@ -12,6 +12,7 @@ import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
 import { openFat } from '../fs/fat/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
+import { probeExt } from '../fs/ext4/readsuper.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
 export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32';
@@ -58,15 +59,8 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'cpio.gz';
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
-  if (dev.size >= 2048) {
-    const sb = dev.readAt(1024, 1024);
-    if (sb[56] === 0x53 && sb[57] === 0xef) {
-      const compat = sb[92]! | (sb[93]! << 8) | (sb[94]! << 16) | (sb[95]! << 24);
-      const incompat = sb[96]! | (sb[97]! << 8) | (sb[98]! << 16) | (sb[99]! << 24);
-      if (incompat & (0x40 | 0x80 | 0x200 | 0x8000)) return 'ext4'; // extents, 64bit, flex_bg, inline_data
-      return compat & 0x4 ? 'ext3' : 'ext2';
-    }
-  }
+  const ext = probeExt(dev);
+  if (ext) return ext;
   if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) {
     if (looksLikeFat(head)) {
       const t = fatType(head);
