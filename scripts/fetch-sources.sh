@@ -33,8 +33,12 @@ if ! ls "$DEST"/busybox_*.orig.tar.* >/dev/null 2>&1; then
       grep -rqsE '^\s*deb-src\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
   }
   if ! has_src; then
-    # Mirror the main (non-security) Debian entry of debian.sources (deb822) as deb-src.
-    uri=http://deb.debian.org/debian
+    # Mirror the machine's own main (non-security) Debian entry as deb-src:
+    # the archive address comes from its apt configuration, never from here.
+    uri=$( (grep -hE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
+            grep -hE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+              sed -E 's/\[[^]]*\]//' | awk '{print $2}') | grep -v -- '-security' | grep -E '/debian/?$' | head -1)
+    if [ -z "$uri" ]; then echo "fetch-sources: no Debian archive entry in /etc/apt to mirror as deb-src" >&2; exit 1; fi
     keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     suite=$( (. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-bookworm}") )
     as_root tee /etc/apt/sources.list.d/tinyimage-deb-src.sources >/dev/null <<SRC

@@ -25,7 +25,14 @@ export type {
 export { fullMode, typeFromMode, encodeDev, decodeDev } from './tree/types.js';
 export { bytesContent, streamContent, sparseContent, readContent } from './tree/content.js';
 export { splitPath, normalizePath, MAX_NAME_BYTES } from './tree/path.js';
-export { treeFromCpioList, type CpioListOptions } from './tree/cpiolist.js';
+export {
+  treeFromCpioList,
+  parseCpioList,
+  expandLocation,
+  type CpioListOptions,
+  type CpioListEntry,
+  type ResolvedFile,
+} from './tree/cpiolist.js';
 export { squashOwner, mapOwners, clampTimes, sourceDateEpoch } from './tree/transform.js';
 
 // block devices
@@ -57,13 +64,18 @@ export {
   prepareExt4,
   type PreparedExt4,
   openExt4,
+  openExt4Reader,
   readExt4Info,
+  readExt4Inode,
   defaultFeatures,
   SUPPORTED_FEATURES,
   type Ext4Options,
   type Ext4Summary,
   type Ext4Volume,
   type Ext4Info,
+  type Ext4OpenOptions,
+  type Ext4Reader,
+  type Ext4Inode,
   type ExtType,
 } from './fs/ext4/index.js';
 export {
@@ -152,3 +164,64 @@ export {
 } from './open/index.js';
 export { TreeView } from './open/view.js';
 export { diffTrees, formatDiff, type DiffEntry, type DiffOptions, type DiffField } from './diff/index.js';
+
+// tar, codecs, container image layers
+export { detectCodec, decompressStream, sniffCodec, type Codec, type DecompressOptions } from './compress/index.js';
+export {
+  readTar,
+  tarChunks,
+  tarMembers,
+  looksLikeTar,
+  windowSource,
+  type TarReadOptions,
+  type TarTree,
+  type TarMember,
+  type TarSource,
+  type TarWriteOptions,
+  type AclIdResolver,
+} from './archive/tar/index.js';
+export {
+  applyLayer,
+  stackTrees,
+  stackLayers,
+  ociImageLayers,
+  dockerArchiveLayers,
+  memorySpool,
+  verifyDigest,
+  parseDigest,
+  type LayerOptions,
+  type LayerInput,
+  type OciStore,
+  type OciImageOptions,
+  type Spool,
+  type StackOptions,
+  type Digest,
+  type HashFactory,
+} from './archive/oci/index.js';
+
+// virtual disk containers (qcow2, VHD, VMDK, Android sparse)
+export {
+  writeContainer,
+  createContainerDevice,
+  buildsInPlace,
+  containerFormatFromName,
+  detectContainer,
+  openContainer,
+  fflateCompressor,
+  MemoryTarget,
+  type ContainerDevice,
+  type ContainerFormat,
+  type ContainerInfo,
+  type ContainerKind,
+  type ContainerOptions,
+  type ContainerSummary,
+  type ContainerTarget,
+  type Extent,
+  type OpenedContainer,
+  type VhdSubformat,
+  type VmdkSubformat,
+  type WriteContainerOptions,
+  type OpenContainerOptions,
+  type ExtentResolver,
+  type Compressor,
+} from './container/index.js';

@@ -28,3 +28,6 @@ interface CoreCrypto {
   readonly subtle: CoreSubtleCrypto;
 }
 declare var crypto: CoreCrypto;
+/** Base64 (every runtime has them since Node 16). */
+declare function atob(data: string): string;
+declare function btoa(data: string): string;

@@ -4,13 +4,20 @@
  * core reads (see src/core/open).
  */
 import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { ContainerInfo } from '../core/container/types.js';
 import type { BlockDevice } from '../core/io/device.js';
 import { openDevice, type DiskImage, type FsImage } from '../core/open/index.js';
 
 export { isDisk, type DiskImage, type FsImage, type ImageKind, type FsKind } from '../core/open/index.js';
 import { FileDevice } from './io/file.js';
 
-export type OpenedImage = (FsImage | DiskImage) & { close(): void; path?: string };
+export type OpenedImage = (FsImage | DiskImage) & {
+  close(): void;
+  path?: string;
+  /** The virtual disk container the image was inside (qcow2, VHD, VMDK, Android sparse), if any. */
+  container?: ContainerInfo;
+};
 
 /** Split "disk.img:2" into path and partition, unless a file with the full name exists. */
 export function parseImageRef(ref: string): { path: string; partition?: number } {
@@ -29,13 +36,28 @@ export async function openImage(ref: string | BlockDevice, opts: { partition?: n
     return Object.assign(img, { close: () => {} });
   }
   const r = parseImageRef(ref);
-  const f = FileDevice.open(r.path);
+  const opened: FileDevice[] = [FileDevice.open(r.path)];
+  const close = () => {
+    for (const f of opened.splice(0)) f.close();
+  };
+  // a VMDK descriptor names its extent files relative to itself
+  const resolve = (name: string) => {
+    const p = isAbsolute(name) ? name : join(dirname(r.path), name);
+    if (!existsSync(p)) return undefined;
+    const f = FileDevice.open(p);
+    opened.push(f);
+    return f;
+  };
   try {
     const partition = opts.partition ?? r.partition;
-    const img = await openDevice(f, { name: r.path, ...(partition !== undefined ? { partition } : {}) });
-    return Object.assign(img, { close: () => f.close(), path: r.path });
+    const img = await openDevice(opened[0]!, {
+      name: r.path,
+      resolve,
+      ...(partition !== undefined ? { partition } : {}),
+    });
+    return Object.assign(img, { close, path: r.path });
   } catch (e) {
-    f.close();
+    close();
     throw e;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBiosDiskFile, hostModules } from '../../src/node/system/bios-host.js';
@@ -22,6 +22,7 @@ describe.skipIf(skip)('buildBiosDiskFile (host paths -> disk.img)', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'bios-host-'));
     try {
       const bb = await buildBusybox({ source: BUSYBOX_SOURCE, config: 'defconfig', quiet: true });
+      mkdirSync(join(tmp, 'out')); // outputs go to existing directories
       const out = join(tmp, 'out/disk.img');
       const r = await buildBiosDiskFile(out, {
         kernel: k.vmlinuz,

@@ -1,12 +1,12 @@
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { concatChunks } from '../../src/core/compress/gzip.js';
 import { initramfsChunks, tinyInitramfsTree } from '../../src/core/initramfs/tiny.js';
 import { bootQemu, liveQemuCount, startQemu } from '../../src/node/qemu/index.js';
 import { main } from '../../src/node/cli/main.js';
+import { capture } from '../helpers/cli.js';
 import { debianKernel, missing } from '../helpers/prereq.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -15,17 +15,6 @@ const skip = missing({ tools: ['qemu-system-x86_64'], files: [kernel.vmlinuz, BU
 const work = mkdtempSync(join(tmpdir(), 'tinyimage-boot-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const BOOT_TIMEOUT = 240_000;
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
@@ -76,11 +65,8 @@ describe.skipIf(skip)("Debian's kernel with our initramfs (QEMU)", () => {
     'end to end through the CLI: tinyimage initramfs, then tinyimage boot --expect',
     async () => {
       const out = join(work, 'cli-initrd.img');
-      expect(
-        await main(['initramfs', '--busybox', BUSYBOX, '-o', out], { stdout: sink().stream, stderr: sink().stream }),
-      ).toBe(0);
-      const o = sink(),
-        e = sink();
+      expect(await main(['initramfs', '--busybox', BUSYBOX, '-o', out], capture())).toBe(0);
+      const c = capture();
       const code = await main(
         [
           'boot',
@@ -93,12 +79,12 @@ describe.skipIf(skip)("Debian's kernel with our initramfs (QEMU)", () => {
           '--timeout',
           String(BOOT_TIMEOUT / 1000),
         ],
-        { stdout: o.stream, stderr: e.stream },
+        c,
       );
-      expect(e.text()).toMatch(/matched/);
+      expect(c.err()).toMatch(/matched/);
       expect(code).toBe(0);
-      expect(o.text()).toContain('Run /init as init process');
-      expect(o.text()).toContain('Welcome to Tiny Linux!');
+      expect(c.out()).toContain('Run /init as init process');
+      expect(c.out()).toContain('Welcome to Tiny Linux!');
       expect(liveQemuCount()).toBe(0);
     },
     BOOT_TIMEOUT + 60_000,

@@ -3,46 +3,11 @@ import { describe, expect, test } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../../src/node/cli/main.js';
+import { runCli } from '../helpers/cli.js';
 import { listCpio, readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { missing, run } from '../helpers/prereq.js';
 
-async function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(c, _e, cb) {
-        f(String(c));
-        cb();
-      },
-    });
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    process.env[k] = v;
-  }
-  try {
-    const code = await main(['cpio', ...args], {
-      stdout: sink((s) => {
-        stdout += s;
-      }),
-      stderr: sink((s) => {
-        stderr += s;
-      }),
-    });
-    return { code, stdout, stderr };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(['cpio', ...args], env);
 
 function workdir(): string {
   const d = mkdtempSync(join(tmpdir(), 'tinyimage-cpio-cli-'));
@@ -76,12 +41,12 @@ describe('tinyimage cpio', () => {
     const d = workdir();
     try {
       const out = join(d, 'out.cpio.gz');
-      const r = await cli(['--root', join(d, 'root'), '-o', out, '--owner', '0:0', '--json'], {
+      const r = await cli(['--root', join(d, 'root'), '-o', out, '--owner', '0:0', '--json', '-q'], {
         SOURCE_DATE_EPOCH: '1000',
       });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ output: out, compress: 'gzip' });
+      expect(JSON.parse(r.stdout)).toMatchObject({ wrote: 'cpio.gz', output: out, details: { compress: 'gzip' } });
       const bytes = readFileSync(out);
       expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
       if (!missing({ tools: ['gzip'] })) expect(run('gzip', ['-t', out]).code).toBe(0);
@@ -92,9 +57,17 @@ describe('tinyimage cpio', () => {
         expect([e.uid, e.gid]).toEqual([0, 0]);
         expect(e.mtime).toBeLessThanOrEqual(1000);
       }
-      // --compress none overrides the suffix
-      expect((await cli(['--root', join(d, 'root'), '-o', join(d, 'plain.gz'), '--compress', 'none'])).code).toBe(0);
-      expect(readFileSync(join(d, 'plain.gz')).subarray(0, 6).toString()).toBe('070701');
+      // the name says what is written: --compress must agree with it, and nothing is written when it does not
+      const plain = await cli(['--root', join(d, 'root'), '-o', join(d, 'plain.gz'), '--compress', 'none']);
+      expect(plain.code).toBe(2);
+      expect(plain.stderr).toMatch(/--compress none does not match the output name .*plain\.gz: name it .*plain,/);
+      expect(existsSync(join(d, 'plain.gz'))).toBe(false);
+      expect((await cli(['--root', join(d, 'root'), '-o', join(d, 'plain.cpio.gz'), '--compress', 'gzip'])).code).toBe(
+        0,
+      );
+      expect((await cli(['--root', join(d, 'root'), '-o', join(d, 'plain.cpio'), '--compress', 'gzip'])).code).toBe(2);
+      expect((await cli(['--root', join(d, 'root'), '-o', join(d, 'plain.img'), '--compress', 'none'])).code).toBe(0);
+      expect(readFileSync(join(d, 'plain.img')).subarray(0, 6).toString()).toBe('070701');
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

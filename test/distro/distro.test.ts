@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { buildRootfs, requiredApplets, checkApplets } from '../../src/core/distro/index.js';
+import { appletNeeds, buildRootfs, requiredApplets, checkApplets } from '../../src/core/distro/index.js';
 import { readBusyboxApplets } from '../../src/core/busybox/applets.js';
 import { readContent } from '../../src/core/tree/content.js';
 import type { FileTree } from '../../src/core/tree/tree.js';
@@ -20,6 +20,7 @@ const ALL: Applet[] = [
   'hostname',
   'login',
   'killall5',
+  'kill',
   'sleep',
   'sync',
   'swapoff',
@@ -177,12 +178,17 @@ describe('buildRootfs', () => {
   const noDeb =
     missing({ files: [debianBusybox] }) ??
     (run('dpkg', ['-S', debianBusybox]).stdout.includes('busybox-static') ? undefined : 'not busybox-static');
-  it.skipIf(!!noDeb)("Debian's busybox-static lacks runsvdir/runsv/sv: the error says so", () => {
+  it.skipIf(!!noDeb)("Debian's busybox-static: services need runit applets it lacks; without them it works", () => {
     const bin = new Uint8Array(readFileSync(debianBusybox));
     const applets = readBusyboxApplets(bin);
-    expect(() => checkApplets(applets, requiredApplets({}))).toThrow(
-      /lacks applets this system needs: .*runsv, runsvdir, sv/,
+    expect(() => checkApplets(applets, requiredApplets({}), appletNeeds({}))).toThrow(
+      /lacks applets this system needs: runsv, runsvdir, sv \(for the services klogd, syslogd, udhcpc\); sv \(for the service klogd\)\. .*or disable the services/,
     );
     expect(() => buildRootfs({ busybox: bin })).toThrow(expect.objectContaining({ code: 'E_USAGE_BUSYBOX_APPLETS' }));
+    // mountpoint and killall5 are missing too, but the scripts fall back to grep and kill -1
+    expect(applets.some((a) => a.name === 'mountpoint' || a.name === 'killall5')).toBe(false);
+    const off = { services: { syslogd: false, klogd: false, udhcpc: false } };
+    const tree = buildRootfs({ busybox: bin, ...off });
+    expect(tree.get('/etc/init.d/rcS')?.type).toBe('file');
   });
 });

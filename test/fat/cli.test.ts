@@ -1,9 +1,8 @@
 /** tinyimage mkfs fat*: end to end through the CLI entry point. */
 import { describe, expect, test, beforeAll, afterAll } from 'vitest';
-import { Writable } from 'node:stream';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/node/cli/main.js';
+import { runCli } from '../helpers/cli.js';
 import { openFat } from '../../src/core/fs/fat/index.js';
 import { FileDevice } from '../../src/node/io/file.js';
 import { missing } from '../helpers/prereq.js';
@@ -12,28 +11,7 @@ import { treeFromHostDir } from '../../src/node/host/tree.js';
 
 const skip = missing({ tools: ['fsck.fat', 'mcopy'] });
 
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return {
-    stream,
-    get text() {
-      return text;
-    },
-  };
-}
-
-async function cli(args: string[]) {
-  const out = sink();
-  const err = sink();
-  const code = await main(args, { stdout: out.stream, stderr: err.stream });
-  return { code, stdout: out.text, stderr: err.text };
-}
+const cli = (args: string[]) => runCli(args);
 
 let w: ReturnType<typeof tmp>;
 let src: string;
@@ -70,8 +48,10 @@ describe.skipIf(skip)('tinyimage mkfs fat*', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: \/dangling: symlink to \/nonexistent points to nothing/);
     const summary = JSON.parse(r.stdout);
-    expect(summary.type).toBe('fat32');
-    expect(summary.clusters).toBeGreaterThanOrEqual(65525);
+    expect(summary).toMatchObject({ wrote: 'fat32', output: out, bytes: statSync(out).size });
+    expect(r.stderr).toMatch(/^tinyimage: wrote fat32 .*esp\.img: \d+\.\d MiB, 9 entries, \d+\.\d\d s$/m);
+    expect(summary.details.type).toBe('fat32');
+    expect(summary.details.clusters).toBeGreaterThanOrEqual(65525);
     expectFsckClean(out);
     const st = statSync(out);
     expect(st.blocks * 512).toBeLessThan(st.size / 4);

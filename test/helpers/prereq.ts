@@ -46,13 +46,14 @@ export function debianKernel(): { vmlinuz: string; modules: string; version: str
 export function run(
   cmd: string,
   args: string[],
-  opts: { input?: string | Uint8Array; cwd?: string } = {},
+  opts: { input?: string | Uint8Array; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): { code: number; stdout: string; stderr: string } {
   try {
     const stdout = execFileSync(cmd, args, {
       encoding: 'utf8',
       input: opts.input,
       cwd: opts.cwd,
+      env: opts.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       maxBuffer: 1 << 28,
     });

@@ -7,17 +7,15 @@ import {
   rmSync,
   statSync,
   writeFileSync,
-  existsSync,
   readdirSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { concatChunks } from '../../src/core/compress/gzip.js';
 import { initramfsChunks, tinyInitramfsTree, WELCOME, DEFAULT_INIT } from '../../src/core/initramfs/tiny.js';
-import { main } from '../../src/node/cli/main.js';
+import { runCli } from '../helpers/cli.js';
 import { readContent } from '../../src/core/tree/content.js';
 import { FileTree } from '../../src/core/tree/tree.js';
 import { missing, run } from '../helpers/prereq.js';
@@ -26,17 +24,6 @@ const BUSYBOX = '/bin/busybox';
 const skip = missing({ tools: ['cpio', 'gzip', 'busybox'], files: [BUSYBOX] });
 const work = mkdtempSync(join(tmpdir(), 'tinyimage-initramfs-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 describe.skipIf(skip)('tiny initramfs', () => {
   const busybox = new Uint8Array(readFileSync(BUSYBOX));
@@ -133,59 +120,44 @@ describe.skipIf(skip)('tiny initramfs', () => {
   });
 
   it('CLI: tinyimage initramfs writes a gzip archive atomically; bad usage exits 2', async () => {
+    mkdirSync(join(work, 'cli'));
     const out = join(work, 'cli', 'initrd.img');
     const addDir = join(work, 'adddir');
     mkdirSync(join(addDir, 'etc'), { recursive: true });
     writeFileSync(join(addDir, 'etc/hostname'), 'tiny\n');
-    const o = sink(),
-      e = sink();
-    const code = await main(['initramfs', '--busybox', BUSYBOX, '--add', addDir, '-o', out, '--json'], {
-      stdout: o.stream,
-      stderr: e.stream,
-    });
-    expect(e.text()).toBe('');
-    expect(code).toBe(0);
-    const summary = JSON.parse(o.text());
+    const r = await runCli(['initramfs', '--busybox', BUSYBOX, '--add', addDir, '-o', out, '--json', '-q']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
     expect(summary.bytes).toBe(statSync(out).size);
-    expect(summary.applets).toBe(applets.length + 1);
+    expect(summary.details.applets).toBe(applets.length + 1);
     const listing = execFileSync('sh', ['-c', 'gzip -dc "$0" | cpio -it --quiet', out], { encoding: 'utf8' });
     expect(listing.split('\n')).toContain('etc/hostname');
     expect(readdirSync(join(work, 'cli'))).toEqual(['initrd.img']);
-    const e2 = sink();
-    expect(await main(['initramfs', '-o', out], { stdout: sink().stream, stderr: e2.stream })).toBe(2);
-    expect(e2.text()).toMatch(/--busybox/);
-    expect(
-      await main(['initramfs', '--busybox', BUSYBOX, '-o', out, '--compress', 'xz'], {
-        stdout: sink().stream,
-        stderr: sink().stream,
-      }),
-    ).toBe(2);
+    const u = await runCli(['initramfs', '-o', out]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/--busybox/);
+    expect((await runCli(['initramfs', '--busybox', BUSYBOX, '-o', out, '--compress', 'xz'])).code).toBe(2);
     // A "busybox" without readable tables: the CLI falls back to running it with --list-full, and says so.
     const fake = join(work, 'fakebox');
     writeFileSync(fake, '#!/bin/sh\n[ "$1" = --list-full ] && printf "bin/sh\\nsbin/init\\nusr/bin/env\\n"\n', {
       mode: 0o755,
     });
-    const e3 = sink();
+    // the name says uncompressed: no --compress needed
     const out3 = join(work, 'cli', 'fallback.cpio');
-    expect(
-      await main(['initramfs', '--busybox', fake, '-o', out3, '--compress', 'none'], {
-        stdout: sink().stream,
-        stderr: e3.stream,
-      }),
-    ).toBe(0);
-    expect(e3.text()).toMatch(/warning: no busybox applet name table found.*running '.*fakebox --list-full' instead/);
+    const r3 = await runCli(['initramfs', '--busybox', fake, '-o', out3]);
+    expect(r3.code).toBe(0);
+    expect(r3.stderr).toMatch(/warning: no busybox applet name table found.*running '.*fakebox --list-full' instead/);
+    expect(r3.stderr).toMatch(
+      /^tinyimage: wrote initramfs \(cpio\) .*fallback\.cpio: [\d.]+ KiB, \d+ entries, 3 busybox/m,
+    );
     const l3 = execFileSync('cpio', ['-itv', '--quiet', '-F', out3], { encoding: 'utf8' });
     expect(l3).toMatch(/bin\/sh -> \/bin\/busybox/);
     expect(l3).toMatch(/sbin\/init -> \/bin\/busybox/);
     expect(l3).toMatch(/usr\/bin\/env -> \/bin\/busybox/);
     // A failing run leaves no partial output behind.
-    const bad = join(work, 'cli2', 'x.img');
-    expect(
-      await main(['initramfs', '--busybox', '/etc/hostname', '-o', bad], {
-        stdout: sink().stream,
-        stderr: sink().stream,
-      }),
-    ).toBe(1);
-    expect(existsSync(bad)).toBe(false);
+    const bad = join(work, 'cli', 'x.img');
+    expect((await runCli(['initramfs', '--busybox', '/etc/hostname', '-o', bad])).code).toBe(1);
+    expect(readdirSync(join(work, 'cli')).sort()).toEqual(['fallback.cpio', 'initrd.img']);
   });
 });

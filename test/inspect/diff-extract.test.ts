@@ -9,6 +9,7 @@ import {
   mkdirSync,
   writeFileSync,
   symlinkSync,
+  readdirSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,16 +17,9 @@ import { FileTree } from '../../src/core/tree/tree.js';
 import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { extractTree } from '../../src/node/host/extract.js';
 import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { FormatError } from '../../src/core/errors.js';
 import { tinyimageMatchers } from '../../src/core/testing/index.js';
-
-expect.extend(tinyimageMatchers);
-declare module 'vitest' {
-  interface Assertion<T> {
-    toHaveEntry(path: string, exp?: import('../../src/core/testing/index.js').EntryExpectation): T;
-    toHaveSymlink(path: string, target?: string): T;
-    toMatchTree(other: unknown, opts?: import('../../src/core/diff/index.js').DiffOptions): Promise<T>;
-  }
-}
+import '../../src/node/testing/vitest.js';
 
 function sample(): FileTree {
   const t = new FileTree({ defaultTime: 1_700_000_000 });
@@ -88,6 +82,53 @@ describe('matchers', () => {
     other.addFile('/extra', '');
     await expect(expect(t).toMatchTree(other)).rejects.toThrow(/- \/extra/);
   });
+
+  it('failures carry expected and actual for the test runner to show as a diff', async () => {
+    const t = sample();
+    const r = tinyimageMatchers.toHaveEntry.call({}, t, '/etc/inittab', { mode: 0o600, owner: [0, 0] });
+    expect(r.pass).toBe(false);
+    expect(r.expected).toEqual({ mode: 0o600, owner: [0, 0] });
+    expect(r.actual).toEqual({ mode: 0o644, owner: [0, 0] });
+    const other = sample();
+    other.addFile('/extra', 'x');
+    const m = await tinyimageMatchers.toMatchTree.call({}, t, other);
+    expect(m.expected).toMatch(/^\/extra: file/);
+    expect(m.actual).toBe('/extra: (absent)');
+    const disk = { kind: 'mbr', partitions: [] };
+    expect(() => expect(disk).toHaveEntry('/etc')).toThrow(/partitioned disk: open one of its partitions/);
+  });
+
+  it('ignores paths by glob and what filesystems make themselves, not fields by accident', async () => {
+    const a = sample();
+    const b = sample();
+    b.mkdir('/lost+found', { mode: 0o700 });
+    b.addFile('/var/log/boot.log', 'x');
+    b.addFile('/var/log/sub/deep', 'y');
+    expect((await diffTrees(a, b)).map((e) => e.path)).toEqual([
+      '/var',
+      '/var/log',
+      '/var/log/boot.log',
+      '/var/log/sub',
+      '/var/log/sub/deep',
+    ]);
+    expect(await diffTrees(a, b, { ignore: ['/var/**', '/var'] })).toEqual([]);
+    expect(await diffTrees(a, b, { ignore: ['/var'] })).toEqual([]);
+    expect((await diffTrees(a, b, { ignore: ['/var/log/*.log'] })).map((e) => e.path)).toEqual([
+      '/var',
+      '/var/log',
+      '/var/log/sub',
+      '/var/log/sub/deep',
+    ]);
+    expect((await diffTrees(a, b, { ignore: ['/var'], reportOwned: true })).map((e) => e.path)).toEqual([
+      '/lost+found',
+    ]);
+    b.addFile('/lost+found/#12', 'recovered');
+    expect((await diffTrees(a, b, { ignore: ['/var'] })).map((e) => e.path)).toEqual([
+      '/lost+found',
+      '/lost+found/#12',
+    ]);
+    await expect(diffTrees(a, b, { ignore: ['uid'] })).rejects.toThrow(/'uid' is a field: use ignoreFields/);
+  });
 });
 
 describe('safe extraction', () => {
@@ -111,7 +152,7 @@ describe('safe extraction', () => {
       const back = treeFromHostDir(out);
       back.remove('/dev');
       t.remove('/dev');
-      await expect(back).toMatchTree(t, { ignore: ['uid', 'gid'] });
+      await expect(back).toMatchTree(t, { ignoreFields: ['uid', 'gid'] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -130,6 +171,38 @@ describe('safe extraction', () => {
       writeFileSync(join(dir, 'file'), 'x');
       await expect(extractTree(sample(), join(dir, 'file'))).rejects.toThrow(
         expect.objectContaining({ code: 'E_PATH_NOT_DIR' }),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a failure midway leaves the destination as it was: absent, empty, or untouched', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ti-x-'));
+    try {
+      const t = sample();
+      t.addFile('/zz/broken', {
+        size: 100,
+        async *stream() {
+          yield new Uint8Array(10);
+          throw new FormatError('E_FORMAT_TEST', 'extent tree damaged');
+        },
+      });
+      await expect(extractTree(t, join(dir, 'new'))).rejects.toThrow(/extent tree damaged/);
+      expect(readdirSync(dir)).toEqual([]);
+      mkdirSync(join(dir, 'empty'), { mode: 0o750 });
+      await expect(extractTree(t, join(dir, 'empty'))).rejects.toThrow(/extent tree damaged/);
+      expect(readdirSync(dir)).toEqual(['empty']);
+      expect(readdirSync(join(dir, 'empty'))).toEqual([]);
+      mkdirSync(join(dir, 'full'));
+      writeFileSync(join(dir, 'full', 'mine'), 'x');
+      await expect(extractTree(t, join(dir, 'full'), { allowNonEmpty: true })).rejects.toThrow(/extent tree damaged/);
+      expect(readdirSync(join(dir, 'full'))).toEqual(['mine']);
+      // and a good tree lands whole
+      await extractTree(sample(), join(dir, 'empty'));
+      expect(readdirSync(join(dir, 'empty')).length).toBeGreaterThan(0);
+      expect(readdirSync(dir).sort()).toEqual(['empty', 'full']);
+      await expect(extractTree(sample(), join(dir, 'no/such/parent'))).rejects.toThrow(
+        expect.objectContaining({ code: 'E_PATH_NOT_FOUND' }),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -26,9 +26,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { main } from '../../src/node/cli/main.js';
+import { capture } from '../helpers/cli.js';
 import { readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { extractTree } from '../../src/node/host/extract.js';
 import { have, missing, REPO } from '../helpers/prereq.js';
@@ -103,24 +103,6 @@ const FILE = (name: string, data = 'x', more: Partial<Member> = {}): Member => (
 });
 const LINK = (name: string, target: string): Member => ({ name, mode: 0o120777, data: target });
 
-function capture() {
-  let out = '';
-  let err = '';
-  const stdout = new Writable({
-    write(c, _e, cb) {
-      out += c.toString();
-      cb();
-    },
-  });
-  const stderr = new Writable({
-    write(c, _e, cb) {
-      err += c.toString();
-      cb();
-    },
-  });
-  return { stdout, stderr, out: () => out, err: () => err };
-}
-
 /** Every path under `root` with its type and link target, except those under `except`. */
 function snapshot(root: string, except: string): string[] {
   const out: string[] = [];
@@ -177,7 +159,10 @@ async function extract(archive: Uint8Array | string): Promise<{ code: number; wa
   const lines = c.err().split('\n').filter(Boolean);
   const warnings = lines.filter((l) => l.startsWith('tinyimage: warning: '));
   const errors = lines.filter((l) => !l.startsWith('tinyimage: warning: '));
-  if (code === 0) expect(errors, 'success prints only warnings').toEqual([]);
+  if (code === 0)
+    expect(errors, 'success prints warnings and the summary').toEqual([
+      expect.stringMatching(/^tinyimage: extracted .* into .*: \d+ entries, (skipped \d+, )?\d+\.\d\d s$/),
+    ]);
   else {
     expect(code).toBe(1);
     expect(errors.length, c.err()).toBe(1);
@@ -411,8 +396,9 @@ describe.skipIf(!existsSync(join(REPO, 'dist/node/cli/main.js')))('the real bina
     expect(r.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(/^tinyimage: warning: cpio: skipped member "..\/..\//),
       expect.stringMatching(/^tinyimage: warning: cpio: skipped member "l\/x"/),
+      expect.stringMatching(new RegExp(`^tinyimage: extracted .*a\\.cpio into ${out}: 2 entries, [\\d.]+ s$`)),
     ]);
-    expect(r.stdout).toBe(`extracted 2 entries into ${out}\n`);
+    expect(r.stdout).toBe('');
     rmSync(out, { recursive: true });
     writeFileSync(a, newc([FILE('a', 'x')]).subarray(0, 100));
     before = snapshot(sandbox, out);
@@ -446,6 +432,7 @@ describe.skipIf(!IS_ROOT || !have('setpriv') || !existsSync(join(REPO, 'dist/nod
       );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr.trim().split('\n').sort()).toEqual([
+        expect.stringMatching(/^tinyimage: extracted .*dev\.cpio into .*: 2 entries, skipped 2, [\d.]+ s$/),
         'tinyimage: warning: skipped chardev /dev/null (needs root)',
         'tinyimage: warning: skipped fifo /dev/fifo (needs root)',
       ]);

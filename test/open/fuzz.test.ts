@@ -6,7 +6,9 @@
  * Cases per format: FUZZ_CASES (default 150 mutations + 50 random inputs)
  * for each of 8 formats = 1,600 cases in CI.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { FileTree } from '../../src/core/tree/tree.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
@@ -18,6 +20,11 @@ import { buildDisk } from '../../src/core/image/disk.js';
 import { openImage, isDisk } from '../../src/node/open.js';
 import { TinyImageError } from '../../src/core/errors.js';
 import { readContent } from '../../src/core/tree/content.js';
+import { extractTree } from '../../src/node/host/extract.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const scratch = tmpDir('tinyimage-fuzz-');
+afterAll(() => scratch.cleanup());
 
 const CASES = Number(process.env.FUZZ_CASES ?? 150);
 const RANDOM = Math.max(10, Math.round(CASES / 3));
@@ -89,10 +96,35 @@ async function exercise(bytes: Uint8Array): Promise<void> {
   }
 }
 
+let extractions = 0;
+/** Extract what opens (every 3rd case): a failed extraction leaves nothing behind, not even its temporary directory. */
+async function extractCheck(bytes: Uint8Array): Promise<void> {
+  if (extractions++ % 3 !== 0) return;
+  let img;
+  try {
+    img = await openImage(new MemoryDevice(bytes));
+  } catch {
+    return;
+  }
+  const views = isDisk(img) ? img.partitions.flatMap((p) => (p.fs ? [p.fs] : [])) : [img];
+  for (const v of views) {
+    const parent = mkdtempSync(join(scratch.dir, 'x-'));
+    const dest = join(parent, 'out');
+    try {
+      await extractTree(v.tree, dest, { warn: () => {} });
+    } catch (e) {
+      if (!(e instanceof TinyImageError)) throw new Error(`untyped error: ${(e as Error)?.stack ?? e}`, { cause: e });
+      expect(readdirSync(parent)).toEqual([]);
+    }
+    rmSync(parent, { recursive: true, force: true });
+  }
+}
+
 async function check(bytes: Uint8Array): Promise<void> {
   const before = process.memoryUsage().arrayBuffers;
   try {
     await exercise(bytes);
+    await extractCheck(bytes);
   } catch (e) {
     if (!(e instanceof TinyImageError)) throw new Error(`untyped error: ${(e as Error)?.stack ?? e}`, { cause: e });
   }

@@ -8,27 +8,9 @@ import { detect } from '../../src/core/open/index.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { missing, run } from '../helpers/prereq.js';
 import { main } from '../../src/node/cli/main.js';
-import { Writable } from 'node:stream';
+import { capture } from '../helpers/cli.js';
 
 const skip = missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy', 'sfdisk', 'cpio', 'dumpe2fs', 'fsck.fat', 'blkid'] });
-
-function capture() {
-  let out = '';
-  const stdout = new Writable({
-    write(c, _e, cb) {
-      out += c.toString();
-      cb();
-    },
-  });
-  let err = '';
-  const stderr = new Writable({
-    write(c, _e, cb) {
-      err += c.toString();
-      cb();
-    },
-  });
-  return { stdout, stderr, out: () => out, err: () => err };
-}
 
 describe.skipIf(skip)('openImage on images made by the classic tools', () => {
   let dir = '';

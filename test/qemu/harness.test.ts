@@ -2,12 +2,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatChunks } from '../../src/core/compress/gzip.js';
 import { initramfsChunks, tinyInitramfsTree } from '../../src/core/initramfs/tiny.js';
 import { bootQemu, kvmWorks, liveQemuCount, qemuArgs, resolveOvmf, startQemu } from '../../src/node/qemu/index.js';
 import { main } from '../../src/node/cli/main.js';
+import { capture } from '../helpers/cli.js';
 import { FileTree } from '../../src/core/tree/tree.js';
 import { debianKernel, missing, REPO } from '../helpers/prereq.js';
 
@@ -16,16 +16,6 @@ const kernel = debianKernel();
 const work = mkdtempSync(join(tmpdir(), 'tinyimage-qemu-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 function alive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
@@ -261,8 +251,7 @@ describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
   }, 400_000);
 
   it('CLI: tinyimage boot exits 0 on --expect, 1 with the console tail on panic, 2 on bad usage', async () => {
-    const o = sink(),
-      e = sink();
+    const c = capture();
     const code = await main(
       [
         'boot',
@@ -277,15 +266,14 @@ describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
         '--timeout',
         '180',
       ],
-      { stdout: o.stream, stderr: e.stream },
+      c,
     );
     expect(code).toBe(0);
-    expect(o.text()).toMatch(/Linux version[\s\S]*Welcome to Tiny Linux!/);
-    expect(e.text()).toMatch(/matched \/Welcome to Tiny Linux!\/ after [\d.]+ s \((tcg|kvm)\)/);
+    expect(c.out()).toMatch(/Linux version[\s\S]*Welcome to Tiny Linux!/);
+    expect(c.err()).toMatch(/matched \/Welcome to Tiny Linux!\/ after [\d.]+ s \((tcg|kvm)\)/);
 
     const consoleFile = join(work, 'console.log');
-    const o2 = sink(),
-      e2 = sink();
+    const c2 = capture();
     const code2 = await main(
       [
         'boot',
@@ -300,11 +288,11 @@ describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
         '--console',
         consoleFile,
       ],
-      { stdout: o2.stream, stderr: e2.stream },
+      c2,
     );
     expect(code2).toBe(1);
-    expect(o2.text()).toBe('');
-    expect(e2.text()).toMatch(/kernel panic[\s\S]*--- console \(last lines\) ---[\s\S]*No working init found/);
+    expect(c2.out()).toBe('');
+    expect(c2.err()).toMatch(/kernel panic[\s\S]*--- console \(last lines\) ---[\s\S]*No working init found/);
     expect(readFileSync(consoleFile, 'utf8')).toMatch(/Linux version[\s\S]*end Kernel panic/);
 
     for (const bad of [
@@ -316,7 +304,7 @@ describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
       ['--kernel', kernel.vmlinuz, '--timeout', '-1'],
       ['--kernel', kernel.vmlinuz, '--accel', 'hvf'],
     ]) {
-      expect(await main(['boot', ...bad], { stdout: sink().stream, stderr: sink().stream }), bad.join(' ')).toBe(2);
+      expect(await main(['boot', ...bad], capture()), bad.join(' ')).toBe(2);
     }
     expect(liveQemuCount()).toBe(0);
   }, 400_000);
@@ -356,8 +344,7 @@ describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
     }
     expect(Buffer.compare(readFileSync(disk), before)).toBe(0);
     // Through the CLI too.
-    const o = sink();
-    const e = sink();
+    const c = capture();
     expect(
       await main(
         [
@@ -374,11 +361,11 @@ describe.skipIf(skipQemu)('BIOS disk boot (SeaBIOS)', () => {
           '--timeout',
           '120',
         ],
-        { stdout: o.stream, stderr: e.stream },
+        c,
       ),
     ).toBe(0);
-    expect(e.text()).toMatch(/\(tcg\)/);
-    expect(o.text()).toContain('TINYMBR-OK');
+    expect(c.err()).toMatch(/\(tcg\)/);
+    expect(c.out()).toContain('TINYMBR-OK');
   }, 400_000);
 
   it('without expect, resolves when the guest powers off (QEMU exits)', async () => {

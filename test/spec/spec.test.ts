@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSpec, presetNames } from '../../src/node/build/load.js';
 import { validateSpec } from '../../src/node/build/spec.js';
+import { main } from '../../src/node/cli/main.js';
+import { capture } from '../helpers/cli.js';
 
 describe('build spec', () => {
   it('ships the three presets, and each validates', () => {
@@ -39,7 +41,7 @@ describe('build spec', () => {
       's.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing',
     );
     expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(
-      /kind: expected one of 'initramfs', 'uefi', 'bios', got string "floppy"/,
+      /kind: expected one of 'initramfs', 'uefi', 'bios', 'disk', got string "floppy"/,
     );
     expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(
       /rootfs.hostnme: unknown field/,
@@ -50,6 +52,14 @@ describe('build spec', () => {
     expect(() => validateSpec({ kind: 'bios', disk: { output: '../x.img' } })).toThrow(
       /disk.output: expected a plain file name/,
     );
+    // unknown keys with a suggestion, sizes checked for every kind
+    expect(() => validateSpec({ kind: 'bios', rootfs: { hostnmae: 'x' } }, 's.yaml')).toThrow(
+      /rootfs.hostnmae: unknown field; did you mean 'hostname'\?/,
+    );
+    expect(() => validateSpec({ kind: 'uefi', disk: { size: 'abc' } }, 's.yaml')).toThrow(
+      /s.yaml: disk.size: expected a size/,
+    );
+    expect(() => validateSpec({ kind: 'uefi', lable: 'x' }, 's.yaml')).toThrow(/lable: unknown field/);
     expect(() => loadSpec({ preset: 'nope' })).toThrow(/unknown preset 'nope' \(available: bios, initramfs, uefi\)/);
     expect(() => loadSpec({})).toThrow(/nothing to build/);
   });
@@ -67,5 +77,70 @@ describe('build spec', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('declarative disks: a partition list makes a disk spec, checked field by field', () => {
+    const ok = validateSpec({
+      disk: {
+        table: 'gpt',
+        size: '256M',
+        partitions: [
+          { type: 'esp', size: '64M', fs: 'fat32', root: 'esp/' },
+          {
+            type: 'root-x86-64',
+            size: 'rest',
+            fs: 'ext4',
+            root: [{ tar: 'rootfs.tar.gz' }, 'overlay/'],
+            label: 'root',
+          },
+          { type: 'swap', size: '10%' },
+        ],
+      },
+    });
+    expect(ok.kind).toBe('disk');
+    expect(ok.disk?.partitions?.[1]?.label).toBe('root');
+    const bad = (disk: unknown) => () => validateSpec({ disk }, 'd.yaml');
+    expect(bad({ table: 'gpt', partitions: [{ type: 'linux', size: 'lots' }] })).toThrow(
+      /d.yaml: disk.partitions\[0\].size: expected a size/,
+    );
+    expect(bad({ table: 'gpt', partitions: [{ type: 'linux', size: '1M', fs: 'zfs' }] })).toThrow(
+      /disk.partitions\[0\].fs: expected one of 'fat32'/,
+    );
+    expect(bad({ table: 'gpt', partitions: [{ type: 'linux', size: '1M', root: 'x' }] })).toThrow(
+      /disk.partitions\[0\].root: a root needs a filesystem/,
+    );
+    expect(
+      bad({
+        table: 'gpt',
+        partitions: [
+          { type: 'linux', size: 'rest' },
+          { type: 'linux', size: 'rest' },
+        ],
+      }),
+    ).toThrow(/at most one partition may take the 'rest'/);
+    expect(bad({ table: 'gpt', partitions: [{ type: 'linux', size: '1M', lable: 'x' }] })).toThrow(
+      /disk.partitions\[0\].lable: unknown field; did you mean 'label'\?/,
+    );
+    expect(() => validateSpec({ kind: 'uefi', disk: { partitions: [{ type: 'esp', size: '1M' }] } })).toThrow(
+      /partitions are for a disk spec/,
+    );
+  });
+});
+
+describe('tinyimage schema', () => {
+  it('prints the JSON Schema of spec files, every field in it', async () => {
+    const c = capture();
+    expect(await main(['schema'], c)).toBe(0);
+    const s = JSON.parse(c.out());
+    expect(s.$schema).toMatch(/json-schema.org/);
+    expect(Object.keys(s.properties)).toEqual(
+      expect.arrayContaining(['preset', 'kind', 'kernel', 'busybox', 'disk', 'rootfs']),
+    );
+    expect(s.required).not.toContain('kind');
+    expect(s.additionalProperties).toBe(false);
+    const part = s.properties.disk.properties.partitions.items;
+    expect(Object.keys(part.properties)).toEqual(
+      expect.arrayContaining(['type', 'size', 'fs', 'root', 'label', 'uuid']),
+    );
   });
 });

@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CACHE, IN_CI, REPO, missing, run as runSync } from '../helpers/prereq.js';
+import { runCli } from '../helpers/cli.js';
 import { buildBusybox } from '../../src/node/toolchain/busybox.js';
 import { buildKernel } from '../../src/node/toolchain/kernel.js';
 import { parseDotConfig } from '../../src/node/toolchain/kconfig.js';
@@ -27,6 +28,9 @@ const SOURCES = process.env.TINYIMAGE_SOURCES ?? join(REPO, '.cache', 'sources')
 const KTAR = join(SOURCES, 'linux-source-6.1.tar.xz');
 const BBTAR = join(SOURCES, 'busybox_1.35.0.orig.tar.bz2');
 const TC_CACHE = join(CACHE, 'toolchain');
+/** `tinyimage ARGV --cache TC_CACHE -q -o OUT` with SOURCE_DATE_EPOCH=0, as the library builds above ran. */
+const cachedCli = (argv: string[], out: string) =>
+  runCli([...argv, '--cache', TC_CACHE, '-q', '-o', out], { SOURCE_DATE_EPOCH: '0' });
 const MIN = 60_000;
 
 const skip = !SLOW
@@ -79,34 +83,9 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
       expect(ms).toBeLessThan(1000);
       tinyBusybox = r.binary;
       // The CLI with the same inputs: a cache hit writing the same bytes, executable.
-      const { main } = await import('../../src/node/cli/main.js');
-      const { PassThrough } = await import('node:stream');
       const out = join(mkdtempSync(join(tmpdir(), 'tinyimage-bb-')), 'busybox');
-      const saved = process.env.SOURCE_DATE_EPOCH;
-      process.env.SOURCE_DATE_EPOCH = '0';
-      const code = await main(
-        [
-          'busybox',
-          'build',
-          '--source',
-          BBTAR,
-          '--config',
-          'tiny',
-          '--libc',
-          'musl',
-          '--kernel-source',
-          KTAR,
-          '--cache',
-          TC_CACHE,
-          '--quiet',
-          '-o',
-          out,
-        ],
-        { stdout: new PassThrough(), stderr: new PassThrough() },
-      ).finally(() => {
-        if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
-        else process.env.SOURCE_DATE_EPOCH = saved;
-      });
+      const bbArgs = ['--source', BBTAR, '--config', 'tiny', '--libc', 'musl', '--kernel-source', KTAR];
+      const { code } = await cachedCli(['busybox', 'build', ...bbArgs], out);
       expect(code).toBe(0);
       expect(readFileSync(out).equals(readFileSync(r.binary))).toBe(true);
       expect(statSync(out).mode & 0o111).toBe(0o111);
@@ -246,37 +225,10 @@ describe.skipIf(skip !== undefined).sequential('toolchain builds from source', (
       expect(readFileSync(again.bzImage).equals(bz)).toBe(true);
 
       // The CLI with the same inputs is a cache hit too and writes the same bytes.
-      const { main } = await import('../../src/node/cli/main.js');
-      const { PassThrough } = await import('node:stream');
       const out = join(dir, 'bzImage');
-      const saved = process.env.SOURCE_DATE_EPOCH;
-      process.env.SOURCE_DATE_EPOCH = '0';
-      try {
-        const code = await main(
-          [
-            'kernel',
-            'build',
-            '--source',
-            KTAR,
-            '--preset',
-            'tiny',
-            '--initramfs',
-            cpio,
-            '--cmdline',
-            'console=ttyS0',
-            '--cache',
-            TC_CACHE,
-            '--quiet',
-            '-o',
-            out,
-          ],
-          { stdout: new PassThrough(), stderr: new PassThrough() },
-        );
-        expect(code).toBe(0);
-      } finally {
-        if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
-        else process.env.SOURCE_DATE_EPOCH = saved;
-      }
+      const kArgs = ['--source', KTAR, '--preset', 'tiny', '--initramfs', cpio, '--cmdline', 'console=ttyS0'];
+      const { code } = await cachedCli(['kernel', 'build', ...kArgs], out);
+      expect(code).toBe(0);
       expect(readFileSync(out).equals(bz)).toBe(true);
 
       tinyKernel = { bzImage: r.bzImage, initramfs: cpio };

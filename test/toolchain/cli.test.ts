@@ -2,26 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/node/cli/main.js';
+import { runCli } from '../helpers/cli.js';
 import { missing } from '../helpers/prereq.js';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const code = await main(argv, { stdout, stderr });
-  return { code, out, err };
+  const r = await runCli(argv);
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('tinyimage kernel / busybox CLI', () => {
   it('prints usage and rejects bad usage with exit 2, no stack trace', async () => {
-    const h = await cli(['kernel', '--help']);
+    const h = await cli(['kernel', 'build', '--help']);
     expect(h.code).toBe(0);
     expect(h.out).toMatch(/--preset tiny\|disk/);
+    const g = await cli(['kernel', '--help']);
+    expect(g.code).toBe(0);
+    expect(g.out).toMatch(/^ {2}build +build a Linux bzImage/m);
     for (const argv of [
       ['kernel'],
       ['kernel', 'frobnicate'],

@@ -10,3 +10,13 @@ export {
   type GzipEncoder,
   type ByteSource,
 } from './gzip.js';
+export { type GunzipOptions } from './gunzip.js';
+export {
+  detectCodec,
+  decompressStream,
+  sniffCodec,
+  CODEC_MAGIC,
+  CODEC_HEAD,
+  type Codec,
+  type DecompressOptions,
+} from './codec.js';

@@ -3,7 +3,9 @@
  * entries with the fields that differ. Works on any two FileTrees, so a host
  * directory, a spec's output and an image compare the same way.
  */
+import { Minimatch } from 'minimatch';
 import { bytesEqual, toHex } from '../binary/bytes.js';
+import { UsageError } from '../errors.js';
 import { compareNames } from '../tree/path.js';
 import type { FileTree } from '../tree/tree.js';
 import type { TreeNode } from '../tree/types.js';
@@ -25,8 +27,20 @@ export interface DiffEntry {
 }
 
 export interface DiffOptions {
-  /** Fields to ignore (e.g. ['uid','gid'] when comparing a host dir with a root-owned image). */
-  ignore?: DiffField[];
+  /**
+   * Paths to leave out, with everything below them: absolute globs over tree
+   * paths (`*` within a name, `**` across names, `?`, `[...]`, `{a,b}`), e.g.
+   * `['/var/log/**', '/etc/machine-id']`.
+   */
+  ignore?: string[];
+  /** Fields not to compare (e.g. ['uid','gid'] when comparing a host dir with a root-owned image). */
+  ignoreFields?: DiffField[];
+  /**
+   * Also report entries a filesystem makes itself when only one side has
+   * them: `/lost+found` (an empty directory) on ext2/3/4. Default false: a
+   * directory and the ext4 image made from it do not differ.
+   */
+  reportOwned?: boolean;
   /** Compare file contents byte by byte (default true). */
   content?: boolean;
   /** Compare modification times (default false: formats differ in resolution). */
@@ -90,8 +104,48 @@ function xattrKey(x: Map<string, Uint8Array>): string {
     .join(',');
 }
 
+export const DIFF_FIELDS: readonly DiffField[] = [
+  'type',
+  'mode',
+  'uid',
+  'gid',
+  'size',
+  'content',
+  'target',
+  'device',
+  'xattrs',
+  'links',
+  'mtime',
+];
+
+/** Filesystem-made entries: ext's lost+found, an empty directory at the root. */
+const OWNED: ReadonlyArray<{ path: string; owned: (n: TreeNode) => boolean }> = [
+  { path: '/lost+found', owned: (n) => n.type === 'dir' && n.children.size === 0 },
+];
+
+function pathFilter(globs: string[]): (path: string) => boolean {
+  for (const g of globs) {
+    if (!g.startsWith('/')) {
+      const hint = (DIFF_FIELDS as readonly string[]).includes(g) ? ` ('${g}' is a field: use ignoreFields)` : '';
+      throw new UsageError('E_USAGE_IGNORE', `ignore path '${g}' must be absolute, like /var/log/**${hint}`, {
+        field: 'ignore',
+        actual: g,
+      });
+    }
+  }
+  // a pattern also covers everything below what it matches
+  const ms = globs.map((g) => new Minimatch(g.replace(/\/+$/, '') || '/', { dot: true, platform: 'linux' }));
+  return (path) => {
+    for (let p = path; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
+      if (ms.some((m) => m.match(p))) return true;
+      if (p === '/') return false;
+    }
+  };
+}
+
 export async function diffTrees(a: FileTree, b: FileTree, opts: DiffOptions = {}): Promise<DiffEntry[]> {
-  const ignore = new Set(opts.ignore ?? []);
+  const ignore = new Set(opts.ignoreFields ?? []);
+  const skip = pathFilter(opts.ignore ?? []);
   if (opts.mtime !== true) ignore.add('mtime');
   if (opts.content === false) ignore.add('content');
   const ma = index(a),
@@ -112,6 +166,9 @@ export async function diffTrees(a: FileTree, b: FileTree, opts: DiffOptions = {}
   for (const p of paths) {
     const na = ma.get(p),
       nb = mb.get(p);
+    if (skip(p)) continue;
+    const only = na && nb ? undefined : (na ?? nb)!;
+    if (only && !opts.reportOwned && OWNED.some((o) => o.path === p && o.owned(only))) continue;
     if (!na) {
       out.push({ path: p, change: 'added', type: nb!.type });
       continue;

@@ -103,6 +103,8 @@ interface Plan {
   services: Array<[string, ServiceDef]>;
   consoles: S.ConsoleLine[];
   required: string[];
+  /** For each required applet, the parts of the system that use it. */
+  needs: Map<string, string[]>;
 }
 
 function plan(o: DistroOptions): Plan {
@@ -159,31 +161,20 @@ function plan(o: DistroOptions): Plan {
     return { tty, speed };
   });
   const services = [...chosen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const req = new Set([
-    'init',
-    'sh',
-    'mount',
-    'umount',
-    'mountpoint',
-    'mkdir',
-    'chmod',
-    'hostname',
-    'login',
-    'getty',
-    'killall5',
-    'sleep',
-    'sync',
-    'swapoff',
-    'reboot',
-    'poweroff',
-  ]);
-  if (consoles.length === 0) req.delete('getty');
-  if (services.length) for (const a of ['runsvdir', 'runsv', 'sv']) req.add(a);
-  for (const [, s] of services) for (const a of s.applets ?? []) req.add(a);
-  if (o.keymap) req.add('loadkmap');
-  if (o.coldplug ?? true) for (const a of ['find', 'xargs', 'cat', 'sort', 'modprobe', 'uname']) req.add(a);
-  req.add('ip');
-  return { services, consoles, required: [...req].sort() };
+  const needs = new Map<string, string[]>();
+  const need = (part: string, ...applets: string[]) => {
+    for (const a of applets) needs.set(a, [...(needs.get(a) ?? []), part]);
+  };
+  // mountpoint and killall5 are optional: the scripts fall back to grep /proc/mounts and kill -1
+  need('the boot and shutdown scripts', 'init', 'sh', 'mount', 'umount', 'mkdir', 'chmod', 'hostname', 'grep');
+  need('the boot and shutdown scripts', 'kill', 'sleep', 'sync', 'swapoff', 'reboot', 'poweroff', 'ip');
+  if (consoles.length) need('the login consoles', 'getty', 'login');
+  if (services.length) need(`the services ${services.map(([n]) => n).join(', ')}`, 'runsvdir', 'runsv', 'sv');
+  for (const [name, s] of services) need(`the service ${name}`, ...(s.applets ?? []));
+  if (o.keymap) need('the keymap', 'loadkmap');
+  if (o.coldplug ?? true) need('module coldplug', 'find', 'xargs', 'cat', 'sort', 'modprobe', 'uname');
+  const required = [...needs.keys()].sort();
+  return { services, consoles, required, needs };
 }
 
 /** Applets the recipe needs from busybox. */
@@ -191,17 +182,37 @@ export function requiredApplets(o: Omit<DistroOptions, 'busybox'> & { busybox?: 
   return plan(o as DistroOptions).required;
 }
 
-/** Throw UsageError E_USAGE_BUSYBOX_APPLETS naming the applets `applets` lacks. */
-export function checkApplets(applets: readonly Applet[], required: readonly string[]): void {
+/** Each applet the recipe needs, with the parts of the system that use it. */
+export function appletNeeds(o: Omit<DistroOptions, 'busybox'> & { busybox?: unknown }): Map<string, string[]> {
+  return plan(o as DistroOptions).needs;
+}
+
+/**
+ * Throw UsageError E_USAGE_BUSYBOX_APPLETS naming the applets `applets`
+ * lacks and, when `needs` is given, what each is needed for.
+ */
+export function checkApplets(
+  applets: readonly Applet[],
+  required: readonly string[],
+  needs?: ReadonlyMap<string, readonly string[]>,
+): void {
   const have = new Set(applets.map((a) => a.name));
   const missing = required.filter((r) => !have.has(r));
-  if (missing.length) {
-    throw new UsageError(
-      'E_USAGE_BUSYBOX_APPLETS',
-      `the busybox binary lacks applets this system needs: ${missing.join(', ')}. Build busybox with them enabled (the default configuration has all of them; Debian's busybox-static has no runsvdir/runsv/sv), or disable the services that need them`,
-      { field: 'busybox', expected: required, actual: missing },
-    );
+  if (!missing.length) return;
+  const byPart = new Map<string, string[]>();
+  for (const m of missing) {
+    const parts = needs?.get(m) ?? ['this system'];
+    for (const p of parts) byPart.set(p, [...(byPart.get(p) ?? []), m]);
   }
+  const what = [...byPart].map(([part, list]) => `${list.join(', ')} (for ${part})`).join('; ');
+  const services = [...byPart.keys()].some((p) => p.startsWith('the service'));
+  throw new UsageError(
+    'E_USAGE_BUSYBOX_APPLETS',
+    `the busybox binary lacks applets this system needs: ${what}. Build busybox with them ` +
+      `(busybox: { build: { source: busybox.tar.bz2 } } in a spec: its default configuration has them all)` +
+      (services ? ', or disable the services that need them (rootfs.services: [] or disableServices in a spec)' : ''),
+    { field: 'busybox', expected: required, actual: missing },
+  );
 }
 
 function appletPath(applets: readonly Applet[], name: string): string {
@@ -233,7 +244,7 @@ export function distroApplets(o: DistroOptions): Applet[] {
 export function buildRootfs(o: DistroOptions): FileTree {
   const p = plan(o);
   const applets = distroApplets(o);
-  checkApplets(applets, p.required);
+  checkApplets(applets, p.required, p.needs);
 
   const hostname = o.hostname ?? 'tinyimage';
   if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*$/.test(hostname)) {

@@ -31,12 +31,14 @@ export function rcS(o: { keymap: boolean; coldplug: boolean; loopback: boolean }
   return `#!/bin/sh
 # System start-up (busybox init sysinit action), written by tinyimage.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+# busybox builds without the mountpoint applet (Debian's busybox-static) read /proc/mounts
+mounted() { mountpoint -q "$1" 2>/dev/null || grep -qs " $1 " /proc/mounts; }
+mounted /proc || mount -t proc proc /proc
+mounted /sys || mount -t sysfs sysfs /sys
+mounted /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
-mountpoint -q /dev/pts || mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
-mountpoint -q /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mounted /dev/pts || mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
+mounted /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 mount -o remount,rw /
 mkdir -p /run/lock /var/log /tmp
 chmod 1777 /tmp
@@ -76,9 +78,10 @@ sv -w 7 force-stop ${o.serviceDir}/* >/dev/null 2>&1
 `
     : ''
 }echo "Stopping processes"
-killall5 -TERM 2>/dev/null
+# without killall5 (Debian's busybox-static), kill -1 signals every process but init and this script
+killall5 -TERM 2>/dev/null || kill -TERM -1 2>/dev/null
 sleep 1
-killall5 -KILL 2>/dev/null
+killall5 -KILL 2>/dev/null || kill -KILL -1 2>/dev/null
 sync
 swapoff -a 2>/dev/null
 echo "Unmounting filesystems"

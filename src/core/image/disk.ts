@@ -11,6 +11,7 @@ import { fatMinimumSize, writeFat, type FatOptions } from '../fs/fat/index.js';
 import { ext4MinimumSize, writeExt4, type Ext4Options } from '../fs/ext4/index.js';
 import type { Progress } from '../progress.js';
 import { FileTree } from '../tree/tree.js';
+import { treeFingerprint } from '../tree/fingerprint.js';
 import type { Content } from '../tree/types.js';
 import {
   GPT_TAIL_SECTORS,
@@ -47,17 +48,71 @@ export interface DiskPartition {
   fs: DiskFs;
   /** Files for FAT/ext filesystems (default: empty). */
   tree?: FileTree;
-  /** Options for writeFat / writeExt4 (type, size and hiddenSectors are set for you). */
-  options?: Record<string, unknown>;
+  /** Options for writeFat / writeExt4 (type, size and hiddenSectors are set for you); unknown keys are errors. */
+  options?: DiskFsOptions;
   /** For fs 'raw': bytes copied to the start of the partition. */
   content?: Content | Uint8Array;
+}
+
+/** What a partition's filesystem writer accepts: ext options for ext*, FAT options for fat*. */
+export type DiskFsOptions = Partial<
+  Omit<Ext4Options, 'type' | 'size'> & Omit<FatOptions, 'type' | 'size' | 'hiddenSectors'>
+>;
+
+const EXT_KEYS = [
+  'blockSize',
+  'inodeSize',
+  'inodes',
+  'bytesPerInode',
+  'reservedPercent',
+  'label',
+  'uuid',
+  'hashSeed',
+  'hashAlg',
+  'features',
+  'headroom',
+  'epoch',
+  'journalBlocks',
+  'progress',
+] as const satisfies ReadonlyArray<keyof Ext4Options>;
+const FAT_KEYS = [
+  'label',
+  'volumeId',
+  'symlinks',
+  'warn',
+  'epoch',
+  'progress',
+  'oemName',
+  'sectorsPerCluster',
+  'headroom',
+  'plan',
+] as const satisfies ReadonlyArray<keyof FatOptions>;
+// every option of either writer is listed (the compiler checks it)
+type Unlisted =
+  | Exclude<keyof Omit<Ext4Options, 'type' | 'size'>, (typeof EXT_KEYS)[number]>
+  | Exclude<keyof Omit<FatOptions, 'type' | 'size' | 'hiddenSectors'>, (typeof FAT_KEYS)[number]>;
+const everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyOptionListed;
+
+/** Throws a UsageError naming an option the partition's filesystem does not take. */
+function checkOptions(p: DiskPartition, n: number): void {
+  if (!p.options) return;
+  const known: readonly string[] = isExt(p.fs) ? EXT_KEYS : isFat(p.fs) ? FAT_KEYS : [];
+  for (const k of Object.keys(p.options)) {
+    if (!known.includes(k))
+      throw new UsageError(
+        'E_USAGE_OPTION',
+        `partition ${n}: '${k}' is not an option of a ${p.fs} filesystem${known.length ? ` (options: ${known.join(', ')})` : ''}`,
+        { field: `partitions[${n - 1}].options.${k}` },
+      );
+  }
 }
 
 export interface DiskLayout {
   table: TableScheme;
   /** Disk size in bytes; default: just large enough (percent/rest then need a size). */
   size?: number;
-  /** Seed for the disk id, partition GUIDs and filesystem ids (default "tinyimage"). */
+  /** Seed for the disk id, partition GUIDs and filesystem ids (default: derived from the layout and every partition's contents). */
   seed?: string;
   /** MBR signature (number or hex string) or GPT disk GUID. */
   diskId?: string | number;
@@ -102,7 +157,17 @@ function contentSize(c: Content | Uint8Array | undefined): number {
   return c === undefined ? 0 : c instanceof Uint8Array ? c.length : c.size;
 }
 
+/** The default seed: the layout and each partition's contents (tree metadata or raw size), so different disks differ. */
+export function layoutSeed(layout: DiskLayout): string {
+  const parts = layout.partitions.map((p) => {
+    const what = p.tree ? treeFingerprint(p.tree) : String(contentSize(p.content));
+    return `${p.fs}:${String(p.type ?? '')}:${String(p.size)}:${p.name ?? ''}:${what}`;
+  });
+  return `disk:${layout.table}:${layout.size ?? ''}:${parts.join('/')}`;
+}
+
 function fsOptions(p: DiskPartition, seed: string, n: number): Record<string, unknown> {
+  checkOptions(p, n);
   const o: Record<string, unknown> = { ...(p.options ?? {}), type: p.fs };
   if (isFat(p.fs) && o.volumeId === undefined) o.volumeId = derivedU32(`fat-volume-id:${seed}:${n}`);
   if (isExt(p.fs) && o.uuid === undefined) o.uuid = derivedGuid(`ext-uuid:${seed}:${n}`);
@@ -191,7 +256,7 @@ export function planDisk(layout: DiskLayout, totalSize?: number, opts: { strict?
   const total = totalSize ?? layout.size;
   checkLayout(layout, total);
   const align = layout.align ?? MiB;
-  const seed = layout.seed ?? 'tinyimage';
+  const seed = layout.seed ?? layoutSeed(layout);
   const tail = layout.table === 'gpt' ? GPT_TAIL_SECTORS * SECTOR : 0;
   const usableEnd = total !== undefined ? alignDown(total, SECTOR) - tail : Infinity;
   // resolve non-'rest' sizes
@@ -339,7 +404,7 @@ export async function buildDisk(layout: DiskLayout, dev: BlockDevice): Promise<D
       actual: layout.size,
     });
   const plan = planDisk(layout, dev.size);
-  const seed = layout.seed ?? 'tinyimage';
+  const seed = layout.seed ?? layoutSeed(layout);
   for (const [i, x] of plan.partitions.entries()) {
     if (!x.dryRun) continue;
     try {

@@ -7,6 +7,9 @@
  */
 import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
+import { openContainer } from '../container/open.js';
+import type { ContainerInfo } from '../container/types.js';
+import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
 import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
@@ -40,6 +43,8 @@ export interface DiskImage {
   table: PartitionTable;
   partitions: DiskPartition[];
   size: number;
+  /** Other signatures found on the whole disk that lost to the partition table (e.g. a stray ext superblock). */
+  alsoFound: string[];
 }
 
 export function isDisk(i: FsImage | DiskImage): i is DiskImage {
@@ -60,19 +65,34 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
   const ext = probeExt(dev);
-  if (ext) return ext;
+  // a valid partition table wins over an ext superblock left in sector 2 by
+  // an earlier use of the disk, as blkid decides (openDisk reports it)
+  if (ext) return partitionedKind(dev, head) ?? ext;
   if (head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa) {
     if (looksLikeFat(head)) {
       const t = fatType(head);
       if (t) return t;
     }
-    if (dev.size >= 1024) {
-      const lba1 = dev.readAt(512, 8);
-      if (String.fromCharCode(...lba1) === 'EFI PART') return 'gpt';
-    }
-    return 'mbr';
+    return gptOrMbr(dev);
   }
   return undefined;
+}
+
+function gptOrMbr(dev: BlockDevice): 'mbr' | 'gpt' {
+  if (dev.size >= 1024 && String.fromCharCode(...dev.readAt(512, 8)) === 'EFI PART') return 'gpt';
+  return 'mbr';
+}
+
+/** 'mbr'/'gpt' when the boot sector holds a partition table with at least one partition inside the device. */
+function partitionedKind(dev: BlockDevice, head: Uint8Array): 'mbr' | 'gpt' | undefined {
+  if (head.length < 512 || head[510] !== 0x55 || head[511] !== 0xaa || looksLikeFat(head)) return undefined;
+  try {
+    const t = readPartitionTable(dev);
+    const inside = t?.partitions.some((p) => p.size > 0 && p.offset >= 512 && p.offset + p.size <= dev.size);
+    return inside ? gptOrMbr(dev) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function looksLikeFat(b: Uint8Array): boolean {
@@ -190,17 +210,40 @@ export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
     }
     partitions.push(entry);
   }
-  return { kind: table.scheme, table, partitions, size: dev.size };
+  const stray = probeExt(dev);
+  const alsoFound = stray
+    ? [
+        `${stray} superblock at offset 1024 (ignored: the partition table wins, as blkid decides; left from an earlier use of the disk?)`,
+      ]
+    : [];
+  return { kind: table.scheme, table, partitions, size: dev.size, alsoFound };
+}
+
+export interface OpenDeviceOptions {
+  /** Select partition N of a partitioned disk. */
+  partition?: number;
+  /** What to call the device in messages (a file name). */
+  name?: string;
+  /** Opens the extent files a VMDK descriptor names (relative to it); without it such images are refused. */
+  resolve?: ExtentResolver;
 }
 
 /**
  * Open what a device holds: a filesystem or archive, or a partitioned disk
- * (`partition` selects one of its partitions). `name` is used in messages.
+ * (`partition` selects one of its partitions). Virtual disk containers
+ * (qcow2, VHD, VMDK, Android sparse) are unwrapped first, so `disk.qcow2:1`
+ * opens partition 1 of the disk inside; `container` says which it was.
  */
 export async function openDevice(
-  dev: BlockDevice,
-  opts: { partition?: number; name?: string } = {},
-): Promise<FsImage | DiskImage> {
+  outer: BlockDevice,
+  opts: OpenDeviceOptions = {},
+): Promise<(FsImage | DiskImage) & { container?: ContainerInfo }> {
+  const c = openContainer(outer, opts.resolve ? { resolve: opts.resolve } : {});
+  const img = await openUnwrapped(c ? c.device : outer, opts);
+  return c ? Object.assign(img, { container: c.info }) : img;
+}
+
+async function openUnwrapped(dev: BlockDevice, opts: OpenDeviceOptions): Promise<FsImage | DiskImage> {
   const { partition } = opts;
   const name = opts.name ?? 'image';
   const kind = detect(dev);

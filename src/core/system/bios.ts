@@ -13,6 +13,8 @@ import { UsageError } from '../errors.js';
 import type { BlockDevice } from '../io/device.js';
 import { SubDevice } from '../io/device.js';
 import type { FileTree } from '../tree/tree.js';
+import { treeFingerprint } from '../tree/fingerprint.js';
+import { crc32 } from '../binary/crc.js';
 import { bytesContent } from '../tree/content.js';
 import type { Content } from '../tree/types.js';
 import { writeMbr, partuuid, derivedU32 } from '../partition/index.js';
@@ -23,7 +25,7 @@ import {
   buildRootfs,
   checkApplets,
   distroApplets,
-  requiredApplets,
+  appletNeeds,
   DEFAULT_CONSOLE_CMDLINE,
   type DistroOptions,
 } from '../distro/index.js';
@@ -123,15 +125,28 @@ function roundUp(n: number, m: number): number {
 export function checkBiosBusybox(o: Pick<BiosDiskOptions, 'busybox' | 'distro' | 'modules'>): void {
   const distro = { ...(o.distro ?? {}), busybox: o.busybox } as DistroOptions;
   const applets = distroApplets(distro);
-  const need = new Set(requiredApplets(distro));
-  if (o.modules) for (const a of INITRAMFS_APPLETS) need.add(a);
-  checkApplets(applets, [...need].sort());
+  const needs = appletNeeds(distro);
+  if (o.modules) for (const a of INITRAMFS_APPLETS) needs.set(a, [...(needs.get(a) ?? []), 'the module initramfs']);
+  checkApplets(applets, [...needs.keys()].sort(), needs);
+}
+
+/**
+ * The default seed of the disk signature (and so the PARTUUID, which the root
+ * tree itself holds): the distro tree's fingerprint and the kernel's size and
+ * first bytes, so different systems get different signatures.
+ */
+function biosSeed(o: BiosDiskOptions): string {
+  const probe = buildRootfs({ ...(o.distro ?? {}), busybox: o.busybox, epoch: o.epoch ?? 0, rootSource: 'PARTUUID=' });
+  const k = o.kernel instanceof Uint8Array ? o.kernel : undefined;
+  const head = k ? k.subarray(0, 4096) : (o.kernel as Content).readAt?.(0, 4096);
+  const size = k ? k.length : (o.kernel as Content).size;
+  return `bios:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${o.modules?.version ?? ''}`;
 }
 
 /** Build the root tree (distro + kernel + modules + initramfs + GRUB files) and size the disk. */
 export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   checkBiosBusybox(o);
-  const seed = o.seed ?? 'tinyimage';
+  const seed = o.seed ?? biosSeed(o);
   const signature = (o.signature ?? derivedU32(`mbr-signature:${seed}`)) >>> 0;
   const pu = partuuid(signature, 1);
   const epoch = o.epoch ?? 0;

@@ -76,7 +76,7 @@ export function uefiUsbLayout(opts: UefiUsbOptions, espSize?: number): DiskLayou
   return {
     table: 'gpt',
     ...(opts.size !== undefined ? { size: opts.size } : {}),
-    seed: opts.seed ?? 'tinyimage-uefi',
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.progress ? { progress: opts.progress } : {}),
     partitions: [
       {

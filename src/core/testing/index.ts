@@ -1,8 +1,11 @@
 /**
  * Matchers for vitest and jest: assert on filesystem layouts in any image.
+ * With vitest, `import 'tinyimage/testing/vitest'` registers them and their
+ * types; with jest (or by hand):
  *
- *   import { expect } from 'vitest';
- *   import { tinyimageMatchers, openImage } from 'tinyimage/testing';
+ *   import { expect } from '@jest/globals';
+ *   import { openImage } from 'tinyimage';
+ *   import { tinyimageMatchers } from 'tinyimage/testing';
  *   expect.extend(tinyimageMatchers);
  *   const img = await openImage('disk.img:1');
  *   expect(img).toHaveEntry('/etc/inittab', { type: 'file', mode: 0o644, owner: [0, 0] });
@@ -33,6 +36,9 @@ export interface EntryExpectation {
 interface MatcherResult {
   pass: boolean;
   message: () => string;
+  /** What vitest/jest show as a diff on failure. */
+  actual?: unknown;
+  expected?: unknown;
 }
 interface MatcherContext {
   isNot?: boolean;
@@ -42,7 +48,38 @@ export function treeOf(received: unknown): FileTree {
   if (received instanceof FileTree) return received;
   const t = (received as { tree?: unknown } | null)?.tree;
   if (t instanceof FileTree) return t;
+  if (Array.isArray((received as { partitions?: unknown } | null)?.partitions)) {
+    throw new TypeError('received a partitioned disk: open one of its partitions (openImage("disk.img:1"))');
+  }
   throw new TypeError('expected a FileTree or an object with a `tree` (an opened image)');
+}
+
+/** The fields of `n` that an expectation names, in the expectation's shape (for vitest's diff). */
+function actualFields(n: TreeNode, exp: EntryExpectation): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const dev = n.type === 'chardev' || n.type === 'blockdev' ? [n.major, n.minor] : undefined;
+  const values: Record<keyof EntryExpectation, () => unknown> = {
+    type: () => n.type,
+    mode: () => n.mode,
+    owner: () => [n.uid, n.gid],
+    size: () => (n.type === 'file' ? n.content.size : undefined),
+    content: () => exp.content,
+    target: () => (n.type === 'symlink' ? n.target : undefined),
+    device: () => dev,
+    xattrs: () => Object.fromEntries([...n.xattrs].map(([k, v]) => [k, new TextDecoder().decode(v)])),
+  };
+  for (const k of Object.keys(exp) as Array<keyof EntryExpectation>) out[k] = values[k]();
+  return out;
+}
+
+/** One line per path for the entries a diff names, as each side has them. */
+function listing(tree: FileTree, paths: string[]): string {
+  return paths
+    .map((p) => {
+      const n = tree.get(p);
+      return `${p}: ${n ? describeNode(n) : '(absent)'}`;
+    })
+    .join('\n');
 }
 
 function describeNode(n: TreeNode): string {
@@ -110,6 +147,8 @@ export const tinyimageMatchers = {
     const problems = entryProblems(n, expected);
     return {
       pass: problems.length === 0,
+      actual: actualFields(n, expected),
+      expected,
       message: () =>
         problems.length
           ? `${path}: ${problems.join('; ')}\n  entry: ${describeNode(n)}`
@@ -133,9 +172,14 @@ export const tinyimageMatchers = {
     expected: unknown,
     opts?: DiffOptions,
   ): Promise<MatcherResult> {
-    const d = await diffTrees(treeOf(expected), treeOf(received), opts);
+    const want = treeOf(expected);
+    const got = treeOf(received);
+    const d = await diffTrees(want, got, opts);
+    const paths = d.map((e) => e.path);
     return {
       pass: d.length === 0,
+      actual: listing(got, paths),
+      expected: listing(want, paths),
       message: () =>
         d.length
           ? `trees differ (- expected only, + received only, ~ changed):\n${formatDiff(d)}`

@@ -10,8 +10,8 @@
 
 /** Seconds since the Unix epoch (may be negative or beyond 2038) plus nanoseconds. */
 export interface Timespec {
-  sec: number;
-  nsec: number;
+  readonly sec: number;
+  readonly nsec: number;
 }
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'chardev' | 'blockdev' | 'fifo' | 'socket';

@@ -10,7 +10,7 @@ import { withOutputFile } from '../host/output.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { checkBiosBusybox, planBiosDisk, writeBiosDisk, type BiosDiskOptions } from '../../core/system/bios.js';
 import { hostBiosGrub, hostModules } from '../system/bios-host.js';
-import type { ServiceDef } from '../../core/distro/index.js';
+import { BUILTIN_SERVICES, type ServiceDef } from '../../core/distro/index.js';
 import { parseSize } from '../../core/units.js';
 import { readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
 
@@ -20,9 +20,17 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
   const { spec } = ctx;
   const r = spec.rootfs ?? {};
   const services: Record<string, boolean | ServiceDef> = {};
-  for (const s of r.services ?? []) {
-    if (typeof s === 'string') services[s] = true;
-    else services[s.name] = { run: s.run, ...(s.enabled !== undefined ? { enabled: s.enabled } : {}) };
+  if (Array.isArray(r.services)) {
+    // a list names the services wanted: the built-ins it leaves out are off
+    for (const name of Object.keys(BUILTIN_SERVICES)) services[name] = false;
+    for (const s of r.services) {
+      if (typeof s === 'string') services[s] = true;
+      else services[s.name] = { run: s.run, ...(s.enabled !== undefined ? { enabled: s.enabled } : {}) };
+    }
+  } else {
+    for (const [name, v] of Object.entries(r.services ?? {}))
+      services[name] =
+        typeof v === 'boolean' ? v : { run: v.run, ...(v.enabled !== undefined ? { enabled: v.enabled } : {}) };
   }
   for (const s of r.disableServices ?? []) services[s] = false;
   const distro: NonNullable<BiosDiskOptions['distro']> = {

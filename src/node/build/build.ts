@@ -9,6 +9,8 @@ import { TinyImageError, UsageError } from '../../core/errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../../core/busybox/applets.js';
 import { hostError } from '../io/file.js';
 import { writeChunksToFile } from '../host/stream.js';
+import { prepareOutputDir } from '../host/output.js';
+import { compressionForName } from '../../core/compress/suffix.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { silentProgress, type Progress } from '../../core/progress.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../core/tree/transform.js';
@@ -183,10 +185,12 @@ export async function record(
 
 async function buildInitramfs(ctx: BuildContext): Promise<void> {
   const { initramfsChunks } = await import('../../core/initramfs/tiny.js');
+  // the name says what is written: compress and output agree, or the build stops here
+  const given = ctx.spec.initramfs?.output;
+  const compress = compressionForName(given ?? '', ctx.spec.initramfs?.compress, 'gzip', 'initramfs.compress');
+  const name = given ?? (compress === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio');
   const busybox = await resolveBusybox(ctx);
   const tree = await initramfsTree(ctx, busybox);
-  const compress = ctx.spec.initramfs?.compress ?? 'gzip';
-  const name = ctx.spec.initramfs?.output ?? (compress === 'gzip' ? 'initramfs.cpio.gz' : 'initramfs.cpio');
   ctx.progress.start('writing initramfs', tree.stats().bytes, 'bytes');
   await record(ctx, name, `initramfs (newc cpio${compress === 'gzip' ? ', gzip' : ''})`, (p) =>
     writeChunksToFile(p, initramfsChunks(tree, { compress, progress: ctx.progress })),
@@ -205,21 +209,35 @@ export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult
     warn: opts.warn ?? (() => {}),
     outputs: [],
   };
-  let partuuid: string | undefined;
-  switch (spec.kind) {
+  // DIR is made when missing (its parent must exist), and removed again if a failure leaves it empty
+  const removeIfEmpty = prepareOutputDir(opts.outDir);
+  try {
+    const partuuid = await buildKind(ctx);
+    return { outputs: ctx.outputs, ...(partuuid ? { partuuid } : {}) };
+  } catch (e) {
+    removeIfEmpty();
+    throw e;
+  }
+}
+
+async function buildKind(ctx: BuildContext): Promise<string | undefined> {
+  switch (ctx.spec.kind) {
     case 'initramfs':
       await buildInitramfs(ctx);
-      break;
+      return undefined;
     case 'uefi': {
       const { buildUefiKind } = await import('./uefi.js');
       await buildUefiKind(ctx);
-      break;
+      return undefined;
     }
     case 'bios': {
       const { buildBiosKind } = await import('./bios.js');
-      partuuid = await buildBiosKind(ctx);
+      return buildBiosKind(ctx);
+    }
+    case 'disk': {
+      const { buildDiskKind } = await import('./disk.js');
+      await buildDiskKind(ctx);
       break;
     }
   }
-  return { outputs: ctx.outputs, ...(partuuid ? { partuuid } : {}) };
 }

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../core/errors.js';
 import { hostError } from '../io/file.js';
-import { isPlainObject, mergeSpecs, validateSpec, type Spec } from './spec.js';
+import { isPlainObject, mergeSpecs, validateSpec, type SourceSpec, type Spec } from './spec.js';
+import { resolveSourcePaths } from './sources.js';
 
 export const PRESET_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../presets');
 
@@ -61,6 +62,15 @@ const PATH_FIELDS: Array<string[]> = [
 ];
 
 function resolvePaths(o: Record<string, unknown>, base: string): void {
+  const disk = o.disk;
+  if (isPlainObject(disk) && Array.isArray(disk.partitions)) {
+    for (const p of disk.partitions) {
+      if (!isPlainObject(p) || p.root === undefined) continue;
+      const one = (s: unknown) =>
+        typeof s === 'string' || isPlainObject(s) ? resolveSourcePaths(s as SourceSpec, base) : s;
+      p.root = Array.isArray(p.root) ? p.root.map(one) : one(p.root);
+    }
+  }
   for (const path of PATH_FIELDS) {
     let cur: unknown = o;
     for (let i = 0; i < path.length - 1; i++) cur = isPlainObject(cur) ? cur[path[i]!] : undefined;
@@ -102,7 +112,8 @@ export function loadSpec(opts: LoadOptions): { spec: Spec; source: string } {
   resolvePaths(over, process.cwd());
   merged = mergeSpecs(merged, over);
   delete merged.preset;
-  if (merged.kind === undefined && !presetName) {
+  const declarativeDisk = isPlainObject(merged.disk) && merged.disk.partitions !== undefined;
+  if (merged.kind === undefined && !presetName && !declarativeDisk) {
     throw new UsageError(
       'E_USAGE_SPEC',
       `${source}: nothing to build: give a spec file with 'preset:' or 'kind:', or --preset NAME (available: ${presetNames().join(', ')})`,

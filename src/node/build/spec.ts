@@ -1,60 +1,202 @@
 /**
- * The declarative build spec (YAML or JSON). A spec may start from a preset
- * shipped in the package (`preset: uefi`) and override any field; objects are
- * merged deeply, arrays and scalars replace. Validation is hand-written so
- * every message names the field at fault, e.g.
- * `spec.yaml: kernel.build.source: expected a path string`.
+ * The declarative build spec (YAML or JSON), declared once as a zod schema:
+ * validation, the TypeScript type and the JSON Schema editors use
+ * (`tinyimage schema`) all come from it. A spec may start from a preset
+ * shipped in the package (`preset: uefi`) and override any field; objects
+ * are merged deeply, arrays and scalars replace. Every error names the file
+ * and the field, e.g. `spec.yaml: kernel.build.source: expected a path to a
+ * kernel source tarball or directory, got nothing`; an unknown key comes
+ * with the closest known one.
  */
+import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
+import { parseSize } from '../../core/units.js';
 
-export type BuildKind = 'initramfs' | 'uefi' | 'bios';
+const KINDS = ['initramfs', 'uefi', 'bios', 'disk'] as const;
+export type BuildKind = (typeof KINDS)[number];
 
-export interface KernelBuildSpec {
-  source: string;
-  config?: string;
-  enable?: string[];
-  disable?: string[];
-  preset?: 'tiny' | 'disk';
-  jobs?: number;
-}
-export interface BusyboxBuildSpec {
-  source: string;
-  config?: string;
-  libc?: 'glibc' | 'musl';
-}
+/** A non-empty string; `what` is what the error message says was expected. */
+const text = (what: string) => z.string({ error: () => `expected ${what}` }).min(1, { error: `expected ${what}` });
+const path = (what = 'a path') => text(what);
+const fileName = text('a file name').refine((s) => !s.includes('/') && s !== '.' && s !== '..', {
+  error: 'expected a plain file name inside the output directory',
+});
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: () => `expected one of ${values.map((v) => `'${v}'`).join(', ')}` });
+const sizeText = text('a size such as 64M or 1G').refine(
+  (s) => {
+    try {
+      parseSize(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected a size such as 4096, 512K, 64M or 2G' },
+);
+const size = z.union([z.number().int().positive(), sizeText], {
+  error: () => 'expected a size in bytes or such as 64M or 1G',
+});
+const bool = z.boolean({ error: () => 'expected true or false' });
+const strList = z.array(text('a string'), { error: () => 'expected a list of strings' });
 
-export interface ServiceSpec {
-  name: string;
-  run: string;
-  enabled?: boolean;
-}
+const kernelBuild = z.strictObject({
+  source: path('a path to a kernel source tarball or directory'),
+  config: path().optional(),
+  enable: strList.optional(),
+  disable: strList.optional(),
+  preset: oneOf(['tiny', 'disk']).optional(),
+  jobs: z.number().int().min(1, { error: 'expected an integer >= 1' }).optional(),
+});
+const busyboxBuild = z.strictObject({
+  source: path('a path to a busybox source tarball or directory'),
+  config: path().optional(),
+  libc: oneOf(['glibc', 'musl']).optional(),
+});
 
-export interface RootfsSpec {
-  hostname?: string;
-  consoles?: string[];
-  services?: Array<string | ServiceSpec>;
-  disableServices?: string[];
-  rootPassword?: { hash?: string; locked?: boolean; empty?: boolean };
-  keymap?: string;
-  add?: string;
-}
+/**
+ * Where a tree comes from: a path (a directory, a tar file in any codec,
+ * `IMAGE:N`), `oci:DIR[:TAG]`, `docker-archive:FILE[:TAG]`, or the same as
+ * a mapping. A list stacks sources, later ones winning.
+ */
+const sourceObject = z.union([
+  z.strictObject({ dir: path() }),
+  z.strictObject({ tar: path() }),
+  z.strictObject({ image: path(), partition: z.number().int().min(1).optional() }),
+  z.strictObject({ oci: path(), tag: text('a tag').optional() }),
+  z.strictObject({ 'docker-archive': path(), tag: text('a tag').optional() }),
+]);
+export const sourceSchema = z.union([
+  text('a source: a directory, tarball, image or oci:/docker-archive: reference'),
+  sourceObject,
+]);
+const sources = z.union([sourceSchema, z.array(sourceSchema).min(1)]);
+export type SourceSpec = z.infer<typeof sourceSchema>;
 
-export interface Spec {
-  kind: BuildKind;
-  /** Host file or { build: {...} } */
-  kernel?: string | { build: KernelBuildSpec };
-  busybox?: string | { build: BusyboxBuildSpec };
-  /** A modules directory (lib/modules/VERSION) for distribution kernels. */
-  modules?: string;
-  cmdline?: string;
-  /** Kernel option set a from-source kernel uses when the spec names none. */
-  kernelPreset?: 'tiny' | 'disk';
-  owner?: string;
-  initramfs?: { init?: string; add?: string; compress?: 'gzip' | 'none'; output?: string };
-  uki?: { stub?: string; output?: string; osrel?: string };
-  disk?: { output?: string; size?: string | number; seed?: string };
-  rootfs?: RootfsSpec;
-}
+const service = z.strictObject({
+  name: text('a service name'),
+  run: text('the text of the run script'),
+  enabled: bool.optional(),
+});
+const distro = z.strictObject({
+  hostname: text('a host name').optional(),
+  consoles: strList.optional(),
+  /** A list of names and definitions, or a mapping: name -> true (a built-in), false (disabled) or a definition. */
+  services: z
+    .union(
+      [
+        z.array(z.union([text('a service name'), service])),
+        z.record(
+          z.string(),
+          z.union([bool, z.strictObject({ run: text('the text of the run script'), enabled: bool.optional() })]),
+        ),
+      ],
+      { error: () => 'expected a list of services or a mapping of name: true | false | { run }' },
+    )
+    .optional(),
+  disableServices: strList.optional(),
+  rootPassword: z
+    .strictObject({ hash: text('a crypt(3) hash').optional(), locked: bool.optional(), empty: bool.optional() })
+    .optional(),
+  keymap: path().optional(),
+  add: path().optional(),
+});
+
+const PARTITION_FS = ['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'none'] as const;
+const partitionSize = z.union(
+  [z.number().int().positive(), z.enum(['rest', 'fit']), text('a size').regex(/^\d+%$/), sizeText],
+  { error: () => "expected a size (64M, 1G, bytes), 'NN%', 'rest' or 'fit'" },
+);
+const partition = z.strictObject({
+  /** esp, linux, root-x86-64, root-arm64, swap, home, bios-boot, a GPT GUID or an MBR type byte (0x83). */
+  type: text('a partition type (esp, linux, root-x86-64, swap, a GUID or an MBR byte such as 0x83)'),
+  size: partitionSize,
+  fs: oneOf(PARTITION_FS).optional(),
+  root: sources.optional(),
+  label: text('a label').optional(),
+  uuid: text('a UUID').optional(),
+  name: text('a GPT partition name').optional(),
+  bootable: bool.optional(),
+});
+export type PartitionSpec = z.infer<typeof partition>;
+
+const disk = z.strictObject({
+  output: fileName.optional(),
+  size: size.optional(),
+  seed: text('a seed string').optional(),
+  table: oneOf(['gpt', 'mbr']).optional(),
+  partitions: z
+    .array(partition, { error: () => 'expected a list of partitions' })
+    .min(1)
+    .optional(),
+});
+
+export const specSchema = z
+  .strictObject({
+    preset: text('a preset name').optional(),
+    kind: oneOf(KINDS),
+    kernel: z.union([path('a path to a kernel image'), z.strictObject({ build: kernelBuild })]).optional(),
+    busybox: z.union([path('a path to a static busybox'), z.strictObject({ build: busyboxBuild })]).optional(),
+    /** A modules directory (lib/modules/VERSION) for distribution kernels. */
+    modules: path().optional(),
+    cmdline: z.string({ error: () => 'expected a string' }).optional(),
+    /** Kernel option set a from-source kernel uses when the spec names none. */
+    kernelPreset: oneOf(['tiny', 'disk']).optional(),
+    owner: text("'UID:GID'")
+      .regex(/^\d+:\d+$/, { error: "expected 'UID:GID'" })
+      .optional(),
+    initramfs: z
+      .strictObject({
+        init: path().optional(),
+        add: path().optional(),
+        compress: oneOf(['gzip', 'none']).optional(),
+        output: fileName.optional(),
+      })
+      .optional(),
+    uki: z.strictObject({ stub: path().optional(), output: fileName.optional(), osrel: path().optional() }).optional(),
+    disk: disk.optional(),
+    rootfs: distro.optional(),
+  })
+  .superRefine((s, ctx) => {
+    const parts = s.disk?.partitions;
+    if (s.kind === 'disk' && !parts)
+      ctx.addIssue({ code: 'custom', path: ['disk', 'partitions'], message: 'a disk spec needs its partitions' });
+    if (s.kind !== 'disk' && parts)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disk', 'partitions'],
+        message: `partitions are for a disk spec, not kind '${s.kind}'`,
+      });
+    if (s.kind !== 'disk' && s.disk?.table)
+      ctx.addIssue({ code: 'custom', path: ['disk', 'table'], message: `the ${s.kind} kind chooses its own table` });
+    parts?.forEach((p, i) => {
+      if (p.root !== undefined && (p.fs === undefined || p.fs === 'none'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['disk', 'partitions', i, 'root'],
+          message: 'a root needs a filesystem (fs: ext4, fat32, ...)',
+        });
+      if (p.size === 'fit' && (p.fs === undefined || p.fs === 'none'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['disk', 'partitions', i, 'size'],
+          message: "'fit' needs a filesystem to fit",
+        });
+    });
+    const rest = (parts ?? []).filter((p) => p.size === 'rest').length;
+    if (rest > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disk', 'partitions'],
+        message: "at most one partition may take the 'rest'",
+      });
+  });
+
+export type Spec = z.infer<typeof specSchema>;
+export type KernelBuildSpec = z.infer<typeof kernelBuild>;
+export type BusyboxBuildSpec = z.infer<typeof busyboxBuild>;
+export type RootfsSpec = z.infer<typeof distro>;
+export type ServiceSpec = z.infer<typeof service>;
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,38 +211,6 @@ export function mergeSpecs(base: Record<string, unknown>, over: Record<string, u
   return out;
 }
 
-class Checker {
-  constructor(private readonly source: string) {}
-  fail(field: string, why: string): never {
-    throw new UsageError('E_USAGE_SPEC', `${this.source}: ${field}: ${why}`, { path: this.source, field });
-  }
-  obj(v: unknown, field: string, keys: string[]): Record<string, unknown> {
-    if (!isPlainObject(v)) this.fail(field, `expected a mapping, got ${describe(v)}`);
-    for (const k of Object.keys(v))
-      if (!keys.includes(k))
-        this.fail(field ? `${field}.${k}` : k, `unknown field (expected one of: ${keys.join(', ')})`);
-    return v;
-  }
-  str(v: unknown, field: string, what = 'a string'): string {
-    if (typeof v !== 'string' || v === '') this.fail(field, `expected ${what}, got ${describe(v)}`);
-    return v;
-  }
-  oneOf<T extends string>(v: unknown, field: string, options: readonly T[]): T {
-    if (typeof v !== 'string' || !options.includes(v as T))
-      this.fail(field, `expected one of ${options.map((o) => `'${o}'`).join(', ')}, got ${describe(v)}`);
-    return v as T;
-  }
-  strList(v: unknown, field: string): string[] {
-    if (!Array.isArray(v)) this.fail(field, `expected a list of strings, got ${describe(v)}`);
-    return v.map((x, i) => this.str(x, `${field}[${i}]`));
-  }
-  int(v: unknown, field: string, min = 1): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-      this.fail(field, `expected an integer >= ${min}, got ${describe(v)}`);
-    return v;
-  }
-}
-
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
@@ -109,140 +219,134 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-const TOP_KEYS = [
-  'preset',
-  'kind',
-  'kernel',
-  'busybox',
-  'modules',
-  'cmdline',
-  'kernelPreset',
-  'owner',
-  'initramfs',
-  'uki',
-  'disk',
-  'rootfs',
-];
+function fieldName(path: ReadonlyArray<PropertyKey>): string {
+  return path.reduce<string>(
+    (s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)),
+    '',
+  );
+}
+
+function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v = raw;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+/** Keys a mapping at `path` may have (first object member of unions), for suggestions. */
+function knownKeys(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  let cur: unknown = schema;
+  const unwrap = (s: unknown): unknown => {
+    const def = (
+      s as { def?: { type?: string; innerType?: unknown; in?: unknown; schema?: unknown; element?: unknown } }
+    ).def;
+    if (def?.type === 'optional' || def?.type === 'nullable' || def?.type === 'default') return unwrap(def.innerType);
+    if (def?.type === 'pipe') return unwrap(def.in);
+    return s;
+  };
+  for (const k of path) {
+    cur = unwrap(cur);
+    const def = (
+      cur as { def?: { type?: string; shape?: Record<string, unknown>; element?: unknown; options?: unknown[] } }
+    ).def;
+    if (def?.type === 'object') cur = def.shape?.[String(k)];
+    else if (def?.type === 'array') cur = def.element;
+    else if (def?.type === 'union')
+      cur = def.options?.find(
+        (o) => (unwrap(o) as { def?: { type?: string } }).def?.type === (typeof k === 'number' ? 'array' : 'object'),
+      );
+    else return [];
+  }
+  cur = unwrap(cur);
+  const def = (cur as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[] } }).def;
+  if (def?.type === 'object') return Object.keys(def.shape ?? {});
+  if (def?.type === 'union')
+    return (def.options ?? []).flatMap((o) => {
+      const d = (unwrap(o) as { def?: { type?: string; shape?: Record<string, unknown> } }).def;
+      return d?.type === 'object' ? Object.keys(d.shape ?? {}) : [];
+    });
+  return [];
+}
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length]!;
+}
+
+function suggest(key: string, known: string[]): string {
+  const best = known
+    .map((k) => [k, distance(key.toLowerCase(), k.toLowerCase())] as const)
+    .sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean '${best[0]}'?` : '';
+}
+
+/** One readable line for the first problem zod found. */
+function message(issue: z.core.$ZodIssue, raw: unknown): { field: string; why: string } {
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(specSchema, issue.path);
+    const key = issue.keys[0]!;
+    return {
+      field: fieldName([...issue.path, key]),
+      why: `unknown field${suggest(key, known)} (expected one of: ${known.join(', ')})`,
+    };
+  }
+  const field = fieldName(issue.path);
+  if (field === 'kind' && valueAt(raw, issue.path) === undefined)
+    return { field, why: "missing (set 'preset: initramfs|uefi|bios' or 'kind')" };
+  const got = valueAt(raw, issue.path);
+  const why = issue.code === 'custom' ? issue.message : `${issue.message}, got ${describe(got)}`;
+  return { field, why };
+}
+
+/**
+ * A union's issues, resolved into the branch that got furthest (a mapping
+ * given where a path or a mapping is allowed is judged as the mapping), with
+ * paths made absolute.
+ */
+function flatten(issues: readonly z.core.$ZodIssue[], prefix: ReadonlyArray<PropertyKey> = []): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...i.path];
+    if (i.code !== 'invalid_union' || i.errors.length === 0) return [{ ...i, path } as z.core.$ZodIssue];
+    const branches = i.errors.map((b) => flatten(b, path));
+    const reach = (b: z.core.$ZodIssue[]) => Math.max(...b.map((x) => x.path.length));
+    const best = branches.reduce((x, y) => (reach(y) > reach(x) ? y : x));
+    return reach(best) > path.length ? best : [{ ...i, path } as z.core.$ZodIssue];
+  });
+}
 
 /** Validate a merged spec object; returns a typed Spec or throws UsageError naming the field. */
 export function validateSpec(raw: unknown, source = 'spec'): Spec {
-  const c: Checker = new Checker(source);
-  const o = c.obj(raw, '', TOP_KEYS);
-  const spec: Spec = {
-    kind:
-      o.kind === undefined
-        ? c.fail('kind', "missing (set 'preset: initramfs|uefi|bios' or 'kind')")
-        : c.oneOf(o.kind, 'kind', ['initramfs', 'uefi', 'bios'] as const),
-  };
-  if (o.kernel !== undefined) {
-    if (typeof o.kernel === 'string') spec.kernel = c.str(o.kernel, 'kernel');
-    else {
-      const k = c.obj(o.kernel, 'kernel', ['build']);
-      const b = c.obj(k.build, 'kernel.build', ['source', 'config', 'enable', 'disable', 'preset', 'jobs']);
-      const kb: KernelBuildSpec = {
-        source: c.str(b.source, 'kernel.build.source', 'a path to a kernel source tarball or directory'),
-      };
-      if (b.config !== undefined) kb.config = c.str(b.config, 'kernel.build.config');
-      if (b.enable !== undefined) kb.enable = c.strList(b.enable, 'kernel.build.enable');
-      if (b.disable !== undefined) kb.disable = c.strList(b.disable, 'kernel.build.disable');
-      if (b.preset !== undefined) kb.preset = c.oneOf(b.preset, 'kernel.build.preset', ['tiny', 'disk'] as const);
-      if (b.jobs !== undefined) kb.jobs = c.int(b.jobs, 'kernel.build.jobs');
-      spec.kernel = { build: kb };
-    }
-  }
-  if (o.busybox !== undefined) {
-    if (typeof o.busybox === 'string') spec.busybox = c.str(o.busybox, 'busybox');
-    else {
-      const k = c.obj(o.busybox, 'busybox', ['build']);
-      const b = c.obj(k.build, 'busybox.build', ['source', 'config', 'libc']);
-      const bb: BusyboxBuildSpec = {
-        source: c.str(b.source, 'busybox.build.source', 'a path to a busybox source tarball or directory'),
-      };
-      if (b.config !== undefined) bb.config = c.str(b.config, 'busybox.build.config');
-      if (b.libc !== undefined) bb.libc = c.oneOf(b.libc, 'busybox.build.libc', ['glibc', 'musl'] as const);
-      spec.busybox = { build: bb };
-    }
-  }
-  if (o.modules !== undefined) spec.modules = c.str(o.modules, 'modules');
-  if (o.cmdline !== undefined) spec.cmdline = typeof o.cmdline === 'string' ? o.cmdline : c.str(o.cmdline, 'cmdline');
-  if (o.kernelPreset !== undefined)
-    spec.kernelPreset = c.oneOf(o.kernelPreset, 'kernelPreset', ['tiny', 'disk'] as const);
-  if (o.owner !== undefined) {
-    const v = c.str(o.owner, 'owner', "'UID:GID'");
-    if (!/^\d+:\d+$/.test(v)) c.fail('owner', `expected 'UID:GID', got '${v}'`);
-    spec.owner = v;
-  }
-  if (o.initramfs !== undefined) {
-    const i = c.obj(o.initramfs, 'initramfs', ['init', 'add', 'compress', 'output']);
-    spec.initramfs = {};
-    if (i.init !== undefined) spec.initramfs.init = c.str(i.init, 'initramfs.init');
-    if (i.add !== undefined) spec.initramfs.add = c.str(i.add, 'initramfs.add');
-    if (i.compress !== undefined)
-      spec.initramfs.compress = c.oneOf(i.compress, 'initramfs.compress', ['gzip', 'none'] as const);
-    if (i.output !== undefined) spec.initramfs.output = outputName(c, i.output, 'initramfs.output');
-  }
-  if (o.uki !== undefined) {
-    const u = c.obj(o.uki, 'uki', ['stub', 'output', 'osrel']);
-    spec.uki = {};
-    if (u.stub !== undefined) spec.uki.stub = c.str(u.stub, 'uki.stub');
-    if (u.output !== undefined) spec.uki.output = outputName(c, u.output, 'uki.output');
-    if (u.osrel !== undefined) spec.uki.osrel = c.str(u.osrel, 'uki.osrel');
-  }
-  if (o.disk !== undefined) {
-    const d = c.obj(o.disk, 'disk', ['output', 'size', 'seed']);
-    spec.disk = {};
-    if (d.output !== undefined) spec.disk.output = outputName(c, d.output, 'disk.output');
-    if (d.size !== undefined)
-      spec.disk.size = typeof d.size === 'number' ? c.int(d.size, 'disk.size') : c.str(d.size, 'disk.size');
-    if (d.seed !== undefined) spec.disk.seed = c.str(d.seed, 'disk.seed');
-  }
-  if (o.rootfs !== undefined) {
-    const r = c.obj(o.rootfs, 'rootfs', [
-      'hostname',
-      'consoles',
-      'services',
-      'disableServices',
-      'rootPassword',
-      'keymap',
-      'add',
-    ]);
-    const rs: RootfsSpec = {};
-    if (r.hostname !== undefined) rs.hostname = c.str(r.hostname, 'rootfs.hostname');
-    if (r.consoles !== undefined) rs.consoles = c.strList(r.consoles, 'rootfs.consoles');
-    if (r.services !== undefined) {
-      if (!Array.isArray(r.services)) c.fail('rootfs.services', `expected a list, got ${describe(r.services)}`);
-      rs.services = r.services.map((s, i) => {
-        if (typeof s === 'string') return s;
-        const so = c.obj(s, `rootfs.services[${i}]`, ['name', 'run', 'enabled']);
-        const svc: ServiceSpec = {
-          name: c.str(so.name, `rootfs.services[${i}].name`),
-          run: c.str(so.run, `rootfs.services[${i}].run`, 'the text of the run script'),
-        };
-        if (so.enabled !== undefined) {
-          if (typeof so.enabled !== 'boolean') c.fail(`rootfs.services[${i}].enabled`, 'expected true or false');
-          svc.enabled = so.enabled;
-        }
-        return svc;
-      });
-    }
-    if (r.disableServices !== undefined) rs.disableServices = c.strList(r.disableServices, 'rootfs.disableServices');
-    if (r.rootPassword !== undefined) {
-      const p = c.obj(r.rootPassword, 'rootfs.rootPassword', ['hash', 'locked', 'empty']);
-      rs.rootPassword = {};
-      if (p.hash !== undefined) rs.rootPassword.hash = c.str(p.hash, 'rootfs.rootPassword.hash');
-      if (p.locked !== undefined) rs.rootPassword.locked = p.locked === true;
-      if (p.empty !== undefined) rs.rootPassword.empty = p.empty === true;
-    }
-    if (r.keymap !== undefined) rs.keymap = c.str(r.keymap, 'rootfs.keymap');
-    if (r.add !== undefined) rs.add = c.str(r.add, 'rootfs.add');
-    spec.rootfs = rs;
-  }
-  return spec;
+  if (!isPlainObject(raw))
+    throw new UsageError('E_USAGE_SPEC', `${source}: the top level must be a mapping`, { path: source });
+  const input =
+    raw.kind === undefined && raw.preset === undefined && isPlainObject(raw.disk) && raw.disk.partitions
+      ? { ...raw, kind: 'disk' }
+      : raw;
+  const r = specSchema.safeParse(input);
+  if (r.success) return r.data;
+  // report the issue deepest in the document: the one that got furthest
+  const issue = flatten(r.error.issues).sort((a, b) => b.path.length - a.path.length)[0]!;
+  const { field, why } = message(issue, input);
+  throw new UsageError('E_USAGE_SPEC', `${source}: ${field}: ${why}`, { path: source, field });
 }
 
-function outputName(c: Checker, v: unknown, field: string): string {
-  const s = c.str(v, field, 'a file name');
-  if (s.includes('/') || s === '.' || s === '..')
-    c.fail(field, `expected a plain file name inside the output directory, got '${s}'`);
-  return s;
+/** The JSON Schema of a spec file, for editors (`tinyimage schema`). */
+export function specJsonSchema(): Record<string, unknown> {
+  const s = z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  // a spec file names a preset or a kind, or describes a disk: none of them is required alone
+  const required = ((s.required as string[] | undefined) ?? []).filter((k) => k !== 'kind');
+  return {
+    ...s,
+    required,
+    title: 'tinyimage build spec',
+    description: 'tinyimage build SPEC -o DIR: see docs/spec.md',
+  };
 }

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
+import { parseSize } from '../../core/units.js';
 import { FileDevice } from '../io/file.js';
 import { withOutputFile } from '../host/output.js';
 import { concatChunks } from '../../core/compress/gzip.js';
@@ -67,6 +68,9 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
   const usb: UefiUsbOptions = {
     efi,
     ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
+    ...(spec.disk?.size !== undefined
+      ? { size: typeof spec.disk.size === 'number' ? spec.disk.size : parseSize(spec.disk.size, 'disk.size') }
+      : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
   };
   const efiName = spec.uki?.output ?? 'BOOTX64.EFI';

@@ -1,139 +1,111 @@
 /**
- * CLI entry. Thin: parses arguments and calls the library. Commands live in
- * ./commands/NAME.ts (lazy-loaded, so `tinyimage --help` stays fast).
+ * CLI entry. Thin: finds the command and runs it through command.ts, which
+ * parses, validates and writes from the command's declarations. Commands
+ * live in ./commands/NAME.ts and are loaded when used.
  * Exit codes: 0 ok, 1 failure, 2 bad usage. Errors from bad input are
  * printed as one message, never a stack trace.
  */
 import { isTinyImageError } from '../../core/errors.js';
-import { silentProgress } from '../../core/progress.js';
-import { ttyProgress } from './progress.js';
 import '../setup.js';
-import type { Command, CommandContext } from './command.js';
+import { dispatch, type Command, type CommandGroup, type CommandIO } from './command.js';
+import { columns, wrap } from './help.js';
+import { closest } from './options.js';
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
-  build: {
-    summary: 'build images from a spec or a preset (initramfs, uefi, bios)',
-    load: () => import('./commands/build.js'),
-  },
-  cpio: {
-    summary: 'write a newc cpio archive (optionally gzip) from a directory or a gen_init_cpio list',
-    load: () => import('./commands/cpio.js'),
-  },
-  initramfs: {
-    summary: 'write the tiny initramfs (busybox, /init) as a gzip newc archive',
-    load: () => import('./commands/initramfs.js'),
-  },
-  mkfs: {
-    summary: 'write an ext2/ext3/ext4 or FAT12/16/32 filesystem image from a directory or list',
-    load: () => import('./commands/mkfs.js'),
-  },
-  ls: { summary: 'list an image, archive or partition (IMAGE[:PART] [PATH])', load: () => import('./commands/ls.js') },
-  cat: { summary: 'print a file from an image, archive or partition', load: () => import('./commands/cat.js') },
-  extract: {
-    summary: 'extract an image, archive or partition into a directory (never outside it)',
-    load: () => import('./commands/extract.js'),
-  },
-  inspect: {
-    summary: 'describe an image: partition table, filesystems, usage',
-    load: () => import('./commands/inspect.js'),
-  },
-  diff: {
-    summary: 'compare two trees (directories, archives, images, specs)',
-    load: () => import('./commands/diff.js'),
-  },
-  boot: {
-    summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console',
-    load: () => import('./commands/boot.js'),
-  },
-  kernel: {
-    summary: 'build a Linux kernel from source (kernel build ...)',
-    load: () => import('./commands/kernel.js'),
-  },
-  busybox: {
-    summary: 'build a static busybox from source (busybox build ...) or list its applets',
-    load: () => import('./commands/busybox.js'),
-  },
+type Entry = Command | CommandGroup;
+const COMMANDS: Record<string, () => Promise<Entry>> = {
+  build: async () => (await import('./commands/build.js')).command,
+  cpio: async () => (await import('./commands/cpio.js')).command,
+  initramfs: async () => (await import('./commands/initramfs.js')).command,
+  mkfs: async () => (await import('./commands/mkfs.js')).command,
+  ls: async () => (await import('./commands/ls.js')).command,
+  cat: async () => (await import('./commands/cat.js')).command,
+  extract: async () => (await import('./commands/extract.js')).command,
+  inspect: async () => (await import('./commands/inspect.js')).command,
+  diff: async () => (await import('./commands/diff.js')).command,
+  boot: async () => (await import('./commands/boot.js')).command,
+  kernel: async () => (await import('./commands/kernel.js')).command,
+  busybox: async () => (await import('./commands/busybox.js')).command,
+  schema: async () => (await import('./commands/schema.js')).command,
 };
 
-function globalHelp(): string {
-  const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+/** Every command (and group), loaded: for `tinyimage --help` and the tests of the help texts. */
+export async function allCommands(): Promise<Entry[]> {
+  return Promise.all(Object.values(COMMANDS).map((load) => load()));
+}
+
+async function globalHelp(): Promise<string> {
+  const entries = await allCommands();
   return [
     'usage: tinyimage COMMAND [OPTIONS]',
     '',
     'Assemble bootable minimal Linux systems byte by byte, without root.',
     '',
     'Commands:',
-    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(w)}  ${v.summary}`),
+    ...columns(entries.map((e) => [e.name, e.summary])),
     '',
-    "Run 'tinyimage COMMAND --help' for a command's options.",
+    wrap(
+      "Run 'tinyimage COMMAND --help' for a command's options. Every command takes -q (quiet), -v (verbose) " +
+        'and -h; writers take -o OUT (- for standard output where the format streams) and --json. Exit ' +
+        'status: 0 ok, 1 failure, 2 bad usage. See docs/cli.md.',
+      80,
+      0,
+    ),
   ].join('\n');
 }
 
-export async function main(
-  argv: string[],
-  io: Partial<Pick<CommandContext, 'stdout' | 'stderr'>> = {},
-): Promise<number> {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+function report(e: unknown, name: string, stderr: NodeJS.WritableStream, env: NodeJS.ProcessEnv): number {
+  if (isTinyImageError(e)) {
+    // messages that already name the command ("kernel build: ...") are not prefixed twice
+    const named = e.message.startsWith(`${name} `) || e.message.startsWith(`${name}:`);
+    stderr.write(named ? `tinyimage ${e.message}\n` : `tinyimage ${name}: ${e.message}\n`);
+    if (env.TINYIMAGE_DEBUG) stderr.write(`${e.stack}\n`);
+    return e.exitCode;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && err.syscall) {
+    stderr.write(`tinyimage ${name}: ${err.message}\n`);
+    return 1;
+  }
+  throw e;
+}
+
+export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
+  const cio: CommandIO = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+  };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    stdout.write(globalHelp() + '\n');
+    (name ? cio.stdout : cio.stderr).write((await globalHelp()) + '\n');
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-V') {
     const { createRequire } = await import('node:module');
     const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
-    stdout.write(`tinyimage ${pkg.version}\n`);
+    cio.stdout.write(`tinyimage ${pkg.version}\n`);
     return 0;
   }
-  const entry = COMMANDS[name];
-  if (!entry) {
-    stderr.write(`tinyimage: unknown command '${name}'\n\n${globalHelp()}\n`);
+  const load = COMMANDS[name];
+  if (!load) {
+    const guess = closest(name, Object.keys(COMMANDS));
+    cio.stderr.write(
+      `tinyimage: unknown command '${name}'${guess ? `; did you mean '${guess}'?` : ''}\n` +
+        "Run 'tinyimage --help' for the list of commands.\n",
+    );
     return 2;
   }
-  let command: Command;
+  let entry: Entry;
   try {
-    command = (await entry.load()).command;
+    entry = await load();
   } catch (e) {
-    stderr.write(`tinyimage: command '${name}' is not available in this build: ${(e as Error).message}\n`);
+    cio.stderr.write(`tinyimage: command '${name}' is not available in this build: ${(e as Error).message}\n`);
     return 1;
   }
-  if (
-    (rest.includes('--help') || rest.includes('-h')) &&
-    !(command.ownHelp && rest.length > 1 && !rest[0]!.startsWith('-'))
-  ) {
-    stdout.write(command.usage.trimEnd() + '\n');
-    return 0;
-  }
-  const quiet = rest.includes('--quiet') || rest.includes('-q');
-  const isTTY = (stderr as NodeJS.WriteStream).isTTY === true;
-  const ctx: CommandContext = {
-    stdout,
-    stderr,
-    progress: isTTY && !quiet ? ttyProgress(stderr as NodeJS.WriteStream) : silentProgress,
-    warn: (m) => {
-      stderr.write(`tinyimage: warning: ${m}\n`);
-    },
-    env: process.env,
-  };
+  const at = { name };
   try {
-    return await command.run(rest, ctx);
+    return await dispatch(entry, rest, cio, at);
   } catch (e) {
-    if (isTinyImageError(e)) {
-      // messages that already name the command ("kernel build: ...") are not prefixed twice
-      stderr.write(
-        e.message.startsWith(`${name} `) || e.message.startsWith(`${name}:`)
-          ? `tinyimage ${e.message}\n`
-          : `tinyimage ${name}: ${e.message}\n`,
-      );
-      if (process.env.TINYIMAGE_DEBUG) stderr.write(`${e.stack}\n`);
-      return e.exitCode;
-    }
-    const err = e as NodeJS.ErrnoException;
-    if (err && typeof err.code === 'string' && err.syscall) {
-      stderr.write(`tinyimage ${name}: ${err.message}\n`);
-      return 1;
-    }
-    throw e;
+    return report(e, at.name, cio.stderr, cio.env);
   }
 }

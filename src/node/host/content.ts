@@ -1,41 +1,44 @@
-/** Content read lazily from a host file. */
+/**
+ * Content read lazily from a host file. One small object per file: its
+ * directory (shared by every file in it) and its name (the same string the
+ * tree's directory map holds), so a tree of a million files does not keep a
+ * million path strings and closures alive.
+ */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Content } from '../../core/tree/types.js';
 import { hostError } from '../io/file.js';
 
 const CHUNK = 1 << 20;
 
-export function pathContent(path: string, size: number): Content {
-  const readAt = (pos: number, len: number): Uint8Array => {
-    const want = Math.max(0, Math.min(len, size - pos));
-    const buf = new Uint8Array(want);
-    let fd: number;
+/** A host directory's path, shared by the contents of its files. */
+export class HostDir {
+  constructor(readonly path: string) {}
+}
+
+class HostFileContent implements Content {
+  constructor(
+    private readonly dir: HostDir | undefined,
+    private readonly name: string,
+    readonly size: number,
+  ) {}
+
+  get path(): string {
+    return this.dir ? join(this.dir.path, this.name) : this.name;
+  }
+
+  private open(): number {
     try {
-      fd = openSync(path, 'r');
+      return openSync(this.path, 'r');
     } catch (e) {
-      throw hostError(e, path, 'read');
+      throw hostError(e, this.path, 'read');
     }
-    try {
-      let done = 0;
-      while (done < want) {
-        const n = readSync(fd, buf, done, want - done, pos + done);
-        if (n === 0) break;
-        done += n;
-      }
-      return done === want ? buf : buf.subarray(0, done);
-    } finally {
-      closeSync(fd);
-    }
-  };
-  const readInto = (pos: number, target: Uint8Array): number => {
-    const want = Math.max(0, Math.min(target.length, size - pos));
+  }
+
+  readInto(pos: number, target: Uint8Array): number {
+    const want = Math.max(0, Math.min(target.length, this.size - pos));
     if (want === 0) return 0;
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw hostError(e, path, 'read');
-    }
+    const fd = this.open();
     try {
       let done = 0;
       while (done < want) {
@@ -47,37 +50,42 @@ export function pathContent(path: string, size: number): Content {
     } finally {
       closeSync(fd);
     }
-  };
-  return {
-    size,
-    readInto,
-    async *stream() {
-      let fd: number;
-      try {
-        fd = openSync(path, 'r');
-      } catch (e) {
-        throw hostError(e, path, 'read');
-      }
-      try {
-        let pos = 0;
-        while (pos < size) {
-          const buf = new Uint8Array(Math.min(CHUNK, size - pos));
-          const n = readSync(fd, buf, 0, buf.length, pos);
-          if (n === 0)
-            throw hostError(
-              Object.assign(new Error(`file shrank to ${pos} bytes while being read (expected ${size})`), {
-                code: 'ESHRANK',
-              }),
-              path,
-              'read',
-            );
-          pos += n;
-          yield n === buf.length ? buf : buf.subarray(0, n);
+  }
+
+  readAt(pos: number, len: number): Uint8Array {
+    const buf = new Uint8Array(Math.max(0, Math.min(len, this.size - pos)));
+    const n = this.readInto(pos, buf);
+    return n === buf.length ? buf : buf.subarray(0, n);
+  }
+
+  async *stream(): AsyncGenerator<Uint8Array> {
+    const fd = this.open();
+    try {
+      let pos = 0;
+      while (pos < this.size) {
+        const buf = new Uint8Array(Math.min(CHUNK, this.size - pos));
+        const n = readSync(fd, buf, 0, buf.length, pos);
+        if (n === 0) {
+          const e = Object.assign(new Error(`file shrank to ${pos} bytes while being read (expected ${this.size})`), {
+            code: 'ESHRANK',
+          });
+          throw hostError(e, this.path, 'read');
         }
-      } finally {
-        closeSync(fd);
+        pos += n;
+        yield n === buf.length ? buf : buf.subarray(0, n);
       }
-    },
-    readAt,
-  };
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Lazy content of the host file at `path` (of `size` bytes). */
+export function pathContent(path: string, size: number): Content {
+  return new HostFileContent(undefined, path, size);
+}
+
+/** Lazy content of `name` in the host directory `dir` (the compact form the tree scan uses). */
+export function dirFileContent(dir: HostDir, name: string, size: number): Content {
+  return new HostFileContent(dir, name, size);
 }

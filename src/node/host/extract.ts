@@ -12,6 +12,8 @@
  */
 import {
   chmodSync,
+  renameSync,
+  rmSync,
   chownSync,
   lchownSync,
   closeSync,
@@ -27,7 +29,7 @@ import {
   existsSync,
   realpathSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { PathError } from '../../core/errors.js';
 import type { FileTree } from '../../core/tree/tree.js';
 import { splitPath } from '../../core/tree/path.js';
@@ -49,20 +51,63 @@ export interface ExtractResult {
   skipped: string[];
 }
 
+/**
+ * Extract `tree` into `dir` (new or empty, or any directory with
+ * `allowNonEmpty`). Everything is written into a temporary directory beside
+ * `dir` and moved into place only when the whole tree is out, so a failed
+ * extraction leaves `dir` as it was.
+ */
 export async function extractTree(tree: FileTree, dir: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
-  const warn = opts.warn ?? (() => {});
-  const owners = opts.owners ?? (typeof process.getuid === 'function' && process.getuid() === 0);
-  const root = resolve(dir);
-  if (existsSync(root)) {
-    const st = lstatSync(root);
+  const dest = resolve(dir);
+  let existing: string[] | undefined;
+  if (existsSync(dest)) {
+    const st = lstatSync(dest);
     if (!st.isDirectory()) throw new PathError('E_PATH_NOT_DIR', `${dir} exists and is not a directory`, { path: dir });
-    if (!opts.allowNonEmpty && readdirSync(root).length > 0)
+    existing = readdirSync(dest);
+    if (!opts.allowNonEmpty && existing.length > 0)
       throw new PathError('E_PATH_NOT_EMPTY', `${dir} is not empty; extract into a new or empty directory`, {
         path: dir,
       });
-  } else {
-    mkdirSync(root, { recursive: true });
+  } else if (!existsSync(dirname(dest))) {
+    throw new PathError('E_PATH_NOT_FOUND', `cannot extract into ${dir}: ${dirname(dest)} does not exist`, {
+      path: dir,
+    });
   }
+  const tmp = join(dirname(dest), `.${basename(dest)}.tinyimage-${process.pid}-${Date.now().toString(36)}.tmp`);
+  try {
+    mkdirSync(tmp, { mode: 0o700 });
+  } catch (e) {
+    throw hostError(e, tmp, 'create directory');
+  }
+  try {
+    const result = await extractInto(tree, tmp, opts);
+    moveIntoPlace(tmp, dest, existing);
+    return result;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Rename the finished extraction over `dest` (absent or empty), or move its entries into a non-empty `dest`. */
+function moveIntoPlace(tmp: string, dest: string, existing: string[] | undefined): void {
+  if (!existing || existing.length === 0) {
+    renameSync(tmp, dest);
+    return;
+  }
+  const names = readdirSync(tmp);
+  const clash = names.find((n) => existing.includes(n));
+  if (clash !== undefined)
+    throw new PathError('E_PATH_EXISTS', `${join(dest, clash)} already exists; nothing was extracted`, {
+      path: join(dest, clash),
+    });
+  for (const n of names) renameSync(join(tmp, n), join(dest, n));
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+async function extractInto(tree: FileTree, root: string, opts: ExtractOptions): Promise<ExtractResult> {
+  const warn = opts.warn ?? (() => {});
+  const owners = opts.owners ?? (typeof process.getuid === 'function' && process.getuid() === 0);
   const realRoot = realpathSync(root);
   const hostPath = (p: string) => join(realRoot, ...splitPath(p));
   const checkParents = (p: string) => {

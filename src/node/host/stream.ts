@@ -1,21 +1,24 @@
 /** Write a chunk stream to a host file atomically (temporary file + rename, see output.ts). */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { hostError, MAX_WRITE } from '../io/file.js';
 import { withOutputFile } from './output.js';
 
 /**
  * Write every chunk of `chunks` to `path`; returns the number of bytes
  * written. Nothing is left at `path` (and an existing file there is kept)
- * if the stream or a write fails.
+ * if the stream or a write fails. `mode` (default 0o644, less the umask) is
+ * set exactly when given (e.g. 0o755 for an executable).
  */
 export async function writeChunksToFile(
   path: string,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  mode?: number,
 ): Promise<number> {
   return withOutputFile(path, async (tmp) => {
     let fd: number;
     try {
       fd = openSync(tmp, 'w', 0o644);
+      if (mode !== undefined) fchmodSync(fd, mode);
     } catch (e) {
       throw hostError(e, path, 'create');
     }

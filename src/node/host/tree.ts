@@ -3,13 +3,13 @@
  * xattrs are not read (Node has no API for them), hard links detected by
  * (dev, ino). File contents are read lazily from the host path.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileTree } from '../../core/tree/tree.js';
-import { treeFromCpioList } from '../../core/tree/cpiolist.js';
+import { parseCpioList, treeFromCpioList, type CpioListEntry, type CpioListOptions } from '../../core/tree/cpiolist.js';
 import { decodeDev, type DirNode, type TreeNode } from '../../core/tree/types.js';
 import { MAX_NAME_BYTES } from '../../core/tree/path.js';
-import { pathContent } from './content.js';
+import { dirFileContent, HostDir, pathContent } from './content.js';
 import { hostError } from '../io/file.js';
 import { PathError, UsageError } from '../../core/errors.js';
 
@@ -44,14 +44,13 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
   if (!st.isDirectory()) throw new UsageError('E_USAGE_NOT_DIR', `${dir} is not a directory`, { path: dir });
   const prefix = opts.prefix ?? '/';
   const inodes = new Map<string, TreeNode>();
-  const metaOf = (s: typeof st) => ({
-    mode: Number(s.mode) & 0o7777,
-    uid: Number(s.uid),
-    gid: Number(s.gid),
-    mtime: ts(s.mtimeNs),
-    atime: ts(s.atimeNs),
-    ctime: ts(s.ctimeNs),
-  });
+  const metaOf = (s: typeof st) => {
+    // equal times are one object (immutable values): most files have ctime == mtime
+    const mtime = ts(s.mtimeNs);
+    const atime = s.atimeNs === s.mtimeNs ? mtime : ts(s.atimeNs);
+    const ctime = s.ctimeNs === s.mtimeNs ? mtime : s.ctimeNs === s.atimeNs ? atime : ts(s.ctimeNs);
+    return { mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtime, atime, ctime };
+  };
   const top = tree.mkdir(prefix, metaOf(st));
   // Nodes are inserted straight into their parent DirNode: going through
   // tree.put(path) re-split and re-encoded every path from the root, which
@@ -70,6 +69,7 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
     } catch (e) {
       throw hostError(e, hostDir, 'read directory');
     }
+    const here = new HostDir(hostDir);
     for (const name of names) {
       const hp = join(hostDir, name);
       const tp = treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
@@ -94,8 +94,8 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
         visit(hp, tp, sub as DirNode);
         continue;
       }
-      const key = `${s.dev}:${s.ino}`;
-      if (s.nlink > 1n) {
+      const key = s.nlink > 1n ? `${s.dev}:${s.ino}` : '';
+      if (key) {
         const prev = inodes.get(key);
         if (prev) {
           insert(dir, name, prev, tp);
@@ -103,7 +103,8 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
         }
       }
       let node: TreeNode;
-      if (s.isFile()) node = { type: 'file', ...tree.meta('file', m), content: pathContent(hp, Number(s.size)) };
+      if (s.isFile())
+        node = { type: 'file', ...tree.meta('file', m), content: dirFileContent(here, name, Number(s.size)) };
       else if (s.isSymbolicLink()) {
         const target = readlinkSync(hp);
         if (!target) throw new PathError('E_PATH_EMPTY_LINK', `symlink ${tp} has an empty target`, { path: tp });
@@ -115,15 +116,22 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
       else if (s.isSocket()) node = { type: 'socket', ...tree.meta('socket', m) };
       else continue;
       insert(dir, name, node, tp);
-      if (s.nlink > 1n) inodes.set(key, node);
+      if (key) inodes.set(key, node);
     }
   };
   visit(root, prefix === '/' ? '/' : '/' + prefix.replace(/^\/+|\/+$/g, ''), top);
   return tree;
 }
 
-/** Read a gen_init_cpio list file; `file` locations are relative to the list's directory. */
-export function treeFromCpioListFile(listPath: string, opts: { defaultTime?: number; tree?: FileTree } = {}): FileTree {
+interface CpioListFileOptions {
+  /** Time of entries other than files (SOURCE_DATE_EPOCH or gen_init_cpio's -t), seconds. */
+  defaultTime?: number;
+  tree?: FileTree;
+  /** Variables for `${VAR}` in locations (default: process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+function listOptions(listPath: string, opts: CpioListFileOptions): { text: string } & CpioListOptions {
   let text: string;
   try {
     text = readFileSync(listPath, 'utf8');
@@ -131,21 +139,39 @@ export function treeFromCpioListFile(listPath: string, opts: { defaultTime?: num
     throw hostError(e, listPath, 'read');
   }
   const base = resolve(listPath, '..');
-  return treeFromCpioList(text, {
+  return {
+    text,
     source: listPath,
+    env: opts.env ?? process.env,
     ...(opts.defaultTime !== undefined ? { defaultTime: opts.defaultTime } : {}),
     ...(opts.tree ? { tree: opts.tree } : {}),
     resolve: (loc) => {
       const p = resolve(base, loc);
       let s;
       try {
-        s = lstatSync(p);
+        s = statSync(p, { bigint: true });
       } catch (e) {
         throw hostError(e, p, 'read');
       }
       if (!s.isFile())
         throw new UsageError('E_USAGE_CPIO_LIST', `${listPath}: ${loc} is not a regular file`, { path: p });
-      return pathContent(p, s.size);
+      return { content: pathContent(p, Number(s.size)), mtime: ts(s.mtimeNs) };
     },
-  });
+  };
+}
+
+/**
+ * Read a gen_init_cpio list file into a tree. `file` locations are relative
+ * to the list's directory (absolute ones as written); files keep their host
+ * modification times.
+ */
+export function treeFromCpioListFile(listPath: string, opts: CpioListFileOptions = {}): FileTree {
+  const o = listOptions(listPath, opts);
+  return treeFromCpioList(o.text, o);
+}
+
+/** The entries of a gen_init_cpio list file in order, for kernelCpioChunks. */
+export function cpioListFileEntries(listPath: string, opts: CpioListFileOptions = {}): CpioListEntry[] {
+  const o = listOptions(listPath, opts);
+  return parseCpioList(o.text, o);
 }

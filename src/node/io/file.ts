@@ -126,6 +126,33 @@ export class FileDevice implements BlockDevice {
     if (runStart >= 0) this.rawWrite(offset + runStart, data, runStart, data.length);
   }
 
+  /**
+   * For a device made by `create`: the byte ranges that may hold data (every
+   * 4 KiB block written with a non-zero byte, or written after that), merged.
+   * Everything else is a hole and reads as zeros. Undefined for a device
+   * opened on an existing file, whose holes this device does not know.
+   */
+  writtenExtents(): Array<{ offset: number; length: number }> | undefined {
+    const w = this.written;
+    if (!w) return undefined;
+    const out: Array<{ offset: number; length: number }> = [];
+    const blocks = Math.ceil(this.size / HOLE_BLOCK);
+    let start = -1;
+    for (let b = 0; b <= blocks; b++) {
+      if (b < blocks && w[b >>> 3] === 0 && (b & 7) === 0 && b + 8 <= blocks && start < 0) {
+        b += 7;
+        continue;
+      }
+      const set = b < blocks && (w[b >>> 3]! & (1 << (b & 7))) !== 0;
+      if (set && start < 0) start = b;
+      if (!set && start >= 0) {
+        out.push({ offset: start * HOLE_BLOCK, length: Math.min(this.size, b * HOLE_BLOCK) - start * HOLE_BLOCK });
+        start = -1;
+      }
+    }
+    return out;
+  }
+
   private rawWrite(pos: number, data: Uint8Array, start: number, end: number): void {
     let off = start;
     while (off < end) {

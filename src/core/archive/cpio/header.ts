@@ -48,21 +48,25 @@ const HEX_LAYOUT: ReadonlyArray<readonly [HexField, number]> = HEX_FIELDS.map(
 );
 const MAGIC_OFFSET = NEWC_HEADER.offsetOf('magic');
 
-const HEX = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]); // "0123456789abcdef"
+const HEX = new TextEncoder().encode('0123456789abcdef');
+/** gen_init_cpio writes its hex fields in upper case (%08X). */
+const HEX_UPPER = new TextEncoder().encode('0123456789ABCDEF');
 
 /** Write the 110-byte header into `out` at `offset`. Values must be 0..2^32-1 (checked by the writer). */
 export function encodeNewcHeader(
   h: Omit<NewcHeader, 'magic'> & { magic?: string },
   out: Uint8Array,
   offset: number,
+  upper = false,
 ): void {
   const magic = h.magic ?? NEWC_MAGIC;
+  const digits = upper ? HEX_UPPER : HEX;
   for (let i = 0; i < 6; i++) out[offset + MAGIC_OFFSET + i] = magic.charCodeAt(i);
   for (const [name, off] of HEX_LAYOUT) {
     let v = h[name] >>> 0;
     const base = offset + off;
     for (let i = 7; i >= 0; i--) {
-      out[base + i] = HEX[v & 15]!;
+      out[base + i] = digits[v & 15]!;
       v >>>= 4;
     }
   }

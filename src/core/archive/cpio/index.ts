@@ -12,3 +12,4 @@ export {
   decodeNewcHeader,
   type NewcHeader,
 } from './header.js';
+export { kernelCpioChunks, type KernelCpioOptions } from './kernel.js';

@@ -220,7 +220,12 @@ async function* members(source: CpioSource, wantData: boolean): AsyncGenerator<M
       archive,
       compressed,
     };
-    if (type === 'symlink' && data) info.target = dec.decode(data);
+    // the kernel makes the link from a C string: the target ends at the first
+    // NUL (gen_init_cpio stores one and counts it in the size)
+    if (type === 'symlink' && data) {
+      const nul = data.indexOf(0);
+      info.target = dec.decode(nul < 0 ? data : data.subarray(0, nul));
+    }
     yield { info, data: type === 'file' ? data : undefined };
   }
   if (open)

@@ -11,7 +11,7 @@
 import { CapacityError, FormatError } from '../../errors.js';
 import type { Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
-import { fullMode, type TreeNode } from '../../tree/types.js';
+import { fullMode, type Content, type TreeNode } from '../../tree/types.js';
 import { encodeNewcHeader, HEADER_SIZE, MAX_NAMESIZE, pad4, TRAILER_NAME } from './header.js';
 
 export interface CpioWriteOptions {
@@ -123,6 +123,40 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
     buf.set(data, fill);
     fill += data.length;
   };
+  /** File data read straight into the output buffer: no buffer, promise or generator per file. */
+  const emitReadInto = function* (c: Content, size: number): Generator<Uint8Array, number> {
+    let got = 0;
+    while (got < size) {
+      const want = Math.min(size - got, OUT_CHUNK);
+      const full = room(want);
+      if (full) yield full;
+      const n = c.readInto!(got, buf.subarray(fill, fill + want));
+      fill += n;
+      got += n;
+      if (n < want) break;
+    }
+    return got;
+  };
+  const emitStream = async function* (c: Content, size: number, path: string): AsyncGenerator<Uint8Array, number> {
+    let got = 0;
+    for await (const chunk of c.stream()) {
+      if (chunk.length === 0) continue;
+      if (got + chunk.length > size) {
+        throw new FormatError(
+          'E_FORMAT_CONTENT_SIZE',
+          `${path}: content yielded more than its declared ${size} bytes`,
+          {
+            path,
+            expected: size,
+            actual: got + chunk.length,
+          },
+        );
+      }
+      got += chunk.length;
+      yield* emitBytes(chunk);
+    }
+    return got;
+  };
   const emitPad = function* (n: number): Generator<Uint8Array> {
     if (n === 0) return;
     const full = room(n);
@@ -186,20 +220,10 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
     if (linkBytes) {
       yield* emitBytes(linkBytes);
     } else if (node.type === 'file') {
-      let got = 0;
-      for await (const chunk of node.content.stream()) {
-        if (chunk.length === 0) continue;
-        if (got + chunk.length > filesize) {
-          throw new FormatError(
-            'E_FORMAT_CONTENT_SIZE',
-            `${path}: content yielded more than its declared ${filesize} bytes`,
-            { path, expected: filesize, actual: got + chunk.length },
-          );
-        }
-        got += chunk.length;
-        yield* emitBytes(chunk);
-        progress?.tick(chunk.length);
-      }
+      const got = node.content.readInto
+        ? yield* emitReadInto(node.content, filesize)
+        : yield* emitStream(node.content, filesize, path);
+      progress?.tick(got);
       if (got !== filesize) {
         throw new FormatError(
           'E_FORMAT_CONTENT_SIZE',

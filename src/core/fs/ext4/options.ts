@@ -27,7 +27,7 @@ export interface Ext4Options {
   reservedPercent?: number;
   /** Volume label, at most 16 bytes. */
   label?: string;
-  /** Filesystem UUID (default: uuid v5 of type, label and epoch). */
+  /** Filesystem UUID (default: uuid v5 of type, label, epoch and the tree's metadata fingerprint). */
   uuid?: string;
   /** htree hash seed as a UUID (default: uuid v5 like the UUID). */
   hashSeed?: string;
@@ -159,7 +159,8 @@ export interface Config {
 /** Namespace for tinyimage's derived ext UUIDs (a fixed random UUID). */
 const NS = 'a3c1f3d2-6a35-4c5e-9b7e-2f0d1c8e4b61';
 
-export function resolveConfig(opts: Ext4Options = {}): Config {
+/** `fingerprint`: the tree's (treeFingerprint), so default ids differ between different trees. */
+export function resolveConfig(opts: Ext4Options = {}, fingerprint = ''): Config {
   const type = opts.type ?? 'ext4';
   if (type !== 'ext2' && type !== 'ext3' && type !== 'ext4')
     throw new UsageError('E_USAGE_FS_TYPE', `unknown ext type '${String(type)}' (ext2, ext3 or ext4)`, {
@@ -208,7 +209,7 @@ export function resolveConfig(opts: Ext4Options = {}): Config {
         .map((h) => parseInt(h, 16)),
     );
   };
-  const seedName = `${type}\0${opts.label ?? ''}\0${epoch}`;
+  const seedName = `${type}\0${opts.label ?? ''}\0${epoch}${fingerprint ? `\0${fingerprint}` : ''}`;
   const uuid =
     opts.uuid !== undefined ? parseU(opts.uuid, 'uuid') : Uint8Array.from(uuidParse(uuidv5(`uuid\0${seedName}`, NS)));
   const hashSeed =

@@ -15,6 +15,7 @@
  */
 import type { BlockDevice } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
+import { treeFingerprint } from '../../tree/fingerprint.js';
 import type { FileTree } from '../../tree/tree.js';
 import type { TreeNode } from '../../tree/types.js';
 import { BlockWriter } from './blockwriter.js';
@@ -69,7 +70,7 @@ export interface PreparedExt4 {
  * between the two steps.
  */
 export function prepareExt4(tree: FileTree, opts: Ext4Options = {}): PreparedExt4 {
-  const cfg = resolveConfig(opts);
+  const cfg = resolveConfig(opts, opts.uuid !== undefined && opts.hashSeed !== undefined ? '' : treeFingerprint(tree));
   const p = plan(tree, cfg);
   let min: number | undefined;
   let used = false;

@@ -11,6 +11,7 @@ import type { BlockDevice } from '../../io/device.js';
 import type { Progress } from '../../progress.js';
 import { silentProgress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
+import { treeFingerprint } from '../../tree/fingerprint.js';
 import type { Content, DirNode, NodeMeta, TreeNode } from '../../tree/types.js';
 import { bootCode, bootJump } from './bootcode.js';
 import { chooseGeometry, SECTOR, NUM_FATS, type FatGeometry, type FatType } from './layout.js';
@@ -54,7 +55,7 @@ export interface FatOptions {
   size?: number | undefined;
   /** Volume label, up to 11 characters (stored upper case). */
   label?: string | undefined;
-  /** 32-bit volume serial number; by default derived from the label and epoch. */
+  /** 32-bit volume serial number; by default derived from the label, epoch and the tree's metadata. */
   volumeId?: number | undefined;
   /** Sectors before the volume on its disk (the partition's start LBA). */
   hiddenSectors?: number | undefined;
@@ -636,8 +637,9 @@ class SequentialWriter {
   }
 }
 
-function defaultVolumeId(label: string | undefined, epoch: number): number {
-  return crc32(new TextEncoder().encode(`tinyimage-fat:${label ?? ''}:${epoch}`)) >>> 0;
+/** Derived from the label, epoch and the tree's fingerprint: different contents, different ids. */
+function defaultVolumeId(label: string | undefined, epoch: number, tree: FileTree): number {
+  return crc32(new TextEncoder().encode(`tinyimage-fat:${label ?? ''}:${epoch}:${treeFingerprint(tree)}`)) >>> 0;
 }
 
 /**
@@ -654,7 +656,7 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
     throw new UsageError('E_USAGE_FAT_HIDDEN', `hidden sectors must be a 32-bit count, got ${hidden}`, {
       actual: hidden,
     });
-  const volumeId = (opts.volumeId ?? defaultVolumeId(label, epoch)) >>> 0;
+  const volumeId = (opts.volumeId ?? defaultVolumeId(label, epoch, tree)) >>> 0;
   const size = opts.size ?? dev.size;
   if (size > dev.size)
     throw new CapacityError('E_SPACE_FAT_DEVICE', `FAT size ${size} is larger than the device (${dev.size} bytes)`, {

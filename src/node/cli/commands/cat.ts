@@ -1,37 +1,33 @@
-import { UsageError } from '../../../core/errors.js';
+import { PathError, UsageError } from '../../../core/errors.js';
 import { isDisk, openImage } from '../../open.js';
-import { PathError } from '../../../core/errors.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { defineCommand } from '../command.js';
+import { pipeChunks } from '../output.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'cat',
-  summary: 'print a file from an image',
-  usage: `usage: tinyimage cat IMAGE[:PART] PATH
-
-Writes the content of PATH (symlinks inside the image are followed) to
-standard output.`,
-  async run(argv, ctx) {
-    const { positionals } = parseCommandArgs('cat', argv, {});
-    if (positionals.length !== 2) throw new UsageError('E_USAGE_ARGS', 'cat: expected IMAGE[:PART] PATH');
-    const img = await openImage(positionals[0]!);
+  summary: 'print a file from an image, archive or partition',
+  description: 'Write the content of PATH (symlinks inside the image are followed) to standard output.',
+  args: {
+    image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, or partition PART of a disk image' },
+    path: { value: 'PATH', help: 'the file inside it' },
+  },
+  options: {},
+  examples: ['tinyimage cat out/disk.img:1 /etc/inittab'],
+  async run({ args, ctx }) {
+    const img = await openImage(args.image);
     try {
       if (isDisk(img))
         throw new UsageError(
           'E_USAGE_IS_DISK',
-          `${positionals[0]} is a partitioned disk; name a partition, e.g. ${positionals[0]}:1`,
+          `${args.image} is a partitioned disk; name a partition, e.g. ${args.image}:1`,
         );
       for (const w of img.warnings) ctx.warn(w);
-      const n = img.stat(positionals[1]!);
+      const n = img.stat(args.path);
       if (n.type !== 'file')
-        throw new PathError('E_PATH_NOT_FILE', `${positionals[1]} is not a regular file (${n.type})`, {
-          path: positionals[1]!,
-        });
-      for await (const chunk of n.content.stream()) {
-        if (!ctx.stdout.write(chunk)) await new Promise((r) => ctx.stdout.once('drain', r));
-      }
-      return 0;
+        throw new PathError('E_PATH_NOT_FILE', `${args.path} is not a regular file (${n.type})`, { path: args.path });
+      await pipeChunks(ctx.stdout, n.content.stream());
     } finally {
       img.close();
     }
   },
-};
+});

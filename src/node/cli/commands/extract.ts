@@ -2,34 +2,37 @@ import { UsageError } from '../../../core/errors.js';
 import { extractTree } from '../../host/extract.js';
 import { isDisk, openImage } from '../../open.js';
 import { run } from '../../toolchain/run.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { defineCommand } from '../command.js';
+import { summarize } from '../output.js';
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'extract',
-  summary: 'extract an image into a directory',
-  usage: `usage: tinyimage extract IMAGE[:PART] DIR [--json]
-
-Extracts every entry of a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or a
-partition of a disk image (IMAGE:N) into DIR, which must be new or empty.
-Nothing is ever written outside DIR: absolute names are taken relative to
-DIR; cpio members with a '..' component, a name under a symlink or a file, or
-a component over 255 bytes are left out with a warning; symlinks are created
-last and never followed, and parents are checked on every entry. Owners are restored when
-running as root; device nodes and FIFOs are created only as root (skipped with
-a warning otherwise); sockets are skipped.`,
-  async run(argv, ctx) {
-    const { values: v, positionals } = parseCommandArgs('extract', argv, { json: { type: 'boolean' } });
-    if (positionals.length !== 2) throw new UsageError('E_USAGE_ARGS', 'extract: expected IMAGE[:PART] DIR');
-    const img = await openImage(positionals[0]!);
+  summary: 'extract an image, archive or partition into a directory (never outside it)',
+  description:
+    'Extract every entry of a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or a partition of a disk ' +
+    'image (IMAGE:N) into DIR, which must be new or empty.\n\n' +
+    "Nothing is ever written outside DIR: absolute names are taken relative to DIR; cpio members with a '..' " +
+    'component, a name under a symlink or a file, or a component over 255 bytes are left out with a warning; ' +
+    'symlinks are created last and never followed, and parents are checked on every entry. Owners are ' +
+    'restored when running as root; device nodes and FIFOs are created only as root (skipped with a warning ' +
+    'otherwise); sockets are skipped.',
+  args: {
+    image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, or partition PART of a disk image' },
+    dir: { value: 'DIR', help: 'a new or empty directory' },
+  },
+  options: { json: { type: 'boolean', help: 'print the summary as one JSON object on standard output' } },
+  examples: ['tinyimage extract out/disk.img:1 rootfs-copy'],
+  async run({ values: v, args, ctx }) {
+    const img = await openImage(args.image);
     try {
       if (isDisk(img))
         throw new UsageError(
           'E_USAGE_IS_DISK',
-          `${positionals[0]} is a partitioned disk; name a partition, e.g. ${positionals[0]}:1`,
+          `${args.image} is a partitioned disk; name a partition, e.g. ${args.image}:1`,
         );
       for (const w of img.warnings) ctx.warn(w);
       const root = typeof process.getuid === 'function' && process.getuid() === 0;
-      const r = await extractTree(img.tree, positionals[1]!, {
+      const r = await extractTree(img.tree, args.dir, {
         warn: ctx.warn,
         ...(root
           ? {
@@ -41,14 +44,11 @@ a warning otherwise); sockets are skipped.`,
             }
           : {}),
       });
-      if (v.json) ctx.stdout.write(JSON.stringify(r) + '\n');
-      else
-        ctx.stdout.write(
-          `extracted ${r.entries} entries into ${positionals[1]}${r.skipped.length ? `, skipped ${r.skipped.length}` : ''}\n`,
-        );
-      return 0;
+      const note = r.skipped.length ? `skipped ${r.skipped.length}` : undefined;
+      const io = { ...ctx, json: v.json };
+      summarize(io, 'extracted', args.image, `into ${args.dir}`, args.dir, { entries: r.entries, note, details: r });
     } finally {
       img.close();
     }
   },
-};
+});

@@ -1,6 +1,5 @@
-import { UsageError } from '../../../core/errors.js';
 import { isDisk, openImage, type FsImage } from '../../open.js';
-import { parseCommandArgs, type Command } from '../command.js';
+import { defineCommand } from '../command.js';
 
 // ext s_default_mount_opts, named as dumpe2fs prints them: the journalling mode (bits 5-6) first, then the flags in bit order
 const MOUNT_OPTS: Array<[number, string]> = [
@@ -51,30 +50,30 @@ function textBlock(o: Record<string, unknown>, indent: string): string {
     .join('\n');
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'inspect',
-  summary: 'describe an image',
-  usage: `usage: tinyimage inspect IMAGE[:PART] [--json]
-
-Describes an image: its partition table (MBR/GPT: disk id, each partition's
-start, size, type, PARTUUID, name, flags) and every filesystem found (type,
-key superblock / boot sector fields, block and inode usage, entries and bytes
-of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and
-partitioned disks.`,
-  async run(argv, ctx) {
-    const { values: v, positionals } = parseCommandArgs('inspect', argv, { json: { type: 'boolean' } });
-    if (positionals.length !== 1) throw new UsageError('E_USAGE_ARGS', 'inspect: expected IMAGE[:PART]');
-    const img = await openImage(positionals[0]!);
+  summary: 'describe an image: partition table, filesystems, usage',
+  description:
+    "Describe an image: its partition table (MBR/GPT: disk id, each partition's start, size, type, PARTUUID, " +
+    'name, flags) and every filesystem found (type, key superblock / boot sector fields, block and inode ' +
+    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and ' +
+    'partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse container (named first).',
+  args: { image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, a disk, or partition PART of it' } },
+  options: { json: { type: 'boolean', help: 'the report as one JSON object' } },
+  examples: ['tinyimage inspect out/disk.img', 'tinyimage inspect --json out/usb.img:1'],
+  async run({ values: v, args, ctx }) {
+    const img = await openImage(args.image);
     try {
       let report: Record<string, unknown>;
       if (isDisk(img)) {
         report = {
-          image: positionals[0],
+          image: args.image,
           kind: img.kind,
           size: img.size,
           diskId: img.table.diskId,
           sectorSize: img.table.sectorSize,
           ...(img.table.warnings?.length ? { warnings: img.table.warnings } : {}),
+          ...(img.alsoFound.length ? { alsoFound: img.alsoFound } : {}),
           partitions: img.partitions.map(({ fs, fsError, attributes, ...p }) => ({
             ...p,
             ...(attributes !== undefined ? { attributes: `0x${attributes.toString(16)}` } : {}),
@@ -82,16 +81,21 @@ partitioned disks.`,
           })),
         };
       } else {
-        report = { image: positionals[0], ...fsSummary(img) };
+        report = { image: args.image, ...fsSummary(img) };
       }
+      if (img.container) report = { image: args.image, container: img.container, ...report };
       if (v.json) {
         ctx.stdout.write(JSON.stringify(report, null, 2) + '\n');
         return 0;
       }
       const lines: string[] = [];
+      const c = img.container;
+      if (c)
+        lines.push(`${args.image}: ${c.kind} container, virtual size ${c.virtualSize} bytes, file ${c.fileSize} bytes`);
       if (isDisk(img)) {
-        lines.push(`${positionals[0]}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
+        lines.push(`${args.image}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
+        for (const a of img.alsoFound) lines.push(`  also found: ${a}`);
         for (const p of report.partitions as Array<Record<string, unknown>>) {
           const { filesystem, ...rest } = p;
           lines.push(`partition ${rest.index}:`);
@@ -99,7 +103,7 @@ partitioned disks.`,
           if (filesystem) lines.push('  filesystem:', textBlock(filesystem as Record<string, unknown>, '    '));
         }
       } else {
-        lines.push(`${positionals[0]}: ${img.kind}`);
+        lines.push(`${args.image}: ${img.kind}`);
         lines.push(textBlock(report, '  '));
       }
       ctx.stdout.write(lines.join('\n') + '\n');
@@ -108,4 +112,4 @@ partitioned disks.`,
       img.close();
     }
   },
-};
+});

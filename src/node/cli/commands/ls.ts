@@ -1,15 +1,8 @@
-import { UsageError } from '../../../core/errors.js';
 import { isDisk, openImage, type DiskImage, type FsImage } from '../../open.js';
 import { joinPath } from '../../../core/tree/path.js';
 import { sortedNames } from '../../../core/tree/tree.js';
 import { fullMode, type TreeNode } from '../../../core/tree/types.js';
-import { parseCommandArgs, type Command } from '../command.js';
-
-const OPTIONS = {
-  long: { type: 'boolean', short: 'l' },
-  recursive: { type: 'boolean', short: 'R' },
-  json: { type: 'boolean' },
-} as const;
+import { defineCommand } from '../command.js';
 
 export function modeString(n: TreeNode): string {
   const t = { file: '-', dir: 'd', symlink: 'l', chardev: 'c', blockdev: 'b', fifo: 'p', socket: 's' }[n.type];
@@ -62,20 +55,28 @@ function listDisk(d: DiskImage): string {
   return lines.join('\n');
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: 'ls',
-  summary: 'list an image',
-  usage: `usage: tinyimage ls [-l] [-R] [--json] IMAGE[:PART] [PATH]
-
-Lists PATH (default /) inside a cpio/cpio.gz archive, an ext2/3/4 or FAT
-image, or partition PART of an MBR/GPT disk image (e.g. disk.img:1). A disk
-without :PART lists its partitions. -l gives ls -l columns (mode, links,
-uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
-  async run(argv, ctx) {
-    const { values: v, positionals } = parseCommandArgs('ls', argv, OPTIONS);
-    if (positionals.length < 1 || positionals.length > 2)
-      throw new UsageError('E_USAGE_ARGS', 'ls: expected IMAGE[:PART] [PATH]');
-    const img = await openImage(positionals[0]!);
+  summary: 'list an image, archive or partition (IMAGE[:PART] [PATH])',
+  description:
+    'List PATH (default /) inside a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or partition PART of an ' +
+    'MBR/GPT disk image (e.g. disk.img:1). A disk without :PART lists its partitions.',
+  args: {
+    image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, or partition PART of a disk image' },
+    path: { value: 'PATH', optional: true, help: 'what to list inside it (default /)' },
+  },
+  options: {
+    long: {
+      type: 'boolean',
+      short: 'l',
+      help: 'ls -l columns: mode, links, uid, gid, size or device numbers, mtime UTC, name -> target',
+    },
+    recursive: { type: 'boolean', short: 'R', help: 'list subdirectories too, with full paths' },
+    json: { type: 'boolean', help: 'one JSON array of entries (a JSON object for a disk)' },
+  },
+  examples: ['tinyimage ls -lR out/disk.img:1 /etc'],
+  async run({ values: v, args, ctx }) {
+    const img = await openImage(args.image);
     try {
       if (isDisk(img)) {
         if (v.json)
@@ -100,7 +101,7 @@ uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
       }
       const fs = img as FsImage;
       for (const w of fs.warnings) ctx.warn(w);
-      const start = positionals[1] ?? '/';
+      const start = args.path ?? '/';
       const node = fs.lstat(start);
       const links = fs.tree.linkCounts();
       const out: string[] = [];
@@ -143,4 +144,4 @@ uid, gid, size or device numbers, mtime UTC, name -> target); -R recurses.`,
       img.close();
     }
   },
-};
+});

@@ -1,37 +1,26 @@
-import type { Command } from '../command.js';
-import { UsageError } from '../../../core/errors.js';
+import type { CommandGroup } from '../command.js';
 
-const USAGE = `usage: tinyimage mkfs TYPE (--root DIR | --list FILE) -o OUT [options]
+type ExtType = 'ext4' | 'ext3' | 'ext2';
+type FatType = 'fat32' | 'fat16' | 'fat12' | undefined;
+const ext = (type: ExtType) => async () => (await import('./mkfs-ext.js')).mkfsExtCommand(type);
+const fat = (type: FatType) => async () => (await import('./mkfs-fat.js')).mkfsFatCommand(type);
 
-TYPE is ext4, ext3, ext2, fat32, fat16 or fat12. Run 'tinyimage mkfs TYPE --help'
-for the options of each family.
-
-  ext*:  [--size SIZE] [--block-size N] [--inode-size N] [--label L] [--uuid U]
-         [--owner UID:GID] [--features LIST] [--headroom PCT]
-  fat*:  [--size SIZE] [--label L] [--volume-id HEX] [--symlinks follow|skip|error]
-`;
-
-export const command: Command = {
+export const command: CommandGroup = {
+  kind: 'group',
   name: 'mkfs',
-  summary: 'write a filesystem image',
-  usage: USAGE,
-  ownHelp: true,
-  async run(argv, ctx) {
-    const [type, ...rest] = argv;
-    if (type === 'ext4' || type === 'ext3' || type === 'ext2') {
-      const { runMkfsExt } = await import('./mkfs-ext.js');
-      return runMkfsExt(type, rest, ctx);
-    }
-    if (type === 'fat32' || type === 'fat16' || type === 'fat12' || type === 'fat' || type === 'vfat') {
-      const { runMkfsFat } = await import('./mkfs-fat.js');
-      return runMkfsFat(type === 'fat' || type === 'vfat' ? undefined : type, rest, ctx);
-    }
-    throw new UsageError(
-      'E_USAGE_FS_TYPE',
-      type
-        ? `unknown filesystem type '${type}' (expected ext4, ext3, ext2, fat32, fat16 or fat12)`
-        : `missing filesystem type\n${USAGE}`,
-      { actual: type },
-    );
+  summary: 'write an ext2/ext3/ext4 or FAT12/16/32 filesystem image from a directory or list',
+  description:
+    'Write a filesystem image from a host directory or a gen_init_cpio list, without root, mkfs or mount. ' +
+    'TYPE picks the filesystem; each has its own options.',
+  label: 'TYPE',
+  subcommands: {
+    ext4: ext('ext4'),
+    ext3: ext('ext3'),
+    ext2: ext('ext2'),
+    fat32: fat('fat32'),
+    fat16: fat('fat16'),
+    fat12: fat('fat12'),
+    fat: fat(undefined),
   },
+  aliases: { vfat: 'fat' },
 };
