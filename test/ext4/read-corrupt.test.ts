@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTinyImageError } from '../../src/core/errors.js';
 import { Ext4Reader, openExt4, type Ext4Inode } from '../../src/core/fs/ext4/read.js';
-import { dirLeafCsum, extentBlockCsum, inodeCsum, superblockCsum } from '../../src/core/fs/ext4/readcsum.js';
+import { dirBlockCsum, extentBlockCsum, inodeCsum, superblockCsum } from '../../src/core/fs/ext4/csum.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { readContent } from '../../src/core/tree/content.js';
 import type { FileTree } from '../../src/core/tree/tree.js';
@@ -38,18 +38,18 @@ function image(name: string) {
       if (!r.metadataCsum) return;
       const off = inodeOffset(ino.ino);
       const hiFits = r.inodeSize > 128 && ino.extraIsize >= 4;
-      const c = inodeCsum(ino.csumSeed, bytes, off, r.inodeSize, hiFits);
+      const c = inodeCsum(ino.csumSeed, bytes, off, r.inodeSize);
       put16(bytes, off + 0x7c, c & 0xffff);
       if (hiFits) put16(bytes, off + 0x82, c >>> 16);
     },
     fixDirBlock(dir: Ext4Inode, block: number) {
       const b = bytes.subarray(block * bs, (block + 1) * bs);
-      put32(b, bs - 4, dirLeafCsum(dir.csumSeed, b));
+      put32(b, bs - 4, dirBlockCsum(dir.csumSeed, b, 12));
     },
     fixExtentBlock(ino: Ext4Inode, block: number) {
       const b = bytes.subarray(block * bs, (block + 1) * bs);
-      const tail = 12 + u16(b, 4) * 12;
-      put32(b, tail, extentBlockCsum(ino.csumSeed, b, tail));
+      const max = u16(b, 4);
+      put32(b, 12 + max * 12, extentBlockCsum(ino.csumSeed, b, max));
     },
     open(opts = {}) {
       return openExt4(new MemoryDevice(bytes), opts);

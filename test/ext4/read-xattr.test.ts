@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { aclToXattr, xattrToAcl, parseXattrEntries } from '../../src/core/fs/ext4/readxattr.js';
+import { aclToXattr, xattrToAcl } from '../../src/core/fs/ext4/acl.js';
+import { parseXattrEntries } from '../../src/core/fs/ext4/readxattr.js';
 
 const acl = (entries: Array<[number, number, number]>) => {
   const b = new Uint8Array(4 + entries.length * 8);

@@ -16,6 +16,7 @@ import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
 import { openFat } from '../fs/fat/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
+import { probeExt } from '../fs/ext4/readsuper.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
 export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs';
@@ -65,7 +66,7 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
   if (magic.startsWith('hsqs')) return 'squashfs';
-  const ext = extKind(dev);
+  const ext = probeExt(dev);
   // a valid partition table wins over an ext superblock left in sector 2 by
   // an earlier use of the disk, as blkid decides (openDisk reports it)
   if (ext) return partitionedKind(dev, head) ?? ext;
@@ -77,16 +78,6 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
     return gptOrMbr(dev);
   }
   return undefined;
-}
-
-function extKind(dev: BlockDevice): FsKind | undefined {
-  if (dev.size < 2048) return undefined;
-  const sb = dev.readAt(1024, 1024);
-  if (sb[56] !== 0x53 || sb[57] !== 0xef) return undefined;
-  const compat = sb[92]! | (sb[93]! << 8) | (sb[94]! << 16) | (sb[95]! << 24);
-  const incompat = sb[96]! | (sb[97]! << 8) | (sb[98]! << 16) | (sb[99]! << 24);
-  if (incompat & (0x40 | 0x80 | 0x200 | 0x8000)) return 'ext4'; // extents, 64bit, flex_bg, inline_data
-  return compat & 0x4 ? 'ext3' : 'ext2';
 }
 
 function gptOrMbr(dev: BlockDevice): 'mbr' | 'gpt' {
@@ -231,7 +222,7 @@ export async function openDisk(dev: BlockDevice): Promise<DiskImage> {
     }
     partitions.push(entry);
   }
-  const stray = extKind(dev);
+  const stray = probeExt(dev);
   const alsoFound = stray
     ? [
         `${stray} superblock at offset 1024 (ignored: the partition table wins, as blkid decides; left from an earlier use of the disk?)`,
