@@ -82,6 +82,9 @@ export interface Prepared {
 }
 
 const blocksOf = (bytes: number) => Math.ceil(bytes / BLOCK);
+/** Placeholder blocks of boot images until the layout places them: a file of the tree, appended partition N at APPENDED - N. */
+const IN_TREE = -1;
+const APPENDED = -2;
 
 /** One walk: serial numbers, link counts, the files in data order, warnings for what ISO 9660 drops. */
 function scan(tree: FileTree, level: IsoLevel, warn: (m: string) => void) {
@@ -186,13 +189,11 @@ export function prepare(tree: FileTree, opts: IsoOptions): Prepared {
     bytes: s.bytes,
   };
   let b = layoutMetadata(p, opts);
-  const hidden: PlannedBoot[] = [];
   for (const entry of opts.boot?.entries ?? []) {
     const pb = bootImage(p, entry, opts.appended ?? []);
     if (pb.content && typeof entry.image === 'object' && 'content' in entry.image) {
       pb.block = b;
       b += blocksOf(pb.bytes);
-      hidden.push(pb);
     }
     p.boot.push(pb);
   }
@@ -202,7 +203,7 @@ export function prepare(tree: FileTree, opts: IsoOptions): Prepared {
     fileExtent.set(f.node, b);
     b += blocksOf(f.node.content.size);
   }
-  for (const pb of p.boot) if (pb.block < 0) pb.block = fileExtent.get(fileOf(p, pb.entry)!) ?? 0;
+  for (const pb of p.boot) if (pb.block === IN_TREE) pb.block = fileExtent.get(fileOf(p, pb.entry)!)!;
   p.volumeBlocks = b;
   layoutTail(p, opts.appended ?? []);
   return p;
@@ -295,7 +296,7 @@ function bootImage(p: Prepared, entry: IsoBootEntry, appended: IsoAppended[]): P
     throw new UsageError('E_USAGE_ISO_BOOT', `El Torito load size must be 1..65535 sectors, got ${sectors}`, {
       actual: sectors,
     });
-  const block = typeof img === 'object' && 'appended' in img ? -2 - img.appended : -1;
+  const block = typeof img === 'object' && 'appended' in img ? APPENDED - img.appended : IN_TREE;
   return { entry, block, bytes, sectors, ...(content ? { content } : {}) };
 }
 
@@ -314,7 +315,7 @@ function layoutTail(p: Prepared, appended: IsoAppended[]): void {
     p.appended.push({ part, offset: off });
     off += Math.ceil(part.size / BLOCK) * BLOCK;
   }
-  for (const pb of p.boot) if (pb.block <= -2) pb.block = p.appended[-2 - pb.block]!.offset / BLOCK;
+  for (const pb of p.boot) if (pb.block <= APPENDED) pb.block = p.appended[APPENDED - pb.block]!.offset / BLOCK;
   if (p.hybrid) off = Math.ceil((off + GPT_TAIL_SECTORS * SECTOR) / BLOCK) * BLOCK;
   p.size = off;
   if (p.volumeBlocks > 0xffffffff)

@@ -16,6 +16,7 @@ import { FileTree } from '../../tree/tree.js';
 import { typeFromMode, type Content, type DirNode, type NodeMeta, type TreeNode } from '../../tree/types.js';
 import { decodeRecordDate, decodeVolumeDate } from './dates.js';
 import { readBootCatalog, type CatalogEntry } from './eltorito.js';
+import { readPartitionTable } from '../../partition/index.js';
 import { decodePn, readRockRidge, spSkip, type RockRidge } from './readsusp.js';
 import {
   BLOCK,
@@ -52,7 +53,10 @@ export interface IsoInfo {
   joliet: boolean;
   /** Where the tree's names came from. */
   names: 'rockridge' | 'joliet' | 'iso9660';
-  elTorito: CatalogEntry[];
+  /** El Torito entries, e.g. "bios block 34, 4 sectors" (the catalog's fields: readBootCatalog). */
+  elTorito: string[];
+  /** The partition table of a hybrid image's system area, when there is one. */
+  partitionTable?: 'mbr' | 'gpt' | undefined;
 }
 
 export interface IsoVolume {
@@ -442,6 +446,13 @@ export function openIso9660(dev: BlockDevice, opts: { names?: Mode } = {}): IsoV
   reader.run(root);
   const warnings = reader.warnings;
   let elTorito: CatalogEntry[] = [];
+  let partitionTable: IsoInfo['partitionTable'];
+  try {
+    partitionTable = readPartitionTable(dev)?.scheme;
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    warnings.push(`system area: ${e.message}`);
+  }
   if (catalog !== undefined && (catalog + 1) * BLOCK <= dev.size) {
     try {
       elTorito = readBootCatalog(dev.readAt(catalog * BLOCK, BLOCK));
@@ -469,7 +480,10 @@ export function openIso9660(dev: BlockDevice, opts: { names?: Mode } = {}): IsoV
       rockRidge: skip !== undefined,
       joliet: svd !== undefined,
       names: mode,
-      elTorito,
+      elTorito: elTorito.map(
+        (e) => `${e.platform} block ${e.block}, ${e.sectors} sectors${e.bootable ? '' : ' (not bootable)'}`,
+      ),
+      partitionTable,
     },
   };
 }
