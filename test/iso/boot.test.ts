@@ -1,21 +1,18 @@
 /**
  * The live ISO boots four ways: as a CD (El Torito) and as a raw disk
  * (hybrid MBR/GPT), under SeaBIOS and under OVMF, each time to the tiny
- * initramfs' greeting. The image (Debian's kernel, the host's busybox, GRUB
- * from grub-pc-bin, systemd's EFI stub) is built once; independent tools
- * check it before the boots.
+ * initramfs' greeting. The image is what the iso preset builds from
+ * Debian's kernel and the host's busybox (GRUB from grub-pc-bin, systemd's
+ * EFI stub), built once; independent tools check it before the boots.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_EFI_STUB_PATH } from '../../src/core/boot/uki.js';
-import { buildUefiSystem } from '../../src/core/system/uefi.js';
-import { planLiveIso, writeLiveIso } from '../../src/core/system/iso.js';
-import { concatChunks } from '../../src/core/compress/gzip.js';
-import { initramfsChunks, tinyInitramfsTree, WELCOME } from '../../src/core/initramfs/index.js';
-import { FileDevice } from '../../src/node/io/file.js';
+import { WELCOME } from '../../src/core/initramfs/index.js';
+import { build } from '../../src/node/build/build.js';
+import { loadSpec } from '../../src/node/build/load.js';
 import { bootQemu } from '../../src/node/qemu/index.js';
-import { hostLiveGrub } from '../../src/node/system/grub-host.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -34,23 +31,10 @@ const iso = join(tmp.dir, 'live.iso');
 
 beforeAll(async () => {
   if (skip) return;
-  const kernel = new Uint8Array(readFileSync(k.vmlinuz));
-  const initrd = await concatChunks(
-    initramfsChunks(tinyInitramfsTree({ busybox: new Uint8Array(readFileSync(BUSYBOX)) })),
-  );
-  const efi = buildUefiSystem({
-    kernel,
-    initrd,
-    cmdline: CMDLINE,
-    stub: new Uint8Array(readFileSync(DEFAULT_EFI_STUB_PATH)),
-  }).efi;
-  const live = planLiveIso({ kernel, initrd, cmdline: CMDLINE, efi, grub: await hostLiveGrub(), epoch: 1_700_000_000 });
-  const dev = FileDevice.create(iso, live.size);
-  try {
-    await writeLiveIso(live, dev);
-  } finally {
-    dev.close();
-  }
+  // the preset, as `tinyimage build --preset iso --kernel K --busybox B -o DIR` runs it
+  const { spec } = loadSpec({ preset: 'iso', overrides: { kernel: k.vmlinuz, busybox: BUSYBOX, cmdline: CMDLINE } });
+  const r = await build(spec, { outDir: tmp.dir, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+  expect(r.outputs.map((o) => o.name)).toEqual(['live.iso']);
 }, 120_000);
 
 describe.skipIf(skip)('live ISO', () => {

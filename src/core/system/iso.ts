@@ -42,7 +42,8 @@ export interface LiveIsoGrub {
 
 export interface LiveIsoOptions {
   kernel: Content | Uint8Array;
-  initrd: Content | Uint8Array;
+  /** The initramfs GRUB loads (none for a kernel with its initramfs built in). */
+  initrd?: Content | Uint8Array | undefined;
   /** Kernel command line for GRUB's entry (the UKI carries its own). */
   cmdline: string;
   /** GRUB for BIOS (CD and disk). */
@@ -83,14 +84,14 @@ export function planLiveIso(o: LiveIsoOptions): LiveIso {
   const epoch = o.epoch ?? 0;
   const tree = new FileTree({ defaultTime: epoch });
   tree.addFile(LIVE_KERNEL, o.kernel, { mode: 0o644 });
-  tree.addFile(LIVE_INITRD, o.initrd, { mode: 0o644 });
+  if (o.initrd) tree.addFile(LIVE_INITRD, o.initrd, { mode: 0o644 });
   for (const f of o.files ?? []) tree.addFile(f.path, f.content, { mode: 0o644 });
   const entries: NonNullable<IsoOptions['boot']>['entries'] = [];
   if (o.grub) {
     const config = grubConfig({
       cmdline: o.cmdline,
       kernel: LIVE_KERNEL,
-      initrd: LIVE_INITRD,
+      ...(o.initrd ? { initrd: LIVE_INITRD } : {}),
       insmod: ['iso9660'],
       ...(o.grub.timeout !== undefined ? { timeout: o.grub.timeout } : {}),
     });
