@@ -163,7 +163,17 @@ export function prepare(tree: FileTree, opts: IsoOptions): Prepared {
   const warn = opts.warn ?? (() => {});
   const o = resolveOptions(opts);
   const s = scan(tree, o.level, warn);
-  const rrMovedMeta = { ...tree.meta('dir', { mode: 0o755, mtime: o.epoch }) };
+  // rr_moved (hidden from Rock Ridge readers) looks like the root
+  const r = tree.root;
+  const rrMovedMeta = {
+    mode: r.mode,
+    uid: r.uid,
+    gid: r.gid,
+    mtime: r.mtime,
+    atime: r.atime,
+    ctime: r.ctime,
+    xattrs: new Map(),
+  };
   const iso = isoHierarchy(tree, { level: o.level, rockRidge: o.rockRidge, rrMovedMeta, warn });
   const jolietDirs = o.joliet ? jolietHierarchy(tree, o.joliet) : [];
   const fileExtent = new Map<TreeNode, number>();

@@ -1,0 +1,85 @@
+/** What the ISO 9660 tests share: writing an image file, the tree ISO 9660 can keep, extraction with xorriso. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { expect } from 'vitest';
+import type { FileTree } from '../../src/core/tree/tree.js';
+import type { TreeNode } from '../../src/core/tree/types.js';
+import { clampRecordSeconds } from '../../src/core/fs/iso9660/dates.js';
+import { iso9660Size, writeIso9660, type IsoOptions, type IsoSummary } from '../../src/core/fs/iso9660/index.js';
+import { diffTrees, formatDiff, type DiffOptions } from '../../src/core/diff/index.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { run } from '../helpers/prereq.js';
+
+/** Write `tree` as an ISO image file at `path`. */
+export async function writeIsoFile(tree: FileTree, path: string, opts: IsoOptions = {}): Promise<IsoSummary> {
+  const dev = FileDevice.create(path, iso9660Size(tree, opts));
+  try {
+    return await writeIso9660(tree, dev, opts);
+  } finally {
+    dev.close();
+  }
+}
+
+/**
+ * What ISO 9660 with Rock Ridge keeps of a tree: times in whole seconds
+ * between 1900 and 2155, no extended attributes. Changes the tree in place.
+ */
+export function isoKeeps(tree: FileTree): FileTree {
+  const seen = new Set<TreeNode>();
+  for (const e of tree.walk()) {
+    if (seen.has(e.node)) continue;
+    seen.add(e.node);
+    for (const t of [e.node.mtime, e.node.atime, e.node.ctime]) {
+      t.sec = clampRecordSeconds(t.sec);
+      t.nsec = 0;
+    }
+    e.node.xattrs = new Map();
+  }
+  return tree;
+}
+
+/** Assert two trees hold the same paths, types, modes, owners, sizes, contents, targets, devices and mtimes. */
+export async function expectSameTree(a: FileTree, b: FileTree, opts: DiffOptions = {}): Promise<void> {
+  const d = await diffTrees(a, b, { mtime: true, ...opts });
+  expect(formatDiff(d)).toBe('');
+}
+
+/** Extract an image with xorriso as root (device files too) into `dir`, hard links restored; the tree it gives. */
+export function xorrisoExtract(image: string, dir: string): FileTree {
+  // xorriso makes `dir` itself, so it gets the root's attributes
+  mkdirSync(dirname(dir), { recursive: true });
+  const r = run('xorriso', ['-osirrox', 'on:device_files', '-hardlinks', 'on', '-indev', image, '-extract', '/', dir]);
+  expect(r.code, r.stderr.slice(-2000)).toBe(0);
+  return treeFromHostDir(dir);
+}
+
+/** `xorriso -as mkisofs -R -J` of a host directory. */
+export function xorrisoMkisofs(dir: string, image: string, extra: string[] = []): void {
+  const r = run('xorriso', ['-as', 'mkisofs', '-R', '-J', ...extra, '-o', image, dir]);
+  expect(r.code, r.stderr.slice(-2000)).toBe(0);
+}
+
+/**
+ * Compare a tree with what `xorrisoExtract` gave. Two things xorriso cannot
+ * restore are checked in its own listing of the image instead: sockets (it
+ * does not make them) and symbolic links' mtimes (it sets no link times).
+ */
+export async function expectExtractedTree(image: string, source: FileTree, extracted: FileTree): Promise<void> {
+  const sockets: string[] = [];
+  const links: string[] = [];
+  for (const e of source.walk()) {
+    if (e.node.type === 'socket') sockets.push(e.path);
+    if (e.node.type === 'symlink') links.push(e.path);
+  }
+  const d = await diffTrees(source, extracted, { mtime: true, ignore: sockets });
+  const rest = d.filter(
+    (x) => !(links.includes(x.path) && x.change === 'changed' && x.fields?.every((f) => f.field === 'mtime')),
+  );
+  expect(formatDiff(rest)).toBe('');
+  if (sockets.length) {
+    const l = run('xorriso', ['-indev', image, '-find', '/', '-type', 's', '-exec', 'lsdl']).stdout;
+    for (const s of sockets)
+      expect(l).toMatch(new RegExp(`^s[rwx-]{9}.*'${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'$`, 'm'));
+  }
+}
