@@ -143,11 +143,7 @@ const iso = z.strictObject({
     .optional(),
   seed: text('a seed string').optional(),
   files: z
-    .record(
-      text('an absolute path in the image').regex(/^\/./, { error: 'expected an absolute path in the image' }),
-      path('a host file'),
-      { error: () => 'expected a mapping of image path: host file' },
-    )
+    .record(z.string(), path('a host file'), { error: () => 'expected a mapping of image path: host file' })
     .optional(),
 });
 
@@ -188,6 +184,9 @@ export const specSchema = z
         path: ['disk', 'partitions'],
         message: `partitions are for a disk spec, not kind '${s.kind}'`,
       });
+    for (const k of Object.keys(s.iso?.files ?? {}))
+      if (!/^\/[^/]/.test(k) || k.split('/').includes('..'))
+        ctx.addIssue({ code: 'custom', path: ['iso', 'files', k], message: 'expected an absolute path in the image' });
     if (s.kind !== 'iso' && s.iso)
       ctx.addIssue({ code: 'custom', path: ['iso'], message: `the iso section is for kind 'iso', not '${s.kind}'` });
     if (s.kind === 'iso' && s.disk)
