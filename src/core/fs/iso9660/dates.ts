@@ -30,8 +30,20 @@ export function clampRecordSeconds(sec: number): number {
   return Math.min(MAX_SEC, Math.max(MIN_SEC, Math.floor(sec)));
 }
 
+/** The last date encoded: trees repeat their times, and a Date per record is costly. */
+let lastSec = NaN;
+const lastDate = new Uint8Array(RECORD_DATE.size);
+
 /** Encode Unix seconds (clamped to 1900..2155) as a 7-byte UTC date into `out` at `offset`. */
 export function encodeRecordDate(sec: number, out: Uint8Array, offset: number): void {
+  if (sec !== lastSec) {
+    encodeDate(sec, lastDate);
+    lastSec = sec;
+  }
+  out.set(lastDate, offset);
+}
+
+function encodeDate(sec: number, out: Uint8Array): void {
   const d = new Date(clampRecordSeconds(sec) * 1000);
   RECORD_DATE.encode(
     {
@@ -44,7 +56,6 @@ export function encodeRecordDate(sec: number, out: Uint8Array, offset: number): 
       gmtOffset: 0,
     },
     out,
-    offset,
   );
 }
 

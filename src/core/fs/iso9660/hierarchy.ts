@@ -9,7 +9,7 @@
 import { CapacityError } from '../../errors.js';
 import { sortedNames, type FileTree } from '../../tree/tree.js';
 import type { DirNode, FileNode, NodeMeta, TreeNode } from '../../tree/types.js';
-import { compareIdentifiers, IsoNamer, JolietNamer, type IsoLevel } from './names.js';
+import { IsoNamer, JolietNamer, sortByIdentifier, type IsoLevel } from './names.js';
 
 /** ECMA-119 limits the hierarchy to 8 levels (the root is level 1). */
 export const MAX_LEVELS = 8;
@@ -80,7 +80,7 @@ function order(root: IsoDir): IsoDir[] {
   for (let i = 0; i < out.length; i++) {
     const d = out[i]!;
     d.number = i + 1;
-    d.entries.sort((a, b) => compareIdentifiers(a.id, b.id));
+    sortByIdentifier(d.entries, (e) => e.id);
     for (const e of d.entries) if (e.dir && e.reloc !== 'placeholder') out.push(e.dir);
   }
   if (out.length > MAX_DIRS)

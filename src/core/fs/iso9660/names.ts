@@ -93,7 +93,10 @@ export class IsoNamer {
 const JOLIET_BAD = /[\u0000-\u001f*/:;?\\]/g;
 
 /** UCS-2 form of a name: characters outside the BMP become '_'. */
+/** Anything ucs2() would change. */
+const JOLIET_CHANGE = /[\u0000-\u001f*/:;?\\\ud800-\udfff]/;
 function ucs2(name: string): string {
+  if (!JOLIET_CHANGE.test(name)) return name;
   return name
     .replace(/[\ud800-\udbff][\udc00-\udfff]/g, '_')
     .replace(/[\ud800-\udfff]/g, '_')
@@ -152,9 +155,19 @@ function padded(a: string, b: string): number {
 
 /** Order of directory records and path table entries: name, then extension, then version (descending). */
 export function compareIdentifiers(a: string, b: string): number {
-  const [na, ea, va] = parts(a);
-  const [nb, eb, vb] = parts(b);
-  return padded(na, nb) || padded(ea, eb) || vb - va;
+  return compareParts(parts(a), parts(b));
+}
+
+function compareParts(a: [string, string, number], b: [string, string, number]): number {
+  return padded(a[0], b[0]) || padded(a[1], b[1]) || b[2] - a[2];
+}
+
+/** Sort `items` by their identifiers (each split once). */
+export function sortByIdentifier<T>(items: T[], id: (x: T) => string): T[] {
+  const keyed = items.map((x) => ({ x, k: parts(id(x)) }));
+  keyed.sort((a, b) => compareParts(a.k, b.k));
+  for (let i = 0; i < items.length; i++) items[i] = keyed[i]!.x;
+  return items;
 }
 
 /** The identifier bytes: ASCII for ECMA-119 names, UCS-2 big-endian for Joliet. */

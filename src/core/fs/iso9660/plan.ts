@@ -35,9 +35,9 @@ import {
 } from './structs.js';
 import { CeAllocator } from './susp.js';
 
+/** A file's data in the image (paths are found again only for error messages: see pathOf). */
 export interface PlannedFile {
   node: FileNode;
-  path: string;
   extent: number;
 }
 
@@ -108,7 +108,7 @@ function scan(tree: FileTree, level: IsoLevel, warn: (m: string) => void) {
         `${e.path} is ${n.content.size} bytes; ISO 9660 level ${level} holds files up to 4 GiB - 1 (use level 3)`,
         { path: e.path, actual: n.content.size, expected: 0xffffffff },
       );
-    files.push({ node: n, path: e.path, extent: 0 });
+    files.push({ node: n, extent: 0 });
     bytes += n.content.size;
   }
   if (xattrs) warn(`${xattrs} entries have extended attributes; ISO 9660 (Rock Ridge) does not store them`);
@@ -336,6 +336,12 @@ function layoutTail(p: Prepared, appended: IsoAppended[]): void {
         actual: p.volumeBlocks,
       },
     );
+}
+
+/** The first path of `node` in `tree` (for messages; walks the tree). */
+export function pathOf(tree: FileTree, node: TreeNode): string {
+  for (const e of tree.walk()) if (e.node === node) return e.path;
+  return '(not in the tree)';
 }
 
 /** Default seed of a hybrid image's GUIDs: the tree's metadata and the label. */

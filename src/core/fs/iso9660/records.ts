@@ -2,28 +2,80 @@
  * Directory extents: the records of one directory ("." and "..", then the
  * entries in identifier order; a file above 4 GiB gets one record per
  * extent) with their Rock Ridge entries. The same code sizes a directory
- * during planning (no bytes kept) and writes it, so both agree by
- * construction.
+ * during planning (lengths only, no bytes made) and writes it, so both
+ * agree by construction.
  */
 import { encodeDev, fullMode, type Timespec, type TreeNode } from '../../tree/types.js';
 import { encodeRecordDate } from './dates.js';
 import type { IsoDir, IsoEntry } from './hierarchy.js';
 import { identifierBytes, identifierLength } from './names.js';
-import { BLOCK, both, DIR_RECORD, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, MAX_RECORD } from './structs.js';
+import {
+  BLOCK,
+  DIR_RECORD,
+  FLAG_DIRECTORY,
+  FLAG_MULTI_EXTENT,
+  MAX_RECORD,
+  RECORD_DATE,
+  RR_FLAGGED,
+  RR_LINK,
+  RR_PN,
+  RR_PX,
+  SUSP_HEADER,
+  SUSP_SP,
+} from './structs.js';
 import {
   CeAllocator,
   erEntry,
   layoutSusp,
   linkEntry,
   nmEntries,
+  nmLengths,
   pnEntry,
   pxEntry,
   reEntry,
   slEntries,
+  slLengths,
   spEntry,
   tfEntry,
+  type SuspItem,
   type SuspLayout,
 } from './susp.js';
+
+/** Makes the system use entries, or (when sizing) says how long they are. */
+interface Maker {
+  px(mode: number, links: number, uid: number, gid: number, serial: number): SuspItem;
+  tf(mtime: number, atime: number, ctime: number): SuspItem;
+  pn(dev: number): SuspItem;
+  nm(name: string): SuspItem[];
+  sl(target: string): SuspItem[];
+  link(kind: 'CL' | 'PL', block: number): SuspItem;
+  re(): SuspItem;
+  sp(): SuspItem;
+  er(): SuspItem;
+}
+const WRITE: Maker = {
+  px: pxEntry,
+  tf: tfEntry,
+  pn: pnEntry,
+  nm: nmEntries,
+  sl: slEntries,
+  link: linkEntry,
+  re: reEntry,
+  sp: spEntry,
+  er: erEntry,
+};
+const ER_LENGTH = erEntry().length;
+const SIZE: Maker = {
+  px: () => RR_PX.size,
+  tf: () => RR_FLAGGED.size + 3 * RECORD_DATE.size,
+  pn: () => RR_PN.size,
+  nm: nmLengths,
+  sl: slLengths,
+  link: () => RR_LINK.size,
+  re: () => SUSP_HEADER.size,
+  sp: () => SUSP_SP.size,
+  er: () => ER_LENGTH,
+};
 
 /** Largest extent of a multi-extent file: 4 GiB less one block, as xorriso writes. */
 export const MAX_SECTION = 0xfffff800;
@@ -44,7 +96,8 @@ export interface RecordContext {
 export type CeArea = SuspLayout['areas'][number];
 
 interface Rec {
-  id: Uint8Array;
+  /** The identifier: its bytes when writing, its length when sizing. */
+  id: Uint8Array | number;
   extent: number;
   size: number;
   flags: number;
@@ -65,30 +118,31 @@ class Extent {
   constructor(readonly bytes?: Uint8Array) {}
 
   add(r: Rec): void {
-    const len = recordLength(r.id.length, r.susp.inlineLength);
+    const idLen = typeof r.id === 'number' ? r.id : r.id.length;
+    const len = recordLength(idLen, r.susp.inlineLength);
     if ((this.pos % BLOCK) + len > BLOCK) this.pos = Math.ceil(this.pos / BLOCK) * BLOCK;
     this.areas.push(...r.susp.areas);
-    if (this.bytes) {
+    if (this.bytes && typeof r.id !== 'number') {
       const b = this.bytes;
       DIR_RECORD.encode(
         {
           length: len,
-          extAttrLength: 0,
-          ...both('extent', r.extent),
-          ...both('dataLength', r.size),
+          extentLe: r.extent,
+          extentBe: r.extent,
+          dataLengthLe: r.size,
+          dataLengthBe: r.size,
           flags: r.flags,
-          unitSize: 0,
-          interleaveGap: 0,
-          ...both('volumeSeq', 1),
-          nameLength: r.id.length,
+          volumeSeqLe: 1,
+          volumeSeqBe: 1,
+          nameLength: idLen,
         },
         b,
         this.pos,
       );
-      encodeRecordDate(r.mtime, b, this.pos + DIR_RECORD.offsetOf('date'));
+      encodeRecordDate(r.mtime, b, this.pos + DATE_OFFSET);
       b.set(r.id, this.pos + DIR_RECORD.size);
-      let o = this.pos + DIR_RECORD.size + r.id.length + (r.id.length % 2 === 0 ? 1 : 0);
-      for (const e of r.susp.inline) {
+      let o = this.pos + DIR_RECORD.size + idLen + (idLen % 2 === 0 ? 1 : 0);
+      for (const e of r.susp.inline as Uint8Array[]) {
         b.set(e, o);
         o += e.length;
       }
@@ -102,17 +156,18 @@ class Extent {
   }
 }
 
+const DATE_OFFSET = DIR_RECORD.offsetOf('date');
 const DOT = Uint8Array.of(0);
 const DOTDOT = Uint8Array.of(1);
 
-/** Rock Ridge entries describing `node` (PX, TF, then PN / SL), without the name. */
-function attributes(ctx: RecordContext, node: TreeNode, links: number, dirMode = false): Uint8Array[] {
+/** Rock Ridge entries describing `node` (PX, TF, then PN), without the name. */
+function attributes(m: Maker, ctx: RecordContext, node: TreeNode, links: number, dirMode = false): SuspItem[] {
   const mode = dirMode ? 0o040000 | (node.mode & 0o7777) : fullMode(node);
   const out = [
-    pxEntry(mode, links, node.uid, node.gid, ctx.serial(node)),
-    tfEntry(ctx.seconds(node.mtime), ctx.seconds(node.atime), ctx.seconds(node.ctime)),
+    m.px(mode, links, node.uid, node.gid, ctx.serial(node)),
+    m.tf(ctx.seconds(node.mtime), ctx.seconds(node.atime), ctx.seconds(node.ctime)),
   ];
-  if (node.type === 'chardev' || node.type === 'blockdev') out.push(pnEntry(encodeDev(node.major, node.minor)));
+  if (node.type === 'chardev' || node.type === 'blockdev') out.push(m.pn(encodeDev(node.major, node.minor)));
   return out;
 }
 
@@ -120,31 +175,55 @@ function dirLinks(d: IsoDir): number {
   return 2 + d.subdirs;
 }
 
-/** The records of an entry: one, or one per extent for a file above MAX_SECTION bytes. */
-function entryRecords(e: IsoEntry, ctx: RecordContext, ce: CeAllocator, joliet: boolean): Rec[] {
-  const id = identifierBytes(e.id, joliet);
-  const budget = MAX_RECORD - 1 - recordLength(identifierLength(e.id, joliet), 0);
-  const mtime = ctx.seconds(e.node.mtime);
-  const rr = ctx.rockRidge && !joliet;
+/** Rock Ridge entries of an entry's record. */
+function entrySusp(m: Maker, e: IsoEntry, ctx: RecordContext): SuspItem[] {
   if (e.dir) {
-    const placeholder = e.reloc === 'placeholder';
-    const susp: Uint8Array[] = [];
-    if (rr) {
-      susp.push(...attributes(ctx, e.node, e.dir.rrMoved ? 2 : dirLinks(e.dir), true), ...nmEntries(e.name));
-      if (placeholder) susp.push(linkEntry('CL', e.dir.extent));
-      else if (e.reloc === 'moved') susp.push(reEntry());
-    }
-    const layout = layoutSusp(susp, budget, ce);
-    if (placeholder) return [{ id, extent: 0, size: 0, flags: 0, mtime, susp: layout }];
+    const susp = [...attributes(m, ctx, e.node, e.dir.rrMoved ? 2 : dirLinks(e.dir), true), ...m.nm(e.name)];
+    if (e.reloc === 'placeholder') susp.push(m.link('CL', e.dir.extent));
+    else if (e.reloc === 'moved') susp.push(m.re());
+    return susp;
+  }
+  const susp = [...attributes(m, ctx, e.node, ctx.links(e.node)), ...m.nm(e.name)];
+  if (e.node.type === 'symlink') susp.push(...m.sl(e.node.target));
+  return susp;
+}
+
+const NO_SUSP: SuspLayout = { inline: [], inlineLength: 0, areas: [] };
+
+/** Bytes of an entry's Rock Ridge entries, computed without making them (sizing). */
+function suspLength(e: IsoEntry): number {
+  const node = e.node;
+  let n = SIZE.px(0, 0, 0, 0, 0) as number;
+  n += SIZE.tf(0, 0, 0) as number;
+  for (const x of nmLengths(e.name)) n += x;
+  if (e.dir) return n + (e.reloc === 'placeholder' ? RR_LINK.size : e.reloc === 'moved' ? SUSP_HEADER.size : 0);
+  if (node.type === 'chardev' || node.type === 'blockdev') n += RR_PN.size;
+  if (node.type === 'symlink') for (const x of slLengths(node.target)) n += x;
+  return n;
+}
+
+/** The split of an entry's Rock Ridge entries between its record and continuation areas. */
+function recordSusp(m: Maker, e: IsoEntry, ctx: RecordContext, budget: number, ce: CeAllocator): SuspLayout {
+  if (m === SIZE) {
+    // most entries fit their record: their length is all the layout needs
+    const n = suspLength(e);
+    if (n <= budget) return { inline: [], inlineLength: n, areas: [] };
+  }
+  return layoutSusp(entrySusp(m, e, ctx), budget, ce);
+}
+
+/** The records of an entry: one, or one per extent for a file above MAX_SECTION bytes. */
+function entryRecords(m: Maker, e: IsoEntry, ctx: RecordContext, ce: CeAllocator, joliet: boolean): Rec[] {
+  const idLen = identifierLength(e.id, joliet);
+  const id = m === WRITE ? identifierBytes(e.id, joliet) : idLen;
+  const budget = MAX_RECORD - 1 - recordLength(idLen, 0);
+  const mtime = ctx.seconds(e.node.mtime);
+  const layout = ctx.rockRidge && !joliet ? recordSusp(m, e, ctx, budget, ce) : NO_SUSP;
+  if (e.dir) {
+    if (e.reloc === 'placeholder') return [{ id, extent: 0, size: 0, flags: 0, mtime, susp: layout }];
     return [{ id, extent: e.dir.extent, size: e.dir.size, flags: FLAG_DIRECTORY, mtime, susp: layout }];
   }
   const node = e.node;
-  let susp: Uint8Array[] = [];
-  if (rr) {
-    susp = [...attributes(ctx, node, ctx.links(node)), ...nmEntries(e.name)];
-    if (node.type === 'symlink') susp.push(...slEntries(node.target));
-  }
-  const layout = layoutSusp(susp, budget, ce);
   const size = node.type === 'file' ? node.content.size : 0;
   const extent = node.type === 'file' ? ctx.extent(node) : 0;
   if (size <= MAX_SECTION) return [{ id, extent, size, flags: 0, mtime, susp: layout }];
@@ -165,8 +244,8 @@ function entryRecords(e: IsoEntry, ctx: RecordContext, ce: CeAllocator, joliet: 
 }
 
 /**
- * Lay out (and with `bytes`, write) the extent of `d`. Returns its size in
- * bytes and the continuation areas its records point to.
+ * Lay out the extent of `d` (and with `bytes`, write it). Returns its size
+ * in bytes and the continuation areas its records point to.
  */
 export function directoryExtent(
   d: IsoDir,
@@ -175,33 +254,28 @@ export function directoryExtent(
   joliet: boolean,
   bytes?: Uint8Array,
 ): { size: number; areas: CeArea[] } {
+  const m = bytes ? WRITE : SIZE;
   const x = new Extent(bytes);
   const rr = ctx.rockRidge && !joliet;
   const isRoot = d.parent === d;
   const dotSusp = rr
-    ? [...(isRoot ? [spEntry()] : []), ...attributes(ctx, d.node, d.rrMoved ? 2 : dirLinks(d), true)]
+    ? [...(isRoot ? [m.sp()] : []), ...attributes(m, ctx, d.node, d.rrMoved ? 2 : dirLinks(d), true)]
     : [];
   const budget = MAX_RECORD - 1 - recordLength(1, 0);
-  const dot = layoutSusp(dotSusp, budget, ce, rr && isRoot ? [erEntry()] : []);
-  x.add({
-    id: DOT,
-    extent: d.extent,
-    size: d.size,
-    flags: FLAG_DIRECTORY,
-    mtime: ctx.seconds(d.node.mtime),
-    susp: dot,
-  });
+  const dot = layoutSusp(dotSusp, budget, ce, rr && isRoot ? [m.er()] : []);
+  const self = { id: bytes ? DOT : 1, flags: FLAG_DIRECTORY, mtime: ctx.seconds(d.node.mtime) };
+  x.add({ ...self, extent: d.extent, size: d.size, susp: dot });
   const up = d.relocated ? d.treeParent : d.parent;
-  const upSusp = rr ? attributes(ctx, up.node, dirLinks(up), true) : [];
-  if (rr && d.relocated) upSusp.push(linkEntry('PL', d.treeParent.extent));
+  const upSusp = rr ? attributes(m, ctx, up.node, dirLinks(up), true) : [];
+  if (rr && d.relocated) upSusp.push(m.link('PL', d.treeParent.extent));
   x.add({
-    id: DOTDOT,
+    id: bytes ? DOTDOT : 1,
     extent: d.parent.extent,
     size: d.parent.size,
     flags: FLAG_DIRECTORY,
     mtime: ctx.seconds(d.parent.node.mtime),
     susp: layoutSusp(upSusp, budget, ce),
   });
-  for (const e of d.entries) for (const r of entryRecords(e, ctx, ce, joliet)) x.add(r);
+  for (const e of d.entries) for (const r of entryRecords(m, e, ctx, ce, joliet)) x.add(r);
   return { size: x.size, areas: x.areas };
 }

@@ -33,7 +33,13 @@ import {
 } from './structs.js';
 
 const enc = new TextEncoder();
-const sig = (s: string) => Uint8Array.of(s.charCodeAt(0), s.charCodeAt(1));
+const SIGNATURES = new Map<string, Uint8Array>();
+/** The two signature bytes of an entry (made once per signature). */
+function sig(s: string): Uint8Array {
+  let b = SIGNATURES.get(s);
+  if (!b) SIGNATURES.set(s, (b = Uint8Array.of(s.charCodeAt(0), s.charCodeAt(1))));
+  return b;
+}
 const VERSION = 1;
 
 export function spEntry(): Uint8Array {
@@ -84,17 +90,28 @@ export function ceEntry(block: number, offset: number, size: number): Uint8Array
   });
 }
 
+/** Entries are encoded in one scratch buffer and copied out: one allocation each, one DataView for all. */
+const scratch = new Uint8Array(MAX_SUSP_ENTRY);
+
 export function pxEntry(mode: number, links: number, uid: number, gid: number, serial: number): Uint8Array {
-  return RR_PX.encode({
-    signature: sig('PX'),
-    length: RR_PX.size,
-    version: VERSION,
-    ...both('mode', mode),
-    ...both('links', links),
-    ...both('uid', uid),
-    ...both('gid', gid),
-    ...both('serial', serial),
-  });
+  return RR_PX.encode(
+    {
+      signature: sig('PX'),
+      length: RR_PX.size,
+      version: VERSION,
+      modeLe: mode,
+      modeBe: mode,
+      linksLe: links,
+      linksBe: links,
+      uidLe: uid,
+      uidBe: uid,
+      gidLe: gid,
+      gidBe: gid,
+      serialLe: serial,
+      serialBe: serial,
+    },
+    scratch,
+  ).slice(0, RR_PX.size);
 }
 
 /**
@@ -126,7 +143,13 @@ export function tfEntry(mtime: number, atime: number, ctime: number): Uint8Array
 
 /** CL (child link) or PL (parent link) to a directory's first block. */
 export function linkEntry(kind: 'CL' | 'PL', block: number): Uint8Array {
-  return RR_LINK.encode({ signature: sig(kind), length: RR_LINK.size, version: VERSION, ...both('block', block) });
+  return RR_LINK.encode({
+    signature: sig(kind),
+    length: RR_LINK.size,
+    version: VERSION,
+    blockLe: block,
+    blockBe: block,
+  });
 }
 
 /** RE: this directory is relocated (Rock Ridge readers skip it here and find it through its CL). */
@@ -135,6 +158,33 @@ export function reEntry(): Uint8Array {
 }
 
 const MAX_PAYLOAD = MAX_SUSP_ENTRY - RR_FLAGGED.size;
+
+/** UTF-8 length of a string, without encoding it. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Lengths of the NM entries nmEntries() makes for `name`. */
+export function nmLengths(name: string): number[] {
+  const total = utf8Length(name);
+  const out: number[] = [];
+  for (let off = 0; off === 0 || off < total; off += MAX_PAYLOAD)
+    out.push(RR_FLAGGED.size + Math.min(MAX_PAYLOAD, total - off));
+  return out;
+}
 
 /** NM entries for a name: UTF-8, split with CONTINUE when longer than one entry holds. */
 export function nmEntries(name: string): Uint8Array[] {
@@ -209,6 +259,33 @@ export function slEntries(target: string): Uint8Array[] {
   });
 }
 
+/** Lengths of the SL entries slEntries() makes for `target` (the same packing, no bytes). */
+export function slLengths(target: string): number[] {
+  const lens: number[] = [];
+  let room = MAX_PAYLOAD;
+  let len = RR_FLAGGED.size;
+  const comps = target.startsWith('/')
+    ? ['', ...(target === '/' ? [] : target.slice(1).split('/'))]
+    : target.split('/');
+  comps.forEach((c, i) => {
+    const bytes = (target.startsWith('/') && i === 0) || c === '.' || c === '..' ? 0 : utf8Length(c);
+    let off = 0;
+    do {
+      if (room < SL_COMPONENT.size + (off < bytes ? 1 : 0)) {
+        lens.push(len);
+        room = MAX_PAYLOAD;
+        len = RR_FLAGGED.size;
+      }
+      const take = Math.min(bytes - off, room - SL_COMPONENT.size);
+      room -= SL_COMPONENT.size + take;
+      len += SL_COMPONENT.size + take;
+      off += take;
+    } while (off < bytes);
+  });
+  lens.push(len);
+  return lens;
+}
+
 /** Where continuation areas go: packed into blocks, never across a block boundary. */
 export class CeAllocator {
   /** Blocks used so far. */
@@ -226,40 +303,39 @@ export class CeAllocator {
   }
 }
 
+/** A system use entry, or (when only sizing) its length. */
+export type SuspItem = Uint8Array | number;
+const lenOf = (x: SuspItem) => (typeof x === 'number' ? x : x.length);
+const sum = (xs: SuspItem[]) => xs.reduce<number>((n, x) => n + lenOf(x), 0);
+
 export interface SuspLayout {
   /** Entries inside the directory record (ending with a CE when there is more). */
-  inline: Uint8Array[];
+  inline: SuspItem[];
   inlineLength: number;
-  /** Continuation areas to write: block, offset and bytes (each chained to the next by a CE). */
-  areas: Array<{ block: number; offset: number; bytes: Uint8Array }>;
+  /** Continuation areas to write: block, offset and bytes (each chained to the next by a CE); no bytes when sizing. */
+  areas: Array<{ block: number; offset: number; bytes?: Uint8Array }>;
 }
-
-const sum = (xs: Uint8Array[]) => xs.reduce((n, x) => n + x.length, 0);
 
 /**
  * Split `entries` between the record (`budget` bytes) and continuation
  * areas from `ce`. `tail` entries (ER) always go to a continuation area.
+ * Given lengths instead of entries, it only sizes (the same split).
  */
-export function layoutSusp(
-  entries: Uint8Array[],
-  budget: number,
-  ce: CeAllocator,
-  tail: Uint8Array[] = [],
-): SuspLayout {
+export function layoutSusp(entries: SuspItem[], budget: number, ce: CeAllocator, tail: SuspItem[] = []): SuspLayout {
   if (tail.length === 0 && sum(entries) <= budget) return { inline: entries, inlineLength: sum(entries), areas: [] };
-  const inline: Uint8Array[] = [];
+  const inline: SuspItem[] = [];
   let used = 0;
   let i = 0;
-  for (; i < entries.length && used + entries[i]!.length + SUSP_CE.size <= budget; i++) {
+  for (; i < entries.length && used + lenOf(entries[i]!) + SUSP_CE.size <= budget; i++) {
     inline.push(entries[i]!);
-    used += entries[i]!.length;
+    used += lenOf(entries[i]!);
   }
   const rest = [...entries.slice(i), ...tail];
   // pieces of whole entries, each fitting a block with room for the CE that chains it to the next
-  const pieces: Uint8Array[][] = [];
-  let cur: Uint8Array[] = [];
+  const pieces: SuspItem[][] = [];
+  let cur: SuspItem[] = [];
   for (const e of rest) {
-    if (cur.length && sum(cur) + e.length + SUSP_CE.size > BLOCK) {
+    if (cur.length && sum(cur) + lenOf(e) + SUSP_CE.size > BLOCK) {
       pieces.push(cur);
       cur = [];
     }
@@ -268,16 +344,18 @@ export function layoutSusp(
   pieces.push(cur);
   const sizes = pieces.map((p, k) => sum(p) + (k < pieces.length - 1 ? SUSP_CE.size : 0));
   const places = sizes.map((s) => ce.alloc(s));
+  const sizing = rest.some((e) => typeof e === 'number');
   const areas = pieces.map((p, k) => {
+    if (sizing) return places[k]!;
     const bytes = new Uint8Array(sizes[k]!);
     let o = 0;
-    for (const e of p) {
+    for (const e of p as Uint8Array[]) {
       bytes.set(e, o);
       o += e.length;
     }
     if (k < pieces.length - 1) bytes.set(ceEntry(places[k + 1]!.block, places[k + 1]!.offset, sizes[k + 1]!), o);
     return { ...places[k]!, bytes };
   });
-  inline.push(ceEntry(places[0]!.block, places[0]!.offset, sizes[0]!));
+  inline.push(sizing ? SUSP_CE.size : ceEntry(places[0]!.block, places[0]!.offset, sizes[0]!));
   return { inline, inlineLength: used + SUSP_CE.size, areas };
 }

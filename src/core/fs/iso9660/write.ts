@@ -18,7 +18,7 @@ import type { IsoDir } from './hierarchy.js';
 import { writeHybrid } from './hybrid.js';
 import { identifierBytes } from './names.js';
 import type { IsoOptions, IsoPlanHandle, IsoSummary } from './options.js';
-import { idLen, prepare, type PlannedFile, type Prepared } from './plan.js';
+import { idLen, pathOf, prepare, type Prepared } from './plan.js';
 import { directoryExtent } from './records.js';
 import {
   BLOCK,
@@ -174,13 +174,14 @@ function writeMetadata(p: Prepared, dev: BlockDevice): void {
       const bytes = new Uint8Array(d.size);
       const r = directoryExtent(d, p.ctx, ce, joliet, bytes);
       dev.writeAt(d.extent * BLOCK, bytes);
-      for (const a of r.areas) ceBytes.set(a.bytes, (a.block - bl.ce) * BLOCK + a.offset);
+      for (const a of r.areas) ceBytes.set(a.bytes!, (a.block - bl.ce) * BLOCK + a.offset);
     }
   }
   if (ceBytes.length) dev.writeAt(bl.ce * BLOCK, ceBytes);
 }
 
-function sizeChanged(path: string, c: Content, got: number): HostIOError {
+function sizeChanged(where: string | (() => string), c: Content, got: number): HostIOError {
+  const path = typeof where === 'string' ? where : where();
   return new HostIOError(
     'E_IO_SIZE_CHANGED',
     `${path}: content has ${got > c.size ? 'more than' : 'only'} ${got} bytes, ${c.size} were declared (did the file change while being read?)`,
@@ -189,7 +190,12 @@ function sizeChanged(path: string, c: Content, got: number): HostIOError {
 }
 
 /** Copy one content to `off`: read into the output buffer, skipping holes when the content lists its data. */
-async function copyContent(out: SequentialWriter, off: number, c: Content, path: string): Promise<void> {
+async function copyContent(
+  out: SequentialWriter,
+  off: number,
+  c: Content,
+  path: string | (() => string),
+): Promise<void> {
   const n = c.size;
   const ranges = c.dataRanges?.() ?? [[0, n] as [number, number]];
   if (c.readInto) {
@@ -218,11 +224,11 @@ async function copyContent(out: SequentialWriter, off: number, c: Content, path:
 }
 
 /** A boot image read whole, patched, written. */
-async function writePatched(out: SequentialWriter, p: Prepared, c: Content, block: number, path: string) {
+async function writePatched(out: SequentialWriter, p: Prepared, c: Content, block: number, where: () => string) {
   const b = p.boot.find((x) => x.content === c && x.block === block)!;
   if (c.size > MAX_PATCHED_IMAGE)
-    throw new CapacityError('E_LIMIT_ISO_BOOT_IMAGE', `${path}: a boot image to patch is at most 32 MiB`, {
-      path,
+    throw new CapacityError('E_LIMIT_ISO_BOOT_IMAGE', `${where()}: a boot image to patch is at most 32 MiB`, {
+      path: where(),
       actual: c.size,
     });
   const img = (await readContent(c)).slice();
@@ -241,17 +247,16 @@ async function writeData(p: Prepared, dev: BlockDevice, opts: IsoOptions): Promi
   const patched = new Set(p.boot.filter((b) => b.entry.bootInfoTable || b.entry.grub2BootInfo).map((b) => b.content));
   const hidden = p.boot.filter((b) => b.content && typeof b.entry.image === 'object' && 'content' in b.entry.image);
   for (const b of hidden) {
-    if (patched.has(b.content)) await writePatched(out, p, b.content!, b.block, '(boot image)');
+    if (patched.has(b.content)) await writePatched(out, p, b.content!, b.block, () => '(boot image)');
     else await copyContent(out, b.block * BLOCK, b.content!, '(boot image)');
   }
   progress.start('writing iso9660', p.bytes, 'bytes');
-  const seen = new Set<PlannedFile['node']>();
   for (const f of p.files) {
     const c = f.node.content;
-    if (c.size === 0 || seen.has(f.node)) continue;
-    seen.add(f.node);
-    if (patched.has(c)) await writePatched(out, p, c, f.extent, f.path);
-    else await copyContent(out, f.extent * BLOCK, c, f.path);
+    if (c.size === 0) continue;
+    const where = () => pathOf(p.tree, f.node);
+    if (patched.has(c)) await writePatched(out, p, c, f.extent, where);
+    else await copyContent(out, f.extent * BLOCK, c, where);
     progress.tick(c.size);
   }
   out.flush();
@@ -278,7 +283,7 @@ export async function writeIso9660(tree: FileTree, dev: BlockDevice, opts: IsoOp
 }
 
 function summary(p: Prepared): IsoSummary {
-  const countFiles = new Set(p.files.map((f) => f.node)).size;
+  const countFiles = p.files.length;
   return {
     size: p.size,
     volumeBlocks: p.volumeBlocks,
