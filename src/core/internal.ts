@@ -6,5 +6,6 @@ export * from './binary/struct.js';
 export * from './binary/crc.js';
 export * as ext4Structs from './fs/ext4/structs.js';
 export * as fatStructs from './fs/fat/structs.js';
+export * as iso9660Structs from './fs/iso9660/structs.js';
 export * as cpioHeader from './archive/cpio/header.js';
 export { isZero, checkRange } from './io/device.js';

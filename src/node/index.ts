@@ -22,7 +22,7 @@ export { parallelGzip, parallelGzipBytes } from './compress/gzip.js';
 
 // boot in QEMU, host GRUB and kernel modules
 export { bootQemu, startQemu, type BootOptions, type BootResult, type QemuSession } from './qemu/index.js';
-export { findHostGrub, makeCoreImage, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
+export { findHostGrub, makeCoreImage, hostLiveGrub, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
 export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions } from './system/bios-host.js';
 
 // build specs

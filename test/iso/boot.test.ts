@@ -12,7 +12,7 @@ import { DEFAULT_EFI_STUB_PATH } from '../../src/core/boot/uki.js';
 import { WELCOME } from '../../src/core/initramfs/index.js';
 import { build } from '../../src/node/build/build.js';
 import { loadSpec } from '../../src/node/build/load.js';
-import { bootQemu } from '../../src/node/qemu/index.js';
+import { bootQemu, qemuArgs } from '../../src/node/qemu/index.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -82,4 +82,11 @@ describe.skipIf(skip)('live ISO', () => {
       console.log(`${name}: greeting after ${r.elapsedMs} ms (${r.accel})`);
     }, 320_000);
   }
+});
+
+describe('QEMU command line for a CD', () => {
+  it('attaches the image as an IDE CD-ROM drive', () => {
+    const a = qemuArgs({ disk: { path: '/x/live.iso', media: 'cdrom', readonly: true } }, 'tcg', {});
+    expect(a).toContain('file=/x/live.iso,format=raw,if=ide,media=cdrom,readonly=on');
+  });
 });
