@@ -7,8 +7,11 @@
 //
 // - --tree is the standard tree (bench/run.mjs passes it); --small defaults
 //   to .cache/small-20k, made with ../shared/bench/mksmalltree.mjs when absent.
-// - Every run starts the same way: its output removed and the tree read once,
-//   so both tools find it in the page cache.
+// - Every run starts the same way (as in bench/fat.mjs): its output removed,
+//   `sync`, the tree read once so every tool finds it in the page cache, and
+//   a scratch file of the image's size written and removed, so the kernel
+//   has just-freed pages at hand (on this VM a page left free for seconds
+//   goes back to the host and costs a fault to touch again).
 // - Runs alternate (ours, xorriso, floor / xorriso, floor, ours / ...); the
 //   medians are compared. The floor row reads every file and writes the
 //   same bytes to one file (`find -type f | xargs cat > img`).
@@ -79,8 +82,21 @@ function fileCount(img) {
     .filter(Boolean).length;
 }
 
+/** The same start for every timed run. */
+function prepare(output, tree, size) {
+  rmSync(output, { force: true });
+  must('sync', []);
+  must('sh', ['-c', 'find . -type f -print0 | xargs -0 cat > /dev/null'], { cwd: tree });
+  const scratch = join(work, 'scratch');
+  must('dd', ['if=/dev/zero', `of=${scratch}`, 'bs=1M', `count=${Math.ceil(size / 2 ** 20)}`, 'status=none']);
+  rmSync(scratch);
+}
+
 function bench(tree) {
   const out = { ours: join(work, 'ours.iso'), xorriso: join(work, 'xorriso.iso'), floor: join(work, 'floor.img') };
+  // the image size, for the scratch file
+  must(process.execPath, [bin, 'mkfs', 'iso9660', '--root', tree, '-o', out.ours, '-q']);
+  const size = statSync(out.ours).size;
   const tools = {
     ours: () => timed(process.execPath, [bin, 'mkfs', 'iso9660', '--root', tree, '-o', out.ours, '-q']),
     xorriso: () => timed('xorriso', ['-as', 'mkisofs', '-R', '-J', '-quiet', '-o', out.xorriso, tree]),
@@ -91,8 +107,7 @@ function bench(tree) {
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(r + k) % names.length];
-      rmSync(out[name], { force: true });
-      must('sh', ['-c', 'find . -type f -print0 | xargs -0 cat > /dev/null'], { cwd: tree });
+      prepare(out[name], tree, size);
       samples[name].push(tools[name]());
     }
   }

@@ -30,7 +30,8 @@ import {
   encodeRecordDate,
   encodeVolumeDate,
 } from '../../src/core/fs/iso9660/dates.js';
-import { compareIdentifiers, IsoNamer, JolietNamer } from '../../src/core/fs/iso9660/names.js';
+import { compareIdentifiers, IsoNamer, JolietNamer, sortIsoIdentifiers } from '../../src/core/fs/iso9660/names.js';
+import fc from 'fast-check';
 import { nmEntries, slEntries } from '../../src/core/fs/iso9660/susp.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { readRockRidge } from '../../src/core/fs/iso9660/readsusp.js';
@@ -146,6 +147,26 @@ describe('names', () => {
     const ids = ['B.;1', 'A.TXT;1', 'A_B.;1', 'A.;1', 'AB', 'A.TXT;2'];
     expect([...ids].sort(compareIdentifiers)).toEqual(['A.;1', 'A.TXT;2', 'A.TXT;1', 'AB', 'A_B.;1', 'B.;1']);
   });
+});
+
+test('the fast sort of ECMA-119 identifiers is the padded order', () => {
+  const dchar = fc.constantFrom(...'AB09_Z'.split(''));
+  const id = fc.oneof(
+    fc.string({ unit: dchar, minLength: 1, maxLength: 8 }),
+    fc
+      .tuple(fc.string({ unit: dchar, maxLength: 8 }), fc.string({ unit: dchar, maxLength: 3 }))
+      .filter(([n, e]) => n.length + e.length > 0)
+      .map(([n, e]) => `${n}.${e};1`),
+  );
+  fc.assert(
+    // unique as the namer keeps them: a directory A and a file A. never share a directory
+    fc.property(
+      fc.uniqueArray(id, { maxLength: 30, selector: (x) => x.replace(/;1$/, '').replace(/\.$/, '') }),
+      (ids) => {
+        expect(sortIsoIdentifiers([...ids], (x) => x)).toEqual([...ids].sort(compareIdentifiers));
+      },
+    ),
+  );
 });
 
 describe('Rock Ridge entries', () => {

@@ -9,7 +9,7 @@
 import { CapacityError } from '../../errors.js';
 import { sortedNames, type FileTree } from '../../tree/tree.js';
 import type { DirNode, FileNode, NodeMeta, TreeNode } from '../../tree/types.js';
-import { IsoNamer, JolietNamer, sortByIdentifier, type IsoLevel } from './names.js';
+import { IsoNamer, JolietNamer, sortByIdentifier, sortIsoIdentifiers, type IsoLevel } from './names.js';
 
 /** ECMA-119 limits the hierarchy to 8 levels (the root is level 1). */
 export const MAX_LEVELS = 8;
@@ -75,12 +75,13 @@ function newDir(node: DirNode, parent: IsoDir | undefined, level: number, id = '
 }
 
 /** Directories in path table order, numbered from 1; each directory's entries sorted by identifier. */
-function order(root: IsoDir): IsoDir[] {
+function order(root: IsoDir, joliet: boolean): IsoDir[] {
   const out: IsoDir[] = [root];
   for (let i = 0; i < out.length; i++) {
     const d = out[i]!;
     d.number = i + 1;
-    sortByIdentifier(d.entries, (e) => e.id);
+    if (joliet) sortByIdentifier(d.entries, (e) => e.id);
+    else sortIsoIdentifiers(d.entries, (e) => e.id);
     for (const e of d.entries) if (e.dir && e.reloc !== 'placeholder') out.push(e.dir);
   }
   if (out.length > MAX_DIRS)
@@ -156,7 +157,7 @@ export function isoHierarchy(tree: FileTree, o: IsoTreeOptions): Hierarchy {
       queue.push(sub);
     }
   }
-  return { dirs: order(root), relocated };
+  return { dirs: order(root, false), relocated };
 }
 
 /** The Joliet hierarchy: directories and regular files; other types are left out (Joliet cannot hold them). */
@@ -177,5 +178,5 @@ export function jolietHierarchy(tree: FileTree, max: number): IsoDir[] {
       }
     }
   }
-  return order(root);
+  return order(root, true);
 }

@@ -30,15 +30,15 @@ const LIMITS: Record<IsoLevel, Limits> = {
   3: { file: 30, base: 30, ext: MAX_EXT, dir: 31 },
 };
 
-/** Map to d-characters: upper case, anything else becomes '_'. */
+const NOT_DCHAR = /[^A-Z0-9_]/g;
+/** Map to d-characters: upper case, anything else becomes '_' (one per UTF-16 unit). */
 function dchars(s: string): string {
+  // toUpperCase maps a few characters to two (ß -> SS): map those units one by one
+  const up = s.toUpperCase();
+  if (up.length === s.length) return up.replace(NOT_DCHAR, '_');
   let out = '';
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c >= 0x61 && c <= 0x7a) c -= 0x20;
-    out += (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f ? String.fromCharCode(c) : '_';
-  }
-  return out;
+  for (let i = 0; i < s.length; i++) out += s[i]!.toUpperCase().length === 1 ? s[i]!.toUpperCase() : '_';
+  return out.replace(NOT_DCHAR, '_');
 }
 
 /** Split at the last dot that is not the first character: [base, ext]. */
@@ -160,6 +160,18 @@ export function compareIdentifiers(a: string, b: string): number {
 
 function compareParts(a: [string, string, number], b: [string, string, number]): number {
   return padded(a[0], b[0]) || padded(a[1], b[1]) || b[2] - a[2];
+}
+
+/**
+ * Sort ECMA-119 identifiers of d-characters: with ';' mapped below every
+ * character, plain string order is the padded name/extension/version order
+ * (' ' < '.' < d-characters; one version per name).
+ */
+export function sortIsoIdentifiers<T>(items: T[], id: (x: T) => string): T[] {
+  const keyed = items.map((x) => ({ x, k: id(x).replace(';', '\u0000') }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  for (let i = 0; i < items.length; i++) items[i] = keyed[i]!.x;
+  return items;
 }
 
 /** Sort `items` by their identifiers (each split once). */
