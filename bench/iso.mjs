@@ -46,13 +46,14 @@ const runs = Number(values.runs ?? 3);
 const work = mkdtempSync(join(tmpdir(), 'bench-iso-'));
 const bin = join(repo, 'bin/tinyimage.js');
 
-/** Wall seconds and peak RSS (KiB, GNU time) of one command. */
+/** Wall seconds, CPU seconds (user + system) and peak RSS (KiB), from GNU time, of one command. */
 function timed(cmd, args, opts = {}) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', cmd, ...args], { encoding: 'utf8', ...opts });
+  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M CPU %U %S', cmd, ...args], { encoding: 'utf8', ...opts });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} failed (exit ${r.status}): ${String(r.stderr).slice(-2000)}`);
-  return { seconds, rssKiB: Number(/MAXRSS (\d+)/.exec(r.stderr)?.[1] ?? 0) };
+  const m = /MAXRSS (\d+) CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { seconds, rssKiB: Number(m?.[1] ?? 0), cpu: Number(m?.[2] ?? 0) + Number(m?.[3] ?? 0) };
 }
 function must(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30, ...opts });
@@ -116,6 +117,7 @@ function bench(tree) {
     throw new Error(`the images hold different numbers of files (ours ${files.ours}, xorriso ${files.xorriso})`);
   const row = (n) => ({
     seconds: +median(samples[n].map((s) => s.seconds)).toFixed(3),
+    cpuSeconds: +median(samples[n].map((s) => s.cpu)).toFixed(2),
     peakRssMiB: +(median(samples[n].map((s) => s.rssKiB)) / 1024).toFixed(1),
     all: samples[n].map((s) => +s.seconds.toFixed(3)),
   });
@@ -123,6 +125,7 @@ function bench(tree) {
   res.oursBytes = statSync(out.ours).size;
   res.xorrisoBytes = statSync(out.xorriso).size;
   res.ratio = +(res.ours.seconds / res.xorriso.seconds).toFixed(3);
+  res.cpuRatio = +(res.ours.cpuSeconds / res.xorriso.cpuSeconds).toFixed(3);
   res.floorRatio = +(res.ours.seconds / res.floor.seconds).toFixed(2);
   return res;
 }
@@ -137,15 +140,17 @@ try {
   else {
     for (const r of results) {
       console.log(`\n${r.tree}: ${r.files} files; median of ${r.runs} interleaved runs`);
-      console.log('tool                               wall s   ratio  peak RSS MiB  image MiB   all runs');
+      console.log('tool                               wall s   ratio   cpu s  peak RSS MiB  image MiB   all runs');
       const line = (label, s, ratio, bytes) =>
         console.log(
-          `${label.padEnd(33)}${s.seconds.toFixed(2).padStart(7)}  ${ratio.padStart(6)}  ${String(s.peakRssMiB).padStart(12)}  ${bytes === undefined ? '        -' : (bytes / 2 ** 20).toFixed(1).padStart(9)}   ${s.all.map((x) => x.toFixed(2)).join(' ')}`,
+          `${label.padEnd(33)}${s.seconds.toFixed(2).padStart(7)}  ${ratio.padStart(6)}  ${s.cpuSeconds.toFixed(2).padStart(6)}  ${String(s.peakRssMiB).padStart(12)}  ${bytes === undefined ? '        -' : (bytes / 2 ** 20).toFixed(1).padStart(9)}   ${s.all.map((x) => x.toFixed(2)).join(' ')}`,
         );
       line('tinyimage mkfs iso9660', r.ours, `${r.ratio.toFixed(2)}x`, r.oursBytes);
       line('xorriso -as mkisofs -R -J', r.xorriso, '1.00x', r.xorrisoBytes);
       line('floor: cat every file > img', r.floor, `${(r.floor.seconds / r.xorriso.seconds).toFixed(2)}x`);
-      console.log(`target: <= 1.0x -> ${r.ratio <= 1.0 ? 'met' : 'NOT met'}; ours is ${r.floorRatio}x the floor`);
+      console.log(
+        `target: <= 1.0x -> ${r.ratio <= 1.0 ? 'met' : 'NOT met'}; CPU ${r.cpuRatio}x xorriso's; ours is ${r.floorRatio}x the floor`,
+      );
     }
     console.log(`load average ${summary.loadAverage.toFixed(1)}`);
   }
