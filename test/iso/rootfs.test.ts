@@ -85,7 +85,7 @@ describe.skipIf(skip)('a root filesystem through ISO 9660', () => {
     await expectExtractedTree(join(tmp.dir, 'ours.iso'), source, out);
   }, 60_000);
 
-  test('our reader reads xorriso -as mkisofs -R -J images of the same tree as the tree, and as xorriso does', async () => {
+  test('our reader reads xorriso -as mkisofs -R -J images of the tree as the tree, and as xorriso does', async () => {
     // xorriso's input: the tree as a host directory
     const dir = join(tmp.dir, 'src');
     await extractTree(source, dir, { mknod });

@@ -99,7 +99,8 @@ export async function buildIsoKind(ctx: BuildContext): Promise<void> {
     files,
     progress: ctx.progress,
   });
-  const what = `hybrid ISO 9660: El Torito BIOS (GRUB)${efi ? ' and UEFI (ESP with the UKI)' : ''}, MBR + GPT for USB sticks`;
+  const uefi = efi ? ' and UEFI (ESP with the UKI)' : '';
+  const what = `hybrid ISO 9660: El Torito BIOS (GRUB)${uefi}, MBR + GPT for USB sticks`;
   await record(ctx, spec.iso?.output ?? 'live.iso', what, (p) =>
     withOutputFile(p, async (tmp) => {
       const dev = FileDevice.create(tmp, live.size);

@@ -82,7 +82,10 @@ export interface Prepared {
 }
 
 const blocksOf = (bytes: number) => Math.ceil(bytes / BLOCK);
-/** Placeholder blocks of boot images until the layout places them: a file of the tree, appended partition N at APPENDED - N. */
+/**
+ * Placeholder blocks of boot images until the layout places them: a file of
+ * the tree, or appended partition N at APPENDED - N.
+ */
 const IN_TREE = -1;
 const APPENDED = -2;
 

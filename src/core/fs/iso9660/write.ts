@@ -184,7 +184,8 @@ function sizeChanged(where: string | (() => string), c: Content, got: number): H
   const path = typeof where === 'string' ? where : where();
   return new HostIOError(
     'E_IO_SIZE_CHANGED',
-    `${path}: content has ${got > c.size ? 'more than' : 'only'} ${got} bytes, ${c.size} were declared (did the file change while being read?)`,
+    `${path}: content has ${got > c.size ? 'more than' : 'only'} ${got} bytes, ${c.size} were declared ` +
+      '(did the file change while being read?)',
     { path, expected: c.size, actual: got },
   );
 }
