@@ -60,7 +60,9 @@ describe('build spec', () => {
       /s.yaml: disk.size: expected a size/,
     );
     expect(() => validateSpec({ kind: 'uefi', lable: 'x' }, 's.yaml')).toThrow(/lable: unknown field/);
-    expect(() => loadSpec({ preset: 'nope' })).toThrow(/unknown preset 'nope' \(available: bios, initramfs, iso, uefi\)/);
+    expect(() => loadSpec({ preset: 'nope' })).toThrow(
+      /unknown preset 'nope' \(available: bios, initramfs, iso, uefi\)/,
+    );
     expect(() => loadSpec({})).toThrow(/nothing to build/);
   });
   it('reports YAML syntax errors with the file name', () => {
