@@ -56,7 +56,7 @@ export const command = defineCommand({
   description:
     "Describe an image: its partition table (MBR/GPT: disk id, each partition's start, size, type, PARTUUID, " +
     'name, flags) and every filesystem found (type, key superblock / boot sector fields, block and inode ' +
-    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and ' +
+    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4, FAT and ISO 9660 images and ' +
     'partitioned disks.',
   args: { image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, a disk, or partition PART of it' } },
   options: { json: { type: 'boolean', help: 'the report as one JSON object' } },
