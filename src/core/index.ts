@@ -90,6 +90,23 @@ export {
   type FatVolume,
   type FatInfo,
 } from './fs/fat/index.js';
+export {
+  writeIso9660,
+  planIso9660,
+  iso9660Size,
+  openIso9660,
+  isIso9660,
+  type IsoOptions,
+  type IsoBootEntry,
+  type IsoBootOptions,
+  type IsoAppended,
+  type IsoHybridOptions,
+  type IsoPlanHandle,
+  type IsoSummary,
+  type IsoLevel,
+  type IsoVolume,
+  type IsoInfo,
+} from './fs/iso9660/index.js';
 export * as partition from './partition/index.js';
 export {
   readPartitionTable,
@@ -130,6 +147,16 @@ export {
   type UefiSystem,
   type UefiSystemInput,
 } from './system/uefi.js';
+export {
+  planLiveIso,
+  writeLiveIso,
+  LIVE_KERNEL,
+  LIVE_INITRD,
+  LIVE_ELTORITO,
+  type LiveIsoOptions,
+  type LiveIsoGrub,
+  type LiveIso,
+} from './system/iso.js';
 export {
   buildBiosDisk,
   planBiosDisk,

@@ -31,7 +31,7 @@ export {
   type QemuOptions,
   type QemuExit,
 } from './qemu/index.js';
-export { findHostGrub, makeCoreImage, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
+export { findHostGrub, makeCoreImage, hostLiveGrub, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
 export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions } from './system/bios-host.js';
 
 // kernel and busybox built from source (the only spawning besides QEMU)

@@ -1,8 +1,9 @@
 /**
  * openImage(): one entry point for every format. Detects gzip'd and plain
  * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
- * FAT12/16/32, and nests them: a disk's partitions each open as their
- * filesystem (`disk.img:2` selects partition 2). Returns a read-only view
+ * FAT12/16/32 and ISO 9660, and nests them: a disk's partitions each open
+ * as their filesystem (`disk.img:2` selects partition 2; a hybrid ISO opens
+ * as ISO 9660, and `live.iso:2` as its ESP). Returns a read-only view
  * over the shared tree model; file contents are read lazily.
  */
 import { FormatError, UsageError } from '../errors.js';
@@ -15,11 +16,13 @@ import { FileTree } from '../tree/tree.js';
 import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
 import { openFat } from '../fs/fat/index.js';
+import { isIso9660, openIso9660 } from '../fs/iso9660/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
 import { probeExt } from '../fs/ext4/readsuper.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
-export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs';
+export type FsKind =
+  'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs' | 'iso9660';
 export type ImageKind = FsKind | 'mbr' | 'gpt';
 
 export interface FsImage extends TreeView {
@@ -66,6 +69,8 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
   if (magic.startsWith('hsqs')) return 'squashfs';
+  // before the partition tables: a hybrid ISO's MBR and GPT describe the ISO itself, as blkid decides
+  if (isIso9660(dev)) return 'iso9660';
   const ext = probeExt(dev);
   // a valid partition table wins over an ext superblock left in sector 2 by
   // an earlier use of the disk, as blkid decides (openDisk reports it)
@@ -184,6 +189,16 @@ export async function openFilesystem(
         warnings: [] as string[],
       });
     }
+    case 'iso9660': {
+      const v = openIso9660(dev);
+      return Object.assign(new TreeView(v.tree), {
+        kind,
+        info: { ...v.info },
+        offset,
+        size: dev.size,
+        warnings: v.warnings,
+      });
+    }
     case 'mbr':
     case 'gpt':
       throw new FormatError(
@@ -194,7 +209,7 @@ export async function openFilesystem(
     default:
       throw new FormatError(
         'E_FORMAT_UNKNOWN',
-        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4, FAT or squashfs filesystem, or an MBR/GPT disk',
+        'not a recognised image: expected a newc cpio (optionally gzip or another codec), an ext2/3/4, FAT, squashfs or ISO 9660 filesystem, or an MBR/GPT disk',
         { offset },
       );
   }
@@ -260,7 +275,8 @@ async function openUnwrapped(dev: BlockDevice, opts: OpenDeviceOptions): Promise
   const name = opts.name ?? 'image';
   const kind = detect(dev);
   if (partition === undefined) return kind === 'mbr' || kind === 'gpt' ? openDisk(dev) : openFilesystem(dev, kind);
-  if (kind !== 'mbr' && kind !== 'gpt')
+  const hybrid = kind === 'iso9660' && readPartitionTable(dev) !== undefined;
+  if (kind !== 'mbr' && kind !== 'gpt' && !hybrid)
     throw new UsageError('E_USAGE_NOT_DISK', `${name} has no partition table, so ':${partition}' selects nothing`, {
       path: name,
     });

@@ -76,11 +76,12 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
     );
   if (typeof b === 'string') return readHostFile(b, 'busybox binary');
   const { buildBusybox } = await import('../toolchain/index.js');
+  // the tiny UEFI system and the live ISO get the trimmed applet set unless the spec names a config
+  const tiny = ctx.spec.kind === 'uefi' || ctx.spec.kind === 'iso';
   ctx.log(
-    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`,
+    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (tiny ? 'tiny' : 'defconfig')})`,
   );
-  // the tiny UEFI system gets the trimmed applet set unless the spec names a config
-  const config = b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : undefined);
+  const config = b.build.config ?? (tiny ? 'tiny' : undefined);
   const r = await buildBusybox({
     source: b.build.source,
     ...(config ? { config } : {}),
@@ -233,6 +234,11 @@ async function buildKind(ctx: BuildContext): Promise<string | undefined> {
     case 'bios': {
       const { buildBiosKind } = await import('./bios.js');
       return buildBiosKind(ctx);
+    }
+    case 'iso': {
+      const { buildIsoKind } = await import('./iso.js');
+      await buildIsoKind(ctx);
+      return undefined;
     }
     case 'disk': {
       const { buildDiskKind } = await import('./disk.js');

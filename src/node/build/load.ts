@@ -71,6 +71,10 @@ function resolvePaths(o: Record<string, unknown>, base: string): void {
       p.root = Array.isArray(p.root) ? p.root.map(one) : one(p.root);
     }
   }
+  const files = isPlainObject(o.iso) ? o.iso.files : undefined;
+  if (isPlainObject(files))
+    for (const [k, v] of Object.entries(files))
+      if (typeof v === 'string' && !isAbsolute(v)) files[k] = resolve(base, v);
   for (const path of PATH_FIELDS) {
     let cur: unknown = o;
     for (let i = 0; i < path.length - 1; i++) cur = isPlainObject(cur) ? cur[path[i]!] : undefined;

@@ -4,14 +4,15 @@ import { defineCommand, OUTPUT_OPTIONS } from '../command.js';
 
 export const command = defineCommand({
   name: 'build',
-  summary: 'build images from a spec or a preset (initramfs, uefi, bios)',
+  summary: 'build images from a spec or a preset (initramfs, uefi, bios, iso)',
   description:
     "Build the outputs a spec describes into DIR. SPEC is a YAML or JSON file; it may name a preset ('preset: " +
     "uefi') and override any of its fields. Command-line options override the spec.\n\n" +
-    'Presets: initramfs (DIR/initramfs.cpio.gz), uefi (DIR/BOOTX64.EFI and DIR/usb.img), bios (DIR/disk.img).',
+    'Presets: initramfs (DIR/initramfs.cpio.gz), uefi (DIR/BOOTX64.EFI and DIR/usb.img), bios (DIR/disk.img), ' +
+    'iso (DIR/live.iso).',
   args: { spec: { value: 'SPEC', optional: true, help: 'a YAML or JSON build spec (docs/spec.md)' } },
   options: {
-    preset: { type: 'string', value: 'NAME', help: 'start from a preset: initramfs, uefi or bios' },
+    preset: { type: 'string', value: 'NAME', help: 'start from a preset: initramfs, uefi, bios or iso' },
     kernel: { type: 'path', value: 'FILE', help: 'the kernel image (bzImage, vmlinuz)' },
     busybox: { type: 'path', value: 'BIN', help: 'a static busybox binary' },
     modules: { type: 'path', value: 'DIR', help: 'lib/modules/VERSION of the kernel (bios)' },
@@ -29,6 +30,7 @@ export const command = defineCommand({
     'tinyimage build --preset initramfs --busybox /bin/busybox -o out',
     'tinyimage build --preset uefi --kernel vmlinuz --busybox /bin/busybox -o out',
     'tinyimage build --preset bios --kernel vmlinuz --modules lib/modules/6.1.0-X-amd64 --busybox busybox -o out',
+    'tinyimage build --preset iso --kernel vmlinuz --busybox /bin/busybox -o out',
     'tinyimage build spec.yaml -o out',
   ],
   notes:

@@ -25,7 +25,7 @@ export const command = defineCommand({
   name: 'diff',
   summary: 'compare two trees (directories, archives, images, specs)',
   description:
-    'Compare two trees: host directories, cpio/cpio.gz archives, ext2/3/4 or FAT images, or partitions of ' +
+    'Compare two trees: host directories, cpio/cpio.gz archives, ext2/3/4, FAT or ISO 9660 images, or partitions of ' +
     "disk images (IMAGE:N). Print one line per difference ('+' only in B, '-' only in A, '~' changed with the " +
     'fields that differ) and exit 1 when they differ, 0 when they match.',
   args: { a: { value: 'A', help: 'a directory, archive, image or IMAGE:N' }, b: { value: 'B', help: 'the same' } },

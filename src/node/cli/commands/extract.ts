@@ -9,7 +9,7 @@ export const command = defineCommand({
   name: 'extract',
   summary: 'extract an image, archive or partition into a directory (never outside it)',
   description:
-    'Extract every entry of a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or a partition of a disk ' +
+    'Extract every entry of a cpio/cpio.gz archive, an ext2/3/4, FAT or ISO 9660 image, or a partition of a disk ' +
     'image (IMAGE:N) into DIR, which must be new or empty.\n\n' +
     "Nothing is ever written outside DIR: absolute names are taken relative to DIR; cpio members with a '..' " +
     'component, a name under a symlink or a file, or a component over 255 bytes are left out with a warning; ' +

@@ -56,8 +56,9 @@ export const command = defineCommand({
   description:
     "Describe an image: its partition table (MBR/GPT: disk id, each partition's start, size, type, PARTUUID, " +
     'name, flags) and every filesystem found (type, key superblock / boot sector fields, block and inode ' +
-    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and ' +
-    'partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse container (named first).',
+    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4, FAT, squashfs and ' +
+    'ISO 9660 images and partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse container ' +
+    '(named first).',
   args: { image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, a disk, or partition PART of it' } },
   options: { json: { type: 'boolean', help: 'the report as one JSON object' } },
   examples: ['tinyimage inspect out/disk.img', 'tinyimage inspect --json out/usb.img:1'],

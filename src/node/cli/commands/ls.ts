@@ -59,7 +59,7 @@ export const command = defineCommand({
   name: 'ls',
   summary: 'list an image, archive or partition (IMAGE[:PART] [PATH])',
   description:
-    'List PATH (default /) inside a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or partition PART of an ' +
+    'List PATH (default /) inside a cpio/cpio.gz archive, an ext2/3/4, FAT or ISO 9660 image, or partition PART of an ' +
     'MBR/GPT disk image (e.g. disk.img:1). A disk without :PART lists its partitions.',
   args: {
     image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, or partition PART of a disk image' },

@@ -4,11 +4,12 @@ type ExtType = 'ext4' | 'ext3' | 'ext2';
 type FatType = 'fat32' | 'fat16' | 'fat12' | undefined;
 const ext = (type: ExtType) => async () => (await import('./mkfs-ext.js')).mkfsExtCommand(type);
 const fat = (type: FatType) => async () => (await import('./mkfs-fat.js')).mkfsFatCommand(type);
+const iso = async () => (await import('./mkfs-iso.js')).mkfsIsoCommand();
 
 export const command: CommandGroup = {
   kind: 'group',
   name: 'mkfs',
-  summary: 'write an ext2/ext3/ext4 or FAT12/16/32 filesystem image from a directory or list',
+  summary: 'write an ext2/ext3/ext4, FAT12/16/32 or ISO 9660 filesystem image from a directory or list',
   description:
     'Write a filesystem image from a host directory or a gen_init_cpio list, without root, mkfs or mount. ' +
     'TYPE picks the filesystem; each has its own options.',
@@ -21,6 +22,7 @@ export const command: CommandGroup = {
     fat16: fat('fat16'),
     fat12: fat('fat12'),
     fat: fat(undefined),
+    iso9660: iso,
   },
-  aliases: { vfat: 'fat' },
+  aliases: { vfat: 'fat', iso: 'iso9660' },
 };
