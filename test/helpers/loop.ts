@@ -53,16 +53,17 @@ export interface Loop {
 }
 
 /**
- * Attach `image` read-only to a free loop device, add its partitions (when
- * `partitions` is set), run `fn` (it may be async), and detach whatever
- * happens.
+ * Attach `image` read-only (or, with `writable`, read-write: the kernel
+ * needs that to replay a journal, even for a read-only mount) to a free
+ * loop device, add its partitions (when `partitions` is set), run `fn` (it
+ * may be async), and detach whatever happens.
  */
 export async function withLoop<T>(
   image: string,
   fn: (loop: Loop) => Promise<T> | T,
-  opts: { partitions?: boolean } = {},
+  opts: { partitions?: boolean; writable?: boolean } = {},
 ): Promise<T> {
-  const disk = sh('losetup', ['--show', '-f', '-r', image]).trim();
+  const disk = sh('losetup', ['--show', '-f', ...(opts.writable ? [] : ['-r']), image]).trim();
   const nodes = mkdtempSync(join(tmpdir(), 'tinyimage-loop-'));
   try {
     const partitions = new Map<number, string>();

@@ -220,6 +220,17 @@ export function jbd2CommitCsum(seed: number, block: Uint8Array): number {
 }
 
 /**
+ * The commit checksum newer kernels also accept (an incompletely written
+ * commit block): over the commit header alone, the rest of the block
+ * counted as zeros. e2fsprogs does not accept it.
+ */
+export function jbd2CommitCsumPartial(seed: number, block: Uint8Array): number {
+  const b = new Uint8Array(block.length);
+  b.set(block.subarray(0, jbd2Commit.size));
+  return jbd2CommitCsum(seed, b);
+}
+
+/**
  * Checksum of a journalled block (v2/v3 tags): crc32c(crc32c(seed, be32
  * sequence), the block as stored in the journal). csum v2 tags keep the low
  * 16 bits.

@@ -420,6 +420,7 @@ export function openExt4Reader(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ex
   const out = recoverJournal(r, r.info.journalInode, {
     fastCommit: (f.compat & COMPAT.FAST_COMMIT) !== 0,
     journalUuidNull: /^[0-]*$/.test(r.info.journalUuid),
+    inodeSize: r.inodeSize,
   });
   for (const m of out.warnings) sink.add(m);
   if (!out.dev) {

@@ -48,9 +48,12 @@ function notReplayed(why: string, fsck: string): JournalOutcome {
 function findings(res: RecoveryResult, warnings: string[]): boolean {
   let fsck = false;
   if (res.failedCommit) {
+    const kernel = res.failedCommitPartial
+      ? 'newer kernels take the commit block for one written only in part and replay on'
+      : KERNEL;
     warnings.push(
       `journal transaction ${res.failedCommit} is corrupt (its commit block fails its checksum): ` +
-        `replay stopped before it, as e2fsck does; e2fsck then checks the whole filesystem and ${KERNEL}`,
+        `replay stopped before it, as e2fsck does; e2fsck then checks the whole filesystem, and ${kernel}`,
     );
     fsck = true;
   }
@@ -101,26 +104,26 @@ function inside(res: RecoveryResult, blocksCount: number, warnings: string[]): M
   return out;
 }
 
-/** e2fsprogs wraps a fast-commit journal's log at its very end, the kernel before the fast-commit area. */
-function kernelDisagrees(jr: Journal, res: RecoveryResult, fcFeature: boolean): string | undefined {
-  if (!jr.fastCommit) return undefined;
-  const kernelEnd = new Recovery(jr, jr.last, fcFeature).scanEnd();
-  if (kernelEnd === res.end) return undefined;
-  return (
-    `e2fsck and the kernel end this journal's log at different transactions (${res.end} and ${kernelEnd}: ` +
-    `a fast-commit journal whose log wrapped); replayed as e2fsck does: run e2fsck`
-  );
+/** What the kernel's recovery makes of a fast-commit journal, in words ("replays 2 transaction(s)"). */
+function kernelView(jr: Journal, inodeSize: number): { text: string; end: number; ok: boolean; fc: string } {
+  // the kernel wraps the log before the fast-commit area and scans that area with its own rules
+  const k = new Recovery(jr, jr.last, 'kernel', inodeSize).scan();
+  const fc = k.fastCommits?.kind ?? 'none';
+  if (k.error) return { text: `the kernel's recovery fails (${k.error.detail})`, end: k.end, ok: false, fc };
+  const n = (k.end - jr.sequence) >>> 0;
+  const withFc = fc === 'pending' ? ' and its fast commits' : '';
+  return { text: `the kernel replays ${n} transaction(s)${withFc} and mounts it`, end: k.end, ok: true, fc };
 }
 
 /**
- * Recover the journal of inode `journalIno` into an overlay of `src.dev`.
- * `fs.fastCommit`: the filesystem has the fast_commit feature;
- * `fs.journalUuidNull`: its s_journal_uuid is zero.
+ * Recover the journal of inode `journalIno` into an overlay of `src.dev`,
+ * as e2fsck does. `fs.fastCommit`: the filesystem has the fast_commit
+ * feature; `fs.journalUuidNull`: its s_journal_uuid is zero.
  */
 export function recoverJournal(
   src: JournalSource & { readonly blocksCount: number },
   journalIno: number,
-  fs: { fastCommit: boolean; journalUuidNull: boolean },
+  fs: { fastCommit: boolean; journalUuidNull: boolean; inodeSize: number },
 ): JournalOutcome {
   const opened = openJournal(src, journalIno, fs.journalUuidNull);
   if ('problem' in opened)
@@ -128,18 +131,24 @@ export function recoverJournal(
   const jr = opened.journal;
   if (jr.start === 0)
     return { transactions: 0, blocks: 0, recovery: 'nothing to replay (empty journal)', warnings: [] };
-  const wrapAt = jr.fastCommit ? jr.fastCommit.last : jr.last;
-  const res = new Recovery(jr, wrapAt, fs.fastCommit).run();
-  if (res.error && res.error.pass !== 'replay')
+  // e2fsprogs wraps a fast-commit journal's log at its very end, and scans fast commits only with fast_commit
+  const wrapAt = jr.fastCommit?.last ?? jr.last;
+  const res = new Recovery(jr, wrapAt, fs.fastCommit ? 'e2fsck' : undefined, fs.inodeSize).run();
+  // the kernel differs from e2fsprogs on fast-commit journals only
+  const kernel = jr.fastCommit ? kernelView(jr, fs.inodeSize) : undefined;
+  if (res.error && res.error.pass !== 'replay') {
+    const then = kernel?.ok ? `${kernel.text}: mount it before running e2fsck to keep what it replays` : KERNEL;
     return notReplayed(
       res.error.detail,
-      `e2fsck's recovery fails the same way and replays nothing, then checks the whole filesystem; ${KERNEL}`,
+      `e2fsck's recovery fails the same way and replays nothing, then checks the whole filesystem; ${then}`,
     );
+  }
   const warnings: string[] = [];
   let fsck = findings(res, warnings);
-  const differ = kernelDisagrees(jr, res, fs.fastCommit);
-  if (differ) {
-    warnings.push(differ);
+  if (kernel && (kernel.end !== res.end || !kernel.ok || kernel.fc !== (res.fastCommits?.kind ?? 'none'))) {
+    warnings.push(
+      `e2fsck and the kernel disagree on this fast-commit journal: ${kernel.text}; replayed as e2fsck does`,
+    );
     fsck = true;
   }
   const overlay = inside(res, src.blocksCount, warnings);

@@ -20,8 +20,8 @@
  * jbd2 go round forever is reported as an error).
  */
 import { crc32BeUpdate } from '../../binary/crc.js';
-import { jbd2CommitCsum, jbd2TagCsum, jbd2TailCsum } from './csum.js';
-import { scanFastCommits, type FastCommitScan } from './fastcommit.js';
+import { jbd2CommitCsum, jbd2CommitCsumPartial, jbd2TagCsum, jbd2TailCsum } from './csum.js';
+import { scanFastCommits, type FastCommitRules, type FastCommitScan } from './fastcommit.js';
 import type { Journal } from './journal.js';
 import {
   JBD2_BLOCKTYPE,
@@ -67,6 +67,11 @@ export interface RecoveryResult {
   badCopies: number[];
   /** e2fsck's j_failed_commit: the transaction whose commit failed its checksum (0: none). */
   failedCommit: number;
+  /**
+   * That commit block passes the checksum of its header alone: newer kernels
+   * take it for one written only in part, accept it and replay on.
+   */
+  failedCommitPartial: boolean;
   /** The transaction whose commit failed with async_commit (taken as never committed; 0: none). */
   uncommitted: number;
   /** The first failure, as recovery returns it (recovery still replays what it can in the replay pass). */
@@ -92,6 +97,8 @@ interface Tag {
 const U32 = 0x100000000;
 const COMMIT_SEC = jbd2Commit.offsetOf('h_commit_sec');
 const COMMIT_CHKSUM = jbd2Commit.offsetOf('h_chksum');
+const COMMIT_CHKSUM_TYPE = jbd2Commit.offsetOf('h_chksum_type');
+const COMMIT_CHKSUM_SIZE = jbd2Commit.offsetOf('h_chksum_size');
 const TAG3_CSUM = jbd2Tag3.offsetOf('t_checksum');
 const TAG_CSUM = jbd2Tag.offsetOf('t_checksum');
 const TAG_FLAGS = jbd2Tag.offsetOf('t_flags');
@@ -110,7 +117,8 @@ interface Walk {
   nextCommitId: number;
   nextLog: number;
   crc32Sum: number;
-  needCheckCommitTime: boolean;
+  /** need_check_commit_time: a descriptor or revoke block failed its checksum (which one, for messages). */
+  needCheckCommitTime: string | undefined;
   lastCommitTime: bigint;
   descrCsumSize: number;
   success: RecoveryError | undefined;
@@ -125,6 +133,7 @@ export class Recovery {
   private readonly tagBytes: number;
   private end = 0;
   private failedCommit = 0;
+  private failedCommitPartial = false;
   private uncommitted = 0;
   /** Blocks named by any tag (revoke records of other blocks cannot matter and are not kept). */
   private readonly tagged = new Set<number>();
@@ -135,13 +144,15 @@ export class Recovery {
 
   /**
    * `wrapAt`: where the log wraps (e2fsprogs: j_fc_last when the journal has
-   * fast commits, the kernel: j_last). `fastCommitReplay`: the filesystem has
-   * fast_commit, so e2fsck scans the fast-commit area.
+   * fast commits, the kernel: j_last). `fastCommits`: whose rules scan the
+   * fast-commit area (undefined: it is not scanned; e2fsck scans it only
+   * when the filesystem has fast_commit, the kernel always).
    */
   constructor(
     private readonly jr: Journal,
     private readonly wrapAt: number,
-    private readonly fastCommitReplay: boolean,
+    private readonly fastCommitRules: FastCommitRules | undefined,
+    private readonly inodeSize: number,
   ) {
     this.bs = jr.blockSize;
     this.is64 = (jr.incompat & JBD2_INCOMPAT.BIT64) !== 0;
@@ -160,16 +171,17 @@ export class Recovery {
       replayed: this.replayed,
       badCopies: this.badCopies,
       failedCommit: this.failedCommit,
+      failedCommitPartial: this.failedCommitPartial,
       uncommitted: this.uncommitted,
       error,
       fastCommits: this.fastCommits,
     };
   }
 
-  /** The scan pass alone: where the log ends. */
-  scanEnd(): number {
-    this.pass('scan');
-    return this.end;
+  /** The scan pass alone: where the log ends, and whether the scan fails. */
+  scan(): { end: number; error: RecoveryError | undefined; fastCommits: FastCommitScan | undefined } {
+    const error = this.pass('scan');
+    return { end: this.end, error, fastCommits: this.fastCommits };
   }
 
   private wrap(j: number): number {
@@ -183,7 +195,7 @@ export class Recovery {
       nextCommitId: this.jr.sequence,
       nextLog: this.jr.start,
       crc32Sum: 0xffffffff,
-      needCheckCommitTime: false,
+      needCheckCommitTime: undefined,
       lastCommitTime: 0n,
       descrCsumSize: 0,
       success: undefined,
@@ -219,9 +231,9 @@ export class Recovery {
         detail: `pass ended at transaction ${w.nextCommitId}, expected ${this.end}`,
       };
     }
-    if (this.jr.fastCommit && this.fastCommitReplay && w.pass === 'scan') {
-      const fc = this.jr.fastCommit;
-      this.fastCommits = scanFastCommits(this.jr.read, fc.first, fc.last, this.end);
+    if (this.jr.fastCommit && this.fastCommitRules && w.pass === 'scan') {
+      const rules = this.fastCommitRules;
+      this.fastCommits = scanFastCommits(this.jr.read, this.jr.fastCommit, this.end, rules, this.inodeSize);
       if (this.fastCommits.kind === 'error')
         w.success = { errno: this.fastCommits.errno, pass: 'scan', detail: this.fastCommits.detail };
     }
@@ -236,7 +248,7 @@ export class Recovery {
       case JBD2_BLOCKTYPE.COMMIT:
         return this.commit(w, b);
       case JBD2_BLOCKTYPE.REVOKE:
-        if (w.pass === 'scan' && !this.tailOk(b)) w.needCheckCommitTime = true;
+        if (w.pass === 'scan' && !this.tailOk(b)) w.needCheckCommitTime ??= `the revoke block at journal block ${at}`;
         if (w.pass !== 'revoke') return 'next';
         return this.revokeRecords(b, w.nextCommitId, at);
       default:
@@ -277,7 +289,7 @@ export class Recovery {
           errno: 'EFSBADCRC',
           fail: `the descriptor block at journal block ${at} (transaction ${w.nextCommitId}) fails its checksum`,
         };
-      w.needCheckCommitTime = true;
+      w.needCheckCommitTime ??= `the descriptor block at journal block ${at}`;
     }
     const tags = this.tags(b);
     if (w.pass === 'scan') for (const t of tags) this.tagged.add(t.block);
@@ -344,7 +356,7 @@ export class Recovery {
       if (commitTime >= w.lastCommitTime)
         return {
           errno: 'EFSBADCRC',
-          fail: `transaction ${w.nextCommitId} has a descriptor or revoke block that fails its checksum`,
+          fail: `${w.needCheckCommitTime} (transaction ${w.nextCommitId}) fails its checksum`,
         };
       return 'done';
     }
@@ -355,20 +367,27 @@ export class Recovery {
         return 'next';
       }
       const found = v.getUint32(COMMIT_CHKSUM, false);
-      const { h_chksum_type: type, h_chksum_size: size } = jbd2Commit.decode(b);
+      // (not jbd2Commit.decode: h_commit_sec may hold anything, debugfs stores it in host order)
+      const type = b[COMMIT_CHKSUM_TYPE]!;
+      const size = b[COMMIT_CHKSUM_SIZE]!;
       const ok =
         (w.crc32Sum === found && type === JBD2_CRC32_CHKSUM && size === JBD2_CRC32_CHKSUM_SIZE) ||
         (type === 0 && size === 0 && found === 0);
       if (ok) w.crc32Sum = 0xffffffff;
       else bad = true;
     }
-    if (!bad && w.pass === 'scan' && this.csumV23)
-      bad = v.getUint32(COMMIT_CHKSUM, false) !== jbd2CommitCsum(this.jr.csumSeed, b);
+    let partial = false;
+    if (!bad && w.pass === 'scan' && this.csumV23) {
+      const stored = v.getUint32(COMMIT_CHKSUM, false);
+      bad = stored !== jbd2CommitCsum(this.jr.csumSeed, b);
+      partial = bad && stored === jbd2CommitCsumPartial(this.jr.csumSeed, b);
+    }
     if (bad) {
       if (commitTime < w.lastCommitTime) return 'done';
       this.end = w.nextCommitId;
       if (!(this.jr.incompat & JBD2_INCOMPAT.ASYNC_COMMIT)) {
         this.failedCommit = w.nextCommitId;
+        this.failedCommitPartial = partial;
         return 'next';
       }
       this.uncommitted ||= w.nextCommitId;
