@@ -113,14 +113,20 @@ export async function withLoop<T>(
 }
 
 /**
- * Mount the block device `device` read-only as `type` on a fresh directory,
- * run `fn` with that directory, unmount whatever happens. `fn` may be async.
+ * Mount the block device `device` read-only (or with `options`) as `type`
+ * on a fresh directory, run `fn` with that directory, unmount whatever
+ * happens. `fn` may be async.
  */
-export async function withMount<T>(device: string, type: string, fn: (dir: string) => Promise<T> | T): Promise<T> {
+export async function withMount<T>(
+  device: string,
+  type: string,
+  fn: (dir: string) => Promise<T> | T,
+  opts: { options?: string } = {},
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'tinyimage-mnt-'));
   const mnt = join(dir, 'm');
   mkdirSync(mnt);
-  sh('mount', ['-t', type, '-o', 'ro', device, mnt]);
+  sh('mount', ['-t', type, '-o', opts.options ?? 'ro', device, mnt]);
   try {
     return await fn(mnt);
   } finally {
