@@ -26,6 +26,7 @@ import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { openExt4 } from '../../src/core/fs/ext4/read.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { treeFromHostDir } from '../../src/node/host/tree.js';
+import { runCli } from '../helpers/cli.js';
 import { loopUnavailable, withLoop, withMount } from '../helpers/loop.js';
 import { missing, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -96,6 +97,9 @@ describe.skipIf(!!skip)('fast commits written by the kernel', () => {
         /^the journal holds fast commits for transaction \d+ \(\d+ records\) that this reader does not replay/,
       ),
     ]);
+    const inspect = await runCli(['inspect', path]);
+    expect(inspect.stdout).toMatch(/recovery: replayed \d+ transaction\(s\) \(\d+ blocks\); e2fsck needed/);
+    expect(inspect.stdout).toMatch(/warning: the journal holds fast commits/);
     const fsck = e2fsckReplay(path);
     const d = await diffTrees(ours.tree, fsck.v.tree, { mtime: true });
     const changed = d.map((e) => e.path);

@@ -19,6 +19,7 @@ import { crc32BeUpdate } from '../../src/core/binary/crc.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { readContent } from '../../src/core/tree/content.js';
 import type { FileTree } from '../../src/core/tree/tree.js';
+import { runCli } from '../helpers/cli.js';
 import { loopUnavailable, withLoop, withMount } from '../helpers/loop.js';
 import { missing, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -213,6 +214,13 @@ describe.skipIf(!!skip)('journal recovery as e2fsck does it, and as the kernel s
       expect.stringMatching(/^journal transaction 2 is corrupt .* kernel will not mount it until e2fsck has run$/),
     ]);
     await kernelRefuses(path);
+    // inspect says so, ls warns
+    const inspect = await runCli(['inspect', path]);
+    expect(inspect.stdout).toContain('recovery: replayed 1 transaction(s) (1 blocks); e2fsck needed');
+    expect(inspect.stdout).toContain('warning: journal transaction 2 is corrupt');
+    const ls = await runCli(['ls', path]);
+    expect(ls.code).toBe(0);
+    expect(ls.stderr).toContain('journal transaction 2 is corrupt');
   });
 
   it('a commit block damaged past its header: e2fsck stops, newer kernels replay on (and we say so)', async () => {
