@@ -121,8 +121,8 @@ interface Walk {
   needCheckCommitTime: string | undefined;
   lastCommitTime: bigint;
   descrCsumSize: number;
+  /** The first error the pass reports at its end (replay goes on after a bad copy). */
   success: RecoveryError | undefined;
-  blockError: boolean;
 }
 
 /** One recovery of one journal: the three passes share the log geometry, revoke table and results. */
@@ -199,7 +199,6 @@ export class Recovery {
       lastCommitTime: 0n,
       descrCsumSize: 0,
       success: undefined,
-      blockError: false,
     };
     // a log is read once per pass; more reads mean it goes round (jbd2 itself would never stop)
     for (let reads = 0; ; reads++) {
@@ -318,7 +317,6 @@ export class Recovery {
           pass: 'replay',
           detail: `the journal copy of block ${tag.block} (transaction ${w.nextCommitId}) fails its checksum`,
         };
-        w.blockError = true;
         this.badCopies.push(tag.block);
         continue;
       }
