@@ -122,7 +122,8 @@ export function openJournal(src: JournalSource, ino: number, fsJournalUuidNull: 
     const actual = jbd2SuperblockCsum(raw);
     if (actual !== sb.s_checksum)
       return bad(
-        `the journal superblock checksum is wrong (stored 0x${sb.s_checksum.toString(16)}, computed 0x${actual.toString(16)})`,
+        `the journal superblock checksum is wrong ` +
+          `(stored 0x${sb.s_checksum.toString(16)}, computed 0x${actual.toString(16)})`,
       );
   }
   if (sb.s_blocksize !== bs) return bad(`the journal block size ${sb.s_blocksize} differs from the filesystem's ${bs}`);

@@ -64,7 +64,8 @@ function findings(res: RecoveryResult, warnings: string[]): boolean {
     );
   if (res.error) {
     const what = res.badCopies.length
-      ? `${res.badCopies.length} journalled block(s) fail their checksums and were not replayed (first: block ${res.badCopies[0]})`
+      ? `${res.badCopies.length} journalled block(s) fail their checksums and were not replayed ` +
+        `(first: block ${res.badCopies[0]})`
       : res.error.detail;
     warnings.push(
       `journal replayed as e2fsck replays it, but ${what}; e2fsck reports a journal error and checks the whole ` +
@@ -99,7 +100,8 @@ function inside(res: RecoveryResult, blocksCount: number, warnings: string[]): M
   }
   if (outside.length)
     warnings.push(
-      `the journal holds ${outside.length} block(s) for places outside the filesystem (first: block ${outside[0]}); ignored`,
+      `the journal holds ${outside.length} block(s) for places outside the filesystem ` +
+        `(first: block ${outside[0]}); ignored`,
     );
   return out;
 }
