@@ -8,7 +8,8 @@
  * disk, and the image is untouched.
  *
  * journal.ts loads the journal as e2fsck does, recovery.ts runs jbd2's
- * three passes, fastcommit.ts e2fsck's scan of the fast-commit area. This
+ * three passes, fastcommit.ts scans the fast-commit area (by e2fsck's rules,
+ * and by the kernel's to say where the kernel would differ). This
  * file turns their findings into the replayed view, the one-line
  * `recovery` summary and the warnings: wherever e2fsck would go on to check
  * the whole filesystem, the kernel would refuse to mount it, or the reader
