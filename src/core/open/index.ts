@@ -164,7 +164,8 @@ export async function openFilesystem(
         info: { ...v.info },
         offset,
         size: dev.size,
-        warnings: [] as string[],
+        // the reader's own list: warnings found later (lazily read xattrs) show up too
+        warnings: v.warnings,
       });
     }
     case 'fat12':
