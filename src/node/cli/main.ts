@@ -74,6 +74,7 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
     env: io.env ?? process.env,
+    stdin: io.stdin ?? (process.stdin as AsyncIterable<Uint8Array>),
   };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
