@@ -26,7 +26,7 @@ describe('--help', () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     const entries = await allCommands();
-    expect(entries.length).toBe(13);
+    expect(entries.length).toBe(15);
     for (const e of entries) {
       const first = e.summary.split(' ').slice(0, 4).join(' ');
       expect(r.stdout).toMatch(new RegExp(`^  ${e.name} +${first.replace(/[()[\]|.]/g, '\\$&')}`, 'm'));
