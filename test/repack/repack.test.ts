@@ -13,7 +13,9 @@ import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { loadSpec } from '../../src/node/build/load.js';
 import { cliBundle, runCli } from '../helpers/cli.js';
-import { missing, run } from '../helpers/prereq.js';
+import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { BUSYBOX_SOURCE } from '../bios/disk.js';
+import { buildBusybox } from '../../src/node/toolchain/index.js';
 import { tmpDir, type TmpDir } from '../helpers/tmp.js';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -303,4 +305,48 @@ describe('specs', () => {
       /disk\.format: expected one of 'raw', 'qcow2'/,
     );
   });
+});
+
+describe('the bios kind from sources (rootfs list) written as qcow2', () => {
+  const k = debianKernel();
+  const skip = missing({
+    tools: ['grub-mkimage', 'qemu-img', 'e2fsck', 'make'],
+    files: [k.vmlinuz, BUSYBOX_SOURCE, '/usr/lib/grub/i386-pc/boot.img'],
+  });
+  it.skipIf(skip)(
+    'a tarball and an overlay (whiteout deleting /etc/motd) over the recipe, in out/disk.qcow2',
+    async () => {
+      const bb = await buildBusybox({ source: BUSYBOX_SOURCE, config: 'defconfig', quiet: true });
+      mkdirSync(at('bios-overlay/etc'), { recursive: true });
+      writeFileSync(at('bios-overlay/etc/.wh.motd'), '');
+      writeFileSync(at('bios-overlay/etc/added'), 'added\n');
+      writeFileSync(at('bios.yaml'), 'preset: bios\nrootfs: [ rootfs.tar.gz, { dir: bios-overlay } ]\n');
+      const argv = ['build', at('bios.yaml'), '--kernel', k.vmlinuz, '--busybox', bb.binary, '--format', 'qcow2'];
+      const r = await runCli([...argv, '-o', at('bios-out'), '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).details.outputs.map((o: { name: string }) => o.name)).toEqual(['disk.qcow2']);
+      const qcow2 = at('bios-out/disk.qcow2');
+      const c = run('qemu-img', ['check', qcow2]);
+      expect(c.code, c.stdout + c.stderr).toBe(0);
+      run('qemu-img', ['convert', '-O', 'raw', qcow2, at('bios.raw')]);
+      const img = await openImage(`${at('bios.raw')}:1`);
+      try {
+        if (isDisk(img)) throw new Error('a disk');
+        const text = async (p: string) => new TextDecoder().decode(await img.readFile(p));
+        expect(await text('/etc/added')).toBe('added\n');
+        expect(img.exists('/etc/motd')).toBe(false);
+        // the tarball's files over the recipe's: /etc/old and /bin/busybox come from it
+        expect(await text('/etc/old')).toBe('removed by the overlay\n');
+        const bbNode = img.lstat('/bin/busybox');
+        expect(bbNode.type === 'file' && bbNode.content.size).toBe(300_000);
+        expect(img.exists('/etc/inittab')).toBe(true);
+        expect(img.exists('/boot/grub/grub.cfg')).toBe(true);
+        const f = run('e2fsck', ['-fn', `${at('bios.raw')}?offset=${img.offset}`]);
+        expect(f.code, f.stdout + f.stderr).toBe(0);
+      } finally {
+        img.close();
+      }
+    },
+    300_000,
+  );
 });

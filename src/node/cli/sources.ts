@@ -141,11 +141,13 @@ export async function openReadSource(ref: string, ctx: CommandContext): Promise<
   }
   const s = await openSource(ref, sourceOptions(ctx));
   const info = { source: s.kind, ...(s.codec ? { codec: s.codec } : {}), spooled: s.spooled };
+  // an archive file's own size; a directory, a layout or standard input: the bytes of its files
+  const file = r.kind === 'path' ? statSync(r.path, { throwIfNoEntry: false }) : undefined;
   return Object.assign(new TreeView(s.tree), {
     kind: s.kind,
     info,
     offset: 0,
-    size: s.tree.stats().bytes,
+    size: file?.isFile() ? file.size : s.tree.stats().bytes,
     warnings: s.warnings,
     close: () => s.close(),
   });
