@@ -1,6 +1,7 @@
 /** tinyimage convert IN -o OUT [--format ...]: a disk image between raw and the virtual disk containers. */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
+import { HostIOError } from '../../../core/errors.js';
 import { openContainer } from '../../../core/container/open.js';
 import type { ContainerInfo } from '../../../core/container/types.js';
 import type { BlockDevice } from '../../../core/io/device.js';
@@ -89,7 +90,8 @@ export const command = defineCommand({
     if (v.compress && c?.format !== 'qcow2') throw usage('--compress is for qcow2 (streamOptimized VMDK always is)');
     if (v.clusterSize !== undefined && c?.format !== 'qcow2') throw usage('--cluster-size is for qcow2');
     const out = output(c?.format ?? 'raw', containerWhat('disk', c));
-    if (!existsSync(args.input)) throw usage(`${args.input}: no such file`, { path: args.input });
+    if (!existsSync(args.input))
+      throw new HostIOError('E_IO_NOT_FOUND', `${args.input}: no such file or directory`, { path: args.input });
     const input = openInput(args.input);
     try {
       const from = input.container ? input.container.kind : 'raw';
