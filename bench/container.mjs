@@ -245,6 +245,9 @@ if (json) {
   console.log(
     `build qcow2 vs build raw:   ${t(summary.buildQcow2VsRaw, 1.1)}  CPU ${summary.buildQcow2VsRawCpu ?? 'n/a'}x`,
   );
+  console.log(
+    `CLI: mkfs ext4 -o x.qcow2 vs -o x.img: ${t(summary.cliBuildQcow2VsRaw, 1.1)}  CPU ${summary.cliBuildQcow2VsRawCpu ?? 'n/a'}x; convert vs qemu-img ${summary.cliConvertVsQemuImg ?? 'n/a'}x`,
+  );
   console.log(`compressed vs qemu-img -c:  ${summary.compressedVsQemuImg ?? 'n/a'}x`);
   console.log(`sparse vs img2simg:         ${summary.sparseVsImg2simg ?? 'n/a'}x`);
   console.log(
