@@ -10,6 +10,7 @@ import { UsageError } from '../../core/errors.js';
 import { tarChunks } from '../../core/archive/tar/write.js';
 import { cpioChunks } from '../../core/archive/cpio/index.js';
 import { gzipChunks } from '../../core/compress/gzip.js';
+import { zstdChunks } from '../../core/compress/zstd.js';
 import type { ContainerOptions, ContainerSummary } from '../../core/container/types.js';
 import { prepareExt4 } from '../../core/fs/ext4/index.js';
 import { fatMinimumSize, planFat, writeFat, type FatOptions } from '../../core/fs/fat/index.js';
@@ -130,10 +131,7 @@ export const TREE_FORMATS: Record<string, TreeFormat> = {
     output: 'tar.zst',
     suffixes: ['.tar.zst', '.tzst'],
     image: false,
-    unavailable:
-      'zstd can be read but not written: no maintained streaming zstd encoder for JavaScript was adopted ' +
-      '(see docs/tar.md); write .tar.gz, or pipe -o - (tar) through zstd',
-    write: () => Promise.reject(new Error('internal: tar.zst has no writer')),
+    write: stream((t, o) => zstdChunks(tarChunks(t, { progress: o.progress }), level(o))),
   },
   cpio: {
     output: 'cpio',

@@ -12,8 +12,8 @@ export const command = defineCommand({
   summary: 'any sources (tarballs, container images, images, directories) to any format tinyimage writes',
   description:
     'Read SRC (several are stacked: later ones win, whiteouts honoured) and write it as OUT, without ' +
-    'unpacking anything to disk: a tar (plain or gzip), a newc cpio (plain or gzip), an ext2/3/4, FAT12/16/32 ' +
-    'or squashfs image. The format comes from the name of OUT (.tar, .tar.gz/.tgz, .cpio, .cpio.gz, ' +
+    'unpacking anything to disk: a tar (plain, gzip or zstd), a newc cpio (plain or gzip), an ext2/3/4, ' +
+    'FAT12/16/32 or squashfs image. The format comes from the name of OUT (.tar, .tar.gz/.tgz, .tar.zst, .cpio, .cpio.gz, ' +
     '.ext2/.ext3/.ext4, .sqfs/.squashfs) or from --to; images can be written inside a qcow2, VHD, VMDK or ' +
     'Android sparse container (--format, or the name: --to ext4 -o root.qcow2).',
   args: {
@@ -30,7 +30,12 @@ export const command = defineCommand({
     owner: { type: 'owner', help: 'make every entry owned by UID:GID' },
     size: { type: 'size', help: 'image size (ext*, fat*); default: the smallest that fits plus headroom' },
     label: { type: 'string', value: 'LABEL', help: 'volume label (ext*, fat*)' },
-    level: { type: 'integer', min: 1, max: 9, help: 'gzip level (tar.gz, cpio.gz: default 6; squashfs: 9)' },
+    level: {
+      type: 'integer',
+      min: 1,
+      max: 19,
+      help: 'compression level: gzip 1-9 (tar.gz, cpio.gz: default 6; squashfs: 9), zstd 1-19 (tar.zst: default 3)',
+    },
     sync: { type: 'boolean', help: 'fsync the output before renaming it into place' },
   },
   examples: [
@@ -40,7 +45,7 @@ export const command = defineCommand({
     'tinyimage repack disk.img:2 -o - --to tar | tar -tv',
   ],
   notes:
-    '-o - streams tar, tar.gz, cpio and cpio.gz. SOURCE_DATE_EPOCH clamps later timestamps down to it ' +
+    '-o - streams tar, tar.gz, tar.zst, cpio and cpio.gz. SOURCE_DATE_EPOCH clamps later timestamps down to it ' +
     '(and sets the squashfs creation time). Sources are read in place or spooled (compressed input, ' +
     'standard input) and closed after OUT is written.',
   async run({ values: v, args, ctx, output, usage }) {
@@ -51,6 +56,8 @@ export const command = defineCommand({
       throw usage(`--format ${container.format} holds a disk or filesystem image (ext4, fat32, squashfs), not ${key}`, {
         field: '--format',
       });
+    if (v.level !== undefined && v.level > 9 && key !== 'tar.zst')
+      throw usage(`--level ${v.level}: gzip levels go from 1 to 9 (up to 19 is for tar.zst)`, { field: '--level' });
     if ((v.size !== undefined || v.label !== undefined) && !/^(ext|fat)/.test(key))
       throw usage(`--size and --label are for ext2/3/4 and FAT images, not ${key}`);
     const out = output(container?.format ?? f.output, containerWhat(key, container));
