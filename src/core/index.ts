@@ -193,7 +193,16 @@ export { TreeView } from './open/view.js';
 export { diffTrees, formatDiff, type DiffEntry, type DiffOptions, type DiffField } from './diff/index.js';
 
 // tar, codecs, container image layers
-export { detectCodec, decompressStream, sniffCodec, type Codec, type DecompressOptions } from './compress/index.js';
+export {
+  detectCodec,
+  decompressStream,
+  compressStream,
+  sniffCodec,
+  zstdChunks,
+  type Codec,
+  type DecompressOptions,
+  type ZstdOptions,
+} from './compress/index.js';
 export {
   readTar,
   tarChunks,

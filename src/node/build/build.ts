@@ -9,7 +9,10 @@ import { TinyImageError, UsageError } from '../../core/errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../../core/busybox/applets.js';
 import { hostError } from '../io/file.js';
 import { writeChunksToFile } from '../host/stream.js';
-import { prepareOutputDir } from '../host/output.js';
+import { prepareOutputDir, withOutputFile } from '../host/output.js';
+import { FileDevice } from '../io/file.js';
+import type { BlockDevice } from '../../core/io/device.js';
+import { containerFor, containerWhat, DISK_EXTENSIONS, writeContainerImage } from '../container/output.js';
 import { compressionForName } from '../../core/compress/suffix.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { silentProgress, type Progress } from '../../core/progress.js';
@@ -182,6 +185,36 @@ export async function record(
   await write(path);
   ctx.outputs.push({ name, path, size: statSync(path).size, description });
   return path;
+}
+
+/**
+ * The spec's disk image, raw or straight into the container `disk.format`
+ * (or the output's name) says: named `disk.output`, else BASE.img, BASE.qcow2,
+ * BASE.vhd, BASE.vmdk or BASE.simg. Written atomically; returns its path.
+ */
+export async function recordDisk(
+  ctx: BuildContext,
+  base: string,
+  description: string,
+  size: number,
+  write: (dev: BlockDevice) => Promise<void>,
+): Promise<string> {
+  const d = ctx.spec.disk;
+  const want = { format: d?.format, subformat: d?.subformat };
+  const name = d?.output ?? `${base}.${DISK_EXTENSIONS[d?.format ?? 'raw']}`;
+  const c = containerFor(name, want, 'disk.format', ctx.epoch);
+  return record(ctx, name, containerWhat(description, c), async (path) => {
+    if (c) return writeContainerImage(path, size, c, false, write);
+    return withOutputFile(path, async (tmp) => {
+      const dev = FileDevice.create(tmp, size);
+      try {
+        await write(dev);
+        dev.flush();
+      } finally {
+        dev.close();
+      }
+    });
+  });
 }
 
 async function buildInitramfs(ctx: BuildContext): Promise<void> {

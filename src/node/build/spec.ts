@@ -100,6 +100,8 @@ const distro = z.strictObject({
     .optional(),
   keymap: path().optional(),
   add: path().optional(),
+  /** Sources laid over the recipe's tree, in order (later wins, whiteouts honoured); `add` goes last. */
+  from: sources.optional(),
 });
 
 const PARTITION_FS = ['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'none'] as const;
@@ -122,6 +124,9 @@ export type PartitionSpec = z.infer<typeof partition>;
 
 const disk = z.strictObject({
   output: fileName.optional(),
+  /** raw (default) or a virtual disk container; default from the output's name (.qcow2, .vhd, .vmdk, .simg). */
+  format: oneOf(['raw', 'qcow2', 'vhd', 'vmdk', 'sparse']).optional(),
+  subformat: oneOf(['dynamic', 'fixed', 'monolithicSparse', 'streamOptimized']).optional(),
   size: size.optional(),
   seed: text('a seed string').optional(),
   table: oneOf(['gpt', 'mbr']).optional(),

@@ -9,8 +9,8 @@ export type Accel = 'kvm' | 'tcg';
 
 export interface DiskOptions {
   path: string;
-  /** Only raw images are produced by tinyimage (default 'raw'). */
-  format?: 'raw' | 'qcow2';
+  /** QEMU's name of the image format (default 'raw'): raw, qcow2, vpc (VHD) or vmdk. */
+  format?: 'raw' | 'qcow2' | 'vpc' | 'vmdk';
   /** Bus (default 'virtio'; 'ide' for a CD). The guest kernel needs the driver (virtio_blk / ata_piix) built in or in its initramfs. */
   interface?: 'virtio' | 'ide';
   /** 'cdrom' attaches the image as a CD-ROM drive (QEMU's -cdrom: IDE, read-only), booted through El Torito. */

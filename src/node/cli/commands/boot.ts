@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { defineCommand } from '../command.js';
 import { isTinyImageError, UsageError } from '../../../core/errors.js';
+import { FileDevice } from '../../io/file.js';
+import { detectContainer } from '../../../core/container/open.js';
 import { bootQemu, type BootOptions } from '../../qemu/index.js';
 
 export const command = defineCommand({
@@ -17,7 +19,12 @@ export const command = defineCommand({
     kernel: { type: 'path', value: 'FILE', help: 'kernel image (bzImage / vmlinuz) for a direct boot' },
     initrd: { type: 'path', value: 'FILE', help: 'initramfs for the kernel' },
     append: { type: 'string', value: 'STR', help: 'kernel command line (default "console=ttyS0")' },
-    disk: { type: 'path', value: 'IMG', repeatable: true, help: 'raw disk image to boot' },
+    disk: {
+      type: 'path',
+      value: 'IMG',
+      repeatable: true,
+      help: 'disk image to boot: raw, qcow2, VHD or VMDK (the format is read from the file and given to QEMU)',
+    },
     cdrom: { type: 'path', value: 'ISO', help: 'an ISO image in a CD-ROM drive, booted through El Torito' },
     diskIf: { type: 'enum', choices: ['virtio', 'ide'], default: 'virtio', help: 'disk bus' },
     snapshot: { type: 'boolean', help: "discard the guest's writes to the disk" },
@@ -75,7 +82,12 @@ export const command = defineCommand({
       ...(disks.length || cdrom
         ? {
             disk: [
-              ...disks.map((path) => ({ path, interface: values.diskIf, snapshot: values.snapshot })),
+              ...disks.map((path) => ({
+                path,
+                format: qemuFormat(path),
+                interface: values.diskIf,
+                snapshot: values.snapshot,
+              })),
               ...(cdrom ? [{ path: cdrom, media: 'cdrom' as const, readonly: true }] : []),
             ],
           }
@@ -97,3 +109,21 @@ export const command = defineCommand({
     }
   },
 });
+
+/** QEMU's format name for a disk file, from what it holds (QEMU is told, never left to guess). */
+function qemuFormat(path: string): 'raw' | 'qcow2' | 'vpc' | 'vmdk' {
+  const f = FileDevice.open(path);
+  try {
+    const kind = detectContainer(f);
+    if (kind === 'android-sparse')
+      throw new UsageError(
+        'E_USAGE_FORMAT',
+        `boot: ${path} is an Android sparse image, which QEMU cannot boot; convert it to raw or qcow2 first`,
+        { path },
+      );
+    if (kind === undefined) return 'raw';
+    return kind === 'qcow2' ? 'qcow2' : kind.startsWith('vhd') ? 'vpc' : 'vmdk';
+  } finally {
+    f.close();
+  }
+}

@@ -1,7 +1,7 @@
 /** tinyimage mkfs iso9660: an ISO 9660 image with Rock Ridge and Joliet, written atomically. */
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
 import { planIso9660, writeIso9660, type IsoOptions } from '../../../core/fs/iso9660/index.js';
-import { SOURCE_OPTIONS, sourceTree, writeImageFile } from '../sources.js';
+import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 /** Warnings printed before "... and N more" (all of them with -v). */
 const MAX_WARN = 10;
@@ -40,7 +40,7 @@ export function mkfsIsoCommand(): Command {
     name: 'mkfs iso9660',
     summary: 'write an ISO 9660 image (Rock Ridge, Joliet)',
     description:
-      'Write an ISO 9660 image from a host directory or a gen_init_cpio list: Rock Ridge keeps POSIX names, ' +
+      'Write an ISO 9660 image from any source (a directory, a tarball, a container image, another image) or a gen_init_cpio list: Rock Ridge keeps POSIX names, ' +
       'modes, owners, times, symbolic and hard links, devices and deep directories; Joliet adds Unicode names ' +
       'for Windows. Bootable live images come from `tinyimage build --preset iso`.',
     options: OPTIONS,
@@ -51,24 +51,26 @@ export function mkfsIsoCommand(): Command {
       'same bytes. Times are recorded in whole seconds, 1900-2155; extended attributes are not stored.',
     async run({ values: v, ctx, output }) {
       const out = output('iso9660');
-      const { tree, epoch } = sourceTree(v, ctx);
-      let warnings = 0;
-      const opts: IsoOptions = {
-        label: v.label,
-        level: v.level as 1 | 2 | 3,
-        joliet: v.joliet === 'off' ? false : v.joliet === 'long' ? 'long' : true,
-        rockRidge: !v.noRockRidge,
-        epoch,
-        progress: ctx.progress,
-        warn: (m) => {
-          if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
-        },
-      };
-      opts.plan = planIso9660(tree, opts);
-      const size = opts.plan.size;
-      const summary = await writeImageFile(out, size, v.sync, (dev) => writeIso9660(tree, dev, opts));
-      if (warnings > MAX_WARN && !ctx.verbose) ctx.warn(`... and ${warnings - MAX_WARN} more warnings (-v lists them)`);
-      out.done({ bytes: size, entries: tree.stats().entries, details: summary });
+      await withSourceTree(v, ctx, async ({ tree, epoch }) => {
+        let warnings = 0;
+        const opts: IsoOptions = {
+          label: v.label,
+          level: v.level as 1 | 2 | 3,
+          joliet: v.joliet === 'off' ? false : v.joliet === 'long' ? 'long' : true,
+          rockRidge: !v.noRockRidge,
+          epoch,
+          progress: ctx.progress,
+          warn: (m) => {
+            if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
+          },
+        };
+        opts.plan = planIso9660(tree, opts);
+        const size = opts.plan.size;
+        const { value: summary } = await writeImageFile(out, size, v.sync, (dev) => writeIso9660(tree, dev, opts));
+        if (warnings > MAX_WARN && !ctx.verbose)
+          ctx.warn(`... and ${warnings - MAX_WARN} more warnings (-v lists them)`);
+        out.done({ bytes: size, entries: tree.stats().entries, details: summary });
+      });
     },
   });
 }
