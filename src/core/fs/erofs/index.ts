@@ -7,3 +7,4 @@ export {
   type ErofsSummary,
   type PreparedErofs,
 } from './write.js';
+export { openErofs, type ErofsVolume, type ErofsInfo, type ErofsOpenOptions } from './read.js';
