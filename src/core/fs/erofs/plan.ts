@@ -6,6 +6,7 @@
  * data blocks). Everything here depends on metadata only; file contents are
  * not read (a content's holes are asked for, when it reports them).
  */
+import { CapacityError } from '../../errors.js';
 import { joinPath } from '../../tree/path.js';
 import { sortedNames, type FileTree } from '../../tree/tree.js';
 import type { DirNode, Timespec, TreeNode } from '../../tree/types.js';
@@ -36,6 +37,9 @@ export interface Plan {
   skippedXattrs: string[];
   bytes: number;
 }
+
+/** Longest symlink target the kernel reads whole (a page less the NUL). */
+export const SYMLINK_MAX = 4095;
 
 /** Chunks a sparse file's block map may have (its map then takes at most 64 KiB of metadata). */
 const MAX_CHUNKS = 16384;
@@ -75,6 +79,12 @@ export function plan(tree: FileTree, o: PlanOptions): Plan {
       seen.add(child);
       records.push(child);
       countXattrs(child, () => joinPath(dirPath, name));
+      if (child.type === 'symlink' && utf8Length(child.target) > SYMLINK_MAX)
+        throw new CapacityError(
+          'E_LIMIT_EROFS_SYMLINK',
+          `${joinPath(dirPath, name)}: symlink target of ${utf8Length(child.target)} bytes; at most ${SYMLINK_MAX}`,
+          { path: joinPath(dirPath, name), actual: utf8Length(child.target), expected: SYMLINK_MAX },
+        );
       if (child.type === 'dir') {
         queue.push(child);
         parents.set(child, dir);

@@ -144,12 +144,16 @@ class Reader {
   }
 
   node(ino: Inode, path: string): TreeNode {
-    const meta = this.meta(ino);
+    // the node is the metadata object with its type fields added (no object spread: it is slow per node)
+    const node = this.meta(ino) as NodeMeta & Record<string, unknown>;
+    node.type = ino.type;
     switch (ino.type) {
       case 'dir':
-        return { type: 'dir', ...meta, children: new Map() };
+        node.children = new Map();
+        break;
       case 'file':
-        return { type: 'file', ...meta, content: mapContent(this.dev, dataMap(this.m, this.s, ino, path)) };
+        node.content = mapContent(this.dev, dataMap(this.m, this.s, ino, path));
+        break;
       case 'symlink': {
         if (ino.size === 0 || ino.size > SYMLINK_MAX)
           throw fail('E_FORMAT_EROFS_INODE', `${path}: symlink target of ${ino.size} bytes`, {
@@ -159,14 +163,18 @@ class Reader {
         const raw = this.readData(dataMap(this.m, this.s, ino, path), 0, ino.size);
         if (raw.includes(0))
           throw fail('E_FORMAT_EROFS_INODE', `${path}: symlink target contains a NUL byte`, { path });
-        return { type: 'symlink', ...meta, target: dec.decode(raw) };
+        node.target = dec.decode(raw);
+        break;
       }
       case 'chardev':
-      case 'blockdev':
-        return { type: ino.type, ...meta, ...decodeDev(ino.u) };
-      default:
-        return { type: ino.type, ...meta };
+      case 'blockdev': {
+        const d = decodeDev(ino.u);
+        node.major = d.major;
+        node.minor = d.minor;
+        break;
+      }
     }
+    return node as unknown as TreeNode;
   }
 }
 
