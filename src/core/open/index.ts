@@ -1,7 +1,7 @@
 /**
  * openImage(): one entry point for every format. Detects gzip'd and plain
- * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
- * FAT12/16/32, and nests them: a disk's partitions each open as their
+ * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4, FAT12/16/32,
+ * squashfs and EROFS, and nests them: a disk's partitions each open as their
  * filesystem (`disk.img:2` selects partition 2). Returns a read-only view
  * over the shared tree model; file contents are read lazily.
  */
@@ -9,6 +9,8 @@ import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
 import { openContainer } from '../container/open.js';
 import { openSquashfs } from '../fs/squashfs/read.js';
+import { openErofs } from '../fs/erofs/read.js';
+import { EROFS_MAGIC, SUPER_OFFSET as EROFS_MAGIC_AT } from '../fs/erofs/structs.js';
 import type { ContainerInfo } from '../container/types.js';
 import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
@@ -18,7 +20,7 @@ import { openFat } from '../fs/fat/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
-export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs';
+export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs' | 'erofs';
 export type ImageKind = FsKind | 'mbr' | 'gpt';
 
 export interface FsImage extends TreeView {
@@ -65,6 +67,7 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
   if (magic.startsWith('hsqs')) return 'squashfs';
+  if (isErofs(dev)) return 'erofs';
   const ext = extKind(dev);
   // a valid partition table wins over an ext superblock left in sector 2 by
   // an earlier use of the disk, as blkid decides (openDisk reports it)
@@ -77,6 +80,11 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
     return gptOrMbr(dev);
   }
   return undefined;
+}
+
+function isErofs(dev: BlockDevice): boolean {
+  if (dev.size < EROFS_MAGIC_AT + 4) return false;
+  return new DataView(dev.readAt(EROFS_MAGIC_AT, 4).buffer).getUint32(0, true) === EROFS_MAGIC;
 }
 
 function extKind(dev: BlockDevice): FsKind | undefined {
@@ -193,6 +201,16 @@ export async function openFilesystem(
         warnings: [] as string[],
       });
     }
+    case 'erofs': {
+      const v = openErofs(dev);
+      return Object.assign(new TreeView(v.tree), {
+        kind,
+        info: { ...v.info },
+        offset,
+        size: dev.size,
+        warnings: [] as string[],
+      });
+    }
     case 'mbr':
     case 'gpt':
       throw new FormatError(
@@ -203,7 +221,7 @@ export async function openFilesystem(
     default:
       throw new FormatError(
         'E_FORMAT_UNKNOWN',
-        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4, FAT or squashfs filesystem, or an MBR/GPT disk',
+        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4, FAT, squashfs or EROFS filesystem, or an MBR/GPT disk',
         { offset },
       );
   }

@@ -23,6 +23,7 @@ export const OUTPUT_FORMATS = {
   fat16: SEEKS,
   fat32: SEEKS,
   fat: SEEKS,
+  erofs: SEEKS,
   /** A multi-file build (tinyimage build -o DIR). */
   directory: { streams: false, why: 'it writes a directory of files; give a directory name' },
   /** A file copied from the toolchain cache (kernel bzImage, busybox binary). */

@@ -21,6 +21,7 @@ export const command: CommandGroup = {
     fat16: fat('fat16'),
     fat12: fat('fat12'),
     fat: fat(undefined),
+    erofs: async () => (await import('./mkfs-erofs.js')).mkfsErofsCommand(),
   },
   aliases: { vfat: 'fat' },
 };
