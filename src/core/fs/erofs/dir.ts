@@ -99,10 +99,8 @@ function encodeBlock(
   let nameoff = (end - start) * DIRENT.size;
   for (let i = start; i < end; i++) {
     const e = entry(names[i]!);
-    const name = enc.encode(e.name);
     DIRENT.encode({ nid: e.nid, nameoff, fileType: e.fileType, reserved: 0 }, out, (i - start) * DIRENT.size);
-    out.set(name, nameoff);
-    nameoff += name.length;
+    nameoff += enc.encodeInto(e.name, out.subarray(nameoff)).written;
   }
   return out;
 }

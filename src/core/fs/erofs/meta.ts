@@ -99,6 +99,17 @@ export class MetaBlocks {
     private readonly emit: (addr: number, block: Uint8Array) => void,
   ) {}
 
+  /**
+   * `size` zeroed bytes at byte offset `at` to encode a record into: a view
+   * of its block when it lies in one; else a buffer `put` copies out.
+   */
+  view(at: number, size: number): { bytes: Uint8Array; copy: boolean } {
+    const addr = Math.floor(at / this.bs);
+    const off = at - addr * this.bs;
+    if (off + size <= this.bs) return { bytes: this.block(addr).subarray(off, off + size), copy: false };
+    return { bytes: new Uint8Array(size), copy: true };
+  }
+
   /** Copy `bytes` to byte offset `at` of the area (a record may span blocks). */
   put(at: number, bytes: Uint8Array): void {
     let p = 0;

@@ -16,32 +16,28 @@
  */
 import { parse as uuidParse } from 'uuid';
 import { crc32cUpdate } from '../../binary/crc.js';
-import { CapacityError, HostIOError, UsageError } from '../../errors.js';
+import { CapacityError, UsageError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { derivedGuid } from '../../partition/guid.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import { treeFingerprint } from '../../tree/fingerprint.js';
 import { toTimespec, type FileTree } from '../../tree/tree.js';
-import type { Content, DirNode, Timespec, TreeNode } from '../../tree/types.js';
-import { encodeDirBlocks } from './dir.js';
-import { MetaBlocks, MetaPacker } from './meta.js';
+import type { Timespec } from '../../tree/types.js';
+import { layout, type Layout } from './layout.js';
+import { MetaBlocks } from './meta.js';
 import { SeqWriter } from './output.js';
-import { nodeShape, plan as makePlan, recordSize, type Plan, type PlanOptions, type Shape } from './plan.js';
-import { ContentSource } from './readcontent.js';
+import { plan as makePlan, type Plan, type PlanOptions } from './plan.js';
 import {
   BLOCK_BITS,
   BLOCK_SIZE,
   EROFS_MAGIC,
   FEATURE_COMPAT,
   FEATURE_INCOMPAT,
-  FT,
-  ISLOT_SIZE,
-  LAYOUT,
-  NULL_ADDR,
   SUPER_OFFSET,
   SUPERBLOCK,
 } from './structs.js';
-import { encodeRecord } from './writeinode.js';
+import { dataPass } from './writedata.js';
+import { metaPass } from './writemeta.js';
 
 export interface ErofsOptions {
   /** Build time (seconds or a Timespec): the mtime of every compact inode. Default: the tree's most common mtime. */
@@ -92,18 +88,6 @@ export interface PreparedErofs {
   write(dev: BlockDevice): Promise<ErofsSummary>;
 }
 
-interface Layout {
-  nids: Map<TreeNode, number>;
-  metaBlocks: number;
-  sharedBlocks: number;
-  dataBlocks: number;
-  compact: number;
-  inline: number;
-  chunked: number;
-}
-
-/** Offset of the first inode slot: right after the superblock. */
-const FIRST_SLOT = SUPER_OFFSET + SUPERBLOCK.size;
 const MAX_BLOCKS = 0xffffffff;
 
 function options(tree: FileTree, opts: ErofsOptions): PlanOptions & { uuid: Uint8Array; label: Uint8Array } {
@@ -169,31 +153,6 @@ export function erofsSize(tree: FileTree, opts: ErofsOptions = {}): number {
   return prepareErofs(tree, opts).size;
 }
 
-/** Place every record: nids, and the size of each area. */
-function layout(p: Plan, o: PlanOptions): Layout {
-  const nids = new Map<TreeNode, number>();
-  const packer = new MetaPacker(o.bs, FIRST_SLOT);
-  let dataBlocks = 0;
-  let compact = 0;
-  let inline = 0;
-  let chunked = 0;
-  for (const node of p.records) {
-    const s = nodeShape(node, p, o);
-    nids.set(node, packer.place(recordSize(s)) / ISLOT_SIZE);
-    dataBlocks += s.blocks;
-    if (!s.extended) compact++;
-    if (s.inline) inline++;
-    if (s.layout === LAYOUT.chunkBased) chunked++;
-  }
-  const metaBlocks = packer.finish();
-  const sharedBlocks = Math.ceil(p.shared.size / o.bs);
-  return { nids, metaBlocks, sharedBlocks, dataBlocks, compact, inline, chunked };
-}
-
-function fileType(n: TreeNode): number {
-  return FT[n.type];
-}
-
 async function writePlanned(
   tree: FileTree,
   dev: BlockDevice,
@@ -218,10 +177,11 @@ async function writePlanned(
     out.write(block);
   });
   progress.start('writing erofs', p.bytes, 'bytes');
-  await metaPass(tree, p, l, o, meta, progress);
+  const c = { tree, p, l, o, progress };
+  await metaPass(c, meta);
   if (out.pos !== l.metaBlocks * bs) throw new Error(`erofs: metadata ended at ${out.pos}`);
   if (l.sharedBlocks) out.write(p.shared.encode(bs));
-  await dataPass(tree, p, l, o, out, progress);
+  await dataPass(c, out);
   out.flush();
   dev.flush();
   progress.done();
@@ -277,154 +237,4 @@ function sealBlockZero(block: Uint8Array, sb: Uint8Array, bs: number): void {
   block.set(sb, SUPER_OFFSET);
   const crc = crc32cUpdate(0xffffffff, block, SUPER_OFFSET, bs);
   new DataView(block.buffer, block.byteOffset).setUint32(SUPER_OFFSET + SUPERBLOCK.offsetOf('checksum'), crc, true);
-}
-
-/** Where a node is in the tree (for error messages only: a walk). */
-function pathOf(tree: FileTree, node: TreeNode): string {
-  for (const e of tree.walk()) if (e.node === node) return e.path;
-  return '?';
-}
-
-/** Run `fn`; a content error that names no path gets the node's. */
-async function naming<T>(tree: FileTree, node: TreeNode, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof HostIOError && e.data.path === '') {
-      const path = pathOf(tree, node);
-      throw new HostIOError(e.code, path + e.message, { ...e.data, path }, { cause: e });
-    }
-    throw e;
-  }
-}
-
-function dirEntry(p: Plan, l: Layout, dir: DirNode) {
-  return (name: string) => {
-    const n: TreeNode = name === '.' ? dir : name === '..' ? p.parents.get(dir)! : dir.children.get(name)!;
-    return { name, nid: l.nids.get(n)!, fileType: fileType(n) };
-  };
-}
-
-/** The metadata area: every record in order, replaying the layout's placement. */
-async function metaPass(
-  tree: FileTree,
-  p: Plan,
-  l: Layout,
-  o: PlanOptions,
-  meta: MetaBlocks,
-  progress: Progress,
-): Promise<void> {
-  const bs = o.bs;
-  // a block closes when a record fills it: close it once that record is in it
-  const closing: number[] = [];
-  const packer = new MetaPacker(bs, FIRST_SLOT, (addr) => closing.push(addr));
-  let next = l.metaBlocks + l.sharedBlocks;
-  for (let i = 0; i < p.records.length; i++) {
-    const node = p.records[i]!;
-    const s = nodeShape(node, p, o);
-    const at = packer.place(recordSize(s));
-    if (at / ISLOT_SIZE !== l.nids.get(node))
-      throw new Error(`erofs: inode ${i} placed at ${at}, planned at nid ${l.nids.get(node)}`);
-    const blkaddr = s.blocks ? next : NULL_ADDR;
-    next += s.blocks;
-    const rec = encodeRecord({ node, shape: s, ino: i + 1, blkaddr, shared: p.shared });
-    if (s.inline) {
-      const target = rec.bytes.subarray(rec.inlineAt, rec.inlineAt + s.inline);
-      await inlineData(tree, node, s, p, l, target, bs);
-      progress.tick(node.type === 'file' ? s.inline : 0);
-    }
-    meta.put(at, rec.bytes);
-    for (const addr of closing.splice(0)) meta.close(addr);
-  }
-  packer.finish();
-  for (const addr of closing.splice(0)) meta.close(addr);
-}
-
-/** The tail kept beside the inode: a file's last partial block, a symlink's target, a directory's last block. */
-async function inlineData(
-  tree: FileTree,
-  node: TreeNode,
-  s: Shape,
-  p: Plan,
-  l: Layout,
-  target: Uint8Array,
-  bs: number,
-): Promise<void> {
-  if (node.type === 'file') {
-    const src = new ContentSource(node.content, '');
-    await naming(tree, node, async () => {
-      try {
-        await src.read(s.blocks * bs, target);
-        await src.finish();
-      } finally {
-        await src.close();
-      }
-    });
-  } else if (node.type === 'symlink') target.set(new TextEncoder().encode(node.target));
-  else if (node.type === 'dir') {
-    encodeDirBlocks(p.names.get(node)!, dirEntry(p, l, node), bs, s.blocks, s.blocks + 1, (_, b) => target.set(b));
-  }
-}
-
-/** The data area: each record's blocks in record order. */
-async function dataPass(
-  tree: FileTree,
-  p: Plan,
-  l: Layout,
-  o: PlanOptions,
-  out: SeqWriter,
-  progress: Progress,
-): Promise<void> {
-  const bs = o.bs;
-  for (const node of p.records) {
-    if (node.type === 'chardev' || node.type === 'blockdev' || node.type === 'fifo' || node.type === 'socket') continue;
-    const s = nodeShape(node, p, o);
-    if (s.blocks === 0) continue;
-    const start = out.pos;
-    if (node.type === 'file') await naming(tree, node, () => fileBlocks(node.content, s, bs, out, progress));
-    else if (node.type === 'symlink') {
-      out.write(new TextEncoder().encode(node.target));
-      out.zeros(s.blocks * bs - s.size);
-    } else if (node.type === 'dir') {
-      encodeDirBlocks(p.names.get(node)!, dirEntry(p, l, node), bs, 0, s.blocks, (_, b) => {
-        out.write(b);
-        if (b.length < bs) out.zeros(bs - b.length);
-      });
-    }
-    if (out.pos !== start + s.blocks * bs) throw new Error(`erofs: data of an inode took ${out.pos - start} bytes`);
-  }
-}
-
-/** A file's blocks: whole blocks (the tail too when not inline), or the data chunks of a chunk-based file. */
-async function fileBlocks(content: Content, s: Shape, bs: number, out: SeqWriter, progress: Progress): Promise<void> {
-  const src = new ContentSource(content, '');
-  const copy = async (from: number, len: number) => {
-    let done = 0;
-    while (done < len) {
-      const room = out.room(len - done);
-      await src.read(from + done, room);
-      out.advance(room.length);
-      done += room.length;
-    }
-    progress.tick(len);
-  };
-  try {
-    if (s.layout === LAYOUT.chunkBased) {
-      const chunk = bs * 2 ** s.chunkBits!;
-      const chunks = s.dataChunks!;
-      for (let k = 0; k < chunks.length; k++) {
-        if (!chunks[k]) continue;
-        const len = Math.min(chunk, s.size - k * chunk);
-        await copy(k * chunk, len);
-        out.zeros(Math.ceil(len / bs) * bs - len);
-      }
-    } else {
-      const len = Math.min(s.size, s.blocks * bs);
-      await copy(0, len);
-      out.zeros(s.blocks * bs - len);
-    }
-    if (s.layout !== LAYOUT.flatInline) await src.finish();
-  } finally {
-    await src.close();
-  }
 }

@@ -3,7 +3,7 @@
  * after them, its inline data (the caller fills that) or its block map.
  */
 import { fullMode, encodeDev, type TreeNode } from '../../tree/types.js';
-import { inodeU, recordSize, type Shape } from './plan.js';
+import { inodeU, type Shape } from './plan.js';
 import { BLOCK_MAP_ENTRY_SIZE, I_LAYOUT_SHIFT, INODE_COMPACT, INODE_EXTENDED, LAYOUT, NULL_ADDR } from './structs.js';
 import { encodeIbody, type SharedXattrs } from './xattr.js';
 
@@ -18,12 +18,11 @@ export interface RecordInput {
 }
 
 /**
- * Encode the record into a new buffer of recordSize(shape) bytes; returns
- * it and the offset where inline data goes.
+ * Encode the record into `bytes` (recordSize(shape) zeroed bytes: a view
+ * into a metadata block); returns the offset where inline data goes.
  */
-export function encodeRecord(r: RecordInput): { bytes: Uint8Array; inlineAt: number } {
+export function encodeRecord(r: RecordInput, bytes: Uint8Array): number {
   const { node, shape: s } = r;
-  const bytes = new Uint8Array(recordSize(s));
   let u: number;
   if (node.type === 'chardev' || node.type === 'blockdev') u = encodeDev(node.major, node.minor);
   else if (node.type === 'fifo' || node.type === 'socket') u = 0;
@@ -57,7 +56,7 @@ export function encodeRecord(r: RecordInput): { bytes: Uint8Array; inlineAt: num
   let at = s.extended ? INODE_EXTENDED.size : INODE_COMPACT.size;
   at += encodeIbody(s.xattrs, r.shared, bytes, at);
   if (s.layout === LAYOUT.chunkBased) writeBlockMap(s, r.blkaddr, bytes, at);
-  return { bytes, inlineAt: at };
+  return at;
 }
 
 /** A chunk-based file's map: one block address per chunk, NULL_ADDR for a hole. */
