@@ -2,14 +2,18 @@
  * The bios build: a raw MBR disk with one ext4 root partition found by
  * root=PARTUUID=<signature>-01, GRUB in the MBR gap, the busybox distro layer
  * (init, getty, runit-style services). A distribution kernel's modules
- * directory adds a module initramfs that GRUB loads.
+ * directory adds a module initramfs that GRUB loads. `rootfs.format:
+ * squashfs | erofs` makes the root read-only, in partition 2 behind an ext4
+ * /boot partition 1.
  */
+import { truncateSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { FileDevice } from '../io/file.js';
 import { withOutputFile } from '../host/output.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { checkBiosBusybox, planBiosDisk, writeBiosDisk, type BiosDiskOptions } from '../../core/system/bios.js';
 import { hostBiosGrub, hostModules } from '../system/bios-host.js';
+import { nodeGzipCompressor } from '../squashfs/compress.js';
 import { BUILTIN_SERVICES, type ServiceDef } from '../../core/distro/index.js';
 import { parseSize } from '../../core/units.js';
 import { readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
@@ -64,6 +68,8 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ...(spec.cmdline !== undefined ? { console: spec.cmdline } : {}),
     ...(diskSize ? { diskSize } : {}),
     ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
+    ...(r.format ? { rootFormat: r.format } : {}),
+    ...(r.format === 'squashfs' ? { readOnlyRoot: { squashfs: { compressor: nodeGzipCompressor() } } } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
     ...(r.add
       ? {
@@ -77,16 +83,24 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
   ctx.log('planning the root filesystem');
   const plan = await planBiosDisk(opts);
   let partuuid: string | undefined;
-  await record(ctx, spec.disk?.output ?? 'disk.img', 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap', (p) =>
+  const what =
+    plan.rootFormat === 'ext4'
+      ? 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap'
+      : `MBR disk: ext4 /boot, read-only ${plan.rootFormat} root (PARTUUID), GRUB in the MBR gap`;
+  await record(ctx, spec.disk?.output ?? 'disk.img', what, (p) =>
     withOutputFile(p, async (tmp) => {
       const dev = FileDevice.create(tmp, plan.size);
+      let used: number;
       try {
         const res = await writeBiosDisk(plan, grub, dev, ctx.progress);
         partuuid = res.partuuid;
+        used = res.size;
         dev.flush();
       } finally {
         dev.close();
       }
+      // a squashfs root is planned at an upper bound: the disk ends where its partition does
+      if (used < plan.size) truncateSync(tmp, used);
     }),
   );
   ctx.log(`root=PARTUUID=${partuuid}`);

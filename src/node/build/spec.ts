@@ -100,6 +100,8 @@ const distro = z.strictObject({
     .optional(),
   keymap: path().optional(),
   add: path().optional(),
+  /** The root filesystem of the bios kind: ext4 (read-write) or a read-only squashfs or EROFS. */
+  format: oneOf(['ext4', 'squashfs', 'erofs']).optional(),
 });
 
 const PARTITION_FS = ['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'none'] as const;
@@ -183,6 +185,12 @@ export const specSchema = z
           message: "'fit' needs a filesystem to fit",
         });
     });
+    if (s.rootfs?.format !== undefined && s.kind !== 'bios')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rootfs', 'format'],
+        message: `the root filesystem format is for the bios kind, not '${s.kind}'`,
+      });
     const rest = (parts ?? []).filter((p) => p.size === 'rest').length;
     if (rest > 1)
       ctx.addIssue({
