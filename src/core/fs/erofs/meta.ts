@@ -2,8 +2,10 @@
  * The metadata area: inodes with their xattrs and inline data, on 32-byte
  * slots. A record that fits a block never straddles two (the kernel reads an
  * inode's inline tail from the block after the inode); records are placed
- * first-fit into the last few blocks still open, as mkfs.erofs fills partly
- * used blocks, so small records fill the gaps that large inline tails leave.
+ * best-fit into the last OPEN_BLOCKS blocks still open, as mkfs.erofs fills
+ * partly used blocks, so small records fill the gaps that large inline tails
+ * leave (with 256 open blocks the images are as small as mkfs.erofs's: 32
+ * first-fit blocks made them 0.3-0.7% larger).
  *
  * Placement depends only on the record sizes, so the planning pass and the
  * writing pass replay it identically: the planner learns every nid, the
@@ -11,8 +13,8 @@
  */
 import { ISLOT_SIZE } from './structs.js';
 
-/** Blocks kept open for first-fit placement (their buffers are what the writer holds). */
-export const OPEN_BLOCKS = 32;
+/** Blocks kept open for best-fit placement (their buffers, 1 MiB, are what the writer holds). */
+export const OPEN_BLOCKS = 256;
 
 function slotAlign(n: number): number {
   return Math.ceil(n / ISLOT_SIZE) * ISLOT_SIZE;
@@ -41,9 +43,15 @@ export class MetaPacker {
   place(size: number): number {
     const bs = this.bs;
     if (size > bs) return this.placeLarge(size);
+    // best fit: the open block with the least room that still holds the record
+    let best = -1;
     for (let i = 0; i < this.open.length; i++) {
       const b = this.open[i]!;
-      if (b.used + size > bs) continue;
+      if (b.used + size <= bs && (best < 0 || b.used > this.open[best]!.used)) best = i;
+    }
+    if (best >= 0) {
+      const i = best;
+      const b = this.open[i]!;
       const at = b.addr * bs + b.used;
       b.used = slotAlign(b.used + size);
       if (b.used >= bs) {
