@@ -9,7 +9,7 @@
 import { HostIOError } from '../../errors.js';
 import { ContentReader } from '../squashfs/readcontent.js';
 import type { FileTree } from '../../tree/tree.js';
-import type { FileNode, TreeNode } from '../../tree/types.js';
+import type { Content, FileNode, TreeNode } from '../../tree/types.js';
 
 const SCRATCH = 1 << 16;
 
@@ -88,6 +88,22 @@ export class ContentSource {
       throw e;
     }
   }
+}
+
+/**
+ * Fill `target` from a content with readInto, synchronously; false when the
+ * content has no readInto or comes up short (readExact then reads it again
+ * and names the file in its error).
+ */
+export function readIntoExact(c: Content, pos: number, target: Uint8Array): boolean {
+  if (!c.readInto) return false;
+  let off = 0;
+  while (off < target.length) {
+    const n = c.readInto(pos + off, target.subarray(off));
+    if (!(n > 0)) return false;
+    off += n;
+  }
+  return true;
 }
 
 /** Fill `target` with the bytes of `node`'s content at `pos`; `last`: nothing may follow them. */

@@ -11,7 +11,7 @@ import { encodeDirBlocks } from './dir.js';
 import { FIRST_SLOT, type Layout } from './layout.js';
 import { MetaPacker, type MetaBlocks } from './meta.js';
 import { nodeShape, recordSize, type Plan, type PlanOptions, type Shape } from './plan.js';
-import { readExact } from './readcontent.js';
+import { readExact, readIntoExact } from './readcontent.js';
 import { FT, ISLOT_SIZE, NULL_ADDR } from './structs.js';
 import { encodeRecord } from './writeinode.js';
 
@@ -61,7 +61,8 @@ export async function metaPass(c: PassContext, meta: MetaBlocks): Promise<void> 
 async function inlineData(c: PassContext, node: TreeNode, s: Shape, target: Uint8Array): Promise<void> {
   const bs = c.o.bs;
   if (node.type === 'file') {
-    await readExact(c.tree, node, s.blocks * bs, target, true);
+    // most tails are whole small files: read them without a promise when the content allows
+    if (!readIntoExact(node.content, s.blocks * bs, target)) await readExact(c.tree, node, s.blocks * bs, target, true);
     c.progress.tick(target.length);
   } else if (node.type === 'symlink') enc.encodeInto(node.target, target);
   else if (node.type === 'dir') {
