@@ -278,3 +278,17 @@ export {
   type SquashfsInfo,
   type SquashfsOpenOptions,
 } from './fs/squashfs/index.js';
+
+// EROFS (uncompressed)
+export {
+  writeErofs,
+  prepareErofs,
+  erofsSize,
+  openErofs,
+  type ErofsOptions,
+  type ErofsSummary,
+  type PreparedErofs,
+  type ErofsVolume,
+  type ErofsInfo,
+  type ErofsOpenOptions,
+} from './fs/erofs/index.js';

@@ -76,3 +76,6 @@ export {
 // squashfs files, compressed on every core
 export { writeSquashfsFile, FileOutput, type SquashfsFileOptions } from './squashfs/write.js';
 export { nodeGzipCompressor, type NodeCompressorOptions } from './squashfs/compress.js';
+
+// EROFS files, written atomically
+export { writeErofsFile, type ErofsFileOptions } from './erofs/write.js';

@@ -122,6 +122,13 @@ describe('repack: any source to any format, checked by the independent tools', (
     },
   );
 
+  it.skipIf(missing({ tools: ['fsck.erofs'] }))('to .erofs (fsck.erofs clean; same tree back)', async () => {
+    await ok(['repack', tgz, '-o', at('r.erofs'), '-q']);
+    const r = run('fsck.erofs', [at('r.erofs')]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await expectSameAsSource(at('r.erofs'));
+  });
+
   it.skipIf(missing({ tools: ['zstd', 'tar'] }))(
     'to .tar.zst: zstd -t, GNU tar lists it, we read it back',
     async () => {

@@ -1,7 +1,7 @@
 /**
  * openImage(): one entry point for every format. Detects gzip'd and plain
- * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
- * FAT12/16/32 and ISO 9660, and nests them: a disk's partitions each open
+ * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4,
+ * FAT12/16/32, squashfs, EROFS and ISO 9660, and nests them: a disk's partitions each open
  * as their filesystem (`disk.img:2` selects partition 2; a hybrid ISO opens
  * as ISO 9660, and `live.iso:2` as its ESP). Returns a read-only view
  * over the shared tree model; file contents are read lazily.
@@ -10,6 +10,8 @@ import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
 import { openContainer } from '../container/open.js';
 import { openSquashfs } from '../fs/squashfs/read.js';
+import { openErofs } from '../fs/erofs/read.js';
+import { EROFS_MAGIC, SUPER_OFFSET as EROFS_MAGIC_AT } from '../fs/erofs/structs.js';
 import type { ContainerInfo } from '../container/types.js';
 import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
@@ -22,7 +24,7 @@ import { probeExt } from '../fs/ext4/readsuper.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
 export type FsKind =
-  'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs' | 'iso9660';
+  'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs' | 'erofs' | 'iso9660';
 export type ImageKind = FsKind | 'mbr' | 'gpt';
 
 export interface FsImage extends TreeView {
@@ -69,6 +71,7 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
   if (magic.startsWith('hsqs')) return 'squashfs';
+  if (isErofs(dev)) return 'erofs';
   // before the partition tables: a hybrid ISO's MBR and GPT describe the ISO itself, as blkid decides
   if (isIso9660(dev)) return 'iso9660';
   const ext = probeExt(dev);
@@ -83,6 +86,11 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
     return gptOrMbr(dev);
   }
   return undefined;
+}
+
+function isErofs(dev: BlockDevice): boolean {
+  if (dev.size < EROFS_MAGIC_AT + 4) return false;
+  return new DataView(dev.readAt(EROFS_MAGIC_AT, 4).buffer).getUint32(0, true) === EROFS_MAGIC;
 }
 
 function gptOrMbr(dev: BlockDevice): 'mbr' | 'gpt' {
@@ -200,6 +208,16 @@ export async function openFilesystem(
         warnings: v.warnings,
       });
     }
+    case 'erofs': {
+      const v = openErofs(dev);
+      return Object.assign(new TreeView(v.tree), {
+        kind,
+        info: { ...v.info },
+        offset,
+        size: dev.size,
+        warnings: [] as string[],
+      });
+    }
     case 'mbr':
     case 'gpt':
       throw new FormatError(
@@ -210,7 +228,7 @@ export async function openFilesystem(
     default:
       throw new FormatError(
         'E_FORMAT_UNKNOWN',
-        'not a recognised image: expected a newc cpio (optionally gzip or another codec), an ext2/3/4, FAT, squashfs or ISO 9660 filesystem, or an MBR/GPT disk',
+        'not a recognised image: expected a newc cpio (optionally gzip or another codec), an ext2/3/4, FAT, squashfs, EROFS or ISO 9660 filesystem, or an MBR/GPT disk',
         { offset },
       );
   }

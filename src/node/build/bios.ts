@@ -2,12 +2,15 @@
  * The bios build: a raw MBR disk with one ext4 root partition found by
  * root=PARTUUID=<signature>-01, GRUB in the MBR gap, the busybox distro layer
  * (init, getty, runit-style services). A distribution kernel's modules
- * directory adds a module initramfs that GRUB loads.
+ * directory adds a module initramfs that GRUB loads. `rootfs.format:
+ * squashfs | erofs` makes the root read-only, in partition 2 behind an ext4
+ * /boot partition 1.
  */
 import { UsageError } from '../../core/errors.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { checkBiosBusybox, planBiosDisk, writeBiosDisk, type BiosDiskOptions } from '../../core/system/bios.js';
 import { hostBiosGrub, hostModules } from '../system/bios-host.js';
+import { nodeGzipCompressor } from '../squashfs/compress.js';
 import { BUILTIN_SERVICES, type ServiceDef } from '../../core/distro/index.js';
 import { parseSize } from '../../core/units.js';
 import { applyLayer } from '../../core/archive/oci/layer.js';
@@ -70,6 +73,8 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ...(spec.cmdline !== undefined ? { console: spec.cmdline } : {}),
     ...(diskSize ? { diskSize } : {}),
     ...(spec.disk?.seed || from ? { seed: spec.disk?.seed ?? fromSeed(from!.tree, kernel.bytes) } : {}),
+    ...(r.format ? { rootFormat: r.format } : {}),
+    ...(r.format === 'squashfs' ? { readOnlyRoot: { squashfs: { compressor: nodeGzipCompressor() } } } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
     ...(r.add || from
       ? {
@@ -85,9 +90,14 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ctx.log('planning the root filesystem');
     const plan = await planBiosDisk(opts);
     let partuuid: string | undefined;
-    await recordDisk(ctx, 'disk', 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap', plan.size, async (dev) => {
+    const what =
+      plan.rootFormat === 'ext4'
+        ? 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap'
+        : `MBR disk: ext4 /boot, read-only ${plan.rootFormat} root (PARTUUID), GRUB in the MBR gap`;
+    await recordDisk(ctx, 'disk', what, plan.size, async (dev) => {
       const res = await writeBiosDisk(plan, grub, dev, ctx.progress);
       partuuid = res.partuuid;
+      return res.size;
     });
     ctx.log(`root=PARTUUID=${partuuid}`);
     return partuuid;

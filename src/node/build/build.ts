@@ -3,7 +3,7 @@
  * application layer: it reads host files (kernel, busybox, directories),
  * calls the pure formats and the toolchain, and writes outputs atomically.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { TinyImageError, UsageError } from '../../core/errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../../core/busybox/applets.js';
@@ -197,7 +197,7 @@ export async function recordDisk(
   base: string,
   description: string,
   size: number,
-  write: (dev: BlockDevice) => Promise<void>,
+  write: (dev: BlockDevice) => Promise<number | void>,
 ): Promise<string> {
   const d = ctx.spec.disk;
   const want = { format: d?.format, subformat: d?.subformat };
@@ -207,12 +207,15 @@ export async function recordDisk(
     if (c) return writeContainerImage(path, size, c, false, write);
     return withOutputFile(path, async (tmp) => {
       const dev = FileDevice.create(tmp, size);
+      let used: number | void;
       try {
-        await write(dev);
+        used = await write(dev);
         dev.flush();
       } finally {
         dev.close();
       }
+      // a disk planned at an upper bound (a compressed root) ends where its data does
+      if (typeof used === 'number' && used < size) truncateSync(tmp, used);
     });
   });
 }

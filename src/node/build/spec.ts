@@ -102,6 +102,8 @@ const distro = z.strictObject({
   add: path().optional(),
   /** Sources laid over the recipe's tree, in order (later wins, whiteouts honoured); `add` goes last. */
   from: sources.optional(),
+  /** The root filesystem of the bios kind: ext4 (read-write) or a read-only squashfs or EROFS. */
+  format: oneOf(['ext4', 'squashfs', 'erofs']).optional(),
 });
 
 const PARTITION_FS = ['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'none'] as const;
@@ -216,6 +218,12 @@ export const specSchema = z
           message: "'fit' needs a filesystem to fit",
         });
     });
+    if (s.rootfs?.format !== undefined && s.kind !== 'bios')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rootfs', 'format'],
+        message: `the root filesystem format is for the bios kind, not '${s.kind}'`,
+      });
     const rest = (parts ?? []).filter((p) => p.size === 'rest').length;
     if (rest > 1)
       ctx.addIssue({

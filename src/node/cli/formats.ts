@@ -14,6 +14,7 @@ import { zstdChunks } from '../../core/compress/zstd.js';
 import type { ContainerOptions, ContainerSummary } from '../../core/container/types.js';
 import { prepareExt4 } from '../../core/fs/ext4/index.js';
 import { fatMinimumSize, planFat, writeFat, type FatOptions } from '../../core/fs/fat/index.js';
+import { prepareErofs } from '../../core/fs/erofs/index.js';
 import { planIso9660, writeIso9660, type IsoOptions } from '../../core/fs/iso9660/index.js';
 import type { Progress } from '../../core/progress.js';
 import type { FileTree } from '../../core/tree/tree.js';
@@ -92,6 +93,23 @@ function fat(type: 'fat12' | 'fat16' | 'fat32'): TreeFormat {
   };
 }
 
+/** EROFS, uncompressed, tails inline (the defaults of `mkfs erofs`); the epoch is its build time. */
+const erofs: TreeFormat = {
+  output: 'erofs',
+  suffixes: ['.erofs'],
+  image: true,
+  async write(tree, out, o) {
+    const prepared = prepareErofs(tree, {
+      label: o.label,
+      progress: o.progress,
+      warn: o.warn,
+      ...(o.epoch !== undefined ? { buildTime: o.epoch } : {}),
+    });
+    const r = await writeImageFile(out, prepared.size, o.sync, (dev) => prepared.write(dev), o.container);
+    return { bytes: r.bytes, details: withContainer(r.value, r.container) };
+  },
+};
+
 /** ISO 9660 with Rock Ridge and Joliet (the defaults of `mkfs iso9660`); its size is what the plan says. */
 const iso9660: TreeFormat = {
   output: 'iso9660',
@@ -166,6 +184,7 @@ export const TREE_FORMATS: Record<string, TreeFormat> = {
   fat16: fat('fat16'),
   fat32: fat('fat32'),
   squashfs: { output: 'squashfs', suffixes: ['.sqfs', '.squashfs'], image: true, write: writeSquashfsOutput },
+  erofs,
   iso9660,
 };
 

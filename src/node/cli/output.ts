@@ -33,6 +33,7 @@ export const OUTPUT_FORMATS = {
   fat32: SEEKS,
   fat: SEEKS,
   iso9660: SEEKS,
+  erofs: SEEKS,
   /** A multi-file build (tinyimage build -o DIR). */
   directory: { streams: false, why: 'it writes a directory of files; give a directory name' },
   /** A file copied from the toolchain cache (kernel bzImage, busybox binary). */

@@ -26,6 +26,7 @@ export const command: CommandGroup = {
     fat: fat(undefined),
     iso9660: iso,
     squashfs,
+    erofs: async () => (await import('./mkfs-erofs.js')).mkfsErofsCommand(),
   },
   aliases: { vfat: 'fat', iso: 'iso9660' },
 };

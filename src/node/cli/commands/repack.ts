@@ -13,8 +13,8 @@ export const command = defineCommand({
   description:
     'Read SRC (several are stacked: later ones win, whiteouts honoured) and write it as OUT, without ' +
     'unpacking anything to disk: a tar (plain, gzip or zstd), a newc cpio (plain or gzip), an ext2/3/4, ' +
-    'FAT12/16/32, squashfs or ISO 9660 image. The format comes from the name of OUT (.tar, .tar.gz/.tgz, .tar.zst, .cpio, .cpio.gz, ' +
-    '.ext2/.ext3/.ext4, .sqfs/.squashfs, .iso) or from --to; images can be written inside a qcow2, VHD, VMDK or ' +
+    'FAT12/16/32, squashfs, EROFS or ISO 9660 image. The format comes from the name of OUT (.tar, .tar.gz/.tgz, .tar.zst, .cpio, .cpio.gz, ' +
+    '.ext2/.ext3/.ext4, .sqfs/.squashfs, .erofs, .iso) or from --to; images can be written inside a qcow2, VHD, VMDK or ' +
     'Android sparse container (--format, or the name: --to ext4 -o root.qcow2).',
   args: {
     sources: {
@@ -29,7 +29,7 @@ export const command = defineCommand({
     ...CONTAINER_OPTIONS,
     owner: { type: 'owner', help: 'make every entry owned by UID:GID' },
     size: { type: 'size', help: 'image size (ext*, fat*); default: the smallest that fits plus headroom' },
-    label: { type: 'string', value: 'LABEL', help: 'volume label (ext*, fat*, iso9660)' },
+    label: { type: 'string', value: 'LABEL', help: 'volume label (ext*, fat*, erofs, iso9660)' },
     level: {
       type: 'integer',
       min: 1,
