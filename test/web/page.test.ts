@@ -274,6 +274,7 @@ describe.skipIf(skip)('the web page in headless Chromium', () => {
     const fsck = run('e2fsck', ['-fn', r.file]);
     expect(fsck.code, fsck.stdout + fsck.stderr).toBe(0);
     expect(run('debugfs', ['-R', 'cat /etc/hostname', r.file]).stdout).toBe('tiny\n');
+    console.log(`page: 1 GiB ext4, ${r.held} bytes held in pieces`);
   });
 
   it('builds from a folder: its contents become the root, files 0644 and directories 0755, owned by 0:0', async () => {
@@ -297,6 +298,22 @@ describe.skipIf(skip)('the web page in headless Chromium', () => {
     expect(listing).toMatch(/^drwxr-xr-x 0\/0 .* (\.\/)?EFI\/BOOT\/$/m);
     expect(listing).not.toMatch(/esp\//);
     await expectSame(hostEsp, readTar(new MemoryDevice(tar.bytes())).tree, { ignoreFields: ['mode', 'uid', 'gid'] });
+  });
+
+  it('reads gzip of several members (the core decides when the browser will not) and names damaged gzip', async () => {
+    const tar = readFileSync(tarball('.tar'));
+    const half = Math.floor(tar.length / 2);
+    const gz = (b: Uint8Array) => execFileSync('gzip', ['-6', '-c'], { input: b, maxBuffer: 1 << 28 });
+    writeFileSync(t.path('members.tar.gz'), Buffer.concat([gz(tar.subarray(0, half)), gz(tar.subarray(half))]));
+    const r = await build(t.path('members.tar.gz'), 'tar');
+    await expectSame(host, readTar(new MemoryDevice(r.bytes())).tree, { mtime: true });
+
+    const whole = readFileSync(tarball('.tar.gz'));
+    writeFileSync(t.path('cut.tar.gz'), whole.subarray(0, whole.length - 100));
+    await page.setInputFiles('#source', t.path('cut.tar.gz'));
+    await page.click('#build');
+    await page.waitForSelector('#status.error', { timeout: BUILD_TIMEOUT });
+    expect(await page.textContent('#status')).toMatch(/^E_FORMAT_GZIP: gzip: .*(damaged|truncated)/);
   });
 
   it('says what is wrong with a file that is not a tarball, and builds again after it', async () => {
