@@ -65,11 +65,7 @@ export default tseslint.config(
           ],
         },
       ],
-      'no-restricted-globals': [
-        'error',
-        { name: 'Buffer', message: WEB },
-        { name: 'process', message: WEB },
-      ],
+      'no-restricted-globals': ['error', { name: 'Buffer', message: WEB }, { name: 'process', message: WEB }],
     },
   },
   {

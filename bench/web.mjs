@@ -24,11 +24,13 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { benchArgs, dist, repo } from './lib.mjs';
 
-const { val, tree: dir, json, outDir: mkOut, done } = benchArgs(
-  'web',
-  '--tree DIR [--runs N] [--json] [--out DIR] [--keep]',
-  'node/host/source.js',
-);
+const {
+  val,
+  tree: dir,
+  json,
+  outDir: mkOut,
+  done,
+} = benchArgs('web', '--tree DIR [--runs N] [--json] [--out DIR] [--keep]', 'node/host/source.js');
 const outDir = mkOut();
 const runs = Math.max(1, Number(val('--runs') ?? 2));
 const tarball = join(outDir, 'rootfs.tar.gz');
