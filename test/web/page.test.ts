@@ -26,11 +26,14 @@ import type { Page } from 'playwright-core';
 import { CHROMIUM, launchChromium, serveDir, type Browser } from '../helpers/browser.js';
 import { missing, REPO, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { fsck as erofsFsck } from '../erofs/helpers.js';
 import { diffTrees, formatDiff, type DiffOptions } from '../../src/core/diff/index.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { openExt4, writeExt4, ext4MinimumSize } from '../../src/core/fs/ext4/index.js';
 import { openFat } from '../../src/core/fs/fat/index.js';
 import { openSquashfs } from '../../src/core/fs/squashfs/index.js';
+import { openErofs } from '../../src/core/fs/erofs/index.js';
+import { openIso9660 } from '../../src/core/fs/iso9660/index.js';
 import { readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { readTar } from '../../src/core/archive/tar/index.js';
 import { buildDisk, diskSize } from '../../src/core/image/disk.js';
@@ -55,6 +58,8 @@ const skip = !IS_ROOT
         'fsck.fat',
         'cpio',
         'unsquashfs',
+        'fsck.erofs',
+        'isoinfo',
       ],
       files: [CHROMIUM],
     });
@@ -206,6 +211,8 @@ describe.skipIf(skip)('the web page in headless Chromium', () => {
       'fat32',
       'cpio.gz',
       'squashfs',
+      'erofs',
+      'iso9660',
       'tar',
     ]);
     expect(await page.locator('#progress').evaluate((e) => e.tagName)).toBe('PROGRESS');
@@ -264,6 +271,43 @@ describe.skipIf(skip)('the web page in headless Chromium', () => {
       /^hrwsr-xr-x 0\/0 .* (\.\/)?sbin\/init link to (\.\/)?bin\/busybox$/m,
     );
     await expectSame(host, readTar(new MemoryDevice(tar.bytes())).tree, { mtime: true });
+  });
+
+  it('writes EROFS and ISO 9660 (Rock Ridge, Joliet) that fsck.erofs and isoinfo accept, with the same tree', async () => {
+    const erofs = await build(tarball('.tar.gz'), 'erofs', { label: 'webroot' });
+    expect(erofs.name).toBe('rootfs.erofs');
+    const fsck = erofsFsck(erofs.file, undefined, [`--extract=${t.path('erofs-x')}`]);
+    expect(fsck.code, fsck.out).toBe(0);
+    // what fsck.erofs extracts: contents, owners, devices, symlinks (it drops setuid bits and hard links)
+    await expectSame(host, treeFromHostDir(t.path('erofs-x')), { ignoreFields: ['mode', 'links'] });
+    const ev = openErofs(new MemoryDevice(erofs.bytes()));
+    expect(ev.info.label).toBe('webroot');
+    await expectSame(host, ev.tree, { mtime: true });
+
+    const iso = await build(tarball('.tar'), 'iso9660', { label: 'WEBROOT' });
+    expect(iso.name).toBe('rootfs.iso');
+    expect(run('isoinfo', ['-d', '-i', iso.file]).stdout).toMatch(/^Volume id: WEBROOT$/m);
+    const listing = run('isoinfo', ['-R', '-l', '-i', iso.file]).stdout;
+    // (isoinfo shows no setuid or sticky bits, and owners in octal: 1000:100 is 1750:144; the reader's tree below has it all)
+    expect(listing).toMatch(/^-rwxr-xr-x +2 +0 +0 +300000 .* busybox\s*$/m);
+    expect(listing).toMatch(/^crw------- +1 +0 +0 .* console\s*$/m);
+    expect(listing).toMatch(/^-rw-r--r-- +1 +1750 +144 +5 .* notes\.txt\s*$/m);
+    // Joliet names (UCS-2), which this isoinfo prints in Latin-1 at best
+    const joliet = execFileSync('isoinfo', ['-J', '-j', 'iso8859-1', '-f', '-i', iso.file], { encoding: 'latin1' });
+    expect(joliet).toMatch(/^\/etc\/motd-été\.txt(;1)?$/m);
+    await expectSame(host, openIso9660(new MemoryDevice(iso.bytes())).tree);
+
+    // both open in the inspect view
+    for (const [r, kind] of [
+      [erofs, 'erofs'],
+      [iso, 'iso9660'],
+    ] as const) {
+      await page.setInputFiles('#image', r.file);
+      await page.locator('#image-info', { hasText: `: ${kind}, ` }).waitFor();
+      await page.waitForSelector('#entries tr[data-path="/etc"]');
+      await page.click('#entries tr[data-path="/etc"] button');
+      await page.waitForSelector('#entries tr[data-path="/etc/motd-été.txt"]');
+    }
   });
 
   it('builds a 1 GiB ext4 without holding 1 GiB: only the pieces written are in memory', async () => {

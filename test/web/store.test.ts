@@ -12,6 +12,8 @@ import { diffTrees, formatDiff, type DiffOptions } from '../../src/core/diff/ind
 import { openExt4 } from '../../src/core/fs/ext4/index.js';
 import { openFat } from '../../src/core/fs/fat/index.js';
 import { openSquashfs } from '../../src/core/fs/squashfs/index.js';
+import { openErofs } from '../../src/core/fs/erofs/index.js';
+import { openIso9660 } from '../../src/core/fs/iso9660/index.js';
 import { readCpioTree } from '../../src/core/archive/cpio/index.js';
 import { readTar } from '../../src/core/archive/tar/index.js';
 import { treeArb } from '../helpers/arbitrary.js';
@@ -222,6 +224,18 @@ describe('buildImage', () => {
     const sq = await buildImage(tree, opts('squashfs'));
     expect(sq.held).toBeLessThanOrEqual(8 << 20);
     await expectSame(tree, openSquashfs(await dev(sq.blob)).tree);
+    const erofs = await buildImage(tree, opts('erofs', { label: 'web' }));
+    const ev = openErofs(await dev(erofs.blob));
+    expect(ev.info.label).toBe('web');
+    await expectSame(tree, ev.tree);
+    const iso = await buildImage(tree, opts('iso9660', { label: 'WEB' }));
+    const iv = openIso9660(await dev(iso.blob));
+    expect(iv.info.label).toBe('WEB');
+    await expectSame(tree, iv.tree);
+    // a size given to a format whose plan fixes its size is a limit
+    await expect(buildImage(tree, opts('erofs', { size: '64K' }))).rejects.toThrow(
+      expect.objectContaining({ code: 'E_SPACE_SPOOL' }),
+    );
   }, 60_000);
 
   it('round-trips random trees through ext4 and squashfs', async () => {

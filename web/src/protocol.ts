@@ -6,7 +6,7 @@
  */
 
 /** Output formats, named as the CLI names them. */
-export const FORMATS = ['ext4', 'ext2', 'fat32', 'cpio.gz', 'squashfs', 'tar'] as const;
+export const FORMATS = ['ext4', 'ext2', 'fat32', 'cpio.gz', 'squashfs', 'erofs', 'iso9660', 'tar'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** Suggested file name suffix of each format. */
@@ -16,13 +16,15 @@ export const SUFFIX: Record<Format, string> = {
   fat32: '.fat32.img',
   'cpio.gz': '.cpio.gz',
   squashfs: '.squashfs',
+  erofs: '.erofs',
+  iso9660: '.iso',
   tar: '.tar',
 };
 
 /** Formats whose image size is chosen (the others are as long as their contents). */
 export const SIZED: ReadonlySet<Format> = new Set(['ext4', 'ext2', 'fat32']);
 /** Formats with a volume label. */
-export const LABELLED: ReadonlySet<Format> = new Set(['ext4', 'ext2', 'fat32']);
+export const LABELLED: ReadonlySet<Format> = new Set(['ext4', 'ext2', 'fat32', 'erofs', 'iso9660']);
 
 /** A folder picked with <input webkitdirectory>: files with their paths relative to the folder's parent. */
 export interface FolderFile {

@@ -13,7 +13,7 @@ import { $, showError } from './dom.js';
 import { baseName, bytes, seconds } from './text.js';
 
 /** Label length each format takes (ext: 16 bytes, FAT: 11 characters). */
-const LABEL_MAX: Partial<Record<Format, number>> = { ext4: 16, ext2: 16, fat32: 11 };
+const LABEL_MAX: Partial<Record<Format, number>> = { ext4: 16, ext2: 16, fat32: 11, erofs: 16, iso9660: 32 };
 
 interface SaveFilePicker {
   showSaveFilePicker(o: { suggestedName: string }): Promise<{ createWritable(): Promise<WritableStream> }>;

@@ -1,16 +1,19 @@
 /**
  * One tree to one image, by CLI format name, into pieces that end as a
  * Blob: filesystems (ext2/4, FAT32) on a SparseDevice of the chosen size,
- * streams (cpio.gz, tar, squashfs) into a BlobSpool. The same core writers
- * and defaults as `tinyimage mkfs` and `tinyimage cpio`.
+ * EROFS and ISO 9660 on one of the size their plan says, streams (cpio.gz,
+ * tar, squashfs) into a BlobSpool. The same core writers and defaults as
+ * `tinyimage mkfs`, `tinyimage cpio` and `tinyimage repack`.
  */
 import { prepareExt4 } from '../../../src/core/fs/ext4/index.js';
 import { fatMinimumSize, planFat, writeFat, type FatOptions } from '../../../src/core/fs/fat/index.js';
 import { writeSquashfs } from '../../../src/core/fs/squashfs/index.js';
+import { prepareErofs } from '../../../src/core/fs/erofs/index.js';
+import { planIso9660, writeIso9660, type IsoOptions } from '../../../src/core/fs/iso9660/index.js';
 import { cpioChunks } from '../../../src/core/archive/cpio/index.js';
 import { tarChunks } from '../../../src/core/archive/tar/write.js';
 import { gzipChunks } from '../../../src/core/compress/gzip.js';
-import { UsageError } from '../../../src/core/errors.js';
+import { CapacityError, UsageError } from '../../../src/core/errors.js';
 import type { Progress } from '../../../src/core/progress.js';
 import type { FileTree } from '../../../src/core/tree/tree.js';
 import { parseSize } from '../../../src/core/units.js';
@@ -67,6 +70,24 @@ async function fat32(tree: FileTree, o: ImageOptions, size?: number): Promise<Im
   return { blob: dev.toBlob(), bytes, held };
 }
 
+/** An image whose size its plan fixes (EROFS, ISO 9660); a size given is a limit, as for streams. */
+async function planned(
+  bytes: number,
+  limit: number | undefined,
+  write: (dev: SparseDevice) => Promise<unknown>,
+): Promise<Image> {
+  if (limit !== undefined && bytes > limit)
+    throw new CapacityError(
+      'E_SPACE_SPOOL',
+      `the output needs ${bytes} bytes, more than the ${limit} given; choose a larger size or a smaller tree`,
+      { expected: bytes, actual: limit },
+    );
+  const dev = new SparseDevice(bytes);
+  await write(dev);
+  const held = dev.allocated;
+  return { blob: dev.toBlob(), bytes, held };
+}
+
 async function stream(chunks: AsyncIterable<Uint8Array>, limit?: number): Promise<Image> {
   const spool = new BlobSpool(undefined, limit);
   for await (const c of chunks) spool.write(c);
@@ -86,6 +107,15 @@ export async function buildImage(tree: FileTree, o: ImageOptions): Promise<Image
       return fat32(tree, o, size);
     case 'cpio.gz':
       return stream(gzipChunks(cpioChunks(tree, { progress })), size);
+    case 'erofs': {
+      const prepared = prepareErofs(tree, { label: o.label || undefined, progress, warn: o.warn });
+      return planned(prepared.size, size, (dev) => prepared.write(dev));
+    }
+    case 'iso9660': {
+      const opts: IsoOptions = { label: o.label || undefined, progress, warn: o.warn };
+      opts.plan = planIso9660(tree, opts);
+      return planned(opts.plan.size, size, (dev) => writeIso9660(tree, dev, opts));
+    }
     case 'tar':
       return stream(tarChunks(tree, { progress }), size);
     case 'squashfs': {
