@@ -8,11 +8,13 @@
 //
 // The tarball is made once from DIR with GNU tar (--format=posix) and gzip -6.
 // Rows (wall-clock):
-//   page .tar.gz -> ext4   click on #build until #download has its blob: URL (inflate with fflate into a
+//   page .tar.gz -> ext4   click on #build until #download has its blob: URL (inflate with DecompressionStream into a
 //                          Blob spool, index, writeExt4 into 4 MiB pieces, hand over as a Blob);
 //                          the page's own split (source / write) is reported too
 //   node .tar.gz -> ext4   openSource (fflate into a spool) + writeExt4 into a sparse file, in a fresh
-//                          process: what `tinyimage mkfs ext4 --root rootfs.tar.gz` will run
+//                          process, with the split (source / write)
+//   cli mkfs ext4 --root .tar.gz
+//                          `tinyimage mkfs ext4 --root rootfs.tar.gz -o OUT --size N`, the whole command
 // Each row is the fastest of --runs (default 2) interleaved runs. The page's image passes e2fsck -fn.
 // Needs `npm run build` (dist/), Debian's chromium and playwright-core; builds web/dist itself.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -137,23 +139,39 @@ function node(size) {
   };
 }
 
-const all = { page: [], node: [] };
+function cli(size) {
+  const out = join(outDir, 'cli.ext4');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(
+    process.execPath,
+    [join(repo, 'bin/tinyimage.js'), 'mkfs', 'ext4', '--root', tarball, '-o', out, '--size', String(size)],
+    { encoding: 'utf8' },
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`cli row failed: ${r.stderr}`);
+  rmSync(out, { force: true });
+  return { name: 'cli mkfs ext4 --root .tar.gz', seconds: +seconds.toFixed(3) };
+}
+
+const all = { page: [], node: [], cli: [] };
 for (let i = 0; i < runs; i++) {
   all.page.push(await page());
   all.node.push(node(all.page[0].size));
+  all.cli.push(cli(all.page[0].size));
 }
 await context.close();
 rmSync(profile, { recursive: true, force: true });
 server.close();
 
 const best = (l) => [...l].sort((a, b) => a.seconds - b.seconds)[0];
-const rows = [best(all.page), best(all.node)];
+const rows = [best(all.page), best(all.node), best(all.cli)];
 const summary = {
   tree: dir,
   tarGzBytes: statSync(tarball).size,
   imageSize: rows[0].size,
   rows,
   pageVsNode: +(rows[0].seconds / rows[1].seconds).toFixed(2),
+  pageVsCli: +(rows[0].seconds / rows[2].seconds).toFixed(2),
   bundle,
   loadAverage: loadavg().map((x) => +x.toFixed(2)),
 };
@@ -165,10 +183,15 @@ else {
   );
   for (const r of rows)
     console.log(
-      `${r.name.padEnd(22)} ${r.seconds.toFixed(2).padStart(7)} s  (source ${r.sourceSeconds.toFixed(2)} s, write ${r.writeSeconds.toFixed(2)} s)` +
+      `${r.name.padEnd(28)} ${r.seconds.toFixed(2).padStart(7)} s` +
+        (r.sourceSeconds !== undefined
+          ? `  (source ${r.sourceSeconds.toFixed(2)} s, write ${r.writeSeconds.toFixed(2)} s)`
+          : '') +
         (r.heldMiB !== undefined ? `  held ${r.heldMiB} MiB  e2fsck ${r.e2fsck ? 'ok' : 'FAILED'}` : '') +
         (r.peakRssMiB !== undefined ? `  peak RSS ${r.peakRssMiB} MiB` : ''),
     );
-  console.log(`page / node: ${summary.pageVsNode}x   load average ${summary.loadAverage.join(' ')}`);
+  console.log(
+    `page / node: ${summary.pageVsNode}x   page / cli: ${summary.pageVsCli}x   load average ${summary.loadAverage.join(' ')}`,
+  );
   for (const [f, s] of Object.entries(bundle)) console.log(`${f.padEnd(11)} ${s.bytes} bytes, ${s.gzip} gzipped`);
 }
