@@ -144,6 +144,17 @@ function fatType(b: Uint8Array): FsKind | undefined {
   return clusters < 4085 ? 'fat12' : 'fat16';
 }
 
+/** A filesystem reader's volume as an FsImage: its tree, kind, info and warnings. */
+function fsImage(
+  v: { tree: FileTree; info: object },
+  kind: FsKind,
+  dev: BlockDevice,
+  offset: number,
+  warnings: string[] = [],
+): FsImage {
+  return Object.assign(new TreeView(v.tree), { kind, info: { ...v.info }, offset, size: dev.size, warnings });
+}
+
 /** Open a filesystem or archive on `dev` (no partition table). */
 export async function openFilesystem(
   dev: BlockDevice,
@@ -167,57 +178,23 @@ export async function openFilesystem(
     case 'ext3':
     case 'ext4': {
       const v = openExt4(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind: v.info.type as FsKind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        // the reader's own list: warnings found later (lazily read xattrs) show up too
-        warnings: v.warnings,
-      });
+      // the reader's own list: warnings found later (lazily read xattrs) show up too
+      return fsImage(v, v.info.type as FsKind, dev, offset, v.warnings);
     }
     case 'fat12':
     case 'fat16':
     case 'fat32': {
       const v = openFat(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind: v.info.type as FsKind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: [] as string[],
-      });
+      return fsImage(v, v.info.type as FsKind, dev, offset);
     }
-    case 'squashfs': {
-      const v = openSquashfs(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: [] as string[],
-      });
-    }
+    case 'squashfs':
+      return fsImage(openSquashfs(dev), kind, dev, offset);
     case 'iso9660': {
       const v = openIso9660(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: v.warnings,
-      });
+      return fsImage(v, kind, dev, offset, v.warnings);
     }
-    case 'erofs': {
-      const v = openErofs(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: [] as string[],
-      });
-    }
+    case 'erofs':
+      return fsImage(openErofs(dev), kind, dev, offset);
     case 'mbr':
     case 'gpt':
       throw new FormatError(
