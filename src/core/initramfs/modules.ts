@@ -561,6 +561,8 @@ export interface ModulesInitramfsOptions {
   version: string;
   /** Modules to load (default DEFAULT_ROOT_MODULES, missing ones skipped). */
   load?: readonly string[];
+  /** Modules of `load` to skip when the kernel has neither them nor built-in copies (default: all of DEFAULT_ROOT_MODULES when `load` is not given, else none). */
+  optional?: readonly string[];
   /** Default time of the tree's entries (SOURCE_DATE_EPOCH). */
   epoch?: number;
   skipped?: ClosureOptions['skipped'];
@@ -571,7 +573,7 @@ export function modulesInitramfsTree(o: ModulesInitramfsOptions): { tree: FileTr
   const tree = new FileTree({ defaultTime: o.epoch ?? 0 });
   const names = o.load ?? DEFAULT_ROOT_MODULES;
   const modules = moduleClosure(o.index, names, {
-    optional: o.load ? [] : DEFAULT_ROOT_MODULES,
+    optional: o.optional ?? (o.load ? [] : DEFAULT_ROOT_MODULES),
     ...(o.skipped ? { skipped: o.skipped } : {}),
   });
   for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/proc', '/sys', '/dev', '/newroot', '/tmp'])
