@@ -86,7 +86,7 @@ export interface ElfFacts {
   machine: number;
   /** tinyimage's name of that architecture, when it builds for it (64-bit little-endian x86-64 or AArch64). */
   arch?: Arch;
-  /** For messages: "ELF 64-bit AArch64 (e_machine 183)". */
+  /** For messages: "ELF 64-bit AArch64, e_machine 183". */
   description: string;
 }
 
@@ -102,7 +102,7 @@ export function elfFacts(bytes: Uint8Array): ElfFacts | undefined {
   const bits = h.class === ELFCLASS64 ? 64 : 32;
   const arch = bits === 64 && littleEndian ? ARCHES.find((a) => ARCH_FACTS[a].elfMachine === machine) : undefined;
   const name = ELF_MACHINE_NAMES[machine] ?? 'unknown machine';
-  const description = `ELF ${bits}-bit${littleEndian ? '' : ' big-endian'} ${name} (e_machine ${machine})`;
+  const description = `ELF ${bits}-bit${littleEndian ? '' : ' big-endian'} ${name}, e_machine ${machine}`;
   return { bits, littleEndian, machine, ...(arch ? { arch } : {}), description };
 }
 
@@ -114,7 +114,7 @@ export interface ArchWitness {
   path?: string;
   /** Its architecture; undefined when it could not be told (that part is then not checked). */
   arch?: Arch;
-  /** How that was read: "an arm64 Image", "ELF 64-bit x86-64 (e_machine 62)". */
+  /** How that was read: "an arm64 Image", "ELF 64-bit x86-64, e_machine 62". */
   how?: string;
 }
 

@@ -16,6 +16,8 @@ import { silentProgress, type Progress } from '../../core/progress.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../core/tree/transform.js';
 import type { FileTree } from '../../core/tree/tree.js';
 import type { Spec } from './spec.js';
+import type { Arch } from '../../core/arch.js';
+import { checkBuildArch, DEFAULT_ARCH } from './arch.js';
 
 export interface BuildOptions {
   outDir: string;
@@ -41,6 +43,8 @@ export interface BuildResult {
 
 export interface BuildContext {
   spec: Spec;
+  /** The architecture every part is for (spec.arch, default x86_64). */
+  arch: Arch;
   opts: BuildOptions;
   epoch: number | undefined;
   progress: Progress;
@@ -77,12 +81,13 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
   if (typeof b === 'string') return readHostFile(b, 'busybox binary');
   const { buildBusybox } = await import('../toolchain/index.js');
   ctx.log(
-    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`,
+    `building busybox from ${b.build.source} (${ctx.arch}, ${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`,
   );
   // the tiny UEFI system gets the trimmed applet set unless the spec names a config
   const config = b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : undefined);
   const r = await buildBusybox({
     source: b.build.source,
+    arch: ctx.arch,
     ...(config ? { config } : {}),
     ...(b.build.libc ? { libc: b.build.libc } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
@@ -98,7 +103,7 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
 export async function resolveKernel(
   ctx: BuildContext,
   builtIn?: { initramfs?: string; cmdline?: string },
-): Promise<{ bytes: Uint8Array; fromSource: boolean }> {
+): Promise<{ bytes: Uint8Array; fromSource: boolean; dtbs?: string }> {
   const k = ctx.spec.kernel;
   if (k === undefined)
     throw new UsageError(
@@ -110,10 +115,11 @@ export async function resolveKernel(
   const { buildKernel } = await import('../toolchain/index.js');
   const preset = k.build.preset ?? ctx.spec.kernelPreset;
   ctx.log(
-    `building kernel from ${k.build.source} (${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`,
+    `building kernel from ${k.build.source} (${ctx.arch}, ${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`,
   );
   const r = await buildKernel({
     source: k.build.source,
+    arch: ctx.arch,
     ...(k.build.config ? { config: k.build.config } : {}),
     ...(preset ? { preset } : {}),
     ...(k.build.enable ? { enable: k.build.enable } : {}),
@@ -125,8 +131,12 @@ export async function resolveKernel(
     progress: ctx.progress,
     quiet: ctx.opts.quiet ?? false,
   });
-  ctx.log(`kernel: ${r.bzImage}${r.cached ? ' (cached)' : ''}`);
-  return { bytes: readHostFile(r.bzImage, 'kernel image'), fromSource: true };
+  ctx.log(`kernel: ${r.image}${r.cached ? ' (cached)' : ''}`);
+  return {
+    bytes: readHostFile(r.image, 'kernel image'),
+    fromSource: true,
+    ...(r.dtbs ? { dtbs: r.dtbs } : {}),
+  };
 }
 
 /** Apply the spec's owner and SOURCE_DATE_EPOCH to a tree. */
@@ -200,8 +210,16 @@ async function buildInitramfs(ctx: BuildContext): Promise<void> {
 
 export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult> {
   const env = opts.env ?? process.env;
+  const arch = spec.arch ?? DEFAULT_ARCH;
+  // every part given as a file is for the build's architecture, or nothing is written
+  checkBuildArch(arch, {
+    kernel: spec.kernel,
+    busybox: spec.busybox,
+    ...(spec.kind === 'uefi' ? { stub: spec.uki?.stub } : {}),
+  });
   const ctx: BuildContext = {
     spec,
+    arch,
     opts,
     epoch: sourceDateEpoch(env),
     progress: opts.progress ?? silentProgress,
@@ -233,6 +251,10 @@ async function buildKind(ctx: BuildContext): Promise<string | undefined> {
     case 'bios': {
       const { buildBiosKind } = await import('./bios.js');
       return buildBiosKind(ctx);
+    }
+    case 'rpi': {
+      const { buildRpiKind } = await import('./rpi.js');
+      return buildRpiKind(ctx);
     }
     case 'disk': {
       const { buildDiskKind } = await import('./disk.js');

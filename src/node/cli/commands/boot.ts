@@ -1,30 +1,50 @@
 import { existsSync } from 'node:fs';
 import { defineCommand } from '../command.js';
 import { isTinyImageError, UsageError } from '../../../core/errors.js';
-import { bootQemu, type BootOptions } from '../../qemu/index.js';
+import { bootQemu, detectBootTarget, type BootOptions } from '../../qemu/index.js';
+import { kernelWitness } from '../../build/arch.js';
+import type { Arch } from '../../../core/arch.js';
 
 export const command = defineCommand({
   name: 'boot',
   summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console',
   synopsis:
-    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG) [--firmware bios|uefi] [--expect REGEX] ' +
-    '[--timeout SEC] [options]',
+    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG) [--arch x86_64|arm64] [--machine NAME] ' +
+    '[--firmware bios|uefi] [--expect REGEX] [--timeout SEC] [options]',
   description:
-    'Boot a kernel (+ initrd) or a disk image in qemu-system-x86_64 and stream the serial console to stdout ' +
-    '(or --console FILE). KVM is used only when it actually works here, TCG otherwise (override with ' +
-    'TINYIMAGE_ACCEL=kvm|tcg).',
+    'Boot a kernel (+ initrd) or a disk image in QEMU and stream the serial console to stdout (or --console ' +
+    'FILE). The architecture and machine come from the kernel or the disk: x86_64 runs in qemu-system-x86_64 ' +
+    '(pc, SeaBIOS or OVMF); arm64 in qemu-system-aarch64, on virt (AAVMF for a UEFI disk) or, for a ' +
+    "Raspberry Pi SD card, on raspi3b with the kernel and device tree taken from the card's boot partition. " +
+    'KVM is used only when it actually works here, TCG otherwise (override with TINYIMAGE_ACCEL=kvm|tcg).',
   options: {
     kernel: { type: 'path', value: 'FILE', help: 'kernel image (bzImage / vmlinuz) for a direct boot' },
     initrd: { type: 'path', value: 'FILE', help: 'initramfs for the kernel' },
     append: { type: 'string', value: 'STR', help: 'kernel command line (default "console=ttyS0")' },
     disk: { type: 'path', value: 'IMG', repeatable: true, help: 'raw disk image to boot' },
-    diskIf: { type: 'enum', choices: ['virtio', 'ide'], default: 'virtio', help: 'disk bus' },
+    diskIf: { type: 'enum', choices: ['virtio', 'ide', 'sd'], help: 'disk bus (default virtio; sd on raspi3b)' },
     snapshot: { type: 'boolean', help: "discard the guest's writes to the disk" },
-    firmware: { type: 'enum', choices: ['bios', 'uefi'], default: 'bios', help: 'SeaBIOS or OVMF' },
+    arch: {
+      type: 'enum',
+      choices: ['auto', 'x86_64', 'arm64'],
+      default: 'auto',
+      help: 'guest architecture (auto: read from the kernel or the disk)',
+    },
+    machine: { type: 'string', value: 'NAME', help: 'QEMU machine (default pc; virt on arm64; raspi3b for a Pi card)' },
+    firmware: {
+      type: 'enum',
+      choices: ['bios', 'uefi'],
+      help: 'SeaBIOS or OVMF/AAVMF (default: uefi for a UEFI disk or an arm64 disk, else bios)',
+    },
     expect: { type: 'string', value: 'REGEX', help: 'exit 0 as soon as REGEX (JavaScript syntax) appears' },
     timeout: { type: 'number', value: 'SEC', min: 0.001, default: 120, help: 'give up after SEC seconds' },
     console: { type: 'path', value: 'FILE', help: 'write the console to FILE instead of stdout' },
-    memory: { type: 'integer', value: 'MB', min: 16, help: 'guest memory in MiB (default 256, 512 with uefi)' },
+    memory: {
+      type: 'integer',
+      value: 'MB',
+      min: 16,
+      help: 'guest memory in MiB (default 256, 512 with uefi, 1024 on arm64; raspi3b has 1024)',
+    },
     net: {
       type: 'enum',
       choices: ['user', 'e1000', 'virtio'],
@@ -37,7 +57,11 @@ export const command = defineCommand({
       help: 'auto: KVM only if a probe guest runs under it',
     },
   },
-  examples: ["tinyimage boot --kernel bzImage --initrd initramfs.cpio.gz --expect 'Welcome to Tiny Linux'"],
+  examples: [
+    "tinyimage boot --kernel bzImage --initrd initramfs.cpio.gz --expect 'Welcome to Tiny Linux'",
+    "tinyimage boot --disk out/usb.img --expect 'Welcome to Tiny Linux'",
+    "tinyimage boot --disk out/sdcard.img --expect 'login:'",
+  ],
   notes:
     'Exit status: 0 when --expect matched (or, without --expect, when the guest powered off); 1 on timeout, ' +
     'kernel panic or QEMU failure, with the tail of the console on stderr; 2 on bad usage.',
@@ -57,10 +81,16 @@ export const command = defineCommand({
     }
     const net: BootOptions['net'] =
       values.net === undefined ? undefined : { type: 'user', model: values.net === 'virtio' ? 'virtio-net' : 'e1000' };
-    if (values.append !== undefined && !/(^|\s)console=ttyS0\b/.test(values.append))
-      ctx.warn("--append has no console=ttyS0: the kernel's messages will not reach the serial console shown here");
+    const target = await bootTarget(values.arch, values.kernel, disks[0]);
+    const machine = values.machine ?? target.machine;
+    const firmware = values.firmware ?? target.firmware;
+    const serial = target.arch === 'arm64' && !machine?.startsWith('raspi') ? 'ttyAMA0' : 'ttyS0';
+    if (values.append !== undefined && !new RegExp(`(^|\\s)console=${serial}\\b`).test(values.append))
+      ctx.warn(`--append has no console=${serial}: the kernel's messages will not reach the serial console shown here`);
     const opts: BootOptions = {
-      firmware: values.firmware,
+      arch: target.arch,
+      ...(machine ? { machine } : {}),
+      ...(firmware ? { firmware } : {}),
       accel: values.accel,
       timeoutMs: values.timeout * 1000,
       console: values.console ?? ctx.stdout,
@@ -68,12 +98,22 @@ export const command = defineCommand({
       ...(values.initrd ? { initrd: values.initrd } : {}),
       ...(values.append !== undefined ? { append: values.append } : {}),
       ...(disks.length
-        ? { disk: disks.map((path) => ({ path, interface: values.diskIf, snapshot: values.snapshot })) }
+        ? {
+            disk: disks.map((path) => ({
+              path,
+              ...(values.diskIf ? { interface: values.diskIf } : {}),
+              snapshot: values.snapshot,
+            })),
+          }
         : {}),
       ...(expect ? { expect } : {}),
       ...(values.memory !== undefined ? { memory: values.memory } : {}),
       ...(net ? { net } : {}),
     };
+    if (target.description)
+      ctx.log(
+        `boot: ${target.description}: ${opts.arch}, machine ${machine ?? (opts.arch === 'arm64' ? 'virt' : 'pc')}`,
+      );
     try {
       const r = await bootQemu(opts);
       const what = expect ? `matched ${expect}` : 'guest powered off';
@@ -87,3 +127,27 @@ export const command = defineCommand({
     }
   },
 });
+
+/**
+ * The guest: --arch when given, else what the kernel's headers say, else
+ * what the first disk holds (a Raspberry Pi card, a UEFI loader), else x86_64.
+ */
+async function bootTarget(
+  arch: 'auto' | Arch,
+  kernel: string | undefined,
+  disk: string | undefined,
+): Promise<{ arch: Arch; machine?: string; firmware?: 'uefi'; description?: string }> {
+  if (kernel) {
+    const w = kernelWitness(kernel);
+    const a = arch === 'auto' ? (w.arch ?? 'x86_64') : arch;
+    return { arch: a, ...(w.how ? { description: `${kernel}: ${w.how}` } : {}) };
+  }
+  const t = disk ? await detectBootTarget(disk) : undefined;
+  if (!t || (arch !== 'auto' && arch !== t.arch)) return { arch: arch === 'auto' ? 'x86_64' : arch };
+  return {
+    arch: t.arch,
+    ...(t.machine ? { machine: t.machine } : {}),
+    ...(t.firmware ? { firmware: t.firmware } : {}),
+    description: `${disk}: ${t.description}`,
+  };
+}
