@@ -49,7 +49,7 @@ export const RPI_BOARDS: Readonly<Record<string, RpiBoard>> = {
   '3a+': { name: 'Raspberry Pi 3 Model A+', dtb: 'bcm2837-rpi-3-a-plus.dtb', serial: 'ttyS1', qemu: 'raspi3ap' },
   zero2w: { name: 'Raspberry Pi Zero 2 W', dtb: 'bcm2837-rpi-zero-2-w.dtb', serial: 'ttyS1' },
   '4b': { name: 'Raspberry Pi 4 Model B', dtb: 'bcm2711-rpi-4-b.dtb', serial: 'ttyS1', qemu: 'raspi4b' },
-  '400': { name: 'Raspberry Pi 400', dtb: 'bcm2711-rpi-400.dtb', serial: 'ttyS1' },
+  pi400: { name: 'Raspberry Pi 400', dtb: 'bcm2711-rpi-400.dtb', serial: 'ttyS1' },
   cm4: { name: 'Raspberry Pi Compute Module 4 (IO board)', dtb: 'bcm2711-rpi-cm4-io.dtb', serial: 'ttyS1' },
 };
 export type RpiBoardName = keyof typeof RPI_BOARDS;
@@ -337,8 +337,8 @@ export async function planRpiImage(o: RpiImageOptions): Promise<RpiImagePlan> {
   const board = rpiBoard(o.board);
   checkKernel(o.kernel);
   checkBiosBusybox(o);
-  checkMiB(o.bootSize, 'bootSize', 33);
-  checkMiB(o.diskSize, 'diskSize', 4);
+  checkMiB(o.bootSize, 'bootSize', 33 * MiB); // FAT32's smallest volume
+  checkMiB(o.diskSize, 'diskSize', 4 * MiB);
   const seed = o.seed ?? rpiSeed(o, board);
   const signature = (o.signature ?? derivedU32(`mbr-signature:${seed}`)) >>> 0;
   const pu = partuuid(signature, 2);

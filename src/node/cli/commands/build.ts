@@ -25,7 +25,7 @@ export const command = defineCommand({
     modules: { type: 'path', value: 'DIR', help: 'lib/modules/VERSION of the kernel (bios, rpi)' },
     dtbs: { type: 'path', value: 'DIR', help: "the kernel's device trees, with broadcom/*.dtb (rpi)" },
     firmware: { type: 'path', value: 'DIR', help: 'Raspberry Pi firmware: bootcode.bin, start*.elf, fixup*.dat (rpi)' },
-    board: { type: 'string', value: 'NAME', help: 'Raspberry Pi board: 3b, 3b+, 3a+, zero2w, 4b, 400, cm4 (rpi)' },
+    board: { type: 'string', value: 'NAME', help: 'Raspberry Pi board: 3b, 3b+, 3a+, zero2w, 4b, pi400, cm4 (rpi)' },
     cmdline: { type: 'string', value: 'STR', help: 'kernel command line' },
     owner: { type: 'owner', help: 'make every file owned by UID:GID' },
     ...OUTPUT_OPTIONS,
