@@ -94,6 +94,7 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
     ...(ctx.opts.jobs ? { jobs: ctx.opts.jobs } : {}),
     progress: ctx.progress,
     quiet: ctx.opts.quiet ?? false,
+    ...(ctx.opts.env ? { env: ctx.opts.env } : {}),
   });
   ctx.log(`busybox: ${r.binary}${r.cached ? ' (cached)' : ''}`);
   return readHostFile(r.binary, 'busybox binary');
@@ -130,6 +131,7 @@ export async function resolveKernel(
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
     progress: ctx.progress,
     quiet: ctx.opts.quiet ?? false,
+    ...(ctx.opts.env ? { env: ctx.opts.env } : {}),
   });
   ctx.log(`kernel: ${r.image}${r.cached ? ' (cached)' : ''}`);
   return {

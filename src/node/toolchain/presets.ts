@@ -107,7 +107,11 @@ export const KERNEL_PRESETS: Record<KernelPreset, KernelPresetDef> = {
 /**
  * arm64 `tiny`: console on the PL011 (QEMU's virt machine, most arm64
  * servers), initramfs, ELF+scripts, proc/sys/devtmpfs, the EFI stub (the
- * uncompressed Image is itself a PE/COFF EFI application that AAVMF starts).
+ * uncompressed Image is itself a PE/COFF EFI application that AAVMF starts)
+ * and ACPI: UEFI firmware on arm64 servers (and AAVMF on QEMU's virt
+ * machine) describes the hardware with ACPI tables and passes no device
+ * tree, so without ACPI the kernel finds no console and no interrupt
+ * controller ("EFI stub: Generating empty DTB", then silence).
  */
 const ARM64_TINY_ENABLE = [
   'PRINTK',
@@ -124,6 +128,7 @@ const ARM64_TINY_ENABLE = [
   'DEVTMPFS_MOUNT',
   'EFI',
   'EFI_STUB',
+  'ACPI',
 ];
 
 /** Options of the x86 `disk` set for PC hardware (IDE, AHCI, e1000). */
