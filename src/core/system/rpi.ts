@@ -230,11 +230,24 @@ function addFirmware(boot: FileTree, firmware: FileTree, epoch: number): void {
   }
 }
 
+function rootfsOptions(o: RpiImageOptions, board: RpiBoard, rootSource: string): DistroOptions {
+  return {
+    consoles: ['tty1', board.serial],
+    ...(o.distro ?? {}),
+    busybox: o.busybox,
+    epoch: o.epoch ?? 0,
+    rootSource,
+    rootType: o.ext4?.type ?? 'ext4',
+  };
+}
+
+/** The default seed: the root tree's metadata, the kernel's size and first bytes, the device trees, firmware and modules. */
 function rpiSeed(o: RpiImageOptions, board: RpiBoard): string {
-  const probe = buildRootfs({ ...(o.distro ?? {}), busybox: o.busybox, epoch: o.epoch ?? 0, rootSource: 'PARTUUID=' });
+  const probe = buildRootfs(rootfsOptions(o, board, 'PARTUUID='));
   const head = readHead(o.kernel, 4096);
   const size = o.kernel instanceof Uint8Array ? o.kernel.length : o.kernel.size;
-  return `rpi:${board.dtb}:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${o.modules?.version ?? ''}`;
+  const boot = `${treeFingerprint(o.dtbs)}:${o.firmware ? treeFingerprint(o.firmware) : ''}`;
+  return `rpi:${board.dtb}:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${boot}:${o.modules?.version ?? ''}`;
 }
 
 /** The root tree with the modules, and the module initramfs when there are modules. */
@@ -244,14 +257,7 @@ async function rootAndInitrd(
   rootSource: string,
 ): Promise<{ root: FileTree; initrd?: { bytes: Uint8Array; modules: string[] } }> {
   const epoch = o.epoch ?? 0;
-  const root = buildRootfs({
-    consoles: ['tty1', board.serial],
-    ...(o.distro ?? {}),
-    busybox: o.busybox,
-    epoch,
-    rootSource,
-    rootType: o.ext4?.type ?? 'ext4',
-  });
+  const root = buildRootfs(rootfsOptions(o, board, rootSource));
   if (!o.modules) return { root };
   o.progress?.start('reading kernel modules');
   const index = await scanModules(o.modules.tree);
