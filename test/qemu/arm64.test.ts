@@ -44,7 +44,7 @@ describe('QEMU command lines for arm64 (pure)', () => {
     ]);
   });
 
-  it('raspi3b: fixed memory and cores, kernel + DTB, the SD card, the console on the second UART', () => {
+  it('raspi3b: fixed memory and cores, kernel + DTB, the SD card, the console on the UART the command line names', () => {
     const a = qemuArgs(
       {
         arch: 'arm64',
@@ -54,7 +54,6 @@ describe('QEMU command lines for arm64 (pure)', () => {
         initrd: '/i',
         append: 'console=ttyS1,115200',
         disk: { path: '/sd.img', snapshot: true },
-        serialPort: 1,
       },
       'tcg',
       {},
@@ -65,6 +64,8 @@ describe('QEMU command lines for arm64 (pure)', () => {
     expect(s).toContain('-serial null -serial stdio');
     expect(s).toContain('-kernel /k -dtb /b.dtb -initrd /i -append console=ttyS1,115200');
     expect(s).toContain('-drive file=/sd.img,format=raw,if=sd,snapshot=on');
+    const pl011 = qemuArgs({ arch: 'arm64', machine: 'raspi3b', kernel: '/k', append: 'console=ttyAMA0' }, 'tcg', {});
+    expect(pl011.join(' ')).not.toContain('-serial null');
   });
 
   it('refuses what cannot boot: a Pi machine without a kernel, a PC BIOS on arm64', () => {

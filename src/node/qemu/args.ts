@@ -104,6 +104,13 @@ export const QEMU_BINARIES: Readonly<Record<Arch, string>> = {
   arm64: 'qemu-system-aarch64',
 };
 
+/** The UART of the last console= (the kernel's /dev/console): QEMU's raspi serial 0 is the PL011, 1 the mini UART. */
+export function raspiSerialPort(cmdline: string): number {
+  const consoles = [...cmdline.matchAll(/(?:^|\s)console=([A-Za-z]+\d*)/g)].map((m) => m[1]!);
+  const last = consoles.filter((c) => /^tty(S|AMA)\d/.test(c)).at(-1);
+  return last && /^ttyS\d/.test(last) ? 1 : 0;
+}
+
 /** Whether `machine` is one of QEMU's Raspberry Pi boards (raspi3b, raspi3ap, raspi4b). */
 export function isRaspiMachine(machine: string | undefined): boolean {
   return /^raspi/.test(machine ?? '');
@@ -157,6 +164,8 @@ export function qemuArgs(opts: QemuOptions, accel: Accel, fw: ResolvedFirmware):
   const p = machineProfile(opts, accel);
   checkOptions(opts, disks, p);
   const memory = opts.memory ?? (p.raspi ? undefined : defaultMemory(firmware ?? 'bios', arch));
+  // on a Pi the console is on the UART the command line names (ttyS1: the mini UART, QEMU's second serial)
+  const serialPort = opts.serialPort ?? (p.raspi ? raspiSerialPort(opts.append ?? '') : 0);
   if (memory !== undefined && (!Number.isInteger(memory) || memory < 16))
     throw new UsageError('E_USAGE_QEMU', `memory must be at least 16 MiB, got ${memory}`, {
       field: 'memory',
@@ -174,7 +183,7 @@ export function qemuArgs(opts: QemuOptions, accel: Accel, fw: ResolvedFirmware):
     'none',
     '-monitor',
     'none',
-    ...Array.from({ length: opts.serialPort ?? 0 }, () => ['-serial', 'null']).flat(),
+    ...Array.from({ length: serialPort }, () => ['-serial', 'null']).flat(),
     '-serial',
     'stdio',
   ];

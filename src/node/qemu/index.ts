@@ -1,11 +1,12 @@
 export { bootQemu, withRaspiBootFiles, type BootOptions, type BootResult } from './boot.js';
-export { detectBootTarget, raspiBootFiles, raspiSerialPort, type BootTarget, type RaspiBootFiles } from './target.js';
+export { detectBootTarget, raspiBootFiles, type BootTarget, type RaspiBootFiles } from './target.js';
 export { startQemu, liveQemuCount, PANIC_RE, type QemuSession, type QemuExit, type SessionOptions } from './session.js';
 export {
   qemuArgs,
   defaultMemory,
   machineProfile,
   isRaspiMachine,
+  raspiSerialPort,
   QEMU_BINARIES,
   type MachineProfile,
   type QemuOptions,

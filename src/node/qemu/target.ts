@@ -14,6 +14,7 @@ import { UsageError } from '../../core/errors.js';
 import { isDisk, type FsImage } from '../../core/open/index.js';
 import { readRpiConfigTxt, RPI_BOARDS, RPI_KERNEL } from '../../core/system/rpi.js';
 import { openImage } from '../open.js';
+import { raspiSerialPort } from './args.js';
 
 export interface BootTarget {
   arch: Arch;
@@ -70,13 +71,6 @@ export interface RaspiBootFiles {
   /** The serial port the command line's console is on: 0 = PL011 (ttyAMA0), 1 = mini UART (ttyS1). */
   serialPort: number;
   cleanup(): void;
-}
-
-/** The UART of the last console= (the kernel's /dev/console): QEMU's raspi serial 0 is the PL011, 1 the mini UART. */
-export function raspiSerialPort(cmdline: string): number {
-  const consoles = [...cmdline.matchAll(/(?:^|\s)console=([A-Za-z]+\d*)/g)].map((m) => m[1]!);
-  const last = consoles.filter((c) => /^tty(S|AMA)\d/.test(c)).at(-1);
-  return last && /^ttyS\d/.test(last) ? 1 : 0;
 }
 
 function checkSdSize(disk: string): void {

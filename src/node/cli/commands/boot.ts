@@ -20,7 +20,12 @@ export const command = defineCommand({
   options: {
     kernel: { type: 'path', value: 'FILE', help: 'kernel image (bzImage / vmlinuz) for a direct boot' },
     initrd: { type: 'path', value: 'FILE', help: 'initramfs for the kernel' },
-    append: { type: 'string', value: 'STR', help: 'kernel command line (default "console=ttyS0")' },
+    append: {
+      type: 'string',
+      value: 'STR',
+      help: 'kernel command line (default "console=ttyS0"; "console=ttyAMA0" on arm64 virt)',
+    },
+    dtb: { type: 'path', value: 'FILE', help: 'device tree for the kernel (raspi3b)' },
     disk: { type: 'path', value: 'IMG', repeatable: true, help: 'raw disk image to boot' },
     diskIf: { type: 'enum', choices: ['virtio', 'ide', 'sd'], help: 'disk bus (default virtio; sd on raspi3b)' },
     snapshot: { type: 'boolean', help: "discard the guest's writes to the disk" },
@@ -68,8 +73,9 @@ export const command = defineCommand({
   async run({ values, ctx, usage }) {
     const disks = values.disk;
     if (!values.kernel && disks.length === 0) throw usage('give --kernel FILE or --disk IMG');
-    if (!values.kernel && (values.initrd || values.append)) throw usage('--initrd and --append need --kernel');
-    for (const f of [values.kernel, values.initrd, ...disks])
+    if (!values.kernel && (values.initrd || values.append || values.dtb))
+      throw usage('--initrd, --append and --dtb need --kernel');
+    for (const f of [values.kernel, values.initrd, values.dtb, ...disks])
       if (f && !existsSync(f)) throw new UsageError('E_USAGE_NOT_FOUND', `boot: ${f} does not exist`, { path: f });
     let expect: RegExp | undefined;
     if (values.expect !== undefined) {
@@ -96,6 +102,7 @@ export const command = defineCommand({
       console: values.console ?? ctx.stdout,
       ...(values.kernel ? { kernel: values.kernel } : {}),
       ...(values.initrd ? { initrd: values.initrd } : {}),
+      ...(values.dtb ? { dtb: values.dtb } : {}),
       ...(values.append !== undefined ? { append: values.append } : {}),
       ...(disks.length
         ? {
