@@ -54,6 +54,10 @@ describe('presets per architecture', () => {
     expect(loadSpec({ preset: 'uefi', overrides: { kernel: a64.vmlinuz } }).spec.arch).toBe('arm64');
     expect(loadSpec({ preset: 'initramfs', overrides: { busybox: a64.busybox } }).spec.arch).toBe('arm64');
     expect(loadSpec({ preset: 'initramfs', overrides: { busybox: X86_BUSYBOX } }).spec.arch).toBe('x86_64');
+    // an arm64 kernel makes the build arm64, which the bios kind cannot be
+    expect(() => loadSpec({ preset: 'bios', overrides: { kernel: a64.vmlinuz } })).toThrow(
+      /arch: the bios kind is x86_64 only/,
+    );
   });
 
   it('rpi: arm64 only, its settings only for its kind, boards by name', () => {
