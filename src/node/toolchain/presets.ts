@@ -110,8 +110,10 @@ export const KERNEL_PRESETS: Record<KernelPreset, KernelPresetDef> = {
  * uncompressed Image is itself a PE/COFF EFI application that AAVMF starts)
  * and ACPI: UEFI firmware on arm64 servers (and AAVMF on QEMU's virt
  * machine) describes the hardware with ACPI tables and passes no device
- * tree, so without ACPI the kernel finds no console and no interrupt
- * controller ("EFI stub: Generating empty DTB", then silence).
+ * tree, so without ACPI the kernel finds no console ("EFI stub: Generating
+ * empty DTB", then silence). ACPI needs PCI: without it ACPICA has no
+ * PCI_Config region handler and refuses the whole DSDT (AE_BAD_PARAMETER
+ * "During Region initialization"), and the PL011 is never enumerated.
  */
 const ARM64_TINY_ENABLE = [
   'PRINTK',
@@ -129,6 +131,7 @@ const ARM64_TINY_ENABLE = [
   'EFI',
   'EFI_STUB',
   'ACPI',
+  'PCI',
 ];
 
 /** Options of the x86 `disk` set for PC hardware (IDE, AHCI, e1000). */
@@ -159,8 +162,7 @@ const ARM64_DISK_ENABLE = [
   'MMC_SDHCI_IPROC',
   'DMADEVICES',
   'DMA_BCM2835',
-  // QEMU virt: PCI with virtio
-  'PCI',
+  // QEMU virt: the generic PCI host (device tree) with virtio
   'PCI_HOST_GENERIC',
   'VIRTIO_MENU',
   'VIRTIO_PCI',
