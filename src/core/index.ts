@@ -90,6 +90,23 @@ export {
   type FatVolume,
   type FatInfo,
 } from './fs/fat/index.js';
+export {
+  writeIso9660,
+  planIso9660,
+  iso9660Size,
+  openIso9660,
+  isIso9660,
+  type IsoOptions,
+  type IsoBootEntry,
+  type IsoBootOptions,
+  type IsoAppended,
+  type IsoHybridOptions,
+  type IsoPlanHandle,
+  type IsoSummary,
+  type IsoLevel,
+  type IsoVolume,
+  type IsoInfo,
+} from './fs/iso9660/index.js';
 export * as partition from './partition/index.js';
 export {
   readPartitionTable,
@@ -120,14 +137,7 @@ export {
   WELCOME,
   type TinyInitramfsOptions,
 } from './initramfs/index.js';
-export {
-  buildUki,
-  readUki,
-  checkEfiKernel,
-  efiStubPath,
-  DEFAULT_EFI_STUB_PATH,
-  type UkiInput,
-} from './boot/uki.js';
+export { buildUki, readUki, checkEfiKernel, efiStubPath, DEFAULT_EFI_STUB_PATH, type UkiInput } from './boot/uki.js';
 export {
   identifyKernel,
   identifyKernelAsync,
@@ -158,6 +168,16 @@ export {
   type UefiSystem,
   type UefiSystemInput,
 } from './system/uefi.js';
+export {
+  planLiveIso,
+  writeLiveIso,
+  LIVE_KERNEL,
+  LIVE_INITRD,
+  LIVE_ELTORITO,
+  type LiveIsoOptions,
+  type LiveIsoGrub,
+  type LiveIso,
+} from './system/iso.js';
 export {
   buildBiosDisk,
   planBiosDisk,
@@ -208,7 +228,16 @@ export { TreeView } from './open/view.js';
 export { diffTrees, formatDiff, type DiffEntry, type DiffOptions, type DiffField } from './diff/index.js';
 
 // tar, codecs, container image layers
-export { detectCodec, decompressStream, sniffCodec, type Codec, type DecompressOptions } from './compress/index.js';
+export {
+  detectCodec,
+  decompressStream,
+  compressStream,
+  sniffCodec,
+  zstdChunks,
+  type Codec,
+  type DecompressOptions,
+  type ZstdOptions,
+} from './compress/index.js';
 export {
   readTar,
   tarChunks,
@@ -284,3 +313,17 @@ export {
   type SquashfsInfo,
   type SquashfsOpenOptions,
 } from './fs/squashfs/index.js';
+
+// EROFS (uncompressed)
+export {
+  writeErofs,
+  prepareErofs,
+  erofsSize,
+  openErofs,
+  type ErofsOptions,
+  type ErofsSummary,
+  type PreparedErofs,
+  type ErofsVolume,
+  type ErofsInfo,
+  type ErofsOpenOptions,
+} from './fs/erofs/index.js';

@@ -24,6 +24,27 @@ const all = [
   [S.xattrIbodyHeader, 4],
   [S.xattrEntry, 16],
   [S.jbd2Superblock, 1024],
+  [S.jnlBlocks, 68],
+  [S.blockMapRoot, 60],
+  [S.deviceIBlock, 8],
+  [S.inlineDirHeader, 4],
+  [S.ext4AclHeader, 4],
+  [S.ext4AclEntry, 8],
+  [S.ext4AclEntryShort, 4],
+  [S.posixAclXattrHeader, 4],
+  [S.posixAclXattrEntry, 8],
+  [S.jbd2Header, 12],
+  [S.jbd2Tag, 12],
+  [S.jbd2Tag32, 8],
+  [S.jbd2Tag3, 16],
+  [S.jbd2BlockTail, 4],
+  [S.jbd2Commit, 60],
+  [S.jbd2RevokeHeader, 16],
+  [S.jbd2Revoke32, 4],
+  [S.jbd2Revoke64, 8],
+  [S.ext4FcTl, 4],
+  [S.ext4FcHead, 8],
+  [S.ext4FcTail, 8],
 ] as const;
 
 describe('ext4 struct tables', () => {
@@ -56,6 +77,39 @@ describe('ext4 struct tables', () => {
     expect(S.jbd2Superblock.offsetOf('s_nr_users')).toBe(0x40);
     expect(S.jbd2Superblock.offsetOf('s_checksum')).toBe(0xfc);
     expect(S.jbd2Superblock.offsetOf('s_users')).toBe(0x100);
+    expect(S.superblock.offsetOf('s_backup_bgs_1')).toBe(0x250);
+    expect(S.jbd2Commit.offsetOf('h_chksum')).toBe(0x10);
+    expect(S.jbd2Commit.offsetOf('h_commit_sec')).toBe(0x30);
+    expect(S.jbd2Tag3.offsetOf('t_checksum')).toBe(0xc);
+    expect(S.DX_ROOT_INFO_OFFSET).toBe(0x18);
+    expect(S.DX_ROOT_COUNT_OFFSET).toBe(0x20);
+    expect(S.extentCapacity(60)).toBe(4);
+    expect(S.extentCapacity(4096)).toBe(340);
+    expect(S.extentEntryOffset(340)).toBe(4092);
+  });
+  it('sizes journal tags as the kernel does (journal_tag_bytes)', () => {
+    const { BIT64, CSUM_V2, CSUM_V3 } = S.JBD2_INCOMPAT;
+    expect(S.jbd2TagSize(0)).toBe(8);
+    expect(S.jbd2TagSize(BIT64)).toBe(12);
+    expect(S.jbd2TagSize(CSUM_V2)).toBe(10);
+    expect(S.jbd2TagSize(CSUM_V2 | BIT64)).toBe(14);
+    expect(S.jbd2TagSize(CSUM_V3)).toBe(16);
+    expect(S.jbd2TagSize(CSUM_V3 | BIT64)).toBe(16);
+  });
+  it('names every feature bit once, in the one table the name lookups use', () => {
+    const named = [
+      ...Object.values(S.COMPAT).map((b) => ['compat', b]),
+      ...Object.values(S.INCOMPAT).map((b) => ['incompat', b]),
+      ...Object.values(S.RO_COMPAT).map((b) => ['ro_compat', b]),
+    ];
+    expect(new Set(S.FEATURES.map(([k, b]) => `${k}:${b}`))).toEqual(new Set(named.map(([k, b]) => `${k}:${b}`)));
+    expect(S.FEATURES.length).toBe(named.length);
+  });
+  it('calls a filesystem ext2, ext3 or ext4 as blkid does', () => {
+    expect(S.extType({ compat: 0, incompat: S.INCOMPAT.FILETYPE, ro_compat: S.RO_COMPAT.SPARSE_SUPER })).toBe('ext2');
+    expect(S.extType({ compat: S.COMPAT.HAS_JOURNAL, incompat: S.INCOMPAT.FILETYPE, ro_compat: 0 })).toBe('ext3');
+    expect(S.extType({ compat: S.COMPAT.HAS_JOURNAL, incompat: 0, ro_compat: S.RO_COMPAT.METADATA_CSUM })).toBe('ext4');
+    expect(S.extType({ compat: 0, incompat: S.INCOMPAT.EXTENTS, ro_compat: 0 })).toBe('ext4');
   });
   it('maps feature names both ways', () => {
     expect(S.featureBit('metadata_csum')).toEqual(['ro_compat', 0x400]);

@@ -10,7 +10,7 @@ import { missing, run } from '../helpers/prereq.js';
 import { main } from '../../src/node/cli/main.js';
 import { capture } from '../helpers/cli.js';
 
-const skip = missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy', 'sfdisk', 'cpio', 'dumpe2fs', 'fsck.fat'] });
+const skip = missing({ tools: ['mke2fs', 'mkfs.fat', 'mcopy', 'sfdisk', 'cpio', 'dumpe2fs', 'fsck.fat', 'blkid'] });
 
 describe.skipIf(skip)('openImage on images made by the classic tools', () => {
   let dir = '';
@@ -66,6 +66,25 @@ describe.skipIf(skip)('openImage on images made by the classic tools', () => {
     ] as const) {
       const bytes = readFileSync(join(dir, f));
       expect(detect(new MemoryDevice(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length))), f).toBe(k);
+    }
+  });
+
+  it('calls an ext filesystem what blkid and the reader call it', async () => {
+    for (const [name, args] of [
+      ['plain.ext2', ['-t', 'ext2']],
+      ['plain.ext3', ['-t', 'ext3']],
+      // ext3's layout (no extents, 64bit or flex_bg) with metadata_csum: blkid says ext4
+      ['csum.ext3', ['-t', 'ext3', '-O', 'metadata_csum']],
+    ] as const) {
+      const path = join(dir, name);
+      execFileSync('mke2fs', ['-q', '-F', ...args, path, '4M']);
+      const blkid = /(?:^|\s)TYPE="([^"]+)"/.exec(run('blkid', ['-p', path]).stdout)?.[1];
+      const bytes = readFileSync(path);
+      const kind = detect(new MemoryDevice(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)));
+      const img = await openImage(path);
+      img.close();
+      expect(kind, name).toBe(blkid);
+      expect(img.kind, name).toBe(blkid);
     }
   });
 

@@ -41,7 +41,7 @@ describe('build spec', () => {
       's.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing',
     );
     expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(
-      /kind: expected one of 'initramfs', 'uefi', 'bios', 'rpi', 'disk', got string "floppy"/,
+      /kind: expected one of 'initramfs', 'uefi', 'bios', 'rpi', 'disk', 'iso', got string "floppy"/,
     );
     expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(
       /rootfs.hostnme: unknown field/,
@@ -61,7 +61,7 @@ describe('build spec', () => {
     );
     expect(() => validateSpec({ kind: 'uefi', lable: 'x' }, 's.yaml')).toThrow(/lable: unknown field/);
     expect(() => loadSpec({ preset: 'nope' })).toThrow(
-      /unknown preset 'nope' \(available: bios, initramfs, rpi, uefi\)/,
+      /unknown preset 'nope' \(available: bios, initramfs, iso, rpi, uefi\)/,
     );
     expect(() => loadSpec({})).toThrow(/nothing to build/);
   });

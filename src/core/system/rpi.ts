@@ -94,6 +94,8 @@ export interface RpiImageOptions {
   signature?: number;
   /** Seed for the signature and filesystem ids (default: derived from the contents). */
   seed?: string;
+  /** More inputs of the default seed (a fingerprint of what `overlay` adds), so different overlays give different ids. */
+  seedInputs?: string;
   epoch?: number;
   ext4?: Omit<Ext4Options, 'size' | 'epoch' | 'progress'>;
   /** Files to add to (or replace in) the root filesystem after the recipe. */
@@ -247,7 +249,8 @@ function rpiSeed(o: RpiImageOptions, board: RpiBoard): string {
   const head = readHead(o.kernel, 4096);
   const size = o.kernel instanceof Uint8Array ? o.kernel.length : o.kernel.size;
   const boot = `${treeFingerprint(o.dtbs)}:${o.firmware ? treeFingerprint(o.firmware) : ''}`;
-  return `rpi:${board.dtb}:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${boot}:${o.modules?.version ?? ''}`;
+  const more = o.seedInputs !== undefined ? `:${o.seedInputs}` : '';
+  return `rpi:${board.dtb}:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${boot}:${o.modules?.version ?? ''}${more}`;
 }
 
 /** The root tree with the modules, and the module initramfs when there are modules. */

@@ -63,7 +63,8 @@ export function efiArch(efi: Uint8Array, arch?: Arch): Arch {
   return found;
 }
 
-function espTree(opts: UefiUsbOptions): FileTree {
+/** The ESP's tree: `extra` merged at the root, the EFI executable at its architecture's removable-media path. */
+export function espTree(opts: Pick<UefiUsbOptions, 'efi' | 'arch' | 'extra' | 'epoch'>): FileTree {
   const epoch = opts.epoch ?? 0;
   const t = new FileTree({ defaultTime: epoch });
   if (opts.extra) {

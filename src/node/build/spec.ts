@@ -13,7 +13,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseSize } from '../../core/units.js';
 import { RPI_BOARDS } from '../../core/system/rpi.js';
 
-const KINDS = ['initramfs', 'uefi', 'bios', 'rpi', 'disk'] as const;
+const KINDS = ['initramfs', 'uefi', 'bios', 'rpi', 'disk', 'iso'] as const;
 export type BuildKind = (typeof KINDS)[number];
 export const SPEC_ARCHES = ['x86_64', 'arm64'] as const;
 
@@ -102,6 +102,10 @@ const distro = z.strictObject({
     .optional(),
   keymap: path().optional(),
   add: path().optional(),
+  /** Sources laid over the recipe's tree, in order (later wins, whiteouts honoured); `add` goes last. */
+  from: sources.optional(),
+  /** The root filesystem of the bios kind: ext4 (read-write) or a read-only squashfs or EROFS. */
+  format: oneOf(['ext4', 'squashfs', 'erofs']).optional(),
 });
 
 const PARTITION_FS = ['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'none'] as const;
@@ -124,6 +128,9 @@ export type PartitionSpec = z.infer<typeof partition>;
 
 const disk = z.strictObject({
   output: fileName.optional(),
+  /** raw (default) or a virtual disk container; default from the output's name (.qcow2, .vhd, .vmdk, .simg). */
+  format: oneOf(['raw', 'qcow2', 'vhd', 'vmdk', 'sparse']).optional(),
+  subformat: oneOf(['dynamic', 'fixed', 'monolithicSparse', 'streamOptimized']).optional(),
   size: size.optional(),
   /** Round the disk up to a power of two (QEMU's SD card emulation needs it); rpi. */
   powerOfTwo: bool.optional(),
@@ -149,6 +156,22 @@ const rpi = z.strictObject({
 
 /** Per-architecture overrides: a mapping merged over the spec for the chosen arch (checked after merging). */
 const perArch = z.record(z.string(), z.unknown(), { error: () => 'expected a mapping of spec fields' });
+
+/**
+ * The live ISO (kind iso). `files` puts host files into the image beside
+ * /boot (ISO path -> host path): the hook for a read-only root such as
+ * /live/root.squashfs, which an initramfs of your own mounts.
+ */
+const iso = z.strictObject({
+  output: fileName.optional(),
+  label: text('a volume label (up to 32 printable ASCII characters)')
+    .regex(/^[\x20-\x7e]{1,32}$/, { error: 'expected up to 32 printable ASCII characters' })
+    .optional(),
+  seed: text('a seed string').optional(),
+  files: z
+    .record(z.string(), path('a host file'), { error: () => 'expected a mapping of image path: host file' })
+    .optional(),
+});
 
 export const specSchema = z
   .strictObject({
@@ -180,6 +203,7 @@ export const specSchema = z
       .optional(),
     uki: z.strictObject({ stub: path().optional(), output: fileName.optional(), osrel: path().optional() }).optional(),
     disk: disk.optional(),
+    iso: iso.optional(),
     rootfs: distro.optional(),
     rpi: rpi.optional(),
   })
@@ -192,6 +216,12 @@ export const specSchema = z
         path: ['arch'],
         message: 'the bios kind is x86_64 only (GRUB for PC BIOS); arm64 boots with the uefi or rpi kind',
       });
+    if (s.kind === 'iso' && s.arch === 'arm64')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['arch'],
+        message: 'the iso kind is x86_64 only (GRUB for PC BIOS, the x64 UKI); arm64 boots with the uefi or rpi kind',
+      });
     if (s.rpi !== undefined && s.kind !== 'rpi')
       ctx.addIssue({ code: 'custom', path: ['rpi'], message: `rpi settings are for the rpi kind, not '${s.kind}'` });
     const parts = s.disk?.partitions;
@@ -202,6 +232,17 @@ export const specSchema = z
         code: 'custom',
         path: ['disk', 'partitions'],
         message: `partitions are for a disk spec, not kind '${s.kind}'`,
+      });
+    for (const k of Object.keys(s.iso?.files ?? {}))
+      if (!/^\/[^/]/.test(k) || k.split('/').includes('..'))
+        ctx.addIssue({ code: 'custom', path: ['iso', 'files', k], message: 'expected an absolute path in the image' });
+    if (s.kind !== 'iso' && s.iso)
+      ctx.addIssue({ code: 'custom', path: ['iso'], message: `the iso section is for kind 'iso', not '${s.kind}'` });
+    if (s.kind === 'iso' && s.disk)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disk'],
+        message: "the iso kind writes no disk: use 'iso:' (output, label, seed)",
       });
     if (s.kind !== 'disk' && s.disk?.table)
       ctx.addIssue({ code: 'custom', path: ['disk', 'table'], message: `the ${s.kind} kind chooses its own table` });
@@ -219,6 +260,12 @@ export const specSchema = z
           message: "'fit' needs a filesystem to fit",
         });
     });
+    if (s.rootfs?.format !== undefined && s.kind !== 'bios')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rootfs', 'format'],
+        message: `the root filesystem format is for the bios kind, not '${s.kind}'`,
+      });
     const rest = (parts ?? []).filter((p) => p.size === 'rest').length;
     if (rest > 1)
       ctx.addIssue({
@@ -338,7 +385,7 @@ function message(issue: z.core.$ZodIssue, raw: unknown): { field: string; why: s
   }
   const field = fieldName(issue.path);
   if (field === 'kind' && valueAt(raw, issue.path) === undefined)
-    return { field, why: "missing (set 'preset: initramfs|uefi|bios|rpi' or 'kind')" };
+    return { field, why: "missing (set 'preset: initramfs|uefi|bios|rpi|iso' or 'kind')" };
   const got = valueAt(raw, issue.path);
   const why = issue.code === 'custom' ? issue.message : `${issue.message}, got ${describe(got)}`;
   return { field, why };

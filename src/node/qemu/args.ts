@@ -13,10 +13,12 @@ export type Accel = 'kvm' | 'tcg';
 
 export interface DiskOptions {
   path: string;
-  /** Only raw images are produced by tinyimage (default 'raw'). */
-  format?: 'raw' | 'qcow2';
-  /** Bus (default 'virtio'; 'sd' on Raspberry Pi machines). The guest kernel needs the driver (virtio_blk / ata_piix / the SD host) built in or in its initramfs. */
+  /** QEMU's name of the image format (default 'raw'): raw, qcow2, vpc (VHD) or vmdk. */
+  format?: 'raw' | 'qcow2' | 'vpc' | 'vmdk';
+  /** Bus (default 'virtio'; 'ide' for a CD; 'sd' on Raspberry Pi machines). The guest kernel needs the driver (virtio_blk / ata_piix / the SD host) built in or in its initramfs. */
   interface?: 'virtio' | 'ide' | 'sd';
+  /** 'cdrom' attaches the image as a CD-ROM drive (QEMU's -cdrom: IDE, read-only), booted through El Torito; x86_64 (pc) only. */
+  media?: 'disk' | 'cdrom';
   /** Discard guest writes (QEMU snapshot=on); default false. */
   snapshot?: boolean;
   readonly?: boolean;
@@ -202,7 +204,17 @@ export function qemuArgs(opts: QemuOptions, accel: Accel, fw: ResolvedFirmware):
     a.push('-append', opts.append ?? (arch === 'arm64' && !p.raspi ? 'console=ttyAMA0' : 'console=ttyS0'));
   }
   for (const d of disks) {
-    let v = `file=${driveValue(d.path)},format=${d.format ?? 'raw'},if=${d.interface ?? (p.raspi ? 'sd' : 'virtio')}`;
+    const cdrom = d.media === 'cdrom';
+    if (cdrom && arch !== 'x86_64')
+      throw new UsageError(
+        'E_USAGE_QEMU',
+        `a CD-ROM drive (${d.path}) is for x86_64 guests: QEMU's ${p.machine} machine has no IDE bus`,
+        {
+          path: d.path,
+        },
+      );
+    let v = `file=${driveValue(d.path)},format=${d.format ?? 'raw'},if=${d.interface ?? (cdrom ? 'ide' : p.raspi ? 'sd' : 'virtio')}`;
+    if (cdrom) v += ',media=cdrom';
     if (d.snapshot) v += ',snapshot=on';
     if (d.readonly) v += ',readonly=on';
     a.push('-drive', v);

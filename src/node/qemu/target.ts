@@ -6,7 +6,7 @@
  * boot no firmware: the kernel, device tree, initramfs and command line
  * taken from the card's boot partition into temporary files.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ARCH_FACTS, ARCHES, type Arch } from '../../core/arch.js';
@@ -14,6 +14,8 @@ import { UsageError } from '../../core/errors.js';
 import { isDisk, type FsImage } from '../../core/open/index.js';
 import { readRpiConfigTxt, RPI_BOARDS, RPI_KERNEL } from '../../core/system/rpi.js';
 import { openImage } from '../open.js';
+import { FileDevice } from '../io/file.js';
+import { openContainer } from '../../core/container/open.js';
 import { raspiSerialPort } from './args.js';
 
 export interface BootTarget {
@@ -73,8 +75,20 @@ export interface RaspiBootFiles {
   cleanup(): void;
 }
 
+/** The size the guest sees: a container's virtual disk (qcow2, VHD, VMDK), else the file's. */
+function guestSize(disk: string): number {
+  const f = FileDevice.open(disk);
+  try {
+    return openContainer(f)?.device.size ?? f.size;
+  } catch {
+    return f.size; // not a container we can open: QEMU will say what it is
+  } finally {
+    f.close();
+  }
+}
+
 function checkSdSize(disk: string): void {
-  const size = statSync(disk).size;
+  const size = guestSize(disk);
   if (size & (size - 1))
     throw new UsageError(
       'E_USAGE_SD_SIZE',

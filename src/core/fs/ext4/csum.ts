@@ -1,168 +1,243 @@
 /**
- * ext4 metadata checksums (Documentation/filesystems/ext4/checksums.rst).
- * All crc32c values are the raw (non-inverted) chain the kernel stores:
- * crc32cUpdate(seed, bytes...). The filesystem seed is crc32c(~0, s_uuid)
- * (or s_checksum_seed with metadata_csum_seed). Per-inode seeds chain the
- * inode number and generation (both le32) onto it.
+ * ext4 metadata checksums (Documentation/filesystems/ext4/checksums.rst),
+ * the one module both sides use: the writer computes with these functions
+ * and the reader verifies with the very same ones.
+ *
+ * metadata_csum values are the raw (non-inverted) CRC32C chain the kernel
+ * stores: crc32cUpdate(seed, bytes...). The filesystem seed is
+ * crc32c(~0, s_uuid), or s_checksum_seed with metadata_csum_seed; per-inode
+ * seeds chain the inode number and generation (both le32) onto it. Group
+ * descriptors without metadata_csum but with uninit_bg (gdt_csum) use CRC16.
  */
 import { crc16Update, crc32cUpdate } from '../../binary/crc.js';
+import { FormatError } from '../../errors.js';
 import {
-  DX_NODE_COUNT_OFFSET,
-  DX_ROOT_COUNT_OFFSET,
   GOOD_OLD_INODE_SIZE,
   INODE_CSUM_HI_END,
-  groupDesc64,
+  dxEntry,
+  dxTail,
+  extentEntryOffset,
+  groupDesc32,
   inode as inodeStruct,
+  jbd2BlockTail,
+  jbd2Commit,
+  jbd2Superblock,
   superblock,
+  xattrHeader,
 } from './structs.js';
 
-function le32(n: number): Uint8Array {
-  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
-}
-function le64(n: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(0, n >>> 0, true);
-  new DataView(b.buffer).setUint32(4, Math.floor(n / 0x100000000), true);
-  return b;
-}
 const ZERO4 = new Uint8Array(4);
+const SCRATCH = new Uint8Array(8);
+const SCRATCH_VIEW = new DataView(SCRATCH.buffer);
+
+/** A little-endian u32 in a shared scratch buffer (consumed at once by the CRC). */
+function le32(n: number): Uint8Array {
+  SCRATCH_VIEW.setUint32(0, n >>> 0, true);
+  return SCRATCH.subarray(0, 4);
+}
+
+/** A little-endian u64 in the shared scratch buffer. */
+function le64(n: number): Uint8Array {
+  SCRATCH_VIEW.setUint32(0, n >>> 0, true);
+  SCRATCH_VIEW.setUint32(4, Math.floor(n / 0x100000000) >>> 0, true);
+  return SCRATCH;
+}
+
+/** CRC over buf[start, end) with the `skip` bytes at `hole` counted as zeros. */
+function crc32cWithHole(c: number, buf: Uint8Array, start: number, end: number, hole: number, skip: number): number {
+  c = crc32cUpdate(c, buf, start, hole);
+  c = crc32cUpdate(c, ZERO4, 0, skip);
+  return crc32cUpdate(c, buf, hole + skip, end);
+}
+
+/** The FormatError a reader throws when a stored checksum differs from the computed one. */
+export function checksumError(
+  structure: string,
+  data: Record<string, unknown>,
+  expected: number,
+  actual: number,
+): FormatError {
+  const where = Object.entries(data)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  return new FormatError(
+    'E_FORMAT_CHECKSUM',
+    `ext4 ${structure} checksum mismatch${where ? ` (${where})` : ''}: stored 0x${expected.toString(16)}, computed 0x${actual.toString(16)}; the image is corrupt (run e2fsck)`,
+    { format: 'ext4', structure, ...data, expected, actual },
+  );
+}
 
 /** crc32c(~0, uuid): the filesystem checksum seed. */
 export function fsCsumSeed(uuid: Uint8Array): number {
   return crc32cUpdate(0xffffffff, uuid);
 }
 
-const SEED_SCRATCH = new Uint8Array(8);
-const SEED_VIEW = new DataView(SEED_SCRATCH.buffer);
-
-/** Seed for per-inode structures (extent blocks, directory blocks): seed + inode number + generation. */
+/** Seed for per-inode structures (the inode, extent blocks, directory blocks): seed + inode number + generation. */
 export function inodeCsumSeed(fsSeed: number, ino: number, generation: number): number {
-  SEED_VIEW.setUint32(0, ino >>> 0, true);
-  SEED_VIEW.setUint32(4, generation >>> 0, true);
-  return crc32cUpdate(fsSeed, SEED_SCRATCH, 0, 8);
+  SCRATCH_VIEW.setUint32(0, ino >>> 0, true);
+  SCRATCH_VIEW.setUint32(4, generation >>> 0, true);
+  return crc32cUpdate(fsSeed, SCRATCH, 0, 8);
 }
 
-/** Superblock checksum over bytes [0, 0x3fc) of the 1024-byte superblock. */
+/** Superblock checksum over bytes [0, s_checksum) of the 1024-byte superblock. */
 export function superblockCsum(sb: Uint8Array): number {
   return crc32cUpdate(0xffffffff, sb, 0, superblock.offsetOf('s_checksum'));
 }
 
-/**
- * Inode checksum over the whole on-disk inode (`raw`, s_inode_size bytes)
- * with l_i_checksum_lo and (if present) i_checksum_hi treated as zero.
- * Returns the 32-bit value; the low 16 bits go to l_i_checksum_lo, the high
- * 16 to i_checksum_hi when the inode is large enough.
- */
 const OFF_GEN = inodeStruct.offsetOf('i_generation');
 const OFF_CSUM_LO = inodeStruct.offsetOf('l_i_checksum_lo');
 const OFF_CSUM_HI = inodeStruct.offsetOf('i_checksum_hi');
+const OFF_EXTRA_ISIZE = inodeStruct.offsetOf('i_extra_isize');
+const CSUM_HALF = 2;
 
-export function inodeCsum(fsSeed: number, ino: number, raw: Uint8Array): number {
-  const gen = (raw[OFF_GEN]! | (raw[OFF_GEN + 1]! << 8) | (raw[OFF_GEN + 2]! << 16) | (raw[OFF_GEN + 3]! << 24)) >>> 0;
-  let c = inodeCsumSeed(fsSeed, ino, gen);
-  const lo = OFF_CSUM_LO;
-  c = crc32cUpdate(c, raw, 0, lo);
-  c = crc32cUpdate(c, ZERO4, 0, 2);
-  c = crc32cUpdate(c, raw, lo + 2, GOOD_OLD_INODE_SIZE);
-  if (raw.length > GOOD_OLD_INODE_SIZE) {
-    const extra = raw[GOOD_OLD_INODE_SIZE]! | (raw[GOOD_OLD_INODE_SIZE + 1]! << 8);
-    const hi = OFF_CSUM_HI;
-    if (GOOD_OLD_INODE_SIZE + extra >= INODE_CSUM_HI_END) {
-      c = crc32cUpdate(c, raw, GOOD_OLD_INODE_SIZE, hi);
-      c = crc32cUpdate(c, ZERO4, 0, 2);
-      c = crc32cUpdate(c, raw, hi + 2, raw.length);
-    } else {
-      c = crc32cUpdate(c, raw, GOOD_OLD_INODE_SIZE, raw.length);
-    }
-  }
-  return c >>> 0;
-}
-
-/** Store the inode checksum into `raw` in place. */
-export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void {
-  const c = inodeCsum(fsSeed, ino, raw);
-  raw[OFF_CSUM_LO] = c & 0xff;
-  raw[OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
-  if (
-    raw.length > GOOD_OLD_INODE_SIZE &&
-    GOOD_OLD_INODE_SIZE + (raw[GOOD_OLD_INODE_SIZE]! | (raw[GOOD_OLD_INODE_SIZE + 1]! << 8)) >= INODE_CSUM_HI_END
-  ) {
-    raw[OFF_CSUM_HI] = (c >>> 16) & 0xff;
-    raw[OFF_CSUM_HI + 1] = c >>> 24;
-  }
+/** i_checksum_hi exists: a large inode whose i_extra_isize reaches past it. */
+export function inodeCsumHasHi(raw: Uint8Array, off: number, inodeSize: number): boolean {
+  if (inodeSize <= GOOD_OLD_INODE_SIZE) return false;
+  const extra = raw[off + OFF_EXTRA_ISIZE]! | (raw[off + OFF_EXTRA_ISIZE + 1]! << 8);
+  return GOOD_OLD_INODE_SIZE + extra >= INODE_CSUM_HI_END;
 }
 
 /**
- * Group descriptor checksum (16 bits). metadata_csum: low 16 bits of
- * crc32c(seed, le32 group, desc with bg_checksum zeroed). gdt_csum
- * (uninit_bg): crc16(~0, uuid, le32 group, desc without bg_checksum).
+ * The inode checksum as stored: crc32c over the whole on-disk inode
+ * (`inodeSize` bytes at `off`) with l_i_checksum_lo and i_checksum_hi
+ * counted as zeros; the low 16 bits only when i_checksum_hi does not exist.
+ */
+export function inodeCsum(inodeSeed: number, raw: Uint8Array, off: number, inodeSize: number): number {
+  const base = off + GOOD_OLD_INODE_SIZE;
+  let c = crc32cWithHole(inodeSeed, raw, off, base, off + OFF_CSUM_LO, CSUM_HALF);
+  const hasHi = inodeCsumHasHi(raw, off, inodeSize);
+  if (hasHi) c = crc32cWithHole(c, raw, base, off + inodeSize, off + OFF_CSUM_HI, CSUM_HALF);
+  else if (inodeSize > GOOD_OLD_INODE_SIZE) c = crc32cUpdate(c, raw, base, off + inodeSize);
+  return hasHi ? c : c & 0xffff;
+}
+
+/** The inode checksum stored in l_i_checksum_lo (and i_checksum_hi when it exists). */
+export function storedInodeCsum(raw: Uint8Array, off: number, inodeSize: number): number {
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const lo = v.getUint16(off + OFF_CSUM_LO, true);
+  return inodeCsumHasHi(raw, off, inodeSize) ? lo + v.getUint16(off + OFF_CSUM_HI, true) * 0x10000 : lo;
+}
+
+/** Compute and store the checksum of inode `ino` (the whole on-disk inode in `raw`). */
+export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void {
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const c = inodeCsum(inodeCsumSeed(fsSeed, ino, v.getUint32(OFF_GEN, true)), raw, 0, raw.length);
+  v.setUint16(OFF_CSUM_LO, c & 0xffff, true);
+  if (inodeCsumHasHi(raw, 0, raw.length)) v.setUint16(OFF_CSUM_HI, c >>> 16, true);
+}
+
+const OFF_BG_CSUM = groupDesc32.offsetOf('bg_checksum');
+
+/**
+ * Group descriptor checksum (16 bits) of the `descSize` bytes of `desc`.
+ * metadata_csum: low 16 bits of crc32c(seed, le32 group, desc with
+ * bg_checksum zeroed). gdt_csum (uninit_bg): crc16(~0, uuid, le32 group,
+ * desc without bg_checksum).
  */
 export function groupDescCsum(
   opts: { metadataCsum: boolean; fsSeed: number; uuid: Uint8Array; descSize: number },
   group: number,
   desc: Uint8Array,
 ): number {
-  const off = groupDesc64.offsetOf('bg_checksum');
-  const g = le32(group);
+  const end = OFF_BG_CSUM + CSUM_HALF;
   if (opts.metadataCsum) {
-    let c = crc32cUpdate(opts.fsSeed, g);
-    c = crc32cUpdate(c, desc, 0, off);
-    c = crc32cUpdate(c, ZERO4, 0, 2);
-    if (opts.descSize > off + 2) c = crc32cUpdate(c, desc, off + 2, opts.descSize);
+    let c = crc32cUpdate(opts.fsSeed, le32(group));
+    c = crc32cUpdate(c, desc, 0, OFF_BG_CSUM);
+    c = crc32cUpdate(c, ZERO4, 0, CSUM_HALF);
+    if (opts.descSize > end) c = crc32cUpdate(c, desc, end, opts.descSize);
     return c & 0xffff;
   }
   let c = crc16Update(0xffff, opts.uuid);
-  c = crc16Update(c, g);
-  c = crc16Update(c, desc, 0, off);
-  if (opts.descSize > off + 2) c = crc16Update(c, desc, off + 2, opts.descSize);
+  c = crc16Update(c, le32(group));
+  c = crc16Update(c, desc, 0, OFF_BG_CSUM);
+  if (opts.descSize > end) c = crc16Update(c, desc, end, opts.descSize);
   return c & 0xffff;
 }
 
 /** Block or inode bitmap checksum: crc32c(seed, bitmap bytes); `bytes` = clusters_per_group/8 or inodes_per_group/8. */
 export function bitmapCsum(fsSeed: number, bitmap: Uint8Array, bytes: number): number {
-  return crc32cUpdate(fsSeed, bitmap, 0, bytes) >>> 0;
+  return crc32cUpdate(fsSeed, bitmap, 0, bytes);
 }
 
-/** Checksum of an extent tree block: crc32c(inode seed, block[0, 12 + 12*eh_max)). */
-export function extentBlockCsum(inodeSeed: number, block: Uint8Array): number {
-  const max = block[4]! | (block[5]! << 8);
-  return crc32cUpdate(inodeSeed, block, 0, 12 + 12 * max) >>> 0;
+/** Checksum of an extent tree block whose header says eh_max = `max`: crc32c(inode seed, block up to the tail). */
+export function extentBlockCsum(inodeSeed: number, block: Uint8Array, max: number): number {
+  return crc32cUpdate(inodeSeed, block, 0, extentEntryOffset(max));
 }
 
-/** Checksum of a leaf directory block: crc32c(inode seed, block[0, size-12)). */
-export function dirBlockCsum(inodeSeed: number, block: Uint8Array): number {
-  return crc32cUpdate(inodeSeed, block, 0, block.length - 12) >>> 0;
+/** Checksum of a leaf directory block: crc32c(inode seed, block without its 12-byte tail). */
+export function dirBlockCsum(inodeSeed: number, block: Uint8Array, tailSize: number): number {
+  return crc32cUpdate(inodeSeed, block, 0, block.length - tailSize);
 }
 
 /**
  * Checksum of an htree root/node block: over the block up to the end of the
- * `count` used dx entries, then dt_reserved of the dx_tail at `tailOffset`
- * and four zero bytes in place of dt_checksum.
+ * `count` used dx entries after the dx_countlimit at `countOffset`, then the
+ * dx_tail at `tailOffset` with dt_checksum counted as zero.
  */
-export function dxBlockCsum(inodeSeed: number, block: Uint8Array, isRoot: boolean, tailOffset: number): number {
-  const countOffset = isRoot ? DX_ROOT_COUNT_OFFSET : DX_NODE_COUNT_OFFSET;
-  const count = block[countOffset + 2]! | (block[countOffset + 3]! << 8);
-  let c = crc32cUpdate(inodeSeed, block, 0, countOffset + count * 8);
-  c = crc32cUpdate(c, block, tailOffset, tailOffset + 4);
-  c = crc32cUpdate(c, ZERO4);
-  return c >>> 0;
+export function dxBlockCsum(
+  inodeSeed: number,
+  block: Uint8Array,
+  countOffset: number,
+  count: number,
+  tailOffset: number,
+): number {
+  const c = crc32cUpdate(inodeSeed, block, 0, countOffset + count * dxEntry.size);
+  const sum = tailOffset + dxTail.offsetOf('dt_checksum');
+  return crc32cUpdate(crc32cUpdate(c, block, tailOffset, sum), ZERO4, 0, dxTail.size - (sum - tailOffset));
 }
+
+const OFF_XATTR_CSUM = xattrHeader.offsetOf('h_checksum');
 
 /** Checksum of an external xattr block: crc32c(seed, le64 block number, block with h_checksum zeroed). */
 export function xattrBlockCsum(fsSeed: number, blockNr: number, block: Uint8Array): number {
-  let c = crc32cUpdate(fsSeed, le64(blockNr));
-  c = crc32cUpdate(c, block, 0, 0x10);
-  c = crc32cUpdate(c, ZERO4);
-  c = crc32cUpdate(c, block, 0x14, block.length);
-  return c >>> 0;
+  const c = crc32cUpdate(fsSeed, le64(blockNr));
+  return crc32cWithHole(c, block, 0, block.length, OFF_XATTR_CSUM, ZERO4.length);
 }
 
-/** jbd2 superblock checksum (v2/v3): crc32c(~0, 1024 bytes with s_checksum zeroed). */
+const OFF_JSB_CSUM = jbd2Superblock.offsetOf('s_checksum');
+
+/** jbd2 superblock checksum (v2/v3): crc32c(~0, the superblock with s_checksum zeroed). */
 export function jbd2SuperblockCsum(sb: Uint8Array): number {
-  let c = crc32cUpdate(0xffffffff, sb, 0, 0xfc);
-  c = crc32cUpdate(c, ZERO4);
-  c = crc32cUpdate(c, sb, 0x100, 1024);
-  return c >>> 0;
+  return crc32cWithHole(0xffffffff, sb, 0, jbd2Superblock.size, OFF_JSB_CSUM, ZERO4.length);
+}
+
+/** The jbd2 checksum seed (csum v2/v3): crc32c(~0, the journal superblock's s_uuid). */
+export function jbd2CsumSeed(uuid: Uint8Array): number {
+  return crc32cUpdate(0xffffffff, uuid);
+}
+
+/** Descriptor or revoke block checksum (v2/v3): crc32c(seed, the block with the tail's t_checksum zeroed). */
+export function jbd2TailCsum(seed: number, block: Uint8Array): number {
+  const tail = block.length - jbd2BlockTail.size;
+  return crc32cWithHole(seed, block, 0, block.length, tail, jbd2BlockTail.size);
+}
+
+const OFF_COMMIT_CSUM = jbd2Commit.offsetOf('h_chksum');
+
+/** Commit block checksum (v2/v3): crc32c(seed, the block with h_chksum[0] zeroed). */
+export function jbd2CommitCsum(seed: number, block: Uint8Array): number {
+  return crc32cWithHole(seed, block, 0, block.length, OFF_COMMIT_CSUM, ZERO4.length);
+}
+
+/**
+ * The commit checksum newer kernels also accept (an incompletely written
+ * commit block): over the commit header alone, the rest of the block
+ * counted as zeros. e2fsprogs does not accept it.
+ */
+export function jbd2CommitCsumPartial(seed: number, block: Uint8Array): number {
+  const b = new Uint8Array(block.length);
+  b.set(block.subarray(0, jbd2Commit.size));
+  return jbd2CommitCsum(seed, b);
+}
+
+/**
+ * Checksum of a journalled block (v2/v3 tags): crc32c(crc32c(seed, be32
+ * sequence), the block as stored in the journal). csum v2 tags keep the low
+ * 16 bits.
+ */
+export function jbd2TagCsum(seed: number, sequence: number, block: Uint8Array): number {
+  SCRATCH_VIEW.setUint32(0, sequence >>> 0, false);
+  return crc32cUpdate(crc32cUpdate(seed, SCRATCH, 0, 4), block);
 }
 
 /** Name hash of one xattr entry (name without prefix, value padded to 4 bytes). */

@@ -12,6 +12,7 @@ import {
   DIR_TAIL_SIZE,
   DX_NODE_COUNT_OFFSET,
   DX_ROOT_COUNT_OFFSET,
+  DX_ROOT_INFO_LENGTH,
   FT,
   dirEntry,
   dirRecLen,
@@ -22,6 +23,9 @@ import {
   dxRoot,
   dxTail,
 } from './structs.js';
+
+const DOT = Uint8Array.of(0x2e);
+const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
 export interface DirEnt {
   name: Uint8Array;
@@ -52,24 +56,23 @@ export interface DirBlocks {
 
 function putEntry(b: Uint8Array, off: number, e: DirEnt, recLen: number): void {
   dirEntry.encode({ inode: e.ino, rec_len: recLen, name_len: e.name.length, file_type: e.ft }, b, off);
-  b.set(e.name, off + 8);
+  b.set(e.name, off + dirEntry.size);
 }
 
 function finishLeaf(b: Uint8Array, csum: boolean, seed: number): void {
   if (!csum) return;
-  const t = b.length - DIR_TAIL_SIZE;
+  // the checksum covers the block before the tail
   dirTail.encode(
     {
       det_reserved_zero1: 0,
       det_rec_len: DIR_TAIL_SIZE,
       det_reserved_zero2: 0,
       det_reserved_ft: DIR_TAIL_FT,
-      det_checksum: 0,
+      det_checksum: dirBlockCsum(seed, b, DIR_TAIL_SIZE),
     },
     b,
-    t,
+    b.length - DIR_TAIL_SIZE,
   );
-  new DataView(b.buffer, b.byteOffset).setUint32(t + 8, dirBlockCsum(seed, b), true);
 }
 
 /** Pack entries into leaf blocks, in order. Each block's last entry stretches to the end (or the tail). */
@@ -125,6 +128,113 @@ function emptyLeaf(B: number, csum: boolean, seed: number): Uint8Array {
   return b;
 }
 
+type DxList = Array<{ hash: number; block: number }>;
+
+/** The dx_countlimit and dx entries of an htree root or node, then its dx_tail checksum (metadata_csum). */
+function putDxEntries(
+  b: Uint8Array,
+  countOff: number,
+  limit: number,
+  list: DxList,
+  csumSeed: number | undefined,
+): void {
+  dxCountLimit.encode({ limit, count: list.length, block: list[0]!.block }, b, countOff);
+  for (let i = 1; i < list.length; i++)
+    dxEntry.encode({ hash: list[i]!.hash, block: list[i]!.block }, b, countOff + i * dxEntry.size);
+  if (csumSeed === undefined) return;
+  const t = countOff + limit * dxEntry.size;
+  dxTail.encode({ dt_reserved: 0, dt_checksum: 0 }, b, t);
+  dxTail.encode({ dt_checksum: dxBlockCsum(csumSeed, b, countOff, list.length, t) }, b, t);
+}
+
+/** dx_root: '.' and '..' as one fake record pair, then dx_root_info. */
+function dxRootBlock(ino: number, parent: number, dirFt: number, levels: number, o: DirBuildOpts): Uint8Array {
+  const root = new Uint8Array(o.blockSize);
+  dxRoot.encode(
+    {
+      dot_inode: ino,
+      dot_rec_len: dirRecLen(DOT.length),
+      dot_name_len: DOT.length,
+      dot_file_type: dirFt,
+      dot_name: DOT,
+      dotdot_inode: parent,
+      dotdot_rec_len: o.blockSize - dirRecLen(DOT.length),
+      dotdot_name_len: DOTDOT.length,
+      dotdot_file_type: dirFt,
+      dotdot_name: DOTDOT,
+      reserved_zero: 0,
+      hash_version: o.hashVersion,
+      info_length: DX_ROOT_INFO_LENGTH,
+      indirect_levels: levels,
+      unused_flags: 0,
+    },
+    root,
+    0,
+  );
+  return root;
+}
+
+/**
+ * An htree directory: entries sorted by hash and packed into leaves, indexed
+ * by the root (one level) or by interior nodes under it (two levels).
+ * Logical layout: block 0 the root, 1..N the index nodes, then the leaves.
+ */
+function buildHtree(
+  ino: number,
+  parent: number,
+  entries: DirEnt[],
+  o: DirBuildOpts,
+  seed: number,
+  path: string,
+): DirBlocks {
+  const B = o.blockSize;
+  const dirFt = o.fileType === false ? 0 : FT.dir;
+  const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
+  const hashed = entries.map((e) => ({ e, h: dirHash(e.name, version, o.seed) }));
+  hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
+  const firstHashes: number[] = [];
+  const hashes = hashed.map((x) => x.h.hash);
+  const leaves = packLeaves(
+    hashed.map((x) => x.e),
+    B,
+    o.csum,
+    seed,
+    firstHashes,
+    hashes,
+  );
+  const tail = o.csum ? dxTail.size : 0;
+  const csumSeed = o.csum ? seed : undefined;
+  const rootLimit = Math.floor((B - DX_ROOT_COUNT_OFFSET - tail) / dxEntry.size);
+  const nodeLimit = Math.floor((B - DX_NODE_COUNT_OFFSET - tail) / dxEntry.size);
+  const nodes: Array<{ first: number; leaves: number[] }> = [];
+  if (leaves.length > rootLimit) {
+    for (let i = 0; i < leaves.length; i += nodeLimit)
+      nodes.push({ first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) });
+    if (nodes.length > rootLimit)
+      throw new CapacityError(
+        'E_LIMIT_DIR_SIZE',
+        `directory ${path} has ${entries.length} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`,
+        { path, actual: entries.length },
+      );
+  }
+  const leafBase = 1 + nodes.length;
+  const root = dxRootBlock(ino, parent, dirFt, nodes.length ? 1 : 0, o);
+  const rootList = nodes.length
+    ? nodes.map((n, i) => ({ hash: firstHashes[n.first]!, block: 1 + i }))
+    : leaves.map((_, i) => ({ hash: firstHashes[i]!, block: leafBase + i }));
+  putDxEntries(root, DX_ROOT_COUNT_OFFSET, rootLimit, rootList, csumSeed);
+  const blocks: Uint8Array[] = [root];
+  for (const n of nodes) {
+    const b = new Uint8Array(B);
+    dxNode.encode({ fake_inode: 0, fake_rec_len: B, fake_name_len: 0, fake_file_type: 0 }, b, 0);
+    const list = n.leaves.map((li) => ({ hash: firstHashes[li]!, block: leafBase + li }));
+    putDxEntries(b, DX_NODE_COUNT_OFFSET, nodeLimit, list, csumSeed);
+    blocks.push(b);
+  }
+  blocks.push(...leaves);
+  return { blocks, indexed: true };
+}
+
 /**
  * Build the blocks of a directory with inode `ino` (parent `parent`), the
  * entries sorted by name. `seed` is the directory's inode checksum seed.
@@ -139,120 +249,13 @@ export function buildDir(
 ): DirBlocks {
   const B = o.blockSize;
   const dirFt = o.fileType === false ? 0 : FT.dir;
-  const dot: DirEnt = { name: Uint8Array.of(0x2e), ino, ft: dirFt };
-  const dotdot: DirEnt = { name: Uint8Array.of(0x2e, 0x2e), ino: parent, ft: dirFt };
+  const dot: DirEnt = { name: DOT, ino, ft: dirFt };
+  const dotdot: DirEnt = { name: DOTDOT, ino: parent, ft: dirFt };
   const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
-  let total = 24;
+  let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
   for (const e of entries) total += dirRecLen(e.name.length);
-  if (total <= space || !o.dirIndex) {
-    const blocks = packLeaves([dot, dotdot, ...entries], B, o.csum, seed);
-    while (blocks.length < (o.minBlocks ?? 1)) blocks.push(emptyLeaf(B, o.csum, seed));
-    return { blocks, indexed: false };
-  }
-  // htree: sort by hash, pack leaves, index them.
-  const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
-  const hashed = entries.map((e) => ({ e, h: dirHash(e.name, version, o.seed) }));
-  hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
-  const firstHashes: number[] = [];
-  const leaves = packLeaves(
-    hashed.map((x) => x.e),
-    B,
-    o.csum,
-    seed,
-    firstHashes,
-    hashed.map((x) => x.h.hash),
-  );
-  const tail = o.csum ? 8 : 0;
-  const rootLimit = Math.floor((B - 32 - tail) / 8);
-  const nodeLimit = Math.floor((B - 8 - tail) / 8);
-  let levels = 0;
-  let nodes: Array<{ first: number; leaves: number[] }> = [];
-  if (leaves.length > rootLimit) {
-    levels = 1;
-    for (let i = 0; i < leaves.length; i += nodeLimit)
-      nodes.push({ first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) });
-    if (nodes.length > rootLimit) {
-      throw new CapacityError(
-        'E_LIMIT_DIR_SIZE',
-        `directory ${path} has ${entries.length} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`,
-        { path, actual: entries.length },
-      );
-    }
-  } else {
-    nodes = [];
-  }
-  // logical layout: 0 root, 1..N index nodes, then leaves
-  const leafBase = 1 + nodes.length;
-  const blocks: Uint8Array[] = [];
-  const writeEntries = (
-    b: Uint8Array,
-    countOff: number,
-    limit: number,
-    list: Array<{ hash: number; block: number }>,
-    isRoot: boolean,
-  ) => {
-    dxCountLimit.encode({ limit, count: list.length, block: list[0]!.block }, b, countOff);
-    for (let i = 1; i < list.length; i++)
-      dxEntry.encode({ hash: list[i]!.hash, block: list[i]!.block }, b, countOff + i * 8);
-    if (o.csum) {
-      const t = countOff + limit * 8;
-      dxTail.encode({ dt_reserved: 0, dt_checksum: 0 }, b, t);
-      new DataView(b.buffer, b.byteOffset).setUint32(t + 4, dxBlockCsum(seed, b, isRoot, t), true);
-    }
-  };
-  const root = new Uint8Array(B);
-  dxRoot.encode(
-    {
-      dot_inode: ino,
-      dot_rec_len: 12,
-      dot_name_len: 1,
-      dot_file_type: dirFt,
-      dot_name: Uint8Array.of(0x2e, 0, 0, 0),
-      dotdot_inode: parent,
-      dotdot_rec_len: B - 12,
-      dotdot_name_len: 2,
-      dotdot_file_type: dirFt,
-      dotdot_name: Uint8Array.of(0x2e, 0x2e, 0, 0),
-      reserved_zero: 0,
-      hash_version: o.hashVersion,
-      info_length: 8,
-      indirect_levels: levels,
-      unused_flags: 0,
-    },
-    root,
-    0,
-  );
-  if (levels === 0) {
-    writeEntries(
-      root,
-      DX_ROOT_COUNT_OFFSET,
-      rootLimit,
-      leaves.map((_, i) => ({ hash: firstHashes[i]!, block: leafBase + i })),
-      true,
-    );
-    blocks.push(root);
-  } else {
-    writeEntries(
-      root,
-      DX_ROOT_COUNT_OFFSET,
-      rootLimit,
-      nodes.map((n, i) => ({ hash: firstHashes[n.first]!, block: 1 + i })),
-      true,
-    );
-    blocks.push(root);
-    for (const n of nodes) {
-      const b = new Uint8Array(B);
-      dxNode.encode({ fake_inode: 0, fake_rec_len: B, fake_name_len: 0, fake_file_type: 0 }, b, 0);
-      writeEntries(
-        b,
-        DX_NODE_COUNT_OFFSET,
-        nodeLimit,
-        n.leaves.map((li) => ({ hash: firstHashes[li]!, block: leafBase + li })),
-        false,
-      );
-      blocks.push(b);
-    }
-  }
-  blocks.push(...leaves);
-  return { blocks, indexed: true };
+  if (total > space && o.dirIndex) return buildHtree(ino, parent, entries, o, seed, path);
+  const blocks = packLeaves([dot, dotdot, ...entries], B, o.csum, seed);
+  while (blocks.length < (o.minBlocks ?? 1)) blocks.push(emptyLeaf(B, o.csum, seed));
+  return { blocks, indexed: false };
 }

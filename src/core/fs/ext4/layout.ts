@@ -5,6 +5,7 @@
  */
 import { CapacityError } from '../../errors.js';
 import type { Config } from './options.js';
+import { MIN_BLOCK_SIZE, groupDesc32, groupDesc64 } from './structs.js';
 
 export interface Geometry {
   B: number;
@@ -29,9 +30,20 @@ function isPow(n: number, b: number): boolean {
   return n === 1;
 }
 
+/**
+ * Whether group `g` holds a superblock (the primary or a backup) and a copy
+ * of the group descriptor table: every group without sparse_super; with it
+ * groups 0, 1 and the powers of 3, 5 and 7; with sparse_super2 group 0 and
+ * the two groups in s_backup_bgs.
+ */
+export function groupHasSuper(g: number, sparse: boolean, backups?: readonly number[]): boolean {
+  if (g === 0) return true;
+  if (backups) return backups.includes(g);
+  return !sparse || g === 1 || isPow(g, 3) || isPow(g, 5) || isPow(g, 7);
+}
+
 export function hasSuper(cfg: Config, g: number): boolean {
-  if (!cfg.has('sparse_super')) return true;
-  return g <= 1 || (g % 2 === 1 && (isPow(g, 3) || isPow(g, 5) || isPow(g, 7)));
+  return groupHasSuper(g, cfg.has('sparse_super'));
 }
 
 /** mke2fs's default journal size for a filesystem of `blocks` blocks (0 = too small for one). */
@@ -53,9 +65,9 @@ export function defaultJournalBlocks(blocks: number): number {
  */
 export function geometry(cfg: Config, blocksIn: number, minInodes: number): Geometry {
   const B = cfg.blockSize;
-  const firstData = B === 1024 ? 1 : 0;
+  const firstData = B === MIN_BLOCK_SIZE ? 1 : 0;
   const bpg = 8 * B;
-  const descSize = cfg.has('64bit') ? 64 : 32;
+  const descSize = cfg.has('64bit') ? groupDesc64.size : groupDesc32.size;
   const ipb = B / cfg.inodeSize;
   let blocks = Math.floor(blocksIn);
   if (!cfg.has('64bit') && blocks > 0xffffffff) blocks = 0xffffffff;

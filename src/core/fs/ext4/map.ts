@@ -6,7 +6,27 @@
  */
 import { CapacityError } from '../../errors.js';
 import { extentBlockCsum } from './csum.js';
-import { EXTENT_MAGIC, EXT_INIT_MAX_LEN, extentHeader, extentIndex, extentLeaf } from './structs.js';
+import {
+  BLOCK_NR_SIZE,
+  EXTENT_MAGIC,
+  EXT_INIT_MAX_LEN,
+  I_BLOCK_SIZE,
+  MAX_EXTENT_DEPTH,
+  NDIR_BLOCKS,
+  blockMapRoot,
+  extentCapacity,
+  extentEntryOffset,
+  extentHeader,
+  extentIndex,
+  extentLeaf,
+  extentTail,
+} from './structs.js';
+
+/** Extents (or index entries) i_block holds. */
+const ROOT_CAPACITY = extentCapacity(I_BLOCK_SIZE);
+const IND = blockMapRoot.offsetOf('ind');
+const DIND = blockMapRoot.offsetOf('dind');
+const TIND = blockMapRoot.offsetOf('tind');
 
 /** A contiguous mapping: `len` blocks from logical `lblk` at physical `pblk`. */
 export interface Run {
@@ -66,25 +86,25 @@ function writeIndex(b: Uint8Array, off: number, lblk: number, pblk: number): voi
 
 /** Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums tree blocks. */
 export function extentTree(runs: Run[], blockSize: number, alloc: () => number, inodeSeed: number | undefined): Mapped {
-  const iblock = new Uint8Array(60);
+  const iblock = new Uint8Array(I_BLOCK_SIZE);
   const meta: Array<[number, Uint8Array]> = [];
-  if (runs.length <= 4) {
+  if (runs.length <= ROOT_CAPACITY) {
     extentHeader.encode(
-      { eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: 4, eh_depth: 0, eh_generation: 0 },
+      { eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: ROOT_CAPACITY, eh_depth: 0, eh_generation: 0 },
       iblock,
       0,
     );
-    runs.forEach((r, i) => writeLeaf(iblock, 12 + i * 12, r));
+    runs.forEach((r, i) => writeLeaf(iblock, extentEntryOffset(i), r));
     return { iblock, meta };
   }
-  const per = Math.floor((blockSize - 12) / 12);
+  const per = extentCapacity(blockSize);
   // level: list of (first logical block, writer of the entry into a node)
   let level: Array<{ lblk: number; put: (b: Uint8Array, off: number) => void }> = runs.map((r) => ({
     lblk: r.lblk,
     put: (b, off) => writeLeaf(b, off, r),
   }));
   let depth = 0;
-  while (level.length > 4) {
+  while (level.length > ROOT_CAPACITY) {
     const next: typeof level = [];
     for (let i = 0; i < level.length; i += per) {
       const chunk = level.slice(i, i + per);
@@ -94,8 +114,9 @@ export function extentTree(runs: Run[], blockSize: number, alloc: () => number, 
         b,
         0,
       );
-      chunk.forEach((e, k) => e.put(b, 12 + k * 12));
-      if (inodeSeed !== undefined) new DataView(b.buffer).setUint32(12 + per * 12, extentBlockCsum(inodeSeed, b), true);
+      chunk.forEach((e, k) => e.put(b, extentEntryOffset(k)));
+      if (inodeSeed !== undefined)
+        extentTail.encode({ et_checksum: extentBlockCsum(inodeSeed, b, per) }, b, extentEntryOffset(per));
       const pblk = alloc();
       meta.push([pblk, b]);
       const first = chunk[0]!.lblk;
@@ -103,24 +124,25 @@ export function extentTree(runs: Run[], blockSize: number, alloc: () => number, 
     }
     level = next;
     depth++;
-    if (depth > 5) throw new CapacityError('E_LIMIT_EXTENTS', 'extent tree deeper than 5 levels', {});
+    if (depth > MAX_EXTENT_DEPTH)
+      throw new CapacityError('E_LIMIT_EXTENTS', `extent tree deeper than ${MAX_EXTENT_DEPTH} levels`, {});
   }
   extentHeader.encode(
-    { eh_magic: EXTENT_MAGIC, eh_entries: level.length, eh_max: 4, eh_depth: depth, eh_generation: 0 },
+    { eh_magic: EXTENT_MAGIC, eh_entries: level.length, eh_max: ROOT_CAPACITY, eh_depth: depth, eh_generation: 0 },
     iblock,
     0,
   );
-  level.forEach((e, k) => e.put(iblock, 12 + k * 12));
+  level.forEach((e, k) => e.put(iblock, extentEntryOffset(k)));
   return { iblock, meta };
 }
 
 /** Upper bound of extent tree blocks for `extents` extents. */
 export function extentTreeBlocks(extents: number, blockSize: number): number {
-  if (extents <= 4) return 0;
-  const per = Math.floor((blockSize - 12) / 12);
+  if (extents <= ROOT_CAPACITY) return 0;
+  const per = extentCapacity(blockSize);
   let n = 0;
   let level = extents;
-  while (level > 4) {
+  while (level > ROOT_CAPACITY) {
     level = Math.ceil(level / per);
     n += level;
   }
@@ -129,8 +151,8 @@ export function extentTreeBlocks(extents: number, blockSize: number): number {
 
 /** Classic block map (direct, indirect, double, triple indirect). */
 export function blockMap(runs: Run[], blockSize: number, alloc: () => number, path: string): Mapped {
-  const P = blockSize / 4;
-  const iblock = new Uint8Array(60);
+  const P = blockSize / BLOCK_NR_SIZE;
+  const iblock = new Uint8Array(I_BLOCK_SIZE);
   const idv = new DataView(iblock.buffer);
   const meta: Array<[number, Uint8Array]> = [];
   const nodes = new Map<string, { pblk: number; arr: DataView }>();
@@ -145,13 +167,14 @@ export function blockMap(runs: Run[], blockSize: number, alloc: () => number, pa
     }
     return n;
   };
-  const limit = 12 + P + P * P + P * P * P;
+  const limit = NDIR_BLOCKS + P + P * P + P * P * P;
+  const word = (i: number) => i * BLOCK_NR_SIZE;
   for (const r of runs) {
     for (let k = 0; k < r.len; k++) {
       const l = r.lblk + k;
       const p = r.pblk + k;
-      if (l < 12) {
-        idv.setUint32(l * 4, p, true);
+      if (l < NDIR_BLOCKS) {
+        idv.setUint32(word(l), p, true);
         continue;
       }
       if (l >= limit)
@@ -160,24 +183,24 @@ export function blockMap(runs: Run[], blockSize: number, alloc: () => number, pa
           `${path} is too large for a block-mapped file at block size ${blockSize}`,
           { path },
         );
-      let x = l - 12;
+      let x = l - NDIR_BLOCKS;
       if (x < P) {
-        node('S', (b) => idv.setUint32(48, b, true)).arr.setUint32(x * 4, p, true);
+        node('S', (b) => idv.setUint32(IND, b, true)).arr.setUint32(word(x), p, true);
         continue;
       }
       x -= P;
       if (x < P * P) {
-        const d = node('D', (b) => idv.setUint32(52, b, true));
+        const d = node('D', (b) => idv.setUint32(DIND, b, true));
         const i = Math.floor(x / P);
-        node(`D/${i}`, (b) => d.arr.setUint32(i * 4, b, true)).arr.setUint32((x % P) * 4, p, true);
+        node(`D/${i}`, (b) => d.arr.setUint32(word(i), b, true)).arr.setUint32(word(x % P), p, true);
         continue;
       }
       x -= P * P;
-      const t = node('T', (b) => idv.setUint32(56, b, true));
+      const t = node('T', (b) => idv.setUint32(TIND, b, true));
       const i = Math.floor(x / (P * P));
       const j = Math.floor(x / P) % P;
-      const t1 = node(`T/${i}`, (b) => t.arr.setUint32(i * 4, b, true));
-      node(`T/${i}/${j}`, (b) => t1.arr.setUint32(j * 4, b, true)).arr.setUint32((x % P) * 4, p, true);
+      const t1 = node(`T/${i}`, (b) => t.arr.setUint32(word(i), b, true));
+      node(`T/${i}/${j}`, (b) => t1.arr.setUint32(word(j), b, true)).arr.setUint32(word(x % P), p, true);
     }
   }
   return { iblock, meta };
@@ -185,8 +208,8 @@ export function blockMap(runs: Run[], blockSize: number, alloc: () => number, pa
 
 /** Upper bound of indirect blocks for a file spanning `lastLblk + 1` logical blocks with `blocks` mapped. */
 export function blockMapBlocks(blocks: number, lastLblk: number, blockSize: number): number {
-  if (lastLblk < 12) return 0;
-  const P = blockSize / 4;
-  const n = Math.max(0, Math.min(blocks, lastLblk + 1) - 12);
+  if (lastLblk < NDIR_BLOCKS) return 0;
+  const P = blockSize / BLOCK_NR_SIZE;
+  const n = Math.max(0, Math.min(blocks, lastLblk + 1) - NDIR_BLOCKS);
   return Math.ceil(n / P) + Math.ceil(n / (P * P)) + Math.ceil(n / (P * P * P)) + 3;
 }

@@ -64,24 +64,8 @@ const BASE: Record<ExtType, string[]> = {
   ],
 };
 
-/** Features this writer can produce; anything else is rejected when turned on. */
-export const SUPPORTED_FEATURES = new Set([
-  'has_journal',
-  'ext_attr',
-  'dir_index',
-  'filetype',
-  'extent',
-  '64bit',
-  'flex_bg',
-  'sparse_super',
-  'large_file',
-  'huge_file',
-  'dir_nlink',
-  'extra_isize',
-  'metadata_csum',
-  'uninit_bg',
-  'inline_data',
-]);
+/** Features this writer can produce (ext4's defaults, uninit_bg and inline_data); anything else is rejected. */
+export const SUPPORTED_FEATURES = new Set([...BASE.ext4, 'uninit_bg', 'inline_data']);
 
 /** The default feature names of a type, in dumpe2fs order. */
 export function defaultFeatures(type: ExtType): string[] {

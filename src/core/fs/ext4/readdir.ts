@@ -8,14 +8,35 @@
  * block; name_len + 8 <= rec_len; inode number in range; no '/' or NUL).
  */
 import { FormatError } from '../../errors.js';
-import { checksumError, dirLeafCsum, dxCsum } from './readcsum.js';
-import { DIR_TAIL_FT, DIR_TAIL_SIZE, DX_NODE_COUNT_OFFSET } from './structs.js';
+import { checksumError, dirBlockCsum, dxBlockCsum } from './csum.js';
+import {
+  DIR_TAIL_FT,
+  DIR_TAIL_SIZE,
+  DX_NODE_COUNT_OFFSET,
+  DX_ROOT_INFO_OFFSET,
+  MAX_REC_LEN,
+  dirEntry,
+  dirRecLen,
+  dirTail,
+  dxCountLimit,
+  dxEntry,
+  dxNode,
+  dxRoot,
+  dxTail,
+  I_BLOCK_SIZE,
+  inlineDirHeader,
+} from './structs.js';
 
 export interface RawDirEntry {
   name: string;
   ino: number;
   /** file_type byte (0 when the filetype feature is off). */
   fileType: number;
+}
+
+interface DirWhere {
+  block: number;
+  lblk: number;
 }
 
 export interface DirParseContext {
@@ -30,6 +51,22 @@ export interface DirParseContext {
 }
 
 const dec = new TextDecoder('utf-8');
+const DE_INODE = dirEntry.offsetOf('inode');
+const DE_REC_LEN = dirEntry.offsetOf('rec_len');
+const DE_NAME_LEN = dirEntry.offsetOf('name_len');
+const DE_FILE_TYPE = dirEntry.offsetOf('file_type');
+const DOT = 0x2e;
+const SLASH = 0x2f;
+/** The smallest record: a header and a name of up to 4 bytes. */
+const MIN_REC_LEN = dirRecLen(1);
+const REC_ALIGN = 4;
+const BIG_BLOCK = MAX_REC_LEN + 1;
+
+/** rec_len as the kernel reads it: a whole 64 KiB block is stored as 65535 or 0. */
+function recLenFromDisk(v: DataView, o: number, blockSize: number): number {
+  const len = v.getUint16(o + DE_REC_LEN, true);
+  return blockSize === BIG_BLOCK && (len === MAX_REC_LEN || len === 0) ? BIG_BLOCK : len;
+}
 
 function dirError(ctx: DirParseContext, msg: string, data: Record<string, unknown>): FormatError {
   return new FormatError('E_FORMAT_DIRENT', `directory inode ${ctx.ino}: ${msg}`, {
@@ -52,20 +89,19 @@ export function parseDirRecords(
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let o = start;
   while (o < end) {
-    if (o + 8 > end)
+    if (o + dirEntry.size > end)
       throw dirError(ctx, `record header at offset ${o - start} runs past the end`, { ...where, offset: o - start });
-    const ino = v.getUint32(o, true);
-    let recLen = v.getUint16(o + 4, true);
-    if (ctx.blockSize === 65536 && (recLen === 65535 || recLen === 0)) recLen = 65536;
-    const nameLen = buf[o + 6]!;
-    if (recLen < 12 || (recLen & 3) !== 0 || o + recLen > end)
+    const ino = v.getUint32(o + DE_INODE, true);
+    const recLen = recLenFromDisk(v, o, ctx.blockSize);
+    const nameLen = buf[o + DE_NAME_LEN]!;
+    if (recLen < MIN_REC_LEN || recLen % REC_ALIGN !== 0 || o + recLen > end)
       throw dirError(ctx, `bad rec_len ${recLen} at offset ${o - start}`, {
         ...where,
         field: 'rec_len',
         offset: o - start,
         actual: recLen,
       });
-    if (nameLen + 8 > recLen)
+    if (nameLen + dirEntry.size > recLen)
       throw dirError(ctx, `name_len ${nameLen} does not fit in rec_len ${recLen} at offset ${o - start}`, {
         ...where,
         field: 'name_len',
@@ -85,20 +121,67 @@ export function parseDirRecords(
           field: 'name_len',
           offset: o - start,
         });
-      const nb = buf.subarray(o + 8, o + 8 + nameLen);
-      const isDot = (nameLen === 1 && nb[0] === 0x2e) || (nameLen === 2 && nb[0] === 0x2e && nb[1] === 0x2e);
+      const nb = buf.subarray(o + dirEntry.size, o + dirEntry.size + nameLen);
+      const isDot = (nameLen === 1 && nb[0] === DOT) || (nameLen === 2 && nb[0] === DOT && nb[1] === DOT);
       if (!isDot) {
-        if (nb.includes(0x2f) || nb.includes(0))
+        if (nb.includes(SLASH) || nb.includes(0))
           throw dirError(ctx, `entry at offset ${o - start} has '/' or NUL in its name`, {
             ...where,
             field: 'name',
             offset: o - start,
           });
-        out.push({ name: dec.decode(nb), ino, fileType: buf[o + 7]! });
+        out.push({ name: dec.decode(nb), ino, fileType: buf[o + DE_FILE_TYPE]! });
       }
     }
     o += recLen;
   }
+}
+
+/** Verify the checksum of an htree root or interior node (its dx_tail). */
+function checkDxBlock(buf: Uint8Array, isRoot: boolean, seed: number, ctx: DirParseContext, where: DirWhere): void {
+  const bs = ctx.blockSize;
+  const infoLength = buf[dxRoot.offsetOf('info_length')]!;
+  const countOffset = isRoot ? DX_ROOT_INFO_OFFSET + infoLength : DX_NODE_COUNT_OFFSET;
+  if (countOffset + dxCountLimit.size > bs)
+    throw dirError(ctx, `htree root info length ${infoLength} is too large`, {
+      ...where,
+      structure: 'dx_root',
+      field: 'info_length',
+    });
+  const { limit, count } = dxCountLimit.decode(buf, countOffset);
+  const tail = countOffset + limit * dxEntry.size;
+  if (count > limit || tail + dxTail.size > bs)
+    throw dirError(ctx, `htree node count ${count} / limit ${limit} do not fit the block`, {
+      ...where,
+      structure: isRoot ? 'dx_root' : 'dx_node',
+      field: 'count',
+      actual: count,
+    });
+  const stored = dxTail.decode(buf, tail).dt_checksum;
+  const actual = dxBlockCsum(seed, buf, countOffset, count, tail);
+  if (stored !== actual)
+    throw checksumError(isRoot ? 'htree root' : 'htree node', { inode: ctx.ino, ...where }, stored, actual);
+}
+
+/** Verify the checksum tail of a leaf block; returns where the records end. */
+function checkLeafTail(buf: Uint8Array, seed: number, ctx: DirParseContext, where: DirWhere): number {
+  const t = ctx.blockSize - DIR_TAIL_SIZE;
+  const tail = dirTail.decode(buf, t);
+  if (
+    tail.det_reserved_zero1 !== 0 ||
+    tail.det_rec_len !== DIR_TAIL_SIZE ||
+    tail.det_reserved_zero2 !== 0 ||
+    tail.det_reserved_ft !== DIR_TAIL_FT
+  ) {
+    throw dirError(ctx, `block ${where.block} (logical ${where.lblk}) has no checksum tail`, {
+      ...where,
+      structure: 'ext4_dir_entry_tail',
+    });
+  }
+  const actual = dirBlockCsum(seed, buf, DIR_TAIL_SIZE);
+  if (tail.det_checksum !== actual)
+    throw checksumError('directory block', { inode: ctx.ino, ...where }, tail.det_checksum, actual);
+  return t;
 }
 
 /**
@@ -115,58 +198,20 @@ export function parseDirBlock(
   const bs = ctx.blockSize;
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const where = { block, lblk };
-  const firstIno = v.getUint32(0, true);
-  let firstRec = v.getUint16(4, true);
-  if (bs === 65536 && (firstRec === 65535 || firstRec === 0)) firstRec = 65536;
   const isDxRoot = ctx.indexed && lblk === 0;
-  const isDxNode = ctx.indexed && lblk > 0 && firstIno === 0 && firstRec === bs && buf[6] === 0;
+  const isDxNode =
+    ctx.indexed &&
+    lblk > 0 &&
+    v.getUint32(dxNode.offsetOf('fake_inode'), true) === 0 &&
+    recLenFromDisk(v, 0, bs) === bs &&
+    buf[dxNode.offsetOf('fake_name_len')] === 0;
   if (isDxRoot || isDxNode) {
-    if (ctx.csumSeed !== undefined) {
-      const countOffset = isDxRoot ? 0x18 + buf[0x1d]! : DX_NODE_COUNT_OFFSET;
-      if (countOffset + 8 > bs)
-        throw dirError(ctx, `htree root info length ${buf[0x1d]} is too large`, {
-          ...where,
-          structure: 'dx_root',
-          field: 'info_length',
-        });
-      const limit = v.getUint16(countOffset, true);
-      const count = v.getUint16(countOffset + 2, true);
-      const tail = countOffset + limit * 8;
-      if (count > limit || tail + 8 > bs)
-        throw dirError(ctx, `htree node count ${count} / limit ${limit} do not fit the block`, {
-          ...where,
-          structure: isDxRoot ? 'dx_root' : 'dx_node',
-          field: 'count',
-          actual: count,
-        });
-      const stored = v.getUint32(tail + 4, true);
-      const actual = dxCsum(ctx.csumSeed, buf, countOffset, count, tail);
-      if (stored !== actual)
-        throw checksumError(isDxRoot ? 'htree root' : 'htree node', { inode: ctx.ino, block, lblk }, stored, actual);
-    }
+    if (ctx.csumSeed !== undefined) checkDxBlock(buf, isDxRoot, ctx.csumSeed, ctx, where);
     // The root's '.' and '..' tile the block; interior nodes hold no entries.
     if (isDxRoot) parseDirRecords(buf, 0, bs, ctx, where, out);
     return;
   }
-  let end = bs;
-  if (ctx.csumSeed !== undefined) {
-    const t = bs - DIR_TAIL_SIZE;
-    if (
-      v.getUint32(t, true) !== 0 ||
-      v.getUint16(t + 4, true) !== DIR_TAIL_SIZE ||
-      buf[t + 6] !== 0 ||
-      buf[t + 7] !== DIR_TAIL_FT
-    ) {
-      throw dirError(ctx, `block ${block} (logical ${lblk}) has no checksum tail`, {
-        ...where,
-        structure: 'ext4_dir_entry_tail',
-      });
-    }
-    const stored = v.getUint32(t + 8, true);
-    const actual = dirLeafCsum(ctx.csumSeed, buf);
-    if (stored !== actual) throw checksumError('directory block', { inode: ctx.ino, block, lblk }, stored, actual);
-    end = t;
-  }
+  const end = ctx.csumSeed !== undefined ? checkLeafTail(buf, ctx.csumSeed, ctx, where) : bs;
   parseDirRecords(buf, 0, end, ctx, where, out);
 }
 
@@ -177,6 +222,6 @@ export function parseInlineDir(
   ctx: DirParseContext,
   out: RawDirEntry[],
 ): void {
-  parseDirRecords(iBlock, 4, 60, ctx, { where: 'inline i_block' }, out);
+  parseDirRecords(iBlock, inlineDirHeader.size, I_BLOCK_SIZE, ctx, { where: 'inline i_block' }, out);
   if (extra && extra.length > 0) parseDirRecords(extra, 0, extra.length, ctx, { where: 'inline system.data' }, out);
 }

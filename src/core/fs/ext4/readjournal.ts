@@ -1,169 +1,179 @@
 /**
  * Read-only jbd2 journal replay for the ext4 reader. When a filesystem has
  * needs_recovery (it was not unmounted cleanly), the committed transactions
- * in the internal journal hold newer copies of metadata (and data=journal
- * data) blocks. Instead of writing them back, `journalOverlay` returns a
+ * of its internal journal hold newer copies of metadata (and data=journal
+ * data) blocks. Instead of writing them back, `recoverJournal` returns a
  * BlockDevice that serves those blocks from the journal: the reader then
- * sees what the kernel would see after recovery, and the image is untouched.
+ * sees what e2fsck's journal recovery (`e2fsck -E journal_only`) leaves on
+ * disk, and the image is untouched.
  *
- * Recovery follows jbd2's passes: scan committed transactions from s_start
- * with sequence s_sequence (stopping at the first block without the magic,
- * with the wrong sequence, or a transaction without its commit block);
- * collect revoke records (a block revoked in transaction T is not replayed
- * from transactions <= T); the last copy of each block wins. Every count and
- * block number is bounded by the journal and filesystem sizes.
- * Fast-commit blocks and journal checksums are not interpreted.
+ * journal.ts loads the journal as e2fsck does, recovery.ts runs jbd2's
+ * three passes, fastcommit.ts scans the fast-commit area (by e2fsck's rules,
+ * and by the kernel's to say where the kernel would differ). This
+ * file turns their findings into the replayed view, the one-line
+ * `recovery` summary and the warnings: wherever e2fsck would go on to check
+ * the whole filesystem, the kernel would refuse to mount it, or the reader
+ * cannot replay something (fast commits), a warning says so.
  */
 import { FormatError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import type { Ext4Inode } from './read.js';
-import type { Run } from './readmap.js';
-import { findRun } from './readmap.js';
-import { JBD2_MAGIC } from './structs.js';
+import { openJournal, type Journal, type JournalSource } from './journal.js';
+import { Recovery, type RecoveryResult, type ReplaySlot } from './recovery.js';
+import { JBD2_MAGIC, jbd2Header } from './structs.js';
 
-const T_DESCRIPTOR = 1;
-const T_COMMIT = 2;
-const T_SB_V1 = 3;
-const T_SB_V2 = 4;
-const T_REVOKE = 5;
-const F_ESCAPE = 1;
-const F_SAME_UUID = 2;
-const F_LAST_TAG = 8;
-const INCOMPAT_REVOKE = 0x1;
-const INCOMPAT_64BIT = 0x2;
-const INCOMPAT_CSUM_V2 = 0x8;
-const INCOMPAT_CSUM_V3 = 0x10;
-const INCOMPAT_FAST_COMMIT = 0x20;
+export type { JournalSource } from './journal.js';
 
-/** What the reader needs for a replay. */
-export interface JournalSource {
-  readonly blockSize: number;
-  readonly blocksCount: number;
-  readonly dev: BlockDevice;
-  inode(ino: number): Ext4Inode;
-  runs(inode: Ext4Inode): Run[];
-}
-
-export interface JournalReplay {
-  /** Device with the journalled blocks laid over the filesystem's. */
-  dev: BlockDevice;
+export interface JournalOutcome {
+  /** The filesystem with the replayed blocks laid over it (undefined: nothing replayed). */
+  dev?: BlockDevice;
   transactions: number;
   blocks: number;
+  /** One line for inspect: what was replayed, and whether e2fsck is needed. */
+  recovery: string;
+  warnings: string[];
 }
 
-function jerr(msg: string, data: Record<string, unknown> = {}): FormatError {
-  return new FormatError('E_FORMAT_JOURNAL', `ext4 journal: ${msg}`, { format: 'ext4', structure: 'journal', ...data });
-}
+const KERNEL = 'the kernel will not mount it until e2fsck has run';
+const AS_ON_DISK = 'this view shows the blocks as they are on disk';
 
-interface Slot {
-  phys: number;
-  escape: boolean;
-}
-
-/** Replay the journal of inode `journalIno` into an overlay; undefined when there is nothing to replay. */
-export function journalOverlay(src: JournalSource, journalIno: number): JournalReplay | undefined {
-  const bs = src.blockSize;
-  const ji = src.inode(journalIno);
-  if (ji.type !== 'file') throw jerr(`journal inode ${journalIno} is not a regular file`, { inode: journalIno });
-  const runs = src.runs(ji);
-  const jBlocks = Math.floor(ji.size / bs);
-  const phys = (j: number): number => {
-    const r = runs[findRun(runs, j)];
-    if (!r || r.logical > j || r.unwritten)
-      throw jerr(`journal block ${j} is not mapped`, { inode: journalIno, lblk: j });
-    return r.physical + (j - r.logical);
+function notReplayed(why: string, fsck: string): JournalOutcome {
+  return {
+    transactions: 0,
+    blocks: 0,
+    recovery: 'not replayed; e2fsck needed',
+    warnings: [`journal not replayed: ${why}; ${fsck}; ${AS_ON_DISK}`],
   };
-  const read = (j: number) => src.dev.readAt(phys(j) * bs, bs);
-  const sb = read(0);
-  const sv = new DataView(sb.buffer, sb.byteOffset, sb.byteLength);
-  if (sv.getUint32(0) !== JBD2_MAGIC)
-    throw jerr(`bad journal superblock magic 0x${sv.getUint32(0).toString(16)}`, { field: 'h_magic' });
-  const sbType = sv.getUint32(4);
-  if (sbType !== T_SB_V1 && sbType !== T_SB_V2)
-    throw jerr(`unknown journal superblock type ${sbType}`, { field: 'h_blocktype', actual: sbType });
-  if (sv.getUint32(12) !== bs)
-    throw jerr(`journal block size ${sv.getUint32(12)} differs from the filesystem's ${bs}`, { field: 's_blocksize' });
-  const incompat = sbType === T_SB_V2 ? sv.getUint32(0x28) : 0;
-  let maxlen = Math.min(sv.getUint32(16), jBlocks);
-  if (incompat & INCOMPAT_FAST_COMMIT) maxlen = Math.max(0, maxlen - (sv.getUint32(0x54) || 256));
-  const first = sv.getUint32(20);
-  let seq = sv.getUint32(24);
-  const start = sv.getUint32(28);
-  if (start === 0) return undefined;
-  if (first < 1 || first >= maxlen || start < first || start >= maxlen)
-    throw jerr(`log start ${start} / first ${first} outside the journal (${maxlen} blocks)`, { field: 's_start' });
-  const is64 = (incompat & INCOMPAT_64BIT) !== 0;
-  const csum3 = (incompat & INCOMPAT_CSUM_V3) !== 0;
-  const csum2 = (incompat & INCOMPAT_CSUM_V2) !== 0;
-  const tagBytes = csum3 ? 16 : 12 + (csum2 ? 2 : 0) - (is64 ? 0 : 4);
-  const tail = csum2 || csum3 ? 4 : 0;
-  const wrap = (j: number) => (j >= maxlen ? first + ((j - maxlen) % (maxlen - first)) : j);
-
-  const checkFsBlock = (b: number) => {
-    if (!(b >= 0 && b < src.blocksCount)) throw jerr(`journalled block ${b} lies outside the filesystem`, { block: b });
-  };
-  type Tag = { block: number; j: number; escape: boolean };
-  const committed: Array<{ seq: number; tags: Tag[] }> = [];
-  const revoked = new Map<number, number>();
-  let pending: Tag[] = [];
-  let pendingRevokes: number[] = [];
-  let j = start;
-  for (let steps = 0; steps < maxlen; steps++) {
-    const b = read(j);
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    if (v.getUint32(0) !== JBD2_MAGIC || v.getUint32(8) !== seq) break;
-    const type = v.getUint32(4);
-    if (type === T_DESCRIPTOR) {
-      let off = 12;
-      let next = wrap(j + 1);
-      while (off + tagBytes <= bs - tail) {
-        const lo = v.getUint32(off);
-        const flags = csum3 ? v.getUint32(off + 4) : v.getUint16(off + 6);
-        const hi = is64 ? v.getUint32(off + 8) : 0;
-        off += tagBytes;
-        if (!(flags & F_SAME_UUID)) off += 16;
-        const block = hi * 0x100000000 + lo;
-        checkFsBlock(block);
-        pending.push({ block, j: next, escape: (flags & F_ESCAPE) !== 0 });
-        next = wrap(next + 1);
-        steps++;
-        if (flags & F_LAST_TAG) break;
-      }
-      j = next;
-    } else if (type === T_COMMIT) {
-      committed.push({ seq, tags: pending });
-      for (const r of pendingRevokes) revoked.set(r, seq);
-      pending = [];
-      pendingRevokes = [];
-      seq = (seq + 1) >>> 0;
-      j = wrap(j + 1);
-    } else if (type === T_REVOKE && incompat & INCOMPAT_REVOKE) {
-      const count = Math.min(v.getUint32(12), bs - tail);
-      const w = is64 ? 8 : 4;
-      for (let o = 16; o + w <= count; o += w)
-        pendingRevokes.push(is64 ? v.getUint32(o) * 0x100000000 + v.getUint32(o + 4) : v.getUint32(o));
-      j = wrap(j + 1);
-    } else break;
-  }
-  const overlay = new Map<number, Slot>();
-  for (const t of committed) {
-    for (const tag of t.tags) {
-      const rv = revoked.get(tag.block);
-      if (rv !== undefined && ((rv - t.seq) | 0) >= 0) continue;
-      overlay.set(tag.block, { phys: phys(tag.j), escape: tag.escape });
-    }
-  }
-  if (committed.length === 0) return undefined;
-  return { dev: new OverlayDevice(src.dev, bs, overlay), transactions: committed.length, blocks: overlay.size };
 }
 
-/** A read-only device serving some whole blocks from elsewhere on the same device. */
+/** Warnings for what recovery found beyond a plain replay; true when e2fsck is needed. */
+function findings(res: RecoveryResult, warnings: string[]): boolean {
+  let fsck = false;
+  if (res.failedCommit) {
+    const kernel = res.failedCommitPartial
+      ? 'newer kernels take the commit block for one written only in part and replay on'
+      : KERNEL;
+    warnings.push(
+      `journal transaction ${res.failedCommit} is corrupt (its commit block fails its checksum): ` +
+        `replay stopped before it, as e2fsck does; e2fsck then checks the whole filesystem, and ${kernel}`,
+    );
+    fsck = true;
+  }
+  if (res.uncommitted)
+    warnings.push(
+      `journal transaction ${res.uncommitted} fails its commit checksum; with async_commit it counts as never ` +
+        `committed, so replay stopped before it (as e2fsck and the kernel do)`,
+    );
+  if (res.error) {
+    const what = res.badCopies.length
+      ? `${res.badCopies.length} journalled block(s) fail their checksums and were not replayed ` +
+        `(first: block ${res.badCopies[0]})`
+      : res.error.detail;
+    warnings.push(
+      `journal replayed as e2fsck replays it, but ${what}; e2fsck reports a journal error and checks the whole ` +
+        `filesystem, and ${KERNEL}`,
+    );
+    fsck = true;
+  }
+  const fc = res.fastCommits;
+  if (fc?.kind === 'pending') {
+    warnings.push(
+      `the journal holds fast commits for transaction ${fc.tid} (${fc.tags} records) that this reader does not ` +
+        `replay: files they changed show their earlier state; run e2fsck (or mount the filesystem) to apply them`,
+    );
+    fsck = true;
+  } else if (fc?.kind === 'undefined') {
+    warnings.push(
+      `the journal's fast-commit area is damaged (${fc.detail}); what e2fsck makes of it is undefined and this ` +
+        `reader does not replay it: run e2fsck`,
+    );
+    fsck = true;
+  }
+  return fsck;
+}
+
+/** The replayed blocks that lie in the filesystem (a copy naming a block past its end is ignored, with a warning). */
+function inside(res: RecoveryResult, blocksCount: number, warnings: string[]): Map<number, ReplaySlot> {
+  const out = new Map<number, ReplaySlot>();
+  const outside: number[] = [];
+  for (const [block, slot] of res.replayed) {
+    if (block < blocksCount) out.set(block, slot);
+    else outside.push(block);
+  }
+  if (outside.length)
+    warnings.push(
+      `the journal holds ${outside.length} block(s) for places outside the filesystem ` +
+        `(first: block ${outside[0]}); ignored`,
+    );
+  return out;
+}
+
+/** What the kernel's recovery makes of a fast-commit journal, in words ("replays 2 transaction(s)"). */
+function kernelView(jr: Journal, inodeSize: number): { text: string; end: number; ok: boolean; fc: string } {
+  // the kernel wraps the log before the fast-commit area and scans that area with its own rules
+  const k = new Recovery(jr, jr.last, 'kernel', inodeSize).scan();
+  const fc = k.fastCommits?.kind ?? 'none';
+  if (k.error) return { text: `the kernel's recovery fails (${k.error.detail})`, end: k.end, ok: false, fc };
+  const n = (k.end - jr.sequence) >>> 0;
+  const withFc = fc === 'pending' ? ' and its fast commits' : '';
+  return { text: `the kernel replays ${n} transaction(s)${withFc} and mounts it`, end: k.end, ok: true, fc };
+}
+
+/**
+ * Recover the journal of inode `journalIno` into an overlay of `src.dev`,
+ * as e2fsck does. `fs.fastCommit`: the filesystem has the fast_commit
+ * feature; `fs.journalUuidNull`: its s_journal_uuid is zero.
+ */
+export function recoverJournal(
+  src: JournalSource & { readonly blocksCount: number },
+  journalIno: number,
+  fs: { fastCommit: boolean; journalUuidNull: boolean; inodeSize: number },
+): JournalOutcome {
+  const opened = openJournal(src, journalIno, fs.journalUuidNull);
+  if ('problem' in opened)
+    return notReplayed(opened.problem, `e2fsck must repair or discard the journal and ${KERNEL}`);
+  const jr = opened.journal;
+  if (jr.start === 0)
+    return { transactions: 0, blocks: 0, recovery: 'nothing to replay (empty journal)', warnings: [] };
+  // e2fsprogs wraps a fast-commit journal's log at its very end, and scans fast commits only with fast_commit
+  const wrapAt = jr.fastCommit?.last ?? jr.last;
+  const res = new Recovery(jr, wrapAt, fs.fastCommit ? 'e2fsck' : undefined, fs.inodeSize).run();
+  // the kernel differs from e2fsprogs on fast-commit journals only
+  const kernel = jr.fastCommit ? kernelView(jr, fs.inodeSize) : undefined;
+  if (res.error && res.error.pass !== 'replay') {
+    const then = kernel?.ok ? `${kernel.text}: mount it before running e2fsck to keep what it replays` : KERNEL;
+    return notReplayed(
+      res.error.detail,
+      `e2fsck's recovery fails the same way and replays nothing, then checks the whole filesystem; ${then}`,
+    );
+  }
+  const warnings: string[] = [];
+  let fsck = findings(res, warnings);
+  if (kernel && (kernel.end !== res.end || !kernel.ok || kernel.fc !== (res.fastCommits?.kind ?? 'none'))) {
+    warnings.push(
+      `e2fsck and the kernel disagree on this fast-commit journal: ${kernel.text}; replayed as e2fsck does`,
+    );
+    fsck = true;
+  }
+  const overlay = inside(res, src.blocksCount, warnings);
+  const transactions = (res.end - res.start) >>> 0;
+  const summary = `replayed ${transactions} transaction(s) (${overlay.size} blocks)${fsck ? '; e2fsck needed' : ''}`;
+  return {
+    ...(overlay.size ? { dev: new OverlayDevice(src.dev, src.blockSize, overlay, jr) } : {}),
+    transactions,
+    blocks: overlay.size,
+    recovery: summary,
+    warnings,
+  };
+}
+
+/** A read-only device serving some whole blocks from the journal on the same device. */
 class OverlayDevice implements BlockDevice {
   private readonly sorted: number[];
   constructor(
     private readonly base: BlockDevice,
     private readonly bs: number,
-    private readonly map: Map<number, Slot>,
+    private readonly map: Map<number, ReplaySlot>,
+    private readonly jr: Journal,
   ) {
     this.sorted = [...map.keys()].sort((a, b) => a - b);
   }
@@ -185,8 +195,8 @@ class OverlayDevice implements BlockDevice {
     for (let i = lo; i < this.sorted.length && this.sorted[i]! <= lastBlock; i++) {
       const blk = this.sorted[i]!;
       const slot = this.map.get(blk)!;
-      const data = this.base.readAt(slot.phys * this.bs, this.bs);
-      if (slot.escape) new DataView(data.buffer, data.byteOffset).setUint32(0, JBD2_MAGIC);
+      const data = this.base.readAt(this.jr.phys(slot.j) * this.bs, this.bs);
+      if (slot.escape) jbd2Header.encode({ h_magic: JBD2_MAGIC }, data);
       const s = Math.max(offset, blk * this.bs);
       const e = Math.min(offset + length, (blk + 1) * this.bs);
       out.set(data.subarray(s - blk * this.bs, e - blk * this.bs), s - offset);

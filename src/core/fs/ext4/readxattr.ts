@@ -1,14 +1,30 @@
 /**
  * Extended attributes for the ext4 reader: the in-inode area (after
  * i_extra_isize) and the external block (i_file_acl). Names get their
- * prefix from e_name_index; POSIX ACLs are converted from ext4's compact
- * on-disk form to the VFS xattr form (version 2) that getfattr/setxattr use.
+ * prefix from e_name_index (POSIX ACL values are converted in acl.ts).
+ * Entries with a name index nobody maps to a prefix (0, lustre's 5, the
+ * encryption context's 9, an early fs-verity's 11, ...) are kept with
+ * `unknownIndex`: the kernel does not list them, and the reader skips them.
  */
 import { FormatError } from '../../errors.js';
-import { XATTR_MAGIC, XATTR_PREFIXES } from './structs.js';
+import {
+  GOOD_OLD_INODE_SIZE,
+  XATTR_END_SIZE,
+  XATTR_MAGIC,
+  XATTR_PREFIXES,
+  XATTR_ROUND,
+  xattrEntry,
+  xattrHeader,
+  xattrIbodyHeader,
+} from './structs.js';
 
 export interface RawXattr {
+  /** The full name (prefix and suffix); only the suffix when the index has no known prefix. */
   name: string;
+  /** e_name_index. */
+  index: number;
+  /** The index maps to no prefix the kernel or e2fsprogs knows. */
+  unknownIndex?: true;
   /** The value, or where to find it (ea_inode feature). */
   value?: Uint8Array;
   valueInode?: number;
@@ -17,6 +33,8 @@ export interface RawXattr {
 
 const PREFIX = new Map<number, string>(XATTR_PREFIXES.map(([i, p]) => [i, p]));
 const dec = new TextDecoder('utf-8');
+
+const roundUp = (n: number) => Math.ceil(n / XATTR_ROUND) * XATTR_ROUND;
 
 function xerr(msg: string, data: Record<string, unknown>): FormatError {
   return new FormatError('E_FORMAT_XATTR', msg, { format: 'ext4', ...data });
@@ -39,44 +57,41 @@ export function parseXattrEntries(
   let o = entriesStart;
   const seen = new Set<string>();
   while (true) {
-    if (o + 4 > end)
+    if (o + XATTR_END_SIZE > end)
       throw xerr(`xattr entries run past the end of their area`, {
         structure: 'ext4_xattr_entry',
         offset: o,
         ...where,
       });
     if (v.getUint32(o, true) === 0) break;
-    if (o + 16 > end)
+    if (o + xattrEntry.size > end)
       throw xerr(`xattr entry header runs past the end of its area`, {
         structure: 'ext4_xattr_entry',
         offset: o,
         ...where,
       });
-    const nameLen = buf[o]!;
-    const index = buf[o + 1]!;
-    const valueOffs = v.getUint16(o + 2, true);
-    const valueInum = v.getUint32(o + 4, true);
-    const valueSize = v.getUint32(o + 8, true);
-    if (o + 16 + nameLen > end)
+    const {
+      e_name_len: nameLen,
+      e_name_index: index,
+      e_value_offs: valueOffs,
+      e_value_inum: valueInum,
+      e_value_size: valueSize,
+    } = xattrEntry.decode(buf, o);
+    const nameStart = o + xattrEntry.size;
+    if (nameStart + nameLen > end)
       throw xerr(`xattr name runs past the end of its area`, { structure: 'ext4_xattr_entry', offset: o, ...where });
     const prefix = PREFIX.get(index);
-    if (prefix === undefined)
-      throw xerr(`xattr entry with unknown name index ${index}`, {
-        structure: 'ext4_xattr_entry',
-        field: 'e_name_index',
-        actual: index,
-        offset: o,
-        ...where,
-      });
-    const name = prefix + dec.decode(buf.subarray(o + 16, o + 16 + nameLen));
-    if (seen.has(name))
+    const name = (prefix ?? '') + dec.decode(buf.subarray(nameStart, nameStart + nameLen));
+    const key = prefix === undefined ? `${index}:${name}` : name;
+    if (seen.has(key))
       throw xerr(`xattr ${name} appears twice`, { structure: 'ext4_xattr_entry', offset: o, ...where });
-    seen.add(name);
+    seen.add(key);
+    const id = prefix === undefined ? { name, index, unknownIndex: true as const } : { name, index };
     if (valueInum !== 0) {
-      out.push({ name, valueInode: valueInum, valueSize });
+      out.push({ ...id, valueInode: valueInum, valueSize });
     } else if (valueSize === 0) {
       // an empty value has no place in the value area; e2fsprogs and the kernel leave e_value_offs 0
-      out.push({ name, value: new Uint8Array(0), valueSize: 0 });
+      out.push({ ...id, value: new Uint8Array(0), valueSize: 0 });
     } else {
       const vs = valueBase + valueOffs;
       if (valueSize > end - entriesStart || vs < entriesStart || vs + valueSize > end)
@@ -86,9 +101,9 @@ export function parseXattrEntries(
           offset: o,
           ...where,
         });
-      out.push({ name, value: buf.slice(vs, vs + valueSize), valueSize });
+      out.push({ ...id, value: buf.slice(vs, vs + valueSize), valueSize });
     }
-    o += (16 + nameLen + 3) & ~3;
+    o += roundUp(xattrEntry.size + nameLen);
   }
   return out;
 }
@@ -101,18 +116,17 @@ export function parseInodeXattrs(
   extraIsize: number,
   ino: number,
 ): RawXattr[] {
-  const start = off + 128 + extraIsize;
+  const start = off + GOOD_OLD_INODE_SIZE + extraIsize;
   const end = off + inodeSize;
-  if (inodeSize <= 128 || start + 4 > end) return [];
-  const magic = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(start, true);
-  if (magic !== XATTR_MAGIC) return [];
-  return parseXattrEntries(raw, start + 4, end, start + 4, { inode: ino, where: 'in-inode' });
+  if (inodeSize <= GOOD_OLD_INODE_SIZE || start + xattrIbodyHeader.size > end) return [];
+  if (xattrIbodyHeader.decode(raw, start).h_magic !== XATTR_MAGIC) return [];
+  const first = start + xattrIbodyHeader.size;
+  return parseXattrEntries(raw, first, end, first, { inode: ino, where: 'in-inode' });
 }
 
 /** External xattr block (checksum verified by the caller). */
 export function parseXattrBlock(block: Uint8Array, blockNr: number, ino: number): RawXattr[] {
-  const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  const magic = v.getUint32(0, true);
+  const { h_magic: magic, h_blocks: blocks } = xattrHeader.decode(block);
   if (magic !== XATTR_MAGIC)
     throw xerr(`inode ${ino}: xattr block ${blockNr} has bad magic 0x${magic.toString(16)}`, {
       structure: 'ext4_xattr_header',
@@ -121,7 +135,6 @@ export function parseXattrBlock(block: Uint8Array, blockNr: number, ino: number)
       block: blockNr,
       actual: magic,
     });
-  const blocks = v.getUint32(8, true);
   if (blocks !== 1)
     throw xerr(`inode ${ino}: xattr block ${blockNr} claims ${blocks} blocks (only 1 is supported)`, {
       structure: 'ext4_xattr_header',
@@ -130,80 +143,5 @@ export function parseXattrBlock(block: Uint8Array, blockNr: number, ino: number)
       block: blockNr,
       actual: blocks,
     });
-  return parseXattrEntries(block, 32, block.length, 0, { inode: ino, block: blockNr });
-}
-
-/** ext4 on-disk ACL (version 1, short entries for *_OBJ/MASK/OTHER) -> VFS posix_acl_xattr (version 2). */
-export function aclToXattr(value: Uint8Array, name: string, ino: number): Uint8Array {
-  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const bad = () =>
-    xerr(`inode ${ino}: ${name} is not a valid ext4 ACL`, { structure: 'ext4_acl', inode: ino, field: name });
-  if (value.length < 4 || v.getUint32(0, true) !== 1) throw bad();
-  const entries: Array<[number, number, number]> = [];
-  let o = 4;
-  while (o < value.length) {
-    if (o + 4 > value.length) throw bad();
-    const tag = v.getUint16(o, true);
-    const perm = v.getUint16(o + 2, true);
-    if (tag === 2 || tag === 8) {
-      // ACL_USER, ACL_GROUP
-      if (o + 8 > value.length) throw bad();
-      entries.push([tag, perm, v.getUint32(o + 4, true)]);
-      o += 8;
-    } else if (tag === 1 || tag === 4 || tag === 0x10 || tag === 0x20) {
-      entries.push([tag, perm, 0xffffffff]);
-      o += 4;
-    } else throw bad();
-  }
-  const out = new Uint8Array(4 + entries.length * 8);
-  const w = new DataView(out.buffer);
-  w.setUint32(0, 2, true);
-  entries.forEach(([tag, perm, id], i) => {
-    w.setUint16(4 + i * 8, tag, true);
-    w.setUint16(6 + i * 8, perm, true);
-    w.setUint32(8 + i * 8, id, true);
-  });
-  return out;
-}
-
-/**
- * The inverse, for writers: VFS posix_acl_xattr (version 2, as getfattr and
- * the FileTree hold it) -> ext4's on-disk ACL (version 1, short entries for
- * USER_OBJ/GROUP_OBJ/MASK/OTHER). Throws FormatError on a malformed value.
- */
-export function xattrToAcl(value: Uint8Array, name: string): Uint8Array {
-  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  if (value.length < 4 || (value.length - 4) % 8 !== 0 || v.getUint32(0, true) !== 2) {
-    throw xerr(`${name} is not a POSIX ACL in xattr form (version 2, 8-byte entries)`, {
-      structure: 'posix_acl_xattr',
-      field: name,
-    });
-  }
-  const n = (value.length - 4) / 8;
-  let size = 4;
-  for (let i = 0; i < n; i++) {
-    const tag = v.getUint16(4 + i * 8, true);
-    if (tag === 2 || tag === 8) size += 8;
-    else if (tag === 1 || tag === 4 || tag === 0x10 || tag === 0x20) size += 4;
-    else
-      throw xerr(`${name}: unknown ACL tag 0x${tag.toString(16)}`, {
-        structure: 'posix_acl_xattr',
-        field: name,
-        actual: tag,
-      });
-  }
-  const out = new Uint8Array(size);
-  const w = new DataView(out.buffer);
-  w.setUint32(0, 1, true);
-  let o = 4;
-  for (let i = 0; i < n; i++) {
-    const tag = v.getUint16(4 + i * 8, true);
-    w.setUint16(o, tag, true);
-    w.setUint16(o + 2, v.getUint16(6 + i * 8, true), true);
-    if (tag === 2 || tag === 8) {
-      w.setUint32(o + 4, v.getUint32(8 + i * 8, true), true);
-      o += 8;
-    } else o += 4;
-  }
-  return out;
+  return parseXattrEntries(block, xattrHeader.size, block.length, 0, { inode: ino, block: blockNr });
 }

@@ -96,7 +96,9 @@ export const superblock = defineStruct('ext4_super_block', 1024, [
   { name: 's_usr_quota_inum', offset: 0x240, type: 'u32le' },
   { name: 's_grp_quota_inum', offset: 0x244, type: 'u32le' },
   { name: 's_overhead_clusters', offset: 0x248, type: 'u32le' },
-  { name: 's_backup_bgs', offset: 0x24c, type: 'bytes', length: 8 },
+  /** s_backup_bgs[2]: the two groups holding backups with sparse_super2. */
+  { name: 's_backup_bgs_0', offset: 0x24c, type: 'u32le' },
+  { name: 's_backup_bgs_1', offset: 0x250, type: 'u32le' },
   { name: 's_encrypt_algos', offset: 0x254, type: 'bytes', length: 4 },
   { name: 's_encrypt_pw_salt', offset: 0x258, type: 'bytes', length: 16 },
   { name: 's_lpf_ino', offset: 0x268, type: 'u32le' },
@@ -117,8 +119,43 @@ export const superblock = defineStruct('ext4_super_block', 1024, [
   { name: 's_checksum', offset: 0x3fc, type: 'u32le' },
 ] as const);
 
+/** Byte offset of the primary superblock (and of group 0's superblock with 1 KiB blocks: block 1). */
 export const SUPERBLOCK_OFFSET = 1024;
 export const EXT4_MAGIC = 0xef53;
+/** Block size = MIN_BLOCK_SIZE << s_log_block_size (1 KiB to 64 KiB). */
+export const MIN_BLOCK_SIZE = 1024;
+export const MAX_LOG_BLOCK_SIZE = 6;
+/** s_rev_level: the original format (128-byte inodes, first inode 11) and the dynamic one. */
+export const REV = { GOOD_OLD: 0, DYNAMIC: 1 } as const;
+/** s_state bits. */
+export const STATE = { VALID_FS: 0x1, ERROR_FS: 0x2, ORPHAN_FS: 0x4 } as const;
+/** s_errors values (index = value). */
+export const ERRORS_BEHAVIOR = ['unknown', 'continue', 'remount-ro', 'panic'] as const;
+export const ERRORS_CONTINUE = 1;
+/** s_creator_os values (index = value). */
+export const CREATOR_OS = ['Linux', 'Hurd', 'Masix', 'FreeBSD', 'Lites'] as const;
+export const OS_LINUX = 0;
+/** s_checksum_type: the only metadata checksum algorithm. */
+export const CHECKSUM_CRC32C = 1;
+/** s_jnl_backup_type: s_jnl_blocks holds a copy of the journal inode's i_block and size. */
+export const JNL_BACKUP_BLOCKS = 1;
+/** s_max_mnt_count that disables the mount-count check (-1 as a u16). */
+export const MAX_MNT_COUNT_NONE = 0xffff;
+/** s_default_mount_opts bits. */
+export const DEFM_XATTR_USER = 0x4;
+export const DEFM_ACL = 0x8;
+/** s_flags bits. */
+export const FLAGS_SIGNED_HASH = 0x1;
+export const FLAGS_UNSIGNED_HASH = 0x2;
+/** s_log_groups_per_flex the writer uses: 16 groups per flex group, like mke2fs. */
+export const LOG_GROUPS_PER_FLEX = 4;
+
+/** s_jnl_blocks: the journal inode's i_block, then its size (high word first). */
+export const jnlBlocks = defineStruct('s_jnl_blocks', 68, [
+  { name: 'i_block', offset: 0x0, type: 'bytes', length: 60 },
+  { name: 'i_size_high', offset: 0x3c, type: 'u32le' },
+  { name: 'i_size', offset: 0x40, type: 'u32le' },
+] as const);
 
 // ---------------------------------------------------------- group descriptor
 
@@ -156,6 +193,7 @@ export const groupDesc64 = defineStruct('ext4_group_desc64', 64, [
   { name: 'bg_reserved', offset: 0x3c, type: 'u32le' },
 ] as const);
 
+/** bg_flags bits. */
 export const BG_INODE_UNINIT = 0x0001;
 export const BG_BLOCK_UNINIT = 0x0002;
 export const BG_INODE_ZEROED = 0x0004;
@@ -204,6 +242,12 @@ export const inode = defineStruct('ext4_inode', 160, [
 ] as const);
 
 export const GOOD_OLD_INODE_SIZE = 128;
+/** Bytes of i_block (EXT4_N_BLOCKS u32 words): fast symlink targets and inline data start here. */
+export const I_BLOCK_SIZE = 60;
+/** i_blocks counts 512-byte sectors (unless HUGE_FILE_FL). */
+export const SECTOR_SIZE = 512;
+/** Largest i_size_high the reader accepts: sizes stay below 2^53. */
+export const MAX_SIZE_HIGH = 0x1fffff;
 /** i_extra_isize we write (all fields through i_projid). */
 export const EXTRA_ISIZE = 32;
 /** Extra fields must reach here for i_checksum_hi to exist (i_extra_isize >= 4). */
@@ -225,6 +269,7 @@ export const INODE_FLAGS = {
   APPEND: 0x20,
   NODUMP: 0x40,
   NOATIME: 0x80,
+  ENCRYPT: 0x800,
   INDEX: 0x1000,
   IMAGIC: 0x2000,
   JOURNAL_DATA: 0x4000,
@@ -242,6 +287,32 @@ export const INODE_FLAGS = {
 
 /** Bits of the "extra" timestamp word: low 2 = epoch bits (seconds bits 32/33), high 30 = nanoseconds. */
 export const EXTRA_EPOCH_MASK = 0x3;
+export const EXTRA_NSEC_SHIFT = 2;
+
+/** i_block of a block-mapped (ext2/3) file: 12 direct block numbers, then the indirect blocks. */
+export const blockMapRoot = defineStruct('ext2_i_block', 60, [
+  { name: 'direct', offset: 0x0, type: 'bytes', length: 48 },
+  { name: 'ind', offset: 0x30, type: 'u32le' },
+  { name: 'dind', offset: 0x34, type: 'u32le' },
+  { name: 'tind', offset: 0x38, type: 'u32le' },
+] as const);
+/** Direct block numbers in i_block. */
+export const NDIR_BLOCKS = 12;
+/** A block number in i_block and in indirect blocks is a u32le. */
+export const BLOCK_NR_SIZE = 4;
+
+/** i_block of a device inode: the old 8:8 encoding, else the new 12:20 one. */
+export const deviceIBlock = defineStruct('ext4_i_block_dev', 8, [
+  { name: 'old_dev', offset: 0x0, type: 'u32le' },
+  { name: 'new_dev', offset: 0x4, type: 'u32le' },
+] as const);
+/** Largest major and minor the old encoding holds. */
+export const OLD_DEV_MAX = 255;
+
+/** i_block of an inline-data directory: the parent inode, then directory records. */
+export const inlineDirHeader = defineStruct('ext4_inline_dir', 4, [
+  { name: 'parent', offset: 0x0, type: 'u32le' },
+] as const);
 
 // -------------------------------------------------------------------- extents
 
@@ -277,6 +348,18 @@ export const extentTail = defineStruct('ext4_extent_tail', 4, [
 export const EXTENT_MAGIC = 0xf30a;
 export const EXT_INIT_MAX_LEN = 32768;
 export const EXT_UNWRITTEN_MAX_LEN = 32767;
+/** The kernel's limit on extent tree depth. */
+export const MAX_EXTENT_DEPTH = 5;
+
+/** Entries (index or leaf, 12 bytes each) after the header in an extent node of `bytes` bytes. */
+export function extentCapacity(bytes: number): number {
+  return Math.floor((bytes - extentHeader.size) / extentLeaf.size);
+}
+
+/** Offset of entry `i` in an extent node (also where the tail goes when i = eh_max). */
+export function extentEntryOffset(i: number): number {
+  return extentHeader.size + i * extentLeaf.size;
+}
 
 // ------------------------------------------------------------------ directories
 
@@ -298,7 +381,11 @@ export const dirTail = defineStruct('ext4_dir_entry_tail', 12, [
 ] as const);
 
 export const DIR_TAIL_FT = 0xde;
-export const DIR_TAIL_SIZE = 12;
+export const DIR_TAIL_SIZE = dirTail.size;
+/** rec_len as stored for a whole 64 KiB block (65536 does not fit in a u16; 0 means the same). */
+export const MAX_REC_LEN = 65535;
+/** Longest name in a directory entry. */
+export const NAME_MAX = 255;
 
 /** Directory entry file_type values (filetype feature). */
 export const FT = { unknown: 0, file: 1, dir: 2, chardev: 3, blockdev: 4, fifo: 5, socket: 6, symlink: 7 } as const;
@@ -356,8 +443,12 @@ export const dxTail = defineStruct('dx_tail', 8, [
   { name: 'dt_checksum', offset: 0x4, type: 'u32le' },
 ] as const);
 
-export const DX_ROOT_COUNT_OFFSET = 0x20;
-export const DX_NODE_COUNT_OFFSET = 0x8;
+/** dx_root_info starts at reserved_zero; the dx_countlimit follows after info_length bytes. */
+export const DX_ROOT_INFO_OFFSET = dxRoot.offsetOf('reserved_zero');
+/** info_length the writer stores (the dx_root_info fields). */
+export const DX_ROOT_INFO_LENGTH = dxRoot.size - DX_ROOT_INFO_OFFSET;
+export const DX_ROOT_COUNT_OFFSET = dxRoot.size;
+export const DX_NODE_COUNT_OFFSET = dxNode.size;
 export const DX_HASH = {
   legacy: 0,
   half_md4: 1,
@@ -396,16 +487,66 @@ export const xattrEntry = defineStruct('ext4_xattr_entry', 16, [
 ] as const);
 
 export const XATTR_MAGIC = 0xea020000;
+/** A zero u32 where the next ext4_xattr_entry would start ends the list. */
+export const XATTR_END_SIZE = 4;
+/** Entries and values are padded to this. */
+export const XATTR_ROUND = 4;
+/** e_name_index values. */
+export const XATTR_INDEX = {
+  USER: 1,
+  POSIX_ACL_ACCESS: 2,
+  POSIX_ACL_DEFAULT: 3,
+  TRUSTED: 4,
+  SECURITY: 6,
+  SYSTEM: 7,
+  RICHACL: 8,
+  /** gnu.* (the kernel's and e2fsprogs' name for the index reserved for the Hurd). */
+  HURD: 10,
+} as const;
+/** The xattr that holds inline data beyond i_block (index SYSTEM, name "data"). */
+export const INLINE_DATA_XATTR = 'system.data';
+export const INLINE_DATA_NAME = 'data';
 /** Name index -> prefix. system.posix_acl_* values use ext4's own ACL encoding. */
 export const XATTR_PREFIXES: ReadonlyArray<readonly [index: number, prefix: string]> = [
-  [2, 'system.posix_acl_access'],
-  [3, 'system.posix_acl_default'],
-  [1, 'user.'],
-  [4, 'trusted.'],
-  [6, 'security.'],
-  [7, 'system.'],
-  [8, 'system.richacl'],
+  [XATTR_INDEX.POSIX_ACL_ACCESS, 'system.posix_acl_access'],
+  [XATTR_INDEX.POSIX_ACL_DEFAULT, 'system.posix_acl_default'],
+  [XATTR_INDEX.USER, 'user.'],
+  [XATTR_INDEX.TRUSTED, 'trusted.'],
+  [XATTR_INDEX.SECURITY, 'security.'],
+  [XATTR_INDEX.SYSTEM, 'system.'],
+  [XATTR_INDEX.RICHACL, 'system.richacl'],
+  [XATTR_INDEX.HURD, 'gnu.'],
 ];
+
+// ----------------------------------------------------------------------- ACLs
+
+/** ext4's on-disk ACL (a_version 1); entries follow, short ones for *_OBJ, MASK and OTHER. */
+export const ext4AclHeader = defineStruct('ext4_acl_header', 4, [
+  { name: 'a_version', offset: 0x0, type: 'u32le' },
+] as const);
+export const ext4AclEntry = defineStruct('ext4_acl_entry', 8, [
+  { name: 'e_tag', offset: 0x0, type: 'u16le' },
+  { name: 'e_perm', offset: 0x2, type: 'u16le' },
+  { name: 'e_id', offset: 0x4, type: 'u32le' },
+] as const);
+export const ext4AclEntryShort = defineStruct('ext4_acl_entry_short', 4, [
+  { name: 'e_tag', offset: 0x0, type: 'u16le' },
+  { name: 'e_perm', offset: 0x2, type: 'u16le' },
+] as const);
+/** The VFS form getfattr and the FileTree hold (a_version 2): every entry has an id. */
+export const posixAclXattrHeader = defineStruct('posix_acl_xattr_header', 4, [
+  { name: 'a_version', offset: 0x0, type: 'u32le' },
+] as const);
+export const posixAclXattrEntry = defineStruct('posix_acl_xattr_entry', 8, [
+  { name: 'e_tag', offset: 0x0, type: 'u16le' },
+  { name: 'e_perm', offset: 0x2, type: 'u16le' },
+  { name: 'e_id', offset: 0x4, type: 'u32le' },
+] as const);
+export const EXT4_ACL_VERSION = 1;
+export const POSIX_ACL_XATTR_VERSION = 2;
+export const ACL_TAG = { USER_OBJ: 0x1, USER: 0x2, GROUP_OBJ: 0x4, GROUP: 0x8, MASK: 0x10, OTHER: 0x20 } as const;
+/** e_id of entries without an id, in the VFS form. */
+export const ACL_UNDEFINED_ID = 0xffffffff;
 
 // -------------------------------------------------------------------- journal
 
@@ -438,108 +579,163 @@ export const jbd2Superblock = defineStruct('journal_superblock', 1024, [
 ] as const);
 
 export const JBD2_MAGIC = 0xc03b3998;
-export const JBD2_SUPERBLOCK_V2 = 4;
-export const JBD2_INCOMPAT_CSUM_V3 = 0x10;
+/** h_blocktype values. */
+export const JBD2_BLOCKTYPE = {
+  DESCRIPTOR: 1,
+  COMMIT: 2,
+  SUPERBLOCK_V1: 3,
+  SUPERBLOCK_V2: 4,
+  REVOKE: 5,
+} as const;
+/** s_feature_incompat bits of the journal. */
+export const JBD2_INCOMPAT = {
+  REVOKE: 0x1,
+  BIT64: 0x2,
+  ASYNC_COMMIT: 0x4,
+  CSUM_V2: 0x8,
+  CSUM_V3: 0x10,
+  FAST_COMMIT: 0x20,
+} as const;
+/** s_feature_compat bits of the journal: the old (v1) transaction checksum, crc32_be in the commit block. */
+export const JBD2_COMPAT = { CHECKSUM: 0x1 } as const;
+/** Journal features e2fsprogs and the kernel know; a journal with others is not replayed. */
+export const JBD2_KNOWN_INCOMPAT =
+  JBD2_INCOMPAT.REVOKE |
+  JBD2_INCOMPAT.BIT64 |
+  JBD2_INCOMPAT.ASYNC_COMMIT |
+  JBD2_INCOMPAT.CSUM_V2 |
+  JBD2_INCOMPAT.CSUM_V3 |
+  JBD2_INCOMPAT.FAST_COMMIT;
+export const JBD2_KNOWN_COMPAT = JBD2_COMPAT.CHECKSUM;
+export const JBD2_KNOWN_ROCOMPAT = 0;
+/** The smallest journal e2fsck and the kernel accept (blocks). */
+export const JBD2_MIN_JOURNAL_BLOCKS = 1024;
+/** h_chksum_size of a v1 (crc32_be) commit checksum. */
+export const JBD2_CRC32_CHKSUM_SIZE = 4;
+/** s_checksum_type / h_chksum_type values. */
+export const JBD2_CRC32_CHKSUM = 1;
+export const JBD2_MD5_CHKSUM = 2;
+export const JBD2_SHA1_CHKSUM = 3;
 export const JBD2_CRC32C_CHKSUM = 4;
+/** Fast-commit blocks when s_num_fc_blks is 0. */
+export const JBD2_DEFAULT_FAST_COMMIT_BLOCKS = 256;
+/** t_flags bits of a block tag. */
+export const JBD2_TAG_FLAG = { ESCAPE: 0x1, SAME_UUID: 0x2, DELETED: 0x4, LAST_TAG: 0x8 } as const;
+/** A tag without SAME_UUID is followed by the 16-byte journal UUID. */
+export const JBD2_UUID_SIZE = 16;
+
+/** journal_header_t: the first 12 bytes of every descriptor, commit and revoke block. */
+export const jbd2Header = defineStruct('journal_header', 12, [
+  { name: 'h_magic', offset: 0x0, type: 'u32be' },
+  { name: 'h_blocktype', offset: 0x4, type: 'u32be' },
+  { name: 'h_sequence', offset: 0x8, type: 'u32be' },
+] as const);
+
+/** journal_block_tag_t with the 64bit feature (csum v2 adds 2 bytes after it, see jbd2TagSize). */
+export const jbd2Tag = defineStruct('journal_block_tag', 12, [
+  { name: 't_blocknr', offset: 0x0, type: 'u32be' },
+  { name: 't_checksum', offset: 0x4, type: 'u16be' },
+  { name: 't_flags', offset: 0x6, type: 'u16be' },
+  { name: 't_blocknr_high', offset: 0x8, type: 'u32be' },
+] as const);
+
+/** journal_block_tag_t without the 64bit feature: no t_blocknr_high. */
+export const jbd2Tag32 = defineStruct('journal_block_tag32', 8, [
+  { name: 't_blocknr', offset: 0x0, type: 'u32be' },
+  { name: 't_checksum', offset: 0x4, type: 'u16be' },
+  { name: 't_flags', offset: 0x6, type: 'u16be' },
+] as const);
+
+/** journal_block_tag3_t (csum v3): 32-bit flags and checksum; t_blocknr_high is used with 64bit only. */
+export const jbd2Tag3 = defineStruct('journal_block_tag3', 16, [
+  { name: 't_blocknr', offset: 0x0, type: 'u32be' },
+  { name: 't_flags', offset: 0x4, type: 'u32be' },
+  { name: 't_blocknr_high', offset: 0x8, type: 'u32be' },
+  { name: 't_checksum', offset: 0xc, type: 'u32be' },
+] as const);
+
+const JBD2_TAG_CSUM_V2_EXTRA = 2;
+
+/** Size of one descriptor-block tag (the kernel's journal_tag_bytes). */
+export function jbd2TagSize(incompat: number): number {
+  if (incompat & JBD2_INCOMPAT.CSUM_V3) return jbd2Tag3.size;
+  // csum v2 tags keep the kernel's extra sizeof(u16) after the tag
+  const csum2 = incompat & JBD2_INCOMPAT.CSUM_V2 ? JBD2_TAG_CSUM_V2_EXTRA : 0;
+  return (incompat & JBD2_INCOMPAT.BIT64 ? jbd2Tag.size : jbd2Tag32.size) + csum2;
+}
+
+/** jbd2_journal_block_tail: the last 4 bytes of descriptor and revoke blocks with csum v2/v3. */
+export const jbd2BlockTail = defineStruct('jbd2_journal_block_tail', 4, [
+  { name: 't_checksum', offset: 0x0, type: 'u32be' },
+] as const);
+
+/** commit_header: the commit block of a transaction. */
+export const jbd2Commit = defineStruct('commit_header', 60, [
+  { name: 'h_magic', offset: 0x0, type: 'u32be' },
+  { name: 'h_blocktype', offset: 0x4, type: 'u32be' },
+  { name: 'h_sequence', offset: 0x8, type: 'u32be' },
+  { name: 'h_chksum_type', offset: 0xc, type: 'u8' },
+  { name: 'h_chksum_size', offset: 0xd, type: 'u8' },
+  { name: 'h_padding', offset: 0xe, type: 'bytes', length: 2 },
+  /** h_chksum[JBD2_CHECKSUM_BYTES]: eight u32be words; the first holds crc32c with csum v2/v3. */
+  { name: 'h_chksum', offset: 0x10, type: 'bytes', length: 32 },
+  { name: 'h_commit_sec', offset: 0x30, type: 'u64be' },
+  { name: 'h_commit_nsec', offset: 0x38, type: 'u32be' },
+] as const);
+
+/** jbd2_journal_revoke_header_t: r_count bytes of the block are used, records follow the header. */
+export const jbd2RevokeHeader = defineStruct('jbd2_journal_revoke_header', 16, [
+  { name: 'h_magic', offset: 0x0, type: 'u32be' },
+  { name: 'h_blocktype', offset: 0x4, type: 'u32be' },
+  { name: 'h_sequence', offset: 0x8, type: 'u32be' },
+  { name: 'r_count', offset: 0xc, type: 'u32be' },
+] as const);
+
+/** A revoke record: a u32be block number, or two u32be words with the 64bit feature. */
+export const jbd2Revoke32 = defineStruct('jbd2_revoke_record32', 4, [
+  { name: 'r_blocknr', offset: 0x0, type: 'u32be' },
+] as const);
+export const jbd2Revoke64 = defineStruct('jbd2_revoke_record64', 8, [
+  { name: 'r_blocknr_high', offset: 0x0, type: 'u32be' },
+  { name: 'r_blocknr', offset: 0x4, type: 'u32be' },
+] as const);
+
+// -------------------------------------------------------------- fast commits
+
+/**
+ * The fast-commit area (the last s_num_fc_blks blocks of a journal with the
+ * fast_commit feature) is a little-endian tag-length-value log: each record
+ * is an ext4_fc_tl followed by fc_len bytes of value.
+ */
+export const ext4FcTl = defineStruct('ext4_fc_tl', 4, [
+  { name: 'fc_tag', offset: 0x0, type: 'u16le' },
+  { name: 'fc_len', offset: 0x2, type: 'u16le' },
+] as const);
+/** The value of a HEAD tag: the first record of a fast commit. */
+export const ext4FcHead = defineStruct('ext4_fc_head', 8, [
+  { name: 'fc_features', offset: 0x0, type: 'u32le' },
+  { name: 'fc_tid', offset: 0x4, type: 'u32le' },
+] as const);
+/** The value of a TAIL tag: closes a fast commit; fc_crc is crc32c(0, records since the last tail, up to fc_crc). */
+export const ext4FcTail = defineStruct('ext4_fc_tail', 8, [
+  { name: 'fc_tid', offset: 0x0, type: 'u32le' },
+  { name: 'fc_crc', offset: 0x4, type: 'u32le' },
+] as const);
+/** fc_tag values. */
+export const EXT4_FC_TAG = {
+  ADD_RANGE: 0x1,
+  DEL_RANGE: 0x2,
+  CREAT: 0x3,
+  LINK: 0x4,
+  UNLINK: 0x5,
+  INODE: 0x6,
+  PAD: 0x7,
+  TAIL: 0x8,
+  HEAD: 0x9,
+} as const;
+/** fc_features bits any replayer knows (none yet). */
+export const EXT4_FC_SUPPORTED_FEATURES = 0;
 
 // ------------------------------------------------------------------- features
 
-export type FeatureKind = 'compat' | 'incompat' | 'ro_compat';
-
-/** Feature bits with the names mke2fs -O takes and dumpe2fs prints. */
-export const FEATURES: ReadonlyArray<readonly [kind: FeatureKind, bit: number, name: string]> = [
-  ['compat', 0x1, 'dir_prealloc'],
-  ['compat', 0x2, 'imagic_inodes'],
-  ['compat', 0x4, 'has_journal'],
-  ['compat', 0x8, 'ext_attr'],
-  ['compat', 0x10, 'resize_inode'],
-  ['compat', 0x20, 'dir_index'],
-  ['compat', 0x40, 'lazy_bg'],
-  ['compat', 0x80, 'snapshot_bitmap'],
-  ['compat', 0x100, 'exclude_bitmap'],
-  ['compat', 0x200, 'sparse_super2'],
-  ['compat', 0x400, 'fast_commit'],
-  ['compat', 0x800, 'stable_inodes'],
-  ['compat', 0x1000, 'orphan_file'],
-  ['ro_compat', 0x1, 'sparse_super'],
-  ['ro_compat', 0x2, 'large_file'],
-  ['ro_compat', 0x4, 'btree_dir'],
-  ['ro_compat', 0x8, 'huge_file'],
-  ['ro_compat', 0x10, 'uninit_bg'],
-  ['ro_compat', 0x20, 'dir_nlink'],
-  ['ro_compat', 0x40, 'extra_isize'],
-  ['ro_compat', 0x80, 'snapshot'],
-  ['ro_compat', 0x100, 'quota'],
-  ['ro_compat', 0x200, 'bigalloc'],
-  ['ro_compat', 0x400, 'metadata_csum'],
-  ['ro_compat', 0x800, 'replica'],
-  ['ro_compat', 0x1000, 'read-only'],
-  ['ro_compat', 0x2000, 'project'],
-  ['ro_compat', 0x4000, 'shared_blocks'],
-  ['ro_compat', 0x8000, 'verity'],
-  ['ro_compat', 0x10000, 'orphan_present'],
-  ['incompat', 0x1, 'compression'],
-  ['incompat', 0x2, 'filetype'],
-  ['incompat', 0x4, 'needs_recovery'],
-  ['incompat', 0x8, 'journal_dev'],
-  ['incompat', 0x10, 'meta_bg'],
-  ['incompat', 0x40, 'extent'],
-  ['incompat', 0x80, '64bit'],
-  ['incompat', 0x100, 'mmp'],
-  ['incompat', 0x200, 'flex_bg'],
-  ['incompat', 0x400, 'ea_inode'],
-  ['incompat', 0x1000, 'dirdata'],
-  ['incompat', 0x2000, 'metadata_csum_seed'],
-  ['incompat', 0x4000, 'large_dir'],
-  ['incompat', 0x8000, 'inline_data'],
-  ['incompat', 0x10000, 'encrypt'],
-  ['incompat', 0x20000, 'casefold'],
-];
-
-/** Other spellings mke2fs accepts. */
-export const FEATURE_ALIASES: Readonly<Record<string, string>> = {
-  extents: 'extent',
-  gdt_csum: 'uninit_bg',
-  uninit_groups: 'uninit_bg',
-  largedir: 'large_dir',
-  fname_encoding: 'casefold',
-};
-
-export interface FeatureSet {
-  compat: number;
-  incompat: number;
-  ro_compat: number;
-}
-
-export function featureBit(name: string): readonly [FeatureKind, number] | undefined {
-  const n = FEATURE_ALIASES[name] ?? name;
-  const f = FEATURES.find((x) => x[2] === n);
-  return f ? [f[0], f[1]] : undefined;
-}
-
-/** Feature names in dumpe2fs order (compat, incompat, ro_compat; by bit). Unknown bits print as FEATURE_C12 style. */
-export function featureNames(set: FeatureSet): string[] {
-  const out: string[] = [];
-  const letter = { compat: 'C', incompat: 'I', ro_compat: 'R' } as const;
-  for (const kind of ['compat', 'incompat', 'ro_compat'] as const) {
-    for (let b = 0; b < 32; b++) {
-      if (((set[kind] >>> b) & 1) === 0) continue;
-      const bit = 2 ** b;
-      const f = FEATURES.find((x) => x[0] === kind && x[1] === bit);
-      out.push(f ? f[2] : `FEATURE_${letter[kind]}${b}`);
-    }
-  }
-  return out;
-}
-
-export function hasFeature(set: FeatureSet, name: string): boolean {
-  const fb = featureBit(name);
-  return fb !== undefined && ((set[fb[0]] >>> 0) & fb[1]) !== 0;
-}
-
-/** s_default_mount_opts bits. */
-export const DEFM_XATTR_USER = 0x4;
-export const DEFM_ACL = 0x8;
-/** s_flags bits. */
-export const FLAGS_SIGNED_HASH = 0x1;
-export const FLAGS_UNSIGNED_HASH = 0x2;
+export * from './features.js';

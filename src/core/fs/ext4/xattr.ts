@@ -4,8 +4,18 @@
  * both (Documentation/filesystems/ext4/attributes.rst).
  */
 import { CapacityError, UsageError } from '../../errors.js';
+import { aclForDisk } from './acl.js';
 import { xattrBlockHash, xattrEntryHash } from './csum.js';
-import { XATTR_MAGIC, XATTR_PREFIXES, xattrEntry, xattrHeader } from './structs.js';
+import {
+  XATTR_END_SIZE,
+  XATTR_INDEX,
+  XATTR_MAGIC,
+  XATTR_PREFIXES,
+  XATTR_ROUND,
+  xattrEntry,
+  xattrHeader,
+  xattrIbodyHeader,
+} from './structs.js';
 
 export interface XEntry {
   index: number;
@@ -15,9 +25,10 @@ export interface XEntry {
 }
 
 const enc = new TextEncoder();
-const pad4 = (n: number) => (n + 3) & ~3;
-export const entryLen = (e: XEntry) => pad4(16 + e.name.length);
-export const valueLen = (e: XEntry) => pad4(e.value.length);
+const pad = (n: number) => Math.ceil(n / XATTR_ROUND) * XATTR_ROUND;
+export const entryLen = (e: XEntry) => pad(xattrEntry.size + e.name.length);
+export const valueLen = (e: XEntry) => pad(e.value.length);
+const isAcl = (index: number) => index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT;
 
 /** Split a full attribute name into (name index, suffix). */
 export function splitXattrName(full: string, path: string): { index: number; name: Uint8Array } {
@@ -28,7 +39,7 @@ export function splitXattrName(full: string, path: string): { index: number; nam
   }
   throw new UsageError(
     'E_USAGE_XATTR_NAME',
-    `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system.)`,
+    `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system., gnu.)`,
     { path, field: full },
   );
 }
@@ -46,32 +57,9 @@ export function xattrEntries(x: Map<string, Uint8Array>, path: string): XEntry[]
     const { index, name } = splitXattrName(full, path);
     if (name.length > 255)
       throw new UsageError('E_USAGE_XATTR_NAME', `${path}: xattr name '${full}' is too long`, { path, field: full });
-    out.push({ index, name, value: index === 2 || index === 3 ? aclToDisk(value) : value, full });
+    out.push({ index, name, value: isAcl(index) ? aclForDisk(value) : value, full });
   }
   return out.sort(sortKey);
-}
-
-/**
- * POSIX ACLs arrive in the Linux xattr format (version 2, 8-byte entries,
- * what getfattr shows); ext4 stores its own format (version 1, 4-byte
- * entries for USER_OBJ/GROUP_OBJ/MASK/OTHER, 8-byte for USER/GROUP).
- * Values not in the xattr format are kept as they are.
- */
-export function aclToDisk(v: Uint8Array): Uint8Array {
-  if (v.length < 4 || (v.length - 4) % 8 !== 0) return v;
-  const dv = new DataView(v.buffer, v.byteOffset, v.length);
-  if (dv.getUint32(0, true) !== 2) return v;
-  const n = (v.length - 4) / 8;
-  const out: number[] = [1, 0, 0, 0];
-  for (let i = 0; i < n; i++) {
-    const tag = dv.getUint16(4 + i * 8, true);
-    const perm = dv.getUint16(6 + i * 8, true);
-    const id = dv.getUint32(8 + i * 8, true);
-    out.push(tag & 0xff, tag >> 8, perm & 0xff, perm >> 8);
-    if (tag === 0x02 || tag === 0x08) out.push(id & 0xff, (id >>> 8) & 0xff, (id >>> 16) & 0xff, id >>> 24);
-    else if (tag !== 0x01 && tag !== 0x04 && tag !== 0x10 && tag !== 0x20) return v;
-  }
-  return Uint8Array.from(out);
 }
 
 /**
@@ -87,8 +75,8 @@ export function placeXattrs(
 ): { inode: XEntry[]; block: XEntry[] } {
   const inode: XEntry[] = [];
   const block: XEntry[] = [];
-  let used = 4; // end marker
-  const avail = ibodySpace - 4; // magic
+  let used = XATTR_END_SIZE;
+  const avail = ibodySpace - xattrIbodyHeader.size;
   for (const e of entries) {
     const need = entryLen(e) + valueLen(e);
     if (avail > 0 && used + need <= avail) {
@@ -97,7 +85,7 @@ export function placeXattrs(
     } else block.push(e);
   }
   if (block.length) {
-    let bused = 32 + 4;
+    let bused = xattrHeader.size + XATTR_END_SIZE;
     for (const e of block) bused += entryLen(e) + valueLen(e);
     if (bused > blockSize) {
       throw new CapacityError(
@@ -110,50 +98,20 @@ export function placeXattrs(
   return { inode, block };
 }
 
-/** Encode the in-inode xattr area (magic + entries + values) into `area`. */
-export function encodeIbody(entries: XEntry[], area: Uint8Array): void {
-  if (!entries.length) return;
-  const dv = new DataView(area.buffer, area.byteOffset, area.byteLength);
-  dv.setUint32(0, XATTR_MAGIC, true);
-  const base = 4; // value offsets count from the first entry
-  let eoff = base;
+/**
+ * Write entries from `start` of `area` and their values down from its end;
+ * a value's e_value_offs counts from `valueBase`. Returns the entry hashes.
+ */
+function putEntries(entries: XEntry[], area: Uint8Array, start: number, valueBase: number): number[] {
+  let eoff = start;
   let vend = area.length;
-  for (const e of entries) {
-    let voff = 0;
-    if (e.value.length) {
-      vend -= valueLen(e);
-      area.set(e.value, vend);
-      voff = vend - base;
-    }
-    xattrEntry.encode(
-      {
-        e_name_len: e.name.length,
-        e_name_index: e.index,
-        e_value_offs: voff,
-        e_value_inum: 0,
-        e_value_size: e.value.length,
-        e_hash: xattrEntryHash(e.name, e.value),
-      },
-      area,
-      eoff,
-    );
-    area.set(e.name, eoff + 16);
-    eoff += entryLen(e);
-  }
-}
-
-/** Encode an external xattr block (checksum left zero; the caller sets it with the block number). */
-export function encodeBlock(entries: XEntry[], blockSize: number): Uint8Array {
-  const b = new Uint8Array(blockSize);
-  let eoff = 32;
-  let vend = blockSize;
   const hashes: number[] = [];
   for (const e of entries) {
     let voff = 0;
     if (e.value.length) {
       vend -= valueLen(e);
-      b.set(e.value, vend);
-      voff = vend;
+      area.set(e.value, vend);
+      voff = vend - valueBase;
     }
     const h = xattrEntryHash(e.name, e.value);
     hashes.push(h);
@@ -166,12 +124,27 @@ export function encodeBlock(entries: XEntry[], blockSize: number): Uint8Array {
         e_value_size: e.value.length,
         e_hash: h,
       },
-      b,
+      area,
       eoff,
     );
-    b.set(e.name, eoff + 16);
+    area.set(e.name, eoff + xattrEntry.size);
     eoff += entryLen(e);
   }
+  return hashes;
+}
+
+/** Encode the in-inode xattr area (magic + entries + values) into `area`. */
+export function encodeIbody(entries: XEntry[], area: Uint8Array): void {
+  if (!entries.length) return;
+  xattrIbodyHeader.encode({ h_magic: XATTR_MAGIC }, area);
+  // value offsets count from the first entry
+  putEntries(entries, area, xattrIbodyHeader.size, xattrIbodyHeader.size);
+}
+
+/** Encode an external xattr block (checksum left zero; the caller sets it with the block number). */
+export function encodeBlock(entries: XEntry[], blockSize: number): Uint8Array {
+  const b = new Uint8Array(blockSize);
+  const hashes = putEntries(entries, b, xattrHeader.size, 0);
   xattrHeader.encode(
     { h_magic: XATTR_MAGIC, h_refcount: 1, h_blocks: 1, h_hash: xattrBlockHash(hashes), h_checksum: 0 },
     b,

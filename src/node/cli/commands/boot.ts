@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { defineCommand } from '../command.js';
 import { isTinyImageError, UsageError } from '../../../core/errors.js';
+import { FileDevice } from '../../io/file.js';
+import { detectContainer } from '../../../core/container/open.js';
 import { bootQemu, detectBootTarget, type BootOptions } from '../../qemu/index.js';
 import { kernelWitness } from '../../build/arch.js';
 import type { Arch } from '../../../core/arch.js';
@@ -9,8 +11,8 @@ export const command = defineCommand({
   name: 'boot',
   summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console',
   synopsis:
-    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG) [--arch x86_64|arm64] [--machine NAME] ' +
-    '[--firmware bios|uefi] [--expect REGEX] [--timeout SEC] [options]',
+    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG | --cdrom ISO) [--arch x86_64|arm64] ' +
+    '[--machine NAME] [--firmware bios|uefi] [--expect REGEX] [--timeout SEC] [options]',
   description:
     'Boot a kernel (+ initrd) or a disk image in QEMU and stream the serial console to stdout (or --console ' +
     'FILE). The architecture and machine come from the kernel or the disk: x86_64 runs in qemu-system-x86_64 ' +
@@ -26,7 +28,13 @@ export const command = defineCommand({
       help: 'kernel command line (default "console=ttyS0"; "console=ttyAMA0" on arm64 virt)',
     },
     dtb: { type: 'path', value: 'FILE', help: 'device tree for the kernel (raspi3b)' },
-    disk: { type: 'path', value: 'IMG', repeatable: true, help: 'raw disk image to boot' },
+    disk: {
+      type: 'path',
+      value: 'IMG',
+      repeatable: true,
+      help: 'disk image to boot: raw, qcow2, VHD or VMDK (the format is read from the file and given to QEMU)',
+    },
+    cdrom: { type: 'path', value: 'ISO', help: 'an ISO image in a CD-ROM drive, booted through El Torito (x86_64)' },
     diskIf: { type: 'enum', choices: ['virtio', 'ide', 'sd'], help: 'disk bus (default virtio; sd on raspi3b)' },
     snapshot: { type: 'boolean', help: "discard the guest's writes to the disk" },
     arch: {
@@ -66,16 +74,18 @@ export const command = defineCommand({
     "tinyimage boot --kernel bzImage --initrd initramfs.cpio.gz --expect 'Welcome to Tiny Linux'",
     "tinyimage boot --disk out/usb.img --expect 'Welcome to Tiny Linux'",
     "tinyimage boot --disk out/sdcard.img --expect 'login:'",
+    "tinyimage boot --cdrom out/live.iso --firmware uefi --expect 'Welcome to Tiny Linux'",
   ],
   notes:
     'Exit status: 0 when --expect matched (or, without --expect, when the guest powered off); 1 on timeout, ' +
     'kernel panic or QEMU failure, with the tail of the console on stderr; 2 on bad usage.',
   async run({ values, ctx, usage }) {
     const disks = values.disk;
-    if (!values.kernel && disks.length === 0) throw usage('give --kernel FILE or --disk IMG');
+    const cdrom = values.cdrom;
+    if (!values.kernel && disks.length === 0 && !cdrom) throw usage('give --kernel FILE, --disk IMG or --cdrom ISO');
     if (!values.kernel && (values.initrd || values.append || values.dtb))
       throw usage('--initrd, --append and --dtb need --kernel');
-    for (const f of [values.kernel, values.initrd, values.dtb, ...disks])
+    for (const f of [values.kernel, values.initrd, values.dtb, ...disks, cdrom])
       if (f && !existsSync(f)) throw new UsageError('E_USAGE_NOT_FOUND', `boot: ${f} does not exist`, { path: f });
     let expect: RegExp | undefined;
     if (values.expect !== undefined) {
@@ -104,13 +114,17 @@ export const command = defineCommand({
       ...(values.initrd ? { initrd: values.initrd } : {}),
       ...(values.dtb ? { dtb: values.dtb } : {}),
       ...(values.append !== undefined ? { append: values.append } : {}),
-      ...(disks.length
+      ...(disks.length || cdrom
         ? {
-            disk: disks.map((path) => ({
-              path,
-              ...(values.diskIf ? { interface: values.diskIf } : {}),
-              snapshot: values.snapshot,
-            })),
+            disk: [
+              ...disks.map((path) => ({
+                path,
+                format: qemuFormat(path),
+                ...(values.diskIf ? { interface: values.diskIf } : {}),
+                snapshot: values.snapshot,
+              })),
+              ...(cdrom ? [{ path: cdrom, media: 'cdrom' as const, readonly: true }] : []),
+            ],
           }
         : {}),
       ...(expect ? { expect } : {}),
@@ -157,4 +171,22 @@ async function bootTarget(
     ...(t.firmware ? { firmware: t.firmware } : {}),
     description: `${disk}: ${t.description}`,
   };
+}
+
+/** QEMU's format name for a disk file, from what it holds (QEMU is told, never left to guess). */
+function qemuFormat(path: string): 'raw' | 'qcow2' | 'vpc' | 'vmdk' {
+  const f = FileDevice.open(path);
+  try {
+    const kind = detectContainer(f);
+    if (kind === 'android-sparse')
+      throw new UsageError(
+        'E_USAGE_FORMAT',
+        `boot: ${path} is an Android sparse image, which QEMU cannot boot; convert it to raw or qcow2 first`,
+        { path },
+      );
+    if (kind === undefined) return 'raw';
+    return kind === 'qcow2' ? 'qcow2' : kind.startsWith('vhd') ? 'vpc' : 'vmdk';
+  } finally {
+    f.close();
+  }
 }
