@@ -190,6 +190,7 @@ describe("rpi preset with Debian's arm64 kernel: independent checkers and QEMU r
   });
   let img = '';
   let cli = '';
+  let args: string[] = [];
   beforeAll(async () => {
     if (skip) return;
     const spec = tmp.path('rpi.yaml');
@@ -199,25 +200,21 @@ describe("rpi preset with Debian's arm64 kernel: independent checkers and QEMU r
     mkdirSync(join(fw, 'overlays'), { recursive: true });
     for (const f of ['bootcode.bin', 'start.elf', 'fixup.dat']) writeFileSync(join(fw, f), `stand-in for ${f}\n`);
     const out = tmp.path('out');
-    const r = await runCli(
-      [
-        'build',
-        spec,
-        '--kernel',
-        a64.vmlinuz,
-        '--busybox',
-        a64.busybox,
-        '--dtbs',
-        a64.dtbs,
-        '--modules',
-        a64.modules,
-        '--firmware',
-        fw,
-        '-o',
-        out,
-      ],
-      { SOURCE_DATE_EPOCH: '1700000000' },
-    );
+    args = [
+      'build',
+      spec,
+      '--kernel',
+      a64.vmlinuz,
+      '--busybox',
+      a64.busybox,
+      '--dtbs',
+      a64.dtbs,
+      '--modules',
+      a64.modules,
+      '--firmware',
+      fw,
+    ];
+    const r = await runCli([...args, '-o', out], { SOURCE_DATE_EPOCH: '1700000000' });
     cli = r.stderr;
     expect(r.code, r.stderr).toBe(0);
     img = join(out, 'sdcard.img');
@@ -244,6 +241,21 @@ describe("rpi preset with Debian's arm64 kernel: independent checkers and QEMU r
     const kernel = run('mtype', ['-i', `${img}@@${boot!.start * 512}`, '::/kernel8.img']);
     expect(kernel.stdout.length).toBeGreaterThan(0);
   });
+
+  it.skipIf(skip)(
+    '--format qcow2 writes the same card into sdcard.qcow2',
+    async () => {
+      const out = tmp.path('out-qcow2');
+      const r = await runCli([...args, '--format', 'qcow2', '-o', out], { SOURCE_DATE_EPOCH: '1700000000' });
+      expect(r.code, r.stderr).toBe(0);
+      const q = join(out, 'sdcard.qcow2');
+      if (missing({ tools: ['qemu-img'] })) return;
+      expect(run('qemu-img', ['check', q]).code).toBe(0);
+      expect(JSON.parse(run('qemu-img', ['info', '--output=json', q]).stdout).format).toBe('qcow2');
+      expect(run('qemu-img', ['compare', img, q]).stdout).toContain('Images are identical');
+    },
+    300_000,
+  );
 
   it.skipIf(skip)(
     'QEMU raspi3b boots it: SD host driver from the initramfs, root from mmcblk0p2, login on ttyS1',
