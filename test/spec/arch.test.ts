@@ -61,16 +61,18 @@ describe('presets per architecture', () => {
   });
 
   it('rpi: arm64 only, its settings only for its kind, boards by name', () => {
-    expect(loadSpec({ preset: 'rpi' }).spec).toMatchObject({
-      kind: 'rpi',
-      arch: 'arm64',
-      rpi: { board: '3b' },
-      disk: { output: 'sdcard.img', powerOfTwo: true },
-    });
+    const rpi = loadSpec({ preset: 'rpi' }).spec;
+    expect(rpi).toMatchObject({ kind: 'rpi', arch: 'arm64', rpi: { board: '3b' }, disk: { powerOfTwo: true } });
+    // the name follows --format (sdcard.img, sdcard.qcow2, ...)
+    expect(rpi.disk?.output).toBeUndefined();
     expect(() => validateSpec({ kind: 'rpi', arch: 'x86_64' }, 's.yaml')).toThrow(
       's.yaml: arch: a Raspberry Pi image is arm64, not x86_64',
     );
     expect(() => validateSpec({ kind: 'bios', arch: 'arm64' }, 's.yaml')).toThrow(/arch: the bios kind is x86_64 only/);
+    expect(() => validateSpec({ kind: 'iso', arch: 'arm64' }, 's.yaml')).toThrow(/arch: the iso kind is x86_64 only/);
+    expect(() => validateSpec({ kind: 'rpi', rootfs: { format: 'squashfs' } }, 's.yaml')).toThrow(
+      /rootfs.format: the root filesystem format is for the bios kind, not 'rpi'/,
+    );
     expect(() => validateSpec({ kind: 'uefi', rpi: { board: '3b' } }, 's.yaml')).toThrow(
       /rpi: rpi settings are for the rpi kind, not 'uefi'/,
     );
