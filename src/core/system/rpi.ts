@@ -30,36 +30,33 @@ import type { Progress } from '../progress.js';
 import { checkBiosBusybox, type BiosModules } from './bios.js';
 import { smallestFat32Size } from './uefi.js';
 
-const MiB = 1 << 20;
+import {
+  DEFAULT_RPI_BOARD,
+  readRpiConfigTxt,
+  rpiBoard,
+  RPI_BOARDS,
+  RPI_INITRD,
+  RPI_KERNEL,
+  type RpiBoard,
+  type RpiBoardName,
+} from './rpi-boards.js';
 
-export interface RpiBoard {
-  name: string;
-  /** Its device tree under the mainline kernel's name (in the kernel package's broadcom/ directory). */
-  dtb: string;
-  /** The tty of its serial console on GPIO 14/15 with the mainline device tree (the mini UART). */
-  serial: string;
-  /** The QEMU machine that emulates it, when there is one. */
-  qemu?: string;
-}
-
-/** Boards that run an arm64 kernel, by the name `board` takes. */
-export const RPI_BOARDS: Readonly<Record<string, RpiBoard>> = {
-  '3b': { name: 'Raspberry Pi 3 Model B', dtb: 'bcm2837-rpi-3-b.dtb', serial: 'ttyS1', qemu: 'raspi3b' },
-  '3b+': { name: 'Raspberry Pi 3 Model B+', dtb: 'bcm2837-rpi-3-b-plus.dtb', serial: 'ttyS1' },
-  '3a+': { name: 'Raspberry Pi 3 Model A+', dtb: 'bcm2837-rpi-3-a-plus.dtb', serial: 'ttyS1', qemu: 'raspi3ap' },
-  zero2w: { name: 'Raspberry Pi Zero 2 W', dtb: 'bcm2837-rpi-zero-2-w.dtb', serial: 'ttyS1' },
-  '4b': { name: 'Raspberry Pi 4 Model B', dtb: 'bcm2711-rpi-4-b.dtb', serial: 'ttyS1', qemu: 'raspi4b' },
-  pi400: { name: 'Raspberry Pi 400', dtb: 'bcm2711-rpi-400.dtb', serial: 'ttyS1' },
-  cm4: { name: 'Raspberry Pi Compute Module 4 (IO board)', dtb: 'bcm2711-rpi-cm4-io.dtb', serial: 'ttyS1' },
+export {
+  DEFAULT_RPI_BOARD,
+  readRpiConfigTxt,
+  rpiBoard,
+  RPI_BOARDS,
+  RPI_INITRD,
+  RPI_KERNEL,
+  type RpiBoard,
+  type RpiBoardName,
 };
-export type RpiBoardName = keyof typeof RPI_BOARDS;
-export const DEFAULT_RPI_BOARD = '3b';
+
+const MiB = 1 << 20;
 
 /** Modules the initramfs loads to reach a root on the SD card: the SD host drivers of the Pi 3 (sdhost) and Pi 4 (emmc2), ext4. */
 export const RPI_ROOT_MODULES = ['mmc_block', 'bcm2835', 'sdhci_iproc', 'ext4'] as const;
 
-export const RPI_KERNEL = 'kernel8.img';
-export const RPI_INITRD = 'initrd.img';
 /** Files of the boot partition that tinyimage writes (the firmware directory's own copies are left out). */
 const OWN_FILES = new Set(['config.txt', 'cmdline.txt', RPI_KERNEL, RPI_INITRD]);
 
@@ -115,18 +112,6 @@ export interface RpiImagePlan {
   initrd?: { size: number; modules: string[] };
 }
 
-/** The board of that name, or a UsageError listing them. */
-export function rpiBoard(name: string = DEFAULT_RPI_BOARD): RpiBoard {
-  const b = Object.hasOwn(RPI_BOARDS, name) ? RPI_BOARDS[name] : undefined;
-  if (!b)
-    throw new UsageError(
-      'E_USAGE_RPI_BOARD',
-      `unknown Raspberry Pi board '${name}' (known: ${Object.keys(RPI_BOARDS).join(', ')})`,
-      { field: 'board', actual: name },
-    );
-  return b;
-}
-
 /** config.txt: 64-bit mode, our kernel and initramfs, mainline device-tree names, the serial console's UART. */
 export function rpiConfigTxt(o: { initrd: boolean; board: RpiBoard; extra?: readonly string[] }): string {
   const lines = [
@@ -147,20 +132,6 @@ export function rpiConfigTxt(o: { initrd: boolean; board: RpiBoard; extra?: read
     if (/[\r\n]/.test(l))
       throw new UsageError('E_USAGE_RPI_CONFIG', 'a config.txt line may not contain a newline', { field: 'config' });
   return lines.join('\n') + '\n';
-}
-
-/** What the QEMU harness needs from config.txt: the kernel and initramfs file names. */
-export function readRpiConfigTxt(text: string): { kernel?: string; initramfs?: string } {
-  const out: { kernel?: string; initramfs?: string } = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/#.*/, '').trim();
-    if (/^\[/.test(line) && !/^\[all\]$/i.test(line)) break; // conditional sections: the common part is enough
-    const kv = /^kernel\s*=\s*(\S+)$/.exec(line);
-    if (kv) out.kernel = kv[1]!;
-    const ir = /^initramfs\s+(\S+)/.exec(line);
-    if (ir) out.initramfs = ir[1]!;
-  }
-  return out;
 }
 
 function readHead(c: Uint8Array | Content, n: number): Uint8Array | undefined {

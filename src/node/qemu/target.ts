@@ -11,11 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ARCH_FACTS, ARCHES, type Arch } from '../../core/arch.js';
 import { UsageError } from '../../core/errors.js';
-import { isDisk, type FsImage } from '../../core/open/index.js';
-import { readRpiConfigTxt, RPI_BOARDS, RPI_KERNEL } from '../../core/system/rpi.js';
-import { openImage } from '../open.js';
-import { FileDevice } from '../io/file.js';
-import { openContainer } from '../../core/container/open.js';
+import type { FsImage } from '../../core/open/index.js';
+import { readRpiConfigTxt, RPI_BOARDS, RPI_KERNEL } from '../../core/system/rpi-boards.js';
 import { raspiSerialPort } from './args.js';
 
 export interface BootTarget {
@@ -30,6 +27,9 @@ export interface BootTarget {
 
 /** The FAT filesystems of a disk image (or the image itself when it is one). */
 async function fatVolumes(disk: string): Promise<{ volumes: FsImage[]; close(): void }> {
+  // the image readers (and their codecs) load only when a disk is looked into, not with the harness
+  const { openImage } = await import('../open.js');
+  const { isDisk } = await import('../../core/open/index.js');
   const img = await openImage(disk);
   const all = isDisk(img) ? img.partitions.flatMap((p) => (p.fs ? [p.fs] : [])) : [img];
   return { volumes: all.filter((f) => f.kind.startsWith('fat')), close: () => img.close() };
@@ -76,7 +76,9 @@ export interface RaspiBootFiles {
 }
 
 /** The size the guest sees: a container's virtual disk (qcow2, VHD, VMDK), else the file's. */
-function guestSize(disk: string): number {
+async function guestSize(disk: string): Promise<number> {
+  const { FileDevice } = await import('../io/file.js');
+  const { openContainer } = await import('../../core/container/open.js');
   const f = FileDevice.open(disk);
   try {
     return openContainer(f)?.device.size ?? f.size;
@@ -87,8 +89,8 @@ function guestSize(disk: string): number {
   }
 }
 
-function checkSdSize(disk: string): void {
-  const size = guestSize(disk);
+async function checkSdSize(disk: string): Promise<void> {
+  const size = await guestSize(disk);
   if (size & (size - 1))
     throw new UsageError(
       'E_USAGE_SD_SIZE',
@@ -105,7 +107,7 @@ function checkSdSize(disk: string): void {
  * copied to a temporary directory that cleanup() removes.
  */
 export async function raspiBootFiles(disk: string, machine = 'raspi3b'): Promise<RaspiBootFiles> {
-  checkSdSize(disk);
+  await checkSdSize(disk);
   const board = Object.values(RPI_BOARDS).find((b) => b.qemu === machine);
   if (!board)
     throw new UsageError('E_USAGE_QEMU', `no Raspberry Pi board is known for QEMU machine '${machine}'`, {
