@@ -24,6 +24,10 @@ import {
   type RpiImageOptions,
 } from '../../src/core/system/rpi.js';
 import { bootQemu, raspiSerialPort } from '../../src/node/qemu/index.js';
+import { build } from '../../src/node/build/build.js';
+import { loadSpec } from '../../src/node/build/load.js';
+import { openImage } from '../../src/node/open.js';
+import { isDisk } from '../../src/core/open/index.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { debianArm64, missing, run } from '../helpers/prereq.js';
@@ -181,6 +185,48 @@ describe('rpi image: layout', () => {
     expect(Buffer.compare(a.bytes, b.bytes)).toBe(0);
     expect(readPartitionTable(c)!.diskId).not.toBe(readPartitionTable(a)!.diskId);
   });
+});
+
+describe('rpi build: rootfs.from', () => {
+  it.skipIf(missing({ files: [a64.busybox] }) !== undefined)(
+    'lays the sources over the root, and gives the card other ids than without them',
+    async () => {
+      const kernel = tmp.path('from/Image');
+      mkdirSync(tmp.path('from/dtbs/broadcom'), { recursive: true });
+      writeFileSync(kernel, fakeImage());
+      for (const b of Object.values(RPI_BOARDS)) writeFileSync(tmp.path(`from/dtbs/broadcom/${b.dtb}`), b.dtb);
+      const layer = tmp.path('from/layer');
+      mkdirSync(join(layer, 'etc'), { recursive: true });
+      writeFileSync(join(layer, 'etc/motd'), 'from a source\n');
+      const card = async (from: boolean, out: string) => {
+        const overrides = {
+          kernel,
+          busybox: a64.busybox,
+          dtbs: tmp.path('from/dtbs'),
+          rootfs: { services: [], ...(from ? { from: [layer] } : {}) },
+        };
+        const r = await build(loadSpec({ preset: 'rpi', overrides }).spec, {
+          outDir: tmp.path(out),
+          env: { SOURCE_DATE_EPOCH: '1700000000' },
+        });
+        expect(r.outputs.map((o) => o.name)).toEqual(['sdcard.img']);
+        return { path: r.outputs[0]!.path, partuuid: r.partuuid };
+      };
+      const plain = await card(false, 'from/plain');
+      const layered = await card(true, 'from/layered');
+      expect(layered.partuuid).not.toBe(plain.partuuid);
+      const img = await openImage(layered.path);
+      try {
+        if (!isDisk(img)) throw new Error('not a disk');
+        const root = img.partitions[1]!.fs!;
+        expect(new TextDecoder().decode(await root.readFile('/etc/motd'))).toBe('from a source\n');
+        expect(root.exists('/bin/busybox')).toBe(true);
+      } finally {
+        img.close();
+      }
+    },
+    120_000,
+  );
 });
 
 describe("rpi preset with Debian's arm64 kernel: independent checkers and QEMU raspi3b", () => {
