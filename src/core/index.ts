@@ -137,12 +137,33 @@ export {
   WELCOME,
   type TinyInitramfsOptions,
 } from './initramfs/index.js';
-export { buildUki, readUki, checkEfiKernel, DEFAULT_EFI_STUB_PATH, type UkiInput } from './boot/uki.js';
+export { buildUki, readUki, checkEfiKernel, efiStubPath, DEFAULT_EFI_STUB_PATH, type UkiInput } from './boot/uki.js';
+export {
+  identifyKernel,
+  identifyKernelAsync,
+  uncompressedKernel,
+  type KernelInfo,
+  type KernelFormat,
+} from './boot/kernel.js';
+export {
+  ARCHES,
+  ARCH_FACTS,
+  isArch,
+  elfFacts,
+  archOfPeMachine,
+  checkArchAgreement,
+  type Arch,
+  type ArchFacts,
+  type ArchWitness,
+  type ElfFacts,
+} from './arch.js';
 export {
   buildUefiUsb,
   buildUefiSystem,
   uefiUsbSize,
+  efiArch,
   REMOVABLE_PATH_X64,
+  REMOVABLE_PATH_AA64,
   type UefiUsbOptions,
   type UefiSystem,
   type UefiSystemInput,
@@ -168,6 +189,20 @@ export {
   type BiosGrub,
   type BiosModules,
 } from './system/bios.js';
+export {
+  buildRpiImage,
+  planRpiImage,
+  writeRpiImage,
+  rpiBoard,
+  rpiConfigTxt,
+  readRpiConfigTxt,
+  RPI_BOARDS,
+  RPI_ROOT_MODULES,
+  DEFAULT_RPI_BOARD,
+  type RpiBoard,
+  type RpiImageOptions,
+  type RpiImagePlan,
+} from './system/rpi.js';
 export {
   buildRootfs,
   requiredApplets,

@@ -16,3 +16,5 @@ export * as qcow2Structs from './container/qcow2/structs.js';
 export * as vhdStructs from './container/vhd/structs.js';
 export * as vmdkStructs from './container/vmdk/structs.js';
 export * as sparseStructs from './container/sparse/structs.js';
+export * as elfStructs from './binary/elf.js';
+export { X86_SETUP_HEADER, ARM64_IMAGE_HEADER, ZBOOT_HEADER } from './boot/kernel.js';

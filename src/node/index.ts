@@ -24,6 +24,10 @@ export { parallelGzip, parallelGzipBytes } from './compress/gzip.js';
 export {
   bootQemu,
   startQemu,
+  detectBootTarget,
+  raspiBootFiles,
+  type BootTarget,
+  type RaspiBootFiles,
   type BootOptions,
   type BootResult,
   type QemuSession,

@@ -43,6 +43,31 @@ export function debianKernel(): { vmlinuz: string; modules: string; version: str
   return { vmlinuz: join(dir, 'vmlinuz'), modules: join(dir, 'lib/modules', version), version };
 }
 
+/** Debian's arm64 packages unpacked by scripts/fetch-debian-arm64.sh: kernel, modules, device trees, busybox-static, EFI stub. */
+export function debianArm64(): {
+  dir: string;
+  vmlinuz: string;
+  modules: string;
+  dtbs: string;
+  busybox: string;
+  stub: string;
+  version: string;
+  files: string[];
+} {
+  const dir = join(CACHE, 'debian-arm64');
+  const version = existsSync(join(dir, 'version')) ? readFileSync(join(dir, 'version'), 'utf8').trim() : '';
+  const a = {
+    dir,
+    vmlinuz: join(dir, 'vmlinuz'),
+    modules: join(dir, 'lib/modules', version),
+    dtbs: join(dir, 'dtbs'),
+    busybox: join(dir, 'busybox'),
+    stub: join(dir, 'linuxaa64.efi.stub'),
+    version,
+  };
+  return { ...a, files: [a.vmlinuz, a.modules, a.dtbs, a.busybox, a.stub] };
+}
+
 export function run(
   cmd: string,
   args: string[],

@@ -8,8 +8,8 @@ import { main } from '../../src/node/cli/main.js';
 import { capture } from '../helpers/cli.js';
 
 describe('build spec', () => {
-  it('ships the three presets, and each validates', () => {
-    expect(presetNames()).toEqual(expect.arrayContaining(['bios', 'initramfs', 'uefi']));
+  it('ships the presets, and each validates', () => {
+    expect(presetNames()).toEqual(expect.arrayContaining(['bios', 'initramfs', 'rpi', 'uefi']));
     for (const p of presetNames()) expect(loadSpec({ preset: p }).spec.kind).toBe(p);
   });
   it('a spec file starts from its preset, overrides fields, and resolves paths against itself', () => {
@@ -41,7 +41,7 @@ describe('build spec', () => {
       's.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing',
     );
     expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(
-      /kind: expected one of 'initramfs', 'uefi', 'bios', 'disk', 'iso', got string "floppy"/,
+      /kind: expected one of 'initramfs', 'uefi', 'bios', 'rpi', 'disk', 'iso', got string "floppy"/,
     );
     expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(
       /rootfs.hostnme: unknown field/,
@@ -61,7 +61,7 @@ describe('build spec', () => {
     );
     expect(() => validateSpec({ kind: 'uefi', lable: 'x' }, 's.yaml')).toThrow(/lable: unknown field/);
     expect(() => loadSpec({ preset: 'nope' })).toThrow(
-      /unknown preset 'nope' \(available: bios, initramfs, iso, uefi\)/,
+      /unknown preset 'nope' \(available: bios, initramfs, iso, rpi, uefi\)/,
     );
     expect(() => loadSpec({})).toThrow(/nothing to build/);
   });

@@ -12,7 +12,7 @@ import {
   peChecksum,
 } from '../../src/core/boot/pe.js';
 import { DEFAULT_EFI_STUB_PATH, buildUki, readUki } from '../../src/core/boot/uki.js';
-import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { debianArm64, debianKernel, missing, run } from '../helpers/prereq.js';
 import { tempDir } from '../partition/helpers.js';
 
 const tmp = tempDir('tinyimage-uki-');
@@ -119,5 +119,63 @@ describe('buildUki', () => {
     // no room: ask for more sections than the header can hold
     const many = Array.from({ length: 12 }, (_, i) => ({ name: `.s${i}`, data: new Uint8Array(1) }));
     expect(() => appendSections(stub, many)).toThrow(expect.objectContaining({ code: 'E_USAGE_PE_NO_ROOM' }));
+  });
+});
+
+describe('buildUki for arm64', () => {
+  const a = debianArm64();
+  it("systemd-boot-efi:arm64's stub (NOP-padded header, no .sdmagic) + Debian's arm64 Image; aarch64 objdump agrees", () => {
+    if (missing({ tools: ['aarch64-linux-gnu-objdump'], files: [a.stub, a.vmlinuz] })) return;
+    const stub = new Uint8Array(readFileSync(a.stub));
+    const linux = new Uint8Array(readFileSync(a.vmlinuz));
+    const initrd = new Uint8Array(4321).fill(9);
+    const uki = buildUki({ stub, linux, initrd, cmdline: 'console=ttyAMA0' });
+    const pe = parsePe(uki);
+    expect(pe.machine).toBe(0xaa64);
+    expect(pe.sections.map((s) => s.name)).toEqual(['.text', '.data', '.osrel', '.cmdline', '.initrd', '.linux']);
+    // the stub's code and data are untouched; only the header gained section entries
+    const stubPe = parsePe(stub);
+    const first = stubPe.sections[0]!.pointerToRawData;
+    const end = Math.max(...stubPe.sections.map((s) => s.pointerToRawData + s.sizeOfRawData));
+    expect(Buffer.compare(uki.subarray(first, end), stub.subarray(first, end))).toBe(0);
+    expect(pe.checkSum).toBe(peChecksum(uki, pe.optionalOffset + 64));
+    const path = join(tmp.dir, 'BOOTAA64.EFI');
+    writeFileSync(path, uki);
+    const h = run('aarch64-linux-gnu-objdump', ['-h', path]);
+    expect(h.code, h.stderr).toBe(0);
+    expect(h.stdout).toMatch(/file format pei-aarch64-little/);
+    for (const s of pe.sections.slice(2))
+      expect(h.stdout).toMatch(
+        new RegExp(
+          `\\s${s.name.replace('.', '\\.')}\\s+0*${s.virtualSize.toString(16)}\\s+0*${s.virtualAddress.toString(16)}\\s`,
+        ),
+      );
+    const parts = readUki(uki);
+    expect(parts.cmdline).toBe('console=ttyAMA0');
+    expect(Buffer.compare(parts.linux!, linux)).toBe(0);
+  });
+
+  it('a stub of the other architecture is refused, naming the stub to use', () => {
+    if (missing({ files: [a.stub, a.vmlinuz, STUB, debianKernel().vmlinuz] })) return;
+    const arm = new Uint8Array(readFileSync(a.vmlinuz));
+    expect(() => buildUki({ stub: new Uint8Array(readFileSync(STUB)), linux: arm })).toThrow(
+      /the EFI stub is for x86-64 \(0x8664\) but the kernel is an arm64 Image for arm64: use systemd-boot-efi's linuxaa64.efi.stub/,
+    );
+    const x86 = new Uint8Array(readFileSync(debianKernel().vmlinuz));
+    expect(() => buildUki({ stub: new Uint8Array(readFileSync(a.stub)), linux: x86 })).toThrow(
+      expect.objectContaining({ code: 'E_FORMAT_PE_MACHINE' }),
+    );
+  });
+
+  it('header padding that is neither zeros nor AArch64 NOPs still stops the append', () => {
+    if (missing({ files: [a.stub] })) return;
+    const stub = new Uint8Array(readFileSync(a.stub));
+    const pe = parsePe(stub);
+    const bad = stub.slice();
+    bad[pe.sectionTableEnd + 5] = 0x99;
+    expect(() => appendSections(bad, [{ name: '.x', data: new Uint8Array(1) }])).toThrow(
+      expect.objectContaining({ code: 'E_USAGE_PE_NO_ROOM' }),
+    );
+    expect(() => appendSections(stub, [{ name: '.x', data: new Uint8Array(1) }])).not.toThrow();
   });
 });

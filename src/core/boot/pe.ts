@@ -64,8 +64,13 @@ export const SECTION_HEADER = defineStruct('PE section header', 40, [
 
 export const PE32PLUS_MAGIC = 0x20b;
 export const PE32_MAGIC = 0x10b;
+/** COFF machine types (PE format, "Machine Types"); src/core/arch.ts maps them to architectures. */
+export const MACHINE_I386 = 0x14c;
 export const MACHINE_X86_64 = 0x8664;
 export const MACHINE_ARM64 = 0xaa64;
+export const MACHINE_RISCV64 = 0x5064;
+/** "MZ" */
+export const DOS_MAGIC = 0x5a4d;
 export const SUBSYSTEM_EFI_APPLICATION = 10;
 export const SCN_CNT_INITIALIZED_DATA = 0x40;
 export const SCN_MEM_READ = 0x40000000;
@@ -109,27 +114,63 @@ function peError(code: string, msg: string, extra: Record<string, unknown> = {})
 
 const isPow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
+/** "PE\0\0", read as a little-endian u32. */
+export const PE_SIGNATURE = 0x00004550;
+const PE_SIGNATURE_SIZE = 4;
+
+function peSignatureAt(bytes: Uint8Array, at: number): boolean {
+  if (at + PE_SIGNATURE_SIZE > bytes.length) return false;
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at, true) === PE_SIGNATURE;
+}
+
+export interface PeHeaderFacts {
+  machine: number;
+  /** The optional header's magic (PE32 or PE32+) and subsystem (10 = EFI application). */
+  magic: number;
+  subsystem: number;
+}
+
+/**
+ * The machine, magic and subsystem of a PE image from its headers alone (no
+ * section checks, so the first 4 KiB of a file are enough; the subsystem
+ * sits at the same offset in PE32 and PE32+). Undefined when `bytes` does
+ * not start with PE headers.
+ */
+export function peHeaderFacts(bytes: Uint8Array): PeHeaderFacts | undefined {
+  if (bytes.length < DOS_HEADER.size) return undefined;
+  const dos = DOS_HEADER.decode(bytes);
+  if (dos.magic !== DOS_MAGIC || dos.peOffset < DOS_HEADER.size || !peSignatureAt(bytes, dos.peOffset))
+    return undefined;
+  const coffOffset = dos.peOffset + PE_SIGNATURE_SIZE;
+  const optionalOffset = coffOffset + COFF_HEADER.size;
+  if (optionalOffset + OPTIONAL_HEADER64.size > bytes.length) return undefined;
+  const coff = COFF_HEADER.decode(bytes, coffOffset);
+  const opt = OPTIONAL_HEADER64.decode(bytes, optionalOffset);
+  if (opt.magic !== PE32PLUS_MAGIC && opt.magic !== PE32_MAGIC) return undefined;
+  return { machine: coff.machine, magic: opt.magic, subsystem: opt.subsystem };
+}
+
 /** Parse the headers and section table of a PE image. Throws FormatError on anything malformed. */
 export function parsePe(bytes: Uint8Array): PeImage {
   if (bytes.length < DOS_HEADER.size)
     throw peError('E_FORMAT_PE_TRUNCATED', `${bytes.length} bytes is too short for a PE image`);
   const dos = DOS_HEADER.decode(bytes);
-  if (dos.magic !== 0x5a4d)
+  if (dos.magic !== DOS_MAGIC)
     throw peError('E_FORMAT_PE_MAGIC', 'not a PE image: no "MZ" signature', {
       structure: 'DOS header',
       field: 'magic',
       offset: 0,
     });
   const pe = dos.peOffset;
-  if (pe + 4 + COFF_HEADER.size > bytes.length || pe < 0x40)
+  if (pe + PE_SIGNATURE_SIZE + COFF_HEADER.size > bytes.length || pe < 0x40)
     throw peError('E_FORMAT_PE_OFFSET', `PE header offset 0x${pe.toString(16)} is outside the file`, {
       structure: 'DOS header',
       field: 'peOffset',
       offset: 0x3c,
     });
-  if (bytes[pe] !== 0x50 || bytes[pe + 1] !== 0x45 || bytes[pe + 2] !== 0 || bytes[pe + 3] !== 0)
+  if (!peSignatureAt(bytes, pe))
     throw peError('E_FORMAT_PE_SIGNATURE', `no "PE\\0\\0" signature at 0x${pe.toString(16)}`, { offset: pe });
-  const coffOffset = pe + 4;
+  const coffOffset = pe + PE_SIGNATURE_SIZE;
   const coff = COFF_HEADER.decode(bytes, coffOffset);
   const optionalOffset = coffOffset + COFF_HEADER.size;
   if (coff.sizeOfOptionalHeader < OPTIONAL_HEADER64.size || optionalOffset + coff.sizeOfOptionalHeader > bytes.length)
@@ -231,6 +272,24 @@ export interface NewSection {
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /**
+ * AArch64 NOP: gnu-efi's hand-written arm64 PE header (systemd-stub before
+ * 253) pads the header space after its section table with it.
+ */
+const AARCH64_NOP = 0xd503201f;
+
+/** The first byte in [from, to) that is neither zero nor part of a 4-byte-aligned AArch64 NOP padding, if any. */
+function firstUsedByte(bytes: Uint8Array, from: number, to: number): number | undefined {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = from; i < to; i++) {
+    if (bytes[i] === 0) continue;
+    const word = i - (i % 4);
+    if (word + 4 <= bytes.length && dv.getUint32(word, true) === AARCH64_NOP) continue;
+    return i;
+  }
+  return undefined;
+}
+
+/**
  * Append sections after the image's last section: virtual addresses follow
  * the end of the last section rounded up to SectionAlignment, raw data is
  * FileAlignment-aligned, and NumberOfSections, SizeOfImage,
@@ -252,14 +311,13 @@ export function appendSections(stub: Uint8Array, add: NewSection[]): Uint8Array 
       { structure: 'PE section header', expected: need, actual: firstRaw },
     );
   }
-  for (let i = pe.sectionTableEnd; i < need; i++) {
-    if (stub[i] !== 0)
-      throw new UsageError(
-        'E_USAGE_PE_NO_ROOM',
-        `the EFI stub's header space after the section table is not empty (byte 0x${i.toString(16)})`,
-        { offset: i },
-      );
-  }
+  const dirty = firstUsedByte(stub, pe.sectionTableEnd, need);
+  if (dirty !== undefined)
+    throw new UsageError(
+      'E_USAGE_PE_NO_ROOM',
+      `the EFI stub's header space after the section table is not empty (byte 0x${dirty.toString(16)})`,
+      { offset: dirty },
+    );
   for (const s of add) {
     if (s.name.length === 0 || s.name.length > 8 || !/^[\x20-\x7e]+$/.test(s.name))
       throw new UsageError(

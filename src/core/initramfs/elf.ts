@@ -4,39 +4,9 @@
  * little-endian 64-bit files (x86_64, aarch64, riscv64 modules).
  */
 import { FormatError } from '../errors.js';
-import { defineStruct } from '../binary/struct.js';
+import { Elf64Header, Elf64SectionHeader, SHT_NOBITS } from '../binary/elf.js';
 
-/** ELF64 file header (only little-endian ELF64 is supported: x86_64, aarch64, riscv64). */
-export const Elf64Header = defineStruct('Elf64_Ehdr', 64, [
-  { name: 'ident', offset: 0, type: 'bytes', length: 16 },
-  { name: 'type', offset: 16, type: 'u16le' },
-  { name: 'machine', offset: 18, type: 'u16le' },
-  { name: 'version', offset: 20, type: 'u32le' },
-  { name: 'entry', offset: 24, type: 'u64le' },
-  { name: 'phoff', offset: 32, type: 'u64le' },
-  { name: 'shoff', offset: 40, type: 'u64le' },
-  { name: 'flags', offset: 48, type: 'u32le' },
-  { name: 'ehsize', offset: 52, type: 'u16le' },
-  { name: 'phentsize', offset: 54, type: 'u16le' },
-  { name: 'phnum', offset: 56, type: 'u16le' },
-  { name: 'shentsize', offset: 58, type: 'u16le' },
-  { name: 'shnum', offset: 60, type: 'u16le' },
-  { name: 'shstrndx', offset: 62, type: 'u16le' },
-] as const);
-
-/** ELF64 section header. */
-export const Elf64SectionHeader = defineStruct('Elf64_Shdr', 64, [
-  { name: 'name', offset: 0, type: 'u32le' },
-  { name: 'type', offset: 4, type: 'u32le' },
-  { name: 'flags', offset: 8, type: 'u64le' },
-  { name: 'addr', offset: 16, type: 'u64le' },
-  { name: 'offset', offset: 24, type: 'u64le' },
-  { name: 'size', offset: 32, type: 'u64le' },
-  { name: 'link', offset: 40, type: 'u32le' },
-  { name: 'info', offset: 44, type: 'u32le' },
-  { name: 'addralign', offset: 48, type: 'u64le' },
-  { name: 'entsize', offset: 56, type: 'u64le' },
-] as const);
+export { Elf64Header, Elf64SectionHeader };
 
 /** e_ident: the magic, then EI_CLASS and EI_DATA. */
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46] as const;
@@ -44,8 +14,6 @@ const EI_CLASS = 4;
 const EI_DATA = 5;
 const ELFCLASS64 = 2;
 const ELFDATA2LSB = 1;
-/** sh_type of a section with no bytes in the file (.bss). */
-const SHT_NOBITS = 8;
 const SHDR = Elf64SectionHeader.size;
 
 /** The raw bytes of an ELF section by name, or undefined when absent. */

@@ -80,6 +80,8 @@ export interface ModulesInitramfsOptions {
    * decompressors built in in Debian's kernels).
    */
   rootFs?: RootFsType;
+  /** Modules of `load` to skip when the kernel has neither them nor built-in copies (default: the disk drivers, and ext4, when `load` is not given, else none). */
+  optional?: readonly string[];
   /** Default time of the tree's entries (SOURCE_DATE_EPOCH). */
   epoch?: number;
   skipped?: ClosureOptions['skipped'];
@@ -92,7 +94,7 @@ export function modulesInitramfsTree(o: ModulesInitramfsOptions): { tree: FileTr
   const names = o.load ?? [...DISK_MODULES, fs];
   // the ext4 default stays optional as it always was; a read-only root's module must be there
   const modules = moduleClosure(o.index, names, {
-    optional: o.load ? [] : fs === 'ext4' ? DEFAULT_ROOT_MODULES : DISK_MODULES,
+    optional: o.optional ?? (o.load ? [] : fs === 'ext4' ? DEFAULT_ROOT_MODULES : DISK_MODULES),
     ...(o.skipped ? { skipped: o.skipped } : {}),
   });
   for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/proc', '/sys', '/dev', '/newroot', '/tmp'])

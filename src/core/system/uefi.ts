@@ -1,10 +1,13 @@
 /**
  * The tiny UEFI system: one EFI executable (a UKI: systemd stub + kernel +
- * initramfs + command line) at /EFI/BOOT/BOOTX64.EFI on a FAT32 EFI system
- * partition, the only partition of a GPT disk. UEFI firmware boots it as
- * removable media with no NVRAM boot entry.
+ * initramfs + command line) at the removable-media path of its architecture
+ * (/EFI/BOOT/BOOTX64.EFI, /EFI/BOOT/BOOTAA64.EFI: read from its PE machine)
+ * on a FAT32 EFI system partition, the only partition of a GPT disk. UEFI
+ * firmware boots it as removable media with no NVRAM boot entry.
  */
-import { CapacityError } from '../errors.js';
+import { CapacityError, UsageError } from '../errors.js';
+import { ARCH_FACTS, archOfPeMachine, peMachineName, type Arch } from '../arch.js';
+import { peHeaderFacts } from '../boot/pe.js';
 import type { BlockDevice } from '../io/device.js';
 import { fatMinimumSize, writeFat, type FatOptions } from '../fs/fat/index.js';
 import { buildDisk, diskSize, nullDevice, type DiskLayout, type DiskResult } from '../image/disk.js';
@@ -14,12 +17,16 @@ import { bytesContent } from '../tree/content.js';
 import { buildUki } from '../boot/uki.js';
 
 /** Where removable-media firmware looks for the x86-64 loader. */
-export const REMOVABLE_PATH_X64 = '/EFI/BOOT/BOOTX64.EFI';
+export const REMOVABLE_PATH_X64 = ARCH_FACTS.x86_64.efiRemovablePath;
+/** Where removable-media firmware looks for the AArch64 loader. */
+export const REMOVABLE_PATH_AA64 = ARCH_FACTS.arm64.efiRemovablePath;
 
 export interface UefiUsbOptions {
-  /** The EFI executable to install as /EFI/BOOT/BOOTX64.EFI. */
+  /** The EFI executable to install at /EFI/BOOT/BOOT<arch>.EFI (BOOTX64.EFI, BOOTAA64.EFI). */
   efi: Uint8Array;
-  /** More files for the ESP (merged at the root; must not contain /EFI/BOOT/BOOTX64.EFI). */
+  /** Its architecture; default: read from its PE machine type (and checked against it when given). */
+  arch?: Arch;
+  /** More files for the ESP (merged at the root; must not contain the loader's path). */
   extra?: FileTree;
   /** Disk size in bytes (default: the smallest that holds a valid FAT32 ESP). */
   size?: number;
@@ -32,8 +39,32 @@ export interface UefiUsbOptions {
   progress?: Progress;
 }
 
-/** The ESP's tree: `extra` merged at the root, the EFI executable at /EFI/BOOT/BOOTX64.EFI. */
-export function espTree(opts: Pick<UefiUsbOptions, 'efi' | 'extra' | 'epoch'>): FileTree {
+/**
+ * The architecture of an EFI executable, from its PE machine type; `arch`,
+ * when given, must agree. Bytes that are not PE at all (a test payload) go
+ * where `arch` says, x86-64 by default.
+ */
+export function efiArch(efi: Uint8Array, arch?: Arch): Arch {
+  const pe = peHeaderFacts(efi);
+  if (!pe) return arch ?? 'x86_64';
+  const found = archOfPeMachine(pe.machine);
+  if (!found)
+    throw new UsageError(
+      'E_USAGE_EFI_MACHINE',
+      `the EFI executable is for ${peMachineName(pe.machine)}, not x86-64 or AArch64`,
+      { field: 'efi', actual: pe.machine },
+    );
+  if (arch !== undefined && arch !== found)
+    throw new UsageError(
+      'E_USAGE_ARCH_MISMATCH',
+      `the EFI executable is for ${found} (${peMachineName(pe.machine)}) but arch is ${arch}`,
+      { field: 'arch', expected: arch, actual: found },
+    );
+  return found;
+}
+
+/** The ESP's tree: `extra` merged at the root, the EFI executable at its architecture's removable-media path. */
+export function espTree(opts: Pick<UefiUsbOptions, 'efi' | 'arch' | 'extra' | 'epoch'>): FileTree {
   const epoch = opts.epoch ?? 0;
   const t = new FileTree({ defaultTime: epoch });
   if (opts.extra) {
@@ -45,7 +76,10 @@ export function espTree(opts: Pick<UefiUsbOptions, 'efi' | 'extra' | 'epoch'>): 
   }
   t.mkdir('/EFI/BOOT', { mtime: epoch });
   t.mkdir('/EFI', { mtime: epoch });
-  t.addFile(REMOVABLE_PATH_X64, bytesContent(opts.efi), { mtime: epoch, mode: 0o755 });
+  t.addFile(ARCH_FACTS[efiArch(opts.efi, opts.arch)].efiRemovablePath, bytesContent(opts.efi), {
+    mtime: epoch,
+    mode: 0o755,
+  });
   return t;
 }
 
@@ -110,12 +144,12 @@ export async function buildUefiUsb(opts: UefiUsbOptions, dev: BlockDevice): Prom
 }
 
 export interface UefiSystemInput {
-  /** bzImage with the EFI stub. */
+  /** The EFI-stub kernel: an x86 bzImage or an uncompressed arm64 Image. */
   kernel: Uint8Array;
   /** Initramfs (e.g. gzip'd newc cpio). */
   initrd?: Uint8Array;
   cmdline?: string;
-  /** systemd's linuxx64.efi.stub (read DEFAULT_EFI_STUB_PATH on the host). Without it the bare kernel is used (no initrd/cmdline allowed). */
+  /** systemd's EFI stub for the kernel's architecture (efiStubPath(arch) on the host). Without it the bare kernel is used (no initrd/cmdline allowed). */
   stub?: Uint8Array;
   osrel?: string;
   seed?: string;
@@ -123,7 +157,7 @@ export interface UefiSystemInput {
 }
 
 export interface UefiSystem {
-  /** The EFI executable (UKI, or the bare kernel). Write it as BOOTX64.EFI. */
+  /** The EFI executable (UKI, or the bare kernel). Write it as BOOTX64.EFI (BOOTAA64.EFI on arm64). */
   efi: Uint8Array;
   /** Size the USB image needs. */
   usbSize(): Promise<number>;

@@ -22,9 +22,9 @@ import { readHostFile, recordDisk, resolveBusybox, resolveKernel, type BuildCont
 
 const MiB = 1 << 20;
 
-export async function buildBiosKind(ctx: BuildContext): Promise<string | undefined> {
-  const { spec } = ctx;
-  const r = spec.rootfs ?? {};
+/** The busybox distro of the spec's rootfs section (services as a list or a mapping, root password, keymap). */
+export function distroOptions(ctx: BuildContext): NonNullable<BiosDiskOptions['distro']> {
+  const r = ctx.spec.rootfs ?? {};
   const services: Record<string, boolean | ServiceDef> = {};
   if (Array.isArray(r.services)) {
     // a list names the services wanted: the built-ins it leaves out are off
@@ -39,7 +39,7 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
         typeof v === 'boolean' ? v : { run: v.run, ...(v.enabled !== undefined ? { enabled: v.enabled } : {}) };
   }
   for (const s of r.disableServices ?? []) services[s] = false;
-  const distro: NonNullable<BiosDiskOptions['distro']> = {
+  return {
     ...(r.hostname ? { hostname: r.hostname } : {}),
     ...(r.consoles ? { consoles: r.consoles } : {}),
     services,
@@ -47,6 +47,12 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ...(r.rootPassword?.locked ? { rootLocked: true } : {}),
     ...(r.keymap ? { keymap: readHostFile(r.keymap, 'keymap') } : {}),
   };
+}
+
+export async function buildBiosKind(ctx: BuildContext): Promise<string | undefined> {
+  const { spec } = ctx;
+  const r = spec.rootfs ?? {};
+  const distro = distroOptions(ctx);
   let diskSize: number | undefined;
   if (spec.disk?.size !== undefined) {
     diskSize = typeof spec.disk.size === 'number' ? spec.disk.size : parseSize(spec.disk.size, 'disk.size');

@@ -19,6 +19,8 @@ import { silentProgress, type Progress } from '../../core/progress.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../core/tree/transform.js';
 import type { FileTree } from '../../core/tree/tree.js';
 import type { Spec } from './spec.js';
+import type { Arch } from '../../core/arch.js';
+import { checkBuildArch, DEFAULT_ARCH } from './arch.js';
 
 export interface BuildOptions {
   outDir: string;
@@ -44,6 +46,8 @@ export interface BuildResult {
 
 export interface BuildContext {
   spec: Spec;
+  /** The architecture every part is for (spec.arch, default x86_64). */
+  arch: Arch;
   opts: BuildOptions;
   epoch: number | undefined;
   progress: Progress;
@@ -82,17 +86,19 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
   // the tiny UEFI system and the live ISO get the trimmed applet set unless the spec names a config
   const tiny = ctx.spec.kind === 'uefi' || ctx.spec.kind === 'iso';
   ctx.log(
-    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (tiny ? 'tiny' : 'defconfig')})`,
+    `building busybox from ${b.build.source} (${ctx.arch}, ${b.build.libc ?? 'default libc'}, ${b.build.config ?? (tiny ? 'tiny' : 'defconfig')})`,
   );
   const config = b.build.config ?? (tiny ? 'tiny' : undefined);
   const r = await buildBusybox({
     source: b.build.source,
+    arch: ctx.arch,
     ...(config ? { config } : {}),
     ...(b.build.libc ? { libc: b.build.libc } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
     ...(ctx.opts.jobs ? { jobs: ctx.opts.jobs } : {}),
     progress: ctx.progress,
     quiet: ctx.opts.quiet ?? false,
+    ...(ctx.opts.env ? { env: ctx.opts.env } : {}),
   });
   ctx.log(`busybox: ${r.binary}${r.cached ? ' (cached)' : ''}`);
   return readHostFile(r.binary, 'busybox binary');
@@ -102,7 +108,7 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
 export async function resolveKernel(
   ctx: BuildContext,
   builtIn?: { initramfs?: string; cmdline?: string },
-): Promise<{ bytes: Uint8Array; fromSource: boolean }> {
+): Promise<{ bytes: Uint8Array; fromSource: boolean; dtbs?: string }> {
   const k = ctx.spec.kernel;
   if (k === undefined)
     throw new UsageError(
@@ -114,10 +120,11 @@ export async function resolveKernel(
   const { buildKernel } = await import('../toolchain/index.js');
   const preset = k.build.preset ?? ctx.spec.kernelPreset;
   ctx.log(
-    `building kernel from ${k.build.source} (${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`,
+    `building kernel from ${k.build.source} (${ctx.arch}, ${k.build.config ?? 'tinyconfig'}${preset ? ` + ${preset} options` : ''})`,
   );
   const r = await buildKernel({
     source: k.build.source,
+    arch: ctx.arch,
     ...(k.build.config ? { config: k.build.config } : {}),
     ...(preset ? { preset } : {}),
     ...(k.build.enable ? { enable: k.build.enable } : {}),
@@ -128,9 +135,14 @@ export async function resolveKernel(
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
     progress: ctx.progress,
     quiet: ctx.opts.quiet ?? false,
+    ...(ctx.opts.env ? { env: ctx.opts.env } : {}),
   });
-  ctx.log(`kernel: ${r.bzImage}${r.cached ? ' (cached)' : ''}`);
-  return { bytes: readHostFile(r.bzImage, 'kernel image'), fromSource: true };
+  ctx.log(`kernel: ${r.image}${r.cached ? ' (cached)' : ''}`);
+  return {
+    bytes: readHostFile(r.image, 'kernel image'),
+    fromSource: true,
+    ...(r.dtbs ? { dtbs: r.dtbs } : {}),
+  };
 }
 
 /** Apply the spec's owner and SOURCE_DATE_EPOCH to a tree. */
@@ -237,8 +249,16 @@ async function buildInitramfs(ctx: BuildContext): Promise<void> {
 
 export async function build(spec: Spec, opts: BuildOptions): Promise<BuildResult> {
   const env = opts.env ?? process.env;
+  const arch = spec.arch ?? DEFAULT_ARCH;
+  // every part given as a file is for the build's architecture, or nothing is written
+  checkBuildArch(arch, {
+    kernel: spec.kernel,
+    busybox: spec.busybox,
+    ...(spec.kind === 'uefi' || spec.kind === 'iso' ? { stub: spec.uki?.stub } : {}),
+  });
   const ctx: BuildContext = {
     spec,
+    arch,
     opts,
     epoch: sourceDateEpoch(env),
     progress: opts.progress ?? silentProgress,
@@ -270,6 +290,10 @@ async function buildKind(ctx: BuildContext): Promise<string | undefined> {
     case 'bios': {
       const { buildBiosKind } = await import('./bios.js');
       return buildBiosKind(ctx);
+    }
+    case 'rpi': {
+      const { buildRpiKind } = await import('./rpi.js');
+      return buildRpiKind(ctx);
     }
     case 'iso': {
       const { buildIsoKind } = await import('./iso.js');

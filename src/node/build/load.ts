@@ -11,6 +11,7 @@ import { UsageError } from '../../core/errors.js';
 import { hostError } from '../io/file.js';
 import { isPlainObject, mergeSpecs, validateSpec, type SourceSpec, type Spec } from './spec.js';
 import { resolveSourcePaths } from './sources.js';
+import { DEFAULT_ARCH, detectArch } from './arch.js';
 
 export const PRESET_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../presets');
 
@@ -59,6 +60,8 @@ const PATH_FIELDS: Array<string[]> = [
   ['uki', 'stub'],
   ['rootfs', 'keymap'],
   ['rootfs', 'add'],
+  ['dtbs'],
+  ['rpi', 'firmware'],
 ];
 
 /** Source fields (a source or a list of them) with their paths made absolute. */
@@ -69,6 +72,7 @@ function resolveSources(v: unknown, base: string): unknown {
 }
 
 function resolvePaths(o: Record<string, unknown>, base: string): void {
+  if (isPlainObject(o.arches)) for (const v of Object.values(o.arches)) if (isPlainObject(v)) resolvePaths(v, base);
   // `rootfs: [sources]` is short for `rootfs: { from: [sources] }` (so it merges with a preset's rootfs)
   if (Array.isArray(o.rootfs)) o.rootfs = { from: o.rootfs };
   const disk = o.disk;
@@ -90,6 +94,27 @@ function resolvePaths(o: Record<string, unknown>, base: string): void {
     if (isPlainObject(cur) && typeof cur[last] === 'string' && !isAbsolute(cur[last] as string))
       cur[last] = resolve(base, cur[last] as string);
   }
+}
+
+/** A layer without its `arches` block, with the block's entry for `arch` merged over it. */
+function forArch(layer: Record<string, unknown>, arch: string | undefined): Record<string, unknown> {
+  const { arches, ...rest } = layer;
+  const own = isPlainObject(arches) && arch !== undefined ? arches[arch] : undefined;
+  return isPlainObject(own) ? mergeSpecs(rest, own) : rest;
+}
+
+/**
+ * The build's architecture: the last layer that names one (preset, file,
+ * command line), else what the kernel and busybox files are (a mix-up
+ * throws, naming both), else x86_64. Undefined when the named one is not
+ * even a string (validation then reports the field).
+ */
+function chooseArch(layers: Array<Record<string, unknown>>): string | undefined {
+  const named = layers.map((l) => l.arch).filter((a) => a !== undefined);
+  if (named.length) return typeof named.at(-1) === 'string' ? (named.at(-1) as string) : undefined;
+  let base: Record<string, unknown> = {};
+  for (const l of layers) base = mergeSpecs(base, forArch(l, undefined));
+  return detectArch({ kernel: base.kernel, busybox: base.busybox }) ?? DEFAULT_ARCH;
 }
 
 export interface LoadOptions {
@@ -118,12 +143,15 @@ export function loadSpec(opts: LoadOptions): { spec: Spec; source: string } {
   const presetName = opts.preset ?? (typeof fileObj.preset === 'string' ? fileObj.preset : undefined);
   if (fileObj.preset !== undefined && typeof fileObj.preset !== 'string')
     throw new UsageError('E_USAGE_SPEC', `${source}: preset: expected a preset name`, { field: 'preset' });
-  let merged: Record<string, unknown> = presetName ? loadPreset(presetName) : {};
-  merged = mergeSpecs(merged, fileObj);
+  const presetObj: Record<string, unknown> = presetName ? loadPreset(presetName) : {};
   const over = { ...(opts.overrides ?? {}) };
   resolvePaths(over, process.cwd());
-  merged = mergeSpecs(merged, over);
+  const layers = [presetObj, fileObj, over];
+  const arch = chooseArch(layers);
+  let merged: Record<string, unknown> = {};
+  for (const layer of layers) merged = mergeSpecs(merged, forArch(layer, arch));
   delete merged.preset;
+  if (arch !== undefined) merged.arch = arch;
   const declarativeDisk = isPlainObject(merged.disk) && merged.disk.partitions !== undefined;
   if (merged.kind === undefined && !presetName && !declarativeDisk) {
     throw new UsageError(

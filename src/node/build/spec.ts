@@ -11,9 +11,11 @@
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
 import { parseSize } from '../../core/units.js';
+import { RPI_BOARDS } from '../../core/system/rpi.js';
 
-const KINDS = ['initramfs', 'uefi', 'bios', 'disk', 'iso'] as const;
+const KINDS = ['initramfs', 'uefi', 'bios', 'rpi', 'disk', 'iso'] as const;
 export type BuildKind = (typeof KINDS)[number];
+export const SPEC_ARCHES = ['x86_64', 'arm64'] as const;
 
 /** A non-empty string; `what` is what the error message says was expected. */
 const text = (what: string) => z.string({ error: () => `expected ${what}` }).min(1, { error: `expected ${what}` });
@@ -130,6 +132,8 @@ const disk = z.strictObject({
   format: oneOf(['raw', 'qcow2', 'vhd', 'vmdk', 'sparse']).optional(),
   subformat: oneOf(['dynamic', 'fixed', 'monolithicSparse', 'streamOptimized']).optional(),
   size: size.optional(),
+  /** Round the disk up to a power of two (QEMU's SD card emulation needs it); rpi. */
+  powerOfTwo: bool.optional(),
   seed: text('a seed string').optional(),
   table: oneOf(['gpt', 'mbr']).optional(),
   partitions: z
@@ -137,6 +141,21 @@ const disk = z.strictObject({
     .min(1)
     .optional(),
 });
+
+const RPI_BOARD_NAMES = Object.keys(RPI_BOARDS) as [string, ...string[]];
+const rpi = z.strictObject({
+  /** The board whose device tree and serial console the image is set up for. */
+  board: oneOf(RPI_BOARD_NAMES).optional(),
+  /** A directory with the Raspberry Pi firmware (bootcode.bin, start*.elf, fixup*.dat, overlays/). */
+  firmware: path('a directory with the Raspberry Pi firmware files').optional(),
+  /** Extra config.txt lines. */
+  config: strList.optional(),
+  /** Boot partition size (64M, 256M, ...). */
+  bootSize: size.optional(),
+});
+
+/** Per-architecture overrides: a mapping merged over the spec for the chosen arch (checked after merging). */
+const perArch = z.record(z.string(), z.unknown(), { error: () => 'expected a mapping of spec fields' });
 
 /**
  * The live ISO (kind iso). `files` puts host files into the image beside
@@ -158,10 +177,16 @@ export const specSchema = z
   .strictObject({
     preset: text('a preset name').optional(),
     kind: oneOf(KINDS),
+    /** The machine architecture (default: what the kernel and busybox files are, else x86_64). */
+    arch: oneOf(SPEC_ARCHES).optional(),
+    /** Fields that apply to one architecture only, merged over the rest when it is the build's. */
+    arches: z.strictObject({ x86_64: perArch.optional(), arm64: perArch.optional() }).optional(),
     kernel: z.union([path('a path to a kernel image'), z.strictObject({ build: kernelBuild })]).optional(),
     busybox: z.union([path('a path to a static busybox'), z.strictObject({ build: busyboxBuild })]).optional(),
     /** A modules directory (lib/modules/VERSION) for distribution kernels. */
     modules: path().optional(),
+    /** The kernel's device-tree directory (Debian: usr/lib/linux-image-VERSION, with broadcom/*.dtb); rpi. */
+    dtbs: path('a directory of device trees').optional(),
     cmdline: z.string({ error: () => 'expected a string' }).optional(),
     /** Kernel option set a from-source kernel uses when the spec names none. */
     kernelPreset: oneOf(['tiny', 'disk']).optional(),
@@ -180,8 +205,25 @@ export const specSchema = z
     disk: disk.optional(),
     iso: iso.optional(),
     rootfs: distro.optional(),
+    rpi: rpi.optional(),
   })
   .superRefine((s, ctx) => {
+    if (s.kind === 'rpi' && s.arch !== undefined && s.arch !== 'arm64')
+      ctx.addIssue({ code: 'custom', path: ['arch'], message: `a Raspberry Pi image is arm64, not ${s.arch}` });
+    if (s.kind === 'bios' && s.arch === 'arm64')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['arch'],
+        message: 'the bios kind is x86_64 only (GRUB for PC BIOS); arm64 boots with the uefi or rpi kind',
+      });
+    if (s.kind === 'iso' && s.arch === 'arm64')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['arch'],
+        message: 'the iso kind is x86_64 only (GRUB for PC BIOS, the x64 UKI); arm64 boots with the uefi or rpi kind',
+      });
+    if (s.rpi !== undefined && s.kind !== 'rpi')
+      ctx.addIssue({ code: 'custom', path: ['rpi'], message: `rpi settings are for the rpi kind, not '${s.kind}'` });
     const parts = s.disk?.partitions;
     if (s.kind === 'disk' && !parts)
       ctx.addIssue({ code: 'custom', path: ['disk', 'partitions'], message: 'a disk spec needs its partitions' });
@@ -238,6 +280,8 @@ export type KernelBuildSpec = z.infer<typeof kernelBuild>;
 export type BusyboxBuildSpec = z.infer<typeof busyboxBuild>;
 export type RootfsSpec = z.infer<typeof distro>;
 export type ServiceSpec = z.infer<typeof service>;
+export type RpiSpec = z.infer<typeof rpi>;
+export type SpecArch = (typeof SPEC_ARCHES)[number];
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -341,7 +385,7 @@ function message(issue: z.core.$ZodIssue, raw: unknown): { field: string; why: s
   }
   const field = fieldName(issue.path);
   if (field === 'kind' && valueAt(raw, issue.path) === undefined)
-    return { field, why: "missing (set 'preset: initramfs|uefi|bios|iso' or 'kind')" };
+    return { field, why: "missing (set 'preset: initramfs|uefi|bios|rpi|iso' or 'kind')" };
   const got = valueAt(raw, issue.path);
   const why = issue.code === 'custom' ? issue.message : `${issue.message}, got ${describe(got)}`;
   return { field, why };

@@ -1,6 +1,7 @@
 /**
  * The uefi build: one EFI executable (kernel + initramfs + command line) and
- * a GPT USB image with a FAT32 ESP holding it at /EFI/BOOT/BOOTX64.EFI.
+ * a GPT USB image with a FAT32 ESP holding it at /EFI/BOOT/BOOTX64.EFI
+ * (BOOTAA64.EFI for arm64).
  *
  * - Prebuilt kernel: the initramfs and command line go into a UKI made from
  *   systemd's EFI stub (uki.stub).
@@ -17,7 +18,9 @@ import { withOutputFile } from '../host/output.js';
 import { concatChunks } from '../../core/compress/gzip.js';
 import { initramfsChunks } from '../../core/initramfs/tiny.js';
 import { buildUefiSystem, buildUefiUsb, uefiUsbSize, type UefiUsbOptions } from '../../core/system/uefi.js';
-import { checkEfiKernel } from '../../core/boot/uki.js';
+import { checkEfiKernel, efiStubPath } from '../../core/boot/uki.js';
+import { uncompressedKernel } from '../../core/boot/kernel.js';
+import { ARCH_FACTS } from '../../core/arch.js';
 import {
   initramfsTree,
   readHostFile,
@@ -30,16 +33,17 @@ import {
 
 export async function buildUefiKind(ctx: BuildContext): Promise<void> {
   const { spec } = ctx;
-  const cmdline = spec.cmdline ?? 'console=ttyS0';
+  // the first serial port: the 8250 of PCs, the PL011 of QEMU's virt machine and most arm64 servers
+  const cmdline = spec.cmdline ?? (ctx.arch === 'arm64' ? 'console=ttyAMA0' : 'console=ttyS0');
   const busybox = await resolveBusybox(ctx);
   const tree = await initramfsTree(ctx, busybox);
   const fromSource = typeof spec.kernel === 'object';
-  const stubPath = spec.uki?.stub;
+  const stubPath = spec.uki?.stub ?? efiStubPath(ctx.arch);
   const useStub = !fromSource && stubPath !== undefined && stubPath !== 'none';
   if (!fromSource && !useStub) {
     throw new UsageError(
       'E_USAGE_UKI_BARE',
-      "uki.stub is 'none' but the kernel is prebuilt: its initramfs and command line cannot be embedded; give a stub (systemd-boot-efi's linuxx64.efi.stub) or build the kernel from source",
+      `uki.stub is 'none' but the kernel is prebuilt: its initramfs and command line cannot be embedded; give a stub (systemd-boot-efi's ${ARCH_FACTS[ctx.arch].efiStub}) or build the kernel from source`,
       { field: 'uki.stub' },
     );
   }
@@ -63,9 +67,11 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
     );
     ctx.progress.done();
     const kernel = await resolveKernel(ctx);
-    const stub = readHostFile(stubPath!, 'EFI stub (apt-get install systemd-boot-efi)');
+    const pkg = ctx.arch === 'x86_64' ? 'systemd-boot-efi' : `systemd-boot-efi:${ARCH_FACTS[ctx.arch].debian}`;
+    const stub = readHostFile(stubPath, `EFI stub (apt-get install ${pkg})`);
     efi = buildUefiSystem({
-      kernel: kernel.bytes,
+      // systemd-stub starts the kernel with LoadImage: a gzip-compressed arm64 Image is decompressed first
+      kernel: await uncompressedKernel(kernel.bytes),
       initrd,
       cmdline,
       stub,
@@ -74,13 +80,15 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
   }
   const usb: UefiUsbOptions = {
     efi,
+    arch: ctx.arch,
     ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
     ...(spec.disk?.size !== undefined
       ? { size: typeof spec.disk.size === 'number' ? spec.disk.size : parseSize(spec.disk.size, 'disk.size') }
       : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
   };
-  const efiName = spec.uki?.output ?? 'BOOTX64.EFI';
+  const loader = ARCH_FACTS[ctx.arch].efiRemovablePath;
+  const efiName = spec.uki?.output ?? loader.slice(loader.lastIndexOf('/') + 1);
   await record(
     ctx,
     efiName,
@@ -90,7 +98,7 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
     (p) => withOutputFile(p, (tmp) => writeFileSync(tmp, efi)),
   );
   const size = await uefiUsbSize(usb);
-  await recordDisk(ctx, 'usb', 'GPT disk, FAT32 ESP with /EFI/BOOT/BOOTX64.EFI', size, async (dev) => {
+  await recordDisk(ctx, 'usb', `GPT disk, FAT32 ESP with ${loader}`, size, async (dev) => {
     ctx.progress.start('writing usb image', size, 'bytes');
     await buildUefiUsb({ ...usb, progress: ctx.progress }, dev);
     ctx.progress.done();

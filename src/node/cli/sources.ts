@@ -202,6 +202,12 @@ export const TOOLCHAIN_OPTIONS = {
   jobs: { type: 'integer', short: 'j', min: 1, help: 'parallel make jobs (default: number of CPUs)' },
   saveConfig: { type: 'path', value: 'FILE', help: 'also write the final .config here' },
   cache: { type: 'path', value: 'DIR', help: 'cache directory (default $TINYIMAGE_CACHE or ~/.cache/tinyimage)' },
+  arch: {
+    type: 'enum',
+    choices: ['x86_64', 'arm64'],
+    default: 'x86_64',
+    help: "target architecture; another than the host's is cross-compiled (gcc-aarch64-linux-gnu)",
+  },
 } as const satisfies OptionTable;
 
 /** What `kernel build` and `busybox build` pass alike to the toolchain (--save-config's directory checked first). */
@@ -212,12 +218,13 @@ export function toolchainInputs(
     jobs?: number | undefined;
     cache?: string | undefined;
     saveConfig?: string | undefined;
+    arch: 'x86_64' | 'arm64';
   },
   ctx: CommandContext,
 ) {
   if (v.saveConfig !== undefined) checkOutputDir(dirname(v.saveConfig), v.saveConfig);
   const epoch = sourceDateEpoch(ctx.env);
-  const common = { enable: v.enable, disable: v.disable, jobs: v.jobs, cacheDir: v.cache, epoch };
+  const common = { enable: v.enable, disable: v.disable, jobs: v.jobs, cacheDir: v.cache, epoch, arch: v.arch };
   return { ...common, progress: ctx.progress, quiet: ctx.quiet, env: ctx.env };
 }
 

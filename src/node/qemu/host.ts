@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolError } from '../../core/errors.js';
 import type { Accel, ResolvedFirmware } from './args.js';
+import type { Arch } from '../../core/arch.js';
 
 export const DEFAULT_QEMU = 'qemu-system-x86_64';
 
@@ -22,8 +23,9 @@ export function which(cmd: string): string | undefined {
 
 export function requireQemu(qemu = DEFAULT_QEMU): string {
   const p = which(qemu);
+  const pkg = /aarch64|arm/.test(qemu) ? 'qemu-system-arm' : 'qemu-system-x86';
   if (!p)
-    throw new ToolError('E_TOOL_MISSING', `${qemu} not found: install QEMU (Debian: apt-get install qemu-system-x86)`, {
+    throw new ToolError('E_TOOL_MISSING', `${qemu} not found: install QEMU (Debian: apt-get install ${pkg})`, {
       command: qemu,
     });
   return p;
@@ -94,9 +96,18 @@ export function kvmWorks(qemu = DEFAULT_QEMU): { ok: boolean; why: string } {
   return kvmVerdict;
 }
 
-/** The accelerator to use: explicit choice, else $TINYIMAGE_ACCEL, else KVM when it works, else TCG. */
-export function chooseAccel(choice: 'auto' | Accel | undefined, qemu = DEFAULT_QEMU): Accel {
+/**
+ * The accelerator to use: explicit choice, else $TINYIMAGE_ACCEL, else KVM
+ * when it works, else TCG. A guest of another architecture than the host
+ * (arm64 on x86-64), and a Raspberry Pi machine, always run under TCG.
+ */
+export function chooseAccel(
+  choice: 'auto' | Accel | undefined,
+  qemu = DEFAULT_QEMU,
+  guest: { arch?: Arch; machine?: string } = {},
+): Accel {
   if (choice === 'kvm' || choice === 'tcg') return choice;
+  if ((guest.arch ?? 'x86_64') !== 'x86_64' || /^raspi/.test(guest.machine ?? '')) return 'tcg';
   const env = process.env.TINYIMAGE_ACCEL;
   if (env === 'kvm' || env === 'tcg') return env;
   return kvmWorks(qemu).ok ? 'kvm' : 'tcg';
@@ -110,14 +121,21 @@ const OVMF_PAIRS: Array<[string, string]> = [
 ];
 const OVMF_COMBINED = ['/usr/share/ovmf/OVMF.fd', '/usr/share/qemu/OVMF.fd'];
 
+/** AAVMF (Debian's qemu-efi-aarch64): UEFI for QEMU's arm64 virt machine. */
+const AAVMF_PAIRS: Array<[string, string]> = [
+  ['/usr/share/AAVMF/AAVMF_CODE.fd', '/usr/share/AAVMF/AAVMF_VARS.fd'],
+  ['/usr/share/edk2/aarch64/QEMU_EFI-pflash.raw', '/usr/share/edk2/aarch64/vars-template-pflash.raw'],
+];
+
 /**
  * OVMF for a UEFI boot: a code image plus a private copy of its vars image
  * (so the guest's variable writes never touch the system file), or a combined
  * OVMF.fd. `cleanup` removes the copy.
  */
 export function resolveOvmf(
-  opts: { ovmfCode?: string; ovmfVars?: string } = {},
+  opts: { ovmfCode?: string; ovmfVars?: string; arch?: Arch } = {},
 ): ResolvedFirmware & { cleanup(): void } {
+  if ((opts.arch ?? 'x86_64') === 'arm64') return resolveAavmf(opts);
   let pair: [string, string] | undefined;
   if (opts.ovmfCode) {
     if (!existsSync(opts.ovmfCode))
@@ -142,4 +160,26 @@ export function resolveOvmf(
     `no OVMF firmware found (looked for ${OVMF_PAIRS.map((p) => p[0]).join(', ')}, ${OVMF_COMBINED.join(', ')}): install it (Debian: apt-get install ovmf) or pass ovmfCode/ovmfVars`,
     {},
   );
+}
+
+/** AAVMF for an arm64 UEFI boot: its code image and a private copy of its vars image (pflash needs both). */
+export function resolveAavmf(
+  opts: { ovmfCode?: string; ovmfVars?: string } = {},
+): ResolvedFirmware & { cleanup(): void } {
+  const pair: [string, string] | undefined =
+    opts.ovmfCode && opts.ovmfVars
+      ? [opts.ovmfCode, opts.ovmfVars]
+      : AAVMF_PAIRS.find(([c, v]) => existsSync(c) && existsSync(v));
+  if (!pair || !existsSync(pair[0]) || !existsSync(pair[1]))
+    throw new ToolError(
+      'E_TOOL_OVMF',
+      pair
+        ? `AAVMF image ${existsSync(pair[0]) ? pair[1] : pair[0]} does not exist`
+        : `no AAVMF firmware found (looked for ${AAVMF_PAIRS.map((p) => p[0]).join(', ')}): install it (Debian: apt-get install qemu-efi-aarch64) or pass ovmfCode/ovmfVars`,
+      {},
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'tinyimage-aavmf-'));
+  const vars = join(dir, 'AAVMF_VARS.fd');
+  copyFileSync(pair[1], vars);
+  return { code: pair[0], vars, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

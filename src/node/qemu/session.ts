@@ -10,8 +10,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { hostError } from '../io/file.js';
 import { ToolError } from '../../core/errors.js';
-import { qemuArgs, type Accel, type QemuOptions, type ResolvedFirmware } from './args.js';
-import { chooseAccel, DEFAULT_QEMU, requireQemu, resolveOvmf, which } from './host.js';
+import {
+  effectiveFirmware,
+  qemuArgs,
+  QEMU_BINARIES,
+  type Accel,
+  type QemuOptions,
+  type ResolvedFirmware,
+} from './args.js';
+import { chooseAccel, requireQemu, resolveOvmf, which } from './host.js';
 
 /** The kernel's panic banner. */
 export const PANIC_RE = /Kernel panic - not syncing/;
@@ -132,11 +139,11 @@ interface Waiter {
 
 /** Start QEMU; the console is live at once. Throws ToolError when QEMU or OVMF is missing. */
 export function startQemu(opts: SessionOptions): QemuSession {
-  const qemu = opts.qemu ?? DEFAULT_QEMU;
+  const qemu = opts.qemu ?? QEMU_BINARIES[opts.arch ?? 'x86_64'];
   requireQemu(qemu);
-  const accel = chooseAccel(opts.accel, qemu);
+  const accel = chooseAccel(opts.accel, qemu, opts);
   let fw: ResolvedFirmware & { cleanup(): void } = { cleanup() {} };
-  if ((opts.firmware ?? 'bios') === 'uefi') fw = resolveOvmf(opts);
+  if (effectiveFirmware(opts) === 'uefi') fw = resolveOvmf(opts);
   let args: string[];
   try {
     args = qemuArgs(opts, accel, fw);

@@ -31,15 +31,22 @@ import {
 import { resolveEpoch } from './kernel.js';
 import { BUSYBOX_TINY_ENABLE } from './presets.js';
 import { have, requireTools, run, tarTools } from './run.js';
+import { crossPrefix, requireCrossLibc, TOOLCHAIN_ARCH } from './arch.js';
+import type { Arch } from '../../core/arch.js';
 
 const RECIPE_VERSION = 1;
 
 export interface BuildBusyboxOptions {
   /** Busybox source: a tarball (.tar.bz2, ...) or an extracted tree. */
   source: string;
+  /** Target architecture (default x86_64); another than the host's is cross-compiled with static glibc (aarch64-linux-gnu-gcc). */
+  arch?: Arch;
   /** 'defconfig' (everything), 'tiny' (allnoconfig + a small applet set, see presets.ts) or a .config file. Default defconfig. */
   config?: string;
-  /** C library: 'musl' (musl-gcc, smallest) or 'glibc' (gcc -static). Default musl when musl-gcc exists, else glibc. */
+  /**
+   * C library: 'musl' (musl-gcc, smallest) or 'glibc' (gcc -static). Default musl when musl-gcc exists, else
+   * glibc; a cross build is glibc (Debian has no cross musl-gcc).
+   */
   libc?: 'glibc' | 'musl';
   /** Options to enable/disable (busybox symbols, CONFIG_ prefix optional), applied after the config. */
   enable?: string[];
@@ -135,13 +142,14 @@ export function busyboxRequests(
   opts: Pick<BuildBusyboxOptions, 'config' | 'enable' | 'disable'>,
   libc: 'glibc' | 'musl',
   extraCflags: string,
+  cross = '',
 ): OptionRequest[] {
   const reqs: OptionRequest[] = [];
   if (opts.config === 'tiny') for (const e of BUSYBOX_TINY_ENABLE) reqs.push(parseEnable(e, 'preset tiny'));
   reqs.push(parseEnable('STATIC', 'static'));
   for (const d of BUSYBOX_LIBC_DISABLE[libc]) reqs.push(parseDisable(d, `libc ${libc}`));
   reqs.push({ name: 'EXTRA_CFLAGS', value: extraCflags, string: true, origin: `libc ${libc}` });
-  reqs.push({ name: 'CROSS_COMPILER_PREFIX', value: '', string: true, origin: `libc ${libc}` });
+  reqs.push({ name: 'CROSS_COMPILER_PREFIX', value: cross, string: true, origin: cross ? 'cross' : `libc ${libc}` });
   for (const e of opts.enable ?? []) reqs.push(parseEnable(e));
   for (const d of opts.disable ?? []) reqs.push(parseDisable(d));
   return reqs;
@@ -154,10 +162,19 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
   const jobs = opts.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new UsageError('E_USAGE_JOBS', `jobs must be a positive integer, got ${jobs}`, { actual: jobs });
-  const libc = opts.libc ?? (have('musl-gcc', env) ? 'musl' : 'glibc');
+  const arch = opts.arch ?? 'x86_64';
+  const cross = crossPrefix(arch);
+  const libc = opts.libc ?? (!cross && have('musl-gcc', env) ? 'musl' : 'glibc');
   if (libc !== 'musl' && libc !== 'glibc')
     throw new UsageError('E_USAGE_LIBC', `unknown libc '${String(libc)}' (expected musl or glibc)`, { actual: libc });
-  const cc = libc === 'musl' ? 'musl-gcc' : 'gcc';
+  if (cross && libc === 'musl')
+    throw new UsageError(
+      'E_USAGE_LIBC',
+      `a ${arch} busybox is cross-compiled with Debian's ${TOOLCHAIN_ARCH[arch].crossGcc} and its static glibc: ` +
+        'Debian has no cross musl-gcc (musl-tools wraps the host compiler only); use libc: glibc',
+      { field: 'libc', actual: libc },
+    );
+  const cc = libc === 'musl' ? 'musl-gcc' : `${cross}gcc`;
   const config = opts.config ?? 'defconfig';
   const configIsFile = config !== 'defconfig' && config !== 'tiny' && config !== 'allnoconfig';
   if (configIsFile && !existsSync(config))
@@ -168,12 +185,13 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
     );
   const epoch = resolveEpoch(opts.epoch, env);
   mkdirSync(cacheDir, { recursive: true });
-  busyboxRequests(opts, libc, ''); // validate option syntax early
+  busyboxRequests(opts, libc, '', cross); // validate option syntax early
   requireTools(
     'building busybox',
     [
       { command: 'make', debian: 'make' },
-      { command: cc, debian: libc === 'musl' ? 'musl-tools' : 'gcc' },
+      { command: cc, debian: libc === 'musl' ? 'musl-tools' : cross ? TOOLCHAIN_ARCH[arch].crossGcc : 'gcc' },
+      ...(cross ? [{ command: 'gcc', debian: 'gcc' }] : []),
       ...tarTools(opts.source),
       // the kernel's `make headers_install` copies with rsync (Linux >= 5.3)
       ...(libc === 'musl' && opts.kernelSource
@@ -182,6 +200,7 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
     ],
     env,
   );
+  requireCrossLibc(arch);
 
   progress.start('hashing busybox source');
   const extractLog = join(cacheDir, 'extract.log');
@@ -211,6 +230,7 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
   const key = sha256(
     JSON.stringify({
       recipe: RECIPE_VERSION,
+      ...(arch !== 'x86_64' ? { arch } : {}),
       source: src.id,
       config: configIsFile ? sha256(readFileSync(config)) : config,
       tiny: config === 'tiny' ? BUSYBOX_TINY_ENABLE : null,
@@ -235,7 +255,7 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
     progress.done();
     return result(true);
   }
-  const slot = `${src.id.slice(0, 16)}-${libc}`;
+  const slot = `${src.id.slice(0, 16)}-${libc}${arch === 'x86_64' ? '' : `-${arch}`}`;
   const buildDir = join(cacheDir, 'busybox-build', slot);
   return withLock(
     cacheDir,
@@ -256,7 +276,7 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
       delete makeEnv.MAKEFLAGS;
       delete makeEnv.KBUILD_OUTPUT;
       const make = (args: string[], o: { onLine?: (l: string) => void; input?: string } = {}) =>
-        run('make', ['-C', src.dir, `O=${buildDir}`, `CC=${cc}`, `HOSTCC=gcc`, ...args], {
+        run('make', ['-C', src.dir, `O=${buildDir}`, ...makeCompiler(cc, cross), `HOSTCC=gcc`, ...args], {
           env: makeEnv,
           logFile,
           signal: opts.signal,
@@ -269,7 +289,7 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
       if (configIsFile) copyFileSync(config, dotConfig);
       else await make([config === 'tiny' ? 'allnoconfig' : config]);
       const extra = libc === 'musl' ? `-isystem ${headers}` : '';
-      const reqs = busyboxRequests(opts, libc, extra);
+      const reqs = busyboxRequests(opts, libc, extra, cross);
       for (let pass = 0; pass < 2; pass++) {
         writeFileSync(dotConfig, applyToDotConfig(readFileSync(dotConfig, 'utf8'), reqs));
         // Busybox's kconfig has no olddefconfig: answer every new question with its default.
@@ -318,6 +338,11 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
     },
     { signal: opts.signal },
   );
+}
+
+/** A cross build names the prefix (CROSS_COMPILE: gcc, ar, strip, ... of the target); a native one the compiler. */
+function makeCompiler(cc: string, cross: string): string[] {
+  return cross ? [`CROSS_COMPILE=${cross}`] : [`CC=${cc}`];
 }
 
 /** ELF64 little-endian: any PT_INTERP (3) program header => dynamically linked. */

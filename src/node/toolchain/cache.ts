@@ -24,7 +24,7 @@ import {
   realpathSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { HostIOError, UsageError } from '../../core/errors.js';
 import { run } from './run.js';
 
@@ -206,7 +206,11 @@ export function storeResult(finalDir: string, files: Record<string, string | Uin
   const tmp = `${finalDir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+  for (const [name, data] of Object.entries(files)) {
+    // names may have directories ('dtbs/broadcom/x.dtb')
+    if (name.includes('/')) mkdirSync(dirname(join(tmp, name)), { recursive: true });
+    writeFileSync(join(tmp, name), data);
+  }
   rmSync(finalDir, { recursive: true, force: true });
   renameSync(tmp, finalDir);
 }

@@ -1,8 +1,10 @@
 /**
- * Build a Linux bzImage from a source tarball or tree: extract once (cached),
+ * Build a Linux kernel image (x86 bzImage, arm64 Image with the device
+ * trees of its enabled platforms) from a source tarball or tree, natively or
+ * with Debian's cross compiler: extract once (cached),
  * out-of-tree build directory, base config + requested options, check every
  * requested option really ended up set, optional built-in initramfs and
- * command line, reproducible `make bzImage`, and a result cache keyed by
+ * command line, reproducible `make bzImage` / `make Image dtbs`, and a result cache keyed by
  * everything that goes in.
  */
 import {
@@ -16,6 +18,7 @@ import {
   openSync,
   readSync,
   closeSync,
+  readdirSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,8 +43,10 @@ import {
   unsatisfied,
   type OptionRequest,
 } from './kconfig.js';
-import { compressionOptions, KERNEL_PRESETS, type KernelPreset } from './presets.js';
+import { compressionOptions, kernelPresetFor, KERNEL_PRESETS, type KernelPreset } from './presets.js';
 import { requireTools, run, tarTools } from './run.js';
+import { compilerFor, crossPrefix, TOOLCHAIN_ARCH } from './arch.js';
+import type { Arch } from '../../core/arch.js';
 
 /** Bump when the build procedure changes in a way that changes outputs. */
 const RECIPE_VERSION = 1;
@@ -49,6 +54,8 @@ const RECIPE_VERSION = 1;
 export interface BuildKernelOptions {
   /** Kernel source: a tarball (.tar.xz/.tar.gz/...) or an extracted tree. */
   source: string;
+  /** Target architecture (default x86_64); another than the host's is cross-compiled (aarch64-linux-gnu-gcc). */
+  arch?: Arch;
   /** Base configuration: a make target (tinyconfig, defconfig, allnoconfig) or a .config file. Default: the preset's base, else tinyconfig. */
   config?: string;
   /** Option set applied on top of the base: 'tiny' or 'disk'. */
@@ -73,15 +80,19 @@ export interface BuildKernelOptions {
   /** Do not print anything (progress is also silenced). */
   quiet?: boolean;
   signal?: AbortSignal;
-  /** C compiler (default gcc). */
+  /** C compiler (default gcc, or the cross compiler such as aarch64-linux-gnu-gcc). */
   cc?: string;
   /** Environment to take SOURCE_DATE_EPOCH / PATH from (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
 
 export interface KernelBuildResult {
-  /** Path of the bzImage inside the cache (copy it; do not modify). */
+  /** Path of the kernel image inside the cache (copy it; do not modify): bzImage on x86, Image on arm64. */
+  image: string;
+  /** The same path (the name from before arm64). */
   bzImage: string;
+  /** arm64: the installed device trees (make dtbs_install), when the config enables a platform that has some. */
+  dtbs?: string;
   /** Path of the final .config inside the cache. */
   config: string;
   /** True when the result came from the cache without running make. */
@@ -142,13 +153,13 @@ export function resolveEpoch(epoch: number | undefined, env: NodeJS.ProcessEnv):
 
 /** All option requests in application order: preset, compression, initramfs/cmdline glue, user enable, user disable. */
 export function kernelRequests(
-  opts: Pick<BuildKernelOptions, 'preset' | 'enable' | 'disable' | 'cmdline' | 'compression'> & {
+  opts: Pick<BuildKernelOptions, 'preset' | 'enable' | 'disable' | 'cmdline' | 'compression' | 'arch'> & {
     initramfsPath?: string;
   },
 ): OptionRequest[] {
   const reqs: OptionRequest[] = [];
   if (opts.preset) {
-    const p = KERNEL_PRESETS[opts.preset];
+    const p = kernelPresetFor(opts.preset, opts.arch);
     if (!p)
       throw new UsageError(
         'E_USAGE_PRESET',
@@ -165,7 +176,7 @@ export function kernelRequests(
       `unknown kernel compression '${String(compression)}' (expected xz or gzip)`,
       { actual: compression },
     );
-  const comp = compressionOptions(compression);
+  const comp = compressionOptions(compression, opts.arch);
   // RD_* need BLK_DEV_INITRD; INITRAMFS_COMPRESSION_* also an initramfs source.
   const initrd =
     opts.initramfsPath !== undefined ||
@@ -183,11 +194,16 @@ export function kernelRequests(
     // Clear a value left in a reused build directory; invisible without BLK_DEV_INITRD, so not verified.
     reqs.push({ name: 'INITRAMFS_SOURCE', value: '', string: true, origin: 'initramfs', soft: true });
   }
+  // x86 switches a built-in command line on with CMDLINE_BOOL; arm64 uses a non-empty CMDLINE when the
+  // boot loader passes none (CMDLINE_FROM_BOOTLOADER, its default)
+  const x86 = (opts.arch ?? 'x86_64') === 'x86_64';
   if (opts.cmdline !== undefined) {
-    reqs.push(parseEnable('CMDLINE_BOOL', 'cmdline'));
+    if (x86) reqs.push(parseEnable('CMDLINE_BOOL', 'cmdline'));
     reqs.push({ name: 'CMDLINE', value: opts.cmdline, string: true, origin: 'cmdline' });
-  } else {
+  } else if (x86) {
     reqs.push(parseDisable('CMDLINE_BOOL', 'cmdline'));
+  } else {
+    reqs.push({ name: 'CMDLINE', value: '', string: true, origin: 'cmdline' });
   }
   for (const e of opts.enable ?? []) reqs.push(parseEnable(e));
   for (const d of opts.disable ?? []) reqs.push(parseDisable(d));
@@ -222,13 +238,18 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
   const env = opts.env ?? process.env;
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir(env));
   const progress = opts.quiet ? silentProgress : (opts.progress ?? silentProgress);
-  const cc = opts.cc ?? 'gcc';
+  const arch = opts.arch ?? 'x86_64';
+  const ta = TOOLCHAIN_ARCH[arch];
+  const compiler = opts.cc ? { command: opts.cc, debian: 'gcc' } : compilerFor(arch);
+  const cc = compiler.command;
+  const cross = opts.cc ? '' : crossPrefix(arch);
   const jobs = opts.jobs ?? availableParallelism();
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new UsageError('E_USAGE_JOBS', `jobs must be a positive integer, got ${jobs}`, { actual: jobs });
   const epoch = resolveEpoch(opts.epoch, env);
   const preset = opts.preset;
-  const base = opts.config ?? (preset ? KERNEL_PRESETS[preset]?.base : undefined) ?? 'tinyconfig';
+  const presetDef = preset ? kernelPresetFor(preset, arch) : undefined;
+  const base = opts.config ?? presetDef?.base ?? 'tinyconfig';
   if (opts.initramfs !== undefined && !existsSync(opts.initramfs))
     throw new UsageError('E_USAGE_INITRAMFS', `initramfs '${opts.initramfs}' does not exist`, { path: opts.initramfs });
   const baseIsFile = !isBaseTarget(base);
@@ -247,7 +268,8 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     'building the kernel',
     [
       { command: 'make', debian: 'make' },
-      { command: cc, debian: 'gcc' },
+      compiler,
+      ...(cross ? [{ command: 'gcc', debian: 'gcc' }] : []),
       { command: 'flex', debian: 'flex' },
       { command: 'bison', debian: 'bison' },
       { command: 'bc', debian: 'bc' },
@@ -268,14 +290,9 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       recipe: RECIPE_VERSION,
       source: src.id,
       base: baseId,
+      ...(arch !== 'x86_64' ? { arch } : {}),
       preset: preset ?? null,
-      presetOptions: preset
-        ? {
-            base: KERNEL_PRESETS[preset].base,
-            enable: KERNEL_PRESETS[preset].enable,
-            disable: KERNEL_PRESETS[preset].disable,
-          }
-        : null,
+      presetOptions: presetDef ? { base: presetDef.base, enable: presetDef.enable, disable: presetDef.disable } : null,
       enable: opts.enable ?? [],
       disable: opts.disable ?? [],
       compression: opts.compression ?? 'xz',
@@ -288,25 +305,29 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     }),
   );
   const resultDir = join(cacheDir, 'kernel', key.slice(0, 32));
+  const imageName = ta.kernelTarget;
   const result = (cached: boolean): KernelBuildResult => ({
-    bzImage: join(resultDir, 'bzImage'),
+    image: join(resultDir, imageName),
+    bzImage: join(resultDir, imageName),
+    ...(existsSync(join(resultDir, 'dtbs')) ? { dtbs: join(resultDir, 'dtbs') } : {}),
     config: join(resultDir, 'config'),
     log: join(resultDir, 'build.log'),
     cached,
     key,
   });
-  if (existsSync(join(resultDir, 'bzImage')) && existsSync(join(resultDir, 'config'))) {
+  if (existsSync(join(resultDir, imageName)) && existsSync(join(resultDir, 'config'))) {
     progress.done();
     return result(true);
   }
 
-  const slot = `${src.id.slice(0, 16)}-${preset ?? (baseIsFile ? 'file' : base)}`;
+  const archSuffix = arch === 'x86_64' ? '' : `-${arch}`;
+  const slot = `${src.id.slice(0, 16)}-${preset ?? (baseIsFile ? 'file' : base)}${archSuffix}`;
   const buildDir = join(cacheDir, 'kernel-build', slot);
   return withLock(
     cacheDir,
     `kernel-build-${slot}`,
     async () => {
-      if (existsSync(join(resultDir, 'bzImage'))) return result(true);
+      if (existsSync(join(resultDir, imageName))) return result(true);
       // Only a from-scratch build gives a usable object count for progress estimates.
       const fresh = !existsSync(join(buildDir, 'vmlinux.o'));
       mkdirSync(buildDir, { recursive: true });
@@ -320,12 +341,13 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
         KBUILD_BUILD_HOST: 'tinyimage',
         KBUILD_BUILD_VERSION: '1',
         LC_ALL: 'C',
-        ARCH: 'x86_64',
+        ARCH: ta.kbuild,
+        ...(cross ? { CROSS_COMPILE: cross } : {}),
       };
       delete makeEnv.MAKEFLAGS;
       delete makeEnv.KBUILD_OUTPUT;
       const make = (args: string[], onLine?: (l: string) => void) =>
-        run('make', ['-C', src.dir, `O=${buildDir}`, ...(cc === 'gcc' ? [] : [`CC=${cc}`]), ...args], {
+        run('make', ['-C', src.dir, `O=${buildDir}`, ...(opts.cc && cc !== 'gcc' ? [`CC=${cc}`] : []), ...args], {
           env: makeEnv,
           logFile,
           signal: opts.signal,
@@ -356,7 +378,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
           rmSync(join(buildDir, n), { force: true });
         copyFileSync(opts.initramfs, initPath);
       }
-      const reqs = kernelRequests({ ...opts, initramfsPath: initPath });
+      const reqs = kernelRequests({ ...opts, arch, initramfsPath: initPath });
       // 3. apply options; twice olddefconfig so options revealed by the first pass (e.g. INITRAMFS_COMPRESSION_* after INITRAMFS_SOURCE) apply.
       for (let pass = 0; pass < 2; pass++) {
         await run(join(src.dir, 'scripts', 'config'), ['--file', dotConfig, ...scriptsConfigArgs(reqs)], {
@@ -370,7 +392,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       const final = parseDotConfig(readFileSync(dotConfig, 'utf8'));
       const bad = unsatisfied(reqs, final);
       if (bad.length) {
-        const why = explainUnsatisfied(src.dir, bad, final, { arch: 'x86' });
+        const why = explainUnsatisfied(src.dir, bad, final, { arch: ta.kconfigDir });
         const lines = why.map((w) => `  ${w.name}: wanted ${w.wanted}, got ${w.actual}: ${w.reason}`);
         throw new ToolError(
           'E_TOOL_KCONFIG',
@@ -381,26 +403,28 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       // 5. build
       const estimate =
         readEstimate(cacheDir, slot) ??
-        readEstimate(cacheDir, preset ?? base) ??
-        (preset ? KERNEL_PRESETS[preset].estimatedObjects : base === 'tinyconfig' ? 900 : 2500);
+        readEstimate(cacheDir, `${preset ?? base}${archSuffix}`) ??
+        (presetDef ? presetDef.estimatedObjects : base === 'tinyconfig' ? 900 : 2500);
       progress.start('compiling kernel', estimate, 'objects');
       let objects = 0;
-      await make([`-j${jobs}`, 'bzImage'], (l) => {
+      await make([`-j${jobs}`, ta.kernelTarget, ...(ta.dtbs ? ['dtbs'] : [])], (l) => {
         if (/^\s+CC\s/.test(l)) {
           objects++;
           progress.tick(1);
         }
       });
       progress.done();
-      const bz = join(buildDir, 'arch', 'x86', 'boot', 'bzImage');
+      const bz = join(buildDir, ta.kernelImage);
       if (!existsSync(bz))
-        throw new ToolError('E_TOOL_FAILED', `make bzImage succeeded but ${bz} is missing`, { path: bz });
+        throw new ToolError('E_TOOL_FAILED', `make ${ta.kernelTarget} succeeded but ${bz} is missing`, { path: bz });
       if (fresh) {
         writeEstimate(cacheDir, slot, objects);
-        writeEstimate(cacheDir, preset ?? base, objects);
+        writeEstimate(cacheDir, `${preset ?? base}${archSuffix}`, objects);
       }
+      const dtbs = ta.dtbs ? await installDtbs(make, buildDir) : {};
       storeResult(resultDir, {
-        bzImage: readFileSync(bz),
+        ...dtbs,
+        [imageName]: readFileSync(bz),
         config: readFileSync(dotConfig),
         'build.log': readFileSync(logFile),
         'inputs.json': JSON.stringify(
@@ -414,6 +438,7 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
             cmdline: opts.cmdline,
             initramfs: opts.initramfs,
             compiler: gccVersion,
+            arch,
             epoch,
             size: statSync(bz).size,
           },
@@ -425,6 +450,27 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
     },
     { signal: opts.signal },
   );
+}
+
+/**
+ * The device trees the build made (arm64: those of the platforms the config
+ * enables, none for tinyconfig), installed as a kernel package lays them out
+ * (broadcom/*.dtb, ...), keyed 'dtbs/<path>' for storeResult.
+ */
+async function installDtbs(
+  make: (args: string[]) => Promise<unknown>,
+  buildDir: string,
+): Promise<Record<string, Uint8Array>> {
+  const dir = join(buildDir, 'dtbs-install');
+  rmSync(dir, { recursive: true, force: true });
+  await make([`INSTALL_DTBS_PATH=${dir}`, 'dtbs_install']);
+  const out: Record<string, Uint8Array> = {};
+  if (!existsSync(dir)) return out;
+  for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const p = join(dir, rel);
+    if (statSync(p).isFile()) out[`dtbs/${rel}`] = readFileSync(p);
+  }
+  return out;
 }
 
 async function resolveSourceWithProgress(

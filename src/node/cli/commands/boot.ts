@@ -3,36 +3,61 @@ import { defineCommand } from '../command.js';
 import { isTinyImageError, UsageError } from '../../../core/errors.js';
 import { FileDevice } from '../../io/file.js';
 import { detectContainer } from '../../../core/container/open.js';
-import { bootQemu, type BootOptions } from '../../qemu/index.js';
+import { bootQemu, detectBootTarget, type BootOptions } from '../../qemu/index.js';
+import { kernelWitness } from '../../build/arch.js';
+import type { Arch } from '../../../core/arch.js';
 
 export const command = defineCommand({
   name: 'boot',
   summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console',
   synopsis:
-    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG | --cdrom ISO) [--firmware bios|uefi] [--expect REGEX] ' +
-    '[--timeout SEC] [options]',
+    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG | --cdrom ISO) [--arch x86_64|arm64] ' +
+    '[--machine NAME] [--firmware bios|uefi] [--expect REGEX] [--timeout SEC] [options]',
   description:
-    'Boot a kernel (+ initrd) or a disk image in qemu-system-x86_64 and stream the serial console to stdout ' +
-    '(or --console FILE). KVM is used only when it actually works here, TCG otherwise (override with ' +
-    'TINYIMAGE_ACCEL=kvm|tcg).',
+    'Boot a kernel (+ initrd) or a disk image in QEMU and stream the serial console to stdout (or --console ' +
+    'FILE). The architecture and machine come from the kernel or the disk: x86_64 runs in qemu-system-x86_64 ' +
+    '(pc, SeaBIOS or OVMF); arm64 in qemu-system-aarch64, on virt (AAVMF for a UEFI disk) or, for a ' +
+    "Raspberry Pi SD card, on raspi3b with the kernel and device tree taken from the card's boot partition. " +
+    'KVM is used only when it actually works here, TCG otherwise (override with TINYIMAGE_ACCEL=kvm|tcg).',
   options: {
     kernel: { type: 'path', value: 'FILE', help: 'kernel image (bzImage / vmlinuz) for a direct boot' },
     initrd: { type: 'path', value: 'FILE', help: 'initramfs for the kernel' },
-    append: { type: 'string', value: 'STR', help: 'kernel command line (default "console=ttyS0")' },
+    append: {
+      type: 'string',
+      value: 'STR',
+      help: 'kernel command line (default "console=ttyS0"; "console=ttyAMA0" on arm64 virt)',
+    },
+    dtb: { type: 'path', value: 'FILE', help: 'device tree for the kernel (raspi3b)' },
     disk: {
       type: 'path',
       value: 'IMG',
       repeatable: true,
       help: 'disk image to boot: raw, qcow2, VHD or VMDK (the format is read from the file and given to QEMU)',
     },
-    cdrom: { type: 'path', value: 'ISO', help: 'an ISO image in a CD-ROM drive, booted through El Torito' },
-    diskIf: { type: 'enum', choices: ['virtio', 'ide'], default: 'virtio', help: 'disk bus' },
+    cdrom: { type: 'path', value: 'ISO', help: 'an ISO image in a CD-ROM drive, booted through El Torito (x86_64)' },
+    diskIf: { type: 'enum', choices: ['virtio', 'ide', 'sd'], help: 'disk bus (default virtio; sd on raspi3b)' },
     snapshot: { type: 'boolean', help: "discard the guest's writes to the disk" },
-    firmware: { type: 'enum', choices: ['bios', 'uefi'], default: 'bios', help: 'SeaBIOS or OVMF' },
+    arch: {
+      type: 'enum',
+      choices: ['auto', 'x86_64', 'arm64'],
+      default: 'auto',
+      help: 'guest architecture (auto: read from the kernel or the disk)',
+    },
+    machine: { type: 'string', value: 'NAME', help: 'QEMU machine (default pc; virt on arm64; raspi3b for a Pi card)' },
+    firmware: {
+      type: 'enum',
+      choices: ['bios', 'uefi'],
+      help: 'SeaBIOS or OVMF/AAVMF (default: uefi for a UEFI disk or an arm64 disk, else bios)',
+    },
     expect: { type: 'string', value: 'REGEX', help: 'exit 0 as soon as REGEX (JavaScript syntax) appears' },
     timeout: { type: 'number', value: 'SEC', min: 0.001, default: 120, help: 'give up after SEC seconds' },
     console: { type: 'path', value: 'FILE', help: 'write the console to FILE instead of stdout' },
-    memory: { type: 'integer', value: 'MB', min: 16, help: 'guest memory in MiB (default 256, 512 with uefi)' },
+    memory: {
+      type: 'integer',
+      value: 'MB',
+      min: 16,
+      help: 'guest memory in MiB (default 256, 512 with uefi, 1024 on arm64; raspi3b has 1024)',
+    },
     net: {
       type: 'enum',
       choices: ['user', 'e1000', 'virtio'],
@@ -47,6 +72,8 @@ export const command = defineCommand({
   },
   examples: [
     "tinyimage boot --kernel bzImage --initrd initramfs.cpio.gz --expect 'Welcome to Tiny Linux'",
+    "tinyimage boot --disk out/usb.img --expect 'Welcome to Tiny Linux'",
+    "tinyimage boot --disk out/sdcard.img --expect 'login:'",
     "tinyimage boot --cdrom out/live.iso --firmware uefi --expect 'Welcome to Tiny Linux'",
   ],
   notes:
@@ -56,8 +83,9 @@ export const command = defineCommand({
     const disks = values.disk;
     const cdrom = values.cdrom;
     if (!values.kernel && disks.length === 0 && !cdrom) throw usage('give --kernel FILE, --disk IMG or --cdrom ISO');
-    if (!values.kernel && (values.initrd || values.append)) throw usage('--initrd and --append need --kernel');
-    for (const f of [values.kernel, values.initrd, ...disks, cdrom])
+    if (!values.kernel && (values.initrd || values.append || values.dtb))
+      throw usage('--initrd, --append and --dtb need --kernel');
+    for (const f of [values.kernel, values.initrd, values.dtb, ...disks, cdrom])
       if (f && !existsSync(f)) throw new UsageError('E_USAGE_NOT_FOUND', `boot: ${f} does not exist`, { path: f });
     let expect: RegExp | undefined;
     if (values.expect !== undefined) {
@@ -69,15 +97,22 @@ export const command = defineCommand({
     }
     const net: BootOptions['net'] =
       values.net === undefined ? undefined : { type: 'user', model: values.net === 'virtio' ? 'virtio-net' : 'e1000' };
-    if (values.append !== undefined && !/(^|\s)console=ttyS0\b/.test(values.append))
-      ctx.warn("--append has no console=ttyS0: the kernel's messages will not reach the serial console shown here");
+    const target = await bootTarget(values.arch, values.kernel, disks[0]);
+    const machine = values.machine ?? target.machine;
+    const firmware = values.firmware ?? target.firmware;
+    const serial = target.arch === 'arm64' && !machine?.startsWith('raspi') ? 'ttyAMA0' : 'ttyS0';
+    if (values.append !== undefined && !new RegExp(`(^|\\s)console=${serial}\\b`).test(values.append))
+      ctx.warn(`--append has no console=${serial}: the kernel's messages will not reach the serial console shown here`);
     const opts: BootOptions = {
-      firmware: values.firmware,
+      arch: target.arch,
+      ...(machine ? { machine } : {}),
+      ...(firmware ? { firmware } : {}),
       accel: values.accel,
       timeoutMs: values.timeout * 1000,
       console: values.console ?? ctx.stdout,
       ...(values.kernel ? { kernel: values.kernel } : {}),
       ...(values.initrd ? { initrd: values.initrd } : {}),
+      ...(values.dtb ? { dtb: values.dtb } : {}),
       ...(values.append !== undefined ? { append: values.append } : {}),
       ...(disks.length || cdrom
         ? {
@@ -85,7 +120,7 @@ export const command = defineCommand({
               ...disks.map((path) => ({
                 path,
                 format: qemuFormat(path),
-                interface: values.diskIf,
+                ...(values.diskIf ? { interface: values.diskIf } : {}),
                 snapshot: values.snapshot,
               })),
               ...(cdrom ? [{ path: cdrom, media: 'cdrom' as const, readonly: true }] : []),
@@ -96,6 +131,10 @@ export const command = defineCommand({
       ...(values.memory !== undefined ? { memory: values.memory } : {}),
       ...(net ? { net } : {}),
     };
+    if (target.description)
+      ctx.log(
+        `boot: ${target.description}: ${opts.arch}, machine ${machine ?? (opts.arch === 'arm64' ? 'virt' : 'pc')}`,
+      );
     try {
       const r = await bootQemu(opts);
       const what = expect ? `matched ${expect}` : 'guest powered off';
@@ -109,6 +148,30 @@ export const command = defineCommand({
     }
   },
 });
+
+/**
+ * The guest: --arch when given, else what the kernel's headers say, else
+ * what the first disk holds (a Raspberry Pi card, a UEFI loader), else x86_64.
+ */
+async function bootTarget(
+  arch: 'auto' | Arch,
+  kernel: string | undefined,
+  disk: string | undefined,
+): Promise<{ arch: Arch; machine?: string; firmware?: 'uefi'; description?: string }> {
+  if (kernel) {
+    const w = kernelWitness(kernel);
+    const a = arch === 'auto' ? (w.arch ?? 'x86_64') : arch;
+    return { arch: a, ...(w.how ? { description: `${kernel}: ${w.how}` } : {}) };
+  }
+  const t = disk ? await detectBootTarget(disk) : undefined;
+  if (!t || (arch !== 'auto' && arch !== t.arch)) return { arch: arch === 'auto' ? 'x86_64' : arch };
+  return {
+    arch: t.arch,
+    ...(t.machine ? { machine: t.machine } : {}),
+    ...(t.firmware ? { firmware: t.firmware } : {}),
+    description: `${disk}: ${t.description}`,
+  };
+}
 
 /** QEMU's format name for a disk file, from what it holds (QEMU is told, never left to guess). */
 function qemuFormat(path: string): 'raw' | 'qcow2' | 'vpc' | 'vmdk' {

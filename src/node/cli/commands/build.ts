@@ -5,18 +5,28 @@ import { CONTAINER_OPTIONS } from '../container.js';
 
 export const command = defineCommand({
   name: 'build',
-  summary: 'build images from a spec or a preset (initramfs, uefi, bios, iso)',
+  summary: 'build images from a spec or a preset (initramfs, uefi, bios, rpi, iso)',
   description:
     "Build the outputs a spec describes into DIR. SPEC is a YAML or JSON file; it may name a preset ('preset: " +
     "uefi') and override any of its fields. Command-line options override the spec.\n\n" +
-    'Presets: initramfs (DIR/initramfs.cpio.gz), uefi (DIR/BOOTX64.EFI and DIR/usb.img), bios (DIR/disk.img), ' +
-    'iso (DIR/live.iso).',
+    'Presets: initramfs (DIR/initramfs.cpio.gz), uefi (DIR/BOOTX64.EFI or BOOTAA64.EFI and DIR/usb.img), ' +
+    'bios (DIR/disk.img), rpi (DIR/sdcard.img, arm64), iso (DIR/live.iso).\n\n' +
+    'The architecture is --arch, else the one the kernel and busybox files are built for, else x86_64; ' +
+    'parts built for different architectures stop the build before anything is written.',
   args: { spec: { value: 'SPEC', optional: true, help: 'a YAML or JSON build spec (docs/spec.md)' } },
   options: {
-    preset: { type: 'string', value: 'NAME', help: 'start from a preset: initramfs, uefi, bios or iso' },
+    preset: { type: 'string', value: 'NAME', help: 'start from a preset: initramfs, uefi, bios, rpi or iso' },
+    arch: {
+      type: 'enum',
+      choices: ['x86_64', 'arm64'],
+      help: 'the architecture (default: read from --kernel and --busybox)',
+    },
     kernel: { type: 'path', value: 'FILE', help: 'the kernel image (bzImage, vmlinuz)' },
     busybox: { type: 'path', value: 'BIN', help: 'a static busybox binary' },
-    modules: { type: 'path', value: 'DIR', help: 'lib/modules/VERSION of the kernel (bios)' },
+    modules: { type: 'path', value: 'DIR', help: 'lib/modules/VERSION of the kernel (bios, rpi)' },
+    dtbs: { type: 'path', value: 'DIR', help: "the kernel's device trees, with broadcom/*.dtb (rpi)" },
+    firmware: { type: 'path', value: 'DIR', help: 'Raspberry Pi firmware: bootcode.bin, start*.elf, fixup*.dat (rpi)' },
+    board: { type: 'string', value: 'NAME', help: 'Raspberry Pi board: 3b, 3b+, 3a+, zero2w, 4b, pi400, cm4 (rpi)' },
     cmdline: { type: 'string', value: 'STR', help: 'kernel command line' },
     owner: { type: 'owner', help: 'make every file owned by UID:GID' },
     ...OUTPUT_OPTIONS,
@@ -39,6 +49,7 @@ export const command = defineCommand({
     'tinyimage build --preset initramfs --busybox /bin/busybox -o out',
     'tinyimage build --preset uefi --kernel vmlinuz --busybox /bin/busybox -o out',
     'tinyimage build --preset bios --kernel vmlinuz --modules lib/modules/6.1.0-X-amd64 --busybox busybox -o out',
+    'tinyimage build --preset rpi --kernel vmlinuz --dtbs usr/lib/linux-image-6.1.0-X-arm64 --modules lib/modules/6.1.0-X-arm64 --busybox busybox -o out',
     'tinyimage build --preset iso --kernel vmlinuz --busybox /bin/busybox -o out',
     'tinyimage build spec.yaml -o out',
     'tinyimage build --preset bios --kernel vmlinuz --busybox busybox --format qcow2 -o out',
@@ -54,6 +65,10 @@ export const command = defineCommand({
     if (v.kernel) overrides.kernel = v.kernel;
     if (v.busybox) overrides.busybox = v.busybox;
     if (v.modules) overrides.modules = v.modules;
+    if (v.arch) overrides.arch = v.arch;
+    if (v.dtbs) overrides.dtbs = v.dtbs;
+    if (v.firmware || v.board)
+      overrides.rpi = { ...(v.firmware ? { firmware: v.firmware } : {}), ...(v.board ? { board: v.board } : {}) };
     if (v.cmdline !== undefined) overrides.cmdline = v.cmdline;
     if (v.owner) overrides.owner = `${v.owner.uid}:${v.owner.gid}`;
     if (v.format || v.subformat)

@@ -16,7 +16,7 @@ const build = defineCommand({
     libc: {
       type: 'enum',
       choices: ['musl', 'glibc'],
-      help: 'musl via musl-gcc (default when installed) or glibc (gcc -static)',
+      help: 'musl via musl-gcc (default when installed; not for cross builds) or glibc (gcc -static)',
     },
     kernelSource: {
       type: 'path',
@@ -27,7 +27,10 @@ const build = defineCommand({
     ...OUTPUT_OPTIONS,
     output: { ...OUTPUT_OPTIONS.output, value: 'FILE', help: "where to write the binary ('-': standard output)" },
   },
-  examples: ['tinyimage busybox build --source busybox-1.36.1.tar.bz2 --config tiny -o busybox'],
+  examples: [
+    'tinyimage busybox build --source busybox-1.36.1.tar.bz2 --config tiny -o busybox',
+    'tinyimage busybox build --source busybox-1.36.1.tar.bz2 --arch arm64 -o busybox-arm64',
+  ],
   async run({ values: v, ctx, output }) {
     const out = output('file', 'busybox');
     const inputs = toolchainInputs(v, ctx);

@@ -3,8 +3,10 @@ import { TOOLCHAIN_OPTIONS, toolchainInputs, writeToolchainProduct } from '../so
 
 const build = defineCommand({
   name: 'kernel build',
-  summary: 'build a Linux bzImage from source (make out of tree, cached)',
-  description: 'Build a Linux bzImage from source (make in an out-of-tree directory, cached).',
+  summary: 'build a Linux kernel image from source (make out of tree, cached)',
+  description:
+    'Build a Linux kernel image from source (make in an out-of-tree directory, cached): a bzImage for x86_64, ' +
+    "an Image for arm64 (cross-compiled on another host with Debian's gcc-aarch64-linux-gnu).",
   options: {
     source: {
       type: 'path',
@@ -20,7 +22,9 @@ const build = defineCommand({
     preset: {
       type: 'enum',
       choices: ['tiny', 'disk'],
-      help: 'option set: tiny (serial console, initramfs, EFI stub) or disk (tiny + PCI, virtio, ATA/AHCI, ext4, net, ...)',
+      help:
+        'option set: tiny (serial console, initramfs, EFI stub) or disk (tiny + virtio, ext4, net, ...; ' +
+        'x86: ATA/AHCI, e1000; arm64: Raspberry Pi SD and mini UART)',
     },
     ...TOOLCHAIN_OPTIONS,
     initramfs: { type: 'path', value: 'FILE', help: 'build this cpio archive into the kernel' },
@@ -32,9 +36,16 @@ const build = defineCommand({
       help: 'kernel and built-in initramfs compression',
     },
     ...OUTPUT_OPTIONS,
-    output: { ...OUTPUT_OPTIONS.output, value: 'FILE', help: "where to write the bzImage ('-': standard output)" },
+    output: {
+      ...OUTPUT_OPTIONS.output,
+      value: 'FILE',
+      help: "where to write the bzImage or Image ('-': standard output)",
+    },
   },
-  examples: ['tinyimage kernel build --source linux-6.6.tar.xz --preset tiny --initramfs initramfs.cpio.gz -o bzImage'],
+  examples: [
+    'tinyimage kernel build --source linux-6.6.tar.xz --preset tiny --initramfs initramfs.cpio.gz -o bzImage',
+    'tinyimage kernel build --source linux-6.6.tar.xz --arch arm64 --preset disk -o Image',
+  ],
   notes:
     "Every requested option is checked after 'make olddefconfig'; one that did not stick is reported with its " +
     'unmet dependency (exit 1, E_TOOL_KCONFIG). Builds are reproducible from SOURCE_DATE_EPOCH; an identical ' +
@@ -52,7 +63,7 @@ const build = defineCommand({
       cmdline: v.cmdline,
       compression: v.compression,
     });
-    await writeToolchainProduct(out, r.bzImage, r, v.saveConfig);
+    await writeToolchainProduct(out, r.image, r, v.saveConfig);
   },
 });
 
