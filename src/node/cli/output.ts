@@ -54,6 +54,11 @@ export interface OutputIO {
   started: number;
 }
 
+/** 1234567 -> "1,234,567" (toLocaleString loads ICU's locale data: tens of milliseconds on the first call). */
+export function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
 /** 1536 -> "1.5 KiB"; under 1 KiB in bytes. */
 export function humanBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -117,7 +122,7 @@ export function summarize(
   const seconds = Math.round(performance.now() - io.started) / 1000;
   const facts = [
     ...(s.bytes !== undefined ? [humanBytes(s.bytes)] : []),
-    ...(s.entries !== undefined ? [`${s.entries.toLocaleString('en-US')} entries`] : []),
+    ...(s.entries !== undefined ? [`${thousands(s.entries)} entries`] : []),
     ...(s.note ? [s.note] : []),
     `${seconds.toFixed(2)} s`,
   ];
