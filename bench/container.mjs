@@ -2,7 +2,8 @@
 // Container benchmark (issue 19): a 1 GiB ext4 image of the tree (writeExt4)
 // converted to qcow2 by us and by `qemu-img convert -O qcow2`; and the same
 // ext4 built straight into a qcow2 (allocate on write) against building it
-// raw. Informational rows: compressed qcow2 (ours on both cores against
+// raw, through the API and through the CLI (`tinyimage mkfs ext4 -o x.qcow2`
+// against `-o x.img`, and `tinyimage convert`). Informational rows: compressed qcow2 (ours on both cores against
 // `qemu-img convert -c`) and Android sparse (ours against img2simg).
 //
 //   node bench/container.mjs --tree DIR [--runs N] [--size BYTES] [--json] [--out DIR] [--keep]
@@ -91,6 +92,7 @@ function prepare(out) {
   must('dd', ['if=/dev/zero', `of=${scratch}`, 'bs=1M', `count=${Math.ceil(size / 2 ** 20)}`, 'status=none']);
   rmSync(scratch);
 }
+const cli = (...args) => [process.execPath, [join(dist, '..', 'bin', 'tinyimage.js'), ...args]];
 const node = (kind, ...args) => [process.execPath, ['--input-type=module', '-e', CHILD[kind], '--', ...args]];
 
 const ROWS = [
@@ -114,6 +116,22 @@ const ROWS = [
     name: 'ours build ext4 -> qcow2',
     out: 'built.qcow2',
     cmd: () => node('build', dir, join(work, 'built.qcow2'), 'qcow2', String(size)),
+  },
+  // the same two rows through the command line users run (issue 19: "building straight to qcow2 vs raw")
+  {
+    name: 'CLI mkfs ext4 raw',
+    out: 'cli.img',
+    cmd: () => cli('mkfs', 'ext4', '--root', dir, '--size', String(size), '-q', '-o', join(work, 'cli.img')),
+  },
+  {
+    name: 'CLI mkfs ext4 --format qcow2',
+    out: 'cli.qcow2',
+    cmd: () => cli('mkfs', 'ext4', '--root', dir, '--size', String(size), '-q', '-o', join(work, 'cli.qcow2')),
+  },
+  {
+    name: 'CLI convert -> qcow2',
+    out: 'cli-conv.qcow2',
+    cmd: () => cli('convert', raw, '-q', '-o', join(work, 'cli-conv.qcow2')),
   },
   {
     name: 'ours convert -> qcow2 compressed',
@@ -179,6 +197,9 @@ if (have('qemu-img')) {
   checks.qcow2CheckClean =
     spawnSync('qemu-img', ['check', join(work, 'ours.qcow2')]).status === 0 &&
     spawnSync('qemu-img', ['check', join(work, 'built.qcow2')]).status === 0;
+  checks.cliBuildIdentical =
+    spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', join(work, 'cli.img'), join(work, 'cli.qcow2')])
+      .status === 0;
   checks.buildIdentical =
     spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', join(work, 'built.raw'), join(work, 'built.qcow2')])
       .status === 0;
@@ -193,6 +214,9 @@ const summary = {
   convertCpuVsQemuImg: ratio('ours convert -> qcow2', 'qemu-img convert -O qcow2', 'cpu'),
   buildQcow2VsRaw: ratio('ours build ext4 -> qcow2', 'ours build ext4 raw'),
   buildQcow2VsRawCpu: ratio('ours build ext4 -> qcow2', 'ours build ext4 raw', 'cpu'),
+  cliBuildQcow2VsRaw: ratio('CLI mkfs ext4 --format qcow2', 'CLI mkfs ext4 raw'),
+  cliBuildQcow2VsRawCpu: ratio('CLI mkfs ext4 --format qcow2', 'CLI mkfs ext4 raw', 'cpu'),
+  cliConvertVsQemuImg: ratio('CLI convert -> qcow2', 'qemu-img convert -O qcow2'),
   compressedVsQemuImg: ratio('ours convert -> qcow2 compressed', 'qemu-img convert -c -O qcow2'),
   sparseVsImg2simg: ratio('ours convert -> Android sparse', 'img2simg'),
   checks,
@@ -220,6 +244,9 @@ if (json) {
   );
   console.log(
     `build qcow2 vs build raw:   ${t(summary.buildQcow2VsRaw, 1.1)}  CPU ${summary.buildQcow2VsRawCpu ?? 'n/a'}x`,
+  );
+  console.log(
+    `CLI: mkfs ext4 -o x.qcow2 vs -o x.img: ${t(summary.cliBuildQcow2VsRaw, 1.1)}  CPU ${summary.cliBuildQcow2VsRawCpu ?? 'n/a'}x; convert vs qemu-img ${summary.cliConvertVsQemuImg ?? 'n/a'}x`,
   );
   console.log(`compressed vs qemu-img -c:  ${summary.compressedVsQemuImg ?? 'n/a'}x`);
   console.log(`sparse vs img2simg:         ${summary.sparseVsImg2simg ?? 'n/a'}x`);

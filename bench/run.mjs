@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --tree DIR] [--only cpio,ext4,fat,read,disk,tar,container,squashfs,bios]
+// npm run bench [-- --tree DIR] [--only cpio,ext4,fat,read,disk,tar,container,squashfs,erofs,iso,bios]
 // Runs each area's comparison (bench/<area>.mjs) on the same tree, one after
 // another; each one times tinyimage against the classic tools on the same
 // input in one run and prints its table with ratios. Without --tree the
@@ -29,7 +29,7 @@ if (!tree) {
     if (r.status !== 0) process.exit(1);
   }
 }
-const areas = opt('--only', 'cpio,ext4,fat,read,disk,tar,container,squashfs').split(',');
+const areas = opt('--only', 'cpio,ext4,fat,read,disk,tar,container,squashfs,erofs,iso').split(',');
 console.log(
   `# tinyimage benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(1)}, tree ${tree}`,
 );

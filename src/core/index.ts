@@ -90,6 +90,23 @@ export {
   type FatVolume,
   type FatInfo,
 } from './fs/fat/index.js';
+export {
+  writeIso9660,
+  planIso9660,
+  iso9660Size,
+  openIso9660,
+  isIso9660,
+  type IsoOptions,
+  type IsoBootEntry,
+  type IsoBootOptions,
+  type IsoAppended,
+  type IsoHybridOptions,
+  type IsoPlanHandle,
+  type IsoSummary,
+  type IsoLevel,
+  type IsoVolume,
+  type IsoInfo,
+} from './fs/iso9660/index.js';
 export * as partition from './partition/index.js';
 export {
   readPartitionTable,
@@ -131,6 +148,16 @@ export {
   type UefiSystemInput,
 } from './system/uefi.js';
 export {
+  planLiveIso,
+  writeLiveIso,
+  LIVE_KERNEL,
+  LIVE_INITRD,
+  LIVE_ELTORITO,
+  type LiveIsoOptions,
+  type LiveIsoGrub,
+  type LiveIso,
+} from './system/iso.js';
+export {
   buildBiosDisk,
   planBiosDisk,
   writeBiosDisk,
@@ -166,7 +193,16 @@ export { TreeView } from './open/view.js';
 export { diffTrees, formatDiff, type DiffEntry, type DiffOptions, type DiffField } from './diff/index.js';
 
 // tar, codecs, container image layers
-export { detectCodec, decompressStream, sniffCodec, type Codec, type DecompressOptions } from './compress/index.js';
+export {
+  detectCodec,
+  decompressStream,
+  compressStream,
+  sniffCodec,
+  zstdChunks,
+  type Codec,
+  type DecompressOptions,
+  type ZstdOptions,
+} from './compress/index.js';
 export {
   readTar,
   tarChunks,
@@ -242,3 +278,17 @@ export {
   type SquashfsInfo,
   type SquashfsOpenOptions,
 } from './fs/squashfs/index.js';
+
+// EROFS (uncompressed)
+export {
+  writeErofs,
+  prepareErofs,
+  erofsSize,
+  openErofs,
+  type ErofsOptions,
+  type ErofsSummary,
+  type PreparedErofs,
+  type ErofsVolume,
+  type ErofsInfo,
+  type ErofsOpenOptions,
+} from './fs/erofs/index.js';

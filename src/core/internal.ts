@@ -7,6 +7,8 @@ export * from './binary/crc.js';
 export * as ext4Structs from './fs/ext4/structs.js';
 export * as fatStructs from './fs/fat/structs.js';
 export * as squashfsStructs from './fs/squashfs/structs.js';
+export * as iso9660Structs from './fs/iso9660/structs.js';
+export * as erofsStructs from './fs/erofs/structs.js';
 export * as cpioHeader from './archive/cpio/header.js';
 export * as tarStructs from './archive/tar/structs.js';
 export { isZero, checkRange } from './io/device.js';

@@ -31,7 +31,7 @@ export {
   type QemuOptions,
   type QemuExit,
 } from './qemu/index.js';
-export { findHostGrub, makeCoreImage, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
+export { findHostGrub, makeCoreImage, hostLiveGrub, type HostGrub, type CoreImageOptions } from './system/grub-host.js';
 export { hostBiosGrub, hostModules, buildBiosDiskFile, type BiosDiskFileOptions } from './system/bios-host.js';
 
 // kernel and busybox built from source (the only spawning besides QEMU)
@@ -76,3 +76,6 @@ export {
 // squashfs files, compressed on every core
 export { writeSquashfsFile, FileOutput, type SquashfsFileOptions } from './squashfs/write.js';
 export { nodeGzipCompressor, type NodeCompressorOptions } from './squashfs/compress.js';
+
+// EROFS files, written atomically
+export { writeErofsFile, type ErofsFileOptions } from './erofs/write.js';

@@ -16,6 +16,7 @@ import { readContent } from '../../src/core/tree/content.js';
 import { GrubBootSector } from '../../src/core/boot/grub.js';
 import { findHostGrub } from '../../src/node/system/grub-host.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { runCli } from '../helpers/cli.js';
 import { BUSYBOX_SOURCE, buildHostBiosDisk, type HostDisk } from './disk.js';
 
 const k = debianKernel();
@@ -48,6 +49,14 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
     tmp = mkdtempSync(join(tmpdir(), 'bios-boot-'));
     img = join(tmp, 'disk.img');
     disk = await buildHostBiosDisk(img);
+    // the container forms, written from the pristine raw disk before any boot writes to it
+    for (const [out, extra] of [
+      ['disk.qcow2', []],
+      ['disk.vmdk', ['--subformat', 'streamOptimized']],
+    ] as const) {
+      const r = await runCli(['convert', img, '-o', join(tmp, out), '-q', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+    }
   }, 900_000);
   afterAll(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -183,4 +192,31 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       await q.stop();
     }
   }, 600_000);
+
+  // issue 19: SeaBIOS boots the same disk inside qcow2 and inside a VMDK (QEMU told the format, guest writes discarded)
+  for (const [name, format] of [
+    ['disk.qcow2', 'qcow2'],
+    ['disk.vmdk', 'vmdk'],
+  ] as const) {
+    it(`boots to a login prompt from ${name} (${format})`, async () => {
+      const path = join(tmp, name);
+      expect(run('qemu-img', ['info', '-f', format, path]).code).toBe(0);
+      const q = startQemu({
+        disk: { path, format, interface: 'virtio', snapshot: true },
+        accel: 'tcg',
+        memory: 512,
+        console: join(tmp, `console-${format}.log`),
+      });
+      try {
+        await q.waitFor(/Loading \/boot\/vmlinuz/, 60_000);
+        await q.waitFor(/login: /, BOOT_TIMEOUT);
+        expect(q.output()).toContain(`root=PARTUUID=${disk.result.partuuid}`);
+      } catch (e) {
+        console.log(q.tail(60));
+        throw e;
+      } finally {
+        await q.stop();
+      }
+    }, 600_000);
+  }
 });

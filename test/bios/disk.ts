@@ -1,8 +1,8 @@
 /**
  * Build the `bios` disk end to end from the host's pieces (Debian's kernel and
  * modules, a busybox built from source by the toolchain, grub-pc-bin):
- * used by the boot test and runnable on its own:
- *   BIOS_DISK_OUT=/tmp/disk.img npx vitest run test/bios/make-disk.test.ts
+ * used by the boot tests. For a disk to boot by hand, the CLI makes the same
+ * one: `tinyimage build --preset bios -o out` (CONTRIBUTING.md, Tests).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';

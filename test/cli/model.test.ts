@@ -26,7 +26,7 @@ describe('--help', () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
     const entries = await allCommands();
-    expect(entries.length).toBe(13);
+    expect(entries.length).toBe(15);
     for (const e of entries) {
       const first = e.summary.split(' ').slice(0, 4).join(' ');
       expect(r.stdout).toMatch(new RegExp(`^  ${e.name} +${first.replace(/[()[\]|.]/g, '\\$&')}`, 'm'));
@@ -59,7 +59,7 @@ describe('--help', () => {
     expect(g.code).toBe(0);
     for (const t of ['ext4', 'ext3', 'ext2', 'fat32', 'fat16', 'fat12', 'fat']) expect(g.stdout).toMatch(`\n  ${t} `);
     const ext = await runCli(['mkfs', 'ext4', '--help']);
-    expect(ext.stdout).toMatch(/^usage: tinyimage mkfs ext4 \(--root DIR \| --list FILE\) -o OUT \[options\]$/m);
+    expect(ext.stdout).toMatch(/^usage: tinyimage mkfs ext4 \(--root SRC \| --list FILE\) -o OUT \[options\]$/m);
     expect(ext.stdout).toMatch(/--inode-size N/);
     expect(ext.stdout).toMatch(/--hash-alg half_md4\|tea\|legacy/);
     expect(ext.stdout).not.toMatch(/--volume-id/);
@@ -86,8 +86,8 @@ describe('usage errors: exit 2, one message naming the option, a hint', () => {
     ],
     [['boot', '--kernel', 'k', '--firmware', 'coreboot'], /--firmware must be one of bios, uefi, got 'coreboot'/],
     [['cpio', '--root', '.'], /--output OUT is required/],
-    [['cpio', '-o', 'x'], /give exactly one of --root DIR or --list FILE/],
-    [['cpio', '--root', '.', '--list', 'l', '-o', 'x'], /give exactly one of --root DIR or --list FILE/],
+    [['cpio', '-o', 'x'], /give exactly one of --root SRC or --list FILE/],
+    [['cpio', '--root', '.', '--list', 'l', '-o', 'x'], /give exactly one of --root SRC or --list FILE/],
     [['cpio', '--root', '.', '-o'], /option --output needs a value/],
     [['cpio', '--root', '.', '-o', 'x', 'extra'], /unexpected argument 'extra'/],
     [['cat', 'disk.img'], /missing PATH/],

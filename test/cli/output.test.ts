@@ -252,7 +252,7 @@ describe('one summary line on stderr, the same as JSON with --json; -q and -v', 
     expect(v.code).toBe(0);
     const lines = v.stderr.trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);
-    expect(lines[0]).toBe(`tinyimage: reading directory ${root}`);
+    expect(lines[0]).toBe(`tinyimage: reading ${root}`);
     expect(lines.at(-1)).toMatch(/^tinyimage: wrote ext4 /);
   });
 });

@@ -25,13 +25,14 @@ x.img: 5 extents found
 `;
 
 describe('where a host file holds data', () => {
-  test('filefrag -e output: block extents in bytes, unwritten ones left out, delalloc kept', () => {
+  test('filefrag -e output: block extents in bytes, delalloc and unwritten kept (unwritten may be in writeback)', () => {
     const p = parseFilefrag(SAMPLE)!;
     expect(p.size).toBe(2 ** 30);
     expect(p.extents).toEqual([
       { offset: 0, length: 8 * 4096 },
       { offset: 9 * 4096, length: 1373 * 4096 },
       { offset: 4114 * 4096, length: 1088 * 4096 },
+      { offset: 13393 * 4096, length: 8 * 4096 },
       { offset: 262140 * 4096, length: 4 * 4096 },
     ]);
     expect(p.allocated).toBe((8 + 1373 + 1088 + 8 + 4) * 4096);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc16Update, crc32, crc32c, crc32cUpdate } from '../../src/core/binary/crc.js';
+import { crc16Update, crc32, crc32BeUpdate, crc32c, crc32cUpdate } from '../../src/core/binary/crc.js';
 import { defineStruct, layoutProblems, seq } from '../../src/core/binary/struct.js';
 import { FormatError } from '../../src/core/errors.js';
 import { crc32 as zcrc32 } from 'node:zlib';
@@ -13,6 +13,9 @@ describe('crc', () => {
     expect(crc32c(ascii('123456789'))).toBe(0xe3069283);
     expect(crc16Update(0, ascii('123456789'))).toBe(0xbb3d); // CRC-16/ARC
     expect(crc16Update(0xffff, ascii('123456789'))).toBe(0x4b37); // CRC-16/MODBUS (same poly, init ~0)
+    expect(crc32BeUpdate(0xffffffff, ascii('123456789'))).toBe(0x0376e6e7); // CRC-32/MPEG-2: the kernel's crc32_be
+    const d = ascii('split anywhere');
+    expect(crc32BeUpdate(crc32BeUpdate(0xffffffff, d, 0, 5), d, 5)).toBe(crc32BeUpdate(0xffffffff, d));
   });
   it('crc32 agrees with node:zlib on random data and chunking', () => {
     fc.assert(

@@ -50,7 +50,7 @@ describe('POSIX ACL conversion', () => {
 });
 
 describe('xattr entry tables', () => {
-  it('values outside the area and unknown name indexes are typed errors', () => {
+  it('values outside the area are typed errors; unknown name indexes are kept, marked', () => {
     const b = new Uint8Array(64);
     const v = new DataView(b.buffer);
     b[0] = 1;
@@ -61,10 +61,12 @@ describe('xattr entry tables', () => {
     expect(() => parseXattrEntries(b, 0, 64, 0, {})).toThrow(expect.objectContaining({ code: 'E_FORMAT_XATTR' }));
     b[1] = 99;
     v.setUint16(2, 40, true);
-    expect(() => parseXattrEntries(b, 0, 64, 0, {})).toThrow(
-      expect.objectContaining({ code: 'E_FORMAT_XATTR', data: expect.objectContaining({ field: 'e_name_index' }) }),
-    );
+    expect(parseXattrEntries(b, 0, 64, 0, {})).toEqual([
+      { name: 'a', index: 99, unknownIndex: true, value: b.slice(40, 50), valueSize: 10 },
+    ]);
     b[1] = 1;
-    expect(parseXattrEntries(b, 0, 64, 0, {})).toEqual([{ name: 'user.a', value: b.slice(40, 50), valueSize: 10 }]);
+    expect(parseXattrEntries(b, 0, 64, 0, {})).toEqual([
+      { name: 'user.a', index: 1, value: b.slice(40, 50), valueSize: 10 },
+    ]);
   });
 });

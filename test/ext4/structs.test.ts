@@ -42,6 +42,9 @@ const all = [
   [S.jbd2RevokeHeader, 16],
   [S.jbd2Revoke32, 4],
   [S.jbd2Revoke64, 8],
+  [S.ext4FcTl, 4],
+  [S.ext4FcHead, 8],
+  [S.ext4FcTail, 8],
 ] as const;
 
 describe('ext4 struct tables', () => {

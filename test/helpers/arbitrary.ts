@@ -22,6 +22,8 @@ export interface TreeArbOptions {
   /** Smallest and largest mtime seconds (default -2^31 .. 2^33). */
   minTime?: number;
   maxTime?: number;
+  /** Whole-second mtimes only (formats that keep no nanoseconds: cpio, squashfs). */
+  wholeSeconds?: boolean;
 }
 
 const DEFAULT_ALPHABET = ['a', 'b', 'Z', '0', 'é', '日', '-', '_', ' ', '😀', '.'];
@@ -50,7 +52,7 @@ export function treeArb(o: TreeArbOptions = {}) {
   const path = fc.array(name, { minLength: 1, maxLength: o.maxDepth ?? 4 }).map((p) => '/' + p.join('/'));
   const time = fc.record({
     sec: fc.integer({ min: o.minTime ?? -(2 ** 31), max: o.maxTime ?? 2 ** 33 }),
-    nsec: fc.integer({ min: 0, max: 999999999 }),
+    nsec: o.wholeSeconds ? fc.constant(0) : fc.integer({ min: 0, max: 999999999 }),
   });
   const xattrNames = o.xattrNames ?? ['user.a', 'user.bb', 'security.selinux', 'trusted.x', 'security.capability'];
   const meta = fc.record({

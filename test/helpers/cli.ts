@@ -51,10 +51,24 @@ export interface CliResult {
   bytes: Uint8Array;
 }
 
-/** `tinyimage ARGV...` in-process; `env` is added to process.env for this run only (the CLI reads ctx.env). */
-export async function runCli(argv: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * `tinyimage ARGV...` in-process; `env` is added to process.env for this run only (the CLI reads ctx.env);
+ * `stdin` is what a source named '-' reads.
+ */
+export async function runCli(
+  argv: string[],
+  env: Record<string, string> = {},
+  opts: { stdin?: Uint8Array } = {},
+): Promise<CliResult> {
   const c = capture();
-  const code = await main(argv, { stdout: c.stdout, stderr: c.stderr, env: { ...process.env, ...env } });
+  const stdin = opts.stdin
+    ? {
+        stdin: (async function* () {
+          yield opts.stdin!;
+        })(),
+      }
+    : {};
+  const code = await main(argv, { stdout: c.stdout, stderr: c.stderr, env: { ...process.env, ...env }, ...stdin });
   return { code, stdout: c.out(), stderr: c.err(), bytes: c.bytes() };
 }
 

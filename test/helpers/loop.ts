@@ -53,16 +53,17 @@ export interface Loop {
 }
 
 /**
- * Attach `image` read-only to a free loop device, add its partitions (when
- * `partitions` is set), run `fn` (it may be async), and detach whatever
- * happens.
+ * Attach `image` read-only (or, with `writable`, read-write: the kernel
+ * needs that to replay a journal, even for a read-only mount) to a free
+ * loop device, add its partitions (when `partitions` is set), run `fn` (it
+ * may be async), and detach whatever happens.
  */
 export async function withLoop<T>(
   image: string,
   fn: (loop: Loop) => Promise<T> | T,
-  opts: { partitions?: boolean } = {},
+  opts: { partitions?: boolean; writable?: boolean } = {},
 ): Promise<T> {
-  const disk = sh('losetup', ['--show', '-f', '-r', image]).trim();
+  const disk = sh('losetup', ['--show', '-f', ...(opts.writable ? [] : ['-r']), image]).trim();
   const nodes = mkdtempSync(join(tmpdir(), 'tinyimage-loop-'));
   try {
     const partitions = new Map<number, string>();
@@ -112,14 +113,20 @@ export async function withLoop<T>(
 }
 
 /**
- * Mount the block device `device` read-only as `type` on a fresh directory,
- * run `fn` with that directory, unmount whatever happens. `fn` may be async.
+ * Mount the block device `device` read-only (or with `options`) as `type`
+ * on a fresh directory, run `fn` with that directory, unmount whatever
+ * happens. `fn` may be async.
  */
-export async function withMount<T>(device: string, type: string, fn: (dir: string) => Promise<T> | T): Promise<T> {
+export async function withMount<T>(
+  device: string,
+  type: string,
+  fn: (dir: string) => Promise<T> | T,
+  opts: { options?: string } = {},
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'tinyimage-mnt-'));
   const mnt = join(dir, 'm');
   mkdirSync(mnt);
-  sh('mount', ['-t', type, '-o', 'ro', device, mnt]);
+  sh('mount', ['-t', type, '-o', opts.options ?? 'ro', device, mnt]);
   try {
     return await fn(mnt);
   } finally {

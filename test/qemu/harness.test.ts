@@ -207,7 +207,7 @@ describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
         'node',
         '--skipLibCheck',
         '--strict',
-        join(REPO, 'src/qemu/index.ts'),
+        join(REPO, 'src/node/qemu/index.ts'),
       ],
       { cwd: REPO },
     );
@@ -216,7 +216,7 @@ describe.skipIf(skip)("QEMU harness with Debian's kernel", () => {
     writeFileSync(
       script,
       `
-      import { startQemu } from './qemu/index.js';
+      import { startQemu } from './node/qemu/index.js';
       const s = startQemu({ kernel: ${JSON.stringify(kernel.vmlinuz)}, initrd: ${JSON.stringify(initrd)} });
       await s.waitFor(/Linux version/, 120000);
       console.log('PID ' + s.pid);

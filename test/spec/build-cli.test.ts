@@ -74,7 +74,7 @@ describe.skipIf(skip)('tinyimage build', () => {
   it('bad usage exits 2; a failure exits 1 with one line and leaves no output behind', () => {
     const u = cli(['build', '--preset', 'nope', '-o', join(dir, 'x')]);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/unknown preset 'nope' \(available: bios, initramfs, uefi\)/);
+    expect(u.stderr).toMatch(/unknown preset 'nope' \(available: bios, initramfs, iso, uefi\)/);
     expect(cli(['build', '--preset', 'initramfs', '--bogus', '-o', join(dir, 'x')]).code).toBe(2);
     const f = cli(['build', '--preset', 'initramfs', '--busybox', join(dir, 'missing-busybox'), '-o', join(dir, 'x')]);
     expect(f.code).toBe(1);

@@ -41,7 +41,7 @@ describe('build spec', () => {
       's.yaml: kernel.build.source: expected a path to a kernel source tarball or directory, got nothing',
     );
     expect(() => validateSpec({ kind: 'floppy' }, 's.yaml')).toThrow(
-      /kind: expected one of 'initramfs', 'uefi', 'bios', 'disk', got string "floppy"/,
+      /kind: expected one of 'initramfs', 'uefi', 'bios', 'disk', 'iso', got string "floppy"/,
     );
     expect(() => validateSpec({ kind: 'bios', rootfs: { hostnme: 'x' } }, 's.yaml')).toThrow(
       /rootfs.hostnme: unknown field/,
@@ -60,7 +60,9 @@ describe('build spec', () => {
       /s.yaml: disk.size: expected a size/,
     );
     expect(() => validateSpec({ kind: 'uefi', lable: 'x' }, 's.yaml')).toThrow(/lable: unknown field/);
-    expect(() => loadSpec({ preset: 'nope' })).toThrow(/unknown preset 'nope' \(available: bios, initramfs, uefi\)/);
+    expect(() => loadSpec({ preset: 'nope' })).toThrow(
+      /unknown preset 'nope' \(available: bios, initramfs, iso, uefi\)/,
+    );
     expect(() => loadSpec({})).toThrow(/nothing to build/);
   });
   it('reports YAML syntax errors with the file name', () => {

@@ -13,6 +13,7 @@ import { initramfsChunks, tinyInitramfsTree, WELCOME } from '../../src/core/init
 import { FileDevice } from '../../src/node/io/file.js';
 import { bootQemu } from '../../src/node/qemu/index.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../partition/helpers.js';
 
 const tmp = tempDir('tinyimage-uefiboot-');
@@ -20,6 +21,8 @@ afterAll(() => tmp.cleanup());
 
 const BUSYBOX = existsSync('/bin/busybox') ? '/bin/busybox' : '/usr/bin/busybox';
 const OVMF = ['/usr/share/OVMF/OVMF_CODE.fd', '/usr/share/OVMF/OVMF_VARS.fd'];
+/** usb.img once the raw boot has passed (the qcow2 boot converts it). */
+let usbImage: string | undefined;
 
 describe('UEFI boot', () => {
   it('OVMF boots usb.img to the greeting', async () => {
@@ -72,5 +75,34 @@ describe('UEFI boot', () => {
     // the command line came from the UKI's .cmdline section (the firmware passed none)
     expect(r.output).toContain('Command line: console=ttyS0 panic=-1');
     console.log(`booted to the greeting in ${r.elapsedMs} ms (${r.accel})`);
+    usbImage = img;
+  }, 600_000);
+
+  // issue 19: the same image inside qcow2, written by `tinyimage convert`, boots under OVMF too
+  it('OVMF boots usb.qcow2 (the same image converted) to the greeting', async () => {
+    if (!usbImage) {
+      const k = debianKernel();
+      const files = [k.vmlinuz, DEFAULT_EFI_STUB_PATH, BUSYBOX, ...OVMF];
+      if (missing({ tools: ['qemu-system-x86_64', 'qemu-img'], files })) return;
+      throw new Error('the raw boot above did not produce usb.img');
+    }
+    const qcow2 = join(tmp.dir, 'usb.qcow2');
+    const c = await runCli(['convert', usbImage, '-o', qcow2, '-q']);
+    expect(c.code, c.stderr).toBe(0);
+    if (!missing({ tools: ['qemu-img'] })) {
+      expect(run('qemu-img', ['check', qcow2]).code).toBe(0);
+      expect(run('qemu-img', ['compare', usbImage, qcow2]).stdout).toContain('Images are identical');
+    }
+    const r = await bootQemu({
+      disk: { path: qcow2, format: 'qcow2', snapshot: true },
+      firmware: 'uefi',
+      accel: 'tcg',
+      memory: 512,
+      expect: new RegExp(WELCOME.replace(/[!]/g, '\\!')),
+      timeoutMs: 400_000,
+      console: join(tmp.dir, 'console-qcow2.log'),
+    });
+    expect(r.match?.[0]).toBe(WELCOME);
+    console.log(`usb.qcow2 booted to the greeting in ${r.elapsedMs} ms (${r.accel})`);
   }, 600_000);
 });

@@ -3,6 +3,8 @@
  * - crc32: IEEE 802.3 (reflected 0xEDB88320): gzip, GPT, zip.
  * - crc32c: Castagnoli (reflected 0x82F63B78): ext4 metadata_csum, jbd2.
  * - crc16: ANSI/IBM (reflected 0xA001): ext4 uninit_bg group descriptor checksums.
+ * - crc32Be: IEEE polynomial 0x04C11DB7 not reflected (the kernel's crc32_be):
+ *   jbd2's old transaction checksum (journal compat feature "checksum").
  *
  * `*Update(crc, data)` functions are raw: no pre/post inversion, exactly like
  * the kernel's crc32c_le()/crc16(). ext4 uses crc32cUpdate(~0, ...) chains.
@@ -83,5 +85,22 @@ const CRC16_TABLE = (() => {
 export function crc16Update(crc: number, data: Uint8Array, start = 0, end = data.length): number {
   let c = crc & 0xffff;
   for (let i = start; i < end; i++) c = (c >>> 8) ^ CRC16_TABLE[(c ^ data[i]!) & 0xff]!;
+  return c;
+}
+
+const CRC32_BE_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 24;
+    for (let k = 0; k < 8; k++) c = c & 0x80000000 ? (c << 1) ^ 0x04c11db7 : c << 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** Raw big-endian CRC32 (poly 0x04C11DB7, MSB first), as the kernel's crc32_be(crc, buf, len). */
+export function crc32BeUpdate(crc: number, data: Uint8Array, start = 0, end = data.length): number {
+  let c = crc >>> 0;
+  for (let i = start; i < end; i++) c = ((c << 8) ^ CRC32_BE_TABLE[((c >>> 24) ^ data[i]!) & 0xff]!) >>> 0;
   return c;
 }

@@ -52,8 +52,15 @@ export interface Struct<Fs extends readonly FieldDef[]> {
   offsetOf(name: Fs[number]['name']): number;
 }
 
+/** The views of the last few buffers encoded or decoded (writers encode many records into one buffer). */
+const VIEWS: Array<[Uint8Array, DataView]> = [];
+const MAX_VIEWS = 4;
 function dv(buf: Uint8Array): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (const [b, v] of VIEWS) if (b === buf) return v;
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (VIEWS.length >= MAX_VIEWS) VIEWS.pop();
+  VIEWS.unshift([buf, v]);
+  return v;
 }
 
 /** Read a u64 as a JS number; throws when it does not fit in 53 bits. */

@@ -226,6 +226,8 @@ export function grubModuleClosure(moddep: Map<string, string[]>, names: readonly
 
 /** Modules built into core.img: enough to read /boot/grub from an ext2/3/4 partition of an MBR disk. */
 export const GRUB_CORE_MODULES = ['biosdisk', 'part_msdos', 'ext2'] as const;
+/** Modules built into the El Torito core image: enough to read /boot/grub from the ISO 9660 disc or disk. */
+export const GRUB_ELTORITO_MODULES = ['biosdisk', 'iso9660'] as const;
 /** Modules installed to /boot/grub/i386-pc (plus their dependencies). */
 export const GRUB_RUNTIME_MODULES = [
   'normal',
@@ -262,6 +264,8 @@ export interface GrubConfigOptions {
   serialSpeed?: number | null;
   /** Menu entry title (default "Linux"). */
   title?: string;
+  /** Modules loaded before the menu (default part_msdos and ext2, for the BIOS disk's root). */
+  insmod?: readonly string[];
 }
 
 function quoteGrub(s: string): string {
@@ -281,7 +285,7 @@ export function grubConfig(o: GrubConfigOptions): string {
     );
   if (/[\n\r]/.test(o.cmdline))
     throw new UsageError('E_USAGE_CMDLINE', 'the kernel command line may not contain a newline', { actual: o.cmdline });
-  const lines = ['# Written by tinyimage', 'insmod part_msdos', 'insmod ext2'];
+  const lines = ['# Written by tinyimage', ...(o.insmod ?? ['part_msdos', 'ext2']).map((m) => `insmod ${m}`)];
   if (speed !== null) {
     lines.push(`serial --unit=0 --speed=${speed}`, 'terminal_input serial console', 'terminal_output serial console');
   }

@@ -6,7 +6,9 @@
  * decoder of unbzip2-stream (bzip2.ts). docs/tar.md says why these.
  */
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { FormatError } from '../errors.js';
+import { FormatError, UsageError } from '../errors.js';
+import { gzipChunks, type ByteSource } from './gzip.js';
+import { zstdChunks } from './zstd.js';
 import { bunzip2Chunks } from './bzip2.js';
 import { gunzipVerified, type GunzipOptions } from './gunzip.js';
 
@@ -181,4 +183,28 @@ export async function sniffCodec(
     }
   }
   return { codec: detectCodec(joined), stream: all() };
+}
+
+/**
+ * Compress a byte stream with `codec`: gzip (the registered encoder) or zstd
+ * (frames, zstd.ts); 'none' passes it through. xz and bzip2 are read, not
+ * written.
+ */
+export function compressStream(
+  codec: Codec,
+  chunks: ByteSource,
+  opts: { level?: number | undefined } = {},
+): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
+  switch (codec) {
+    case 'none':
+      return chunks;
+    case 'gzip':
+      return gzipChunks(chunks, opts.level !== undefined ? { level: opts.level } : {});
+    case 'zstd':
+      return zstdChunks(chunks, opts);
+    default:
+      throw new UsageError('E_USAGE_CODEC', `${codec} can be read but not written (gzip and zstd are written)`, {
+        actual: codec,
+      });
+  }
 }

@@ -14,9 +14,11 @@ export { type GunzipOptions } from './gunzip.js';
 export {
   detectCodec,
   decompressStream,
+  compressStream,
   sniffCodec,
   CODEC_MAGIC,
   CODEC_HEAD,
   type Codec,
   type DecompressOptions,
 } from './codec.js';
+export { zstdChunks, checkZstdLevel, type ZstdOptions } from './zstd.js';

@@ -8,7 +8,7 @@
  * format's tables are written by its `finish`, from `map`.
  */
 import { UsageError } from '../errors.js';
-import { checkRange, isZero, type BlockDevice } from '../io/device.js';
+import { forEachUnit, readAtInto, checkRange, isZero, type BlockDevice } from '../io/device.js';
 import type { ContainerTarget } from './types.js';
 import { UnitMap } from './units.js';
 
@@ -27,26 +27,16 @@ export class AllocatingDevice implements BlockDevice {
   }
 
   readAt(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
 
   readInto(offset: number, out: Uint8Array): void {
     checkRange(this, offset, out.length);
-    const U = this.unitSize;
-    let i = 0;
-    while (i < out.length) {
-      const pos = offset + i;
-      const u = Math.floor(pos / U);
-      const inUnit = pos - u * U;
-      const n = Math.min(U - inUnit, out.length - i);
+    forEachUnit(offset, out, this.unitSize, (u, inUnit, part) => {
       const host = this.map.get(u);
-      if (host) this.target.readInto(host + inUnit, out.subarray(i, i + n));
-      else out.fill(0, i, i + n);
-      i += n;
-    }
+      if (host) this.target.readInto(host + inUnit, part);
+      else part.fill(0);
+    });
   }
 
   writeAt(offset: number, data: Uint8Array): void {

@@ -4,7 +4,7 @@
  * devices (VMDK descriptors with several extents).
  */
 import { FormatError, UsageError } from '../errors.js';
-import { checkRange, type BlockDevice } from '../io/device.js';
+import { readAtInto, checkRange, type BlockDevice } from '../io/device.js';
 import { readFrom } from './units.js';
 
 export function readOnlyError(format: string): UsageError {
@@ -62,10 +62,7 @@ export class ConcatDevice implements BlockDevice {
     this.size = at;
   }
   readAt(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
   readInto(offset: number, out: Uint8Array): void {
     checkRange(this, offset, out.length);

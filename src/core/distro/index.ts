@@ -73,6 +73,12 @@ export interface DistroOptions {
   rootSource?: string;
   /** Root filesystem type for fstab (default ext4). */
   rootType?: string;
+  /**
+   * The root is mounted read-only (squashfs, EROFS): /tmp and /var become
+   * tmpfs at start-up (/var seeded with the image's), runit keeps its state in
+   * /run, /etc/resolv.conf and /etc/mtab point into /run and /proc.
+   */
+  readOnly?: boolean;
   /** Load drivers for the devices found at start-up (modalias coldplug; default true). */
   coldplug?: boolean;
   /** /etc/issue text (default "tinyimage Linux \n \l"). */
@@ -98,6 +104,8 @@ export const BUILTIN_SERVICES: Record<string, (o: { iface: string }) => ServiceD
 };
 
 const NAME_RE = /^[a-z_][a-z0-9_.-]{0,31}$/;
+/** Where a read-only root's resolver configuration lives (udhcpc writes it). */
+const RO_RESOLV_CONF = '/run/resolv.conf';
 
 interface Plan {
   services: Array<[string, ServiceDef]>;
@@ -173,6 +181,7 @@ function plan(o: DistroOptions): Plan {
   for (const [name, s] of services) need(`the service ${name}`, ...(s.applets ?? []));
   if (o.keymap) need('the keymap', 'loadkmap');
   if (o.coldplug ?? true) need('module coldplug', 'find', 'xargs', 'cat', 'sort', 'modprobe', 'uname');
+  if (o.readOnly) need('the read-only root (tmpfs for /var)', 'cp', 'rm');
   const required = [...needs.keys()].sort();
   return { services, consoles, required, needs };
 }
@@ -406,11 +415,17 @@ export function buildRootfs(o: DistroOptions): FileTree {
   file('/etc/hostname', hostname + '\n');
   file('/etc/hosts', S.hosts(hostname));
   file('/etc/profile', S.profile(serviceDir));
-  file('/etc/fstab', S.fstab({ source: o.rootSource ?? '/dev/root', type: o.rootType ?? 'ext4' }));
+  file(
+    '/etc/fstab',
+    S.fstab({ source: o.rootSource ?? '/dev/root', type: o.rootType ?? 'ext4', readOnly: o.readOnly === true }),
+  );
   file('/etc/issue', o.issue ?? 'tinyimage Linux \\n \\l\n\n');
   if (o.motd !== undefined) file('/etc/motd', o.motd);
   file('/etc/syslog.conf', S.syslogConf());
-  file('/etc/resolv.conf', '');
+  if (o.readOnly) {
+    tree.addSymlink('/etc/resolv.conf', RO_RESOLV_CONF);
+    tree.addSymlink('/etc/mtab', '/proc/self/mounts');
+  } else file('/etc/resolv.conf', '');
   file(
     '/etc/inittab',
     S.inittab({
@@ -420,7 +435,12 @@ export function buildRootfs(o: DistroOptions): FileTree {
       serviceDir,
     }),
   );
-  file('/etc/init.d/rcS', S.rcS({ keymap: !!o.keymap, coldplug: o.coldplug ?? true, loopback: true }), 0o755);
+  const readOnly = o.readOnly ? { services: p.services.map(([name]) => name) } : undefined;
+  file(
+    '/etc/init.d/rcS',
+    S.rcS({ keymap: !!o.keymap, coldplug: o.coldplug ?? true, loopback: true, ...(readOnly ? { readOnly } : {}) }),
+    0o755,
+  );
   file('/etc/init.d/rcK', S.rcK({ serviceDir, supervised: p.services.length > 0 }), 0o755);
   if (o.keymap) {
     const head = readBytes(o.keymap)?.subarray(0, 7);
@@ -433,7 +453,7 @@ export function buildRootfs(o: DistroOptions): FileTree {
     }
     file('/etc/keymap.bmap', o.keymap);
   }
-  file('/usr/share/udhcpc/default.script', S.udhcpcScript(), 0o755);
+  file('/usr/share/udhcpc/default.script', S.udhcpcScript(o.readOnly ? RO_RESOLV_CONF : undefined), 0o755);
 
   // Services
   for (const [name, s] of p.services) {
@@ -441,6 +461,8 @@ export function buildRootfs(o: DistroOptions): FileTree {
     tree.mkdir(dir);
     file(`${dir}/run`, S.serviceRun(s.run, serviceDir), 0o755);
     if (s.finish) file(`${dir}/finish`, S.serviceRun(s.finish, serviceDir), 0o755);
+    // runsv creates the directory a supervise symlink names (its parent comes from rcS)
+    if (o.readOnly) tree.addSymlink(`${dir}/supervise`, `${S.SUPERVISE_DIR}/supervise.${name}`);
     if (s.enabled !== false) tree.addSymlink(`${serviceDir}/${name}`, dir);
   }
   return tree;

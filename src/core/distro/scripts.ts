@@ -27,7 +27,33 @@ export function inittab(o: {
   return lines.join('\n');
 }
 
-export function rcS(o: { keymap: boolean; coldplug: boolean; loopback: boolean }): string {
+/**
+ * What a read-only root needs at start-up: tmpfs on /tmp and on /var (seeded
+ * with the image's /var), and the runit supervise directories the services'
+ * `supervise` symlinks point at, under /run.
+ */
+function readOnlyMounts(services: readonly string[]): string {
+  const supervise = services.map((s) => `${SUPERVISE_DIR}/supervise.${s}`).join(' ');
+  return `# The root is read-only: what changes lives in memory (tmpfs)
+mounted /tmp || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+if ! mounted /var; then
+  mkdir -p /run/.var && cp -a /var/. /run/.var/ &&
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /var && cp -a /run/.var/. /var/ && rm -rf /run/.var
+fi
+mkdir -p ${SUPERVISE_DIR}${supervise ? ` ${supervise}` : ''}
+`;
+}
+
+/** Where a read-only root's services keep their runit state (/etc/sv/NAME/supervise points here). */
+export const SUPERVISE_DIR = '/run/runit';
+
+export function rcS(o: {
+  keymap: boolean;
+  coldplug: boolean;
+  loopback: boolean;
+  /** The root is read-only: these services get their supervise directories in /run. */
+  readOnly?: { services: readonly string[] };
+}): string {
   return `#!/bin/sh
 # System start-up (busybox init sysinit action), written by tinyimage.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin
@@ -39,8 +65,7 @@ mounted /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mounted /dev/pts || mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
 mounted /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
-mount -o remount,rw /
-mkdir -p /run/lock /var/log /tmp
+${o.readOnly ? readOnlyMounts(o.readOnly.services) : 'mount -o remount,rw /\n'}mkdir -p /run/lock /var/log /tmp
 chmod 1777 /tmp
 hostname -F /etc/hostname
 ${o.keymap ? '[ -r /etc/keymap.bmap ] && loadkmap < /etc/keymap.bmap\n' : ''}${
@@ -110,11 +135,15 @@ export function serviceRun(body: string, serviceDir: string): string {
   return `#!/bin/sh\n${PATH_LINE}\nexport SVDIR=${serviceDir}\nexec 2>&1\n${body.trimEnd()}\n`;
 }
 
-/** udhcpc event script (environment: interface, ip, mask/subnet, broadcast, router, dns, domain). */
-export function udhcpcScript(): string {
+/**
+ * udhcpc event script (environment: interface, ip, mask/subnet, broadcast,
+ * router, dns, domain). `resolvConf`: the file it writes (a read-only root
+ * keeps it in /run, /etc/resolv.conf pointing there).
+ */
+export function udhcpcScript(resolvConf = '/etc/resolv.conf'): string {
   return `#!/bin/sh
 # udhcpc event script, written by tinyimage. $1: deconfig | bound | renew | leasefail | nak
-RESOLV_CONF=/etc/resolv.conf
+RESOLV_CONF=${resolvConf}
 case "$1" in
   deconfig)
     ip -4 addr flush dev "$interface" 2>/dev/null
@@ -168,12 +197,16 @@ export function hosts(hostname: string): string {
   return `127.0.0.1\tlocalhost\n127.0.1.1\t${hostname}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`;
 }
 
-export function fstab(root: { source: string; type: string }): string {
+export function fstab(root: { source: string; type: string; readOnly?: boolean }): string {
   return `# <source>\t<mount point>\t<type>\t<options>\t<dump>\t<pass>
-${root.source}\t/\t${root.type}\trw,relatime\t0\t1
+${root.source}\t/\t${root.type}\t${root.readOnly ? 'ro\t0\t0' : 'rw,relatime\t0\t1'}
 proc\t/proc\tproc\tdefaults\t0\t0
 sysfs\t/sys\tsysfs\tdefaults\t0\t0
 devpts\t/dev/pts\tdevpts\tgid=5,mode=0620\t0\t0
 tmpfs\t/run\ttmpfs\tmode=0755,nosuid,nodev\t0\t0
-`;
+${
+  root.readOnly
+    ? "tmpfs\t/tmp\ttmpfs\tmode=1777,nosuid,nodev\t0\t0\n# /var: a tmpfs seeded with the image's /var by /etc/init.d/rcS\n"
+    : ''
+}`;
 }

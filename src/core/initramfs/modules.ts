@@ -50,8 +50,8 @@ export {
 } from './depmod.js';
 export { INITRAMFS_APPLETS, modulesInitScript } from './modules-init.js';
 
-/** Modules an initramfs loads by default to reach a root on IDE, AHCI, virtio or NVMe disks with ext4. */
-export const DEFAULT_ROOT_MODULES = [
+/** Disk drivers an initramfs loads by default to reach a root on IDE, AHCI, virtio or NVMe disks. */
+export const DISK_MODULES = [
   'ata_piix',
   'ata_generic',
   'ahci',
@@ -60,15 +60,26 @@ export const DEFAULT_ROOT_MODULES = [
   'virtio_blk',
   'virtio_scsi',
   'nvme',
-  'ext4',
 ] as const;
+
+/** Modules an initramfs loads by default to reach a root on IDE, AHCI, virtio or NVMe disks with ext4. */
+export const DEFAULT_ROOT_MODULES = [...DISK_MODULES, 'ext4'] as const;
+
+/** Filesystems a root may have; each is mounted by the module of its name (when not built in). */
+export type RootFsType = 'ext4' | 'squashfs' | 'erofs';
 
 export interface ModulesInitramfsOptions {
   busybox: Uint8Array | Content;
   index: ModuleIndex;
   version: string;
-  /** Modules to load (default DEFAULT_ROOT_MODULES, missing ones skipped). */
+  /** Modules to load (default DISK_MODULES, missing ones skipped, and the root's filesystem). */
   load?: readonly string[];
+  /**
+   * The root's filesystem (default ext4): its module is loaded too; for
+   * squashfs and EROFS it must be a module or built in (they have their
+   * decompressors built in in Debian's kernels).
+   */
+  rootFs?: RootFsType;
   /** Default time of the tree's entries (SOURCE_DATE_EPOCH). */
   epoch?: number;
   skipped?: ClosureOptions['skipped'];
@@ -77,9 +88,11 @@ export interface ModulesInitramfsOptions {
 /** An initramfs tree: busybox, the closure of the root-disk modules, /init. */
 export function modulesInitramfsTree(o: ModulesInitramfsOptions): { tree: FileTree; modules: ModuleInfo[] } {
   const tree = new FileTree({ defaultTime: o.epoch ?? 0 });
-  const names = o.load ?? DEFAULT_ROOT_MODULES;
+  const fs = o.rootFs ?? 'ext4';
+  const names = o.load ?? [...DISK_MODULES, fs];
+  // the ext4 default stays optional as it always was; a read-only root's module must be there
   const modules = moduleClosure(o.index, names, {
-    optional: o.load ? [] : DEFAULT_ROOT_MODULES,
+    optional: o.load ? [] : fs === 'ext4' ? DEFAULT_ROOT_MODULES : DISK_MODULES,
     ...(o.skipped ? { skipped: o.skipped } : {}),
   });
   for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/proc', '/sys', '/dev', '/newroot', '/tmp'])

@@ -40,6 +40,40 @@ export function checkRange(dev: { size: number }, offset: number, length: number
   }
 }
 
+/** readAt for a device whose reads go through its own readInto: a new buffer of `length` bytes, filled. */
+export function readAtInto(
+  dev: { size: number; readInto(offset: number, target: Uint8Array): void },
+  offset: number,
+  length: number,
+): Uint8Array {
+  checkRange(dev, offset, length);
+  const out = new Uint8Array(length);
+  dev.readInto(offset, out);
+  return out;
+}
+
+/**
+ * Cut a read of `out.length` bytes at `offset` at multiples of `unit` (a
+ * cluster, a block, a grain): `fn` gets each unit's index, the offset in it
+ * and the part of `out` it covers, in order.
+ */
+export function forEachUnit(
+  offset: number,
+  out: Uint8Array,
+  unit: number,
+  fn: (u: number, inUnit: number, part: Uint8Array) => void,
+): void {
+  let i = 0;
+  while (i < out.length) {
+    const pos = offset + i;
+    const u = Math.floor(pos / unit);
+    const inUnit = pos - u * unit;
+    const n = Math.min(unit - inUnit, out.length - i);
+    fn(u, inUnit, out.subarray(i, i + n));
+    i += n;
+  }
+}
+
 /** A device backed by memory. */
 export class MemoryDevice implements BlockDevice {
   readonly bytes: Uint8Array;

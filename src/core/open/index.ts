@@ -1,25 +1,30 @@
 /**
  * openImage(): one entry point for every format. Detects gzip'd and plain
- * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4 and
- * FAT12/16/32, and nests them: a disk's partitions each open as their
- * filesystem (`disk.img:2` selects partition 2). Returns a read-only view
+ * (also concatenated) newc cpio, MBR and GPT disks, ext2/3/4,
+ * FAT12/16/32, squashfs, EROFS and ISO 9660, and nests them: a disk's partitions each open
+ * as their filesystem (`disk.img:2` selects partition 2; a hybrid ISO opens
+ * as ISO 9660, and `live.iso:2` as its ESP). Returns a read-only view
  * over the shared tree model; file contents are read lazily.
  */
 import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
 import { openContainer } from '../container/open.js';
 import { openSquashfs } from '../fs/squashfs/read.js';
+import { openErofs } from '../fs/erofs/read.js';
+import { EROFS_MAGIC, SUPER_OFFSET as EROFS_MAGIC_AT } from '../fs/erofs/structs.js';
 import type { ContainerInfo } from '../container/types.js';
 import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
 import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
 import { openFat } from '../fs/fat/index.js';
+import { isIso9660, openIso9660 } from '../fs/iso9660/index.js';
 import { openExt4 } from '../fs/ext4/read.js';
 import { probeExt } from '../fs/ext4/readsuper.js';
 import { readCpioTree } from '../archive/cpio/index.js';
 
-export type FsKind = 'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs';
+export type FsKind =
+  'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs' | 'erofs' | 'iso9660';
 export type ImageKind = FsKind | 'mbr' | 'gpt';
 
 export interface FsImage extends TreeView {
@@ -66,6 +71,9 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
   const magic = String.fromCharCode(...head.subarray(0, 6));
   if (magic === '070701' || magic === '070702') return 'cpio';
   if (magic.startsWith('hsqs')) return 'squashfs';
+  if (isErofs(dev)) return 'erofs';
+  // before the partition tables: a hybrid ISO's MBR and GPT describe the ISO itself, as blkid decides
+  if (isIso9660(dev)) return 'iso9660';
   const ext = probeExt(dev);
   // a valid partition table wins over an ext superblock left in sector 2 by
   // an earlier use of the disk, as blkid decides (openDisk reports it)
@@ -78,6 +86,11 @@ export function detect(dev: BlockDevice): ImageKind | undefined {
     return gptOrMbr(dev);
   }
   return undefined;
+}
+
+function isErofs(dev: BlockDevice): boolean {
+  if (dev.size < EROFS_MAGIC_AT + 4) return false;
+  return new DataView(dev.readAt(EROFS_MAGIC_AT, 4).buffer).getUint32(0, true) === EROFS_MAGIC;
 }
 
 function gptOrMbr(dev: BlockDevice): 'mbr' | 'gpt' {
@@ -131,6 +144,17 @@ function fatType(b: Uint8Array): FsKind | undefined {
   return clusters < 4085 ? 'fat12' : 'fat16';
 }
 
+/** A filesystem reader's volume as an FsImage: its tree, kind, info and warnings. */
+function fsImage(
+  v: { tree: FileTree; info: object },
+  kind: FsKind,
+  dev: BlockDevice,
+  offset: number,
+  warnings: string[] = [],
+): FsImage {
+  return Object.assign(new TreeView(v.tree), { kind, info: { ...v.info }, offset, size: dev.size, warnings });
+}
+
 /** Open a filesystem or archive on `dev` (no partition table). */
 export async function openFilesystem(
   dev: BlockDevice,
@@ -154,36 +178,23 @@ export async function openFilesystem(
     case 'ext3':
     case 'ext4': {
       const v = openExt4(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind: v.info.type as FsKind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: [] as string[],
-      });
+      // the reader's own list: warnings found later (lazily read xattrs) show up too
+      return fsImage(v, v.info.type as FsKind, dev, offset, v.warnings);
     }
     case 'fat12':
     case 'fat16':
     case 'fat32': {
       const v = openFat(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind: v.info.type as FsKind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: [] as string[],
-      });
+      return fsImage(v, v.info.type as FsKind, dev, offset);
     }
-    case 'squashfs': {
-      const v = openSquashfs(dev);
-      return Object.assign(new TreeView(v.tree), {
-        kind,
-        info: { ...v.info },
-        offset,
-        size: dev.size,
-        warnings: [] as string[],
-      });
+    case 'squashfs':
+      return fsImage(openSquashfs(dev), kind, dev, offset);
+    case 'iso9660': {
+      const v = openIso9660(dev);
+      return fsImage(v, kind, dev, offset, v.warnings);
     }
+    case 'erofs':
+      return fsImage(openErofs(dev), kind, dev, offset);
     case 'mbr':
     case 'gpt':
       throw new FormatError(
@@ -194,7 +205,7 @@ export async function openFilesystem(
     default:
       throw new FormatError(
         'E_FORMAT_UNKNOWN',
-        'not a recognised image: expected a newc cpio (optionally gzip), an ext2/3/4, FAT or squashfs filesystem, or an MBR/GPT disk',
+        'not a recognised image: expected a newc cpio (optionally gzip or another codec), an ext2/3/4, FAT, squashfs, EROFS or ISO 9660 filesystem, or an MBR/GPT disk',
         { offset },
       );
   }
@@ -260,7 +271,8 @@ async function openUnwrapped(dev: BlockDevice, opts: OpenDeviceOptions): Promise
   const name = opts.name ?? 'image';
   const kind = detect(dev);
   if (partition === undefined) return kind === 'mbr' || kind === 'gpt' ? openDisk(dev) : openFilesystem(dev, kind);
-  if (kind !== 'mbr' && kind !== 'gpt')
+  const hybrid = kind === 'iso9660' && readPartitionTable(dev) !== undefined;
+  if (kind !== 'mbr' && kind !== 'gpt' && !hybrid)
     throw new UsageError('E_USAGE_NOT_DISK', `${name} has no partition table, so ':${partition}' selects nothing`, {
       path: name,
     });

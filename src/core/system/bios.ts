@@ -6,6 +6,10 @@
  * busybox distro (src/distro) as the root filesystem, found by the kernel or
  * the initramfs as root=PARTUUID=<signature>-01.
  *
+ * With a read-only root (squashfs or EROFS, bios-ro.ts) partition 1 is a
+ * small ext4 /boot for GRUB and partition 2 the root, found as
+ * root=PARTUUID=<signature>-02 and mounted read-only.
+ *
  * No host access here: the caller passes the kernel, busybox, the modules
  * directory as a FileTree and GRUB's images/files (see grub-host.ts).
  */
@@ -39,6 +43,16 @@ import {
 } from '../initramfs/modules.js';
 import { addGrubFiles, grubConfig, installGrubBios, type GrubFiles, type GrubInstallResult } from '../boot/grub.js';
 import type { Progress } from '../progress.js';
+import type { ErofsSummary } from '../fs/erofs/index.js';
+import type { SquashfsSummary } from '../fs/squashfs/index.js';
+import { FileTree as Tree } from '../tree/tree.js';
+import {
+  planReadOnlyRoot,
+  writeReadOnlyRoot,
+  type ReadOnlyFormat,
+  type ReadOnlyRoot,
+  type ReadOnlyRootOptions,
+} from './bios-ro.js';
 
 const MiB = 1 << 20;
 
@@ -56,7 +70,10 @@ export interface BiosModules {
   tree: FileTree;
   /** Kernel release, the directory name (e.g. "6.1.0-56-amd64"). */
   version: string;
-  /** Modules the initramfs loads (default DEFAULT_ROOT_MODULES: IDE, AHCI, virtio, NVMe, ext4; missing ones skipped). */
+  /**
+   * Modules the initramfs loads (default DEFAULT_ROOT_MODULES: IDE, AHCI, virtio, NVMe, ext4, missing ones
+   * skipped; with a read-only root the disk drivers and squashfs or erofs).
+   */
   initramfs?: readonly string[];
   /** Put all modules in the root filesystem (default true); false: only the initramfs set. */
   all?: boolean;
@@ -84,23 +101,42 @@ export interface BiosDiskOptions {
   seed?: string;
   /** SOURCE_DATE_EPOCH: time of every file and of the filesystem. */
   epoch?: number;
-  /** Options for the ext4 writer (label, features, ...). */
+  /** Options for the ext4 writer (label, features, ...): the root's, or /boot's with a read-only root. */
   ext4?: Omit<Ext4Options, 'size' | 'epoch' | 'progress'>;
+  /**
+   * The root filesystem (default ext4, read-write, in partition 1). squashfs
+   * and EROFS roots are read-only, in partition 2 behind a small ext4 /boot
+   * partition 1 that GRUB reads; tmpfs holds /run, /tmp and /var.
+   */
+  rootFormat?: BiosRootFormat;
+  /** Writer options of a read-only root (the squashfs compressor, EROFS inline data, ...). */
+  readOnlyRoot?: ReadOnlyRootOptions;
   /** Files to add to (or replace in) the root filesystem after the recipe. */
   overlay?: (root: FileTree) => void;
   grubTimeout?: number;
   progress?: Progress;
 }
 
+export type BiosRootFormat = 'ext4' | ReadOnlyFormat;
+
 export interface BiosDiskResult {
+  /** Bytes the disk uses (a squashfs root may leave the end of the device unused). */
   size: number;
   signature: number;
-  /** PARTUUID of the root partition ("1234abcd-01"). */
+  /** PARTUUID of the root partition ("1234abcd-01"; "-02" for a read-only root). */
   partuuid: string;
+  /** The root partition. */
   partition: { offset: number; size: number };
+  rootFormat: BiosRootFormat;
+  /** The ext4 /boot partition of a read-only root. */
+  boot?: { offset: number; size: number; partuuid: string };
   cmdline: string;
   grub: GrubInstallResult;
+  /** The ext4 filesystem written: the root, or /boot with a read-only root. */
   ext4: Ext4Summary;
+  /** The read-only root's writer summary. */
+  squashfs?: SquashfsSummary;
+  erofs?: ErofsSummary;
   /** Size of /boot/initrd.img and the modules it loads, when there is one. */
   initrd?: { size: number; modules: string[] };
 }
@@ -108,8 +144,14 @@ export interface BiosDiskResult {
 /** The prepared root tree, before any disk exists (to size the disk). */
 export interface BiosDiskPlan {
   root: FileTree;
+  /** Disk size: exact, or an upper bound when a squashfs root's compressed size is not yet known. */
   size: number;
+  /** The root partition's size (an upper bound for squashfs). */
   partitionSize: number;
+  rootFormat: BiosRootFormat;
+  /** A read-only root's /boot partition tree (kernel, initramfs, GRUB) and size. */
+  boot?: { tree: FileTree; size: number };
+  readOnly?: ReadOnlyRoot;
   signature: number;
   partuuid: string;
   cmdline: string;
@@ -140,46 +182,41 @@ function biosSeed(o: BiosDiskOptions): string {
   const k = o.kernel instanceof Uint8Array ? o.kernel : undefined;
   const head = k ? k.subarray(0, 4096) : (o.kernel as Content).readAt?.(0, 4096);
   const size = k ? k.length : (o.kernel as Content).size;
-  return `bios:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${o.modules?.version ?? ''}`;
+  const format = o.rootFormat && o.rootFormat !== 'ext4' ? `:${o.rootFormat}` : '';
+  return `bios:${treeFingerprint(probe)}:${size}:${head ? crc32(head).toString(16) : ''}:${o.modules?.version ?? ''}${format}`;
 }
 
-/** Build the root tree (distro + kernel + modules + initramfs + GRUB files) and size the disk. */
+/**
+ * Build the root tree (distro + kernel + modules + initramfs + GRUB files)
+ * and size the disk. With a read-only root the kernel, the initramfs and
+ * GRUB's files go to the /boot partition's tree instead.
+ */
 export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
   checkBiosBusybox(o);
+  const format = o.rootFormat ?? 'ext4';
+  if (!['ext4', 'squashfs', 'erofs'].includes(format))
+    throw new UsageError('E_USAGE_ROOT_FORMAT', `root format '${format}' is not ext4, squashfs or erofs`, {
+      field: 'rootFormat',
+      actual: format,
+    });
+  const ro = format !== 'ext4';
   const seed = o.seed ?? biosSeed(o);
   const signature = (o.signature ?? derivedU32(`mbr-signature:${seed}`)) >>> 0;
-  const pu = partuuid(signature, 1);
+  const pu = partuuid(signature, ro ? 2 : 1);
   const epoch = o.epoch ?? 0;
   const root = buildRootfs({
     ...(o.distro ?? {}),
     busybox: o.busybox,
     epoch,
     rootSource: `PARTUUID=${pu}`,
-    rootType: o.ext4?.type ?? 'ext4',
+    rootType: ro ? format : (o.ext4?.type ?? 'ext4'),
+    ...(ro ? { readOnly: true } : {}),
   });
+  const boot = ro ? new Tree({ defaultTime: epoch }) : root;
+  if (ro) boot.mkdir('/boot', { mode: 0o755 });
   const kernel = o.kernel instanceof Uint8Array ? bytesContent(o.kernel) : o.kernel;
-  root.addFile('/boot/vmlinuz', kernel, { mode: 0o644 }, { replace: true });
-
-  let initrd: BiosDiskPlan['initrd'];
-  if (o.modules) {
-    o.progress?.start('reading kernel modules');
-    const index: ModuleIndex = await scanModules(o.modules.tree);
-    const { tree: irTree, modules } = modulesInitramfsTree({
-      busybox: o.busybox,
-      index,
-      version: o.modules.version,
-      ...(o.modules.initramfs ? { load: o.modules.initramfs } : {}),
-      epoch,
-    });
-    addModules(root, index, o.modules.version, {
-      source: o.modules.tree,
-      ...(o.modules.all === false ? { subset: modules } : {}),
-    });
-    const bytes = await concatChunks(gzipChunks(cpioChunks(irTree)));
-    root.addFile('/boot/initrd.img', bytes, { mode: 0o644 }, { replace: true });
-    initrd = { size: bytes.length, modules: modules.map((m) => m.name) };
-    o.progress?.done();
-  }
+  boot.addFile('/boot/vmlinuz', kernel, { mode: 0o644 }, { replace: true });
+  const initrd = o.modules ? await moduleInitrd(o, root, boot, format, epoch) : undefined;
   const console = o.console ?? DEFAULT_CONSOLE_CMDLINE;
   const append = o.append?.trim();
   if (append && /[\n\r]/.test(append))
@@ -188,8 +225,16 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
     });
   // Without an initramfs the kernel mounts the root itself: rootwait lets it wait for
   // disks that are probed asynchronously (virtio, NVMe, USB) instead of panicking.
-  const cmdline = [`root=PARTUUID=${pu}`, 'rw', initrd ? '' : 'rootwait', console, append].filter(Boolean).join(' ');
-  addGrubFiles(root, o.grub.files, {
+  const cmdline = [
+    `root=PARTUUID=${pu}`,
+    ro ? `ro rootfstype=${format}` : 'rw',
+    initrd ? '' : 'rootwait',
+    console,
+    append,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  addGrubFiles(boot, o.grub.files, {
     config: grubConfig({
       cmdline,
       ...(initrd ? { initrd: '/boot/initrd.img' } : {}),
@@ -197,33 +242,92 @@ export async function planBiosDisk(o: BiosDiskOptions): Promise<BiosDiskPlan> {
     }),
   });
   o.overlay?.(root);
-
   const ext4: Ext4Options = { ...(o.ext4 ?? {}), epoch };
-  let size: number;
-  let partitionSize: number;
-  if (o.diskSize !== undefined) {
-    if (!Number.isSafeInteger(o.diskSize) || o.diskSize % MiB !== 0 || o.diskSize < 4 * MiB) {
-      throw new UsageError(
-        'E_USAGE_DISK_SIZE',
-        `disk size must be a whole number of MiB and at least 4 MiB, got ${o.diskSize}`,
-        { field: 'diskSize', actual: o.diskSize },
-      );
-    }
-    size = o.diskSize;
-    partitionSize = size - MiB;
-    const min = ext4MinimumSize(root, { ...ext4, headroom: 0 });
-    if (partitionSize < min) {
-      throw new UsageError(
-        'E_USAGE_DISK_SIZE',
-        `disk size ${size / MiB} MiB is too small: the root filesystem needs at least ${Math.ceil(min / MiB)} MiB plus 1 MiB for the MBR and GRUB`,
-        { field: 'diskSize', expected: min + MiB, actual: size },
-      );
-    }
-  } else {
-    partitionSize = roundUp(ext4MinimumSize(root, ext4) + (o.freeSpace ?? 16 * MiB), MiB);
-    size = partitionSize + MiB;
+  const base = { root, signature, partuuid: pu, cmdline, rootFormat: format, ...(initrd ? { initrd } : {}), ext4 };
+  if (!ro) return { ...base, ...sizeExt4Disk(o, root, ext4) };
+  const readOnly = planReadOnlyRoot(root, format, epoch, o.readOnlyRoot ?? {});
+  return { ...base, ...sizeReadOnlyDisk(o, boot, readOnly, ext4), readOnly };
+}
+
+/** The module initramfs (in /boot) and the modules (in the root). */
+async function moduleInitrd(
+  o: BiosDiskOptions,
+  root: FileTree,
+  boot: FileTree,
+  format: BiosRootFormat,
+  epoch: number,
+): Promise<BiosDiskPlan['initrd']> {
+  const m = o.modules!;
+  o.progress?.start('reading kernel modules');
+  const index: ModuleIndex = await scanModules(m.tree);
+  const { tree: irTree, modules } = modulesInitramfsTree({
+    busybox: o.busybox,
+    index,
+    version: m.version,
+    ...(m.initramfs ? { load: m.initramfs } : {}),
+    rootFs: format,
+    epoch,
+  });
+  addModules(root, index, m.version, { source: m.tree, ...(m.all === false ? { subset: modules } : {}) });
+  const bytes = await concatChunks(gzipChunks(cpioChunks(irTree)));
+  boot.addFile('/boot/initrd.img', bytes, { mode: 0o644 }, { replace: true });
+  o.progress?.done();
+  return { size: bytes.length, modules: modules.map((x) => x.name) };
+}
+
+function checkDiskSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size % MiB !== 0 || size < 4 * MiB) {
+    throw new UsageError(
+      'E_USAGE_DISK_SIZE',
+      `disk size must be a whole number of MiB and at least 4 MiB, got ${size}`,
+      {
+        field: 'diskSize',
+        actual: size,
+      },
+    );
   }
-  return { root, size, partitionSize, signature, partuuid: pu, cmdline, ...(initrd ? { initrd } : {}), ext4 };
+}
+
+/** An ext4 root in partition 1 at 1 MiB: the given disk size, or the root's minimum plus free space. */
+function sizeExt4Disk(o: BiosDiskOptions, root: FileTree, ext4: Ext4Options) {
+  if (o.diskSize === undefined) {
+    const partitionSize = roundUp(ext4MinimumSize(root, ext4) + (o.freeSpace ?? 16 * MiB), MiB);
+    return { size: partitionSize + MiB, partitionSize };
+  }
+  checkDiskSize(o.diskSize);
+  const partitionSize = o.diskSize - MiB;
+  const min = ext4MinimumSize(root, { ...ext4, headroom: 0 });
+  if (partitionSize < min) {
+    throw new UsageError(
+      'E_USAGE_DISK_SIZE',
+      `disk size ${o.diskSize / MiB} MiB is too small: the root filesystem needs at least ${Math.ceil(min / MiB)} MiB plus 1 MiB for the MBR and GRUB`,
+      { field: 'diskSize', expected: min + MiB, actual: o.diskSize },
+    );
+  }
+  return { size: o.diskSize, partitionSize };
+}
+
+/** Room on /boot beyond what it holds (a larger kernel or initramfs later). */
+const BOOT_FREE = 4 * MiB;
+
+/** A read-only root: /boot at 1 MiB, the root after it (the rest of a given disk size). */
+function sizeReadOnlyDisk(o: BiosDiskOptions, boot: FileTree, readOnly: ReadOnlyRoot, ext4: Ext4Options) {
+  const bootSize = roundUp(ext4MinimumSize(boot, ext4) + BOOT_FREE, MiB);
+  const bootPart = { tree: boot, size: bootSize };
+  if (o.diskSize === undefined)
+    return { size: MiB + bootSize + readOnly.partitionSize, partitionSize: readOnly.partitionSize, boot: bootPart };
+  checkDiskSize(o.diskSize);
+  const partitionSize = o.diskSize - MiB - bootSize;
+  // a squashfs image's size is known once written: only an EROFS root is checked here
+  const min = readOnly.format === 'erofs' ? readOnly.partitionSize : MiB;
+  if (partitionSize < min) {
+    throw new UsageError(
+      'E_USAGE_DISK_SIZE',
+      `disk size ${o.diskSize / MiB} MiB is too small: /boot needs ${bootSize / MiB} MiB and the root at least ${Math.ceil(min / MiB)} MiB, plus 1 MiB for the MBR and GRUB`,
+      { field: 'diskSize', expected: MiB + bootSize + min, actual: o.diskSize },
+    );
+  }
+  return { size: o.diskSize, partitionSize, boot: bootPart };
 }
 
 /** Write a planned BIOS disk onto `dev` (at least plan.size bytes). */
@@ -238,6 +342,7 @@ export async function writeBiosDisk(
       expected: plan.size,
       actual: dev.size,
     });
+  if (plan.readOnly) return writeReadOnlyDisk(plan, grub, dev, progress);
   const partitionSize = plan.partitionSize + (dev.size - plan.size) - ((dev.size - plan.size) % MiB);
   writeMbr(dev, {
     signature: plan.signature,
@@ -254,9 +359,58 @@ export async function writeBiosDisk(
     signature: plan.signature,
     partuuid: plan.partuuid,
     partition: { offset: MiB, size: partitionSize },
+    rootFormat: 'ext4',
     cmdline: plan.cmdline,
     grub: g,
     ext4,
+    ...(plan.initrd ? { initrd: plan.initrd } : {}),
+  };
+}
+
+/**
+ * /boot (ext4) in partition 1, the read-only root in partition 2, then the
+ * table (a squashfs root's partition is as large as its image turned out,
+ * unless the disk size was given) and GRUB.
+ */
+async function writeReadOnlyDisk(
+  plan: BiosDiskPlan,
+  grub: BiosGrub,
+  dev: BlockDevice,
+  progress?: Progress,
+): Promise<BiosDiskResult> {
+  const boot = plan.boot!;
+  const ro = plan.readOnly!;
+  const ext4 = await writeExt4(boot.tree, new SubDevice(dev, MiB, boot.size), {
+    ...plan.ext4,
+    ...(progress ? { progress } : {}),
+  });
+  const offset = MiB + boot.size;
+  const room = dev.size - offset - ((dev.size - offset) % MiB);
+  const written = await writeReadOnlyRoot(ro, dev, offset, room, progress);
+  const exact = ro.format === 'squashfs' && plan.size === MiB + boot.size + plan.partitionSize;
+  const partitionSize = exact ? written.partitionSize : room;
+  writeMbr(dev, {
+    signature: plan.signature,
+    partitions: [
+      { offset: MiB, size: boot.size, type: 'linux', bootable: true },
+      { offset, size: partitionSize, type: 'linux' },
+    ],
+  });
+  const g = installGrubBios(dev, { boot: grub.boot, core: grub.core }, { firstPartitionSector: MiB / 512 });
+  dev.flush();
+  return {
+    size: offset + partitionSize,
+    signature: plan.signature,
+    partuuid: plan.partuuid,
+    partition: { offset, size: partitionSize },
+    rootFormat: ro.format,
+    boot: { offset: MiB, size: boot.size, partuuid: partuuid(plan.signature, 1) },
+    cmdline: plan.cmdline,
+    grub: g,
+    ext4,
+    ...(ro.format === 'squashfs'
+      ? { squashfs: written.summary as SquashfsSummary }
+      : { erofs: written.summary as ErofsSummary }),
     ...(plan.initrd ? { initrd: plan.initrd } : {}),
   };
 }

@@ -32,7 +32,8 @@ export interface UefiUsbOptions {
   progress?: Progress;
 }
 
-function espTree(opts: UefiUsbOptions): FileTree {
+/** The ESP's tree: `extra` merged at the root, the EFI executable at /EFI/BOOT/BOOTX64.EFI. */
+export function espTree(opts: Pick<UefiUsbOptions, 'efi' | 'extra' | 'epoch'>): FileTree {
   const epoch = opts.epoch ?? 0;
   const t = new FileTree({ defaultTime: epoch });
   if (opts.extra) {

@@ -2,17 +2,23 @@
  * The bios build: a raw MBR disk with one ext4 root partition found by
  * root=PARTUUID=<signature>-01, GRUB in the MBR gap, the busybox distro layer
  * (init, getty, runit-style services). A distribution kernel's modules
- * directory adds a module initramfs that GRUB loads.
+ * directory adds a module initramfs that GRUB loads. `rootfs.format:
+ * squashfs | erofs` makes the root read-only, in partition 2 behind an ext4
+ * /boot partition 1.
  */
 import { UsageError } from '../../core/errors.js';
-import { FileDevice } from '../io/file.js';
-import { withOutputFile } from '../host/output.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { checkBiosBusybox, planBiosDisk, writeBiosDisk, type BiosDiskOptions } from '../../core/system/bios.js';
 import { hostBiosGrub, hostModules } from '../system/bios-host.js';
+import { nodeGzipCompressor } from '../squashfs/compress.js';
 import { BUILTIN_SERVICES, type ServiceDef } from '../../core/distro/index.js';
 import { parseSize } from '../../core/units.js';
-import { readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
+import { applyLayer } from '../../core/archive/oci/layer.js';
+import { crc32 } from '../../core/binary/crc.js';
+import { treeFingerprint } from '../../core/tree/fingerprint.js';
+import type { FileTree } from '../../core/tree/tree.js';
+import { openSources } from './sources.js';
+import { readHostFile, recordDisk, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
 
 const MiB = 1 << 20;
 
@@ -55,6 +61,9 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
   checkBiosBusybox({ busybox, distro: { ...distro }, ...(modules ? { modules } : {}) });
   const kernel = await resolveKernel(ctx);
   const grub = await hostBiosGrub();
+  const from = r.from
+    ? await openSources(r.from, 'rootfs.from', { warn: ctx.warn, progress: ctx.progress })
+    : undefined;
   const opts: BiosDiskOptions = {
     kernel: kernel.bytes,
     busybox,
@@ -63,32 +72,41 @@ export async function buildBiosKind(ctx: BuildContext): Promise<string | undefin
     ...(modules ? { modules } : {}),
     ...(spec.cmdline !== undefined ? { console: spec.cmdline } : {}),
     ...(diskSize ? { diskSize } : {}),
-    ...(spec.disk?.seed ? { seed: spec.disk.seed } : {}),
+    ...(spec.disk?.seed || from ? { seed: spec.disk?.seed ?? fromSeed(from!.tree, kernel.bytes) } : {}),
+    ...(r.format ? { rootFormat: r.format } : {}),
+    ...(r.format === 'squashfs' ? { readOnlyRoot: { squashfs: { compressor: nodeGzipCompressor() } } } : {}),
     ...(ctx.epoch !== undefined ? { epoch: ctx.epoch } : {}),
-    ...(r.add
+    ...(r.add || from
       ? {
-          overlay: (root) => {
-            treeFromHostDir(r.add!, { tree: root, replace: true });
+          overlay: (root: FileTree) => {
+            if (from) applyLayer(root, from.tree, from.implicitDirs ? { implicitDirs: from.implicitDirs } : {});
+            if (r.add) treeFromHostDir(r.add, { tree: root, replace: true });
           },
         }
       : {}),
     progress: ctx.progress,
   };
-  ctx.log('planning the root filesystem');
-  const plan = await planBiosDisk(opts);
-  let partuuid: string | undefined;
-  await record(ctx, spec.disk?.output ?? 'disk.img', 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap', (p) =>
-    withOutputFile(p, async (tmp) => {
-      const dev = FileDevice.create(tmp, plan.size);
-      try {
-        const res = await writeBiosDisk(plan, grub, dev, ctx.progress);
-        partuuid = res.partuuid;
-        dev.flush();
-      } finally {
-        dev.close();
-      }
-    }),
-  );
-  ctx.log(`root=PARTUUID=${partuuid}`);
-  return partuuid;
+  try {
+    ctx.log('planning the root filesystem');
+    const plan = await planBiosDisk(opts);
+    let partuuid: string | undefined;
+    const what =
+      plan.rootFormat === 'ext4'
+        ? 'MBR disk: ext4 root (PARTUUID), GRUB in the MBR gap'
+        : `MBR disk: ext4 /boot, read-only ${plan.rootFormat} root (PARTUUID), GRUB in the MBR gap`;
+    await recordDisk(ctx, 'disk', what, plan.size, async (dev) => {
+      const res = await writeBiosDisk(plan, grub, dev, ctx.progress);
+      partuuid = res.partuuid;
+      return res.size;
+    });
+    ctx.log(`root=PARTUUID=${partuuid}`);
+    return partuuid;
+  } finally {
+    from?.close();
+  }
+}
+
+/** The disk's default seed when the root has sources of its own: they make it another system. */
+function fromSeed(tree: FileTree, kernel: Uint8Array): string {
+  return `bios-from:${treeFingerprint(tree)}:${kernel.length}:${crc32(kernel.subarray(0, 4096)).toString(16)}`;
 }

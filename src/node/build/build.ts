@@ -3,13 +3,16 @@
  * application layer: it reads host files (kernel, busybox, directories),
  * calls the pure formats and the toolchain, and writes outputs atomically.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { TinyImageError, UsageError } from '../../core/errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../../core/busybox/applets.js';
 import { hostError } from '../io/file.js';
 import { writeChunksToFile } from '../host/stream.js';
-import { prepareOutputDir } from '../host/output.js';
+import { prepareOutputDir, withOutputFile } from '../host/output.js';
+import { FileDevice } from '../io/file.js';
+import type { BlockDevice } from '../../core/io/device.js';
+import { containerFor, containerWhat, DISK_EXTENSIONS, writeContainerImage } from '../container/output.js';
 import { compressionForName } from '../../core/compress/suffix.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { silentProgress, type Progress } from '../../core/progress.js';
@@ -76,11 +79,12 @@ export async function resolveBusybox(ctx: BuildContext): Promise<Uint8Array> {
     );
   if (typeof b === 'string') return readHostFile(b, 'busybox binary');
   const { buildBusybox } = await import('../toolchain/index.js');
+  // the tiny UEFI system and the live ISO get the trimmed applet set unless the spec names a config
+  const tiny = ctx.spec.kind === 'uefi' || ctx.spec.kind === 'iso';
   ctx.log(
-    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : 'defconfig')})`,
+    `building busybox from ${b.build.source} (${b.build.libc ?? 'default libc'}, ${b.build.config ?? (tiny ? 'tiny' : 'defconfig')})`,
   );
-  // the tiny UEFI system gets the trimmed applet set unless the spec names a config
-  const config = b.build.config ?? (ctx.spec.kind === 'uefi' ? 'tiny' : undefined);
+  const config = b.build.config ?? (tiny ? 'tiny' : undefined);
   const r = await buildBusybox({
     source: b.build.source,
     ...(config ? { config } : {}),
@@ -183,6 +187,39 @@ export async function record(
   return path;
 }
 
+/**
+ * The spec's disk image, raw or straight into the container `disk.format`
+ * (or the output's name) says: named `disk.output`, else BASE.img, BASE.qcow2,
+ * BASE.vhd, BASE.vmdk or BASE.simg. Written atomically; returns its path.
+ */
+export async function recordDisk(
+  ctx: BuildContext,
+  base: string,
+  description: string,
+  size: number,
+  write: (dev: BlockDevice) => Promise<number | void>,
+): Promise<string> {
+  const d = ctx.spec.disk;
+  const want = { format: d?.format, subformat: d?.subformat };
+  const name = d?.output ?? `${base}.${DISK_EXTENSIONS[d?.format ?? 'raw']}`;
+  const c = containerFor(name, want, 'disk.format', ctx.epoch);
+  return record(ctx, name, containerWhat(description, c), async (path) => {
+    if (c) return writeContainerImage(path, size, c, false, write);
+    return withOutputFile(path, async (tmp) => {
+      const dev = FileDevice.create(tmp, size);
+      let used: number | void;
+      try {
+        used = await write(dev);
+        dev.flush();
+      } finally {
+        dev.close();
+      }
+      // a disk planned at an upper bound (a compressed root) ends where its data does
+      if (typeof used === 'number' && used < size) truncateSync(tmp, used);
+    });
+  });
+}
+
 async function buildInitramfs(ctx: BuildContext): Promise<void> {
   const { initramfsChunks } = await import('../../core/initramfs/tiny.js');
   // the name says what is written: compress and output agree, or the build stops here
@@ -233,6 +270,11 @@ async function buildKind(ctx: BuildContext): Promise<string | undefined> {
     case 'bios': {
       const { buildBiosKind } = await import('./bios.js');
       return buildBiosKind(ctx);
+    }
+    case 'iso': {
+      const { buildIsoKind } = await import('./iso.js');
+      await buildIsoKind(ctx);
+      return undefined;
     }
     case 'disk': {
       const { buildDiskKind } = await import('./disk.js');

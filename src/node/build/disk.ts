@@ -8,10 +8,9 @@ import { UsageError } from '../../core/errors.js';
 import { buildDisk, diskSize, type DiskLayout, type DiskPartition } from '../../core/image/disk.js';
 import { FileTree } from '../../core/tree/tree.js';
 import { parseSize } from '../../core/units.js';
-import { withOutputFile } from '../host/output.js';
-import { FileDevice } from '../io/file.js';
-import { finishTree, record, type BuildContext } from './build.js';
-import { openSources, type OpenedSource } from './sources.js';
+import { finishTree, recordDisk, type BuildContext } from './build.js';
+import { openSources } from './sources.js';
+import type { OpenedSource } from '../host/source.js';
 import type { PartitionSpec } from './spec.js';
 
 function size(v: PartitionSpec['size'], field: string): DiskPartition['size'] {
@@ -34,7 +33,7 @@ async function partitionOf(
   const fs = p.fs ?? 'none';
   let tree: FileTree | undefined;
   if (p.root !== undefined) {
-    const src = await openSources(p.root, `${field}.root`);
+    const src = await openSources(p.root, `${field}.root`, { warn: ctx.warn, progress: ctx.progress });
     open.push(src);
     tree = finishTree(ctx, src.tree);
   } else if (fs !== 'none') tree = new FileTree({ defaultTime: ctx.epoch ?? 0 });
@@ -83,18 +82,8 @@ export async function buildDiskKind(ctx: BuildContext): Promise<void> {
       progress: ctx.progress,
     };
     const total = layout.size ?? diskSize(layout);
-    const name = d.output ?? 'disk.img';
-    await record(ctx, name, `${layout.table.toUpperCase()} disk, ${partitions.length} partitions`, (path) =>
-      withOutputFile(path, async (tmp) => {
-        const dev = FileDevice.create(tmp, total);
-        try {
-          await buildDisk({ ...layout, size: total }, dev);
-          dev.flush();
-        } finally {
-          dev.close();
-        }
-      }),
-    );
+    const what = `${layout.table.toUpperCase()} disk, ${partitions.length} partitions`;
+    await recordDisk(ctx, 'disk', what, total, (dev) => buildDisk({ ...layout, size: total }, dev).then(() => {}));
   } finally {
     for (const o of open) o.close();
   }

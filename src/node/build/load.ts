@@ -61,16 +61,28 @@ const PATH_FIELDS: Array<string[]> = [
   ['rootfs', 'add'],
 ];
 
+/** Source fields (a source or a list of them) with their paths made absolute. */
+function resolveSources(v: unknown, base: string): unknown {
+  const one = (s: unknown) =>
+    typeof s === 'string' || isPlainObject(s) ? resolveSourcePaths(s as SourceSpec, base) : s;
+  return Array.isArray(v) ? v.map(one) : one(v);
+}
+
 function resolvePaths(o: Record<string, unknown>, base: string): void {
+  // `rootfs: [sources]` is short for `rootfs: { from: [sources] }` (so it merges with a preset's rootfs)
+  if (Array.isArray(o.rootfs)) o.rootfs = { from: o.rootfs };
   const disk = o.disk;
   if (isPlainObject(disk) && Array.isArray(disk.partitions)) {
     for (const p of disk.partitions) {
       if (!isPlainObject(p) || p.root === undefined) continue;
-      const one = (s: unknown) =>
-        typeof s === 'string' || isPlainObject(s) ? resolveSourcePaths(s as SourceSpec, base) : s;
-      p.root = Array.isArray(p.root) ? p.root.map(one) : one(p.root);
+      p.root = resolveSources(p.root, base);
     }
   }
+  const files = isPlainObject(o.iso) ? o.iso.files : undefined;
+  if (isPlainObject(files))
+    for (const [k, v] of Object.entries(files))
+      if (typeof v === 'string' && !isAbsolute(v)) files[k] = resolve(base, v);
+  if (isPlainObject(o.rootfs) && o.rootfs.from !== undefined) o.rootfs.from = resolveSources(o.rootfs.from, base);
   for (const path of PATH_FIELDS) {
     let cur: unknown = o;
     for (let i = 0; i < path.length - 1; i++) cur = isPlainObject(cur) ? cur[path[i]!] : undefined;

@@ -1,15 +1,15 @@
 /**
- * Sources of trees in specs: a host directory or any image tinyimage reads
- * (`disk.img:2` for a partition), as a string or a mapping, alone or as a
- * list that stacks (later sources win). Paths in a spec file are relative to
- * the file.
+ * Sources of trees in specs: anything the CLI's --root takes (a directory,
+ * a tar or cpio archive in any codec, an image or `disk.img:2`, `oci:DIR`,
+ * `docker-archive:FILE`), as a string or a mapping, alone or as a list that
+ * stacks (later sources win, whiteouts honoured). Paths in a spec file are
+ * relative to the file.
  */
-import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { FileTree } from '../../core/tree/tree.js';
-import { isDisk, openImage, parseImageRef } from '../open.js';
-import { treeFromHostDir } from '../host/tree.js';
+import type { Progress } from '../../core/progress.js';
+import { parseImageRef } from '../open.js';
+import { stackSources, type OpenedSource } from '../host/source.js';
 import type { SourceSpec } from './spec.js';
 
 const PREFIXED = ['oci:', 'docker-archive:'];
@@ -37,70 +37,34 @@ export function resolveSourcePaths(src: SourceSpec, base: string): SourceSpec {
   return o as SourceSpec;
 }
 
-export interface OpenedSource {
-  tree: FileTree;
-  /** Release what the tree still reads from (image files stay open until written). */
-  close(): void;
+/** The source string openSource reads for a spec's source (a string, or one of the mappings). */
+export function sourceString(src: SourceSpec): string {
+  if (typeof src === 'string') return src;
+  if ('dir' in src) return src.dir;
+  if ('tar' in src) return src.tar;
+  if ('image' in src) return src.partition !== undefined ? `${src.image}:${src.partition}` : src.image;
+  if ('oci' in src) return `oci:${src.oci}${src.tag ? `:${src.tag}` : ''}`;
+  return `docker-archive:${src['docker-archive']}${src.tag ? `:${src.tag}` : ''}`;
 }
 
-async function openOne(src: SourceSpec, field: string): Promise<OpenedSource> {
-  const ref = typeof src === 'string' ? src : 'dir' in src ? src.dir : 'image' in src ? src.image : undefined;
-  if (
-    ref === undefined ||
-    (typeof src === 'string' && (src === '-' || PREFIXED.some((p) => src.startsWith(p)))) ||
-    (typeof src === 'object' && 'tar' in src)
-  ) {
-    throw new UsageError('E_USAGE_SOURCE', `${field}: tarballs and container images are not readable as sources yet`, {
-      field,
-    });
-  }
-  const partition = typeof src === 'object' && 'partition' in src ? src.partition : undefined;
-  const { path } = parseImageRef(ref);
-  if (!existsSync(path))
-    throw new UsageError('E_USAGE_NOT_FOUND', `${field}: ${ref} does not exist`, { path: ref, field });
-  if (partition === undefined && statSync(ref, { throwIfNoEntry: false })?.isDirectory()) {
-    return { tree: treeFromHostDir(ref), close: () => {} };
-  }
-  const img = await openImage(ref, partition !== undefined ? { partition } : {});
-  if (isDisk(img)) {
-    img.close();
-    throw new UsageError('E_USAGE_IS_DISK', `${field}: ${ref} is a partitioned disk; name a partition, e.g. ${ref}:1`, {
-      field,
-    });
-  }
-  return { tree: img.tree, close: () => img.close() };
+export interface SpecSourceOptions {
+  warn?: (message: string) => void;
+  progress?: Progress;
 }
 
-/** Open one source or stack several into one tree (later entries replace earlier ones). */
-export async function openSources(src: SourceSpec | SourceSpec[], field: string): Promise<OpenedSource> {
-  const list = Array.isArray(src) ? src : [src];
-  const opened: OpenedSource[] = [];
-  try {
-    for (const [i, s] of list.entries()) opened.push(await openOne(s, Array.isArray(src) ? `${field}[${i}]` : field));
-  } catch (e) {
-    for (const o of opened) o.close();
-    throw e;
-  }
-  const close = () => opened.forEach((o) => o.close());
-  if (opened.length === 1) return { tree: opened[0]!.tree, close };
-  const tree = new FileTree();
-  for (const o of opened) overlay(tree, o.tree);
-  return { tree, close };
-}
-
-/** Lay `top` over `base`: its entries replace same-named ones; directories merge, taking top's metadata. */
-function overlay(base: FileTree, top: FileTree): void {
-  for (const e of top.walk()) {
-    if (e.path === '/') {
-      Object.assign(base.root, { ...e.node, children: base.root.children });
-      continue;
-    }
-    if (e.node.type === 'dir') {
-      const existing = base.get(e.path);
-      if (existing?.type === 'dir') Object.assign(existing, { ...e.node, children: existing.children });
-      else base.put(e.path, { ...e.node, children: new Map() }, { replace: true });
-      continue;
-    }
-    base.put(e.path, e.node, { replace: true });
-  }
+/**
+ * Open one source or stack several into one tree (later entries replace
+ * earlier ones, whiteouts honoured): directories, tar and cpio archives in
+ * any codec, images and `IMAGE:N`, `oci:` and `docker-archive:`, through
+ * the same openSource the CLI uses. close() it when the output is written.
+ */
+export async function openSources(
+  src: SourceSpec | SourceSpec[],
+  field: string,
+  opts: SpecSourceOptions = {},
+): Promise<OpenedSource> {
+  const list = (Array.isArray(src) ? src : [src]).map(sourceString);
+  if (list.filter((s) => s === '-').length > 1)
+    throw new UsageError('E_USAGE_SPEC', `${field}: standard input (-) can be read only once`, { field });
+  return stackSources(list, opts);
 }

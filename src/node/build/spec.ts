@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
 import { parseSize } from '../../core/units.js';
 
-const KINDS = ['initramfs', 'uefi', 'bios', 'disk'] as const;
+const KINDS = ['initramfs', 'uefi', 'bios', 'disk', 'iso'] as const;
 export type BuildKind = (typeof KINDS)[number];
 
 /** A non-empty string; `what` is what the error message says was expected. */
@@ -100,6 +100,10 @@ const distro = z.strictObject({
     .optional(),
   keymap: path().optional(),
   add: path().optional(),
+  /** Sources laid over the recipe's tree, in order (later wins, whiteouts honoured); `add` goes last. */
+  from: sources.optional(),
+  /** The root filesystem of the bios kind: ext4 (read-write) or a read-only squashfs or EROFS. */
+  format: oneOf(['ext4', 'squashfs', 'erofs']).optional(),
 });
 
 const PARTITION_FS = ['fat32', 'fat16', 'fat12', 'ext4', 'ext3', 'ext2', 'none'] as const;
@@ -122,12 +126,31 @@ export type PartitionSpec = z.infer<typeof partition>;
 
 const disk = z.strictObject({
   output: fileName.optional(),
+  /** raw (default) or a virtual disk container; default from the output's name (.qcow2, .vhd, .vmdk, .simg). */
+  format: oneOf(['raw', 'qcow2', 'vhd', 'vmdk', 'sparse']).optional(),
+  subformat: oneOf(['dynamic', 'fixed', 'monolithicSparse', 'streamOptimized']).optional(),
   size: size.optional(),
   seed: text('a seed string').optional(),
   table: oneOf(['gpt', 'mbr']).optional(),
   partitions: z
     .array(partition, { error: () => 'expected a list of partitions' })
     .min(1)
+    .optional(),
+});
+
+/**
+ * The live ISO (kind iso). `files` puts host files into the image beside
+ * /boot (ISO path -> host path): the hook for a read-only root such as
+ * /live/root.squashfs, which an initramfs of your own mounts.
+ */
+const iso = z.strictObject({
+  output: fileName.optional(),
+  label: text('a volume label (up to 32 printable ASCII characters)')
+    .regex(/^[\x20-\x7e]{1,32}$/, { error: 'expected up to 32 printable ASCII characters' })
+    .optional(),
+  seed: text('a seed string').optional(),
+  files: z
+    .record(z.string(), path('a host file'), { error: () => 'expected a mapping of image path: host file' })
     .optional(),
 });
 
@@ -155,6 +178,7 @@ export const specSchema = z
       .optional(),
     uki: z.strictObject({ stub: path().optional(), output: fileName.optional(), osrel: path().optional() }).optional(),
     disk: disk.optional(),
+    iso: iso.optional(),
     rootfs: distro.optional(),
   })
   .superRefine((s, ctx) => {
@@ -166,6 +190,17 @@ export const specSchema = z
         code: 'custom',
         path: ['disk', 'partitions'],
         message: `partitions are for a disk spec, not kind '${s.kind}'`,
+      });
+    for (const k of Object.keys(s.iso?.files ?? {}))
+      if (!/^\/[^/]/.test(k) || k.split('/').includes('..'))
+        ctx.addIssue({ code: 'custom', path: ['iso', 'files', k], message: 'expected an absolute path in the image' });
+    if (s.kind !== 'iso' && s.iso)
+      ctx.addIssue({ code: 'custom', path: ['iso'], message: `the iso section is for kind 'iso', not '${s.kind}'` });
+    if (s.kind === 'iso' && s.disk)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disk'],
+        message: "the iso kind writes no disk: use 'iso:' (output, label, seed)",
       });
     if (s.kind !== 'disk' && s.disk?.table)
       ctx.addIssue({ code: 'custom', path: ['disk', 'table'], message: `the ${s.kind} kind chooses its own table` });
@@ -183,6 +218,12 @@ export const specSchema = z
           message: "'fit' needs a filesystem to fit",
         });
     });
+    if (s.rootfs?.format !== undefined && s.kind !== 'bios')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rootfs', 'format'],
+        message: `the root filesystem format is for the bios kind, not '${s.kind}'`,
+      });
     const rest = (parts ?? []).filter((p) => p.size === 'rest').length;
     if (rest > 1)
       ctx.addIssue({
@@ -300,7 +341,7 @@ function message(issue: z.core.$ZodIssue, raw: unknown): { field: string; why: s
   }
   const field = fieldName(issue.path);
   if (field === 'kind' && valueAt(raw, issue.path) === undefined)
-    return { field, why: "missing (set 'preset: initramfs|uefi|bios' or 'kind')" };
+    return { field, why: "missing (set 'preset: initramfs|uefi|bios|iso' or 'kind')" };
   const got = valueAt(raw, issue.path);
   const why = issue.code === 'custom' ? issue.message : `${issue.message}, got ${describe(got)}`;
   return { field, why };

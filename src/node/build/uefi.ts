@@ -13,13 +13,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { parseSize } from '../../core/units.js';
-import { FileDevice } from '../io/file.js';
 import { withOutputFile } from '../host/output.js';
 import { concatChunks } from '../../core/compress/gzip.js';
 import { initramfsChunks } from '../../core/initramfs/tiny.js';
 import { buildUefiSystem, buildUefiUsb, uefiUsbSize, type UefiUsbOptions } from '../../core/system/uefi.js';
 import { checkEfiKernel } from '../../core/boot/uki.js';
-import { initramfsTree, readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
+import {
+  initramfsTree,
+  readHostFile,
+  record,
+  recordDisk,
+  resolveBusybox,
+  resolveKernel,
+  type BuildContext,
+} from './build.js';
 
 export async function buildUefiKind(ctx: BuildContext): Promise<void> {
   const { spec } = ctx;
@@ -83,17 +90,9 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
     (p) => withOutputFile(p, (tmp) => writeFileSync(tmp, efi)),
   );
   const size = await uefiUsbSize(usb);
-  await record(ctx, spec.disk?.output ?? 'usb.img', 'GPT disk, FAT32 ESP with /EFI/BOOT/BOOTX64.EFI', (p) =>
-    withOutputFile(p, async (tmp) => {
-      const dev = FileDevice.create(tmp, size);
-      try {
-        ctx.progress.start('writing usb image', size, 'bytes');
-        await buildUefiUsb({ ...usb, progress: ctx.progress }, dev);
-        ctx.progress.done();
-        dev.flush();
-      } finally {
-        dev.close();
-      }
-    }),
-  );
+  await recordDisk(ctx, 'usb', 'GPT disk, FAT32 ESP with /EFI/BOOT/BOOTX64.EFI', size, async (dev) => {
+    ctx.progress.start('writing usb image', size, 'bytes');
+    await buildUefiUsb({ ...usb, progress: ctx.progress }, dev);
+    ctx.progress.done();
+  });
 }

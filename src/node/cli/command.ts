@@ -24,6 +24,8 @@ export interface CommandIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** What a source named '-' reads (default: the process' standard input). */
+  stdin?: AsyncIterable<Uint8Array>;
 }
 
 /** What every command gets besides its values. */

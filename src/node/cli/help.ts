@@ -72,7 +72,10 @@ export function synopsis(h: HelpSource): string {
       .filter(([k, d]) => d.type !== 'boolean' && d.required && !inGroup.has(k))
       .map(([k]) => opt(k)),
     '[options]',
-    ...Object.values(h.args).map((a) => (a.optional ? `[${a.value}]` : a.value)),
+    ...Object.values(h.args).map((a) => {
+      const v = a.variadic ? `${a.value}...` : a.value;
+      return a.optional ? `[${v}]` : v;
+    }),
   ];
   return `tinyimage ${h.name} ${parts.join(' ')}`;
 }

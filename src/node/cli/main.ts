@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Entry>> = {
   cpio: async () => (await import('./commands/cpio.js')).command,
   initramfs: async () => (await import('./commands/initramfs.js')).command,
   mkfs: async () => (await import('./commands/mkfs.js')).command,
+  repack: async () => (await import('./commands/repack.js')).command,
+  convert: async () => (await import('./commands/convert.js')).command,
   ls: async () => (await import('./commands/ls.js')).command,
   cat: async () => (await import('./commands/cat.js')).command,
   extract: async () => (await import('./commands/extract.js')).command,
@@ -74,6 +76,7 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
     env: io.env ?? process.env,
+    stdin: io.stdin ?? (process.stdin as AsyncIterable<Uint8Array>),
   };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {

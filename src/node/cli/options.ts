@@ -67,6 +67,8 @@ export interface ArgDecl {
   value: string;
   help?: string;
   optional?: boolean;
+  /** The last argument only: takes every remaining positional (at least one unless optional); a string[]. */
+  variadic?: boolean;
 }
 export type ArgTable = Record<string, ArgDecl>;
 
@@ -93,7 +95,11 @@ type Value<D> = D extends { type: 'boolean' }
 /** The typed values run() gets for an option table. */
 export type Values<T extends OptionTable> = { -readonly [K in keyof T]: Value<T[K]> };
 export type Args<T extends ArgTable> = {
-  -readonly [K in keyof T]: T[K] extends { optional: true } ? string | undefined : string;
+  -readonly [K in keyof T]: T[K] extends { variadic: true }
+    ? string[]
+    : T[K] extends { optional: true }
+      ? string | undefined
+      : string;
 };
 
 export function longName(key: string): string {
@@ -239,9 +245,21 @@ export function parseCommandLine<O extends OptionTable, A extends ArgTable>(
   return { values: values as Values<O>, args: namedArgs(spec, positionals) as Args<A> };
 }
 
-function namedArgs(spec: ParseSpec, positionals: string[]): Record<string, string | undefined> {
+function namedArgs(spec: ParseSpec, positionals: string[]): Record<string, string | string[] | undefined> {
   const decls = Object.entries(spec.args);
   const min = decls.filter(([, a]) => !a.optional).length;
+  const last = decls[decls.length - 1];
+  if (last?.[1].variadic) {
+    const fixed = decls.length - 1;
+    if (positionals.length < min) {
+      const missing = decls.slice(positionals.length, min).map(([, a]) => a.value);
+      throw usageError(spec, `missing ${missing.join(' ')}`, { expected: missing });
+    }
+    return Object.fromEntries([
+      ...decls.slice(0, fixed).map(([k], i) => [k, positionals[i]]),
+      [last[0], positionals.slice(fixed)],
+    ]);
+  }
   if (positionals.length > decls.length)
     throw usageError(spec, `unexpected argument '${positionals[decls.length]}'`, {
       actual: positionals[decls.length],

@@ -16,6 +16,15 @@ const SEEKS = { streams: false, why: 'it is written with random access, not fron
 export const OUTPUT_FORMATS = {
   cpio: { streams: true },
   'cpio.gz': { streams: true },
+  tar: { streams: true },
+  'tar.gz': { streams: true },
+  'tar.zst': { streams: true },
+  squashfs: { streams: false, why: 'its superblock is written last, at the start; give a file name' },
+  raw: SEEKS,
+  qcow2: SEEKS,
+  vhd: SEEKS,
+  vmdk: SEEKS,
+  sparse: SEEKS,
   ext2: SEEKS,
   ext3: SEEKS,
   ext4: SEEKS,
@@ -23,6 +32,8 @@ export const OUTPUT_FORMATS = {
   fat16: SEEKS,
   fat32: SEEKS,
   fat: SEEKS,
+  iso9660: SEEKS,
+  erofs: SEEKS,
   /** A multi-file build (tinyimage build -o DIR). */
   directory: { streams: false, why: 'it writes a directory of files; give a directory name' },
   /** A file copied from the toolchain cache (kernel bzImage, busybox binary). */

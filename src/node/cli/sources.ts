@@ -2,52 +2,176 @@
  * What the writing commands share: the source tree options, a sparse image
  * file behind a BlockDevice, and the toolchain builds' options.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import { TreeView } from '../../core/open/view.js';
 import type { BlockDevice } from '../../core/io/device.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../core/tree/transform.js';
 import type { FileTree } from '../../core/tree/tree.js';
 import { checkOutputDir, withOutputFile } from '../host/output.js';
-import { treeFromCpioListFile, treeFromHostDir } from '../host/tree.js';
+import { treeFromCpioListFile } from '../host/tree.js';
+import {
+  openSource,
+  parseSourceRef,
+  sniffFile,
+  stackSources,
+  type OpenedSource,
+  type SourceKind,
+  type SourceOptions,
+} from '../host/source.js';
+import { openImage, parseImageRef, type DiskImage, type OpenedImage } from '../open.js';
 import { FileDevice } from '../io/file.js';
+import type { ContainerOptions, ContainerSummary } from '../../core/container/types.js';
 import type { CommandContext } from './command.js';
+import { writeContainerImage } from './container.js';
 import type { CliOutput } from './output.js';
 import type { OptionTable, Owner } from './options.js';
 
-/** --root DIR | --list FILE (declare `oneOf: [['root', 'list']]` with them). */
+/** --root SRC... | --list FILE (declare `oneOf: [['root', 'list']]` with them). */
 export const SOURCE_OPTIONS = {
-  root: { type: 'path', value: 'DIR', help: 'the contents of DIR become the root directory' },
+  root: {
+    type: 'path',
+    value: 'SRC',
+    repeatable: true,
+    help:
+      'the root directory: a directory, a tar or cpio archive (any codec), an image or IMAGE:N, - (standard ' +
+      'input), oci:DIR[:TAG] or docker-archive:FILE[:REF]; repeat to stack (later wins, whiteouts honoured)',
+  },
   list: { type: 'path', value: 'FILE', help: 'what a gen_init_cpio list describes (device nodes need no root)' },
 } as const satisfies OptionTable;
 
-/** The source tree with --owner and SOURCE_DATE_EPOCH applied. */
-export function sourceTree(
-  values: { root?: string | undefined; list?: string | undefined; owner?: Owner | undefined },
+/** What the source commands pass to openSource: standard input, warnings and progress from the command. */
+export function sourceOptions(ctx: CommandContext): SourceOptions {
+  return { ...(ctx.stdin ? { stdin: ctx.stdin } : {}), warn: ctx.warn, progress: ctx.progress };
+}
+
+/** Several sources stacked into one tree (later wins); '-' at most once. */
+export async function openStack(specs: string[], ctx: CommandContext, option = '--root'): Promise<OpenedSource> {
+  if (specs.filter((s) => s === '-').length > 1)
+    throw new UsageError('E_USAGE_SOURCE', `${option} -: standard input can be read only once`, { field: option });
+  ctx.log(`reading ${specs.join(' + ')}`);
+  return stackSources(specs, sourceOptions(ctx));
+}
+
+export interface SourceTree {
+  tree: FileTree;
+  epoch: number | undefined;
+  /** Release the sources (archives, spools, images); the tree's contents cannot be read after. */
+  close(): void;
+}
+
+/** The source tree with --owner and SOURCE_DATE_EPOCH applied; close() it when the output is written. */
+export async function sourceTree(
+  values: { root?: string[] | undefined; list?: string | undefined; owner?: Owner | undefined },
   ctx: CommandContext,
-): { tree: FileTree; epoch: number | undefined } {
+): Promise<SourceTree> {
   const epoch = sourceDateEpoch(ctx.env);
-  ctx.log(`reading ${values.root !== undefined ? `directory ${values.root}` : `list ${values.list}`}`);
-  const tree =
-    values.root !== undefined
-      ? treeFromHostDir(values.root)
-      : treeFromCpioListFile(values.list!, { defaultTime: epoch ?? 0, env: ctx.env });
+  let tree: FileTree;
+  let close = () => {};
+  if (values.root?.length) {
+    const s = await openStack(values.root, ctx);
+    ({ tree, close } = s);
+  } else {
+    ctx.log(`reading list ${values.list}`);
+    tree = treeFromCpioListFile(values.list!, { defaultTime: epoch ?? 0, env: ctx.env });
+  }
   if (values.owner) squashOwner(tree, values.owner.uid, values.owner.gid);
   if (epoch !== undefined) clampTimes(tree, epoch);
-  return { tree, epoch };
+  return { tree, epoch, close };
+}
+
+/** Run `fn` on the source tree, closing the sources after (also on failure). */
+export async function withSourceTree<T>(
+  values: { root?: string[] | undefined; list?: string | undefined; owner?: Owner | undefined },
+  ctx: CommandContext,
+  fn: (s: SourceTree) => Promise<T>,
+): Promise<T> {
+  const s = await sourceTree(values, ctx);
+  try {
+    return await fn(s);
+  } finally {
+    s.close();
+  }
+}
+
+/** What a reading command opened: an image (with disks and containers) or any other source, as a tree view. */
+export type ReadSource =
+  | OpenedImage
+  | (TreeView & {
+      kind: SourceKind;
+      info: Record<string, unknown>;
+      offset: number;
+      size: number;
+      warnings: string[];
+      close(): void;
+      container?: undefined;
+    });
+
+export function isDiskSource(s: ReadSource): s is OpenedImage & DiskImage {
+  return s.kind === 'mbr' || s.kind === 'gpt';
+}
+
+/** The image or tree of a reading command's argument, not a whole disk (which names a partition instead). */
+export function fsOf(s: ReadSource, ref: string): Exclude<ReadSource, DiskImage> {
+  if (isDiskSource(s))
+    throw new UsageError('E_USAGE_IS_DISK', `${ref} is a partitioned disk; name a partition, e.g. ${ref}:1`, {
+      path: ref,
+    });
+  return s as Exclude<ReadSource, DiskImage>;
 }
 
 /**
- * A sparse image file of `size` bytes written atomically through `out`.
+ * Open what `ls`, `cat`, `extract`, `diff` and `inspect` read: images
+ * (filesystems, cpio, disks, `IMAGE:N`, containers) through openImage,
+ * everything else a source names (directories, tar in any codec, compressed
+ * cpio, `-`, `oci:`, `docker-archive:`) through openSource.
+ */
+export async function openReadSource(ref: string, ctx: CommandContext): Promise<ReadSource> {
+  const r = parseSourceRef(ref);
+  if (r.kind === 'path') {
+    const st = statSync(r.path, { throwIfNoEntry: false });
+    const image = parseImageRef(r.path);
+    if (st === undefined && image.partition !== undefined) return openImage(ref);
+    if (st?.isFile() || st?.isBlockDevice()) {
+      const k = await sniffFile(r.path);
+      if (k.inner === 'other' || (k.inner === 'cpio' && (k.codec === 'none' || k.codec === 'gzip')))
+        return openImage(ref);
+    }
+  }
+  const s = await openSource(ref, sourceOptions(ctx));
+  const info = { source: s.kind, ...(s.codec ? { codec: s.codec } : {}), spooled: s.spooled };
+  // an archive file's own size; a directory, a layout or standard input: the bytes of its files
+  const file = r.kind === 'path' ? statSync(r.path, { throwIfNoEntry: false }) : undefined;
+  return Object.assign(new TreeView(s.tree), {
+    kind: s.kind,
+    info,
+    offset: 0,
+    size: file?.isFile() ? file.size : s.tree.stats().bytes,
+    warnings: s.warnings,
+    close: () => s.close(),
+  });
+}
+
+/**
+ * A sparse image file of `size` bytes written atomically through `out`, or
+ * with `container` the same image built straight into a container file.
  * fsync only with `sync`: like cp and mcopy the image is complete when the
  * rename happens; durability across a power cut is left to the page cache.
+ * Returns the writer's value and the bytes of the file written.
  */
-export function writeImageFile<T>(
+export async function writeImageFile<T>(
   out: CliOutput,
   size: number,
   sync: boolean,
   write: (dev: BlockDevice) => Promise<T>,
-): Promise<T> {
-  return out.writeFile(async (tmp) => {
+  container?: ContainerOptions,
+): Promise<{ value: T; bytes: number; container?: ContainerSummary }> {
+  if (container) {
+    const r = await writeContainerImage(out.path, size, container, sync, write);
+    return { ...r, bytes: r.container.fileSize };
+  }
+  const value = await out.writeFile(async (tmp) => {
     const file = FileDevice.create(tmp, size);
     const dev: BlockDevice = {
       size: file.size,
@@ -63,6 +187,7 @@ export function writeImageFile<T>(
       file.close();
     }
   });
+  return { value, bytes: size };
 }
 
 /** Options shared by `kernel build` and `busybox build`. */

@@ -26,6 +26,7 @@ import { HostIOError } from '../../core/errors.js';
 import { checkRange, type BlockDevice } from '../../core/io/device.js';
 import { hostError, FileDevice, MAX_WRITE } from '../io/file.js';
 import { hostDataExtents } from '../toolchain/holes.js';
+import { trackTemp, untrackTemp } from '../host/output.js';
 import type { Codec, Compressor } from '../../core/container/compress.js';
 import { createContainerDevice, writeContainer } from '../../core/container/write.js';
 import type {
@@ -202,9 +203,18 @@ export function nodeCompressor(threads = availableParallelism()): Compressor {
   return { parallelism: Math.max(1, threads), compress: (data, codec, level) => zlibCall(codec, data, level) };
 }
 
+/** A temporary name beside `path`, removed if a signal ends the process (dropTemp when done with it). */
 function tempBeside(path: string, tag: string): string {
   mkdirSync(dirname(path), { recursive: true });
-  return join(dirname(path), `.${basename(path)}.tinyimage-${process.pid}-${Date.now().toString(36)}${tag}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.tinyimage-${process.pid}-${Date.now().toString(36)}${tag}.tmp`);
+  trackTemp(tmp);
+  return tmp;
+}
+
+/** Remove a temporary file (if still there) and stop tracking it. */
+function dropTemp(tmp: string): void {
+  rmSync(tmp, { force: true });
+  untrackTemp(tmp);
 }
 
 export interface ConvertFileOptions extends ContainerOptions {
@@ -220,13 +230,15 @@ export interface ConvertFileOptions extends ContainerOptions {
 
 /** Convert a raw image file (or any BlockDevice) into a container file, atomically. */
 export async function convertToContainerFile(
-  input: string | FileDevice,
+  input: string | FileDevice | BlockDevice,
   output: string,
   opts: ConvertFileOptions,
 ): Promise<ContainerSummary> {
   const src = typeof input === 'string' ? new FileSource(input) : input;
   const extents =
-    opts.extents ?? (src instanceof FileDevice ? src.writtenExtents() : undefined) ?? (await hostDataExtents(src.path));
+    opts.extents ??
+    (src instanceof FileDevice ? src.writtenExtents() : undefined) ??
+    (src instanceof FileSource || src instanceof FileDevice ? await hostDataExtents(src.path) : undefined);
   const tmp = tempBeside(output, '');
   const target = new FileTarget(tmp);
   try {
@@ -239,13 +251,14 @@ export async function convertToContainerFile(
     if (opts.sync) target.flush();
     target.close();
     renameSync(tmp, output);
+    untrackTemp(tmp);
     return summary;
   } catch (e) {
     target.close();
-    rmSync(tmp, { force: true });
+    dropTemp(tmp);
     throw e;
   } finally {
-    if (typeof input === 'string') src.close();
+    if (src instanceof FileSource && typeof input === 'string') src.close();
   }
 }
 
@@ -271,8 +284,8 @@ export function createContainerFile(output: string, size: number, opts: Containe
   const cleanup = () => {
     target.close();
     spool?.close();
-    rmSync(tmp, { force: true });
-    if (spool) rmSync(spool.path, { force: true });
+    dropTemp(tmp);
+    if (spool) dropTemp(spool.path);
   };
   let device: ContainerDevice;
   try {
@@ -294,8 +307,9 @@ export function createContainerFile(output: string, size: number, opts: Containe
         if (o.sync) target.flush();
         target.close();
         renameSync(tmp, output);
+        untrackTemp(tmp);
         spool?.close();
-        if (spool) rmSync(spool.path, { force: true });
+        if (spool) dropTemp(spool.path);
         return summary;
       } catch (e) {
         cleanup();

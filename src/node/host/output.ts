@@ -20,6 +20,14 @@ function onSignal(sig: NodeJS.Signals): void {
   // Nobody else handles this signal: behave as if we had not been here (die by it).
   if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
 }
+/** Remove `tmp` if a signal ends the process while it is being written (untrackTemp when done). */
+export function trackTemp(tmp: string): void {
+  track(tmp);
+}
+export function untrackTemp(tmp: string): void {
+  untrack(tmp);
+}
+
 function track(tmp: string): void {
   pending.add(tmp);
   if (pending.size === 1) for (const s of SIGNALS) process.on(s, onSignal);

@@ -13,7 +13,7 @@
  * (spool-node.ts) that the tree's contents read from until close().
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { UsageError } from '../../core/errors.js';
+import { HostIOError, UsageError } from '../../core/errors.js';
 import { FileDevice } from '../io/file.js';
 import { FileTree } from '../../core/tree/tree.js';
 import type { DirNode } from '../../core/tree/types.js';
@@ -185,20 +185,29 @@ async function fromCpio(chunks: AsyncIterable<Uint8Array>, codec: Codec, opts: S
 
 const isCpio = (b: Uint8Array) => b.length >= 6 && String.fromCharCode(...b.subarray(0, 4)) === '0707';
 
-async function fromFile(path: string, opts: SourceOptions): Promise<OpenedSource> {
+/**
+ * What a host file holds, from its first bytes: its codec, and whether the
+ * (decompressed) bytes start like a cpio or a tar archive ('other': an image
+ * or anything else; an uncompressed file's tar check is the header checksum).
+ */
+export async function sniffFile(path: string): Promise<{ codec: Codec; inner: 'cpio' | 'tar' | 'other' }> {
   const h = head(path, 512);
   const codec = detectCodec(h.subarray(0, CODEC_HEAD));
-  if (codec !== 'none') {
-    // peek inside to tell a compressed cpio (read as a stream) from a compressed tar (spooled)
-    let inner: Uint8Array = new Uint8Array(0);
-    for await (const c of decompressStream(codec, fileChunks(path))) {
-      inner = c;
-      break;
-    }
-    if (isCpio(inner)) return fromCpio(fileChunks(path), codec, opts);
-    return fromStream(fileChunks(path), path, opts);
+  if (codec === 'none') return { codec, inner: isCpio(h) ? 'cpio' : looksLikeTar(h) ? 'tar' : 'other' };
+  // peek inside to tell a compressed cpio (read as a stream) from a compressed tar (spooled)
+  let inner: Uint8Array = new Uint8Array(0);
+  for await (const c of decompressStream(codec, fileChunks(path))) {
+    inner = c;
+    break;
   }
-  if (isCpio(h)) return fromCpio(fileChunks(path), 'none', opts);
+  return { codec, inner: isCpio(inner) ? 'cpio' : 'tar' };
+}
+
+async function fromFile(path: string, opts: SourceOptions): Promise<OpenedSource> {
+  const { codec, inner } = await sniffFile(path);
+  if (inner === 'cpio') return fromCpio(fileChunks(path), codec, opts);
+  if (codec !== 'none') return fromStream(fileChunks(path), path, opts);
+  const h = head(path, 512);
   if (looksLikeTar(h) || h.length === 0 || statSync(path).size <= 64 * 512) {
     const dev = FileDevice.open(path);
     if (!looksLikeTar(h) && !isEmptyTar(dev)) {
@@ -235,7 +244,7 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
       return fromStream(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>), 'standard input', opts);
     case 'oci': {
       if (!existsSync(ref.dir) || !statSync(ref.dir).isDirectory())
-        throw new UsageError('E_USAGE_SOURCE', `${spec}: ${ref.dir} is not a directory`, { path: ref.dir });
+        throw new HostIOError('E_IO_NOT_FOUND', `${spec}: ${ref.dir} is not a directory`, { path: ref.dir });
       const { layers } = await ociImageLayers(dirStore(ref.dir), ref.dir, {
         ...(ref.tag ? { tag: ref.tag } : {}),
         ...(opts.platform ? { platform: opts.platform } : {}),
@@ -245,7 +254,7 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
     }
     case 'docker-archive': {
       if (!existsSync(ref.file))
-        throw new UsageError('E_USAGE_SOURCE', `${spec}: ${ref.file} does not exist`, { path: ref.file });
+        throw new HostIOError('E_IO_NOT_FOUND', `${spec}: ${ref.file} does not exist`, { path: ref.file });
       const outer = FileDevice.open(ref.file);
       try {
         const { layers } = await dockerArchiveLayers(outer, ref.file, ref.ref);
@@ -271,7 +280,7 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
         return fromFile(p, opts);
       }
       if (parseImageRef(p).partition !== undefined) return fromImage(p);
-      throw new UsageError('E_USAGE_SOURCE', `${p}: no such file or directory`, { path: p });
+      throw new HostIOError('E_IO_NOT_FOUND', `${p}: no such file or directory`, { path: p });
     }
   }
 }

@@ -9,10 +9,12 @@ export type Accel = 'kvm' | 'tcg';
 
 export interface DiskOptions {
   path: string;
-  /** Only raw images are produced by tinyimage (default 'raw'). */
-  format?: 'raw' | 'qcow2';
-  /** Bus (default 'virtio'). The guest kernel needs the driver (virtio_blk / ata_piix) built in or in its initramfs. */
+  /** QEMU's name of the image format (default 'raw'): raw, qcow2, vpc (VHD) or vmdk. */
+  format?: 'raw' | 'qcow2' | 'vpc' | 'vmdk';
+  /** Bus (default 'virtio'; 'ide' for a CD). The guest kernel needs the driver (virtio_blk / ata_piix) built in or in its initramfs. */
   interface?: 'virtio' | 'ide';
+  /** 'cdrom' attaches the image as a CD-ROM drive (QEMU's -cdrom: IDE, read-only), booted through El Torito. */
+  media?: 'disk' | 'cdrom';
   /** Discard guest writes (QEMU snapshot=on); default false. */
   snapshot?: boolean;
   readonly?: boolean;
@@ -122,7 +124,9 @@ export function qemuArgs(opts: QemuOptions, accel: Accel, fw: ResolvedFirmware):
     a.push('-append', opts.append ?? 'console=ttyS0');
   }
   for (const d of disks) {
-    let v = `file=${driveValue(d.path)},format=${d.format ?? 'raw'},if=${d.interface ?? 'virtio'}`;
+    const cdrom = d.media === 'cdrom';
+    let v = `file=${driveValue(d.path)},format=${d.format ?? 'raw'},if=${d.interface ?? (cdrom ? 'ide' : 'virtio')}`;
+    if (cdrom) v += ',media=cdrom';
     if (d.snapshot) v += ',snapshot=on';
     if (d.readonly) v += ',readonly=on';
     a.push('-drive', v);

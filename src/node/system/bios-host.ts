@@ -2,7 +2,7 @@
  * Host side of the BIOS disk for the CLI/spec: read the kernel, busybox and
  * modules directory from paths, find GRUB, and write disk.img atomically.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { FileDevice, hostError } from '../io/file.js';
@@ -10,6 +10,7 @@ import { withOutputFile } from '../host/output.js';
 import { treeFromHostDir } from '../host/tree.js';
 import { pathContent } from '../host/content.js';
 import { findHostGrub, makeCoreImage } from './grub-host.js';
+import { nodeGzipCompressor } from '../squashfs/compress.js';
 import {
   planBiosDisk,
   writeBiosDisk,
@@ -99,13 +100,23 @@ export async function buildBiosDiskFile(out: string, o: BiosDiskFileOptions): Pr
   const { kernel: _k, busybox: _b, modules: _m, grub: _g, ...rest } = o;
   const grub = o.grub ?? (await hostBiosGrub());
   const opts: BiosDiskOptions = { ...rest, kernel, busybox, grub, ...(modules ? { modules } : {}) };
+  // a squashfs root compresses on every core with node:zlib unless a compressor is given
+  if (opts.rootFormat === 'squashfs' && !opts.readOnlyRoot?.squashfs?.compressor)
+    opts.readOnlyRoot = {
+      ...opts.readOnlyRoot,
+      squashfs: { ...opts.readOnlyRoot?.squashfs, compressor: nodeGzipCompressor() },
+    };
   const plan = await planBiosDisk(opts);
   return withOutputFile(out, async (tmp) => {
     const dev = FileDevice.create(tmp, plan.size);
+    let r: BiosDiskResult;
     try {
-      return await writeBiosDisk(plan, grub, dev, o.progress);
+      r = await writeBiosDisk(plan, grub, dev, o.progress);
     } finally {
       dev.close();
     }
+    // a squashfs root is planned at an upper bound: the disk ends where its partition does
+    if (r.size < plan.size) truncateSync(tmp, r.size);
+    return r;
   });
 }

@@ -10,7 +10,8 @@ import { ToolError } from '../../core/errors.js';
 import { run } from '../toolchain/run.js';
 import { pathContent } from '../host/content.js';
 import type { Content } from '../../core/tree/types.js';
-import { GRUB_CORE_MODULES, type GrubFiles } from '../../core/boot/grub.js';
+import { GRUB_CORE_MODULES, GRUB_ELTORITO_MODULES, type GrubFiles } from '../../core/boot/grub.js';
+import type { LiveIsoGrub } from '../../core/system/iso.js';
 
 /** Where Debian/Ubuntu (grub-pc-bin) and Fedora/Arch put the i386-pc files. */
 export const GRUB_I386_PC_DIRS = ['/usr/lib/grub/i386-pc', '/usr/share/grub2/i386-pc', '/usr/lib/grub2/i386-pc'];
@@ -64,6 +65,8 @@ function findOnPath(cmds: string[]): string | undefined {
 }
 
 export interface CoreImageOptions {
+  /** 'i386-pc' (default: diskboot.img first, for the MBR gap) or 'i386-pc-eltorito' (cdboot.img first, for El Torito). */
+  format?: 'i386-pc' | 'i386-pc-eltorito';
   /** GRUB's prefix: where it finds normal.mod and grub.cfg. Default '(hd0,msdos1)/boot/grub'. */
   prefix?: string;
   /** Modules built into core.img (default biosdisk part_msdos ext2). */
@@ -71,7 +74,7 @@ export interface CoreImageOptions {
   signal?: AbortSignal;
 }
 
-/** Run grub-mkimage -O i386-pc and return core.img. */
+/** Run grub-mkimage -O i386-pc (or i386-pc-eltorito) and return the core image. */
 export async function makeCoreImage(grub: HostGrub, opts: CoreImageOptions = {}): Promise<Uint8Array> {
   const tmp = mkdtempSync(join(tmpdir(), 'tinyimage-grub-'));
   try {
@@ -80,7 +83,7 @@ export async function makeCoreImage(grub: HostGrub, opts: CoreImageOptions = {})
       grub.mkimage,
       [
         '-O',
-        'i386-pc',
+        opts.format ?? 'i386-pc',
         '-d',
         grub.dir,
         '-p',
@@ -97,4 +100,31 @@ export async function makeCoreImage(grub: HostGrub, opts: CoreImageOptions = {})
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * GRUB for a live ISO from the host's grub-pc-bin: the El Torito core image
+ * (`grub-mkimage -O i386-pc-eltorito -p /boot/grub biosdisk iso9660`, as
+ * grub-mkrescue makes it), boot_hybrid.img for booting the image as a disk,
+ * and the module directory.
+ */
+export async function hostLiveGrub(
+  opts: { dir?: string; mkimage?: string; signal?: AbortSignal } = {},
+): Promise<LiveIsoGrub> {
+  const g = findHostGrub({
+    ...(opts.dir ? { dir: opts.dir } : {}),
+    ...(opts.mkimage ? { mkimage: opts.mkimage } : {}),
+  });
+  const eltorito = await makeCoreImage(g, {
+    format: 'i386-pc-eltorito',
+    prefix: '/boot/grub',
+    modules: GRUB_ELTORITO_MODULES,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  const hybrid = join(g.dir, 'boot_hybrid.img');
+  return {
+    eltorito,
+    ...(existsSync(hybrid) ? { hybridMbr: new Uint8Array(readFileSync(hybrid)) } : {}),
+    files: g.files,
+  };
 }

@@ -35,7 +35,9 @@ export function parseFilefrag(out: string): { extents: DataExtent[]; allocated: 
     // delayed allocation (data not yet on disk) shows length 0 and no physical place: the logical range counts
     if (len < 1 || (Number(m[3]) !== len && !m[4]!.split(',').includes('delalloc'))) return undefined;
     allocated += len * bs;
-    if (m[4]!.split(',').includes('unwritten')) continue; // preallocated, reads as zeros
+    // 'unwritten' is not always a hole that reads as zeros: ext4 (dioread_nolock) maps a just-written
+    // file's blocks as unwritten while their writeback is in flight, the data still in the page cache.
+    // Read them: zeros cost a read, and all-zero units are not stored anyway.
     const offset = first * bs;
     if (offset >= size) continue;
     extents.push({ offset, length: Math.min(len * bs, size - offset) });

@@ -8,7 +8,7 @@
  * error naming the feature.
  */
 import { FormatError } from '../../errors.js';
-import { checkRange, type BlockDevice } from '../../io/device.js';
+import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import { decompressUnit } from '../compress.js';
 import type { OpenedContainer } from '../types.js';
 import { readFrom } from '../units.js';
@@ -304,28 +304,17 @@ class Qcow2Reader implements BlockDevice {
   }
 
   readAt(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
 
   readInto(offset: number, out: Uint8Array): void {
     checkRange(this, offset, out.length);
-    const C = this.C;
-    let i = 0;
-    while (i < out.length) {
-      const pos = offset + i;
-      const u = Math.floor(pos / C);
-      const inUnit = pos - u * C;
-      const n = Math.min(C - inUnit, out.length - i);
+    forEachUnit(offset, out, this.C, (u, inUnit, part) => {
       this.lookup(u);
-      const part = out.subarray(i, i + n);
       if (this.kind === KIND_ZERO) part.fill(0);
       else if (this.kind === KIND_DATA) readFrom(this.file, this.host + inUnit, part);
-      else part.set(this.decompressed(u).subarray(inUnit, inUnit + n));
-      i += n;
-    }
+      else part.set(this.decompressed(u).subarray(inUnit, inUnit + part.length));
+    });
   }
 
   writeAt(): void {

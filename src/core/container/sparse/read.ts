@@ -7,7 +7,7 @@
  * accepted but not verified (that would read the whole image).
  */
 import { FormatError } from '../../errors.js';
-import { checkRange, type BlockDevice } from '../../io/device.js';
+import { readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import type { OpenedContainer } from '../types.js';
 import { readFrom } from '../units.js';
 import { readOnlyError } from '../window.js';
@@ -152,10 +152,7 @@ class SparseDevice implements BlockDevice {
   }
 
   readAt(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
 
   readInto(offset: number, out: Uint8Array): void {

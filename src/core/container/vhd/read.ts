@@ -7,7 +7,7 @@
  * virtual size is the footer's current size. Differencing disks are refused.
  */
 import { FormatError } from '../../errors.js';
-import { checkRange, type BlockDevice } from '../../io/device.js';
+import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import { bytesUuid } from '../ids.js';
 import type { ContainerInfo, OpenedContainer } from '../types.js';
 import { alignUp, isPowerOfTwo, readFrom } from '../units.js';
@@ -164,26 +164,16 @@ class DynamicVhd implements BlockDevice {
   }
 
   readAt(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
 
   readInto(offset: number, out: Uint8Array): void {
     checkRange(this, offset, out.length);
-    const bs = this.blockSize;
-    let i = 0;
-    while (i < out.length) {
-      const pos = offset + i;
-      const b = Math.floor(pos / bs);
-      const inBlock = pos - b * bs;
-      const n = Math.min(bs - inBlock, out.length - i);
+    forEachUnit(offset, out, this.blockSize, (b, inBlock, part) => {
       const at = this.bat[b]!;
-      if (at < 0) out.fill(0, i, i + n);
-      else this.readBlock(b, at, inBlock, out.subarray(i, i + n));
-      i += n;
-    }
+      if (at < 0) part.fill(0);
+      else this.readBlock(b, at, inBlock, part);
+    });
   }
 
   /** Read within one allocated block: sectors whose bitmap bit is set come from the file, the rest are zeros. */

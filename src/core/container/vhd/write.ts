@@ -10,7 +10,7 @@
  */
 import { CapacityError, UsageError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import { checkRange, isZero } from '../../io/device.js';
+import { readAtInto, checkRange, isZero } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import { AllocatingDevice } from '../alloc.js';
 import { bytesUuid, ContentDigest, uuidBytes } from '../ids.js';
@@ -273,9 +273,7 @@ class FixedVhdDevice implements ContainerDevice {
     this.map = new UnitMap(Math.ceil(size / SCAN_UNIT));
   }
   readAt(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
   readInto(offset: number, out: Uint8Array): void {
     checkRange(this, offset, out.length);

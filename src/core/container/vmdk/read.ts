@@ -8,7 +8,7 @@
  * sector number against the file before it is read.
  */
 import { FormatError } from '../../errors.js';
-import { checkRange, type BlockDevice } from '../../io/device.js';
+import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import { decompressUnit } from '../compress.js';
 import type { ContainerInfo, OpenedContainer } from '../types.js';
 import { isPowerOfTwo, readFrom } from '../units.js';
@@ -275,35 +275,26 @@ class SparseExtent implements BlockDevice {
   }
 
   readAt(offset: number, length: number): Uint8Array {
-    checkRange(this, offset, length);
-    const out = new Uint8Array(length);
-    this.readInto(offset, out);
-    return out;
+    return readAtInto(this, offset, length);
   }
 
   readInto(offset: number, out: Uint8Array): void {
     checkRange(this, offset, out.length);
-    let i = 0;
-    while (i < out.length) {
-      const pos = offset + i;
-      const g = Math.floor(pos / this.grain);
-      const inGrain = pos - g * this.grain;
-      const n = Math.min(this.grain - inGrain, out.length - i);
+    forEachUnit(offset, out, this.grain, (g, inGrain, part) => {
       const e = this.gte(g);
-      const part = out.subarray(i, i + n);
-      if (e === 0 || (e === GTE_ZEROED && this.zeroGrain)) part.fill(0);
-      else {
-        const at = e * SECTOR;
-        if (at >= this.file.size)
-          throw fail('E_FORMAT_VMDK_GRAIN', `grain ${g} at sector ${e} lies outside the file`, {
-            structure: 'grain table',
-            offset: at,
-          });
-        if (this.compressed) part.set(this.inflated(g, at).subarray(inGrain, inGrain + n));
-        else readFrom(this.file, at + inGrain, part);
+      if (e === 0 || (e === GTE_ZEROED && this.zeroGrain)) {
+        part.fill(0);
+        return;
       }
-      i += n;
-    }
+      const at = e * SECTOR;
+      if (at >= this.file.size)
+        throw fail('E_FORMAT_VMDK_GRAIN', `grain ${g} at sector ${e} lies outside the file`, {
+          structure: 'grain table',
+          offset: at,
+        });
+      if (this.compressed) part.set(this.inflated(g, at).subarray(inGrain, inGrain + part.length));
+      else readFrom(this.file, at + inGrain, part);
+    });
   }
 
   writeAt(): void {

@@ -19,6 +19,8 @@ import {
   extentEntryOffset,
   groupDesc32,
   inode as inodeStruct,
+  jbd2BlockTail,
+  jbd2Commit,
   jbd2Superblock,
   superblock,
   xattrHeader,
@@ -197,6 +199,45 @@ const OFF_JSB_CSUM = jbd2Superblock.offsetOf('s_checksum');
 /** jbd2 superblock checksum (v2/v3): crc32c(~0, the superblock with s_checksum zeroed). */
 export function jbd2SuperblockCsum(sb: Uint8Array): number {
   return crc32cWithHole(0xffffffff, sb, 0, jbd2Superblock.size, OFF_JSB_CSUM, ZERO4.length);
+}
+
+/** The jbd2 checksum seed (csum v2/v3): crc32c(~0, the journal superblock's s_uuid). */
+export function jbd2CsumSeed(uuid: Uint8Array): number {
+  return crc32cUpdate(0xffffffff, uuid);
+}
+
+/** Descriptor or revoke block checksum (v2/v3): crc32c(seed, the block with the tail's t_checksum zeroed). */
+export function jbd2TailCsum(seed: number, block: Uint8Array): number {
+  const tail = block.length - jbd2BlockTail.size;
+  return crc32cWithHole(seed, block, 0, block.length, tail, jbd2BlockTail.size);
+}
+
+const OFF_COMMIT_CSUM = jbd2Commit.offsetOf('h_chksum');
+
+/** Commit block checksum (v2/v3): crc32c(seed, the block with h_chksum[0] zeroed). */
+export function jbd2CommitCsum(seed: number, block: Uint8Array): number {
+  return crc32cWithHole(seed, block, 0, block.length, OFF_COMMIT_CSUM, ZERO4.length);
+}
+
+/**
+ * The commit checksum newer kernels also accept (an incompletely written
+ * commit block): over the commit header alone, the rest of the block
+ * counted as zeros. e2fsprogs does not accept it.
+ */
+export function jbd2CommitCsumPartial(seed: number, block: Uint8Array): number {
+  const b = new Uint8Array(block.length);
+  b.set(block.subarray(0, jbd2Commit.size));
+  return jbd2CommitCsum(seed, b);
+}
+
+/**
+ * Checksum of a journalled block (v2/v3 tags): crc32c(crc32c(seed, be32
+ * sequence), the block as stored in the journal). csum v2 tags keep the low
+ * 16 bits.
+ */
+export function jbd2TagCsum(seed: number, sequence: number, block: Uint8Array): number {
+  SCRATCH_VIEW.setUint32(0, sequence >>> 0, false);
+  return crc32cUpdate(crc32cUpdate(seed, SCRATCH, 0, 4), block);
 }
 
 /** Name hash of one xattr entry (name without prefix, value padded to 4 bytes). */

@@ -12,9 +12,15 @@
  * With metadata_csum (and `verify`, the default) every structure read is
  * checked: superblock, group descriptors, block and inode bitmaps, inodes,
  * extent blocks, directory leaves and htree nodes, xattr blocks; with
- * uninit_bg/gdt_csum the CRC16 group descriptor checksums. A mismatch is a
- * FormatError E_FORMAT_CHECKSUM naming the structure and group/inode/block.
- * The checks use csum.ts, the functions the writer computes with.
+ * uninit_bg/gdt_csum the CRC16 group descriptor checksums. A mismatch in a
+ * structure the reader uses is a FormatError E_FORMAT_CHECKSUM naming the
+ * structure and group/inode/block; group descriptors and bitmaps, which the
+ * kernel also accepts read-only, give warnings (readgroups.ts). The checks
+ * use csum.ts, the functions the writer computes with.
+ *
+ * Warnings (checksums of structures reading does not depend on, xattrs with
+ * unknown name indexes, what journal recovery could not do exactly) go to
+ * `opts.warn` and collect in `reader.warnings`.
  *
  * Robustness: the superblock geometry is checked against the device size
  * before anything is allocated from it; every block number is range-checked;
@@ -37,18 +43,21 @@ import { Ext4Content, inlineContent, readRuns } from './readcontent.js';
 import { parseDirBlock, parseInlineDir, type RawDirEntry } from './readdir.js';
 import { GroupTable, type Ext4Group } from './readgroups.js';
 import { InodeTable, type Ext4Inode } from './readinode.js';
-import { journalOverlay } from './readjournal.js';
+import { recoverJournal } from './readjournal.js';
 import { inodeRuns, type MapSource, type Run } from './readmap.js';
 import { ext4Info, hasInternalJournal, readSuper, type Ext4Info, type Super } from './readsuper.js';
 import { inodeNode, walkTree } from './readwalk.js';
 import { parseXattrBlock, type RawXattr } from './readxattr.js';
 import {
   BLOCK_NR_SIZE,
-  INLINE_DATA_XATTR,
+  COMPAT,
+  INLINE_DATA_NAME,
   INODE_FLAGS,
   I_BLOCK_SIZE,
   NDIR_BLOCKS,
   ROOT_INO,
+  RO_COMPAT,
+  XATTR_INDEX,
   xattrHeader,
 } from './structs.js';
 
@@ -60,11 +69,13 @@ export interface Ext4OpenOptions {
   /** Verify metadata checksums (default true). */
   verify?: boolean;
   /**
-   * When the filesystem needs recovery, read it as the kernel would after
-   * replaying the journal (default true). The device is never written: the
+   * When the filesystem needs recovery, read it as e2fsck's journal
+   * recovery leaves it (default true). The device is never written: the
    * journalled blocks are served from the journal.
    */
   replayJournal?: boolean;
+  /** Receives each warning as it is found (they also collect in `warnings`). */
+  warn?: (message: string) => void;
 }
 
 export interface Ext4Volume {
@@ -72,7 +83,32 @@ export interface Ext4Volume {
   info: Ext4Info;
   /** Low-level access (inodes, block maps, groups) for inspect tools. */
   reader: Ext4Reader;
+  /** What the reader worked around or could not do exactly (see docs/ext4-read.md). */
+  warnings: string[];
 }
+
+/** Warnings of one open: each message once, passed on to the caller's callback. */
+class WarningSink {
+  private readonly own: string[] = [];
+  private next: WarningSink | undefined;
+  constructor(private readonly cb?: (message: string) => void) {}
+  get list(): string[] {
+    return this.next ? this.next.list : this.own;
+  }
+  add(message: string): void {
+    if (this.next) return this.next.add(message);
+    if (this.own.includes(message)) return;
+    this.own.push(message);
+    this.cb?.(message);
+  }
+  /** Send what came so far, and whatever comes later, to `to`. */
+  forwardTo(to: WarningSink): void {
+    this.next = to;
+    for (const m of this.own) to.add(m);
+  }
+}
+
+const isInlineData = (x: RawXattr) => x.index === XATTR_INDEX.SYSTEM && x.name === `system.${INLINE_DATA_NAME}`;
 
 const MAX_XATTR_VALUE = 1 << 24;
 /** Directory blocks read at once. */
@@ -93,7 +129,13 @@ export class Ext4Reader implements MapSource {
   readonly metadataCsum: boolean;
   /** The first inode that is not reserved. */
   readonly firstInode: number;
+  /** Bytes per allocation cluster (the block size unless bigalloc). */
+  readonly clusterSize: number;
+  /** huge_file: i_blocks may count filesystem blocks (HUGE_FILE_FL) and has a high half. */
+  readonly hugeFile: boolean;
   private readonly s: Super;
+  private readonly sink: WarningSink;
+  private readonly unknownXattrIndexes = new Set<number>();
   private readonly groups: GroupTable;
   private readonly inodes: InodeTable;
   private readonly xattrBlockCache = new Map<number, RawXattr[]>();
@@ -101,8 +143,10 @@ export class Ext4Reader implements MapSource {
   constructor(
     readonly dev: BlockDevice,
     opts: Ext4OpenOptions = {},
+    sink = new WarningSink(opts.warn),
   ) {
     const verify = opts.verify ?? true;
+    this.sink = sink;
     const s = readSuper(dev, verify);
     this.s = s;
     this.blockSize = s.blockSize;
@@ -115,10 +159,26 @@ export class Ext4Reader implements MapSource {
     this.firstInode = s.firstIno;
     this.metadataCsum = s.metadataCsum;
     this.verifyCsum = verify && s.metadataCsum;
-    this.groups = new GroupTable(dev, s, verify);
-    if (this.verifyCsum) this.groups.verifyBitmaps((b, n, what, data) => this.readBlocksChecked(b, n, what, data));
+    this.clusterSize = s.blockSize * s.clusterRatio;
+    this.hugeFile = (s.features.ro_compat & RO_COMPAT.HUGE_FILE) !== 0;
+    const warn = (m: string) => this.warn(m);
+    this.groups = new GroupTable(dev, s, verify, warn);
+    if (this.verifyCsum)
+      this.groups.verifyBitmaps((b) =>
+        b >= this.firstDataBlock && b < this.blocksCount ? this.readBlocks(b, 1) : undefined,
+      );
     this.inodes = new InodeTable(dev, s, this.groups, verify);
     this.info = ext4Info(s);
+  }
+
+  /** Warnings so far (more may come as inodes and xattrs are read: the array grows). */
+  get warnings(): string[] {
+    return this.sink.list;
+  }
+
+  /** Record a warning (each message once) and pass it to the caller's callback. */
+  warn(message: string): void {
+    this.sink.add(message);
   }
 
   /** Group descriptor fields, for inspect tools. */
@@ -193,11 +253,19 @@ export class Ext4Reader implements MapSource {
     return this.readData(vi, 0, vi.size);
   }
 
-  /** User-visible xattrs: prefixed names, ACLs in VFS form, system.data (inline data) left out. */
+  /**
+   * User-visible xattrs: prefixed names, ACLs in VFS form, system.data
+   * (inline data) left out, and entries with an unknown name index skipped
+   * (with a warning) as the kernel does not list them either.
+   */
   xattrs(inode: Ext4Inode): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
     for (const x of this.rawXattrs(inode)) {
-      if (x.name === INLINE_DATA_XATTR) continue;
+      if (isInlineData(x)) continue;
+      if (x.unknownIndex) {
+        this.unknownIndex(x, inode.ino);
+        continue;
+      }
       let val = this.xattrValue(x, inode.ino);
       if (x.name === 'system.posix_acl_access' || x.name === 'system.posix_acl_default')
         val = aclToXattr(val, x.name, inode.ino);
@@ -206,9 +274,18 @@ export class Ext4Reader implements MapSource {
     return out;
   }
 
+  private unknownIndex(x: RawXattr, ino: number): void {
+    if (this.unknownXattrIndexes.has(x.index)) return;
+    this.unknownXattrIndexes.add(x.index);
+    this.warn(
+      `xattrs with name index ${x.index}, which has no known prefix, are skipped as the kernel skips them ` +
+        `(first: ${JSON.stringify(x.name)} on inode ${ino})`,
+    );
+  }
+
   /** The inline data of an INLINE_DATA inode: i_block (up to 60 bytes) then system.data. */
   inlineData(inode: Ext4Inode): Uint8Array {
-    const sd = inode.ibodyXattrs.find((x) => x.name === INLINE_DATA_XATTR);
+    const sd = inode.ibodyXattrs.find(isInlineData);
     const extra = sd ? (sd.value ?? new Uint8Array(0)) : new Uint8Array(0);
     const all = new Uint8Array(I_BLOCK_SIZE + extra.length);
     all.set(inode.iBlock, 0);
@@ -244,7 +321,7 @@ export class Ext4Reader implements MapSource {
       indexed: (inode.flags & INODE_FLAGS.INDEX) !== 0,
     };
     if (inode.flags & INODE_FLAGS.INLINE_DATA) {
-      const sd = inode.ibodyXattrs.find((x) => x.name === INLINE_DATA_XATTR);
+      const sd = inode.ibodyXattrs.find(isInlineData);
       parseInlineDir(inode.iBlock, sd?.value, ctx, out);
       return out;
     }
@@ -316,19 +393,52 @@ export class Ext4Reader implements MapSource {
  * opts.replayJournal is not false), a reader of the journal-replayed view.
  */
 export function openExt4Reader(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ext4Reader {
-  const r = new Ext4Reader(dev, opts);
-  if (!r.info.needsRecovery || opts.replayJournal === false || !hasInternalJournal(r.info)) return r;
-  const replay = journalOverlay(r, r.info.journalInode);
-  if (!replay) return r;
-  const replayed = new Ext4Reader(replay.dev, opts);
-  replayed.info.journalReplay = { transactions: replay.transactions, blocks: replay.blocks };
+  const sink = new WarningSink(opts.warn);
+  if (opts.replayJournal === false) {
+    const r = new Ext4Reader(dev, opts, sink);
+    if (r.info.needsRecovery) r.info.recovery = 'not replayed (replayJournal: false)';
+    return r;
+  }
+  // the unreplayed filesystem's own warnings only count when nothing is replayed
+  const raw = new WarningSink();
+  const r = new Ext4Reader(dev, opts, raw);
+  const passOn = () => raw.forwardTo(sink);
+  if (!r.info.needsRecovery) {
+    passOn();
+    return r;
+  }
+  if (!hasInternalJournal(r.info)) {
+    sink.add(
+      'the filesystem needs recovery but has no internal journal (an external journal device, or none): ' +
+        'not replayed; this view shows the blocks as they are on disk',
+    );
+    passOn();
+    r.info.recovery = 'not replayed (no internal journal); e2fsck needed';
+    return r;
+  }
+  const f = r.info.featureBits;
+  const out = recoverJournal(r, r.info.journalInode, {
+    fastCommit: (f.compat & COMPAT.FAST_COMMIT) !== 0,
+    journalUuidNull: /^[0-]*$/.test(r.info.journalUuid),
+    inodeSize: r.inodeSize,
+  });
+  for (const m of out.warnings) sink.add(m);
+  if (!out.dev) {
+    passOn();
+    r.info.recovery = out.recovery;
+    if (out.transactions) r.info.journalReplay = { transactions: out.transactions, blocks: 0 };
+    return r;
+  }
+  const replayed = new Ext4Reader(out.dev, opts, sink);
+  replayed.info.journalReplay = { transactions: out.transactions, blocks: out.blocks };
+  replayed.info.recovery = out.recovery;
   return replayed;
 }
 
 /** Open an ext2/3/4 filesystem and read its tree (contents stay lazy). */
 export function openExt4(dev: BlockDevice, opts: Ext4OpenOptions = {}): Ext4Volume {
   const reader = openExt4Reader(dev, opts);
-  return { tree: reader.tree(), info: reader.info, reader };
+  return { tree: reader.tree(), info: reader.info, reader, warnings: reader.warnings };
 }
 
 /** Superblock/group information only, without walking the tree. */

@@ -4,9 +4,17 @@
  * every descriptor through the 32- or 64-byte table, checks each inode
  * table's place and the descriptor checksums, and (metadata_csum) the
  * bitmap checksums the descriptors hold.
+ *
+ * Checksum mismatches are warnings, not errors: the kernel mounts such a
+ * filesystem read-only too. A descriptor whose checksum fails keeps what
+ * the reader needs from it only where it is checked otherwise (its inode
+ * table's place); its "never initialised" hints (INODE_UNINIT,
+ * itable_unused) are dropped, as e2fsck drops them, so its whole inode
+ * table is read as the kernel reads it. Bitmaps are never needed for
+ * reading: a bad one is only reported.
  */
 import type { BlockDevice } from '../../io/device.js';
-import { bitmapCsum, checksumError, groupDescCsum } from './csum.js';
+import { bitmapCsum, groupDescCsum } from './csum.js';
 import { ext4Error } from './error.js';
 import { groupHasSuper } from './layout.js';
 import type { Super } from './readsuper.js';
@@ -34,13 +42,16 @@ export interface Ext4Group {
   checksum: number;
 }
 
-/** Read `count` blocks at `block` after checking they lie in the filesystem. */
-export type CheckedRead = (
-  block: number,
-  count: number,
-  structure: string,
-  data: Record<string, unknown>,
-) => Uint8Array;
+/** Read one block, or undefined when it lies outside the filesystem. */
+export type BlockRead = (block: number) => Uint8Array | undefined;
+
+/** Groups listed in a warning (the rest are counted). */
+const LIST_GROUPS = 8;
+
+function groupList(groups: number[]): string {
+  const shown = groups.slice(0, LIST_GROUPS).join(', ');
+  return groups.length > LIST_GROUPS ? `${shown} and ${groups.length - LIST_GROUPS} more` : shown;
+}
 
 const U32 = 0x100000000;
 const U16 = 0x10000;
@@ -119,11 +130,14 @@ export class GroupTable {
   /** Inodes at the end of each group's table never initialised (0 without group checksums). */
   readonly itableUnused: Uint32Array;
   private readonly gdt: Uint8Array;
+  /** Groups whose descriptor fails its checksum. */
+  private readonly untrusted = new Set<number>();
 
   constructor(
     dev: BlockDevice,
     private readonly s: Super,
     verify: boolean,
+    private readonly warn: (message: string) => void,
   ) {
     this.gdt = readTable(dev, s);
     const groups = s.groupCount;
@@ -143,18 +157,24 @@ export class GroupTable {
           block: it,
         });
       this.inodeTable[g] = it;
-      this.flags[g] = d.flags;
-      this.itableUnused[g] = groupCsums ? Math.min(d.itableUnused, s.inodesPerGroup) : 0;
-      if (verify && groupCsums) this.checkDescriptor(g, d.checksum);
+      const trusted = !(verify && groupCsums) || this.descriptorOk(g, d.checksum);
+      if (!trusted) this.untrusted.add(g);
+      this.flags[g] = trusted ? d.flags : 0;
+      this.itableUnused[g] = groupCsums && trusted ? Math.min(d.itableUnused, s.inodesPerGroup) : 0;
     }
+    const bad = [...this.untrusted];
+    if (bad.length)
+      this.warn(
+        `group descriptor checksum mismatch in ${bad.length} group(s) (${groupList(bad)}): their inode tables ` +
+          `are read whole, as the kernel reads them (e2fsck repairs the descriptors)`,
+      );
   }
 
-  private checkDescriptor(g: number, stored: number): void {
+  private descriptorOk(g: number, stored: number): boolean {
     const { descSize, metadataCsum, fsSeed, sb } = this.s;
     const off = g * descSize;
     const desc = this.gdt.subarray(off, off + descSize);
-    const actual = groupDescCsum({ metadataCsum, fsSeed, uuid: sb.s_uuid, descSize }, g, desc);
-    if (stored !== actual) throw checksumError('group descriptor', { group: g }, stored, actual);
+    return stored === groupDescCsum({ metadataCsum, fsSeed, uuid: sb.s_uuid, descSize }, g, desc);
   }
 
   /** Group descriptor fields, for inspect tools. */
@@ -164,38 +184,46 @@ export class GroupTable {
     return decodeGroup(this.gdt, g, this.s.descSize, this.s.is64);
   }
 
-  /** Check the block and inode bitmap checksums of every initialised group (metadata_csum). */
-  verifyBitmaps(read: CheckedRead): void {
+  /**
+   * Check the block and inode bitmap checksums of every initialised group
+   * (metadata_csum). Reading never uses bitmaps, so a mismatch (or a bitmap
+   * outside the filesystem) is reported, not refused.
+   */
+  verifyBitmaps(read: BlockRead): void {
     const s = this.s;
+    const bad = { 'block bitmap': [] as number[], 'inode bitmap': [] as number[] };
     for (let g = 0; g < s.groupCount; g++) {
       const { lo, hi } = rawGroup(this.gdt, g, s.descSize, s.is64);
       const d = groupOf(g, lo, hi);
       // the high checksum halves exist when the descriptor reaches them (64-bit descriptors)
       const blockHi = hi && s.descSize >= CSUM_HI_BLOCK_END ? hi.bg_block_bitmap_csum_hi : undefined;
       const inodeHi = hi && s.descSize >= CSUM_HI_INODE_END ? hi.bg_inode_bitmap_csum_hi : undefined;
-      if (!(d.flags & BG_BLOCK_UNINIT)) {
+      // a descriptor that fails its own checksum says nothing reliable about its bitmaps
+      if (this.untrusted.has(g)) continue;
+      const flags = d.flags;
+      if (!(flags & BG_BLOCK_UNINIT)) {
         const stored = lo.bg_block_bitmap_csum_lo + (blockHi ?? 0) * U16;
-        this.checkBitmap(read, g, 'block bitmap', d.blockBitmap, s.clustersPerGroup, stored, blockHi !== undefined);
+        if (!this.bitmapOk(read, d.blockBitmap, s.clustersPerGroup, stored, blockHi !== undefined))
+          bad['block bitmap'].push(g);
       }
-      if (!(d.flags & BG_INODE_UNINIT)) {
+      if (!(flags & BG_INODE_UNINIT)) {
         const stored = lo.bg_inode_bitmap_csum_lo + (inodeHi ?? 0) * U16;
-        this.checkBitmap(read, g, 'inode bitmap', d.inodeBitmap, s.inodesPerGroup, stored, inodeHi !== undefined);
+        if (!this.bitmapOk(read, d.inodeBitmap, s.inodesPerGroup, stored, inodeHi !== undefined))
+          bad['inode bitmap'].push(g);
       }
     }
+    for (const [what, groups] of Object.entries(bad))
+      if (groups.length)
+        this.warn(
+          `${what} checksum mismatch in ${groups.length} group(s) (${groupList(groups)}): reading does not use ` +
+            `bitmaps (e2fsck repairs them)`,
+        );
   }
 
-  private checkBitmap(
-    read: CheckedRead,
-    g: number,
-    what: string,
-    blk: number,
-    bits: number,
-    stored: number,
-    full: boolean,
-  ): void {
-    const bm = read(blk, 1, what, { group: g });
+  private bitmapOk(read: BlockRead, blk: number, bits: number, stored: number, full: boolean): boolean {
+    const bm = read(blk);
+    if (!bm) return false;
     const c = bitmapCsum(this.s.fsSeed, bm, bits / BITS_PER_BYTE);
-    const actual = full ? c : c & 0xffff;
-    if (stored !== actual) throw checksumError(what, { group: g, block: blk }, stored, actual);
+    return stored === (full ? c : c & 0xffff);
   }
 }

@@ -1,242 +1,179 @@
 /**
  * Read-only jbd2 journal replay for the ext4 reader. When a filesystem has
  * needs_recovery (it was not unmounted cleanly), the committed transactions
- * in the internal journal hold newer copies of metadata (and data=journal
- * data) blocks. Instead of writing them back, `journalOverlay` returns a
+ * of its internal journal hold newer copies of metadata (and data=journal
+ * data) blocks. Instead of writing them back, `recoverJournal` returns a
  * BlockDevice that serves those blocks from the journal: the reader then
- * sees what the kernel would see after recovery, and the image is untouched.
+ * sees what e2fsck's journal recovery (`e2fsck -E journal_only`) leaves on
+ * disk, and the image is untouched.
  *
- * Recovery follows jbd2's passes: scan committed transactions from s_start
- * with sequence s_sequence (stopping at the first block without the magic,
- * with the wrong sequence, or a transaction without its commit block);
- * collect revoke records (a block revoked in transaction T is not replayed
- * from transactions <= T); the last copy of each block wins. Every count and
- * block number is bounded by the journal and filesystem sizes.
- * Fast-commit blocks and journal checksums are not interpreted.
- *
- * Every journal structure is decoded through the jbd2 tables in structs.ts:
- * the superblock here, the log (descriptor, commit and revoke blocks) in
- * scanLog, which is where checksum checks and the stop rules of e2fsprogs'
- * recovery belong.
+ * journal.ts loads the journal as e2fsck does, recovery.ts runs jbd2's
+ * three passes, fastcommit.ts scans the fast-commit area (by e2fsck's rules,
+ * and by the kernel's to say where the kernel would differ). This
+ * file turns their findings into the replayed view, the one-line
+ * `recovery` summary and the warnings: wherever e2fsck would go on to check
+ * the whole filesystem, the kernel would refuse to mount it, or the reader
+ * cannot replay something (fast commits), a warning says so.
  */
 import { FormatError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import type { Ext4Inode } from './readinode.js';
-import type { Run } from './readmap.js';
-import { findRun } from './readmap.js';
-import {
-  JBD2_BLOCKTYPE,
-  JBD2_DEFAULT_FAST_COMMIT_BLOCKS,
-  JBD2_INCOMPAT,
-  JBD2_MAGIC,
-  JBD2_TAG_FLAG,
-  JBD2_UUID_SIZE,
-  jbd2BlockTail,
-  jbd2Header,
-  jbd2Revoke32,
-  jbd2Revoke64,
-  jbd2RevokeHeader,
-  jbd2Superblock,
-  jbd2Tag,
-  jbd2Tag3,
-  jbd2Tag32,
-  jbd2TagSize,
-} from './structs.js';
+import { openJournal, type Journal, type JournalSource } from './journal.js';
+import { Recovery, type RecoveryResult, type ReplaySlot } from './recovery.js';
+import { JBD2_MAGIC, jbd2Header } from './structs.js';
 
-/** What the reader needs for a replay. */
-export interface JournalSource {
-  readonly blockSize: number;
-  readonly blocksCount: number;
-  readonly dev: BlockDevice;
-  inode(ino: number): Ext4Inode;
-  runs(inode: Ext4Inode): Run[];
-}
+export type { JournalSource } from './journal.js';
 
-export interface JournalReplay {
-  /** Device with the journalled blocks laid over the filesystem's. */
-  dev: BlockDevice;
+export interface JournalOutcome {
+  /** The filesystem with the replayed blocks laid over it (undefined: nothing replayed). */
+  dev?: BlockDevice;
   transactions: number;
   blocks: number;
+  /** One line for inspect: what was replayed, and whether e2fsck is needed. */
+  recovery: string;
+  warnings: string[];
 }
 
-function jerr(msg: string, data: Record<string, unknown> = {}): FormatError {
-  return new FormatError('E_FORMAT_JOURNAL', `ext4 journal: ${msg}`, { format: 'ext4', structure: 'journal', ...data });
-}
+const KERNEL = 'the kernel will not mount it until e2fsck has run';
+const AS_ON_DISK = 'this view shows the blocks as they are on disk';
 
-interface Slot {
-  phys: number;
-  escape: boolean;
-}
-
-/** The journal inode as a log: its blocks by journal block number, and the superblock's view of the log. */
-interface Journal {
-  /** Physical block of journal block `j`. */
-  phys(j: number): number;
-  /** Journal block `j`. */
-  read(j: number): Uint8Array;
-  incompat: number;
-  /** Log blocks run from `first` to `maxlen` (exclusive) and wrap around. */
-  first: number;
-  maxlen: number;
-  /** Where recovery starts and the sequence the first transaction must have (start 0: the log is empty). */
-  start: number;
-  sequence: number;
-}
-
-/** Map the journal inode and check its superblock. */
-function openJournal(src: JournalSource, journalIno: number): Journal {
-  const bs = src.blockSize;
-  const ji = src.inode(journalIno);
-  if (ji.type !== 'file') throw jerr(`journal inode ${journalIno} is not a regular file`, { inode: journalIno });
-  const runs = src.runs(ji);
-  const jBlocks = Math.floor(ji.size / bs);
-  const phys = (j: number): number => {
-    const r = runs[findRun(runs, j)];
-    if (!r || r.logical > j || r.unwritten)
-      throw jerr(`journal block ${j} is not mapped`, { inode: journalIno, lblk: j });
-    return r.physical + (j - r.logical);
+function notReplayed(why: string, fsck: string): JournalOutcome {
+  return {
+    transactions: 0,
+    blocks: 0,
+    recovery: 'not replayed; e2fsck needed',
+    warnings: [`journal not replayed: ${why}; ${fsck}; ${AS_ON_DISK}`],
   };
-  const read = (j: number) => src.dev.readAt(phys(j) * bs, bs);
-  const sb = jbd2Superblock.decode(read(0));
-  if (sb.h_magic !== JBD2_MAGIC)
-    throw jerr(`bad journal superblock magic 0x${sb.h_magic.toString(16)}`, { field: 'h_magic' });
-  const sbType = sb.h_blocktype;
-  if (sbType !== JBD2_BLOCKTYPE.SUPERBLOCK_V1 && sbType !== JBD2_BLOCKTYPE.SUPERBLOCK_V2)
-    throw jerr(`unknown journal superblock type ${sbType}`, { field: 'h_blocktype', actual: sbType });
-  if (sb.s_blocksize !== bs)
-    throw jerr(`journal block size ${sb.s_blocksize} differs from the filesystem's ${bs}`, { field: 's_blocksize' });
-  const incompat = sbType === JBD2_BLOCKTYPE.SUPERBLOCK_V2 ? sb.s_feature_incompat : 0;
-  let maxlen = Math.min(sb.s_maxlen, jBlocks);
-  if (incompat & JBD2_INCOMPAT.FAST_COMMIT)
-    maxlen = Math.max(0, maxlen - (sb.s_num_fc_blks || JBD2_DEFAULT_FAST_COMMIT_BLOCKS));
-  return { phys, read, incompat, first: sb.s_first, maxlen, start: sb.s_start, sequence: sb.s_sequence };
 }
 
-type Tag = { block: number; j: number; escape: boolean };
-
-/** What a pass over the log found: the committed transactions and the last transaction revoking each block. */
-interface Log {
-  committed: Array<{ seq: number; tags: Tag[] }>;
-  revoked: Map<number, number>;
+/** Warnings for what recovery found beyond a plain replay; true when e2fsck is needed. */
+function findings(res: RecoveryResult, warnings: string[]): boolean {
+  let fsck = false;
+  if (res.failedCommit) {
+    const kernel = res.failedCommitPartial
+      ? 'newer kernels take the commit block for one written only in part and replay on'
+      : KERNEL;
+    warnings.push(
+      `journal transaction ${res.failedCommit} is corrupt (its commit block fails its checksum): ` +
+        `replay stopped before it, as e2fsck does; e2fsck then checks the whole filesystem, and ${kernel}`,
+    );
+    fsck = true;
+  }
+  if (res.uncommitted)
+    warnings.push(
+      `journal transaction ${res.uncommitted} fails its commit checksum; with async_commit it counts as never ` +
+        `committed, so replay stopped before it (as e2fsck and the kernel do)`,
+    );
+  if (res.error) {
+    const what = res.badCopies.length
+      ? `${res.badCopies.length} journalled block(s) fail their checksums and were not replayed ` +
+        `(first: block ${res.badCopies[0]})`
+      : res.error.detail;
+    warnings.push(
+      `journal replayed as e2fsck replays it, but ${what}; e2fsck reports a journal error and checks the whole ` +
+        `filesystem, and ${KERNEL}`,
+    );
+    fsck = true;
+  }
+  const fc = res.fastCommits;
+  if (fc?.kind === 'pending') {
+    warnings.push(
+      `the journal holds fast commits for transaction ${fc.tid} (${fc.tags} records) that this reader does not ` +
+        `replay: files they changed show their earlier state; run e2fsck (or mount the filesystem) to apply them`,
+    );
+    fsck = true;
+  } else if (fc?.kind === 'undefined') {
+    warnings.push(
+      `the journal's fast-commit area is damaged (${fc.detail}); what e2fsck makes of it is undefined and this ` +
+        `reader does not replay it: run e2fsck`,
+    );
+    fsck = true;
+  }
+  return fsck;
 }
 
-/**
- * Scan the log from its start: descriptor blocks (tags naming the
- * filesystem block each following journal block replaces), revoke blocks,
- * and commit blocks closing a transaction. Stops at the first block without
- * the magic or with the wrong sequence; a transaction without its commit
- * block is dropped.
- */
-function scanLog(jr: Journal, src: JournalSource): Log {
-  const bs = src.blockSize;
-  const { incompat, first, maxlen } = jr;
-  const is64 = (incompat & JBD2_INCOMPAT.BIT64) !== 0;
-  const csum3 = (incompat & JBD2_INCOMPAT.CSUM_V3) !== 0;
-  const csum2 = (incompat & JBD2_INCOMPAT.CSUM_V2) !== 0;
-  const tagBytes = jbd2TagSize(incompat);
-  const tail = csum2 || csum3 ? jbd2BlockTail.size : 0;
-  const wrap = (j: number) => (j >= maxlen ? first + ((j - maxlen) % (maxlen - first)) : j);
-  const checkFsBlock = (b: number) => {
-    if (!(b >= 0 && b < src.blocksCount)) throw jerr(`journalled block ${b} lies outside the filesystem`, { block: b });
-  };
-  const log: Log = { committed: [], revoked: new Map() };
-  let seq = jr.sequence;
-  let pending: Tag[] = [];
-  let pendingRevokes: number[] = [];
-  let j = jr.start;
-  for (let steps = 0; steps < maxlen; steps++) {
-    const b = jr.read(j);
-    const h = jbd2Header.decode(b);
-    if (h.h_magic !== JBD2_MAGIC || h.h_sequence !== seq) break;
-    if (h.h_blocktype === JBD2_BLOCKTYPE.DESCRIPTOR) {
-      let off = jbd2Header.size;
-      let next = wrap(j + 1);
-      while (off + tagBytes <= bs - tail) {
-        const { block, flags } = readTag(b, off, csum3, is64);
-        off += tagBytes;
-        if (!(flags & JBD2_TAG_FLAG.SAME_UUID)) off += JBD2_UUID_SIZE;
-        checkFsBlock(block);
-        pending.push({ block, j: next, escape: (flags & JBD2_TAG_FLAG.ESCAPE) !== 0 });
-        next = wrap(next + 1);
-        steps++;
-        if (flags & JBD2_TAG_FLAG.LAST_TAG) break;
-      }
-      j = next;
-    } else if (h.h_blocktype === JBD2_BLOCKTYPE.COMMIT) {
-      log.committed.push({ seq, tags: pending });
-      for (const r of pendingRevokes) log.revoked.set(r, seq);
-      pending = [];
-      pendingRevokes = [];
-      seq = (seq + 1) >>> 0;
-      j = wrap(j + 1);
-    } else if (h.h_blocktype === JBD2_BLOCKTYPE.REVOKE && incompat & JBD2_INCOMPAT.REVOKE) {
-      for (const r of revokeRecords(b, is64, bs - tail)) pendingRevokes.push(r);
-      j = wrap(j + 1);
-    } else break;
+/** The replayed blocks that lie in the filesystem (a copy naming a block past its end is ignored, with a warning). */
+function inside(res: RecoveryResult, blocksCount: number, warnings: string[]): Map<number, ReplaySlot> {
+  const out = new Map<number, ReplaySlot>();
+  const outside: number[] = [];
+  for (const [block, slot] of res.replayed) {
+    if (block < blocksCount) out.set(block, slot);
+    else outside.push(block);
   }
-  return log;
-}
-
-/** One descriptor-block tag: the filesystem block it names and its flags. */
-function readTag(b: Uint8Array, off: number, csum3: boolean, is64: boolean): { block: number; flags: number } {
-  if (csum3) {
-    const t = jbd2Tag3.decode(b, off);
-    return { block: (is64 ? t.t_blocknr_high : 0) * 0x100000000 + t.t_blocknr, flags: t.t_flags };
-  }
-  if (is64) {
-    const t = jbd2Tag.decode(b, off);
-    return { block: t.t_blocknr_high * 0x100000000 + t.t_blocknr, flags: t.t_flags };
-  }
-  const t = jbd2Tag32.decode(b, off);
-  return { block: t.t_blocknr, flags: t.t_flags };
-}
-
-/** The block numbers a revoke block lists (r_count bytes of it are used, at most `limit`). */
-function revokeRecords(b: Uint8Array, is64: boolean, limit: number): number[] {
-  const count = Math.min(jbd2RevokeHeader.decode(b).r_count, limit);
-  const size = is64 ? jbd2Revoke64.size : jbd2Revoke32.size;
-  const out: number[] = [];
-  for (let o = jbd2RevokeHeader.size; o + size <= count; o += size) {
-    if (!is64) out.push(jbd2Revoke32.decode(b, o).r_blocknr);
-    else {
-      const r = jbd2Revoke64.decode(b, o);
-      out.push(r.r_blocknr_high * 0x100000000 + r.r_blocknr);
-    }
-  }
+  if (outside.length)
+    warnings.push(
+      `the journal holds ${outside.length} block(s) for places outside the filesystem ` +
+        `(first: block ${outside[0]}); ignored`,
+    );
   return out;
 }
 
-/** Replay the journal of inode `journalIno` into an overlay; undefined when there is nothing to replay. */
-export function journalOverlay(src: JournalSource, journalIno: number): JournalReplay | undefined {
-  const jr = openJournal(src, journalIno);
-  const { first, maxlen, start } = jr;
-  if (start === 0) return undefined;
-  if (first < 1 || first >= maxlen || start < first || start >= maxlen)
-    throw jerr(`log start ${start} / first ${first} outside the journal (${maxlen} blocks)`, { field: 's_start' });
-  const { committed, revoked } = scanLog(jr, src);
-  const overlay = new Map<number, Slot>();
-  for (const t of committed) {
-    for (const tag of t.tags) {
-      const rv = revoked.get(tag.block);
-      if (rv !== undefined && ((rv - t.seq) | 0) >= 0) continue;
-      overlay.set(tag.block, { phys: jr.phys(tag.j), escape: tag.escape });
-    }
+/** What the kernel's recovery makes of a fast-commit journal, in words ("replays 2 transaction(s)"). */
+function kernelView(jr: Journal, inodeSize: number): { text: string; end: number; ok: boolean; fc: string } {
+  // the kernel wraps the log before the fast-commit area and scans that area with its own rules
+  const k = new Recovery(jr, jr.last, 'kernel', inodeSize).scan();
+  const fc = k.fastCommits?.kind ?? 'none';
+  if (k.error) return { text: `the kernel's recovery fails (${k.error.detail})`, end: k.end, ok: false, fc };
+  const n = (k.end - jr.sequence) >>> 0;
+  const withFc = fc === 'pending' ? ' and its fast commits' : '';
+  return { text: `the kernel replays ${n} transaction(s)${withFc} and mounts it`, end: k.end, ok: true, fc };
+}
+
+/**
+ * Recover the journal of inode `journalIno` into an overlay of `src.dev`,
+ * as e2fsck does. `fs.fastCommit`: the filesystem has the fast_commit
+ * feature; `fs.journalUuidNull`: its s_journal_uuid is zero.
+ */
+export function recoverJournal(
+  src: JournalSource & { readonly blocksCount: number },
+  journalIno: number,
+  fs: { fastCommit: boolean; journalUuidNull: boolean; inodeSize: number },
+): JournalOutcome {
+  const opened = openJournal(src, journalIno, fs.journalUuidNull);
+  if ('problem' in opened)
+    return notReplayed(opened.problem, `e2fsck must repair or discard the journal and ${KERNEL}`);
+  const jr = opened.journal;
+  if (jr.start === 0)
+    return { transactions: 0, blocks: 0, recovery: 'nothing to replay (empty journal)', warnings: [] };
+  // e2fsprogs wraps a fast-commit journal's log at its very end, and scans fast commits only with fast_commit
+  const wrapAt = jr.fastCommit?.last ?? jr.last;
+  const res = new Recovery(jr, wrapAt, fs.fastCommit ? 'e2fsck' : undefined, fs.inodeSize).run();
+  // the kernel differs from e2fsprogs on fast-commit journals only
+  const kernel = jr.fastCommit ? kernelView(jr, fs.inodeSize) : undefined;
+  if (res.error && res.error.pass !== 'replay') {
+    const then = kernel?.ok ? `${kernel.text}: mount it before running e2fsck to keep what it replays` : KERNEL;
+    return notReplayed(
+      res.error.detail,
+      `e2fsck's recovery fails the same way and replays nothing, then checks the whole filesystem; ${then}`,
+    );
   }
-  if (committed.length === 0) return undefined;
+  const warnings: string[] = [];
+  let fsck = findings(res, warnings);
+  if (kernel && (kernel.end !== res.end || !kernel.ok || kernel.fc !== (res.fastCommits?.kind ?? 'none'))) {
+    warnings.push(
+      `e2fsck and the kernel disagree on this fast-commit journal: ${kernel.text}; replayed as e2fsck does`,
+    );
+    fsck = true;
+  }
+  const overlay = inside(res, src.blocksCount, warnings);
+  const transactions = (res.end - res.start) >>> 0;
+  const summary = `replayed ${transactions} transaction(s) (${overlay.size} blocks)${fsck ? '; e2fsck needed' : ''}`;
   return {
-    dev: new OverlayDevice(src.dev, src.blockSize, overlay),
-    transactions: committed.length,
+    ...(overlay.size ? { dev: new OverlayDevice(src.dev, src.blockSize, overlay, jr) } : {}),
+    transactions,
     blocks: overlay.size,
+    recovery: summary,
+    warnings,
   };
 }
 
-/** A read-only device serving some whole blocks from elsewhere on the same device. */
+/** A read-only device serving some whole blocks from the journal on the same device. */
 class OverlayDevice implements BlockDevice {
   private readonly sorted: number[];
   constructor(
     private readonly base: BlockDevice,
     private readonly bs: number,
-    private readonly map: Map<number, Slot>,
+    private readonly map: Map<number, ReplaySlot>,
+    private readonly jr: Journal,
   ) {
     this.sorted = [...map.keys()].sort((a, b) => a - b);
   }
@@ -258,7 +195,7 @@ class OverlayDevice implements BlockDevice {
     for (let i = lo; i < this.sorted.length && this.sorted[i]! <= lastBlock; i++) {
       const blk = this.sorted[i]!;
       const slot = this.map.get(blk)!;
-      const data = this.base.readAt(slot.phys * this.bs, this.bs);
+      const data = this.base.readAt(this.jr.phys(slot.j) * this.bs, this.bs);
       if (slot.escape) jbd2Header.encode({ h_magic: JBD2_MAGIC }, data);
       const s = Math.max(offset, blk * this.bs);
       const e = Math.min(offset + length, (blk + 1) * this.bs);

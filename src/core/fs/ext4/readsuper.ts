@@ -83,6 +83,13 @@ export interface Ext4Info {
   needsRecovery: boolean;
   /** Set when committed journal transactions were laid over the filesystem for reading (see replayJournal). */
   journalReplay?: { transactions: number; blocks: number };
+  /**
+   * When the filesystem needs recovery: what the reader did, in one line
+   * ("replayed 3 transaction(s) (12 blocks)", "not replayed; ..."), ending
+   * in "e2fsck needed" when the view may differ from what e2fsck and the
+   * kernel make of the image (the warnings say why).
+   */
+  recovery?: string;
 }
 
 export type Superblock = ReturnType<typeof superblock.decode>;
@@ -97,6 +104,8 @@ export interface Super {
   blocksPerGroup: number;
   /** Bits per block bitmap: clusters per group with bigalloc, else blocks per group. */
   clustersPerGroup: number;
+  /** Blocks per allocation cluster (1 unless bigalloc). */
+  clusterRatio: number;
   inodeSize: number;
   firstIno: number;
   inodesPerGroup: number;
@@ -121,6 +130,8 @@ const UNSUPPORTED_INCOMPAT: Array<[number, string]> = [
 /** Bitmaps are one block: at most 8 bits per byte of it. */
 const BITS_PER_BYTE = 8;
 const MAX_DESC_SIZE = 1024;
+/** Clusters of at most 2^16 blocks (the kernel's limit on s_log_cluster_size - s_log_block_size is lower). */
+const MAX_CLUSTER_LOG = 16;
 const U32 = 0x100000000;
 
 function sbErr(field: string, msg: string, actual: unknown, expected?: unknown) {
@@ -208,7 +219,17 @@ function blockGeometry(sb: Superblock, devSize: number) {
     throw sbErr('s_blocks_per_group', `${bpg} blocks per group is invalid for ${bs}-byte blocks`, bpg);
   if (!bigalloc && bpg > maxBits)
     throw sbErr('s_blocks_per_group', `${bpg} blocks per group is invalid for ${bs}-byte blocks`, bpg);
-  return { bs, is64, blocksCount, firstDataBlock, bpg, cpg, groups: Math.ceil((blocksCount - firstDataBlock) / bpg) };
+  // bigalloc: clusters of 2^(s_log_cluster_size - s_log_block_size) blocks, as many per group as bits
+  const clusterLog = bigalloc ? sb.s_log_cluster_size - sb.s_log_block_size : 0;
+  const ratio = 2 ** clusterLog;
+  if (clusterLog < 0 || clusterLog > MAX_CLUSTER_LOG || bpg !== cpg * ratio)
+    throw sbErr(
+      's_log_cluster_size',
+      `cluster size 2^${10 + sb.s_log_cluster_size} does not fit the group size`,
+      ratio,
+    );
+  const groups = Math.ceil((blocksCount - firstDataBlock) / bpg);
+  return { bs, is64, blocksCount, firstDataBlock, bpg, cpg, ratio, groups };
 }
 
 /** Inode size, inodes per group and the inode tables, checked against the block geometry. */
@@ -265,6 +286,7 @@ export function readSuper(dev: BlockDevice, verify: boolean): Super {
     firstDataBlock: b.firstDataBlock,
     blocksPerGroup: b.bpg,
     clustersPerGroup: b.cpg,
+    clusterRatio: b.ratio,
     inodeSize: i.inodeSize,
     firstIno: i.firstIno,
     inodesPerGroup: i.ipg,

@@ -13,12 +13,28 @@ import type { Ext4Inode } from './readinode.js';
 import { INODE_FLAGS, I_BLOCK_SIZE, ROOT_INO, SECTOR_SIZE } from './structs.js';
 
 const MAX_SYMLINK = 65536;
+const U32 = 0x100000000;
 const dec = new TextDecoder('utf-8');
 
-/** A short symlink is "fast" (target in i_block) unless it owns data blocks. */
-function hasDataBlocks(r: Ext4Reader, inode: Ext4Inode): boolean {
-  const xblocks = inode.fileAcl !== 0 ? r.blockSize / SECTOR_SIZE : 0;
-  return inode.blocks - xblocks > 0;
+/**
+ * i_blocks in 512-byte units as the kernel counts them (ext4_inode_blocks):
+ * the high half only with huge_file, and in filesystem blocks when the
+ * inode has HUGE_FILE_FL.
+ */
+function sectors(r: Ext4Reader, inode: Ext4Inode): number {
+  if (!r.hugeFile) return inode.blocks % U32;
+  return inode.flags & INODE_FLAGS.HUGE_FILE ? inode.blocks * (r.blockSize / SECTOR_SIZE) : inode.blocks;
+}
+
+/**
+ * A symlink is "fast" (target in i_block) when it owns no data blocks, as
+ * the kernel decides (ext4_inode_is_fast_symlink): i_blocks less what its
+ * xattr block costs, one cluster (several blocks with bigalloc).
+ */
+function isFastSymlink(r: Ext4Reader, inode: Ext4Inode): boolean {
+  if (inode.flags & INODE_FLAGS.EA_INODE) return inode.size > 0 && inode.size < I_BLOCK_SIZE;
+  const xattrSectors = inode.fileAcl !== 0 ? r.clusterSize / SECTOR_SIZE : 0;
+  return sectors(r, inode) - xattrSectors === 0;
 }
 
 function symlinkTarget(r: Ext4Reader, inode: Ext4Inode): string {
@@ -31,7 +47,7 @@ function symlinkTarget(r: Ext4Reader, inode: Ext4Inode): string {
     });
   let bytes: Uint8Array;
   if (inode.flags & INODE_FLAGS.INLINE_DATA) bytes = r.readData(inode, 0, inode.size);
-  else if (inode.size < I_BLOCK_SIZE && !hasDataBlocks(r, inode)) bytes = inode.iBlock.subarray(0, inode.size);
+  else if (inode.size < I_BLOCK_SIZE && isFastSymlink(r, inode)) bytes = inode.iBlock.subarray(0, inode.size);
   else bytes = r.readData(inode, 0, inode.size);
   if (bytes.length !== inode.size || bytes.includes(0))
     throw ext4Error('E_FORMAT_SYMLINK', `symlink inode ${inode.ino} has a truncated or NUL-containing target`, {

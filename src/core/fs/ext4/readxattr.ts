@@ -2,6 +2,9 @@
  * Extended attributes for the ext4 reader: the in-inode area (after
  * i_extra_isize) and the external block (i_file_acl). Names get their
  * prefix from e_name_index (POSIX ACL values are converted in acl.ts).
+ * Entries with a name index nobody maps to a prefix (0, lustre's 5, the
+ * encryption context's 9, an early fs-verity's 11, ...) are kept with
+ * `unknownIndex`: the kernel does not list them, and the reader skips them.
  */
 import { FormatError } from '../../errors.js';
 import {
@@ -16,7 +19,12 @@ import {
 } from './structs.js';
 
 export interface RawXattr {
+  /** The full name (prefix and suffix); only the suffix when the index has no known prefix. */
   name: string;
+  /** e_name_index. */
+  index: number;
+  /** The index maps to no prefix the kernel or e2fsprogs knows. */
+  unknownIndex?: true;
   /** The value, or where to find it (ea_inode feature). */
   value?: Uint8Array;
   valueInode?: number;
@@ -73,23 +81,17 @@ export function parseXattrEntries(
     if (nameStart + nameLen > end)
       throw xerr(`xattr name runs past the end of its area`, { structure: 'ext4_xattr_entry', offset: o, ...where });
     const prefix = PREFIX.get(index);
-    if (prefix === undefined)
-      throw xerr(`xattr entry with unknown name index ${index}`, {
-        structure: 'ext4_xattr_entry',
-        field: 'e_name_index',
-        actual: index,
-        offset: o,
-        ...where,
-      });
-    const name = prefix + dec.decode(buf.subarray(nameStart, nameStart + nameLen));
-    if (seen.has(name))
+    const name = (prefix ?? '') + dec.decode(buf.subarray(nameStart, nameStart + nameLen));
+    const key = prefix === undefined ? `${index}:${name}` : name;
+    if (seen.has(key))
       throw xerr(`xattr ${name} appears twice`, { structure: 'ext4_xattr_entry', offset: o, ...where });
-    seen.add(name);
+    seen.add(key);
+    const id = prefix === undefined ? { name, index, unknownIndex: true as const } : { name, index };
     if (valueInum !== 0) {
-      out.push({ name, valueInode: valueInum, valueSize });
+      out.push({ ...id, valueInode: valueInum, valueSize });
     } else if (valueSize === 0) {
       // an empty value has no place in the value area; e2fsprogs and the kernel leave e_value_offs 0
-      out.push({ name, value: new Uint8Array(0), valueSize: 0 });
+      out.push({ ...id, value: new Uint8Array(0), valueSize: 0 });
     } else {
       const vs = valueBase + valueOffs;
       if (valueSize > end - entriesStart || vs < entriesStart || vs + valueSize > end)
@@ -99,7 +101,7 @@ export function parseXattrEntries(
           offset: o,
           ...where,
         });
-      out.push({ name, value: buf.slice(vs, vs + valueSize), valueSize });
+      out.push({ ...id, value: buf.slice(vs, vs + valueSize), valueSize });
     }
     o += roundUp(xattrEntry.size + nameLen);
   }

@@ -500,6 +500,8 @@ export const XATTR_INDEX = {
   SECURITY: 6,
   SYSTEM: 7,
   RICHACL: 8,
+  /** gnu.* (the kernel's and e2fsprogs' name for the index reserved for the Hurd). */
+  HURD: 10,
 } as const;
 /** The xattr that holds inline data beyond i_block (index SYSTEM, name "data"). */
 export const INLINE_DATA_XATTR = 'system.data';
@@ -513,6 +515,7 @@ export const XATTR_PREFIXES: ReadonlyArray<readonly [index: number, prefix: stri
   [XATTR_INDEX.SECURITY, 'security.'],
   [XATTR_INDEX.SYSTEM, 'system.'],
   [XATTR_INDEX.RICHACL, 'system.richacl'],
+  [XATTR_INDEX.HURD, 'gnu.'],
 ];
 
 // ----------------------------------------------------------------------- ACLs
@@ -593,6 +596,22 @@ export const JBD2_INCOMPAT = {
   CSUM_V3: 0x10,
   FAST_COMMIT: 0x20,
 } as const;
+/** s_feature_compat bits of the journal: the old (v1) transaction checksum, crc32_be in the commit block. */
+export const JBD2_COMPAT = { CHECKSUM: 0x1 } as const;
+/** Journal features e2fsprogs and the kernel know; a journal with others is not replayed. */
+export const JBD2_KNOWN_INCOMPAT =
+  JBD2_INCOMPAT.REVOKE |
+  JBD2_INCOMPAT.BIT64 |
+  JBD2_INCOMPAT.ASYNC_COMMIT |
+  JBD2_INCOMPAT.CSUM_V2 |
+  JBD2_INCOMPAT.CSUM_V3 |
+  JBD2_INCOMPAT.FAST_COMMIT;
+export const JBD2_KNOWN_COMPAT = JBD2_COMPAT.CHECKSUM;
+export const JBD2_KNOWN_ROCOMPAT = 0;
+/** The smallest journal e2fsck and the kernel accept (blocks). */
+export const JBD2_MIN_JOURNAL_BLOCKS = 1024;
+/** h_chksum_size of a v1 (crc32_be) commit checksum. */
+export const JBD2_CRC32_CHKSUM_SIZE = 4;
 /** s_checksum_type / h_chksum_type values. */
 export const JBD2_CRC32_CHKSUM = 1;
 export const JBD2_MD5_CHKSUM = 2;
@@ -680,6 +699,42 @@ export const jbd2Revoke64 = defineStruct('jbd2_revoke_record64', 8, [
   { name: 'r_blocknr_high', offset: 0x0, type: 'u32be' },
   { name: 'r_blocknr', offset: 0x4, type: 'u32be' },
 ] as const);
+
+// -------------------------------------------------------------- fast commits
+
+/**
+ * The fast-commit area (the last s_num_fc_blks blocks of a journal with the
+ * fast_commit feature) is a little-endian tag-length-value log: each record
+ * is an ext4_fc_tl followed by fc_len bytes of value.
+ */
+export const ext4FcTl = defineStruct('ext4_fc_tl', 4, [
+  { name: 'fc_tag', offset: 0x0, type: 'u16le' },
+  { name: 'fc_len', offset: 0x2, type: 'u16le' },
+] as const);
+/** The value of a HEAD tag: the first record of a fast commit. */
+export const ext4FcHead = defineStruct('ext4_fc_head', 8, [
+  { name: 'fc_features', offset: 0x0, type: 'u32le' },
+  { name: 'fc_tid', offset: 0x4, type: 'u32le' },
+] as const);
+/** The value of a TAIL tag: closes a fast commit; fc_crc is crc32c(0, records since the last tail, up to fc_crc). */
+export const ext4FcTail = defineStruct('ext4_fc_tail', 8, [
+  { name: 'fc_tid', offset: 0x0, type: 'u32le' },
+  { name: 'fc_crc', offset: 0x4, type: 'u32le' },
+] as const);
+/** fc_tag values. */
+export const EXT4_FC_TAG = {
+  ADD_RANGE: 0x1,
+  DEL_RANGE: 0x2,
+  CREAT: 0x3,
+  LINK: 0x4,
+  UNLINK: 0x5,
+  INODE: 0x6,
+  PAD: 0x7,
+  TAIL: 0x8,
+  HEAD: 0x9,
+} as const;
+/** fc_features bits any replayer knows (none yet). */
+export const EXT4_FC_SUPPORTED_FEATURES = 0;
 
 // ------------------------------------------------------------------- features
 

@@ -41,7 +41,7 @@ export function splitXattrName(full: string, where: Where): { index: number; nam
   const path = pathAt(where);
   throw new UsageError(
     'E_USAGE_XATTR_NAME',
-    `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system.)`,
+    `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system., gnu.)`,
     { path, field: full },
   );
 }

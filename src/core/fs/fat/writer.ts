@@ -8,6 +8,7 @@
 import { CapacityError, HostIOError, PathError, UsageError } from '../../errors.js';
 import { crc32 } from '../../binary/crc.js';
 import type { BlockDevice } from '../../io/device.js';
+import { SequentialWriter } from '../../io/sequential.js';
 import type { Progress } from '../../progress.js';
 import { silentProgress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
@@ -585,56 +586,6 @@ function dirBytes(
     off += 32;
   }
   return buf;
-}
-
-/** Buffers writes to increasing offsets into large device writes; gaps (cluster slack) are zero-filled. */
-class SequentialWriter {
-  private buf: Uint8Array;
-  private start = -1;
-  private len = 0;
-  constructor(
-    private dev: BlockDevice,
-    cap = 8 << 20,
-  ) {
-    this.buf = new Uint8Array(cap);
-  }
-  write(off: number, data: Uint8Array): void {
-    const end = this.start + this.len;
-    if (this.start >= 0 && off >= end && off - end < 1 << 20 && off + data.length - this.start <= this.buf.length) {
-      this.buf.fill(0, this.len, off - this.start);
-      this.buf.set(data, off - this.start);
-      this.len = off + data.length - this.start;
-      return;
-    }
-    this.flush();
-    if (data.length >= this.buf.length / 2) {
-      this.dev.writeAt(off, data);
-      return;
-    }
-    this.start = off;
-    this.buf.set(data, 0);
-    this.len = data.length;
-  }
-  /** Largest region reserve() hands out. */
-  get maxReserve(): number {
-    return this.buf.length >>> 1;
-  }
-  /** A region of the buffer that will be written at `off` (the caller fills all of it); len <= maxReserve. */
-  reserve(off: number, len: number): Uint8Array {
-    const end = this.start + this.len;
-    if (!(this.start >= 0 && off >= end && off - end < 1 << 20 && off + len - this.start <= this.buf.length)) {
-      this.flush();
-      this.start = off;
-    }
-    this.buf.fill(0, this.len, off - this.start);
-    this.len = off + len - this.start;
-    return this.buf.subarray(off - this.start, this.len);
-  }
-  flush(): void {
-    if (this.start >= 0 && this.len > 0) this.dev.writeAt(this.start, this.buf.subarray(0, this.len));
-    this.start = -1;
-    this.len = 0;
-  }
 }
 
 /** Derived from the label, epoch and the tree's fingerprint: different contents, different ids. */

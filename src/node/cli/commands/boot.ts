@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { defineCommand } from '../command.js';
 import { isTinyImageError, UsageError } from '../../../core/errors.js';
+import { FileDevice } from '../../io/file.js';
+import { detectContainer } from '../../../core/container/open.js';
 import { bootQemu, type BootOptions } from '../../qemu/index.js';
 
 export const command = defineCommand({
   name: 'boot',
   summary: 'boot a kernel/initrd or a disk image in QEMU and watch the serial console',
   synopsis:
-    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG) [--firmware bios|uefi] [--expect REGEX] ' +
+    '(--kernel FILE [--initrd FILE] [--append STR] | --disk IMG | --cdrom ISO) [--firmware bios|uefi] [--expect REGEX] ' +
     '[--timeout SEC] [options]',
   description:
     'Boot a kernel (+ initrd) or a disk image in qemu-system-x86_64 and stream the serial console to stdout ' +
@@ -17,7 +19,13 @@ export const command = defineCommand({
     kernel: { type: 'path', value: 'FILE', help: 'kernel image (bzImage / vmlinuz) for a direct boot' },
     initrd: { type: 'path', value: 'FILE', help: 'initramfs for the kernel' },
     append: { type: 'string', value: 'STR', help: 'kernel command line (default "console=ttyS0")' },
-    disk: { type: 'path', value: 'IMG', repeatable: true, help: 'raw disk image to boot' },
+    disk: {
+      type: 'path',
+      value: 'IMG',
+      repeatable: true,
+      help: 'disk image to boot: raw, qcow2, VHD or VMDK (the format is read from the file and given to QEMU)',
+    },
+    cdrom: { type: 'path', value: 'ISO', help: 'an ISO image in a CD-ROM drive, booted through El Torito' },
     diskIf: { type: 'enum', choices: ['virtio', 'ide'], default: 'virtio', help: 'disk bus' },
     snapshot: { type: 'boolean', help: "discard the guest's writes to the disk" },
     firmware: { type: 'enum', choices: ['bios', 'uefi'], default: 'bios', help: 'SeaBIOS or OVMF' },
@@ -37,15 +45,19 @@ export const command = defineCommand({
       help: 'auto: KVM only if a probe guest runs under it',
     },
   },
-  examples: ["tinyimage boot --kernel bzImage --initrd initramfs.cpio.gz --expect 'Welcome to Tiny Linux'"],
+  examples: [
+    "tinyimage boot --kernel bzImage --initrd initramfs.cpio.gz --expect 'Welcome to Tiny Linux'",
+    "tinyimage boot --cdrom out/live.iso --firmware uefi --expect 'Welcome to Tiny Linux'",
+  ],
   notes:
     'Exit status: 0 when --expect matched (or, without --expect, when the guest powered off); 1 on timeout, ' +
     'kernel panic or QEMU failure, with the tail of the console on stderr; 2 on bad usage.',
   async run({ values, ctx, usage }) {
     const disks = values.disk;
-    if (!values.kernel && disks.length === 0) throw usage('give --kernel FILE or --disk IMG');
+    const cdrom = values.cdrom;
+    if (!values.kernel && disks.length === 0 && !cdrom) throw usage('give --kernel FILE, --disk IMG or --cdrom ISO');
     if (!values.kernel && (values.initrd || values.append)) throw usage('--initrd and --append need --kernel');
-    for (const f of [values.kernel, values.initrd, ...disks])
+    for (const f of [values.kernel, values.initrd, ...disks, cdrom])
       if (f && !existsSync(f)) throw new UsageError('E_USAGE_NOT_FOUND', `boot: ${f} does not exist`, { path: f });
     let expect: RegExp | undefined;
     if (values.expect !== undefined) {
@@ -67,8 +79,18 @@ export const command = defineCommand({
       ...(values.kernel ? { kernel: values.kernel } : {}),
       ...(values.initrd ? { initrd: values.initrd } : {}),
       ...(values.append !== undefined ? { append: values.append } : {}),
-      ...(disks.length
-        ? { disk: disks.map((path) => ({ path, interface: values.diskIf, snapshot: values.snapshot })) }
+      ...(disks.length || cdrom
+        ? {
+            disk: [
+              ...disks.map((path) => ({
+                path,
+                format: qemuFormat(path),
+                interface: values.diskIf,
+                snapshot: values.snapshot,
+              })),
+              ...(cdrom ? [{ path: cdrom, media: 'cdrom' as const, readonly: true }] : []),
+            ],
+          }
         : {}),
       ...(expect ? { expect } : {}),
       ...(values.memory !== undefined ? { memory: values.memory } : {}),
@@ -87,3 +109,21 @@ export const command = defineCommand({
     }
   },
 });
+
+/** QEMU's format name for a disk file, from what it holds (QEMU is told, never left to guess). */
+function qemuFormat(path: string): 'raw' | 'qcow2' | 'vpc' | 'vmdk' {
+  const f = FileDevice.open(path);
+  try {
+    const kind = detectContainer(f);
+    if (kind === 'android-sparse')
+      throw new UsageError(
+        'E_USAGE_FORMAT',
+        `boot: ${path} is an Android sparse image, which QEMU cannot boot; convert it to raw or qcow2 first`,
+        { path },
+      );
+    if (kind === undefined) return 'raw';
+    return kind === 'qcow2' ? 'qcow2' : kind.startsWith('vhd') ? 'vpc' : 'vmdk';
+  } finally {
+    f.close();
+  }
+}

@@ -1,17 +1,19 @@
 import { build } from '../../build/build.js';
 import { loadSpec, presetNames } from '../../build/load.js';
 import { defineCommand, OUTPUT_OPTIONS } from '../command.js';
+import { CONTAINER_OPTIONS } from '../container.js';
 
 export const command = defineCommand({
   name: 'build',
-  summary: 'build images from a spec or a preset (initramfs, uefi, bios)',
+  summary: 'build images from a spec or a preset (initramfs, uefi, bios, iso)',
   description:
     "Build the outputs a spec describes into DIR. SPEC is a YAML or JSON file; it may name a preset ('preset: " +
     "uefi') and override any of its fields. Command-line options override the spec.\n\n" +
-    'Presets: initramfs (DIR/initramfs.cpio.gz), uefi (DIR/BOOTX64.EFI and DIR/usb.img), bios (DIR/disk.img).',
+    'Presets: initramfs (DIR/initramfs.cpio.gz), uefi (DIR/BOOTX64.EFI and DIR/usb.img), bios (DIR/disk.img), ' +
+    'iso (DIR/live.iso).',
   args: { spec: { value: 'SPEC', optional: true, help: 'a YAML or JSON build spec (docs/spec.md)' } },
   options: {
-    preset: { type: 'string', value: 'NAME', help: 'start from a preset: initramfs, uefi or bios' },
+    preset: { type: 'string', value: 'NAME', help: 'start from a preset: initramfs, uefi, bios or iso' },
     kernel: { type: 'path', value: 'FILE', help: 'the kernel image (bzImage, vmlinuz)' },
     busybox: { type: 'path', value: 'BIN', help: 'a static busybox binary' },
     modules: { type: 'path', value: 'DIR', help: 'lib/modules/VERSION of the kernel (bios)' },
@@ -24,12 +26,22 @@ export const command = defineCommand({
       help: 'the output directory (made if missing; its parent must exist)',
     },
     jobs: { type: 'integer', short: 'j', min: 1, help: 'parallel make jobs for sources built here (default: CPUs)' },
+    format: {
+      ...CONTAINER_OPTIONS.format,
+      help: "the disk image as raw or inside a container (the spec's disk.format; default raw, or its name's)",
+    },
+    subformat: {
+      ...CONTAINER_OPTIONS.subformat,
+      help: "the spec's disk.subformat: " + CONTAINER_OPTIONS.subformat.help,
+    },
   },
   examples: [
     'tinyimage build --preset initramfs --busybox /bin/busybox -o out',
     'tinyimage build --preset uefi --kernel vmlinuz --busybox /bin/busybox -o out',
     'tinyimage build --preset bios --kernel vmlinuz --modules lib/modules/6.1.0-X-amd64 --busybox busybox -o out',
+    'tinyimage build --preset iso --kernel vmlinuz --busybox /bin/busybox -o out',
     'tinyimage build spec.yaml -o out',
+    'tinyimage build --preset bios --kernel vmlinuz --busybox busybox --format qcow2 -o out',
   ],
   notes:
     'SOURCE_DATE_EPOCH, when set, fixes every timestamp; the same inputs then give identical bytes. ' +
@@ -44,6 +56,11 @@ export const command = defineCommand({
     if (v.modules) overrides.modules = v.modules;
     if (v.cmdline !== undefined) overrides.cmdline = v.cmdline;
     if (v.owner) overrides.owner = `${v.owner.uid}:${v.owner.gid}`;
+    if (v.format || v.subformat)
+      overrides.disk = {
+        ...(v.format ? { format: v.format } : {}),
+        ...(v.subformat ? { subformat: v.subformat } : {}),
+      };
     const { spec } = loadSpec({
       ...(args.spec ? { file: args.spec } : {}),
       ...(v.preset ? { preset: v.preset } : {}),

@@ -3,14 +3,14 @@ import { cpioChunks, kernelCpioChunks } from '../../../core/archive/cpio/index.j
 import { cpioListFileEntries } from '../../host/tree.js';
 import { gzipChunks } from '../../../core/compress/gzip.js';
 import { compressionForName } from '../../../core/compress/suffix.js';
-import { SOURCE_OPTIONS, sourceTree } from '../sources.js';
+import { SOURCE_OPTIONS, withSourceTree } from '../sources.js';
 
 export const command = defineCommand({
   name: 'cpio',
-  summary: 'write a newc cpio archive (optionally gzip) from a directory or a gen_init_cpio list',
+  summary: 'write a newc cpio archive (optionally gzip) from any source or a gen_init_cpio list',
   description:
-    'Write a newc (070701) cpio archive, optionally gzip-compressed, from a host directory or a ' +
-    'gen_init_cpio list file (device nodes need no root there).',
+    'Write a newc (070701) cpio archive, optionally gzip-compressed, from any source (a directory, a ' +
+    'tarball, a container image, another image) or a gen_init_cpio list file (device nodes need no root there).',
   options: {
     ...SOURCE_OPTIONS,
     ...OUTPUT_OPTIONS,
@@ -44,16 +44,17 @@ export const command = defineCommand({
     const out = output(compress === 'gzip' ? 'cpio.gz' : 'cpio');
     if (values.kernelCompat && (values.list === undefined || values.owner))
       throw usage('--kernel-compat goes with --list and without --owner');
-    const { tree, epoch } = sourceTree(values, ctx);
-    const raw = values.kernelCompat
-      ? kernelCpioChunks(cpioListFileEntries(values.list!, { defaultTime: epoch ?? 0, env: ctx.env }), {
-          defaultTime: epoch ?? 0,
-        })
-      : cpioChunks(tree, { progress: ctx.progress });
-    const level = values.level !== undefined ? { level: values.level } : {};
-    const threads = values.threads !== undefined ? { threads: values.threads } : {};
-    const bytes = await out.writeChunks(compress === 'gzip' ? gzipChunks(raw, { ...level, ...threads }) : raw);
-    const st = tree.stats();
-    out.done({ bytes, entries: st.entries, details: { compress, files: st.files, dataBytes: st.bytes } });
+    await withSourceTree(values, ctx, async ({ tree, epoch }) => {
+      const raw = values.kernelCompat
+        ? kernelCpioChunks(cpioListFileEntries(values.list!, { defaultTime: epoch ?? 0, env: ctx.env }), {
+            defaultTime: epoch ?? 0,
+          })
+        : cpioChunks(tree, { progress: ctx.progress });
+      const level = values.level !== undefined ? { level: values.level } : {};
+      const threads = values.threads !== undefined ? { threads: values.threads } : {};
+      const bytes = await out.writeChunks(compress === 'gzip' ? gzipChunks(raw, { ...level, ...threads }) : raw);
+      const st = tree.stats();
+      out.done({ bytes, entries: st.entries, details: { compress, files: st.files, dataBytes: st.bytes } });
+    });
   },
 });

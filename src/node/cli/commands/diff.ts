@@ -1,34 +1,34 @@
-import { existsSync, statSync } from 'node:fs';
-import { UsageError } from '../../../core/errors.js';
 import { DIFF_FIELDS, diffTrees, formatDiff, type DiffField } from '../../../core/diff/index.js';
-import { treeFromHostDir } from '../../host/tree.js';
-import { isDisk, openImage, parseImageRef } from '../../open.js';
 import type { FileTree } from '../../../core/tree/tree.js';
-import { defineCommand } from '../command.js';
+import { defineCommand, type CommandContext } from '../command.js';
+import { fsOf, openReadSource } from '../sources.js';
 
 const FIELDS = DIFF_FIELDS;
 
-async function load(ref: string, warn: (m: string) => void): Promise<{ tree: FileTree; close: () => void }> {
-  const { path } = parseImageRef(ref);
-  if (existsSync(ref) && statSync(ref).isDirectory()) return { tree: treeFromHostDir(ref), close: () => {} };
-  if (!existsSync(path)) throw new UsageError('E_USAGE_NOT_FOUND', `${ref}: no such file or directory`, { path: ref });
-  const img = await openImage(ref);
-  if (isDisk(img)) {
-    img.close();
-    throw new UsageError('E_USAGE_IS_DISK', `${ref} is a partitioned disk; name a partition, e.g. ${ref}:1`);
+async function load(ref: string, ctx: CommandContext): Promise<{ tree: FileTree; close: () => void }> {
+  const src = await openReadSource(ref, ctx);
+  try {
+    const fs = fsOf(src, ref);
+    for (const w of fs.warnings) ctx.warn(`${ref}: ${w}`);
+    return { tree: fs.tree, close: () => src.close() };
+  } catch (e) {
+    src.close();
+    throw e;
   }
-  for (const w of img.warnings) warn(`${ref}: ${w}`);
-  return { tree: img.tree, close: () => img.close() };
 }
 
 export const command = defineCommand({
   name: 'diff',
-  summary: 'compare two trees (directories, archives, images, specs)',
+  summary: 'compare two trees (directories, archives, images, container images)',
   description:
-    'Compare two trees: host directories, cpio/cpio.gz archives, ext2/3/4 or FAT images, or partitions of ' +
-    "disk images (IMAGE:N). Print one line per difference ('+' only in B, '-' only in A, '~' changed with the " +
+    'Compare two trees: host directories, archives (cpio, tar in any codec), ext2/3/4, FAT, squashfs or ISO 9660 ' +
+    'images, partitions of disk images (IMAGE:N), container images (oci:DIR[:TAG], docker-archive:FILE[:REF]) ' +
+    "or standard input (-, for one of them). Print one line per difference ('+' only in B, '-' only in A, '~' changed with the " +
     'fields that differ) and exit 1 when they differ, 0 when they match.',
-  args: { a: { value: 'A', help: 'a directory, archive, image or IMAGE:N' }, b: { value: 'B', help: 'the same' } },
+  args: {
+    a: { value: 'A', help: 'a directory, archive, image, IMAGE:N, -, oci:DIR or docker-archive:FILE' },
+    b: { value: 'B', help: 'the same' },
+  },
   options: {
     json: { type: 'boolean', help: 'the differences as a JSON array' },
     ignore: {
@@ -53,9 +53,10 @@ export const command = defineCommand({
     const ignoreFields = (v.ignoreField ?? '').split(',').filter(Boolean) as DiffField[];
     for (const f of ignoreFields)
       if (!FIELDS.includes(f)) throw usage(`unknown field '${f}' in --ignore-field (fields: ${FIELDS.join(', ')})`);
-    const a = await load(args.a, ctx.warn);
+    if (args.a === '-' && args.b === '-') throw usage('standard input (-) can be only one of A and B');
+    const a = await load(args.a, ctx);
     try {
-      const b = await load(args.b, ctx.warn);
+      const b = await load(args.b, ctx);
       try {
         const d = await diffTrees(a.tree, b.tree, {
           ignore: v.ignore,

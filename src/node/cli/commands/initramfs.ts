@@ -4,7 +4,7 @@ import { isTinyImageError, UsageError } from '../../../core/errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../../../core/busybox/applets.js';
 import { compressionForName } from '../../../core/compress/suffix.js';
 import { initramfsChunks, tinyInitramfsTree } from '../../../core/initramfs/tiny.js';
-import { treeFromHostDir } from '../../host/tree.js';
+import { openStack } from '../sources.js';
 import { hostError } from '../../io/file.js';
 import { clampTimes, sourceDateEpoch, squashOwner } from '../../../core/tree/transform.js';
 import { run } from '../../toolchain/run.js';
@@ -42,7 +42,14 @@ export const command = defineCommand({
   options: {
     busybox: { type: 'path', value: 'BIN', required: true, help: 'a static busybox binary (any architecture)' },
     init: { type: 'path', value: 'FILE', help: 'use FILE as /init instead of the built-in script' },
-    add: { type: 'path', value: 'DIR', help: 'lay the contents of DIR over the result (owned by 0:0)' },
+    add: {
+      type: 'path',
+      value: 'SRC',
+      repeatable: true,
+      help:
+        'lay SRC over the result (owned by 0:0): a directory, a tar or cpio archive, an image, -, oci:DIR or ' +
+        'docker-archive:FILE; repeat to stack (later wins)',
+    },
     ...OUTPUT_OPTIONS,
     compress: {
       type: 'enum',
@@ -56,7 +63,8 @@ export const command = defineCommand({
   ],
   notes:
     'Times: generated entries get SOURCE_DATE_EPOCH (0 when unset), so the same inputs give the same ' +
-    'bytes; files from --add are clamped to SOURCE_DATE_EPOCH when it is set.',
+    'bytes; files from --add are clamped to SOURCE_DATE_EPOCH when it is set. --add sources are closed ' +
+    'after the archive is written.',
   async run({ values, ctx, output }) {
     const compress = compressionForName(values.output, values.compress, 'gzip', '--compress');
     const out = output(
@@ -68,21 +76,26 @@ export const command = defineCommand({
     const list = await applets(values.busybox, busybox, ctx);
     ctx.log(`busybox ${values.busybox}: ${list.length} applets`);
     const init = values.init !== undefined ? readInit(values.init) : undefined;
-    const add = values.add !== undefined ? treeFromHostDir(values.add) : undefined;
-    if (add) {
-      squashOwner(add, 0, 0);
-      if (sde !== undefined) clampTimes(add, sde);
+    const add = values.add.length ? await openStack(values.add, ctx, '--add') : undefined;
+    try {
+      if (add) {
+        squashOwner(add.tree, 0, 0);
+        if (sde !== undefined) clampTimes(add.tree, sde);
+      }
+      const tree = tinyInitramfsTree({
+        busybox,
+        applets: list,
+        epoch: sde ?? 0,
+        ...(init ? { init } : {}),
+        ...(add ? { add: add.tree } : {}),
+      });
+      const bytes = await out.writeChunks(initramfsChunks(tree, { compress, progress: ctx.progress }));
+      const entries = tree.stats().entries;
+      const details = { compress, applets: list.length };
+      out.done({ bytes, entries, note: `${list.length} busybox applets`, details });
+    } finally {
+      add?.close();
     }
-    const tree = tinyInitramfsTree({
-      busybox,
-      applets: list,
-      epoch: sde ?? 0,
-      ...(init ? { init } : {}),
-      ...(add ? { add } : {}),
-    });
-    const bytes = await out.writeChunks(initramfsChunks(tree, { compress, progress: ctx.progress }));
-    const entries = tree.stats().entries;
-    out.done({ bytes, entries, note: `${list.length} busybox applets`, details: { compress, applets: list.length } });
   },
 });
 

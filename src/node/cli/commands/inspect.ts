@@ -1,4 +1,5 @@
-import { isDisk, openImage, type FsImage } from '../../open.js';
+import { isDiskSource, openReadSource } from '../sources.js';
+import type { FsImage } from '../../open.js';
 import { defineCommand } from '../command.js';
 
 // ext s_default_mount_opts, named as dumpe2fs prints them: the journalling mode (bits 5-6) first, then the flags in bit order
@@ -22,7 +23,7 @@ export function mountOptionNames(bits: number): string {
   return names.join(' ') || '(none)';
 }
 
-function fsSummary(fs: FsImage) {
+function fsSummary(fs: Pick<FsImage, 'tree' | 'info' | 'offset' | 'size' | 'warnings'> & { kind: string }) {
   const s = fs.tree.stats();
   const mo = fs.info.defaultMountOptions;
   return {
@@ -56,16 +57,17 @@ export const command = defineCommand({
   description:
     "Describe an image: its partition table (MBR/GPT: disk id, each partition's start, size, type, PARTUUID, " +
     'name, flags) and every filesystem found (type, key superblock / boot sector fields, block and inode ' +
-    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4 and FAT images and ' +
-    'partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse container (named first).',
+    'usage, entries and bytes of file data). Works on cpio/cpio.gz archives, ext2/3/4, FAT, squashfs and ' +
+    'ISO 9660 images and partitioned disks, raw or inside a qcow2, VHD, VMDK or Android sparse container (named ' +
+    'first), and on any other source (tar in any codec, oci:DIR, docker-archive:FILE, a directory, -).',
   args: { image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, a disk, or partition PART of it' } },
   options: { json: { type: 'boolean', help: 'the report as one JSON object' } },
   examples: ['tinyimage inspect out/disk.img', 'tinyimage inspect --json out/usb.img:1'],
   async run({ values: v, args, ctx }) {
-    const img = await openImage(args.image);
+    const img = await openReadSource(args.image, ctx);
     try {
       let report: Record<string, unknown>;
-      if (isDisk(img)) {
+      if (isDiskSource(img)) {
         report = {
           image: args.image,
           kind: img.kind,
@@ -92,7 +94,7 @@ export const command = defineCommand({
       const c = img.container;
       if (c)
         lines.push(`${args.image}: ${c.kind} container, virtual size ${c.virtualSize} bytes, file ${c.fileSize} bytes`);
-      if (isDisk(img)) {
+      if (isDiskSource(img)) {
         lines.push(`${args.image}: ${img.kind.toUpperCase()} disk, ${img.size} bytes, disk id ${img.table.diskId}`);
         for (const w of img.table.warnings ?? []) lines.push(`  warning: ${w}`);
         for (const a of img.alsoFound) lines.push(`  also found: ${a}`);

@@ -1,4 +1,5 @@
-import { isDisk, openImage, type DiskImage, type FsImage } from '../../open.js';
+import type { DiskImage } from '../../open.js';
+import { isDiskSource, openReadSource } from '../sources.js';
 import { joinPath } from '../../../core/tree/path.js';
 import { sortedNames } from '../../../core/tree/tree.js';
 import { fullMode, type TreeNode } from '../../../core/tree/types.js';
@@ -57,12 +58,17 @@ function listDisk(d: DiskImage): string {
 
 export const command = defineCommand({
   name: 'ls',
-  summary: 'list an image, archive or partition (IMAGE[:PART] [PATH])',
+  summary: 'list an image, archive, partition or any source (IMAGE[:PART] [PATH])',
   description:
-    'List PATH (default /) inside a cpio/cpio.gz archive, an ext2/3/4 or FAT image, or partition PART of an ' +
-    'MBR/GPT disk image (e.g. disk.img:1). A disk without :PART lists its partitions.',
+    'List PATH (default /) inside an archive (cpio, tar in any codec), a filesystem image (ext2/3/4, FAT, ' +
+    'squashfs, ISO 9660), partition PART of an MBR/GPT disk image (e.g. disk.img:1, also inside qcow2, VHD or VMDK), ' +
+    'a directory, a container image (oci:DIR[:TAG], docker-archive:FILE[:REF]) or standard input (-). ' +
+    'A disk without :PART lists its partitions.',
   args: {
-    image: { value: 'IMAGE[:PART]', help: 'an archive, a filesystem image, or partition PART of a disk image' },
+    image: {
+      value: 'IMAGE[:PART]',
+      help: 'an image, IMAGE:PART of a disk, a directory, a tar or cpio archive (any codec), -, oci:DIR[:TAG] or docker-archive:FILE[:REF]',
+    },
     path: { value: 'PATH', optional: true, help: 'what to list inside it (default /)' },
   },
   options: {
@@ -76,9 +82,9 @@ export const command = defineCommand({
   },
   examples: ['tinyimage ls -lR out/disk.img:1 /etc'],
   async run({ values: v, args, ctx }) {
-    const img = await openImage(args.image);
+    const img = await openReadSource(args.image, ctx);
     try {
-      if (isDisk(img)) {
+      if (isDiskSource(img)) {
         if (v.json)
           ctx.stdout.write(
             JSON.stringify(
@@ -99,7 +105,7 @@ export const command = defineCommand({
         else ctx.stdout.write(listDisk(img) + '\n');
         return 0;
       }
-      const fs = img as FsImage;
+      const fs = img;
       for (const w of fs.warnings) ctx.warn(w);
       const start = args.path ?? '/';
       const node = fs.lstat(start);

@@ -2,11 +2,14 @@
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
 import { defaultFeatures, ext4MinimumSize, prepareExt4, type Ext4Options } from '../../../core/fs/ext4/index.js';
 import { FileTree } from '../../../core/tree/tree.js';
-import { SOURCE_OPTIONS, sourceTree, writeImageFile } from '../sources.js';
+import { sourceDateEpoch } from '../../../core/tree/transform.js';
+import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';
+import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 const OPTIONS = {
   ...SOURCE_OPTIONS,
   ...OUTPUT_OPTIONS,
+  ...CONTAINER_OPTIONS,
   size: { type: 'size', help: 'filesystem size (e.g. 64M, 1G); default: the smallest that fits plus --headroom' },
   headroom: {
     type: 'number',
@@ -39,20 +42,23 @@ export function mkfsExtCommand(type: 'ext2' | 'ext3' | 'ext4'): Command {
     name: `mkfs ${type}`,
     summary: `write an ${type} filesystem image`,
     description:
-      `Write an ${type} filesystem image from a host directory or a gen_init_cpio list, without root, ` +
-      'mkfs or mount. The output is sparse.',
+      `Write an ${type} filesystem image from any source (a directory, a tarball, a container image, another ` +
+      'image) or a gen_init_cpio list, without root, mkfs or mount. The output is sparse, raw or inside a ' +
+      'qcow2, VHD, VMDK or Android sparse container.',
     options: OPTIONS,
     oneOf: [['root', 'list']],
     examples: [
       `tinyimage mkfs ${type} --root rootfs -o root.img --label root --owner 0:0`,
       `tinyimage mkfs ${type} --list rootfs.list -o root.img --size 64M`,
+      `tinyimage mkfs ${type} --root rootfs.tar.gz --root overlay/ -o root.qcow2`,
     ],
     notes:
       `Default features: ${defaultFeatures(type).join(' ')}\n` +
       'SOURCE_DATE_EPOCH clamps later timestamps down to it and sets the creation time. ' +
       'Exit status: 0 ok, 1 failure (E_SPACE_FS when the tree does not fit), 2 bad usage.',
     async run({ values: v, ctx, output }) {
-      const out = output(type);
+      const container = containerFor(v.output, v, '--format', sourceDateEpoch(ctx.env));
+      const out = output(container?.format ?? type, containerWhat(type, container));
       const opts: Ext4Options = {
         type,
         blockSize: v.blockSize,
@@ -70,12 +76,14 @@ export function mkfsExtCommand(type: 'ext2' | 'ext3' | 'ext4'): Command {
       };
       // validate options (features, sizes, UUIDs) before reading the tree
       ext4MinimumSize(new FileTree(), { ...opts, progress: undefined });
-      const { tree, epoch } = sourceTree(v, ctx);
-      const prepared = prepareExt4(tree, { ...opts, epoch });
-      const size = v.size ?? prepared.minimumSize;
-      ctx.log(`writing ${size} bytes (minimum ${prepared.minimumSize})`);
-      const summary = await writeImageFile(out, size, v.sync, (dev) => prepared.write(dev, size));
-      out.done({ bytes: size, entries: tree.stats().entries, details: summary });
+      await withSourceTree(v, ctx, async ({ tree, epoch }) => {
+        const prepared = prepareExt4(tree, { ...opts, epoch });
+        const size = v.size ?? prepared.minimumSize;
+        ctx.log(`writing ${size} bytes (minimum ${prepared.minimumSize})`);
+        const r = await writeImageFile(out, size, v.sync, (dev) => prepared.write(dev, size), container);
+        const details = r.container ? { ...r.value, container: r.container } : r.value;
+        out.done({ bytes: r.bytes, entries: tree.stats().entries, details });
+      });
     },
   });
 }

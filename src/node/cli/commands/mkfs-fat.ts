@@ -1,10 +1,13 @@
 /** tinyimage mkfs fat32|fat16|fat12 (and fat/vfat: the type from the size): a sparse image written atomically. */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
 import { fatMinimumSize, planFat, writeFat, type FatOptions, type FatType } from '../../../core/fs/fat/index.js';
 import type { FileTree } from '../../../core/tree/tree.js';
 import type { DirNode } from '../../../core/tree/types.js';
-import { SOURCE_OPTIONS, sourceTree, writeImageFile } from '../sources.js';
+import { sourceDateEpoch } from '../../../core/tree/transform.js';
+import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';
+import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 /** Warnings printed before "... and N more" (all of them with -v). */
 const MAX_WARN = 10;
@@ -26,9 +29,12 @@ function rebaseAbsoluteLinks(tree: FileTree, root: string): void {
   }
 }
 
+const isHostDir = (p: string) => statSync(p, { throwIfNoEntry: false })?.isDirectory() === true;
+
 const OPTIONS = {
   ...SOURCE_OPTIONS,
   ...OUTPUT_OPTIONS,
+  ...CONTAINER_OPTIONS,
   size: {
     type: 'size',
     help:
@@ -58,7 +64,8 @@ export function mkfsFatCommand(type: 'fat12' | 'fat16' | 'fat32' | undefined): C
     name,
     summary: type ? `write a ${type.toUpperCase()} filesystem image` : 'write a FAT image, FAT12/16/32 chosen by size',
     description:
-      'Write a FAT filesystem image (VFAT long names) from a host directory or a gen_init_cpio list. ' +
+      'Write a FAT filesystem image (VFAT long names) from any source (a directory, a tarball, a container ' +
+      'image, another image) or a gen_init_cpio list, raw or inside a virtual disk container. ' +
       "'fat' (or 'vfat') picks FAT12/16/32 from the size as mkfs.fat does.",
     options: OPTIONS,
     oneOf: [['root', 'list']],
@@ -68,7 +75,8 @@ export function mkfsFatCommand(type: 'fat12' | 'fat16' | 'fat32' | undefined): C
       '(\\ / : * ? " < > | control characters) and names differing only in case within one directory are ' +
       'errors. SOURCE_DATE_EPOCH clamps later timestamps down to it.',
     async run({ values: v, ctx, output, usage }) {
-      const out = output(type ?? 'fat');
+      const container = containerFor(v.output, v, '--format', sourceDateEpoch(ctx.env));
+      const out = output(container?.format ?? type ?? 'fat', containerWhat(type ?? 'fat', container));
       let volumeId: number | undefined;
       if (v.volumeId !== undefined) {
         const hex = v.volumeId.replace(/^0x/i, '').replace('-', '');
@@ -81,29 +89,32 @@ export function mkfsFatCommand(type: 'fat12' | 'fat16' | 'fat32' | undefined): C
       }
       if (v.size !== undefined && v.size % SECTOR !== 0)
         throw usage(`--size must be a multiple of 512 bytes, got ${v.size}`, { field: '--size', actual: v.size });
-      const { tree, epoch } = sourceTree({ root: v.root, list: v.list }, ctx);
-      if (v.root !== undefined) rebaseAbsoluteLinks(tree, resolve(v.root));
-      let warnings = 0;
-      const opts: FatOptions = {
-        type: type as FatType | undefined,
-        label: v.label,
-        volumeId,
-        hiddenSectors: v.hiddenSectors,
-        symlinks: v.symlinks,
-        warn: (m) => {
-          if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
-        },
-        epoch,
-        progress: ctx.progress,
-      };
-      opts.plan = planFat(tree, opts);
-      const size = v.size ?? fatMinimumSize(tree, opts);
-      const summary = await writeImageFile(out, size, v.sync, (dev) => writeFat(tree, dev, opts));
-      if (warnings > MAX_WARN && !ctx.verbose)
-        ctx.warn(
-          `... and ${warnings - MAX_WARN} more warnings (${summary.skipped.length} entries skipped; -v lists them)`,
-        );
-      out.done({ bytes: size, entries: tree.stats().entries, details: summary });
+      await withSourceTree({ root: v.root, list: v.list }, ctx, async ({ tree, epoch }) => {
+        for (const r of v.root) if (isHostDir(r)) rebaseAbsoluteLinks(tree, resolve(r));
+        let warnings = 0;
+        const opts: FatOptions = {
+          type: type as FatType | undefined,
+          label: v.label,
+          volumeId,
+          hiddenSectors: v.hiddenSectors,
+          symlinks: v.symlinks,
+          warn: (m) => {
+            if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
+          },
+          epoch,
+          progress: ctx.progress,
+        };
+        opts.plan = planFat(tree, opts);
+        const size = v.size ?? fatMinimumSize(tree, opts);
+        const r = await writeImageFile(out, size, v.sync, (dev) => writeFat(tree, dev, opts), container);
+        const summary = r.value;
+        if (warnings > MAX_WARN && !ctx.verbose)
+          ctx.warn(
+            `... and ${warnings - MAX_WARN} more warnings (${summary.skipped.length} entries skipped; -v lists them)`,
+          );
+        const details = r.container ? { ...summary, container: r.container } : summary;
+        out.done({ bytes: r.bytes, entries: tree.stats().entries, details });
+      });
     },
   });
 }
