@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything tinyimage's tests and demos need on Debian 12 (run as
 # root): the independent checkers (e2fsprogs, dosfstools, mtools, fdisk, gdisk,
-# cpio, GNU tar, umoci, skopeo; python3 makes the tar fixtures), QEMU + OVMF, busybox-static, GRUB's i386-pc files, systemd's EFI stub,
+# cpio, GNU tar, umoci, skopeo, unsquashfs, fsck.erofs, isoinfo, xorriso, qemu-img, simg2img, file;
+# python3 makes the tar fixtures), QEMU + OVMF, busybox-static, GRUB's i386-pc files, systemd's EFI stub,
 # the kernel/busybox build toolchain, then Debian's kernel package (unpacked
 # rootlessly) and the kernel/busybox source tarballs, and npm packages.
 set -euo pipefail
@@ -11,7 +12,8 @@ SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 PKGS=(qemu-system-x86 ovmf busybox-static cpio e2fsprogs dosfstools mtools fdisk gdisk pigz
       grub-pc-bin grub-common systemd-boot-efi genext2fs binutils kmod xz-utils zstd
       build-essential bc flex bison libelf-dev libssl-dev musl-tools linux-source-6.1 dpkg-dev rsync
-      tar bzip2 umoci skopeo python3)
+      tar bzip2 umoci skopeo python3 squashfs-tools erofs-utils genisoimage xorriso qemu-utils
+      android-sdk-libsparse-utils file)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
