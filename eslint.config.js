@@ -8,6 +8,7 @@ import prettier from 'eslint-config-prettier';
 const NODE_BUILTINS = ['assert', 'buffer', 'child_process', 'crypto', 'events', 'fs', 'fs/promises', 'module', 'os'];
 NODE_BUILTINS.push('path', 'process', 'stream', 'url', 'util', 'worker_threads', 'zlib');
 const PURE = 'The core is pure: no Node modules (put host code in src/node).';
+const WEB = 'The web page runs in browsers: it may use the core (src/core) and web APIs only.';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.cache/', 'web/dist/', 'coverage/'] },
@@ -48,6 +49,23 @@ export default tseslint.config(
         { name: 'process', message: 'The core is pure: take what you need as a parameter.' },
         { name: 'require', message: 'ESM only.' },
       ],
+    },
+  },
+  // the web page bundles for browsers: the core only, no Node modules, no Node layer
+  {
+    files: ['web/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: NODE_BUILTINS.map((name) => ({ name, message: WEB })),
+          patterns: [
+            { group: ['node:*'], message: WEB },
+            { group: ['**/src/node/**'], message: WEB },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'Buffer', message: WEB }, { name: 'process', message: WEB }],
     },
   },
   {

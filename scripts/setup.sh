@@ -2,7 +2,7 @@
 # Install everything tinyimage's tests and demos need on Debian 12 (run as
 # root): the independent checkers (e2fsprogs, dosfstools, mtools, fdisk, gdisk,
 # cpio, GNU tar, umoci, skopeo, unsquashfs, fsck.erofs, isoinfo, xorriso, qemu-img, simg2img, file;
-# python3 makes the tar fixtures), QEMU + OVMF, busybox-static, GRUB's i386-pc files, systemd's EFI stub,
+# python3 makes the tar fixtures; chromium and its fonts drive the web page's test), QEMU + OVMF, busybox-static, GRUB's i386-pc files, systemd's EFI stub,
 # the kernel/busybox build toolchain, then Debian's kernel package (unpacked
 # rootlessly) and the kernel/busybox source tarballs, and npm packages.
 set -euo pipefail
@@ -13,7 +13,7 @@ PKGS=(qemu-system-x86 ovmf busybox-static cpio e2fsprogs dosfstools mtools fdisk
       grub-pc-bin grub-common systemd-boot-efi genext2fs binutils kmod xz-utils zstd
       build-essential bc flex bison libelf-dev libssl-dev musl-tools linux-source-6.1 dpkg-dev rsync
       tar bzip2 umoci skopeo python3 squashfs-tools erofs-utils genisoimage xorriso qemu-utils
-      android-sdk-libsparse-utils file)
+      android-sdk-libsparse-utils file chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
