@@ -1,6 +1,7 @@
 import { PathError, UsageError } from '../errors.js';
 import { bytesContent } from './content.js';
-import { compareNames, joinPath, splitPath } from './path.js';
+import { sortedChildNames, TreeCursor } from './cursor.js';
+import { joinPath, splitPath } from './path.js';
 import type { Content, DirNode, NodeMeta, NodeType, SymlinkNode, Timespec, TreeNode } from './types.js';
 
 export interface MetaInput {
@@ -237,25 +238,36 @@ export class FileTree {
     return dir?.type === 'dir' ? dir.children.delete(name) : false;
   }
 
-  /** Depth-first, pre-order walk in byte order of names, the root first. */
+  /**
+   * Depth-first, pre-order walk in byte order of names, the root first. One
+   * frame per open directory (its sorted names): a flat directory of many
+   * entries is not expanded into pending entries.
+   */
   *walk(): Generator<WalkEntry> {
-    const stack: WalkEntry[] = [{ path: '/', node: this.root, name: '', parent: undefined, depth: 0 }];
-    while (stack.length) {
-      const e = stack.pop()!;
-      yield e;
-      if (e.node.type === 'dir') {
-        const names = sortedNames(e.node);
-        for (let i = names.length - 1; i >= 0; i--) {
-          const n = names[i]!;
-          stack.push({
-            path: joinPath(e.path, n),
-            node: e.node.children.get(n)!,
-            name: n,
-            parent: e.node,
-            depth: e.depth + 1,
-          });
-        }
+    const root: WalkEntry = { path: '/', node: this.root, name: '', parent: undefined, depth: 0 };
+    yield root;
+    const frames: Array<{ e: WalkEntry; names: string[]; i: number }> = [];
+    const open = (e: WalkEntry) => {
+      if (e.node.type === 'dir' && e.node.children.size) frames.push({ e, names: sortedNames(e.node), i: 0 });
+    };
+    open(root);
+    while (frames.length) {
+      const f = frames[frames.length - 1]!;
+      if (f.i >= f.names.length) {
+        frames.pop();
+        continue;
       }
+      const n = f.names[f.i++]!;
+      const dir = f.e.node as DirNode;
+      const e: WalkEntry = {
+        path: joinPath(f.e.path, n),
+        node: dir.children.get(n)!,
+        name: n,
+        parent: dir,
+        depth: f.e.depth + 1,
+      };
+      yield e;
+      open(e);
     }
   }
 
@@ -273,14 +285,17 @@ export class FileTree {
       dirs = 0,
       files = 0,
       bytes = 0;
-    for (const e of this.walk()) {
+    // the cursor: no path string or entry object per entry
+    const c = new TreeCursor(this.root);
+    while (c.next()) {
       entries++;
-      if (seen.has(e.node)) continue;
-      seen.add(e.node);
-      if (e.node.type === 'dir') dirs++;
-      if (e.node.type === 'file') {
+      const node = c.node;
+      if (seen.has(node)) continue;
+      seen.add(node);
+      if (node.type === 'dir') dirs++;
+      else if (node.type === 'file') {
         files++;
-        bytes += e.node.content.size;
+        bytes += node.content.size;
       }
     }
     return { entries, nodes: seen.size, dirs, files, bytes };
@@ -288,5 +303,5 @@ export class FileTree {
 }
 
 export function sortedNames(dir: DirNode): string[] {
-  return [...dir.children.keys()].sort(compareNames);
+  return sortedChildNames(dir);
 }

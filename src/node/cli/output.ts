@@ -65,6 +65,11 @@ export interface OutputIO {
   started: number;
 }
 
+/** 1234567 -> "1,234,567" (toLocaleString loads ICU's locale data: tens of milliseconds on the first call). */
+export function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
 /** 1536 -> "1.5 KiB"; under 1 KiB in bytes. */
 export function humanBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -128,7 +133,7 @@ export function summarize(
   const seconds = Math.round(performance.now() - io.started) / 1000;
   const facts = [
     ...(s.bytes !== undefined ? [humanBytes(s.bytes)] : []),
-    ...(s.entries !== undefined ? [`${s.entries.toLocaleString('en-US')} entries`] : []),
+    ...(s.entries !== undefined ? [`${thousands(s.entries)} entries`] : []),
     ...(s.note ? [s.note] : []),
     `${seconds.toFixed(2)} s`,
   ];

@@ -5,7 +5,6 @@
  * million path strings and closures alive.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Content } from '../../core/tree/types.js';
 import { hostError } from '../io/file.js';
 
@@ -13,7 +12,11 @@ const CHUNK = 1 << 20;
 
 /** A host directory's path, shared by the contents of its files. */
 export class HostDir {
-  constructor(readonly path: string) {}
+  /** The path with a trailing '/': a file's path is one concatenation (path.join normalizes every time). */
+  readonly prefix: string;
+  constructor(readonly path: string) {
+    this.prefix = path.endsWith('/') ? path : path + '/';
+  }
 }
 
 class HostFileContent implements Content {
@@ -24,7 +27,7 @@ class HostFileContent implements Content {
   ) {}
 
   get path(): string {
-    return this.dir ? join(this.dir.path, this.name) : this.name;
+    return this.dir ? this.dir.prefix + this.name : this.name;
   }
 
   private open(): number {

@@ -3,9 +3,9 @@
  * xattrs are not read (Node has no API for them), hard links detected by
  * (dev, ino). File contents are read lazily from the host path.
  */
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { FileTree } from '../../core/tree/tree.js';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
+import { resolve } from 'node:path';
+import { FileTree, NO_XATTRS } from '../../core/tree/tree.js';
 import { parseCpioList, treeFromCpioList, type CpioListEntry, type CpioListOptions } from '../../core/tree/cpiolist.js';
 import { decodeDev, type DirNode, type TreeNode } from '../../core/tree/types.js';
 import { MAX_NAME_BYTES } from '../../core/tree/path.js';
@@ -32,10 +32,22 @@ function ts(ns: bigint) {
   return { sec: Number(s), nsec: Number(nsec) };
 }
 
+type BigStats = BigIntStats;
+
+function treePath(treeDir: string, name: string): string {
+  return treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
+}
+
+/**
+ * Build a FileTree from a host directory. Per entry: one lstat (bigint, for
+ * nanosecond times), one node object, its content object (files) and its
+ * name; no path string is kept. Nodes go straight into their parent's map:
+ * going through tree.put(path) re-split every path from the root.
+ */
 export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTree {
   const tree = opts.tree ?? new FileTree();
   const root = resolve(dir);
-  let st;
+  let st: BigStats;
   try {
     st = lstatSync(root, { bigint: true });
   } catch (e) {
@@ -44,21 +56,13 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
   if (!st.isDirectory()) throw new UsageError('E_USAGE_NOT_DIR', `${dir} is not a directory`, { path: dir });
   const prefix = opts.prefix ?? '/';
   const inodes = new Map<string, TreeNode>();
-  const metaOf = (s: typeof st) => {
-    // equal times are one object (immutable values): most files have ctime == mtime
-    const mtime = ts(s.mtimeNs);
-    const atime = s.atimeNs === s.mtimeNs ? mtime : ts(s.atimeNs);
-    const ctime = s.ctimeNs === s.mtimeNs ? mtime : s.ctimeNs === s.atimeNs ? atime : ts(s.ctimeNs);
-    return { mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtime, atime, ctime };
-  };
   const top = tree.mkdir(prefix, metaOf(st));
-  // Nodes are inserted straight into their parent DirNode: going through
-  // tree.put(path) re-split and re-encoded every path from the root, which
-  // was most of the scan's CPU on a 20,000-file tree.
-  const insert = (dir: DirNode, name: string, node: TreeNode, tp: string) => {
+  const insert = (dir: DirNode, name: string, node: TreeNode, treeDir: string) => {
     const existing = dir.children.get(name);
-    if (existing && !opts.replace)
+    if (existing && !opts.replace) {
+      const tp = treePath(treeDir, name);
       throw new PathError('E_PATH_EXISTS', `${tp} already exists (a ${existing.type})`, { path: tp });
+    }
     dir.children.set(name, node);
     return node;
   };
@@ -70,57 +74,93 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
       throw hostError(e, hostDir, 'read directory');
     }
     const here = new HostDir(hostDir);
+    const base = here.prefix;
     for (const name of names) {
-      const hp = join(hostDir, name);
-      const tp = treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
+      const hp = base + name;
       if (name.length > MAX_NAME_BYTES / 3 && Buffer.byteLength(name) > MAX_NAME_BYTES) {
+        const tp = treePath(treeDir, name);
         throw new PathError(
           'E_PATH_NAME_TOO_LONG',
           `name component is ${Buffer.byteLength(name)} bytes, the limit is ${MAX_NAME_BYTES}: ${tp}`,
           { path: tp },
         );
       }
-      let s;
+      let s: BigStats;
       try {
         s = lstatSync(hp, { bigint: true });
       } catch (e) {
         throw hostError(e, hp, 'stat');
       }
-      const m = metaOf(s);
       if (s.isDirectory()) {
         let sub = dir.children.get(name);
-        if (sub?.type === 'dir') Object.assign(sub, tree.meta('dir', m));
-        else sub = insert(dir, name, { type: 'dir', ...tree.meta('dir', m), children: new Map() }, tp);
-        visit(hp, tp, sub as DirNode);
+        if (sub?.type === 'dir') Object.assign(sub, tree.meta('dir', metaOf(s)));
+        else sub = insert(dir, name, hostNode(s, hp, here, name, treeDir)!, treeDir);
+        visit(hp, treePath(treeDir, name), sub as DirNode);
         continue;
       }
       const key = s.nlink > 1n ? `${s.dev}:${s.ino}` : '';
       if (key) {
         const prev = inodes.get(key);
         if (prev) {
-          insert(dir, name, prev, tp);
+          insert(dir, name, prev, treeDir);
           continue;
         }
       }
-      let node: TreeNode;
-      if (s.isFile())
-        node = { type: 'file', ...tree.meta('file', m), content: dirFileContent(here, name, Number(s.size)) };
-      else if (s.isSymbolicLink()) {
-        const target = readlinkSync(hp);
-        if (!target) throw new PathError('E_PATH_EMPTY_LINK', `symlink ${tp} has an empty target`, { path: tp });
-        node = { type: 'symlink', ...tree.meta('symlink', m), target };
-      } else if (s.isCharacterDevice() || s.isBlockDevice()) {
-        const { major, minor } = decodeDev(Number(s.rdev));
-        node = { type: s.isCharacterDevice() ? 'chardev' : 'blockdev', ...tree.meta('chardev', m), major, minor };
-      } else if (s.isFIFO()) node = { type: 'fifo', ...tree.meta('fifo', m) };
-      else if (s.isSocket()) node = { type: 'socket', ...tree.meta('socket', m) };
-      else continue;
-      insert(dir, name, node, tp);
+      const node = hostNode(s, hp, here, name, treeDir);
+      if (!node) continue;
+      insert(dir, name, node, treeDir);
       if (key) inodes.set(key, node);
     }
   };
   visit(root, prefix === '/' ? '/' : '/' + prefix.replace(/^\/+|\/+$/g, ''), top);
   return tree;
+}
+
+/** Metadata of a host entry: times as immutable Timespecs, equal times one object (most files have ctime == mtime). */
+function metaOf(s: BigStats) {
+  const mtime = ts(s.mtimeNs);
+  const atime = s.atimeNs === s.mtimeNs ? mtime : ts(s.atimeNs);
+  const ctime = s.ctimeNs === s.mtimeNs ? mtime : s.ctimeNs === s.atimeNs ? atime : ts(s.ctimeNs);
+  return { mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtime, atime, ctime };
+}
+
+/**
+ * The tree node of a host entry, built as one literal in the tree's property
+ * order (host values need no validation: the mode is masked, ids are 32-bit).
+ * Undefined for types a tree cannot hold.
+ */
+function hostNode(s: BigStats, hp: string, here: HostDir, name: string, treeDir: string): TreeNode | undefined {
+  const { mode, uid, gid, mtime, atime, ctime } = metaOf(s);
+  const xattrs = NO_XATTRS;
+  if (s.isFile())
+    return {
+      type: 'file',
+      mode,
+      uid,
+      gid,
+      mtime,
+      atime,
+      ctime,
+      xattrs,
+      content: dirFileContent(here, name, Number(s.size)),
+    };
+  if (s.isDirectory()) return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
+  if (s.isSymbolicLink()) {
+    const target = readlinkSync(hp);
+    if (!target) {
+      const tp = treePath(treeDir, name);
+      throw new PathError('E_PATH_EMPTY_LINK', `symlink ${tp} has an empty target`, { path: tp });
+    }
+    return { type: 'symlink', mode, uid, gid, mtime, atime, ctime, xattrs, target };
+  }
+  if (s.isCharacterDevice() || s.isBlockDevice()) {
+    const { major, minor } = decodeDev(Number(s.rdev));
+    const type = s.isCharacterDevice() ? 'chardev' : 'blockdev';
+    return { type, mode, uid, gid, mtime, atime, ctime, xattrs, major, minor };
+  }
+  if (s.isFIFO()) return { type: 'fifo', mode, uid, gid, mtime, atime, ctime, xattrs };
+  if (s.isSocket()) return { type: 'socket', mode, uid, gid, mtime, atime, ctime, xattrs };
+  return undefined;
 }
 
 interface CpioListFileOptions {

@@ -52,6 +52,37 @@ const HEX = new TextEncoder().encode('0123456789abcdef');
 /** gen_init_cpio writes its hex fields in upper case (%08X). */
 const HEX_UPPER = new TextEncoder().encode('0123456789ABCDEF');
 
+/** Index of each hex field in the value arrays `encodeNewcValues` takes (the table's order). */
+export const NEWC_FIELD: Readonly<Record<HexField, number>> = Object.fromEntries(
+  HEX_FIELDS.map((n, i) => [n, i]),
+) as Record<HexField, number>;
+const HEX_OFFSETS = Int32Array.from(HEX_LAYOUT, ([, off]) => off);
+const NEWC_MAGIC_BYTES = new TextEncoder().encode(NEWC_MAGIC);
+
+/**
+ * Write a header from its 13 field values in table order (`NEWC_FIELD`),
+ * each 0..2^32-1, into `out` at `offset`: the writer's per-entry path, with
+ * no object per header. `magic` defaults to newc.
+ */
+export function encodeNewcValues(
+  vals: ArrayLike<number>,
+  out: Uint8Array,
+  offset: number,
+  upper = false,
+  magic: Uint8Array = NEWC_MAGIC_BYTES,
+): void {
+  const digits = upper ? HEX_UPPER : HEX;
+  out.set(magic, offset + MAGIC_OFFSET);
+  for (let f = 0; f < HEX_OFFSETS.length; f++) {
+    let v = vals[f]! >>> 0;
+    const base = offset + HEX_OFFSETS[f]!;
+    for (let i = 7; i >= 0; i--) {
+      out[base + i] = digits[v & 15]!;
+      v >>>= 4;
+    }
+  }
+}
+
 /** Write the 110-byte header into `out` at `offset`. Values must be 0..2^32-1 (checked by the writer). */
 export function encodeNewcHeader(
   h: Omit<NewcHeader, 'magic'> & { magic?: string },
@@ -60,16 +91,13 @@ export function encodeNewcHeader(
   upper = false,
 ): void {
   const magic = h.magic ?? NEWC_MAGIC;
-  const digits = upper ? HEX_UPPER : HEX;
-  for (let i = 0; i < 6; i++) out[offset + MAGIC_OFFSET + i] = magic.charCodeAt(i);
-  for (const [name, off] of HEX_LAYOUT) {
-    let v = h[name] >>> 0;
-    const base = offset + off;
-    for (let i = 7; i >= 0; i--) {
-      out[base + i] = digits[v & 15]!;
-      v >>>= 4;
-    }
-  }
+  encodeNewcValues(
+    HEX_FIELDS.map((n) => h[n]),
+    out,
+    offset,
+    upper,
+    Uint8Array.from(magic.slice(0, 6), (c) => c.charCodeAt(0)),
+  );
 }
 
 function hexDigit(c: number): number {

@@ -11,8 +11,9 @@
 import { CapacityError, FormatError } from '../../errors.js';
 import type { Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
-import { fullMode, type Content, type TreeNode } from '../../tree/types.js';
-import { encodeNewcHeader, HEADER_SIZE, MAX_NAMESIZE, pad4, TRAILER_NAME } from './header.js';
+import { PathBytes, TreeCursor } from '../../tree/cursor.js';
+import { fullMode, type DirNode, type TreeNode } from '../../tree/types.js';
+import { encodeNewcValues, HEADER_SIZE, MAX_NAMESIZE, NEWC_FIELD as F, pad4, TRAILER_NAME } from './header.js';
 
 export interface CpioWriteOptions {
   progress?: Progress;
@@ -26,17 +27,13 @@ const OUT_CHUNK = 256 * 1024;
 /** Chunks this large are passed through instead of copied into the output buffer. */
 const PASS_THROUGH = 64 * 1024;
 
-/** Archive name of a tree path: "." for the root, "bin/sh" otherwise (no leading slash, like gen_init_cpio). */
-function archiveName(path: string): string {
-  return path === '/' ? '.' : path.slice(1);
-}
-
-function checkTime(sec: number, path: string): number {
+function checkTime(sec: number, path: PathBytes, depth: number): number {
   if (!Number.isInteger(sec) || sec < 0 || sec >= U32) {
+    const p = depth ? path.toString() : '/';
     throw new CapacityError(
       'E_LIMIT_TIME',
-      `${path}: modification time ${sec} does not fit in the cpio newc 32-bit unsigned time field (0..${U32 - 1}); clamp times with SOURCE_DATE_EPOCH`,
-      { format: 'cpio', path, field: 'mtime', actual: sec },
+      `${p}: modification time ${sec} does not fit in the cpio newc 32-bit unsigned time field (0..${U32 - 1}); clamp times with SOURCE_DATE_EPOCH`,
+      { format: 'cpio', path: p, field: 'mtime', actual: sec },
     );
   }
   return sec;
@@ -57,197 +54,212 @@ export async function* cpioChunks(tree: FileTree, opts: CpioWriteOptions = {}): 
   if (blockSize > 1 && total % blockSize !== 0) yield new Uint8Array(blockSize - (total % blockSize));
 }
 
+/** Output chunks of OUT_CHUNK bytes, filled in place (headers, names and file data are written straight in). */
+class Out {
+  buf = new Uint8Array(OUT_CHUNK);
+  fill = 0;
+  /** The filled part as a chunk; a new buffer takes its place (the consumer may keep the chunk). */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.fill);
+    this.buf = new Uint8Array(OUT_CHUNK);
+    this.fill = 0;
+    return out;
+  }
+  /** Make room for `n` bytes; returns a full chunk to yield first, if any. */
+  room(n: number): Uint8Array | undefined {
+    if (this.fill + n <= this.buf.length) return undefined;
+    const out = this.fill > 0 ? this.take() : undefined;
+    if (n > this.buf.length) this.buf = new Uint8Array(n);
+    return out;
+  }
+}
+
+/** What pass 1 learns: names per hard-linked node, distinct nodes, bytes. */
+interface Counts {
+  /** Nodes with more than one name: their name count (nodes with one name are not kept). */
+  multi: Map<TreeNode, number>;
+  totalBytes: number;
+}
+
+/** Pass 1: which nodes have several names, and the data bytes for progress. */
+function countNames(tree: FileTree): Counts {
+  const once = new Set<TreeNode>();
+  const multi = new Map<TreeNode, number>();
+  let totalBytes = 0;
+  const c = new TreeCursor(tree.root);
+  while (c.next()) {
+    const node = c.node;
+    if (node.type === 'dir') continue;
+    if (!once.has(node)) {
+      once.add(node);
+      if (node.type === 'file') totalBytes += node.content.size;
+    } else multi.set(node, (multi.get(node) ?? 1) + 1);
+  }
+  return { multi, totalBytes };
+}
+
+function subdirCount(d: DirNode): number {
+  let sub = 0;
+  for (const c of d.children.values()) if (c.type === 'dir') sub++;
+  return sub;
+}
+
+function fileTooLarge(path: string, size: number): CapacityError {
+  return new CapacityError(
+    'E_LIMIT_FILE_SIZE',
+    `${path}: ${size} bytes is too large for a cpio newc archive (limit ${U32 - 1} bytes, under 4 GiB)`,
+    { format: 'cpio', path, actual: size, expected: U32 - 1 },
+  );
+}
+
+function nameTooLong(path: string, bytes: number): CapacityError {
+  return new CapacityError(
+    'E_LIMIT_NAME_LENGTH',
+    `${path}: the path is ${bytes} bytes; cpio members are limited to ${MAX_NAMESIZE - 1} (the kernel skips longer names)`,
+    { format: 'cpio', path, actual: bytes, expected: MAX_NAMESIZE - 1 },
+  );
+}
+
+function symlinkTooLong(path: string, bytes: number): CapacityError {
+  return new CapacityError(
+    'E_LIMIT_SYMLINK',
+    `${path}: symlink target of ${bytes} bytes is longer than ${MAX_NAMESIZE} (the kernel skips such members)`,
+    { format: 'cpio', path, actual: bytes, expected: MAX_NAMESIZE },
+  );
+}
+
+function sizeMismatch(path: string, got: number, size: number): FormatError {
+  return new FormatError(
+    'E_FORMAT_CONTENT_SIZE',
+    got > size
+      ? `${path}: content yielded more than its declared ${size} bytes`
+      : `${path}: content yielded ${got} bytes but declared ${size} (did the file change while being archived?)`,
+    { path, expected: size, actual: got },
+  );
+}
+
+/** Write a header and its NUL-terminated, padded name into `out` (room made by the caller). */
+function putHeader(out: Out, vals: Uint32Array, name: Uint8Array, nameLen: number): void {
+  const namesize = nameLen + 1;
+  vals[F.namesize] = namesize;
+  const headLen = HEADER_SIZE + namesize;
+  const total = headLen + pad4(headLen);
+  const at = out.fill;
+  encodeNewcValues(vals, out.buf, at);
+  out.buf.set(nameLen === name.length ? name : name.subarray(0, nameLen), at + HEADER_SIZE);
+  out.buf.fill(0, at + HEADER_SIZE + nameLen, at + total);
+  out.fill += total;
+}
+
+/** Bytes a header with a name of `nameLen` bytes takes, padding included. */
+function headerBytes(nameLen: number): number {
+  const headLen = HEADER_SIZE + nameLen + 1;
+  return headLen + pad4(headLen);
+}
+
+const DOT = Uint8Array.of(0x2e);
+const TRAILER = enc.encode(TRAILER_NAME);
+
 async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<Uint8Array> {
   const progress = opts.progress;
-
-  // Pass 1: inode numbers, name counts, directory link counts, total size for progress.
-  const ino = new Map<TreeNode, number>();
-  const names = new Map<TreeNode, number>();
-  let totalBytes = 0;
-  for (const e of tree.walk()) {
-    if (!ino.has(e.node)) {
-      ino.set(e.node, ino.size + 1);
-      if (e.node.type === 'file') totalBytes += e.node.content.size;
-    }
-    names.set(e.node, (names.get(e.node) ?? 0) + 1);
-  }
+  const { multi, totalBytes } = countNames(tree);
   progress?.start('writing cpio', totalBytes, 'bytes');
-
-  let buf = new Uint8Array(OUT_CHUNK);
-  let fill = 0;
-  const take = (): Uint8Array => {
-    const out = buf.subarray(0, fill);
-    buf = new Uint8Array(OUT_CHUNK);
-    fill = 0;
-    return out;
-  };
-  /** Make room for `n` bytes in the output buffer; returns a full chunk to yield first, if any. */
-  const room = (n: number): Uint8Array | undefined => {
-    if (fill + n <= buf.length) return undefined;
-    const out = fill > 0 ? take() : undefined;
-    if (n > buf.length) buf = new Uint8Array(n);
-    return out;
-  };
-
-  const seen = new Map<TreeNode, number>();
-  const emitHeader = function* (
-    name: string,
-    h: Omit<Parameters<typeof encodeNewcHeader>[0], 'namesize'>,
-  ): Generator<Uint8Array> {
-    const nameBytes = enc.encode(name);
-    const namesize = nameBytes.length + 1;
-    if (namesize > MAX_NAMESIZE) {
-      throw new CapacityError(
-        'E_LIMIT_NAME_LENGTH',
-        `/${name}: the path is ${nameBytes.length} bytes; cpio members are limited to ${MAX_NAMESIZE - 1} (the kernel skips longer names)`,
-        { format: 'cpio', path: '/' + name, actual: nameBytes.length, expected: MAX_NAMESIZE - 1 },
-      );
+  // hard-linked nodes: their inode number and the names written so far
+  const linkIno = new Map<TreeNode, number>();
+  const linkSeen = new Map<TreeNode, number>();
+  const out = new Out();
+  const vals = new Uint32Array(F.check + 1);
+  const path = new PathBytes();
+  const c = new TreeCursor(tree.root);
+  let nextIno = 0;
+  let full: Uint8Array | undefined;
+  while (c.next()) {
+    const node = c.node;
+    let nameLen = 1;
+    if (c.depth > 0) {
+      path.set(c.depth, c.name);
+      nameLen = path.length;
+      if (nameLen + 1 > MAX_NAMESIZE) throw nameTooLong(path.toString(), nameLen);
     }
-    const headLen = HEADER_SIZE + namesize;
-    const total = headLen + pad4(headLen);
-    const full = room(total);
-    if (full) yield full;
-    encodeNewcHeader({ ...h, namesize }, buf, fill);
-    buf.set(nameBytes, fill + HEADER_SIZE);
-    buf.fill(0, fill + HEADER_SIZE + nameBytes.length, fill + total);
-    fill += total;
-  };
-  const emitBytes = function* (data: Uint8Array): Generator<Uint8Array> {
-    if (data.length >= PASS_THROUGH) {
-      if (fill > 0) yield take();
-      yield data;
-      return;
-    }
-    const full = room(data.length);
-    if (full) yield full;
-    buf.set(data, fill);
-    fill += data.length;
-  };
-  /** File data read straight into the output buffer: no buffer, promise or generator per file. */
-  const emitReadInto = function* (c: Content, size: number): Generator<Uint8Array, number> {
-    let got = 0;
-    while (got < size) {
-      const want = Math.min(size - got, OUT_CHUNK);
-      const full = room(want);
-      if (full) yield full;
-      const n = c.readInto!(got, buf.subarray(fill, fill + want));
-      fill += n;
-      got += n;
-      if (n < want) break;
-    }
-    return got;
-  };
-  const emitStream = async function* (c: Content, size: number, path: string): AsyncGenerator<Uint8Array, number> {
-    let got = 0;
-    for await (const chunk of c.stream()) {
-      if (chunk.length === 0) continue;
-      if (got + chunk.length > size) {
-        throw new FormatError(
-          'E_FORMAT_CONTENT_SIZE',
-          `${path}: content yielded more than its declared ${size} bytes`,
-          {
-            path,
-            expected: size,
-            actual: got + chunk.length,
-          },
-        );
-      }
-      got += chunk.length;
-      yield* emitBytes(chunk);
-    }
-    return got;
-  };
-  const emitPad = function* (n: number): Generator<Uint8Array> {
-    if (n === 0) return;
-    const full = room(n);
-    if (full) yield full;
-    buf.fill(0, fill, fill + n);
-    fill += n;
-  };
-
-  for (const e of tree.walk()) {
-    const node = e.node;
-    const path = e.path;
-    const count = (seen.get(node) ?? 0) + 1;
-    seen.set(node, count);
-    const nlinks = names.get(node)!;
-    let nlink: number;
-    if (node.type === 'dir') {
-      let sub = 0;
-      for (const c of node.children.values()) if (c.type === 'dir') sub++;
-      nlink = 2 + sub;
-    } else nlink = nlinks;
-    const isLast = count === nlinks;
+    const names = node.type === 'dir' ? 1 : (multi.get(node) ?? 1);
+    let ino: number;
+    let isLast = true;
+    if (names > 1) {
+      const seen = (linkSeen.get(node) ?? 0) + 1;
+      linkSeen.set(node, seen);
+      isLast = seen === names;
+      if (seen === 1) linkIno.set(node, (ino = ++nextIno));
+      else ino = linkIno.get(node)!;
+    } else ino = ++nextIno;
     let filesize = 0;
-    let linkBytes: Uint8Array | undefined;
+    let link: Uint8Array | undefined;
     if (node.type === 'file') {
-      if (node.content.size >= U32) {
-        throw new CapacityError(
-          'E_LIMIT_FILE_SIZE',
-          `${path}: ${node.content.size} bytes is too large for a cpio newc archive (limit ${U32 - 1} bytes, under 4 GiB)`,
-          { format: 'cpio', path, actual: node.content.size, expected: U32 - 1 },
-        );
-      }
+      if (node.content.size >= U32) throw fileTooLarge(path.toString(), node.content.size);
       if (isLast) filesize = node.content.size;
     } else if (node.type === 'symlink') {
       // every name carries the target: the kernel makes each symlink from its own member's data
-      linkBytes = enc.encode(node.target);
-      filesize = linkBytes.length;
-      if (filesize > MAX_NAMESIZE) {
-        throw new CapacityError(
-          'E_LIMIT_SYMLINK',
-          `${path}: symlink target of ${filesize} bytes is longer than ${MAX_NAMESIZE} (the kernel skips such members)`,
-          { format: 'cpio', path, actual: filesize, expected: MAX_NAMESIZE },
-        );
-      }
+      link = enc.encode(node.target);
+      filesize = link.length;
+      if (filesize > MAX_NAMESIZE) throw symlinkTooLong(path.toString(), filesize);
     }
-    const dev = node.type === 'chardev' || node.type === 'blockdev' ? node : undefined;
-    yield* emitHeader(archiveName(path), {
-      ino: ino.get(node)!,
-      mode: fullMode(node),
-      uid: node.uid,
-      gid: node.gid,
-      nlink,
-      mtime: checkTime(node.mtime.sec, path),
-      filesize,
-      devmajor: 0,
-      devminor: 0,
-      rdevmajor: dev ? dev.major : 0,
-      rdevminor: dev ? dev.minor : 0,
-      check: 0,
-    });
+    vals[F.ino] = ino;
+    vals[F.mode] = fullMode(node);
+    vals[F.uid] = node.uid;
+    vals[F.gid] = node.gid;
+    vals[F.nlink] = node.type === 'dir' ? 2 + subdirCount(node) : names;
+    vals[F.mtime] = checkTime(node.mtime.sec, path, c.depth);
+    vals[F.filesize] = filesize;
+    vals[F.rdevmajor] = node.type === 'chardev' || node.type === 'blockdev' ? node.major : 0;
+    vals[F.rdevminor] = node.type === 'chardev' || node.type === 'blockdev' ? node.minor : 0;
+    if ((full = out.room(headerBytes(nameLen)))) yield full;
+    putHeader(out, vals, c.depth ? path.buf : DOT, nameLen);
     if (filesize === 0) continue;
-    if (linkBytes) {
-      yield* emitBytes(linkBytes);
+    if (link) {
+      if ((full = out.room(filesize + 3))) yield full;
+      out.buf.set(link, out.fill);
+      out.fill += filesize;
     } else if (node.type === 'file') {
-      const got = node.content.readInto
-        ? yield* emitReadInto(node.content, filesize)
-        : yield* emitStream(node.content, filesize, path);
-      progress?.tick(got);
-      if (got !== filesize) {
-        throw new FormatError(
-          'E_FORMAT_CONTENT_SIZE',
-          `${path}: content yielded ${got} bytes but declared ${filesize} (did the file change while being archived?)`,
-          { path, expected: filesize, actual: got },
-        );
+      const content = node.content;
+      let got = 0;
+      if (content.readInto) {
+        // straight into the output buffer: no buffer, promise or generator per file
+        while (got < filesize) {
+          const want = Math.min(filesize - got, OUT_CHUNK);
+          if ((full = out.room(want))) yield full;
+          const n = content.readInto(got, out.buf.subarray(out.fill, out.fill + want));
+          out.fill += n;
+          got += n;
+          if (n < want) break;
+        }
+      } else {
+        for await (const chunk of content.stream()) {
+          if (chunk.length === 0) continue;
+          if (got + chunk.length > filesize) throw sizeMismatch(path.toString(), got + chunk.length, filesize);
+          got += chunk.length;
+          if (chunk.length >= PASS_THROUGH) {
+            if (out.fill > 0) yield out.take();
+            yield chunk;
+            continue;
+          }
+          if ((full = out.room(chunk.length))) yield full;
+          out.buf.set(chunk, out.fill);
+          out.fill += chunk.length;
+        }
       }
+      progress?.tick(got);
+      if (got !== filesize) throw sizeMismatch(path.toString(), got, filesize);
     }
-    yield* emitPad(pad4(filesize));
+    const pad = pad4(filesize);
+    if (pad) {
+      if ((full = out.room(pad))) yield full;
+      out.buf.fill(0, out.fill, out.fill + pad);
+      out.fill += pad;
+    }
   }
-  yield* emitHeader(TRAILER_NAME, {
-    ino: 0,
-    mode: 0,
-    uid: 0,
-    gid: 0,
-    nlink: 1,
-    mtime: 0,
-    filesize: 0,
-    devmajor: 0,
-    devminor: 0,
-    rdevmajor: 0,
-    rdevminor: 0,
-    check: 0,
-  });
-  if (fill > 0) yield take();
+  vals.fill(0);
+  vals[F.nlink] = 1;
+  if ((full = out.room(headerBytes(TRAILER.length)))) yield full;
+  putHeader(out, vals, TRAILER, TRAILER.length);
+  if (out.fill > 0) yield out.take();
   progress?.done();
 }

@@ -23,14 +23,38 @@ import {
   dxRoot,
   dxTail,
 } from './structs.js';
+import { pathAt, type Where } from './where.js';
 
 const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
+/** A directory entry to write: the name as a string with its UTF-8 length (encoded into the block when written). */
 export interface DirEnt {
-  name: Uint8Array;
+  name: string;
+  /** UTF-8 bytes of `name`. */
+  len: number;
   ino: number;
   ft: number;
+}
+
+const enc = new TextEncoder();
+/** Names are at most 255 bytes; hashing encodes each into this scratch buffer. */
+const NAME_SCRATCH = new Uint8Array(1024);
+
+/** Write `e.name` as UTF-8 at `at` in `b` (ASCII without the encoder). */
+function putName(b: Uint8Array, at: number, e: DirEnt): void {
+  const s = e.name;
+  if (s.length === e.len) {
+    for (let i = 0; i < s.length; i++) b[at + i] = s.charCodeAt(i);
+    return;
+  }
+  enc.encodeInto(s, b.subarray(at, at + e.len));
+}
+
+/** The UTF-8 bytes of an entry's name, in a scratch buffer valid until the next call. */
+function nameBytes(e: DirEnt): Uint8Array {
+  putName(NAME_SCRATCH, 0, e);
+  return NAME_SCRATCH.subarray(0, e.len);
 }
 
 export interface DirBuildOpts {
@@ -55,8 +79,8 @@ export interface DirBlocks {
 }
 
 function putEntry(b: Uint8Array, off: number, e: DirEnt, recLen: number): void {
-  dirEntry.encode({ inode: e.ino, rec_len: recLen, name_len: e.name.length, file_type: e.ft }, b, off);
-  b.set(e.name, off + dirEntry.size);
+  dirEntry.encode({ inode: e.ino, rec_len: recLen, name_len: e.len, file_type: e.ft }, b, off);
+  putName(b, off + dirEntry.size, e);
 }
 
 function finishLeaf(b: Uint8Array, csum: boolean, seed: number): void {
@@ -99,7 +123,7 @@ function packLeaves(
   };
   for (let i = 0; i < ents.length; i++) {
     const e = ents[i]!;
-    const need = dirRecLen(e.name.length);
+    const need = dirRecLen(e.len);
     if (b && off + need > space) close();
     if (!b) {
       b = new Uint8Array(B);
@@ -185,12 +209,12 @@ function buildHtree(
   entries: DirEnt[],
   o: DirBuildOpts,
   seed: number,
-  path: string,
+  where: Where,
 ): DirBlocks {
   const B = o.blockSize;
   const dirFt = o.fileType === false ? 0 : FT.dir;
   const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
-  const hashed = entries.map((e) => ({ e, h: dirHash(e.name, version, o.seed) }));
+  const hashed = entries.map((e) => ({ e, h: dirHash(nameBytes(e), version, o.seed) }));
   hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
   const firstHashes: number[] = [];
   const hashes = hashed.map((x) => x.h.hash);
@@ -210,12 +234,14 @@ function buildHtree(
   if (leaves.length > rootLimit) {
     for (let i = 0; i < leaves.length; i += nodeLimit)
       nodes.push({ first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) });
-    if (nodes.length > rootLimit)
+    if (nodes.length > rootLimit) {
+      const path = pathAt(where);
       throw new CapacityError(
         'E_LIMIT_DIR_SIZE',
         `directory ${path} has ${entries.length} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`,
         { path, actual: entries.length },
       );
+    }
   }
   const leafBase = 1 + nodes.length;
   const root = dxRootBlock(ino, parent, dirFt, nodes.length ? 1 : 0, o);
@@ -235,6 +261,66 @@ function buildHtree(
   return { blocks, indexed: true };
 }
 
+/** Leaf blocks `ents` (in this order) take when packed like packLeaves does, without building them. */
+function countLeaves(lengths: ArrayLike<number>, B: number, csum: boolean): number {
+  const space = B - (csum ? DIR_TAIL_SIZE : 0);
+  let blocks = 0;
+  let off = space; // no open block
+  for (let i = 0; i < lengths.length; i++) {
+    const need = dirRecLen(lengths[i]!);
+    if (off + need > space) {
+      blocks++;
+      off = 0;
+    }
+    off += need;
+  }
+  return blocks;
+}
+
+/** The index node count of an htree over `leaves` leaves (0: the root indexes them); throws past two levels. */
+function htreeNodes(leaves: number, o: DirBuildOpts, entries: number, where: Where): number {
+  const B = o.blockSize;
+  const tail = o.csum ? dxTail.size : 0;
+  const rootLimit = Math.floor((B - DX_ROOT_COUNT_OFFSET - tail) / dxEntry.size);
+  const nodeLimit = Math.floor((B - DX_NODE_COUNT_OFFSET - tail) / dxEntry.size);
+  if (leaves <= rootLimit) return 0;
+  const nodes = Math.ceil(leaves / nodeLimit);
+  if (nodes > rootLimit) {
+    const path = pathAt(where);
+    throw new CapacityError(
+      'E_LIMIT_DIR_SIZE',
+      `directory ${path} has ${entries} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`,
+      { path, actual: entries },
+    );
+  }
+  return nodes;
+}
+
+/**
+ * The number of blocks `buildDir` makes for these entries, computed from the
+ * name lengths (and, for an htree, the name hashes) without building them:
+ * the plan sizes every directory this way and builds it only when writing.
+ */
+export function dirBlockCount(entries: DirEnt[], o: DirBuildOpts, where: Where): number {
+  const B = o.blockSize;
+  const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
+  let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
+  for (const e of entries) total += dirRecLen(e.len);
+  if (total > space && o.dirIndex) {
+    const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
+    const hashed = entries.map((e) => ({ len: e.len, h: dirHash(nameBytes(e), version, o.seed) }));
+    hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
+    const leaves = countLeaves(
+      hashed.map((x) => x.len),
+      B,
+      o.csum,
+    );
+    return 1 + htreeNodes(leaves, o, entries.length, where) + leaves;
+  }
+  const lengths = [DOT.length, DOTDOT.length, ...entries.map((e) => e.len)];
+  return Math.max(o.minBlocks ?? 1, countLeaves(lengths, B, o.csum));
+}
+
 /**
  * Build the blocks of a directory with inode `ino` (parent `parent`), the
  * entries sorted by name. `seed` is the directory's inode checksum seed.
@@ -245,16 +331,16 @@ export function buildDir(
   entries: DirEnt[],
   o: DirBuildOpts,
   seed: number,
-  path: string,
+  where: Where,
 ): DirBlocks {
   const B = o.blockSize;
   const dirFt = o.fileType === false ? 0 : FT.dir;
-  const dot: DirEnt = { name: DOT, ino, ft: dirFt };
-  const dotdot: DirEnt = { name: DOTDOT, ino: parent, ft: dirFt };
+  const dot: DirEnt = { name: '.', len: DOT.length, ino, ft: dirFt };
+  const dotdot: DirEnt = { name: '..', len: DOTDOT.length, ino: parent, ft: dirFt };
   const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
   let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
-  for (const e of entries) total += dirRecLen(e.name.length);
-  if (total > space && o.dirIndex) return buildHtree(ino, parent, entries, o, seed, path);
+  for (const e of entries) total += dirRecLen(e.len);
+  if (total > space && o.dirIndex) return buildHtree(ino, parent, entries, o, seed, where);
   const blocks = packLeaves([dot, dotdot, ...entries], B, o.csum, seed);
   while (blocks.length < (o.minBlocks ?? 1)) blocks.push(emptyLeaf(B, o.csum, seed));
   return { blocks, indexed: false };

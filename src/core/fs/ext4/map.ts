@@ -21,6 +21,7 @@ import {
   extentLeaf,
   extentTail,
 } from './structs.js';
+import { pathAt, type Where } from './where.js';
 
 /** Extents (or index entries) i_block holds. */
 const ROOT_CAPACITY = extentCapacity(I_BLOCK_SIZE);
@@ -150,7 +151,7 @@ export function extentTreeBlocks(extents: number, blockSize: number): number {
 }
 
 /** Classic block map (direct, indirect, double, triple indirect). */
-export function blockMap(runs: Run[], blockSize: number, alloc: () => number, path: string): Mapped {
+export function blockMap(runs: Run[], blockSize: number, alloc: () => number, where: Where): Mapped {
   const P = blockSize / BLOCK_NR_SIZE;
   const iblock = new Uint8Array(I_BLOCK_SIZE);
   const idv = new DataView(iblock.buffer);
@@ -177,12 +178,14 @@ export function blockMap(runs: Run[], blockSize: number, alloc: () => number, pa
         idv.setUint32(word(l), p, true);
         continue;
       }
-      if (l >= limit)
+      if (l >= limit) {
+        const path = pathAt(where);
         throw new CapacityError(
           'E_LIMIT_FILE_SIZE',
           `${path} is too large for a block-mapped file at block size ${blockSize}`,
           { path },
         );
+      }
       let x = l - NDIR_BLOCKS;
       if (x < P) {
         node('S', (b) => idv.setUint32(IND, b, true)).arr.setUint32(word(x), p, true);

@@ -17,14 +17,13 @@ import type { BlockDevice } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
 import { treeFingerprint } from '../../tree/fingerprint.js';
 import type { FileTree } from '../../tree/tree.js';
-import type { TreeNode } from '../../tree/types.js';
 import { BlockWriter } from './blockwriter.js';
 import { uuidString } from './fields.js';
 import { resolveConfig, type Ext4Options, type ExtType } from './options.js';
 import { featureNames } from './structs.js';
 import { placeMetadata } from './writealloc.js';
-import { DATA_CHUNK, writeFileData, type DataWriter } from './writedata.js';
-import { mapInode, writeDirBlocks, writeInodeTables, writeXattrBlocks, type WriteCtx } from './writeinodes.js';
+import { DATA_CHUNK, type DataWriter } from './writedata.js';
+import { writeDirBlocks, writeInodes, writeXattrBlocks, type WriteCtx } from './writeinodes.js';
 import { writeJournal } from './writejournal.js';
 import { plan, type Plan } from './writeplan.js';
 import { autoBlocks, fixedGeometry } from './writesize.js';
@@ -96,39 +95,22 @@ export async function writeExt4(tree: FileTree, dev: BlockDevice, opts: Ext4Opti
   return prepareExt4(tree, opts).write(dev);
 }
 
-/** Stream every regular file's data (except inline ones) and map it. */
-async function writeAllData(ctx: WriteCtx, p: Plan, opts: Ext4Options): Promise<number> {
-  const progress = opts.progress ?? silentProgress;
-  progress.start(`writing ${p.cfg.type}`, p.dataBytes, 'bytes');
-  const dw: DataWriter = {
-    B: p.cfg.blockSize,
-    al: ctx.al,
-    w: ctx.w,
-    progress,
-    scratch: new Uint8Array(DATA_CHUNK),
-    dataBytes: 0,
-  };
-  for (const r of p.recs) {
-    if (!r || r.type !== 'file' || !r.node || r.inline) continue;
-    await writeFileData(dw, r, (r.node as Extract<TreeNode, { type: 'file' }>).content);
-    mapInode(ctx, r);
-  }
-  ctx.w.flush();
-  progress.done();
-  return dw.dataBytes;
-}
-
 async function writePlanned(p: Plan, dev: BlockDevice, opts: Ext4Options): Promise<Ext4Summary> {
   const cfg = p.cfg;
   const B = cfg.blockSize;
   const g = fixedGeometry(p, opts.size ?? dev.size, dev.size);
   const { al, groups } = placeMetadata(cfg, g);
   const ctx: WriteCtx = { cfg, g, dev, al, w: new BlockWriter(dev, B, 0), fsSeed: p.fsSeed };
-  writeDirBlocks(ctx, p.recs);
-  writeXattrBlocks(ctx, p.recs);
-  const journal = g.journalBlocks ? writeJournal(ctx, p.recs) : undefined;
-  const dataBytes = await writeAllData(ctx, p, opts);
-  const inodes = writeInodeTables(ctx, p, groups.inodeTable);
+  const early = writeDirBlocks(ctx, p);
+  const acl = writeXattrBlocks(ctx, p);
+  const journal = g.journalBlocks ? writeJournal(ctx) : undefined;
+  const progress = opts.progress ?? silentProgress;
+  progress.start(`writing ${cfg.type}`, p.dataBytes, 'bytes');
+  const data: DataWriter = { B, al, w: ctx.w, progress, scratch: new Uint8Array(DATA_CHUNK), dataBytes: 0 };
+  const inodes = await writeInodes(ctx, p, groups.inodeTable, { early, acl, journal, data });
+  ctx.w.flush();
+  progress.done();
+  const dataBytes = data.dataBytes;
   const { gdt, free } = writeGroups(ctx, groups, inodes);
   writeSuperblocks(ctx, gdt, free, journal);
   dev.flush();

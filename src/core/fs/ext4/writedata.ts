@@ -145,10 +145,16 @@ async function copyStream(dw: DataWriter, r: Rec, c: Content): Promise<void> {
     });
 }
 
-/** Write the data of a regular file; its runs go to r.runs. */
-export async function writeFileData(dw: DataWriter, r: Rec, c: Content): Promise<void> {
+/**
+ * Write the data of a regular file; its runs go to r.runs. Synchronous for
+ * contents with random access (no promise per file); a promise otherwise.
+ */
+export function writeFileData(dw: DataWriter, r: Rec, c: Content): Promise<void> | undefined {
   r.runs = [];
-  if (c.size === 0) return;
-  if (c.readInto || c.readAt) copyRandomAccess(dw, r, c);
-  else await copyStream(dw, r, c);
+  if (c.size === 0) return undefined;
+  if (c.readInto || c.readAt) {
+    copyRandomAccess(dw, r, c);
+    return undefined;
+  }
+  return copyStream(dw, r, c);
 }

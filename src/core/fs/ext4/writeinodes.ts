@@ -1,29 +1,42 @@
 /**
- * Writer, step five: inodes and what they own besides file data. Directory
- * blocks and slow symlink targets, shared xattr blocks, each inode's block
- * map or extent tree, and finally the inode tables (used inodes only).
+ * Writer, step five: inodes and what they own. Directory blocks and slow
+ * symlink targets first (built from the plan, written as each is made),
+ * shared xattr blocks, then every inode in number order: a file's data and
+ * its block map or extent tree, then its encoding into its group's inode
+ * table, which is written as soon as its last used inode is encoded (used
+ * inodes only). Only directories and slow symlinks keep anything (their
+ * i_block) until their table is written.
  */
 import { bytesKey } from '../../binary/bytes.js';
+import { HostIOError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import { fullMode } from '../../tree/types.js';
+import { fullMode, type TreeNode } from '../../tree/types.js';
 import type { BlockWriter } from './blockwriter.js';
 import { inodeCsumSeed, setInodeCsum, xattrBlockCsum } from './csum.js';
-import { encodeTime } from './fields.js';
+import { buildDir } from './dir.js';
+import { encodeDevice, encodeTime } from './fields.js';
 import type { Geometry } from './layout.js';
 import { addBlock, blockMap, extentTree } from './map.js';
 import type { Config } from './options.js';
 import {
   EXTRA_ISIZE,
   GOOD_OLD_INODE_SIZE,
+  INLINE_DATA_NAME,
+  INLINE_DATA_XATTR,
   INODE_FLAGS,
+  I_BLOCK_SIZE,
   JOURNAL_INO,
   SECTOR_SIZE,
+  XATTR_INDEX,
   inode as inodeStruct,
   xattrHeader,
 } from './structs.js';
 import type { Allocator } from './writealloc.js';
-import type { Plan, Rec } from './writeplan.js';
-import { encodeBlock, encodeIbody } from './xattr.js';
+import { writeFileData, type DataWriter } from './writedata.js';
+import { dirEntries, madeLpfMeta, metaOf, minDirBlocks, PLAN_BIT, Rec, type Plan } from './writeplan.js';
+import { encodeBlock, encodeIbody, placeXattrs, xattrEntries } from './xattr.js';
+
+const enc = new TextEncoder();
 
 /** What the writing steps share. */
 export interface WriteCtx {
@@ -45,7 +58,7 @@ export function mapInode(ctx: WriteCtx, r: Rec): void {
   const extents = cfg.has('extent');
   const seed = cfg.has('metadata_csum') ? inodeCsumSeed(ctx.fsSeed, r.ino, 0) : undefined;
   const alloc = () => al.alloc();
-  const m = extents ? extentTree(r.runs!, B, alloc, seed) : blockMap(r.runs!, B, alloc, r.path);
+  const m = extents ? extentTree(r.runs!, B, alloc, seed) : blockMap(r.runs!, B, alloc, () => r.path);
   r.iblock = m.iblock;
   for (const [blk, data] of m.meta) w.put(blk, data);
   let count = m.meta.length;
@@ -54,35 +67,107 @@ export function mapInode(ctx: WriteCtx, r: Rec): void {
   if (extents) r.flags |= INODE_FLAGS.EXTENTS;
 }
 
-/** Directory blocks and slow symlink targets, then each such inode's map. */
-export function writeDirBlocks(ctx: WriteCtx, recs: Rec[]): void {
-  for (const r of recs) {
-    if (!r || !r.dirBlocks) continue;
+/**
+ * What the first writing step leaves for the inode tables: the i_block,
+ * block count and flags of each directory and slow symlink, in slabs.
+ */
+export class EarlyInodes {
+  private readonly slot: Int32Array;
+  private readonly iblocks: Uint8Array;
+  private readonly counts: Float64Array;
+  private readonly flagsOf: Uint32Array;
+  private n = 0;
+  constructor(inodes: number, early: number) {
+    this.slot = new Int32Array(inodes + 1).fill(-1);
+    this.iblocks = new Uint8Array(early * I_BLOCK_SIZE);
+    this.counts = new Float64Array(early);
+    this.flagsOf = new Uint32Array(early);
+  }
+  keep(r: Rec): void {
+    const k = this.n++;
+    this.slot[r.ino] = k;
+    this.iblocks.set(r.iblock, k * I_BLOCK_SIZE);
+    this.counts[k] = r.blocks;
+    this.flagsOf[k] = r.flags;
+  }
+  /** Give `r` what was kept for its inode; false if nothing was. */
+  restore(r: Rec): boolean {
+    const k = this.slot[r.ino] ?? -1;
+    if (k < 0) return false;
+    r.iblock = this.iblocks.subarray(k * I_BLOCK_SIZE, (k + 1) * I_BLOCK_SIZE);
+    r.blocks += this.counts[k]!;
+    r.flags |= this.flagsOf[k]!;
+    return true;
+  }
+}
+
+/** Is inode `ino` written in the first step (a directory or a slow symlink)? */
+function isEarly(p: Plan, ino: number): boolean {
+  return p.inodes.type(ino) === 'dir' || (p.inodes.bits[ino]! & PLAN_BIT.SLOW_SYMLINK) !== 0;
+}
+
+/** The blocks of a directory or slow symlink, made from the plan. */
+function earlyBlocks(ctx: WriteCtx, p: Plan, r: Rec): Uint8Array[] {
+  const B = ctx.cfg.blockSize;
+  if (r.type !== 'dir') {
+    const block = new Uint8Array(B);
+    enc.encodeInto((r.node as Extract<TreeNode, { type: 'symlink' }>).target, block);
+    return [block];
+  }
+  const seed = inodeCsumSeed(p.fsSeed, r.ino, 0);
+  const opts = { ...p.dirOpts, minBlocks: minDirBlocks(r.ino, B) };
+  const built = buildDir(r.ino, p.inodes.parent[r.ino]!, dirEntries(p, r.ino), opts, seed, () => r.path);
+  if (built.blocks.length !== p.inodes.nblocks[r.ino])
+    throw new Error(
+      `internal: directory ${r.path} has ${built.blocks.length} blocks, planned ${p.inodes.nblocks[r.ino]}`,
+    );
+  if (built.indexed) r.flags |= INODE_FLAGS.INDEX;
+  return built.blocks;
+}
+
+/** Directory blocks and slow symlink targets in inode order, each inode's map after its blocks. */
+export function writeDirBlocks(ctx: WriteCtx, p: Plan): EarlyInodes {
+  let early = 0;
+  for (let ino = 1; ino <= p.usedInodes; ino++) if (isEarly(p, ino)) early++;
+  const kept = new EarlyInodes(p.usedInodes, early);
+  for (let ino = 1; ino <= p.usedInodes; ino++) {
+    if (!isEarly(p, ino)) continue;
+    const r = newRec(ctx, p, ino);
     r.runs = [];
-    r.dirBlocks.forEach((b, i) => {
+    earlyBlocks(ctx, p, r).forEach((b, i) => {
       const blk = ctx.al.alloc();
       addBlock(r.runs!, i, blk);
       ctx.w.put(blk, b);
     });
-    r.dirBlocks = undefined;
-    if (r.type === 'dir' && r.indexed) r.flags |= INODE_FLAGS.INDEX;
     mapInode(ctx, r);
+    kept.keep(r);
   }
+  return kept;
 }
 
-/** External xattr blocks: identical attribute sets share one block (h_refcount). */
-export function writeXattrBlocks(ctx: WriteCtx, recs: Rec[]): void {
+/** The xattr entries of inode `ino` split between the inode and a block. */
+function xattrPlacement(ctx: WriteCtx, p: Plan, ino: number) {
+  const node = p.inodes.nodes[ino]!;
+  const isz = ctx.cfg.inodeSize;
+  const ibodySpace = isz > GOOD_OLD_INODE_SIZE ? isz - GOOD_OLD_INODE_SIZE - EXTRA_ISIZE : 0;
+  const where = () => p.pathOf(ino);
+  return placeXattrs(xattrEntries(node.xattrs, where), ibodySpace, ctx.cfg.blockSize, where);
+}
+
+/** External xattr blocks: identical attribute sets share one block (h_refcount). Returns i_file_acl by inode. */
+export function writeXattrBlocks(ctx: WriteCtx, p: Plan): Map<number, number> {
   const B = ctx.cfg.blockSize;
   const metaCsum = ctx.cfg.has('metadata_csum');
-  const xsets = new Map<string, { block: Uint8Array; users: Rec[] }>();
-  for (const r of recs) {
-    if (!r || !r.xblock?.length) continue;
-    const b = encodeBlock(r.xblock, B);
+  const xsets = new Map<string, { block: Uint8Array; users: number[] }>();
+  for (let ino = 1; ino <= p.usedInodes; ino++) {
+    if (!(p.inodes.bits[ino]! & PLAN_BIT.XATTR_BLOCK)) continue;
+    const b = encodeBlock(xattrPlacement(ctx, p, ino).block, B);
     const key = bytesKey(b);
     const set = xsets.get(key);
-    if (set) set.users.push(r);
-    else xsets.set(key, { block: b, users: [r] });
+    if (set) set.users.push(ino);
+    else xsets.set(key, { block: b, users: [ino] });
   }
+  const acl = new Map<number, number>();
   for (const { block, users } of xsets.values()) {
     for (let i = 0; i < users.length; i += XATTR_BLOCK_MAX_USERS) {
       const share = users.slice(i, i + XATTR_BLOCK_MAX_USERS);
@@ -91,12 +176,19 @@ export function writeXattrBlocks(ctx: WriteCtx, recs: Rec[]): void {
       xattrHeader.encode({ h_refcount: share.length }, b);
       if (metaCsum) xattrHeader.encode({ h_checksum: xattrBlockCsum(ctx.fsSeed, blk, b) }, b);
       ctx.w.put(blk, b);
-      for (const r of share) {
-        r.fileAcl = blk;
-        r.blocks += 1;
-      }
+      for (const ino of share) acl.set(ino, blk);
     }
   }
+  return acl;
+}
+
+/** A fresh record of inode `ino` with its metadata and link count. */
+function newRec(ctx: WriteCtx, p: Plan, ino: number): Rec {
+  const node = p.inodes.nodes[ino];
+  const meta = node ? metaOf(node) : madeLpfMeta(ctx.cfg);
+  const r = new Rec(ino, p.inodes.type(ino)!, node, meta, p.pathOf);
+  r.links = p.inodes.links[ino]!;
+  return r;
 }
 
 /** The struct table covers 160 bytes; 128-byte inodes are built in this scratch buffer. */
@@ -183,31 +275,111 @@ function inodeUse(p: Plan, g: Geometry): InodeUse {
     const idx = (ino - 1) % g.ipg;
     use.bitmaps[grp]![idx >>> 3]! |= 1 << (idx & 7);
     use.used[grp] = idx + 1;
-    if (p.recs[ino]?.type === 'dir') use.usedDirs[grp]!++;
+    if (p.inodes.type(ino) === 'dir') use.usedDirs[grp]!++;
   }
   return use;
 }
 
-/** Write the inode tables (the used part of each group's) and return what they hold. */
-export function writeInodeTables(ctx: WriteCtx, p: Plan, inodeTables: number[]): InodeUse {
+/** The whole content of a small file (for inline data). */
+function readSmall(r: Rec, c: Extract<TreeNode, { type: 'file' }>['content']): Uint8Array {
+  let data: Uint8Array;
+  if (c.readInto) {
+    const b = new Uint8Array(c.size);
+    data = b.subarray(0, c.readInto(0, b));
+  } else data = c.readAt!(0, c.size);
+  if (data.length !== c.size)
+    throw new HostIOError('E_IO_CONTENT_SIZE', `${r.path}: content returned ${data.length} bytes, declared ${c.size}`, {
+      path: r.path,
+    });
+  return data;
+}
+
+/** What the inode steps share besides the context. */
+export interface InodeSources {
+  early: EarlyInodes;
+  acl: Map<number, number>;
+  journal: Rec | undefined;
+  data: DataWriter;
+}
+
+/**
+ * The record of inode `ino`, complete: for a regular file its data is
+ * written (and mapped) first. Undefined for unused reserved inodes.
+ */
+function completeRec(ctx: WriteCtx, p: Plan, ino: number, src: InodeSources): Rec | undefined | Promise<Rec> {
+  const type = p.inodes.type(ino);
+  if (!type) return ino === JOURNAL_INO ? src.journal : undefined;
+  const r = newRec(ctx, p, ino);
+  const node = r.node;
+  if (node?.xattrs.size) r.xin = xattrPlacement(ctx, p, ino).inode;
+  const acl = src.acl.get(ino);
+  if (acl !== undefined) {
+    r.fileAcl = acl;
+    r.blocks += 1;
+  }
+  const early = src.early.restore(r);
+  if (type === 'dir') r.size = p.inodes.nblocks[ino]! * ctx.cfg.blockSize;
+  else if (node?.type === 'symlink') {
+    const t = enc.encode(node.target);
+    r.size = t.length;
+    if (!early) r.iblock.set(t);
+  } else if (node?.type === 'chardev' || node?.type === 'blockdev') encodeDevice(r.iblock, node.major, node.minor);
+  else if (node?.type === 'file') {
+    const c = node.content;
+    r.size = c.size;
+    if (p.inodes.bits[ino]! & PLAN_BIT.INLINE) {
+      const data = readSmall(r, c);
+      r.inline = true;
+      r.flags |= INODE_FLAGS.INLINE_DATA;
+      r.iblock.set(data.subarray(0, I_BLOCK_SIZE));
+      const value = data.slice(I_BLOCK_SIZE);
+      r.xin = [{ index: XATTR_INDEX.SYSTEM, name: enc.encode(INLINE_DATA_NAME), value, full: INLINE_DATA_XATTR }];
+    } else {
+      // contents with random access are copied synchronously: no promise per file
+      const pending = writeFileData(src.data, r, c);
+      if (pending)
+        return pending.then(() => {
+          mapInode(ctx, r);
+          return r;
+        });
+      mapInode(ctx, r);
+    }
+  }
+  return r;
+}
+
+/**
+ * Every inode in number order: files' data written and mapped, each inode
+ * encoded into its group's table, and each table written once its last used
+ * inode is in. Returns what the tables hold, for the bitmaps and descriptors.
+ */
+export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[], src: InodeSources): Promise<InodeUse> {
   const { cfg, g, dev } = ctx;
   const use = inodeUse(p, g);
   const isz = cfg.inodeSize;
   const big = isz > GOOD_OLD_INODE_SIZE;
   const metaCsum = cfg.has('metadata_csum');
-  for (let grp = 0; grp < g.groups; grp++) {
-    const n = use.used[grp]!;
-    if (n === 0) continue;
-    const table = new Uint8Array(n * isz);
-    for (let idx = 0; idx < n; idx++) {
-      const ino = grp * g.ipg + idx + 1;
-      const r = p.recs[ino];
-      const raw = table.subarray(idx * isz, (idx + 1) * isz);
-      if (r) encodeInode(r, raw, cfg, big);
-      else if (big) inodeStruct.encode({ i_extra_isize: EXTRA_ISIZE }, raw); // reserved inodes: empty, like mke2fs
-      if (metaCsum && (r || big)) setInodeCsum(ctx.fsSeed, ino, raw);
+  const highest = Math.max(p.usedInodes, JOURNAL_INO);
+  let grp = -1;
+  let table = new Uint8Array(0);
+  const flushTable = () => {
+    if (grp >= 0) dev.writeAt(inodeTables[grp]! * cfg.blockSize, table);
+  };
+  for (let ino = 1; ino <= highest; ino++) {
+    const gi = Math.floor((ino - 1) / g.ipg);
+    if (gi !== grp) {
+      flushTable();
+      grp = gi;
+      table = new Uint8Array(use.used[grp]! * isz);
     }
-    dev.writeAt(inodeTables[grp]! * cfg.blockSize, table);
+    const idx = (ino - 1) % g.ipg;
+    const raw = table.subarray(idx * isz, (idx + 1) * isz);
+    let r = completeRec(ctx, p, ino, src);
+    if (r instanceof Promise) r = await r;
+    if (r) encodeInode(r, raw, cfg, big);
+    else if (big) inodeStruct.encode({ i_extra_isize: EXTRA_ISIZE }, raw); // reserved inodes: empty, like mke2fs
+    if (metaCsum && (r || big)) setInodeCsum(ctx.fsSeed, ino, raw);
   }
+  flushTable();
   return use;
 }

@@ -15,7 +15,7 @@ import {
   jbd2Superblock,
 } from './structs.js';
 import { mapInode, type WriteCtx } from './writeinodes.js';
-import { newRec, type Rec } from './writeplan.js';
+import { Rec } from './writeplan.js';
 
 /** The journal superblock of an empty log of `blocks` blocks. */
 function journalSuperblock(ctx: WriteCtx, blocks: number): Uint8Array {
@@ -44,11 +44,11 @@ function journalSuperblock(ctx: WriteCtx, blocks: number): Uint8Array {
   return jsb;
 }
 
-/** Allocate and write the journal; its inode record (also stored as recs[JOURNAL_INO]). */
-export function writeJournal(ctx: WriteCtx, recs: Rec[]): Rec {
+/** Allocate and write the journal; its inode record. */
+export function writeJournal(ctx: WriteCtx): Rec {
   const { cfg, g } = ctx;
   const t: Timespec = { sec: cfg.epoch, nsec: 0 };
-  const journal = newRec(
+  const journal = new Rec(
     JOURNAL_INO,
     'file',
     undefined,
@@ -58,7 +58,6 @@ export function writeJournal(ctx: WriteCtx, recs: Rec[]): Rec {
   journal.links = 1;
   journal.size = g.journalBlocks * cfg.blockSize;
   journal.runs = [];
-  recs[JOURNAL_INO] = journal;
   for (let i = 0; i < g.journalBlocks; i++) addBlock(journal.runs, i, ctx.al.alloc());
   ctx.w.put(journal.runs[0]!.pblk, journalSuperblock(ctx, g.journalBlocks));
   mapInode(ctx, journal);

@@ -1,18 +1,19 @@
 /**
- * Writer, step one: the plan. Walks the tree once, numbers the inodes
- * (root 2, lost+found 11, then directories depth-first in name order),
- * builds every directory's blocks, places xattrs, decides what is stored
- * inline, and bounds the blocks each inode needs, all before the size of the
- * filesystem is known. Nothing is written here; file contents are not read
- * (except the few bytes of inline-data files).
+ * Writer, step one: the plan. Walks the tree once and numbers the inodes
+ * (root 2, lost+found 11, then each directory's entries in name order,
+ * directories depth-first), then bounds the blocks each inode needs (exact
+ * for directories, computed from name lengths and hashes), places xattrs and
+ * decides what is stored inline, all before the size of the filesystem is
+ * known. Nothing is written and nothing is kept per entry but a few numbers
+ * in slabs (`Inodes`): directory blocks, xattr entries and inline data are
+ * made again when written. File contents are not read.
  */
-import { CapacityError, HostIOError, PathError, UsageError } from '../../errors.js';
-import { compareNames } from '../../tree/path.js';
+import { CapacityError, PathError, UsageError } from '../../errors.js';
+import { sortedChildNames, utf8Length } from '../../tree/cursor.js';
 import type { FileTree } from '../../tree/tree.js';
-import type { NodeType, Timespec, TreeNode } from '../../tree/types.js';
-import { fsCsumSeed, inodeCsumSeed } from './csum.js';
-import { buildDir, type DirBuildOpts, type DirEnt } from './dir.js';
-import { encodeDevice } from './fields.js';
+import type { DirNode, NodeType, Timespec, TreeNode } from '../../tree/types.js';
+import { fsCsumSeed } from './csum.js';
+import { dirBlockCount, type DirBuildOpts, type DirEnt } from './dir.js';
 import { seedWords } from './hash.js';
 import { blockMapBlocks, extentTreeBlocks, type Run } from './map.js';
 import type { Config } from './options.js';
@@ -24,8 +25,6 @@ import {
   FT,
   GOOD_OLD_INODE_SIZE,
   INLINE_DATA_NAME,
-  INLINE_DATA_XATTR,
-  INODE_FLAGS,
   I_BLOCK_SIZE,
   NAME_MAX,
   NDIR_BLOCKS,
@@ -45,44 +44,107 @@ export interface Meta {
   ctime: Timespec;
 }
 
-/** One inode of the plan, filled in step by step. */
-export interface Rec {
-  ino: number;
-  type: NodeType;
-  node: TreeNode | undefined;
-  meta: Meta;
-  path: string;
-  links: number;
-  // directories
-  entries?: DirEnt[];
-  parent?: number;
-  subdirs?: number;
-  /** Blocks to write for the inode, in logical order (directory blocks, a slow symlink's target). */
-  dirBlocks?: Uint8Array[];
-  indexed?: boolean;
-  // xattrs
-  xin?: XEntry[];
-  xblock?: XEntry[];
-  /** Upper bound of blocks for data + mapping metadata (files), exact for dirs/symlinks. */
-  est: number;
-  // results
-  size: number;
-  iblock: Uint8Array;
-  flags: number;
-  blocks: number;
-  fileAcl: number;
+/**
+ * One inode while it is written: made from the plan's slabs when its turn
+ * comes, encoded, then dropped. `path` is found only when a message needs it.
+ */
+export class Rec {
+  links = 0;
+  size = 0;
+  iblock: Uint8Array = new Uint8Array(I_BLOCK_SIZE);
+  flags = 0;
+  blocks = 0;
+  fileAcl = 0;
   runs?: Run[];
+  xin?: XEntry[];
   /** Regular file stored inline (inline_data): i_block + system.data. */
   inline?: boolean;
+  constructor(
+    readonly ino: number,
+    readonly type: NodeType,
+    readonly node: TreeNode | undefined,
+    readonly meta: Meta,
+    private readonly where: string | ((ino: number) => string),
+  ) {}
+  get path(): string {
+    return typeof this.where === 'string' ? this.where : this.where(this.ino);
+  }
+}
+
+/** Per-inode bits of the plan. */
+export const PLAN_BIT = {
+  /** A regular file stored inline (inline_data). */
+  INLINE: 1,
+  /** A symlink whose target needs a block. */
+  SLOW_SYMLINK: 2,
+  /** xattrs that need an external block. */
+  XATTR_BLOCK: 4,
+} as const;
+
+const KINDS: NodeType[] = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket'];
+const KIND_CODE = Object.fromEntries(KINDS.map((k, i) => [k, i + 1])) as Record<NodeType, number>;
+
+/**
+ * The plan's per-inode facts, in slabs indexed by inode number: a node
+ * reference and about 20 bytes of numbers per inode, whatever the tree.
+ */
+export class Inodes {
+  nodes: Array<TreeNode | undefined> = [];
+  /** NodeType code (KINDS index + 1); 0 for unused and reserved inodes. */
+  kind = new Uint8Array(64);
+  /** Names of the inode (directories: set by the plan to 2 + subdirectories). */
+  links = new Uint32Array(64);
+  /** Directories: the parent's inode. */
+  parent = new Uint32Array(64);
+  /** Directories: the number given to the first child numbered in it. */
+  firstChild = new Uint32Array(64);
+  /** Directories and slow symlinks: their blocks (directory blocks, the target block). */
+  nblocks = new Uint32Array(64);
+  /** PLAN_BIT flags. */
+  bits = new Uint8Array(64);
+
+  private grow(ino: number): void {
+    if (ino < this.kind.length) return;
+    const n = Math.max(ino + 1, this.kind.length * 2);
+    const re = <T extends Uint8Array | Uint32Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    this.kind = re(this.kind);
+    this.links = re(this.links);
+    this.parent = re(this.parent);
+    this.firstChild = re(this.firstChild);
+    this.nblocks = re(this.nblocks);
+    this.bits = re(this.bits);
+  }
+
+  set(ino: number, type: NodeType, node: TreeNode | undefined): void {
+    this.grow(ino);
+    this.kind[ino] = KIND_CODE[type];
+    this.nodes[ino] = node;
+  }
+
+  type(ino: number): NodeType | undefined {
+    const k = this.kind[ino];
+    return k ? KINDS[k - 1] : undefined;
+  }
 }
 
 export interface Plan {
   cfg: Config;
-  recs: Rec[]; // recs[ino]
+  inodes: Inodes;
+  /** Nodes numbered before the directory that holds them again (hard links, the tree's lost+found): their inode. */
+  linkIno: Map<TreeNode, number>;
+  /** The tree has no /lost+found: inode 11 is made, with no node. */
+  lpfMade: boolean;
   usedInodes: number; // highest inode number used
   contentBlocks: number; // upper bound of non-metadata blocks (without journal)
   dataBytes: number;
   fsSeed: number;
+  dirOpts: DirBuildOpts;
+  /** A path of inode `ino`, for messages (searches the tree: slow, only on errors). */
+  pathOf(ino: number): string;
 }
 
 const enc = new TextEncoder();
@@ -103,33 +165,17 @@ const LINK_MAX = 65000;
 const LPF_BYTES = 16384;
 const LPF_MIN_BLOCKS = 2;
 const LPF_MAX_BLOCKS = 12;
+const LPF_NAME = 'lost+found';
 
-/** A fresh record for inode `ino`. */
-export function newRec(ino: number, type: NodeType, node: TreeNode | undefined, meta: Meta, path: string): Rec {
-  return {
-    ino,
-    type,
-    node,
-    meta,
-    path,
-    links: 0,
-    est: 0,
-    size: 0,
-    iblock: new Uint8Array(I_BLOCK_SIZE),
-    flags: 0,
-    blocks: 0,
-    fileAcl: 0,
-  };
-}
-
-function metaOf(n: TreeNode): Meta {
+/** Node metadata as the inode stores it. */
+export function metaOf(n: TreeNode): Meta {
   return { mode: n.mode, uid: n.uid, gid: n.gid, atime: n.atime, mtime: n.mtime, ctime: n.ctime };
 }
 
-function asDir(r: Rec, parent: number): void {
-  r.parent = parent;
-  r.entries = [];
-  r.subdirs = 0;
+/** The lost+found the writer makes when the tree has none (mke2fs's: 0700, root's, the epoch). */
+export function madeLpfMeta(cfg: Config): Meta {
+  const t: Timespec = { sec: cfg.epoch, nsec: 0 };
+  return { mode: 0o700, uid: 0, gid: 0, atime: t, mtime: t, ctime: t };
 }
 
 /** Upper bound of data + mapping blocks of a file (`ranges`: its data ranges, when known). */
@@ -171,141 +217,168 @@ function fileBlocksEstimate(
   return data + blockMapBlocks(data, last, B) + (ranges ? 3 * pieces : 0);
 }
 
-/** Root and lost+found (inode 11, made when the tree has none). */
-function reservedDirs(tree: FileTree, cfg: Config, recs: Rec[], byNode: Map<TreeNode, Rec>) {
-  const epochT: Timespec = { sec: cfg.epoch, nsec: 0 };
-  const add = (r: Rec) => {
-    recs[r.ino] = r;
-    if (r.node) byNode.set(r.node, r);
-    return r;
-  };
-  const root = add(newRec(ROOT_INO, 'dir', tree.root, metaOf(tree.root), '/'));
-  asDir(root, ROOT_INO);
-  const lpfNode = tree.root.children.get('lost+found');
+/** Root (2) and lost+found (11, made when the tree has none). */
+function reservedDirs(tree: FileTree, t: Inodes, byNode: Map<TreeNode, number>): boolean {
+  t.set(ROOT_INO, 'dir', tree.root);
+  t.parent[ROOT_INO] = ROOT_INO;
+  byNode.set(tree.root, ROOT_INO);
+  const lpfNode = tree.root.children.get(LPF_NAME);
   if (lpfNode && lpfNode.type !== 'dir')
     throw new PathError(
       'E_PATH_LOST_FOUND',
       '/lost+found exists in the tree but is not a directory; ext needs it to be one',
-      {
-        path: '/lost+found',
-      },
+      { path: '/lost+found' },
     );
-  const lpfMeta = lpfNode
-    ? metaOf(lpfNode)
-    : { mode: 0o700, uid: 0, gid: 0, atime: epochT, mtime: epochT, ctime: epochT };
-  const lpf = add(newRec(FIRST_INO, 'dir', lpfNode, lpfMeta, '/lost+found'));
-  asDir(lpf, ROOT_INO);
-  if (!lpfNode) {
-    root.entries!.push({ name: enc.encode('lost+found'), ino: FIRST_INO, ft: cfg.has('filetype') ? FT.dir : 0 });
-    root.subdirs!++;
-    lpf.links = 1;
-  }
-  return { root, lpf, lpfInTree: lpfNode !== undefined };
+  t.set(FIRST_INO, 'dir', lpfNode);
+  t.parent[FIRST_INO] = ROOT_INO;
+  if (lpfNode) byNode.set(lpfNode, FIRST_INO);
+  return lpfNode === undefined;
 }
 
-/** Number the inodes: every directory's entries in name order, depth first. Returns the next free inode. */
-function numberInodes(tree: FileTree, cfg: Config, recs: Rec[]): number {
-  const byNode = new Map<TreeNode, Rec>();
-  const { root, lpf, lpfInTree } = reservedDirs(tree, cfg, recs, byNode);
+/**
+ * Number the inodes: every directory's entries in name order, depth first.
+ * Returns the next free inode and the nodes `dirEntries` must look up.
+ */
+function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<TreeNode, number>): number {
   let next = FIRST_INO + 1;
-  const stack: Rec[] = [root];
-  if (!lpfInTree) stack.push(lpf);
+  const stack: number[] = [ROOT_INO];
+  const subdirs: number[] = [];
   while (stack.length) {
     const d = stack.pop()!;
-    if (!d.node) continue;
-    const dn = d.node as Extract<TreeNode, { type: 'dir' }>;
-    const subdirs: Rec[] = [];
-    const named = [...dn.children.keys()].sort(compareNames).map((name) => ({ name, bytes: enc.encode(name) }));
-    for (const { name, bytes: nb } of named) {
+    const dn = t.nodes[d] as DirNode | undefined;
+    if (!dn) continue;
+    t.firstChild[d] = next;
+    subdirs.length = 0;
+    for (const name of sortedChildNames(dn)) {
       const child = dn.children.get(name)!;
-      const path = d.path === '/' ? `/${name}` : `${d.path}/${name}`;
       let r = byNode.get(child);
-      if (r && child.type === 'dir' && !(r === lpf && d === root && r.links === 0)) {
+      if (r !== undefined && child.type === 'dir' && !(r === FIRST_INO && d === ROOT_INO && t.links[r] === 0)) {
+        const path = joinName(pathOfIno(tree, t, d), name);
         throw new PathError(
           'E_PATH_DIR_LINK',
           `directory ${path} appears twice in the tree (directories cannot be hard links)`,
           { path },
         );
       }
-      if (!r) {
-        r = newRec(next++, child.type, child, metaOf(child), path);
-        recs[r.ino] = r;
+      if (r === undefined) {
+        r = next++;
+        t.set(r, child.type, child);
         byNode.set(child, r);
       }
-      r.links++;
-      if (nb.length > NAME_MAX)
+      t.links[r]!++;
+      if (name.length > NAME_MAX / 3 && utf8Length(name) > NAME_MAX) {
+        const path = joinName(pathOfIno(tree, t, d), name);
         throw new PathError('E_PATH_NAME_TOO_LONG', `name ${path} is longer than ${NAME_MAX} bytes`, { path });
-      d.entries!.push({ name: nb, ino: r.ino, ft: cfg.has('filetype') ? FTYPE[child.type] : 0 });
+      }
       if (child.type === 'dir') {
-        asDir(r, d.ino);
-        d.subdirs!++;
+        t.parent[r] = d;
         subdirs.push(r);
       }
     }
     for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
-  root.links = 1;
+  if (lpfMade) t.links[FIRST_INO] = 1;
   return next;
 }
 
-/** Split the node's xattrs between the inode and a block; true when a block is needed. */
-function planXattrs(r: Rec, cfg: Config, ibodySpace: number): boolean {
-  const node = r.node;
-  if (!node || !node.xattrs.size) return false;
-  if (!cfg.has('ext_attr'))
-    throw new UsageError('E_USAGE_FEATURE', `${r.path} has extended attributes but the ext_attr feature is off`, {
-      path: r.path,
-    });
-  const p = placeXattrs(xattrEntries(node.xattrs, r.path), ibodySpace, cfg.blockSize, r.path);
-  r.xin = p.inode;
-  r.xblock = p.block;
-  return p.block.length > 0;
+function joinName(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
-function planDir(r: Rec, cfg: Config, fsSeed: number, dirOpts: DirBuildOpts, bpgGuess: number): void {
+/** A path of inode `ino` (searching every directory: for messages only). */
+function pathOfIno(tree: FileTree, t: Inodes, ino: number): string {
+  if (ino === ROOT_INO) return '/';
+  const node = t.nodes[ino];
+  if (!node) return ino === FIRST_INO ? '/lost+found' : `<inode ${ino}>`;
+  for (let d = 1; d < t.nodes.length; d++) {
+    const dn = t.nodes[d];
+    if (dn?.type !== 'dir' || t.type(d) !== 'dir') continue;
+    for (const [name, c] of dn.children) if (c === node) return joinName(pathOfIno(tree, t, d), name);
+  }
+  return `<inode ${ino}>`;
+}
+
+/**
+ * The entries of directory `d` with their inode numbers, replaying the
+ * numbering: children get consecutive numbers from firstChild in name order,
+ * except nodes numbered before (hard links, the tree's lost+found).
+ */
+export function dirEntries(p: Plan, d: number): DirEnt[] {
+  const t = p.inodes;
+  const ftOn = p.cfg.has('filetype');
+  const ents: DirEnt[] = [];
+  if (d === ROOT_INO && p.lpfMade)
+    ents.push({ name: LPF_NAME, len: LPF_NAME.length, ino: FIRST_INO, ft: ftOn ? FT.dir : 0 });
+  const dn = t.nodes[d] as DirNode | undefined;
+  if (!dn) return ents;
+  let next = t.firstChild[d]!;
+  for (const name of sortedChildNames(dn)) {
+    const child = dn.children.get(name)!;
+    const ino = p.linkIno.get(child) ?? next;
+    if (ino === next) next++;
+    ents.push({ name, len: utf8Length(name), ino, ft: ftOn ? FTYPE[child.type] : 0 });
+  }
+  return ents;
+}
+
+/** Subdirectories of directory `d` (with the lost+found the writer makes). */
+function subdirCount(p: Plan, d: number): number {
+  const dn = p.inodes.nodes[d] as DirNode | undefined;
+  let n = d === ROOT_INO && p.lpfMade ? 1 : 0;
+  if (dn) for (const c of dn.children.values()) if (c.type === 'dir') n++;
+  return n;
+}
+
+/** Blocks lost+found (inode 11) is given at least. */
+export function minDirBlocks(ino: number, B: number): number {
+  return ino === FIRST_INO ? Math.min(LPF_MAX_BLOCKS, Math.max(LPF_MIN_BLOCKS, LPF_BYTES / B)) : 1;
+}
+
+/** Whether xattrs need a block (and that they fit and may be stored at all). */
+function planXattrs(p: Plan, ino: number, ibodySpace: number): boolean {
+  const node = p.inodes.nodes[ino];
+  if (!node || !node.xattrs.size) return false;
+  if (!p.cfg.has('ext_attr')) {
+    const path = p.pathOf(ino);
+    throw new UsageError('E_USAGE_FEATURE', `${path} has extended attributes but the ext_attr feature is off`, {
+      path,
+    });
+  }
+  const path = () => p.pathOf(ino);
+  return placeXattrs(xattrEntries(node.xattrs, path), ibodySpace, p.cfg.blockSize, path).block.length > 0;
+}
+
+/** A directory's exact block count and the blocks its map may add; sets its link count. */
+function planDir(p: Plan, ino: number, bpgGuess: number): number {
+  const cfg = p.cfg;
   const B = cfg.blockSize;
-  const seed = inodeCsumSeed(fsSeed, r.ino, 0);
-  const minBlocks = r.ino === FIRST_INO ? Math.min(LPF_MAX_BLOCKS, Math.max(LPF_MIN_BLOCKS, LPF_BYTES / B)) : 1;
-  const built = buildDir(r.ino, r.parent!, r.entries!, { ...dirOpts, minBlocks }, seed, r.path);
-  r.dirBlocks = built.blocks;
-  r.indexed = built.indexed;
-  r.entries = undefined; // free memory
-  const n = built.blocks.length;
-  r.est =
+  const t = p.inodes;
+  const n = dirBlockCount(dirEntries(p, ino), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () => p.pathOf(ino));
+  t.nblocks[ino] = n;
+  const sub = subdirCount(p, ino);
+  const nl = 2 + sub;
+  if (nl > LINK_MAX && !cfg.has('dir_nlink')) {
+    const path = p.pathOf(ino);
+    throw new CapacityError(
+      'E_LIMIT_SUBDIRS',
+      `${path} has ${sub} subdirectories; more than ${LINK_MAX - 2} need the dir_nlink feature`,
+      { path },
+    );
+  }
+  t.links[ino] = nl > LINK_MAX ? 1 : nl;
+  return (
     n +
     (cfg.has('extent')
       ? extentTreeBlocks(Math.floor(n / EXT_INIT_MAX_LEN) + 2 + Math.floor(n / (bpgGuess / 2)), B)
-      : blockMapBlocks(n, n - 1, B));
-  r.size = n * B;
-  const nl = 2 + r.subdirs!;
-  r.links = nl > LINK_MAX && cfg.has('dir_nlink') ? 1 : nl;
-  if (nl > LINK_MAX && !cfg.has('dir_nlink'))
-    throw new CapacityError(
-      'E_LIMIT_SUBDIRS',
-      `${r.path} has ${r.subdirs} subdirectories; more than ${LINK_MAX - 2} need the dir_nlink feature`,
-      { path: r.path },
-    );
-}
-
-/** The whole content of a small file (for inline data). */
-function readSmall(c: Extract<TreeNode, { type: 'file' }>['content'], path: string): Uint8Array {
-  let data: Uint8Array;
-  if (c.readInto) {
-    const b = new Uint8Array(c.size);
-    data = b.subarray(0, c.readInto(0, b));
-  } else data = c.readAt!(0, c.size);
-  if (data.length !== c.size)
-    throw new HostIOError('E_IO_CONTENT_SIZE', `${path}: content returned ${data.length} bytes, declared ${c.size}`, {
-      path,
-    });
-  return data;
+      : blockMapBlocks(n, n - 1, B))
+  );
 }
 
 /**
  * Bytes of inline data beyond i_block: what the in-inode xattr area holds
  * after its header, one system.data entry and the end marker.
  */
-function inlineXattrRoom(inodeSize: number): number {
+export function inlineXattrRoom(inodeSize: number): number {
   const area = inodeSize - GOOD_OLD_INODE_SIZE - EXTRA_ISIZE;
   const entry = entryLen({
     index: XATTR_INDEX.SYSTEM,
@@ -316,31 +389,27 @@ function inlineXattrRoom(inodeSize: number): number {
   return area - xattrIbodyHeader.size - entry - XATTR_END_SIZE;
 }
 
-/** Plan a regular file; returns the bytes of data it will write. */
-function planFile(r: Rec, cfg: Config, bpgGuess: number, inlineMax: number): number {
+/** Plan a regular file: inline or its block bound. Returns [blocks, bytes of data it will write]. */
+function planFile(p: Plan, ino: number, bpgGuess: number, inlineMax: number): [number, number] {
+  const cfg = p.cfg;
   const B = cfg.blockSize;
-  const node = r.node as Extract<TreeNode, { type: 'file' }>;
+  const node = p.inodes.nodes[ino] as Extract<TreeNode, { type: 'file' }>;
   const c = node.content;
-  r.size = c.size;
-  if (c.size > 0xffffffff && !cfg.has('large_file'))
-    throw new CapacityError(
-      'E_LIMIT_FILE_SIZE',
-      `${r.path} is ${c.size} bytes; files above 4 GiB need the large_file feature`,
-      {
-        path: r.path,
-      },
-    );
+  if (c.size > 0xffffffff && !cfg.has('large_file')) {
+    const path = p.pathOf(ino);
+    throw new CapacityError('E_LIMIT_FILE_SIZE', `${path} is ${c.size} bytes; files above 4 GiB need large_file`, {
+      path,
+    });
+  }
   const P = B / BLOCK_NR_SIZE;
   const maxBlocks = cfg.has('extent') ? 2 ** 32 : NDIR_BLOCKS + P + P ** 2 + P ** 3;
-  if (Math.ceil(c.size / B) > maxBlocks)
-    throw new CapacityError(
-      'E_LIMIT_FILE_SIZE',
-      `${r.path} is ${c.size} bytes, more than ext holds at block size ${B}`,
-      {
-        path: r.path,
-      },
-    );
-  // inline_data: small files live in i_block (60 bytes) + the system.data xattr
+  if (Math.ceil(c.size / B) > maxBlocks) {
+    const path = p.pathOf(ino);
+    throw new CapacityError('E_LIMIT_FILE_SIZE', `${path} is ${c.size} bytes, more than ext holds at block size ${B}`, {
+      path,
+    });
+  }
+  // inline_data: small files live in i_block (60 bytes) + the system.data xattr (read when written)
   if (
     cfg.has('inline_data') &&
     c.size > 0 &&
@@ -348,75 +417,91 @@ function planFile(r: Rec, cfg: Config, bpgGuess: number, inlineMax: number): num
     node.xattrs.size === 0 &&
     (c.readInto || c.readAt)
   ) {
-    const data = readSmall(c, r.path);
-    r.inline = true;
-    r.flags |= INODE_FLAGS.INLINE_DATA;
-    r.iblock.set(data.subarray(0, I_BLOCK_SIZE));
-    const value = data.slice(I_BLOCK_SIZE);
-    r.xin = [{ index: XATTR_INDEX.SYSTEM, name: enc.encode(INLINE_DATA_NAME), value, full: INLINE_DATA_XATTR }];
-    return 0;
+    p.inodes.bits[ino]! |= PLAN_BIT.INLINE;
+    return [0, 0];
   }
   const ranges = c.dataRanges?.();
-  r.est = fileBlocksEstimate(cfg, c.size, ranges, bpgGuess);
-  return ranges ? ranges.reduce((s, [a, b]) => s + Math.max(0, b - a), 0) : c.size;
+  const bytes = ranges ? ranges.reduce((s, [a, b]) => s + Math.max(0, b - a), 0) : c.size;
+  return [fileBlocksEstimate(cfg, c.size, ranges, bpgGuess), bytes];
 }
 
-function planSymlink(r: Rec, B: number): void {
-  const t = enc.encode((r.node as Extract<TreeNode, { type: 'symlink' }>).target);
-  r.size = t.length;
-  if (t.length < I_BLOCK_SIZE) {
-    r.iblock.set(t);
-    return;
-  }
-  if (t.length >= B)
+/** Plan a symlink: fast (target in i_block) or slow (one block). Returns its blocks. */
+function planSymlink(p: Plan, ino: number): number {
+  const B = p.cfg.blockSize;
+  const len = utf8Length((p.inodes.nodes[ino] as Extract<TreeNode, { type: 'symlink' }>).target);
+  if (len < I_BLOCK_SIZE) return 0;
+  if (len >= B) {
+    const path = p.pathOf(ino);
     throw new CapacityError(
       'E_LIMIT_SYMLINK',
-      `symlink ${r.path}: target is ${t.length} bytes; at block size ${B} the limit is ${B - 1}`,
-      { path: r.path },
+      `symlink ${path}: target is ${len} bytes; at block size ${B} the limit is ${B - 1}`,
+      { path },
     );
-  const block = new Uint8Array(B);
-  block.set(t);
-  r.dirBlocks = [block];
-  r.est = 1;
+  }
+  p.inodes.bits[ino]! |= PLAN_BIT.SLOW_SYMLINK;
+  p.inodes.nblocks[ino] = 1;
+  return 1;
 }
 
-/** Per-inode storage: xattrs, directory blocks, inline data, symlink targets, device numbers, block estimates. */
-function planStorage(recs: Rec[], cfg: Config, fsSeed: number): { content: number; dataBytes: number } {
+/** Per-inode storage: xattrs, directory blocks, inline data, symlink targets, block estimates. */
+function planStorage(p: Plan): void {
+  const cfg = p.cfg;
   const B = cfg.blockSize;
-  const dirOpts: DirBuildOpts = {
-    blockSize: B,
-    csum: cfg.has('metadata_csum'),
-    dirIndex: cfg.has('dir_index'),
-    hashVersion: cfg.hashVersion,
-    unsignedHash: true,
-    fileType: cfg.has('filetype'),
-    seed: seedWords(cfg.hashSeed),
-  };
+  const t = p.inodes;
   const ibodySpace = cfg.inodeSize > GOOD_OLD_INODE_SIZE ? cfg.inodeSize - GOOD_OLD_INODE_SIZE - EXTRA_ISIZE : 0;
   const bpgGuess = 8 * B;
   const inlineMax = I_BLOCK_SIZE + inlineXattrRoom(cfg.inodeSize);
   let content = 0;
   let dataBytes = 0;
-  for (const r of recs) {
-    if (!r) continue;
-    if (planXattrs(r, cfg, ibodySpace)) content++;
-    if (r.type === 'dir') planDir(r, cfg, fsSeed, dirOpts, bpgGuess);
-    else if (r.type === 'file') dataBytes += planFile(r, cfg, bpgGuess, inlineMax);
-    else if (r.type === 'symlink') planSymlink(r, B);
-    else if (r.type === 'chardev' || r.type === 'blockdev') {
-      const n = r.node as Extract<TreeNode, { type: 'chardev' | 'blockdev' }>;
-      encodeDevice(r.iblock, n.major, n.minor);
+  for (let ino = 1; ino < p.usedInodes + 1; ino++) {
+    const type = t.type(ino);
+    if (!type) continue;
+    if (planXattrs(p, ino, ibodySpace)) {
+      t.bits[ino]! |= PLAN_BIT.XATTR_BLOCK;
+      content++;
     }
-    content += r.est;
+    if (type === 'dir') content += planDir(p, ino, bpgGuess);
+    else if (type === 'file') {
+      const [blocks, bytes] = planFile(p, ino, bpgGuess, inlineMax);
+      content += blocks;
+      dataBytes += bytes;
+    } else if (type === 'symlink') content += planSymlink(p, ino);
   }
-  return { content, dataBytes };
+  p.contentBlocks = content;
+  p.dataBytes = dataBytes;
 }
 
-/** Walk the tree, number inodes, build directories, place xattrs and estimate blocks. */
+/** Walk the tree, number inodes, size directories, place xattrs and estimate blocks. */
 export function plan(tree: FileTree, cfg: Config): Plan {
-  const fsSeed = fsCsumSeed(cfg.uuid);
-  const recs: Rec[] = [];
-  const next = numberInodes(tree, cfg, recs);
-  const { content, dataBytes } = planStorage(recs, cfg, fsSeed);
-  return { cfg, recs, usedInodes: next - 1, contentBlocks: content, dataBytes, fsSeed };
+  const inodes = new Inodes();
+  const byNode = new Map<TreeNode, number>();
+  const lpfMade = reservedDirs(tree, inodes, byNode);
+  const next = numberInodes(tree, inodes, lpfMade, byNode);
+  // keep only the nodes numbered before a directory that names them again
+  const linkIno = new Map<TreeNode, number>();
+  for (const [node, ino] of byNode)
+    if (ino === FIRST_INO || (node.type !== 'dir' && inodes.links[ino]! > 1)) linkIno.set(node, ino);
+  byNode.clear(); // one entry per node: not kept while the plan lives
+  const p: Plan = {
+    cfg,
+    inodes,
+    linkIno,
+    lpfMade,
+    usedInodes: next - 1,
+    contentBlocks: 0,
+    dataBytes: 0,
+    fsSeed: fsCsumSeed(cfg.uuid),
+    dirOpts: {
+      blockSize: cfg.blockSize,
+      csum: cfg.has('metadata_csum'),
+      dirIndex: cfg.has('dir_index'),
+      hashVersion: cfg.hashVersion,
+      unsignedHash: true,
+      fileType: cfg.has('filetype'),
+      seed: seedWords(cfg.hashSeed),
+    },
+    pathOf: (ino) => pathOfIno(tree, inodes, ino),
+  };
+  planStorage(p);
+  return p;
 }

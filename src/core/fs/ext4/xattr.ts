@@ -16,6 +16,7 @@ import {
   xattrHeader,
   xattrIbodyHeader,
 } from './structs.js';
+import { pathAt, type Where } from './where.js';
 
 export interface XEntry {
   index: number;
@@ -31,12 +32,13 @@ export const valueLen = (e: XEntry) => pad(e.value.length);
 const isAcl = (index: number) => index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT;
 
 /** Split a full attribute name into (name index, suffix). */
-export function splitXattrName(full: string, path: string): { index: number; name: Uint8Array } {
+export function splitXattrName(full: string, where: Where): { index: number; name: Uint8Array } {
   for (const [index, prefix] of XATTR_PREFIXES) {
     if (prefix.endsWith('.') ? full.startsWith(prefix) && full.length > prefix.length : full === prefix) {
       return { index, name: enc.encode(full.slice(prefix.length)) };
     }
   }
+  const path = pathAt(where);
   throw new UsageError(
     'E_USAGE_XATTR_NAME',
     `${path}: extended attribute '${full}' has no namespace ext4 can store (user., trusted., security., system., gnu.)`,
@@ -51,12 +53,14 @@ function sortKey(a: XEntry, b: XEntry): number {
   return 0;
 }
 
-export function xattrEntries(x: Map<string, Uint8Array>, path: string): XEntry[] {
+export function xattrEntries(x: Map<string, Uint8Array>, where: Where): XEntry[] {
   const out: XEntry[] = [];
   for (const [full, value] of x) {
-    const { index, name } = splitXattrName(full, path);
-    if (name.length > 255)
+    const { index, name } = splitXattrName(full, where);
+    if (name.length > 255) {
+      const path = pathAt(where);
       throw new UsageError('E_USAGE_XATTR_NAME', `${path}: xattr name '${full}' is too long`, { path, field: full });
+    }
     out.push({ index, name, value: isAcl(index) ? aclForDisk(value) : value, full });
   }
   return out.sort(sortKey);
@@ -71,7 +75,7 @@ export function placeXattrs(
   entries: XEntry[],
   ibodySpace: number,
   blockSize: number,
-  path: string,
+  where: Where,
 ): { inode: XEntry[]; block: XEntry[] } {
   const inode: XEntry[] = [];
   const block: XEntry[] = [];
@@ -88,6 +92,7 @@ export function placeXattrs(
     let bused = xattrHeader.size + XATTR_END_SIZE;
     for (const e of block) bused += entryLen(e) + valueLen(e);
     if (bused > blockSize) {
+      const path = pathAt(where);
       throw new CapacityError(
         'E_LIMIT_XATTR',
         `${path}: extended attributes need ${bused} bytes; ext4 holds ${blockSize} per block (plus ${Math.max(0, avail)} in the inode)`,
