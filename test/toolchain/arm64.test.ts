@@ -6,17 +6,17 @@
  * Image is itself the EFI executable: AAVMF boots usb.img to the greeting.
  * The builds land in the same cache as test/toolchain/build.test.ts.
  *
- * Opt-in, also in CI: TINYIMAGE_ARM64_BUILD=1. From an empty cache the
- * cross-built kernel took about 18 minutes on the 2-core CI machine under
- * load (5.3 min after an option change with warm build directories), far
- * more than the few minutes a CI test may add; the arm64 UKI and the Pi
- * card are booted in CI from Debian's arm64 packages instead
- * (test/uefi/arm64-boot.test.ts, test/rpi/rpi.test.ts).
+ * Always in CI (the issue asks for it there); locally opt-in with
+ * TINYIMAGE_ARM64_BUILD=1 or TINYIMAGE_SLOW=1. From an empty cache the
+ * cross-built kernel took about 18 minutes on this 2-core machine under
+ * heavy load (5.3 min after an option change with warm build directories);
+ * the arm64 UKI and the Pi card are also booted from Debian's arm64
+ * packages (test/uefi/arm64-boot.test.ts, test/rpi/rpi.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CACHE, REPO, missing, run as runSync } from '../helpers/prereq.js';
+import { CACHE, IN_CI, REPO, missing, run as runSync } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { loadSpec } from '../../src/node/build/load.js';
 import { build } from '../../src/node/build/build.js';
@@ -25,7 +25,7 @@ import { elfFacts } from '../../src/core/arch.js';
 import { readBusyboxApplets } from '../../src/core/busybox/applets.js';
 import { parsePe } from '../../src/core/boot/pe.js';
 
-const OPT_IN = process.env.TINYIMAGE_ARM64_BUILD === '1';
+const OPT_IN = IN_CI || process.env.TINYIMAGE_ARM64_BUILD === '1' || process.env.TINYIMAGE_SLOW === '1';
 const SOURCES = process.env.TINYIMAGE_SOURCES ?? join(REPO, '.cache', 'sources');
 const KTAR = join(SOURCES, 'linux-source-6.1.tar.xz');
 const BBTAR = join(SOURCES, 'busybox_1.35.0.orig.tar.bz2');
@@ -33,7 +33,7 @@ const TC_CACHE = join(CACHE, 'toolchain');
 const MIN = 60_000;
 
 const skip = !OPT_IN
-  ? 'set TINYIMAGE_ARM64_BUILD=1 (opt-in, also in CI: the cross-built kernel takes ~18 min from scratch)'
+  ? 'set TINYIMAGE_ARM64_BUILD=1 (always on in CI; the cross-built kernel is long to build from scratch)'
   : missing({
       tools: ['make', 'gcc', 'aarch64-linux-gnu-gcc', 'qemu-system-aarch64', 'flex', 'bison', 'bc'],
       files: [KTAR, BBTAR, '/usr/aarch64-linux-gnu/lib/libc.a', '/usr/share/AAVMF/AAVMF_CODE.fd'],
