@@ -8,7 +8,8 @@
  */
 import type { BlockDevice } from '../../io/device.js';
 import { FileTree } from '../../tree/tree.js';
-import { decodeDev, type DirNode, type NodeMeta, type TreeNode } from '../../tree/types.js';
+import { walkDirs } from '../walk.js';
+import { decodeDev, type NodeMeta, type TreeNode } from '../../tree/types.js';
 import { dataMap, mapContent, type DataMap } from './readfile.js';
 import { readInode, readXattrs, type Inode } from './readinode.js';
 import { fail, MetaReader, readSuper, type Super } from './readsuper.js';
@@ -211,20 +212,15 @@ export function openErofs(dev: BlockDevice, opts: ErofsOpenOptions = {}): ErofsV
   Object.assign(tree.root, r.meta(root));
   const seenDirs = new Set<number>([root.nid]);
   const byNid = new Map<number, TreeNode>();
-  const stack: Array<{ ino: Inode; node: DirNode; path: string }> = [{ ino: root, node: tree.root, path: '/' }];
-  while (stack.length) {
-    const { ino, node, path } = stack.pop()!;
-    for (const e of r.listing(ino, path)) {
-      const childPath = path === '/' ? `/${e.name}` : `${path}/${e.name}`;
-      if (node.children.has(e.name))
-        throw fail('E_FORMAT_EROFS_DIR', `${path}: the name ${JSON.stringify(e.name)} appears twice`, {
-          path: childPath,
-        });
+  walkDirs(
+    root,
+    tree.root,
+    (ino, path) => r.listing(ino, path),
+    (path, name, childPath) =>
+      fail('E_FORMAT_EROFS_DIR', `${path}: the name ${JSON.stringify(name)} appears twice`, { path: childPath }),
+    (e, childPath) => {
       const known = byNid.get(e.nid);
-      if (known) {
-        node.children.set(e.name, known);
-        continue;
-      }
+      if (known) return { node: known };
       const ci = r.inode(e.nid);
       if (TYPE_OF_FT[e.fileType] !== ci.type)
         throw fail(
@@ -233,17 +229,18 @@ export function openErofs(dev: BlockDevice, opts: ErofsOpenOptions = {}): ErofsV
           { path: childPath, actual: e.fileType },
         );
       const child = r.node(ci, childPath);
-      node.children.set(e.name, child);
       if (child.type === 'dir') {
         if (seenDirs.has(ci.nid))
           throw fail('E_FORMAT_EROFS_LOOP', `${childPath}: directory nid ${ci.nid} is reached twice (a loop)`, {
             path: childPath,
           });
         seenDirs.add(ci.nid);
-        stack.push({ ino: ci, node: child, path: childPath });
-      } else if (ci.nlink > 1) byNid.set(ci.nid, child);
-    }
-  }
+        return { node: child, descend: ci };
+      }
+      if (ci.nlink > 1) byNid.set(ci.nid, child);
+      return { node: child };
+    },
+  );
   return {
     tree,
     info: {

@@ -9,7 +9,8 @@
 import type { BlockDevice } from '../../io/device.js';
 import { MAX_NAME_BYTES } from '../../tree/path.js';
 import { FileTree } from '../../tree/tree.js';
-import { decodeDev, type DirNode, type NodeMeta, type TreeNode } from '../../tree/types.js';
+import { walkDirs } from '../walk.js';
+import { decodeDev, type NodeMeta, type TreeNode } from '../../tree/types.js';
 import { compressionName } from './compress.js';
 import { DataReader } from './readfile.js';
 import { cursorAt, fail, type Cursor } from './readmeta.js';
@@ -374,23 +375,20 @@ export function openSquashfs(dev: BlockDevice, opts: SquashfsOpenOptions = {}): 
   Object.assign(tree.root, root.meta);
   const seenDirs = new Set<number>([root.number]);
   const byNumber = new Map<number, { node: TreeNode; ref: number }>();
-  const stack: Array<{ ino: Inode; node: DirNode; path: string }> = [{ ino: root, node: tree.root, path: '/' }];
-  while (stack.length) {
-    const { ino, node, path } = stack.pop()!;
-    for (const e of r.listing(ino, path)) {
-      const childPath = path === '/' ? `/${e.name}` : `${path}/${e.name}`;
-      if (node.children.has(e.name))
-        throw fail('E_FORMAT_SQUASHFS_DIR', `${path}: the name ${JSON.stringify(e.name)} appears twice`, {
-          path: childPath,
-        });
+  walkDirs(
+    root,
+    tree.root,
+    (ino, path) => r.listing(ino, path),
+    (path, name, childPath) =>
+      fail('E_FORMAT_SQUASHFS_DIR', `${path}: the name ${JSON.stringify(name)} appears twice`, { path: childPath }),
+    (e, childPath) => {
       const known = byNumber.get(e.number);
       if (known && known.node.type !== 'dir') {
         if (known.ref !== e.ref)
           throw fail('E_FORMAT_SQUASHFS_DIR', `${childPath}: inode number ${e.number} names two different inodes`, {
             path: childPath,
           });
-        node.children.set(e.name, known.node);
-        continue;
+        return { node: known.node };
       }
       const ci = r.inode(e.ref);
       const basic = ci.type > EXTENDED_OFFSET ? ci.type - EXTENDED_OFFSET : ci.type;
@@ -402,19 +400,18 @@ export function openSquashfs(dev: BlockDevice, opts: SquashfsOpenOptions = {}): 
         );
       }
       const child = r.node(ci, childPath);
-      node.children.set(e.name, child);
       if (child.type === 'dir') {
         if (seenDirs.has(ci.number))
           throw fail('E_FORMAT_SQUASHFS_LOOP', `${childPath}: directory inode ${ci.number} is reached twice (a loop)`, {
             path: childPath,
           });
         seenDirs.add(ci.number);
-        stack.push({ ino: ci, node: child, path: childPath });
-      } else {
-        byNumber.set(ci.number, { node: child, ref: e.ref });
+        return { node: child, descend: ci };
       }
-    }
-  }
+      byNumber.set(ci.number, { node: child, ref: e.ref });
+      return { node: child };
+    },
+  );
   return {
     tree,
     info: {
