@@ -88,6 +88,20 @@ interface Inode {
   rdev?: number;
 }
 
+/** A regular file's data layout from its inode (basic or extended); its block list follows the inode at `cur`. */
+function regOf(
+  r: { fileSize: number; startBlock: number; fragment: number; offset: number },
+  cur: Cursor,
+): NonNullable<Inode['reg']> {
+  return {
+    size: r.fileSize,
+    start: r.startBlock,
+    fragment: r.fragment,
+    fragOffset: r.offset,
+    listRef: metaRef(cur.block, cur.offset),
+  };
+}
+
 class Reader {
   private xattrCache = new Map<number, Map<string, Uint8Array>>();
   readonly data: DataReader;
@@ -152,25 +166,13 @@ class Reader {
       }
       case INODE.file: {
         const r = REG_INODE.decode(this.t.inodes.read(cur, REG_INODE.size));
-        node.reg = {
-          size: r.fileSize,
-          start: r.startBlock,
-          fragment: r.fragment,
-          fragOffset: r.offset,
-          listRef: metaRef(cur.block, cur.offset),
-        };
+        node.reg = regOf(r, cur);
         break;
       }
       case INODE.lfile: {
         const r = LREG_INODE.decode(this.t.inodes.read(cur, LREG_INODE.size));
         Object.assign(node, { nlink: r.nlink, xattr: r.xattr });
-        node.reg = {
-          size: r.fileSize,
-          start: r.startBlock,
-          fragment: r.fragment,
-          fragOffset: r.offset,
-          listRef: metaRef(cur.block, cur.offset),
-        };
+        node.reg = regOf(r, cur);
         break;
       }
       case INODE.symlink:
