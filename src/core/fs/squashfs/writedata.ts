@@ -115,8 +115,12 @@ const NO_BLOCKS = new Uint32Array(0);
 const SMALL_CACHE = 16 << 20;
 const EARLIER = '(an earlier file of the same size, read again to compare)';
 
-async function readWhole(content: Content, path: string): Promise<Uint8Array> {
-  const buf = new Uint8Array(content.size);
+function readWhole(content: Content, path: string): Promise<Uint8Array> {
+  return readInto(content, path, new Uint8Array(content.size));
+}
+
+/** Reads a file's content into `buf` (its size), checking that the content ends there. */
+async function readInto(content: Content, path: string, buf: Uint8Array): Promise<Uint8Array> {
   const r = new ContentReader(content, path);
   try {
     await r.fill(buf);
@@ -183,14 +187,7 @@ export class DataWriter {
   /** A file smaller than a block: read it whole, look for a duplicate, pack it into a fragment. */
   private async addSmall(content: Content, path: string): Promise<FileData> {
     // read into a reused buffer: a new one per small file is most of the garbage on trees of small files
-    const buf = this.scratch.subarray(0, content.size);
-    const r = new ContentReader(content, path);
-    try {
-      await r.fill(buf);
-      await r.end();
-    } finally {
-      await r.close();
-    }
+    const buf = await readInto(content, path, this.scratch.subarray(0, content.size));
     this.o.progress.tick(buf.length);
     this.dataBytes += buf.length;
     let hash = 0;
