@@ -14,18 +14,10 @@ function readSource(src: TarSource, at: number, target: Uint8Array): void {
   else target.set(src.readAt(at, target.length));
 }
 
-/** Bytes [offset, offset + size) of the source. */
-export class TarFileContent implements Content {
-  constructor(
-    private readonly src: TarSource,
-    readonly offset: number,
-    readonly size: number,
-  ) {}
-  readInto(pos: number, target: Uint8Array): number {
-    const n = Math.max(0, Math.min(target.length, this.size - pos));
-    if (n > 0) readSource(this.src, this.offset + pos, n === target.length ? target : target.subarray(0, n));
-    return n;
-  }
+/** What both kinds of member content share: whole reads and the stream, on top of readInto (no fields). */
+abstract class TarContent implements Content {
+  abstract readonly size: number;
+  abstract readInto(pos: number, target: Uint8Array): number;
   readAt(pos: number, length: number): Uint8Array {
     const out = new Uint8Array(Math.max(0, Math.min(length, this.size - pos)));
     this.readInto(pos, out);
@@ -36,11 +28,27 @@ export class TarFileContent implements Content {
   }
 }
 
+/** Bytes [offset, offset + size) of the source. */
+export class TarFileContent extends TarContent {
+  constructor(
+    private readonly src: TarSource,
+    readonly offset: number,
+    readonly size: number,
+  ) {
+    super();
+  }
+  readInto(pos: number, target: Uint8Array): number {
+    const n = Math.max(0, Math.min(target.length, this.size - pos));
+    if (n > 0) readSource(this.src, this.offset + pos, n === target.length ? target : target.subarray(0, n));
+    return n;
+  }
+}
+
 /**
  * A sparse file: `segs` are [file offset, length] pairs (sorted, disjoint),
  * stored one after another from `offset` in the source; the rest reads as zeros.
  */
-export class TarSparseContent implements Content {
+export class TarSparseContent extends TarContent {
   /** Source offset of each segment's data. */
   private readonly stored: number[];
   constructor(
@@ -49,6 +57,7 @@ export class TarSparseContent implements Content {
     readonly size: number,
     private readonly segs: ReadonlyArray<readonly [number, number]>,
   ) {
+    super();
     this.stored = [];
     let at = offset;
     for (const [, n] of segs) {
@@ -80,14 +89,6 @@ export class TarSparseContent implements Content {
       if (s < e) readSource(this.src, this.stored[i]! + (s - o), target.subarray(s - pos, e - pos));
     }
     return n;
-  }
-  readAt(pos: number, length: number): Uint8Array {
-    const out = new Uint8Array(Math.max(0, Math.min(length, this.size - pos)));
-    this.readInto(pos, out);
-    return out;
-  }
-  async *stream(): AsyncGenerator<Uint8Array> {
-    for (let p = 0; p < this.size; p += CHUNK) yield this.readAt(p, CHUNK);
   }
 }
 
