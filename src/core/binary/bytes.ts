@@ -20,3 +20,14 @@ export function bytesKey(b: Uint8Array): string {
   for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, Math.min(b.length, i + 8192)));
   return s;
 }
+
+/** The parts one after another in one new array; `n` is their total length when the caller has counted it. */
+export function concatBytes(parts: readonly Uint8Array[], n = parts.reduce((s, p) => s + p.length, 0)): Uint8Array {
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -8,6 +8,7 @@
  * history of the input.
  */
 import { Gunzip } from 'fflate';
+import { concatBytes } from '../binary/bytes.js';
 import { crc32 } from '../binary/crc.js';
 import { FormatError } from '../errors.js';
 
@@ -96,24 +97,12 @@ async function* coalesce(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
     parts.push(c);
     n += c.length;
     if (n < PUSH) continue;
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    yield out;
+    yield concatBytes(parts, n);
     parts = [];
     n = 0;
   }
   if (n) {
-    const out = new Uint8Array(n);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    yield out;
+    yield concatBytes(parts, n);
   }
 }
 

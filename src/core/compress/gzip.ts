@@ -9,6 +9,7 @@
  * deterministic on its own; the two give different (equally valid) bytes.
  */
 import { Gzip } from 'fflate';
+import { concatBytes } from '../binary/bytes.js';
 import { UsageError } from '../errors.js';
 import { gunzipVerified, type GunzipOptions } from './gunzip.js';
 
@@ -92,11 +93,5 @@ export async function concatChunks(chunks: AsyncIterable<Uint8Array> | Iterable<
     parts.push(c);
     n += c.length;
   }
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts, n);
 }

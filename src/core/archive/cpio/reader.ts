@@ -6,6 +6,7 @@
  * any size work. Every size field is bounded before it is used: names by
  * PATH_MAX, symlink targets by PATH_MAX, file data by what actually arrives.
  */
+import { concatBytes } from '../../binary/bytes.js';
 import { FormatError, TinyImageError } from '../../errors.js';
 import { gunzipChunks } from '../../compress/gzip.js';
 import { bytesContent } from '../../tree/content.js';
@@ -180,7 +181,7 @@ async function* members(source: CpioSource, wantData: boolean): AsyncGenerator<M
         parts.push(piece);
         got += piece.length;
       }
-      data = parts.length === 1 ? parts[0]! : join(parts, got);
+      data = parts.length === 1 ? parts[0]! : concatBytes(parts, got);
       if (h.magic === CRC_MAGIC) for (let i = 0; i < data.length; i++) sum = (sum + data[i]!) >>> 0;
     } else {
       sum = await skip(r, h.filesize, offset, name, h.magic === CRC_MAGIC);
@@ -279,16 +280,6 @@ async function skip(r: ByteReader, n: number, offset: number, name = TRAILER_NAM
     left -= piece.length;
   }
   return s;
-}
-
-function join(parts: Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function toPath(name: string): string {

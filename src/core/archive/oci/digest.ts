@@ -4,6 +4,7 @@
  * or any faster hasher the host supplies (the Node layer passes node:crypto).
  */
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes } from '../../binary/bytes.js';
 import { FormatError } from '../../errors.js';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
@@ -96,11 +97,5 @@ export async function collect(source: AsyncIterable<Uint8Array>, max: number, wh
       );
     parts.push(c);
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts, n);
 }
