@@ -204,18 +204,15 @@ function dxRootBlock(ino: number, parent: number, dirFt: number, levels: number,
  * Logical layout: block 0 the root, 1..N the index nodes, then the leaves.
  */
 function buildHtree(
-  ino: number,
-  parent: number,
+  dot: DirEnt,
+  dotdot: DirEnt,
   entries: DirEnt[],
   o: DirBuildOpts,
   seed: number,
   where: Where,
 ): DirBlocks {
   const B = o.blockSize;
-  const dirFt = o.fileType === false ? 0 : FT.dir;
-  const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
-  const hashed = entries.map((e) => ({ e, h: dirHash(nameBytes(e), version, o.seed) }));
-  hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
+  const hashed = byHash(entries, o);
   const firstHashes: number[] = [];
   const hashes = hashed.map((x) => x.h.hash);
   const leaves = packLeaves(
@@ -226,25 +223,14 @@ function buildHtree(
     firstHashes,
     hashes,
   );
-  const tail = o.csum ? dxTail.size : 0;
   const csumSeed = o.csum ? seed : undefined;
-  const rootLimit = Math.floor((B - DX_ROOT_COUNT_OFFSET - tail) / dxEntry.size);
-  const nodeLimit = Math.floor((B - DX_NODE_COUNT_OFFSET - tail) / dxEntry.size);
-  const nodes: Array<{ first: number; leaves: number[] }> = [];
-  if (leaves.length > rootLimit) {
-    for (let i = 0; i < leaves.length; i += nodeLimit)
-      nodes.push({ first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) });
-    if (nodes.length > rootLimit) {
-      const path = pathAt(where);
-      throw new CapacityError(
-        'E_LIMIT_DIR_SIZE',
-        `directory ${path} has ${entries.length} entries: more than a 2-level htree holds at block size ${B} (large_dir is not supported)`,
-        { path, actual: entries.length },
-      );
-    }
-  }
+  const { rootLimit, nodeLimit } = htreeLimits(o);
+  const nodes = Array.from({ length: htreeNodes(leaves.length, o, entries.length, where) }, (_, j) => {
+    const i = j * nodeLimit;
+    return { first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) };
+  });
   const leafBase = 1 + nodes.length;
-  const root = dxRootBlock(ino, parent, dirFt, nodes.length ? 1 : 0, o);
+  const root = dxRootBlock(dot.ino, dotdot.ino, dot.ft, nodes.length ? 1 : 0, o);
   const rootList = nodes.length
     ? nodes.map((n, i) => ({ hash: firstHashes[n.first]!, block: 1 + i }))
     : leaves.map((_, i) => ({ hash: firstHashes[i]!, block: leafBase + i }));
@@ -277,12 +263,35 @@ function countLeaves(lengths: ArrayLike<number>, B: number, csum: boolean): numb
   return blocks;
 }
 
+/** How many dx entries the htree root and an index node hold. */
+function htreeLimits(o: DirBuildOpts): { rootLimit: number; nodeLimit: number } {
+  const tail = o.csum ? dxTail.size : 0;
+  return {
+    rootLimit: Math.floor((o.blockSize - DX_ROOT_COUNT_OFFSET - tail) / dxEntry.size),
+    nodeLimit: Math.floor((o.blockSize - DX_NODE_COUNT_OFFSET - tail) / dxEntry.size),
+  };
+}
+
+/** The entries in htree order: by name hash, then minor hash. */
+function byHash(entries: DirEnt[], o: DirBuildOpts): Array<{ e: DirEnt; h: { hash: number; minor: number } }> {
+  const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
+  const hashed = entries.map((e) => ({ e, h: dirHash(nameBytes(e), version, o.seed) }));
+  hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
+  return hashed;
+}
+
+/** Whether the entries (with '.' and '..') overflow one block and the filesystem indexes directories. */
+function needsHtree(entries: DirEnt[], o: DirBuildOpts): boolean {
+  const space = o.blockSize - (o.csum ? DIR_TAIL_SIZE : 0);
+  let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
+  for (const e of entries) total += dirRecLen(e.len);
+  return total > space && o.dirIndex;
+}
+
 /** The index node count of an htree over `leaves` leaves (0: the root indexes them); throws past two levels. */
 function htreeNodes(leaves: number, o: DirBuildOpts, entries: number, where: Where): number {
   const B = o.blockSize;
-  const tail = o.csum ? dxTail.size : 0;
-  const rootLimit = Math.floor((B - DX_ROOT_COUNT_OFFSET - tail) / dxEntry.size);
-  const nodeLimit = Math.floor((B - DX_NODE_COUNT_OFFSET - tail) / dxEntry.size);
+  const { rootLimit, nodeLimit } = htreeLimits(o);
   if (leaves <= rootLimit) return 0;
   const nodes = Math.ceil(leaves / nodeLimit);
   if (nodes > rootLimit) {
@@ -303,15 +312,9 @@ function htreeNodes(leaves: number, o: DirBuildOpts, entries: number, where: Whe
  */
 export function dirBlockCount(entries: DirEnt[], o: DirBuildOpts, where: Where): number {
   const B = o.blockSize;
-  const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
-  let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
-  for (const e of entries) total += dirRecLen(e.len);
-  if (total > space && o.dirIndex) {
-    const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
-    const hashed = entries.map((e) => ({ len: e.len, h: dirHash(nameBytes(e), version, o.seed) }));
-    hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
+  if (needsHtree(entries, o)) {
     const leaves = countLeaves(
-      hashed.map((x) => x.len),
+      byHash(entries, o).map((x) => x.e.len),
       B,
       o.csum,
     );
@@ -337,10 +340,7 @@ export function buildDir(
   const dirFt = o.fileType === false ? 0 : FT.dir;
   const dot: DirEnt = { name: '.', len: DOT.length, ino, ft: dirFt };
   const dotdot: DirEnt = { name: '..', len: DOTDOT.length, ino: parent, ft: dirFt };
-  const space = B - (o.csum ? DIR_TAIL_SIZE : 0);
-  let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
-  for (const e of entries) total += dirRecLen(e.len);
-  if (total > space && o.dirIndex) return buildHtree(ino, parent, entries, o, seed, where);
+  if (needsHtree(entries, o)) return buildHtree(dot, dotdot, entries, o, seed, where);
   const blocks = packLeaves([dot, dotdot, ...entries], B, o.csum, seed);
   while (blocks.length < (o.minBlocks ?? 1)) blocks.push(emptyLeaf(B, o.csum, seed));
   return { blocks, indexed: false };
