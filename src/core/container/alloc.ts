@@ -45,7 +45,6 @@ export class AllocatingDevice implements BlockDevice {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > this.size) {
       throw new RangeError(`write of ${data.length} bytes at ${offset} outside the device (size ${this.size})`);
     }
-    const U = this.unitSize;
     // pending run: data[runData, runData + runLen) goes to host offset runHost
     let runHost = 0;
     let runData = 0;
@@ -54,18 +53,15 @@ export class AllocatingDevice implements BlockDevice {
       if (runLen) this.target.writeAt(runHost, data.subarray(runData, runData + runLen));
       runLen = 0;
     };
-    let i = 0;
-    while (i < data.length) {
-      const pos = offset + i;
-      const u = Math.floor(pos / U);
-      const inUnit = pos - u * U;
-      const n = Math.min(U - inUnit, data.length - i);
+    let i = 0; // where `part` starts in data
+    forEachUnit(offset, data, this.unitSize, (u, inUnit, part) => {
+      const n = part.length;
       let host = this.map.get(u);
       if (!host) {
         if (isZero(data, i, i + n)) {
           flushRun();
           i += n;
-          continue;
+          return;
         }
         host = this.allocate(u);
         this.map.set(u, host);
@@ -79,7 +75,7 @@ export class AllocatingDevice implements BlockDevice {
         runLen = n;
       }
       i += n;
-    }
+    });
     flushRun();
   }
 
