@@ -107,6 +107,21 @@ export function seedWords(seed: Uint8Array): Uint32Array {
   return Uint32Array.of(dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true));
 }
 
+/** Feeds the name to `mix` in chunks of `words` 32-bit words (half_md4: 8, tea: 4), packed as the kernel's str2hashbuf does. */
+function mixChunks(
+  name: Uint8Array,
+  buf: Uint32Array,
+  words: number,
+  signed: boolean,
+  mix: (buf: Uint32Array, x: Uint32Array) => void,
+): void {
+  const x = new Uint32Array(words);
+  for (let p = 0, len = name.length; len > 0; p += words * 4, len -= words * 4) {
+    packWords(name, p, len, x, words, signed);
+    mix(buf, x);
+  }
+}
+
 /**
  * Hash of a name for htree version `version` (DX_HASH.*; the caller has
  * already added 3 for the unsigned variants when s_flags says so).
@@ -124,24 +139,14 @@ export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): 
       break;
     case DX_HASH.half_md4:
     case DX_HASH.half_md4_unsigned: {
-      const signed = version === DX_HASH.half_md4;
-      const x = new Uint32Array(8);
-      for (let p = 0, len = name.length; len > 0; p += 32, len -= 32) {
-        packWords(name, p, len, x, 8, signed);
-        halfMd4(buf, x);
-      }
+      mixChunks(name, buf, 8, version === DX_HASH.half_md4, halfMd4);
       hash = buf[1]!;
       minor = buf[2]!;
       break;
     }
     case DX_HASH.tea:
     case DX_HASH.tea_unsigned: {
-      const signed = version === DX_HASH.tea;
-      const x = new Uint32Array(4);
-      for (let p = 0, len = name.length; len > 0; p += 16, len -= 16) {
-        packWords(name, p, len, x, 4, signed);
-        tea(buf, x);
-      }
+      mixChunks(name, buf, 4, version === DX_HASH.tea, tea);
       hash = buf[0]!;
       minor = buf[1]!;
       break;
