@@ -13,6 +13,15 @@ const VERSION = 2;
 const UNDEFINED_ID = 0xffffffff;
 const TAG = { USER_OBJ: 0x01, USER: 0x02, GROUP_OBJ: 0x04, GROUP: 0x08, MASK: 0x10, OTHER: 0x20 } as const;
 const ENTRY = 8;
+/** A tag's word in text ACLs (USER and GROUP carry an id after it). */
+const TAG_TEXT: Partial<Record<number, string>> = {
+  [TAG.USER_OBJ]: 'user',
+  [TAG.USER]: 'user',
+  [TAG.GROUP_OBJ]: 'group',
+  [TAG.GROUP]: 'group',
+  [TAG.MASK]: 'mask',
+  [TAG.OTHER]: 'other',
+};
 
 /** Resolves a user or group name found in an ACL to a numeric id (undefined: unknown). */
 export type AclIdResolver = (kind: 'user' | 'group', name: string) => number | undefined;
@@ -91,28 +100,9 @@ export function aclXattrToText(b: Uint8Array): string | undefined {
       p = v.getUint16(o + 2, true),
       id = v.getUint32(o + 4, true);
     const ps = `${p & 4 ? 'r' : '-'}${p & 2 ? 'w' : '-'}${p & 1 ? 'x' : '-'}`;
-    switch (tag) {
-      case TAG.USER_OBJ:
-        parts.push(`user::${ps}`);
-        break;
-      case TAG.USER:
-        parts.push(`user:${id}:${ps}`);
-        break;
-      case TAG.GROUP_OBJ:
-        parts.push(`group::${ps}`);
-        break;
-      case TAG.GROUP:
-        parts.push(`group:${id}:${ps}`);
-        break;
-      case TAG.MASK:
-        parts.push(`mask::${ps}`);
-        break;
-      case TAG.OTHER:
-        parts.push(`other::${ps}`);
-        break;
-      default:
-        return undefined;
-    }
+    const name = TAG_TEXT[tag];
+    if (name === undefined) return undefined;
+    parts.push(`${name}:${tag === TAG.USER || tag === TAG.GROUP ? id : ''}:${ps}`);
   }
   return parts.join(',');
 }
