@@ -30,16 +30,7 @@ import type { Progress } from '../progress.js';
 import { checkBiosBusybox, type BiosModules } from './bios.js';
 import { smallestFat32Size } from './uefi.js';
 
-import {
-  DEFAULT_RPI_BOARD,
-  readRpiConfigTxt,
-  rpiBoard,
-  RPI_BOARDS,
-  RPI_INITRD,
-  RPI_KERNEL,
-  type RpiBoard,
-  type RpiBoardName,
-} from './rpi-boards.js';
+import { rpiBoard, RPI_INITRD, RPI_KERNEL, type RpiBoard } from './rpi-boards.js';
 
 export {
   DEFAULT_RPI_BOARD,
@@ -50,7 +41,7 @@ export {
   RPI_KERNEL,
   type RpiBoard,
   type RpiBoardName,
-};
+} from './rpi-boards.js';
 
 const MiB = 1 << 20;
 
