@@ -162,24 +162,16 @@ function sparseMap(ranges: Array<[number, number]>, size: number): Uint8Array {
   return out;
 }
 
-function typeflag(n: TreeNode): number {
-  switch (n.type) {
-    case 'file':
-      return TYPE.FILE;
-    case 'dir':
-      return TYPE.DIR;
-    case 'symlink':
-      return TYPE.SYMLINK;
-    case 'chardev':
-      return TYPE.CHAR;
-    case 'blockdev':
-      return TYPE.BLOCK;
-    case 'fifo':
-      return TYPE.FIFO;
-    case 'socket':
-      return -1;
-  }
-}
+/** The header typeflag of each node type (sockets never reach a header: the writer skips them). */
+const TYPEFLAG: Record<TreeNode['type'], number> = {
+  file: TYPE.FILE,
+  dir: TYPE.DIR,
+  symlink: TYPE.SYMLINK,
+  chardev: TYPE.CHAR,
+  blockdev: TYPE.BLOCK,
+  fifo: TYPE.FIFO,
+  socket: -1,
+};
 
 async function* dataChunks(
   path: string,
@@ -269,7 +261,7 @@ export async function* tarChunks(tree: FileTree, opts: TarWriteOptions = {}): As
     yield* sink.add(
       header({
         name: hname,
-        typeflag: link !== undefined ? TYPE.HARDLINK : typeflag(n),
+        typeflag: link !== undefined ? TYPE.HARDLINK : TYPEFLAG[n.type],
         mode: n.mode & 0o7777,
         uid: n.uid,
         gid: n.gid,
