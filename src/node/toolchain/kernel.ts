@@ -15,9 +15,6 @@ import {
   rmSync,
   statSync,
   writeFileSync,
-  openSync,
-  readSync,
-  closeSync,
   readdirSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -34,6 +31,7 @@ import {
   storeResult,
   withLock,
 } from './cache.js';
+import { readHead } from '../io/file.js';
 import {
   explainUnsatisfied,
   parseDisable,
@@ -107,17 +105,6 @@ const BASE_TARGETS = new Set(['tinyconfig', 'defconfig', 'allnoconfig', 'x86_64_
 
 function isBaseTarget(c: string): boolean {
   return BASE_TARGETS.has(c) || (/^[\w.-]+config$/.test(c) && !existsSync(c));
-}
-
-function readHead(path: string, n: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const b = new Uint8Array(n);
-    const got = readSync(fd, b, 0, n, 0);
-    return b.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** File name the kernel's usr/Makefile understands: `.cpio` gets compressed per INITRAMFS_COMPRESSION_*, `.cpio.gz/.xz/...` is used as is. */
