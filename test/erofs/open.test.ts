@@ -8,19 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDisk, openImage } from '../../src/node/open.js';
 import { writeErofsFile } from '../../src/node/erofs/write.js';
 import { extractTree } from '../../src/node/host/extract.js';
-import { tinyimageMatchers } from '../../src/core/testing/index.js';
+import '../helpers/matchers.js';
 import { expectCliReadsEdgeTree, runCli } from '../helpers/cli.js';
 import { missing, run } from '../helpers/prereq.js';
 import { edgeTree } from '../ext4/helpers.js';
 import { equalBytes, fsck, mknod, tmp } from './helpers.js';
-
-expect.extend(tinyimageMatchers);
-declare module 'vitest' {
-  interface Assertion {
-    toHaveEntry(path: string, e?: object): void;
-    toMatchTree(t: unknown, o?: object): Promise<void>;
-  }
-}
 
 const t = tmp();
 afterAll(() => t.cleanup());

@@ -5,18 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDisk, openImage } from '../../src/node/open.js';
 import { writeSquashfsFile } from '../../src/node/squashfs/write.js';
-import { tinyimageMatchers } from '../../src/core/testing/index.js';
+import '../helpers/matchers.js';
 import { expectCliReadsEdgeTree } from '../helpers/cli.js';
 import { edgeTree } from '../ext4/helpers.js';
 import { tmp } from './helpers.js';
-
-expect.extend(tinyimageMatchers);
-declare module 'vitest' {
-  interface Assertion {
-    toHaveEntry(path: string, e?: object): void;
-    toMatchTree(t: unknown, o?: object): Promise<void>;
-  }
-}
 
 const t = tmp();
 afterAll(() => t.cleanup());
