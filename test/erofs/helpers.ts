@@ -2,13 +2,14 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { diffTrees, formatDiff, type DiffOptions } from '../../src/core/diff/index.js';
+import type { DiffOptions } from '../../src/core/diff/index.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { prepareErofs, type ErofsOptions, type ErofsSummary } from '../../src/core/fs/erofs/index.js';
 import type { FileTree } from '../../src/core/tree/tree.js';
 
 export { hostTree, mknod, setHostXattrs, generatedContent, equalBytes } from '../squashfs/helpers.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { expectNoDiff } from '../helpers/diff.js';
 
 export const tmp = () => tmpDir('tinyimage-erofs-');
 
@@ -47,10 +48,7 @@ export async function expectSameTree(
   back: FileTree,
   opts: DiffOptions & { owners?: 'root' } = {},
 ): Promise<void> {
-  const ignoreFields = [...(opts.ignoreFields ?? []), ...(opts.owners === 'root' ? (['uid', 'gid'] as const) : [])];
-  const d = await diffTrees(src, back, { mtime: true, ...opts, ignoreFields });
-  if (d.length) console.log(formatDiff(d).slice(0, 3000));
-  expect(d).toEqual([]);
+  await expectNoDiff(src, back, { mtime: true, ...opts });
   if (opts.owners === 'root') {
     const wrong: string[] = [];
     for (const e of back.walk()) if (e.node.uid !== 0 || e.node.gid !== 0) wrong.push(e.path);

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32cUpdate } from '../../src/core/binary/crc.js';
-import { TinyImageError } from '../../src/core/errors.js';
 import { openErofs } from '../../src/core/fs/erofs/index.js';
 import {
   DIRENT,
@@ -20,6 +19,7 @@ import {
 } from '../../src/core/fs/erofs/structs.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { extractTree } from '../../src/node/host/extract.js';
+import { readOutcome } from '../helpers/corrupt.js';
 import { missing, run } from '../helpers/prereq.js';
 import { edgeTree } from '../ext4/helpers.js';
 import { sparseContent } from '../../src/core/tree/content.js';
@@ -39,21 +39,14 @@ function reseal(b: Uint8Array): Uint8Array {
 
 /** Open and read every file's first and last MiB and its holes; returns 'ok' or the error code. */
 function consume(bytes: Uint8Array): string {
-  try {
-    const v = openErofs(new MemoryDevice(bytes));
-    const buf = new Uint8Array(1 << 20);
-    for (const e of v.tree.walk()) {
-      if (e.node.type !== 'file') continue;
-      const c = e.node.content;
+  return readOutcome(
+    () => openErofs(new MemoryDevice(bytes)).tree,
+    (c, buf) => {
       c.dataRanges?.();
       c.readInto!(0, buf);
       if (c.size > buf.length) c.readInto!(c.size - buf.length, buf);
-    }
-    return 'ok';
-  } catch (e) {
-    if (e instanceof TinyImageError) return e.code;
-    throw e;
-  }
+    },
+  );
 }
 
 const images: Array<[string, Uint8Array]> = [];

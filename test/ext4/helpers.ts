@@ -7,6 +7,7 @@ import { sparseContent } from '../../src/core/tree/content.js';
 import { FileDevice } from '../../src/node/io/file.js';
 import { ext4MinimumSize, writeExt4, type Ext4Options, type Ext4Summary } from '../../src/core/fs/ext4/index.js';
 import { run } from '../helpers/prereq.js';
+import type { TreeNode } from '../../src/core/tree/types.js';
 
 export function tmp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tinyimage-ext4-'));
@@ -169,3 +170,14 @@ export function debugfsStats(img: string, paths: string[], dir: string): Map<str
   }
   return res;
 }
+
+/** How debugfs `stat` names each node type ("Type: regular"). */
+export const DEBUGFS_TYPE: Record<TreeNode['type'], string> = {
+  file: 'regular',
+  dir: 'directory',
+  symlink: 'symlink',
+  chardev: 'character special',
+  blockdev: 'block special',
+  fifo: 'FIFO',
+  socket: 'socket',
+};

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { TreeNode } from '../../src/core/tree/types.js';
 import { missing, run } from '../helpers/prereq.js';
 import { treeArb as treeArbitrary } from '../helpers/arbitrary.js';
-import { debugfsStats, fsck, tmp, writeImage } from './helpers.js';
+import { DEBUGFS_TYPE, debugfsStats, fsck, tmp, writeImage } from './helpers.js';
 
 const skip = missing({ tools: ['e2fsck', 'debugfs'] });
 const t = tmp();
@@ -27,16 +27,6 @@ const optsArb = fc.record({
     '^sparse_super,^huge_file',
   ),
 });
-
-const TYPE: Record<string, string> = {
-  file: 'regular',
-  dir: 'directory',
-  symlink: 'symlink',
-  chardev: 'character special',
-  blockdev: 'block special',
-  fifo: 'FIFO',
-  socket: 'socket',
-};
 
 describe.skipIf(skip)('random trees (fast-check): e2fsck -fn and debugfs agree', () => {
   it('holds for random trees, types, block and inode sizes, feature toggles', async () => {
@@ -62,7 +52,7 @@ describe.skipIf(skip)('random trees (fast-check): e2fsck -fn and debugfs agree',
           const s = stats.get(e.path)!;
           const node: TreeNode = e.node;
           expect(s, e.path).toBeDefined();
-          expect(s.type).toBe(TYPE[node.type]);
+          expect(s.type).toBe(DEBUGFS_TYPE[node.type]);
           expect(s.mode).toBe(node.mode);
           expect([s.uid, s.gid]).toEqual([node.uid, node.gid]);
           if (node.type !== 'dir') expect(s.links).toBe(links.get(node));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { missing, run } from '../helpers/prereq.js';
 import { readContent } from '../../src/core/tree/content.js';
 import type { TreeNode } from '../../src/core/tree/types.js';
-import { edgeTree, fsck, tmp, writeImage, debugfsStats } from './helpers.js';
+import { DEBUGFS_TYPE, edgeTree, fsck, tmp, writeImage, debugfsStats } from './helpers.js';
 
 const skip = missing({ tools: ['e2fsck', 'debugfs', 'dumpe2fs'] });
 const t = tmp();
@@ -48,18 +48,6 @@ describe.skipIf(skip)('ext writer: e2fsck -fn accepts edge trees', () => {
   }
 });
 
-function typeName(n: TreeNode): string {
-  return {
-    file: 'regular',
-    dir: 'directory',
-    symlink: 'symlink',
-    chardev: 'character special',
-    blockdev: 'block special',
-    fifo: 'FIFO',
-    socket: 'socket',
-  }[n.type];
-}
-
 describe.skipIf(skip)('ext writer: debugfs agrees with the tree', () => {
   for (const [type, blockSize] of [
     ['ext4', 4096],
@@ -83,7 +71,7 @@ describe.skipIf(skip)('ext writer: debugfs agrees with the tree', () => {
         const s = stats.get(e.path);
         expect(s, e.path).toBeDefined();
         const n = e.node;
-        expect(s!.type, e.path).toBe(typeName(n));
+        expect(s!.type, e.path).toBe(DEBUGFS_TYPE[n.type]);
         expect(s!.mode, e.path).toBe(n.mode);
         expect(s!.uid, e.path).toBe(n.uid);
         expect(s!.gid, e.path).toBe(n.gid);

@@ -22,6 +22,7 @@ import {
   runEnv,
   tmp,
 } from './helpers.js';
+import { seededBytes } from '../helpers/bytes.js';
 
 const skip = missing({ tools: ['fsck.fat', 'mcopy', 'mdir'] });
 const TYPES: Array<[FatType, number]> = [
@@ -37,26 +38,14 @@ beforeAll(() => {
 });
 afterAll(() => work.cleanup());
 
-function bytes(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
 function sampleTree(): FileTree {
   const t = new FileTree({ defaultTime: EPOCH });
   t.addFile('/README.TXT', 'upper 8.3\n');
   t.addFile('/readme.md', 'lower 8.3 with flags\n');
   t.addFile('/Makefile', 'mixed case\n');
-  t.addFile('/a very long file name with spaces.tar.gz', bytes(5000, 1));
+  t.addFile('/a very long file name with spaces.tar.gz', seededBytes(5000, 1));
   t.addFile('/.hidden', 'dot file\n');
-  t.addFile('/big.bin', bytes(300_000, 2));
+  t.addFile('/big.bin', seededBytes(300_000, 2));
   t.addFile('/empty', '');
   t.addFile('/odd+chars;[x]=y,z.txt', 'odd');
   t.addFile('/日本語のファイル名.txt', 'cjk');
@@ -116,8 +105,8 @@ describe.skipIf(skip)('writeFat + fsck.fat + mtools', () => {
 
   test('FAT32 directories spanning many clusters, files spanning many clusters', async () => {
     const t = new FileTree({ defaultTime: EPOCH });
-    for (let i = 0; i < 600; i++) t.addFile(`/d/file with a long name number ${i}.bin`, bytes(i * 7, i));
-    t.addFile('/huge.bin', bytes(3_000_000, 9));
+    for (let i = 0; i < 600; i++) t.addFile(`/d/file with a long name number ${i}.bin`, seededBytes(i * 7, i));
+    t.addFile('/huge.bin', seededBytes(3_000_000, 9));
     const img = join(work.dir, 'span32.img');
     const { dev } = await makeImage(t, img, 40 << 20, { type: 'fat32' });
     const vol = openFat(dev);
@@ -220,7 +209,7 @@ describe.skipIf(skip)('writeFat + fsck.fat + mtools', () => {
             if (seen.has(foldName(n))) continue; // FAT is case-insensitive: one of a pair only
             seen.add(foldName(n));
             const p = `${path}/${n}`;
-            if (typeof v === 'number') t.addFile(p, bytes(v, ++seed));
+            if (typeof v === 'number') t.addFile(p, seededBytes(v, ++seed));
             else {
               t.mkdir(p);
               build(v, p);
@@ -446,7 +435,7 @@ describe.skipIf(skip || !process.env.TINYIMAGE_BENCH_TREE)('bench tree (TINYIMAG
 describe('symlinked directories', () => {
   test('a directory reached through several links is copied each time; fsck-clean', async () => {
     const t = new FileTree({ defaultTime: EPOCH });
-    t.addFile('/lib/x/data.bin', bytes(3000, 5));
+    t.addFile('/lib/x/data.bin', seededBytes(3000, 5));
     t.addSymlink('/a', 'lib');
     t.addSymlink('/usr/lib', '../lib');
     t.addSymlink('/usr/lib64', '/usr/lib');

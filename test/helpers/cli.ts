@@ -4,8 +4,9 @@
  * of the current sources (for signals and pipes).
  */
 import { Writable } from 'node:stream';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { main } from '../../src/node/cli/main.js';
 import { REPO } from './prereq.js';
 
@@ -106,4 +107,24 @@ export function cliBundle(parent: string): Promise<string> {
     return outfile;
   })();
   return bundled;
+}
+
+/**
+ * `tinyimage ls, cat, inspect and extract` read `img`, an image of
+ * ext4/helpers' edgeTree whose kind `inspect` names as `kind`; it extracts to
+ * `dest`.
+ */
+export async function expectCliReadsEdgeTree(img: string, kind: RegExp, dest: string): Promise<void> {
+  const ls = await runCli(['ls', img, '/dev']);
+  expect(ls.code, ls.stderr).toBe(0);
+  expect(ls.stdout).toMatch(/null/);
+  const cat = await runCli(['cat', img, '/etc/passwd']);
+  expect(cat.code, cat.stderr).toBe(0);
+  expect(cat.stdout).toBe('root:x:0:0::/root:/bin/sh\n'.repeat(400));
+  const inspect = await runCli(['inspect', img]);
+  expect(inspect.code, inspect.stderr).toBe(0);
+  expect(inspect.stdout).toMatch(kind);
+  const ex = await runCli(['extract', img, dest]);
+  expect(ex.code, ex.stderr).toBe(0);
+  expect(readFileSync(join(dest, 'hundred'), 'utf8')).toBe('h'.repeat(59) + '|' + 'i'.repeat(40));
 }

@@ -14,23 +14,12 @@ import { FileDevice } from '../../src/node/io/file.js';
 import { missing, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { expectExtractedTree, expectSameTree, isoKeeps, writeIsoFile, xorrisoExtract } from './helpers.js';
+import { seededBytes } from '../helpers/bytes.js';
 
 const skip = missing({ tools: ['isoinfo', 'xorriso'] });
 const tmp = tmpDir('tinyimage-isowrite-');
 afterAll(() => tmp.cleanup());
 const EPOCH = 1_700_000_000;
-
-function bytes(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 /** Every node type, odd modes and owners, long and Unicode names, deep directories, hard links, long link targets. */
 export function sampleTree(): FileTree {
@@ -39,7 +28,7 @@ export function sampleTree(): FileTree {
   t.addFile('/README', 'upper\n');
   t.addFile('/readme', 'lower\n', { mtime: -86_400 * 365 });
   t.addFile('/empty', '');
-  t.addFile('/big.bin', bytes(300_000, 1), { mtime: 4_102_444_800 });
+  t.addFile('/big.bin', seededBytes(300_000, 1), { mtime: 4_102_444_800 });
   t.addFile('/.hidden', 'dot file\n', { mode: 0o600 });
   t.addFile('/ünïcödé 日本語 😀.txt', 'unicode\n');
   t.addFile('/' + 'n'.repeat(255), 'a 255-byte name\n');
@@ -185,9 +174,9 @@ describe.skipIf(skip)('levels, Joliet and Rock Ridge options', () => {
   test('a file above 4 GiB is stored in several extents at level 3, refused at level 2', async () => {
     const size = 4 * 2 ** 30 + 5_000_000;
     const marks = [
-      { offset: 0, data: bytes(4096, 7) },
-      { offset: 0xfffff800 - 100, data: bytes(300, 8) },
-      { offset: size - 1000, data: bytes(1000, 9) },
+      { offset: 0, data: seededBytes(4096, 7) },
+      { offset: 0xfffff800 - 100, data: seededBytes(300, 8) },
+      { offset: size - 1000, data: seededBytes(1000, 9) },
     ];
     const t = new FileTree({ defaultTime: EPOCH });
     t.addFile('/huge.img', sparseContent(size, marks));

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { diffTrees, formatDiff, type DiffOptions } from '../../src/core/diff/index.js';
+import type { DiffOptions } from '../../src/core/diff/index.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import {
   MemoryOutput,
@@ -15,6 +15,7 @@ import type { FileTree } from '../../src/core/tree/tree.js';
 import type { Content, TreeNode } from '../../src/core/tree/types.js';
 import { treeFromHostDir } from '../../src/node/host/tree.js';
 import { run } from '../helpers/prereq.js';
+import { expectNoDiff } from '../helpers/diff.js';
 import { nodeGzipCompressor } from '../../src/node/squashfs/compress.js';
 
 export function tmp(): { dir: string; cleanup: () => void } {
@@ -48,10 +49,7 @@ export async function expectSameTree(
   back: FileTree,
   opts: DiffOptions & { owners?: 'root' } = {},
 ): Promise<void> {
-  const ignoreFields = [...(opts.ignoreFields ?? []), ...(opts.owners === 'root' ? (['uid', 'gid'] as const) : [])];
-  const d = await diffTrees(src, back, { ...opts, ignoreFields, mtime: false });
-  if (d.length) console.log(formatDiff(d).slice(0, 3000));
-  expect(d).toEqual([]);
+  await expectNoDiff(src, back, { ...opts, mtime: false });
   const times = new Map<string, number>();
   for (const e of back.walk()) times.set(e.path, e.node.mtime.sec);
   const wrong: string[] = [];

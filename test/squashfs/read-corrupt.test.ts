@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TinyImageError } from '../../src/core/errors.js';
 import { MemoryDevice } from '../../src/core/io/device.js';
 import { openSquashfs, SUPERBLOCK_TABLE as SB } from './corrupt-helpers.js';
 import { extractTree } from '../../src/node/host/extract.js';
+import { readOutcome } from '../helpers/corrupt.js';
 import { missing, run } from '../helpers/prereq.js';
 import { edgeTree } from '../ext4/helpers.js';
 import { memImage, mknod, setHostXattrs, tmp } from './helpers.js';
@@ -19,19 +19,12 @@ afterAll(() => t.cleanup());
 
 /** Open and read everything (at most 16 MiB per file); returns 'ok' or the error code. */
 function consume(bytes: Uint8Array): string {
-  try {
-    const v = openSquashfs(new MemoryDevice(bytes));
-    const buf = new Uint8Array(1 << 20);
-    for (const e of v.tree.walk()) {
-      if (e.node.type !== 'file') continue;
-      const c = e.node.content;
+  return readOutcome(
+    () => openSquashfs(new MemoryDevice(bytes)).tree,
+    (c, buf) => {
       for (let p = 0; p < Math.min(c.size, 16 << 20); p += buf.length) c.readInto!(p, buf);
-    }
-    return 'ok';
-  } catch (e) {
-    if (e instanceof TinyImageError) return e.code;
-    throw e;
-  }
+    },
+  );
 }
 
 const images: Array<[string, Uint8Array]> = [];

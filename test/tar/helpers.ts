@@ -72,6 +72,11 @@ export function gnuTar(args: string[], opts: { cwd?: string; input?: Uint8Array 
   });
 }
 
+/** GNU tar's pax archive of everything under `dir` with xattrs, ACLs and sparse files: all it can keep. */
+export function gnuPaxTar(dir: string): Buffer {
+  return gnuTar(['--format=posix', '--xattrs', '--xattrs-include=*', '--acls', '--sparse', '-C', dir, '-cf', '-', '.']);
+}
+
 /** The whole archive our writer makes, in memory. */
 export async function tarBytes(tree: FileTree, opts: Parameters<typeof tarChunks>[1] = {}): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

@@ -19,7 +19,7 @@ import { openExt4, writeExt4, ext4MinimumSize } from '../../src/core/fs/ext4/ind
 import { diffTrees, formatDiff } from '../../src/core/diff/index.js';
 import { treeArb } from '../helpers/arbitrary.js';
 import { missing } from '../helpers/prereq.js';
-import { expectSameTree, gnuTar, hostTree, IS_ROOT, makeFixtureDir, mem, tarBytes, tmp } from './helpers.js';
+import { expectSameTree, gnuPaxTar, gnuTar, hostTree, IS_ROOT, makeFixtureDir, mem, tarBytes, tmp } from './helpers.js';
 
 const skipRoot = !IS_ROOT
   ? (console.warn('skipping: extracting owners and devices needs root'), 'not root')
@@ -32,18 +32,7 @@ describe.skipIf(skipRoot)('GNU tar extracts what tarChunks wrote, as root', () =
 
   test('GNU tar archive -> readTar -> tarChunks -> tar -x --xattrs --acls: the source tree through the kernel, ns mtimes and holes included', async () => {
     // read GNU tar's own sparse archive first, so the contents know their holes (host files do not say)
-    const gnu = gnuTar([
-      '--format=posix',
-      '--xattrs',
-      '--xattrs-include=*',
-      '--acls',
-      '--sparse',
-      '-C',
-      join(fx.dir, 'src'),
-      '-cf',
-      '-',
-      '.',
-    ]);
+    const gnu = gnuPaxTar(join(fx.dir, 'src'));
     const tree = readTar(mem(new Uint8Array(gnu))).tree;
     writeFileSync(join(fx.dir, 'out.tar'), await tarBytes(tree));
     mkdirSync(join(fx.dir, 'x'));

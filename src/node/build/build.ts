@@ -3,8 +3,11 @@
  * application layer: it reads host files (kernel, busybox, directories),
  * calls the pure formats and the toolchain, and writes outputs atomically.
  */
-import { existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkEfiKernel } from '../../core/boot/uki.js';
+import { concatChunks } from '../../core/compress/gzip.js';
 import { TinyImageError, UsageError } from '../../core/errors.js';
 import { parseListFull, readBusyboxApplets, type Applet } from '../../core/busybox/applets.js';
 import { hostError } from '../io/file.js';
@@ -143,6 +146,29 @@ export async function resolveKernel(
     fromSource: true,
     ...(r.dtbs ? { dtbs: r.dtbs } : {}),
   };
+}
+
+/**
+ * The kernel built from source with `tree` as its built-in initramfs (an
+ * uncompressed newc archive: the kernel build compresses it itself) and
+ * `cmdline`, checked to be an EFI executable.
+ */
+export async function kernelWithBuiltInInitramfs(
+  ctx: BuildContext,
+  tree: FileTree,
+  cmdline: string,
+): Promise<Uint8Array> {
+  const { initramfsChunks } = await import('../../core/initramfs/tiny.js');
+  const tmp = mkdtempSync(join(tmpdir(), 'tinyimage-initramfs-'));
+  try {
+    const cpioPath = join(tmp, 'initramfs.cpio');
+    writeFileSync(cpioPath, await concatChunks(initramfsChunks(tree, { compress: 'none' })));
+    const k = await resolveKernel(ctx, { initramfs: cpioPath, cmdline });
+    checkEfiKernel(k.bytes);
+    return k.bytes;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Apply the spec's owner and SOURCE_DATE_EPOCH to a tree. */

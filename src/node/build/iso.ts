@@ -13,11 +13,8 @@
  *
  * `iso.files` adds host files (e.g. a squashfs root at /live/root.squashfs).
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
-import { checkEfiKernel } from '../../core/boot/uki.js';
 import { concatChunks } from '../../core/compress/gzip.js';
 import { initramfsChunks } from '../../core/initramfs/tiny.js';
 import { planLiveIso, writeLiveIso } from '../../core/system/iso.js';
@@ -26,7 +23,15 @@ import { pathContent } from '../host/content.js';
 import { withOutputFile } from '../host/output.js';
 import { FileDevice, hostError } from '../io/file.js';
 import { hostLiveGrub } from '../system/grub-host.js';
-import { initramfsTree, readHostFile, record, resolveBusybox, resolveKernel, type BuildContext } from './build.js';
+import {
+  initramfsTree,
+  kernelWithBuiltInInitramfs,
+  readHostFile,
+  record,
+  resolveBusybox,
+  resolveKernel,
+  type BuildContext,
+} from './build.js';
 
 /** The kernel, initramfs and EFI executable of the spec (built or read). */
 async function bootFiles(ctx: BuildContext, cmdline: string) {
@@ -34,17 +39,8 @@ async function bootFiles(ctx: BuildContext, cmdline: string) {
   const busybox = await resolveBusybox(ctx);
   const tree = await initramfsTree(ctx, busybox);
   if (typeof spec.kernel === 'object') {
-    // the kernel build embeds an uncompressed newc archive (it compresses it itself)
-    const tmp = mkdtempSync(join(tmpdir(), 'tinyimage-initramfs-'));
-    try {
-      const cpioPath = join(tmp, 'initramfs.cpio');
-      writeFileSync(cpioPath, await concatChunks(initramfsChunks(tree, { compress: 'none' })));
-      const k = await resolveKernel(ctx, { initramfs: cpioPath, cmdline });
-      checkEfiKernel(k.bytes);
-      return { kernel: k.bytes, initrd: undefined, efi: k.bytes };
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    const kernel = await kernelWithBuiltInInitramfs(ctx, tree, cmdline);
+    return { kernel, initrd: undefined, efi: kernel };
   }
   ctx.progress.start('writing initramfs', tree.stats().bytes, 'bytes');
   const initrd = await concatChunks(

@@ -9,20 +9,19 @@
  *   line are built into the kernel, whose own EFI stub makes it the EFI
  *   executable (no systemd stub needed).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import { parseSize } from '../../core/units.js';
 import { withOutputFile } from '../host/output.js';
 import { concatChunks } from '../../core/compress/gzip.js';
 import { initramfsChunks } from '../../core/initramfs/tiny.js';
 import { buildUefiSystem, buildUefiUsb, uefiUsbSize, type UefiUsbOptions } from '../../core/system/uefi.js';
-import { checkEfiKernel, efiStubPath } from '../../core/boot/uki.js';
+import { efiStubPath } from '../../core/boot/uki.js';
 import { uncompressedKernel } from '../../core/boot/kernel.js';
 import { ARCH_FACTS } from '../../core/arch.js';
 import {
   initramfsTree,
+  kernelWithBuiltInInitramfs,
   readHostFile,
   record,
   recordDisk,
@@ -49,17 +48,7 @@ export async function buildUefiKind(ctx: BuildContext): Promise<void> {
   }
   let efi: Uint8Array;
   if (fromSource) {
-    // the kernel build embeds an uncompressed newc archive (it compresses it itself)
-    const tmp = mkdtempSync(join(tmpdir(), 'tinyimage-initramfs-'));
-    try {
-      const cpioPath = join(tmp, 'initramfs.cpio');
-      writeFileSync(cpioPath, await concatChunks(initramfsChunks(tree, { compress: 'none' })));
-      const k = await resolveKernel(ctx, { initramfs: cpioPath, cmdline });
-      checkEfiKernel(k.bytes);
-      efi = k.bytes;
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    efi = await kernelWithBuiltInInitramfs(ctx, tree, cmdline);
   } else {
     ctx.progress.start('writing initramfs', tree.stats().bytes, 'bytes');
     const initrd = await concatChunks(

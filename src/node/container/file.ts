@@ -11,7 +11,6 @@ import {
   ftruncateSync,
   openSync,
   read,
-  readSync,
   renameSync,
   rmSync,
   write,
@@ -24,7 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { HostIOError } from '../../core/errors.js';
 import { checkRange, type BlockDevice } from '../../core/io/device.js';
-import { hostError, FileDevice, MAX_WRITE } from '../io/file.js';
+import { hostError, FileDevice, MAX_WRITE, readFullyAt } from '../io/file.js';
 import { hostDataExtents } from '../toolchain/holes.js';
 import { trackTemp, untrackTemp } from '../host/output.js';
 import type { Codec, Compressor } from '../../core/container/compress.js';
@@ -92,13 +91,7 @@ export class FileTarget implements ContainerTarget {
   }
 
   readInto(offset: number, target: Uint8Array): void {
-    let done = 0;
-    while (done < target.length) {
-      const n = readSync(this.fd, target, done, target.length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    if (done < target.length) target.fill(0, done);
+    readFullyAt(this.fd, target, offset);
   }
 
   /** Extend the file to `size` bytes with a trailing hole (never shortens it). */
@@ -146,13 +139,7 @@ export class FileSource implements BlockDevice, AsyncReadable {
   }
   readInto(offset: number, target: Uint8Array): void {
     checkRange(this, offset, target.length);
-    let done = 0;
-    while (done < target.length) {
-      const n = readSync(this.fd, target, done, target.length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    if (done < target.length) target.fill(0, done);
+    readFullyAt(this.fd, target, offset);
   }
   readIntoAsync(offset: number, target: Uint8Array): Promise<void> {
     checkRange(this, offset, target.length);

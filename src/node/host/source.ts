@@ -12,9 +12,9 @@
  * compressed one or standard input is decompressed once into a spool
  * (spool-node.ts) that the tree's contents read from until close().
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { HostIOError, UsageError } from '../../core/errors.js';
-import { FileDevice } from '../io/file.js';
+import { FileDevice, readHead } from '../io/file.js';
 import { FileTree } from '../../core/tree/tree.js';
 import type { DirNode } from '../../core/tree/types.js';
 import type { Progress } from '../../core/progress.js';
@@ -133,17 +133,6 @@ const hostIds: AclIdResolver = (() => {
   return (kind, name) => table(kind === 'user' ? '/etc/passwd' : '/etc/group').get(name);
 })();
 
-function head(path: string, n: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const b = new Uint8Array(n);
-    const got = readSync(fd, b, 0, n, 0);
-    return b.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** A tar/cpio/image from bytes that can be read only as a stream: decompress, spool, then read. */
 async function fromStream(stream: AsyncIterable<Uint8Array>, name: string, opts: SourceOptions): Promise<OpenedSource> {
   const sniffed = await sniffCodec(stream);
@@ -191,7 +180,7 @@ const isCpio = (b: Uint8Array) => b.length >= 6 && String.fromCharCode(...b.suba
  * or anything else; an uncompressed file's tar check is the header checksum).
  */
 export async function sniffFile(path: string): Promise<{ codec: Codec; inner: 'cpio' | 'tar' | 'other' }> {
-  const h = head(path, 512);
+  const h = readHead(path, 512);
   const codec = detectCodec(h.subarray(0, CODEC_HEAD));
   if (codec === 'none') return { codec, inner: isCpio(h) ? 'cpio' : looksLikeTar(h) ? 'tar' : 'other' };
   // peek inside to tell a compressed cpio (read as a stream) from a compressed tar (spooled)
@@ -207,7 +196,7 @@ async function fromFile(path: string, opts: SourceOptions): Promise<OpenedSource
   const { codec, inner } = await sniffFile(path);
   if (inner === 'cpio') return fromCpio(fileChunks(path), codec, opts);
   if (codec !== 'none') return fromStream(fileChunks(path), path, opts);
-  const h = head(path, 512);
+  const h = readHead(path, 512);
   if (looksLikeTar(h) || h.length === 0 || statSync(path).size <= 64 * 512) {
     const dev = FileDevice.open(path);
     if (!looksLikeTar(h) && !isEmptyTar(dev)) {

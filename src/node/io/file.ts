@@ -21,6 +21,32 @@ const HOLE_BLOCK = 4096;
  */
 export const MAX_WRITE = 256 * 1024;
 
+/**
+ * Fill `target` from `fd` at `offset`, looping over short reads; bytes past
+ * the end of the file read as zeros.
+ */
+/** The first `n` bytes of the file at `path` (fewer when the file is shorter). */
+export function readHead(path: string, n: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const b = new Uint8Array(n);
+    const got = readSync(fd, b, 0, n, 0);
+    return b.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readFullyAt(fd: number, target: Uint8Array, offset: number): void {
+  let done = 0;
+  while (done < target.length) {
+    const n = readSync(fd, target, done, target.length - done, offset + done);
+    if (n === 0) break;
+    done += n;
+  }
+  if (done < target.length) target.fill(0, done);
+}
+
 export class FileDevice implements BlockDevice {
   private closed = false;
   /** One bit per 4 KiB block: set once the block may hold data. Only for fresh devices. */
@@ -72,28 +98,14 @@ export class FileDevice implements BlockDevice {
     // returned as a plain Uint8Array (Buffer#slice would not copy)
     const raw = Buffer.allocUnsafeSlow(length);
     const buf = new Uint8Array(raw.buffer, raw.byteOffset, length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, buf, done, length - done, offset + done);
-      if (n === 0) {
-        buf.fill(0, done);
-        break;
-      }
-      done += n;
-    }
+    readFullyAt(this.fd, buf, offset);
     return buf;
   }
 
   readInto(offset: number, target: Uint8Array): void {
     checkRange(this, offset, target.length);
-    let done = 0;
-    while (done < target.length) {
-      const n = readSync(this.fd, target, done, target.length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
     // as readAt: bytes past the end of the file (a device larger than the file) read as zeros
-    if (done < target.length) target.fill(0, done);
+    readFullyAt(this.fd, target, offset);
   }
 
   writeAt(offset: number, data: Uint8Array): void {

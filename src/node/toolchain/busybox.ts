@@ -30,7 +30,7 @@ import {
 } from './kconfig.js';
 import { resolveEpoch } from './kernel.js';
 import { BUSYBOX_TINY_ENABLE } from './presets.js';
-import { have, requireTools, run, tarTools } from './run.js';
+import { have, prepareMake, requireTools, run, tarTools } from './run.js';
 import { crossPrefix, requireCrossLibc, TOOLCHAIN_ARCH } from './arch.js';
 import type { Arch } from '../../core/arch.js';
 
@@ -262,19 +262,7 @@ export async function buildBusybox(opts: BuildBusyboxOptions): Promise<BusyboxBu
     `busybox-build-${slot}`,
     async () => {
       if (existsSync(join(resultDir, 'busybox'))) return result(true);
-      mkdirSync(buildDir, { recursive: true });
-      const logFile = join(buildDir, 'build.log');
-      rmSync(logFile, { force: true });
-      const makeEnv: NodeJS.ProcessEnv = {
-        ...env,
-        SOURCE_DATE_EPOCH: String(epoch),
-        KCONFIG_NOTIMESTAMP: '1',
-        LC_ALL: 'C',
-        KBUILD_BUILD_USER: 'tinyimage',
-        KBUILD_BUILD_HOST: 'tinyimage',
-      };
-      delete makeEnv.MAKEFLAGS;
-      delete makeEnv.KBUILD_OUTPUT;
+      const { logFile, makeEnv } = prepareMake(buildDir, env, epoch, { KCONFIG_NOTIMESTAMP: '1' });
       const make = (args: string[], o: { onLine?: (l: string) => void; input?: string } = {}) =>
         run('make', ['-C', src.dir, `O=${buildDir}`, ...makeCompiler(cc, cross), `HOSTCC=gcc`, ...args], {
           env: makeEnv,

@@ -15,9 +15,6 @@ import {
   rmSync,
   statSync,
   writeFileSync,
-  openSync,
-  readSync,
-  closeSync,
   readdirSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -34,6 +31,7 @@ import {
   storeResult,
   withLock,
 } from './cache.js';
+import { readHead } from '../io/file.js';
 import {
   explainUnsatisfied,
   parseDisable,
@@ -44,7 +42,7 @@ import {
   type OptionRequest,
 } from './kconfig.js';
 import { compressionOptions, kernelPresetFor, KERNEL_PRESETS, type KernelPreset } from './presets.js';
-import { requireTools, run, tarTools } from './run.js';
+import { prepareMake, requireTools, run, tarTools } from './run.js';
 import { compilerFor, crossPrefix, TOOLCHAIN_ARCH } from './arch.js';
 import type { Arch } from '../../core/arch.js';
 
@@ -107,17 +105,6 @@ const BASE_TARGETS = new Set(['tinyconfig', 'defconfig', 'allnoconfig', 'x86_64_
 
 function isBaseTarget(c: string): boolean {
   return BASE_TARGETS.has(c) || (/^[\w.-]+config$/.test(c) && !existsSync(c));
-}
-
-function readHead(path: string, n: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const b = new Uint8Array(n);
-    const got = readSync(fd, b, 0, n, 0);
-    return b.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** File name the kernel's usr/Makefile understands: `.cpio` gets compressed per INITRAMFS_COMPRESSION_*, `.cpio.gz/.xz/...` is used as is. */
@@ -330,22 +317,12 @@ export async function buildKernel(opts: BuildKernelOptions): Promise<KernelBuild
       if (existsSync(join(resultDir, imageName))) return result(true);
       // Only a from-scratch build gives a usable object count for progress estimates.
       const fresh = !existsSync(join(buildDir, 'vmlinux.o'));
-      mkdirSync(buildDir, { recursive: true });
-      const logFile = join(buildDir, 'build.log');
-      rmSync(logFile, { force: true });
-      const makeEnv: NodeJS.ProcessEnv = {
-        ...env,
-        SOURCE_DATE_EPOCH: String(epoch),
+      const { logFile, makeEnv } = prepareMake(buildDir, env, epoch, {
         KBUILD_BUILD_TIMESTAMP: kbuildTimestamp(epoch),
-        KBUILD_BUILD_USER: 'tinyimage',
-        KBUILD_BUILD_HOST: 'tinyimage',
         KBUILD_BUILD_VERSION: '1',
-        LC_ALL: 'C',
         ARCH: ta.kbuild,
         ...(cross ? { CROSS_COMPILE: cross } : {}),
-      };
-      delete makeEnv.MAKEFLAGS;
-      delete makeEnv.KBUILD_OUTPUT;
+      });
       const make = (args: string[], onLine?: (l: string) => void) =>
         run('make', ['-C', src.dir, `O=${buildDir}`, ...(opts.cc && cc !== 'gcc' ? [`CC=${cc}`] : []), ...args], {
           env: makeEnv,

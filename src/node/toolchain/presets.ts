@@ -19,13 +19,8 @@ export interface KernelPresetDef {
   estimatedObjects: number;
 }
 
-/** Console on serial, initramfs, ELF+scripts, proc/sys/devtmpfs, EFI stub (OVMF), xz everywhere. */
-const TINY_ENABLE = [
-  '64BIT',
-  'PRINTK',
-  'TTY',
-  'SERIAL_8250',
-  'SERIAL_8250_CONSOLE',
+/** What every tiny kernel needs to run a busybox initramfs: initrd (gzip), ELF and scripts, proc/sys/devtmpfs. */
+const INITRAMFS_USERSPACE = [
   'BLK_DEV_INITRD',
   'RD_GZIP',
   'BINFMT_ELF',
@@ -34,6 +29,16 @@ const TINY_ENABLE = [
   'SYSFS',
   'DEVTMPFS',
   'DEVTMPFS_MOUNT',
+];
+
+/** Console on serial, initramfs, ELF+scripts, proc/sys/devtmpfs, EFI stub (OVMF), xz everywhere. */
+const TINY_ENABLE = [
+  '64BIT',
+  'PRINTK',
+  'TTY',
+  'SERIAL_8250',
+  'SERIAL_8250_CONSOLE',
+  ...INITRAMFS_USERSPACE,
   // EFI depends on ACPI on x86.
   'ACPI',
   'EFI',
@@ -120,14 +125,7 @@ const ARM64_TINY_ENABLE = [
   'TTY',
   'SERIAL_AMBA_PL011',
   'SERIAL_AMBA_PL011_CONSOLE',
-  'BLK_DEV_INITRD',
-  'RD_GZIP',
-  'BINFMT_ELF',
-  'BINFMT_SCRIPT',
-  'PROC_FS',
-  'SYSFS',
-  'DEVTMPFS',
-  'DEVTMPFS_MOUNT',
+  ...INITRAMFS_USERSPACE,
   'EFI',
   'EFI_STUB',
   'ACPI',

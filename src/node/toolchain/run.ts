@@ -5,9 +5,38 @@
  * carries the command, the exit code and the last lines of output.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ToolError } from '../../core/errors.js';
+
+/**
+ * Ready an out-of-tree build directory for a reproducible kconfig `make`
+ * (kernel, busybox): create it, drop the last build.log, and give that log's
+ * path and the environment: the caller's with SOURCE_DATE_EPOCH, LC_ALL=C, a
+ * fixed build user and host and `extra`, without MAKEFLAGS and KBUILD_OUTPUT
+ * (an outer make's or the user's; either would redirect the build).
+ */
+export function prepareMake(
+  buildDir: string,
+  env: NodeJS.ProcessEnv,
+  epoch: number,
+  extra: Record<string, string>,
+): { logFile: string; makeEnv: NodeJS.ProcessEnv } {
+  mkdirSync(buildDir, { recursive: true });
+  const logFile = join(buildDir, 'build.log');
+  rmSync(logFile, { force: true });
+  const makeEnv: NodeJS.ProcessEnv = {
+    ...env,
+    SOURCE_DATE_EPOCH: String(epoch),
+    LC_ALL: 'C',
+    KBUILD_BUILD_USER: 'tinyimage',
+    KBUILD_BUILD_HOST: 'tinyimage',
+    ...extra,
+  };
+  delete makeEnv.MAKEFLAGS;
+  delete makeEnv.KBUILD_OUTPUT;
+  return { logFile, makeEnv };
+}
 
 /** A command a build runs, and the Debian package that provides it. */
 export interface HostTool {
