@@ -21,10 +21,6 @@ const HOLE_BLOCK = 4096;
  */
 export const MAX_WRITE = 256 * 1024;
 
-/**
- * Fill `target` from `fd` at `offset`, looping over short reads; bytes past
- * the end of the file read as zeros.
- */
 /** The first `n` bytes of the file at `path` (fewer when the file is shorter). */
 export function readHead(path: string, n: number): Uint8Array {
   const fd = openSync(path, 'r');
@@ -37,6 +33,10 @@ export function readHead(path: string, n: number): Uint8Array {
   }
 }
 
+/**
+ * Fill `target` from `fd` at `offset`, looping over short reads; bytes past
+ * the end of the file read as zeros.
+ */
 export function readFullyAt(fd: number, target: Uint8Array, offset: number): void {
   let done = 0;
   while (done < target.length) {
