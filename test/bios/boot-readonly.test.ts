@@ -10,9 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startQemu, type QemuSession } from '../../src/node/qemu/index.js';
+import { startQemu } from '../../src/node/qemu/index.js';
 import { nodeGzipCompressor } from '../../src/node/squashfs/compress.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { inGuest, powerOff, sh, until } from '../helpers/guest.js';
 import { BUSYBOX_SOURCE, buildHostBiosDisk } from './disk.js';
 
 const k = debianKernel();
@@ -23,26 +24,6 @@ const skip = missing({
 const BOOT_TIMEOUT = 240_000;
 const tmp = mkdtempSync(join(tmpdir(), 'bios-ro-boot-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** Run a shell command on the serial console and return its output (between markers). */
-async function sh(q: QemuSession, cmd: string, ms = 30_000): Promise<string> {
-  const id = Math.random().toString(36).slice(2, 8);
-  // The marker is printed by printf from split pieces so the echoed command line never matches.
-  q.send(`${cmd}; printf '%s-%s\\n' END ${id}\n`);
-  const m = await q.waitFor(new RegExp(`\\n([\\s\\S]*?)END-${id}`), ms);
-  return m[1]!;
-}
-
-/** `cmd` until its output matches `re` (at most 30 tries a second apart); returns the last output. */
-async function until(q: QemuSession, cmd: string, re: RegExp): Promise<string> {
-  let out = '';
-  for (let i = 0; i < 30; i++) {
-    out = await sh(q, cmd);
-    if (re.test(out)) break;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  return out;
-}
 
 describe.skipIf(skip)('bios disk with a read-only root boots to login with its services', () => {
   for (const format of ['squashfs', 'erofs'] as const) {
@@ -63,7 +44,7 @@ describe.skipIf(skip)('bios disk with a read-only root boots to login with its s
         memory: 512,
         console: join(tmp, `${format}-console.log`),
       });
-      try {
+      await inGuest(q, async () => {
         await q.waitFor(/Loading \/boot\/vmlinuz/, 60_000);
         await q.waitFor(/login: /, BOOT_TIMEOUT);
         console.log(`bios ${format} root under ${q.accel}: login: after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -92,16 +73,8 @@ describe.skipIf(skip)('bios disk with a read-only root boots to login with its s
         const mods = await sh(q, 'cat /proc/modules | cut -d" " -f1 | sort | tr "\\n" " "');
         expect(mods).toMatch(new RegExp(`\\b${format}\\b`));
         expect(mods).toMatch(/\be1000\b/);
-        q.send('poweroff\n');
-        const exit = await q.waitExit(120_000);
-        expect(exit.code).toBe(0);
-        expect(q.output()).toMatch(/reboot: Power down/);
-      } catch (e) {
-        console.log(q.tail(80));
-        throw e;
-      } finally {
-        await q.stop();
-      }
+        await powerOff(q);
+      });
     }, 900_000);
   }
 });

@@ -9,13 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startQemu, type QemuSession } from '../../src/node/qemu/index.js';
+import { startQemu } from '../../src/node/qemu/index.js';
 import { FileDevice } from '../../src/node/io/file.js';
 import { readPartitionTable } from '../../src/core/partition/index.js';
 import { readContent } from '../../src/core/tree/content.js';
 import { GrubBootSector } from '../../src/core/boot/grub.js';
 import { findHostGrub } from '../../src/node/system/grub-host.js';
 import { debianKernel, missing, run } from '../helpers/prereq.js';
+import { inGuest, powerOff, sh, until } from '../helpers/guest.js';
 import { runCli } from '../helpers/cli.js';
 import { BUSYBOX_SOURCE, buildHostBiosDisk, type HostDisk } from './disk.js';
 
@@ -29,15 +30,6 @@ const BOOT_TIMEOUT = 240_000;
 let tmp = '';
 let img = '';
 let disk: HostDisk;
-
-/** Run a shell command on the serial console and return its output (between markers). */
-async function sh(q: QemuSession, cmd: string, ms = 30_000): Promise<string> {
-  const id = Math.random().toString(36).slice(2, 8);
-  // The marker is printed by printf from split pieces so the echoed command line never matches.
-  q.send(`${cmd}; printf '%s-%s\\n' END ${id}\n`);
-  const m = await q.waitFor(new RegExp(`\\n([\\s\\S]*?)END-${id}`), ms);
-  return m[1]!;
-}
 
 /** e2fsprogs' unix_io takes "FILE?offset=N": e2fsck reads the root partition in place. */
 function partitionFile(): string {
@@ -100,7 +92,7 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       memory: 512,
       console: process.env.BIOS_CONSOLE_LOG ?? join(tmp, 'console.log'),
     });
-    try {
+    await inGuest(q, async () => {
       await q.waitFor(/Loading \/boot\/vmlinuz/, 60_000);
       const grubMs = Date.now() - t0;
       await q.waitFor(/Linux version/, 60_000);
@@ -118,25 +110,12 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       expect(mounts).toContain(`root=PARTUUID=${disk.result.partuuid}`);
       expect(mounts).toMatch(/\/dev\/vda1 \/ ext4 rw/);
       // services: all three up (udhcpc may need a moment for eth0)
-      let status = '';
-      for (let i = 0; i < 30; i++) {
-        status = await sh(q, 'sv status /etc/service/*');
-        if (
-          /run: \/etc\/service\/udhcpc/.test(status) &&
-          /run: \/etc\/service\/syslogd/.test(status) &&
-          /run: \/etc\/service\/klogd/.test(status)
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+      const all =
+        /(?=[\s\S]*run: \/etc\/service\/klogd)(?=[\s\S]*run: \/etc\/service\/syslogd)(?=[\s\S]*run: \/etc\/service\/udhcpc)/;
+      const status = await until(q, 'sv status /etc/service/*', all);
       for (const s of ['klogd', 'syslogd', 'udhcpc'])
         expect(status).toMatch(new RegExp(`run: /etc/service/${s}: \\(pid \\d+\\)`));
-      let addr = '';
-      for (let i = 0; i < 30; i++) {
-        addr = await sh(q, 'ip -4 addr show dev eth0');
-        if (addr.includes('inet 10.0.2.15/')) break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+      const addr = await until(q, 'ip -4 addr show dev eth0', /inet 10\.0\.2\.15\//);
       expect(addr).toContain('inet 10.0.2.15/24');
       expect(await sh(q, 'ip route')).toMatch(/default via 10\.0\.2\.2 dev eth0/);
       expect(await sh(q, 'cat /etc/resolv.conf')).toMatch(/nameserver 10\.0\.2\.3/);
@@ -149,16 +128,8 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       const mods = await sh(q, 'cat /proc/modules | cut -d" " -f1 | sort | tr "\\n" " "');
       expect(mods).toMatch(/\be1000\b/);
       expect(mods).toMatch(/\bext4\b/);
-      q.send('poweroff\n');
-      const exit = await q.waitExit(120_000);
-      expect(exit.code).toBe(0);
-      expect(q.output()).toMatch(/reboot: Power down/);
-    } catch (e) {
-      console.log(q.tail(80));
-      throw e;
-    } finally {
-      await q.stop();
-    }
+      await powerOff(q);
+    });
     const f = run('e2fsck', ['-fn', partitionFile()]);
     expect(f.code, f.stdout + f.stderr).toBe(0);
     const v = run('sfdisk', ['--verify', img]);
@@ -178,19 +149,17 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
       accel: 'tcg',
       memory: 512,
     });
-    try {
-      await q.waitFor(/login: /, BOOT_TIMEOUT);
-      q.send('root\n');
-      await q.waitFor(/:~# /, 30_000);
-      expect(await sh(q, 'grep " / " /proc/mounts')).toMatch(/\/dev\/sda1 \/ ext4 rw/);
-      q.send('poweroff\n');
-      expect((await q.waitExit(120_000)).code).toBe(0);
-    } catch (e) {
-      console.log(q.tail(60));
-      throw e;
-    } finally {
-      await q.stop();
-    }
+    await inGuest(
+      q,
+      async () => {
+        await q.waitFor(/login: /, BOOT_TIMEOUT);
+        q.send('root\n');
+        await q.waitFor(/:~# /, 30_000);
+        expect(await sh(q, 'grep " / " /proc/mounts')).toMatch(/\/dev\/sda1 \/ ext4 rw/);
+        await powerOff(q);
+      },
+      60,
+    );
   }, 600_000);
 
   // issue 19: SeaBIOS boots the same disk inside qcow2 and inside a VMDK (QEMU told the format, guest writes discarded)
@@ -207,16 +176,15 @@ describe.skipIf(skip)('bios disk: SeaBIOS -> GRUB -> Debian kernel -> busybox in
         memory: 512,
         console: join(tmp, `console-${format}.log`),
       });
-      try {
-        await q.waitFor(/Loading \/boot\/vmlinuz/, 60_000);
-        await q.waitFor(/login: /, BOOT_TIMEOUT);
-        expect(q.output()).toContain(`root=PARTUUID=${disk.result.partuuid}`);
-      } catch (e) {
-        console.log(q.tail(60));
-        throw e;
-      } finally {
-        await q.stop();
-      }
+      await inGuest(
+        q,
+        async () => {
+          await q.waitFor(/Loading \/boot\/vmlinuz/, 60_000);
+          await q.waitFor(/login: /, BOOT_TIMEOUT);
+          expect(q.output()).toContain(`root=PARTUUID=${disk.result.partuuid}`);
+        },
+        60,
+      );
     }, 600_000);
   }
 });
