@@ -21,6 +21,20 @@ export function sortedChildNames(dir: DirNode): string[] {
   return names.length > 1 ? names.sort(compareNames) : names;
 }
 
+/**
+ * Call `fn` on every entry under `root` (not the root itself), in no
+ * particular order: for counts and sums, which need no sorting (the cursor
+ * sorts every directory's names).
+ */
+export function forEachEntry(root: DirNode, fn: (node: TreeNode) => void): void {
+  const stack: DirNode[] = [root];
+  for (let d = stack.pop(); d; d = stack.pop())
+    for (const node of d.children.values()) {
+      fn(node);
+      if (node.type === 'dir') stack.push(node);
+    }
+}
+
 export class TreeCursor {
   /** The current entry (the root before the first `next()` and after it). */
   node: TreeNode;

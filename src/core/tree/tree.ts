@@ -1,6 +1,6 @@
 import { PathError, UsageError } from '../errors.js';
 import { bytesContent } from './content.js';
-import { sortedChildNames, TreeCursor } from './cursor.js';
+import { forEachEntry, sortedChildNames } from './cursor.js';
 import { joinPath, splitPath } from './path.js';
 import type { Content, DirNode, NodeMeta, NodeType, SymlinkNode, Timespec, TreeNode } from './types.js';
 
@@ -285,19 +285,19 @@ export class FileTree {
       dirs = 0,
       files = 0,
       bytes = 0;
-    // the cursor: no path string or entry object per entry
-    const c = new TreeCursor(this.root);
-    while (c.next()) {
+    // counts need no order: the children maps as they are, not the cursor's sorted names
+    const count = (node: TreeNode) => {
       entries++;
-      const node = c.node;
-      if (seen.has(node)) continue;
+      if (seen.has(node)) return;
       seen.add(node);
       if (node.type === 'dir') dirs++;
       else if (node.type === 'file') {
         files++;
         bytes += node.content.size;
       }
-    }
+    };
+    count(this.root);
+    forEachEntry(this.root, count);
     return { entries, nodes: seen.size, dirs, files, bytes };
   }
 }

@@ -11,7 +11,7 @@
 import { CapacityError, FormatError } from '../../errors.js';
 import type { Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
-import { PathBytes, TreeCursor } from '../../tree/cursor.js';
+import { forEachEntry, PathBytes, TreeCursor } from '../../tree/cursor.js';
 import { fullMode, type DirNode, type TreeNode } from '../../tree/types.js';
 import { HEADER_SIZE, NewcTemplate, MAX_NAMESIZE, NEWC_FIELD as F, pad4, TRAILER_NAME } from './header.js';
 
@@ -19,6 +19,13 @@ export interface CpioWriteOptions {
   progress?: Progress;
   /** Pad the archive to a multiple of this many bytes with NULs after the trailer (GNU cpio: 512). 0 or 1 = no padding. Default 512. */
   blockSize?: number;
+  /**
+   * The consumer is done with each chunk before it asks for the next (it
+   * writes it out synchronously, as writeChunksToFile does), so the writer
+   * may fill the same buffer again: no new 256 KiB buffer (fresh pages to
+   * fault in and zero) per chunk. Default false: chunks may be kept.
+   */
+  reuseChunks?: boolean;
 }
 
 const enc = new TextEncoder();
@@ -58,10 +65,14 @@ export async function* cpioChunks(tree: FileTree, opts: CpioWriteOptions = {}): 
 class Out {
   buf = new Uint8Array(OUT_CHUNK);
   fill = 0;
-  /** The filled part as a chunk; a new buffer takes its place (the consumer may keep the chunk). */
+  constructor(private readonly reuse: boolean) {}
+  /**
+   * The filled part as a chunk; a new buffer takes its place (the consumer
+   * may keep the chunk), or with `reuse` the same buffer is filled again.
+   */
   take(): Uint8Array {
     const out = this.buf.subarray(0, this.fill);
-    this.buf = new Uint8Array(OUT_CHUNK);
+    if (!this.reuse) this.buf = new Uint8Array(OUT_CHUNK);
     this.fill = 0;
     return out;
   }
@@ -86,15 +97,14 @@ function countNames(tree: FileTree): Counts {
   const once = new Set<TreeNode>();
   const multi = new Map<TreeNode, number>();
   let totalBytes = 0;
-  const c = new TreeCursor(tree.root);
-  while (c.next()) {
-    const node = c.node;
-    if (node.type === 'dir') continue;
+  // no order needed: the children maps as they are (the cursor sorts every directory)
+  forEachEntry(tree.root, (node) => {
+    if (node.type === 'dir') return;
     if (!once.has(node)) {
       once.add(node);
       if (node.type === 'file') totalBytes += node.content.size;
     } else multi.set(node, (multi.get(node) ?? 1) + 1);
-  }
+  });
   return { multi, totalBytes };
 }
 
@@ -172,7 +182,7 @@ const TRAILER = enc.encode(TRAILER_NAME);
  * that do not fit the current chunk or stream their contents.
  */
 class Entries {
-  readonly out = new Out();
+  readonly out: Out;
   readonly vals = new Uint32Array(F.check + 1);
   readonly head = new NewcTemplate();
   readonly path = new PathBytes();
@@ -190,8 +200,10 @@ class Entries {
     tree: FileTree,
     private readonly multi: Map<TreeNode, number>,
     private readonly progress: Progress | undefined,
+    reuse: boolean,
   ) {
     this.c = new TreeCursor(tree.root);
+    this.out = new Out(reuse);
   }
 
   /** Fill `vals` and the fields above for the cursor's entry (once per entry: it numbers inodes). */
@@ -281,7 +293,7 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
   const progress = opts.progress;
   const { multi, totalBytes } = countNames(tree);
   progress?.start('writing cpio', totalBytes, 'bytes');
-  const e = new Entries(tree, multi, progress);
+  const e = new Entries(tree, multi, progress, opts.reuseChunks === true);
   const { out, vals } = e;
   let full: Uint8Array | undefined;
   while (e.fast() === 'slow') {
