@@ -91,9 +91,54 @@ const median = (xs) => {
 };
 const count = (cmd) => Number(spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim());
 
+function report(r) {
+  if (json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`tree: ${r.tree} (${r.entries} entries), median of ${r.runs} interleaved runs, load ${r.load}`);
+  const w = Math.max(...Object.keys(r.rows).map((k) => k.length));
+  console.log(`${'run'.padEnd(w)}  ${'wall s'.padStart(7)}  ${'CPU s'.padStart(6)}  ${'RSS MiB'.padStart(7)}  x floor`);
+  const floor = r.rows.floor.wall;
+  for (const [k, v] of Object.entries(r.rows))
+    console.log(
+      `${k.padEnd(w)}  ${v.wall.toFixed(2).padStart(7)}  ${v.cpu.toFixed(2).padStart(6)}  ${(v.rssKiB / 1024).toFixed(0).padStart(7)}  ${(v.wall / floor).toFixed(1).padStart(7)}`,
+    );
+  const show = (label, x, target) =>
+    x.wall === undefined
+      ? undefined
+      : `${label}: ${x.wall}x wall, ${x.cpu}x CPU${target ? (x.wall <= target ? ` (target ${target}x met)` : ` (target ${target}x missed)`) : ''}`;
+  for (const line of [
+    show('ours cpio vs GNU cpio', r.cpioVsGnu, 1.0),
+    show('ours cpio.gz vs cpio | gzip -6', r.gzVsGzip6),
+    show('ours ext4 vs mke2fs -d', r.ext4VsMke2fs, 0.8),
+    show('ours fat32 vs mkfs.fat + mcopy', r.fatVsMcopy),
+  ])
+    if (line) console.log(line);
+  for (const [k, why] of Object.entries(r.failed)) console.log(`${k}: FAILED: ${why}`);
+  console.log(
+    `checks: ${Object.entries(r.checks)
+      .map(([k, ok]) => `${k} ${ok ? 'ok' : 'FAILED'}`)
+      .join(', ')}\n`,
+  );
+}
+
 const results = [];
+let treeFailed = false;
 for (const t of trees) {
   if (!ensureTree(t)) continue;
+  try {
+    results.push(benchTree(t));
+    report(results[results.length - 1]);
+  } catch (e) {
+    console.error(`bench/smalltree.mjs: ${t}: ${e.message}`);
+    treeFailed = true;
+  } finally {
+    for (const f of readdirSync(scratch)) rmSync(join(scratch, f), { force: true });
+  }
+}
+if (!args.includes('--keep') && !val('--out')) rmSync(scratch, { recursive: true, force: true });
+if (treeFailed || results.some((r) => Object.values(r.checks).includes(false))) process.exit(1);
+
+/** Every row on tree `t`, interleaved runs; throws when a sizing run fails. */
+function benchTree(t) {
   const o = (n) => join(scratch, n);
   const ours = (sub, out, extra = '') => `node ${q(bin)} ${sub} --root ${q(t)} -o ${q(out)} -q ${extra}`;
   const inT = (pipeline, out) => `cd ${q(t)} && ${pipeline} > ${q(out)}`;
@@ -133,8 +178,18 @@ for (const t of trees) {
         `rm -f ${q(o('classic.fat'))} && mkfs.fat -F 32 -C ${q(o('classic.fat'))} ${Math.floor(fatSize / 1024)} >/dev/null && mcopy -s -i ${q(o('classic.fat'))} ${top} ::/`;
   }
   const times = Object.fromEntries([...Object.keys(rows), ...Object.keys(once)].map((k) => [k, []]));
-  for (let r = 0; r < runs; r++) for (const [k, cmd] of Object.entries(rows)) times[k].push(timed(cmd));
-  for (const [k, cmd] of Object.entries(once)) times[k].push(timed(cmd));
+  const failed = {};
+  const attempt = (k, cmd) => {
+    if (failed[k]) return;
+    try {
+      times[k].push(timed(cmd));
+    } catch (e) {
+      failed[k] = String(e.message).split('\n').slice(0, 3).join(' ');
+    }
+  };
+  for (let r = 0; r < runs; r++) for (const [k, cmd] of Object.entries(rows)) attempt(k, cmd);
+  for (const [k, cmd] of Object.entries(once)) attempt(k, cmd);
+  for (const k of Object.keys(failed)) delete times[k];
   const med = Object.fromEntries(
     Object.entries(times).map(([k, v]) => [
       k,
@@ -142,15 +197,16 @@ for (const t of trees) {
     ]),
   );
   const checks = {};
-  if (rows['ours cpio'])
+  for (const k of Object.keys(failed)) checks[`${k} ran`] = false;
+  if (med['ours cpio'])
     checks.cpioNames = count(`cpio -it --quiet < ${q(o('ours.cpio'))} 2>/dev/null | wc -l`) === entries;
-  if (rows['ours cpio.gz'])
+  if (med['ours cpio.gz'])
     checks.cpioGzNames = count(`gzip -dc ${q(o('ours.cpio.gz'))} | cpio -it --quiet 2>/dev/null | wc -l`) === entries;
-  if (rows['ours ext4']) checks.e2fsck = spawnSync('e2fsck', ['-fn', o('ours.ext4')], { stdio: 'ignore' }).status === 0;
-  if (rows['ours fat32'])
+  if (med['ours ext4']) checks.e2fsck = spawnSync('e2fsck', ['-fn', o('ours.ext4')], { stdio: 'ignore' }).status === 0;
+  if (med['ours fat32'])
     checks.fsckFat = spawnSync('fsck.fat', ['-n', o('ours.fat')], { stdio: 'ignore' }).status === 0;
   const ratio = (a, b, f) => (med[a] && med[b] ? +(med[a][f] / med[b][f]).toFixed(2) : undefined);
-  results.push({
+  return {
     tree: t,
     entries,
     runs,
@@ -158,6 +214,7 @@ for (const t of trees) {
     extSize,
     fatSize,
     rows: med,
+    failed,
     checks,
     cpioVsGnu: { wall: ratio('ours cpio', 'GNU cpio', 'wall'), cpu: ratio('ours cpio', 'GNU cpio', 'cpu') },
     gzVsGzip6: {
@@ -169,39 +226,5 @@ for (const t of trees) {
       wall: ratio('ours fat32', 'mkfs.fat + mcopy', 'wall'),
       cpu: ratio('ours fat32', 'mkfs.fat + mcopy', 'cpu'),
     },
-  });
-  for (const f of readdirSync(scratch)) rmSync(join(scratch, f), { force: true });
+  };
 }
-if (!args.includes('--keep') && !val('--out')) rmSync(scratch, { recursive: true, force: true });
-
-if (json) console.log(JSON.stringify(results, null, 2));
-else
-  for (const r of results) {
-    console.log(`tree: ${r.tree} (${r.entries} entries), median of ${r.runs} interleaved runs, load ${r.load}`);
-    const w = Math.max(...Object.keys(r.rows).map((k) => k.length));
-    console.log(
-      `${'run'.padEnd(w)}  ${'wall s'.padStart(7)}  ${'CPU s'.padStart(6)}  ${'RSS MiB'.padStart(7)}  x floor`,
-    );
-    const floor = r.rows.floor.wall;
-    for (const [k, v] of Object.entries(r.rows))
-      console.log(
-        `${k.padEnd(w)}  ${v.wall.toFixed(2).padStart(7)}  ${v.cpu.toFixed(2).padStart(6)}  ${(v.rssKiB / 1024).toFixed(0).padStart(7)}  ${(v.wall / floor).toFixed(1).padStart(7)}`,
-      );
-    const show = (label, x, target) =>
-      x.wall === undefined
-        ? undefined
-        : `${label}: ${x.wall}x wall, ${x.cpu}x CPU${target ? (x.wall <= target ? ` (target ${target}x met)` : ` (target ${target}x missed)`) : ''}`;
-    for (const line of [
-      show('ours cpio vs GNU cpio', r.cpioVsGnu, 1.0),
-      show('ours cpio.gz vs cpio | gzip -6', r.gzVsGzip6),
-      show('ours ext4 vs mke2fs -d', r.ext4VsMke2fs, 0.8),
-      show('ours fat32 vs mkfs.fat + mcopy', r.fatVsMcopy),
-    ])
-      if (line) console.log(line);
-    console.log(
-      `checks: ${Object.entries(r.checks)
-        .map(([k, ok]) => `${k} ${ok ? 'ok' : 'FAILED'}`)
-        .join(', ')}\n`,
-    );
-  }
-if (results.some((r) => Object.values(r.checks).includes(false))) process.exit(1);
