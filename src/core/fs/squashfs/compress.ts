@@ -26,6 +26,13 @@ export interface BlockCompressor {
    * smaller than the input, so returning the input itself means "store".
    */
   compress(block: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The same compression on the calling thread (optional). Metadata blocks
+   * (8 KiB, written one after another) use it when present: handing each to
+   * a thread costs more than compressing it. Must give the same bytes as
+   * compress().
+   */
+  compressSync?(block: Uint8Array): Uint8Array;
   /** Release threads or workers (optional). */
   close?(): void;
 }
@@ -52,6 +59,7 @@ export function fflateCompressor(level = DEFAULT_GZIP_LEVEL): BlockCompressor {
     name: 'gzip',
     concurrency: 1,
     compress: (block) => Promise.resolve(zlibSync(block, { level: lvl })),
+    compressSync: (block) => zlibSync(block, { level: lvl }),
   };
 }
 
