@@ -297,7 +297,8 @@ async function walkAndEmit(
           queue.splice(0, head);
           head = 0;
         }
-        await iw.handle(e);
+        const p = iw.handle(e);
+        if (p) await p;
         if (room && queue.length - head < EMIT_QUEUE / 2) {
           room();
           room = undefined;
@@ -319,7 +320,10 @@ async function walkAndEmit(
       if (failed) break;
       if (e.kind === 'leaf' && e.node.type === 'file') {
         const i = numbers.get(e.node)! - 1;
-        if (!data[i]) data[i] = await dw.addFile(e.node.content, e.path);
+        if (!data[i]) {
+          const d = dw.addFile(e.node.content, e.path);
+          data[i] = d instanceof Promise ? await d : d;
+        }
       }
       queue.push(e);
       if (wake) {
