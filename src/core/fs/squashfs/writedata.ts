@@ -222,18 +222,21 @@ export class DataWriter {
   private placeSmall(content: Content, buf: Uint8Array): FileData | Promise<FileData> {
     this.o.progress.tick(buf.length);
     this.dataBytes += buf.length;
-    let hash = 0;
+    // the CRC only spares reading an earlier file again: bytes still cached are compared at once
+    let hash: number | undefined;
     if (this.o.dedupe) {
-      hash = crc32(buf);
       const list = this.bySize.get(buf.length);
       if (list)
         for (let j = 0; j < list.length; j++) {
           const k = list[j]!;
           const theirs = this.smallCache.get(k);
-          if (k.hash === undefined || (!theirs && k.hash === hash)) return this.placeSmallSlow(content, buf, hash, j);
-          if (k.hash !== hash || !equal(theirs!, buf)) continue;
-          this.duplicates++;
-          return k.data;
+          if (theirs) {
+            if (!equal(theirs, buf)) continue;
+            this.duplicates++;
+            return k.data;
+          }
+          hash ??= crc32(buf);
+          if (k.hash === undefined || k.hash === hash) return this.placeSmallSlow(content, buf, hash, j);
         }
     }
     return this.packSmall(content, buf, hash);
@@ -244,8 +247,11 @@ export class DataWriter {
     const list = this.bySize.get(buf.length)!;
     for (let j = from; j < list.length; j++) {
       const k = list[j]!;
-      if ((await this.hashOf(k)) !== hash) continue;
-      const theirs = this.smallCache.get(k) ?? (await readWhole(k.content, EARLIER));
+      let theirs = this.smallCache.get(k);
+      if (!theirs) {
+        if ((await this.hashOf(k)) !== hash) continue;
+        theirs = await readWhole(k.content, EARLIER);
+      }
       if (equal(theirs, buf)) {
         this.duplicates++;
         return k.data;
@@ -254,12 +260,12 @@ export class DataWriter {
     return this.packSmall(content, buf, hash);
   }
 
-  private packSmall(content: Content, buf: Uint8Array, hash: number): FileData | Promise<FileData> {
+  private packSmall(content: Content, buf: Uint8Array, hash: number | undefined): FileData | Promise<FileData> {
     const data: FileData = { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
     const p = this.toFragment(buf, data);
     const after = (): FileData => {
       if (this.o.dedupe) {
-        const k: Known = { content, data, hash };
+        const k: Known = hash === undefined ? { content, data } : { content, data, hash };
         this.remember(k);
         this.cacheSmall(k, buf.slice());
       }
@@ -270,11 +276,16 @@ export class DataWriter {
 
   /** Keep the bytes of small files (up to SMALL_CACHE in all) so duplicates compare without reading them again. */
   private cacheSmall(k: Known, bytes: Uint8Array): void {
-    if (bytes.length > SMALL_CACHE / 64) return;
+    // a file's CRC is taken when its bytes are not (or no longer) kept
+    if (bytes.length > SMALL_CACHE / 64) {
+      k.hash ??= crc32(bytes);
+      return;
+    }
     this.smallCache.set(k, bytes);
     this.smallCached += bytes.length;
     while (this.smallCached > SMALL_CACHE) {
       const [oldK, old] = this.smallCache.entries().next().value!;
+      oldK.hash ??= crc32(old);
       this.smallCache.delete(oldK);
       this.smallCached -= old.length;
     }
