@@ -3,14 +3,21 @@
 // field; unsquashfs (unsquashfs.test.ts) and the host kernel
 // (kernel.test.ts) check them independently. A compression the writer
 // cannot write is a usage error naming the ones it can.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { openSquashfs, zstdCompressor } from '../../src/core/fs/squashfs/index.js';
 import { FileTree } from '../../src/core/tree/tree.js';
 import { treeArb } from '../helpers/arbitrary.js';
 import { edgeTree } from '../ext4/helpers.js';
-import { equalBytes, expectSameTree, generatedContent, memImage } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
+import { FileDevice } from '../../src/node/io/file.js';
+import { equalBytes, expectSameTree, generatedContent, memImage, tmp } from './helpers.js';
+
+const t = tmp();
+afterAll(() => t.cleanup());
 
 const zstd = { compression: 'zstd', compressor: undefined } as const;
 
@@ -58,5 +65,29 @@ describe('squashfs zstd writing', () => {
     });
     await expect(memImage(tree, { ...zstd, level: 23 })).rejects.toMatchObject({ code: 'E_USAGE_SQUASHFS_LEVEL' });
     await expect(zstdCompressor(0)).rejects.toThrow(UsageError);
+  });
+
+  it('tinyimage mkfs squashfs --compress zstd --level N; --compress xz is refused naming gzip and zstd', async () => {
+    const src = join(t.dir, 'cli-src');
+    mkdirSync(join(src, 'd'), { recursive: true });
+    writeFileSync(join(src, 'd', 'f'), 'zstd '.repeat(1000));
+    const img = join(t.dir, 'cli.sqfs');
+    const r = await runCli(['mkfs', 'squashfs', '--root', src, '--compress', 'zstd', '--level', '19', '-o', img]);
+    expect(r.code, r.stderr).toBe(0);
+    const dev = FileDevice.open(img);
+    try {
+      const { tree, info } = openSquashfs(dev);
+      expect(info.compression).toBe('zstd');
+      expect(tree.get('/d/f')?.type).toBe('file');
+    } finally {
+      dev.close();
+    }
+    const bad = await runCli(['mkfs', 'squashfs', '--root', src, '--compress', 'xz', '-o', join(t.dir, 'x.sqfs')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/gzip/);
+    expect(bad.stderr).toMatch(/zstd/);
+    const level = await runCli(['mkfs', 'squashfs', '--root', src, '--level', '12', '-o', join(t.dir, 'y.sqfs')]);
+    expect(level.code).toBe(2);
+    expect(level.stderr).toMatch(/gzip level 12/);
   });
 });
