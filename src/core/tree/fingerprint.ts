@@ -37,8 +37,31 @@ class Fnv128 {
     h[3] = e;
   }
 
+  /** The UTF-8 bytes of `s`: ASCII hashed from the string itself, the rest (from its first other character) encoded. */
+  str(s: string): void {
+    const h = this.h;
+    let a = h[0]!,
+      c = h[1]!,
+      d = h[2]!,
+      e = h[3]!;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const x = s.charCodeAt(i);
+      if (x >= 0x80) break;
+      a = Math.imul(a ^ x, PRIME);
+      c = Math.imul(c ^ x ^ 0x5a, PRIME);
+      d = Math.imul(d ^ ((x + 0x3c) & 0xff), PRIME);
+      e = Math.imul(e ^ (x ^ 0xa5), PRIME);
+    }
+    h[0] = a;
+    h[1] = c;
+    h[2] = d;
+    h[3] = e;
+    if (i < s.length) this.bytes(enc.encode(i === 0 ? s : s.slice(i)));
+  }
+
   text(s: string): void {
-    this.bytes(enc.encode(s));
+    this.str(s);
     this.bytes(SEP);
   }
 
@@ -76,7 +99,13 @@ export function treeFingerprint(tree: FileTree): string {
     if (n.type === 'file') extra = String(n.content.size);
     else if (n.type === 'symlink') extra = n.target;
     else if (n.type === 'chardev' || n.type === 'blockdev') extra = `${n.major}:${n.minor}`;
-    f.text(`${e.path}\0${n.type}\0${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime.sec}.${n.mtime.nsec}\0${extra}`);
+    // the same bytes as one string of the fields joined by NUL, hashed piece by piece (FNV-1a streams)
+    f.str(e.path);
+    f.bytes(SEP);
+    f.str(n.type);
+    f.bytes(SEP);
+    f.str(`${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime.sec}.${n.mtime.nsec}\0`);
+    f.text(extra);
     for (const [k, v] of n.xattrs) {
       f.text(k);
       f.bytes(v);
