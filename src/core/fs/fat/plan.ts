@@ -198,9 +198,10 @@ export function prepare(
     const refs: number[] = [];
     for (const name of sortNames([...node.children.keys()])) {
       let child = node.children.get(name)!;
-      const cpath = d === 0 ? `/${name}` : `${path}/${name}`;
+      const cpathOf = () => (d === 0 ? `/${name}` : `${path}/${name}`);
       let childParts: string[] | undefined;
       if (child.type === 'symlink') {
+        const cpath = cpathOf();
         if (mode === 'skip') {
           skip(cpath, `symlink to ${child.target} skipped (--symlinks skip)`);
           continue;
@@ -228,6 +229,7 @@ export function prepare(
         childParts = r.parts;
       }
       if (++entryCount > MAX_ENTRIES) {
+        const cpath = cpathOf();
         throw new CapacityError(
           'E_LIMIT_FAT_ENTRIES',
           `more than ${MAX_ENTRIES} entries to write (at ${cpath}); followed symlinks to directories copy them, which can multiply the tree (try --symlinks skip)`,
@@ -236,16 +238,17 @@ export function prepare(
       }
       if (child.type !== 'dir' && child.type !== 'file') {
         skip(
-          cpath,
+          cpathOf(),
           `${child.type === 'chardev' ? 'character device' : child.type === 'blockdev' ? 'block device' : child.type} cannot be stored on FAT`,
         );
         continue;
       }
-      checkLongName(name, cpath);
+      checkLongName(name, cpathOf);
       const key = foldName(name);
       const other = folded.get(key);
       if (other !== undefined) {
         const opath = d === 0 ? `/${other}` : `${path}/${other}`;
+        const cpath = cpathOf();
         throw new PathError(
           'E_PATH_FAT_CASE',
           `${cpath} and ${opath} differ only in case; FAT names are case-insensitive, so one directory cannot hold both`,
@@ -259,12 +262,14 @@ export function prepare(
         refs.push(p.dirNodes.length);
         build(child, d, name, childParts ?? [...parts, name], active);
       } else {
-        if (child.content.size > MAX_FILE)
+        if (child.content.size > MAX_FILE) {
+          const cpath = cpathOf();
           throw new CapacityError(
             'E_LIMIT_FAT_FILE_SIZE',
             `${cpath} is ${child.content.size} bytes; FAT files hold at most 4 GiB - 1 (${MAX_FILE} bytes)`,
             { path: cpath, actual: child.content.size, expected: MAX_FILE },
           );
+        }
         if (seenFiles.has(child)) p.hardLinkCopies++;
         seenFiles.add(child);
         refs.push(nFiles);
