@@ -30,15 +30,23 @@ export function checkZstdLevel(level: number | undefined): number {
   return l;
 }
 
-/** Compress a byte stream into zstd frames (see the module comment). */
-export async function* zstdChunks(source: ByteSource, opts: ZstdOptions = {}): AsyncGenerator<Uint8Array> {
-  const level = checkZstdLevel(opts.level);
-  const frame = Math.max(64 << 10, opts.frameSize ?? DEFAULT_FRAME);
+/**
+ * zstd's own compressor (buffer in, one frame out), loaded and initialised
+ * on first use: the squashfs writer's zstd blocks and zstdChunks share it.
+ */
+export function zstdEncoder(): Promise<(buf: Uint8Array, level: number) => Uint8Array> {
   ready ??= import('@bokuweb/zstd-wasm').then(async (m) => {
     await m.init();
     return m.compress;
   });
-  const compress = await ready;
+  return ready;
+}
+
+/** Compress a byte stream into zstd frames (see the module comment). */
+export async function* zstdChunks(source: ByteSource, opts: ZstdOptions = {}): AsyncGenerator<Uint8Array> {
+  const level = checkZstdLevel(opts.level);
+  const frame = Math.max(64 << 10, opts.frameSize ?? DEFAULT_FRAME);
+  const compress = await zstdEncoder();
   const buf = new Uint8Array(frame);
   let fill = 0;
   let frames = 0;

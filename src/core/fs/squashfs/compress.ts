@@ -10,9 +10,9 @@
  * bytes of an image depend on the compressor as well as on the tree and
  * options (each one is deterministic).
  */
-import { compress as zstdCompress, init as zstdInit } from '@bokuweb/zstd-wasm';
 import { unzlibSync, zlibSync } from 'fflate';
 import { decompress as unzstd } from 'fzstd';
+import { zstdEncoder } from '../../compress/zstd.js';
 import { FormatError, UsageError } from '../../errors.js';
 import { COMPRESSION, type CompressionName } from './structs.js';
 
@@ -69,19 +69,16 @@ export function checkZstdLevel(level: number): number {
   return level;
 }
 
-let zstdReady: Promise<void> | undefined;
-
 /**
  * zstd, as mksquashfs -comp zstd writes it: one frame per block, declaring
  * its size, from zstd itself compiled to WebAssembly (@bokuweb/zstd-wasm,
  * the encoder `repack` uses for .tar.zst), one block at a time on the
  * calling thread. Level 1..22 (default 15, mksquashfs's). Resolves once
- * the WebAssembly module is loaded.
+ * the WebAssembly module is loaded (on first use, not at import).
  */
 export async function zstdCompressor(level = DEFAULT_ZSTD_LEVEL): Promise<BlockCompressor> {
   const lvl = checkZstdLevel(level);
-  zstdReady ??= zstdInit();
-  await zstdReady;
+  const zstdCompress = await zstdEncoder();
   const sync = (block: Uint8Array): Uint8Array => zstdCompress(block, lvl);
   return { name: 'zstd', concurrency: 1, compress: (block) => Promise.resolve(sync(block)), compressSync: sync };
 }
