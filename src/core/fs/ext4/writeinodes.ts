@@ -361,7 +361,10 @@ export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[],
   const metaCsum = cfg.has('metadata_csum');
   const highest = Math.max(p.usedInodes, JOURNAL_INO);
   let grp = -1;
-  let table = new Uint8Array(0);
+  // one table buffer for every group (the device copies what it is given): a
+  // fresh one per group would stay allocated until a full garbage collection
+  const whole = new Uint8Array(Math.min(g.ipg, highest) * isz);
+  let table = whole.subarray(0, 0);
   const flushTable = () => {
     if (grp >= 0) dev.writeAt(inodeTables[grp]! * cfg.blockSize, table);
   };
@@ -370,7 +373,8 @@ export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[],
     if (gi !== grp) {
       flushTable();
       grp = gi;
-      table = new Uint8Array(use.used[grp]! * isz);
+      table = whole.subarray(0, use.used[grp]! * isz);
+      table.fill(0);
     }
     const idx = (ino - 1) % g.ipg;
     const raw = table.subarray(idx * isz, (idx + 1) * isz);
