@@ -88,7 +88,7 @@ describe.skipIf(skip)(`a ${FILES.toLocaleString('en')}-file tree`, () => {
       report = execFileSync('e2fsck', ['-fnv', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       const x = e as { status: number; stdout: string; stderr: string };
-      throw new Error(`e2fsck -fn exit ${x.status}:\n${x.stdout}\n${x.stderr}`);
+      throw new Error(`e2fsck -fn exit ${x.status}:\n${x.stdout}\n${x.stderr}`, { cause: e });
     }
     const count = (what: string) => Number(new RegExp(`^\\s*(\\d+) ${what}\\b`, 'm').exec(report)?.[1]);
     expect(count('inodes used')).toBe(ENTRIES + 10);
