@@ -6,7 +6,11 @@
 // against `-o x.img`, and `tinyimage convert`). Informational rows: compressed qcow2 (ours on both cores against
 // `qemu-img convert -c`) and Android sparse (ours against img2simg).
 //
-//   node bench/container.mjs --tree DIR [--runs N] [--size BYTES] [--json] [--out DIR] [--keep]
+//   node bench/container.mjs --tree DIR [--runs N] [--size BYTES] [--only convert] [--json] [--out DIR] [--keep]
+//
+// --only convert runs just the three convert rows (ours through the API and
+// the CLI, and qemu-img). The API row also reports its in-process time (the
+// conversion alone, without Node's start-up and module loading).
 //
 // Every row is a fresh process (Node's start-up counts, as qemu-img's does),
 // timed wall and CPU (user + sys, GNU time). Before each run its output is
@@ -29,7 +33,7 @@ const {
   done,
 } = benchArgs(
   'container',
-  '--tree DIR [--runs N] [--size BYTES] [--json] [--out DIR] [--keep]',
+  '--tree DIR [--runs N] [--size BYTES] [--only convert] [--json] [--out DIR] [--keep]',
   'node/container/file.js',
 );
 const work = outDir();
@@ -54,7 +58,9 @@ const D = JSON.stringify(dist + '/');
 const CHILD = {
   convert: `const { convertToContainerFile } = await import(${D} + 'node/container/file.js');
     const [inp, out, fmt, c] = process.argv.slice(1);
-    await convertToContainerFile(inp, out, { format: fmt, compress: c === 'c' });`,
+    const t0 = performance.now();
+    await convertToContainerFile(inp, out, { format: fmt, compress: c === 'c' });
+    console.log('IN-PROCESS ' + (performance.now() - t0) / 1000);`,
   build: `const { treeFromHostDir } = await import(${D} + 'node/host/tree.js');
     const { writeExt4 } = await import(${D} + 'core/fs/ext4/index.js');
     const { FileDevice } = await import(${D} + 'node/io/file.js');
@@ -76,7 +82,8 @@ function timed(cmd, args) {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${String(r.stderr).slice(-1500)}`);
   const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(String(r.stderr));
-  return { seconds, cpu: m ? Number(m[1]) + Number(m[2]) : undefined };
+  const inner = /IN-PROCESS ([\d.]+)/.exec(String(r.stdout));
+  return { seconds, cpu: m ? Number(m[1]) + Number(m[2]) : undefined, inProcess: inner ? Number(inner[1]) : undefined };
 }
 function must(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, ...opts });
@@ -95,6 +102,7 @@ function prepare(out) {
 const cli = (...args) => [process.execPath, [join(dist, '..', 'bin', 'tinyimage.js'), ...args]];
 const node = (kind, ...args) => [process.execPath, ['--input-type=module', '-e', CHILD[kind], '--', ...args]];
 
+const CONVERT_ROWS = ['ours convert -> qcow2', 'qemu-img convert -O qcow2', 'CLI convert -> qcow2'];
 const ROWS = [
   {
     name: 'ours convert -> qcow2',
@@ -159,7 +167,7 @@ const ROWS = [
     needs: 'img2simg',
     info: true,
   },
-].filter((r) => !r.needs || have(r.needs));
+].filter((r) => (!r.needs || have(r.needs)) && (val('--only') !== 'convert' || CONVERT_ROWS.includes(r.name)));
 
 const samples = new Map(ROWS.map((r) => [r.name, []]));
 for (let i = 0; i < runs; i++) {
@@ -184,6 +192,7 @@ const rows = ROWS.map((r) => {
     best: +Math.min(...s.map((x) => x.seconds)).toFixed(3),
     cpu: s[0].cpu === undefined ? undefined : +median(s.map((x) => x.cpu)).toFixed(2),
     allocatedMiB: +(s[0].bytes / 2 ** 20).toFixed(1),
+    ...(s[0].inProcess !== undefined ? { inProcess: +median(s.map((x) => x.inProcess)).toFixed(3) } : {}),
     info: !!r.info,
   };
 });
@@ -192,11 +201,15 @@ const ratio = (a, b, f = 'seconds') => (by[a] && by[b] ? +(by[a][f] / by[b][f]).
 const checks = {};
 if (have('qemu-img')) {
   const same = (f) => spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, join(work, f)]).status === 0;
+  const clean = (f) => spawnSync('qemu-img', ['check', join(work, f)]).status === 0;
   checks.convertIdentical = same('ours.qcow2');
+  checks.cliConvertIdentical = same('cli-conv.qcow2');
+  checks.qcow2CheckClean = clean('ours.qcow2') && clean('cli-conv.qcow2');
+}
+if (have('qemu-img') && val('--only') !== 'convert') {
+  const same = (f) => spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, join(work, f)]).status === 0;
   checks.compressedIdentical = same('ours-c.qcow2');
-  checks.qcow2CheckClean =
-    spawnSync('qemu-img', ['check', join(work, 'ours.qcow2')]).status === 0 &&
-    spawnSync('qemu-img', ['check', join(work, 'built.qcow2')]).status === 0;
+  checks.qcow2CheckClean &&= spawnSync('qemu-img', ['check', join(work, 'built.qcow2')]).status === 0;
   checks.cliBuildIdentical =
     spawnSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', join(work, 'cli.img'), join(work, 'cli.qcow2')])
       .status === 0;
@@ -217,6 +230,12 @@ const summary = {
   cliBuildQcow2VsRaw: ratio('CLI mkfs ext4 --format qcow2', 'CLI mkfs ext4 raw'),
   cliBuildQcow2VsRawCpu: ratio('CLI mkfs ext4 --format qcow2', 'CLI mkfs ext4 raw', 'cpu'),
   cliConvertVsQemuImg: ratio('CLI convert -> qcow2', 'qemu-img convert -O qcow2'),
+  cliConvertCpuVsQemuImg: ratio('CLI convert -> qcow2', 'qemu-img convert -O qcow2', 'cpu'),
+  // the conversion alone (no start-up) against qemu-img's whole run
+  convertInProcessVsQemuImg:
+    by['ours convert -> qcow2']?.inProcess !== undefined && by['qemu-img convert -O qcow2']
+      ? +(by['ours convert -> qcow2'].inProcess / by['qemu-img convert -O qcow2'].seconds).toFixed(3)
+      : undefined,
   compressedVsQemuImg: ratio('ours convert -> qcow2 compressed', 'qemu-img convert -c -O qcow2'),
   sparseVsImg2simg: ratio('ours convert -> Android sparse', 'img2simg'),
   checks,
@@ -241,6 +260,9 @@ if (json) {
     x === undefined ? 'n/a' : `${x}x ${x <= target ? `(target ${target}x met)` : `(target ${target}x missed)`}`;
   console.log(
     `convert vs qemu-img:        ${t(summary.convertVsQemuImg, 1.0)}  best-of ${summary.convertVsQemuImgBest ?? 'n/a'}x, CPU ${summary.convertCpuVsQemuImg ?? 'n/a'}x`,
+  );
+  console.log(
+    `  in-process:               ${by['ours convert -> qcow2']?.inProcess ?? 'n/a'} s median (${summary.convertInProcessVsQemuImg ?? 'n/a'}x qemu-img's whole run); CLI ${summary.cliConvertVsQemuImg ?? 'n/a'}x, CPU ${summary.cliConvertCpuVsQemuImg ?? 'n/a'}x`,
   );
   console.log(
     `build qcow2 vs build raw:   ${t(summary.buildQcow2VsRaw, 1.1)}  CPU ${summary.buildQcow2VsRawCpu ?? 'n/a'}x`,

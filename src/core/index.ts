@@ -303,6 +303,7 @@ export {
   MemoryOutput,
   DeviceOutput,
   fflateCompressor as squashfsFflateCompressor,
+  zstdCompressor as squashfsZstdCompressor,
   openSquashfs,
   type SquashfsOptions,
   type SquashfsSummary,

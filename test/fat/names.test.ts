@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
 import {
   aliasBasis,
   checkLongName,
@@ -11,6 +12,48 @@ import {
   decodeShortName,
 } from '../../src/core/fs/fat/names.js';
 import { PathError } from '../../src/core/errors.js';
+
+// The per-character versions the fast paths replaced: the same answers on every name.
+const FORBIDDEN_LONG = new Set(['\\', '/', ':', '*', '?', '"', '<', '>', '|']);
+const FORBIDDEN_SHORT = new Set(['+', ',', ';', '=', '[', ']']);
+function refShortChar(ch: string): boolean {
+  const c = ch.charCodeAt(0);
+  if (c <= 0x20 || c >= 0x7f) return false;
+  return !(FORBIDDEN_LONG.has(ch) || FORBIDDEN_SHORT.has(ch) || ch === '.');
+}
+function refLongOk(name: string): boolean {
+  for (const ch of name) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || c === 0x7f || FORBIDDEN_LONG.has(ch)) return false;
+  }
+  return !(name.endsWith('.') || name.endsWith(' ') || name.length > 255);
+}
+function refDirectOk(name: string): boolean {
+  const dot = name.lastIndexOf('.');
+  const base = dot < 0 ? name : name.slice(0, dot);
+  const ext = dot < 0 ? '' : name.slice(dot + 1);
+  if (base.length === 0 || base.length > 8 || ext.length > 3 || (dot >= 0 && ext.length === 0)) return false;
+  if (name.indexOf('.') !== dot) return false;
+  for (const ch of base + ext) if (!refShortChar(ch)) return false;
+  return true;
+}
+function refClean(part: string): { out: string; lossy: boolean } {
+  let out = '';
+  let lossy = false;
+  for (const ch of part) {
+    if (ch === ' ' || ch === '.') {
+      lossy = true;
+      continue;
+    }
+    const up = ch.toUpperCase();
+    if (up.length === 1 && refShortChar(up)) out += up;
+    else {
+      out += '_';
+      lossy = true;
+    }
+  }
+  return { out, lossy };
+}
 
 describe('FAT names', () => {
   test('direct 8.3 names and lower-case flags', () => {
@@ -67,6 +110,38 @@ describe('FAT names', () => {
     }
     expect(() => checkLongName('x'.repeat(256), '/x')).toThrow(/255/);
     expect(() => checkLongName('ok name; with+odd=chars[1].txt', '/ok')).not.toThrow();
+  });
+
+  test('the fast paths agree with the per-character rules on random names', () => {
+    const chars = fc.constantFrom(...'aAzZ09 _-.~!#$%&()+,;=[]@^{}\'\\/:*?"<>|\t\x7féÜßı日本😀'.split(/(?:)/u));
+    fc.assert(
+      fc.property(fc.array(chars, { minLength: 1, maxLength: 14 }), (cs) => {
+        const name = cs.join('');
+        let ok = true;
+        try {
+          checkLongName(name, '/p');
+        } catch (e) {
+          expect(e).toBeInstanceOf(PathError);
+          ok = false;
+        }
+        expect(ok).toBe(refLongOk(name));
+        const dotAt = name.lastIndexOf('.');
+        const mixed = (x: string) => /[a-z]/.test(x) && /[A-Z]/.test(x);
+        const direct =
+          refDirectOk(name) && !mixed(dotAt < 0 ? name : name.slice(0, dotAt)) && !mixed(name.slice(dotAt + 1));
+        expect(directShortName(name) !== undefined).toBe(direct);
+        const stripped = name.replace(/^[. ]+/, '');
+        const dot = stripped.lastIndexOf('.');
+        const b = refClean(dot < 0 ? stripped : stripped.slice(0, dot));
+        const e = refClean(dot < 0 ? '' : stripped.slice(dot + 1));
+        expect(aliasBasis(name)).toEqual({
+          base: b.out.slice(0, 8) || '_',
+          ext: e.out.slice(0, 3),
+          lossy: stripped !== name || b.lossy || e.lossy || b.out.length > 8 || e.out.length > 3 || !b.out,
+        });
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   test('DOS time: UTC, 2-second resolution, clamped to 1980..2107', () => {

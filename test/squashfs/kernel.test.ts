@@ -2,7 +2,8 @@
 // the Node API (node:zlib on the thread pool, atomic host file), mounted
 // read-only on a loop device: every path, type, mode, owner, mtime (whole
 // seconds, clamped to 1970..2106), size, content, link target, device number,
-// hard-link group and xattr (python3's os.getxattr) matches the source tree.
+// hard-link group and xattr (python3's os.getxattr) matches the source tree;
+// gzip and zstd.
 // (2) mksquashfs images (gzip and zstd) of the same tree read by our reader
 // exactly as the kernel reads them. Needs root and loop devices; skipped (and counted) where
 // they are missing.
@@ -29,11 +30,12 @@ describe.skipIf(loopUnavailable() ?? missing({ tools: ['python3', 'mknod'] }))(
       { blockSize: 4096, tailPacking: true },
       { blockSize: 1 << 20, fragments: false, exportTable: false },
       { allRoot: true, dedupe: false, sparse: false },
+      { compression: 'zstd', level: 3, blockSize: 65536, tailPacking: true },
     ];
     for (const c of configs) {
       const tree = c === configs[0] ? big : small;
       it(`${JSON.stringify(c)}${tree === big ? ' with a 100 MB file' : ''}`, async () => {
-        const img = join(t.dir, `ours-${c.blockSize ?? 0}.sqfs`);
+        const img = join(t.dir, `ours-${c.blockSize ?? 0}-${c.compression ?? 'gzip'}.sqfs`);
         await writeSquashfsFile(tree, img, { mkfsTime: 1700000000, ...c });
         await withKernelTree(img, 'squashfs', (back) =>
           expectSameTree(tree, back, c.allRoot ? { owners: 'root' } : {}),

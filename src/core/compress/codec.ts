@@ -4,12 +4,12 @@
  * inflate path; gunzip.ts adds the CRC and size checks), zstd through fzstd, xz through
  * xz-decompress (xz-embedded compiled to WebAssembly), bzip2 through the
  * decoder of unbzip2-stream (bzip2.ts). docs/tar.md says why these.
+ * Every decoder but gzip's is loaded when a stream first needs it, so
+ * importing this module costs only the detection.
  */
-import { Decompress as ZstdDecompress } from 'fzstd';
 import { FormatError, UsageError } from '../errors.js';
 import { gzipChunks, type ByteSource } from './gzip.js';
 import { zstdChunks } from './zstd.js';
-import { bunzip2Chunks } from './bzip2.js';
 import { gunzipVerified, type GunzipOptions } from './gunzip.js';
 
 export type Codec = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
@@ -128,6 +128,16 @@ async function* xzChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
   }
 }
 
+async function* zstdDecoded(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const { Decompress } = await import('fzstd');
+  yield* pushDecoder('zstd', source, (ondata) => new Decompress((d, final) => ondata(d, !!final)));
+}
+
+async function* bzip2Decoded(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const { bunzip2Chunks } = await import('./bzip2.js');
+  yield* bunzip2Chunks(source);
+}
+
 export type DecompressOptions = GunzipOptions;
 
 /** Decompress `source` (compressed with `codec`) as a stream of chunks; 'none' passes it through. */
@@ -142,11 +152,11 @@ export function decompressStream(
     case 'gzip':
       return gunzipVerified(source, opts);
     case 'zstd':
-      return pushDecoder(codec, source, (ondata) => new ZstdDecompress((d, final) => ondata(d, !!final)));
+      return zstdDecoded(source);
     case 'xz':
       return xzChunks(source);
     case 'bzip2':
-      return bunzip2Chunks(source);
+      return bzip2Decoded(source);
   }
 }
 

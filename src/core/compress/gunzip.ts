@@ -7,7 +7,6 @@
  * and the 8 trailer bytes just before that offset are looked up in a short
  * history of the input.
  */
-import { Gunzip } from 'fflate';
 import { concatBytes } from '../binary/bytes.js';
 import { crc32 } from '../binary/crc.js';
 import { FormatError } from '../errors.js';
@@ -129,6 +128,7 @@ export async function* gunzipVerified(
     produced = 0,
     inBytes = 0,
     ended = false;
+  const { Gunzip } = await import('fflate'); // loaded when gzip is first read
   const g = new Gunzip((d, final) => {
     if (d.length) {
       out.push(d);

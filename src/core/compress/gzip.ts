@@ -8,7 +8,6 @@
  * both cores while browsers and other runtimes get fflate. Each encoder is
  * deterministic on its own; the two give different (equally valid) bytes.
  */
-import { Gzip } from 'fflate';
 import { concatBytes } from '../binary/bytes.js';
 import { UsageError } from '../errors.js';
 import { gunzipVerified, type GunzipOptions } from './gunzip.js';
@@ -44,6 +43,7 @@ export function checkGzipLevel(opts: GzipOptions): number {
 export async function* fflateGzip(source: ByteSource, opts: GzipOptions = {}): AsyncGenerator<Uint8Array> {
   const level = checkGzipLevel(opts) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
   const out: Uint8Array[] = [];
+  const { Gzip } = await import('fflate'); // loaded when fflate first encodes (the Node layer's encoder is zlib's)
   const z = new Gzip({ level, mtime: 0 }, (chunk) => {
     out.push(chunk);
   });

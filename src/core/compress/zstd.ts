@@ -6,7 +6,6 @@
  * fzstd and the kernel read it as one stream, and memory stays at one frame
  * in and one out, whatever the input's size. Same bytes in, same bytes out.
  */
-import { compress, init } from '@bokuweb/zstd-wasm';
 import { UsageError } from '../errors.js';
 import type { ByteSource } from './gzip.js';
 
@@ -18,7 +17,8 @@ export interface ZstdOptions {
 }
 
 const DEFAULT_FRAME = 4 << 20;
-let ready: Promise<void> | undefined;
+/** The WebAssembly encoder, loaded and initialised when zstd is first written (not when this module is imported). */
+let ready: Promise<(buf: Uint8Array, level: number) => Uint8Array> | undefined;
 
 export function checkZstdLevel(level: number | undefined): number {
   const l = level ?? 3;
@@ -30,12 +30,23 @@ export function checkZstdLevel(level: number | undefined): number {
   return l;
 }
 
+/**
+ * zstd's own compressor (buffer in, one frame out), loaded and initialised
+ * on first use: the squashfs writer's zstd blocks and zstdChunks share it.
+ */
+export function zstdEncoder(): Promise<(buf: Uint8Array, level: number) => Uint8Array> {
+  ready ??= import('@bokuweb/zstd-wasm').then(async (m) => {
+    await m.init();
+    return m.compress;
+  });
+  return ready;
+}
+
 /** Compress a byte stream into zstd frames (see the module comment). */
 export async function* zstdChunks(source: ByteSource, opts: ZstdOptions = {}): AsyncGenerator<Uint8Array> {
   const level = checkZstdLevel(opts.level);
   const frame = Math.max(64 << 10, opts.frameSize ?? DEFAULT_FRAME);
-  ready ??= init();
-  await ready;
+  const compress = await zstdEncoder();
   const buf = new Uint8Array(frame);
   let fill = 0;
   let frames = 0;

@@ -4,10 +4,10 @@
  * small `Compressor`; the default runs fflate in this thread, the Node side
  * (file-node.ts) runs node:zlib on libuv's thread pool so both cores
  * work. `orderedMap` keeps `parallelism` units in flight and hands results
- * back in input order, so the output never depends on timing.
+ * back in input order, so the output never depends on timing. fflate is
+ * imported when the default compressor first runs; the readers' inflate is
+ * decompress.ts.
  */
-import { deflateSync, inflateSync, unzlibSync, zlibSync } from 'fflate';
-import { FormatError } from '../errors.js';
 
 export type Codec = 'deflate-raw' | 'zlib';
 
@@ -23,51 +23,13 @@ const clampLevel = (l: number): Level => Math.max(0, Math.min(9, Math.round(l)))
 /** fflate, in this thread: pure, works anywhere. */
 export const fflateCompressor: Compressor = {
   parallelism: 1,
-  compress(data, codec, level) {
+  async compress(data, codec, level) {
+    const { deflateSync, zlibSync } = await import('fflate');
     const o = { level: clampLevel(level) };
     return codec === 'zlib' ? zlibSync(data, o) : deflateSync(data, o);
   },
 };
 
-/**
- * Decompress one unit into `out` (its full size). Throws FormatError when the
- * stream is damaged or yields more or fewer bytes than `out` holds; never
- * allocates beyond `out`.
- */
-export function decompressUnit(
-  data: Uint8Array,
-  codec: Codec,
-  out: Uint8Array,
-  where: Record<string, unknown>,
-  exact = true,
-): number {
-  // one spare byte tells "exactly full" from "would have written more"
-  const room = new Uint8Array(out.length + 1);
-  let got: Uint8Array;
-  try {
-    got = codec === 'zlib' ? unzlibSync(data, { out: room }) : inflateSync(data, { out: room });
-  } catch (e) {
-    throw new FormatError(
-      'E_FORMAT_COMPRESSED_DATA',
-      `compressed ${String(where.structure ?? 'unit')} is damaged: ${(e as Error).message}`,
-      { ...where },
-      { cause: e },
-    );
-  }
-  if (got.length > out.length || (exact && got.length !== out.length)) {
-    throw new FormatError(
-      'E_FORMAT_COMPRESSED_SIZE',
-      `compressed ${String(where.structure ?? 'unit')} expands to ` +
-        `${got.length > out.length ? `more than ${out.length}` : got.length} bytes, expected ${out.length}`,
-      { ...where, expected: out.length, actual: got.length },
-    );
-  }
-  out.set(got.subarray(0, got.length));
-  if (got.length < out.length) out.fill(0, got.length);
-  return got.length;
-}
-
-const LOG2 = new Float64Array(65537).map((_, i) => (i ? i * Math.log2(i) : 0));
 const SAMPLES = 1 << 14;
 /** Sampled order-0 entropy at or above which a unit is not worth compressing (random data measures ~7.99). */
 export const INCOMPRESSIBLE_BITS = 7.9;
@@ -87,7 +49,8 @@ export function looksIncompressible(data: Uint8Array): boolean {
   for (let i = 0; i < data.length; i += step, n++) counts[data[i]!]!++;
   if (n < 256) return false;
   let sum = 0;
-  for (let b = 0; b < 256; b++) sum += n <= 65536 ? LOG2[counts[b]!]! : counts[b]! * Math.log2(counts[b]! || 1);
+  // 256 logarithms per unit: a precomputed table of them cost ~6 MB of memory at start-up
+  for (let b = 0; b < 256; b++) sum += counts[b]! * Math.log2(counts[b]! || 1);
   const bits = Math.log2(n) - sum / n;
   return bits >= INCOMPRESSIBLE_BITS;
 }

@@ -126,6 +126,8 @@ export interface DataRun {
 export interface ScanOptions {
   /** Largest read, in bytes (default 4 MiB). */
   batch?: number;
+  /** Scan buffers when reading ahead or writing asynchronously (default 6, at least 3): batches in flight. */
+  buffers?: number;
   progress?: Progress;
   /** The queue the yielded data is written through: buffers rotate, and are refilled once their writes settled. */
   queue?: WriteQueue;
@@ -216,7 +218,7 @@ export async function* scanBatches(
 ): AsyncGenerator<Batch> {
   const per = Math.max(1, Math.floor((o.batch ?? 4 << 20) / unitSize));
   const ahead = canReadAsync(src);
-  const K = ahead || o.queue?.async ? 6 : 1;
+  const K = ahead || o.queue?.async ? Math.max(3, o.buffers ?? 6) : 1;
   // batches being read ahead: never the buffer the consumer holds, never one still being written
   const depth = ahead ? K - 2 : 0;
   const bufs = Array.from({ length: K }, () => new Uint8Array(per * unitSize));

@@ -14,6 +14,8 @@ import type { ContainerDevice, ContainerOptions, ContainerSummary, ContainerTarg
 import { createVhdDevice, writeVhd } from './vhd/write.js';
 import { createVmdkDevice, writeVmdk } from './vmdk/write.js';
 
+export { containerFormatFromName } from './name.js';
+
 export type WriteContainerOptions = ContainerOptions & { extents?: readonly Extent[] };
 
 const FORMATS = ['qcow2', 'vhd', 'vmdk', 'sparse'];
@@ -104,28 +106,4 @@ export function createContainerDevice(
       return writeContainer(inner, target, { ...opts, extents: inner.extents() });
     },
   });
-}
-
-/**
- * The container a file name implies (the CLI's default for --format):
- * .qcow2/.qcow, .vhd/.vpc (dynamic; fixed needs the subformat), .vmdk
- * (monolithicSparse), .simg/.sparse. Undefined for anything else (raw).
- */
-export function containerFormatFromName(name: string): ContainerOptions | undefined {
-  const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase();
-  switch (ext) {
-    case 'qcow2':
-    case 'qcow':
-      return { format: 'qcow2' };
-    case 'vhd':
-    case 'vpc':
-      return { format: 'vhd' };
-    case 'vmdk':
-      return { format: 'vmdk' };
-    case 'simg':
-    case 'sparse':
-      return { format: 'sparse' };
-    default:
-      return undefined;
-  }
 }

@@ -4,24 +4,21 @@
  * FAT12/16/32, squashfs, EROFS and ISO 9660, and nests them: a disk's partitions each open
  * as their filesystem (`disk.img:2` selects partition 2; a hybrid ISO opens
  * as ISO 9660, and `live.iso:2` as its ESP). Returns a read-only view
- * over the shared tree model; file contents are read lazily.
+ * over the shared tree model; file contents are read lazily. Detection
+ * reads magic numbers only; each format's reader (and each container's) is
+ * imported when an image of that format is opened.
  */
 import { FormatError, UsageError } from '../errors.js';
 import { SubDevice, type BlockDevice } from '../io/device.js';
-import { openContainer } from '../container/open.js';
-import { openSquashfs } from '../fs/squashfs/read.js';
-import { openErofs } from '../fs/erofs/read.js';
+import { detectContainer } from '../container/detect.js';
 import { EROFS_MAGIC, SUPER_OFFSET as EROFS_MAGIC_AT } from '../fs/erofs/structs.js';
 import type { ContainerInfo } from '../container/types.js';
 import type { ExtentResolver } from '../container/vmdk/read.js';
 import { FileTree } from '../tree/tree.js';
 import { TreeView } from './view.js';
 import { readPartitionTable, type PartitionInfo, type PartitionTable } from '../partition/index.js';
-import { openFat } from '../fs/fat/index.js';
-import { isIso9660, openIso9660 } from '../fs/iso9660/index.js';
-import { openExt4 } from '../fs/ext4/read.js';
+import { isIso9660 } from '../fs/iso9660/structs.js';
 import { probeExt } from '../fs/ext4/readsuper.js';
-import { readCpioTree } from '../archive/cpio/index.js';
 
 export type FsKind =
   'cpio' | 'cpio.gz' | 'ext2' | 'ext3' | 'ext4' | 'fat12' | 'fat16' | 'fat32' | 'squashfs' | 'erofs' | 'iso9660';
@@ -165,6 +162,7 @@ export async function openFilesystem(
     case 'cpio':
     case 'cpio.gz': {
       const warnings: string[] = [];
+      const { readCpioTree } = await import('../archive/cpio/index.js');
       const tree = await readCpioTree(deviceChunks(dev), { unsafeNames: 'skip', warn: (m) => warnings.push(m) });
       return Object.assign(new TreeView(tree), {
         kind,
@@ -177,6 +175,7 @@ export async function openFilesystem(
     case 'ext2':
     case 'ext3':
     case 'ext4': {
+      const { openExt4 } = await import('../fs/ext4/read.js');
       const v = openExt4(dev);
       // the reader's own list: warnings found later (lazily read xattrs) show up too
       return fsImage(v, v.info.type as FsKind, dev, offset, v.warnings);
@@ -184,17 +183,23 @@ export async function openFilesystem(
     case 'fat12':
     case 'fat16':
     case 'fat32': {
+      const { openFat } = await import('../fs/fat/reader.js');
       const v = openFat(dev);
       return fsImage(v, v.info.type as FsKind, dev, offset);
     }
-    case 'squashfs':
+    case 'squashfs': {
+      const { openSquashfs } = await import('../fs/squashfs/read.js');
       return fsImage(openSquashfs(dev), kind, dev, offset);
+    }
     case 'iso9660': {
+      const { openIso9660 } = await import('../fs/iso9660/read.js');
       const v = openIso9660(dev);
       return fsImage(v, kind, dev, offset, v.warnings);
     }
-    case 'erofs':
+    case 'erofs': {
+      const { openErofs } = await import('../fs/erofs/read.js');
       return fsImage(openErofs(dev), kind, dev, offset);
+    }
     case 'mbr':
     case 'gpt':
       throw new FormatError(
@@ -261,7 +266,10 @@ export async function openDevice(
   outer: BlockDevice,
   opts: OpenDeviceOptions = {},
 ): Promise<(FsImage | DiskImage) & { container?: ContainerInfo }> {
-  const c = openContainer(outer, opts.resolve ? { resolve: opts.resolve } : {});
+  const c =
+    detectContainer(outer) === undefined
+      ? undefined
+      : (await import('../container/open.js')).openContainer(outer, opts.resolve ? { resolve: opts.resolve } : {});
   const img = await openUnwrapped(c ? c.device : outer, opts);
   return c ? Object.assign(img, { container: c.info }) : img;
 }

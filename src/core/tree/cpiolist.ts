@@ -90,13 +90,20 @@ export function expandLocation(location: string, env: Record<string, string | un
 
 /** Parse a list into its entries, in order. */
 export function parseCpioList(text: string, opts: CpioListOptions): CpioListEntry[] {
+  return [...listEntries(text, opts)];
+}
+
+/** The entries of a list one line at a time (no array of lines or of entries). */
+function* listEntries(text: string, opts: CpioListOptions): Generator<CpioListEntry> {
   const src = opts.source ?? 'list';
-  const out: CpioListEntry[] = [];
-  text.split('\n').forEach((raw, idx) => {
-    const entry = parseLine(raw, idx + 1, src, opts);
-    if (entry) out.push(entry);
-  });
-  return out;
+  let lineNo = 0;
+  for (let start = 0; start <= text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const entry = parseLine(text.slice(start, end), ++lineNo, src, opts);
+    if (entry) yield entry;
+    start = end + 1;
+  }
 }
 
 function parseLine(raw: string, lineNo: number, src: string, opts: CpioListOptions): CpioListEntry | undefined {
@@ -145,11 +152,15 @@ function parseLine(raw: string, lineNo: number, src: string, opts: CpioListOptio
   }
 }
 
-/** Build a tree from a list: later lines replace earlier ones of the same name, as unpacking does. */
+/**
+ * Build a tree from a list: later lines replace earlier ones of the same
+ * name, as unpacking does. Each line goes into the tree as it is read: a
+ * list of 200,000 files is never held as 200,000 parsed entries.
+ */
 export function treeFromCpioList(text: string, opts: CpioListOptions): FileTree {
   const tree = opts.tree ?? new FileTree({ defaultTime: opts.defaultTime ?? 0 });
   const src = opts.source ?? 'list';
-  for (const e of parseCpioList(text, opts)) {
+  for (const e of listEntries(text, opts)) {
     try {
       addEntry(tree, e, opts.defaultTime);
     } catch (err) {

@@ -9,6 +9,7 @@
  * 128 bits from four 32-bit FNV-1a lanes with distinct offsets, mixed at the
  * end; not a cryptographic hash, and nothing here needs one.
  */
+import { PathBytes, TreeCursor } from './cursor.js';
 import type { FileTree } from './tree.js';
 
 const enc = new TextEncoder();
@@ -18,13 +19,13 @@ const OFFSETS = [0x811c9dc5, 0x050c5d1f, 0x6c62272e, 0x9e3779b9];
 class Fnv128 {
   private h = Uint32Array.from(OFFSETS);
 
-  bytes(b: Uint8Array): void {
+  bytes(b: Uint8Array, end = b.length): void {
     const h = this.h;
     let a = h[0]!,
       c = h[1]!,
       d = h[2]!,
       e = h[3]!;
-    for (let i = 0; i < b.length; i++) {
+    for (let i = 0; i < end; i++) {
       const x = b[i]!;
       a = Math.imul(a ^ x, PRIME);
       c = Math.imul(c ^ x ^ 0x5a, PRIME);
@@ -35,11 +36,6 @@ class Fnv128 {
     h[1] = c;
     h[2] = d;
     h[3] = e;
-  }
-
-  text(s: string): void {
-    this.bytes(enc.encode(s));
-    this.bytes(SEP);
   }
 
   hex(): string {
@@ -57,30 +53,111 @@ class Fnv128 {
   }
 }
 
-const SEP = new Uint8Array([0]);
+/**
+ * One hashed record (the UTF-8 of a string such as `path\0type\0mode...`
+ * and its NUL separator), built in a reused buffer: no string per entry.
+ */
+class Line {
+  buf = new Uint8Array(1024);
+  len = 0;
+  private room(n: number): Uint8Array {
+    if (this.len + n > this.buf.length) {
+      const b = new Uint8Array(Math.max(this.len + n, this.buf.length * 2));
+      b.set(this.buf.subarray(0, this.len));
+      this.buf = b;
+    }
+    return this.buf;
+  }
+  byte(x: number): void {
+    this.room(1)[this.len++] = x;
+  }
+  raw(b: Uint8Array, end = b.length): void {
+    const out = this.room(end);
+    for (let i = 0; i < end; i++) out[this.len + i] = b[i]!;
+    this.len += end;
+  }
+  /** UTF-8 of `s` (ASCII without the encoder). */
+  text(s: string): void {
+    const n = s.length;
+    const b = this.room(n);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.len += i;
+        this.raw(enc.encode(s.slice(i)));
+        return;
+      }
+      b[this.len + i] = c;
+    }
+    this.len += n;
+  }
+  /** A number as String(n) spells it (integers without a string). */
+  num(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) return this.text(String(n));
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    const b = this.room(digits);
+    for (let i = this.len + digits - 1, x = n; i >= this.len; i--, x = Math.floor(x / 10)) b[i] = 0x30 + (x % 10);
+    this.len += digits;
+  }
+}
+
+const NUL = 0;
+const SLASH = 0x2f;
 
 /** 32 hex digits that change when any entry's metadata changes (file contents are not read). */
 export function treeFingerprint(tree: FileTree): string {
   const f = new Fnv128();
   const seen = new Map<object, number>();
-  for (const e of tree.walk()) {
-    const n = e.node;
+  const c = new TreeCursor(tree.root);
+  const path = new PathBytes();
+  const l = new Line();
+  while (c.next()) {
+    const n = c.node;
+    // each record: the entry's path ('/', '/a', '/a/b'), then its fields, NUL-separated
+    l.len = 0;
+    l.byte(SLASH);
+    if (c.depth > 0) {
+      path.set(c.depth, c.name);
+      l.raw(path.buf, path.length);
+    }
+    l.byte(NUL);
     // a hard link is the same node again: its first path stands for its metadata
     const first = seen.get(n);
     if (first !== undefined && n.type !== 'dir') {
-      f.text(`${e.path}\0=${first}`);
+      l.byte(0x3d); // '='
+      l.num(first);
+      l.byte(NUL);
+      f.bytes(l.buf, l.len);
       continue;
     }
     seen.set(n, seen.size);
-    let extra = '';
-    if (n.type === 'file') extra = String(n.content.size);
-    else if (n.type === 'symlink') extra = n.target;
-    else if (n.type === 'chardev' || n.type === 'blockdev') extra = `${n.major}:${n.minor}`;
-    f.text(`${e.path}\0${n.type}\0${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime.sec}.${n.mtime.nsec}\0${extra}`);
-    for (const [k, v] of n.xattrs) {
-      f.text(k);
-      f.bytes(v);
+    l.text(n.type);
+    l.byte(NUL);
+    l.num(n.mode);
+    l.byte(NUL);
+    l.num(n.uid);
+    l.byte(NUL);
+    l.num(n.gid);
+    l.byte(NUL);
+    l.num(n.mtime.sec);
+    l.byte(0x2e); // '.'
+    l.num(n.mtime.nsec);
+    l.byte(NUL);
+    if (n.type === 'file') l.num(n.content.size);
+    else if (n.type === 'symlink') l.text(n.target);
+    else if (n.type === 'chardev' || n.type === 'blockdev') {
+      l.num(n.major);
+      l.byte(0x3a); // ':'
+      l.num(n.minor);
     }
+    l.byte(NUL);
+    for (const [k, v] of n.xattrs) {
+      l.text(k);
+      l.byte(NUL);
+      l.raw(v);
+    }
+    f.bytes(l.buf, l.len);
   }
   return f.hex();
 }

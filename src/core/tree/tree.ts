@@ -1,6 +1,6 @@
 import { PathError, UsageError } from '../errors.js';
 import { bytesContent } from './content.js';
-import { forEachEntry, sortedChildNames } from './cursor.js';
+import { sortedChildNames } from './cursor.js';
 import { joinPath, splitPath } from './path.js';
 import type { Content, DirNode, NodeMeta, NodeType, SymlinkNode, Timespec, TreeNode } from './types.js';
 
@@ -278,27 +278,61 @@ export class FileTree {
     return m;
   }
 
-  /** Simple statistics: entries by type, distinct nodes and total file bytes (hard links counted once). */
+  /**
+   * Simple statistics: entries by type, distinct nodes and total file bytes
+   * (hard links counted once). `entries` is counted at once without keeping
+   * anything per entry; the other counts need a set of every node, made on
+   * the first read of one of them (writers report only `entries`, at their
+   * end, when a set of every node would add to their peak memory).
+   */
   stats(): { entries: number; nodes: number; dirs: number; files: number; bytes: number } {
-    const seen = new Set<TreeNode>();
-    let entries = 0,
-      dirs = 0,
+    // every directory's children, unordered: no sorted names, path or entry object per entry
+    let entries = 1;
+    const stack: DirNode[] = [this.root];
+    while (stack.length) {
+      const d = stack.pop()!;
+      entries += d.children.size;
+      for (const ch of d.children.values()) if (ch.type === 'dir') stack.push(ch);
+    }
+    let distinct: { nodes: number; dirs: number; files: number; bytes: number } | undefined;
+    const more = () => (distinct ??= this.distinctStats());
+    return {
+      entries,
+      get nodes() {
+        return more().nodes;
+      },
+      get dirs() {
+        return more().dirs;
+      },
+      get files() {
+        return more().files;
+      },
+      get bytes() {
+        return more().bytes;
+      },
+    };
+  }
+
+  private distinctStats(): { nodes: number; dirs: number; files: number; bytes: number } {
+    const seen = new Set<TreeNode>([this.root]);
+    let dirs = 1,
       files = 0,
       bytes = 0;
-    // counts need no order: the children maps as they are, not the cursor's sorted names
-    const count = (node: TreeNode) => {
-      entries++;
-      if (seen.has(node)) return;
-      seen.add(node);
-      if (node.type === 'dir') dirs++;
-      else if (node.type === 'file') {
-        files++;
-        bytes += node.content.size;
+    const stack: DirNode[] = [this.root];
+    while (stack.length) {
+      for (const node of stack.pop()!.children.values()) {
+        if (seen.has(node)) continue;
+        seen.add(node);
+        if (node.type === 'dir') {
+          dirs++;
+          stack.push(node);
+        } else if (node.type === 'file') {
+          files++;
+          bytes += node.content.size;
+        }
       }
-    };
-    count(this.root);
-    forEachEntry(this.root, count);
-    return { entries, nodes: seen.size, dirs, files, bytes };
+    }
+    return { nodes: seen.size, dirs, files, bytes };
   }
 }
 

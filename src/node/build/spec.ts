@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
 import { parseSize } from '../../core/units.js';
-import { RPI_BOARDS } from '../../core/system/rpi.js';
+import { RPI_BOARDS } from '../../core/system/rpi-boards.js';
 
 const KINDS = ['initramfs', 'uefi', 'bios', 'rpi', 'disk', 'iso'] as const;
 export type BuildKind = (typeof KINDS)[number];

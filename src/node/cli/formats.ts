@@ -3,22 +3,19 @@
  * names it, whether it is an image (random access, can go inside a virtual
  * disk container) and how a tree is written to it. `repack` picks from it;
  * `mkfs squashfs` shares its squashfs writer. A new format joins by adding a
- * row.
+ * row. Each row imports its writer when it writes, so naming one format
+ * loads no other.
  */
 import { statSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
-import { tarChunks } from '../../core/archive/tar/write.js';
-import { cpioChunks } from '../../core/archive/cpio/index.js';
 import { gzipChunks } from '../../core/compress/gzip.js';
 import { zstdChunks } from '../../core/compress/zstd.js';
 import type { ContainerOptions, ContainerSummary } from '../../core/container/types.js';
-import { prepareExt4 } from '../../core/fs/ext4/index.js';
-import { fatMinimumSize, planFat, writeFat, type FatOptions } from '../../core/fs/fat/index.js';
-import { prepareErofs } from '../../core/fs/erofs/index.js';
-import { planIso9660, writeIso9660, type IsoOptions } from '../../core/fs/iso9660/index.js';
+import type { FatOptions } from '../../core/fs/fat/writer.js';
+import type { IsoOptions } from '../../core/fs/iso9660/index.js';
 import type { Progress } from '../../core/progress.js';
 import type { FileTree } from '../../core/tree/tree.js';
-import { writeSquashfsFile, type SquashfsFileOptions } from '../squashfs/write.js';
+import type { SquashfsFileOptions } from '../squashfs/write.js';
 import { spoolToContainer } from './container.js';
 import type { CliOutput, OutputFormat } from './output.js';
 import { writeImageFile } from './sources.js';
@@ -58,11 +55,16 @@ export interface TreeFormat {
 
 const level = (o: TreeWriteOptions) => (o.level !== undefined ? { level: o.level } : {});
 
-function stream(chunks: (tree: FileTree, o: TreeWriteOptions) => AsyncIterable<Uint8Array>) {
+function stream(chunks: (tree: FileTree, o: TreeWriteOptions) => Promise<AsyncIterable<Uint8Array>>) {
   return async (tree: FileTree, out: CliOutput, o: TreeWriteOptions): Promise<WriteResult> => ({
-    bytes: await out.writeChunks(chunks(tree, o)),
+    bytes: await out.writeChunks(await chunks(tree, o)),
   });
 }
+
+const tar = async (t: FileTree, o: TreeWriteOptions) =>
+  (await import('../../core/archive/tar/write.js')).tarChunks(t, { progress: o.progress });
+const cpio = async (t: FileTree, o: TreeWriteOptions) =>
+  (await import('../../core/archive/cpio/index.js')).cpioChunks(t, { progress: o.progress });
 
 function ext(type: 'ext2' | 'ext3' | 'ext4'): TreeFormat {
   return {
@@ -70,6 +72,7 @@ function ext(type: 'ext2' | 'ext3' | 'ext4'): TreeFormat {
     suffixes: [`.${type}`],
     image: true,
     async write(tree, out, o) {
+      const { prepareExt4 } = await import('../../core/fs/ext4/write.js');
       const prepared = prepareExt4(tree, { type, label: o.label, epoch: o.epoch, progress: o.progress });
       const size = o.size ?? prepared.minimumSize;
       const r = await writeImageFile(out, size, o.sync, (dev) => prepared.write(dev, size), o.container);
@@ -84,6 +87,7 @@ function fat(type: 'fat12' | 'fat16' | 'fat32'): TreeFormat {
     suffixes: [],
     image: true,
     async write(tree, out, o) {
+      const { fatMinimumSize, planFat, writeFat } = await import('../../core/fs/fat/writer.js');
       const opts: FatOptions = { type, label: o.label, epoch: o.epoch, progress: o.progress, warn: o.warn };
       opts.plan = planFat(tree, opts);
       const size = o.size ?? fatMinimumSize(tree, opts);
@@ -99,6 +103,7 @@ const erofs: TreeFormat = {
   suffixes: ['.erofs'],
   image: true,
   async write(tree, out, o) {
+    const { prepareErofs } = await import('../../core/fs/erofs/write.js');
     const prepared = prepareErofs(tree, {
       label: o.label,
       progress: o.progress,
@@ -116,6 +121,7 @@ const iso9660: TreeFormat = {
   suffixes: ['.iso'],
   image: true,
   async write(tree, out, o) {
+    const { planIso9660, writeIso9660 } = await import('../../core/fs/iso9660/write.js');
     const opts: IsoOptions = { label: o.label, epoch: o.epoch, progress: o.progress, warn: o.warn };
     opts.plan = planIso9660(tree, opts);
     const r = await writeImageFile(out, opts.plan.size, o.sync, (dev) => writeIso9660(tree, dev, opts), o.container);
@@ -137,6 +143,7 @@ export async function writeSquashfsOutput(tree: FileTree, out: CliOutput, o: Tre
     sync: o.sync,
     ...o.squashfs,
   };
+  const { writeSquashfsFile } = await import('../squashfs/write.js');
   if (!o.container) {
     const s = await writeSquashfsFile(tree, out.path, opts);
     return { bytes: statSync(out.path).size, details: s };
@@ -151,31 +158,31 @@ export const TREE_FORMATS: Record<string, TreeFormat> = {
     output: 'tar',
     suffixes: ['.tar'],
     image: false,
-    write: stream((t, o) => tarChunks(t, { progress: o.progress })),
+    write: stream(tar),
   },
   'tar.gz': {
     output: 'tar.gz',
     suffixes: ['.tar.gz', '.tgz'],
     image: false,
-    write: stream((t, o) => gzipChunks(tarChunks(t, { progress: o.progress }), level(o))),
+    write: stream(async (t, o) => gzipChunks(await tar(t, o), level(o))),
   },
   'tar.zst': {
     output: 'tar.zst',
     suffixes: ['.tar.zst', '.tzst'],
     image: false,
-    write: stream((t, o) => zstdChunks(tarChunks(t, { progress: o.progress }), level(o))),
+    write: stream(async (t, o) => zstdChunks(await tar(t, o), level(o))),
   },
   cpio: {
     output: 'cpio',
     suffixes: ['.cpio'],
     image: false,
-    write: stream((t, o) => cpioChunks(t, { progress: o.progress })),
+    write: stream(cpio),
   },
   'cpio.gz': {
     output: 'cpio.gz',
     suffixes: ['.cpio.gz'],
     image: false,
-    write: stream((t, o) => gzipChunks(cpioChunks(t, { progress: o.progress }), level(o))),
+    write: stream(async (t, o) => gzipChunks(await cpio(t, o), level(o))),
   },
   ext2: ext('ext2'),
   ext3: ext('ext3'),

@@ -20,11 +20,10 @@ import {
   type SourceKind,
   type SourceOptions,
 } from '../host/source.js';
-import { openImage, parseImageRef, type DiskImage, type OpenedImage } from '../open.js';
+import type { DiskImage, OpenedImage } from '../open.js';
 import { FileDevice } from '../io/file.js';
 import type { ContainerOptions, ContainerSummary } from '../../core/container/types.js';
 import type { CommandContext } from './command.js';
-import { writeContainerImage } from './container.js';
 import type { CliOutput } from './output.js';
 import type { OptionTable, Owner } from './options.js';
 
@@ -130,6 +129,7 @@ export function fsOf(s: ReadSource, ref: string): Exclude<ReadSource, DiskImage>
 export async function openReadSource(ref: string, ctx: CommandContext): Promise<ReadSource> {
   const r = parseSourceRef(ref);
   if (r.kind === 'path') {
+    const { openImage, parseImageRef } = await import('../open.js');
     const st = statSync(r.path, { throwIfNoEntry: false });
     const image = parseImageRef(r.path);
     if (st === undefined && image.partition !== undefined) return openImage(ref);
@@ -168,6 +168,7 @@ export async function writeImageFile<T>(
   container?: ContainerOptions,
 ): Promise<{ value: T; bytes: number; container?: ContainerSummary }> {
   if (container) {
+    const { writeContainerImage } = await import('./container.js');
     const r = await writeContainerImage(out.path, size, container, sync, write);
     return { ...r, bytes: r.container.fileSize };
   }

@@ -9,10 +9,9 @@
 import { rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { containerFormatFromName } from '../../core/container/write.js';
+import { containerFormatFromName } from '../../core/container/name.js';
 import type { ContainerFormat, ContainerOptions, ContainerSummary } from '../../core/container/types.js';
 import type { BlockDevice } from '../../core/io/device.js';
-import { convertToContainerFile, createContainerFile } from './file.js';
 import { trackTemp, untrackTemp } from '../host/output.js';
 
 export const DISK_FORMATS = ['raw', 'qcow2', 'vhd', 'vmdk', 'sparse'] as const;
@@ -94,6 +93,7 @@ export async function writeContainerImage<T>(
   sync: boolean,
   write: (dev: BlockDevice) => Promise<T>,
 ): Promise<{ value: T; container: ContainerSummary }> {
+  const { createContainerFile } = await import('./file.js'); // the writers, only when a container is written
   const file = createContainerFile(output, size, c);
   try {
     const value = await write(file.device);
@@ -120,6 +120,7 @@ export async function spoolToContainer<T>(
   trackTemp(raw);
   try {
     const value = await write(raw);
+    const { convertToContainerFile } = await import('./file.js');
     const container = await convertToContainerFile(raw, output, { ...c, sync });
     return { value, container };
   } finally {

@@ -11,6 +11,8 @@
  * Nothing is extracted. An uncompressed tar file is read in place; a
  * compressed one or standard input is decompressed once into a spool
  * (spool-node.ts) that the tree's contents read from until close().
+ * Each kind's reader (tar, cpio, OCI, images, spooling) is imported when a
+ * source of that kind is opened: a directory costs none of them.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { HostIOError, UsageError } from '../../core/errors.js';
@@ -28,16 +30,10 @@ import {
 } from '../../core/compress/codec.js';
 import { gzipCrc32 } from '../compress/gzip.js';
 import { isEmptyTar, looksLikeTar, type TarSource } from '../../core/archive/tar/read.js';
-import { readTar } from '../../core/archive/tar/tree.js';
 import type { AclIdResolver } from '../../core/archive/tar/acl.js';
-import { readCpioTree } from '../../core/archive/cpio/index.js';
-import { applyLayer } from '../../core/archive/oci/layer.js';
-import { ociImageLayers } from '../../core/archive/oci/image.js';
-import { dockerArchiveLayers } from '../../core/archive/oci/docker.js';
-import { stackLayers } from '../../core/archive/oci/stack.js';
-import { openImage, isDisk, parseImageRef } from '../open.js';
+import type { LayerInput } from '../../core/archive/oci/image.js';
 import { treeFromHostDir } from './tree.js';
-import { spool, type SpoolOptions } from './spool.js';
+import type { SpoolOptions } from './spool.js';
 import { dirStore, fileChunks, nodeHash } from './oci.js';
 
 /** The host's native CRC-32 for the gzip trailer check (node:zlib's; 5-10x the pure one). Inflate stays fflate's. */
@@ -136,18 +132,24 @@ const hostIds: AclIdResolver = (() => {
 /** A tar/cpio/image from bytes that can be read only as a stream: decompress, spool, then read. */
 async function fromStream(stream: AsyncIterable<Uint8Array>, name: string, opts: SourceOptions): Promise<OpenedSource> {
   const sniffed = await sniffCodec(stream);
+  const { spool } = await import('./spool.js');
   const s = await spool(decompressStream(sniffed.codec, sniffed.stream, NATIVE), opts);
   try {
-    return { ...fromRandom(s, name, opts), codec: sniffed.codec, spooled: true, close: () => s.close() };
+    return { ...(await fromRandom(s, name, opts)), codec: sniffed.codec, spooled: true, close: () => s.close() };
   } catch (e) {
     s.close();
     throw e;
   }
 }
 
-function fromRandom(src: TarSource, name: string, opts: SourceOptions): Omit<OpenedSource, 'close' | 'spooled'> {
+async function fromRandom(
+  src: TarSource,
+  name: string,
+  opts: SourceOptions,
+): Promise<Omit<OpenedSource, 'close' | 'spooled'>> {
   const first = src.readAt(0, Math.min(512, src.size));
   if (looksLikeTar(first) || isEmptyTar(src)) {
+    const { readTar } = await import('../../core/archive/tar/tree.js');
     const r = readTar(src, {
       aclIds: opts.aclIds ?? hostIds,
       ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
@@ -162,6 +164,7 @@ function fromRandom(src: TarSource, name: string, opts: SourceOptions): Omit<Ope
 
 async function fromCpio(chunks: AsyncIterable<Uint8Array>, codec: Codec, opts: SourceOptions): Promise<OpenedSource> {
   const warnings: string[] = [];
+  const { readCpioTree } = await import('../../core/archive/cpio/index.js');
   const tree = await readCpioTree(decompressStream(codec, chunks, NATIVE), {
     unsafeNames: opts.unsafe === 'skip' ? 'skip' : 'error',
     warn: (m) => {
@@ -204,7 +207,7 @@ async function fromFile(path: string, opts: SourceOptions): Promise<OpenedSource
       return fromImage(path);
     }
     try {
-      return { ...fromRandom(dev, path, opts), codec: 'none', spooled: false, close: () => dev.close() };
+      return { ...(await fromRandom(dev, path, opts)), codec: 'none', spooled: false, close: () => dev.close() };
     } catch (e) {
       dev.close();
       throw e;
@@ -215,6 +218,7 @@ async function fromFile(path: string, opts: SourceOptions): Promise<OpenedSource
 
 /** Hook for images: anything openImage reads (ext2/3/4, FAT, cpio, `disk.img:N`). */
 async function fromImage(ref: string): Promise<OpenedSource> {
+  const { openImage, isDisk } = await import('../open.js');
   const img = await openImage(ref);
   if (isDisk(img)) {
     img.close();
@@ -234,6 +238,7 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
     case 'oci': {
       if (!existsSync(ref.dir) || !statSync(ref.dir).isDirectory())
         throw new HostIOError('E_IO_NOT_FOUND', `${spec}: ${ref.dir} is not a directory`, { path: ref.dir });
+      const { ociImageLayers } = await import('../../core/archive/oci/image.js');
       const { layers } = await ociImageLayers(dirStore(ref.dir), ref.dir, {
         ...(ref.tag ? { tag: ref.tag } : {}),
         ...(opts.platform ? { platform: opts.platform } : {}),
@@ -244,6 +249,7 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
     case 'docker-archive': {
       if (!existsSync(ref.file))
         throw new HostIOError('E_IO_NOT_FOUND', `${spec}: ${ref.file} does not exist`, { path: ref.file });
+      const { dockerArchiveLayers } = await import('../../core/archive/oci/docker.js');
       const outer = FileDevice.open(ref.file);
       try {
         const { layers } = await dockerArchiveLayers(outer, ref.file, ref.ref);
@@ -268,17 +274,14 @@ export async function openSource(spec: string, opts: SourceOptions = {}): Promis
           return { tree: treeFromHostDir(p), kind: 'dir', spooled: false, warnings: [], close() {} };
         return fromFile(p, opts);
       }
+      const { parseImageRef } = await import('../open.js');
       if (parseImageRef(p).partition !== undefined) return fromImage(p);
       throw new HostIOError('E_IO_NOT_FOUND', `${p}: no such file or directory`, { path: p });
     }
   }
 }
 
-async function stacked(
-  kind: SourceKind,
-  layers: Parameters<typeof stackLayers>[0],
-  opts: SourceOptions,
-): Promise<OpenedSource> {
+async function stacked(kind: SourceKind, layers: LayerInput[], opts: SourceOptions): Promise<OpenedSource> {
   // layers read in place (uncompressed blobs) and spools both stay open until close()
   const open: Array<{ close(): void }> = layers.filter((l) => l.close).map((l) => ({ close: () => l.close!() }));
   let spooled = false;
@@ -286,6 +289,10 @@ async function stacked(
     for (const s of open.splice(0)) s.close();
   };
   try {
+    const [{ stackLayers }, { spool }] = await Promise.all([
+      import('../../core/archive/oci/stack.js'),
+      import('./spool.js'),
+    ]);
     const r = await stackLayers(layers, {
       hash: nodeHash,
       decompress: NATIVE,
@@ -320,6 +327,7 @@ export async function stackSources(specs: string[], opts: SourceOptions = {}): P
   try {
     for (const s of specs) opened.push(await openSource(s, opts));
     if (opened.length === 1) return opened[0]!;
+    const { applyLayer } = await import('../../core/archive/oci/layer.js');
     const tree = new FileTree();
     for (const o of opened) applyLayer(tree, o.tree, o.implicitDirs ? { implicitDirs: o.implicitDirs } : {});
     return {

@@ -33,5 +33,10 @@ export function nodeGzipCompressor(opts: NodeCompressorOptions = {}): BlockCompr
           (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.length))),
         );
       }),
+    // metadata blocks: 8 KiB each, one after another, so a thread hop costs more than it saves
+    compressSync: (block) => {
+      const out = zlib.deflateSync(block, { level });
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    },
   };
 }

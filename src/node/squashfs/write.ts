@@ -85,7 +85,12 @@ export async function writeSquashfsFile(
     }
     try {
       const out = new FileOutput(fd, path);
-      const compressor = opts.compressor ?? nodeGzipCompressor({ level: opts.level, threads: opts.threads });
+      // gzip on node:zlib's threads; zstd (and any other choice, refused by the core) as the core makes it
+      const compressor =
+        opts.compressor ??
+        ((opts.compression ?? 'gzip') === 'gzip'
+          ? nodeGzipCompressor({ level: opts.level, threads: opts.threads })
+          : undefined);
       const summary = await writeSquashfs(tree, out, { ...opts, compressor });
       out.flush();
       if (opts.sync) fsyncSync(fd);

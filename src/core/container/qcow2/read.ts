@@ -9,7 +9,7 @@
  */
 import { FormatError } from '../../errors.js';
 import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
-import { decompressUnit } from '../compress.js';
+import { decompressUnit } from '../decompress.js';
 import type { OpenedContainer } from '../types.js';
 import { readFrom } from '../units.js';
 import { readOnlyError } from '../window.js';

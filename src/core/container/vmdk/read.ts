@@ -9,7 +9,7 @@
  */
 import { FormatError } from '../../errors.js';
 import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
-import { decompressUnit } from '../compress.js';
+import { decompressUnit } from '../decompress.js';
 import type { ContainerInfo, OpenedContainer } from '../types.js';
 import { isPowerOfTwo, readFrom } from '../units.js';
 import { ConcatDevice, readOnlyError, ReadOnlyWindow } from '../window.js';

@@ -120,10 +120,20 @@ export function storedInodeCsum(raw: Uint8Array, off: number, inodeSize: number)
 
 /** Compute and store the checksum of inode `ino` (the whole on-disk inode in `raw`). */
 export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void {
-  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const c = inodeCsum(inodeCsumSeed(fsSeed, ino, v.getUint32(OFF_GEN, true)), raw, 0, raw.length);
-  v.setUint16(OFF_CSUM_LO, c & 0xffff, true);
-  if (inodeCsumHasHi(raw, 0, raw.length)) v.setUint16(OFF_CSUM_HI, c >>> 16, true);
+  setInodeCsumAt(fsSeed, ino, raw, 0, raw.length);
+}
+
+/** setInodeCsum for the inode at `off` in `buf` (an inode table), without a view per inode. */
+export function setInodeCsumAt(fsSeed: number, ino: number, buf: Uint8Array, off: number, inodeSize: number): void {
+  const g = off + OFF_GEN;
+  const gen = (buf[g]! | (buf[g + 1]! << 8) | (buf[g + 2]! << 16) | (buf[g + 3]! << 24)) >>> 0;
+  const c = inodeCsum(inodeCsumSeed(fsSeed, ino, gen), buf, off, inodeSize);
+  buf[off + OFF_CSUM_LO] = c & 0xff;
+  buf[off + OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
+  if (inodeCsumHasHi(buf, off, inodeSize)) {
+    buf[off + OFF_CSUM_HI] = (c >>> 16) & 0xff;
+    buf[off + OFF_CSUM_HI + 1] = (c >>> 24) & 0xff;
+  }
 }
 
 const OFF_BG_CSUM = groupDesc32.offsetOf('bg_checksum');

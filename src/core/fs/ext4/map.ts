@@ -37,7 +37,7 @@ export interface Run {
 }
 
 export interface Mapped {
-  /** The 60-byte i_block. */
+  /** The 60-byte i_block (extentTree: a shared buffer, valid until its next call). */
   iblock: Uint8Array;
   /** Tree or indirect blocks to write: [physical block, bytes]. */
   meta: Array<[number, Uint8Array]>;
@@ -85,19 +85,26 @@ function writeIndex(b: Uint8Array, off: number, lblk: number, pblk: number): voi
   );
 }
 
-/** Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums tree blocks. */
+/** extentTree's i_block: one buffer for every call (no allocation per inode). */
+const ROOT = new Uint8Array(I_BLOCK_SIZE);
+const NO_META: Array<[number, Uint8Array]> = [];
+
+/**
+ * Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums
+ * tree blocks. The i_block returned is shared: copy it before the next call.
+ */
 export function extentTree(runs: Run[], blockSize: number, alloc: () => number, inodeSeed: number | undefined): Mapped {
-  const iblock = new Uint8Array(I_BLOCK_SIZE);
-  const meta: Array<[number, Uint8Array]> = [];
+  const iblock = ROOT.fill(0);
   if (runs.length <= ROOT_CAPACITY) {
     extentHeader.encode(
       { eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: ROOT_CAPACITY, eh_depth: 0, eh_generation: 0 },
       iblock,
       0,
     );
-    runs.forEach((r, i) => writeLeaf(iblock, extentEntryOffset(i), r));
-    return { iblock, meta };
+    for (let i = 0; i < runs.length; i++) writeLeaf(iblock, extentEntryOffset(i), runs[i]!);
+    return { iblock, meta: NO_META };
   }
+  const meta: Array<[number, Uint8Array]> = [];
   const per = extentCapacity(blockSize);
   // level: list of (first logical block, writer of the entry into a node)
   let level: Array<{ lblk: number; put: (b: Uint8Array, off: number) => void }> = runs.map((r) => ({

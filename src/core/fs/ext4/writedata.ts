@@ -96,19 +96,23 @@ function dataSpans(c: Content, B: number): Array<[number, number]> {
   return spans;
 }
 
-/** Copy a content with readInto or readAt, chunk by chunk over its data spans. */
-function copyRandomAccess(dw: DataWriter, r: Rec, c: Content): void {
-  for (const [a, b] of dataSpans(c, dw.B)) {
-    for (let pos = a; pos < b; pos += DATA_CHUNK) {
-      const want = Math.min(DATA_CHUNK, b - pos);
-      if (c.readInto && readIntoBuffer(dw, r, c, pos, want)) continue;
-      const data = c.readInto
-        ? dw.scratch.subarray(0, c.readInto(pos, dw.scratch.subarray(0, want)))
-        : c.readAt!(pos, want);
-      if (data.length !== want) throw sizeError(r, data.length, pos, want);
-      take(dw, r, pos, data);
-    }
+/** Copy bytes [a, b) of a content with readInto or readAt, chunk by chunk. */
+function copySpan(dw: DataWriter, r: Rec, c: Content, a: number, b: number): void {
+  for (let pos = a; pos < b; pos += DATA_CHUNK) {
+    const want = Math.min(DATA_CHUNK, b - pos);
+    if (c.readInto && readIntoBuffer(dw, r, c, pos, want)) continue;
+    const data = c.readInto
+      ? dw.scratch.subarray(0, c.readInto(pos, dw.scratch.subarray(0, want)))
+      : c.readAt!(pos, want);
+    if (data.length !== want) throw sizeError(r, data.length, pos, want);
+    take(dw, r, pos, data);
   }
+}
+
+/** Copy a content with readInto or readAt over its data spans (the whole file without data ranges: no array). */
+function copyRandomAccess(dw: DataWriter, r: Rec, c: Content): void {
+  if (!c.dataRanges) return copySpan(dw, r, c, 0, c.size);
+  for (const [a, b] of dataSpans(c, dw.B)) copySpan(dw, r, c, a, b);
 }
 
 /** Copy a content that can only be streamed; chunks are cut at block boundaries. */

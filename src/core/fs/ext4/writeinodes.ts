@@ -12,7 +12,7 @@ import { HostIOError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { fullMode, type TreeNode } from '../../tree/types.js';
 import type { BlockWriter } from './blockwriter.js';
-import { inodeCsumSeed, setInodeCsum, xattrBlockCsum } from './csum.js';
+import { inodeCsumSeed, setInodeCsumAt, xattrBlockCsum } from './csum.js';
 import { buildDir } from './dir.js';
 import { encodeDevice, encodeTime } from './fields.js';
 import type { Geometry } from './layout.js';
@@ -59,7 +59,7 @@ export function mapInode(ctx: WriteCtx, r: Rec): void {
   const seed = cfg.has('metadata_csum') ? inodeCsumSeed(ctx.fsSeed, r.ino, 0) : undefined;
   const alloc = () => al.alloc();
   const m = extents ? extentTree(r.runs!, B, alloc, seed) : blockMap(r.runs!, B, alloc, () => r.path);
-  r.iblock = m.iblock;
+  r.iblock.set(m.iblock); // extentTree's is shared
   for (const [blk, data] of m.meta) w.put(blk, data);
   let count = m.meta.length;
   for (const run of r.runs!) count += run.len;
@@ -195,15 +195,19 @@ function newRec(ctx: WriteCtx, p: Plan, ino: number): Rec {
 const INODE_SCRATCH = new Uint8Array(inodeStruct.size);
 const U32 = 2 ** 32;
 
-/** Encode inode `r` into `out` (s_inode_size bytes, zeroed). */
-export function encodeInode(r: Rec, out: Uint8Array, cfg: Config, big: boolean): void {
-  const raw = big ? out : INODE_SCRATCH.fill(0);
+/**
+ * Encode inode `r` at `off` in `table` (s_inode_size bytes, zeroed). The
+ * table itself is the target (not a view per inode): the struct encoder
+ * reuses its DataView.
+ */
+export function encodeInode(r: Rec, table: Uint8Array, off: number, cfg: Config, big: boolean): void {
+  const raw = big ? table : INODE_SCRATCH.fill(0);
+  const base = big ? off : 0;
   const m = r.meta;
   const at = encodeTime(m.atime, big);
   const mt = encodeTime(m.mtime, big);
   const ct = encodeTime(m.ctime, big);
   const sectors = r.blocks * (cfg.blockSize / SECTOR_SIZE);
-  // one encode pass; the extra fields only exist in large inodes
   inodeStruct.encode(
     {
       i_mode: fullMode({ type: r.type, mode: m.mode }),
@@ -229,28 +233,31 @@ export function encodeInode(r: Rec, out: Uint8Array, cfg: Config, big: boolean):
       l_i_gid_high: m.gid >>> 16,
       l_i_checksum_lo: 0,
       l_i_reserved: 0,
-      ...(big
-        ? {
-            i_extra_isize: EXTRA_ISIZE,
-            i_checksum_hi: 0,
-            i_ctime_extra: ct.extra,
-            i_mtime_extra: mt.extra,
-            i_atime_extra: at.extra,
-            i_crtime: ct.lo,
-            i_crtime_extra: ct.extra,
-            i_version_hi: 0,
-            i_projid: 0,
-          }
-        : {}),
     },
     raw,
-    0,
+    base,
   );
   if (!big) {
-    out.set(raw.subarray(0, out.length));
+    table.set(raw.subarray(0, cfg.inodeSize), off);
     return;
   }
-  if (r.xin?.length) encodeIbody(r.xin, raw.subarray(GOOD_OLD_INODE_SIZE + EXTRA_ISIZE));
+  // the extra fields only exist in large inodes
+  inodeStruct.encode(
+    {
+      i_extra_isize: EXTRA_ISIZE,
+      i_checksum_hi: 0,
+      i_ctime_extra: ct.extra,
+      i_mtime_extra: mt.extra,
+      i_atime_extra: at.extra,
+      i_crtime: ct.lo,
+      i_crtime_extra: ct.extra,
+      i_version_hi: 0,
+      i_projid: 0,
+    },
+    raw,
+    base,
+  );
+  if (r.xin?.length) encodeIbody(r.xin, raw.subarray(base + GOOD_OLD_INODE_SIZE + EXTRA_ISIZE, base + cfg.inodeSize));
 }
 
 /** What the inode tables hold per group, for the bitmaps and descriptors. */
@@ -361,7 +368,10 @@ export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[],
   const metaCsum = cfg.has('metadata_csum');
   const highest = Math.max(p.usedInodes, JOURNAL_INO);
   let grp = -1;
-  let table = new Uint8Array(0);
+  // one table buffer for every group (the device copies what it is given): a
+  // fresh one per group would stay allocated until a full garbage collection
+  const whole = new Uint8Array(Math.min(g.ipg, highest) * isz);
+  let table = whole.subarray(0, 0);
   const flushTable = () => {
     if (grp >= 0) dev.writeAt(inodeTables[grp]! * cfg.blockSize, table);
   };
@@ -370,15 +380,15 @@ export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[],
     if (gi !== grp) {
       flushTable();
       grp = gi;
-      table = new Uint8Array(use.used[grp]! * isz);
+      table = whole.subarray(0, use.used[grp]! * isz);
+      table.fill(0);
     }
-    const idx = (ino - 1) % g.ipg;
-    const raw = table.subarray(idx * isz, (idx + 1) * isz);
+    const off = ((ino - 1) % g.ipg) * isz;
     let r = completeRec(ctx, p, ino, src);
     if (r instanceof Promise) r = await r;
-    if (r) encodeInode(r, raw, cfg, big);
-    else if (big) inodeStruct.encode({ i_extra_isize: EXTRA_ISIZE }, raw); // reserved inodes: empty, like mke2fs
-    if (metaCsum && (r || big)) setInodeCsum(ctx.fsSeed, ino, raw);
+    if (r) encodeInode(r, table, off, cfg, big);
+    else if (big) inodeStruct.encode({ i_extra_isize: EXTRA_ISIZE }, table, off); // reserved inodes: empty, like mke2fs
+    if (metaCsum && (r || big)) setInodeCsumAt(ctx.fsSeed, ino, table, off, isz);
   }
   flushTable();
   return use;

@@ -12,8 +12,13 @@ const FORBIDDEN_LONG = new Set(['\\', '/', ':', '*', '?', '"', '<', '>', '|']);
 const FORBIDDEN_SHORT = new Set(['+', ',', ';', '=', '[', ']']);
 export const MAX_LFN_UNITS = 255;
 
-/** Throws a PathError naming `path` when `name` cannot be a FAT long name. */
-export function checkLongName(name: string, path: string): void {
+/** Names that need no closer look: no forbidden or control character, no trailing dot or space. */
+const PLAIN_LONG = /^[^\x00-\x1f\x7f\\/:*?"<>|]*[^\x00-\x1f\x7f\\/:*?"<>|. ]$/;
+
+/** Throws a PathError naming `path` (called only then) when `name` cannot be a FAT long name. */
+export function checkLongName(name: string, path: string | (() => string)): void {
+  if (name.length <= MAX_LFN_UNITS && PLAIN_LONG.test(name)) return;
+  if (typeof path === 'function') path = path();
   for (const ch of name) {
     const c = ch.codePointAt(0)!;
     if (c < 0x20 || c === 0x7f || FORBIDDEN_LONG.has(ch)) {
@@ -53,11 +58,16 @@ export function foldName(name: string): string {
   return out;
 }
 
+/** SHORT_CHAR[c] is 1 for the ASCII codes a short name may hold. */
+const SHORT_CHAR = new Uint8Array(128);
+for (let c = 0x21; c < 0x7f; c++) {
+  const ch = String.fromCharCode(c);
+  SHORT_CHAR[c] = FORBIDDEN_LONG.has(ch) || FORBIDDEN_SHORT.has(ch) || ch === '.' ? 0 : 1;
+}
+
 function isShortChar(ch: string): boolean {
   const c = ch.charCodeAt(0);
-  if (c <= 0x20 || c >= 0x7f) return false;
-  if (FORBIDDEN_LONG.has(ch) || FORBIDDEN_SHORT.has(ch) || ch === '.') return false;
-  return true;
+  return c < 0x80 && SHORT_CHAR[c] === 1;
 }
 
 function pad(s: string, n: number): string {
@@ -82,7 +92,10 @@ export function directShortName(name: string): DirectShort | undefined {
   if (base.length === 0 || base.length > 8 || ext.length > 3) return undefined;
   if (dot >= 0 && ext.length === 0) return undefined;
   if (name.indexOf('.') !== dot) return undefined;
-  for (const ch of base + ext) if (!isShortChar(ch)) return undefined;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (i !== dot && !(c < 0x80 && SHORT_CHAR[c] === 1)) return undefined;
+  }
   let ntRes = 0;
   const caseOf = (s: string): 'upper' | 'lower' | 'mixed' | 'none' => {
     const hasLower = /[a-z]/.test(s);
@@ -115,6 +128,20 @@ export function aliasBasis(name: string): { base: string; ext: string; lossy: bo
   const rawExt = dot < 0 ? '' : s.slice(dot + 1);
   const clean = (part: string): string => {
     let out = '';
+    if (/^[\x00-\x7f]*$/.test(part)) {
+      // ASCII: upper case is one character for one
+      const up = part.toUpperCase();
+      for (let i = 0; i < up.length; i++) {
+        const c = up.charCodeAt(i);
+        if (c === 0x20 || c === 0x2e) lossy = true;
+        else if (SHORT_CHAR[c] === 1) out += up[i];
+        else {
+          out += '_';
+          lossy = true;
+        }
+      }
+      return out;
+    }
     for (const ch of part) {
       if (ch === ' ' || ch === '.') {
         lossy = true;
@@ -232,12 +259,20 @@ export function dosDateTime(sec: number, nsec = 0): { date: number; time: number
     s = MAX_SEC;
     ns = 0;
   }
-  const d = new Date(s * 1000);
-  const date = ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate();
-  const time = (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | (d.getUTCSeconds() >>> 1);
-  const tenth = (d.getUTCSeconds() & 1) * 100 + Math.floor(ns / 10_000_000);
-  return { date, time, tenth };
+  // entries mostly share their times (and all of them under SOURCE_DATE_EPOCH): one Date per distinct second
+  if (s !== lastSec) {
+    const d = new Date(s * 1000);
+    lastDate = ((d.getUTCFullYear() - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate();
+    lastTime = (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | (d.getUTCSeconds() >>> 1);
+    lastOdd = d.getUTCSeconds() & 1;
+    lastSec = s;
+  }
+  return { date: lastDate, time: lastTime, tenth: lastOdd * 100 + Math.floor(ns / 10_000_000) };
 }
+let lastSec = NaN;
+let lastDate = 0;
+let lastTime = 0;
+let lastOdd = 0;
 
 /** Unix seconds (UTC) from DOS date/time; invalid fields are clamped to sane values. */
 export function fromDosDateTime(date: number, time: number, tenth = 0): { sec: number; nsec: number } {

@@ -5,7 +5,7 @@
  * order), so file data streams to increasing offsets and the FAT is a set of
  * straight chains. Free space is never written (sparse output).
  */
-import { CapacityError, HostIOError, PathError, UsageError } from '../../errors.js';
+import { CapacityError, HostIOError, UsageError } from '../../errors.js';
 import { crc32 } from '../../binary/crc.js';
 import type { BlockDevice } from '../../io/device.js';
 import { SequentialWriter } from '../../io/sequential.js';
@@ -13,19 +13,11 @@ import type { Progress } from '../../progress.js';
 import { silentProgress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
 import { treeFingerprint } from '../../tree/fingerprint.js';
-import type { Content, DirNode, NodeMeta, TreeNode } from '../../tree/types.js';
+import type { FileNode, NodeMeta } from '../../tree/types.js';
 import { bootCode, bootJump } from './bootcode.js';
 import { chooseGeometry, SECTOR, NUM_FATS, type FatGeometry, type FatType } from './layout.js';
-import {
-  checkLongName,
-  directShortName,
-  dosDateTime,
-  foldName,
-  lfnSlots,
-  shortBytes,
-  shortNameChecksum,
-  ShortNameAllocator,
-} from './names.js';
+import { dosDateTime, lfnSlots, shortBytes, shortNameChecksum } from './names.js';
+import { filePath, INFO_DIR, INFO_LFN, prepare, type Prepared } from './plan.js';
 import {
   ATTR_ARCHIVE,
   ATTR_DIRECTORY,
@@ -117,258 +109,22 @@ export interface FatSummary {
   skipped: string[];
 }
 
-const MAX_FILE = 0xffffffff;
-/** A directory is at most 2 MiB: 65536 entries of 32 bytes (FAT12/16 root: 65520 fixed entries). */
-const MAX_DIR_SLOTS = 65520;
-/** Guard against symlinked directories multiplying the tree without bound. */
-const MAX_ENTRIES = 2_000_000;
 const EOC32 = 0x0fffffff;
-
-interface FFile {
-  kind: 'file';
-  meta: NodeMeta;
-  content: Content;
-  path: string;
-  start: number;
-  count: number;
-}
-interface FDir {
-  kind: 'dir';
-  meta: NodeMeta;
-  entries: FEntry[];
-  path: string;
-  root: boolean;
-  slots: number;
-  start: number;
-  count: number;
-}
-interface FEntry {
-  name: string;
-  short: string;
-  ntRes: number;
-  lfn: boolean;
-  node: FFile | FDir;
-}
-
-interface Prepared {
-  root: FDir;
-  dirs: FDir[];
-  files: FFile[];
-  bytes: number;
-  hardLinkCopies: number;
-  skipped: string[];
-}
-
-// ---------------------------------------------------------------- tree prep
-
-/** Names in UTF-8 byte order (the tree's deterministic order), encoding each name once. */
-function sortNames(names: string[]): string[] {
-  if (names.length < 2) return names;
-  // UTF-16 order equals UTF-8 byte order unless a name holds surrogates or characters >= U+E000.
-  if (!names.some((n) => /[\ud800-\uffff]/.test(n))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const enc = new TextEncoder();
-  const keyed = names.map((n) => ({ n, k: enc.encode(n) }));
-  keyed.sort((a, b) => {
-    const x = a.k,
-      y = b.k,
-      m = Math.min(x.length, y.length);
-    for (let i = 0; i < m; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-    return x.length - y.length;
-  });
-  return keyed.map((x) => x.n);
-}
-
-function splitTarget(t: string): string[] {
-  return t.split('/').filter((c) => c !== '' && c !== '.');
-}
-
-function lookup(root: DirNode, parts: string[]): TreeNode | undefined {
-  let n: TreeNode = root;
-  for (const p of parts) {
-    if (n.type !== 'dir') return undefined;
-    const c = n.children.get(p);
-    if (!c) return undefined;
-    n = c;
-  }
-  return n;
-}
-
-/** Resolve a symlink target inside the tree (absolute targets are relative to the tree root). */
-function resolveLink(
-  root: DirNode,
-  dirParts: string[],
-  target: string,
-  hops: number,
-): { node: TreeNode; parts: string[] } | 'dangling' | 'loop' {
-  let parts = target.startsWith('/') ? [] : [...dirParts];
-  for (const comp of splitTarget(target)) {
-    if (comp === '..') {
-      parts.pop();
-      continue;
-    }
-    const dir = lookup(root, parts);
-    if (!dir || dir.type !== 'dir') return 'dangling';
-    const child = dir.children.get(comp);
-    if (!child) return 'dangling';
-    if (child.type === 'symlink') {
-      if (hops >= 40) return 'loop';
-      const r = resolveLink(root, parts, child.target, hops + 1);
-      if (typeof r === 'string') return r;
-      parts = r.parts;
-    } else {
-      parts = [...parts, comp];
-    }
-  }
-  const node = lookup(root, parts);
-  return node ? { node, parts } : 'dangling';
-}
-
-function prepare(tree: FileTree, opts: FatOptions): Prepared {
-  const mode = opts.symlinks ?? 'follow';
-  if (mode !== 'follow' && mode !== 'skip' && mode !== 'error') {
-    throw new UsageError('E_USAGE_FAT_SYMLINKS', `symlinks must be follow, skip or error, got '${String(mode)}'`, {
-      actual: mode,
-    });
-  }
-  const warn = opts.warn ?? (() => {});
-  const dirs: FDir[] = [];
-  const files: FFile[] = [];
-  const skipped: string[] = [];
-  const seenFiles = new Set<TreeNode>();
-  let hardLinkCopies = 0;
-  let bytes = 0;
-  let entryCount = 0;
-  const skip = (path: string, why: string) => {
-    skipped.push(path);
-    warn(`${path}: ${why}; not written to the FAT image`);
-  };
-
-  const build = (node: DirNode, path: string, parts: string[], isRoot: boolean, active: Set<DirNode>): FDir => {
-    const dir: FDir = { kind: 'dir', meta: node, entries: [], path, root: isRoot, slots: 0, start: 0, count: 0 };
-    dirs.push(dir);
-    active.add(node);
-    const folded = new Map<string, string>();
-    const names = sortNames([...node.children.keys()]);
-    for (const name of names) {
-      let child = node.children.get(name)!;
-      const cpath = path === '/' ? `/${name}` : `${path}/${name}`;
-      let childParts: string[] | undefined;
-      if (child.type === 'symlink') {
-        if (mode === 'skip') {
-          skip(cpath, `symlink to ${child.target} skipped (--symlinks skip)`);
-          continue;
-        }
-        if (mode === 'error')
-          throw new PathError(
-            'E_PATH_FAT_SYMLINK',
-            `${cpath} is a symlink (to ${child.target}); FAT cannot store symlinks (use --symlinks follow or skip)`,
-            { path: cpath },
-          );
-        const r = resolveLink(tree.root, parts, child.target, 0);
-        if (r === 'dangling') {
-          skip(cpath, `symlink to ${child.target} points to nothing inside the tree`);
-          continue;
-        }
-        if (r === 'loop') {
-          skip(cpath, `symlink to ${child.target} loops`);
-          continue;
-        }
-        if (r.node.type === 'dir' && active.has(r.node)) {
-          skip(cpath, `symlink to ${child.target} points to one of its own parent directories (a loop)`);
-          continue;
-        }
-        child = r.node;
-        childParts = r.parts;
-      }
-      if (++entryCount > MAX_ENTRIES) {
-        throw new CapacityError(
-          'E_LIMIT_FAT_ENTRIES',
-          `more than ${MAX_ENTRIES} entries to write (at ${cpath}); followed symlinks to directories copy them, which can multiply the tree (try --symlinks skip)`,
-          { path: cpath, expected: MAX_ENTRIES },
-        );
-      }
-      if (child.type !== 'dir' && child.type !== 'file') {
-        skip(
-          cpath,
-          `${child.type === 'chardev' ? 'character device' : child.type === 'blockdev' ? 'block device' : child.type} cannot be stored on FAT`,
-        );
-        continue;
-      }
-      checkLongName(name, cpath);
-      const key = foldName(name);
-      const other = folded.get(key);
-      if (other !== undefined) {
-        const opath = path === '/' ? `/${other}` : `${path}/${other}`;
-        throw new PathError(
-          'E_PATH_FAT_CASE',
-          `${cpath} and ${opath} differ only in case; FAT names are case-insensitive, so one directory cannot hold both`,
-          { path: cpath, other: opath },
-        );
-      }
-      folded.set(key, name);
-      if (child.type === 'dir') {
-        const sub = build(child, cpath, childParts ?? [...parts, name], false, active);
-        dir.entries.push({ name, short: '', ntRes: 0, lfn: false, node: sub });
-      } else {
-        if (child.content.size > MAX_FILE)
-          throw new CapacityError(
-            'E_LIMIT_FAT_FILE_SIZE',
-            `${cpath} is ${child.content.size} bytes; FAT files hold at most 4 GiB - 1 (${MAX_FILE} bytes)`,
-            { path: cpath, actual: child.content.size, expected: MAX_FILE },
-          );
-        if (seenFiles.has(child)) hardLinkCopies++;
-        seenFiles.add(child);
-        const f: FFile = { kind: 'file', meta: child, content: child.content, path: cpath, start: 0, count: 0 };
-        files.push(f);
-        bytes += child.content.size;
-        dir.entries.push({ name, short: '', ntRes: 0, lfn: false, node: f });
-      }
-    }
-    active.delete(node);
-    // 8.3 names: direct names first (reserved), then aliases in name order.
-    const alloc = new ShortNameAllocator();
-    const pending: FEntry[] = [];
-    for (const e of dir.entries) {
-      const d = directShortName(e.name);
-      if (d && !alloc.has(d.short)) {
-        alloc.reserve(d.short);
-        e.short = d.short;
-        e.ntRes = d.ntRes;
-      } else pending.push(e);
-    }
-    for (const e of pending) {
-      e.short = alloc.alias(e.name);
-      e.lfn = true;
-    }
-    dir.slots = (isRoot ? 0 : 2) + dir.entries.reduce((n, e) => n + 1 + (e.lfn ? lfnSlots(e.name) : 0), 0);
-    if (dir.slots > MAX_DIR_SLOTS) {
-      throw new CapacityError(
-        'E_LIMIT_FAT_DIR_ENTRIES',
-        `${path} needs ${dir.slots} directory entries (long names take several); a FAT directory holds at most ${MAX_DIR_SLOTS}`,
-        { path, actual: dir.slots, expected: MAX_DIR_SLOTS },
-      );
-    }
-    return dir;
-  };
-  const root = build(tree.root, '/', [], true, new Set());
-  return { root, dirs, files, bytes, hardLinkCopies, skipped };
-}
 
 // ---------------------------------------------------------------- sizing
 
 function needClusters(p: Prepared, type: FatType, cs: number, labelled: boolean): number {
   let n = 0;
-  for (const d of p.dirs) {
-    if (d.root && type !== 'fat32') continue;
-    const slots = d.slots + (d.root && labelled ? 1 : 0);
+  for (let d = type === 'fat32' ? 0 : 1; d < p.dirSlots.length; d++) {
+    const slots = p.dirSlots[d]! + (d === 0 && labelled ? 1 : 0);
     n += Math.max(1, Math.ceil((slots * 32) / cs));
   }
-  for (const f of p.files) n += Math.ceil(f.content.size / cs);
+  for (const size of p.fileSize) n += Math.ceil(size / cs);
   return n;
 }
 
 function rootSlots(p: Prepared, labelled: boolean): number {
-  return p.root.slots + (labelled ? 1 : 0);
+  return p.dirSlots[0]! + (labelled ? 1 : 0);
 }
 
 function geometryFor(size: number, p: Prepared, opts: FatOptions, labelled: boolean): FatGeometry {
@@ -427,7 +183,7 @@ function minimumFor(p: Prepared, opts: FatOptions): number {
   };
   // Grow from an estimate until something fits, then search down to the smallest fitting size.
   let lo = 0;
-  let hi = round(Math.max(K64, Math.ceil(p.bytes * (1 + headroom)) + p.dirs.length * 2048 + K64));
+  let hi = round(Math.max(K64, Math.ceil(p.bytes * (1 + headroom)) + p.dirNodes.length * 2048 + K64));
   for (let i = 0; !fits(hi); i++) {
     if (i > 400)
       throw new CapacityError('E_SPACE_FAT_SIZE', `cannot find a FAT volume size for ${p.bytes} bytes of files`, {
@@ -477,9 +233,22 @@ function eoc(type: FatType): number {
   return type === 'fat32' ? EOC32 : type === 'fat16' ? 0xffff : 0xfff;
 }
 
-function attrOf(node: FFile | FDir): number {
-  const ro = (node.meta.mode & 0o222) === 0 ? ATTR_READ_ONLY : 0;
-  return (node.kind === 'dir' ? ATTR_DIRECTORY : ATTR_ARCHIVE) | ro;
+function attrOf(meta: NodeMeta, dir: boolean): number {
+  const ro = (meta.mode & 0o222) === 0 ? ATTR_READ_ONLY : 0;
+  return (dir ? ATTR_DIRECTORY : ATTR_ARCHIVE) | ro;
+}
+
+/** Where the plan's objects landed: the first cluster and cluster count of every directory and file. */
+interface Placement {
+  p: Prepared;
+  type: FatType;
+  cs: number;
+  dirStart: Uint32Array;
+  dirCount: Uint32Array;
+  fileStart: Uint32Array;
+  label: string | undefined;
+  epoch: number;
+  rootBytes: number;
 }
 
 function putShortEntry(
@@ -550,20 +319,17 @@ function putLfnEntries(buf: Uint8Array, off: number, name: string, checksum: num
   return off;
 }
 
-function dirBytes(
-  d: FDir,
-  parent: FDir | undefined,
-  cs: number,
-  type: FatType,
-  label: string | undefined,
-  epoch: number,
-  rootBytes: number,
-): Uint8Array {
-  const size = d.root && type !== 'fat32' ? rootBytes : d.count * cs;
-  const buf = new Uint8Array(size);
+const DOT = shortBytes('.          ');
+const DOTDOT = shortBytes('..         ');
+
+/** The bytes of directory `d` (its clusters, or the FAT12/16 root region). */
+function dirBytes(L: Placement, d: number): Uint8Array {
+  const { p, type, label } = L;
+  const root = d === 0;
+  const buf = new Uint8Array(root && type !== 'fat32' ? L.rootBytes : L.dirCount[d]! * L.cs);
   let off = 0;
-  if (d.root && label) {
-    const t = dosDateTime(epoch);
+  if (root && label) {
+    const t = dosDateTime(L.epoch);
     DIRENT.encode(
       { name: shortBytes(label.padEnd(11, ' ')), attr: ATTR_VOLUME_ID, writeTime: t.time, writeDate: t.date },
       buf,
@@ -571,18 +337,27 @@ function dirBytes(
     );
     off += 32;
   }
-  if (!d.root) {
-    putShortEntry(buf, off, shortBytes('.          '), ATTR_DIRECTORY, 0, d.meta, d.start, 0);
+  if (!root) {
+    const meta = p.dirNodes[d]!;
+    putShortEntry(buf, off, DOT, ATTR_DIRECTORY, 0, meta, L.dirStart[d]!, 0);
     off += 32;
-    const pc = parent && !parent.root ? parent.start : 0;
-    putShortEntry(buf, off, shortBytes('..         '), ATTR_DIRECTORY, 0, parent?.meta ?? d.meta, pc, 0);
+    const parent = p.dirParent[d]!;
+    const pc = parent > 0 ? L.dirStart[parent]! : 0;
+    putShortEntry(buf, off, DOTDOT, ATTR_DIRECTORY, 0, p.dirNodes[parent]!, pc, 0);
     off += 32;
   }
-  for (const e of d.entries) {
-    const sb = shortBytes(e.short);
-    if (e.lfn) off = putLfnEntries(buf, off, e.name, shortNameChecksum(sb));
-    const size = e.node.kind === 'file' ? e.node.content.size : 0;
-    putShortEntry(buf, off, sb, attrOf(e.node), e.ntRes, e.node.meta, e.node.start, size);
+  const first = p.entFirst[d]!;
+  const end = first + p.entCount[d]!;
+  for (let e = first; e < end; e++) {
+    const sb = p.entShort.subarray(e * 11, e * 11 + 11);
+    const info = p.entInfo[e]!;
+    const node = p.entNode[e]!;
+    if (info & INFO_LFN) off = putLfnEntries(buf, off, p.entName[e]!, shortNameChecksum(sb));
+    const isDir = (info & INFO_DIR) !== 0;
+    const ref = p.entRef[e]!;
+    const start = isDir ? L.dirStart[ref]! : L.fileStart[ref]!;
+    const size = isDir ? 0 : p.fileSize[ref]!;
+    putShortEntry(buf, off, sb, attrOf(node, isDir), info & 0xff, node, start, size);
     off += 32;
   }
   return buf;
@@ -634,17 +409,22 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   }
 
   // Cluster allocation: contiguous runs from cluster 2.
+  const nDirs = p.dirNodes.length;
+  const nFiles = p.fileSize.length;
+  const dirStart = new Uint32Array(nDirs);
+  const dirCount = new Uint32Array(nDirs);
+  const fileStart = new Uint32Array(nFiles);
   let next = 2;
-  const place = (o: FDir | FFile, bytes: number, min: number) => {
-    o.count = Math.max(min, Math.ceil(bytes / cs));
-    o.start = o.count ? next : 0;
-    next += o.count;
-  };
-  for (const d of p.dirs) {
-    if (d.root && type !== 'fat32') continue;
-    place(d, (d.slots + (d.root && label ? 1 : 0)) * 32, 1);
+  for (let d = type === 'fat32' ? 0 : 1; d < nDirs; d++) {
+    dirCount[d] = Math.max(1, Math.ceil(((p.dirSlots[d]! + (d === 0 && label ? 1 : 0)) * 32) / cs));
+    dirStart[d] = next;
+    next += dirCount[d]!;
   }
-  for (const f of p.files) place(f, f.content.size, 0);
+  for (let f = 0; f < nFiles; f++) {
+    const count = Math.ceil(p.fileSize[f]! / cs);
+    if (count) fileStart[f] = next;
+    next += count;
+  }
   const used = next - 2;
   const free = g.clusters - used;
 
@@ -685,7 +465,7 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
         fatSize32: g.fatSectors,
         extFlags: 0,
         fsVersion: 0,
-        rootCluster: p.root.start,
+        rootCluster: dirStart[0]!,
         fsInfoSector: 1,
         backupBootSector: 6,
         driveNumber: 0x80,
@@ -728,12 +508,11 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   const fat = new Uint8Array(Math.max(prefixLen, type === 'fat12' ? 3 : type === 'fat16' ? 4 : 8));
   setFatEntry(fat, type, 0, type === 'fat32' ? 0x0ffffff8 : type === 'fat16' ? 0xfff8 : 0xff8);
   setFatEntry(fat, type, 1, eoc(type));
-  const chain = (o: FDir | FFile) => {
-    for (let i = 0; i < o.count; i++)
-      setFatEntry(fat, type, o.start + i, i === o.count - 1 ? eoc(type) : o.start + i + 1);
+  const chain = (start: number, count: number) => {
+    for (let i = 0; i < count; i++) setFatEntry(fat, type, start + i, i === count - 1 ? eoc(type) : start + i + 1);
   };
-  for (const d of p.dirs) if (d.count) chain(d);
-  for (const f of p.files) if (f.count) chain(f);
+  for (let d = 0; d < nDirs; d++) chain(dirStart[d]!, dirCount[d]!);
+  for (let f = 0; f < nFiles; f++) chain(fileStart[f]!, Math.ceil(p.fileSize[f]! / cs));
   const zeros = new Uint8Array(Math.min(1 << 20, fatBytes));
   for (let k = 0; k < NUM_FATS; k++) {
     const base = fatStart + k * fatBytes;
@@ -743,46 +522,44 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   }
 
   // Directories (FAT12/16 root in its fixed region).
-  const parentOf = new Map<FDir, FDir>();
-  for (const d of p.dirs) for (const e of d.entries) if (e.node.kind === 'dir') parentOf.set(e.node, d);
-  const rootBytes = g.rootSectors * SECTOR;
-  for (const d of p.dirs) {
-    const bytes = dirBytes(d, parentOf.get(d), cs, type, label, epoch, rootBytes);
-    const at = d.root && type !== 'fat32' ? fatStart + NUM_FATS * fatBytes : clusterOffset(d.start);
-    dev.writeAt(at, bytes);
+  const L: Placement = { p, type, cs, dirStart, dirCount, fileStart, label, epoch, rootBytes: g.rootSectors * SECTOR };
+  for (let d = 0; d < nDirs; d++) {
+    const at = d === 0 && type !== 'fat32' ? fatStart + NUM_FATS * fatBytes : clusterOffset(dirStart[d]!);
+    dev.writeAt(at, dirBytes(L, d));
   }
 
   // File contents, streamed in allocation order.
   progress.start(`writing ${type}`, p.bytes, 'bytes');
   const out = new SequentialWriter(dev);
-  for (const f of p.files) {
-    const n = f.content.size;
+  for (let f = 0; f < nFiles; f++) {
+    const n = p.fileSize[f]!;
     if (n === 0) continue;
-    let off = clusterOffset(f.start);
+    const content = (p.entNode[p.fileEntry[f]!] as FileNode).content;
+    let off = clusterOffset(fileStart[f]!);
     let done = 0;
-    if (f.content.readInto) {
+    if (content.readInto) {
       // Read straight into the output buffer: no allocation per file.
       while (done < n) {
         const len = Math.min(n - done, out.maxReserve);
-        const got = f.content.readInto(done, out.reserve(off, len));
-        if (got !== len) throw sizeChanged(f, done + got);
+        const got = content.readInto(done, out.reserve(off, len));
+        if (got !== len) throw sizeChanged(p, f, done + got);
         off += len;
         done += len;
       }
-    } else if (f.content.readAt && n <= 1 << 20) {
-      const data = f.content.readAt(0, n);
-      if (data.length !== n) throw sizeChanged(f, data.length);
+    } else if (content.readAt && n <= 1 << 20) {
+      const data = content.readAt(0, n);
+      if (data.length !== n) throw sizeChanged(p, f, data.length);
       out.write(off, data);
       done = n;
     } else {
-      for await (const chunk of f.content.stream()) {
-        if (done + chunk.length > n) throw sizeChanged(f, done + chunk.length);
+      for await (const chunk of content.stream()) {
+        if (done + chunk.length > n) throw sizeChanged(p, f, done + chunk.length);
         out.write(off, chunk);
         off += chunk.length;
         done += chunk.length;
         progress.tick(chunk.length);
       }
-      if (done !== n) throw sizeChanged(f, done);
+      if (done !== n) throw sizeChanged(p, f, done);
       continue;
     }
     progress.tick(done);
@@ -798,8 +575,8 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
     clusters: g.clusters,
     usedClusters: used,
     freeClusters: free,
-    files: p.files.length,
-    dirs: p.dirs.length,
+    files: nFiles,
+    dirs: nDirs,
     bytes: p.bytes,
     volumeId,
     label: label ?? '',
@@ -808,10 +585,12 @@ export async function writeFat(tree: FileTree, dev: BlockDevice, opts: FatOption
   };
 }
 
-function sizeChanged(f: FFile, got: number): HostIOError {
+function sizeChanged(p: Prepared, f: number, got: number): HostIOError {
+  const path = filePath(p, f);
+  const size = p.fileSize[f]!;
   return new HostIOError(
     'E_IO_SIZE_CHANGED',
-    `${f.path}: content has ${got === f.content.size ? 'the wrong' : got > f.content.size ? 'more than' : 'only'} ${got} bytes, ${f.content.size} were declared (did the file change while being read?)`,
-    { path: f.path, expected: f.content.size, actual: got },
+    `${path}: content has ${got === size ? 'the wrong' : got > size ? 'more than' : 'only'} ${got} bytes, ${size} were declared (did the file change while being read?)`,
+    { path, expected: size, actual: got },
   );
 }

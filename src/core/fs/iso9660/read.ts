@@ -36,6 +36,8 @@ import {
   VOLUME_DESCRIPTOR,
 } from './structs.js';
 
+export { isIso9660 } from './structs.js';
+
 export interface IsoInfo {
   type: 'iso9660';
   label: string;
@@ -84,13 +86,6 @@ interface Descriptors {
   pvd: ReturnType<typeof VOLUME_DESCRIPTOR.decode>;
   svd?: ReturnType<typeof VOLUME_DESCRIPTOR.decode> | undefined;
   catalog?: number | undefined;
-}
-
-/** Whether the device holds an ISO 9660 volume descriptor at block 16. */
-export function isIso9660(dev: BlockDevice): boolean {
-  if (dev.size < (SYSTEM_AREA_BLOCKS + 1) * BLOCK) return false;
-  const h = dev.readAt(SYSTEM_AREA_BLOCKS * BLOCK, 6);
-  return String.fromCharCode(...h.subarray(1, 6)) === STANDARD_ID;
 }
 
 function readDescriptors(dev: BlockDevice): Descriptors {

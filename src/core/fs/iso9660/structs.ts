@@ -10,12 +10,20 @@
  * take the little-endian half (checking the other where it matters).
  */
 import { defineStruct, type FieldDef } from '../../binary/struct.js';
+import type { BlockDevice } from '../../io/device.js';
 
 /** Logical block (and sector) size; ECMA-119 allows others, every CD and tool uses 2048. */
 export const BLOCK = 2048;
 /** Blocks 0..15: the system area (MBR, GPT and boot code of a hybrid image). */
 export const SYSTEM_AREA_BLOCKS = 16;
 export const STANDARD_ID = 'CD001';
+
+/** Whether the device holds an ISO 9660 volume descriptor at block 16. */
+export function isIso9660(dev: BlockDevice): boolean {
+  if (dev.size < (SYSTEM_AREA_BLOCKS + 1) * BLOCK) return false;
+  const h = dev.readAt(SYSTEM_AREA_BLOCKS * BLOCK, 6);
+  return String.fromCharCode(...h.subarray(1, 6)) === STANDARD_ID;
+}
 
 /** Both-endian 32-bit field: `${name}Le` (u32le) at `offset`, `${name}Be` (u32be) at `offset + 4`. */
 function bb32<const N extends string>(name: N, offset: number) {

@@ -12,6 +12,7 @@
  */
 import { unzlibSync, zlibSync } from 'fflate';
 import { decompress as unzstd } from 'fzstd';
+import { zstdEncoder } from '../../compress/zstd.js';
 import { FormatError, UsageError } from '../../errors.js';
 import { COMPRESSION, type CompressionName } from './structs.js';
 
@@ -26,6 +27,13 @@ export interface BlockCompressor {
    * smaller than the input, so returning the input itself means "store".
    */
   compress(block: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The same compression on the calling thread (optional). Metadata blocks
+   * (8 KiB, written one after another) use it when present: handing each to
+   * a thread costs more than compressing it. Must give the same bytes as
+   * compress().
+   */
+  compressSync?(block: Uint8Array): Uint8Array;
   /** Release threads or workers (optional). */
   close?(): void;
 }
@@ -34,6 +42,46 @@ export interface BlockCompressor {
 export type BlockDecompressor = (data: Uint8Array, max: number) => Uint8Array;
 
 export const DEFAULT_GZIP_LEVEL = 9;
+/** mksquashfs's default -Xcompression-level for zstd. */
+export const DEFAULT_ZSTD_LEVEL = 15;
+/** The compressions the writer can write (the reader also reads these). */
+export const WRITABLE_COMPRESSIONS: readonly CompressionName[] = ['gzip', 'zstd'];
+
+/** A compression name the writer can write, or a UsageError naming the ones it can. */
+export function checkCompression(name: string): CompressionName {
+  if (!(WRITABLE_COMPRESSIONS as readonly string[]).includes(name)) {
+    throw new UsageError(
+      'E_USAGE_SQUASHFS_COMPRESSION',
+      `squashfs compression '${name}' is not available for writing; available: ${WRITABLE_COMPRESSIONS.join(', ')}`,
+      { field: 'compression', actual: name, expected: WRITABLE_COMPRESSIONS.join(', ') },
+    );
+  }
+  return name as CompressionName;
+}
+
+export function checkZstdLevel(level: number): number {
+  if (!Number.isInteger(level) || level < 1 || level > 22) {
+    throw new UsageError('E_USAGE_SQUASHFS_LEVEL', `zstd level ${level} is not an integer from 1 to 22`, {
+      field: 'level',
+      actual: level,
+    });
+  }
+  return level;
+}
+
+/**
+ * zstd, as mksquashfs -comp zstd writes it: one frame per block, declaring
+ * its size, from zstd itself compiled to WebAssembly (@bokuweb/zstd-wasm,
+ * the encoder `repack` uses for .tar.zst), one block at a time on the
+ * calling thread. Level 1..22 (default 15, mksquashfs's). Resolves once
+ * the WebAssembly module is loaded (on first use, not at import).
+ */
+export async function zstdCompressor(level = DEFAULT_ZSTD_LEVEL): Promise<BlockCompressor> {
+  const lvl = checkZstdLevel(level);
+  const zstdCompress = await zstdEncoder();
+  const sync = (block: Uint8Array): Uint8Array => zstdCompress(block, lvl);
+  return { name: 'zstd', concurrency: 1, compress: (block) => Promise.resolve(sync(block)), compressSync: sync };
+}
 
 export function checkLevel(level: number): number {
   if (!Number.isInteger(level) || level < 1 || level > 9) {
@@ -52,6 +100,7 @@ export function fflateCompressor(level = DEFAULT_GZIP_LEVEL): BlockCompressor {
     name: 'gzip',
     concurrency: 1,
     compress: (block) => Promise.resolve(zlibSync(block, { level: lvl })),
+    compressSync: (block) => zlibSync(block, { level: lvl }),
   };
 }
 
@@ -114,8 +163,8 @@ function zstdBlock(d: Uint8Array, out: Uint8Array): Uint8Array {
 
 /**
  * Decompressors the reader knows, by compression id: gzip with fflate, zstd
- * with fzstd (pure TypeScript, by fflate's author; it only decompresses, so
- * zstd is read but not written).
+ * with fzstd (pure TypeScript, by fflate's author; the writer's zstd is the
+ * WebAssembly encoder above).
  */
 const DECOMPRESSORS: Partial<Record<number, BlockDecompressor>> = {
   [COMPRESSION.gzip]: bounded('gzip (zlib)', (d, out) => unzlibSync(d, { out })),

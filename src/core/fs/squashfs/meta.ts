@@ -38,27 +38,45 @@ export class MetaWriter {
     return metaRef(start, pos % METADATA_SIZE);
   }
 
-  /** Append bytes; returns a promise only when a block had to be compressed (await it). */
+  /**
+   * Append bytes; returns a promise only when a block had to be compressed
+   * by a compressor without compressSync (await it).
+   */
   write(bytes: Uint8Array): Promise<void> | undefined {
-    let off = 0;
-    while (off < bytes.length) {
-      const n = Math.min(METADATA_SIZE - this.fill, bytes.length - off);
-      this.cur.set(bytes.subarray(off, off + n), this.fill);
+    const n = bytes.length;
+    if (this.fill + n < METADATA_SIZE) {
+      // the common case: a small inode or listing that fits
+      if (n <= 16) for (let i = 0; i < n; i++) this.cur[this.fill + i] = bytes[i]!;
+      else this.cur.set(bytes, this.fill);
       this.fill += n;
-      off += n;
+      return undefined;
+    }
+    let off = 0;
+    while (off < n) {
+      const k = Math.min(METADATA_SIZE - this.fill, n - off);
+      this.cur.set(bytes.subarray(off, off + k), this.fill);
+      this.fill += k;
+      off += k;
       if (this.fill === METADATA_SIZE) {
-        if (off < bytes.length) return this.flush().then(() => this.write(bytes.subarray(off)));
-        return this.flush();
+        const p = this.flush();
+        if (p) return off < n ? p.then(() => this.write(bytes.subarray(off))) : p;
       }
     }
     return undefined;
   }
 
-  private async flush(): Promise<void> {
+  private flush(): Promise<void> | undefined {
     const raw = this.cur.subarray(0, this.fill);
     this.cur = new Uint8Array(METADATA_SIZE);
     this.fill = 0;
-    const c = await this.comp.compress(raw);
+    if (this.comp.compressSync) {
+      this.store(raw, this.comp.compressSync(raw));
+      return undefined;
+    }
+    return this.comp.compress(raw).then((c) => this.store(raw, c));
+  }
+
+  private store(raw: Uint8Array, c: Uint8Array): void {
     const stored = c.length >= raw.length;
     const body = stored ? raw : c;
     const block = new Uint8Array(2 + body.length);

@@ -19,24 +19,28 @@ export class ContentReader {
 
   /** Fill `target` completely with the next bytes (the caller never asks past the declared size). */
   async fill(target: Uint8Array): Promise<void> {
-    const c = this.content;
-    if (c.readInto || c.readAt) {
-      let off = 0;
-      while (off < target.length) {
-        let n: number;
-        if (c.readInto) n = c.readInto(this.pos + off, target.subarray(off));
-        else {
-          const part = c.readAt!(this.pos + off, target.length - off);
-          target.set(part.subarray(0, target.length - off), off);
-          n = Math.min(part.length, target.length - off);
-        }
-        if (!(n > 0)) throw this.short(this.pos + off);
-        off += n;
-      }
-      this.pos += target.length;
-      return;
-    }
+    if (this.fillSync(target)) return;
     await this.fillFromStream(target);
+  }
+
+  /** fill() for a positional content (readInto or readAt), on the spot; false (nothing read) for a stream. */
+  fillSync(target: Uint8Array): boolean {
+    const c = this.content;
+    if (!c.readInto && !c.readAt) return false;
+    let off = 0;
+    while (off < target.length) {
+      let n: number;
+      if (c.readInto) n = c.readInto(this.pos + off, off === 0 ? target : target.subarray(off));
+      else {
+        const part = c.readAt!(this.pos + off, target.length - off);
+        target.set(part.subarray(0, target.length - off), off);
+        n = Math.min(part.length, target.length - off);
+      }
+      if (!(n > 0)) throw this.short(this.pos + off);
+      off += n;
+    }
+    this.pos += target.length;
+    return true;
   }
 
   private async fillFromStream(target: Uint8Array): Promise<void> {

@@ -18,7 +18,14 @@ import { UsageError } from '../../errors.js';
 import { silentProgress, type Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
 import type { TreeNode } from '../../tree/types.js';
-import { DEFAULT_GZIP_LEVEL, fflateCompressor, type BlockCompressor } from './compress.js';
+import {
+  checkCompression,
+  DEFAULT_GZIP_LEVEL,
+  DEFAULT_ZSTD_LEVEL,
+  fflateCompressor,
+  zstdCompressor,
+  type BlockCompressor,
+} from './compress.js';
 import { tableBlocks } from './meta.js';
 import type { SquashfsOutput } from './output.js';
 import { plan as makePlan, postOrder, type WalkEvent } from './plan.js';
@@ -45,9 +52,9 @@ import { XattrTable } from './writexattr.js';
 export interface SquashfsOptions {
   /** Data block size, a power of two from 4 KiB to 1 MiB (default 128 KiB). */
   blockSize?: number | undefined;
-  /** Compression; only 'gzip' (zlib streams) is written (see docs/squashfs.md). */
+  /** Compression: 'gzip' (zlib streams, the default) or 'zstd'; others are a UsageError (see docs/squashfs.md). */
   compression?: CompressionName | undefined;
-  /** gzip level 1..9 (default 9, like mksquashfs). Ignored when `compressor` is given. */
+  /** gzip level 1..9 (default 9) or zstd level 1..22 (default 15), like mksquashfs. Ignored when `compressor` is given. */
   level?: number | undefined;
   /** The block compressor; default the pure fflate one (the Node API passes node:zlib's). */
   compressor?: BlockCompressor | undefined;
@@ -123,14 +130,19 @@ export async function writeSquashfs(
 ): Promise<SquashfsSummary> {
   const bs = opts.blockSize ?? DEFAULT_BLOCK;
   const log = blockLog(bs);
-  if ((opts.compression ?? 'gzip') !== 'gzip') {
+  const compression = checkCompression(opts.compression ?? opts.compressor?.name ?? 'gzip');
+  if (opts.compressor && opts.compressor.name !== compression) {
     throw new UsageError(
       'E_USAGE_SQUASHFS_COMPRESSION',
-      `squashfs compression '${opts.compression}' is not supported for writing; use gzip`,
-      { field: 'compression', actual: opts.compression },
+      `squashfs compression '${compression}' was asked for, but the compressor given writes '${opts.compressor.name}'`,
+      { field: 'compression', actual: opts.compressor.name, expected: compression },
     );
   }
-  const comp = opts.compressor ?? fflateCompressor(opts.level ?? DEFAULT_GZIP_LEVEL);
+  const comp =
+    opts.compressor ??
+    (compression === 'zstd'
+      ? await zstdCompressor(opts.level ?? DEFAULT_ZSTD_LEVEL)
+      : fflateCompressor(opts.level ?? DEFAULT_GZIP_LEVEL));
   const progress = opts.progress ?? silentProgress;
   const warn = opts.warn ?? (() => {});
   const p = makePlan(tree, opts.allRoot === true);
@@ -297,7 +309,8 @@ async function walkAndEmit(
           queue.splice(0, head);
           head = 0;
         }
-        await iw.handle(e);
+        const p = iw.handle(e);
+        if (p) await p;
         if (room && queue.length - head < EMIT_QUEUE / 2) {
           room();
           room = undefined;
@@ -319,7 +332,10 @@ async function walkAndEmit(
       if (failed) break;
       if (e.kind === 'leaf' && e.node.type === 'file') {
         const i = numbers.get(e.node)! - 1;
-        if (!data[i]) data[i] = await dw.addFile(e.node.content, e.path);
+        if (!data[i]) {
+          const d = dw.addFile(e.node.content, e.path);
+          data[i] = d instanceof Promise ? await d : d;
+        }
       }
       queue.push(e);
       if (wake) {

@@ -132,8 +132,18 @@ async function readInto(content: Content, path: string, buf: Uint8Array): Promis
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  const n = a.length;
+  if (n !== b.length) return false;
+  let i = 0;
+  if (n >= 64 && (a.byteOffset & 3) === 0 && (b.byteOffset & 3) === 0) {
+    // four bytes at a time: most small files compared are duplicates, read whole
+    const w = n >>> 2;
+    const x = new Int32Array(a.buffer, a.byteOffset, w);
+    const y = new Int32Array(b.buffer, b.byteOffset, w);
+    for (let j = 0; j < w; j++) if (x[j] !== y[j]) return false;
+    i = w << 2;
+  }
+  for (; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -165,13 +175,26 @@ export class DataWriter {
     return this.fragStarts.length + (this.fragFill > 0 ? 1 : 0);
   }
 
-  async addFile(content: Content, path: string): Promise<FileData> {
+  /**
+   * Store one file's data. A small file of a positional content (the usual
+   * host file) is read, compared and packed on the spot, without a promise:
+   * on trees of small files the per-file awaits were a large part of the time.
+   */
+  addFile(content: Content, path: string): FileData | Promise<FileData> {
     const size = content.size;
     if (size === 0) return { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
     const bs = this.o.blockSize;
     const tail = size % bs;
     const inFragment = this.o.fragments && tail > 0 && (size < bs || this.o.tailPacking);
-    if (size < bs && inFragment) return this.addSmall(content, path);
+    if (size < bs && inFragment) {
+      const buf = this.scratch.subarray(0, size);
+      if (new ContentReader(content, path).fillSync(buf)) return this.placeSmall(content, buf);
+      return this.addSmall(content, path);
+    }
+    return this.addLarge(content, path, inFragment);
+  }
+
+  private async addLarge(content: Content, path: string, inFragment: boolean): Promise<FileData> {
     if (this.o.dedupe) {
       const dup = await this.findDuplicate(content, path);
       if (dup) {
@@ -188,37 +211,81 @@ export class DataWriter {
   private async addSmall(content: Content, path: string): Promise<FileData> {
     // read into a reused buffer: a new one per small file is most of the garbage on trees of small files
     const buf = await readInto(content, path, this.scratch.subarray(0, content.size));
+    return this.placeSmall(content, buf);
+  }
+
+  /**
+   * A small file's bytes (in `scratch`): a duplicate of an earlier file, or
+   * packed into the fragment. Synchronous unless an earlier file must be
+   * read again or the fragment block is full.
+   */
+  private placeSmall(content: Content, buf: Uint8Array): FileData | Promise<FileData> {
     this.o.progress.tick(buf.length);
     this.dataBytes += buf.length;
-    let hash = 0;
+    // the CRC only spares reading an earlier file again: bytes still cached are compared at once
+    let hash: number | undefined;
     if (this.o.dedupe) {
-      hash = crc32(buf);
-      for (const k of this.bySize.get(buf.length) ?? []) {
-        if ((await this.hashOf(k)) !== hash) continue;
-        const theirs = this.smallCache.get(k) ?? (await readWhole(k.content, EARLIER));
-        if (equal(theirs, buf)) {
-          this.duplicates++;
-          return k.data;
+      const list = this.bySize.get(buf.length);
+      if (list)
+        for (let j = 0; j < list.length; j++) {
+          const k = list[j]!;
+          const theirs = this.smallCache.get(k);
+          if (theirs) {
+            if (!equal(theirs, buf)) continue;
+            this.duplicates++;
+            return k.data;
+          }
+          hash ??= crc32(buf);
+          if (k.hash === undefined || k.hash === hash) return this.placeSmallSlow(content, buf, hash, j);
         }
+    }
+    return this.packSmall(content, buf, hash);
+  }
+
+  /** placeSmall from the `from`th earlier file of the same size on, when that one must be hashed or read. */
+  private async placeSmallSlow(content: Content, buf: Uint8Array, hash: number, from: number): Promise<FileData> {
+    const list = this.bySize.get(buf.length)!;
+    for (let j = from; j < list.length; j++) {
+      const k = list[j]!;
+      let theirs = this.smallCache.get(k);
+      if (!theirs) {
+        if ((await this.hashOf(k)) !== hash) continue;
+        theirs = await readWhole(k.content, EARLIER);
+      }
+      if (equal(theirs, buf)) {
+        this.duplicates++;
+        return k.data;
       }
     }
+    return this.packSmall(content, buf, hash);
+  }
+
+  private packSmall(content: Content, buf: Uint8Array, hash: number | undefined): FileData | Promise<FileData> {
     const data: FileData = { start: 0, blocks: NO_BLOCKS, fragment: INVALID_FRAG, fragOffset: 0, sparse: 0 };
-    await this.toFragment(buf, data);
-    if (this.o.dedupe) {
-      const k: Known = { content, data, hash };
-      this.remember(k);
-      this.cacheSmall(k, buf.slice());
-    }
-    return data;
+    const p = this.toFragment(buf, data);
+    const after = (): FileData => {
+      if (this.o.dedupe) {
+        const k: Known = hash === undefined ? { content, data } : { content, data, hash };
+        this.remember(k);
+        this.cacheSmall(k, buf.slice());
+      }
+      return data;
+    };
+    return p ? p.then(after) : after();
   }
 
   /** Keep the bytes of small files (up to SMALL_CACHE in all) so duplicates compare without reading them again. */
   private cacheSmall(k: Known, bytes: Uint8Array): void {
-    if (bytes.length > SMALL_CACHE / 64) return;
+    // a file's CRC is taken when its bytes are not (or no longer) kept
+    if (bytes.length > SMALL_CACHE / 64) {
+      k.hash ??= crc32(bytes);
+      return;
+    }
     this.smallCache.set(k, bytes);
     this.smallCached += bytes.length;
     while (this.smallCached > SMALL_CACHE) {
       const [oldK, old] = this.smallCache.entries().next().value!;
+      oldK.hash ??= crc32(old);
       this.smallCache.delete(oldK);
       this.smallCached -= old.length;
     }
@@ -320,8 +387,15 @@ export class DataWriter {
     return data;
   }
 
-  private async toFragment(bytes: Uint8Array, data: FileData): Promise<void> {
-    if (this.fragFill + bytes.length > this.o.blockSize) await this.flushFragment();
+  /** Append to the fragment block; a promise only when the full block had to be submitted first. */
+  private toFragment(bytes: Uint8Array, data: FileData): Promise<void> | undefined {
+    if (this.fragFill + bytes.length > this.o.blockSize)
+      return this.flushFragment().then(() => this.intoFragment(bytes, data));
+    this.intoFragment(bytes, data);
+    return undefined;
+  }
+
+  private intoFragment(bytes: Uint8Array, data: FileData): void {
     data.fragment = this.fragStarts.length;
     data.fragOffset = this.fragFill;
     this.frag.set(bytes, this.fragFill);

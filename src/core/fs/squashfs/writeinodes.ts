@@ -82,13 +82,56 @@ export class InodeWriter {
     this.refs = new Float64Array(c.plan.count).fill(-1);
   }
 
-  /** Emit what one post-order event calls for (events must come in postOrder's order). */
-  async handle(e: WalkEvent): Promise<void> {
+  /**
+   * Emit what one post-order event calls for (events must come in
+   * postOrder's order). A promise only when something had to be waited for:
+   * a file's blocks still being written, extended attributes, or a
+   * compressor without compressSync.
+   */
+  handle(e: WalkEvent): Promise<void> | undefined {
     if (e.kind === 'leaf') {
-      if (this.refs[this.c.plan.numbers.get(e.node)! - 1]! < 0) await this.leaf(e.node, e.path);
-      return;
+      const num = this.c.plan.numbers.get(e.node)!;
+      if (this.refs[num - 1]! >= 0) return undefined;
+      const node = e.node;
+      if (node.type === 'file' && node.xattrs.size === 0 && !this.c.plan.links.has(node)) {
+        // the common case, without an object per inode
+        this.refs[num - 1] = this.inodes.ref();
+        const d = this.c.data[num - 1]!;
+        return d.ready ? d.ready.then(() => this.regular(node, num, d)) : this.regular(node, num, d);
+      }
+      return this.leaf(node, e.path);
     }
-    await this.dir(e.node, e.path, e.names);
+    return this.dir(e.node, e.path, e.names);
+  }
+
+  private readonly reg = new Uint8Array(REG_INODE.size);
+  private readonly regView = new DataView(this.reg.buffer);
+
+  /** A file without xattrs or hard links: REG_INODE written field by field when it fits, else LREG_INODE. */
+  private regular(node: TreeNode & { type: 'file' }, num: number, d: FileData): Promise<void> | undefined {
+    const size = node.content.size;
+    if (d.start >= U32 || size >= U32 || d.sparse > 0) return this.file(node, INVALID_XATTR, 1);
+    const { plan, allRoot } = this.c;
+    let mtime = node.mtime.sec;
+    if (mtime < 0 || mtime >= U32) {
+      mtime = Math.min(U32 - 1, Math.max(0, mtime));
+      this.c.onClamp();
+    }
+    const v = this.regView;
+    v.setUint16(0, INODE.file, true);
+    v.setUint16(2, node.mode & 0o7777, true);
+    v.setUint16(4, plan.ids.get(allRoot ? 0 : node.uid)!, true);
+    v.setUint16(6, plan.ids.get(allRoot ? 0 : node.gid)!, true);
+    v.setUint32(8, mtime, true);
+    v.setUint32(12, num, true);
+    v.setUint32(16, d.start, true);
+    v.setUint32(20, d.fragment, true);
+    v.setUint32(24, d.fragOffset, true);
+    v.setUint32(28, size, true);
+    const p = this.inodes.write(this.reg);
+    if (!d.blocks.length) return p;
+    const list = blockList(d.blocks);
+    return p ? p.then(() => this.inodes.write(list)) : this.inodes.write(list);
   }
 
   /** Compress the last, partial blocks. */
@@ -198,12 +241,7 @@ export class InodeWriter {
         })
       : REG_INODE.encode({ ...b, startBlock: d.start, fragment: d.fragment, offset: d.fragOffset, fileSize: size });
     await this.put(this.inodes, head);
-    if (d.blocks.length) {
-      const list = new Uint8Array(d.blocks.length * 4);
-      const v = new DataView(list.buffer);
-      for (let i = 0; i < d.blocks.length; i++) v.setUint32(i * 4, d.blocks[i]!, true);
-      await this.put(this.inodes, list);
-    }
+    if (d.blocks.length) await this.put(this.inodes, blockList(d.blocks));
   }
 
   private async dir(node: DirNode, path: string, names: string[]): Promise<void> {
@@ -267,6 +305,14 @@ export class InodeWriter {
   }
 }
 
+/** A file's block size words, little-endian. */
+function blockList(blocks: Uint32Array): Uint8Array {
+  const list = new Uint8Array(blocks.length * 4);
+  const v = new DataView(list.buffer);
+  for (let i = 0; i < blocks.length; i++) v.setUint32(i * 4, blocks[i]!, true);
+  return list;
+}
+
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);
@@ -295,8 +341,13 @@ export function buildListing(children: Child[]): {
     block = -1,
     base = 0,
     indexPoint = 0;
+  // DIR_HEADER and DIR_ENTRY field by field (one view, no object per entry)
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const closeHeader = () => {
-    if (headerAt >= 0) DIR_HEADER.encode({ count: count - 1, startBlock: block, inodeNumber: base }, out, headerAt);
+    if (headerAt < 0) return;
+    v.setUint32(headerAt, count - 1, true);
+    v.setUint32(headerAt + 4, block, true);
+    v.setUint32(headerAt + 8, base, true);
   };
   for (const c of children) {
     const cBlock = refBlock(c.ref);
@@ -314,11 +365,10 @@ export function buildListing(children: Child[]): {
       block = cBlock;
       base = c.num;
     }
-    DIR_ENTRY.encode(
-      { offset: refOffset(c.ref), inodeNumber: (c.num - base) & 0xffff, type: c.type, size: c.name.length - 1 },
-      out,
-      p,
-    );
+    v.setUint16(p, refOffset(c.ref), true);
+    v.setUint16(p + 2, (c.num - base) & 0xffff, true);
+    v.setUint16(p + 4, c.type, true);
+    v.setUint16(p + 6, c.name.length - 1, true);
     out.set(c.name, p + DIR_ENTRY.size);
     p += DIR_ENTRY.size + c.name.length;
     count++;

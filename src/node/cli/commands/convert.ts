@@ -2,11 +2,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { HostIOError } from '../../../core/errors.js';
-import { openContainer } from '../../../core/container/open.js';
+import { detectContainer } from '../../../core/container/detect.js';
 import type { ContainerInfo } from '../../../core/container/types.js';
 import type { BlockDevice } from '../../../core/io/device.js';
 import { sourceDateEpoch } from '../../../core/tree/transform.js';
-import { convertToContainerFile } from '../../container/file.js';
 import { FileDevice } from '../../io/file.js';
 import { defineCommand, OUTPUT_OPTIONS } from '../command.js';
 import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';
@@ -14,11 +13,15 @@ import type { CliOutput } from '../output.js';
 
 const CHUNK = 1 << 20;
 
-/** The input: a container's virtual device, or the raw file itself. */
-function openInput(path: string): { dev: BlockDevice; container?: ContainerInfo; raw?: FileDevice; close(): void } {
+/** The input: a container's virtual device (its reader loaded when it is one), or the raw file itself. */
+async function openInput(
+  path: string,
+): Promise<{ dev: BlockDevice; container?: ContainerInfo; raw?: FileDevice; close(): void }> {
   const opened: FileDevice[] = [FileDevice.open(path)];
   const close = () => opened.splice(0).forEach((f) => f.close());
   try {
+    if (detectContainer(opened[0]!) === undefined) return { dev: opened[0]!, raw: opened[0]!, close };
+    const { openContainer } = await import('../../../core/container/open.js');
     const c = openContainer(opened[0]!, {
       resolve: (name) => {
         const p = isAbsolute(name) ? name : join(dirname(path), name);
@@ -92,7 +95,7 @@ export const command = defineCommand({
     const out = output(c?.format ?? 'raw', containerWhat('disk', c));
     if (!existsSync(args.input))
       throw new HostIOError('E_IO_NOT_FOUND', `${args.input}: no such file or directory`, { path: args.input });
-    const input = openInput(args.input);
+    const input = await openInput(args.input);
     try {
       const from = input.container ? input.container.kind : 'raw';
       ctx.log(`${args.input}: ${from}, ${input.dev.size} bytes`);
@@ -100,6 +103,7 @@ export const command = defineCommand({
       let details: Record<string, unknown> = { from, virtualSize: input.dev.size };
       if (!c) bytes = await writeRaw(out, input.dev, v.sync);
       else {
+        const { convertToContainerFile } = await import('../../container/file.js');
         const s = await convertToContainerFile(input.raw ? args.input : input.dev, out.path, {
           ...c,
           ...(v.compress ? { compress: true } : {}),

@@ -1,6 +1,6 @@
 /** tinyimage mkfs erofs: an uncompressed EROFS image, planned first and written atomically. */
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
-import { prepareErofs, type ErofsOptions } from '../../../core/fs/erofs/index.js';
+import { prepareErofs, type ErofsOptions } from '../../../core/fs/erofs/write.js';
 import { FileTree } from '../../../core/tree/tree.js';
 import { sourceDateEpoch } from '../../../core/tree/transform.js';
 import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';

@@ -1,6 +1,7 @@
 /** tinyimage mkfs ext4|ext3|ext2: a sparse image written atomically. */
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
-import { defaultFeatures, ext4MinimumSize, prepareExt4, type Ext4Options } from '../../../core/fs/ext4/index.js';
+import { ext4MinimumSize, prepareExt4 } from '../../../core/fs/ext4/write.js';
+import { defaultFeatures, type Ext4Options } from '../../../core/fs/ext4/options.js';
 import { FileTree } from '../../../core/tree/tree.js';
 import { sourceDateEpoch } from '../../../core/tree/transform.js';
 import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
-import { fatMinimumSize, planFat, writeFat, type FatOptions, type FatType } from '../../../core/fs/fat/index.js';
+import { fatMinimumSize, planFat, writeFat, type FatOptions, type FatType } from '../../../core/fs/fat/writer.js';
 import type { FileTree } from '../../../core/tree/tree.js';
 import type { DirNode } from '../../../core/tree/types.js';
 import { sourceDateEpoch } from '../../../core/tree/transform.js';

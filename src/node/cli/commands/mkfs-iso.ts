@@ -1,6 +1,7 @@
 /** tinyimage mkfs iso9660: an ISO 9660 image with Rock Ridge and Joliet, written atomically. */
 import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
-import { planIso9660, writeIso9660, type IsoOptions } from '../../../core/fs/iso9660/index.js';
+import { planIso9660, writeIso9660 } from '../../../core/fs/iso9660/write.js';
+import type { IsoOptions } from '../../../core/fs/iso9660/options.js';
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 /** Warnings printed before "... and N more" (all of them with -v). */

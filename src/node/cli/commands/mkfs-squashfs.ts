@@ -11,8 +11,13 @@ const OPTIONS = {
   ...SOURCE_OPTIONS,
   ...OUTPUT_OPTIONS,
   ...CONTAINER_OPTIONS,
-  compress: { type: 'enum', choices: ['gzip'], default: 'gzip', help: 'block compression (only gzip is written)' },
-  level: { type: 'integer', min: 1, max: 9, help: 'gzip level (default 9, like mksquashfs)' },
+  compress: { type: 'enum', choices: ['gzip', 'zstd'], default: 'gzip', help: 'block compression (gzip or zstd)' },
+  level: {
+    type: 'integer',
+    min: 1,
+    max: 22,
+    help: 'gzip level 1-9 (default 9) or zstd level 1-22 (default 15), like mksquashfs',
+  },
   blockSize: {
     type: 'size',
     help: 'data block size, a power of two from 4K to 1M (default 128K)',
@@ -34,7 +39,7 @@ const OPTIONS = {
 export function mkfsSquashfsCommand(): Command {
   return defineCommand({
     name: 'mkfs squashfs',
-    summary: 'write a squashfs 4.0 image (gzip)',
+    summary: 'write a squashfs 4.0 image (gzip or zstd)',
     description:
       'Write a squashfs 4.0 image from any source (a directory, a tarball, a container image, another image) ' +
       'or a gen_init_cpio list, without mksquashfs: fragments, duplicate detection, holes, xattrs, hard ' +
@@ -44,6 +49,7 @@ export function mkfsSquashfsCommand(): Command {
     examples: [
       'tinyimage mkfs squashfs --root rootfs -o root.sqfs --all-root',
       'tinyimage mkfs squashfs --root oci:alpine --block-size 1M -o root.sqfs',
+      'tinyimage mkfs squashfs --root rootfs --compress zstd --level 19 -o root.sqfs',
     ],
     notes:
       'SOURCE_DATE_EPOCH clamps later timestamps down to it and is the creation time (else the newest mtime ' +
@@ -64,6 +70,7 @@ export function mkfsSquashfsCommand(): Command {
           sync: v.sync,
           container,
           squashfs: {
+            compression: v.compress,
             ...(bs !== undefined ? { blockSize: bs } : {}),
             ...(v.threads !== undefined ? { threads: v.threads } : {}),
             allRoot: v.allRoot,
