@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// npm run bench [-- --tree DIR] [--only cpio,ext4,fat,read,disk,tar,container,squashfs,erofs,iso,bios]
+// npm run bench [-- --tree DIR] [--only cpio,ext4,fat,read,disk,tar,container,squashfs,erofs,iso,smalltree,bios]
 // Runs each area's comparison (bench/<area>.mjs) on the same tree, one after
 // another; each one times tinyimage against the classic tools on the same
 // input in one run and prints its table with ratios. Without --tree the
 // standard tree (../shared/bench/mktree.mjs, or bench/mktree.mjs) is made in
-// .cache/bench-tree. Results are recorded by hand in docs/benchmarks.md with
-// the date and machine.
+// .cache/bench-tree. The smalltree area uses its own trees (.cache/small-20k
+// and .cache/small-200k, made by ../shared/bench/mksmalltree.mjs when
+// missing). Results are recorded by hand in docs/benchmarks.md with the date
+// and machine.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -29,7 +31,7 @@ if (!tree) {
     if (r.status !== 0) process.exit(1);
   }
 }
-const areas = opt('--only', 'cpio,ext4,fat,read,disk,tar,container,squashfs,erofs,iso').split(',');
+const areas = opt('--only', 'cpio,ext4,fat,read,disk,tar,container,squashfs,erofs,iso,smalltree').split(',');
 console.log(
   `# tinyimage benchmarks — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(1)}, tree ${tree}`,
 );

@@ -170,6 +170,31 @@ const cpioTreeArb = treeArb({
   xattrNames: [],
 });
 
+describe('reuseChunks', () => {
+  test('a consumer that copies each chunk before the next gets the same bytes, over many chunks', async () => {
+    const t = everythingTree();
+    // 3,000 files of 0-300 bytes and one of 600 KiB: many 256 KiB chunks, entries across chunk ends
+    for (let i = 0; i < 3000; i++)
+      t.addFile(`/many/d${i % 7}/f${i}`, new Uint8Array(i % 301).fill(i & 0xff), { mtime: 1_700_000_000 + (i % 5) });
+    t.addFile(
+      '/many/big',
+      new Uint8Array(600 * 1024).map((_, i) => i * 7),
+      { mtime: 1_700_000_000 },
+    );
+    const fresh = await concatChunks(cpioChunks(t));
+    const copies: Uint8Array[] = [];
+    const views: Uint8Array[] = [];
+    for await (const c of cpioChunks(t, { reuseChunks: true })) {
+      copies.push(c.slice());
+      views.push(c);
+    }
+    expect(fresh.length).toBeGreaterThan(4 * 256 * 1024);
+    expect(Buffer.compare(Buffer.concat(copies), Buffer.from(fresh))).toBe(0);
+    // the buffer really is refilled: chunks kept without copying no longer hold the archive
+    expect(Buffer.compare(Buffer.concat(views), Buffer.from(fresh))).not.toBe(0);
+  });
+});
+
 describe('random trees (fast-check)', () => {
   test('writer -> reader round trip preserves everything, in any chunking', async () => {
     await fc.assert(

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { compareNames, splitPath, MAX_NAME_BYTES } from '../../src/core/tree/path.js';
+import { sortedChildNames } from '../../src/core/tree/cursor.js';
+import type { DirNode } from '../../src/core/tree/types.js';
 
 const enc = new TextEncoder();
 function byBytes(a: string, b: string): number {
@@ -25,6 +27,28 @@ describe('name order and length checks', () => {
       { numRuns: 3000 },
     );
     expect(compareNames('\u{10000}', '\uffff')).toBeGreaterThan(0); // surrogate pair vs BMP above them: UTF-16 order would say less
+  });
+  it('sortedChildNames is UTF-8 byte order (native sort for plain names, compareNames otherwise)', () => {
+    const name = fc.oneof(
+      fc.string({ minLength: 1 }),
+      fc.string({ unit: 'binary', minLength: 1 }),
+      fc.constantFrom('a', 'ab', '\uffff', '\u{10000}', '\ue000x', '\ud7ff', 'B', '~'),
+    );
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { maxLength: 40 }), (names) => {
+        const dir = { children: new Map(names.map((n) => [n, undefined])) } as unknown as DirNode;
+        expect(sortedChildNames(dir)).toEqual([...names].sort(byBytes));
+      }),
+      { numRuns: 2000 },
+    );
+    const both = {
+      children: new Map([
+        ['\uffff', 0],
+        ['\u{10000}', 0],
+        ['z', 0],
+      ]),
+    } as unknown as DirNode;
+    expect(sortedChildNames(both)).toEqual(['z', '\uffff', '\u{10000}']); // UTF-16 order would put the pair first
   });
   it('splitPath counts bytes, not code units', () => {
     expect(() => splitPath('/' + 'a'.repeat(255))).not.toThrow();

@@ -18,7 +18,29 @@ interface Frame {
 /** The names of a directory in UTF-8 byte order. */
 export function sortedChildNames(dir: DirNode): string[] {
   const names = [...dir.children.keys()];
-  return names.length > 1 ? names.sort(compareNames) : names;
+  if (names.length < 2) return names;
+  // The built-in sort (no comparator: UTF-16 code units, in native code, with no call back into
+  // JavaScript per comparison) is UTF-8 byte order when no name has a unit from 0xD800 up;
+  // otherwise compareNames decides.
+  for (const n of names) if (WIDE.test(n)) return names.sort(compareNames);
+  return names.sort();
+}
+
+/** A UTF-16 unit where code-unit order and UTF-8 byte order can disagree. */
+const WIDE = /[\uD800-\uFFFF]/;
+
+/**
+ * Call `fn` on every entry under `root` (not the root itself), in no
+ * particular order: for counts and sums, which need no sorting (the cursor
+ * sorts every directory's names).
+ */
+export function forEachEntry(root: DirNode, fn: (node: TreeNode) => void): void {
+  const stack: DirNode[] = [root];
+  for (let d = stack.pop(); d; d = stack.pop())
+    for (const node of d.children.values()) {
+      fn(node);
+      if (node.type === 'dir') stack.push(node);
+    }
 }
 
 export class TreeCursor {

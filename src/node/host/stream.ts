@@ -7,7 +7,9 @@ import { withOutputFile } from './output.js';
  * Write every chunk of `chunks` to `path`; returns the number of bytes
  * written. Nothing is left at `path` (and an existing file there is kept)
  * if the stream or a write fails. `mode` (default 0o644, less the umask) is
- * set exactly when given (e.g. 0o755 for an executable).
+ * set exactly when given (e.g. 0o755 for an executable). Each chunk is
+ * written before the next is asked for, so a producer may refill its buffer
+ * (cpioChunks' reuseChunks).
  */
 export async function writeChunksToFile(
   path: string,

@@ -21,16 +21,30 @@ export interface HostTreeOptions {
   replace?: boolean;
 }
 
-function ts(ns: bigint) {
-  const sec = ns / 1_000_000_000n;
-  let nsec = ns % 1_000_000_000n;
-  let s = sec;
-  if (nsec < 0n) {
-    nsec += 1_000_000_000n;
-    s -= 1n;
+/**
+ * A nanosecond time as a Timespec: the seconds from the exact millisecond
+ * count (a Number below 2^53), the nanoseconds from one BigInt remainder
+ * (one BigInt operation per time, where a division and a remainder were two).
+ */
+function ts(ms: bigint, ns: bigint) {
+  // both truncate toward zero (ms is ns / 10^6 in BigInt), so they agree; then floor as a Timespec wants
+  let sec = Math.trunc(Number(ms) / 1000);
+  let nsec = Number(ns % 1_000_000_000n);
+  if (nsec < 0) {
+    nsec += 1_000_000_000;
+    sec -= 1;
   }
-  return { sec: Number(s), nsec: Number(nsec) };
+  return { sec, nsec };
 }
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const S_IFSOCK = 0o140000;
 
 type BigStats = BigIntStats;
 
@@ -91,10 +105,11 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
       } catch (e) {
         throw hostError(e, hp, 'stat');
       }
-      if (s.isDirectory()) {
+      const fmt = Number(s.mode) & S_IFMT;
+      if (fmt === S_IFDIR) {
         let sub = dir.children.get(name);
         if (sub?.type === 'dir') Object.assign(sub, tree.meta('dir', metaOf(s)));
-        else sub = insert(dir, name, hostNode(s, hp, here, name, treeDir)!, treeDir);
+        else sub = insert(dir, name, hostNode(s, fmt, hp, here, name, treeDir)!, treeDir);
         visit(hp, treePath(treeDir, name), sub as DirNode);
         continue;
       }
@@ -106,7 +121,7 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
           continue;
         }
       }
-      const node = hostNode(s, hp, here, name, treeDir);
+      const node = hostNode(s, fmt, hp, here, name, treeDir);
       if (!node) continue;
       insert(dir, name, node, treeDir);
       if (key) inodes.set(key, node);
@@ -118,9 +133,9 @@ export function treeFromHostDir(dir: string, opts: HostTreeOptions = {}): FileTr
 
 /** Metadata of a host entry: times as immutable Timespecs, equal times one object (most files have ctime == mtime). */
 function metaOf(s: BigStats) {
-  const mtime = ts(s.mtimeNs);
-  const atime = s.atimeNs === s.mtimeNs ? mtime : ts(s.atimeNs);
-  const ctime = s.ctimeNs === s.mtimeNs ? mtime : s.ctimeNs === s.atimeNs ? atime : ts(s.ctimeNs);
+  const mtime = ts(s.mtimeMs, s.mtimeNs);
+  const atime = s.atimeNs === s.mtimeNs ? mtime : ts(s.atimeMs, s.atimeNs);
+  const ctime = s.ctimeNs === s.mtimeNs ? mtime : s.ctimeNs === s.atimeNs ? atime : ts(s.ctimeMs, s.ctimeNs);
   return { mode: Number(s.mode) & 0o7777, uid: Number(s.uid), gid: Number(s.gid), mtime, atime, ctime };
 }
 
@@ -129,10 +144,18 @@ function metaOf(s: BigStats) {
  * order (host values need no validation: the mode is masked, ids are 32-bit).
  * Undefined for types a tree cannot hold.
  */
-function hostNode(s: BigStats, hp: string, here: HostDir, name: string, treeDir: string): TreeNode | undefined {
+function hostNode(
+  s: BigStats,
+  fmt: number,
+  hp: string,
+  here: HostDir,
+  name: string,
+  treeDir: string,
+): TreeNode | undefined {
   const { mode, uid, gid, mtime, atime, ctime } = metaOf(s);
   const xattrs = NO_XATTRS;
-  if (s.isFile())
+  // the type from the mode as a Number: BigIntStats' isFile() and friends make BigInts on every call
+  if (fmt === S_IFREG)
     return {
       type: 'file',
       mode,
@@ -144,8 +167,8 @@ function hostNode(s: BigStats, hp: string, here: HostDir, name: string, treeDir:
       xattrs,
       content: dirFileContent(here, name, Number(s.size)),
     };
-  if (s.isDirectory()) return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
-  if (s.isSymbolicLink()) {
+  if (fmt === S_IFDIR) return { type: 'dir', mode, uid, gid, mtime, atime, ctime, xattrs, children: new Map() };
+  if (fmt === S_IFLNK) {
     const target = readlinkSync(hp);
     if (!target) {
       const tp = treePath(treeDir, name);
@@ -153,13 +176,13 @@ function hostNode(s: BigStats, hp: string, here: HostDir, name: string, treeDir:
     }
     return { type: 'symlink', mode, uid, gid, mtime, atime, ctime, xattrs, target };
   }
-  if (s.isCharacterDevice() || s.isBlockDevice()) {
+  if (fmt === S_IFCHR || fmt === S_IFBLK) {
     const { major, minor } = decodeDev(Number(s.rdev));
-    const type = s.isCharacterDevice() ? 'chardev' : 'blockdev';
+    const type = fmt === S_IFCHR ? 'chardev' : 'blockdev';
     return { type, mode, uid, gid, mtime, atime, ctime, xattrs, major, minor };
   }
-  if (s.isFIFO()) return { type: 'fifo', mode, uid, gid, mtime, atime, ctime, xattrs };
-  if (s.isSocket()) return { type: 'socket', mode, uid, gid, mtime, atime, ctime, xattrs };
+  if (fmt === S_IFIFO) return { type: 'fifo', mode, uid, gid, mtime, atime, ctime, xattrs };
+  if (fmt === S_IFSOCK) return { type: 'socket', mode, uid, gid, mtime, atime, ctime, xattrs };
   return undefined;
 }
 
@@ -195,7 +218,7 @@ function listOptions(listPath: string, opts: CpioListFileOptions): { text: strin
       }
       if (!s.isFile())
         throw new UsageError('E_USAGE_CPIO_LIST', `${listPath}: ${loc} is not a regular file`, { path: p });
-      return { content: pathContent(p, Number(s.size)), mtime: ts(s.mtimeNs) };
+      return { content: pathContent(p, Number(s.size)), mtime: ts(s.mtimeMs, s.mtimeNs) };
     },
   };
 }

@@ -72,7 +72,7 @@ export function encodeNewcValues(
   magic: Uint8Array = NEWC_MAGIC_BYTES,
 ): void {
   const digits = upper ? HEX_UPPER : HEX;
-  out.set(magic, offset + MAGIC_OFFSET);
+  for (let i = 0; i < 6; i++) out[offset + MAGIC_OFFSET + i] = magic[i]!;
   for (let f = 0; f < HEX_OFFSETS.length; f++) {
     let v = vals[f]! >>> 0;
     const base = offset + HEX_OFFSETS[f]!;
@@ -80,6 +80,39 @@ export function encodeNewcValues(
       out[base + i] = digits[v & 15]!;
       v >>>= 4;
     }
+  }
+}
+
+/**
+ * A header kept from entry to entry: `update` re-encodes only the fields
+ * that changed since the previous entry (the inode number, size and name
+ * length do; the type, owner, time and device numbers mostly do not), then
+ * the writer copies the 110 bytes in one call.
+ */
+export class NewcTemplate {
+  readonly bytes = new Uint8Array(HEADER_SIZE);
+  private readonly last = new Float64Array(HEX_FIELDS.length);
+  constructor(
+    private readonly upper = false,
+    magic: Uint8Array = NEWC_MAGIC_BYTES,
+  ) {
+    encodeNewcValues(this.last, this.bytes, 0, upper, magic);
+  }
+
+  update(vals: ArrayLike<number>): Uint8Array {
+    const digits = this.upper ? HEX_UPPER : HEX;
+    const { bytes, last } = this;
+    for (let f = 0; f < HEX_OFFSETS.length; f++) {
+      let v = vals[f]! >>> 0;
+      if (v === last[f]) continue;
+      last[f] = v;
+      const base = HEX_OFFSETS[f]!;
+      for (let i = 7; i >= 0; i--) {
+        bytes[base + i] = digits[v & 15]!;
+        v >>>= 4;
+      }
+    }
+    return bytes;
   }
 }
 

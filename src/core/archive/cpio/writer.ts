@@ -11,14 +11,21 @@
 import { CapacityError, FormatError } from '../../errors.js';
 import type { Progress } from '../../progress.js';
 import type { FileTree } from '../../tree/tree.js';
-import { PathBytes, TreeCursor } from '../../tree/cursor.js';
+import { forEachEntry, PathBytes, TreeCursor } from '../../tree/cursor.js';
 import { fullMode, type DirNode, type TreeNode } from '../../tree/types.js';
-import { encodeNewcValues, HEADER_SIZE, MAX_NAMESIZE, NEWC_FIELD as F, pad4, TRAILER_NAME } from './header.js';
+import { HEADER_SIZE, NewcTemplate, MAX_NAMESIZE, NEWC_FIELD as F, pad4, TRAILER_NAME } from './header.js';
 
 export interface CpioWriteOptions {
   progress?: Progress;
   /** Pad the archive to a multiple of this many bytes with NULs after the trailer (GNU cpio: 512). 0 or 1 = no padding. Default 512. */
   blockSize?: number;
+  /**
+   * The consumer is done with each chunk before it asks for the next (it
+   * writes it out synchronously, as writeChunksToFile does), so the writer
+   * may fill the same buffer again: no new 256 KiB buffer (fresh pages to
+   * fault in and zero) per chunk. Default false: chunks may be kept.
+   */
+  reuseChunks?: boolean;
 }
 
 const enc = new TextEncoder();
@@ -58,10 +65,14 @@ export async function* cpioChunks(tree: FileTree, opts: CpioWriteOptions = {}): 
 class Out {
   buf = new Uint8Array(OUT_CHUNK);
   fill = 0;
-  /** The filled part as a chunk; a new buffer takes its place (the consumer may keep the chunk). */
+  constructor(private readonly reuse: boolean) {}
+  /**
+   * The filled part as a chunk; a new buffer takes its place (the consumer
+   * may keep the chunk), or with `reuse` the same buffer is filled again.
+   */
   take(): Uint8Array {
     const out = this.buf.subarray(0, this.fill);
-    this.buf = new Uint8Array(OUT_CHUNK);
+    if (!this.reuse) this.buf = new Uint8Array(OUT_CHUNK);
     this.fill = 0;
     return out;
   }
@@ -86,15 +97,14 @@ function countNames(tree: FileTree): Counts {
   const once = new Set<TreeNode>();
   const multi = new Map<TreeNode, number>();
   let totalBytes = 0;
-  const c = new TreeCursor(tree.root);
-  while (c.next()) {
-    const node = c.node;
-    if (node.type === 'dir') continue;
+  // no order needed: the children maps as they are (the cursor sorts every directory)
+  forEachEntry(tree.root, (node) => {
+    if (node.type === 'dir') return;
     if (!once.has(node)) {
       once.add(node);
       if (node.type === 'file') totalBytes += node.content.size;
     } else multi.set(node, (multi.get(node) ?? 1) + 1);
-  }
+  });
   return { multi, totalBytes };
 }
 
@@ -139,15 +149,18 @@ function sizeMismatch(path: string, got: number, size: number): FormatError {
 }
 
 /** Write a header and its NUL-terminated, padded name into `out` (room made by the caller). */
-function putHeader(out: Out, vals: Uint32Array, name: Uint8Array, nameLen: number): void {
+function putHeader(out: Out, head: NewcTemplate, vals: Uint32Array, name: Uint8Array, nameLen: number): void {
   const namesize = nameLen + 1;
   vals[F.namesize] = namesize;
   const headLen = HEADER_SIZE + namesize;
   const total = headLen + pad4(headLen);
   const at = out.fill;
-  encodeNewcValues(vals, out.buf, at);
-  out.buf.set(nameLen === name.length ? name : name.subarray(0, nameLen), at + HEADER_SIZE);
-  out.buf.fill(0, at + HEADER_SIZE + nameLen, at + total);
+  const buf = out.buf;
+  buf.set(head.update(vals), at);
+  // byte loops, not set()/fill(): names are short, and the builtins cost more per call than they copy
+  const base = at + HEADER_SIZE;
+  for (let i = 0; i < nameLen; i++) buf[base + i] = name[i]!;
+  for (let i = base + nameLen; i < at + total; i++) buf[i] = 0;
   out.fill += total;
 }
 
@@ -160,20 +173,42 @@ function headerBytes(nameLen: number): number {
 const DOT = Uint8Array.of(0x2e);
 const TRAILER = enc.encode(TRAILER_NAME);
 
-async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<Uint8Array> {
-  const progress = opts.progress;
-  const { multi, totalBytes } = countNames(tree);
-  progress?.start('writing cpio', totalBytes, 'bytes');
-  // hard-linked nodes: their inode number and the names written so far
-  const linkIno = new Map<TreeNode, number>();
-  const linkSeen = new Map<TreeNode, number>();
-  const out = new Out();
-  const vals = new Uint32Array(F.check + 1);
-  const path = new PathBytes();
-  const c = new TreeCursor(tree.root);
-  let nextIno = 0;
-  let full: Uint8Array | undefined;
-  while (c.next()) {
+/**
+ * The per-entry state of one archive. Its `fast()` loop is a plain method,
+ * not the generator: V8 does not optimize a generator's loop while it runs
+ * (no on-stack replacement for resumable functions), and the generator below
+ * is called once per archive, so a loop inside it ran unoptimized for every
+ * entry. The generator only yields full chunks and takes the rare entries
+ * that do not fit the current chunk or stream their contents.
+ */
+class Entries {
+  readonly out: Out;
+  readonly vals = new Uint32Array(F.check + 1);
+  readonly head = new NewcTemplate();
+  readonly path = new PathBytes();
+  readonly c: TreeCursor;
+  /** Hard-linked nodes: their inode number and the names written so far. */
+  readonly linkIno = new Map<TreeNode, number>();
+  readonly linkSeen = new Map<TreeNode, number>();
+  nextIno = 0;
+  /** Of the prepared entry: its name length, data bytes and symlink target. */
+  nameLen = 1;
+  filesize = 0;
+  link: Uint8Array | undefined;
+
+  constructor(
+    tree: FileTree,
+    private readonly multi: Map<TreeNode, number>,
+    private readonly progress: Progress | undefined,
+    reuse: boolean,
+  ) {
+    this.c = new TreeCursor(tree.root);
+    this.out = new Out(reuse);
+  }
+
+  /** Fill `vals` and the fields above for the cursor's entry (once per entry: it numbers inodes). */
+  prepare(): void {
+    const { c, path, vals } = this;
     const node = c.node;
     let nameLen = 1;
     if (c.depth > 0) {
@@ -181,16 +216,16 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
       nameLen = path.length;
       if (nameLen + 1 > MAX_NAMESIZE) throw nameTooLong(path.toString(), nameLen);
     }
-    const names = node.type === 'dir' ? 1 : (multi.get(node) ?? 1);
+    const names = node.type === 'dir' ? 1 : (this.multi.get(node) ?? 1);
     let ino: number;
     let isLast = true;
     if (names > 1) {
-      const seen = (linkSeen.get(node) ?? 0) + 1;
-      linkSeen.set(node, seen);
+      const seen = (this.linkSeen.get(node) ?? 0) + 1;
+      this.linkSeen.set(node, seen);
       isLast = seen === names;
-      if (seen === 1) linkIno.set(node, (ino = ++nextIno));
-      else ino = linkIno.get(node)!;
-    } else ino = ++nextIno;
+      if (seen === 1) this.linkIno.set(node, (ino = ++this.nextIno));
+      else ino = this.linkIno.get(node)!;
+    } else ino = ++this.nextIno;
     let filesize = 0;
     let link: Uint8Array | undefined;
     if (node.type === 'file') {
@@ -211,18 +246,71 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
     vals[F.filesize] = filesize;
     vals[F.rdevmajor] = node.type === 'chardev' || node.type === 'blockdev' ? node.major : 0;
     vals[F.rdevminor] = node.type === 'chardev' || node.type === 'blockdev' ? node.minor : 0;
-    if ((full = out.room(headerBytes(nameLen)))) yield full;
-    putHeader(out, vals, c.depth ? path.buf : DOT, nameLen);
+    this.nameLen = nameLen;
+    this.filesize = filesize;
+    this.link = link;
+  }
+
+  /** Write the prepared entry's header. */
+  header(): void {
+    putHeader(this.out, this.head, this.vals, this.c.depth ? this.path.buf : DOT, this.nameLen);
+  }
+
+  /**
+   * Write whole entries into the current chunk while they fit: 'end' when
+   * the tree is done, 'slow' with the next entry prepared but not written
+   * (it does not fit, or its contents have no readInto).
+   */
+  fast(): 'end' | 'slow' {
+    const { out, c } = this;
+    while (c.next()) {
+      this.prepare();
+      const filesize = this.filesize;
+      const node = c.node;
+      const at = out.fill + headerBytes(this.nameLen);
+      const end = at + filesize + pad4(filesize);
+      if (end > out.buf.length) return 'slow';
+      if (filesize > 0 && node.type === 'file' && !node.content.readInto) return 'slow';
+      if (filesize > 0) {
+        const link = this.link;
+        if (link) for (let i = 0; i < filesize; i++) out.buf[at + i] = link[i]!;
+        else if (node.type === 'file') {
+          // straight into the output buffer: no buffer, promise or generator per file
+          const got = node.content.readInto!(0, out.buf.subarray(at, at + filesize));
+          this.progress?.tick(got);
+          if (got !== filesize) throw sizeMismatch(this.path.toString(), got, filesize);
+        }
+      }
+      this.header();
+      for (let i = at + filesize; i < end; i++) out.buf[i] = 0;
+      out.fill = end;
+    }
+    return 'end';
+  }
+}
+
+async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<Uint8Array> {
+  const progress = opts.progress;
+  const { multi, totalBytes } = countNames(tree);
+  progress?.start('writing cpio', totalBytes, 'bytes');
+  const e = new Entries(tree, multi, progress, opts.reuseChunks === true);
+  const { out, vals } = e;
+  let full: Uint8Array | undefined;
+  while (e.fast() === 'slow') {
+    // the prepared entry, which does not fit the current chunk or streams its contents
+    const node = e.c.node;
+    const filesize = e.filesize;
+    if ((full = out.room(headerBytes(e.nameLen)))) yield full;
+    e.header();
     if (filesize === 0) continue;
-    if (link) {
+    if (e.link) {
       if ((full = out.room(filesize + 3))) yield full;
-      out.buf.set(link, out.fill);
+      out.buf.set(e.link, out.fill);
       out.fill += filesize;
     } else if (node.type === 'file') {
       const content = node.content;
       let got = 0;
       if (content.readInto) {
-        // straight into the output buffer: no buffer, promise or generator per file
         while (got < filesize) {
           const want = Math.min(filesize - got, OUT_CHUNK);
           if ((full = out.room(want))) yield full;
@@ -234,7 +322,7 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
       } else {
         for await (const chunk of content.stream()) {
           if (chunk.length === 0) continue;
-          if (got + chunk.length > filesize) throw sizeMismatch(path.toString(), got + chunk.length, filesize);
+          if (got + chunk.length > filesize) throw sizeMismatch(e.path.toString(), got + chunk.length, filesize);
           got += chunk.length;
           if (chunk.length >= PASS_THROUGH) {
             if (out.fill > 0) yield out.take();
@@ -247,7 +335,7 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
         }
       }
       progress?.tick(got);
-      if (got !== filesize) throw sizeMismatch(path.toString(), got, filesize);
+      if (got !== filesize) throw sizeMismatch(e.path.toString(), got, filesize);
     }
     const pad = pad4(filesize);
     if (pad) {
@@ -259,7 +347,7 @@ async function* entries(tree: FileTree, opts: CpioWriteOptions): AsyncGenerator<
   vals.fill(0);
   vals[F.nlink] = 1;
   if ((full = out.room(headerBytes(TRAILER.length)))) yield full;
-  putHeader(out, vals, TRAILER, TRAILER.length);
+  putHeader(out, e.head, vals, TRAILER, TRAILER.length);
   if (out.fill > 0) yield out.take();
   progress?.done();
 }

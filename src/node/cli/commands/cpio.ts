@@ -49,7 +49,8 @@ export const command = defineCommand({
         ? kernelCpioChunks(cpioListFileEntries(values.list!, { defaultTime: epoch ?? 0, env: ctx.env }), {
             defaultTime: epoch ?? 0,
           })
-        : cpioChunks(tree, { progress: ctx.progress });
+        : // a file written with writeSync is done with each chunk before the next: one buffer does
+          cpioChunks(tree, { progress: ctx.progress, reuseChunks: compress !== 'gzip' && !out.toStdout });
       const level = values.level !== undefined ? { level: values.level } : {};
       const threads = values.threads !== undefined ? { threads: values.threads } : {};
       const bytes = await out.writeChunks(compress === 'gzip' ? gzipChunks(raw, { ...level, ...threads }) : raw);
