@@ -47,6 +47,18 @@ export class ToolError extends TinyImageError {}
 /** Host I/O failure (file missing, permission) wrapped with the path. code: E_IO_* */
 export class HostIOError extends TinyImageError {}
 
+/**
+ * A reader's error factory: `fail(code, message, data)` makes a FormatError
+ * whose message starts with the format's `label` ("qcow2: ...") and whose
+ * data names the `format`.
+ */
+export function formatFailure(
+  label: string,
+  format: string,
+): (code: string, message: string, data?: ErrorData) => FormatError {
+  return (code, message, data = {}) => new FormatError(code, `${label}: ${message}`, { format, ...data });
+}
+
 export function isTinyImageError(e: unknown): e is TinyImageError {
   return e instanceof TinyImageError;
 }

@@ -7,7 +7,7 @@
  * external data files, extended L2 entries and zstd are refused with a typed
  * error naming the feature.
  */
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import { decompressUnit } from '../decompress.js';
 import type { OpenedContainer } from '../types.js';
@@ -43,8 +43,7 @@ const TWO32 = 2 ** 32;
 const SECTOR = 512;
 const FORMAT = 'qcow2';
 
-const fail = (code: string, message: string, data: Record<string, unknown> = {}) =>
-  new FormatError(code, `qcow2: ${message}`, { format: FORMAT, ...data });
+const fail = formatFailure('qcow2', FORMAT);
 
 type Header = ReturnType<typeof QCOW2_HEADER.decode>;
 

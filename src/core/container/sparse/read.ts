@@ -6,7 +6,7 @@
  * chunk by binary search. DONT_CARE reads as zeros; CRC32 chunks are
  * accepted but not verified (that would read the whole image).
  */
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import { readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import type { OpenedContainer } from '../types.js';
 import { readFrom } from '../units.js';
@@ -24,8 +24,7 @@ import {
 } from './structs.js';
 
 const FORMAT = 'Android sparse';
-const fail = (code: string, message: string, data: Record<string, unknown> = {}) =>
-  new FormatError(code, `Android sparse: ${message}`, { format: 'sparse', ...data });
+const fail = formatFailure('Android sparse', 'sparse');
 
 const KIND_ZERO = 0;
 const KIND_RAW = 1;

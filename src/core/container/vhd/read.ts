@@ -6,7 +6,7 @@
  * sector bitmap is honoured (sectors never written read as zeros). The
  * virtual size is the footer's current size. Differencing disks are refused.
  */
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import { bytesUuid } from '../ids.js';
 import type { ContainerInfo, OpenedContainer } from '../types.js';
@@ -28,8 +28,7 @@ import {
 
 const FORMAT = 'vhd';
 const dec = new TextDecoder('latin1');
-const fail = (code: string, message: string, data: Record<string, unknown> = {}) =>
-  new FormatError(code, `VHD: ${message}`, { format: FORMAT, ...data });
+const fail = formatFailure('VHD', FORMAT);
 /** Largest block size accepted (the specification uses 2 MiB; 256 MiB bounds the bitmap). */
 const MAX_BLOCK = 256 * 1024 * 1024;
 

@@ -7,7 +7,7 @@
  * grain directory are validated at open, grain tables on first use, every
  * sector number against the file before it is read.
  */
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import { forEachUnit, readAtInto, checkRange, type BlockDevice } from '../../io/device.js';
 import { decompressUnit } from '../decompress.js';
 import type { ContainerInfo, OpenedContainer } from '../types.js';
@@ -30,8 +30,7 @@ import {
 } from './structs.js';
 
 const FORMAT = 'vmdk';
-const fail = (code: string, message: string, data: Record<string, unknown> = {}) =>
-  new FormatError(code, `VMDK: ${message}`, { format: FORMAT, ...data });
+const fail = formatFailure('VMDK', FORMAT);
 /** Largest grain accepted: 2 MiB (VMware and QEMU write 64 KiB). */
 const MAX_GRAIN_SECTORS = 4096;
 

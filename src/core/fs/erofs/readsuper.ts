@@ -4,7 +4,7 @@
  * the image. Metadata is then read through a small block cache.
  */
 import { crc32cUpdate } from '../../binary/crc.js';
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import type { Timespec } from '../../tree/types.js';
 import {
@@ -18,9 +18,7 @@ import {
   SUPERBLOCK,
 } from './structs.js';
 
-export function fail(code: string, message: string, data: Record<string, unknown> = {}): FormatError {
-  return new FormatError(code, `erofs: ${message}`, { format: 'erofs', ...data });
-}
+export const fail = formatFailure('erofs', 'erofs');
 
 export interface Super {
   bs: number;

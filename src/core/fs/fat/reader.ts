@@ -6,7 +6,7 @@
  * and chains shorter than the size claims: corruption is a FormatError,
  * never a hang or a huge allocation.
  */
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { FileTree } from '../../tree/tree.js';
 import type { Content, DirNode, FileNode, TreeNode } from '../../tree/types.js';
@@ -60,9 +60,7 @@ export interface FatVolume {
 
 const CHUNK = 1 << 20;
 
-function fail(code: string, message: string, data: Record<string, unknown> = {}): FormatError {
-  return new FormatError(code, `FAT: ${message}`, { format: 'fat', ...data });
-}
+const fail = formatFailure('FAT', 'fat');
 
 function ascii(b: Uint8Array): string {
   let s = '';

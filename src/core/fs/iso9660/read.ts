@@ -10,7 +10,7 @@
  * may not cross a block, continuation areas are bounded, and the number of
  * records is bounded by what the device can hold.
  */
-import { FormatError } from '../../errors.js';
+import { FormatError, formatFailure } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import { FileTree } from '../../tree/tree.js';
 import { typeFromMode, type Content, type DirNode, type NodeMeta, type TreeNode } from '../../tree/types.js';
@@ -70,9 +70,7 @@ export interface IsoVolume {
 const CHUNK = 1 << 20;
 const MAX_DESCRIPTORS = 64;
 
-function fail(code: string, message: string, data: Record<string, unknown> = {}): FormatError {
-  return new FormatError(code, `ISO 9660: ${message}`, { format: 'iso9660', ...data });
-}
+const fail = formatFailure('ISO 9660', 'iso9660');
 
 const latin = (b: Uint8Array) => String.fromCharCode(...b).replace(/[\s\0]+$/, '');
 function ucs2(b: Uint8Array): string {

@@ -5,16 +5,14 @@
  * must lie inside its table's region and decompress to at most 8 KiB; a
  * small LRU cache keeps recently used blocks.
  */
-import { FormatError } from '../../errors.js';
+import { formatFailure } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
 import type { BlockDecompressor } from './compress.js';
 import { META_UNCOMPRESSED, METADATA_SIZE, refBlock, refOffset } from './structs.js';
 
 const CACHE_BLOCKS = 64;
 
-export function fail(code: string, message: string, data: Record<string, unknown> = {}): FormatError {
-  return new FormatError(code, `squashfs: ${message}`, { format: 'squashfs', ...data });
-}
+export const fail = formatFailure('squashfs', 'squashfs');
 
 /** A position in a metadata stream. */
 export interface Cursor {
