@@ -42,6 +42,28 @@ export interface CommandContext extends CommandIO {
   started: number;
 }
 
+/**
+ * A writer's warnings, at most `max` printed unless -v: `warn` is what the
+ * writer gets, `finish(note)` prints "... and N more warnings" once at the
+ * end when some were held back (`note` adds a reason, e.g. how many entries
+ * were skipped).
+ */
+export function cappedWarnings(
+  ctx: Pick<CommandContext, 'warn' | 'verbose'>,
+  max = 10,
+): { warn(message: string): void; finish(note?: string): void } {
+  let count = 0;
+  return {
+    warn(message) {
+      if (++count <= max || ctx.verbose) ctx.warn(message);
+    },
+    finish(note) {
+      if (count > max && !ctx.verbose)
+        ctx.warn(`... and ${count - max} more warnings (${note ? `${note}; ` : ''}-v lists them)`);
+    },
+  };
+}
+
 /** Options every command has, handled here once. */
 export const COMMON_OPTIONS = {
   quiet: { type: 'boolean', short: 'q', help: 'no progress line and no summary (warnings and errors still print)' },

@@ -1,5 +1,5 @@
 /** tinyimage mkfs erofs: an uncompressed EROFS image, planned first and written atomically. */
-import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
+import { cappedWarnings, defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
 import { prepareErofs, type ErofsOptions } from '../../../core/fs/erofs/write.js';
 import { FileTree } from '../../../core/tree/tree.js';
 import { sourceDateEpoch } from '../../../core/tree/transform.js';
@@ -7,7 +7,6 @@ import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js'
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 /** Warnings printed before "... and N more" (all of them with -v). */
-const MAX_WARN = 10;
 
 const OPTIONS = {
   ...SOURCE_OPTIONS,
@@ -58,7 +57,7 @@ export function mkfsErofsCommand(): Command {
       const epoch = sourceDateEpoch(ctx.env);
       const container = containerFor(v.output, v, '--format', epoch);
       const out = output(container?.format ?? 'erofs', containerWhat('erofs', container));
-      let warnings = 0;
+      const warnings = cappedWarnings(ctx);
       const opts: ErofsOptions = {
         label: v.label,
         uuid: v.uuid,
@@ -67,9 +66,7 @@ export function mkfsErofsCommand(): Command {
         xattrs: !v.noXattrs,
         sharedXattrs: v.sharedXattrs,
         progress: ctx.progress,
-        warn: (m) => {
-          if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
-        },
+        warn: warnings.warn,
       };
       // validate options (label, UUID) before reading the tree
       prepareErofs(new FileTree(), { ...opts, progress: undefined });
@@ -77,8 +74,7 @@ export function mkfsErofsCommand(): Command {
         const prepared = prepareErofs(tree, { ...opts, ...(epoch !== undefined ? { buildTime: epoch } : {}) });
         ctx.log(`writing ${prepared.size} bytes`);
         const r = await writeImageFile(out, prepared.size, v.sync, (dev) => prepared.write(dev), container);
-        if (warnings > MAX_WARN && !ctx.verbose)
-          ctx.warn(`... and ${warnings - MAX_WARN} more warnings (-v lists them)`);
+        warnings.finish();
         out.done({
           bytes: r.bytes,
           entries: tree.stats().entries,

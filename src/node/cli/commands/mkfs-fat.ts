@@ -1,7 +1,7 @@
 /** tinyimage mkfs fat32|fat16|fat12 (and fat/vfat: the type from the size): a sparse image written atomically. */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
+import { cappedWarnings, defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
 import { fatMinimumSize, planFat, writeFat, type FatOptions, type FatType } from '../../../core/fs/fat/writer.js';
 import type { FileTree } from '../../../core/tree/tree.js';
 import type { DirNode } from '../../../core/tree/types.js';
@@ -10,7 +10,6 @@ import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js'
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 /** Warnings printed before "... and N more" (all of them with -v). */
-const MAX_WARN = 10;
 const SECTOR = 512;
 
 /**
@@ -91,16 +90,14 @@ export function mkfsFatCommand(type: 'fat12' | 'fat16' | 'fat32' | undefined): C
         throw usage(`--size must be a multiple of 512 bytes, got ${v.size}`, { field: '--size', actual: v.size });
       await withSourceTree({ root: v.root, list: v.list }, ctx, async ({ tree, epoch }) => {
         for (const r of v.root) if (isHostDir(r)) rebaseAbsoluteLinks(tree, resolve(r));
-        let warnings = 0;
+        const warnings = cappedWarnings(ctx);
         const opts: FatOptions = {
           type: type as FatType | undefined,
           label: v.label,
           volumeId,
           hiddenSectors: v.hiddenSectors,
           symlinks: v.symlinks,
-          warn: (m) => {
-            if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
-          },
+          warn: warnings.warn,
           epoch,
           progress: ctx.progress,
         };
@@ -108,10 +105,7 @@ export function mkfsFatCommand(type: 'fat12' | 'fat16' | 'fat32' | undefined): C
         const size = v.size ?? fatMinimumSize(tree, opts);
         const r = await writeImageFile(out, size, v.sync, (dev) => writeFat(tree, dev, opts), container);
         const summary = r.value;
-        if (warnings > MAX_WARN && !ctx.verbose)
-          ctx.warn(
-            `... and ${warnings - MAX_WARN} more warnings (${summary.skipped.length} entries skipped; -v lists them)`,
-          );
+        warnings.finish(`${summary.skipped.length} entries skipped`);
         const details = r.container ? { ...summary, container: r.container } : summary;
         out.done({ bytes: r.bytes, entries: tree.stats().entries, details });
       });

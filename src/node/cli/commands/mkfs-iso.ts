@@ -1,11 +1,10 @@
 /** tinyimage mkfs iso9660: an ISO 9660 image with Rock Ridge and Joliet, written atomically. */
-import { defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
+import { cappedWarnings, defineCommand, OUTPUT_OPTIONS, type Command } from '../command.js';
 import { planIso9660, writeIso9660 } from '../../../core/fs/iso9660/write.js';
 import type { IsoOptions } from '../../../core/fs/iso9660/options.js';
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
 /** Warnings printed before "... and N more" (all of them with -v). */
-const MAX_WARN = 10;
 
 const OPTIONS = {
   ...SOURCE_OPTIONS,
@@ -53,7 +52,7 @@ export function mkfsIsoCommand(): Command {
     async run({ values: v, ctx, output }) {
       const out = output('iso9660');
       await withSourceTree(v, ctx, async ({ tree, epoch }) => {
-        let warnings = 0;
+        const warnings = cappedWarnings(ctx);
         const opts: IsoOptions = {
           label: v.label,
           level: v.level as 1 | 2 | 3,
@@ -61,15 +60,12 @@ export function mkfsIsoCommand(): Command {
           rockRidge: !v.noRockRidge,
           epoch,
           progress: ctx.progress,
-          warn: (m) => {
-            if (++warnings <= MAX_WARN || ctx.verbose) ctx.warn(m);
-          },
+          warn: warnings.warn,
         };
         opts.plan = planIso9660(tree, opts);
         const size = opts.plan.size;
         const { value: summary } = await writeImageFile(out, size, v.sync, (dev) => writeIso9660(tree, dev, opts));
-        if (warnings > MAX_WARN && !ctx.verbose)
-          ctx.warn(`... and ${warnings - MAX_WARN} more warnings (-v lists them)`);
+        warnings.finish();
         out.done({ bytes: size, entries: tree.stats().entries, details: summary });
       });
     },
