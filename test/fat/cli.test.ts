@@ -122,3 +122,19 @@ describe.skipIf(skip)('tinyimage mkfs fat*', () => {
     expect(h.code).toBe(0);
   });
 });
+
+describe.skipIf(skip)('tinyimage mkfs fat32: many warnings', () => {
+  test('prints ten warnings and how many more were held back; -v prints every one', async () => {
+    const many = join(w.dir, 'many');
+    mkdirSync(many);
+    for (let i = 0; i < 13; i++) symlinkSync(`/nonexistent-${i}`, join(many, `dangling-${i}`));
+    const quiet = await cli(['mkfs', 'fat32', '--root', many, '-o', join(w.dir, 'many.img')]);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr.match(/warning: \/dangling-\d+: /g)).toHaveLength(10);
+    expect(quiet.stderr).toContain('warning: ... and 3 more warnings (13 entries skipped; -v lists them)');
+    const verbose = await cli(['mkfs', 'fat32', '--root', many, '-o', join(w.dir, 'many-v.img'), '-v']);
+    expect(verbose.code, verbose.stderr).toBe(0);
+    expect(verbose.stderr.match(/warning: \/dangling-\d+: /g)).toHaveLength(13);
+    expect(verbose.stderr).not.toContain('more warnings');
+  });
+});
