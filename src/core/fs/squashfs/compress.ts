@@ -59,16 +59,6 @@ export function checkCompression(name: string): CompressionName {
   return name as CompressionName;
 }
 
-export function checkZstdLevel(level: number): number {
-  if (!Number.isInteger(level) || level < 1 || level > 22) {
-    throw new UsageError('E_USAGE_SQUASHFS_LEVEL', `zstd level ${level} is not an integer from 1 to 22`, {
-      field: 'level',
-      actual: level,
-    });
-  }
-  return level;
-}
-
 /**
  * zstd, as mksquashfs -comp zstd writes it: one frame per block, declaring
  * its size, from zstd itself compiled to WebAssembly (@bokuweb/zstd-wasm,
@@ -77,15 +67,17 @@ export function checkZstdLevel(level: number): number {
  * the WebAssembly module is loaded (on first use, not at import).
  */
 export async function zstdCompressor(level = DEFAULT_ZSTD_LEVEL): Promise<BlockCompressor> {
-  const lvl = checkZstdLevel(level);
+  const lvl = checkLevel(level, 'zstd');
   const zstdCompress = await zstdEncoder();
   const sync = (block: Uint8Array): Uint8Array => zstdCompress(block, lvl);
   return { name: 'zstd', concurrency: 1, compress: (block) => Promise.resolve(sync(block)), compressSync: sync };
 }
 
-export function checkLevel(level: number): number {
-  if (!Number.isInteger(level) || level < 1 || level > 9) {
-    throw new UsageError('E_USAGE_SQUASHFS_LEVEL', `gzip level ${level} is not an integer from 1 to 9`, {
+/** A compression level the compressor takes: gzip 1..9, zstd 1..22 (mksquashfs's -Xcompression-level). */
+export function checkLevel(level: number, compression: 'gzip' | 'zstd' = 'gzip'): number {
+  const max = compression === 'zstd' ? 22 : 9;
+  if (!Number.isInteger(level) || level < 1 || level > max) {
+    throw new UsageError('E_USAGE_SQUASHFS_LEVEL', `${compression} level ${level} is not an integer from 1 to ${max}`, {
       field: 'level',
       actual: level,
     });
