@@ -13,13 +13,17 @@ import { checkLevel, DEFAULT_GZIP_LEVEL, type BlockCompressor } from '../../core
 export interface NodeCompressorOptions {
   /** gzip level 1..9 (default 9, like mksquashfs). */
   level?: number | undefined;
-  /** Blocks compressed at once (default os.availableParallelism()). */
+  /**
+   * Blocks compressed at once (default twice os.availableParallelism()): with
+   * only one per core, a core idles while the main thread takes a finished
+   * block and reads the next (standard tree, 2 cores: 7.5-9.0 s with 2, 6.8-6.9 s with 4).
+   */
   threads?: number | undefined;
 }
 
 export function nodeGzipCompressor(opts: NodeCompressorOptions = {}): BlockCompressor {
   const level = checkLevel(opts.level ?? DEFAULT_GZIP_LEVEL);
-  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const threads = Math.max(1, Math.floor(opts.threads ?? 2 * availableParallelism()));
   return {
     name: 'gzip',
     concurrency: threads,

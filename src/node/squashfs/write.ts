@@ -64,7 +64,7 @@ export class FileOutput implements SquashfsOutput {
 }
 
 export interface SquashfsFileOptions extends SquashfsOptions {
-  /** Blocks compressed at once (default: every core). */
+  /** Blocks compressed at once (default: two per core, so no core waits while the main thread works). */
   threads?: number | undefined;
   /** fsync the file before renaming it into place. */
   sync?: boolean | undefined;

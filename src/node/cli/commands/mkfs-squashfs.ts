@@ -32,7 +32,7 @@ const OPTIONS = {
   noDuplicates: { type: 'boolean', help: 'store duplicate files again (mksquashfs -no-duplicates)' },
   noExports: { type: 'boolean', help: 'no export table (mksquashfs -no-exports)' },
   noXattrs: { type: 'boolean', help: 'leave extended attributes out (mksquashfs -no-xattrs)' },
-  threads: { type: 'integer', min: 1, max: 256, help: 'blocks compressed at once (default: every core)' },
+  threads: { type: 'integer', min: 1, max: 256, help: 'blocks compressed at once (default: two per core)' },
   sync: { type: 'boolean', help: 'fsync the image before renaming it into place' },
 } as const;
 
