@@ -6,8 +6,6 @@ import { sourceDateEpoch } from '../../../core/tree/transform.js';
 import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
-/** Warnings printed before "... and N more" (all of them with -v). */
-
 const OPTIONS = {
   ...SOURCE_OPTIONS,
   ...OUTPUT_OPTIONS,

@@ -9,7 +9,6 @@ import { sourceDateEpoch } from '../../../core/tree/transform.js';
 import { CONTAINER_OPTIONS, containerFor, containerWhat } from '../container.js';
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
-/** Warnings printed before "... and N more" (all of them with -v). */
 const SECTOR = 512;
 
 /**

@@ -4,8 +4,6 @@ import { planIso9660, writeIso9660 } from '../../../core/fs/iso9660/write.js';
 import type { IsoOptions } from '../../../core/fs/iso9660/options.js';
 import { SOURCE_OPTIONS, withSourceTree, writeImageFile } from '../sources.js';
 
-/** Warnings printed before "... and N more" (all of them with -v). */
-
 const OPTIONS = {
   ...SOURCE_OPTIONS,
   ...OUTPUT_OPTIONS,
