@@ -1,6 +1,6 @@
 import { PathError, UsageError } from '../errors.js';
 import { bytesContent } from './content.js';
-import { sortedChildNames } from './cursor.js';
+import { forEachEntry, sortedChildNames } from './cursor.js';
 import { joinPath, splitPath } from './path.js';
 import type { Content, DirNode, NodeMeta, NodeType, SymlinkNode, Timespec, TreeNode } from './types.js';
 
@@ -286,14 +286,9 @@ export class FileTree {
    * end, when a set of every node would add to their peak memory).
    */
   stats(): { entries: number; nodes: number; dirs: number; files: number; bytes: number } {
-    // every directory's children, unordered: no sorted names, path or entry object per entry
+    // unordered: no sorted names, path or entry object per entry
     let entries = 1;
-    const stack: DirNode[] = [this.root];
-    while (stack.length) {
-      const d = stack.pop()!;
-      entries += d.children.size;
-      for (const ch of d.children.values()) if (ch.type === 'dir') stack.push(ch);
-    }
+    forEachEntry(this.root, () => entries++);
     let distinct: { nodes: number; dirs: number; files: number; bytes: number } | undefined;
     const more = () => (distinct ??= this.distinctStats());
     return {
@@ -318,20 +313,15 @@ export class FileTree {
     let dirs = 1,
       files = 0,
       bytes = 0;
-    const stack: DirNode[] = [this.root];
-    while (stack.length) {
-      for (const node of stack.pop()!.children.values()) {
-        if (seen.has(node)) continue;
-        seen.add(node);
-        if (node.type === 'dir') {
-          dirs++;
-          stack.push(node);
-        } else if (node.type === 'file') {
-          files++;
-          bytes += node.content.size;
-        }
+    forEachEntry(this.root, (node) => {
+      if (seen.has(node)) return;
+      seen.add(node);
+      if (node.type === 'dir') dirs++;
+      else if (node.type === 'file') {
+        files++;
+        bytes += node.content.size;
       }
-    }
+    });
     return { nodes: seen.size, dirs, files, bytes };
   }
 }
