@@ -7,7 +7,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type BigI
 import { resolve } from 'node:path';
 import { FileTree, NO_XATTRS } from '../../core/tree/tree.js';
 import { parseCpioList, treeFromCpioList, type CpioListEntry, type CpioListOptions } from '../../core/tree/cpiolist.js';
-import { decodeDev, type DirNode, type TreeNode } from '../../core/tree/types.js';
+import { decodeDev, S_IFMT, TYPE_BITS, type DirNode, type TreeNode } from '../../core/tree/types.js';
 import { MAX_NAME_BYTES } from '../../core/tree/path.js';
 import { dirFileContent, HostDir, pathContent } from './content.js';
 import { hostError } from '../io/file.js';
@@ -37,14 +37,13 @@ function ts(ms: bigint, ns: bigint) {
   return { sec, nsec };
 }
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFIFO = 0o010000;
-const S_IFSOCK = 0o140000;
+const S_IFREG = TYPE_BITS.file;
+const S_IFDIR = TYPE_BITS.dir;
+const S_IFLNK = TYPE_BITS.symlink;
+const S_IFCHR = TYPE_BITS.chardev;
+const S_IFBLK = TYPE_BITS.blockdev;
+const S_IFIFO = TYPE_BITS.fifo;
+const S_IFSOCK = TYPE_BITS.socket;
 
 type BigStats = BigIntStats;
 
