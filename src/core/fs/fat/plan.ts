@@ -6,6 +6,7 @@
  */
 import { CapacityError, PathError, UsageError } from '../../errors.js';
 import type { FileTree } from '../../tree/tree.js';
+import { sortedChildNames } from '../../tree/cursor.js';
 import type { DirNode, FileNode, TreeNode } from '../../tree/types.js';
 import { checkLongName, directShortName, foldName, lfnSlots, ShortNameAllocator } from './names.js';
 
@@ -64,23 +65,6 @@ export interface Prepared {
   bytes: number;
   hardLinkCopies: number;
   skipped: string[];
-}
-
-/** Names in UTF-8 byte order (the tree's deterministic order), encoding each name once. */
-function sortNames(names: string[]): string[] {
-  if (names.length < 2) return names;
-  // UTF-16 order equals UTF-8 byte order unless a name holds surrogates or characters >= U+E000.
-  if (!names.some((n) => /[\ud800-\uffff]/.test(n))) return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const enc = new TextEncoder();
-  const keyed = names.map((n) => ({ n, k: enc.encode(n) }));
-  keyed.sort((a, b) => {
-    const x = a.k,
-      y = b.k,
-      m = Math.min(x.length, y.length);
-    for (let i = 0; i < m; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-    return x.length - y.length;
-  });
-  return keyed.map((x) => x.n);
 }
 
 function splitTarget(t: string): string[] {
@@ -196,7 +180,7 @@ export function prepare(
     const names: string[] = [];
     const nodes: Array<FileNode | DirNode> = [];
     const refs: number[] = [];
-    for (const name of sortNames([...node.children.keys()])) {
+    for (const name of sortedChildNames(node)) {
       let child = node.children.get(name)!;
       const cpathOf = () => (d === 0 ? `/${name}` : `${path}/${name}`);
       let childParts: string[] | undefined;
