@@ -20,6 +20,15 @@ export interface BlockDevice {
   readInto?(offset: number, target: Uint8Array): void;
   /** Write `data` at `offset`. Throws RangeError past the end. */
   writeAt(offset: number, data: Uint8Array): void;
+  /**
+   * Optional, for devices that write behind the caller (another thread
+   * writes while the caller goes on): a buffer of `length` bytes or fewer
+   * (the device's buffer size) that the caller fills and hands back with
+   * writeLent, so the device writes it without a copy.
+   */
+  lend?(length: number): Uint8Array | undefined;
+  /** Write the first `length` bytes of a lent buffer at `offset` (0: none); the buffer is the device's again. */
+  writeLent?(offset: number, buf: Uint8Array, length: number): void;
   /** Persist buffered writes (no-op for memory). */
   flush(): void;
 }

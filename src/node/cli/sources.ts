@@ -173,20 +173,28 @@ export async function writeImageFile<T>(
     return { ...r, bytes: r.container.fileSize };
   }
   const value = await out.writeFile(async (tmp) => {
-    const file = FileDevice.create(tmp, size);
+    // written behind: a worker thread writes while the writer reads and encodes the next part
+    const file = FileDevice.create(tmp, size, { writeBehind: true });
     const dev: BlockDevice = {
       size: file.size,
       readAt: (o, l) => file.readAt(o, l),
       writeAt: (o, d) => file.writeAt(o, d),
+      lend: (n) => file.lend(n),
+      writeLent: (o, b, n) => file.writeLent(o, b, n),
       flush: () => {
         if (sync) file.flush();
       },
     };
+    let r: T;
     try {
-      return await write(dev);
-    } finally {
-      file.close();
+      r = await write(dev);
+    } catch (e) {
+      file.close({ quiet: true });
+      throw e;
     }
+    // waits for the last writes: a failed one throws here, and the output is removed
+    file.close();
+    return r;
   });
   return { value, bytes: size };
 }
