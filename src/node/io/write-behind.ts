@@ -202,11 +202,13 @@ const { writeSync } = require('node:fs');
   write(offset: number, data: Uint8Array): void {
     this.check();
     if (data.length > BUFFER_SIZE / 4) {
-      for (let i = 0; i < data.length; i += BUFFER_SIZE) {
-        const part = data.subarray(i, i + BUFFER_SIZE);
+      // cut at 4 KiB boundaries of the file, so a block is never judged a hole from half its bytes
+      for (let i = 0; i < data.length;) {
+        const part = data.subarray(i, i + BUFFER_SIZE - ((offset + i) % this.s.holeBlock));
         const b = this.take();
         this.s.buffers[b]!.set(part);
         this.push(WRITE, b, 0, part.length, offset + i);
+        i += part.length;
         this.push(RELEASE, b, 0, 0, 0);
         this.wake();
       }
