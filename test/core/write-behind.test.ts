@@ -6,7 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { SequentialWriter } from '../../src/core/io/sequential.js';
 import { FileDevice, hostError, MAX_WRITE } from '../../src/node/io/file.js';
@@ -38,7 +47,8 @@ describe('write-behind file device', () => {
   it('writes the same bytes and the same holes as synchronous writes, and reads see earlier writes', () => {
     const size = 24 << 20;
     const a = FileDevice.create(t.path('sync.img'), size);
-    const b = FileDevice.create(t.path('behind.img'), size, { writeBehind: true });
+    // the worker starts part way, as in the CLI: writes before it were synchronous
+    const b = FileDevice.create(t.path('behind.img'), size, { writeBehind: true, writeBehindAfter: 6 << 20 });
     const r = rng(16);
     // the same buffer size, so both flush at the same points (a lent buffer is the pool's size)
     const seqA = new SequentialWriter(a, BUFFER_SIZE);
@@ -80,6 +90,7 @@ describe('write-behind file device', () => {
     }
     seqA.flush();
     seqB.flush();
+    expect(b.writingBehind).toBe(true);
     expect(b.writtenExtents()).toEqual(a.writtenExtents());
     expect(b.bytesWritten).toBe(a.bytesWritten);
     a.close();
@@ -142,9 +153,12 @@ describe('a full output device', () => {
     if (!mnt) return ctx.skip();
     const root = t.path('root');
     mkdirSync(root);
+    // 40 MiB of zeros first (holes: no space taken, and past the bytes written before the worker starts), then data
+    writeFileSync(join(root, 'a-zeros'), '');
+    truncateSync(join(root, 'a-zeros'), 40 << 20);
     const big = new Uint8Array(4 << 20);
     for (let i = 0; i < big.length; i += 512) big[i] = 1;
-    writeFileSync(join(root, 'big'), big);
+    writeFileSync(join(root, 'b-data'), big);
     writeFileSync(join(mnt, 'y.img'), 'previous');
     for (const fs of ['fat32', 'ext4', 'iso9660']) {
       const r = await runCli(['mkfs', fs, '--root', root, '-o', join(mnt, 'x.img'), '-q']);
@@ -156,7 +170,7 @@ describe('a full output device', () => {
       expect(readFileSync(join(mnt, 'y.img'), 'utf8')).toBe('previous');
     }
     // the library's device: the same typed error, from close at the latest
-    const dev = FileDevice.create(join(mnt, 'z.img'), 8 << 20, { writeBehind: true });
+    const dev = FileDevice.create(join(mnt, 'z.img'), 8 << 20, { writeBehind: true, writeBehindAfter: 0 });
     dev.writeAt(0, big);
     expect(() => dev.close()).toThrow(expect.objectContaining({ code: 'E_IO_ENOSPC' }));
   });

@@ -22,9 +22,10 @@ export interface BlockDevice {
   writeAt(offset: number, data: Uint8Array): void;
   /**
    * Optional, for devices that write behind the caller (another thread
-   * writes while the caller goes on): a buffer of `length` bytes or fewer
-   * (the device's buffer size) that the caller fills and hands back with
-   * writeLent, so the device writes it without a copy.
+   * writes while the caller goes on): a buffer of `length` bytes that the
+   * caller fills and hands back with writeLent, so the device writes it
+   * without a copy. Undefined when it has none to lend (none that large, or
+   * not now): the caller writes from its own buffer with writeAt.
    */
   lend?(length: number): Uint8Array | undefined;
   /** Write the first `length` bytes of a lent buffer at `offset` (0: none); the buffer is the device's again. */

@@ -8,23 +8,24 @@ import type { BlockDevice } from './device.js';
  * buffer to fill in place, so file contents are read straight into it.
  */
 export class SequentialWriter {
-  /** The buffer being filled; on a device that lends buffers, one of its, handed back at each flush. */
+  /**
+   * The buffer being filled: one the device lends (handed back at each
+   * flush, written without a copy) when it has one, else our own.
+   */
   private buf: Uint8Array | undefined;
+  private lent = false;
+  private own: Uint8Array | undefined;
   private start = -1;
   private len = 0;
-  private readonly lends: boolean;
-  private readonly cap: number;
   constructor(
     private dev: BlockDevice,
-    cap = 8 << 20,
-  ) {
-    const lent = dev.writeLent ? dev.lend?.(cap) : undefined;
-    this.lends = lent !== undefined;
-    this.buf = lent ?? new Uint8Array(cap);
-    this.cap = this.buf.length;
-  }
+    private readonly cap = 8 << 20,
+  ) {}
   private get buffer(): Uint8Array {
-    return (this.buf ??= this.dev.lend!(this.cap)!);
+    if (this.buf) return this.buf;
+    const lent = this.dev.writeLent ? this.dev.lend?.(this.cap) : undefined;
+    this.lent = lent !== undefined;
+    return (this.buf = lent ?? (this.own ??= new Uint8Array(this.cap)));
   }
   write(off: number, data: Uint8Array): void {
     const end = this.start + this.len;
@@ -62,10 +63,9 @@ export class SequentialWriter {
   }
   /** Write what is buffered (a lent buffer goes back to the device, which may still be writing it). */
   flush(): void {
-    if (this.lends) {
-      if (this.buf) this.dev.writeLent!(this.start >= 0 ? this.start : 0, this.buf, this.start >= 0 ? this.len : 0);
-      this.buf = undefined;
-    } else if (this.start >= 0 && this.len > 0) this.dev.writeAt(this.start, this.buf!.subarray(0, this.len));
+    if (this.buf && this.lent) this.dev.writeLent!(Math.max(this.start, 0), this.buf, this.start >= 0 ? this.len : 0);
+    else if (this.buf && this.start >= 0 && this.len > 0) this.dev.writeAt(this.start, this.buf.subarray(0, this.len));
+    this.buf = undefined;
     this.start = -1;
     this.len = 0;
   }

@@ -26,6 +26,8 @@ const HOLE_BLOCK = 4096;
  * (docs/fat.md).
  */
 export const MAX_WRITE = 256 * 1024;
+/** Bytes a write-behind device writes synchronously before it starts its worker thread. */
+export const WRITE_BEHIND_AFTER = 32 << 20;
 
 /** The first `n` bytes of the file at `path` (fewer when the file is shorter). */
 export function readHead(path: string, n: number): Uint8Array {
@@ -59,6 +61,9 @@ export class FileDevice implements BlockDevice {
   private written: Uint8Array | undefined;
   private written_ = 0;
   private behind: WriteBehind | undefined;
+  /** With write-behind: the bytes written synchronously before the worker starts, and those so far. */
+  private behindAfter: number | undefined;
+  private offered = 0;
 
   private constructor(
     readonly path: string,
@@ -66,16 +71,29 @@ export class FileDevice implements BlockDevice {
     readonly size: number,
     fresh: boolean,
     readonly readonly: boolean,
-    writeBehind = false,
+    writeBehindAfter?: number,
   ) {
     const bitmap = Math.ceil(size / HOLE_BLOCK / 8) + 1;
-    if (fresh) this.written = new Uint8Array(writeBehind ? new SharedArrayBuffer(bitmap) : new ArrayBuffer(bitmap));
-    if (writeBehind)
-      this.behind = new WriteBehind(fd, path, (e) => hostError(e, path, 'write'), {
-        ...(this.written ? { written: this.written } : {}),
-        maxWrite: MAX_WRITE,
-        holeBlock: HOLE_BLOCK,
-      });
+    const shared = writeBehindAfter !== undefined;
+    if (fresh) this.written = new Uint8Array(shared ? new SharedArrayBuffer(bitmap) : new ArrayBuffer(bitmap));
+    this.behindAfter = writeBehindAfter;
+  }
+
+  /** The write-behind worker, started once `behindAfter` bytes were written (undefined before, or without). */
+  private behindNow(): WriteBehind | undefined {
+    if (this.behind || this.behindAfter === undefined || this.offered < this.behindAfter || this.closed)
+      return this.behind;
+    this.behind = new WriteBehind(this.fd, this.path, (e) => hostError(e, this.path, 'write'), {
+      ...(this.written ? { written: this.written } : {}),
+      maxWrite: MAX_WRITE,
+      holeBlock: HOLE_BLOCK,
+    });
+    return this.behind;
+  }
+
+  /** True once writes go through the write-behind worker. */
+  get writingBehind(): boolean {
+    return this.behind !== undefined;
   }
 
   /** Bytes written to the file (holes skipped); with write-behind, exact once reads, flush or close waited. */
@@ -103,9 +121,15 @@ export class FileDevice implements BlockDevice {
   /**
    * Create (or truncate) `path` as a sparse file of `size` bytes. With
    * `writeBehind`, writes are done by a worker thread while the caller goes
-   * on (see above); close() must be called (it waits for them).
+   * on (see above), once `writeBehindAfter` bytes (default 32 MiB) were
+   * written synchronously: below that, starting a thread costs more than it
+   * saves. close() must be called (it waits for the writes).
    */
-  static create(path: string, size: number, opts: { writeBehind?: boolean } = {}): FileDevice {
+  static create(
+    path: string,
+    size: number,
+    opts: { writeBehind?: boolean; writeBehindAfter?: number } = {},
+  ): FileDevice {
     let fd: number;
     try {
       fd = openSync(path, 'w+');
@@ -113,23 +137,26 @@ export class FileDevice implements BlockDevice {
     } catch (e) {
       throw hostError(e, path, 'create');
     }
-    try {
-      return new FileDevice(path, fd, size, true, false, opts.writeBehind === true);
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
+    return new FileDevice(
+      path,
+      fd,
+      size,
+      true,
+      false,
+      opts.writeBehind ? (opts.writeBehindAfter ?? WRITE_BEHIND_AFTER) : undefined,
+    );
   }
 
   /** With write-behind: a buffer to fill and give to writeLent, written without a copy (BlockDevice.lend). */
   lend(length: number): Uint8Array | undefined {
-    return this.behind?.lend(length);
+    return this.behindNow()?.lend(length);
   }
 
   writeLent(offset: number, buf: Uint8Array, length: number): void {
     if (!this.behind) throw new Error('internal: writeLent without write-behind');
     if (offset < 0 || offset + length > this.size)
       throw new RangeError(`write of ${length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
+    this.offered += length;
     this.behind.writeLent(offset, buf, length);
   }
 
@@ -155,7 +182,9 @@ export class FileDevice implements BlockDevice {
     if (this.readonly) throw new HostIOError('E_IO_READONLY', `${this.path} is open read-only`, { path: this.path });
     if (offset < 0 || offset + data.length > this.size)
       throw new RangeError(`write of ${data.length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
-    if (this.behind) return this.behind.write(offset, data);
+    this.offered += data.length;
+    const behind = this.behindNow();
+    if (behind) return behind.write(offset, data);
     const w = this.written;
     if (!w) return this.rawWrite(offset, data, 0, data.length);
     // Walk 4 KiB blocks; skip all-zero blocks that were never written.
