@@ -22,8 +22,8 @@ const HOLE_BLOCK = 4096;
  * machine (Linux 6.18, ext4) writing 700 MB to a new file took 0.57-0.93 s in
  * 8 MiB writes against 0.15-0.17 s in 256 KiB writes (dd, same conditions),
  * and varied far more from run to run. Handing full buffers to libuv's
- * threads instead, to overlap writing with reading, measured slower
- * (docs/fat.md).
+ * threads, to overlap writing with reading, measured slower (design/fat.md);
+ * one worker thread fed through shared memory (write-behind.ts) is faster.
  */
 export const MAX_WRITE = 256 * 1024;
 /** Bytes a write-behind device writes synchronously before it starts its worker thread. */
