@@ -131,6 +131,18 @@ describe('write-behind file device', () => {
     w.close(true); // quiet: the caller's own error is already on its way
     closeSync(fd);
   });
+
+  it('a worker that dies (a bug of ours) is an error, not a caller waiting forever', () => {
+    const fd = openSync('/dev/null', 'w');
+    const w = new WriteBehind(fd, '/dev/null', (e) => hostError(e, '/dev/null', 'write'), {
+      maxWrite: MAX_WRITE,
+      holeBlock: 4096,
+    });
+    // a job naming a buffer that does not exist throws outside the write's own error handling
+    (w as unknown as { push(k: number, b: number, s: number, l: number, o: number): void }).push(2, 200, 0, 0, 0);
+    expect(() => w.drain()).toThrow(/write-behind thread for \/dev\/null stopped: RangeError/);
+    closeSync(fd);
+  });
 });
 
 describe('a full output device', () => {

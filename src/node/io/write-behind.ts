@@ -38,7 +38,8 @@ const HEAD = 0; // jobs queued (written by the caller)
 const TAIL = 1; // jobs done (written by the worker)
 const FAILED = 2; // 1 once a write failed (the error is in `errText`)
 const ERR_LEN = 3; // bytes of JSON in errText
-const CTRL = 4;
+const DEAD = 4; // 1 once the worker's loop has ended (stopped, or a bug of ours threw)
+const CTRL = 5;
 /** Slots of `counters` (Float64Array, read after a drain). */
 const BYTES = 0;
 
@@ -128,9 +129,10 @@ function writerLoop(s: Shared, write: typeof writeSync): void {
           Atomics.store(ctrl, 2, 1);
         }
       }
+      // the buffer is free before the count moves: a caller that saw the count saw the buffer
+      if (kind === 2) Atomics.store(state, buf, 0);
       tail++;
       Atomics.store(ctrl, 1, tail);
-      if (kind === 2) Atomics.store(state, buf, 0);
       // the caller waits only for a buffer or for all jobs: wake it for those alone
       if (kind === 2 || tail === Atomics.load(ctrl, 0)) Atomics.notify(ctrl, 1);
     }
@@ -169,7 +171,19 @@ export class WriteBehind {
     };
     const source = `const { workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
-(${writerLoop.toString()})(workerData, writeSync);`;
+try {
+  (${writerLoop.toString()})(workerData, writeSync);
+} catch (e) {
+  // a bug of ours, not a write error (those are kept in the loop): its text for the caller's error
+  if (Atomics.load(workerData.ctrl, ${FAILED}) === 0) {
+    const text = new TextEncoder().encode(String(e && e.stack || e)).subarray(0, workerData.errText.length);
+    workerData.errText.set(text);
+    Atomics.store(workerData.ctrl, ${ERR_LEN}, text.length);
+  }
+} finally {
+  Atomics.store(workerData.ctrl, ${DEAD}, 1);
+  Atomics.notify(workerData.ctrl, ${TAIL});
+}`;
     this.worker = new Worker(source, { eval: true, workerData: this.s });
     this.worker.unref();
   }
@@ -227,13 +241,7 @@ const { writeSync } = require('node:fs');
 
   /** Wait until every queued write is done; throws the first write error. */
   drain(): void {
-    const { ctrl } = this.s;
-    this.wake();
-    for (;;) {
-      const tail = Atomics.load(ctrl, TAIL);
-      if (tail === this.head) break;
-      Atomics.wait(ctrl, TAIL, tail);
-    }
+    this.waitFor(() => Atomics.load(this.s.ctrl, TAIL) === this.head);
     this.check();
   }
 
@@ -244,7 +252,7 @@ const { writeSync } = require('node:fs');
   close(quiet = false): void {
     if (this.stopped) return;
     try {
-      if (quiet) this.wait(() => Atomics.load(this.s.ctrl, TAIL) === this.head);
+      if (quiet) this.waitFor(() => Atomics.load(this.s.ctrl, TAIL) === this.head);
       else this.drain();
     } finally {
       this.stopped = true;
@@ -269,29 +277,25 @@ const { writeSync } = require('node:fs');
   }
 
   private take(): number {
-    const { state } = this.s;
-    for (;;) {
-      for (let b = 0; b < POOL; b++)
-        if (Atomics.load(state, b) === 0) {
-          Atomics.store(state, b, 1);
-          return b;
-        }
-      if (Atomics.load(this.s.ctrl, TAIL) === this.head)
+    const { state, ctrl } = this.s;
+    const free = () => {
+      for (let b = 0; b < POOL; b++) if (Atomics.load(state, b) === 0) return b;
+      if (Atomics.load(ctrl, TAIL) === this.head)
         throw new Error('internal: every write-behind buffer is lent and none is queued');
-      this.wake();
-      // wait for the worker to finish a job (one may give a buffer back)
-      Atomics.wait(this.s.ctrl, TAIL, Atomics.load(this.s.ctrl, TAIL), 1000);
-    }
+      return -1;
+    };
+    let b = -1;
+    // wait for the worker to give a buffer back
+    this.waitFor(() => (b = free()) >= 0);
+    Atomics.store(state, b, 1);
+    return b;
   }
 
   private push(kind: number, buf: number, start: number, length: number, offset: number): void {
     const { ctrl, jobs } = this.s;
     if (this.stopped && kind !== QUIT) throw new Error(`internal: write to ${this.path} after close`);
     // a full ring: wait for the worker
-    while (this.head - Atomics.load(ctrl, TAIL) >= JOBS) {
-      this.wake();
-      Atomics.wait(ctrl, TAIL, Atomics.load(ctrl, TAIL), 1000);
-    }
+    if (this.head - Atomics.load(ctrl, TAIL) >= JOBS) this.waitFor(() => this.head - Atomics.load(ctrl, TAIL) < JOBS);
     const j = (this.head % JOBS) * JOB_FIELDS;
     jobs[j] = kind * 256 + buf;
     jobs[j + 1] = start;
@@ -310,8 +314,21 @@ const { writeSync } = require('node:fs');
     Atomics.notify(this.s.ctrl, HEAD);
   }
 
-  private wait(done: () => boolean): void {
+  /** Wake the worker and sleep until `done()`; the worker notifies after each buffer it gives back and when idle. */
+  private waitFor(done: () => boolean): void {
+    const { ctrl } = this.s;
     this.wake();
-    while (!done()) Atomics.wait(this.s.ctrl, TAIL, Atomics.load(this.s.ctrl, TAIL), 1000);
+    for (;;) {
+      const tail = Atomics.load(ctrl, TAIL);
+      if (done()) return;
+      if (Atomics.load(ctrl, DEAD) === 1) {
+        const why =
+          Atomics.load(ctrl, FAILED) === 0
+            ? `: ${Buffer.from(this.s.errText.slice(0, Atomics.load(ctrl, ERR_LEN))).toString('utf8')}`
+            : '';
+        throw new Error(`internal: the write-behind thread for ${this.path} stopped${why}`);
+      }
+      Atomics.wait(ctrl, TAIL, tail, 1000);
+    }
   }
 }
