@@ -20,6 +20,16 @@ export interface BlockDevice {
   readInto?(offset: number, target: Uint8Array): void;
   /** Write `data` at `offset`. Throws RangeError past the end. */
   writeAt(offset: number, data: Uint8Array): void;
+  /**
+   * Optional, for devices that write behind the caller (another thread
+   * writes while the caller goes on): a buffer of `length` bytes that the
+   * caller fills and hands back with writeLent, so the device writes it
+   * without a copy. Undefined when it has none to lend (none that large, or
+   * not now): the caller writes from its own buffer with writeAt.
+   */
+  lend?(length: number): Uint8Array | undefined;
+  /** Write the first `length` bytes of a lent buffer at `offset` (0: none); the buffer is the device's again. */
+  writeLent?(offset: number, buf: Uint8Array, length: number): void;
   /** Persist buffered writes (no-op for memory). */
   flush(): void;
 }

@@ -91,7 +91,9 @@ function fat(type: 'fat12' | 'fat16' | 'fat32'): TreeFormat {
       const opts: FatOptions = { type, label: o.label, epoch: o.epoch, progress: o.progress, warn: o.warn };
       opts.plan = planFat(tree, opts);
       const size = o.size ?? fatMinimumSize(tree, opts);
-      const r = await writeImageFile(out, size, o.sync, (dev) => writeFat(tree, dev, opts), o.container);
+      const r = await writeImageFile(out, size, o.sync, (dev) => writeFat(tree, dev, opts), o.container, {
+        writeBehind: true,
+      });
       return { bytes: r.bytes, details: withContainer(r.value, r.container) };
     },
   };
@@ -124,7 +126,9 @@ const iso9660: TreeFormat = {
     const { planIso9660, writeIso9660 } = await import('../../core/fs/iso9660/write.js');
     const opts: IsoOptions = { label: o.label, epoch: o.epoch, progress: o.progress, warn: o.warn };
     opts.plan = planIso9660(tree, opts);
-    const r = await writeImageFile(out, opts.plan.size, o.sync, (dev) => writeIso9660(tree, dev, opts), o.container);
+    const r = await writeImageFile(out, opts.plan.size, o.sync, (dev) => writeIso9660(tree, dev, opts), o.container, {
+      writeBehind: true,
+    });
     return { bytes: r.bytes, details: withContainer(r.value, r.container) };
   },
 };

@@ -158,6 +158,10 @@ export async function openReadSource(ref: string, ctx: CommandContext): Promise<
  * with `container` the same image built straight into a container file.
  * fsync only with `sync`: like cp and mcopy the image is complete when the
  * rename happens; durability across a power cut is left to the page cache.
+ * With `writeBehind` (the writers that fill lent buffers front to back: FAT,
+ * ISO 9660) a worker thread writes while the writer reads the next files
+ * (FileDevice); the ext4 writer's own writes measured more CPU for no wall
+ * time that way (docs/benchmarks.md).
  * Returns the writer's value and the bytes of the file written.
  */
 export async function writeImageFile<T>(
@@ -166,6 +170,7 @@ export async function writeImageFile<T>(
   sync: boolean,
   write: (dev: BlockDevice) => Promise<T>,
   container?: ContainerOptions,
+  opts: { writeBehind?: boolean } = {},
 ): Promise<{ value: T; bytes: number; container?: ContainerSummary }> {
   if (container) {
     const { writeContainerImage } = await import('./container.js');
@@ -173,20 +178,27 @@ export async function writeImageFile<T>(
     return { ...r, bytes: r.container.fileSize };
   }
   const value = await out.writeFile(async (tmp) => {
-    const file = FileDevice.create(tmp, size);
+    const file = FileDevice.create(tmp, size, { writeBehind: opts.writeBehind === true });
     const dev: BlockDevice = {
       size: file.size,
       readAt: (o, l) => file.readAt(o, l),
       writeAt: (o, d) => file.writeAt(o, d),
+      ...(opts.writeBehind ? { lend: (n: number) => file.lend(n) } : {}),
+      ...(opts.writeBehind ? { writeLent: (o: number, b: Uint8Array, n: number) => file.writeLent(o, b, n) } : {}),
       flush: () => {
         if (sync) file.flush();
       },
     };
+    let r: T;
     try {
-      return await write(dev);
-    } finally {
-      file.close();
+      r = await write(dev);
+    } catch (e) {
+      file.close({ quiet: true });
+      throw e;
     }
+    // waits for the last writes: a failed one throws here, and the output is removed
+    file.close();
+    return r;
   });
   return { value, bytes: size };
 }

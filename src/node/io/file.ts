@@ -5,10 +5,16 @@
  * Sparse output: a device created fresh (`FileDevice.create`) starts as one
  * big hole (ftruncate). Writes skip whole 4 KiB blocks that are all zeros and
  * have never been written, so free space and zero-filled metadata stay holes.
+ *
+ * Write-behind (`create(path, size, { writeBehind: true })`): writes are
+ * queued to a worker thread (write-behind.ts) and done there in order while
+ * the caller goes on; reads, flush and close wait for them first, and a
+ * failed write throws from the caller's next call on the device.
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
 import { HostIOError } from '../../core/errors.js';
 import { checkRange, isZero, type BlockDevice } from '../../core/io/device.js';
+import { WriteBehind } from './write-behind.js';
 
 const HOLE_BLOCK = 4096;
 /**
@@ -16,10 +22,12 @@ const HOLE_BLOCK = 4096;
  * machine (Linux 6.18, ext4) writing 700 MB to a new file took 0.57-0.93 s in
  * 8 MiB writes against 0.15-0.17 s in 256 KiB writes (dd, same conditions),
  * and varied far more from run to run. Handing full buffers to libuv's
- * threads instead, to overlap writing with reading, measured slower
- * (docs/fat.md).
+ * threads, to overlap writing with reading, measured slower (design/fat.md);
+ * one worker thread fed through shared memory (write-behind.ts) is faster.
  */
 export const MAX_WRITE = 256 * 1024;
+/** Bytes a write-behind device writes synchronously before it starts its worker thread. */
+export const WRITE_BEHIND_AFTER = 32 << 20;
 
 /** The first `n` bytes of the file at `path` (fewer when the file is shorter). */
 export function readHead(path: string, n: number): Uint8Array {
@@ -51,7 +59,11 @@ export class FileDevice implements BlockDevice {
   private closed = false;
   /** One bit per 4 KiB block: set once the block may hold data. Only for fresh devices. */
   private written: Uint8Array | undefined;
-  bytesWritten = 0;
+  private written_ = 0;
+  private behind: WriteBehind | undefined;
+  /** With write-behind: the bytes written synchronously before the worker starts, and those so far. */
+  private behindAfter: number | undefined;
+  private offered = 0;
 
   private constructor(
     readonly path: string,
@@ -59,8 +71,34 @@ export class FileDevice implements BlockDevice {
     readonly size: number,
     fresh: boolean,
     readonly readonly: boolean,
+    writeBehindAfter?: number,
   ) {
-    if (fresh) this.written = new Uint8Array(Math.ceil(size / HOLE_BLOCK / 8) + 1);
+    const bitmap = Math.ceil(size / HOLE_BLOCK / 8) + 1;
+    const shared = writeBehindAfter !== undefined;
+    if (fresh) this.written = new Uint8Array(shared ? new SharedArrayBuffer(bitmap) : new ArrayBuffer(bitmap));
+    this.behindAfter = writeBehindAfter;
+  }
+
+  /** The write-behind worker, started once `behindAfter` bytes were written (undefined before, or without). */
+  private behindNow(): WriteBehind | undefined {
+    if (this.behind || this.behindAfter === undefined || this.offered < this.behindAfter || this.closed)
+      return this.behind;
+    this.behind = new WriteBehind(this.fd, this.path, (e) => hostError(e, this.path, 'write'), {
+      ...(this.written ? { written: this.written } : {}),
+      maxWrite: MAX_WRITE,
+      holeBlock: HOLE_BLOCK,
+    });
+    return this.behind;
+  }
+
+  /** True once writes go through the write-behind worker. */
+  get writingBehind(): boolean {
+    return this.behind !== undefined;
+  }
+
+  /** Bytes written to the file (holes skipped); with write-behind, exact once reads, flush or close waited. */
+  get bytesWritten(): number {
+    return this.written_ + (this.behind?.bytesWritten ?? 0);
   }
 
   /** Open an existing file (or block device) for reading, or reading and writing. */
@@ -80,8 +118,18 @@ export class FileDevice implements BlockDevice {
     return new FileDevice(path, fd, size, false, !opts.write);
   }
 
-  /** Create (or truncate) `path` as a sparse file of `size` bytes. */
-  static create(path: string, size: number): FileDevice {
+  /**
+   * Create (or truncate) `path` as a sparse file of `size` bytes. With
+   * `writeBehind`, writes are done by a worker thread while the caller goes
+   * on (see above), once `writeBehindAfter` bytes (default 32 MiB) were
+   * written synchronously: below that, starting a thread costs more than it
+   * saves. close() must be called (it waits for the writes).
+   */
+  static create(
+    path: string,
+    size: number,
+    opts: { writeBehind?: boolean; writeBehindAfter?: number } = {},
+  ): FileDevice {
     let fd: number;
     try {
       fd = openSync(path, 'w+');
@@ -89,11 +137,32 @@ export class FileDevice implements BlockDevice {
     } catch (e) {
       throw hostError(e, path, 'create');
     }
-    return new FileDevice(path, fd, size, true, false);
+    return new FileDevice(
+      path,
+      fd,
+      size,
+      true,
+      false,
+      opts.writeBehind ? (opts.writeBehindAfter ?? WRITE_BEHIND_AFTER) : undefined,
+    );
+  }
+
+  /** With write-behind: a buffer to fill and give to writeLent, written without a copy (BlockDevice.lend). */
+  lend(length: number): Uint8Array | undefined {
+    return this.behindNow()?.lend(length);
+  }
+
+  writeLent(offset: number, buf: Uint8Array, length: number): void {
+    if (!this.behind) throw new Error('internal: writeLent without write-behind');
+    if (offset < 0 || offset + length > this.size)
+      throw new RangeError(`write of ${length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
+    this.offered += length;
+    this.behind.writeLent(offset, buf, length);
   }
 
   readAt(offset: number, length: number): Uint8Array {
     checkRange(this, offset, length);
+    this.behind?.drain();
     // every byte is overwritten below, so skip zero-filling; unpooled memory,
     // returned as a plain Uint8Array (Buffer#slice would not copy)
     const raw = Buffer.allocUnsafeSlow(length);
@@ -104,6 +173,7 @@ export class FileDevice implements BlockDevice {
 
   readInto(offset: number, target: Uint8Array): void {
     checkRange(this, offset, target.length);
+    this.behind?.drain();
     // as readAt: bytes past the end of the file (a device larger than the file) read as zeros
     readFullyAt(this.fd, target, offset);
   }
@@ -112,6 +182,9 @@ export class FileDevice implements BlockDevice {
     if (this.readonly) throw new HostIOError('E_IO_READONLY', `${this.path} is open read-only`, { path: this.path });
     if (offset < 0 || offset + data.length > this.size)
       throw new RangeError(`write of ${data.length} bytes at ${offset} outside ${this.path} (size ${this.size})`);
+    this.offered += data.length;
+    const behind = this.behindNow();
+    if (behind) return behind.write(offset, data);
     const w = this.written;
     if (!w) return this.rawWrite(offset, data, 0, data.length);
     // Walk 4 KiB blocks; skip all-zero blocks that were never written.
@@ -147,6 +220,7 @@ export class FileDevice implements BlockDevice {
   writtenExtents(): Array<{ offset: number; length: number }> | undefined {
     const w = this.written;
     if (!w) return undefined;
+    this.behind?.drain();
     const out: Array<{ offset: number; length: number }> = [];
     const blocks = Math.ceil(this.size / HOLE_BLOCK);
     let start = -1;
@@ -176,17 +250,28 @@ export class FileDevice implements BlockDevice {
       }
       off += n;
     }
-    this.bytesWritten += end - start;
+    this.written_ += end - start;
   }
 
   flush(): void {
-    if (!this.readonly && !this.closed) fsyncSync(this.fd);
+    if (this.readonly || this.closed) return;
+    this.behind?.drain();
+    fsyncSync(this.fd);
   }
 
-  close(): void {
+  /**
+   * Close the file; with write-behind, first wait for the queued writes and
+   * throw a write error not thrown yet. `{ quiet: true }` (after a failure of
+   * the caller's own, which should win) only waits.
+   */
+  close(opts: { quiet?: boolean } = {}): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    try {
+      this.behind?.close(opts.quiet === true);
+    } finally {
+      closeSync(this.fd);
+    }
   }
 }
 

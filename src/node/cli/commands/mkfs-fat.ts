@@ -102,7 +102,9 @@ export function mkfsFatCommand(type: 'fat12' | 'fat16' | 'fat32' | undefined): C
         };
         opts.plan = planFat(tree, opts);
         const size = v.size ?? fatMinimumSize(tree, opts);
-        const r = await writeImageFile(out, size, v.sync, (dev) => writeFat(tree, dev, opts), container);
+        const r = await writeImageFile(out, size, v.sync, (dev) => writeFat(tree, dev, opts), container, {
+          writeBehind: true,
+        });
         const summary = r.value;
         warnings.finish(`${summary.skipped.length} entries skipped`);
         const details = r.container ? { ...summary, container: r.container } : summary;

@@ -62,7 +62,16 @@ export function mkfsIsoCommand(): Command {
         };
         opts.plan = planIso9660(tree, opts);
         const size = opts.plan.size;
-        const { value: summary } = await writeImageFile(out, size, v.sync, (dev) => writeIso9660(tree, dev, opts));
+        const { value: summary } = await writeImageFile(
+          out,
+          size,
+          v.sync,
+          (dev) => writeIso9660(tree, dev, opts),
+          undefined,
+          {
+            writeBehind: true,
+          },
+        );
         warnings.finish();
         out.done({ bytes: size, entries: tree.stats().entries, details: summary });
       });
