@@ -43,14 +43,15 @@ function packWords(name: Uint8Array, start: number, len: number, out: Uint32Arra
 const K2 = 0o13240474631;
 const K3 = 0o15666365641;
 
+const F = (p: number, q: number, r: number) => (r ^ (p & (q ^ r))) >>> 0;
+const G = (p: number, q: number, r: number) => (((p & q) >>> 0) + (((p ^ q) & r) >>> 0)) >>> 0;
+const H = (p: number, q: number, r: number) => (p ^ q ^ r) >>> 0;
+
 function halfMd4(buf: Uint32Array, x: Uint32Array): void {
   let a = buf[0]!,
     b = buf[1]!,
     c = buf[2]!,
     d = buf[3]!;
-  const F = (p: number, q: number, r: number) => (r ^ (p & (q ^ r))) >>> 0;
-  const G = (p: number, q: number, r: number) => (((p & q) >>> 0) + (((p ^ q) & r) >>> 0)) >>> 0;
-  const H = (p: number, q: number, r: number) => (p ^ q ^ r) >>> 0;
   // round 1
   a = rol((a + F(b, c, d) + x[0]!) >>> 0, 3);
   d = rol((d + F(a, b, c) + x[1]!) >>> 0, 7);
@@ -107,29 +108,36 @@ export function seedWords(seed: Uint8Array): Uint32Array {
   return Uint32Array.of(dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true));
 }
 
+/** The hash state and one chunk of packed name words, reused by every call (no allocation per name). */
+const BUF = new Uint32Array(4);
+const X = new Uint32Array(8);
+
 /** Feeds the name to `mix` in chunks of `words` 32-bit words (half_md4: 8, tea: 4), packed as the kernel's str2hashbuf does. */
-function mixChunks(
-  name: Uint8Array,
-  buf: Uint32Array,
-  words: number,
-  signed: boolean,
-  mix: (buf: Uint32Array, x: Uint32Array) => void,
-): void {
-  const x = new Uint32Array(words);
+function mixChunks(name: Uint8Array, words: number, signed: boolean, md4: boolean): void {
   for (let p = 0, len = name.length; len > 0; p += words * 4, len -= words * 4) {
-    packWords(name, p, len, x, words, signed);
-    mix(buf, x);
+    packWords(name, p, len, X, words, signed);
+    if (md4) halfMd4(BUF, X);
+    else tea(BUF, X);
   }
 }
 
 /**
- * Hash of a name for htree version `version` (DX_HASH.*; the caller has
- * already added 3 for the unsigned variants when s_flags says so).
- * Returns { hash, minor }.
+ * dirHash into `out`: out[0] the hash, out[1] the minor hash, without an
+ * object per name (the writer hashes every name of a large directory).
  */
-export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): { hash: number; minor: number } {
-  const buf = Uint32Array.of(0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476);
-  if (seed && (seed[0] || seed[1] || seed[2] || seed[3])) buf.set(seed.subarray(0, 4));
+export function dirHashInto(name: Uint8Array, version: number, seed: Uint32Array | undefined, out: Uint32Array): void {
+  const buf = BUF;
+  if (seed && (seed[0] || seed[1] || seed[2] || seed[3])) {
+    buf[0] = seed[0]!;
+    buf[1] = seed[1]!;
+    buf[2] = seed[2]!;
+    buf[3] = seed[3]!;
+  } else {
+    buf[0] = 0x67452301;
+    buf[1] = 0xefcdab89;
+    buf[2] = 0x98badcfe;
+    buf[3] = 0x10325476;
+  }
   let hash: number;
   let minor = 0;
   switch (version) {
@@ -139,14 +147,14 @@ export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): 
       break;
     case DX_HASH.half_md4:
     case DX_HASH.half_md4_unsigned: {
-      mixChunks(name, buf, 8, version === DX_HASH.half_md4, halfMd4);
+      mixChunks(name, 8, version === DX_HASH.half_md4, true);
       hash = buf[1]!;
       minor = buf[2]!;
       break;
     }
     case DX_HASH.tea:
     case DX_HASH.tea_unsigned: {
-      mixChunks(name, buf, 4, version === DX_HASH.tea, tea);
+      mixChunks(name, 4, version === DX_HASH.tea, false);
       hash = buf[0]!;
       minor = buf[1]!;
       break;
@@ -156,5 +164,18 @@ export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): 
   }
   hash = (hash & ~1) >>> 0;
   if (hash === 0xfffffffe) hash = 0xfffffffc;
-  return { hash, minor };
+  out[0] = hash;
+  out[1] = minor;
+}
+
+const OUT = new Uint32Array(2);
+
+/**
+ * Hash of a name for htree version `version` (DX_HASH.*; the caller has
+ * already added 3 for the unsigned variants when s_flags says so).
+ * Returns { hash, minor }.
+ */
+export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): { hash: number; minor: number } {
+  dirHashInto(name, version, seed, OUT);
+  return { hash: OUT[0]!, minor: OUT[1]! };
 }

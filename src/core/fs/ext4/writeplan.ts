@@ -13,7 +13,7 @@ import { sortedChildNames, utf8Length } from '../../tree/cursor.js';
 import type { FileTree } from '../../tree/tree.js';
 import type { DirNode, NodeType, Timespec, TreeNode } from '../../tree/types.js';
 import { fsCsumSeed } from './csum.js';
-import { dirBlockCount, type DirBuildOpts, type DirEnt } from './dir.js';
+import { dirBlockCount, type DirBuildOpts, type DirList } from './dir.js';
 import { seedWords } from './hash.js';
 import { blockMapBlocks, extentTreeBlocks, type Run } from './map.js';
 import type { Config } from './options.js';
@@ -102,6 +102,8 @@ export class Inodes {
   nblocks = new Uint32Array(64);
   /** PLAN_BIT flags. */
   bits = new Uint8Array(64);
+  /** Directories: their names in the order they were numbered (UTF-8 byte order), kept for the directory blocks. */
+  names: Array<readonly string[] | undefined> = [];
 
   private grow(ino: number): void {
     if (ino < this.kind.length) return;
@@ -134,7 +136,7 @@ export class Inodes {
 export interface Plan {
   cfg: Config;
   inodes: Inodes;
-  /** Nodes numbered before the directory that holds them again (hard links, the tree's lost+found): their inode. */
+  /** Nodes with more than one name (hard links; not directories): their inode. */
   linkIno: Map<TreeNode, number>;
   /** The tree has no /lost+found: inode 11 is made, with no node. */
   lpfMade: boolean;
@@ -239,7 +241,13 @@ function reservedDirs(tree: FileTree, t: Inodes, byNode: Map<TreeNode, number>):
  * Number the inodes: every directory's entries in name order, depth first.
  * Returns the next free inode and the nodes `dirEntries` must look up.
  */
-function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<TreeNode, number>): number {
+function numberInodes(
+  tree: FileTree,
+  t: Inodes,
+  lpfMade: boolean,
+  byNode: Map<TreeNode, number>,
+  linkIno: Map<TreeNode, number>,
+): number {
   let next = FIRST_INO + 1;
   const stack: number[] = [ROOT_INO];
   const subdirs: number[] = [];
@@ -249,7 +257,10 @@ function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<T
     if (!dn) continue;
     t.firstChild[d] = next;
     subdirs.length = 0;
-    for (const name of sortedChildNames(dn)) {
+    const names = sortedChildNames(dn);
+    t.names[d] = names;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       const child = dn.children.get(name)!;
       let r = byNode.get(child);
       if (r !== undefined && child.type === 'dir' && !(r === FIRST_INO && d === ROOT_INO && t.links[r] === 0)) {
@@ -264,7 +275,7 @@ function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<T
         r = next++;
         t.set(r, child.type, child);
         byNode.set(child, r);
-      }
+      } else if (child.type !== 'dir') linkIno.set(child, r);
       t.links[r]!++;
       if (name.length > NAME_MAX / 3 && utf8Length(name) > NAME_MAX) {
         const path = joinName(pathOfIno(tree, t, d), name);
@@ -298,27 +309,42 @@ function pathOfIno(tree: FileTree, t: Inodes, ino: number): string {
   return `<inode ${ino}>`;
 }
 
+/** NodeType code (Inodes.kind) to directory entry file type. */
+const KIND_FT = Uint8Array.from([FT.unknown, ...KINDS.map((k) => FTYPE[k])]);
+
 /**
- * The entries of directory `d` with their inode numbers, replaying the
- * numbering: children get consecutive numbers from firstChild in name order,
- * except nodes numbered before (hard links, the tree's lost+found).
+ * The entries of directory `d`, replaying the numbering: children get
+ * consecutive numbers from firstChild in name order, except nodes numbered
+ * before (hard links, the tree's lost+found). With `numbers` false only the
+ * names and their lengths are filled in (what the block count needs).
  */
-export function dirEntries(p: Plan, d: number): DirEnt[] {
+export function dirEntries(p: Plan, d: number, numbers = true): DirList {
   const t = p.inodes;
+  const sorted = t.names[d] ?? [];
+  const made = d === ROOT_INO && p.lpfMade;
+  const names = made ? [LPF_NAME, ...sorted] : sorted;
+  const n = names.length;
+  const lens = new Uint16Array(n);
+  for (let i = 0; i < n; i++) lens[i] = utf8Length(names[i]!);
+  if (!numbers) return { names, lens, inos: new Uint32Array(0), fts: new Uint8Array(0) };
+  const inos = new Uint32Array(n);
+  const fts = new Uint8Array(n);
   const ftOn = p.cfg.has('filetype');
-  const ents: DirEnt[] = [];
-  if (d === ROOT_INO && p.lpfMade)
-    ents.push({ name: LPF_NAME, len: LPF_NAME.length, ino: FIRST_INO, ft: ftOn ? FT.dir : 0 });
   const dn = t.nodes[d] as DirNode | undefined;
-  if (!dn) return ents;
+  const links = p.linkIno.size > 0;
   let next = t.firstChild[d]!;
-  for (const name of sortedChildNames(dn)) {
-    const child = dn.children.get(name)!;
-    const ino = p.linkIno.get(child) ?? next;
-    if (ino === next) next++;
-    ents.push({ name, len: utf8Length(name), ino, ft: ftOn ? FTYPE[child.type] : 0 });
+  for (let i = 0; i < n; i++) {
+    let ino: number;
+    if (made && i === 0) ino = FIRST_INO;
+    else if (d === ROOT_INO && !p.lpfMade && names[i] === LPF_NAME) ino = FIRST_INO; // the tree's, numbered first
+    else {
+      ino = (links ? p.linkIno.get(dn!.children.get(names[i]!)!) : undefined) ?? next;
+      if (ino === next) next++;
+    }
+    inos[i] = ino;
+    fts[i] = ftOn ? KIND_FT[t.kind[ino]!]! : 0;
   }
-  return ents;
+  return { names, lens, inos, fts };
 }
 
 /** Subdirectories of directory `d` (with the lost+found the writer makes). */
@@ -353,7 +379,7 @@ function planDir(p: Plan, ino: number, bpgGuess: number): number {
   const cfg = p.cfg;
   const B = cfg.blockSize;
   const t = p.inodes;
-  const n = dirBlockCount(dirEntries(p, ino), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () => p.pathOf(ino));
+  const n = dirBlockCount(dirEntries(p, ino, false), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () => p.pathOf(ino));
   t.nblocks[ino] = n;
   const sub = subdirCount(p, ino);
   const nl = 2 + sub;
@@ -476,11 +502,8 @@ export function plan(tree: FileTree, cfg: Config): Plan {
   const inodes = new Inodes();
   const byNode = new Map<TreeNode, number>();
   const lpfMade = reservedDirs(tree, inodes, byNode);
-  const next = numberInodes(tree, inodes, lpfMade, byNode);
-  // keep only the nodes numbered before a directory that names them again
   const linkIno = new Map<TreeNode, number>();
-  for (const [node, ino] of byNode)
-    if (ino === FIRST_INO || (node.type !== 'dir' && inodes.links[ino]! > 1)) linkIno.set(node, ino);
+  const next = numberInodes(tree, inodes, lpfMade, byNode, linkIno);
   byNode.clear(); // one entry per node: not kept while the plan lives
   const p: Plan = {
     cfg,
