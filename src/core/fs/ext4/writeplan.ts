@@ -51,7 +51,6 @@ export interface Meta {
 export class Rec {
   links = 0;
   size = 0;
-  iblock: Uint8Array = new Uint8Array(I_BLOCK_SIZE);
   flags = 0;
   blocks = 0;
   fileAcl = 0;
@@ -65,6 +64,8 @@ export class Rec {
     readonly node: TreeNode | undefined,
     readonly meta: Meta,
     private readonly where: string | ((ino: number) => string),
+    /** i_block (60 bytes, zeroed). */
+    public iblock: Uint8Array = new Uint8Array(I_BLOCK_SIZE),
   ) {}
   get path(): string {
     return typeof this.where === 'string' ? this.where : this.where(this.ino);
@@ -168,11 +169,6 @@ const LPF_BYTES = 16384;
 const LPF_MIN_BLOCKS = 2;
 const LPF_MAX_BLOCKS = 12;
 const LPF_NAME = 'lost+found';
-
-/** Node metadata as the inode stores it. */
-export function metaOf(n: TreeNode): Meta {
-  return { mode: n.mode, uid: n.uid, gid: n.gid, atime: n.atime, mtime: n.mtime, ctime: n.ctime };
-}
 
 /** The lost+found the writer makes when the tree has none (mke2fs's: 0700, root's, the epoch). */
 export function madeLpfMeta(cfg: Config): Meta {
