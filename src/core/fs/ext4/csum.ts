@@ -136,6 +136,31 @@ export function setInodeCsumAt(fsSeed: number, ino: number, buf: Uint8Array, off
   }
 }
 
+/**
+ * setInodeCsumAt for an inode whose checksum fields are still zero (the
+ * writer's, just encoded into a zeroed table): the CRC runs over the inode in
+ * one piece, the fields standing for themselves as the zeros inodeCsum counts.
+ */
+export function setFreshInodeCsumAt(
+  fsSeed: number,
+  ino: number,
+  buf: Uint8Array,
+  off: number,
+  inodeSize: number,
+): void {
+  const g = off + OFF_GEN;
+  const gen = (buf[g]! | (buf[g + 1]! << 8) | (buf[g + 2]! << 16) | (buf[g + 3]! << 24)) >>> 0;
+  const hasHi = inodeCsumHasHi(buf, off, inodeSize);
+  let c = crc32cUpdate(inodeCsumSeed(fsSeed, ino, gen), buf, off, off + inodeSize);
+  if (!hasHi) c &= 0xffff;
+  buf[off + OFF_CSUM_LO] = c & 0xff;
+  buf[off + OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
+  if (hasHi) {
+    buf[off + OFF_CSUM_HI] = (c >>> 16) & 0xff;
+    buf[off + OFF_CSUM_HI + 1] = (c >>> 24) & 0xff;
+  }
+}
+
 const OFF_BG_CSUM = groupDesc32.offsetOf('bg_checksum');
 
 /**

@@ -89,7 +89,15 @@ const DE_NAME_LEN = dirEntry.offsetOf('name_len');
 const DE_FILE_TYPE = dirEntry.offsetOf('file_type');
 
 /** One ext4_dir_entry_2 and its name, stored byte by byte (as dirEntry.encode would, without a record per entry). */
-function putEntry(b: Uint8Array, off: number, ino: number, recLen: number, name: string, len: number, ft: number): void {
+function putEntry(
+  b: Uint8Array,
+  off: number,
+  ino: number,
+  recLen: number,
+  name: string,
+  len: number,
+  ft: number,
+): void {
   b[off + DE_INODE] = ino & 0xff;
   b[off + DE_INODE + 1] = (ino >>> 8) & 0xff;
   b[off + DE_INODE + 2] = (ino >>> 16) & 0xff;
@@ -280,7 +288,13 @@ function buildHtree(dots: Dots, l: DirList, o: DirBuildOpts, seed: number, where
 }
 
 /** Leaf blocks the entries take when packed like packLeaves does, without building them: '.' and '..' first with `dots`, then `order` (all in name order when undefined). */
-function countLeaves(lens: Uint16Array, order: ArrayLike<number> | undefined, dots: boolean, B: number, csum: boolean): number {
+function countLeaves(
+  lens: Uint16Array,
+  order: ArrayLike<number> | undefined,
+  dots: boolean,
+  B: number,
+  csum: boolean,
+): number {
   const space = B - (csum ? DIR_TAIL_SIZE : 0);
   let blocks = 0;
   let off = space; // no open block

@@ -59,15 +59,17 @@ function readIntoBuffer(dw: DataWriter, r: Rec, c: Content, pos: number, want: n
   const B = dw.B;
   const k = Math.ceil(want / B);
   const first = dw.al.peekRun(k);
-  const region = first >= 0 ? dw.w.tail(first, k) : undefined;
-  if (!region) return false;
-  const got = c.readInto!(pos, region.subarray(0, want));
+  const at = first >= 0 ? dw.w.reserve(first, k) : -1;
+  if (at < 0) return false;
+  const buf = dw.w.buffer;
+  const got = c.readInto!(pos, buf.subarray(at, at + want));
   if (got !== want) throw sizeError(r, got, pos, want);
-  if (want < k * B) region.fill(0, want, k * B);
+  const end = at + k * B;
+  if (at + want < end) buf.fill(0, at + want, end);
   let zero = false;
-  for (let o = 0; o < want && !zero; o += B) zero = isZero(region, o, Math.min(want, o + B));
+  for (let o = at; o < at + want && !zero; o += B) zero = isZero(buf, o, Math.min(at + want, o + B));
   if (zero) {
-    dw.scratch.set(region.subarray(0, want));
+    dw.scratch.set(buf.subarray(at, at + want));
     take(dw, r, pos, dw.scratch.subarray(0, want));
     return true;
   }

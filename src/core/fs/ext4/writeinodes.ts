@@ -10,9 +10,9 @@
 import { bytesKey } from '../../binary/bytes.js';
 import { HostIOError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import { fullMode, type TreeNode } from '../../tree/types.js';
+import { fullMode, TYPE_BITS, type TreeNode } from '../../tree/types.js';
 import type { BlockWriter } from './blockwriter.js';
-import { inodeCsumSeed, setInodeCsumAt, xattrBlockCsum } from './csum.js';
+import { inodeCsumSeed, setFreshInodeCsumAt, xattrBlockCsum } from './csum.js';
 import { buildDir } from './dir.js';
 import { encodeDevice, timeExtra, timeLo } from './fields.js';
 import type { Geometry } from './layout.js';
@@ -253,7 +253,9 @@ export function encodeInode(r: Rec, table: Uint8Array, off: number, cfg: Config,
   const m = r.meta;
   const ct = m.ctime;
   const sectors = r.blocks * (cfg.blockSize / SECTOR_SIZE);
-  v.setUint16(off + O_MODE, fullMode({ type: r.type, mode: m.mode }) & 0xffff, true);
+  // most inodes are regular files: their type bits without a lookup by type name
+  const mode = r.type === 'file' ? TYPE_BITS.file | (m.mode & 0o7777) : fullMode({ type: r.type, mode: m.mode });
+  v.setUint16(off + O_MODE, mode & 0xffff, true);
   v.setUint16(off + O_UID, m.uid & 0xffff, true);
   v.setUint32(off + O_SIZE_LO, r.size >>> 0, true);
   v.setUint32(off + O_ATIME, timeLo(m.atime, big), true);
@@ -410,7 +412,7 @@ export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[],
     if (r instanceof Promise) r = await r;
     if (r) encodeInode(r, table, off, cfg, big);
     else if (big) inodeStruct.encode({ i_extra_isize: EXTRA_ISIZE }, table, off); // reserved inodes: empty, like mke2fs
-    if (metaCsum && (r || big)) setInodeCsumAt(ctx.fsSeed, ino, table, off, isz);
+    if (metaCsum && (r || big)) setFreshInodeCsumAt(ctx.fsSeed, ino, table, off, isz);
   }
   flushTable();
   return use;

@@ -332,7 +332,8 @@ export function dirEntries(p: Plan, d: number, numbers = true): DirList {
   for (let i = 0; i < n; i++) {
     let ino: number;
     if (made && i === 0) ino = FIRST_INO;
-    else if (d === ROOT_INO && !p.lpfMade && names[i] === LPF_NAME) ino = FIRST_INO; // the tree's, numbered first
+    else if (d === ROOT_INO && !p.lpfMade && names[i] === LPF_NAME)
+      ino = FIRST_INO; // the tree's, numbered first
     else {
       ino = (links ? p.linkIno.get(dn!.children.get(names[i]!)!) : undefined) ?? next;
       if (ino === next) next++;
@@ -375,7 +376,9 @@ function planDir(p: Plan, ino: number, bpgGuess: number): number {
   const cfg = p.cfg;
   const B = cfg.blockSize;
   const t = p.inodes;
-  const n = dirBlockCount(dirEntries(p, ino, false), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () => p.pathOf(ino));
+  const n = dirBlockCount(dirEntries(p, ino, false), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () =>
+    p.pathOf(ino),
+  );
   t.nblocks[ino] = n;
   const sub = subdirCount(p, ino);
   const nl = 2 + sub;
