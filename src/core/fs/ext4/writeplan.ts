@@ -243,6 +243,7 @@ function numberInodes(
   lpfMade: boolean,
   byNode: Map<TreeNode, number>,
   linkIno: Map<TreeNode, number>,
+  shared: ReadonlySet<TreeNode> | undefined,
 ): number {
   let next = FIRST_INO + 1;
   const stack: number[] = [ROOT_INO];
@@ -258,7 +259,9 @@ function numberInodes(
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const child = dn.children.get(name)!;
-      let r = byNode.get(child);
+      // a file named once (known from `shared`) needs no lookup: it is new here
+      const once = shared !== undefined && child.type !== 'dir' && !shared.has(child);
+      let r = once ? undefined : byNode.get(child);
       if (r !== undefined && child.type === 'dir' && !(r === FIRST_INO && d === ROOT_INO && t.links[r] === 0)) {
         const path = joinName(pathOfIno(tree, t, d), name);
         throw new PathError(
@@ -270,7 +273,7 @@ function numberInodes(
       if (r === undefined) {
         r = next++;
         t.set(r, child.type, child);
-        byNode.set(child, r);
+        if (!once) byNode.set(child, r);
       } else if (child.type !== 'dir') linkIno.set(child, r);
       t.links[r]!++;
       if (name.length > NAME_MAX / 3 && utf8Length(name) > NAME_MAX) {
@@ -496,13 +499,17 @@ function planStorage(p: Plan): void {
   p.dataBytes = dataBytes;
 }
 
-/** Walk the tree, number inodes, size directories, place xattrs and estimate blocks. */
-export function plan(tree: FileTree, cfg: Config): Plan {
+/**
+ * Walk the tree, number inodes, size directories, place xattrs and estimate
+ * blocks. `shared`: the nodes with more than one name, when known (all other
+ * nodes are then numbered without a lookup).
+ */
+export function plan(tree: FileTree, cfg: Config, shared?: ReadonlySet<TreeNode>): Plan {
   const inodes = new Inodes();
   const byNode = new Map<TreeNode, number>();
   const lpfMade = reservedDirs(tree, inodes, byNode);
   const linkIno = new Map<TreeNode, number>();
-  const next = numberInodes(tree, inodes, lpfMade, byNode, linkIno);
+  const next = numberInodes(tree, inodes, lpfMade, byNode, linkIno, shared);
   byNode.clear(); // one entry per node: not kept while the plan lives
   const p: Plan = {
     cfg,
