@@ -109,7 +109,8 @@ function putEntry(
   putName(b, off + dirEntry.size, name, len);
 }
 
-function finishLeaf(b: Uint8Array, csum: boolean, seed: number): void {
+/** The tail of a leaf whose entries end at `used` (zeros after them). */
+function finishLeaf(b: Uint8Array, csum: boolean, seed: number, used: number): void {
   if (!csum) return;
   // the checksum covers the block before the tail
   dirTail.encode(
@@ -118,7 +119,7 @@ function finishLeaf(b: Uint8Array, csum: boolean, seed: number): void {
       det_rec_len: DIR_TAIL_SIZE,
       det_reserved_zero2: 0,
       det_reserved_ft: DIR_TAIL_FT,
-      det_checksum: dirBlockCsum(seed, b, DIR_TAIL_SIZE),
+      det_checksum: dirBlockCsum(seed, b, DIR_TAIL_SIZE, used),
     },
     b,
     b.length - DIR_TAIL_SIZE,
@@ -166,12 +167,15 @@ function packLeaves(
     const i = order ? order[k - d]! : k - d;
     putEntry(blk, at, l.inos[i]!, recLen, l.names[i]!, l.lens[i]!, l.fts[i]!);
   };
+  // where the last entry's name ends: zeros follow up to the tail
+  const usedEnd = (at: number, k: number) =>
+    at + dirEntry.size + (k < 0 ? 0 : k < d ? k + 1 : l.lens[order ? order[k - d]! : k - d]!);
   for (let k = 0; k < total; k++) {
     const len = k < d ? k + 1 : l.lens[order ? order[k - d]! : k - d]!;
     const need = dirRecLen(len);
     if (b && off + need > space) {
       if (last >= 0) put(b, lastOff, last, space - lastOff);
-      finishLeaf(b, csum, seed);
+      finishLeaf(b, csum, seed, usedEnd(lastOff, last));
       out.push(b);
       b = undefined;
     }
@@ -193,7 +197,7 @@ function packLeaves(
   }
   if (b) {
     if (last >= 0) put(b, lastOff, last, space - lastOff);
-    finishLeaf(b, csum, seed);
+    finishLeaf(b, csum, seed, usedEnd(lastOff, last));
     out.push(b);
   }
   return out;
@@ -203,7 +207,7 @@ function packLeaves(
 function emptyLeaf(B: number, csum: boolean, seed: number): Uint8Array {
   const b = new Uint8Array(B);
   dirEntry.encode({ inode: 0, rec_len: B - (csum ? DIR_TAIL_SIZE : 0), name_len: 0, file_type: 0 }, b, 0);
-  finishLeaf(b, csum, seed);
+  finishLeaf(b, csum, seed, dirEntry.size);
   return b;
 }
 

@@ -6,8 +6,6 @@
  */
 import { DX_HASH } from './structs.js';
 
-const rol = (x: number, s: number) => ((x << s) | (x >>> (32 - s))) >>> 0;
-
 function legacyHash(name: Uint8Array, signed: boolean): number {
   let h0 = 0x12a3fe2d;
   let h1 = 0x37abe8f9;
@@ -43,42 +41,77 @@ function packWords(name: Uint8Array, start: number, len: number, out: Uint32Arra
 const K2 = 0o13240474631;
 const K3 = 0o15666365641;
 
-const F = (p: number, q: number, r: number) => (r ^ (p & (q ^ r))) >>> 0;
-const G = (p: number, q: number, r: number) => (((p & q) >>> 0) + (((p ^ q) & r) >>> 0)) >>> 0;
-const H = (p: number, q: number, r: number) => (p ^ q ^ r) >>> 0;
-
+/**
+ * half_md4's three rounds written out (the kernel's F, G, H and rotations
+ * inline): a large directory hashes every name once when it is planned,
+ * before the code is optimized, so a call per step would cost more than the
+ * step itself.
+ */
 function halfMd4(buf: Uint32Array, x: Uint32Array): void {
   let a = buf[0]!,
     b = buf[1]!,
     c = buf[2]!,
     d = buf[3]!;
+  const x0 = x[0]!,
+    x1 = x[1]!,
+    x2 = x[2]!,
+    x3 = x[3]!,
+    x4 = x[4]!,
+    x5 = x[5]!,
+    x6 = x[6]!,
+    x7 = x[7]!;
+  let t: number;
   // round 1
-  a = rol((a + F(b, c, d) + x[0]!) >>> 0, 3);
-  d = rol((d + F(a, b, c) + x[1]!) >>> 0, 7);
-  c = rol((c + F(d, a, b) + x[2]!) >>> 0, 11);
-  b = rol((b + F(c, d, a) + x[3]!) >>> 0, 19);
-  a = rol((a + F(b, c, d) + x[4]!) >>> 0, 3);
-  d = rol((d + F(a, b, c) + x[5]!) >>> 0, 7);
-  c = rol((c + F(d, a, b) + x[6]!) >>> 0, 11);
-  b = rol((b + F(c, d, a) + x[7]!) >>> 0, 19);
+  t = (a + ((d ^ (b & (c ^ d))) >>> 0) + x0) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((c ^ (a & (b ^ c))) >>> 0) + x1) >>> 0;
+  d = ((t << 7) | (t >>> 25)) >>> 0;
+  t = (c + ((b ^ (d & (a ^ b))) >>> 0) + x2) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((a ^ (c & (d ^ a))) >>> 0) + x3) >>> 0;
+  b = ((t << 19) | (t >>> 13)) >>> 0;
+  t = (a + ((d ^ (b & (c ^ d))) >>> 0) + x4) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((c ^ (a & (b ^ c))) >>> 0) + x5) >>> 0;
+  d = ((t << 7) | (t >>> 25)) >>> 0;
+  t = (c + ((b ^ (d & (a ^ b))) >>> 0) + x6) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((a ^ (c & (d ^ a))) >>> 0) + x7) >>> 0;
+  b = ((t << 19) | (t >>> 13)) >>> 0;
   // round 2
-  a = rol((a + G(b, c, d) + x[1]! + K2) >>> 0, 3);
-  d = rol((d + G(a, b, c) + x[3]! + K2) >>> 0, 5);
-  c = rol((c + G(d, a, b) + x[5]! + K2) >>> 0, 9);
-  b = rol((b + G(c, d, a) + x[7]! + K2) >>> 0, 13);
-  a = rol((a + G(b, c, d) + x[0]! + K2) >>> 0, 3);
-  d = rol((d + G(a, b, c) + x[2]! + K2) >>> 0, 5);
-  c = rol((c + G(d, a, b) + x[4]! + K2) >>> 0, 9);
-  b = rol((b + G(c, d, a) + x[6]! + K2) >>> 0, 13);
+  t = (a + ((((b & c) >>> 0) + (((b ^ c) & d) >>> 0)) >>> 0) + x1 + K2) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((((a & b) >>> 0) + (((a ^ b) & c) >>> 0)) >>> 0) + x3 + K2) >>> 0;
+  d = ((t << 5) | (t >>> 27)) >>> 0;
+  t = (c + ((((d & a) >>> 0) + (((d ^ a) & b) >>> 0)) >>> 0) + x5 + K2) >>> 0;
+  c = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (b + ((((c & d) >>> 0) + (((c ^ d) & a) >>> 0)) >>> 0) + x7 + K2) >>> 0;
+  b = ((t << 13) | (t >>> 19)) >>> 0;
+  t = (a + ((((b & c) >>> 0) + (((b ^ c) & d) >>> 0)) >>> 0) + x0 + K2) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((((a & b) >>> 0) + (((a ^ b) & c) >>> 0)) >>> 0) + x2 + K2) >>> 0;
+  d = ((t << 5) | (t >>> 27)) >>> 0;
+  t = (c + ((((d & a) >>> 0) + (((d ^ a) & b) >>> 0)) >>> 0) + x4 + K2) >>> 0;
+  c = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (b + ((((c & d) >>> 0) + (((c ^ d) & a) >>> 0)) >>> 0) + x6 + K2) >>> 0;
+  b = ((t << 13) | (t >>> 19)) >>> 0;
   // round 3
-  a = rol((a + H(b, c, d) + x[3]! + K3) >>> 0, 3);
-  d = rol((d + H(a, b, c) + x[7]! + K3) >>> 0, 9);
-  c = rol((c + H(d, a, b) + x[2]! + K3) >>> 0, 11);
-  b = rol((b + H(c, d, a) + x[6]! + K3) >>> 0, 15);
-  a = rol((a + H(b, c, d) + x[1]! + K3) >>> 0, 3);
-  d = rol((d + H(a, b, c) + x[5]! + K3) >>> 0, 9);
-  c = rol((c + H(d, a, b) + x[0]! + K3) >>> 0, 11);
-  b = rol((b + H(c, d, a) + x[4]! + K3) >>> 0, 15);
+  t = (a + ((b ^ c ^ d) >>> 0) + x3 + K3) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((a ^ b ^ c) >>> 0) + x7 + K3) >>> 0;
+  d = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (c + ((d ^ a ^ b) >>> 0) + x2 + K3) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((c ^ d ^ a) >>> 0) + x6 + K3) >>> 0;
+  b = ((t << 15) | (t >>> 17)) >>> 0;
+  t = (a + ((b ^ c ^ d) >>> 0) + x1 + K3) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((a ^ b ^ c) >>> 0) + x5 + K3) >>> 0;
+  d = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (c + ((d ^ a ^ b) >>> 0) + x0 + K3) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((c ^ d ^ a) >>> 0) + x4 + K3) >>> 0;
+  b = ((t << 15) | (t >>> 17)) >>> 0;
   buf[0] = (buf[0]! + a) >>> 0;
   buf[1] = (buf[1]! + b) >>> 0;
   buf[2] = (buf[2]! + c) >>> 0;
