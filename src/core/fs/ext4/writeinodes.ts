@@ -301,12 +301,17 @@ function inodeUse(p: Plan, g: Geometry): InodeUse {
     used: new Array<number>(g.groups).fill(0),
   };
   const highest = Math.max(p.usedInodes, JOURNAL_INO);
-  for (let ino = 1; ino <= highest; ino++) {
-    const grp = Math.floor((ino - 1) / g.ipg);
-    const idx = (ino - 1) % g.ipg;
-    use.bitmaps[grp]![idx >>> 3]! |= 1 << (idx & 7);
-    use.used[grp] = idx + 1;
-    if (p.inodes.type(ino) === 'dir') use.usedDirs[grp]!++;
+  // inodes 1..highest are all in use: each group's first `n` bits, set a byte at a time
+  for (let grp = 0; grp * g.ipg < highest; grp++) {
+    const first = grp * g.ipg + 1;
+    const n = Math.min(g.ipg, highest - grp * g.ipg);
+    const bm = use.bitmaps[grp]!;
+    bm.fill(0xff, 0, n >>> 3);
+    if (n & 7) bm[n >>> 3]! |= (1 << (n & 7)) - 1;
+    use.used[grp] = n;
+    let dirs = 0;
+    for (let ino = first; ino < first + n; ino++) if (p.inodes.isDir(ino)) dirs++;
+    use.usedDirs[grp] = dirs;
   }
   return use;
 }

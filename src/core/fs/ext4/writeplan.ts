@@ -132,6 +132,11 @@ export class Inodes {
     const k = this.kind[ino];
     return k ? KINDS[k - 1] : undefined;
   }
+
+  /** type(ino) === 'dir', without the name. */
+  isDir(ino: number): boolean {
+    return this.kind[ino] === KIND_CODE.dir;
+  }
 }
 
 export interface Plan {
