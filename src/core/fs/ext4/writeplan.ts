@@ -5,8 +5,9 @@
  * for directories, computed from name lengths and hashes), places xattrs and
  * decides what is stored inline, all before the size of the filesystem is
  * known. Nothing is written and nothing is kept per entry but a few numbers
- * in slabs (`Inodes`): directory blocks, xattr entries and inline data are
- * made again when written. File contents are not read.
+ * in slabs (`Inodes`) and each directory's names in the order they were
+ * sorted once (a reference per entry): directory blocks, xattr entries and
+ * inline data are made again when written. File contents are not read.
  */
 import { CapacityError, PathError, UsageError } from '../../errors.js';
 import { sortedChildNames, utf8Length } from '../../tree/cursor.js';
@@ -87,7 +88,8 @@ const KIND_CODE = Object.fromEntries(KINDS.map((k, i) => [k, i + 1])) as Record<
 
 /**
  * The plan's per-inode facts, in slabs indexed by inode number: a node
- * reference and about 20 bytes of numbers per inode, whatever the tree.
+ * reference and about 20 bytes of numbers per inode, whatever the tree, and
+ * each directory's sorted names.
  */
 export class Inodes {
   nodes: Array<TreeNode | undefined> = [];
