@@ -31,6 +31,7 @@ function clampedSec(t: Timespec, big: boolean): number {
 /** encodeTime's `lo` without the object (the writer stores three times per inode). */
 export function timeLo(t: Timespec, big: boolean): number {
   const sec = clampedSec(t, big);
+  if (sec >= 0 && sec < EPOCH_WORD) return sec; // every time from 1970 to 2106: no floating-point remainder
   return (((sec % EPOCH_WORD) + EPOCH_WORD) % EPOCH_WORD) >>> 0;
 }
 
@@ -38,6 +39,7 @@ export function timeLo(t: Timespec, big: boolean): number {
 export function timeExtra(t: Timespec, big: boolean): number {
   const sec = clampedSec(t, big);
   const nsec = Math.min(NSEC_MAX, Math.max(0, Math.floor(t.nsec)));
+  if (sec >= 0 && sec < 2 ** 31) return (nsec << EXTRA_NSEC_SHIFT) >>> 0; // epoch bits 0 until 2038
   const lo = ((sec % EPOCH_WORD) + EPOCH_WORD) % EPOCH_WORD;
   const lo32 = lo >= 2 ** 31 ? lo - EPOCH_WORD : lo;
   const epoch = ((sec - lo32) / EPOCH_WORD) & EXTRA_EPOCH_MASK;
