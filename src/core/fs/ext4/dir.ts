@@ -109,21 +109,23 @@ function putEntry(
   putName(b, off + dirEntry.size, name, len);
 }
 
-/** The tail of a leaf whose entries end at `used` (zeros after them). */
+const DT_REC_LEN = dirTail.offsetOf('det_rec_len');
+const DT_FT = dirTail.offsetOf('det_reserved_ft');
+const DT_CSUM = dirTail.offsetOf('det_checksum');
+
+/** The tail of a leaf whose entries end at `used` (zeros after them), stored byte by byte (its zero fields are zero already). */
 function finishLeaf(b: Uint8Array, csum: boolean, seed: number, used: number): void {
   if (!csum) return;
   // the checksum covers the block before the tail
-  dirTail.encode(
-    {
-      det_reserved_zero1: 0,
-      det_rec_len: DIR_TAIL_SIZE,
-      det_reserved_zero2: 0,
-      det_reserved_ft: DIR_TAIL_FT,
-      det_checksum: dirBlockCsum(seed, b, DIR_TAIL_SIZE, used),
-    },
-    b,
-    b.length - DIR_TAIL_SIZE,
-  );
+  const c = dirBlockCsum(seed, b, DIR_TAIL_SIZE, used);
+  const t = b.length - DIR_TAIL_SIZE;
+  b[t + DT_REC_LEN] = DIR_TAIL_SIZE & 0xff;
+  b[t + DT_REC_LEN + 1] = DIR_TAIL_SIZE >>> 8;
+  b[t + DT_FT] = DIR_TAIL_FT;
+  b[t + DT_CSUM] = c & 0xff;
+  b[t + DT_CSUM + 1] = (c >>> 8) & 0xff;
+  b[t + DT_CSUM + 2] = (c >>> 16) & 0xff;
+  b[t + DT_CSUM + 3] = c >>> 24;
 }
 
 /** '.' and '..' ahead of the entries of a linear directory. */
