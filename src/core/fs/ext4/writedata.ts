@@ -166,6 +166,8 @@ async function copyStream(dw: DataWriter, r: Rec, c: Content): Promise<void> {
 export function writeFileData(dw: DataWriter, r: Rec, c: Content): Promise<void> | undefined {
   r.runs = [];
   if (c.size === 0) return undefined;
+  // most files: one chunk read straight into the block buffer (what copyRandomAccess would do, without its layers)
+  if (c.readInto && !c.dataRanges && c.size <= DATA_CHUNK && readIntoBuffer(dw, r, c, 0, c.size)) return undefined;
   if (c.readInto || c.readAt) {
     copyRandomAccess(dw, r, c);
     return undefined;

@@ -6,8 +6,9 @@
  * decides what is stored inline, all before the size of the filesystem is
  * known. Nothing is written and nothing is kept per entry but a few numbers
  * in slabs (`Inodes`) and each directory's names in the order they were
- * sorted once (a reference per entry): directory blocks, xattr entries and
- * inline data are made again when written. File contents are not read.
+ * sorted once (a reference and two bytes per entry): directory blocks,
+ * xattr entries and inline data are made again when written. File contents
+ * are not read.
  */
 import { CapacityError, PathError, UsageError } from '../../errors.js';
 import { sortedChildNames, utf8Length } from '../../tree/cursor.js';
@@ -89,7 +90,7 @@ const KIND_CODE = Object.fromEntries(KINDS.map((k, i) => [k, i + 1])) as Record<
 /**
  * The plan's per-inode facts, in slabs indexed by inode number: a node
  * reference and about 20 bytes of numbers per inode, whatever the tree, and
- * each directory's sorted names.
+ * each directory's sorted names with their UTF-8 lengths.
  */
 export class Inodes {
   nodes: Array<TreeNode | undefined> = [];
@@ -107,6 +108,8 @@ export class Inodes {
   bits = new Uint8Array(64);
   /** Directories: their names in the order they were numbered (UTF-8 byte order), kept for the directory blocks. */
   names: Array<readonly string[] | undefined> = [];
+  /** Directories: the UTF-8 lengths of their entries' names (dirEntries' `lens`), once the plan has sized them. */
+  lens: Array<Uint16Array | undefined> = [];
 
   private grow(ino: number): void {
     if (ino < this.kind.length) return;
@@ -330,8 +333,12 @@ export function dirEntries(p: Plan, d: number, numbers = true): DirList {
   const made = d === ROOT_INO && p.lpfMade;
   const names = made ? [LPF_NAME, ...sorted] : sorted;
   const n = names.length;
-  const lens = new Uint16Array(n);
-  for (let i = 0; i < n; i++) lens[i] = utf8Length(names[i]!);
+  let lens = t.lens[d];
+  if (!lens) {
+    lens = new Uint16Array(n);
+    for (let i = 0; i < n; i++) lens[i] = utf8Length(names[i]!);
+    t.lens[d] = lens;
+  }
   if (!numbers) return { names, lens, inos: new Uint32Array(0), fts: new Uint8Array(0) };
   const inos = new Uint32Array(n);
   const fts = new Uint8Array(n);
