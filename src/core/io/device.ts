@@ -146,6 +146,9 @@ export class SubDevice implements BlockDevice {
 /** True when every byte of `b[start, end)` is zero. */
 export function isZero(b: Uint8Array, start = 0, end = b.length): boolean {
   let i = start;
+  // data that is not zero mostly shows it in its first bytes: no word view for it
+  const head = Math.min(end, i + 16);
+  for (; i < head; i++) if (b[i] !== 0) return false;
   // word-at-a-time when aligned
   if (((b.byteOffset + i) & 3) === 0) {
     const n = (end - i) >>> 2;

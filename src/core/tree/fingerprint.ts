@@ -11,6 +11,7 @@
  */
 import { PathBytes, TreeCursor } from './cursor.js';
 import type { FileTree } from './tree.js';
+import type { TreeNode } from './types.js';
 
 const enc = new TextEncoder();
 const PRIME = 0x01000193;
@@ -94,21 +95,49 @@ class Line {
   /** A number as String(n) spells it (integers without a string). */
   num(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) return this.text(String(n));
+    if (n >= BILLION) {
+      // seconds and the like: the high part, then nine digits, each small enough for integer arithmetic
+      const hi = Math.floor(n / BILLION);
+      this.num(hi);
+      this.digits(n - hi * BILLION, 9);
+      return;
+    }
     let digits = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    while (digits < 9 && n >= POW10[digits]!) digits++;
+    this.digits(n, digits);
+  }
+  /** `x` (below 10^9) in exactly `digits` decimal digits, zero-padded. */
+  private digits(x: number, digits: number): void {
     const b = this.room(digits);
-    for (let i = this.len + digits - 1, x = n; i >= this.len; i--, x = Math.floor(x / 10)) b[i] = 0x30 + (x % 10);
+    let v = x | 0;
+    for (let i = this.len + digits - 1; i >= this.len; i--) {
+      const q = (v / 10) | 0;
+      b[i] = 0x30 + (v - q * 10);
+      v = q;
+    }
     this.len += digits;
   }
 }
 
 const NUL = 0;
 const SLASH = 0x2f;
+const BILLION = 1e9;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
 
 /** 32 hex digits that change when any entry's metadata changes (file contents are not read). */
 export function treeFingerprint(tree: FileTree): string {
+  return treeFingerprintShared(tree).fingerprint;
+}
+
+/**
+ * treeFingerprint, and the nodes its walk met more than once (hard links, a
+ * directory named twice): a writer numbering nodes can then skip its own
+ * lookup for every other node.
+ */
+export function treeFingerprintShared(tree: FileTree): { fingerprint: string; shared: Set<TreeNode> } {
+  const shared = new Set<TreeNode>();
   const f = new Fnv128();
-  const seen = new Map<object, number>();
+  const seen = new Map<TreeNode, number>();
   const c = new TreeCursor(tree.root);
   const path = new PathBytes();
   const l = new Line();
@@ -124,6 +153,7 @@ export function treeFingerprint(tree: FileTree): string {
     l.byte(NUL);
     // a hard link is the same node again: its first path stands for its metadata
     const first = seen.get(n);
+    if (first !== undefined) shared.add(n);
     if (first !== undefined && n.type !== 'dir') {
       l.byte(0x3d); // '='
       l.num(first);
@@ -152,12 +182,13 @@ export function treeFingerprint(tree: FileTree): string {
       l.num(n.minor);
     }
     l.byte(NUL);
-    for (const [k, v] of n.xattrs) {
-      l.text(k);
-      l.byte(NUL);
-      l.raw(v);
-    }
+    if (n.xattrs.size)
+      for (const [k, v] of n.xattrs) {
+        l.text(k);
+        l.byte(NUL);
+        l.raw(v);
+      }
     f.bytes(l.buf, l.len);
   }
-  return f.hex();
+  return { fingerprint: f.hex(), shared };
 }

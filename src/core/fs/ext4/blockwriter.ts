@@ -1,7 +1,7 @@
 /**
  * Buffered block output for the writer: consecutive blocks are gathered
  * into large sequential device writes (8 MiB by default), and file data can
- * be read straight into the buffer (tail/commit) without a copy.
+ * be read straight into the buffer (reserve/commit) without a copy.
  */
 import type { BlockDevice } from '../../io/device.js';
 
@@ -33,18 +33,23 @@ export class BlockWriter {
     this.n++;
   }
   /**
-   * The buffer space for `k` blocks that continue the queued run at block
-   * `blk` (flushing first when they would not), to be filled in place and
-   * then `commit`ted. Undefined when k blocks exceed the buffer.
+   * Room for `k` blocks that continue the queued run at block `blk`
+   * (flushing first when they would not), to be filled in place in `buffer`
+   * and then `commit`ted: their byte offset there, or -1 when k blocks
+   * exceed the buffer.
    */
-  tail(blk: number, k: number): Uint8Array | undefined {
+  reserve(blk: number, k: number): number {
     const B = this.B;
-    if (k * B > this.buf.length) return undefined;
+    if (k * B > this.buf.length) return -1;
     if (this.start < 0 || blk !== this.start + this.n || (this.n + k) * B > this.buf.length) {
       this.flush();
       this.start = blk;
     }
-    return this.buf.subarray(this.n * B, (this.n + k) * B);
+    return this.n * B;
+  }
+  /** The buffer `reserve` gives offsets into. */
+  get buffer(): Uint8Array {
+    return this.buf;
   }
   commit(k: number): void {
     this.n += k;

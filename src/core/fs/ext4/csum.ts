@@ -50,6 +50,43 @@ function crc32cWithHole(c: number, buf: Uint8Array, start: number, end: number, 
   return crc32cUpdate(c, buf, hole + skip, end);
 }
 
+/** CRC32C's polynomial, reflected. */
+const POLY_C = 0x82f63b78;
+
+/** a * b modulo the CRC32C polynomial (reflected; x^0 is bit 31), as zlib's multmodp. */
+function multModP(a: number, b: number): number {
+  let p = 0;
+  for (let m = 0x80000000; ; m >>>= 1) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    b = b & 1 ? (b >>> 1) ^ POLY_C : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, k = 0..31. */
+const X2N = (() => {
+  const t = new Uint32Array(32);
+  let p = 0x40000000; // x^1
+  t[0] = p;
+  for (let n = 1; n < 32; n++) t[n] = p = multModP(p, p);
+  return t;
+})();
+
+/**
+ * crc32cUpdate(crc, n zero bytes) without reading them: the raw CRC register
+ * times x^(8n) modulo the polynomial (zlib's crc32_combine step). Directory
+ * blocks are mostly zeros after their last entry.
+ */
+export function crc32cZeros(crc: number, n: number): number {
+  if (n <= 0) return crc >>> 0;
+  let p = 0x80000000; // x^0
+  for (let k = 3; n > 0; n = Math.floor(n / 2), k++) if (n & 1) p = multModP(X2N[k & 31]!, p);
+  return multModP(p, crc >>> 0);
+}
+
 /** The FormatError a reader throws when a stored checksum differs from the computed one. */
 export function checksumError(
   structure: string,
@@ -136,6 +173,31 @@ export function setInodeCsumAt(fsSeed: number, ino: number, buf: Uint8Array, off
   }
 }
 
+/**
+ * setInodeCsumAt for an inode whose checksum fields are still zero (the
+ * writer's, just encoded into a zeroed table): the CRC runs over the inode in
+ * one piece, the fields standing for themselves as the zeros inodeCsum counts.
+ */
+export function setFreshInodeCsumAt(
+  fsSeed: number,
+  ino: number,
+  buf: Uint8Array,
+  off: number,
+  inodeSize: number,
+): void {
+  const g = off + OFF_GEN;
+  const gen = (buf[g]! | (buf[g + 1]! << 8) | (buf[g + 2]! << 16) | (buf[g + 3]! << 24)) >>> 0;
+  const hasHi = inodeCsumHasHi(buf, off, inodeSize);
+  let c = crc32cUpdate(inodeCsumSeed(fsSeed, ino, gen), buf, off, off + inodeSize);
+  if (!hasHi) c &= 0xffff;
+  buf[off + OFF_CSUM_LO] = c & 0xff;
+  buf[off + OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
+  if (hasHi) {
+    buf[off + OFF_CSUM_HI] = (c >>> 16) & 0xff;
+    buf[off + OFF_CSUM_HI + 1] = (c >>> 24) & 0xff;
+  }
+}
+
 const OFF_BG_CSUM = groupDesc32.offsetOf('bg_checksum');
 
 /**
@@ -174,9 +236,15 @@ export function extentBlockCsum(inodeSeed: number, block: Uint8Array, max: numbe
   return crc32cUpdate(inodeSeed, block, 0, extentEntryOffset(max));
 }
 
-/** Checksum of a leaf directory block: crc32c(inode seed, block without its 12-byte tail). */
-export function dirBlockCsum(inodeSeed: number, block: Uint8Array, tailSize: number): number {
-  return crc32cUpdate(inodeSeed, block, 0, block.length - tailSize);
+/** Checksum of a leaf directory block: crc32c(inode seed, block without its 12-byte tail); `used`: where the zeros up to the tail start, when known. */
+export function dirBlockCsum(
+  inodeSeed: number,
+  block: Uint8Array,
+  tailSize: number,
+  used = block.length - tailSize,
+): number {
+  // bytes from `used` to the tail are zeros (a block the writer just filled): counted without reading them
+  return crc32cZeros(crc32cUpdate(inodeSeed, block, 0, used), block.length - tailSize - used);
 }
 
 /**

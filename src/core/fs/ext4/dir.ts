@@ -6,7 +6,7 @@
  */
 import { CapacityError } from '../../errors.js';
 import { dirBlockCsum, dxBlockCsum } from './csum.js';
-import { dirHash } from './hash.js';
+import { dirHashInto } from './hash.js';
 import {
   DIR_TAIL_FT,
   DIR_TAIL_SIZE,
@@ -28,33 +28,38 @@ import { pathAt, type Where } from './where.js';
 const DOT = Uint8Array.of(0x2e);
 const DOTDOT = Uint8Array.of(0x2e, 0x2e);
 
-/** A directory entry to write: the name as a string with its UTF-8 length (encoded into the block when written). */
-export interface DirEnt {
-  name: string;
-  /** UTF-8 bytes of `name`. */
-  len: number;
-  ino: number;
-  ft: number;
+/**
+ * The entries of a directory to write, in name order, as parallel arrays (no
+ * object per entry): the names as strings (encoded into the block when
+ * written) with their UTF-8 lengths, inode numbers and file types. `inos`
+ * and `fts` may be left empty when only the block count is wanted.
+ */
+export interface DirList {
+  names: readonly string[];
+  /** UTF-8 bytes of each name. */
+  lens: Uint16Array;
+  inos: Uint32Array;
+  fts: Uint8Array;
 }
 
 const enc = new TextEncoder();
 /** Names are at most 255 bytes; hashing encodes each into this scratch buffer. */
 const NAME_SCRATCH = new Uint8Array(1024);
 
-/** Write `e.name` as UTF-8 at `at` in `b` (ASCII without the encoder). */
-function putName(b: Uint8Array, at: number, e: DirEnt): void {
-  const s = e.name;
-  if (s.length === e.len) {
-    for (let i = 0; i < s.length; i++) b[at + i] = s.charCodeAt(i);
+/** Write `s` (of `len` UTF-8 bytes) at `at` in `b` (ASCII without the encoder). */
+function putName(b: Uint8Array, at: number, s: string, len: number): void {
+  if (s.length === len) {
+    for (let i = 0; i < len; i++) b[at + i] = s.charCodeAt(i);
     return;
   }
-  enc.encodeInto(s, b.subarray(at, at + e.len));
+  enc.encodeInto(s, b.subarray(at, at + len));
 }
 
-/** The UTF-8 bytes of an entry's name, in a scratch buffer valid until the next call. */
-function nameBytes(e: DirEnt): Uint8Array {
-  putName(NAME_SCRATCH, 0, e);
-  return NAME_SCRATCH.subarray(0, e.len);
+/** The UTF-8 bytes of entry `i`'s name, in a scratch buffer valid until the next call. */
+function nameBytes(l: DirList, i: number): Uint8Array {
+  const len = l.lens[i]!;
+  putName(NAME_SCRATCH, 0, l.names[i]!, len);
+  return NAME_SCRATCH.subarray(0, len);
 }
 
 export interface DirBuildOpts {
@@ -78,69 +83,125 @@ export interface DirBlocks {
   indexed: boolean;
 }
 
-function putEntry(b: Uint8Array, off: number, e: DirEnt, recLen: number): void {
-  dirEntry.encode({ inode: e.ino, rec_len: recLen, name_len: e.len, file_type: e.ft }, b, off);
-  putName(b, off + dirEntry.size, e);
+const DE_INODE = dirEntry.offsetOf('inode');
+const DE_REC_LEN = dirEntry.offsetOf('rec_len');
+const DE_NAME_LEN = dirEntry.offsetOf('name_len');
+const DE_FILE_TYPE = dirEntry.offsetOf('file_type');
+
+/** One ext4_dir_entry_2 and its name, stored byte by byte (as dirEntry.encode would, without a record per entry). */
+function putEntry(
+  b: Uint8Array,
+  off: number,
+  ino: number,
+  recLen: number,
+  name: string,
+  len: number,
+  ft: number,
+): void {
+  b[off + DE_INODE] = ino & 0xff;
+  b[off + DE_INODE + 1] = (ino >>> 8) & 0xff;
+  b[off + DE_INODE + 2] = (ino >>> 16) & 0xff;
+  b[off + DE_INODE + 3] = ino >>> 24;
+  b[off + DE_REC_LEN] = recLen & 0xff;
+  b[off + DE_REC_LEN + 1] = (recLen >>> 8) & 0xff;
+  b[off + DE_NAME_LEN] = len & 0xff;
+  b[off + DE_FILE_TYPE] = ft & 0xff;
+  putName(b, off + dirEntry.size, name, len);
 }
 
-function finishLeaf(b: Uint8Array, csum: boolean, seed: number): void {
+const DT_REC_LEN = dirTail.offsetOf('det_rec_len');
+const DT_FT = dirTail.offsetOf('det_reserved_ft');
+const DT_CSUM = dirTail.offsetOf('det_checksum');
+
+/** The tail of a leaf whose entries end at `used` (zeros after them), stored byte by byte (its zero fields are zero already). */
+function finishLeaf(b: Uint8Array, csum: boolean, seed: number, used: number): void {
   if (!csum) return;
   // the checksum covers the block before the tail
-  dirTail.encode(
-    {
-      det_reserved_zero1: 0,
-      det_rec_len: DIR_TAIL_SIZE,
-      det_reserved_zero2: 0,
-      det_reserved_ft: DIR_TAIL_FT,
-      det_checksum: dirBlockCsum(seed, b, DIR_TAIL_SIZE),
-    },
-    b,
-    b.length - DIR_TAIL_SIZE,
-  );
+  const c = dirBlockCsum(seed, b, DIR_TAIL_SIZE, used);
+  const t = b.length - DIR_TAIL_SIZE;
+  b[t + DT_REC_LEN] = DIR_TAIL_SIZE & 0xff;
+  b[t + DT_REC_LEN + 1] = DIR_TAIL_SIZE >>> 8;
+  b[t + DT_FT] = DIR_TAIL_FT;
+  b[t + DT_CSUM] = c & 0xff;
+  b[t + DT_CSUM + 1] = (c >>> 8) & 0xff;
+  b[t + DT_CSUM + 2] = (c >>> 16) & 0xff;
+  b[t + DT_CSUM + 3] = c >>> 24;
 }
 
-/** Pack entries into leaf blocks, in order. Each block's last entry stretches to the end (or the tail). */
+/** '.' and '..' ahead of the entries of a linear directory. */
+interface Dots {
+  ino: number;
+  parent: number;
+  ft: number;
+}
+
+/**
+ * Pack entries into leaf blocks: '.' and '..' first when `dots` is given,
+ * then the entries in `order` (indices into `l`; all of them in name order
+ * when undefined). Each block's last entry stretches to the end (or the
+ * tail). With `hashes` (by position in `order`), the first hash of each
+ * block goes to `firstHashes`.
+ */
 function packLeaves(
-  ents: DirEnt[],
+  l: DirList,
+  order: ArrayLike<number> | undefined,
+  dots: Dots | undefined,
   B: number,
   csum: boolean,
   seed: number,
   firstHashes?: number[],
-  hashes?: number[],
+  hashes?: ArrayLike<number>,
 ): Uint8Array[] {
   const space = B - (csum ? DIR_TAIL_SIZE : 0);
   const out: Uint8Array[] = [];
+  const d = dots ? 2 : 0;
+  const total = d + l.names.length;
   let b: Uint8Array | undefined;
   let off = 0;
   let lastOff = -1;
-  let last: DirEnt | undefined;
-  const close = () => {
-    if (!b) return;
-    if (last) putEntry(b, lastOff, last, space - lastOff);
-    finishLeaf(b, csum, seed);
-    out.push(b);
-    b = undefined;
+  let last = -1; // position of the entry written when the next one comes (or the block closes)
+  const put = (blk: Uint8Array, at: number, k: number, recLen: number) => {
+    if (k < d) {
+      const dd = dots!;
+      putEntry(blk, at, k === 0 ? dd.ino : dd.parent, recLen, k === 0 ? '.' : '..', k + 1, dd.ft);
+      return;
+    }
+    const i = order ? order[k - d]! : k - d;
+    putEntry(blk, at, l.inos[i]!, recLen, l.names[i]!, l.lens[i]!, l.fts[i]!);
   };
-  for (let i = 0; i < ents.length; i++) {
-    const e = ents[i]!;
-    const need = dirRecLen(e.len);
-    if (b && off + need > space) close();
+  // where the last entry's name ends: zeros follow up to the tail
+  const usedEnd = (at: number, k: number) =>
+    at + dirEntry.size + (k < 0 ? 0 : k < d ? k + 1 : l.lens[order ? order[k - d]! : k - d]!);
+  for (let k = 0; k < total; k++) {
+    const len = k < d ? k + 1 : l.lens[order ? order[k - d]! : k - d]!;
+    const need = dirRecLen(len);
+    if (b && off + need > space) {
+      if (last >= 0) put(b, lastOff, last, space - lastOff);
+      finishLeaf(b, csum, seed, usedEnd(lastOff, last));
+      out.push(b);
+      b = undefined;
+    }
     if (!b) {
       b = new Uint8Array(B);
       off = 0;
-      last = undefined;
+      last = -1;
       if (firstHashes && hashes) {
+        const i = k - d;
         let h = hashes[i]!;
         if (i > 0 && hashes[i - 1] === h) h = (h | 1) >>> 0; // hash collision continues from the previous block
         firstHashes.push(h);
       }
     }
-    if (last) putEntry(b, lastOff, last, off - lastOff);
+    if (last >= 0) put(b, lastOff, last, off - lastOff);
     lastOff = off;
-    last = e;
+    last = k;
     off += need;
   }
-  close();
+  if (b) {
+    if (last >= 0) put(b, lastOff, last, space - lastOff);
+    finishLeaf(b, csum, seed, usedEnd(lastOff, last));
+    out.push(b);
+  }
   return out;
 }
 
@@ -148,7 +209,7 @@ function packLeaves(
 function emptyLeaf(B: number, csum: boolean, seed: number): Uint8Array {
   const b = new Uint8Array(B);
   dirEntry.encode({ inode: 0, rec_len: B - (csum ? DIR_TAIL_SIZE : 0), name_len: 0, file_type: 0 }, b, 0);
-  finishLeaf(b, csum, seed);
+  finishLeaf(b, csum, seed, dirEntry.size);
   return b;
 }
 
@@ -203,34 +264,19 @@ function dxRootBlock(ino: number, parent: number, dirFt: number, levels: number,
  * by the root (one level) or by interior nodes under it (two levels).
  * Logical layout: block 0 the root, 1..N the index nodes, then the leaves.
  */
-function buildHtree(
-  dot: DirEnt,
-  dotdot: DirEnt,
-  entries: DirEnt[],
-  o: DirBuildOpts,
-  seed: number,
-  where: Where,
-): DirBlocks {
+function buildHtree(dots: Dots, l: DirList, o: DirBuildOpts, seed: number, where: Where): DirBlocks {
   const B = o.blockSize;
-  const hashed = byHash(entries, o);
+  const { order, hashes } = byHash(l, o);
   const firstHashes: number[] = [];
-  const hashes = hashed.map((x) => x.h.hash);
-  const leaves = packLeaves(
-    hashed.map((x) => x.e),
-    B,
-    o.csum,
-    seed,
-    firstHashes,
-    hashes,
-  );
+  const leaves = packLeaves(l, order, undefined, B, o.csum, seed, firstHashes, hashes);
   const csumSeed = o.csum ? seed : undefined;
   const { rootLimit, nodeLimit } = htreeLimits(o);
-  const nodes = Array.from({ length: htreeNodes(leaves.length, o, entries.length, where) }, (_, j) => {
+  const nodes = Array.from({ length: htreeNodes(leaves.length, o, l.names.length, where) }, (_, j) => {
     const i = j * nodeLimit;
     return { first: i, leaves: Array.from({ length: Math.min(nodeLimit, leaves.length - i) }, (_, k) => i + k) };
   });
   const leafBase = 1 + nodes.length;
-  const root = dxRootBlock(dot.ino, dotdot.ino, dot.ft, nodes.length ? 1 : 0, o);
+  const root = dxRootBlock(dots.ino, dots.parent, dots.ft, nodes.length ? 1 : 0, o);
   const rootList = nodes.length
     ? nodes.map((n, i) => ({ hash: firstHashes[n.first]!, block: 1 + i }))
     : leaves.map((_, i) => ({ hash: firstHashes[i]!, block: leafBase + i }));
@@ -247,13 +293,21 @@ function buildHtree(
   return { blocks, indexed: true };
 }
 
-/** Leaf blocks `ents` (in this order) take when packed like packLeaves does, without building them. */
-function countLeaves(lengths: ArrayLike<number>, B: number, csum: boolean): number {
+/** Leaf blocks the entries take when packed like packLeaves does, without building them: '.' and '..' first with `dots`, then `order` (all in name order when undefined). */
+function countLeaves(
+  lens: Uint16Array,
+  order: ArrayLike<number> | undefined,
+  dots: boolean,
+  B: number,
+  csum: boolean,
+): number {
   const space = B - (csum ? DIR_TAIL_SIZE : 0);
   let blocks = 0;
   let off = space; // no open block
-  for (let i = 0; i < lengths.length; i++) {
-    const need = dirRecLen(lengths[i]!);
+  const d = dots ? 2 : 0;
+  const total = d + lens.length;
+  for (let k = 0; k < total; k++) {
+    const need = dirRecLen(k < d ? k + 1 : lens[order ? order[k - d]! : k - d]!);
     if (off + need > space) {
       blocks++;
       off = 0;
@@ -272,19 +326,36 @@ function htreeLimits(o: DirBuildOpts): { rootLimit: number; nodeLimit: number } 
   };
 }
 
-/** The entries in htree order: by name hash, then minor hash. */
-function byHash(entries: DirEnt[], o: DirBuildOpts): Array<{ e: DirEnt; h: { hash: number; minor: number } }> {
+/**
+ * The entries in htree order (by name hash, then minor hash, then name
+ * order): their indices, and their hashes in that order.
+ */
+function byHash(l: DirList, o: DirBuildOpts): { order: Uint32Array; hashes: Uint32Array } {
   const version = o.hashVersion + (o.unsignedHash ? 3 : 0);
-  const hashed = entries.map((e) => ({ e, h: dirHash(nameBytes(e), version, o.seed) }));
-  hashed.sort((a, b) => a.h.hash - b.h.hash || a.h.minor - b.h.minor);
-  return hashed;
+  const n = l.names.length;
+  const hash = new Uint32Array(n);
+  const minor = new Uint32Array(n);
+  const out = new Uint32Array(2);
+  for (let i = 0; i < n; i++) {
+    dirHashInto(nameBytes(l, i), version, o.seed, out);
+    hash[i] = out[0]!;
+    minor[i] = out[1]!;
+  }
+  const idx: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  idx.sort((a, b) => hash[a]! - hash[b]! || minor[a]! - minor[b]! || a - b);
+  const order = Uint32Array.from(idx);
+  const hashes = new Uint32Array(n);
+  for (let k = 0; k < n; k++) hashes[k] = hash[order[k]!]!;
+  return { order, hashes };
 }
 
 /** Whether the entries (with '.' and '..') overflow one block and the filesystem indexes directories. */
-function needsHtree(entries: DirEnt[], o: DirBuildOpts): boolean {
+function needsHtree(l: DirList, o: DirBuildOpts): boolean {
   const space = o.blockSize - (o.csum ? DIR_TAIL_SIZE : 0);
-  let total = dirRecLen(DOT.length) + dirRecLen(DOTDOT.length);
-  for (const e of entries) total += dirRecLen(e.len);
+  let total = dirRecLen(1) + dirRecLen(2);
+  const lens = l.lens;
+  for (let i = 0; i < lens.length; i++) total += dirRecLen(lens[i]!);
   return total > space && o.dirIndex;
 }
 
@@ -310,18 +381,13 @@ function htreeNodes(leaves: number, o: DirBuildOpts, entries: number, where: Whe
  * name lengths (and, for an htree, the name hashes) without building them:
  * the plan sizes every directory this way and builds it only when writing.
  */
-export function dirBlockCount(entries: DirEnt[], o: DirBuildOpts, where: Where): number {
+export function dirBlockCount(l: DirList, o: DirBuildOpts, where: Where): number {
   const B = o.blockSize;
-  if (needsHtree(entries, o)) {
-    const leaves = countLeaves(
-      byHash(entries, o).map((x) => x.e.len),
-      B,
-      o.csum,
-    );
-    return 1 + htreeNodes(leaves, o, entries.length, where) + leaves;
+  if (needsHtree(l, o)) {
+    const leaves = countLeaves(l.lens, byHash(l, o).order, false, B, o.csum);
+    return 1 + htreeNodes(leaves, o, l.names.length, where) + leaves;
   }
-  const lengths = [DOT.length, DOTDOT.length, ...entries.map((e) => e.len)];
-  return Math.max(o.minBlocks ?? 1, countLeaves(lengths, B, o.csum));
+  return Math.max(o.minBlocks ?? 1, countLeaves(l.lens, undefined, true, B, o.csum));
 }
 
 /**
@@ -331,17 +397,15 @@ export function dirBlockCount(entries: DirEnt[], o: DirBuildOpts, where: Where):
 export function buildDir(
   ino: number,
   parent: number,
-  entries: DirEnt[],
+  l: DirList,
   o: DirBuildOpts,
   seed: number,
   where: Where,
 ): DirBlocks {
   const B = o.blockSize;
-  const dirFt = o.fileType === false ? 0 : FT.dir;
-  const dot: DirEnt = { name: '.', len: DOT.length, ino, ft: dirFt };
-  const dotdot: DirEnt = { name: '..', len: DOTDOT.length, ino: parent, ft: dirFt };
-  if (needsHtree(entries, o)) return buildHtree(dot, dotdot, entries, o, seed, where);
-  const blocks = packLeaves([dot, dotdot, ...entries], B, o.csum, seed);
+  const dots: Dots = { ino, parent, ft: o.fileType === false ? 0 : FT.dir };
+  if (needsHtree(l, o)) return buildHtree(dots, l, o, seed, where);
+  const blocks = packLeaves(l, undefined, dots, B, o.csum, seed);
   while (blocks.length < (o.minBlocks ?? 1)) blocks.push(emptyLeaf(B, o.csum, seed));
   return { blocks, indexed: false };
 }

@@ -18,15 +18,32 @@ const EPOCH_WORD = 2 ** 32;
  * until 2446; else a signed 32-bit value).
  */
 export function encodeTime(t: Timespec, big: boolean): { lo: number; extra: number } {
-  let sec = Math.floor(t.sec);
-  const nsec = Math.min(NSEC_MAX, Math.max(0, Math.floor(t.nsec)));
+  return { lo: timeLo(t, big), extra: timeExtra(t, big) };
+}
+
+/** Seconds clamped to what the inode holds (`big`: with the extra word). */
+function clampedSec(t: Timespec, big: boolean): number {
+  const sec = Math.floor(t.sec);
   const max = big ? 2 ** 34 - 2 ** 31 - 1 : 2 ** 31 - 1;
-  if (sec < SEC_MIN) sec = SEC_MIN;
-  if (sec > max) sec = max;
+  return sec < SEC_MIN ? SEC_MIN : sec > max ? max : sec;
+}
+
+/** encodeTime's `lo` without the object (the writer stores three times per inode). */
+export function timeLo(t: Timespec, big: boolean): number {
+  const sec = clampedSec(t, big);
+  if (sec >= 0 && sec < EPOCH_WORD) return sec; // every time from 1970 to 2106: no floating-point remainder
+  return (((sec % EPOCH_WORD) + EPOCH_WORD) % EPOCH_WORD) >>> 0;
+}
+
+/** encodeTime's `extra` without the object. */
+export function timeExtra(t: Timespec, big: boolean): number {
+  const sec = clampedSec(t, big);
+  const nsec = Math.min(NSEC_MAX, Math.max(0, Math.floor(t.nsec)));
+  if (sec >= 0 && sec < 2 ** 31) return (nsec << EXTRA_NSEC_SHIFT) >>> 0; // epoch bits 0 until 2038
   const lo = ((sec % EPOCH_WORD) + EPOCH_WORD) % EPOCH_WORD;
   const lo32 = lo >= 2 ** 31 ? lo - EPOCH_WORD : lo;
   const epoch = ((sec - lo32) / EPOCH_WORD) & EXTRA_EPOCH_MASK;
-  return { lo: lo >>> 0, extra: ((nsec << EXTRA_NSEC_SHIFT) | epoch) >>> 0 };
+  return ((nsec << EXTRA_NSEC_SHIFT) | epoch) >>> 0;
 }
 
 /**

@@ -6,8 +6,6 @@
  */
 import { DX_HASH } from './structs.js';
 
-const rol = (x: number, s: number) => ((x << s) | (x >>> (32 - s))) >>> 0;
-
 function legacyHash(name: Uint8Array, signed: boolean): number {
   let h0 = 0x12a3fe2d;
   let h1 = 0x37abe8f9;
@@ -43,41 +41,77 @@ function packWords(name: Uint8Array, start: number, len: number, out: Uint32Arra
 const K2 = 0o13240474631;
 const K3 = 0o15666365641;
 
+/**
+ * half_md4's three rounds written out (the kernel's F, G, H and rotations
+ * inline): a large directory hashes every name once when it is planned,
+ * before the code is optimized, so a call per step would cost more than the
+ * step itself.
+ */
 function halfMd4(buf: Uint32Array, x: Uint32Array): void {
   let a = buf[0]!,
     b = buf[1]!,
     c = buf[2]!,
     d = buf[3]!;
-  const F = (p: number, q: number, r: number) => (r ^ (p & (q ^ r))) >>> 0;
-  const G = (p: number, q: number, r: number) => (((p & q) >>> 0) + (((p ^ q) & r) >>> 0)) >>> 0;
-  const H = (p: number, q: number, r: number) => (p ^ q ^ r) >>> 0;
+  const x0 = x[0]!,
+    x1 = x[1]!,
+    x2 = x[2]!,
+    x3 = x[3]!,
+    x4 = x[4]!,
+    x5 = x[5]!,
+    x6 = x[6]!,
+    x7 = x[7]!;
+  let t: number;
   // round 1
-  a = rol((a + F(b, c, d) + x[0]!) >>> 0, 3);
-  d = rol((d + F(a, b, c) + x[1]!) >>> 0, 7);
-  c = rol((c + F(d, a, b) + x[2]!) >>> 0, 11);
-  b = rol((b + F(c, d, a) + x[3]!) >>> 0, 19);
-  a = rol((a + F(b, c, d) + x[4]!) >>> 0, 3);
-  d = rol((d + F(a, b, c) + x[5]!) >>> 0, 7);
-  c = rol((c + F(d, a, b) + x[6]!) >>> 0, 11);
-  b = rol((b + F(c, d, a) + x[7]!) >>> 0, 19);
+  t = (a + ((d ^ (b & (c ^ d))) >>> 0) + x0) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((c ^ (a & (b ^ c))) >>> 0) + x1) >>> 0;
+  d = ((t << 7) | (t >>> 25)) >>> 0;
+  t = (c + ((b ^ (d & (a ^ b))) >>> 0) + x2) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((a ^ (c & (d ^ a))) >>> 0) + x3) >>> 0;
+  b = ((t << 19) | (t >>> 13)) >>> 0;
+  t = (a + ((d ^ (b & (c ^ d))) >>> 0) + x4) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((c ^ (a & (b ^ c))) >>> 0) + x5) >>> 0;
+  d = ((t << 7) | (t >>> 25)) >>> 0;
+  t = (c + ((b ^ (d & (a ^ b))) >>> 0) + x6) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((a ^ (c & (d ^ a))) >>> 0) + x7) >>> 0;
+  b = ((t << 19) | (t >>> 13)) >>> 0;
   // round 2
-  a = rol((a + G(b, c, d) + x[1]! + K2) >>> 0, 3);
-  d = rol((d + G(a, b, c) + x[3]! + K2) >>> 0, 5);
-  c = rol((c + G(d, a, b) + x[5]! + K2) >>> 0, 9);
-  b = rol((b + G(c, d, a) + x[7]! + K2) >>> 0, 13);
-  a = rol((a + G(b, c, d) + x[0]! + K2) >>> 0, 3);
-  d = rol((d + G(a, b, c) + x[2]! + K2) >>> 0, 5);
-  c = rol((c + G(d, a, b) + x[4]! + K2) >>> 0, 9);
-  b = rol((b + G(c, d, a) + x[6]! + K2) >>> 0, 13);
+  t = (a + ((((b & c) >>> 0) + (((b ^ c) & d) >>> 0)) >>> 0) + x1 + K2) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((((a & b) >>> 0) + (((a ^ b) & c) >>> 0)) >>> 0) + x3 + K2) >>> 0;
+  d = ((t << 5) | (t >>> 27)) >>> 0;
+  t = (c + ((((d & a) >>> 0) + (((d ^ a) & b) >>> 0)) >>> 0) + x5 + K2) >>> 0;
+  c = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (b + ((((c & d) >>> 0) + (((c ^ d) & a) >>> 0)) >>> 0) + x7 + K2) >>> 0;
+  b = ((t << 13) | (t >>> 19)) >>> 0;
+  t = (a + ((((b & c) >>> 0) + (((b ^ c) & d) >>> 0)) >>> 0) + x0 + K2) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((((a & b) >>> 0) + (((a ^ b) & c) >>> 0)) >>> 0) + x2 + K2) >>> 0;
+  d = ((t << 5) | (t >>> 27)) >>> 0;
+  t = (c + ((((d & a) >>> 0) + (((d ^ a) & b) >>> 0)) >>> 0) + x4 + K2) >>> 0;
+  c = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (b + ((((c & d) >>> 0) + (((c ^ d) & a) >>> 0)) >>> 0) + x6 + K2) >>> 0;
+  b = ((t << 13) | (t >>> 19)) >>> 0;
   // round 3
-  a = rol((a + H(b, c, d) + x[3]! + K3) >>> 0, 3);
-  d = rol((d + H(a, b, c) + x[7]! + K3) >>> 0, 9);
-  c = rol((c + H(d, a, b) + x[2]! + K3) >>> 0, 11);
-  b = rol((b + H(c, d, a) + x[6]! + K3) >>> 0, 15);
-  a = rol((a + H(b, c, d) + x[1]! + K3) >>> 0, 3);
-  d = rol((d + H(a, b, c) + x[5]! + K3) >>> 0, 9);
-  c = rol((c + H(d, a, b) + x[0]! + K3) >>> 0, 11);
-  b = rol((b + H(c, d, a) + x[4]! + K3) >>> 0, 15);
+  t = (a + ((b ^ c ^ d) >>> 0) + x3 + K3) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((a ^ b ^ c) >>> 0) + x7 + K3) >>> 0;
+  d = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (c + ((d ^ a ^ b) >>> 0) + x2 + K3) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((c ^ d ^ a) >>> 0) + x6 + K3) >>> 0;
+  b = ((t << 15) | (t >>> 17)) >>> 0;
+  t = (a + ((b ^ c ^ d) >>> 0) + x1 + K3) >>> 0;
+  a = ((t << 3) | (t >>> 29)) >>> 0;
+  t = (d + ((a ^ b ^ c) >>> 0) + x5 + K3) >>> 0;
+  d = ((t << 9) | (t >>> 23)) >>> 0;
+  t = (c + ((d ^ a ^ b) >>> 0) + x0 + K3) >>> 0;
+  c = ((t << 11) | (t >>> 21)) >>> 0;
+  t = (b + ((c ^ d ^ a) >>> 0) + x4 + K3) >>> 0;
+  b = ((t << 15) | (t >>> 17)) >>> 0;
   buf[0] = (buf[0]! + a) >>> 0;
   buf[1] = (buf[1]! + b) >>> 0;
   buf[2] = (buf[2]! + c) >>> 0;
@@ -107,29 +141,36 @@ export function seedWords(seed: Uint8Array): Uint32Array {
   return Uint32Array.of(dv.getUint32(0, true), dv.getUint32(4, true), dv.getUint32(8, true), dv.getUint32(12, true));
 }
 
+/** The hash state and one chunk of packed name words, reused by every call (no allocation per name). */
+const BUF = new Uint32Array(4);
+const X = new Uint32Array(8);
+
 /** Feeds the name to `mix` in chunks of `words` 32-bit words (half_md4: 8, tea: 4), packed as the kernel's str2hashbuf does. */
-function mixChunks(
-  name: Uint8Array,
-  buf: Uint32Array,
-  words: number,
-  signed: boolean,
-  mix: (buf: Uint32Array, x: Uint32Array) => void,
-): void {
-  const x = new Uint32Array(words);
+function mixChunks(name: Uint8Array, words: number, signed: boolean, md4: boolean): void {
   for (let p = 0, len = name.length; len > 0; p += words * 4, len -= words * 4) {
-    packWords(name, p, len, x, words, signed);
-    mix(buf, x);
+    packWords(name, p, len, X, words, signed);
+    if (md4) halfMd4(BUF, X);
+    else tea(BUF, X);
   }
 }
 
 /**
- * Hash of a name for htree version `version` (DX_HASH.*; the caller has
- * already added 3 for the unsigned variants when s_flags says so).
- * Returns { hash, minor }.
+ * dirHash into `out`: out[0] the hash, out[1] the minor hash, without an
+ * object per name (the writer hashes every name of a large directory).
  */
-export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): { hash: number; minor: number } {
-  const buf = Uint32Array.of(0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476);
-  if (seed && (seed[0] || seed[1] || seed[2] || seed[3])) buf.set(seed.subarray(0, 4));
+export function dirHashInto(name: Uint8Array, version: number, seed: Uint32Array | undefined, out: Uint32Array): void {
+  const buf = BUF;
+  if (seed && (seed[0] || seed[1] || seed[2] || seed[3])) {
+    buf[0] = seed[0]!;
+    buf[1] = seed[1]!;
+    buf[2] = seed[2]!;
+    buf[3] = seed[3]!;
+  } else {
+    buf[0] = 0x67452301;
+    buf[1] = 0xefcdab89;
+    buf[2] = 0x98badcfe;
+    buf[3] = 0x10325476;
+  }
   let hash: number;
   let minor = 0;
   switch (version) {
@@ -139,14 +180,14 @@ export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): 
       break;
     case DX_HASH.half_md4:
     case DX_HASH.half_md4_unsigned: {
-      mixChunks(name, buf, 8, version === DX_HASH.half_md4, halfMd4);
+      mixChunks(name, 8, version === DX_HASH.half_md4, true);
       hash = buf[1]!;
       minor = buf[2]!;
       break;
     }
     case DX_HASH.tea:
     case DX_HASH.tea_unsigned: {
-      mixChunks(name, buf, 4, version === DX_HASH.tea, tea);
+      mixChunks(name, 4, version === DX_HASH.tea, false);
       hash = buf[0]!;
       minor = buf[1]!;
       break;
@@ -156,5 +197,18 @@ export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): 
   }
   hash = (hash & ~1) >>> 0;
   if (hash === 0xfffffffe) hash = 0xfffffffc;
-  return { hash, minor };
+  out[0] = hash;
+  out[1] = minor;
+}
+
+const OUT = new Uint32Array(2);
+
+/**
+ * Hash of a name for htree version `version` (DX_HASH.*; the caller has
+ * already added 3 for the unsigned variants when s_flags says so).
+ * Returns { hash, minor }.
+ */
+export function dirHash(name: Uint8Array, version: number, seed?: Uint32Array): { hash: number; minor: number } {
+  dirHashInto(name, version, seed, OUT);
+  return { hash: OUT[0]!, minor: OUT[1]! };
 }

@@ -87,7 +87,29 @@ function writeIndex(b: Uint8Array, off: number, lblk: number, pblk: number): voi
 
 /** extentTree's i_block: one buffer for every call (no allocation per inode). */
 const ROOT = new Uint8Array(I_BLOCK_SIZE);
-const NO_META: Array<[number, Uint8Array]> = [];
+/** What extentTree returns when i_block holds every extent (nothing else to write). */
+const ROOT_ONLY: Mapped = { iblock: ROOT, meta: [] };
+const EH_MAGIC = extentHeader.offsetOf('eh_magic');
+const EH_ENTRIES = extentHeader.offsetOf('eh_entries');
+const EH_MAX = extentHeader.offsetOf('eh_max');
+const EE_BLOCK = extentLeaf.offsetOf('ee_block');
+const EE_LEN = extentLeaf.offsetOf('ee_len');
+const EE_START_HI = extentLeaf.offsetOf('ee_start_hi');
+const EE_START_LO = extentLeaf.offsetOf('ee_start_lo');
+
+/** A u16le (the value masked like the struct encoder does). */
+function put16(b: Uint8Array, off: number, n: number): void {
+  b[off] = n & 0xff;
+  b[off + 1] = (n >>> 8) & 0xff;
+}
+
+/** A u32le. */
+function put32(b: Uint8Array, off: number, n: number): void {
+  b[off] = n & 0xff;
+  b[off + 1] = (n >>> 8) & 0xff;
+  b[off + 2] = (n >>> 16) & 0xff;
+  b[off + 3] = (n >>> 24) & 0xff;
+}
 
 /**
  * Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums
@@ -96,13 +118,19 @@ const NO_META: Array<[number, Uint8Array]> = [];
 export function extentTree(runs: Run[], blockSize: number, alloc: () => number, inodeSeed: number | undefined): Mapped {
   const iblock = ROOT.fill(0);
   if (runs.length <= ROOT_CAPACITY) {
-    extentHeader.encode(
-      { eh_magic: EXTENT_MAGIC, eh_entries: runs.length, eh_max: ROOT_CAPACITY, eh_depth: 0, eh_generation: 0 },
-      iblock,
-      0,
-    );
-    for (let i = 0; i < runs.length; i++) writeLeaf(iblock, extentEntryOffset(i), runs[i]!);
-    return { iblock, meta: NO_META };
+    // the common case (every small file): the header and its leaves stored byte by byte, no record per field
+    put16(iblock, EH_MAGIC, EXTENT_MAGIC);
+    put16(iblock, EH_ENTRIES, runs.length);
+    put16(iblock, EH_MAX, ROOT_CAPACITY);
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i]!;
+      const off = extentEntryOffset(i);
+      put32(iblock, off + EE_BLOCK, r.lblk);
+      put16(iblock, off + EE_LEN, r.len);
+      put16(iblock, off + EE_START_HI, Math.floor(r.pblk / 0x100000000));
+      put32(iblock, off + EE_START_LO, r.pblk);
+    }
+    return ROOT_ONLY;
   }
   const meta: Array<[number, Uint8Array]> = [];
   const per = extentCapacity(blockSize);

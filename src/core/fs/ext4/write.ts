@@ -15,7 +15,7 @@
  */
 import type { BlockDevice } from '../../io/device.js';
 import { silentProgress } from '../../progress.js';
-import { treeFingerprint } from '../../tree/fingerprint.js';
+import { treeFingerprintShared } from '../../tree/fingerprint.js';
 import type { FileTree } from '../../tree/tree.js';
 import { BlockWriter } from './blockwriter.js';
 import { uuidString } from './fields.js';
@@ -69,8 +69,10 @@ export interface PreparedExt4 {
  * between the two steps.
  */
 export function prepareExt4(tree: FileTree, opts: Ext4Options = {}): PreparedExt4 {
-  const cfg = resolveConfig(opts, opts.uuid !== undefined && opts.hashSeed !== undefined ? '' : treeFingerprint(tree));
-  const p = plan(tree, cfg);
+  // the fingerprint (for default ids) also tells the plan which nodes have more than one name
+  const fp = opts.uuid !== undefined && opts.hashSeed !== undefined ? undefined : treeFingerprintShared(tree);
+  const cfg = resolveConfig(opts, fp?.fingerprint ?? '');
+  const p = plan(tree, cfg, fp?.shared);
   let min: number | undefined;
   let used = false;
   return {

@@ -36,6 +36,13 @@ function sizeError(r: Rec, got: number, pos: number, want: number): HostIOError 
   );
 }
 
+let ZEROS = new Uint8Array(0);
+/** A block of zeros (shared, never written). */
+function zeros(B: number): Uint8Array {
+  if (ZEROS.length < B) ZEROS = new Uint8Array(B);
+  return ZEROS;
+}
+
 /** Write one chunk that starts at block-aligned file offset `pos`, block by block, skipping zero blocks. */
 function take(dw: DataWriter, r: Rec, pos: number, data: Uint8Array): void {
   const B = dw.B;
@@ -59,15 +66,18 @@ function readIntoBuffer(dw: DataWriter, r: Rec, c: Content, pos: number, want: n
   const B = dw.B;
   const k = Math.ceil(want / B);
   const first = dw.al.peekRun(k);
-  const region = first >= 0 ? dw.w.tail(first, k) : undefined;
-  if (!region) return false;
-  const got = c.readInto!(pos, region.subarray(0, want));
+  const at = first >= 0 ? dw.w.reserve(first, k) : -1;
+  if (at < 0) return false;
+  const buf = dw.w.buffer;
+  const got = c.readInto!(pos, buf.subarray(at, at + want));
   if (got !== want) throw sizeError(r, got, pos, want);
-  if (want < k * B) region.fill(0, want, k * B);
+  const pad = k * B - want;
+  // the last block's tail: a copy from zeros costs less than fill() (a runtime call) on every small file
+  if (pad > 0) buf.set(zeros(B).subarray(0, pad), at + want);
   let zero = false;
-  for (let o = 0; o < want && !zero; o += B) zero = isZero(region, o, Math.min(want, o + B));
+  for (let o = at; o < at + want && !zero; o += B) zero = isZero(buf, o, Math.min(at + want, o + B));
   if (zero) {
-    dw.scratch.set(region.subarray(0, want));
+    dw.scratch.set(buf.subarray(at, at + want));
     take(dw, r, pos, dw.scratch.subarray(0, want));
     return true;
   }
@@ -156,6 +166,8 @@ async function copyStream(dw: DataWriter, r: Rec, c: Content): Promise<void> {
 export function writeFileData(dw: DataWriter, r: Rec, c: Content): Promise<void> | undefined {
   r.runs = [];
   if (c.size === 0) return undefined;
+  // most files: one chunk read straight into the block buffer (what copyRandomAccess would do, without its layers)
+  if (c.readInto && !c.dataRanges && c.size <= DATA_CHUNK && readIntoBuffer(dw, r, c, 0, c.size)) return undefined;
   if (c.readInto || c.readAt) {
     copyRandomAccess(dw, r, c);
     return undefined;

@@ -10,11 +10,11 @@
 import { bytesKey } from '../../binary/bytes.js';
 import { HostIOError } from '../../errors.js';
 import type { BlockDevice } from '../../io/device.js';
-import { fullMode, type TreeNode } from '../../tree/types.js';
+import { fullMode, TYPE_BITS, type TreeNode } from '../../tree/types.js';
 import type { BlockWriter } from './blockwriter.js';
-import { inodeCsumSeed, setInodeCsumAt, xattrBlockCsum } from './csum.js';
+import { inodeCsumSeed, setFreshInodeCsumAt, xattrBlockCsum } from './csum.js';
 import { buildDir } from './dir.js';
-import { encodeDevice, encodeTime } from './fields.js';
+import { encodeDevice, timeExtra, timeLo } from './fields.js';
 import type { Geometry } from './layout.js';
 import { addBlock, blockMap, extentTree } from './map.js';
 import type { Config } from './options.js';
@@ -28,12 +28,13 @@ import {
   JOURNAL_INO,
   SECTOR_SIZE,
   XATTR_INDEX,
+  extentCapacity,
   inode as inodeStruct,
   xattrHeader,
 } from './structs.js';
 import type { Allocator } from './writealloc.js';
 import { writeFileData, type DataWriter } from './writedata.js';
-import { dirEntries, madeLpfMeta, metaOf, minDirBlocks, PLAN_BIT, Rec, type Plan } from './writeplan.js';
+import { dirEntries, madeLpfMeta, minDirBlocks, PLAN_BIT, Rec, type Plan } from './writeplan.js';
 import { encodeBlock, encodeIbody, placeXattrs, xattrEntries } from './xattr.js';
 
 const enc = new TextEncoder();
@@ -48,6 +49,9 @@ export interface WriteCtx {
   fsSeed: number;
 }
 
+/** Extents i_block holds (more make a tree with blocks of its own). */
+const EXTENT_ROOT_CAPACITY = extentCapacity(I_BLOCK_SIZE);
+
 /** Inodes sharing one xattr block at most (h_refcount), like the kernel. */
 const XATTR_BLOCK_MAX_USERS = 1024;
 
@@ -56,13 +60,18 @@ export function mapInode(ctx: WriteCtx, r: Rec): void {
   const { cfg, al, w } = ctx;
   const B = cfg.blockSize;
   const extents = cfg.has('extent');
-  const seed = cfg.has('metadata_csum') ? inodeCsumSeed(ctx.fsSeed, r.ino, 0) : undefined;
+  const runs = r.runs!;
+  // the seed checksums extent tree blocks, which only files of more extents than i_block holds have
+  const seed =
+    extents && runs.length > EXTENT_ROOT_CAPACITY && cfg.has('metadata_csum')
+      ? inodeCsumSeed(ctx.fsSeed, r.ino, 0)
+      : undefined;
   const alloc = () => al.alloc();
-  const m = extents ? extentTree(r.runs!, B, alloc, seed) : blockMap(r.runs!, B, alloc, () => r.path);
+  const m = extents ? extentTree(runs, B, alloc, seed) : blockMap(runs, B, alloc, () => r.path);
   r.iblock.set(m.iblock); // extentTree's is shared
   for (const [blk, data] of m.meta) w.put(blk, data);
   let count = m.meta.length;
-  for (const run of r.runs!) count += run.len;
+  for (const run of runs) count += run.len;
   r.blocks += count;
   if (extents) r.flags |= INODE_FLAGS.EXTENTS;
 }
@@ -182,82 +191,97 @@ export function writeXattrBlocks(ctx: WriteCtx, p: Plan): Map<number, number> {
   return acl;
 }
 
-/** A fresh record of inode `ino` with its metadata and link count. */
+/**
+ * The i_block of the record being made: one record is made, encoded and
+ * dropped at a time (directories and slow symlinks keep a copy), so they
+ * share one buffer, zeroed for each.
+ */
+const IBLOCK = new Uint8Array(I_BLOCK_SIZE);
+
+/** A fresh record of inode `ino` with its metadata (the node's own fields) and link count. */
 function newRec(ctx: WriteCtx, p: Plan, ino: number): Rec {
   const node = p.inodes.nodes[ino];
-  const meta = node ? metaOf(node) : madeLpfMeta(ctx.cfg);
-  const r = new Rec(ino, p.inodes.type(ino)!, node, meta, p.pathOf);
+  const r = new Rec(ino, p.inodes.type(ino)!, node, node ?? madeLpfMeta(ctx.cfg), p.pathOf, IBLOCK.fill(0));
   r.links = p.inodes.links[ino]!;
   return r;
 }
 
-/** The struct table covers 160 bytes; 128-byte inodes are built in this scratch buffer. */
-const INODE_SCRATCH = new Uint8Array(inodeStruct.size);
 const U32 = 2 ** 32;
+const I = (name: Parameters<typeof inodeStruct.offsetOf>[0]) => inodeStruct.offsetOf(name);
+const O_MODE = I('i_mode');
+const O_UID = I('i_uid');
+const O_SIZE_LO = I('i_size_lo');
+const O_ATIME = I('i_atime');
+const O_CTIME = I('i_ctime');
+const O_MTIME = I('i_mtime');
+const O_GID = I('i_gid');
+const O_LINKS = I('i_links_count');
+const O_BLOCKS_LO = I('i_blocks_lo');
+const O_FLAGS = I('i_flags');
+const O_BLOCK = I('i_block');
+const O_FILE_ACL_LO = I('i_file_acl_lo');
+const O_SIZE_HIGH = I('i_size_high');
+const O_BLOCKS_HIGH = I('l_i_blocks_high');
+const O_FILE_ACL_HIGH = I('l_i_file_acl_high');
+const O_UID_HIGH = I('l_i_uid_high');
+const O_GID_HIGH = I('l_i_gid_high');
+const O_EXTRA_ISIZE = I('i_extra_isize');
+const O_CTIME_EXTRA = I('i_ctime_extra');
+const O_MTIME_EXTRA = I('i_mtime_extra');
+const O_ATIME_EXTRA = I('i_atime_extra');
+const O_CRTIME = I('i_crtime');
+const O_CRTIME_EXTRA = I('i_crtime_extra');
+
+/** The view of the last table encoded into (one per table, not one per inode). */
+let viewOf: Uint8Array | undefined;
+let view: DataView | undefined;
+function tableView(table: Uint8Array): DataView {
+  if (table !== viewOf) {
+    view = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    viewOf = table;
+  }
+  return view!;
+}
 
 /**
- * Encode inode `r` at `off` in `table` (s_inode_size bytes, zeroed). The
- * table itself is the target (not a view per inode): the struct encoder
- * reuses its DataView.
+ * Encode inode `r` at `off` in `table` (s_inode_size bytes, zeroed: fields
+ * that are zero are not stored). The fields are the inode struct's, at its
+ * offsets, stored one by one: no record object per inode.
  */
 export function encodeInode(r: Rec, table: Uint8Array, off: number, cfg: Config, big: boolean): void {
-  const raw = big ? table : INODE_SCRATCH.fill(0);
-  const base = big ? off : 0;
+  const v = tableView(table);
   const m = r.meta;
-  const at = encodeTime(m.atime, big);
-  const mt = encodeTime(m.mtime, big);
-  const ct = encodeTime(m.ctime, big);
+  const ct = m.ctime;
   const sectors = r.blocks * (cfg.blockSize / SECTOR_SIZE);
-  inodeStruct.encode(
-    {
-      i_mode: fullMode({ type: r.type, mode: m.mode }),
-      i_uid: m.uid & 0xffff,
-      i_size_lo: r.size >>> 0,
-      i_atime: at.lo,
-      i_ctime: ct.lo,
-      i_mtime: mt.lo,
-      i_dtime: 0,
-      i_gid: m.gid & 0xffff,
-      i_links_count: r.links,
-      i_blocks_lo: sectors >>> 0,
-      i_flags: r.flags,
-      l_i_version: 0,
-      i_block: r.iblock,
-      i_generation: 0,
-      i_file_acl_lo: r.fileAcl >>> 0,
-      i_size_high: Math.floor(r.size / U32),
-      i_obso_faddr: 0,
-      l_i_blocks_high: Math.floor(sectors / U32) & 0xffff,
-      l_i_file_acl_high: Math.floor(r.fileAcl / U32) & 0xffff,
-      l_i_uid_high: m.uid >>> 16,
-      l_i_gid_high: m.gid >>> 16,
-      l_i_checksum_lo: 0,
-      l_i_reserved: 0,
-    },
-    raw,
-    base,
-  );
-  if (!big) {
-    table.set(raw.subarray(0, cfg.inodeSize), off);
-    return;
-  }
+  // most inodes are regular files: their type bits without a lookup by type name
+  const mode = r.type === 'file' ? TYPE_BITS.file | (m.mode & 0o7777) : fullMode({ type: r.type, mode: m.mode });
+  v.setUint16(off + O_MODE, mode & 0xffff, true);
+  v.setUint16(off + O_UID, m.uid & 0xffff, true);
+  v.setUint32(off + O_SIZE_LO, r.size >>> 0, true);
+  v.setUint32(off + O_ATIME, timeLo(m.atime, big), true);
+  v.setUint32(off + O_CTIME, timeLo(ct, big), true);
+  v.setUint32(off + O_MTIME, timeLo(m.mtime, big), true);
+  v.setUint16(off + O_GID, m.gid & 0xffff, true);
+  v.setUint16(off + O_LINKS, r.links & 0xffff, true);
+  v.setUint32(off + O_BLOCKS_LO, sectors >>> 0, true);
+  v.setUint32(off + O_FLAGS, r.flags >>> 0, true);
+  table.set(r.iblock, off + O_BLOCK);
+  v.setUint32(off + O_FILE_ACL_LO, r.fileAcl >>> 0, true);
+  v.setUint32(off + O_SIZE_HIGH, Math.floor(r.size / U32) >>> 0, true);
+  v.setUint16(off + O_BLOCKS_HIGH, Math.floor(sectors / U32) & 0xffff, true);
+  v.setUint16(off + O_FILE_ACL_HIGH, Math.floor(r.fileAcl / U32) & 0xffff, true);
+  v.setUint16(off + O_UID_HIGH, (m.uid >>> 16) & 0xffff, true);
+  v.setUint16(off + O_GID_HIGH, (m.gid >>> 16) & 0xffff, true);
+  if (!big) return;
   // the extra fields only exist in large inodes
-  inodeStruct.encode(
-    {
-      i_extra_isize: EXTRA_ISIZE,
-      i_checksum_hi: 0,
-      i_ctime_extra: ct.extra,
-      i_mtime_extra: mt.extra,
-      i_atime_extra: at.extra,
-      i_crtime: ct.lo,
-      i_crtime_extra: ct.extra,
-      i_version_hi: 0,
-      i_projid: 0,
-    },
-    raw,
-    base,
-  );
-  if (r.xin?.length) encodeIbody(r.xin, raw.subarray(base + GOOD_OLD_INODE_SIZE + EXTRA_ISIZE, base + cfg.inodeSize));
+  const ctx = timeExtra(ct, big);
+  v.setUint16(off + O_EXTRA_ISIZE, EXTRA_ISIZE, true);
+  v.setUint32(off + O_CTIME_EXTRA, ctx, true);
+  v.setUint32(off + O_MTIME_EXTRA, timeExtra(m.mtime, big), true);
+  v.setUint32(off + O_ATIME_EXTRA, timeExtra(m.atime, big), true);
+  v.setUint32(off + O_CRTIME, timeLo(ct, big), true);
+  v.setUint32(off + O_CRTIME_EXTRA, ctx, true);
+  if (r.xin?.length) encodeIbody(r.xin, table.subarray(off + GOOD_OLD_INODE_SIZE + EXTRA_ISIZE, off + cfg.inodeSize));
 }
 
 /** What the inode tables hold per group, for the bitmaps and descriptors. */
@@ -277,12 +301,17 @@ function inodeUse(p: Plan, g: Geometry): InodeUse {
     used: new Array<number>(g.groups).fill(0),
   };
   const highest = Math.max(p.usedInodes, JOURNAL_INO);
-  for (let ino = 1; ino <= highest; ino++) {
-    const grp = Math.floor((ino - 1) / g.ipg);
-    const idx = (ino - 1) % g.ipg;
-    use.bitmaps[grp]![idx >>> 3]! |= 1 << (idx & 7);
-    use.used[grp] = idx + 1;
-    if (p.inodes.type(ino) === 'dir') use.usedDirs[grp]!++;
+  // inodes 1..highest are all in use: each group's first `n` bits, set a byte at a time
+  for (let grp = 0; grp * g.ipg < highest; grp++) {
+    const first = grp * g.ipg + 1;
+    const n = Math.min(g.ipg, highest - grp * g.ipg);
+    const bm = use.bitmaps[grp]!;
+    bm.fill(0xff, 0, n >>> 3);
+    if (n & 7) bm[n >>> 3]! |= (1 << (n & 7)) - 1;
+    use.used[grp] = n;
+    let dirs = 0;
+    for (let ino = first; ino < first + n; ino++) if (p.inodes.isDir(ino)) dirs++;
+    use.usedDirs[grp] = dirs;
   }
   return use;
 }
@@ -388,7 +417,7 @@ export async function writeInodes(ctx: WriteCtx, p: Plan, inodeTables: number[],
     if (r instanceof Promise) r = await r;
     if (r) encodeInode(r, table, off, cfg, big);
     else if (big) inodeStruct.encode({ i_extra_isize: EXTRA_ISIZE }, table, off); // reserved inodes: empty, like mke2fs
-    if (metaCsum && (r || big)) setInodeCsumAt(ctx.fsSeed, ino, table, off, isz);
+    if (metaCsum && (r || big)) setFreshInodeCsumAt(ctx.fsSeed, ino, table, off, isz);
   }
   flushTable();
   return use;

@@ -5,15 +5,17 @@
  * for directories, computed from name lengths and hashes), places xattrs and
  * decides what is stored inline, all before the size of the filesystem is
  * known. Nothing is written and nothing is kept per entry but a few numbers
- * in slabs (`Inodes`): directory blocks, xattr entries and inline data are
- * made again when written. File contents are not read.
+ * in slabs (`Inodes`) and each directory's names in the order they were
+ * sorted once (a reference and two bytes per entry): directory blocks,
+ * xattr entries and inline data are made again when written. File contents
+ * are not read.
  */
 import { CapacityError, PathError, UsageError } from '../../errors.js';
 import { sortedChildNames, utf8Length } from '../../tree/cursor.js';
 import type { FileTree } from '../../tree/tree.js';
 import type { DirNode, NodeType, Timespec, TreeNode } from '../../tree/types.js';
 import { fsCsumSeed } from './csum.js';
-import { dirBlockCount, type DirBuildOpts, type DirEnt } from './dir.js';
+import { dirBlockCount, type DirBuildOpts, type DirList } from './dir.js';
 import { seedWords } from './hash.js';
 import { blockMapBlocks, extentTreeBlocks, type Run } from './map.js';
 import type { Config } from './options.js';
@@ -51,7 +53,6 @@ export interface Meta {
 export class Rec {
   links = 0;
   size = 0;
-  iblock: Uint8Array = new Uint8Array(I_BLOCK_SIZE);
   flags = 0;
   blocks = 0;
   fileAcl = 0;
@@ -65,6 +66,8 @@ export class Rec {
     readonly node: TreeNode | undefined,
     readonly meta: Meta,
     private readonly where: string | ((ino: number) => string),
+    /** i_block (60 bytes, zeroed). */
+    public iblock: Uint8Array = new Uint8Array(I_BLOCK_SIZE),
   ) {}
   get path(): string {
     return typeof this.where === 'string' ? this.where : this.where(this.ino);
@@ -86,7 +89,8 @@ const KIND_CODE = Object.fromEntries(KINDS.map((k, i) => [k, i + 1])) as Record<
 
 /**
  * The plan's per-inode facts, in slabs indexed by inode number: a node
- * reference and about 20 bytes of numbers per inode, whatever the tree.
+ * reference and about 20 bytes of numbers per inode, whatever the tree, and
+ * each directory's sorted names with their UTF-8 lengths.
  */
 export class Inodes {
   nodes: Array<TreeNode | undefined> = [];
@@ -102,6 +106,10 @@ export class Inodes {
   nblocks = new Uint32Array(64);
   /** PLAN_BIT flags. */
   bits = new Uint8Array(64);
+  /** Directories: their names in the order they were numbered (UTF-8 byte order), kept for the directory blocks. */
+  names: Array<readonly string[] | undefined> = [];
+  /** Directories: the UTF-8 lengths of their entries' names (dirEntries' `lens`), once the plan has sized them. */
+  lens: Array<Uint16Array | undefined> = [];
 
   private grow(ino: number): void {
     if (ino < this.kind.length) return;
@@ -129,12 +137,17 @@ export class Inodes {
     const k = this.kind[ino];
     return k ? KINDS[k - 1] : undefined;
   }
+
+  /** type(ino) === 'dir', without the name. */
+  isDir(ino: number): boolean {
+    return this.kind[ino] === KIND_CODE.dir;
+  }
 }
 
 export interface Plan {
   cfg: Config;
   inodes: Inodes;
-  /** Nodes numbered before the directory that holds them again (hard links, the tree's lost+found): their inode. */
+  /** Nodes with more than one name (hard links; not directories): their inode. */
   linkIno: Map<TreeNode, number>;
   /** The tree has no /lost+found: inode 11 is made, with no node. */
   lpfMade: boolean;
@@ -166,11 +179,6 @@ const LPF_BYTES = 16384;
 const LPF_MIN_BLOCKS = 2;
 const LPF_MAX_BLOCKS = 12;
 const LPF_NAME = 'lost+found';
-
-/** Node metadata as the inode stores it. */
-export function metaOf(n: TreeNode): Meta {
-  return { mode: n.mode, uid: n.uid, gid: n.gid, atime: n.atime, mtime: n.mtime, ctime: n.ctime };
-}
 
 /** The lost+found the writer makes when the tree has none (mke2fs's: 0700, root's, the epoch). */
 export function madeLpfMeta(cfg: Config): Meta {
@@ -239,7 +247,14 @@ function reservedDirs(tree: FileTree, t: Inodes, byNode: Map<TreeNode, number>):
  * Number the inodes: every directory's entries in name order, depth first.
  * Returns the next free inode and the nodes `dirEntries` must look up.
  */
-function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<TreeNode, number>): number {
+function numberInodes(
+  tree: FileTree,
+  t: Inodes,
+  lpfMade: boolean,
+  byNode: Map<TreeNode, number>,
+  linkIno: Map<TreeNode, number>,
+  shared: ReadonlySet<TreeNode> | undefined,
+): number {
   let next = FIRST_INO + 1;
   const stack: number[] = [ROOT_INO];
   const subdirs: number[] = [];
@@ -249,9 +264,14 @@ function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<T
     if (!dn) continue;
     t.firstChild[d] = next;
     subdirs.length = 0;
-    for (const name of sortedChildNames(dn)) {
+    const names = sortedChildNames(dn);
+    t.names[d] = names;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       const child = dn.children.get(name)!;
-      let r = byNode.get(child);
+      // a file named once (known from `shared`) needs no lookup: it is new here
+      const once = shared !== undefined && child.type !== 'dir' && !shared.has(child);
+      let r = once ? undefined : byNode.get(child);
       if (r !== undefined && child.type === 'dir' && !(r === FIRST_INO && d === ROOT_INO && t.links[r] === 0)) {
         const path = joinName(pathOfIno(tree, t, d), name);
         throw new PathError(
@@ -263,8 +283,8 @@ function numberInodes(tree: FileTree, t: Inodes, lpfMade: boolean, byNode: Map<T
       if (r === undefined) {
         r = next++;
         t.set(r, child.type, child);
-        byNode.set(child, r);
-      }
+        if (!once) byNode.set(child, r);
+      } else if (child.type !== 'dir') linkIno.set(child, r);
       t.links[r]!++;
       if (name.length > NAME_MAX / 3 && utf8Length(name) > NAME_MAX) {
         const path = joinName(pathOfIno(tree, t, d), name);
@@ -298,27 +318,47 @@ function pathOfIno(tree: FileTree, t: Inodes, ino: number): string {
   return `<inode ${ino}>`;
 }
 
+/** NodeType code (Inodes.kind) to directory entry file type. */
+const KIND_FT = Uint8Array.from([FT.unknown, ...KINDS.map((k) => FTYPE[k])]);
+
 /**
- * The entries of directory `d` with their inode numbers, replaying the
- * numbering: children get consecutive numbers from firstChild in name order,
- * except nodes numbered before (hard links, the tree's lost+found).
+ * The entries of directory `d`, replaying the numbering: children get
+ * consecutive numbers from firstChild in name order, except nodes numbered
+ * before (hard links, the tree's lost+found). With `numbers` false only the
+ * names and their lengths are filled in (what the block count needs).
  */
-export function dirEntries(p: Plan, d: number): DirEnt[] {
+export function dirEntries(p: Plan, d: number, numbers = true): DirList {
   const t = p.inodes;
-  const ftOn = p.cfg.has('filetype');
-  const ents: DirEnt[] = [];
-  if (d === ROOT_INO && p.lpfMade)
-    ents.push({ name: LPF_NAME, len: LPF_NAME.length, ino: FIRST_INO, ft: ftOn ? FT.dir : 0 });
-  const dn = t.nodes[d] as DirNode | undefined;
-  if (!dn) return ents;
-  let next = t.firstChild[d]!;
-  for (const name of sortedChildNames(dn)) {
-    const child = dn.children.get(name)!;
-    const ino = p.linkIno.get(child) ?? next;
-    if (ino === next) next++;
-    ents.push({ name, len: utf8Length(name), ino, ft: ftOn ? FTYPE[child.type] : 0 });
+  const sorted = t.names[d] ?? [];
+  const made = d === ROOT_INO && p.lpfMade;
+  const names = made ? [LPF_NAME, ...sorted] : sorted;
+  const n = names.length;
+  let lens = t.lens[d];
+  if (!lens) {
+    lens = new Uint16Array(n);
+    for (let i = 0; i < n; i++) lens[i] = utf8Length(names[i]!);
+    t.lens[d] = lens;
   }
-  return ents;
+  if (!numbers) return { names, lens, inos: new Uint32Array(0), fts: new Uint8Array(0) };
+  const inos = new Uint32Array(n);
+  const fts = new Uint8Array(n);
+  const ftOn = p.cfg.has('filetype');
+  const dn = t.nodes[d] as DirNode | undefined;
+  const links = p.linkIno.size > 0;
+  let next = t.firstChild[d]!;
+  for (let i = 0; i < n; i++) {
+    let ino: number;
+    if (made && i === 0) ino = FIRST_INO;
+    else if (d === ROOT_INO && !p.lpfMade && names[i] === LPF_NAME)
+      ino = FIRST_INO; // the tree's, numbered first
+    else {
+      ino = (links ? p.linkIno.get(dn!.children.get(names[i]!)!) : undefined) ?? next;
+      if (ino === next) next++;
+    }
+    inos[i] = ino;
+    fts[i] = ftOn ? KIND_FT[t.kind[ino]!]! : 0;
+  }
+  return { names, lens, inos, fts };
 }
 
 /** Subdirectories of directory `d` (with the lost+found the writer makes). */
@@ -353,7 +393,9 @@ function planDir(p: Plan, ino: number, bpgGuess: number): number {
   const cfg = p.cfg;
   const B = cfg.blockSize;
   const t = p.inodes;
-  const n = dirBlockCount(dirEntries(p, ino), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () => p.pathOf(ino));
+  const n = dirBlockCount(dirEntries(p, ino, false), { ...p.dirOpts, minBlocks: minDirBlocks(ino, B) }, () =>
+    p.pathOf(ino),
+  );
   t.nblocks[ino] = n;
   const sub = subdirCount(p, ino);
   const nl = 2 + sub;
@@ -471,16 +513,17 @@ function planStorage(p: Plan): void {
   p.dataBytes = dataBytes;
 }
 
-/** Walk the tree, number inodes, size directories, place xattrs and estimate blocks. */
-export function plan(tree: FileTree, cfg: Config): Plan {
+/**
+ * Walk the tree, number inodes, size directories, place xattrs and estimate
+ * blocks. `shared`: the nodes with more than one name, when known (all other
+ * nodes are then numbered without a lookup).
+ */
+export function plan(tree: FileTree, cfg: Config, shared?: ReadonlySet<TreeNode>): Plan {
   const inodes = new Inodes();
   const byNode = new Map<TreeNode, number>();
   const lpfMade = reservedDirs(tree, inodes, byNode);
-  const next = numberInodes(tree, inodes, lpfMade, byNode);
-  // keep only the nodes numbered before a directory that names them again
   const linkIno = new Map<TreeNode, number>();
-  for (const [node, ino] of byNode)
-    if (ino === FIRST_INO || (node.type !== 'dir' && inodes.links[ino]! > 1)) linkIno.set(node, ino);
+  const next = numberInodes(tree, inodes, lpfMade, byNode, linkIno, shared);
   byNode.clear(); // one entry per node: not kept while the plan lives
   const p: Plan = {
     cfg,
