@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc16Update, crc32, crc32BeUpdate, crc32c, crc32cUpdate } from '../../src/core/binary/crc.js';
+import { crc16Update, crc32, crc32BeUpdate, crc32c, crc32cUpdate, crc32cZeros } from '../../src/core/binary/crc.js';
 import { defineStruct, layoutProblems, seq } from '../../src/core/binary/struct.js';
 import { FormatError } from '../../src/core/errors.js';
 import { crc32 as zcrc32 } from 'node:zlib';
@@ -30,6 +30,15 @@ describe('crc', () => {
     const d = ascii('hello world, ext4');
     expect(crc32cUpdate(crc32cUpdate(0xffffffff, d.subarray(0, 5)), d.subarray(5))).toBe(crc32cUpdate(0xffffffff, d));
     expect(~crc32cUpdate(0xffffffff, d) >>> 0).toBe(crc32c(d));
+  });
+
+  it('crc32cZeros extends a CRC32C over n zero bytes without reading them', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 70_000 }), (crc, n) => {
+        expect(crc32cZeros(crc, n)).toBe(crc32cUpdate(crc, new Uint8Array(n)));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

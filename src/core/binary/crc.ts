@@ -61,8 +61,46 @@ function makeUpdate(poly: number) {
   };
 }
 
-export const crc32Update = makeUpdate(0xedb88320);
-export const crc32cUpdate = makeUpdate(0x82f63b78);
+const CRC32_POLY = 0xedb88320;
+/** CRC32C's polynomial, reflected. */
+const CRC32C_POLY = 0x82f63b78;
+
+export const crc32Update = makeUpdate(CRC32_POLY);
+export const crc32cUpdate = makeUpdate(CRC32C_POLY);
+
+/** a * b modulo the CRC32C polynomial (reflected; x^0 is bit 31), as zlib's multmodp. */
+function multModP(a: number, b: number): number {
+  let p = 0;
+  for (let m = 0x80000000; ; m >>>= 1) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    b = b & 1 ? (b >>> 1) ^ CRC32C_POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, k = 0..31. */
+const X2N = (() => {
+  const t = new Uint32Array(32);
+  let p = 0x40000000; // x^1
+  t[0] = p;
+  for (let n = 1; n < 32; n++) t[n] = p = multModP(p, p);
+  return t;
+})();
+
+/**
+ * crc32cUpdate(crc, n zero bytes) without reading them: the raw CRC register
+ * times x^(8n) modulo the polynomial (zlib's crc32_combine step). (ext4's
+ * directory blocks are mostly zeros after their last entry.)
+ */
+export function crc32cZeros(crc: number, n: number): number {
+  if (n <= 0) return crc >>> 0;
+  let p = 0x80000000; // x^0
+  for (let k = 3; n > 0; n = Math.floor(n / 2), k++) if (n & 1) p = multModP(X2N[k & 31]!, p);
+  return multModP(p, crc >>> 0);
+}
 
 export function crc32(data: Uint8Array, prev = 0): number {
   return ~crc32Update(~prev >>> 0, data) >>> 0;

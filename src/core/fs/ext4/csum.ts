@@ -9,7 +9,7 @@
  * seeds chain the inode number and generation (both le32) onto it. Group
  * descriptors without metadata_csum but with uninit_bg (gdt_csum) use CRC16.
  */
-import { crc16Update, crc32cUpdate } from '../../binary/crc.js';
+import { crc16Update, crc32cUpdate, crc32cZeros } from '../../binary/crc.js';
 import { FormatError } from '../../errors.js';
 import {
   GOOD_OLD_INODE_SIZE,
@@ -48,43 +48,6 @@ function crc32cWithHole(c: number, buf: Uint8Array, start: number, end: number, 
   c = crc32cUpdate(c, buf, start, hole);
   c = crc32cUpdate(c, ZERO4, 0, skip);
   return crc32cUpdate(c, buf, hole + skip, end);
-}
-
-/** CRC32C's polynomial, reflected. */
-const POLY_C = 0x82f63b78;
-
-/** a * b modulo the CRC32C polynomial (reflected; x^0 is bit 31), as zlib's multmodp. */
-function multModP(a: number, b: number): number {
-  let p = 0;
-  for (let m = 0x80000000; ; m >>>= 1) {
-    if (a & m) {
-      p ^= b;
-      if ((a & (m - 1)) === 0) break;
-    }
-    b = b & 1 ? (b >>> 1) ^ POLY_C : b >>> 1;
-  }
-  return p >>> 0;
-}
-
-/** x^(2^k) modulo the polynomial, k = 0..31. */
-const X2N = (() => {
-  const t = new Uint32Array(32);
-  let p = 0x40000000; // x^1
-  t[0] = p;
-  for (let n = 1; n < 32; n++) t[n] = p = multModP(p, p);
-  return t;
-})();
-
-/**
- * crc32cUpdate(crc, n zero bytes) without reading them: the raw CRC register
- * times x^(8n) modulo the polynomial (zlib's crc32_combine step). Directory
- * blocks are mostly zeros after their last entry.
- */
-export function crc32cZeros(crc: number, n: number): number {
-  if (n <= 0) return crc >>> 0;
-  let p = 0x80000000; // x^0
-  for (let k = 3; n > 0; n = Math.floor(n / 2), k++) if (n & 1) p = multModP(X2N[k & 31]!, p);
-  return multModP(p, crc >>> 0);
 }
 
 /** The FormatError a reader throws when a stored checksum differs from the computed one. */
