@@ -31,3 +31,26 @@ export function concatBytes(parts: readonly Uint8Array[], n = parts.reduce((s, p
   }
   return out;
 }
+
+/**
+ * Store `n` as a little-endian u16 at `off` (masked, as the struct encoder
+ * does): for hot writers that set a few fields without a DataView or a
+ * record (offsets from the struct tables).
+ */
+export function putU16le(b: Uint8Array, off: number, n: number): void {
+  b[off] = n & 0xff;
+  b[off + 1] = (n >>> 8) & 0xff;
+}
+
+/** Store `n` as a little-endian u32 at `off` (see putU16le). */
+export function putU32le(b: Uint8Array, off: number, n: number): void {
+  b[off] = n & 0xff;
+  b[off + 1] = (n >>> 8) & 0xff;
+  b[off + 2] = (n >>> 16) & 0xff;
+  b[off + 3] = (n >>> 24) & 0xff;
+}
+
+/** The little-endian u32 at `off`. */
+export function getU32le(b: Uint8Array, off: number): number {
+  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+}

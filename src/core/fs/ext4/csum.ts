@@ -9,6 +9,7 @@
  * seeds chain the inode number and generation (both le32) onto it. Group
  * descriptors without metadata_csum but with uninit_bg (gdt_csum) use CRC16.
  */
+import { getU32le, putU16le } from '../../binary/bytes.js';
 import { crc16Update, crc32cUpdate, crc32cZeros } from '../../binary/crc.js';
 import { FormatError } from '../../errors.js';
 import {
@@ -123,17 +124,16 @@ export function setInodeCsum(fsSeed: number, ino: number, raw: Uint8Array): void
   setInodeCsumAt(fsSeed, ino, raw, 0, raw.length);
 }
 
+/** Store inode checksum `c` at `off`: its low half, and its high half when the inode has the field. */
+function storeInodeCsum(buf: Uint8Array, off: number, c: number, hasHi: boolean): void {
+  putU16le(buf, off + OFF_CSUM_LO, c);
+  if (hasHi) putU16le(buf, off + OFF_CSUM_HI, c >>> 16);
+}
+
 /** setInodeCsum for the inode at `off` in `buf` (an inode table), without a view per inode. */
 export function setInodeCsumAt(fsSeed: number, ino: number, buf: Uint8Array, off: number, inodeSize: number): void {
-  const g = off + OFF_GEN;
-  const gen = (buf[g]! | (buf[g + 1]! << 8) | (buf[g + 2]! << 16) | (buf[g + 3]! << 24)) >>> 0;
-  const c = inodeCsum(inodeCsumSeed(fsSeed, ino, gen), buf, off, inodeSize);
-  buf[off + OFF_CSUM_LO] = c & 0xff;
-  buf[off + OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
-  if (inodeCsumHasHi(buf, off, inodeSize)) {
-    buf[off + OFF_CSUM_HI] = (c >>> 16) & 0xff;
-    buf[off + OFF_CSUM_HI + 1] = (c >>> 24) & 0xff;
-  }
+  const c = inodeCsum(inodeCsumSeed(fsSeed, ino, getU32le(buf, off + OFF_GEN)), buf, off, inodeSize);
+  storeInodeCsum(buf, off, c, inodeCsumHasHi(buf, off, inodeSize));
 }
 
 /**
@@ -148,17 +148,9 @@ export function setFreshInodeCsumAt(
   off: number,
   inodeSize: number,
 ): void {
-  const g = off + OFF_GEN;
-  const gen = (buf[g]! | (buf[g + 1]! << 8) | (buf[g + 2]! << 16) | (buf[g + 3]! << 24)) >>> 0;
   const hasHi = inodeCsumHasHi(buf, off, inodeSize);
-  let c = crc32cUpdate(inodeCsumSeed(fsSeed, ino, gen), buf, off, off + inodeSize);
-  if (!hasHi) c &= 0xffff;
-  buf[off + OFF_CSUM_LO] = c & 0xff;
-  buf[off + OFF_CSUM_LO + 1] = (c >>> 8) & 0xff;
-  if (hasHi) {
-    buf[off + OFF_CSUM_HI] = (c >>> 16) & 0xff;
-    buf[off + OFF_CSUM_HI + 1] = (c >>> 24) & 0xff;
-  }
+  const c = crc32cUpdate(inodeCsumSeed(fsSeed, ino, getU32le(buf, off + OFF_GEN)), buf, off, off + inodeSize);
+  storeInodeCsum(buf, off, hasHi ? c : c & 0xffff, hasHi);
 }
 
 const OFF_BG_CSUM = groupDesc32.offsetOf('bg_checksum');

@@ -4,6 +4,7 @@
  * levels (Documentation/filesystems/ext4/directory.rst). Blocks are built by
  * logical number; checksums need the directory's inode seed.
  */
+import { putU16le, putU32le } from '../../binary/bytes.js';
 import { CapacityError } from '../../errors.js';
 import { dirBlockCsum, dxBlockCsum } from './csum.js';
 import { dirHashInto } from './hash.js';
@@ -98,12 +99,8 @@ function putEntry(
   len: number,
   ft: number,
 ): void {
-  b[off + DE_INODE] = ino & 0xff;
-  b[off + DE_INODE + 1] = (ino >>> 8) & 0xff;
-  b[off + DE_INODE + 2] = (ino >>> 16) & 0xff;
-  b[off + DE_INODE + 3] = ino >>> 24;
-  b[off + DE_REC_LEN] = recLen & 0xff;
-  b[off + DE_REC_LEN + 1] = (recLen >>> 8) & 0xff;
+  putU32le(b, off + DE_INODE, ino);
+  putU16le(b, off + DE_REC_LEN, recLen);
   b[off + DE_NAME_LEN] = len & 0xff;
   b[off + DE_FILE_TYPE] = ft & 0xff;
   putName(b, off + dirEntry.size, name, len);
@@ -119,13 +116,9 @@ function finishLeaf(b: Uint8Array, csum: boolean, seed: number, used: number): v
   // the checksum covers the block before the tail
   const c = dirBlockCsum(seed, b, DIR_TAIL_SIZE, used);
   const t = b.length - DIR_TAIL_SIZE;
-  b[t + DT_REC_LEN] = DIR_TAIL_SIZE & 0xff;
-  b[t + DT_REC_LEN + 1] = DIR_TAIL_SIZE >>> 8;
+  putU16le(b, t + DT_REC_LEN, DIR_TAIL_SIZE);
   b[t + DT_FT] = DIR_TAIL_FT;
-  b[t + DT_CSUM] = c & 0xff;
-  b[t + DT_CSUM + 1] = (c >>> 8) & 0xff;
-  b[t + DT_CSUM + 2] = (c >>> 16) & 0xff;
-  b[t + DT_CSUM + 3] = c >>> 24;
+  putU32le(b, t + DT_CSUM, c);
 }
 
 /** '.' and '..' ahead of the entries of a linear directory. */

@@ -4,6 +4,7 @@
  * triple indirect blocks (ext2/ext3). Tree/indirect blocks are taken from
  * `alloc` and returned with their contents for the caller to write.
  */
+import { putU16le, putU32le } from '../../binary/bytes.js';
 import { CapacityError } from '../../errors.js';
 import { extentBlockCsum } from './csum.js';
 import {
@@ -97,20 +98,6 @@ const EE_LEN = extentLeaf.offsetOf('ee_len');
 const EE_START_HI = extentLeaf.offsetOf('ee_start_hi');
 const EE_START_LO = extentLeaf.offsetOf('ee_start_lo');
 
-/** A u16le (the value masked like the struct encoder does). */
-function put16(b: Uint8Array, off: number, n: number): void {
-  b[off] = n & 0xff;
-  b[off + 1] = (n >>> 8) & 0xff;
-}
-
-/** A u32le. */
-function put32(b: Uint8Array, off: number, n: number): void {
-  b[off] = n & 0xff;
-  b[off + 1] = (n >>> 8) & 0xff;
-  b[off + 2] = (n >>> 16) & 0xff;
-  b[off + 3] = (n >>> 24) & 0xff;
-}
-
 /**
  * Extent tree. `inodeSeed` (or undefined without metadata_csum) checksums
  * tree blocks. The i_block returned is shared: copy it before the next call.
@@ -119,16 +106,16 @@ export function extentTree(runs: Run[], blockSize: number, alloc: () => number, 
   const iblock = ROOT.fill(0);
   if (runs.length <= ROOT_CAPACITY) {
     // the common case (every small file): the header and its leaves stored byte by byte, no record per field
-    put16(iblock, EH_MAGIC, EXTENT_MAGIC);
-    put16(iblock, EH_ENTRIES, runs.length);
-    put16(iblock, EH_MAX, ROOT_CAPACITY);
+    putU16le(iblock, EH_MAGIC, EXTENT_MAGIC);
+    putU16le(iblock, EH_ENTRIES, runs.length);
+    putU16le(iblock, EH_MAX, ROOT_CAPACITY);
     for (let i = 0; i < runs.length; i++) {
       const r = runs[i]!;
       const off = extentEntryOffset(i);
-      put32(iblock, off + EE_BLOCK, r.lblk);
-      put16(iblock, off + EE_LEN, r.len);
-      put16(iblock, off + EE_START_HI, Math.floor(r.pblk / 0x100000000));
-      put32(iblock, off + EE_START_LO, r.pblk);
+      putU32le(iblock, off + EE_BLOCK, r.lblk);
+      putU16le(iblock, off + EE_LEN, r.len);
+      putU16le(iblock, off + EE_START_HI, Math.floor(r.pblk / 0x100000000));
+      putU32le(iblock, off + EE_START_LO, r.pblk);
     }
     return ROOT_ONLY;
   }
