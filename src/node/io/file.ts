@@ -14,6 +14,7 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync, fsyncSync } from 'node:fs';
 import { HostIOError } from '../../core/errors.js';
 import { checkRange, isZero, type BlockDevice } from '../../core/io/device.js';
+import { writeSkippingHoles } from './holes.js';
 import { WriteBehind } from './write-behind.js';
 
 const HOLE_BLOCK = 4096;
@@ -187,28 +188,15 @@ export class FileDevice implements BlockDevice {
     if (behind) return behind.write(offset, data);
     const w = this.written;
     if (!w) return this.rawWrite(offset, data, 0, data.length);
-    // Walk 4 KiB blocks; skip all-zero blocks that were never written.
-    let i = 0;
-    let runStart = -1;
-    while (i < data.length) {
-      const abs = offset + i;
-      const blk = Math.floor(abs / HOLE_BLOCK);
-      const blkEnd = Math.min(data.length, (blk + 1) * HOLE_BLOCK - offset);
-      const wasWritten = (w[blk >>> 3]! & (1 << (blk & 7))) !== 0;
-      const skip = !wasWritten && isZero(data, i, blkEnd);
-      if (skip) {
-        if (runStart >= 0) {
-          this.rawWrite(offset + runStart, data, runStart, i);
-          runStart = -1;
-        }
-      } else {
-        // a partial block write marks the block: later zero writes there must land
-        w[blk >>> 3]! |= 1 << (blk & 7);
-        if (runStart < 0) runStart = i;
-      }
-      i = blkEnd;
-    }
-    if (runStart >= 0) this.rawWrite(offset + runStart, data, runStart, data.length);
+    writeSkippingHoles(
+      w,
+      HOLE_BLOCK,
+      offset,
+      0,
+      data.length,
+      (a, b) => isZero(data, a, b),
+      (a, b, pos) => this.rawWrite(pos, data, a, b),
+    );
   }
 
   /**

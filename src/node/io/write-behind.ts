@@ -21,6 +21,7 @@
 import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { HostIOError } from '../../core/errors.js';
+import { writeSkippingHoles } from './holes.js';
 
 /** Size of one pool buffer: the SequentialWriter's (1 MiB buffers measured the same CPU time). */
 export const BUFFER_SIZE = 8 << 20;
@@ -58,9 +59,10 @@ interface Shared {
 
 /**
  * The worker's loop. Self-contained (it runs from its source text in the
- * worker, with `writeSync` from node:fs): it uses nothing but its arguments.
+ * worker, with `writeSync` from node:fs and FileDevice's hole rule,
+ * writeSkippingHoles): it uses nothing but its arguments.
  */
-function writerLoop(s: Shared, write: typeof writeSync): void {
+function writerLoop(s: Shared, write: typeof writeSync, skipHoles: typeof writeSkippingHoles): void {
   const { ctrl, jobs, counters, state, buffers, errText, written, fd, maxWrite, holeBlock } = s;
   let failed = false;
   const words = buffers.map((b) => new Int32Array(b.buffer, 0, b.length >>> 2));
@@ -81,26 +83,15 @@ function writerLoop(s: Shared, write: typeof writeSync): void {
   const writeRun = (bi: number, from: number, to: number, offset: number): void => {
     const b = buffers[bi]!;
     if (!written) return raw(b, from, to, offset);
-    // as FileDevice.writeAt: skip all-zero blocks that were never written
-    let i = from;
-    let runStart = -1;
-    while (i < to) {
-      const abs = offset + (i - from);
-      const blk = Math.floor(abs / holeBlock);
-      const blkEnd = Math.min(to, from + (blk + 1) * holeBlock - offset);
-      const was = (written[blk >>> 3]! & (1 << (blk & 7))) !== 0;
-      if (!was && zero(bi, i, blkEnd)) {
-        if (runStart >= 0) {
-          raw(b, runStart, i, offset + (runStart - from));
-          runStart = -1;
-        }
-      } else {
-        written[blk >>> 3]! |= 1 << (blk & 7);
-        if (runStart < 0) runStart = i;
-      }
-      i = blkEnd;
-    }
-    if (runStart >= 0) raw(b, runStart, to, offset + (runStart - from));
+    skipHoles(
+      written,
+      holeBlock,
+      offset,
+      from,
+      to,
+      (x, y) => zero(bi, x, y),
+      (x, y, pos) => raw(b, x, y, pos),
+    );
   };
   let tail = 0;
   for (;;) {
@@ -172,7 +163,7 @@ export class WriteBehind {
     const source = `const { workerData } = require('node:worker_threads');
 const { writeSync } = require('node:fs');
 try {
-  (${writerLoop.toString()})(workerData, writeSync);
+  (${writerLoop.toString()})(workerData, writeSync, ${writeSkippingHoles.toString()});
 } catch (e) {
   // a bug of ours, not a write error (those are kept in the loop): its text for the caller's error
   if (Atomics.load(workerData.ctrl, ${FAILED}) === 0) {
