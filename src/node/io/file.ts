@@ -60,7 +60,8 @@ export class FileDevice implements BlockDevice {
   private closed = false;
   /** One bit per 4 KiB block: set once the block may hold data. Only for fresh devices. */
   private written: Uint8Array | undefined;
-  private written_ = 0;
+  /** Bytes written on this thread (the write-behind worker counts its own). */
+  private syncBytes = 0;
   private behind: WriteBehind | undefined;
   /** With write-behind: the bytes written synchronously before the worker starts, and those so far. */
   private behindAfter: number | undefined;
@@ -99,7 +100,7 @@ export class FileDevice implements BlockDevice {
 
   /** Bytes written to the file (holes skipped); with write-behind, exact once reads, flush or close waited. */
   get bytesWritten(): number {
-    return this.written_ + (this.behind?.bytesWritten ?? 0);
+    return this.syncBytes + (this.behind?.bytesWritten ?? 0);
   }
 
   /** Open an existing file (or block device) for reading, or reading and writing. */
@@ -238,7 +239,7 @@ export class FileDevice implements BlockDevice {
       }
       off += n;
     }
-    this.written_ += end - start;
+    this.syncBytes += end - start;
   }
 
   flush(): void {
