@@ -9,7 +9,10 @@
  *
  * The project also sees this checkout's vitest and @types/node (symlinked
  * into its node_modules), so examples that import 'vitest' or use Node
- * types type-check there as in a user's project.
+ * types type-check there as in a user's project. Those links point into one
+ * checkout, so the key also holds the checkout's path, and a project whose
+ * links no longer resolve (its checkout was removed, and another clone at
+ * the same path has not installed yet) is made again.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -117,12 +120,25 @@ function packAndInstall(dir: string): void {
   renameSync(tmp, dir);
 }
 
-/** Projects of earlier states of a checkout, a day old: removed (others may belong to a running test). */
+const LINKS = ['node_modules/@types/node', 'node_modules/vitest'];
+
+/** A finished project whose links into its checkout still resolve. */
+function usable(dir: string): boolean {
+  return existsSync(join(dir, '.tarball')) && LINKS.every((l) => existsSync(join(dir, l)));
+}
+
+/**
+ * Projects of earlier states, a day old, or whose checkout is gone: removed
+ * (a younger one may belong to a running test).
+ */
 function removeOld(keep: string): void {
   for (const name of readdirSync(ROOT)) {
     const p = join(ROOT, name);
     if (!name.startsWith(PREFIX) || p === keep || name.endsWith('.lock')) continue;
-    if (Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
+    const finished = existsSync(join(p, '.tarball'));
+    if ((finished && !usable(p)) || Date.now() - statSync(p).mtimeMs > 86_400_000) {
+      rmSync(p, { recursive: true, force: true });
+    }
   }
 }
 
@@ -152,11 +168,12 @@ export function packedProject(): PackedProject {
   withLock(join(ROOT, `${PREFIX}build-${checkout}.lock`), () => {
     execFileSync(join(REPO, 'node_modules/.bin/tsc'), ['-b'], { cwd: REPO, stdio: 'pipe' });
   });
-  const dir = join(ROOT, PREFIX + contentHash());
-  const ready = () => existsSync(join(dir, '.tarball'));
-  if (!ready()) {
+  const dir = join(ROOT, `${PREFIX}${checkout}-${contentHash()}`);
+  if (!usable(dir)) {
     withLock(`${dir}.lock`, () => {
-      if (!ready()) packAndInstall(dir);
+      if (usable(dir)) return;
+      rmSync(dir, { recursive: true, force: true });
+      packAndInstall(dir);
     });
     removeOld(dir);
   }
