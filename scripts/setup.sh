@@ -15,7 +15,8 @@ PKGS=(qemu-system-x86 ovmf busybox-static cpio e2fsprogs dosfstools mtools fdisk
       build-essential bc flex bison libelf-dev libssl-dev musl-tools linux-source-6.1 dpkg-dev rsync
       tar bzip2 umoci skopeo python3 squashfs-tools erofs-utils genisoimage xorriso qemu-utils
       android-sdk-libsparse-utils file chromium fonts-dejavu-core
-      qemu-system-arm qemu-efi-aarch64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu)
+      qemu-system-arm qemu-efi-aarch64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
+      clang-14 lld-14 patch)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -64,6 +64,7 @@ const READERS = [
   /dist\/core\/archive\/(oci\/|tar\/(tree|write|acl|content)\.js$)/, // tar/read.js only sniffs a file's first header
   /dist\/node\/host\/spool\.js$/,
   /node_modules\/(fflate|fzstd|@bokuweb\/zstd-wasm|unbzip2-stream|xz-decompress|@noble)\//,
+  /dist\/node\/compress\/(libdeflate|libdeflate-wasm|gzip-pool|gzip-worker)\.js$/, // gzip's libdeflate: for binary runs only
 ];
 const CONTAINER_WRITERS = /dist\/(core|node)\/container\/(\w+\/)?(write|file)\.js$/;
 
@@ -76,6 +77,12 @@ describe('a command loads only the modules its inputs and outputs need', () => {
     const mods = modulesLoaded('cpio', ['cpio', '--root', root, '-o', t.path('out.cpio')]);
     expect(mods).toContain('dist/core/archive/cpio/writer.js'); // the trace sees the command's own modules
     expectNone(mods, [...READERS, /dist\/core\/fs\/ext4\//, CONTAINER_WRITERS, /node_modules\/uuid\//]);
+  });
+
+  it('cpio --root DIR -o X.cpio.gz of small text files: node:zlib only, no libdeflate, worker, reader or fflate', () => {
+    const mods = modulesLoaded('cpio-gz', ['cpio', '--root', root, '-o', t.path('out.cpio.gz')]);
+    expect(mods).toContain('dist/node/compress/gzip.js');
+    expectNone(mods, [...READERS, /dist\/core\/fs\/ext4\//, CONTAINER_WRITERS]);
   });
 
   it('mkfs ext4 --root DIR: ext4 writer only, no ext4 reader, other filesystem, container or codec', () => {

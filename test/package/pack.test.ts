@@ -54,7 +54,15 @@ describe.skipIf(skip)('the packed package in a new project', () => {
 
   it('ships what it needs and no source maps', () => {
     const pkg = packed.pkg;
-    for (const f of ['LICENSE', 'README.md', 'dist/node/index.js', 'dist/core/index.d.ts', 'presets/uefi.yaml']) {
+    for (const f of [
+      'LICENSE',
+      'THIRD-PARTY-NOTICES.md',
+      'README.md',
+      'dist/node/index.js',
+      'dist/core/index.d.ts',
+      'dist/node/compress/libdeflate-wasm.js',
+      'presets/uefi.yaml',
+    ]) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
     const list = execFileSync('find', [pkg, '-name', '*.map', '-o', '-name', '*.tsbuildinfo*'], { encoding: 'utf8' });
