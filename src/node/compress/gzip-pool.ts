@@ -11,9 +11,11 @@
 import { Worker } from 'node:worker_threads';
 import { ToolError } from '../../core/errors.js';
 
+/** What a worker is sent: the piece is input[0, length) of its slot's shared input buffer. */
 export interface PieceJob {
   id: number;
-  data: Uint8Array;
+  input: SharedArrayBuffer;
+  length: number;
   level: number;
   last: boolean;
 }
@@ -36,12 +38,22 @@ export function defaultWorkerUrl(): URL {
 }
 
 interface Pending {
-  job: PieceJob;
+  id: number;
+  data: Uint8Array;
+  level: number;
+  last: boolean;
   resolve: (out: Uint8Array) => void;
   reject: (e: Error) => void;
 }
 interface Slot {
   worker: Worker;
+  /**
+   * The worker's input, shared and reused: a piece is copied in rather than
+   * moved, since every buffer moved to a worker stayed allocated until the
+   * worker's next garbage collection, which external memory triggers late
+   * (two workers held ~75 MB of old pieces).
+   */
+  input?: Uint8Array;
   job?: Pending;
 }
 
@@ -68,12 +80,12 @@ export class DeflatePool {
     return this.slots.length;
   }
 
-  /** Compress `data` (moved to the worker: the caller must not use it again) into a piece; see libdeflateRaw. */
+  /** Compress `data` (copied when a worker takes it: keep it unchanged until then) into a piece; see libdeflateRaw. */
   run(data: Uint8Array, level: number, last: boolean): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(workerError('the pool is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: { id: this.nextId++, data, level, last }, resolve, reject });
+      this.queue.push({ id: this.nextId++, data, level, last, resolve, reject });
       this.dispatch();
     });
   }
@@ -87,13 +99,19 @@ export class DeflatePool {
       }
       const p = this.queue.shift()!;
       try {
-        const buf = p.job.data.buffer as ArrayBuffer;
-        // Node 20 drops a message that moves an already moved (detached) buffer
-        // without an error, and the job would wait forever: cloning one throws
-        if (buf.byteLength === 0) structuredClone(buf);
-        slot.worker.postMessage(p.job, [buf]);
+        if (!slot.input || slot.input.length < p.data.length)
+          slot.input = new Uint8Array(new SharedArrayBuffer(Math.max(p.data.length, slot.input?.length ?? 0)));
+        slot.input.set(p.data);
+        const job: PieceJob = {
+          id: p.id,
+          input: slot.input.buffer as SharedArrayBuffer,
+          length: p.data.length,
+          level: p.level,
+          last: p.last,
+        };
+        slot.worker.postMessage(job);
       } catch (e) {
-        // e.g. a buffer that cannot be moved (already moved elsewhere): this job fails, the worker stays free
+        // e.g. a buffer moved elsewhere (detached): this job fails, the worker stays free
         p.reject(workerError(`cannot send the piece: ${(e as Error).message}`, e));
         continue;
       }
@@ -107,7 +125,7 @@ export class DeflatePool {
     const slot: Slot = { worker };
     worker.on('message', (r: PieceReply) => {
       const p = slot.job;
-      if (!p || p.job.id !== r.id) return this.fail(workerError(`unexpected reply ${r.id}`));
+      if (!p || p.id !== r.id) return this.fail(workerError(`unexpected reply ${r.id}`));
       slot.job = undefined;
       worker.unref();
       if (r.out) p.resolve(r.out);

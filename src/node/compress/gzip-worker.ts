@@ -1,7 +1,7 @@
 /**
  * A worker thread of parallelGzip's pool (gzip-pool.ts): compresses the
- * pieces it is sent with libdeflateRaw and sends them back (buffers moved,
- * not copied). A failure is sent back as the job's error; the pool turns it
+ * pieces it is sent (in its slot's shared input buffer) with libdeflateRaw
+ * and sends them back (the output's buffer moved, not copied). A failure is sent back as the job's error; the pool turns it
  * into a typed error.
  */
 import { parentPort } from 'node:worker_threads';
@@ -12,7 +12,7 @@ const port = parentPort!;
 port.on('message', (job: PieceJob) => {
   let reply: PieceReply;
   try {
-    reply = { id: job.id, out: libdeflateRaw(job.data, job.level, job.last) };
+    reply = { id: job.id, out: libdeflateRaw(new Uint8Array(job.input, 0, job.length), job.level, job.last) };
   } catch (e) {
     const err = e as { message?: unknown; code?: unknown };
     reply = {

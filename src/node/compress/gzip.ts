@@ -215,7 +215,7 @@ class Slots {
   }
 }
 
-/** Compresses one run into a piece with libdeflate (libdeflateRaw, on a worker or the calling thread); `data` may be moved. */
+/** Compresses one run into a piece with libdeflate (libdeflateRaw, on a worker or the calling thread). */
 type Compress = (data: Uint8Array, level: number, last: boolean) => Promise<Uint8Array>;
 
 /**
@@ -246,8 +246,7 @@ async function deflateBlock(
     }
     const finish = last && i === runs.length - 1;
     if (level > 0 && (await suitsLibdeflate(block, r.start, r.end))) {
-      // the whole block is moved to the worker; a run of it is copied first
-      const data = runs.length === 1 ? block.subarray(r.start, r.end) : block.slice(r.start, r.end);
+      const data = block.subarray(r.start, r.end);
       const out = await slots.run(() => viaLibdeflate(data, level, finish));
       parts.push(out);
       size += out.length;
@@ -342,8 +341,7 @@ export async function* parallelGzip(source: ByteSource, opts: GzipOptions = {}):
     p.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
     pending.push(p);
     blocks++;
-    // a copy: the block's buffer may be moved to a worker
-    dict = data.length >= DICT ? data.slice(data.length - DICT) : undefined;
+    dict = data.length >= DICT ? data.subarray(data.length - DICT) : undefined;
     // a block shorter than 32 KiB only happens last, so the dictionary is always a full window
     block = new Uint8Array(blockSize);
     fill = 0;
