@@ -141,4 +141,22 @@ describe('parallelGzip and the process', () => {
     expect(after).toBe(before);
     expect(r.status).toBe(0);
   });
+
+  test('without WebAssembly (node --jitless) zlib compresses every run: a valid member, no worker error', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--jitless',
+        file(
+          'jitless.mjs',
+          "import { gunzipSync } from 'node:zlib';\nconst parts = [];\n" +
+            'for await (const c of parallelGzip([data], { threads: 2 })) parts.push(c);\n' +
+            "console.log(`${gunzipSync(Buffer.concat(parts)).equals(Buffer.from(data)) ? 'same' : 'DIFFERENT'} ${typeof WebAssembly}`);\n",
+        ),
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('same undefined');
+  });
 });

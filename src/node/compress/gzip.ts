@@ -166,6 +166,8 @@ function writeStored(out: Uint8Array, o: number, data: Uint8Array, last: boolean
   return o;
 }
 
+/** WebAssembly can be off (node --jitless): then zlib compresses everything. */
+const HAS_WASM = typeof (globalThis as { WebAssembly?: unknown }).WebAssembly === 'object';
 /** One byte in TEXT_STEP is looked at to tell text from binary data. */
 const TEXT_STEP = 61;
 /** Binary when at least this share of those bytes is neither printable ASCII nor tab, newline or carriage return. */
@@ -184,7 +186,7 @@ const REPETITIVE_RATIO = 8;
  * and faster. Only the bytes decide, so the output stays deterministic.
  */
 async function suitsLibdeflate(data: Uint8Array, start: number, end: number): Promise<boolean> {
-  if (end - start < LIBDEFLATE_MIN) return false;
+  if (end - start < LIBDEFLATE_MIN || !HAS_WASM) return false;
   let binary = 0;
   let n = 0;
   for (let i = start; i < end; i += TEXT_STEP) {
