@@ -13,24 +13,13 @@ import { inflateRaw as pakoInflateRaw } from 'pako';
 import { libdeflateRaw } from '../../src/node/compress/libdeflate.js';
 import { missing, REPO, run } from '../helpers/prereq.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { seededBytes } from '../helpers/bytes.js';
 
 const text = new TextEncoder().encode(
   Array.from({ length: 3000 }, (_, i) => `line ${i} mount proc sysfs ${(i * 7919) % 1000}\n`).join(''),
 );
-/** Bytes like machine code's: skewed, many zeros, no long repeats. */
-function binary(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = s % 3 === 0 ? 0 : (s >>> 8) & 0x3f;
-  }
-  return out;
-}
+/** Bytes like machine code's: skewed, a third zeros, no long repeats. */
+const binary = (n: number, seed: number): Uint8Array => seededBytes(n, seed).map((b) => (b % 3 === 0 ? 0 : b & 0x3f));
 const inputs: Record<string, Uint8Array> = {
   empty: new Uint8Array(0),
   byte: new Uint8Array([42]),
