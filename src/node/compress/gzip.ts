@@ -3,9 +3,9 @@
  * into blocks; each block is compressed independently as raw deflate and
  * ended byte-aligned (a sync flush, or an empty stored block) so the pieces
  * concatenate into ONE deflate stream in ONE gzip member (the kernel's
- * initramfs unpacker needs that); the last block finishes it. Up to
- * `threads` blocks are in flight while the main thread reads input,
- * computes the CRC and finds the runs to store.
+ * initramfs unpacker needs that); the last block finishes it. Up to twice
+ * `threads` blocks are in flight and `threads` runs compress at once, while
+ * the main thread reads input, computes the CRC and finds the runs to store.
  *
  * Two engines, chosen per run from its bytes: machine code and other binary
  * data go to libdeflate (WebAssembly, libdeflate.ts) in a pool of worker
@@ -22,7 +22,7 @@
 import { availableParallelism } from 'node:os';
 import * as zlib from 'node:zlib';
 import { crc32 as crc32Js } from '../../core/binary/crc.js';
-import { UsageError } from '../../core/errors.js';
+import { ToolError, UsageError } from '../../core/errors.js';
 import { checkGzipLevel, concatChunks, type ByteSource, type GzipOptions } from '../../core/compress/gzip.js';
 import type { DeflatePool } from './gzip-pool.js';
 
@@ -327,7 +327,7 @@ export async function* parallelGzip(source: ByteSource, opts: GzipOptions = {}):
   let pool: Promise<DeflatePool> | undefined;
   let over = false;
   const inPool: Compress = async (data, l, last) => {
-    if (over) throw new Error('gzip stream closed');
+    if (over) throw new ToolError('E_TOOL_GZIP_WORKER', 'gzip worker: the stream was closed');
     pool ??= import('./gzip-pool.js').then((m) => new m.DeflatePool(threads));
     return (await pool).run(data, l, last);
   };
@@ -370,7 +370,11 @@ export async function* parallelGzip(source: ByteSource, opts: GzipOptions = {}):
   } finally {
     // also when the consumer stops early or a block fails
     over = true;
-    if (pool) await (await pool).close();
+    if (pool)
+      await pool.then(
+        (p) => p.close(),
+        () => {},
+      );
   }
   const trailer = new Uint8Array(8);
   const v = new DataView(trailer.buffer);
