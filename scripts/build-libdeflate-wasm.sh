@@ -3,11 +3,11 @@
 # with scripts/libdeflate/continuable.patch: two lines that let the glue end a
 # stream with a sync flush) to WebAssembly with scripts/libdeflate/glue.c, and
 # write it as src/node/compress/libdeflate-wasm.ts (base64), the module the
-# gzip encoder's worker threads run. The generated file is committed: building needs clang
-# and lld (Debian: clang-14 lld-14) and a deb-src entry in apt's sources
-# (scripts/fetch-sources.sh adds one mirroring the machine's own Debian
-# entry). The same compiler gives the same bytes; test/gzip/libdeflate.test.ts
-# rebuilds and compares when clang-14 and the deb-src entry are there.
+# gzip encoder's worker threads run. The generated file is committed.
+# Building needs clang and lld (Debian: clang-14 lld-14, which setup.sh
+# installs) and a deb-src entry in apt's sources (scripts/fetch-sources.sh
+# adds one mirroring the machine's own Debian entry). The same compiler gives
+# the same bytes: test/gzip/libdeflate.test.ts rebuilds and compares.
 # Usage: scripts/build-libdeflate-wasm.sh [OUT.ts]
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,7 @@ command -v "$CC" >/dev/null || { echo "build-libdeflate-wasm: $CC not found (apt
 command -v wasm-ld-14 >/dev/null || command -v wasm-ld >/dev/null || { echo "build-libdeflate-wasm: wasm-ld not found (apt-get install lld-14)" >&2; exit 1; }
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$OUT.tmp"' EXIT
 chmod 755 "$work"
 ( cd "$work" && apt-get source --download-only -qq "libdeflate=$VERSION" >/dev/null 2>&1 ) ||
   { echo "build-libdeflate-wasm: apt-get source libdeflate=$VERSION failed (is there a deb-src entry? scripts/fetch-sources.sh adds one)" >&2; exit 1; }
