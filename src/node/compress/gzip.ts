@@ -24,6 +24,7 @@ import * as zlib from 'node:zlib';
 import { crc32 as crc32Js } from '../../core/binary/crc.js';
 import { ToolError, UsageError } from '../../core/errors.js';
 import { checkGzipLevel, concatChunks, type ByteSource, type GzipOptions } from '../../core/compress/gzip.js';
+import { storedSize, writeStored } from '../../core/compress/deflate-stored.js';
 import type { DeflatePool } from './gzip-pool.js';
 
 const DICT = 32 * 1024;
@@ -62,7 +63,6 @@ const HIGH_ENTROPY = 7.5;
 const MIN_STORED = 16 * 1024;
 const PROBE = 1024;
 const PROBE_SPACING = 64 * 1024;
-const STORED_MAX = 65535;
 
 const NLOGN = new Float64Array(Math.max(PIECE / SAMPLE_STEP, EDGE) + 1);
 for (let n = 1; n < NLOGN.length; n++) NLOGN[n] = n * Math.log2(n);
@@ -143,27 +143,6 @@ async function shrinks(data: Uint8Array, start: number, end: number): Promise<bo
   // ran at 14 MB/s on random data against 63 MB/s with the defaults
   const out = await deflateRaw(probe, { level: 1 });
   return out.length < probe.length * 0.99;
-}
-
-/** Bytes that `len` bytes take as stored deflate blocks (5-byte header per 65535 bytes). */
-function storedSize(len: number): number {
-  return len + 5 * Math.max(1, Math.ceil(len / STORED_MAX));
-}
-
-/** Write `data` as stored deflate blocks at out[o] (the stream is byte-aligned there); the last one final if `last`. Returns the new offset. */
-function writeStored(out: Uint8Array, o: number, data: Uint8Array, last: boolean): number {
-  const count = Math.max(1, Math.ceil(data.length / STORED_MAX));
-  for (let k = 0; k < count; k++) {
-    const part = data.subarray(k * STORED_MAX, Math.min(data.length, (k + 1) * STORED_MAX));
-    out[o] = last && k === count - 1 ? 1 : 0; // BFINAL, BTYPE=00 (stored), padding to the byte boundary
-    out[o + 1] = part.length & 0xff;
-    out[o + 2] = part.length >>> 8;
-    out[o + 3] = ~part.length & 0xff;
-    out[o + 4] = (~part.length >>> 8) & 0xff;
-    out.set(part, o + 5);
-    o += 5 + part.length;
-  }
-  return o;
 }
 
 /** WebAssembly can be off (node --jitless): then zlib compresses everything. */

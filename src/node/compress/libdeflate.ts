@@ -5,6 +5,7 @@
  * dictionary; a piece is either a finished raw deflate stream or one ended
  * by a sync flush that the next piece's blocks may follow.
  */
+import { storedSize, writeStored } from '../../core/compress/deflate-stored.js';
 import { ToolError } from '../../core/errors.js';
 import { LIBDEFLATE_WASM_BASE64 } from './libdeflate-wasm.js';
 
@@ -46,25 +47,18 @@ function compressor(level: number): Exports {
   return x;
 }
 
-/** `data` as one stored, non-final deflate block (ends byte-aligned, so it is continuable as it is). */
-function storedPiece(data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SYNC_FLUSH_MAX + data.length);
-  // BFINAL 0, BTYPE 00 and padding; LEN, NLEN little-endian
-  out[1] = data.length & 0xff;
-  out[2] = data.length >>> 8;
-  out[3] = ~data.length & 0xff;
-  out[4] = (~data.length >>> 8) & 0xff;
-  out.set(data, SYNC_FLUSH_MAX);
-  return out;
-}
-
 /**
  * Raw deflate (RFC 1951) of `data` at `level` (0-12; 1-9 as zlib's): the
  * finished stream if `last`, else ended by a sync flush so another piece's
  * blocks can follow it in the same stream.
  */
 export function libdeflateRaw(data: Uint8Array, level: number, last: boolean): Uint8Array {
-  if (!last && data.length <= PASSTHROUGH_MAX) return storedPiece(data);
+  if (!last && data.length <= PASSTHROUGH_MAX) {
+    // a non-final stored block ends byte-aligned: continuable as it is
+    const out = new Uint8Array(storedSize(data.length));
+    writeStored(out, 0, data, false);
+    return out;
+  }
   const x = compressor(level);
   const cap = x.ti_bound(data.length) + SYNC_FLUSH_MAX;
   const at = x.ti_scratch(data.length + cap);
