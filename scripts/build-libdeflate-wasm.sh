@@ -40,7 +40,6 @@ sha=$(sha256sum "$work/libdeflate.wasm" | cut -d' ' -f1)
   echo " * scripts/build-libdeflate-wasm.sh with $("$CC" --version | head -1 | sed 's/ *$//')."
   echo " * Generated: do not edit. sha256 of the module: $sha"
   echo " */"
-  echo "export const LIBDEFLATE_WASM_SHA256 = '$sha';"
   echo "export const LIBDEFLATE_WASM_BASE64 ="
   echo "  '$(base64 -w0 "$work/libdeflate.wasm")';"
 } > "$OUT.tmp"

@@ -104,6 +104,9 @@ function npm(args: string[], cwd: string): void {
   execFileSync('npm', args, { cwd, stdio: 'pipe' });
 }
 
+/** This checkout's packages the project links to (see the top of this file). */
+const LINKS = ['node_modules/@types/node', 'node_modules/vitest'];
+
 function packAndInstall(dir: string): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -114,13 +117,10 @@ function packAndInstall(dir: string): void {
   writeFileSync(join(tmp, 'package.json'), JSON.stringify({ name: 'user', private: true, type: 'module' }));
   npm(['install', '--prefer-offline', '--no-audit', '--no-fund', '--silent', join(tmp, tgz)], tmp);
   mkdirSync(join(tmp, 'node_modules/@types'), { recursive: true });
-  symlinkSync(join(REPO, 'node_modules/@types/node'), join(tmp, 'node_modules/@types/node'));
-  symlinkSync(join(REPO, 'node_modules/vitest'), join(tmp, 'node_modules/vitest'));
+  for (const l of LINKS) symlinkSync(join(REPO, l), join(tmp, l));
   writeFileSync(join(tmp, '.tarball'), tgz);
   renameSync(tmp, dir);
 }
-
-const LINKS = ['node_modules/@types/node', 'node_modules/vitest'];
 
 /** A finished project whose links into its checkout still resolve. */
 function usable(dir: string): boolean {

@@ -1,8 +1,8 @@
 /**
  * A worker thread of parallelGzip's pool (gzip-pool.ts): compresses the
  * pieces it is sent (in its slot's shared input buffer) with libdeflateRaw
- * and sends them back (the output's buffer moved, not copied). A failure is sent back as the job's error; the pool turns it
- * into a typed error.
+ * and sends them back (the output's buffer moved, not copied). A failure
+ * is sent back as the job's error; the pool turns it into a typed error.
  */
 import { parentPort } from 'node:worker_threads';
 import { libdeflateRaw } from './libdeflate.js';
