@@ -101,9 +101,10 @@ const best = (list) => list.filter((r) => r.seconds !== undefined).sort((a, b) =
 // first run of ours decides the size (auto), unless given
 let size = val('--size');
 const o0 = ours(join(outDir, 'ours.img'), size);
-size = size ?? String(o0.summary.size);
+// the CLI's --json summary: the writer's own summary is under `details`
+size = size ?? String(o0.summary.details.size);
 const all = { ours: [o0], sync: [], mke2fs: [], genext2fs: [] };
-const inodes = String(o0.summary.inodesCount);
+const inodes = String(o0.summary.details.inodesCount);
 for (let i = 0; i < runs; i++) {
   if (i > 0) all.ours.push(ours(join(outDir, 'ours.img'), size));
   all.sync.push(ours(join(outDir, 'ours-sync.img'), size, true));
