@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc16Update, crc32, crc32BeUpdate, crc32c, crc32cUpdate, crc32cZeros } from '../../src/core/binary/crc.js';
 import { defineStruct, layoutProblems, seq } from '../../src/core/binary/struct.js';
+import { utcFields } from '../../src/core/binary/utc.js';
 import { FormatError } from '../../src/core/errors.js';
 import { crc32 as zcrc32 } from 'node:zlib';
 import fc from 'fast-check';
@@ -91,5 +92,50 @@ describe('struct tables', () => {
   it('u64 values beyond 2^53 are a typed error, not a silent rounding', () => {
     const b = new Uint8Array(24).fill(0xff);
     expect(() => S.decode(b)).toThrow(/too large/);
+  });
+});
+
+describe('utcFields', () => {
+  const fieldsOf = (sec: number) => {
+    const d = new Date(Math.floor(sec) * 1000);
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes(),
+      second: d.getUTCSeconds(),
+    };
+  };
+  // leap days, century years (2100 is not leap, 2000 and 1600 are), the epoch, years 1 and 9999
+  const EDGES = [
+    [2000, 1, 29],
+    [2100, 1, 28],
+    [2100, 2, 1],
+    [1900, 1, 28],
+    [1600, 1, 29],
+    [1970, 0, 1],
+    [1, 0, 1],
+    [9999, 11, 31],
+  ].map(([y, m, d]) => {
+    const t = new Date(0);
+    t.setUTCFullYear(y!, m!, d!);
+    return t.getTime() / 1000;
+  });
+
+  it("gives Date's own UTC fields for any second of years 1-9999, and around the edges (fast-check)", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: -62135596800, max: 253402300799 }),
+          fc.tuple(fc.constantFrom(...EDGES), fc.integer({ min: -2 * 86400, max: 2 * 86400 })).map(([e, o]) => e + o),
+          fc.double({ min: -1e10, max: 1e10, noNaN: true }),
+        ),
+        (sec) => {
+          expect(utcFields(sec)).toEqual(fieldsOf(sec));
+        },
+      ),
+      { numRuns: 20000 },
+    );
   });
 });

@@ -5,6 +5,7 @@
  */
 import { PathError } from '../../errors.js';
 import { NT_LOWER_BASE, NT_LOWER_EXT } from './structs.js';
+import { utcFields } from '../../binary/utc.js';
 
 /** Characters a FAT long name may not contain (besides controls < 0x20). */
 const FORBIDDEN_LONG = new Set(['\\', '/', ':', '*', '?', '"', '<', '>', '|']);
@@ -259,36 +260,12 @@ export function dosDateTime(sec: number, nsec = 0): { date: number; time: number
     s = MAX_SEC;
     ns = 0;
   }
-  // plain arithmetic, no Date: three calls per entry (written, created, accessed) rarely share a second
-  const days = Math.floor(s / DAY);
-  const sod = s - days * DAY;
-  const { year, month, day } = civilFromDays(days);
-  const h = Math.floor(sod / 3600);
-  const m = Math.floor((sod - h * 3600) / 60);
-  const sc = sod - h * 3600 - m * 60;
+  const t = utcFields(s);
   return {
-    date: ((year - 1980) << 9) | (month << 5) | day,
-    time: (h << 11) | (m << 5) | (sc >>> 1),
-    tenth: (sc & 1) * 100 + Math.floor(ns / 10_000_000),
+    date: ((t.year - 1980) << 9) | (t.month << 5) | t.day,
+    time: (t.hour << 11) | (t.minute << 5) | (t.second >>> 1),
+    tenth: (t.second & 1) * 100 + Math.floor(ns / 10_000_000),
   };
-}
-
-const DAY = 86400;
-
-/**
- * The proleptic Gregorian date of a count of days since 1970-01-01: Howard
- * Hinnant's civil_from_days, with 400-year eras of 146,097 days counted
- * from 0000-03-01 so that leap days fall at the end of each year.
- */
-function civilFromDays(days: number): { year: number; month: number; day: number } {
-  const z = days + 719468; // days from 0000-03-01 to 1970-01-01
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097; // day of the era, 0..146096
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100)); // day of the March-based year
-  const mp = Math.floor((5 * doy + 2) / 153); // month from March, 0..11
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return { year: yoe + era * 400 + (month <= 2 ? 1 : 0), month, day: doy - Math.floor((153 * mp + 2) / 5) + 1 };
 }
 
 /** Unix seconds (UTC) from DOS date/time; invalid fields are clamped to sane values. */

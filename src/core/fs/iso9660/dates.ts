@@ -4,6 +4,7 @@
  * 15-minute units) and the 17-byte decimal date of volume descriptors.
  * Writers store UTC (offset 0); readers apply the offset.
  */
+import { utcFields } from '../../binary/utc.js';
 import { RECORD_DATE, RECORD_YEAR_MAX, RECORD_YEAR_MIN, VOLUME_DATE } from './structs.js';
 
 const MIN_SEC = Date.UTC(RECORD_YEAR_MIN, 0, 1) / 1000;
@@ -44,19 +45,8 @@ export function encodeRecordDate(sec: number, out: Uint8Array, offset: number): 
 }
 
 function encodeDate(sec: number, out: Uint8Array): void {
-  const d = new Date(clampRecordSeconds(sec) * 1000);
-  RECORD_DATE.encode(
-    {
-      year: d.getUTCFullYear() - RECORD_YEAR_MIN,
-      month: d.getUTCMonth() + 1,
-      day: d.getUTCDate(),
-      hour: d.getUTCHours(),
-      minute: d.getUTCMinutes(),
-      second: d.getUTCSeconds(),
-      gmtOffset: 0,
-    },
-    out,
-  );
+  const t = utcFields(clampRecordSeconds(sec));
+  RECORD_DATE.encode({ ...t, year: t.year - RECORD_YEAR_MIN, gmtOffset: 0 }, out);
 }
 
 /** Signed GMT offset in seconds, or 0 when the byte is out of its range (-48..52). */
@@ -83,14 +73,14 @@ const digits = (n: number, w: number) => String(n).padStart(w, '0');
 
 /** A 17-byte volume date for Unix seconds (UTC; years outside 1..9999 are clamped). */
 export function encodeVolumeDate(sec: number): Uint8Array {
-  const d = new Date(Math.min(MAX_VOLUME_SEC, Math.max(MIN_SEC, Math.floor(sec))) * 1000);
+  const t = utcFields(Math.min(MAX_VOLUME_SEC, Math.max(MIN_SEC, Math.floor(sec))));
   const text =
-    digits(d.getUTCFullYear(), 4) +
-    digits(d.getUTCMonth() + 1, 2) +
-    digits(d.getUTCDate(), 2) +
-    digits(d.getUTCHours(), 2) +
-    digits(d.getUTCMinutes(), 2) +
-    digits(d.getUTCSeconds(), 2) +
+    digits(t.year, 4) +
+    digits(t.month, 2) +
+    digits(t.day, 2) +
+    digits(t.hour, 2) +
+    digits(t.minute, 2) +
+    digits(t.second, 2) +
     '00';
   return VOLUME_DATE.encode({ digits: new TextEncoder().encode(text), gmtOffset: 0 });
 }
