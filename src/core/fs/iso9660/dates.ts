@@ -31,7 +31,7 @@ export function clampRecordSeconds(sec: number): number {
   return Math.min(MAX_SEC, Math.max(MIN_SEC, Math.floor(sec)));
 }
 
-/** The last date encoded: trees repeat their times, and a Date per record is costly. */
+/** The last date encoded: trees repeat their times, and its 7 bytes are copied rather than encoded again. */
 let lastSec = NaN;
 const lastDate = new Uint8Array(RECORD_DATE.size);
 
